@@ -99,13 +99,15 @@ def _module_fingerprint(m:nn.Module) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return "sha256:" + h.hexdigest()
 
+def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
+
 def _file_fingerprint(p:Path) -> str:
     if zipfile.is_zipfile(p):
         h = hashlib.sha256(b"zip")
         with zipfile.ZipFile(p) as z:
-            for n in sorted(z.namelist()):
+            for n in sorted(z.namelist(), key=_member_name):   # torch names the archive's root folder after the file
                 if n.endswith(".data/serialization_id"): continue
-                h.update(_canonical_json(n)); h.update(hashlib.sha256(z.read(n)).digest())
+                h.update(_canonical_json(_member_name(n))); h.update(hashlib.sha256(z.read(n)).digest())
         return "sha256:" + h.hexdigest()
     h = hashlib.sha256()
     with open(p, "rb") as f:
