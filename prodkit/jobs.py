@@ -476,6 +476,9 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
+    import logging
+    log = logging.getLogger("papermill"); level = log.level
+    log.setLevel(logging.ERROR)   # parameters were checked already; papermill's own parser warns on comments it cannot read
     try:
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
@@ -489,6 +492,7 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
             import nbformat
             nb = nbformat.read(template, as_version=4); nbformat.write(nb, out_nb)
         return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": str(e).strip().splitlines()[-1] if str(e).strip() else ""}
+    finally: log.setLevel(level)
 
 def _failing_cell(nb, info):
     "Complete `info` with the failing cell's index in the template and its first line."
@@ -511,7 +515,12 @@ def _failing_cell(nb, info):
     return out
 
 # %% ../nbs/60_jobs.ipynb #b2b5d229
-def _verdict_cell(template, gates:GateReport, exit_code, failed, started):
+def _results_html(results):
+    if not results: return "<p>No results were recorded.</p>"
+    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_fmt_value(v))}</td></tr>" for k, v in results.items())
+    return f"<details><summary>All {len(results)} recorded results</summary><table><tbody>{rows}</tbody></table></details>"
+
+def _verdict_cell(template, gates:GateReport, exit_code, failed, started, results=None):
     import nbformat
     if exit_code == EXIT_CELL_FAILED:
         col, word = "#cf222e", "FAILED"
@@ -526,13 +535,13 @@ def _verdict_cell(template, gates:GateReport, exit_code, failed, started):
         col, word = "#1a7f37", "PASSED"
         why = f"<p style='color:#1a7f37;font-size:1.2em'><b>{html.escape(gates.headline())}</b></p>"
     src = (f"<h1>{html.escape(template)}: <span style='color:{col}'>{word}</span></h1>\n"
-           f"{why}\n<h2>Gates</h2>\n{gates.to_html()}\n"
+           f"{why}\n<h2>Gates</h2>\n{gates.to_html()}\n{_results_html(results)}\n"
            f"<p><small>Run started {html.escape(started)} UTC. Each gate compares a number recorded by a section below with its threshold.</small></p>")
     cell = nbformat.v4.new_markdown_cell(src)
     cell.metadata["tags"] = ["prodkit-verdict"]
     return cell
 
-def _finish_notebook(nb, template, gates, exit_code, failed, started):
+def _finish_notebook(nb, template, gates, exit_code, failed, started, results=None):
     "Drop papermill's top banner and widget state; put the verdict first."
     from papermill.execute import ERROR_MARKER_TAG
     if exit_code == EXIT_CELL_FAILED and nb.cells and ERROR_MARKER_TAG in nb.cells[0].metadata.get("tags", []): nb.cells.pop(0)
@@ -542,16 +551,22 @@ def _finish_notebook(nb, template, gates, exit_code, failed, started):
         c.metadata.pop("widgets", None)
         for o in c.get("outputs", []):
             o.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
-    nb.cells.insert(0, _verdict_cell(template, gates, exit_code, failed, started))
+    nb.cells.insert(0, _verdict_cell(template, gates, exit_code, failed, started, results))
     return nb
 
 def render_html(nb, # an executed notebook (NotebookNode)
                ) -> str:
     "The report as standalone HTML: no code cells, figures embedded, nothing needed online to read it."
     from nbconvert import HTMLExporter
+    import copy
+    nb = copy.deepcopy(nb)
+    for c in nb.cells:   # recorded numbers are in the verdict and results.json; keep the report for people
+        if "outputs" in c: c.outputs = [o for o in c.outputs if not ({RESULTS_MIME, MANIFEST_MIME} & set(o.get("data", {})))]
     ex = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
     body, _ = ex.from_notebook_node(nb, resources={"metadata": {"name": nb.metadata.get("title", "prodkit report")}})
-    return body
+    return _CDN_SCRIPT.sub("", body)
+
+_CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
 # %% ../nbs/60_jobs.ipynb #2bfe7f63
 def _job_manifest(recorded, template, params):
@@ -560,9 +575,14 @@ def _job_manifest(recorded, template, params):
         from prodkit.versioning import code_version
         code = code_version()
     except Exception as e: code = {"error": f"{type(e).__name__}: {e}"}
-    m = dict(recorded or {})
+    if recorded: m = json.loads(json.dumps(recorded))
+    else:
+        try:
+            from prodkit.versioning import Manifest
+            m = Manifest(name=template.stem).to_dict()
+        except Exception as e: m = {"name": template.stem, "code": code, "error": f"{type(e).__name__}: {e}"}
     m.setdefault("code", code)
-    m["job"] = {"template": template.name, "template_sha256": _sha256(template), "parameters": params}
+    m.setdefault("extra", {})["job"] = {"template": template.name, "template_sha256": _sha256(template), "parameters": params}
     return m
 
 def _sha256(path):
@@ -615,7 +635,7 @@ def run_notebook(template, # a template name ('validation') or the path of a not
         results, manifest = read_results(nb), _job_manifest(read_manifest(nb), tpl, params)
         report = evaluate_gates(gate_list, results)
         code = EXIT_CELL_FAILED if failed else EXIT_PASSED if report.passed else EXIT_GATE_FAILED
-        nb = _finish_notebook(nb, stem, report, code, failed, started)
+        nb = _finish_notebook(nb, stem, report, code, failed, started, results)
         nbformat.write(nb, nb_path)
         (tmp / f"{stem}.html").write_text(render_html(nb), encoding="utf-8")
         duration = time.perf_counter() - t0
