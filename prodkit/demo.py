@@ -243,7 +243,8 @@ def load_demo(seed:int=0, # one seed for the data, the split and both models
     key = (int(seed), int(n_reference), int(n_current), bool(digits))
     if key not in _CACHE: _CACHE[key] = _build_demo(int(seed), int(n_reference), int(n_current), bool(digits))
     d = _CACHE[key]
-    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info))
+    g = d.digits if d.digits is None else dataclasses.replace(d.digits, **{k: getattr(d.digits, k).clone() for k in ("X_train", "X_test", "y_train", "y_test")})
+    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info), digits=g)
 
 # %% ../nbs/02_demo.ipynb #d3f6cfcb
 def _parquet_bytes(df:pd.DataFrame) -> bytes:

@@ -335,7 +335,7 @@ def _examples(adapter, example) -> list:
         else: x = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
         if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape), fix="pass a few input rows, e.g. X[:16]")
         if x.dtype == torch.float64: x = x.float()
-        return [x, x[:1], x.flip(0)]
+        return [x, x[:1], x.flip(0), -x, 2 * x]
     if adapter is None: return []
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(16, adapter.n_features_, generator=g), torch.randn(5, adapter.n_features_, generator=g)
