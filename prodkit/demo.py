@@ -259,8 +259,9 @@ def write_demo(out_dir, # folder to write into (created)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet", "current": out / "current.parquet",
              "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json", "manifest": out / "manifest.json"}
-    save_bundle(paths["bundle"], d.model, d.adapter, output="logits", classes=[0, 1], name="demo-churn-mlp",
-                metrics={k: v for k, v in d.info["quality"].items() if not k.startswith("digits")})
+    metrics = {"auc": d.info["quality"]["reference_holdout_auc"],   # 'auc' at training: on the held-out reference rows
+               **{k: v for k, v in d.info["quality"].items() if not k.startswith("digits")}}
+    save_bundle(paths["bundle"], d.model, d.adapter, output="logits", classes=[0, 1], name="demo-churn-mlp", metrics=metrics)
     atomic_write_bytes(paths["reference"], _parquet_bytes(d.reference))
     atomic_write_bytes(paths["current"], _parquet_bytes(d.current))
     man = Manifest(name="prodkit demo").add_data("reference", d.reference).add_data("current", d.current)
