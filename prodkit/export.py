@@ -147,8 +147,8 @@ def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5, classifi
         d = torch.nan_to_num(torch.where(same, torch.zeros_like(a), (a - b).abs()), nan=math.inf)
         if d.numel():
             mabs = max(mabs, d.max().item())
-            big = a.abs() > atol
-            if big.any(): mrel = max(mrel, (d[big] / a.abs()[big]).max().item())
+            floor = max(atol, 0.01 * torch.nan_to_num(a.abs(), nan=0.0, posinf=0.0).max().item(), 1e-30)
+            mrel = max(mrel, (d / a.abs().clamp(min=floor)).max().item())
             if not bool((same | (d <= atol + rtol * a.abs())).all()): ok = False; notes.append(f"{p} differs by up to {d.max().item():.3g}")
     agree = math.nan
     if classifier and le and le[0][1].ndim >= 1 and le[0][1].shape == lg[0][1].shape and le[0][1].shape[0] > 0:
@@ -273,7 +273,8 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, op
     with _quiet():
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
     n_q = sum(1 for m in q.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__)
-    if n_q == 0: return dict(applied=False, kept=False, reason="the model has no nn.Linear layers to quantize"), None, []
+    if n_q == 0: return dict(applied=False, kept=False, reason="the model has no eager nn.Linear layers to quantize "
+                                 "(a TorchScript model cannot be quantized here: quantize the eager model)"), None, []
     built, reason, _, _ = _build(method, q, inputs, {"given": refs["given"]}, checks, rtol=0.0, atol=math.inf,
                                  classifier=classifier, optimize=optimize)
     if built is None: return dict(applied=False, kept=False, reason=f"the quantized model did not export: {reason}"), None, []
@@ -281,6 +282,8 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, op
     rows = []
     for n in refs:
         r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, classifier=classifier)
+        r["passed"] = bool(r["agreement"] >= bounds["agreement"]) if classifier else bool(r["max_rel_err"] <= bounds["rel_rmse"])
+        r["note"] = "int8: judged by " + ("agreement" if classifier else "relative error") + ("" if _in_dist(n) else " (informational, not in-distribution)")
         rows.append(dict(candidate="quantized", check=n, batch_size=int(checks[n][0].shape[0]), **r))
     ind = [r for r in rows if _in_dist(r["check"])]
     agreement = float(np.mean([r["agreement"] for r in ind])) if classifier else math.nan
@@ -442,6 +445,12 @@ def load_exported(path, # an artifact written by export_torchscript
     except FileFormatError as e:
         if require_manifest or getattr(e, "kind", None) != "torchscript": raise
         manifest, artifact = None, "torchscript"
+    with zipfile.ZipFile(path) as zf:
+        try: bad = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e: bad = f"{type(e).__name__}: {e}"
+    if bad is not None:
+        raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(path),
+                              fix="copy the file again or re-export it", path=str(path))
     if manifest is not None and manifest.get("torch_version", "").split(".")[:2] != torch.__version__.split(".")[:2]:
         warnings.warn(f"{path} was exported with torch {manifest.get('torch_version')} and is loaded with torch {torch.__version__}; "
                       "re-check parity (export_torchscript) before serving it", UserWarning)
@@ -715,36 +724,38 @@ def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
 def export_bundle(model, # a bundle folder written by versioning.save_bundle, or a TorchScript model file
                   out, # the artifact to write: '.pt2' for torch.export, anything else TorchScript
                   *, data=None, # raw rows (DataFrame, CSV or Parquet path) to draw example inputs from
-                  input_shape:Sequence[int]=None, # shape of one input row, for a model file without `data`
-                  n_examples:int=64, # example rows drawn from `data` or the schema
+                  input_shape:Sequence[int]=None, # shape of one input row, when there is no adapter and no recorded shape
+                  n_examples:int=64, # example rows drawn from `data`, the schema, or at random
                   seed:int=0, **kwargs) -> ExportReport:
-    "Export a bundle or model file from paths; keyword arguments go to `export_torchscript`."
-    from prodkit.versioning import load_bundle, load_model_file
+    "Export a bundle or TorchScript file from paths; keyword arguments go to `export_torchscript`."
+    from prodkit.versioning import load_bundle
     check_positive("n_examples", n_examples, integer=True)
-    if not isinstance(model, (str, os.PathLike)): raise ParameterError("model must be a path", value=type(model).__name__,
-                                                                       fix="pass a bundle folder or a TorchScript file")
-    p = Path(model)
-    if not p.exists(): raise FileFormatError("model path does not exist", value=str(p), fix="pass a bundle folder or a TorchScript file", path=str(p))
-    if p.is_dir():
-        b = load_bundle(p); adapter = b.adapter
-        df = (read_table(data, name="data").sample(n=min(n_examples, len(read_table(data, name="data"))), random_state=seed)
-              if data is not None else _rows_from_schema(adapter.schema, n_examples, seed))
+    if not isinstance(model, (str, os.PathLike)):
+        raise ParameterError("model must be a path", value=type(model).__name__, fix="pass a bundle folder or a TorchScript file")
+    b = load_bundle(model); adapter = b.adapter
+    if input_shape is not None and not (isinstance(input_shape, (tuple, list)) and input_shape
+                                        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in input_shape)):
+        raise ParameterError("input_shape must be positive integers (the shape of one input row)", value=input_shape,
+                             fix="e.g. input_shape=(1, 8, 8) for 8x8 images, or (30,) for 30 features")
+    if adapter is not None:
+        if data is not None:
+            df = read_table(data, name="data"); df = df.sample(n=min(n_examples, len(df)), random_state=seed)
+        else: df = _rows_from_schema(adapter.schema, n_examples, seed)
         x = adapter.transform(df)
-        kwargs.setdefault("manifest", b.meta); kwargs.setdefault("adapter", adapter)
-        kwargs.setdefault("output", b.predictor.output); kwargs.setdefault("classes", b.predictor.classes)
-        return export_torchscript(b.model, x, out, seed=seed, **kwargs)
-    net = load_model_file(p)
-    if data is not None:
-        df = read_table(data, name="data").head(n_examples)
-        bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-        if bad: raise DataError(f"data for a model file must be numeric, but columns {bad[:5]} are not", fix="pass a bundle folder (it has an adapter) or numeric rows")
-        x = torch.from_numpy(df.to_numpy(dtype="float32"))
-        if input_shape is not None: x = x.reshape(len(df), *input_shape)
-    elif input_shape is not None:
-        if not all(isinstance(s, (int, np.integer)) and s > 0 for s in input_shape):
-            raise ParameterError("input_shape must be positive integers (one row's shape)", value=input_shape, fix="e.g. input_shape=(1, 8, 8)")
-        x = torch.from_numpy(np.random.default_rng(seed).standard_normal((n_examples, *input_shape)).astype(np.float32))
     else:
-        raise ParameterError("a model file needs data= (numeric rows) or input_shape= to build example inputs", value=str(p),
-                             fix="pass data='rows.parquet' or input_shape=(n_features,)")
-    return export_torchscript(net, x, out, seed=seed, **kwargs)
+        shape = input_shape or ((b.meta.get("input") or {}).get("shape") or [None])[1:]
+        if data is not None:
+            df = read_table(data, name="data").head(n_examples)
+            bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+            if bad: raise DataError(f"data for a model without an adapter must be numeric, but columns {bad[:5]} are not",
+                                    fix="save the model with its adapter (save_bundle), or pass numeric rows")
+            x = torch.from_numpy(df.to_numpy(dtype="float32"))
+            if shape: x = x.reshape(len(df), *shape)
+        elif shape:
+            x = torch.from_numpy(np.random.default_rng(seed).random((n_examples, *shape)).astype(np.float32))
+        else:
+            raise ParameterError("the model has no adapter and no recorded input shape, so example inputs cannot be built", value=str(model),
+                                 fix="pass data='rows.parquet' (numeric) or input_shape=(n_features,)")
+    for k, v in (("manifest", b.meta), ("adapter", adapter), ("output", b.predictor.output), ("classes", b.predictor.classes)):
+        kwargs.setdefault(k, v)
+    return export_torchscript(b.model, x, out, seed=seed, **kwargs)
