@@ -125,14 +125,18 @@ def _leaves(out, path:str="out") -> list:
     raise ModelError(f"the model returned a {type(out).__name__} at {path}; parity compares tensors and dicts, tuples or lists of them",
                      value=type(out).__name__, fix="return tensors (or dicts/tuples of tensors) from forward")
 
-def _labels_of(t:torch.Tensor) -> torch.Tensor:
-    return (t[:, 0] > 0) if t.ndim == 2 and t.shape[1] == 1 else t.reshape(t.shape[0], -1).argmax(1)
+def _labels_of(t:torch.Tensor, threshold:float=0.0) -> torch.Tensor:
+    "Predicted class per row: argmax, or `> threshold` for a single output column."
+    return (t.reshape(-1) > threshold) if t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1) else t.reshape(t.shape[0], -1).argmax(1)
 
 def _is_classifier(out) -> bool:
     l = _leaves(out)
     return bool(l) and l[0][1].is_floating_point() and l[0][1].ndim == 2 and l[0][1].shape[1] >= 2
 
-def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5, classifier:bool=False) -> dict:
+def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
+                    classifier:bool=False, # also report argmax agreement of the first output
+                    threshold:float=0.0, # decision threshold of a single-column classifier output (0.5 for probabilities)
+                    ) -> dict:
     "Compare every leaf of `got` with `expected`: max abs/rel error, argmax agreement, and whether all are close."
     le, lg = _leaves(expected), _leaves(got)
     if [p for p, _ in le] != [p for p, _ in lg]:
@@ -152,7 +156,7 @@ def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5, classifi
             if not bool((same | (d <= atol + rtol * a.abs())).all()): ok = False; notes.append(f"{p} differs by up to {d.max().item():.3g}")
     agree = math.nan
     if classifier and le and le[0][1].ndim >= 1 and le[0][1].shape == lg[0][1].shape and le[0][1].shape[0] > 0:
-        agree = (_labels_of(le[0][1]) == _labels_of(lg[0][1])).double().mean().item()
+        agree = (_labels_of(le[0][1], threshold) == _labels_of(lg[0][1], threshold)).double().mean().item()
     return dict(max_abs_err=mabs, max_rel_err=mrel, agreement=agree, passed=ok, note="; ".join(notes))
 
 # %% ../nbs/40_export.ipynb #53902baf
@@ -182,6 +186,9 @@ def _export(model, inputs):
     if inputs[0].shape[0] < 2: inputs = tuple(torch.cat([t, t]) for t in inputs)   # batch 1 would be specialised
     batch = Dim("batch", min=1)
     with _quiet(), contextlib.redirect_stderr(io.StringIO()):
+        if isinstance(model, torch.jit.ScriptModule):   # a TorchScript model (e.g. from a bundle): torch's converter
+            from torch._export.converter import TS2EPConverter
+            return TS2EPConverter(model, inputs).convert()
         return export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=False)
 
 class _Refused(Exception): "A method refused for a reason that is not an exception of torch."
@@ -217,11 +224,11 @@ def _variants(prog, artifact:str, optimize:bool):
 def _call(fn, inp):
     with torch.no_grad(): return fn(*inp)
 
-def _parity(fn, refs:dict, checks:dict, *, rtol, atol, classifier, candidate:str) -> list:
+def _parity(fn, refs:dict, checks:dict, *, rtol, atol, classifier, threshold, candidate:str) -> list:
     rows = []
     for name, ref in refs.items():
         inp = checks[name]
-        try: r = compare_outputs(ref, _call(fn, inp), rtol=rtol, atol=atol, classifier=classifier)
+        try: r = compare_outputs(ref, _call(fn, inp), rtol=rtol, atol=atol, classifier=classifier, threshold=threshold)
         except Exception as e:
             r = dict(max_abs_err=math.inf, max_rel_err=math.inf, agreement=math.nan, passed=False, note=f"raised {_first_line(e)}")
         rows.append(dict(candidate=candidate, check=name, batch_size=int(inp[0].shape[0]), **r))
@@ -232,7 +239,7 @@ def _why(rows:list) -> str:
     parts = [f"{r['check']} (batch {r['batch_size']}: {r['note'] or 'max abs err %.3g' % r['max_abs_err']})" for r in bad[:4]]
     return f"parity failed on {len(bad)} of {len(rows)} checks: " + "; ".join(parts)
 
-def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, optimize):
+def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, threshold, optimize):
     "Try one method: returns (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
     artifact = _ARTIFACT[method]
     try: prog = _BUILDERS[method](model, inputs)
@@ -244,7 +251,7 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, optim
             p = make(); data = _to_bytes(p, artifact); loaded = _from_bytes(data, artifact)
         except Exception as e:
             notes[variant] = f"did not save and reload: {_first_line(e)}"; continue
-        rows = _parity(loaded, refs, checks, rtol=rtol, atol=atol, classifier=classifier, candidate="exported")
+        rows = _parity(loaded, refs, checks, rtol=rtol, atol=atol, classifier=classifier, threshold=threshold, candidate="exported")
         if all(r["passed"] for r in rows):
             return dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data), rows=rows), "ok", notes, rows
         notes[variant] = _why(rows)
@@ -257,18 +264,25 @@ def _in_dist(name:str) -> bool: return name == "given" or name.startswith(("chec
 
 def _first_leaf(out) -> torch.Tensor: return _leaves(out)[0][1].detach().double()
 
-def _quant_metric(refs, outs, checks, classifier, labels):
+def _weighted_agreement(rows:pd.DataFrame):
+    "Share of rows with the same predicted class, over all checks (each check weighted by its rows)."
+    r = rows.dropna(subset=["agreement"])
+    return float((r.agreement * r.batch_size).sum() / r.batch_size.sum()) if len(r) else None
+
+def _quant_metric(refs, outs, checks, classifier, threshold, labels):
     names = [n for n in refs if _in_dist(n)]
     if classifier and labels is not None:
         y = torch.as_tensor(np.asarray(labels)).reshape(-1)
-        acc = lambda o: (_labels_of(o).long() == y.long()).double().mean().item()
+        acc = lambda o: (_labels_of(o, threshold).long() == y.long()).double().mean().item()
         return "accuracy_drop", acc(_first_leaf(refs["given"])) - acc(_first_leaf(outs["given"]))
     a = torch.cat([_first_leaf(refs[n]) for n in names]); b = torch.cat([_first_leaf(outs[n]) for n in names])
     if classifier:
-        return "prob_mae", (torch.softmax(a, -1) - torch.softmax(b, -1)).abs().mean().item()
+        if a.ndim == 2 and a.shape[1] > 1: pa, pb = torch.softmax(a, -1), torch.softmax(b, -1)
+        else: pa, pb = (a, b) if threshold == 0.5 else (torch.sigmoid(a), torch.sigmoid(b))
+        return "prob_mae", (pa - pb).abs().mean().item()
     return "rel_rmse", ((a - b).pow(2).mean().sqrt() / (a.std() + 1e-12)).item()
 
-def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, optimize, labels, bounds):
+def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, threshold, optimize, labels, bounds):
     "Quantize the Linear layers dynamically, export with `method`, and judge it; returns (info dict, candidate or None, rows)."
     with _quiet():
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
@@ -276,18 +290,18 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, op
     if n_q == 0: return dict(applied=False, kept=False, reason="the model has no eager nn.Linear layers to quantize "
                                  "(a TorchScript model cannot be quantized here: quantize the eager model)"), None, []
     built, reason, _, _ = _build(method, q, inputs, {"given": refs["given"]}, checks, rtol=0.0, atol=math.inf,
-                                 classifier=classifier, optimize=optimize)
+                                 classifier=classifier, threshold=threshold, optimize=optimize)
     if built is None: return dict(applied=False, kept=False, reason=f"the quantized model did not export: {reason}"), None, []
     outs = {n: _call(built["module"], checks[n]) for n in refs}
     rows = []
     for n in refs:
-        r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, classifier=classifier)
+        r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, classifier=classifier, threshold=threshold)
         r["passed"] = bool(r["agreement"] >= bounds["agreement"]) if classifier else bool(r["max_rel_err"] <= bounds["rel_rmse"])
         r["note"] = "int8: judged by " + ("agreement" if classifier else "relative error") + ("" if _in_dist(n) else " (informational, not in-distribution)")
         rows.append(dict(candidate="quantized", check=n, batch_size=int(checks[n][0].shape[0]), **r))
     ind = [r for r in rows if _in_dist(r["check"])]
-    agreement = float(np.mean([r["agreement"] for r in ind])) if classifier else math.nan
-    metric, value = _quant_metric(refs, outs, checks, classifier, labels)
+    agreement = _weighted_agreement(pd.DataFrame(ind)) if classifier else math.nan
+    metric, value = _quant_metric(refs, outs, checks, classifier, threshold, labels)
     fails = []
     if classifier and agreement < bounds["agreement"]: fails.append(f"agreement {agreement:.4f} < {bounds['agreement']}")
     if value > bounds[metric]: fails.append(f"{metric} {value:.4g} > {bounds[metric]}")
@@ -345,10 +359,9 @@ class ExportReport(Report):
         b_big = int(self.latency.batch_size.max()) if self.latency is not None and len(self.latency) else None
         e1, x1 = self._lat("eager_ms", b_small), self._lat("exported_ms", b_small)
         eb, xb = self._lat("eager_ms", b_big), self._lat("exported_ms", b_big)
-        agree = s.agreement.dropna()
         return {"method": self.method, "artifact": self.artifact, "variant": self.variant, "passed": self.passed,
                 "max_abs_err": float(s.max_abs_err.max()), "max_rel_err": float(s.max_rel_err.max()),
-                "agreement": float(agree.min()) if len(agree) else None,
+                "agreement": _weighted_agreement(s),
                 "n_checks": int(len(s)), "n_rows": int(s.batch_size.sum()), "n_batch_sizes": int(s.batch_size.nunique()),
                 "eager_p50_ms": e1, "exported_p50_ms": x1, "speedup": e1 / x1 if e1 and x1 else None,
                 f"eager_p50_ms_b{b_big}": eb, f"exported_p50_ms_b{b_big}": xb, f"speedup_b{b_big}": eb / xb if eb and xb else None,
@@ -531,7 +544,6 @@ def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, 
     from prodkit.versioning import fingerprint_model, fingerprint_schema
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
-    agree = shipped.agreement.dropna()
     if manifest is not None and hasattr(manifest, "to_dict"): manifest = manifest.to_dict()
     return {
         "format": FORMAT, "format_version": 1, "artifact": ship["artifact"], "method": ship["method"], "variant": ship["variant"],
@@ -541,7 +553,7 @@ def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, 
         "output": output, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
         "parity": {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
                    "max_abs_err": float(shipped.max_abs_err.max()), "max_rel_err": float(shipped.max_rel_err.max()),
-                   "agreement": float(agree.min()) if len(agree) else None,
+                   "agreement": _weighted_agreement(shipped),
                    "n_rows": int(shipped.batch_size.sum()), "batch_sizes": sorted({int(b) for b in shipped.batch_size}),
                    "checks": _records(checks_df.drop(columns=["note"]))},
         "quantization": {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in quant.items()} or None,
@@ -579,7 +591,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        quantize:bool=False, # try dynamic int8 quantization of nn.Linear layers
                        quant_bounds:dict=None, # bounds overriding QUANT_BOUNDS
                        labels=None, # true labels of the example rows, for the quantization accuracy check
-                       classifier:bool=None, # argmax agreement is checked; None: 2-D output with >= 2 columns
+                       classifier:bool=None, # report agreement; None: 2-D output with >= 2 columns, or output/classes given
                        adapter:TabularAdapter=None, schema:Schema=None, # stored in the manifest (schema defaults to the adapter's)
                        output:str=None, classes:Sequence=None, # how to read the outputs (see Predictor), stored in the manifest
                        manifest=None, # a versioning.Manifest or dict stored in the artifact's manifest
@@ -598,8 +610,9 @@ def export_torchscript(model:nn.Module, # the eager model to export
         inputs = _as_inputs(example_inputs, adapter=adapter)
         checks = parity_inputs(inputs, check_inputs=check_inputs, seed=seed, rows=rows)
         refs, skipped = _eager_refs(model, checks)
-        clf = _is_classifier(refs["given"]) if classifier is None else bool(classifier)
-        kw = dict(rtol=rtol, atol=atol, classifier=clf, optimize=optimize)
+        clf = (_is_classifier(refs["given"]) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)
+               if classifier is None else bool(classifier))
+        kw = dict(rtol=rtol, atol=atol, classifier=clf, threshold=0.5 if output == "proba" else 0.0, optimize=optimize)
         bar = tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress)
         attempts, chosen, rows_all = {}, None, []
         for m in methods:

@@ -337,7 +337,7 @@ def test_training_serving_skew_on_raw_rows(tmp_path, demo):
     assert sk2.to_frame().max_abs_diff.iloc[0] > 1e-3
 
 
-def test_export_bundle_from_paths(tmp_path):
+def test_export_bundle_from_paths(tmp_path, demo):   # the demo fixture builds the cached demo that write_demo reuses
     from prodkit.demo import write_demo
     paths = write_demo(tmp_path / "demo")
     rep = export_bundle(paths["bundle"], tmp_path / "out" / "churn.pt", repeats=0)
