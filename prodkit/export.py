@@ -17,6 +17,7 @@ from torch import nn
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor,
                           Schema, TabularAdapter, check_choice, check_positive, read_table, get_ax)
+from .versioning import fingerprint_model, fingerprint_schema, load_bundle
 
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inputs', 'compare_outputs', 'time_calls',
@@ -541,7 +542,6 @@ def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame
 
 def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, clf, rtol, atol, *, adapter, schema,
               output, classes, manifest, seed) -> dict:
-    from prodkit.versioning import fingerprint_model, fingerprint_schema
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
     if manifest is not None and hasattr(manifest, "to_dict"): manifest = manifest.to_dict()
@@ -741,7 +741,6 @@ def export_bundle(model, # a bundle folder written by versioning.save_bundle, or
                   n_examples:int=64, # example rows drawn from `data`, the schema, or at random
                   seed:int=0, **kwargs) -> ExportReport:
     "Export a bundle or TorchScript file from paths; keyword arguments go to `export_torchscript`."
-    from prodkit.versioning import load_bundle
     check_positive("n_examples", n_examples, integer=True)
     if not isinstance(model, (str, os.PathLike)):
         raise ParameterError("model must be a path", value=type(model).__name__, fix="pass a bundle folder or a TorchScript file")
