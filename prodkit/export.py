@@ -398,9 +398,11 @@ class ExportReport(Report):
 def _plot_latency(rep, ax):
     lat = rep.latency
     if lat is None or not len(lat): ax.text(0.5, 0.5, "latency not measured", ha="center"); return ax
-    cols = [c for c in ("eager_ms", "exported_ms", "float_ms", "quant_ms") if c in lat and lat[c].notna().any()]
+    quant = "quant_ms" in lat and lat["quant_ms"].notna().any()
+    cols = ["eager_ms", "float_ms", "quant_ms"] if quant else ["eager_ms", "exported_ms"]
+    names = {"eager_ms": "eager", "exported_ms": "exported", "float_ms": "exported (float)", "quant_ms": "exported (int8)"}
     w = 0.8 / len(cols); x = np.arange(len(lat))
-    for i, c in enumerate(cols): ax.bar(x + i * w, lat[c], w, label=c.replace("_ms", ""))
+    for i, c in enumerate(cols): ax.bar(x + i * w, lat[c], w, label=names[c])
     ax.set_xticks(x + w * (len(cols) - 1) / 2, [f"batch {b}" for b in lat.batch_size])
     ax.set_yscale("log"); ax.set_ylabel("p50 latency (ms, log)"); ax.set_title("eager vs exported"); ax.legend()
     return ax
@@ -653,7 +655,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                         classifier=clf, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
                         size_bytes=size, quantization=quant, manifest=man, seed=seed)
 
-# %% ../nbs/40_export.ipynb #2a6103f2
+# %% ../nbs/40_export.ipynb #c451774b
 @dataclass(frozen=True, kw_only=True)
 class SkewReport(Report):
     "Training-side pipeline vs exported artifact with its saved adapter, on the same raw rows."
@@ -721,7 +723,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol, atol=atol,
                       features=feats, row_diffs=d.max(1))
 
-# %% ../nbs/40_export.ipynb #a734356d
+# %% ../nbs/40_export.ipynb #56117461
 def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
     "Rows drawn uniformly within each feature's observed range / categories."
     rng = np.random.default_rng(seed); cols = {}
