@@ -345,6 +345,7 @@ class ExportReport(Report):
     size_bytes: int = 0
     quantization: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict, repr=False)
+    rows: int = 256             # rows of the large generated batches (the large latency batch)
 
     def _shipped(self) -> pd.DataFrame:
         return self.checks[self.checks.candidate == ("quantized" if self.quantization.get("kept") else "exported")]
@@ -356,8 +357,7 @@ class ExportReport(Report):
 
     def _summary(self) -> dict:
         s = self._shipped(); q = self.quantization
-        b_small = int(self.latency.batch_size.min()) if self.latency is not None and len(self.latency) else 1
-        b_big = int(self.latency.batch_size.max()) if self.latency is not None and len(self.latency) else None
+        b_small, b_big = 1, self.rows
         e1, x1 = self._lat("eager_ms", b_small), self._lat("exported_ms", b_small)
         eb, xb = self._lat("eager_ms", b_big), self._lat("exported_ms", b_big)
         return {"method": self.method, "artifact": self.artifact, "variant": self.variant, "passed": self.passed,
@@ -653,7 +653,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
         model.train(was_training)
     return ExportReport(path=str(path), method=ship["method"], artifact=ship["artifact"], variant=ship["variant"], passed=True,
                         classifier=clf, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
-                        size_bytes=size, quantization=quant, manifest=man, seed=seed)
+                        size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed)
 
 # %% ../nbs/40_export.ipynb #c451774b
 @dataclass(frozen=True, kw_only=True)

@@ -204,7 +204,8 @@ def test_report_summary_frame_plot_and_manifest(tmp_path):
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     df = pd.DataFrame({"a": np.linspace(-1, 1, 50), "b": np.tile(["u", "v"], 25), "c": np.arange(50) % 4 == 0})
     ad = TabularAdapter().fit(df)
-    rep = export_torchscript(net, df, tmp_path / "t.pt", adapter=ad, output="logits", classes=["no", "yes"], repeats=3, seed=3)
+    rep = export_torchscript(net, df, tmp_path / "t.pt", adapter=ad, output="logits", classes=["no", "yes"], repeats=3, seed=3,
+                             progress=True)
     s = rep.summary; json.dumps(s)
     assert all(k in s for k in SUMMARY_KEYS) and s["passed"] is True and s["n_rows"] >= 256 and s["n_batch_sizes"] >= 2
     assert s["eager_p50_ms"] > 0 and s["exported_p50_ms"] > 0 and s["speedup"] == pytest.approx(s["eager_p50_ms"] / s["exported_p50_ms"])
