@@ -162,8 +162,10 @@ def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
 
 # %% ../nbs/40_export.ipynb #53902baf
 def _first_line(e:BaseException, n:int=300) -> str:
-    s = str(e).strip().splitlines()
+    s = [l for l in str(e).strip().splitlines() if l.strip()]
     msg = s[0] if s else ""
+    if "operation failed in the TorchScript interpreter" in msg and len(s) > 1: msg = s[-1].strip()   # the real cause is last
+    if msg.startswith(f"{type(e).__name__}: "): msg = msg[len(type(e).__name__) + 2:]
     user = [l.strip() for l in s if l.strip().startswith("File ") or l.strip().startswith("if ")]
     msg = f"{type(e).__name__}: {msg}" + (f" [{' '.join(user[:2])}]" if user else "")
     return msg if len(msg) <= n else msg[:n - 3] + "..."
@@ -256,7 +258,7 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, thres
         if all(r["passed"] for r in rows):
             return dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data), rows=rows), "ok", notes, rows
         notes[variant] = _why(rows)
-    return None, (f"{method}: " + notes.get("plain", "no variant passed")), notes, rows
+    return None, notes.get("plain", "no variant passed"), notes, rows
 
 # %% ../nbs/40_export.ipynb #001b1338
 QUANT_BOUNDS = {"agreement": 0.99, "accuracy_drop": 0.01, "prob_mae": 0.01, "rel_rmse": 0.05}
