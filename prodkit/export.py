@@ -15,9 +15,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor,
+from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor, OUTPUTS,
                           Schema, TabularAdapter, check_choice, check_positive, read_table, get_ax)
-from .versioning import fingerprint_model, fingerprint_schema, load_bundle
+from .versioning import code_version, fingerprint_model, fingerprint_schema, load_bundle
 
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inputs', 'compare_outputs', 'time_calls',
@@ -496,11 +496,12 @@ def _out_spec(out) -> list:
 def _records(df:pd.DataFrame) -> list:
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
 
-def _check_args(model, path, method, rtol, atol, repeats, rows):
+def _check_args(model, path, method, rtol, atol, repeats, rows, output):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be a torch nn.Module", value=type(model).__name__,
                              fix="pass the model object (a module, not a state dict or a function)")
     check_choice("method", method, ["auto", "script", "trace", "export"])
+    if output is not None: check_choice("output", output, OUTPUTS)
     check_positive("rtol", rtol, allow_zero=True); check_positive("atol", atol, allow_zero=True)
     check_positive("repeats", repeats, allow_zero=True, integer=True)
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
@@ -525,6 +526,12 @@ def _eager_refs(model, checks) -> tuple:
                 raise ModelError(f"the eager model raised on example_inputs: {_first_line(e)}",
                                  value=[tuple(t.shape) for t in inp], fix="pass inputs the model accepts") from e
             skipped[name] = f"the eager model raised on this check, skipped: {_first_line(e)}"
+    sizes = {int(checks[n][0].shape[0]) for n in refs}
+    n_rows = sum(int(checks[n][0].shape[0]) for n in refs)
+    if len(sizes) < 2 or n_rows < min(256, sum(int(c[0].shape[0]) for c in checks.values())):
+        raise ModelError(f"the eager model accepted only {n_rows} rows in batch sizes {sorted(sizes)} of the parity checks, "
+                         f"too few to check an artifact: {'; '.join(f'{k}: {v}' for k, v in list(skipped.items())[:3])}",
+                         fix="make the model accept any batch size (batch on dimension 0), or pass check_inputs it accepts")
     again = _call(model, checks["given"])
     if not compare_outputs(refs["given"], again, rtol=0, atol=0)["passed"]:
         raise ModelError("the model gives different outputs for the same inputs in eval mode, so parity cannot be checked",
@@ -563,6 +570,7 @@ def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, 
         "quantization": {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in quant.items()} or None,
         "attempts": attempts,
         "fingerprints": {"model": fingerprint_model(model), "schema": fingerprint_schema(schema) if schema is not None else None},
+        "code": code_version(),
         "schema": schema.to_dict() if schema is not None else None,
         "adapter": adapter.to_dict() if adapter is not None else None,
         "versioning": manifest,
@@ -604,7 +612,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        seed:int=0, # seed of the generated inputs
                        progress:bool=False) -> ExportReport:
     "Export `model` to TorchScript or `.pt2`, verified by parity on given and generated inputs; raise `ExportError` if nothing passes."
-    path, methods = _check_args(model, path, method, rtol, atol, repeats, rows)
+    path, methods = _check_args(model, path, method, rtol, atol, repeats, rows, output)
     if quantize and methods == ["export"]:
         raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(path),
                              fix="export to a .pt path with quantize=True, or drop quantize for .pt2")
@@ -645,8 +653,8 @@ def export_torchscript(model:nn.Module, # the eager model to export
         latency = _latency(model, chosen, qbuilt, checks, rows, repeats, quant.get("kept", False)); bar.update()
         checks_df = pd.DataFrame(rows_all)
         for name, why in skipped.items():
-            checks_df = pd.concat([checks_df, pd.DataFrame([dict(candidate="exported", check=name, batch_size=int(checks[name][0].shape[0]),
-                                   max_abs_err=np.nan, max_rel_err=np.nan, agreement=np.nan, passed=True, note=why)])], ignore_index=True)
+            checks_df = pd.concat([checks_df, pd.DataFrame([dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]),
+                                   max_abs_err=np.nan, max_rel_err=np.nan, agreement=np.nan, passed=False, note=why)])], ignore_index=True)
         man = _manifest(model, inputs, refs["given"], ship, chosen, checks_df, quant, attempts, clf, rtol, atol,
                         adapter=adapter, schema=schema, output=output, classes=classes, manifest=manifest, seed=seed)
         size = _write(path, ship, man, inputs, rtol, atol)

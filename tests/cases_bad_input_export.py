@@ -161,6 +161,7 @@ CASES = [
     pytest.param(lambda: _export(method="export"), ParameterError, "must end in .pt2", id="export-pt2-suffix"),
     pytest.param(lambda: _export(path="m.pt2", method="trace"), ParameterError, "writes TorchScript", id="export-trace-to-pt2"),
     pytest.param(lambda: _export(path="m.pt2", quantize=True), ParameterError, "quantize=True applies to TorchScript", id="export-quantize-pt2"),
+    pytest.param(lambda: _export(output="logit"), ParameterError, "`output` must be one of", id="export-unknown-output"),
     pytest.param(lambda: _export(atol=-1e-5), ParameterError, "`atol` must be a number >= 0", id="export-negative-atol"),
     pytest.param(lambda: _export(rows=1), ParameterError, "`rows` must be at least 2", id="export-rows-too-few"),
     pytest.param(lambda: _export(path="."), ParameterError, "path is a folder", id="export-path-is-folder"),

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from prodkit.core import FileFormatError, ParameterError, Predictor, ProdkitError, TabularAdapter
+from prodkit.core import FileFormatError, ModelError, ParameterError, Predictor, ProdkitError, TabularAdapter
 from prodkit.export import (ExportError, ExportReport, check_serving_skew, compare_outputs, export_bundle, export_torchscript,
                             exported_predictor, load_exported, parity_inputs, read_manifest, _quiet)
 
@@ -357,3 +357,27 @@ def test_export_bundle_from_paths(tmp_path, demo):   # the demo fixture builds t
     with pytest.raises(ParameterError, match="input_shape must be positive integers"):
         export_bundle(paths["digits_bundle"], tmp_path / "out" / "d2.pt", input_shape=(0, 8))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["churn.pt", "churn.pt2", "digits.pt"]
+
+
+class NeedsTwoRows(nn.Module):
+    def __init__(self):
+        super().__init__(); self.lin = nn.Linear(4, 2)
+    def forward(self, x):
+        assert x.shape[0] > 1, "batch of one"
+        return self.lin(x - x.mean(0))
+
+
+class FixedBatch(nn.Module):
+    def __init__(self):
+        super().__init__(); self.lin = nn.Linear(4, 2)
+    def forward(self, x): return self.lin(x.view(16, 4))
+
+
+def test_checks_the_eager_model_rejects_are_skipped_and_named(tmp_path):
+    rep = export_torchscript(_make(NeedsTwoRows), torch.randn(16, 4), tmp_path / "n.pt", repeats=0)
+    fr = rep.to_frame(); sk = fr[fr.candidate == "skipped"]
+    assert list(sk.check) == ["batch_1"] and "batch of one" in sk.note.iloc[0]
+    assert rep.summary["n_checks"] == 7 and rep.summary["n_rows"] == 16 + 7 + 5 * 256
+    with pytest.raises(ModelError, match="accepted only 16 rows in batch sizes \\[16\\]"):
+        export_torchscript(_make(FixedBatch), torch.randn(16, 4), tmp_path / "f.pt", repeats=0)
+    assert _leftovers(tmp_path) == ["n.pt"]
