@@ -335,7 +335,7 @@ def _examples(adapter, example) -> list:
         else: x = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
         if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape), fix="pass a few input rows, e.g. X[:16]")
         if x.dtype == torch.float64: x = x.float()
-        return [x, x[:1], x.flip(0)]
+        return [x, x[:1], x.flip(0), -x, 2 * x]
     if adapter is None: return []
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(16, adapter.n_features_, generator=g), torch.randn(5, adapter.n_features_, generator=g)
@@ -354,6 +354,12 @@ def _export(model, examples:list):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__, fix="pass the torch module itself")
     model.eval(); notes = []
+    if examples:
+        try:
+            with torch.no_grad(): model(examples[0])
+        except Exception as e:
+            raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: {str(e).strip()[:200]}",
+                             fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
     with _jit_quiet():
         try: sm, method = torch.jit.script(model), "script"
         except Exception as e:
@@ -467,7 +473,8 @@ def load_model_file(path, # a TorchScript file written by torch.jit.save or save
     with open(p, "rb") as f: head = f.read(4)
     if not zipfile.is_zipfile(p):
         what = ("a Python pickle (e.g. torch.save in the legacy format)" if head[:1] == b"\x80" else
-                "an empty file" if not head else "neither a TorchScript archive nor any zip archive")
+                "an empty file" if not head else "a damaged or truncated zip archive" if head[:2] == b"PK" else
+                "neither a TorchScript archive nor any zip archive")
         raise FileFormatError(f"model file is not a TorchScript archive: it is {what}; prodkit never unpickles model files",
                               value=str(p), fix=_PICKLE_FIX, path=str(p))
     try:
