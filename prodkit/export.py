@@ -295,7 +295,9 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, th
     built, reason, _, _ = _build(method, q, inputs, {"given": refs["given"]}, checks, rtol=0.0, atol=math.inf,
                                  classifier=classifier, threshold=threshold, optimize=optimize)
     if built is None: return dict(applied=False, kept=False, reason=f"the quantized model did not export: {reason}"), None, []
-    outs = {n: _call(built["module"], checks[n]) for n in refs}
+    try: outs = {n: _call(built["module"], checks[n]) for n in refs}
+    except Exception as e:
+        return dict(applied=False, kept=False, reason=f"the quantized artifact raised on a parity check: {_first_line(e)}"), None, []
     rows = []
     for n in refs:
         r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, classifier=classifier, threshold=threshold)
@@ -616,10 +618,15 @@ def export_torchscript(model:nn.Module, # the eager model to export
     if quantize and methods == ["export"]:
         raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(path),
                              fix="export to a .pt path with quantize=True, or drop quantize for .pt2")
+    unknown = sorted(set(quant_bounds or {}) - set(QUANT_BOUNDS))
+    if unknown: raise ParameterError(f"unknown quant_bounds keys {unknown}", value=quant_bounds, fix=f"use keys of {sorted(QUANT_BOUNDS)}")
     from tqdm.auto import tqdm
     was_training = model.training; model.eval()
     try:
         inputs = _as_inputs(example_inputs, adapter=adapter)
+        if labels is not None and len(np.asarray(labels).reshape(-1)) != inputs[0].shape[0]:
+            raise DataError(f"labels has {len(np.asarray(labels).reshape(-1))} values for {inputs[0].shape[0]} example rows", value=len(np.asarray(labels).reshape(-1)),
+                            fix="pass one true label per row of example_inputs")
         checks = parity_inputs(inputs, check_inputs=check_inputs, seed=seed, rows=rows)
         refs, skipped = _eager_refs(model, checks)
         clf = (_is_classifier(refs["given"]) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)

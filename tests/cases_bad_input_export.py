@@ -162,6 +162,8 @@ CASES = [
     pytest.param(lambda: _export(path="m.pt2", method="trace"), ParameterError, "writes TorchScript", id="export-trace-to-pt2"),
     pytest.param(lambda: _export(path="m.pt2", quantize=True), ParameterError, "quantize=True applies to TorchScript", id="export-quantize-pt2"),
     pytest.param(lambda: _export(output="logit"), ParameterError, "`output` must be one of", id="export-unknown-output"),
+    pytest.param(lambda: _export(quantize=True, labels=[0, 1, 1]), DataError, "labels has 3 values for 8 example rows", id="export-labels-length"),
+    pytest.param(lambda: _export(quantize=True, quant_bounds={"agreemnt": 0.9}), ParameterError, "unknown quant_bounds keys", id="export-quant-bounds-typo"),
     pytest.param(lambda: _export(atol=-1e-5), ParameterError, "`atol` must be a number >= 0", id="export-negative-atol"),
     pytest.param(lambda: _export(rows=1), ParameterError, "`rows` must be at least 2", id="export-rows-too-few"),
     pytest.param(lambda: _export(path="."), ParameterError, "path is a folder", id="export-path-is-folder"),
