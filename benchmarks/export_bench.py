@@ -10,7 +10,7 @@ the machine hits every contender alike), and printed as ratios:
 - `export_cost`: wall time of prodkit's checked export (build, save, reload, parity on 8 batches, write) /
   wall time of plain script + save, with timing of latency switched off.
 
-    python benchmarks/export_bench.py [--repeats 200] [--seed 0] [--json out.json]
+    python benchmarks/export_bench.py [--repeats 200] [--seed 0] [--threads N] [--json out.json]
 """
 import argparse, io, json, tempfile, time, warnings
 from pathlib import Path
@@ -56,7 +56,10 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=200, help="timed calls at batch 1 (a quarter of it at batch 256)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's own); 1 is steadier on a shared, oversubscribed machine")
     a = ap.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
     demo = load_demo(a.seed)
     rng = np.random.default_rng(a.seed)
     idx = torch.from_numpy(rng.choice(len(demo.current), 256, replace=False))
