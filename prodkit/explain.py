@@ -17,9 +17,9 @@ from .core import (DataError, ModelError, ParameterError, ProdkitError, Predicto
                           TabularAdapter, check_choice, check_positive, get_ax)
 
 # %% auto #0
-__all__ = ['ExplanationWarning', 'Explanation', 'StabilityReport', 'ExplanationSet', 'ImageExplanation', 'ImageExplainer',
-           'TextExplanation', 'TextExplainer', 'PermutationImportance', 'permutation_importance', 'SaliencyMap',
-           'saliency']
+__all__ = ['ExplanationWarning', 'Explanation', 'StabilityReport', 'ExplanationSet', 'TabularExplainer', 'ImageExplanation',
+           'ImageExplainer', 'TextExplanation', 'TextExplainer', 'PermutationImportance', 'permutation_importance',
+           'SaliencyMap', 'saliency']
 
 # %% ../nbs/30_explain.ipynb #a8f050f9
 class ExplanationWarning(UserWarning):
@@ -433,9 +433,181 @@ class ExplanationSet(Report):
                               num_samples=self.num_samples, label=self.label, min_fidelity=self.min_fidelity, seed=self.seed)
 
 # %% ../nbs/30_explain.ipynb #ca52b4e1
-#| export
+class TabularExplainer:
+    "LIME for tabular torch models, batched across rows: lime's sampling and kernel, one model call and one batched ridge solve per chunk of rows."
+    def __init__(self, model, # nn.Module, TorchScript module, Predictor or callable on float tensors
+                 training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
+                 *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
+                 adapter:TabularAdapter=None, # encodes frames for the model (default: the Predictor's adapter)
+                 mode:str="classification", # 'classification' or 'regression'
+                 output:str="auto", # model output: 'auto' (detected once on training data), 'logits', 'proba', 'regression'
+                 class_names:Sequence=None, # class labels in output order
+                 feature_names:Sequence=None, # names for array columns
+                 seed:int=0, # seed of every perturbation
+                 discretize:bool=True, # lime's discretize_continuous
+                 discretizer:str="quartile", # 'quartile' or 'decile'
+                 kernel_width:float=None, # default 0.75 * sqrt(number of features), as lime
+                 feature_selection:str="auto", # as lime: 'auto', 'forward_selection', 'highest_weights', 'none'
+                 sample_around_instance:bool=False, # without discretization: centre samples on the row, not the mean
+                 fidelity_samples:int=500, # fresh perturbations per row used to measure fidelity
+                 min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
+                 max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
+                 batch_size:int=65536, # rows per model call inside Predictor
+                 max_chunk:int=500_000): # perturbed rows held in memory at once
+        check_choice("mode", mode, ["classification", "regression"]); check_choice("discretizer", discretizer, ["quartile", "decile"])
+        check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
+        check_positive("seed", seed, allow_zero=True, integer=True); check_positive("fidelity_samples", fidelity_samples, integer=True)
+        check_positive("batch_size", batch_size, integer=True); check_positive("max_chunk", max_chunk, integer=True)
+        if kernel_width is not None: check_positive("kernel_width", kernel_width)
+        self.mode, self.class_names, self.seed, self.discretize = mode, class_names, seed, discretize
+        self.feature_selection, self.sample_around_instance = feature_selection, sample_around_instance
+        self.fidelity_samples, self.min_fidelity, self.max_low_share, self.max_chunk = fidelity_samples, min_fidelity, max_low_share, max_chunk
+        pred = _as_model(model, adapter=adapter, output="regression" if mode == "regression" and output == "auto" else output,
+                         classes=class_names, batch_size=batch_size)
+        self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter, feature_names=feature_names)
+        T = self.space_.matrix(training_data.dropna() if isinstance(training_data, pd.DataFrame) else training_data, name="training_data")
+        self.training_ = T; F = T.shape[1]
+        self.kernel_width_ = float(kernel_width) if kernel_width is not None else 0.75 * np.sqrt(F)
+        self.mean_, self.scale_ = T.mean(0), T.std(0)
+        self.scale_[self.scale_ == 0] = 1.0
+        self.disc_ = _Discretizer(T, self.space_, [25, 50, 75] if discretizer == "quartile" else list(range(10, 100, 10))) if discretize else None
+        # lime's categorical view: observed values (bins or categories) and their training frequencies
+        self.values_, self.cumfreq_ = {}, {}
+        for j in range(F):
+            if self.space_.is_cat[j] or discretize:
+                col = T[:, j].astype(int) if self.space_.is_cat[j] else self.disc_.bin(j, T[:, j])
+                vals, counts = np.unique(col, return_counts=True)
+                self.values_[j], self.cumfreq_[j] = vals, np.cumsum(counts) / counts.sum()
+        self.tables_ = self.disc_.tables(F, self.cumfreq_, self.values_) if discretize and (~self.space_.is_cat).any() else None
+        base = np.array([np.median(T[:, j]) if not self.space_.is_cat[j] else self.values_[j][np.argmax(np.diff(np.r_[0, self.cumfreq_[j]]))] for j in range(F)])
+        self.encode_ = _Encoder(self.space_, base)
+        probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
+        self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)), mode)
+        if mode == "classification":
+            n_out = self._outputs(probe[:2]).shape[1]
+            if class_names is not None and len(class_names) != n_out:
+                raise ModelError(f"the model returns {n_out} class scores but class_names has {len(class_names)}", value=list(class_names),
+                                 fix="pass one class name per model output column")
+            self.classes_ = list(class_names) if class_names is not None else list(range(n_out))
 
-# %% ../nbs/30_explain.ipynb #ea00eaf9
+    @property
+    def feature_names_(self) -> list: return list(self.space_.names)
+
+    def _outputs(self, M:np.ndarray) -> np.ndarray:
+        "Model outputs for matrix rows: class probabilities, or (n,1) regression values."
+        X = self.encode_(M)
+        if self.mode == "regression":
+            r = self.predictor_.raw(X)
+            if r.shape[1] != 1: raise ModelError(f"a regression model must return one value per row, got shape {r.shape}", value=r.shape, fix="return shape (n,) or (n, 1), or use mode='classification'")
+            return r
+        p = self.predictor_.predict_proba(X)
+        if p.ndim != 2 or p.shape[1] < 2: raise ModelError(f"the model returned shape {p.shape}; a classifier needs one score per class", value=p.shape, fix="return (n, classes) scores or (n, 1) positive-class scores")
+        return p
+
+    def _key(self, r:np.ndarray) -> bytes: return np.ascontiguousarray(r, dtype=np.float64).tobytes()
+
+    def _perturb(self, M:np.ndarray, S:int, seed:int, stream:int):
+        "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F) and model-space samples (R*S,F); sample 0 is the row."
+        R, F = M.shape; disc, cat = self.disc_, self.space_.is_cat
+        viewed = cat | (disc is not None)                           # features lime treats as categories (bins or categories)
+        U = np.empty((F, R, S))
+        for r in range(R):                                          # one local generator per row, seeded by the row's content
+            U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S))
+        Z = np.empty((F, R, S), np.float32); inv = np.empty((R, S, F))
+        for j in range(F):
+            if viewed[j]:                                           # the bin / category of each sample, by training frequency
+                vals, cum = self.values_[j], self.cumfreq_[j][:-1]
+                idx = sum((U[j] >= c).astype(np.int16) for c in cum) if len(cum) <= 12 else np.searchsorted(cum, U[j], side="right")
+                own = M[:, j].astype(int) if cat[j] else disc.bin(j, M[:, j])
+                own_i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
+                own_i[vals[own_i] != own] = -1                      # the row's bin was never seen in training
+                np.equal(idx, own_i[:, None], out=Z[j])
+                inv[:, :, j] = vals[idx] if cat[j] else _truncnorm(self.tables_, j, idx, U[j])   # a value inside the bin, from the same uniform
+            else:                                                   # lime without discretisation: a normal around the mean (or the row)
+                z = torch.special.ndtri(torch.from_numpy(np.clip(U[j], 1e-300, 1 - 1e-16))).numpy()
+                centre = M[:, j][:, None] if self.sample_around_instance else self.mean_[j]
+                inv[:, :, j] = z * self.scale_[j] + centre
+                Z[j] = (inv[:, :, j] - self.mean_[j]) / self.scale_[j]
+        inv[:, 0, :] = M
+        Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
+        d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))          # euclidean distance to the row, as lime
+        return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(R * S, F), d
+
+    def _label_index(self, P0:np.ndarray, label) -> np.ndarray:
+        "Output column explained for each row: `label`, else the positive class (2 classes) or the predicted class."
+        if self.mode == "regression": return np.zeros(len(P0), dtype=int)
+        if label is None: return np.full(len(P0), 1) if P0.shape[1] == 2 else P0.argmax(1)
+        if label not in self.classes_:
+            raise ParameterError("label is not one of the model's classes", value=label, fix=f"pass one of {self.classes_[:10]}")
+        return np.full(len(P0), self.classes_.index(label))
+
+    def _explain_chunk(self, M, ids, *, num_features, num_samples, label, seed):
+        R, F = M.shape; S, Sf = num_samples, self.fidelity_samples
+        Z, inv, d = self._perturb(M, S, seed, 0)
+        Zf, invf, df = self._perturb(M, Sf, seed, 1)
+        out = self._outputs(np.concatenate([inv, invf]))                   # one model call for the chunk
+        Y, Yf = out[:R * S].reshape(R, S, -1), out[R * S:].reshape(R, Sf, -1)
+        li = self._label_index(Y[:, 0, :], label); ar = np.arange(R)
+        y = torch.from_numpy(Y[ar, :, li].astype(np.float64)); yf = torch.from_numpy(Yf[ar, :, li].astype(np.float64))
+        w, wf = torch.from_numpy(_kernel(d, self.kernel_width_)), torch.from_numpy(_kernel(df, self.kernel_width_))
+        used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
+        tr = torch.arange(R)[:, None]
+        predf = icpt[:, None] + (Zf.transpose(1, 2)[tr, used].double() * coef[:, :, None]).sum(1)
+        fid = _weighted_r2(yf, predf, wf)
+        local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
+        exps = []
+        for i in range(R):
+            u = used[i].tolist(); names = [self.space_.names[j] for j in u]
+            conds = [self._condition(j, M[i, j]) for j in u]
+            vals = [self.space_.display_value(j, M[i, j]) for j in u]
+            exps.append(Explanation(features=tuple(names), coefs=tuple(float(c) for c in coef[i]), conditions=tuple(conds), values=tuple(vals),
+                                    intercept=float(icpt[i]), fidelity=float(fid[i]), score=float(score[i]), prediction=float(Y[i, 0, li[i]]),
+                                    local_prediction=float(local[i]), label=self.classes_[li[i]] if self.mode == "classification" else None,
+                                    mode=self.mode, row_id=ids[i], num_samples=S, seed=seed, environment={}))
+        return exps
+
+    def _condition(self, j, v):
+        n = self.space_.names[j]
+        if self.space_.is_cat[j]: return f"{n} = {self.space_.categories[j][int(v)]}"
+        if self.disc_ is not None: return self.disc_.name(j, int(self.disc_.bin(j, v)), n)
+        return n
+
+    def explain_many(self, rows, # DataFrame or 2-d array of rows to explain
+                     *, num_features:int=10, # features kept in each surrogate
+                     num_samples:int=5000, # perturbations per row (lime's default)
+                     label=None, # class to explain (default: positive class of a binary model, else the predicted class)
+                     seed:int=None, # default: the explainer's seed
+                     progress:bool=False) -> "ExplanationSet":
+        "Explain many rows at once: batched perturbations, one model call and one batched ridge solve per chunk."
+        check_positive("num_features", num_features, integer=True); check_positive("num_samples", num_samples, integer=True)
+        seed = self.seed if seed is None else check_positive("seed", seed, allow_zero=True, integer=True)
+        if num_samples < 2: raise ParameterError("num_samples must be at least 2", value=num_samples, fix="use a few thousand (lime's default is 5000)")
+        M = self.space_.matrix(rows, name="rows to explain")
+        ids = list(rows.index) if isinstance(rows, pd.DataFrame) else (list(rows.to_frame().T.index) if isinstance(rows, pd.Series) else list(range(len(M))))
+        per = max(1, self.max_chunk // (num_samples + self.fidelity_samples))
+        from tqdm.auto import tqdm
+        exps = []
+        with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
+            for s in range(0, len(M), per):
+                exps += self._explain_chunk(M[s:s + per], ids[s:s + per], num_features=num_features, num_samples=num_samples, label=label, seed=seed)
+                bar.update(min(per, len(M) - s))
+        es = ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features, num_samples=num_samples,
+                            label=label, min_fidelity=self.min_fidelity, seed=seed)
+        low = [e.row_id for e in exps if e.fidelity < self.min_fidelity]
+        if len(low) > self.max_low_share * len(exps):
+            warnings.warn(f"{len(low)} of {len(exps)} explanations have fidelity below {self.min_fidelity} (rows {low[:5]}): the surrogate does not "
+                          "follow the model around those rows; read their weights with care, or try discretize=False", ExplanationWarning, stacklevel=3)
+        return es
+
+    def explain(self, row, # one row: Series, one-row DataFrame, dict or 1-d array
+                *, num_features:int=10, num_samples:int=5000, label=None, seed:int=None) -> Explanation:
+        "Explain one row (the same numbers as that row inside `explain_many`)."
+        if isinstance(row, pd.DataFrame) and len(row) != 1: raise DataError("explain takes one row", value=len(row), fix="use explain_many for several rows")
+        if isinstance(row, (np.ndarray, torch.Tensor)) and row.ndim == 2 and row.shape[0] != 1:
+            raise DataError("explain takes one row", value=tuple(row.shape), fix="use explain_many for several rows")
+        return self.explain_many(row, num_features=num_features, num_samples=num_samples, label=label, seed=seed).explanations[0]
+
+# %% ../nbs/30_explain.ipynb #a74b9c3b
 def _as_image(image) -> torch.Tensor:
     "An image as a float (C,H,W) tensor; accepts (H,W), (C,H,W) or (1,C,H,W) tensors or arrays."
     t = image.detach().cpu() if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
@@ -553,7 +725,7 @@ def _class_index(label, names, n):
         raise ParameterError(f"label must be a class index in 0..{n - 1}", value=label, fix="pass a valid class index, or class_names=")
     return int(label)
 
-# %% ../nbs/30_explain.ipynb #88c51a43
+# %% ../nbs/30_explain.ipynb #a1ab588f
 @dataclass(frozen=True, kw_only=True)
 class TextExplanation(Report):
     "Word weights of one text's prediction; the HTML highlights the words in the text."
@@ -635,7 +807,7 @@ class TextExplainer:
                                prediction=float(p0[li]), label=self.class_names[li] if self.class_names is not None else li,
                                split_expression=self.split_expression, seed=seed, environment={})
 
-# %% ../nbs/30_explain.ipynb #3464d70d
+# %% ../nbs/30_explain.ipynb #d260dd3a
 _METRICS = ("accuracy", "roc_auc", "log_loss", "mse", "mae", "r2")
 
 def _score(metric, y, P, pred_fn):
@@ -706,7 +878,7 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
         drops[i] = [base - _score(metric, y, P[r * n:(r + 1) * n], pick) for r in range(n_repeats)]
     return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric if isinstance(metric, str) else getattr(metric, "__name__", "metric"), seed=seed)
 
-# %% ../nbs/30_explain.ipynb #c8d30eea
+# %% ../nbs/30_explain.ipynb #7fca14ff
 @dataclass(frozen=True, kw_only=True)
 class SaliencyMap(Report):
     "Per-pixel |gradient| of the class score with respect to the input image."
