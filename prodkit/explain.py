@@ -200,19 +200,31 @@ class _Encoder:
                 plan.append((j, len(probes), len(space.categories[j])))
                 for c in range(len(space.categories[j])): r = base.copy(); r[j] = c; probes.append(r)
         E = ad.encode(space.frame(np.array(probes)), unseen="allow").astype(np.float64)
-        self.e0 = E[0]; num_j, slopes, tables = [], [], []
+        self.e0 = E[0].astype(np.float32); rows, self.num_j, self.cat_j, self.offsets = [], [], [], []
+        for j, start, n in plan:                      # one design column per numeric feature, one per category
+            if n is None: self.num_j.append(j); rows.append(E[start] - E[0])
+        off = len(rows)
         for j, start, n in plan:
-            if n is None: num_j.append(j); slopes.append(E[start] - self.e0)
-            else: tables.append((j, E[start:start + n] - self.e0))
-        self.base, self.num_j = base, np.array(num_j, dtype=int)
-        self.slopes = np.array(slopes).reshape(len(num_j), -1); self.tables = tables
+            if n is not None: self.cat_j.append(j); self.offsets.append(off); rows += list(E[start:start + n] - E[0]); off += n
+        self.base, W = base.astype(np.float32), np.array(rows, dtype=np.float32).reshape(off, len(E[0]))
+        # which output columns each numeric feature and each categorical block touches (one column each for a TabularAdapter)
+        self.num_cols = [np.flatnonzero(W[i]) for i in range(len(self.num_j))]
+        self.num_w = [W[i, c] for i, c in enumerate(self.num_cols)]
+        ends = self.offsets[1:] + [off]
+        self.cat_cols = [np.flatnonzero(np.abs(W[o:e]).sum(0)) for o, e in zip(self.offsets, ends)]
+        self.cat_tab = [W[o:e][:, c] for (o, e), c in zip(zip(self.offsets, ends), self.cat_cols)]
         self.fast = True
 
     def _fast(self, M):
-        out = np.broadcast_to(self.e0, (len(M), len(self.e0))).copy()
-        if len(self.num_j): out += (M[:, self.num_j] - self.base[self.num_j]) @ self.slopes
-        for j, tab in self.tables: out += tab[M[:, j].astype(int)]
-        return out.astype(np.float32)
+        "Encoded rows: the probe row's encoding plus each feature's own effect (numeric slope, category table); built column by column."
+        out = np.empty((len(self.e0), len(M)), np.float32); out[:] = self.e0[:, None]
+        for j, c, w in zip(self.num_j, self.num_cols, self.num_w):
+            x = np.asarray(M[:, j], np.float32) - self.base[j]
+            for ci, wi in zip(c, w): out[ci] += x * wi
+        for j, c, tab in zip(self.cat_j, self.cat_cols, self.cat_tab):
+            codes = M[:, j].astype(np.int64)
+            for ci, col in zip(c, tab.T): out[ci] += col.take(codes)
+        return out.T
 
     def __call__(self, M:np.ndarray) -> torch.Tensor:
         if self.space.adapter is None: return torch.from_numpy(M.astype(np.float32))
@@ -260,13 +272,14 @@ class _Discretizer:
                 pa[j, i], width[j, i] = p0, p1 - p0
                 ssd[j, i], mu[j, i] = (-1.0 if flip else 1.0) * self.std[j][bn], self.mean[j][bn]
         A = pa - cprev * invf * width; B = invf * width      # p = A + u * B maps the bin's share of [0, 1] onto its CDF range
-        return dict(A=A, B=B, ssd=ssd, mu=mu)
+        return {k: v.astype(np.float32) for k, v in dict(A=A, B=B, ssd=ssd, mu=mu).items()}
 
 def _truncnorm(tab:dict, j:int, idx:np.ndarray, u:np.ndarray) -> np.ndarray:
     "Values inside the chosen bins of feature `j`: the uniform `u` that chose bin `idx` is rescaled to the bin's CDF range and inverted."
-    p = (tab["A"][j][idx] + u * tab["B"][j][idx]).astype(np.float32)
-    z = torch.special.ndtri(torch.from_numpy(p).clamp_(1e-30, 1 - 6e-8)).numpy()
-    return z * tab["ssd"][j][idx] + tab["mu"][j][idx]
+    p = tab["A"][j].take(idx); p += u * tab["B"][j].take(idx); np.clip(p, 1e-30, 1 - 6e-8, out=p)
+    z = torch.special.ndtri(torch.from_numpy(p)).numpy()
+    z *= tab["ssd"][j].take(idx); z += tab["mu"][j].take(idx)
+    return z
 
 # %% ../nbs/30_explain.ipynb #ee6c271d
 def _fmt_value(v):
@@ -452,7 +465,7 @@ class TabularExplainer:
                  fidelity_samples:int=500, # fresh perturbations per row used to measure fidelity
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
-                 batch_size:int=65536, # rows per model call inside Predictor
+                 batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
                  max_chunk:int=500_000): # perturbed rows held in memory at once
         check_choice("mode", mode, ["classification", "regression"]); check_choice("discretizer", discretizer, ["quartile", "decile"])
         check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
@@ -510,28 +523,33 @@ class TabularExplainer:
         "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F) and model-space samples (R*S,F); sample 0 is the row."
         R, F = M.shape; disc, cat = self.disc_, self.space_.is_cat
         viewed = cat | (disc is not None)                           # features lime treats as categories (bins or categories)
-        U = np.empty((F, R, S))
+        U = np.empty((F, R, S), np.float32)
         for r in range(R):                                          # one local generator per row, seeded by the row's content
-            U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S))
-        Z = np.empty((F, R, S), np.float32); inv = np.empty((R, S, F))
+            U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S), dtype=np.float32)
+        Z = np.empty((F, R, S), np.float32); inv = np.empty((F, R, S), np.float32)     # column-major: one contiguous block per feature
+        idx = np.empty((R, S), np.int64); ge = np.empty((R, S), bool)
         for j in range(F):
             if viewed[j]:                                           # the bin / category of each sample, by training frequency
-                vals, cum = self.values_[j], self.cumfreq_[j][:-1]
-                idx = sum((U[j] >= c).astype(np.int16) for c in cum) if len(cum) <= 12 else np.searchsorted(cum, U[j], side="right")
+                vals, cum = self.values_[j], self.cumfreq_[j][:-1].astype(np.float32)
+                if len(cum) <= 12:
+                    idx[:] = 0
+                    for c in cum: np.greater_equal(U[j], c, out=ge); idx += ge
+                else: idx[:] = np.searchsorted(cum, U[j], side="right")
                 own = M[:, j].astype(int) if cat[j] else disc.bin(j, M[:, j])
                 own_i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
                 own_i[vals[own_i] != own] = -1                      # the row's bin was never seen in training
                 np.equal(idx, own_i[:, None], out=Z[j])
-                inv[:, :, j] = vals[idx] if cat[j] else _truncnorm(self.tables_, j, idx, U[j])   # a value inside the bin, from the same uniform
+                inv[j] = vals.take(idx) if cat[j] else _truncnorm(self.tables_, j, idx, U[j])   # a value inside the bin, from the same uniform
             else:                                                   # lime without discretisation: a normal around the mean (or the row)
-                z = torch.special.ndtri(torch.from_numpy(np.clip(U[j], 1e-300, 1 - 1e-16))).numpy()
+                z = torch.special.ndtri(torch.from_numpy(np.clip(U[j], 1e-30, 1 - 6e-8))).numpy().astype(np.float64)
                 centre = M[:, j][:, None] if self.sample_around_instance else self.mean_[j]
-                inv[:, :, j] = z * self.scale_[j] + centre
-                Z[j] = (inv[:, :, j] - self.mean_[j]) / self.scale_[j]
-        inv[:, 0, :] = M
+                inv[j] = z * self.scale_[j] + centre
+                Z[j] = (inv[j] - self.mean_[j]) / self.scale_[j]
+        inv[:, :, 0] = M.T
         Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
-        d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))          # euclidean distance to the row, as lime
-        return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(R * S, F), d
+        if viewed.all(): d = np.sqrt(np.maximum(F - Z.sum(0, dtype=np.float64), 0))   # binary view: distance^2 = features that differ
+        else: d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))          # euclidean distance to the row, as lime
+        return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(F, R * S), d
 
     def _label_index(self, P0:np.ndarray, label) -> np.ndarray:
         "Output column explained for each row: `label`, else the positive class (2 classes) or the predicted class."
@@ -545,7 +563,7 @@ class TabularExplainer:
         R, F = M.shape; S, Sf = num_samples, self.fidelity_samples
         Z, inv, d = self._perturb(M, S, seed, 0)
         Zf, invf, df = self._perturb(M, Sf, seed, 1)
-        out = self._outputs(np.concatenate([inv, invf]))                   # one model call for the chunk
+        out = self._outputs(np.concatenate([inv, invf], axis=1).T)         # one model call for the chunk (columns -> rows view)
         Y, Yf = out[:R * S].reshape(R, S, -1), out[R * S:].reshape(R, Sf, -1)
         li = self._label_index(Y[:, 0, :], label); ar = np.arange(R)
         y = torch.from_numpy(Y[ar, :, li].astype(np.float64)); yf = torch.from_numpy(Yf[ar, :, li].astype(np.float64))
