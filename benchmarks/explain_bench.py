@@ -21,7 +21,8 @@ def _data(kind, n_train, seed):
         from prodkit.demo import load_demo
         d = load_demo(seed=seed)
         feats = d.schema.names
-        return d.reference[feats].head(n_train), d.current[feats], d.predictor, [0, 1]
+        # LIME cannot perturb a missing value: rows with NaN (the demo has a few missing ages) are left out on both sides
+        return d.reference[feats].dropna().head(n_train), d.current[feats].dropna(), d.predictor, [0, 1]
     from prodkit.core import Predictor, TabularAdapter      # a stand-in of the same shape, for machines without the demo
     rng = np.random.default_rng(seed); n = n_train + 5000
     df = pd.DataFrame({f"n{i}": rng.normal(size=n) for i in range(16)})

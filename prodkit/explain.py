@@ -11,7 +11,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import ndtr
 from torch import nn
+from tqdm.auto import tqdm
 
 from .core import (DataError, ModelError, ParameterError, ProdkitError, Predictor, Report, Schema, SchemaError,
                           TabularAdapter, check_choice, check_positive, get_ax)
@@ -45,6 +47,12 @@ def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_siz
                              fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...))")
     return Predictor(model, adapter=adapter, output=output, classes=classes, batch_size=batch_size)
 
+class _BuiltInputs(Predictor):
+    "A `Predictor` for input batches the explainer built itself from validated, finite rows: skips the per-call scan for NaN inputs (outputs are still checked)."
+    def _as_tensor(self, X):
+        if isinstance(X, torch.Tensor) and X.ndim >= 1 and X.shape[0] > 0: return X.float() if X.dtype == torch.float64 else X
+        return super()._as_tensor(X)
+
 def _declared(pred:Predictor, raw:np.ndarray, mode:str) -> Predictor:
     "Fix the output kind once, from the model's outputs on training data, so every later call reads outputs the same way."
     if mode == "regression": out = "regression"
@@ -53,7 +61,7 @@ def _declared(pred:Predictor, raw:np.ndarray, mode:str) -> Predictor:
     else: out = "logits" if (raw.min() < 0 or raw.max() > 1 or not np.allclose(raw.sum(1), 1, atol=1e-4)) else "proba"
     if out == "regression" and pred.output not in ("auto", "regression"):
         raise ParameterError("mode='regression' needs a model whose output is 'regression'", value=pred.output, fix="pass mode='classification' or a regression model")
-    return Predictor(pred.model, adapter=pred.adapter, output=out, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
+    return _BuiltInputs(pred.model, adapter=pred.adapter, output=out, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
 
 # %% ../nbs/30_explain.ipynb #6a633f48
 def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
@@ -259,7 +267,6 @@ class _Discretizer:
 
     def tables(self, F:int, cumfreq:dict, values:dict):
         "Per (feature, bin) constants for sampling a bin by its training frequency and a value from its truncated normal with one uniform."
-        from scipy.special import ndtr
         K = max(len(q) + 1 for q in self.qts.values())
         cprev, invf, pa, width, ssd, mu = (np.zeros((F, K)) for _ in range(6))
         for j in self.qts:
@@ -603,7 +610,6 @@ class TabularExplainer:
         M = self.space_.matrix(rows, name="rows to explain")
         ids = list(rows.index) if isinstance(rows, pd.DataFrame) else (list(rows.to_frame().T.index) if isinstance(rows, pd.Series) else list(range(len(M))))
         per = max(1, self.max_chunk // (num_samples + self.fidelity_samples))
-        from tqdm.auto import tqdm
         exps = []
         with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
             for s in range(0, len(M), per):
@@ -865,7 +871,6 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
                            features:Sequence[str]=None, # columns to permute (default: all model features)
                            batch_size:int=65536, progress:bool=False) -> PermutationImportance:
     "Shuffle each feature `n_repeats` times and measure the score drop; all shuffled copies of a feature go through the model in one call."
-    from tqdm.auto import tqdm
     if not callable(metric): check_choice("metric", metric, _METRICS)
     check_positive("n_repeats", n_repeats, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
     reg = metric in ("mse", "mae", "r2")
