@@ -37,7 +37,7 @@ def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
 
-def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_size:int=65536) -> Predictor:
+def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_size:int=65536, device:str="cpu") -> Predictor:
     "Wrap `model` (module, TorchScript, callable or `Predictor`) in a `Predictor`."
     if isinstance(model, Predictor):
         if adapter is not None and model.adapter is None: model = Predictor(model.model, adapter=adapter, output=model.output, classes=model.classes, batch_size=model.batch_size, device=str(model.device))
@@ -45,7 +45,7 @@ def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_siz
     if not (isinstance(model, nn.Module) or callable(model)):
         raise ParameterError("model must be an nn.Module, a TorchScript module, a Predictor or a callable", value=type(model).__name__,
                              fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...))")
-    return Predictor(model, adapter=adapter, output=output, classes=classes, batch_size=batch_size)
+    return Predictor(model, adapter=adapter, output=output, classes=classes, batch_size=batch_size, device=device)
 
 class _BuiltInputs(Predictor):
     "A `Predictor` for input batches the explainer built itself from validated, finite rows: skips the per-call scan for NaN inputs (outputs are still checked)."
@@ -473,7 +473,8 @@ class TabularExplainer:
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
                  batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
-                 max_chunk:int=500_000): # perturbed rows held in memory at once
+                 max_chunk:int=500_000, # perturbed rows held in memory at once
+                 device:str="cpu"): # where the model runs (ignored when `model` is a Predictor)
         check_choice("mode", mode, ["classification", "regression"]); check_choice("discretizer", discretizer, ["quartile", "decile"])
         check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
         check_positive("seed", seed, allow_zero=True, integer=True); check_positive("fidelity_samples", fidelity_samples, integer=True)
@@ -483,7 +484,7 @@ class TabularExplainer:
         self.feature_selection, self.sample_around_instance = feature_selection, sample_around_instance
         self.fidelity_samples, self.min_fidelity, self.max_low_share, self.max_chunk = fidelity_samples, min_fidelity, max_low_share, max_chunk
         pred = _as_model(model, adapter=adapter, output="regression" if mode == "regression" and output == "auto" else output,
-                         classes=class_names, batch_size=batch_size)
+                         classes=class_names, batch_size=batch_size, device=device)
         self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter, feature_names=feature_names)
         T = self.space_.matrix(training_data.dropna() if isinstance(training_data, pd.DataFrame) else training_data, name="training_data")
         self.training_ = T; F = T.shape[1]
@@ -698,10 +699,10 @@ class ImageExplainer:
     def __init__(self, model, *, class_names:Sequence=None, output:str="auto", segmentation="auto", # 'auto', 'quickshift', 'slic', 'felzenszwalb' or a callable
                  hide_color:float=None, # None: each superpixel's mean colour, as lime
                  kernel_width:float=0.25, feature_selection:str="auto", seed:int=0, batch_size:int=2048,
-                 fidelity_samples:int=300, min_fidelity:float=0.5):
+                 fidelity_samples:int=300, min_fidelity:float=0.5, device:str="cpu"):
         check_positive("seed", seed, allow_zero=True, integer=True); check_positive("batch_size", batch_size, integer=True)
         check_positive("kernel_width", kernel_width)
-        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size)
+        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device)
         self.class_names, self.segmentation, self.hide_color, self.kernel_width = class_names, segmentation, hide_color, kernel_width
         self.feature_selection, self.seed, self.fidelity_samples, self.min_fidelity = feature_selection, seed, fidelity_samples, min_fidelity
 
@@ -791,11 +792,11 @@ class TextExplainer:
     "LIME for text models (lime's `LimeTextExplainer`): `vectorizer` turns texts into the tensor the torch model takes."
     def __init__(self, model, vectorizer:Callable, # list of strings -> float tensor (or array) the model takes
                  *, class_names:Sequence=None, output:str="auto", seed:int=0, batch_size:int=4096,
-                 split_expression:str=r"\W+", bow:bool=True, fidelity_samples:int=500, min_fidelity:float=0.5):
+                 split_expression:str=r"\W+", bow:bool=True, fidelity_samples:int=500, min_fidelity:float=0.5, device:str="cpu"):
         if not callable(vectorizer): raise ParameterError("vectorizer must be a callable from a list of texts to a tensor", value=type(vectorizer).__name__,
                                                           fix="pass e.g. lambda texts: torch.tensor(cv.transform(texts).toarray(), dtype=torch.float32)")
         check_positive("seed", seed, allow_zero=True, integer=True)
-        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size)
+        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device)
         self.vectorizer, self.class_names, self.seed, self.split_expression, self.bow = vectorizer, class_names, seed, split_expression, bow
         self.fidelity_samples, self.min_fidelity = fidelity_samples, min_fidelity
 
