@@ -486,7 +486,12 @@ class TabularExplainer:
         pred = _as_model(model, adapter=adapter, output="regression" if mode == "regression" and output == "auto" else output,
                          classes=class_names, batch_size=batch_size, device=device)
         self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter, feature_names=feature_names)
-        T = self.space_.matrix(training_data.dropna() if isinstance(training_data, pd.DataFrame) else training_data, name="training_data")
+        if isinstance(training_data, pd.DataFrame): training_data = training_data.dropna(subset=self.space_.names)   # rows with missing values say nothing about how to perturb
+        elif isinstance(training_data, np.ndarray) and np.issubdtype(training_data.dtype, np.floating) and training_data.ndim == 2:
+            training_data = training_data[np.isfinite(training_data).all(1)]
+        if len(training_data) == 0:
+            raise DataError("training_data has no complete rows (every row has a missing value in a feature)", fix="impute missing values, or pass more rows")
+        T = self.space_.matrix(training_data, name="training_data")
         self.training_ = T; F = T.shape[1]
         self.kernel_width_ = float(kernel_width) if kernel_width is not None else 0.75 * np.sqrt(F)
         self.mean_, self.scale_ = T.mean(0), T.std(0)

@@ -82,6 +82,11 @@ def empty_training():
     TabularExplainer(_model(), _np().zeros((0, 10)))
 
 
+def all_rows_missing():
+    from prodkit.explain import TabularExplainer
+    TabularExplainer(_model(), _np().full((20, 10), float("nan")))
+
+
 def num_samples_zero():
     _tab().explain(_np().zeros(10), num_samples=0)
 
@@ -167,6 +172,7 @@ CASES = [
     pytest.param(array_width, DataError, "built with 10 features", id="explain-array-width"),
     pytest.param(unknown_label, ParameterError, "label is not one of", id="explain-unknown-label"),
     pytest.param(empty_training, DataError, "non-empty", id="explain-empty-training"),
+    pytest.param(all_rows_missing, DataError, "no complete rows", id="explain-training-all-missing"),
     pytest.param(num_samples_zero, ParameterError, "num_samples", id="explain-num-samples-zero"),
     pytest.param(categorical_without_adapter, ParameterError, "no adapter", id="explain-categorical-no-adapter"),
     pytest.param(unseen_category, SchemaError, "never seen in training", id="explain-unseen-category"),
