@@ -2,6 +2,7 @@
 
     python benchmarks/explain_bench.py                 # 1,000 demo rows, 5,000 samples each
     python benchmarks/explain_bench.py --rows 200      # a shorter run
+    python benchmarks/explain_bench.py --threads 1     # both sides on one torch thread (steadier on a busy machine)
 
 Both sides explain the same rows of the demo's tabular model with the same training data, num_samples, num_features
 and class, and call the same model through the same encoder (so the ratio is about LIME itself, not input encoding).
