@@ -333,11 +333,13 @@ def _finish(h:_Harness, jobs):
                 h.resolve(j, j.start, j.sched + h.timeout, "timeout", "Timeout", n=len(j.items))
             else: h.resolve(j, j.start, now, "unfinished", "Unfinished", n=len(j.items))
 
-def _run_open(h:_Harness, sched, *, level, warmup_s, offset, workers, drain_s, tick):
-    "Issue one job per arrival in `sched` (seconds from `offset`); returns the jobs."
-    jobs = [_Job((i,), offset + float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
+def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick):
+    "Issue one job per arrival in `sched` (seconds from the level's start); returns the level's start time."
+    jobs = [_Job((i,), float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
     h.queue = queue.SimpleQueue(); h.slots = []; target_done = h.n_done + len(jobs)
     for _ in range(workers): h.start_worker()
+    offset = h.now() + 0.02 + 1e-6 * len(jobs)   # set up everything before the first arrival is due
+    for j in jobs: j.sched += offset; j.issue = j.sched
     check_s = min(0.05, h.timeout / 4) if h.timeout else 0.05
     put = h.queue.put
     for j in jobs:
@@ -347,7 +349,7 @@ def _run_open(h:_Harness, sched, *, level, warmup_s, offset, workers, drain_s, t
     _drain(h, target_done, max(h.now(), end_issue) + (h.timeout + 0.02 if h.timeout else drain_s), tick)
     _finish(h, jobs)
     put(None)
-    return jobs
+    return offset
 
 # %% ../nbs/10_load.ipynb #7b519157
 def _client(h:_Harness, state, *, level, warmup_end, end_at, batch, counter):
@@ -647,11 +649,11 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
     try:
         with _Sampler(h, min(0.1, (window_s or duration_s / 20) / 2)) as sampler:
             for lv in level_values:
-                offset = h.now() + 0.01
                 if scenario in ("server", "streaming"):
                     sched = poisson_schedule(qps, warmup_s + duration_s, seed=seed)
-                    _run_open(h, sched, level=lv, warmup_s=warmup_s, offset=offset, workers=int(lv), drain_s=drain, tick=tick)
+                    offset = _run_open(h, sched, level=lv, warmup_s=warmup_s, workers=int(lv), drain_s=drain, tick=tick)
                 else:
+                    offset = h.now() + 0.01
                     clients = lv if scenario == "concurrency" else 1
                     batch = lv if scenario == "offline" else 1
                     _run_closed(h, clients=int(clients), level=lv, offset=offset, warmup_s=warmup_s, duration_s=duration_s,
