@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_load.ipynb #dee3483b
 from __future__ import annotations
-import html, http.client, json, math, os, queue, sys, threading, time, urllib.parse
+import gc, html, http.client, json, math, os, queue, sys, threading, time, urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -643,8 +643,9 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
         t = time.perf_counter()
         if t - last[0] > 0.25: last[0] = t; bar.n = min(bar.total, round(t - t_start, 1)); bar.refresh()
     spans, level_values = [], levels or [concurrency or 1 if scenario in ("server", "streaming") else 1]
-    old_switch = sys.getswitchinterval()
+    old_switch, freeze = sys.getswitchinterval(), gc.get_freeze_count() == 0
     sys.setswitchinterval(min(old_switch, 0.001))
+    if freeze: gc.freeze()
     try:
         with _Sampler(h, min(0.1, (window_s or duration_s / 20) / 2)) as sampler:
             for lv in level_values:
@@ -660,6 +661,7 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                 spans.append((lv, offset + warmup_s, offset + warmup_s + duration_s))
     finally:
         sys.setswitchinterval(old_switch); bar.close()
+        if freeze: gc.unfreeze()
     return _build_report(h, sampler.frame(), spans, scenario=scenario, qps=qps, duration_s=duration_s, warmup_s=warmup_s,
                          timeout_ms=timeout_ms, seed=seed, percentile=percentile, confidence=confidence, window_s=window_s,
                          max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, tgt=tgt,
