@@ -622,7 +622,7 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                         max_batch_size:int=32, # streaming: largest micro-batch
                         max_wait_ms:float=5, # streaming: longest a record waits for its batch to fill
                         window_s:float=None, # width of the stability windows (default: about 20 windows)
-                        max_lag_ms:float=None, # bound on the p99 scheduling lag (default max(1 ms, 10% of p50))
+                        max_lag_ms:float=None, # bound on the p99 scheduling lag (default: max(1 ms, 10% of the claimed percentile))
                         min_rate_ratio:float=0.9, # achieved/offered rate below this makes the run invalid
                         drain_s:float=None, # without timeout_ms, how long to wait for stragglers after the run
                         classify:Callable=None, # result -> tag (e.g. which model served it); default: `served_by`
@@ -681,7 +681,7 @@ def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout
     else: head = spans[-1][0]
     a, b = next((x, y) for lv, x, y in spans if lv == head)
     m = df[(df.level == head) & ~df.warmup]
-    stats = dict(per[head]); stats["level"] = head
+    stats = dict(per[head]); stats["level"] = head; stats["qps"] = qps
     tags = sorted({t for t in m.tag.dropna().unique()})[:10]
     for t in tags: stats[f"tag_share_{t}"] = float((m.tag == t).mean())
     ws = window_s or max(0.05, duration_s / 20)
@@ -727,7 +727,8 @@ def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_l
             first = m.error.iloc[0]
             reasons.append(f"every request failed{tag} (first error: {first})")
         if scenario in ("server", "streaming"):
-            bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * s["p50_ms"])
+            claimed = nearest_rank(m.latency_ms, percentile)
+            bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
             if s["lag_p99_ms"] > bound:
                 reasons.append(f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
                                "(the machine is too busy for this rate; lower qps or free CPU)")
