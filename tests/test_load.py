@@ -115,6 +115,18 @@ def test_percentile_ci_coverage():
     assert min_requests(99, 0.95) == 368 and min_requests(50) == 6
 
 
+def test_warmup_is_excluded_and_reported():
+    t0 = []
+    def cold_start(x):
+        t0.append(time.perf_counter())
+        time.sleep(0.02 if t0[-1] - t0[0] < 0.3 else 0.001); return x
+    r = evaluate_under_load(cold_start, [0], duration_s=0.8, warmup_s=0.4, progress=False, percentile=50)
+    s = r.summary; warm = r.requests[r.requests.warmup]
+    assert (warm.latency_ms >= 19).sum() >= 10 and s["n_warmup"] == len(warm) >= 14   # the slow start is in the warm-up ...
+    assert s["p90_ms"] < 10 and (r.latencies_ms >= 19).sum() <= 2, s["p90_ms"]        # ... and not in the statistics
+    assert r.requests.warmup.sum() == s["n_warmup"] and (r.requests.scheduled_s[r.requests.warmup] < r.measured.scheduled_s.min()).all()
+
+
 # --- arrival schedule -----------------------------------------------------------------------------------------
 def test_same_seed_same_schedule_and_exponential_gaps():
     a, b, c = poisson_schedule(500, 20, seed=7), poisson_schedule(500, 20, seed=7), poisson_schedule(500, 20, seed=8)
@@ -375,3 +387,5 @@ def test_summary_frame_html_and_progress(capsys):
     assert r.plot(kind="spectrum").get_legend() is not None
     with pytest.raises(ParameterError, match="`kind` must be one of"):
         r.plot(kind="nope")
+    import gc, sys
+    assert sys.getswitchinterval() == pytest.approx(0.005) and gc.get_freeze_count() == 0   # the run's settings were restored
