@@ -198,6 +198,7 @@ def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
                         fix="pass a list of inputs (rows, tensors, dicts) or a DataFrame; wrap a single input in a list")
     if len(inputs) == 0: raise DataError("inputs is empty", fix="pass at least one input")
     items = list(inputs[:max_items])
+    if kind == "predictor" and isinstance(items[0], Mapping): items = [pd.DataFrame([x]) for x in items]
     if kind == "module":
         items = [torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x for x in items]
     return items
@@ -208,6 +209,11 @@ class _Job:
     def __init__(self, items, sched, level, warm):
         self.items, self.sched, self.issue, self.start = items, sched, sched, float("nan")
         self.done, self.event, self.level, self.warm = False, None, level, warm
+
+def _tag_key(tag) -> str:
+    "A tag as a name that can be recorded (`load.tag_share_<tag>`): letters, digits, '_' and '-'."
+    import re
+    return re.sub(r"[^\w\-]", "_", str(tag))[:40] or "_"
 
 def _default_tag(result):
     t = getattr(result, "served_by", None)
@@ -262,7 +268,7 @@ class _Harness:
         if err is None:
             try:
                 tag = self.classify(out)
-                tag = None if tag is None else str(tag)
+                tag = None if tag is None else _tag_key(tag)
             except Exception as e: err = f"classify:{type(e).__name__}"
         with self.lock:
             if slot is not None: slot.current = None

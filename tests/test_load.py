@@ -273,6 +273,8 @@ def test_module_torchscript_file_and_predictor_targets(tmp_path):
     r = evaluate_under_load(pred, df.drop(columns="y"), scenario="concurrency", concurrency=2, duration_s=0.3, warmup_s=0.05,
                             progress=False, percentile=50)
     assert r.summary["error_rate"] == 0 and r.summary["n_requests"] > 20
+    r = evaluate_under_load(pred, df.drop(columns="y").to_dict(orient="records"), duration_s=0.2, warmup_s=0, progress=False)
+    assert r.summary["error_rate"] == 0 and r.summary["n_requests"] > 20     # dict rows become one-row frames
     with pytest.raises(DataError, match="non-numeric columns"):
         evaluate_under_load(net, df, duration_s=0.1, progress=False)
 
@@ -289,6 +291,8 @@ def test_tags_classify_and_fallback_share_over_time():
     r = evaluate_under_load(lambda x: x, [1, -1], duration_s=0.2, warmup_s=0, progress=False, percentile=50,
                             classify=lambda out: "neg" if out < 0 else None)
     assert r.summary["tag_share_neg"] == pytest.approx(0.5, abs=0.01)
+    r = evaluate_under_load(lambda x: {"served_by": "previous model v1.2"}, [0], duration_s=0.1, warmup_s=0, progress=False)
+    assert r.summary["tag_share_previous_model_v1_2"] == 1.0                # tags become names that can be recorded
 
 
 # --- scenarios ------------------------------------------------------------------------------------------------
