@@ -137,6 +137,7 @@ def _load_file_target(path):
         from prodkit.versioning import load_model_file
     except ImportError: load_model_file = None
     try: return load_model_file(p) if load_model_file is not None else torch.jit.load(str(p), map_location="cpu")
+    except ProdkitError: raise
     except Exception as e:
         raise FileFormatError(f"model file could not be loaded as TorchScript: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}", value=str(p),
                               fix="save the model with torch.jit.save (prodkit never loads pickles)", path=str(p)) from e

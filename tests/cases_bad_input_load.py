@@ -39,6 +39,11 @@ def _corrupt_model_file():
     d = tempfile.mkdtemp(); p = os.path.join(d, "model.pt")
     with open(p, "wb") as f: f.write(b"\x00 this is not a TorchScript archive")
     _ev(p, [1])
+def _pickled_model_file():
+    import tempfile, os, torch
+    p = os.path.join(tempfile.mkdtemp(), "model.pt")
+    torch.save(torch.nn.Linear(2, 1), p)
+    _ev(p, [[1.0, 2.0]])
 def _text_columns_for_module():
     import pandas as pd, torch
     _ev(torch.nn.Linear(2, 1), pd.DataFrame({"a": [1.0], "plan": ["basic"]}))
@@ -77,7 +82,8 @@ def _cases():
         pytest.param(_not_callable, P, "the target cannot be called", id="load-target-not-callable"),
         pytest.param(_url_without_host, P, "the target URL has no host", id="load-url-without-host"),
         pytest.param(_missing_model_file, F, "model file does not exist", id="load-missing-model-file"),
-        pytest.param(_corrupt_model_file, F, "model file could not be loaded as TorchScript", id="load-corrupt-model-file"),
+        pytest.param(_corrupt_model_file, F, "TorchScript", id="load-corrupt-model-file"),
+        pytest.param(_pickled_model_file, F, "never unpickles", id="load-pickled-model-file"),
         pytest.param(_text_columns_for_module, D, "non-numeric columns ['plan']", id="load-text-columns-for-module"),
         pytest.param(_capacity_zero_slo, P, "`slo_ms` must be a number > 0", id="load-capacity-zero-slo"),
         pytest.param(_capacity_failing_target, M, "fails every request", id="load-capacity-failing-target"),
