@@ -708,8 +708,9 @@ def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout
                   "warmup_p50_ms": nearest_rank(df.latency_ms[df.warmup & (df.level == head)], 50),
                   "n_abandoned_threads": int(h.n_abandoned)})
     stats["min_requests"] = min_requests(percentile, confidence)
-    reasons = _self_checks(scenario, per, spans, df, qps=qps, percentile=percentile, confidence=confidence,
-                           max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, duration_s=duration_s)
+    reasons, flags = _self_checks(scenario, per, spans, df, qps=qps, percentile=percentile, confidence=confidence,
+                                  max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, duration_s=duration_s)
+    stats.update(flags)
     params = {"scenario": scenario, "qps": qps, "duration_s": duration_s, "warmup_s": warmup_s, "timeout_ms": timeout_ms,
               "percentile": percentile, "confidence": confidence, "levels": [lv for lv, _, _ in spans], "target": tgt.name,
               "target_kind": tgt.kind, "window_s": ws,
@@ -717,17 +718,20 @@ def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout
     return LoadReport(scenario=scenario, params=params, requests=df, windows=win, sweep=sweep, resources=res,
                       stats=stats, reasons=tuple(reasons), seed=seed)
 
-def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_lag_ms, min_rate_ratio, duration_s) -> list:
-    reasons = []
+def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_lag_ms, min_rate_ratio, duration_s) -> tuple:
+    "The reasons a run is invalid, and flags `enough_requests`, `harness_kept_up`, `target_kept_up` (all levels)."
+    reasons, flags = [], {"enough_requests": True, "harness_kept_up": True, "target_kept_up": True}
     need = min_requests(percentile, confidence)
     for lv, a, b in spans:
         s = per[lv]; tag = f" at {lv}" if len(spans) > 1 else ""
         m = df[(df.level == lv) & ~df.warmup]
         if s["n_requests"] == 0:
-            reasons.append(f"no requests were measured{tag}: lengthen duration_s"); continue
+            reasons.append(f"no requests were measured{tag}: lengthen duration_s"); flags["enough_requests"] = False; continue
         if scenario == "offline":
-            if s["n_requests"] < 10: reasons.append(f"only {s['n_requests']} batches{tag}; need at least 10 (lengthen duration_s)")
+            if s["n_requests"] < 10:
+                reasons.append(f"only {s['n_requests']} batches{tag}; need at least 10 (lengthen duration_s)"); flags["enough_requests"] = False
         elif s["n_requests"] < need:
+            flags["enough_requests"] = False
             reasons.append(f"only {s['n_requests']} requests{tag}; a p{percentile:g} claim at {confidence:.0%} confidence needs at least {need} "
                            f"(lengthen duration_s{' or raise qps' if scenario in ('server', 'streaming') else ''})")
         if (m.status == "error").all():
@@ -737,17 +741,19 @@ def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_l
             claimed = nearest_rank(m.latency_ms, percentile)
             bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
             if s["lag_p99_ms"] > bound:
+                flags["harness_kept_up"] = False
                 reasons.append(f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
                                "(the machine is too busy for this rate; lower qps or free CPU)")
             offered = len(m) / duration_s
             done = m[(m.end_s >= a) & (m.end_s <= b + 1e-9) & (m.status != "unfinished")]
             achieved = len(done) / duration_s
             if offered > 0 and achieved < min_rate_ratio * offered:
+                flags["target_kept_up"] = False
                 reasons.append(f"achieved rate {achieved:.4g} req/s is below the offered {offered:.4g} req/s{tag} "
                                f"(the target cannot sustain qps={qps:g}; lower qps or add workers)")
             unf = int((m.status == "unfinished").sum())
-            if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}")
-    return reasons
+            if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}"); flags["target_kept_up"] = False
+    return reasons, flags
 
 # %% ../nbs/10_load.ipynb #07248f72
 def _meets_confidence(lat, slo_ms, percentile) -> float:
@@ -827,24 +833,33 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
     from tqdm.auto import tqdm
     bar = tqdm(total=max_probes, disable=not progress, desc="find_max_qps", leave=False)
     def probe(q):
-        d = min(max_duration_s, max(duration_s, 1.2 * need / q))
+        d = min(max_duration_s, max(duration_s, (need + 3 * math.sqrt(need)) / q))   # enough arrivals, Poisson noise included
         r = evaluate_under_load(target, inputs, scenario="server", qps=q, duration_s=d, warmup_s=warmup_s, timeout_ms=timeout_ms,
                                 concurrency=concurrency, seed=seed + len(rows), percentile=percentile, confidence=confidence,
                                 progress=False, **kwargs)
-        s = r.stats; k = _pname(percentile)
+        s = r.stats
         lat = r.latencies_ms
         v = nearest_rank(lat, percentile); lo, hi = percentile_ci(lat, percentile, confidence)
-        passed = bool(r.valid and np.isfinite(v) and v <= slo_ms and s["error_rate"] + s["timeout_rate"] < 1 - percentile / 100)
+        meets = bool(np.isfinite(v) and v <= slo_ms and s["error_rate"] + s["timeout_rate"] < 1 - percentile / 100)
+        if not s["target_kept_up"]: outcome = "fail (target fell behind)"
+        elif not s["enough_requests"]: outcome = "inconclusive (too few requests)"
+        elif not meets: outcome = "fail"
+        elif not s["harness_kept_up"]: outcome = "pass (harness lagged; lag counts in latency)"
+        else: outcome = "pass"
+        passed = outcome.startswith("pass")
         why = "" if r.valid else "; ".join(r.reasons)
         rows.append({"qps": q, "duration_s": d, "n_requests": s["n_requests"], "latency_ms": v, "ci_low_ms": lo, "ci_high_ms": hi,
                      "confidence_meets_slo": _meets_confidence(lat, slo_ms, percentile), "throughput_rps": s["throughput_rps"],
-                     "error_rate": s["error_rate"], "timeout_rate": s["timeout_rate"], "valid": r.valid, "passed": passed, "reason": why})
+                     "error_rate": s["error_rate"], "timeout_rate": s["timeout_rate"], "lag_p99_ms": s["lag_p99_ms"],
+                     "valid": r.valid, "passed": passed, "outcome": outcome, "reason": why})
         bar.update(1)
-        return passed
+        return outcome
     lo_q, hi_q, q = None, None, min(start_qps, max_qps)
     try:
         while len(rows) < max_probes:
-            if probe(q):
+            outcome = probe(q)
+            if outcome.startswith("inconclusive"): break     # lower rates would only have fewer requests
+            if outcome.startswith("pass"):
                 lo_q = q
                 if hi_q is None:
                     if q >= max_qps: break

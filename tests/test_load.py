@@ -374,6 +374,17 @@ def test_find_max_qps_brackets_and_bisects():
     retry_once(check)
 
 
+def test_find_max_qps_outcomes_when_the_harness_lags_or_samples_are_too_few():
+    cap = find_max_qps(Sleeper(1), [0], slo_ms=50, percentile=90, start_qps=50, duration_s=0.5, warmup_s=0, max_probes=2,
+                       progress=False, max_lag_ms=1e-6)                 # every probe "lags": it still passes the SLO
+    assert cap.max_qps == 100 and list(cap.probes.outcome) == ["pass (harness lagged; lag counts in latency)"] * 2
+    assert not cap.probes.valid.any() and cap.probes.reason.str.contains("fell behind its schedule").all()
+    cap = find_max_qps(Sleeper(1), [0], slo_ms=50, percentile=99, start_qps=50, duration_s=0.3, warmup_s=0,
+                       max_duration_s=0.5, progress=False)             # 25 requests cannot support a p99: stop, claim nothing
+    assert cap.max_qps == 0 and list(cap.probes.outcome) == ["inconclusive (too few requests)"]
+    assert "no probed rate met" in cap.headline()
+
+
 # --- reporting ------------------------------------------------------------------------------------------------
 def test_summary_frame_html_and_progress(capsys):
     r = evaluate_under_load(Sleeper(1), [0], scenario="server", qps=200, duration_s=0.5, warmup_s=0.1, progress=True,
