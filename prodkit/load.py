@@ -454,16 +454,23 @@ def _load_html(self) -> str:
         rows = "".join(f"<tr><th>{_pname(p)}</th><td>{f(s[_pname(p) + '_ms'])}</td><td>[{f(s[_pname(p) + '_ci_low_ms'])}, {f(s[_pname(p) + '_ci_high_ms'])}]</td>"
                        f"<td>{f(s[_pname(p) + '_service_ms'])}</td></tr>" for p in _PCTS)
         rates = ", ".join(f"{k} {f(s[k])}" for k in ("throughput_rps", "error_rate", "timeout_rate", "mean_ms", "max_ms", "lag_p99_ms", "cpu_percent_mean", "rss_mb_max") if k in s)
+        rates += "".join(f", {k} {f(v)}" for k, v in s.items() if k.startswith("tag_share_"))
+        head = self.headline().split(" — INVALID")[0] + ("" if self.valid else " — INVALID")
         checks = "valid" if self.valid else "INVALID: " + "; ".join(self.reasons)
         trend = f"latency growth: {s['latency_growth']}, memory growth: {s['memory_growth']}"
         sweep = "" if self.sweep is None or len(self.sweep) < 2 else self.sweep.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0)
-        return (f"<div><b>{e(self.headline())}</b><table><tr><th></th><th>latency ms</th><th>{int(s['ci_level']*100)}% CI</th><th>service ms</th></tr>{rows}</table>"
+        return (f"<div><b>{e(head)}</b><table><tr><th></th><th>latency ms</th><th>{int(s['ci_level']*100)}% CI</th><th>service ms</th></tr>{rows}</table>"
                 f"<p>{e(rates)}<br>{e(checks)}<br>{e(trend)}</p>{sweep}</div>")
     except Exception as ex:
         return f"<div><b>LoadReport</b> (display failed: {html.escape(type(ex).__name__)}: {html.escape(str(ex))})</div>"
 LoadReport._repr_html_ = _load_html
 
 # %% ../nbs/10_load.ipynb #99dd2dbd
+def _plain_ticks(axis):
+    from matplotlib.ticker import FuncFormatter
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(fmt); axis.set_minor_formatter(fmt)
+
 def _plot_time(self, ax):
     m = self.measured
     if len(m) > 20000: m = m.iloc[np.linspace(0, len(m) - 1, 20000).astype(int)]
@@ -473,7 +480,7 @@ def _plot_time(self, ax):
     if bad.any(): ax.scatter(m.scheduled_s[bad], m.latency_ms[bad], s=8, c="C3", marker="x", lw=0.8, label="error/timeout")
     w = self.windows
     if len(w): ax.plot(w.t_mid_s, w.p50_ms, c="k", lw=1.2, label="p50 per window"); ax.plot(w.t_mid_s, w.p99_ms, c="C1", lw=1.2, label="p99 per window")
-    ax.set_yscale("log"); ax.set_xlabel("scheduled time (s)"); ax.set_ylabel("latency (ms)"); ax.set_title("latency over time")
+    ax.set_yscale("log"); _plain_ticks(ax.yaxis); ax.set_xlabel("scheduled time (s)"); ax.set_ylabel("latency (ms)"); ax.set_title("latency over time")
     ax.legend(fontsize=7, loc="upper left"); return ax
 
 def _spectrum(v):
@@ -486,7 +493,7 @@ def _plot_spectrum(self, ax):
     m = self.measured
     x, y = _spectrum(m.latency_ms); ax.plot(x, y, label="latency (from scheduled time)")
     x2, y2 = _spectrum(m.service_ms[m.status == "ok"]); ax.plot(x2, y2, ls="--", label="service time only")
-    ax.set_xscale("log"); ax.set_yscale("log")
+    ax.set_xscale("log"); ax.set_yscale("log"); _plain_ticks(ax.yaxis)
     ticks = [p for p in (2, 10, 100, 1000, 10000) if len(x) and p <= x.max() * 1.01]
     ax.set_xticks(ticks); ax.set_xticklabels([f"p{100 - 100 / t:g}" for t in ticks])
     ax.set_xlabel("percentile"); ax.set_ylabel("latency (ms)"); ax.set_title("percentile spectrum"); ax.legend(fontsize=7)
