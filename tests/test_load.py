@@ -404,3 +404,23 @@ def test_summary_frame_html_and_progress(capsys):
         r.plot(kind="nope")
     import gc, sys
     assert sys.getswitchinterval() == pytest.approx(0.005) and gc.get_freeze_count() == 0   # the run's settings were restored
+
+
+# --- the load_test template, end to end through papermill -----------------------------------------------------
+def test_load_test_template_runs_a_torchscript_file(tmp_path):
+    from prodkit.jobs import run_notebook
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))), str(tmp_path / "m.pt"))
+    pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=list("abc")).assign(label=0).to_parquet(tmp_path / "rows.parquet")
+    r = run_notebook("load_test", {"model": str(tmp_path / "m.pt"), "data": str(tmp_path / "rows.parquet"), "duration_s": 1.0,
+                                   "warmup_s": 0.1, "qps": 200.0, "percentile": 50.0, "slo_ms": 25.0, "capacity_probes": 2,
+                                   "gates": "load.error_rate <= 0.001; load.n_requests >= 100"}, tmp_path / "out")
+    assert r.exit_code == 0, r.summary
+    res = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    assert res["load.error_rate"] == 0 and 120 < res["load.n_requests"] < 300 and res["load.p50_ms"] > 0
+    assert res["load.capacity.n_probes"] == 2 and "load.capacity.max_qps" in res
+    html = (tmp_path / "out" / "load_test.html").read_text()
+    assert "percentile spectrum" not in html or "<img" in html              # figures are embedded as images
+    assert "Load-testing TorchScript file m.pt with 40 distinct request rows" in html
