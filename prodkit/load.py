@@ -247,6 +247,8 @@ class _Harness:
 
     def execute(self, jobs, slot=None):
         "Call the target on the items of `jobs` (one request, or a micro-batch) and resolve them."
+        jobs = [j for j in jobs if not j.done]      # resolved at the end of a run while still queued: never sent
+        if not jobs: return
         if self.timeout is not None:
             now = self.now(); live = []
             for j in jobs:

@@ -195,8 +195,11 @@ def test_hung_calls_time_out_and_the_run_ends_on_time():
 
 # --- validity self-checks ------------------------------------------------------------------------------------
 def test_unsustainable_rate_and_too_few_requests_make_the_run_invalid():
-    r = evaluate_under_load(Sleeper(10), [0], scenario="server", qps=300, duration_s=1, warmup_s=0.1, progress=False)
+    f = Sleeper(10)
+    r = evaluate_under_load(f, [0], scenario="server", qps=300, duration_s=1, warmup_s=0.1, drain_s=0.3, progress=False)
     assert not r.valid and "achieved rate" in r.summary["reason"] and "cannot sustain qps=300" in r.summary["reason"]
+    n = len(f.own); time.sleep(0.3)
+    assert len(f.own) <= n + 1                                          # the backlog is dropped, not served after the run
     assert r.summary["valid"] is False and "INVALID" in r.headline()
     r = evaluate_under_load(Sleeper(1), [0], scenario="server", qps=100, duration_s=1, warmup_s=0, progress=False, max_lag_ms=20)
     assert not r.valid and "needs at least 368" in r.summary["reason"] and "achieved" not in r.summary["reason"]
