@@ -201,7 +201,10 @@ def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
     items = list(inputs[:max_items])
     if kind == "predictor" and isinstance(items[0], Mapping): items = [pd.DataFrame([x]) for x in items]
     if kind == "module":
-        items = [torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x for x in items]
+        try: items = [torch.as_tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x for x in items]
+        except (TypeError, ValueError) as e:
+            raise DataError(f"inputs for an nn.Module must be tensors or numeric arrays, one per request: {e}",
+                            value=type(items[0]).__name__, fix="pass tensors or lists of numbers, or a Predictor with an adapter for dict rows") from e
     return items
 
 # %% ../nbs/10_load.ipynb #e4ff4463

@@ -47,6 +47,9 @@ def _pickled_model_file():
 def _text_columns_for_module():
     import pandas as pd, torch
     _ev(torch.nn.Linear(2, 1), pd.DataFrame({"a": [1.0], "plan": ["basic"]}))
+def _dict_rows_for_module():
+    import torch
+    _ev(torch.nn.Linear(2, 1), [{"a": 1.0, "b": 2.0}])
 def _capacity_zero_slo():
     from prodkit.load import find_max_qps
     find_max_qps(_nothing, [1], slo_ms=0, progress=False)
@@ -85,6 +88,7 @@ def _cases():
         pytest.param(_corrupt_model_file, F, "TorchScript", id="load-corrupt-model-file"),
         pytest.param(_pickled_model_file, F, "never unpickles", id="load-pickled-model-file"),
         pytest.param(_text_columns_for_module, D, "non-numeric columns ['plan']", id="load-text-columns-for-module"),
+        pytest.param(_dict_rows_for_module, D, "inputs for an nn.Module must be tensors or numeric arrays", id="load-dict-rows-for-module"),
         pytest.param(_capacity_zero_slo, P, "`slo_ms` must be a number > 0", id="load-capacity-zero-slo"),
         pytest.param(_capacity_failing_target, M, "fails every request", id="load-capacity-failing-target"),
         pytest.param(_bad_plot_kind, P, "`kind` must be one of", id="load-bad-plot-kind"),
