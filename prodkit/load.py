@@ -220,9 +220,22 @@ def _tag_key(tag) -> str:
     return re.sub(r"[^\w\-]", "_", str(tag))[:40] or "_"
 
 def _default_tag(result):
+    "`served_by` of a result: an attribute or key, or one per row (a DataFrame column, a list of answers)."
+    if isinstance(result, pd.DataFrame):
+        return result["served_by"].tolist() if "served_by" in result.columns else None
+    if isinstance(result, Mapping): return result.get("served_by")
+    if isinstance(result, (list, tuple)) and result and hasattr(result[0], "served_by"):
+        return [getattr(r, "served_by", None) for r in result]
     t = getattr(result, "served_by", None)
-    if t is None and isinstance(result, Mapping): t = result.get("served_by")
-    return t
+    return t if isinstance(t, (str, int, np.integer)) else None
+
+def _tags_for(tags, n_jobs) -> list:
+    "One tag per job from what `classify` returned: a single tag, or one per job (else 'mixed' when they differ)."
+    if isinstance(tags, (list, tuple, np.ndarray, pd.Series)):
+        tags = [None if t is None else _tag_key(t) for t in tags]
+        if len(tags) == n_jobs: return tags
+        return [tags[0] if len(set(tags)) == 1 else "mixed"] * n_jobs if tags else [None] * n_jobs
+    return [None if tags is None else _tag_key(tags)] * n_jobs
 
 class _Slot:
     "A daemon worker thread; abandoned (and replaced) when its call hangs past the deadline."
@@ -263,7 +276,7 @@ class _Harness:
                 with self.lock: slot.current, slot.deadline = jobs, min(j.sched for j in jobs) + self.timeout
         idx = [i for j in jobs for i in j.items]
         x = [self.items[i % self.n_items] for i in idx]
-        err = tag = None
+        err, tags = None, [None] * len(jobs)
         start = self.now()
         for j in jobs: j.start = start
         try:
@@ -272,13 +285,11 @@ class _Harness:
             err = f"HTTP {e.status}" if isinstance(e, HTTPStatusError) else type(e).__name__
         end = self.now()
         if err is None:
-            try:
-                tag = self.classify(out)
-                tag = None if tag is None else _tag_key(tag)
+            try: tags = _tags_for(self.classify(out), len(jobs))
             except Exception as e: err = f"classify:{type(e).__name__}"
         with self.lock:
             if slot is not None: slot.current = None
-        for j in jobs:
+        for j, tag in zip(jobs, tags):
             late = self.timeout is not None and end > j.sched + self.timeout
             if late: self.resolve(j, start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
             else: self.resolve(j, start, end, "ok" if err is None else "error", err, tag, n=len(j.items))

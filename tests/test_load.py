@@ -294,6 +294,13 @@ def test_tags_classify_and_fallback_share_over_time():
     r = evaluate_under_load(lambda x: x, [1, -1], duration_s=0.2, warmup_s=0, progress=False, percentile=50,
                             classify=lambda out: "neg" if out < 0 else None)
     assert r.summary["tag_share_neg"] == pytest.approx(0.5, abs=0.01)
+    def batch_guard(batch):                                             # one answer per row, as a frame
+        return pd.DataFrame({"y": batch, "served_by": ["fallback" if b == 0 else "primary" for b in batch]})
+    r = evaluate_under_load(batch_guard, [0, 1, 1, 1], scenario="streaming", qps=500, duration_s=0.6, warmup_s=0,
+                            max_batch_size=8, max_wait_ms=5, progress=False, percentile=50, max_lag_ms=50)
+    assert r.summary["tag_share_fallback"] == pytest.approx(0.25, abs=0.02) and "tag_share_mixed" not in r.summary
+    r = evaluate_under_load(batch_guard, [0, 1], scenario="offline", batch_sizes=[4], duration_s=0.2, warmup_s=0, progress=False)
+    assert r.summary["tag_share_mixed"] == 1.0                          # a batch of rows served by different paths
     r = evaluate_under_load(lambda x: {"served_by": "previous model v1.2"}, [0], duration_s=0.1, warmup_s=0, progress=False)
     assert r.summary["tag_share_previous_model_v1_2"] == 1.0                # tags become names that can be recorded
 
