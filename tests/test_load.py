@@ -351,6 +351,9 @@ def test_latency_and_memory_growth_are_flagged():
         t0.append(time.perf_counter()); time.sleep(0.001 + 0.004 * (t0[-1] - t0[0])); return x
     r = evaluate_under_load(slowing, [0], duration_s=1.5, warmup_s=0, progress=False, percentile=50)
     assert r.summary["latency_growth"] and r.summary["latency_trend_ms_per_s"] > 2
+    fast = evaluate_under_load(lambda x: x, [0], duration_s=1.5, warmup_s=0.05, progress=False, percentile=50)
+    assert fast.summary["n_requests"] > 50_000 and not fast.summary["memory_growth"], fast.summary["memory_trend_mb_per_s"]
+    assert fast.windows.rss_mb.iloc[-1] - fast.windows.rss_mb.iloc[0] > fast.windows.rss_net_mb.iloc[-1] - fast.windows.rss_net_mb.iloc[0]
     steady = evaluate_under_load(Sleeper(2), [0], duration_s=1.5, warmup_s=0.05, progress=False, percentile=50)
     assert not steady.summary["latency_growth"] and not steady.summary["memory_growth"]
     w = steady.windows
