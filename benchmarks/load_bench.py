@@ -5,8 +5,9 @@
 
 1. Harness overhead per request for a no-op target: prodkit's single_stream (closed loop) and server
    (open loop: issuer thread -> queue -> worker) against a bare `for` loop timing the same calls.
-2. The highest open-loop (Poisson) rate the harness sustains: rates are raised until the run turns invalid
-   or the p99 scheduling lag reaches 1 ms (target: >= 5,000 req/s with lag p99 < 1 ms on 2 cores).
+2. The highest open-loop (Poisson) rate the harness sustains: every rate of the ladder is run (twice if the
+   first run fails) and the highest one whose run is valid with a p99 scheduling lag under 1 ms is reported
+   (target: >= 5,000 req/s with lag p99 < 1 ms on 2 cores).
 3. Coordinated omission: a target that takes 1 ms and stalls once for 1 s, measured by prodkit's server
    scenario at 100 req/s and by a plain closed loop over the same time; both p99s side by side.
 Timings depend on the machine and on what else runs on it; the environment is printed first.
@@ -62,7 +63,7 @@ def overhead(seconds):
 def max_rate(seconds, rates):
     print("\n2. highest open-loop rate the harness sustains (no-op target, Poisson arrivals)")
     print(f"   {'offered':>9} {'achieved':>9} {'lag p50':>9} {'lag p99':>9} {'lag max':>9} {'p99':>9} {'cpu%':>6}  valid")
-    best = 0; rows = []; fails = 0
+    best = 0; rows = []
     for q in rates:
         for attempt in (0, 1):                  # a rate counts as sustained if one of two runs keeps up (shared machine)
             r = evaluate_under_load(noop, [0], scenario="server", qps=q, duration_s=seconds, warmup_s=0.3, progress=False,
@@ -73,10 +74,7 @@ def max_rate(seconds, rates):
         print(f"   {q:9.0f} {s['throughput_rps']:9.0f} {lag50:9.3f} {s['lag_p99_ms']:9.3f} {s['lag_max_ms']:9.2f} "
               f"{s['p99_ms']:9.3f} {s['cpu_percent_mean']:6.0f}  {ok}{'' if r.valid else ' (' + '; '.join(r.reasons)[:70] + ')'}")
         rows.append({"qps": q, "lag_p99_ms": s["lag_p99_ms"], "achieved": s["throughput_rps"], "valid": ok})
-        if ok: best, fails = q, 0
-        else:
-            fails += 1
-            if fails == 2: break
+        if ok: best = q
     print(f"   highest sustained rate: {best:.0f} req/s (target >= 5000 with lag p99 < 1 ms)")
     return best, rows
 
