@@ -62,7 +62,7 @@ def overhead(seconds):
 
 def max_rate(seconds, rates):
     print("\n2. highest open-loop rate the harness sustains (no-op target, Poisson arrivals)")
-    print(f"   {'offered':>9} {'achieved':>9} {'lag p50':>9} {'lag p99':>9} {'lag max':>9} {'p99':>9} {'cpu%':>6}  valid")
+    print(f"   {'offered':>9} {'achieved':>9} {'lag p50':>9} {'lag p90':>9} {'lag p99':>9} {'lag max':>9} {'p99':>9} {'cpu%':>6}  valid")
     best = 0; rows = []
     for q in rates:
         for attempt in (0, 1):                  # a rate counts as sustained if one of two runs keeps up (shared machine)
@@ -70,10 +70,10 @@ def max_rate(seconds, rates):
                                     percentile=50, max_lag_ms=1.0)
             s = r.stats; ok = r.valid and s["lag_p99_ms"] < 1.0
             if ok: break
-        lag50 = nearest_rank(r.measured.lag_ms, 50)
-        print(f"   {q:9.0f} {s['throughput_rps']:9.0f} {lag50:9.3f} {s['lag_p99_ms']:9.3f} {s['lag_max_ms']:9.2f} "
+        lag50, lag90 = nearest_rank(r.measured.lag_ms, 50), nearest_rank(r.measured.lag_ms, 90)
+        print(f"   {q:9.0f} {s['throughput_rps']:9.0f} {lag50:9.3f} {lag90:9.3f} {s['lag_p99_ms']:9.3f} {s['lag_max_ms']:9.2f} "
               f"{s['p99_ms']:9.3f} {s['cpu_percent_mean']:6.0f}  {ok}{'' if r.valid else ' (' + '; '.join(r.reasons)[:70] + ')'}")
-        rows.append({"qps": q, "lag_p99_ms": s["lag_p99_ms"], "achieved": s["throughput_rps"], "valid": ok})
+        rows.append({"qps": q, "lag_p50_ms": lag50, "lag_p90_ms": lag90, "lag_p99_ms": s["lag_p99_ms"], "achieved": s["throughput_rps"], "valid": ok})
         if ok: best = q
     print(f"   highest sustained rate: {best:.0f} req/s (target >= 5000 with lag p99 < 1 ms)")
     return best, rows
