@@ -830,7 +830,10 @@ def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
             raise ParameterError("`freq` needs a time column", value=freq, fix="pass time_column='timestamp' (or use chunk_size)")
         t = pd.to_datetime(df[time_column], errors="coerce")
         if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates", value=df[time_column].head(3).tolist(), fix="pass a datetime column")
-        try: groups = df.assign(_pk_t=t).groupby(pd.Grouper(key="_pk_t", freq=freq, origin="start"), sort=True)
+        try:
+            off = pd.tseries.frequencies.to_offset(freq)
+            kw = {"origin": "start"} if isinstance(off, pd.offsets.Tick) else {}  # '7D' windows start at the data's first time
+            groups = df.assign(_pk_t=t).groupby(pd.Grouper(key="_pk_t", freq=off, **kw), sort=True)
         except (ValueError, TypeError) as e:
             raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq, fix="use a pandas frequency such as '1D', '7D', '1h' or 'W'") from e
         out = []
@@ -993,8 +996,14 @@ def _correct(y, s):
     s = np.asarray(s, float); y = np.asarray(y)
     pred = s.argmax(1) if s.ndim == 2 else (s >= 0.5).astype(int)
     return pred.astype(str) == y.astype(str) if y.dtype.kind in "OUS" else pred == y.astype(int)
-def _errors(metric, y, s):
-    return np.abs(np.asarray(y, float) - np.asarray(s, float)) if metric == "mae" else (~_correct(y, s)).astype(float)
+def _errors(metric, y, s, excess=False):
+    "Per-row error (0/1, or absolute error); with `excess`, minus the error the model's own confidence expects."
+    if metric == "mae": return np.abs(np.asarray(y, float) - np.asarray(s, float))
+    e = (~_correct(y, s)).astype(float)
+    if excess:
+        s = np.asarray(s, float); conf = s.max(1) if s.ndim == 2 else np.maximum(s, 1 - s)
+        e = e - (1 - conf)
+    return e
 def _encode_like(X_ref:pd.DataFrame, X:pd.DataFrame) -> tuple:
     "Both frames as float arrays: numeric columns as values, others as reference category codes (unseen = K)."
     A, B, cat = [], [], []
@@ -1083,10 +1092,13 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
                           metric:str="auto", # 'auc', 'accuracy', 'mae' or 'auto'
                           X=None, X_reference=None, # features (DataFrames) of the rows and of the reference rows: expected performance under covariate shift
                           alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
-                          false_alarm:float=0.05, delta:float=None, # Page-Hinkley on the error stream
+                          false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
+                          delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
+                          stream:str="auto", # 'excess' (error minus the error the model's confidence expects), 'error', or 'auto' (excess for classifiers)
                           max_rows:int=2000, seed:int=0, progress:bool=True) -> PerformanceTimeline:
     "Performance per window vs the reference with CIs; how much covariate shift explains; Page-Hinkley alarms on the errors."
     check_choice("metric", metric, _METRICS); check_positive("tolerance", tolerance, allow_zero=True)
+    check_choice("stream", stream, ["auto", "excess", "error"])
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
     y = np.asarray(y_true); s = np.asarray(y_score, float)
     if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
@@ -1128,12 +1140,19 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
             row.update({"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev})
         rows.append(row)
     W = pd.DataFrame(rows)
-    errs_ref = _errors(metric, yr, sr); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    excess = (stream == "excess" or stream == "auto") and metric != "mae"
+    errs_ref = _errors(metric, yr, sr, excess); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    if delta is None and metric != "mae": delta = 0.05
     ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(errs_ref, horizon=len(y), seed=seed)
-    hits = ph.detect(_errors(metric, y[order], s[order]))
+    hits = ph.detect(_errors(metric, y[order], s[order], excess))
     times = frame["_t"].to_numpy()[order][hits] if time is not None else hits
     alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
-    det = {"detector": "page_hinkley", "false_alarm": false_alarm, "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_,
+    if len(W):  # alarms per window: where the error stream rose
+        win_of = np.empty(len(y), int)
+        for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
+        counts = np.bincount(win_of[alarms["index"].to_numpy()], minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
+        W["alarms"] = [int(counts[k]) for k in range(len(wins))]
+    det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm, "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_,
            "tolerance": tolerance, "alpha": alpha}
     ref = {"value": ref_v, "ci_low": ref_v - z * ref_se, "ci_high": ref_v + z * ref_se, "n": len(yr)}
     return PerformanceTimeline(windows=W, metric=metric, reference=ref, alarms=alarms, detector=det, seed=seed)
