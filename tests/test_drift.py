@@ -200,3 +200,55 @@ def test_performance_over_time_separates_covariate_shift_from_concept_change():
     assert w.loc[2, "degraded"] and w.loc[2, "concept_effect"] < -0.15 and abs(w.loc[2, "covariate_effect"]) < 0.04
     assert pt.alarms["time"].iloc[0] >= t.iloc[3000]
     assert pt.summary["first_alarm"].startswith(str(t.iloc[3000].date())[:7])
+
+
+def test_demo_drifting_features_and_concept_drift_date():
+    from prodkit.demo import load_demo
+    d = load_demo(digits=False)
+    rep = detect_drift(d.reference, d.current, schema=d.schema, predictor=d.predictor)
+    assert set(rep.drifted_features) == set(d.info["drifting_features"])
+    assert rep.summary["output_drift"] and rep.summary["multivariate_drift"]
+    ref, cur, names = d.reference, d.current, d.schema.names
+    pt = performance_over_time(cur["label"], d.predictor.predict_proba(cur)[:, 1], time=cur["timestamp"], freq="14D",
+                               reference=(ref["label"], d.predictor.predict_proba(ref)[:, 1]), X=cur[names], X_reference=ref[names],
+                               progress=False)
+    w = pt.to_frame(); date = pd.Timestamp(d.info["concept_drift_date"])
+    first = w[w["degraded"]].iloc[0]
+    assert first["start"] <= date <= first["end"] + pd.Timedelta("1D")
+    assert not w.loc[w["end"] < date - pd.Timedelta("14D"), "degraded"].any()
+    after = w[w["start"] > date]
+    assert (after["concept_effect"] < -0.04).all() and (after["covariate_effect"].abs() < 0.03).all()
+    assert after["alarms"].sum() > w.loc[w["end"] < date, "alarms"].sum()
+
+
+def _tiny_bundle(tmp_path):
+    import torch
+    from prodkit.versioning import save_bundle
+    g = np.random.default_rng(17); n = 3000
+    t = pd.date_range("2024-01-01", periods=2 * n, freq="h")
+    x = np.r_[g.normal(size=n), g.normal(0.6, 1, n)]
+    df = pd.DataFrame({"x": x, "z": g.normal(size=2 * n), "c": g.choice(["a", "b"], 2 * n), "timestamp": t})
+    df["label"] = (g.random(2 * n) < 1 / (1 + np.exp(-2 * df["x"]))).astype(int)
+    ref, cur = df.iloc[:n].reset_index(drop=True), df.iloc[n:].reset_index(drop=True)
+    schema = Schema.infer(ref, target="label", time="timestamp"); adapter = TabularAdapter(schema).fit(ref)
+    net = torch.nn.Linear(adapter.n_features_, 1)
+    with torch.no_grad(): net.weight.zero_(); net.weight[0, 0] = 2.0 * adapter.stats_["x"]["std"]; net.bias.fill_(2.0 * adapter.stats_["x"]["mean"])
+    save_bundle(tmp_path / "bundle", net, adapter, output="logits", classes=[0, 1])
+    pred = Predictor(net, adapter=adapter, output="logits", classes=[0, 1])
+    ReferenceProfile.fit(ref, schema=schema, predictor=pred).save(tmp_path / "profile.npz")
+    cur.to_parquet(tmp_path / "current.parquet")
+    return tmp_path
+
+
+def test_drift_monitoring_template_runs_and_gates(tmp_path):
+    from prodkit.jobs import run_notebook
+    d = _tiny_bundle(tmp_path)
+    res = run_notebook("templates/drift_monitoring.ipynb",
+                       {"profile": str(d / "profile.npz"), "current": str(d / "current.parquet"), "model": str(d / "bundle"),
+                        "start": "2024-06-01", "freq": "7D", "gates": "drift.share_drifted <= 0.2"}, d / "job")
+    out = json.loads((d / "job" / "results.json").read_text())
+    r = out["results"]
+    assert r["drift.n_drifted"] == 1 and r["drift.top_feature"] == "x" and r["drift.output_drift"] is True
+    assert r["drift.n_current"] < 3000 and "drift.timeline.n_windows" in r and "drift.concept.metric" in r
+    assert res.summary["exit_code"] == 1 and out["gates"][0]["passed"] is False  # 1 of 3 features drifted > 0.2
+    assert "data:image/png" in (d / "job" / "drift_monitoring.html").read_text()
