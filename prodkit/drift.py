@@ -115,17 +115,17 @@ def _numeric_values(s:pd.Series, name:str) -> np.ndarray:
     return v
 def _fit_numeric(v:np.ndarray, bins:int) -> dict:
     "Reference summary of a numeric column: edges at `bins`+1 quantiles (min and max included) and the counts between them."
-    ok = np.sort(v[~np.isnan(v)])
-    if len(ok) == 0: edges = np.array([0.0])
+    miss = np.isnan(v); n_miss = int(miss.sum()); vs = np.sort(v[~miss] if n_miss else v)
+    if len(vs) == 0: edges = np.array([0.0])
     else:  # inverted-CDF quantiles read off the sorted values
-        q = np.ceil(np.linspace(0, 1, bins + 1) * len(ok)).astype(int) - 1
-        edges = np.unique(ok[np.clip(q, 0, len(ok) - 1)])
-    d = {"edges": edges}; d.update(_sum_numeric(v, edges))
-    return d
+        q = np.ceil(np.linspace(0, 1, bins + 1) * len(vs)).astype(int) - 1
+        edges = np.unique(vs[np.clip(q, 0, len(vs) - 1)])
+    return {"edges": edges, **_sum_sorted(vs, n_miss, edges)}
 def _sum_numeric(v:np.ndarray, edges:np.ndarray) -> dict:
     "Mergeable summary of values `v` on fixed `edges`: bin counts, tail sums, moments, missing count."
-    miss = np.isnan(v); n_miss = int(miss.sum()); ok = v[~miss] if n_miss else v
-    vs = np.sort(ok)  # sorting once and locating the edges is faster than binning every value
+    miss = np.isnan(v); n_miss = int(miss.sum())
+    return _sum_sorted(np.sort(v[~miss] if n_miss else v), n_miss, edges)  # sorting once and locating the edges beats binning every value
+def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
     le = np.searchsorted(vs, edges, side="right")  # values <= each edge
     counts = np.diff(np.concatenate([[0], le, [len(vs)]])).astype(np.int64)
     n_lo = int(np.searchsorted(vs, edges[0], side="left"))
