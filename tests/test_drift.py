@@ -252,3 +252,48 @@ def test_drift_monitoring_template_runs_and_gates(tmp_path):
     assert r["drift.n_current"] < 3000 and "drift.timeline.n_windows" in r and "drift.concept.metric" in r
     assert res.summary["exit_code"] == 1 and out["gates"][0]["passed"] is False  # 1 of 3 features drifted > 0.2
     assert "data:image/png" in (d / "job" / "drift_monitoring.html").read_text()
+
+
+# ---- properties of the statistics (hypothesis)
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(float, st.integers(1, 30), elements=st.floats(0, 1)), st.sampled_from(["holm", "bh"]))
+def test_adjusted_pvalues_are_at_least_raw_and_keep_order(p, method):
+    from prodkit.drift import adjust_pvalues
+    a = adjust_pvalues(p, method)
+    assert (a >= p - 1e-12).all() and (a <= 1).all()
+    o = np.argsort(p, kind="stable")
+    assert (np.diff(a[o]) >= -1e-12).all()
+    if method == "holm": assert (a >= adjust_pvalues(p, "bh") - 1e-12).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(-2, 2), st.floats(0.3, 3))
+def test_binned_wasserstein_and_ks_match_the_exact_ones(seed, shift, scale):
+    from scipy.stats import ks_2samp, wasserstein_distance
+    g = np.random.default_rng(seed); a = g.normal(size=3000); b = g.normal(shift, scale, 2000)
+    prof = ReferenceProfile.fit(pd.DataFrame({"v": a}))
+    row = prof.compare(pd.DataFrame({"v": b}), multivariate=False, n_boot=0).to_frame().iloc[0]
+    w = wasserstein_distance(a, b)
+    assert abs(row["wasserstein"] - w) <= 0.02 * scale + 0.01 * w
+    ks = ks_2samp(a, b).statistic
+    assert ks - 0.012 <= row["ks"] <= ks + 1e-9  # the binned KS never exceeds the exact one
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.lists(st.integers(1, 400), min_size=1, max_size=5))
+def test_merging_chunk_summaries_is_order_free(seed, sizes):
+    g = np.random.default_rng(seed)
+    prof = ReferenceProfile.fit(pd.DataFrame({"v": g.normal(size=500), "c": g.choice(list("abc"), 500)}), sample_rows=50)
+    chunks = [pd.DataFrame({"v": g.normal(size=n), "c": g.choice(list("abcd"), n)}) for n in sizes]
+    s = [prof.summarize(c, seed=i) for i, c in enumerate(chunks)]
+    fwd, bwd = s[0], s[-1]
+    for x in s[1:]: fwd = fwd + x
+    for x in s[-2::-1]: bwd = bwd + x
+    for f in ("v", "c"):
+        np.testing.assert_array_equal(fwd.columns[f]["counts"], bwd.columns[f]["counts"])
+    assert fwd.n_rows == sum(sizes) and fwd.columns["c"]["n_unseen"] == sum((c["c"] == "d").sum() for c in chunks)
+    np.testing.assert_array_equal(np.sort(fwd.keys), np.sort(bwd.keys))
