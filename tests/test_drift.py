@@ -297,3 +297,19 @@ def test_merging_chunk_summaries_is_order_free(seed, sizes):
         np.testing.assert_array_equal(fwd.columns[f]["counts"], bwd.columns[f]["counts"])
     assert fwd.n_rows == sum(sizes) and fwd.columns["c"]["n_unseen"] == sum((c["c"] == "d").sum() for c in chunks)
     np.testing.assert_array_equal(np.sort(fwd.keys), np.sort(bwd.keys))
+
+
+def test_explorer_is_a_widget_in_a_kernel_and_a_png_in_html():
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy as np, pandas as pd\nfrom prodkit.drift import detect_drift\ng = np.random.default_rng(0)\n"
+        "r = detect_drift(pd.DataFrame({'x': g.normal(size=2000)}), pd.DataFrame({'x': g.normal(0.5, 1, 1000)}), multivariate=False)\n"
+        "r.explore()")])
+    NotebookClient(nb, timeout=120).execute()
+    data = nb.cells[0].outputs[-1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data and "image/png" in data
+    nb.metadata.pop("widgets", None)  # as prodkit.jobs does before rendering the report
+    html, _ = HTMLExporter(exclude_input=True).from_notebook_node(nb)
+    assert "data:image/png;base64" in html
