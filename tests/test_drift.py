@@ -313,3 +313,11 @@ def test_explorer_is_a_widget_in_a_kernel_and_a_png_in_html():
     nb.metadata.pop("widgets", None)  # as prodkit.jobs does before rendering the report
     html, _ = HTMLExporter(exclude_input=True).from_notebook_node(nb)
     assert "data:image/png;base64" in html
+
+
+def test_no_global_random_state_is_used(ref10k):
+    from prodkit.core import no_random
+    g = np.random.default_rng(18)
+    with no_random(strict=True):
+        ref10k.compare(frame(800, g, shift=0.2), seed=1)
+        PageHinkley().fit(g.random(200), horizon=100).detect(g.random(300))
