@@ -438,6 +438,38 @@ def _tolerance(tolerance):
     return tol
 
 # %% ../nbs/20_drift.ipynb #584e6786
+def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the reference); read twice
+                *, schema:Schema=None, target:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
+                quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
+                predictor=None, model=None, seed:int=0, progress:bool=False) -> "ReferenceProfile":
+    "Fit a profile from partitions too large to hold at once: bins from a uniform sample (pass 1), exact counts of every row (pass 2)."
+    chunks = list(chunks)
+    if not chunks: raise DataError("no reference chunks given", fix="pass a list of DataFrames or file paths")
+    check_positive("quantile_rows", quantile_rows, integer=True)
+    from tqdm.auto import tqdm
+    rng = np.random.default_rng(seed); parts, keys = [], []
+    for i, c in enumerate(tqdm(chunks, desc="sampling reference", disable=not progress, leave=False)):
+        df = read_table(c, name=f"reference chunk {i}"); k = rng.random(len(df)); m = min(len(df), quantile_rows)
+        take = np.argpartition(k, m - 1)[:m]; parts.append(df.iloc[take]); keys.append(k[take])
+    keys = np.concatenate(keys); keep = np.argsort(keys, kind="stable")[:quantile_rows]
+    sample = pd.concat(parts, ignore_index=True).iloc[keep].reset_index(drop=True)
+    prof = cls.fit(sample, schema=schema, target=target, time=time, bins=bins, sample_rows=sample_rows,
+                   predictor=predictor, model=model, seed=seed)
+    total = None
+    for i, c in enumerate(tqdm(chunks, desc="counting reference", disable=not progress, leave=False)):
+        w = prof.summarize(read_table(c, name=f"reference chunk {i}"), seed=seed + i)
+        total = w.columns if total is None else {f: _merge_col(total[f], w.columns[f]) for f in total}
+        prof.sample_.n_rows = (prof.sample_.n_rows if i else 0) + w.n_rows
+    for f, s in total.items():
+        if prof.kinds[f] == "numeric": prof.columns[f] = {"edges": prof.columns[f]["edges"], **s}
+        else:  # categories the sample missed join the reference's list
+            cats = prof.columns[f]["categories"] + list(s["unseen"]); cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
+            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"], "n_singletons": int((cnt == 1).sum())}
+    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])} for f in prof.features if prof.kinds[f] == "categorical"}
+    return prof
+ReferenceProfile.fit_chunks = classmethod(_fit_chunks)
+
+# %% ../nbs/20_drift.ipynb #ab65051d
 def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
                       *, categorical:Sequence[bool]=None, # which columns hold category codes
                       names:Sequence[str]=None, folds:int=3, max_rows:int=2000, attribution:bool=True,
@@ -470,7 +502,7 @@ def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
             for j in range(X.shape[1]): Xp[j, :, j] = Xt[rng.permutation(n), j]
             perm[:, te] = clf.predict_proba(Xp.reshape(-1, X.shape[1]))[:, 1].reshape(X.shape[1], n)
 
-# %% ../nbs/20_drift.ipynb #ab65051d
+# %% ../nbs/20_drift.ipynb #6e72fbae
 def _output_columns(proba, values, classes):
     "Named output series: score or predicted class, max probability, entropy (classification) or the value (regression)."
     if values is not None: return {"prediction:value": ("numeric", "output", values)}
@@ -501,7 +533,7 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
             "accuracy_ref": float(ar.mean()), "accuracy_cur": float(ac.mean()), "n_ref": len(cr), "n_cur": len(cc)}
 
-# %% ../nbs/20_drift.ipynb #6e72fbae
+# %% ../nbs/20_drift.ipynb #b4dd1d88
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":
@@ -668,7 +700,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #b4dd1d88
+# %% ../nbs/20_drift.ipynb #fd1af425
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -715,7 +747,7 @@ class DriftExplorer:
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #fd1af425
+# %% ../nbs/20_drift.ipynb #a7ab49d5
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -792,7 +824,7 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #a7ab49d5
+# %% ../nbs/20_drift.ipynb #d48fe951
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     if isinstance(reference, ReferenceProfile): return reference
     if isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"): return ReferenceProfile.load(reference)
@@ -817,7 +849,7 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #d48fe951
+# %% ../nbs/20_drift.ipynb #40cac4e1
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -917,7 +949,7 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
         raise DataError(f"no window has at least {min_rows} rows", value=len(wins), fix="use larger windows or lower min_rows")
     return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #40cac4e1
+# %% ../nbs/20_drift.ipynb #323e2ba1
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -978,7 +1010,7 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #323e2ba1
+# %% ../nbs/20_drift.ipynb #50fa32be
 _METRICS = ("auto", "auc", "accuracy", "mae")
 def _metric_and_se(metric, y, s, w=None):
     "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."

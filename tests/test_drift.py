@@ -321,3 +321,18 @@ def test_no_global_random_state_is_used(ref10k):
     with no_random(strict=True):
         ref10k.compare(frame(800, g, shift=0.2), seed=1)
         PageHinkley().fit(g.random(200), horizon=100).detect(g.random(300))
+
+
+def test_profile_from_partitions_matches_the_in_memory_one(tmp_path):
+    g = np.random.default_rng(19); big = frame(40_000, g)
+    paths = []
+    for i in range(4):
+        p = tmp_path / f"part{i}.parquet"; big.iloc[i * 10_000:(i + 1) * 10_000].to_parquet(p); paths.append(p)
+    exact = ReferenceProfile.fit(big)
+    chunked = ReferenceProfile.fit_chunks(paths, quantile_rows=8000)  # bins from a 20% sample, counts over all rows
+    assert chunked.n_rows == 40_000 and chunked.columns["c0"]["categories"][:2] == exact.columns["c0"]["categories"][:2]
+    cur = frame(3000, g, shift=0.3)
+    a = exact.compare(cur, multivariate=False).to_frame().set_index("feature")
+    b = chunked.compare(cur, multivariate=False).to_frame().set_index("feature")
+    assert a["drifted"].equals(b.loc[a.index, "drifted"])
+    np.testing.assert_allclose(a["effect_size"], b.loc[a.index, "effect_size"], atol=0.02)
