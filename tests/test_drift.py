@@ -336,3 +336,22 @@ def test_profile_from_partitions_matches_the_in_memory_one(tmp_path):
     b = chunked.compare(cur, multivariate=False).to_frame().set_index("feature")
     assert a["drifted"].equals(b.loc[a.index, "drifted"])
     np.testing.assert_allclose(a["effect_size"], b.loc[a.index, "effect_size"], atol=0.02)
+
+
+def test_multiclass_and_regression_outputs():
+    import torch
+    g = np.random.default_rng(20)
+    def data(n, shift=0.0):
+        x = g.normal(shift, 1, n); return pd.DataFrame({"x": x, "z": g.normal(size=n), "label": np.digitize(x, [-0.5, 0.5])})
+    ref = data(4000); schema = Schema.infer(ref, target="label"); adapter = TabularAdapter(schema).fit(ref)
+    net3 = torch.nn.Linear(2, 3)
+    with torch.no_grad(): net3.weight[:] = torch.tensor([[-4.0, 0], [0, 0], [4.0, 0]]); net3.bias[:] = torch.tensor([-2.0, 0, -2.0])
+    clf = Predictor(net3, adapter=adapter, output="logits", classes=[0, 1, 2])
+    r = detect_drift(ref, data(2000, shift=0.8), schema=schema, predictor=clf, multivariate=False)
+    t = r.to_frame().set_index("feature")
+    assert t.loc["prediction:class", "kind"] == "categorical" and t.loc["prediction:class", "drifted"]
+    assert set(t.index) >= {"confidence:max_proba", "confidence:entropy"} and r.calibration is not None
+    reg = Predictor(torch.nn.Linear(2, 1), adapter=adapter, output="regression")
+    rr = detect_drift(ref, data(2000, shift=0.8), schema=schema, predictor=reg, multivariate=False)
+    tr = rr.to_frame().set_index("feature")
+    assert "prediction:value" in tr.index and "confidence:entropy" not in tr.index and rr.calibration is None
