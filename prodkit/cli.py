@@ -29,12 +29,13 @@ def _job_options(p, out_default=None):
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
 
 def _run_job(template, params, args, name=None) -> int:
-    from prodkit.jobs import run_notebook
+    from prodkit.jobs import run_notebook, _fmt_value
     res = run_notebook(template, params, args.out, gates=args.gates, name=name, kernel_name=args.kernel,
                        cell_timeout=args.cell_timeout, progress=args.progress)
     if not args.quiet:
         for r in res.gates.rows:
-            print(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['gate']:<40} {'' if r['value'] is None else r['value']!s:<12} {r['reason']}")
+            value = "-" if r["value"] is None else _fmt_value(r["value"])
+            print(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['gate']:<40} {value:<12} {r['reason']}".rstrip())
     print(res.message, file=sys.stdout if res.passed else sys.stderr)
     return res.exit_code
 

@@ -502,8 +502,9 @@ def _failing_cell(nb, info):
     for i, c in enumerate(cells):
         if any(o.get("output_type") == "error" for o in c.get("outputs", [])) or c.metadata.get("papermill", {}).get("exception"):
             idx = i; break
-    if idx is None:   # timed out or the kernel died: the cell still marked running
-        idx = next((i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("status") == "running"), None)
+    if idx is None:   # timed out or the kernel died: the last cell that started
+        started = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+        idx = started[-1] if started else None
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
     out = dict(info)
     if idx is not None:
