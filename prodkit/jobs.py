@@ -483,7 +483,8 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout,
-                            kernel_manager_class=_kernel_manager_class(kernel_name))
+                            kernel_manager_class=_kernel_manager_class(kernel_name),
+                            shutdown_kernel="immediate")   # every output is in by then; a graceful shutdown costs seconds
         return None
     except PapermillExecutionError as e:
         return {"exec_index": e.cell_index, "execution_count": e.exec_count, "ename": e.ename, "evalue": str(e.evalue)}
