@@ -617,6 +617,10 @@ def run_notebook(template, # a template name ('validation') or the path of a not
     import nbformat
     t0 = time.perf_counter(); started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     tpl = locate_template(template)
+    parameters = dict(parameters or {})
+    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name)):
+        raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
     params = check_parameters(tpl, parameters)
     declared = template_parameters(tpl)
     if gates is None and "gates" in declared: gate_list = parse_gates(params.get("gates", declared["gates"].default))
