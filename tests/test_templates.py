@@ -129,3 +129,27 @@ def test_validate_command_with_a_gates_file(demo, tmp_path):
     assert "FAIL  quality.auc >= 0.99" in r.stdout and 'PASS  versions.model != "x"' in r.stdout
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["parameters"]["gates"] == '["quality.auc >= 0.99", "versions.model != \\"x\\""]' and res["parameters"]["run_explain"] is False
+
+
+def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
+    import numpy as np, torch
+    from prodkit.core import TabularAdapter
+    from prodkit.versioning import save_bundle
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    df["price"] = 3 * df["a"] - df["b"] + rng.normal(scale=0.1, size=400)
+    ad = TabularAdapter(target="price").fit(df)
+    X, y = ad.transform(df), torch.tensor(df["price"].to_numpy(), dtype=torch.float32)[:, None]
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():   # least squares on the standardised features: a model that fits well
+        A = torch.cat([X, torch.ones(len(X), 1)], 1); w = torch.linalg.lstsq(A, y).solution
+        lin.weight.copy_(w[:2].T); lin.bias.copy_(w[2])
+    save_bundle(tmp_path / "bundle", lin, ad, output="regression")
+    df.to_csv(tmp_path / "data.csv", index=False)
+    r = run_notebook("validation", {"model": tmp_path / "bundle", "reference": tmp_path / "data.csv", "current": tmp_path / "data.csv",
+                                    "label": "price", **OTHER_SECTIONS_OFF}, tmp_path / "out", gates=["quality.rmse <= 0.2", "quality.mae_drop == 0"])
+    assert r.exit_code == 0, r.message
+    q = {k[8:]: v for k, v in r.results.items() if k.startswith("quality.")}
+    assert set(q) == {"n", "mae", "rmse", "r2", "reference_mae", "mae_drop"} and q["n"] == 400
+    assert 0.05 < q["mae"] < q["rmse"] < 0.2 and q["r2"] > 0.99
+    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", r.html.read_text())      # the predicted-vs-true scatter
