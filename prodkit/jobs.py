@@ -627,7 +627,10 @@ def run_notebook(template, # a template name ('validation') or the path of a not
     else: gate_list = parse_gates(gates)
     if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
     stem = name or tpl.stem
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError("out_dir is a file, not a folder", value=str(out_dir), fix="pass a folder for the report (it is created)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html", "results_json": out_dir / "results.json"}
     _clean_stale(out_dir)
     for p in (final["results_json"], final["html"], final["notebook"]): p.unlink(missing_ok=True)
