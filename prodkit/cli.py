@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
 
-from .core import ProdkitError, ParameterError
-
 # %% auto #0
 __all__ = ['EXIT_CODES', 'COMMANDS', 'parser', 'main']
 
@@ -42,6 +40,7 @@ def _run_job(template, params, args, name=None) -> int:
 # %% ../nbs/90_cli.ipynb #b3513b83
 def _yaml_params(text):
     import yaml
+    from prodkit.core import ParameterError
     if text is None: return {}
     src = Path(text).read_text(encoding="utf-8") if text.strip().endswith((".yaml", ".yml", ".json")) and Path(text).is_file() else text
     try: d = yaml.safe_load(src)
@@ -107,6 +106,7 @@ def _demo(a):
     return _run_job("validation", params, a)
 
 def _pick(paths, *keys):
+    from prodkit.core import ProdkitError
     for k in keys:
         if k in paths: return paths[k]
     raise ProdkitError(f"write_demo returned no {keys[0]!r} path", value=sorted(paths), fix="update prodkit (demo and cli disagree)")
@@ -142,7 +142,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv:list=None) -> int:
     "Run the `prodkit` command; returns the exit code. Errors prodkit raises on purpose print one line, no traceback."
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
+    from prodkit.core import ProdkitError
     try: return args.func(args)
     except ProdkitError as e:
         print(f"prodkit {args.command}: error: {e}", file=sys.stderr)
