@@ -93,7 +93,10 @@ def make_churn(seed:int=0, # one seed for both periods
         "concept_drift": f"support_calls coefficient in the churn log-odds {_CALLS_BEFORE:+} before, {_CALLS_AFTER:+} from {CONCEPT_DRIFT_DATE}",
         "missing_values": {"age": 0.03}, "count_features": ["support_calls"], "boolean_features": ["autopay"],
         "categorical_features": ["contract", "payment_method", "region"],
-        "label_rate_reference": float(reference.label.mean()), "label_rate_current": float(current.label.mean())}
+        "label_rate_reference": float(reference.label.mean()), "label_rate_current": float(current.label.mean()),
+        "label_drift": "the churn rate rises in the current period, because charges and month-to-month contracts rise "
+                       "(until the concept-drift date P(label | features) is unchanged)",
+        "prediction_drift": "the model's predicted churn probability rises with the drifting features"}
     return reference, current, info
 
 # %% ../nbs/02_demo.ipynb #567a4574

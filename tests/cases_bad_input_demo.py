@@ -200,6 +200,18 @@ def save_bundle_example_wrong_width():
     _, _, net = _tabular()
     save_bundle(_tmp() / "b", net, None, example=torch.zeros(4, 3))
 
+def save_bundle_script_module_other_adapter():
+    import warnings, torch
+    import pandas as pd
+    from prodkit.core import TabularAdapter
+    from prodkit.versioning import save_bundle
+    _, _, net = _tabular()
+    other = TabularAdapter().fit(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))   # 2 features, the model expects 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sm = torch.jit.script(net)
+    save_bundle(_tmp() / "b", sm, other)
+
 def save_bundle_adapter_is_schema():
     from prodkit.versioning import save_bundle
     _, ad, net = _tabular()
@@ -283,6 +295,7 @@ CASES = [
     pytest.param(save_bundle_nan_metric, ParameterError, "metrics must be JSON-able finite numbers", id="demo-save-bundle-nan-metric"),
     pytest.param(save_bundle_empty_example, DataError, "example must be a non-empty batch", id="demo-save-bundle-empty-example"),
     pytest.param(save_bundle_example_wrong_width, ModelError, "example batch", id="demo-save-bundle-example-width"),
+    pytest.param(save_bundle_script_module_other_adapter, ModelError, "on the example batch of shape (16, 2)", id="demo-save-bundle-script-other-adapter"),
     pytest.param(save_bundle_adapter_is_schema, ParameterError, "adapter must be a fitted TabularAdapter", id="demo-save-bundle-schema-as-adapter"),
     pytest.param(bundle_predict_missing_column, SchemaError, "column 'k' is missing", id="demo-bundle-predict-missing-column"),
     pytest.param(bundle_predict_wrong_type, SchemaError, "'x' should be numeric", id="demo-bundle-predict-wrong-type"),

@@ -147,3 +147,14 @@ def test_write_demo_twice_is_reproducible(demo, tmp_path):
     np.testing.assert_array_equal(load_bundle(a["digits_bundle"]).predictor.predict(z["X_test"]), z["y_test"] * 0 + demo.digits.predictor.predict(demo.digits.X_test))
     assert sorted(os.listdir(tmp_path / "a")) == sorted(os.listdir(tmp_path / "b"))
     assert not [n for n in os.listdir(tmp_path / "a") if n.startswith(".")]     # no temporary files left
+
+
+def test_label_and_prediction_drift_follow_the_data_drift(demo):
+    ref, cur = demo.reference, demo.current
+    assert cur.label.mean() > ref.label.mean() + 0.04
+    assert demo.info["label_rate_current"] == pytest.approx(cur.label.mean())
+    p_ref, p_cur = (demo.predictor.predict_proba(d)[:, 1] for d in (ref, cur))
+    assert stats.ks_2samp(p_ref, p_cur).pvalue < 1e-10 and p_cur.mean() > p_ref.mean() + 0.03
+    # before the concept-drift date the model stays calibrated on average: P(label | x) has not changed
+    before = (cur.timestamp < pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
+    assert abs(p_cur[before].mean() - cur.label[before].mean()) < 0.03
