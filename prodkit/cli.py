@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse, os, sys
 from pathlib import Path
 
-from .core import ProdkitError, ParameterError
-
 # %% auto #0
 __all__ = ['EXIT_CODES', 'COMMANDS', 'parser', 'main']
 
@@ -29,18 +27,20 @@ def _job_options(p, out_default=None):
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
 
 def _run_job(template, params, args, name=None) -> int:
-    from prodkit.jobs import run_notebook
+    from prodkit.jobs import run_notebook, _fmt_value
     res = run_notebook(template, params, args.out, gates=args.gates, name=name, kernel_name=args.kernel,
                        cell_timeout=args.cell_timeout, progress=args.progress)
     if not args.quiet:
         for r in res.gates.rows:
-            print(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['gate']:<40} {'' if r['value'] is None else r['value']!s:<12} {r['reason']}")
+            value = "-" if r["value"] is None else _fmt_value(r["value"])
+            print(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['gate']:<40} {value:<12} {r['reason']}".rstrip())
     print(res.message, file=sys.stdout if res.passed else sys.stderr)
     return res.exit_code
 
 # %% ../nbs/90_cli.ipynb #b3513b83
 def _yaml_params(text):
     import yaml
+    from prodkit.core import ParameterError
     if text is None: return {}
     src = Path(text).read_text(encoding="utf-8") if text.strip().endswith((".yaml", ".yml", ".json")) and Path(text).is_file() else text
     try: d = yaml.safe_load(src)
@@ -106,6 +106,7 @@ def _demo(a):
     return _run_job("validation", params, a)
 
 def _pick(paths, *keys):
+    from prodkit.core import ProdkitError
     for k in keys:
         if k in paths: return paths[k]
     raise ProdkitError(f"write_demo returned no {keys[0]!r} path", value=sorted(paths), fix="update prodkit (demo and cli disagree)")
@@ -141,7 +142,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv:list=None) -> int:
     "Run the `prodkit` command; returns the exit code. Errors prodkit raises on purpose print one line, no traceback."
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
+    from prodkit.core import ProdkitError
     try: return args.func(args)
     except ProdkitError as e:
         print(f"prodkit {args.command}: error: {e}", file=sys.stderr)

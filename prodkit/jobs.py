@@ -483,7 +483,8 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout,
-                            kernel_manager_class=_kernel_manager_class(kernel_name))
+                            kernel_manager_class=_kernel_manager_class(kernel_name),
+                            shutdown_kernel="immediate")   # every output is in by then; a graceful shutdown costs seconds
         return None
     except PapermillExecutionError as e:
         return {"exec_index": e.cell_index, "execution_count": e.exec_count, "ename": e.ename, "evalue": str(e.evalue)}
@@ -502,8 +503,9 @@ def _failing_cell(nb, info):
     for i, c in enumerate(cells):
         if any(o.get("output_type") == "error" for o in c.get("outputs", [])) or c.metadata.get("papermill", {}).get("exception"):
             idx = i; break
-    if idx is None:   # timed out or the kernel died: the cell still marked running
-        idx = next((i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("status") == "running"), None)
+    if idx is None:   # timed out or the kernel died: the last cell that started
+        started = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+        idx = started[-1] if started else None
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
     out = dict(info)
     if idx is not None:
@@ -615,13 +617,20 @@ def run_notebook(template, # a template name ('validation') or the path of a not
     import nbformat
     t0 = time.perf_counter(); started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     tpl = locate_template(template)
+    parameters = dict(parameters or {})
+    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name)):
+        raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
     params = check_parameters(tpl, parameters)
     declared = template_parameters(tpl)
     if gates is None and "gates" in declared: gate_list = parse_gates(params.get("gates", declared["gates"].default))
     else: gate_list = parse_gates(gates)
     if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
     stem = name or tpl.stem
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError("out_dir is a file, not a folder", value=str(out_dir), fix="pass a folder for the report (it is created)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html", "results_json": out_dir / "results.json"}
     _clean_stale(out_dir)
     for p in (final["results_json"], final["html"], final["notebook"]): p.unlink(missing_ok=True)

@@ -53,10 +53,17 @@ def _params(node):
     return template_parameters(node)
 
 
-def _run(template, params, gates=None):
+def _run(template, params, gates=None, out=None):
     import tempfile
     from prodkit.jobs import run_notebook
-    return run_notebook(template, params, tempfile.mkdtemp(prefix="prodkit-bad-out-"), gates=gates)
+    return run_notebook(template, params, out or tempfile.mkdtemp(prefix="prodkit-bad-out-"), gates=gates)
+
+
+def _toy_file():
+    import nbformat
+    p = _tmp_file("toy.ipynb", "")
+    nbformat.write(_toy_node(params="n = 3  # int: how many"), str(p))
+    return p
 
 
 CASES = [
@@ -82,4 +89,5 @@ CASES = [
     pytest.param(lambda: _read_results(_tmp_file("x.ipynb", "{not json")), FileFormatError, "not a readable notebook", id="jobs-results-corrupt-notebook"),
     pytest.param(lambda: _read_results("/nonexistent/run.ipynb"), FileFormatError, "notebook file does not exist", id="jobs-results-missing-notebook"),
     pytest.param(lambda: _run("validation", {"model": ".", "reference": ".", "current": ".", "seed": -0.5}), ParameterError, "parameter `seed`", id="jobs-run-float-seed"),
+    pytest.param(lambda: _run(_toy_file(), {}, gates=None, out=_tmp_file("report", "a file, not a folder")), ParameterError, "out_dir is a file", id="jobs-run-out-dir-is-a-file"),
 ]

@@ -15,10 +15,23 @@ def cli(*args, cwd=None):
     return subprocess.run([*PRODKIT, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-def test_help():
+def _main(*args):
+    "Run the command in this process (cheap): exit code, stdout, stderr."
+    import contextlib, io
+    from prodkit.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: code = main([str(a) for a in args])
+        except SystemExit as e: code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_help_as_script_and_with_python_dash_m():
     r = cli("--help")
     assert r.returncode == 0 and "usage: prodkit" in r.stdout and "exit codes" in r.stdout
     for c in ("demo", "validate", "run", "templates"): assert c in r.stdout
+    r = subprocess.run([sys.executable, "-m", "prodkit.cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("prodkit ")
 
 
 @pytest.mark.parametrize("cmd", ["demo", "validate", "run", "templates"])
@@ -29,16 +42,11 @@ def test_subcommand_help(cmd, capsys):
     assert e.value.code == 0 and f"usage: prodkit {cmd}" in out and ("exit codes" in out or cmd == "templates")
 
 
-def test_python_dash_m_works_too():
-    r = subprocess.run([sys.executable, "-m", "prodkit.cli", "--version"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.startswith("prodkit ")
-
-
 def test_templates_lists_validation_and_its_parameters():
-    r = cli("templates")
-    assert r.returncode == 0
-    assert r.stdout.startswith("validation") or "\nvalidation\n" in r.stdout
-    for p in ("model", "reference", "current", "label", "gates", "seed", "run_drift"): assert f"  {p} " in r.stdout
+    code, out, _ = _main("templates")
+    assert code == 0 and out.startswith("validation") or "\nvalidation\n" in out
+    for p in ("model", "reference", "current", "label", "gates", "seed", "run_drift"): assert f"  {p} " in out
+    assert "(required)" in out
 
 
 def test_run_exit_codes(tmp_path):
@@ -56,24 +64,33 @@ def test_run_exit_codes(tmp_path):
     assert (tmp_path / "cell" / "toy.html").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-p", "bogus", "1"], "unknown parameter `bogus`"),
-    (["-p", "n", "lots"], "parameter `n` of template `toy` must be an integer"),
-    (["--gates", "toy.n =< 3"], "a gate must read"),
-    (["-y", "[1, 2]"], "-y must be a YAML mapping"),
-])
-def test_bad_input_is_exit_2_one_line_no_traceback(tmp_path, args, words):
+def test_bad_input_in_a_subprocess_is_exit_2_one_line_no_traceback(tmp_path):
     toy = toy_template(tmp_path / "toy.ipynb")
-    r = cli("run", toy, *args, "--out", tmp_path / "out")
-    assert r.returncode == 2 and words in r.stderr
+    r = cli("run", toy, "-p", "bogus", "1", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "prodkit run: error: unknown parameter `bogus`" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("args, words", [
+    (["-p", "n", "lots"], "parameter `n` of template `toy` must be an integer"),
+    (["-p", "nn", "3"], "did you mean `n`?"),
+    (["--gates", "toy.n =< 3"], "a gate must read"),
+    (["--gates", "missing-gates.yaml"], "gates file does not exist"),
+    (["-y", "[1, 2]"], "-y must be a YAML mapping"),
+    (["-y", "seed: [1"], "-y is not valid YAML"),
+])
+def test_bad_input_is_exit_2_one_line(tmp_path, args, words):
+    toy = toy_template(tmp_path / "toy.ipynb")
+    code, out, err = _main("run", toy, *args, "--out", tmp_path / "out")
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_template_and_missing_inputs_are_exit_2(tmp_path):
-    r = cli("run", "no_such_template", "--out", tmp_path / "o")
-    assert r.returncode == 2 and "unknown template `no_such_template`" in r.stderr and "validation" in r.stderr
-    r = cli("validate", "--model", tmp_path / "nope", "--reference", tmp_path / "r.csv", "--current", tmp_path / "c.csv", "--out", tmp_path / "o")
-    assert r.returncode == 2 and "path does not exist" in r.stderr
-    r = cli("validate", "--model", tmp_path)   # argparse: missing required options
-    assert r.returncode == 2 and "required" in r.stderr
+    code, _, err = _main("run", "no_such_template", "--out", tmp_path / "o")
+    assert code == 2 and "unknown template `no_such_template`" in err and "validation" in err
+    code, _, err = _main("validate", "--model", tmp_path / "nope", "--reference", tmp_path / "r.csv", "--current", tmp_path / "c.csv", "--out", tmp_path / "o")
+    assert code == 2 and "path does not exist" in err
+    code, _, err = _main("validate", "--model", tmp_path)   # argparse: missing required options
+    assert code == 2 and "required" in err

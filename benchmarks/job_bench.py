@@ -1,0 +1,105 @@
+"""Time the demo validation job end to end, split into kernel start, each template section and rendering,
+and compare with its anchor: the same template run with plain papermill plus nbconvert's HTML export.
+
+    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off]
+
+The demo bundle is written once (not timed). Each repeat runs `prodkit.jobs.run_notebook` and the anchor
+on the same inputs; the tables show the median over repeats. Section times come from the per-cell
+timings papermill writes into the executed notebook, grouped by the template's `##` headings.
+Target: the whole prodkit job in 30 s or less on 2 cores.
+"""
+import argparse, statistics, sys, tempfile, time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+
+def _sections(nb):
+    "Seconds per `##` section of an executed notebook (cells before the first heading: 'setup'), and kernel start."
+    meta = nb.metadata.get("papermill", {})
+    out, name, first_start = {}, "setup (parameters, imports, loading)", None
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            for line in c.source.splitlines():
+                if line.startswith("## "): name = line[3:].strip()
+            continue
+        pm = c.metadata.get("papermill", {})
+        if pm.get("start_time") and first_start is None: first_start = pm["start_time"]
+        out[name] = out.get(name, 0.0) + float(pm.get("duration") or 0.0)
+    kernel = (datetime.fromisoformat(first_start) - datetime.fromisoformat(meta["start_time"])).total_seconds() if first_start else float("nan")
+    return kernel, out
+
+
+def run_prodkit(params, out):
+    from prodkit import jobs
+    timed, originals = {}, {"render_html": jobs.render_html, "_execute": jobs._execute}
+    def timer(name):
+        def wrapped(*args, **kw):
+            t = time.perf_counter(); r = originals[name](*args, **kw); timed[name] = time.perf_counter() - t; return r
+        return wrapped
+    for name in originals: setattr(jobs, name, timer(name))
+    try:
+        t = time.perf_counter()
+        res = jobs.run_notebook("validation", params, out)
+        total = time.perf_counter() - t
+    finally:
+        for name, f in originals.items(): setattr(jobs, name, f)
+    kernel, secs = _sections(nbformat.read(res.notebook, as_version=4))
+    row = {"kernel start": kernel, **secs}
+    row["kernel shutdown, notebook saves (papermill)"] = timed["_execute"] - sum(row.values())
+    row["render HTML"] = timed["render_html"]
+    row["checks, gates, verdict, results.json"] = total - timed["_execute"] - timed["render_html"]
+    return row, total, res
+
+
+def run_anchor(params, out):
+    "Plain papermill with the venv's python3 kernelspec, then nbconvert HTML without inputs."
+    import papermill as pm
+    from nbconvert import HTMLExporter
+    from prodkit.jobs import locate_template
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    pm.execute_notebook(str(locate_template("validation")), str(out / "validation.ipynb"), parameters=params,
+                        kernel_name="python3", progress_bar=False)
+    t_exec = time.perf_counter() - t
+    body, _ = HTMLExporter(exclude_input=True).from_filename(str(out / "validation.ipynb"))
+    (out / "validation.html").write_text(body)
+    return t_exec, time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each (median reported)")
+    ap.add_argument("--out", help="folder for the demo and the reports (default: a temporary folder)")
+    ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard)")
+    a = ap.parse_args(argv)
+    import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
+    from prodkit.core import capture_environment
+    from prodkit.demo import write_demo
+    root = Path(a.out or tempfile.mkdtemp(prefix="prodkit-job-bench-"))
+    t = time.perf_counter(); paths = write_demo(root / "demo", seed=0); t_demo = time.perf_counter() - t
+    params = {"model": paths["bundle"], "reference": paths["reference"], "current": paths["current"], "seed": 0}
+    if a.sections_off: params.update({k: False for k in ("run_load", "run_drift", "run_explain", "run_export", "run_guard")})
+    rows, totals, anchors = [], [], []
+    for i in range(a.repeat):
+        row, total, res = run_prodkit(params, root / f"prodkit-{i}")
+        rows.append(row); totals.append(total)
+        anchors.append(run_anchor(params, root / f"anchor-{i}"))
+    env = capture_environment()
+    print(f"demo validation job, median of {a.repeat} run(s); python {env['python']}, torch {env['torch']}, "
+          f"{env['affinity']} cores ({env['cpu']}); demo written in {t_demo:.1f} s (not counted); exit code {res.exit_code}")
+    print(f"\n{'step':<48} {'seconds':>8}")
+    for k in rows[0]:
+        print(f"{k:<48} {statistics.median(r.get(k, 0.0) for r in rows):8.2f}")
+    total = statistics.median(totals)
+    a_exec, a_total = statistics.median(x[0] for x in anchors), statistics.median(x[1] for x in anchors)
+    print(f"{'total (prodkit run_notebook)':<48} {total:8.2f}")
+    print(f"\nanchor: papermill execute {a_exec:.2f} s + nbconvert HTML {a_total - a_exec:.2f} s = {a_total:.2f} s")
+    print(f"ratio prodkit job / anchor: {total / a_total:.2f}x  (prodkit adds parameter checks, gates, verdict, results.json and atomic writes, and stops the kernel at once)")
+    print(f"target: whole job <= 30 s on 2 cores: {'met' if total <= 30 else 'NOT met'} ({total:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""templates/validation.ipynb through the real job runner on the embedded demo: `prodkit demo` end to end,
+reproducibility, CSV inputs, missing labels, a failing cell."""
+import json, re, subprocess, sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from prodkit.jobs import list_templates, run_notebook, template_parameters
+
+_SCRIPT = Path(sys.executable).parent / "prodkit"
+PRODKIT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "prodkit.cli"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    "`prodkit demo --out DIR` run once, as a user would; its demo data feeds the other tests."
+    out = tmp_path_factory.mktemp("demo")
+    r = subprocess.run([*PRODKIT, "demo", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    return out, r
+
+
+OTHER_SECTIONS_OFF = {"run_load": False, "run_drift": False, "run_explain": False, "run_export": False, "run_guard": False}
+
+
+def _inputs(out, **kw):
+    "The demo's inputs, with the sections these tests do not look at turned off (they are tested by their own modules)."
+    d = out / "demo"
+    return {"model": str(d / "bundle"), "reference": str(d / "reference.parquet"), "current": str(d / "current.parquet"),
+            **OTHER_SECTIONS_OFF, **kw}
+
+
+def test_validation_template_declares_its_parameters():
+    assert "validation" in list_templates()
+    ps = template_parameters("validation")
+    assert [p for p in ps if not p.startswith("run_")] == ["model", "reference", "current", "label", "gates", "seed"]
+    assert {p: ps[p].type for p in ps} == {"model": "path", "reference": "path", "current": "path", "label": "str", "gates": "str",
+                                           "seed": "int", "run_load": "bool", "run_drift": "bool", "run_explain": "bool",
+                                           "run_export": "bool", "run_guard": "bool"}
+    assert all(ps[p].default is True for p in ps if p.startswith("run_"))
+
+
+def test_demo_end_to_end(demo):
+    out, r = demo
+    assert r.returncode in (0, 1), r.stderr           # the job ran to the end (a gate may fail on the drifting demo)
+    for f in ("validation.ipynb", "validation.html", "results.json"): assert (out / f).is_file()
+    res = json.loads((out / "results.json").read_text())
+    assert res["exit_code"] == r.returncode and res["failed_cell"] is None
+    q = res["results"]
+    assert 0.5 < q["quality.auc"] <= 1 and 0 < q["quality.accuracy"] <= 1 and q["quality.log_loss"] > 0 and 0 <= q["quality.ece"] < 1
+    assert q["quality.n"] == len(pd.read_parquet(out / "demo" / "current.parquet"))
+    assert abs(q["quality.auc_drop"] - (q["quality.reference_auc"] - q["quality.auc"])) < 1e-12
+    assert q["versions.model"].startswith("sha256:") and q["versions.schema"].startswith("sha256:")
+    m = res["manifest"]
+    assert m["format"] == "prodkit-manifest" and m["models"]["model"]["fingerprint"] == q["versions.model"]
+    assert m["data"]["current"]["fingerprint"] == q["versions.current"] and m["seeds"] == {"job": 0}
+    assert [g["gate"] for g in res["gates"]][:3] == ["quality.auc >= 0.75", "quality.auc_drop <= 0.1", "quality.ece <= 0.1"]
+
+
+def test_demo_report_opens_with_gates_no_code_figures_embedded(demo):
+    out, _ = demo
+    page = (out / "validation.html").read_text()
+    assert page.index("<h2>Gates</h2>") < page.index("Versions and manifest") < page.index("Quality on labelled current data")
+    for code in ("load_bundle(", "record(", "import ", "plt.subplots"): assert code not in page
+    assert len(re.findall(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", page)) >= 1    # the calibration/confusion figure
+    nb = nbformat.read(out / "validation.ipynb", as_version=4)
+    assert "prodkit-verdict" in nb.cells[0].metadata.get("tags", [])
+
+
+def test_same_inputs_twice_identical_results_and_fingerprints(demo, tmp_path):
+    from prodkit.versioning import Manifest
+    out, _ = demo
+    first = json.loads((out / "results.json").read_text())          # the run of `prodkit demo`
+    d = out / "demo"
+    again = run_notebook("validation", {"model": str(d / "bundle"), "reference": str(d / "reference.parquet"),
+                                        "current": str(d / "current.parquet"), "seed": 0}, tmp_path / "again")
+    assert again.results == first["results"]
+    diff = Manifest.from_dict(again.manifest).diff(Manifest.from_dict(first["manifest"]))
+    # fingerprints, seeds, code and parameters all equal; only how python was invoked may differ
+    # (`prodkit demo` runs through the console script, this test through `python -m pytest`)
+    assert [c for c in diff.changed if not c.startswith("environment.")] == [], diff.changed
+    for part in ("data", "models", "schemas", "seeds", "code", "extra"): assert again.manifest[part] == first["manifest"][part]
+
+
+def test_csv_inputs_give_the_same_numbers(demo, tmp_path):
+    out, _ = demo
+    p = _inputs(out)
+    ref = pd.read_parquet(p["reference"]); cur = pd.read_parquet(p["current"])
+    ref.to_csv(tmp_path / "ref.csv", index=False); cur.to_csv(tmp_path / "cur.csv", index=False)
+    r = run_notebook("validation", {**p, "reference": tmp_path / "ref.csv", "current": tmp_path / "cur.csv", "run_drift": "false"},
+                     tmp_path / "out", gates=["quality.n > 0"])
+    assert r.exit_code == 0, r.message
+    base = json.loads((out / "results.json").read_text())["results"]
+    assert r.results["quality.n"] == base["quality.n"] and abs(r.results["quality.auc"] - base["quality.auc"]) < 1e-6
+
+
+def test_no_labels_skips_quality_and_its_gates_fail(demo, tmp_path):
+    out, _ = demo
+    p = _inputs(out)
+    pd.read_parquet(p["current"]).drop(columns="label").to_parquet(tmp_path / "cur.parquet")
+    r = run_notebook("validation", {**p, "current": tmp_path / "cur.parquet"}, tmp_path / "out")
+    assert r.exit_code == 1 and r.failed_cell is None
+    assert not any(k.startswith("quality.") for k in r.results)
+    assert all(g["reason"] == "not recorded" for g in r.gates.rows if g["metric"].startswith("quality."))
+    assert "no labelled rows" in r.html.read_text()
+
+
+def test_data_that_breaks_the_model_is_exit_3_and_names_the_cell(demo, tmp_path):
+    out, _ = demo
+    p = _inputs(out)
+    cur = pd.read_parquet(p["current"])
+    cur.drop(columns=cur.columns[0]).to_parquet(tmp_path / "cur.parquet")
+    r = run_notebook("validation", {**p, "current": tmp_path / "cur.parquet"}, tmp_path / "out")
+    assert r.exit_code == 3 and r.failed_cell["ename"] == "SchemaError" and "is missing" in r.failed_cell["evalue"]
+    assert f"cell {r.failed_cell['index']} raised SchemaError" in r.message
+    assert "The run FAILED" in r.html.read_text().split("Versions and manifest")[0]
+
+
+def test_validate_command_with_a_gates_file(demo, tmp_path):
+    out, _ = demo
+    p = _inputs(out)
+    (tmp_path / "gates.yaml").write_text("gates:\n  - quality.auc >= 0.99\n  - versions.model != 'x'\n")
+    r = subprocess.run([*PRODKIT, "validate", "--model", p["model"], "--reference", p["reference"], "--current", p["current"],
+                        "--gates", str(tmp_path / "gates.yaml"), "-p", "run_explain", "false", "-p", "run_drift", "no",
+                        "-p", "run_load", "false", "-p", "run_export", "false", "-p", "run_guard", "false", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert "FAIL  quality.auc >= 0.99" in r.stdout and 'PASS  versions.model != "x"' in r.stdout
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["parameters"]["gates"] == '["quality.auc >= 0.99", "versions.model != \\"x\\""]' and res["parameters"]["run_explain"] is False
+
+
+def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
+    import numpy as np, torch
+    from prodkit.core import TabularAdapter
+    from prodkit.versioning import save_bundle
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    df["price"] = 3 * df["a"] - df["b"] + rng.normal(scale=0.1, size=400)
+    ad = TabularAdapter(target="price").fit(df)
+    X, y = ad.transform(df), torch.tensor(df["price"].to_numpy(), dtype=torch.float32)[:, None]
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():   # least squares on the standardised features: a model that fits well
+        A = torch.cat([X, torch.ones(len(X), 1)], 1); w = torch.linalg.lstsq(A, y).solution
+        lin.weight.copy_(w[:2].T); lin.bias.copy_(w[2])
+    save_bundle(tmp_path / "bundle", lin, ad, output="regression")
+    df.to_csv(tmp_path / "data.csv", index=False)
+    r = run_notebook("validation", {"model": tmp_path / "bundle", "reference": tmp_path / "data.csv", "current": tmp_path / "data.csv",
+                                    "label": "price", **OTHER_SECTIONS_OFF}, tmp_path / "out", gates=["quality.rmse <= 0.2", "quality.mae_drop == 0"])
+    assert r.exit_code == 0, r.message
+    q = {k[8:]: v for k, v in r.results.items() if k.startswith("quality.")}
+    assert set(q) == {"n", "mae", "rmse", "r2", "reference_mae", "mae_drop"} and q["n"] == 400
+    assert 0.05 < q["mae"] < q["rmse"] < 0.2 and q["r2"] > 0.99
+    assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", r.html.read_text())      # the predicted-vs-true scatter
