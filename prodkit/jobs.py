@@ -229,6 +229,16 @@ def _safe_list():
     except ProdkitError: return []
 
 # %% ../nbs/60_jobs.ipynb #8c89f929
+def _yaml_value(text:str):
+    "Parse one scalar or collection as YAML, reading unquoted numbers such as `1e-5` as numbers (YAML 1.1 wants `1.0e-5`)."
+    import yaml
+    v = yaml.safe_load(text)
+    if isinstance(v, str) and text.strip()[:1] not in ("'", '"'):
+        try: return float(v) if not v.strip().lower().lstrip("+-") in ("nan", "inf", "infinity") else v
+        except ValueError: pass
+    return v
+
+# %% ../nbs/60_jobs.ipynb #dea21bb5
 def _convert(p:TemplateParameter, v, template):
     def bad(extra=""):
         return ParameterError(f"parameter `{p.name}` of template `{template}` must be {_a(p.type)}{extra}", value=v,
@@ -250,7 +260,7 @@ def _convert(p:TemplateParameter, v, template):
         return str(Path(s).resolve())
     if isinstance(v, str):
         import yaml
-        try: v = yaml.safe_load(v) if v.strip() else v
+        try: v = _yaml_value(v) if v.strip() else v
         except yaml.YAMLError as e: raise bad(f" (could not parse the text: {str(e).splitlines()[0]})") from e
         if t == "list" and isinstance(v, str): v = [v]
     if isinstance(v, np.generic): v = v.item()
@@ -285,7 +295,7 @@ def _tpl_name(template):
     if _is_node(template): return template.metadata.get("title", "notebook")
     return Path(str(template)).stem
 
-# %% ../nbs/60_jobs.ipynb #227f60bf
+# %% ../nbs/60_jobs.ipynb #2e7ac509
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
 _GATE_RE = re.compile(r"^\s*([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
@@ -307,7 +317,7 @@ class Gate:
                                  fix="use a recorded result name, one of < <= > >= == !=, and a number, true/false or a string")
         metric, op, raw = m.groups()
         import yaml
-        try: thr = yaml.safe_load(raw)
+        try: thr = _yaml_value(raw)
         except yaml.YAMLError: thr = raw
         if isinstance(thr, (list, dict)) or thr is None:
             raise ParameterError(f"the threshold of gate `{text}` must be a number, true/false or a string", value=raw, fix="e.g. 'quality.auc >= 0.8'")
@@ -360,7 +370,7 @@ def _read_gate_file(path):
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p), fix="write a list of gates, one string each", path=str(p)) from e
 
-# %% ../nbs/60_jobs.ipynb #f63a0f4a
+# %% ../nbs/60_jobs.ipynb #ec80f53a
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed`, `reason`."
@@ -404,7 +414,7 @@ def evaluate_gates(gates, # anything `parse_gates` accepts
         rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
     return GateReport(rows=tuple(rows))
 
-# %% ../nbs/60_jobs.ipynb #a458c45a
+# %% ../nbs/60_jobs.ipynb #82c2a5bc
 _INLINE = "module://matplotlib_inline.backend_inline"
 
 def _kernel_manager_class(kernel_name=None):
@@ -430,7 +440,7 @@ def _kernel_manager_class(kernel_name=None):
             return self._kernel_spec
     return ProdkitKernelManager
 
-# %% ../nbs/60_jobs.ipynb #82c2a5bc
+# %% ../nbs/60_jobs.ipynb #08ea2f59
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED = 0, 1, 2, 3
 _STATUS = {0: "PASSED", 1: "FAILED (gate)", 3: "FAILED (cell raised)"}
 
@@ -470,7 +480,7 @@ def _cell_text(c):
     ev = ev if len(ev) <= 200 else ev[:197] + "..."
     return f"cell {c['index']} raised {c['ename']}: {ev}" + (f" (first line: {c['first_line']})" if c.get("first_line") else "")
 
-# %% ../nbs/60_jobs.ipynb #08ea2f59
+# %% ../nbs/60_jobs.ipynb #2bfe7f63
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
     "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None."
     import papermill as pm
@@ -516,7 +526,7 @@ def _failing_cell(nb, info):
     out.pop("exec_index", None)
     return out
 
-# %% ../nbs/60_jobs.ipynb #b2b5d229
+# %% ../nbs/60_jobs.ipynb #0377e698
 def _results_html(results):
     if not results: return "<p>No results were recorded.</p>"
     rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_fmt_value(v))}</td></tr>" for k, v in results.items())
@@ -570,7 +580,7 @@ def render_html(nb, # an executed notebook (NotebookNode)
 
 _CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
-# %% ../nbs/60_jobs.ipynb #2bfe7f63
+# %% ../nbs/60_jobs.ipynb #9dbad8a0
 def _job_manifest(recorded, template, params):
     "The manifest written with every job: the template's own, completed with the code version and parameters."
     try:
@@ -603,7 +613,7 @@ def _pid_alive(pid):
     except ProcessLookupError: return False
     except PermissionError: return True
 
-# %% ../nbs/60_jobs.ipynb #0377e698
+# %% ../nbs/60_jobs.ipynb #2c48613c
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json
