@@ -1,0 +1,54 @@
+"""`prodkit export` end to end in a subprocess: a demo bundle becomes a checked artifact, and a refused export writes nothing."""
+import json, subprocess, sys, zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from prodkit.demo import write_demo
+from prodkit.export import read_manifest
+
+
+def _prodkit(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "prodkit.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo_paths(tmp_path_factory):
+    return write_demo(tmp_path_factory.mktemp("demo"), seed=0)
+
+
+def test_export_bundle_from_the_command_line(demo_paths, tmp_path):
+    out, summary = tmp_path / "churn.pt", tmp_path / "summary.json"
+    r = _prodkit("export", "--model", demo_paths["bundle"], "--out", out, "--data", demo_paths["current"],
+                 "--repeats", 5, "--json", summary)
+    assert r.returncode == 0, r.stderr
+    assert "export passed" in r.stdout
+    s = json.loads(summary.read_text())
+    assert s["passed"] is True and s["max_abs_err"] <= 1e-5 and s["size_bytes"] == out.stat().st_size
+    m = read_manifest(out)
+    assert m["method"] in ("script", "trace") and zipfile.is_zipfile(out)
+
+
+def test_tensor_model_bundle_and_a_missing_bundle(tmp_path):
+    from prodkit.versioning import save_bundle
+    bundle = save_bundle(tmp_path / "b", nn.Linear(3, 2), None, output="logits", example=torch.zeros(2, 3))
+    r = _prodkit("export", "--model", bundle, "--out", tmp_path / "x.pt", "--method", "trace", "--input-shape", "3", "--repeats", 3)
+    assert r.returncode == 0, r.stderr and (tmp_path / "x.pt").exists()
+    r = _prodkit("export", "--model", tmp_path / "missing", "--out", tmp_path / "y.pt")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "missing" in r.stderr
+    assert not (tmp_path / "y.pt").exists()
+
+
+def test_refused_export_exits_1_with_the_reasons(monkeypatch, capsys, tmp_path):
+    import prodkit.export
+    from prodkit.cli import main
+    def refuse(*a, **k):
+        raise prodkit.export.ExportError("no export method gave a faithful artifact",
+                                         reasons={"script": "cannot script", "trace": "parity failed at batch 1"})
+    monkeypatch.setattr(prodkit.export, "export_bundle", refuse)
+    assert main(["export", "--model", str(tmp_path), "--out", str(tmp_path / "z.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "trace: parity failed at batch 1" in err and "script: cannot script" in err
+    assert not (tmp_path / "z.pt").exists()
