@@ -35,7 +35,8 @@ def test_tensor_model_bundle_and_a_missing_bundle(tmp_path):
     from prodkit.versioning import save_bundle
     bundle = save_bundle(tmp_path / "b", nn.Linear(3, 2), None, output="logits", example=torch.zeros(2, 3))
     r = _prodkit("export", "--model", bundle, "--out", tmp_path / "x.pt", "--method", "trace", "--input-shape", "3", "--repeats", 3)
-    assert r.returncode == 0, r.stderr and (tmp_path / "x.pt").exists()
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "x.pt").exists() and "export passed" in r.stdout
     r = _prodkit("export", "--model", tmp_path / "missing", "--out", tmp_path / "y.pt")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "missing" in r.stderr
     assert not (tmp_path / "y.pt").exists()
