@@ -149,10 +149,12 @@ def _json_default(o):
 
 def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 
-def _input_records(X, rows:np.ndarray) -> list:
-    "JSON text of the inputs of `rows` of `X` (a DataFrame gives {column: value}, an array a flat list)."
+def _input_records(X, rows:np.ndarray, keep:Sequence=None) -> list:
+    "JSON text of the inputs of `rows` of `X` (a DataFrame gives {column: value} for the `keep` columns, an array a flat list)."
     if isinstance(X, pd.DataFrame):
-        sub = X.iloc[rows]; cols = [str(c) for c in sub.columns]
+        sub = X.iloc[rows]
+        if keep is not None: sub = sub[[c for c in keep if c in sub.columns]]
+        cols = [str(c) for c in sub.columns]
         return [_dumps(dict(zip(cols, vals))) for vals in sub.itertuples(index=False, name=None)]
     a = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
     a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
@@ -160,8 +162,9 @@ def _input_records(X, rows:np.ndarray) -> list:
 
 class _Writer(threading.Thread):
     "Background thread that owns the write connection and commits queued records in batches."
-    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str):
+    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None):
         super().__init__(daemon=True, name="prodkit-monitor-writer")
+        self.keep = keep
         self.q, self.batch_size, self.interval_s, self.error, self.acknowledged = queue.SimpleQueue(), batch_size, interval_s, None, 0
         self.con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         try:
@@ -204,7 +207,7 @@ class _Writer(threading.Thread):
     def _rows(self, rec):
         t, lat, version, call_id, X, rows, P, served, labels = rec
         try:
-            ins = _input_records(X, rows)
+            ins = _input_records(X, rows, self.keep)
             out = []
             for j, i in enumerate(rows):
                 p = P[i]
@@ -292,7 +295,7 @@ class Monitor:
         self.max_queue = max_queue
         self._rng, self._lock, self._calls, self.dropped, self.errors = np.random.default_rng(seed), threading.Lock(), 0, 0, 0
         meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
-        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous)
+        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=schema.names if schema is not None else None)
         self._writer.start()
         self._finalizer = weakref.finalize(self, self._writer.request, "stop", 10.0)
 
