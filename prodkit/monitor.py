@@ -149,13 +149,18 @@ def _json_default(o):
 
 def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 
-def _input_records(X, rows:np.ndarray, keep:Sequence=None) -> list:
-    "JSON text of the inputs of `rows` of `X` (a DataFrame gives {column: value} for the `keep` columns, an array a flat list)."
-    if isinstance(X, pd.DataFrame):
-        sub = X.iloc[rows]
-        if keep is not None: sub = sub[[c for c in keep if c in sub.columns]]
-        cols = [str(c) for c in sub.columns]
-        return [_dumps(dict(zip(cols, vals))) for vals in sub.itertuples(index=False, name=None)]
+def _frame_json(frames:list, keep:Sequence=None) -> list:
+    "JSON text {column: value} of every row of `frames`, in order (one concat and one pass per column, exact floats)."
+    big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if keep is not None: big = big[[c for c in keep if c in big.columns]]
+    cols = [str(c) for c in big.columns]
+    def values(s): # arrow-backed strings convert far faster through numpy than element by element
+        return s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
+    lists = [values(big.iloc[:, j]) for j in range(big.shape[1])]
+    return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
+
+def _array_json(X, rows:np.ndarray) -> list:
+    "JSON text (a flat list) of `rows` of an array or tensor."
     a = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
     a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
     return [_dumps(a[i].tolist()) for i in rows]
@@ -164,7 +169,7 @@ class _Writer(threading.Thread):
     "Background thread that owns the write connection and commits queued records in batches."
     def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None):
         super().__init__(daemon=True, name="prodkit-monitor-writer")
-        self.keep = keep
+        self.keep, self.classes, self.wake = keep, meta.get("classes"), threading.Event()
         self.q, self.batch_size, self.interval_s, self.error, self.acknowledged = queue.SimpleQueue(), batch_size, interval_s, None, 0
         self.con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         try:
@@ -187,38 +192,40 @@ class _Writer(threading.Thread):
         self.acknowledged = self.con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
 
     def run(self):
-        stop, pending, acks = False, [], []
+        # sleep until the interval is over or someone asks (flush, stop, a full batch): no wake-up per record
+        stop = False
         while not stop:
-            try: item = self.q.get(timeout=self.interval_s)
-            except queue.Empty: item = None
-            deadline = time.monotonic() + self.interval_s
-            while item is not None:
-                if item[0] == "rec": pending.extend(self._rows(item[1]))
-                elif item[0] == "flush": acks.append(item[1])
-                elif item[0] == "stop": acks.append(item[1]); stop = True
-                if len(pending) >= self.batch_size or acks or time.monotonic() > deadline: break
+            self.wake.wait(self.interval_s); self.wake.clear()
+            items, acks = [], []
+            while True:
                 try: item = self.q.get_nowait()
-                except queue.Empty: item = None
-            if pending: self._commit(pending); pending = []
+                except queue.Empty: break
+                if item[0] == "rec": items.append(item[1])
+                else: acks.append(item[1]); stop = stop or item[0] == "stop"
+            for i in range(0, len(items), self.batch_size): self._commit(self._rows(items[i:i + self.batch_size]))
             for ev in acks: ev.set()
-            acks = []
         self.con.close()
 
-    def _rows(self, rec):
-        t, lat, version, call_id, X, rows, P, served, labels = rec
+    def _rows(self, items) -> list:
+        "Turn queued records into table rows, all at once (one concat of the frames, vectorised outputs)."
         try:
-            ins = _input_records(X, rows, self.keep)
-            out = []
-            for j, i in enumerate(rows):
-                p = P[i]
-                if np.ndim(p) == 0:
-                    v = float(p); out.append((t, lat, version, served[i], call_id, ins[j], _dumps(v), _dumps(v) if math.isfinite(v) else None, None))
-                else:
-                    ok = bool(np.isfinite(p).all())
-                    pred = labels[int(np.argmax(p))] if ok else None
-                    out.append((t, lat, version, served[i], call_id, ins[j], _dumps([float(x) for x in p]),
-                                _dumps(pred) if ok else None, float(np.max(p)) if ok else None))
-            return out
+            frames = [X if len(rows) == len(X) else X.iloc[rows] for _, _, _, _, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
+            fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
+            ins = [s for it in items for s in ([next(fj) for _ in it[5]] if isinstance(it[4], pd.DataFrame) else _array_json(it[4], it[5]))]
+            head = [(t, lat, version, served[i], call_id) for t, lat, version, call_id, _, rows, _, served in items for i in rows]
+            Ps = [P[rows] for *_, rows, P, _ in items]
+            if all(P.ndim == 1 for P in Ps):  # regression: the value is the output and the prediction
+                outs = [(_dumps(v), _dumps(v) if math.isfinite(v) else None, None) for v in np.concatenate(Ps).tolist()]
+            else:
+                k = Ps[0].shape[1]
+                if any(P.ndim != 2 or P.shape[1] != k for P in Ps):
+                    raise ValueError(f"the model returned outputs of different widths: {sorted({P.shape[1:] for P in Ps})}")
+                P = np.concatenate(Ps); ok = np.isfinite(P).all(1)
+                am = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0); mx = P.max(1)
+                labels = self.classes if self.classes and len(self.classes) == k else list(range(k))
+                lj = [_dumps(c) for c in labels]
+                outs = [(json.dumps(p), lj[a] if o else None, m if o else None) for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
+            return [h + (i,) + o for h, i, o in zip(head, ins, outs)]
         except Exception as e:
             self.error = e; return []
 
@@ -235,7 +242,7 @@ class _Writer(threading.Thread):
 
     def request(self, kind, timeout=None) -> bool:
         if not self.is_alive(): return True
-        ev = threading.Event(); self.q.put((kind, ev)); return ev.wait(timeout)
+        ev = threading.Event(); self.q.put((kind, ev)); self.wake.set(); return ev.wait(timeout)
 
 # %% ../nbs/51_monitor.ipynb #334e3b12
 def _unwrap_module(model):
@@ -335,13 +342,16 @@ def _observe(self, X):
     with self._lock:
         self._calls += 1; call_id = self._calls
         rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
-        if len(rows) and self._writer.q.qsize() >= self.max_queue: self.dropped += len(rows); rows = rows[:0]
+        waiting = self._writer.q.qsize()
+        if len(rows) and waiting >= self.max_queue: self.dropped += len(rows); rows = rows[:0]
     if len(rows):
-        if isinstance(Xr, pd.DataFrame): Xr = Xr.copy(deep=False)
+        # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
+        # often reused buffers, are copied
+        if isinstance(Xr, pd.DataFrame): pass
         elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
         else: Xr = np.array(Xr, copy=True)
-        labels = self.classes if self.classes is not None and vals.ndim == 2 and len(self.classes) == vals.shape[1] else list(range(vals.shape[1] if vals.ndim == 2 else 0))
-        self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n, labels)))
+        self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
+        if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
     if served is not None and "rejected" in served:
         bad = [i for i, s in enumerate(served) if s == "rejected"]
         raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected')",
