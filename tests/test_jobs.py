@@ -1,0 +1,160 @@
+"""prodkit.jobs end to end through papermill on a tiny template: exit codes, report, results.json, atomicity."""
+import json, os, re, signal, subprocess, sys, time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from prodkit import jobs
+from prodkit.core import FileFormatError, ParameterError
+from prodkit.jobs import read_results, run_notebook
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _toy import toy_template  # noqa: E402
+
+
+@pytest.fixture
+def toy(tmp_path):
+    return toy_template(tmp_path / "toy.ipynb")
+
+
+def test_pass_writes_report_results_and_uses_our_python(toy, tmp_path):
+    out = tmp_path / "out"
+    r = run_notebook(toy, {"n": "5", "scale": 2}, out)
+    assert (r.exit_code, r.passed) == (0, True)
+    assert sorted(os.listdir(out)) == ["results.json", "toy.html", "toy.ipynb"]
+    assert r.results["toy.n"] == 5 and r.results["toy.scaled"] == 10.0 and r.results["toy.done"] is True
+    assert r.results["toy.python"] == sys.executable        # the kernel is the Python prodkit runs in
+    assert read_results(out / "toy.ipynb") == r.results
+    res = json.loads((out / "results.json").read_text())
+    assert res["exit_code"] == 0 and res["status"] == "PASSED" and res["results"] == r.results
+    assert res["gates"] == [{"gate": "toy.n >= 3", "metric": "toy.n", "op": ">=", "threshold": 3, "value": 5, "passed": True, "reason": ""}]
+    assert res["parameters"] == {"n": 5, "scale": 2.0, "gates": '["toy.n >= 3"]'}
+    assert res["manifest"]["extra"]["job"]["template"] == "toy.ipynb" and res["manifest"]["code"]
+    assert res["failed_cell"] is None
+
+
+def test_report_opens_with_gates_has_no_code_and_embeds_figures(toy, tmp_path):
+    r = run_notebook(toy, {}, tmp_path / "out", gates=["toy.n >= 1", "toy.scaled < 100"])
+    nb = nbformat.read(r.notebook, as_version=4)
+    assert "prodkit-verdict" in nb.cells[0].metadata["tags"] and "<h2>Gates</h2>" in nb.cells[0].source
+    assert "widgets" not in nb.metadata
+    page = r.html.read_text()
+    assert page.index("toy: <span") < page.index("PASS") < page.index("Toy job")      # verdict, gates, then the template
+    assert page.count("data:image/png;base64,") >= 1                                 # the figure is embedded
+    assert "SECRET_SOURCE_MARKER" not in page and "record(" not in page and "plt.plot" not in page
+    assert not re.search(r"<script[^>]*src=\"https?://", page)                      # nothing fetched to read it
+
+
+def test_gate_failure_is_exit_1(toy, tmp_path):
+    r = run_notebook(toy, {"n": 2}, tmp_path / "out", gates="toy.n >= 3; toy.missing <= 1; toy.scaled > 0")
+    assert r.exit_code == 1 and not r.passed
+    assert [g["passed"] for g in r.gates.rows] == [False, False, True]
+    assert r.gates.rows[1]["reason"] == "not recorded"
+    assert "2 of 3 gates failed" in r.message
+    res = json.loads(r.results_json.read_text())
+    assert res["exit_code"] == 1 and res["passed"] is False
+    assert "FAILED" in r.html.read_text().split("Toy job")[0]
+
+
+def test_gates_from_a_yaml_file_and_template_parameter(toy, tmp_path):
+    (tmp_path / "g.yaml").write_text("gates:\n  - toy.n == 7\n")
+    assert run_notebook(toy, {"n": 7}, tmp_path / "a", gates=tmp_path / "g.yaml").exit_code == 0
+    assert run_notebook(toy, {"n": 7, "gates": str(tmp_path / "g.yaml")}, tmp_path / "b").exit_code == 0
+    assert run_notebook(toy, {"n": 6, "gates": "toy.n == 7"}, tmp_path / "c").exit_code == 1
+
+
+def test_raising_cell_is_exit_3_with_report_and_cell_named(toy, tmp_path):
+    r = run_notebook(toy, {"fail": True}, tmp_path / "out")
+    assert r.exit_code == 3
+    assert r.failed_cell["index"] == 5 and r.failed_cell["ename"] == "ValueError" and r.failed_cell["evalue"] == "asked to fail"
+    assert "cell 5 raised ValueError: asked to fail" in r.message
+    page = r.html.read_text()
+    top = page.split("Toy job")[0]
+    assert "The run FAILED: cell 5 raised" in top and "ValueError" in top
+    res = json.loads(r.results_json.read_text())
+    assert res["exit_code"] == 3 and res["failed_cell"]["index"] == 5
+    assert "toy.done" not in res["results"] and res["results"]["toy.n"] == 3          # results up to the failure are kept
+    nb = nbformat.read(r.notebook, as_version=4)
+    assert any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_cell_timeout_is_exit_3(toy, tmp_path):
+    r = run_notebook(toy, {"sleep_s": 30}, tmp_path / "out", cell_timeout=2)
+    assert r.exit_code == 3 and r.failed_cell["index"] == 4
+    assert "timed out" in (r.failed_cell["evalue"] + r.failed_cell["ename"]).lower() or "Timeout" in r.failed_cell["ename"]
+    assert r.html.exists() and r.results_json.exists()
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"m": 1}, "unknown parameter `m`"),
+    ({"nn": 1}, "did you mean `n`?"),
+    ({"n": "three"}, "parameter `n` of template `toy` must be an integer"),
+    ({"n": 2.5}, "must be an integer"),
+    ({"fail": "maybe"}, "must be a bool"),
+    ({"scale": True}, "must be a float"),
+])
+def test_bad_parameters_exit_2_before_any_kernel(toy, tmp_path, monkeypatch, params, words):
+    started = []
+    monkeypatch.setattr(jobs, "_execute", lambda *a, **k: started.append(1))
+    from jupyter_client import AsyncKernelManager
+    monkeypatch.setattr(AsyncKernelManager, "start_kernel", lambda *a, **k: started.append(1))
+    with pytest.raises(ParameterError, match=re.escape(words)):
+        run_notebook(toy, params, tmp_path / "out")
+    assert started == [] and not (tmp_path / "out").exists()
+
+
+def test_bad_gates_exit_2_before_any_kernel(toy, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "_execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    with pytest.raises(ParameterError, match="a gate must read"):
+        run_notebook(toy, {}, tmp_path / "out", gates=["toy.n => 3"])
+    with pytest.raises(FileFormatError, match="gates file does not exist"):
+        run_notebook(toy, {}, tmp_path / "out", gates=tmp_path / "nope.yaml")
+
+
+def test_int_is_accepted_for_float_and_strings_converted(toy, tmp_path):
+    r = run_notebook(toy, {"scale": 3, "n": "4"}, tmp_path / "out")
+    assert r.results["toy.scaled"] == 12.0
+
+
+def test_same_job_twice_gives_identical_results(toy, tmp_path):
+    a = run_notebook(toy, {"n": 4}, tmp_path / "a")
+    b = run_notebook(toy, {"n": 4}, tmp_path / "b")
+    assert a.results == b.results
+    ra, rb = (json.loads(p.read_text()) for p in (a.results_json, b.results_json))
+    assert ra["manifest"]["extra"] == rb["manifest"]["extra"] and ra["gates"] == rb["gates"]
+
+
+def test_failed_postprocessing_leaves_no_report_and_removes_the_old(toy, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert run_notebook(toy, {}, out).exit_code == 0
+    def boom(nb): raise RuntimeError("renderer crashed")
+    monkeypatch.setattr(jobs, "render_html", boom)
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        run_notebook(toy, {"n": 4}, out)
+    assert os.listdir(out) == []            # the old report is gone, no half-written new one, no temp folder
+
+
+_KILL = """
+import sys
+from prodkit.jobs import run_notebook
+run_notebook(sys.argv[1], {"sleep_s": 60}, sys.argv[2])
+"""
+
+
+def test_killed_run_leaves_no_complete_looking_report(toy, tmp_path):
+    out = tmp_path / "out"
+    assert run_notebook(toy, {}, out).exit_code == 0            # an old, complete report
+    p = subprocess.Popen([sys.executable, "-c", _KILL, str(toy), str(out)], start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:                            # wait until the kernel is in the sleeping cell
+            tmp = list(out.glob(".prodkit-run-*/toy.ipynb"))
+            if tmp and "time.sleep" in tmp[0].read_text() and '"status": "running"' in tmp[0].read_text(): break
+            time.sleep(0.2)
+        else: pytest.fail("the job never reached the sleeping cell")
+    finally:
+        os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert [f for f in os.listdir(out) if not f.startswith(".")] == []
+    assert run_notebook(toy, {}, out).exit_code == 0            # the next run cleans the dead run's folder
+    assert sorted(os.listdir(out)) == ["results.json", "toy.html", "toy.ipynb"]
