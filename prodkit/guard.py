@@ -231,6 +231,7 @@ def _prepare(self, X):
     return t, t.shape[0], bad, []
 
 def _take(X, pos:np.ndarray):
+    if len(pos) == len(X) and (pos == np.arange(len(X))).all(): return X
     if isinstance(X, pd.DataFrame): return X.iloc[pos]
     return X[torch.as_tensor(pos, dtype=torch.long)]
 
