@@ -46,8 +46,14 @@ def _column_bytes(s:pd.Series) -> bytes:
         return s.to_numpy().view("i8").astype("<i8").tobytes()
     if isinstance(dt, pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
         s = s.astype(object)
-    h = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy()
+    try: h = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy()
+    except TypeError:   # unhashable cells (lists, dicts): hash each cell's canonical JSON, row by row
+        return b"".join(hashlib.sha256(_canonical_json(None if _isna_scalar(v) else v)).digest()[:8] for v in s.tolist())
     return h.astype("<u8").tobytes()
+
+def _isna_scalar(v) -> bool:
+    try: return bool(pd.isna(v)) if np.ndim(v) == 0 else False
+    except (TypeError, ValueError): return False
 
 def _dtype_desc(t):
     if isinstance(t, pd.CategoricalDtype):
@@ -335,7 +341,7 @@ def _examples(adapter, example) -> list:
         else: x = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
         if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape), fix="pass a few input rows, e.g. X[:16]")
         if x.dtype == torch.float64: x = x.float()
-        return [x, x[:1], x.flip(0)]
+        return [x, x[:1], x.flip(0), -x, 2 * x]
     if adapter is None: return []
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(16, adapter.n_features_, generator=g), torch.randn(5, adapter.n_features_, generator=g)
@@ -350,9 +356,15 @@ def _max_diff(m1, m2, x) -> float:
 
 def _export(model, examples:list):
     "TorchScript version of `model`: scripted, or traced when scripting fails and the trace matches eager outputs."
-    if isinstance(model, torch.jit.ScriptModule): return model.eval(), "torchscript", []
-    if not isinstance(model, nn.Module):
+    if not isinstance(model, (nn.Module, torch.jit.ScriptModule)):
         raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__, fix="pass the torch module itself")
+    if examples:
+        try:
+            with torch.no_grad(): model.eval()(examples[0])
+        except Exception as e:
+            raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: {str(e).strip()[:200]}",
+                             fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
+    if isinstance(model, torch.jit.ScriptModule): return model.eval(), "torchscript", []
     model.eval(); notes = []
     with _jit_quiet():
         try: sm, method = torch.jit.script(model), "script"
@@ -467,7 +479,8 @@ def load_model_file(path, # a TorchScript file written by torch.jit.save or save
     with open(p, "rb") as f: head = f.read(4)
     if not zipfile.is_zipfile(p):
         what = ("a Python pickle (e.g. torch.save in the legacy format)" if head[:1] == b"\x80" else
-                "an empty file" if not head else "neither a TorchScript archive nor any zip archive")
+                "an empty file" if not head else "a damaged or truncated zip archive" if head[:2] == b"PK" else
+                "neither a TorchScript archive nor any zip archive")
         raise FileFormatError(f"model file is not a TorchScript archive: it is {what}; prodkit never unpickles model files",
                               value=str(p), fix=_PICKLE_FIX, path=str(p))
     try:

@@ -78,7 +78,7 @@ def test_data_fingerprint_survives_parquet(tmp_path):
     assert fingerprint_data(tmp_path / "x.parquet") == fingerprint_data(df)
 
 
-def test_data_fingerprint_is_fast_and_vectorised():
+def test_data_fingerprint_large_frame():
     n = 200_000
     rng = np.random.default_rng(0)
     big = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(10)} | {"c": pd.Series(rng.choice(["a", "b"], n), dtype="str")})
@@ -279,3 +279,29 @@ def test_fake_torchscript_archive_is_refused(tmp_path):
         z.writestr("archive/data.pkl", b"\x80\x02garbage")
     with pytest.raises(FileFormatError, match="damaged TorchScript archive"):
         load_model_file(p)
+
+
+from hypothesis import given, settings, strategies as st
+
+_floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_floats, min_size=1, max_size=30), st.data())
+def test_property_any_changed_float_cell_changes_the_fingerprint(values, data):
+    df = pd.DataFrame({"v": values, "k": [str(i % 3) for i in range(len(values))]})
+    i = data.draw(st.integers(0, len(values) - 1)); new = data.draw(_floats)
+    old = values[i]
+    same = (np.isnan(old) and np.isnan(new)) or old == new          # NaN payloads and -0.0 are canonical
+    changed = df.copy(); changed.loc[i, "v"] = new
+    assert (fingerprint_data(changed) == fingerprint_data(df)) == same
+    assert fingerprint_data(df) == fingerprint_data(df.copy())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=5) | st.none(), min_size=1, max_size=20), st.data())
+def test_property_any_changed_text_cell_changes_the_fingerprint(values, data):
+    df = pd.DataFrame({"s": pd.Series(values, dtype="str")})
+    i = data.draw(st.integers(0, len(values) - 1)); new = data.draw(st.text(max_size=5) | st.none())
+    changed = df.copy(); changed.loc[i, "s"] = new
+    assert (fingerprint_data(changed) == fingerprint_data(df)) == (values[i] == new)

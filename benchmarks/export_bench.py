@@ -1,0 +1,86 @@
+"""Eager vs exported latency (batch 1 and batch 256) and artifact size for the demo MLP and the digits CNN.
+
+Everything is measured in one run, on the same inputs, with calls interleaved round-robin (so a slow moment of
+the machine hits every contender alike), and printed as ratios:
+
+- `speedup`: eager p50 / artifact p50 (> 1: the artifact is faster) for prodkit's checked TorchScript
+  artifact (frozen + optimized when it passes parity), a plain `torch.jit.script` + `torch.jit.save` artifact
+  (the anchor: what one writes by hand), and prodkit's `.pt2` (torch.export) artifact;
+- `size_ratio`: artifact bytes / `torch.save(state_dict)` bytes;
+- `export_cost`: wall time of prodkit's checked export (build, save, reload, parity on 8 batches, write) /
+  wall time of plain script + save, with timing of latency switched off.
+
+    python benchmarks/export_bench.py [--repeats 200] [--seed 0] [--threads N] [--json out.json]
+"""
+import argparse, io, json, tempfile, time, warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from prodkit.core import capture_environment
+from prodkit.demo import load_demo
+from prodkit.export import export_torchscript, load_exported, time_calls
+
+
+def _plain_script(model, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(model), str(path))
+        return torch.jit.load(str(path)).eval()
+
+
+def bench_model(name, model, x_example, x_big, tmp, repeats):
+    model = model.eval()
+    t0 = time.perf_counter(); rep = export_torchscript(model, x_example, tmp / f"{name}.pt", repeats=0)
+    t_prodkit = time.perf_counter() - t0
+    t0 = time.perf_counter(); plain = _plain_script(model, tmp / f"{name}_plain.pt"); t_plain = time.perf_counter() - t0
+    export_torchscript(model, x_example, tmp / f"{name}.pt2", repeats=0)
+    art, _ = load_exported(tmp / f"{name}.pt"); pt2, _ = load_exported(tmp / f"{name}.pt2")
+    buf = io.BytesIO(); torch.save(model.state_dict(), buf); sd_bytes = len(buf.getvalue())
+    sizes = {"prodkit.pt": (tmp / f"{name}.pt").stat().st_size, "plain_script": (tmp / f"{name}_plain.pt").stat().st_size,
+             "prodkit.pt2": (tmp / f"{name}.pt2").stat().st_size}
+    rows = []
+    for b, n_rep in ((1, repeats), (x_big.shape[0], max(repeats // 4, 10))):
+        inp = (x_big[:b],)
+        t = time_calls({"eager": model, "prodkit.pt": art, "plain_script": plain, "prodkit.pt2": pt2}, inp, repeats=n_rep, warmup=10)
+        for k in ("prodkit.pt", "plain_script", "prodkit.pt2"):
+            rows.append({"model": name, "batch": b, "artifact": k, "eager_p50_ms": t["eager"], "artifact_p50_ms": t[k],
+                         "speedup": t["eager"] / t[k], "size_bytes": sizes[k], "size_ratio": sizes[k] / sd_bytes})
+    return rows, {"model": name, "variant": rep.variant, "method": rep.method, "max_abs_err": rep.summary["max_abs_err"],
+                  "export_s": t_prodkit, "plain_script_s": t_plain, "export_cost": t_prodkit / t_plain}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=200, help="timed calls at batch 1 (a quarter of it at batch 256)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's own); 1 is steadier on a shared, oversubscribed machine")
+    a = ap.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    demo = load_demo(a.seed)
+    rng = np.random.default_rng(a.seed)
+    idx = torch.from_numpy(rng.choice(len(demo.current), 256, replace=False))
+    x_mlp = demo.adapter.transform(demo.current.iloc[idx.numpy()])
+    x_cnn = demo.digits.X_test[torch.from_numpy(rng.integers(0, len(demo.digits.X_test), 256))]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        r1, e1 = bench_model("churn_mlp", demo.model, x_mlp[:64], x_mlp, tmp, a.repeats)
+        r2, e2 = bench_model("digits_cnn", demo.digits.model, x_cnn[:64], x_cnn, tmp, a.repeats)
+    env = capture_environment()
+    print(f"torch {env['torch']}, {env['torch_threads']} threads, {env['cpu']} ({env['cpu_count']} cores); repeats {a.repeats} at batch 1\n")
+    print(f"{'model':<11} {'batch':>5} {'artifact':<13} {'eager ms':>9} {'artifact ms':>11} {'speedup':>8} {'bytes':>8} {'size/state_dict':>15}")
+    for r in r1 + r2:
+        print(f"{r['model']:<11} {r['batch']:>5} {r['artifact']:<13} {r['eager_p50_ms']:>9.4f} {r['artifact_p50_ms']:>11.4f} "
+              f"{r['speedup']:>7.2f}x {r['size_bytes']:>8} {r['size_ratio']:>14.2f}x")
+    print()
+    for e in (e1, e2):
+        print(f"{e['model']}: prodkit chose {e['method']} ({e['variant']}), max abs err {e['max_abs_err']:.2g}; checked export "
+              f"{e['export_s']:.2f} s vs plain script+save {e['plain_script_s']:.3f} s (export_cost {e['export_cost']:.0f}x)")
+    if a.json: Path(a.json).write_text(json.dumps({"rows": r1 + r2, "export": [e1, e2], "environment": env}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
