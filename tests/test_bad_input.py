@@ -248,3 +248,30 @@ def test_terminated_run_leaves_no_report(tmp_path):
     assert p.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
     assert [f for f in os.listdir(out) if not f.startswith(".")] == []
     assert _gone(kids), "the kernel outlived the terminated run"
+
+
+# ---------------------------------------------------------------------------------------------- untrusted pickles
+class _Booby:
+    "Unpickling this creates a marker file: proof that a pickle was loaded."
+    def __init__(self, marker): self.marker = marker
+    def __reduce__(self): return (Path.touch, (Path(self.marker),))
+
+
+def test_pickled_model_files_are_refused_and_never_unpickled(tmp_path):
+    import pickle, zipfile
+    from prodkit.core import FileFormatError
+    versioning = pytest.importorskip("prodkit.versioning")
+    marker = tmp_path / "UNPICKLED"
+    raw = tmp_path / "model.pkl"; raw.write_bytes(pickle.dumps(_Booby(marker)))
+    zipped = tmp_path / "model.pt"   # the layout of torch.save: a zip archive holding data.pkl
+    with zipfile.ZipFile(zipped, "w") as z: z.writestr("model/data.pkl", pickle.dumps(_Booby(marker))); z.writestr("model/version", "3")
+    for p in (raw, zipped):
+        with pytest.raises(FileFormatError, match="never unpickles"):
+            versioning.load_model_file(p)
+    demo = pytest.importorskip("prodkit.demo")
+    paths = demo.write_demo(tmp_path / "demo", seed=0)
+    bundle = Path(paths["bundle"])
+    (bundle / "model.pt").write_bytes(raw.read_bytes())
+    with pytest.raises(FileFormatError, match="changed or damaged|never unpickles"):   # checksum first, then the format
+        versioning.load_bundle(bundle)
+    assert not marker.exists(), "a pickle was unpickled"
