@@ -155,3 +155,28 @@ def test_refuses_bad_stores(tmp_path):
     with pytest.raises(FileFormatError, match="is a folder"): Monitor.open(tmp_path)
     with pytest.raises(FileFormatError, match="folder of the monitor store does not exist"):
         Monitor(lambda d: np.ones((len(d), 2)) / 2, tmp_path / "no" / "m.sqlite", version="x")
+
+
+def test_demo_window_round_trips_exactly(tmp_path):
+    demo = pytest.importorskip("prodkit.demo").load_demo(seed=0, n_reference=1000, n_current=1000, digits=False)
+    cur = demo.current.iloc[:300]
+    with Monitor(demo.predictor, tmp_path / "d.sqlite") as mon:
+        for i in range(0, 300, 30): mon.predict_proba(cur.iloc[i:i + 30])
+        w = mon.window()
+    names = demo.schema.names
+    pd.testing.assert_frame_equal(w[names], cur[names].reset_index(drop=True))   # exact values and dtypes
+    assert demo.schema.time in w.columns and demo.schema.target not in w.columns
+    np.testing.assert_allclose(w[["p_0", "p_1"]].to_numpy(), demo.predictor.predict_proba(cur), atol=1e-6)
+
+
+def test_window_feeds_drift_detection_like_the_data_itself(tmp_path):
+    drift = pytest.importorskip("prodkit.drift")
+    demo = pytest.importorskip("prodkit.demo").load_demo(seed=0, n_reference=1000, n_current=1000, digits=False)
+    cur = demo.current.iloc[-400:]
+    with Monitor(demo.predictor, tmp_path / "d.sqlite") as mon:
+        mon.predict_proba(cur)
+        w = mon.window()
+    names = demo.schema.names
+    a = drift.detect_drift(demo.reference[names], w[names], schema=demo.schema, seed=0)
+    b = drift.detect_drift(demo.reference[names], cur[names].reset_index(drop=True), schema=demo.schema, seed=0)
+    assert a.summary == b.summary
