@@ -43,7 +43,7 @@ def row_problems(df:pd.DataFrame, # rows to check
     return dict(sorted(out.items()))
 
 # %% ../nbs/50_guard.ipynb #b2800a7e
-FAILURE_KINDS = ("error", "timeout", "invalid_output")
+FAILURE_KINDS = ("error", "timeout", "invalid_output", "overloaded")
 
 class AllPathsFailedError(ModelError):
     "Every path of a `GuardedModel` failed for some rows; `reasons` maps each such row to its failures."
@@ -94,14 +94,29 @@ class FaultyModel:
 class _Timeout(Exception): pass
 class _BadOutput(Exception): pass
 
-def _call_with_deadline(fn, X, timeout_s):
+class _Overloaded(Exception): pass
+
+class _Running:
+    "Thread-safe count of the worker threads still running for one path (abandoned calls included)."
+    def __init__(self): self.n, self.lock = 0, threading.Lock()
+    def enter(self, limit):
+        with self.lock:
+            if self.n >= limit: return False
+            self.n += 1; return True
+    def leave(self):
+        with self.lock: self.n -= 1
+
+def _call_with_deadline(fn, X, timeout_s, running:_Running=None, max_running:int=None):
     "Call `fn(X)`; with a deadline run it in a daemon thread and raise `_Timeout` when it is not done in time."
     if timeout_s is None: return fn(X)
+    if running is not None and not running.enter(max_running): raise _Overloaded()
     box, done = {}, threading.Event()
     def run():
         try: box["value"] = fn(X)
         except BaseException as e: box["error"] = e
-        finally: done.set()
+        finally:
+            done.set()
+            if running is not None: running.leave()
     threading.Thread(target=run, daemon=True, name="prodkit-guard-call").start()
     if not done.wait(timeout_s): raise _Timeout()
     if "error" in box: raise box["error"]
@@ -171,11 +186,12 @@ class GuardedModel:
                  classes:Sequence=None, # class labels in output order
                  unseen:str="error", # 'allow' to accept categories never seen in training
                  check_range:bool=False, # also reject numeric inputs outside the training range
+                 max_running:int=32, # with a deadline: calls of one path running at once (abandoned ones included) before it is skipped
                  max_events:int=100_000): # calls kept in the event log
         check_choice("on_invalid", on_invalid, ["reject", "flag"]); check_choice("output", output, ["proba", "regression"])
         check_choice("unseen", unseen, ["error", "allow"])
         if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
-        check_positive("max_events", max_events, integer=True)
+        check_positive("max_events", max_events, integer=True); check_positive("max_running", max_running, integer=True)
         if schema is not None and not isinstance(schema, Schema):
             raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
         if adapter is not None and not isinstance(adapter, TabularAdapter):
@@ -192,6 +208,7 @@ class GuardedModel:
         self._lock = threading.Lock()
         self._counts = collections.Counter()
         self._events = collections.deque(maxlen=max_events)
+        self.max_running, self._running = max_running, {n: _Running() for n in self.path_names}
 
     def __repr__(self):
         return f"GuardedModel(paths={self.path_names}, timeout_ms={self.timeout_ms}, on_invalid={self.on_invalid!r})"
@@ -266,8 +283,10 @@ def _run(self, X) -> dict:
         timeout_s = None if self.timeout_ms is None else self.timeout_ms / 1000
         for name, kind, obj in self.paths:
             if not len(pending): break
-            try: raw = _call_with_deadline(lambda Z: self._call_path(kind, obj, Z), _take(Xp, pending), timeout_s)
+            try: raw = _call_with_deadline(lambda Z: self._call_path(kind, obj, Z), _take(Xp, pending), timeout_s,
+                                           self._running[name], self.max_running)
             except _Timeout: fk, msg = "timeout", f"timeout after {self.timeout_ms:g} ms"
+            except _Overloaded: fk, msg = "overloaded", f"skipped: {self.max_running} calls of this path are still running (hung calls are not waited for)"
             except Exception as e: fk, msg = _failure_kind(e), f"{type(e).__name__}: {e}"
             else:
                 try:
@@ -399,7 +418,7 @@ GuardedModel._class_labels, GuardedModel.serve, GuardedModel.answer = _class_lab
 GuardedModel.predict_proba, GuardedModel.predict = _predict_proba, _predict
 GuardedModel.__call__ = lambda self, X: self.predict(X) if self.output == "regression" else self.predict_proba(X)
 
-# %% ../nbs/50_guard.ipynb #3c211694
+# %% ../nbs/50_guard.ipynb #8c85bbfe
 def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row per call)
                 *, bin_s:float=1.0, # width of a time bin in seconds
                 ) -> pd.DataFrame:
@@ -416,7 +435,7 @@ def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row 
                         "p50_ms": g["latency_ms"].median().to_numpy(), "p99_ms": g["latency_ms"].quantile(0.99).to_numpy()})
     return out[cols]
 
-# %% ../nbs/50_guard.ipynb #9259cd98
+# %% ../nbs/50_guard.ipynb #d4256d6c
 @dataclass(frozen=True, kw_only=True)
 class GuardReport(Report):
     "What a `GuardedModel` did: counts per path and failure kind, and rates over time."
