@@ -96,29 +96,32 @@ class _BadOutput(Exception): pass
 
 class _Overloaded(Exception): pass
 
-class _Running:
-    "Thread-safe count of the worker threads still running for one path (abandoned calls included)."
+class _Abandoned:
+    "Thread-safe count of one path's calls still running after their deadline."
     def __init__(self): self.n, self.lock = 0, threading.Lock()
-    def enter(self, limit):
-        with self.lock:
-            if self.n >= limit: return False
-            self.n += 1; return True
-    def leave(self):
-        with self.lock: self.n -= 1
+    def add(self, k):
+        with self.lock: self.n += k
 
-def _call_with_deadline(fn, X, timeout_s, running:_Running=None, max_running:int=None):
+def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandoned:int=None):
     "Call `fn(X)`; with a deadline run it in a daemon thread and raise `_Timeout` when it is not done in time."
     if timeout_s is None: return fn(X)
-    if running is not None and not running.enter(max_running): raise _Overloaded()
-    box, done = {}, threading.Event()
+    if abandoned is not None and abandoned.n >= max_abandoned: raise _Overloaded()
+    box, done, lk = {"abandoned": False}, threading.Event(), threading.Lock()
     def run():
         try: box["value"] = fn(X)
         except BaseException as e: box["error"] = e
         finally:
+            with lk:
+                box["done"] = True
+                if box["abandoned"] and abandoned is not None: abandoned.add(-1)
             done.set()
-            if running is not None: running.leave()
     threading.Thread(target=run, daemon=True, name="prodkit-guard-call").start()
-    if not done.wait(timeout_s): raise _Timeout()
+    if not done.wait(timeout_s):
+        with lk:
+            if not box.get("done"):   # still running: abandon it (it is counted until it returns)
+                box["abandoned"] = True
+                if abandoned is not None: abandoned.add(1)
+                raise _Timeout()
     if "error" in box: raise box["error"]
     return box["value"]
 
@@ -186,12 +189,12 @@ class GuardedModel:
                  classes:Sequence=None, # class labels in output order
                  unseen:str="error", # 'allow' to accept categories never seen in training
                  check_range:bool=False, # also reject numeric inputs outside the training range
-                 max_running:int=32, # with a deadline: calls of one path running at once (abandoned ones included) before it is skipped
+                 max_abandoned:int=16, # with a deadline: a path with this many calls still running past their deadline is skipped
                  max_events:int=100_000): # calls kept in the event log
         check_choice("on_invalid", on_invalid, ["reject", "flag"]); check_choice("output", output, ["proba", "regression"])
         check_choice("unseen", unseen, ["error", "allow"])
         if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
-        check_positive("max_events", max_events, integer=True); check_positive("max_running", max_running, integer=True)
+        check_positive("max_events", max_events, integer=True); check_positive("max_abandoned", max_abandoned, integer=True)
         if schema is not None and not isinstance(schema, Schema):
             raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
         if adapter is not None and not isinstance(adapter, TabularAdapter):
@@ -208,7 +211,7 @@ class GuardedModel:
         self._lock = threading.Lock()
         self._counts = collections.Counter()
         self._events = collections.deque(maxlen=max_events)
-        self.max_running, self._running = max_running, {n: _Running() for n in self.path_names}
+        self.max_abandoned, self._abandoned = max_abandoned, {n: _Abandoned() for n in self.path_names}
 
     def __repr__(self):
         return f"GuardedModel(paths={self.path_names}, timeout_ms={self.timeout_ms}, on_invalid={self.on_invalid!r})"
@@ -284,9 +287,9 @@ def _run(self, X) -> dict:
         for name, kind, obj in self.paths:
             if not len(pending): break
             try: raw = _call_with_deadline(lambda Z: self._call_path(kind, obj, Z), _take(Xp, pending), timeout_s,
-                                           self._running[name], self.max_running)
+                                           self._abandoned[name], self.max_abandoned)
             except _Timeout: fk, msg = "timeout", f"timeout after {self.timeout_ms:g} ms"
-            except _Overloaded: fk, msg = "overloaded", f"skipped: {self.max_running} calls of this path are still running (hung calls are not waited for)"
+            except _Overloaded: fk, msg = "overloaded", f"skipped: {self.max_abandoned} earlier calls of this path are still running past their deadline"
             except Exception as e: fk, msg = _failure_kind(e), f"{type(e).__name__}: {e}"
             else:
                 try:

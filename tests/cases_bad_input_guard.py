@@ -126,6 +126,7 @@ def _guard(**kw):
 def guard_bad_on_invalid(): _guard(on_invalid="drop")
 def guard_zero_timeout(): _guard(timeout_ms=0)
 def guard_nan_timeout(): _guard(timeout_ms=float("nan"))
+def guard_zero_max_abandoned(): _guard(timeout_ms=50, max_abandoned=0)
 def guard_fallback_named_primary(): _guard(fallbacks=[("primary", lambda df: 0.5)])
 def guard_fallback_not_callable(): _guard(fallbacks=[42])
 def guard_schema_not_schema(): _guard(schema={"a": "float"})
@@ -236,6 +237,7 @@ CASES = [
     pytest.param(guard_bad_on_invalid, ParameterError, "`on_invalid` must be one of", id="guard-bad-on-invalid"),
     pytest.param(guard_zero_timeout, ParameterError, "`timeout_ms` must be a number > 0", id="guard-zero-timeout"),
     pytest.param(guard_nan_timeout, ParameterError, "`timeout_ms` must be a number > 0", id="guard-nan-timeout"),
+    pytest.param(guard_zero_max_abandoned, ParameterError, "`max_abandoned` must be an integer > 0", id="guard-zero-max-abandoned"),
     pytest.param(guard_fallback_named_primary, ParameterError, "fallback names must be unique", id="guard-fallback-named-primary"),
     pytest.param(guard_fallback_not_callable, ParameterError, "is not a model or a function", id="guard-fallback-not-callable"),
     pytest.param(guard_schema_not_schema, ParameterError, "schema must be a prodkit Schema", id="guard-schema-not-schema"),

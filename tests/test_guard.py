@@ -88,6 +88,22 @@ def test_timeout_abandons_hung_call_and_never_blocks(setup):
     assert answers[0].reasons == ("primary: timeout: timeout after 50 ms",)
 
 
+def test_a_model_hung_for_good_never_piles_up_threads(setup):
+    train, ad, _ = setup
+    release = threading.Event()
+    def hung(df): release.wait(60); return np.full(len(df), 0.5)
+    g = GuardedModel(hung, fallbacks=[("rule", rule)], schema=ad.schema, timeout_ms=50, max_abandoned=4)
+    before = threading.active_count()
+    with ThreadPoolExecutor(8) as ex:
+        served = list(ex.map(lambda i: g.answer(train.iloc[[i % 200]]).served_by, range(200)))
+    assert served == ["rule"] * 200
+    # at most max_abandoned hung threads, plus one per caller that started before the count was reached
+    assert threading.active_count() - before <= 4 + 8
+    c = g.counts
+    assert c["failures.primary.timeout"] + c["failures.primary.overloaded"] == 200 and c["failures.primary.timeout"] <= 4 + 8
+    release.set()
+
+
 def test_hung_worker_does_not_keep_the_process_alive(tmp_path):
     code = textwrap.dedent("""
         import threading, numpy as np
