@@ -271,11 +271,11 @@ def _run(self, X) -> dict:
     try:
         try: Xp, n, rejected, problems = self._prepare(X)
         except Exception:
-            event["failed"] = True; event["failures"] = "input: invalid"; raise
+            event["served_by"] = "rejected"; event["failures"] = "input:invalid"; raise
         event["rows"], event["rejected"] = n, len(rejected)
         reasons = {i: list(r) for i, r in rejected.items()}
         if rejected and self.on_invalid == "reject":
-            event["failed"] = True; event["served_by"] = "rejected"
+            event["served_by"] = "rejected"   # refused, not failed: no model was asked
             shown = "; ".join(f"row {i}: " + ", ".join(r) for i, r in list(rejected.items())[:5])
             cls = SchemaError if isinstance(Xp, pd.DataFrame) and self.schema is not None else DataError
             raise cls(f"{len(rejected)} of {n} input rows are invalid: {shown}" + ("; ..." if len(rejected) > 5 else ""),
@@ -329,6 +329,7 @@ def _run(self, X) -> dict:
         with self._lock:
             self._counts["calls"] += 1; self._counts["rows"] += event["rows"]
             self._counts["rejected_rows"] += event["rejected"]
+            if event["served_by"] == "rejected": self._counts["rejected_calls"] += 1
             if event["failed"]: self._counts["failed_calls"] += 1
             if event["fallback"]: self._counts["fallback_calls"] += 1
             self._events.append(event)
@@ -337,9 +338,9 @@ GuardedModel._call_path, GuardedModel._run = _call_path, _run
 
 # %% ../nbs/50_guard.ipynb #de061e6a
 def _counts(self) -> dict:
-    "Thread-safe snapshot of the counters: calls, rows, served.<path> (rows), failures.<path>.<kind> (calls), rejected_rows, failed_calls."
+    "Thread-safe snapshot of the counters: calls, rows, served.<path> (rows), failures.<path>.<kind> (calls), rejected_rows/calls (input refused), failed_calls (no path answered)."
     with self._lock: c = dict(self._counts)
-    base = {"calls": 0, "rows": 0, "rejected_rows": 0, "failed_calls": 0, "fallback_calls": 0}
+    base = {"calls": 0, "rows": 0, "rejected_rows": 0, "rejected_calls": 0, "failed_calls": 0, "fallback_calls": 0}
     base.update({f"served.{p}": 0 for p in self.path_names})
     base.update(c); return base
 
@@ -456,7 +457,7 @@ class GuardReport(Report):
         fb = sum(c.get(f"served.{p}", 0) for p in self.paths[1:])
         s.update({"fallback_rate": fb / served, "fallback_call_rate": c["fallback_calls"] / calls})
         for k in FAILURE_KINDS: s[f"primary_{k}_rate"] = c.get(f"failures.primary.{k}", 0) / calls
-        s.update({"rejected_rows": c["rejected_rows"], "failed_rate": c["failed_calls"] / calls,
+        s.update({"rejected_rows": c["rejected_rows"], "rejected_call_rate": c["rejected_calls"] / calls, "failed_rate": c["failed_calls"] / calls,
                   "p50_ms": self.p50_ms, "p99_ms": self.p99_ms})
         return s
     def to_frame(self): return self.rates
