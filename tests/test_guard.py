@@ -264,9 +264,16 @@ def test_guarded_model_works_under_the_load_evaluator(setup):
     train, ad, m = setup
     flaky = FaultyModel(Predictor(m, adapter=ad), error_rate=0.05, stall_rate=0.02, stall_ms=300, seed=0)
     g = GuardedModel(flaky, fallbacks=[("rule", rule)], schema=ad.schema, timeout_ms=100)
-    rep = load.evaluate_under_load(g, train, scenario="server", qps=50, duration_s=2, warmup_s=0.2, timeout_ms=1000, seed=0, progress=False)
+    # as a plain callable (probabilities) and through `answer` (each request tagged with the path that served it)
+    rep = load.evaluate_under_load(g, train, scenario="server", qps=50, duration_s=1, warmup_s=0.2, timeout_ms=1000, seed=0, progress=False)
+    assert rep.summary["error_rate"] == 0 and rep.summary["timeout_rate"] == 0
+    g.reset()
+    rep = load.evaluate_under_load(g.answer, train, scenario="server", qps=50, duration_s=2, warmup_s=0.2, timeout_ms=1000, seed=0, progress=False)
     s = rep.summary
     assert s["error_rate"] == 0 and s["timeout_rate"] == 0
     c = g.counts
     assert c["failed_calls"] == 0 and c["served.rule"] == c["failures.primary.error"] + c["failures.primary.timeout"]
-    assert c["calls"] >= len(rep.to_frame())
+    req = rep.requests[rep.requests.status == "ok"]
+    assert set(req.tag) <= {"primary", "rule"}
+    # every request the harness saw is one guarded call, and the tags count the same paths as the guard
+    assert len(req) == c["calls"] and (req.tag == "rule").sum() == c["served.rule"]
