@@ -1,0 +1,161 @@
+"""Time prodkit's drift analysis against Evidently's default data-drift report on the same data, in one run.
+
+    python benchmarks/drift_bench.py                       # 1M rows x 25 columns (20 numeric, 5 categorical)
+    python benchmarks/drift_bench.py --rows 100000 --evidently-python /path/to/venv/bin/python
+
+Evidently is a benchmark-only dependency and needs pandas<3, so it runs in a subprocess with another virtual
+environment's python (`--evidently-python`, default `$PRODKIT_EVIDENTLY_PYTHON`):
+
+    python3 -m venv /opt/evidently-bench && /opt/evidently-bench/bin/pip install "evidently==0.7.23" "pandas<3" pyarrow psutil
+    export PRODKIT_EVIDENTLY_PYTHON=/opt/evidently-bench/bin/python
+
+Both tools read the same seeded Parquet files. Each tool runs in its own subprocess so its peak memory
+(RSS above the RSS after the data is loaded, and Python-tracked allocations for prodkit) is its own.
+Prints times, peak memory and ratios; the targets are: prodkit >= 10x faster than Evidently; a 1M-row window
+against a saved profile in <= 5 s on 2 cores; peak memory under 3x the data.
+"""
+import argparse, json, os, subprocess, sys, tempfile, textwrap, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def make_frame(n, seed, drift):
+    "20 numeric and 5 categorical columns; with `drift`, 4 numeric and 1 categorical column move."
+    g = np.random.default_rng(seed); d = {}
+    for i in range(20):
+        x = g.standard_normal(n) * (1 + i % 3) + i
+        if drift and i < 4: x = x + 0.15 * (i + 1) * (1 + i % 3)
+        d[f"num_{i:02d}"] = x
+    for j in range(5):
+        k = 5 + 5 * j; p = 1 / np.arange(1, k + 1); p /= p.sum()
+        if drift and j == 0: p = p[::-1]
+        d[f"cat_{j}"] = np.array([f"c{j}_{c}" for c in range(k)], dtype=object)[g.choice(k, n, p=p)]
+    return pd.DataFrame(d)
+
+
+def write_data(rows, seed, out):
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    ref, cur = out / f"reference_{rows}_{seed}.parquet", out / f"current_{rows}_{seed}.parquet"
+    if not (ref.exists() and cur.exists()):
+        make_frame(rows, seed, False).to_parquet(ref); make_frame(rows, seed + 1, True).to_parquet(cur)
+    return ref, cur
+
+
+def _rss():
+    import psutil
+    return psutil.Process().memory_info().rss
+
+
+class PeakRSS:
+    "Largest resident set size seen while the block runs (sampled every 2 ms by a thread), above the RSS at entry."
+    def __enter__(self):
+        import threading
+        self.base = self.peak = _rss(); self._stop = threading.Event()
+        def poll():
+            while not self._stop.is_set(): self.peak = max(self.peak, _rss()); self._stop.wait(0.002)
+        self._t = threading.Thread(target=poll, daemon=True); self._t.start(); return self
+    def __exit__(self, *exc):
+        self._stop.set(); self._t.join(); self.peak = max(self.peak, _rss()); self.extra = self.peak - self.base
+
+
+def worker_prodkit(ref_path, cur_path, out):
+    "Runs in its own process: fit + save a profile, then load it and compare the current window."
+    import tracemalloc
+    import sklearn.ensemble, sklearn.model_selection  # noqa: F401  (imported before the baseline: code is not data)
+    from prodkit.drift import ReferenceProfile, detect_drift
+    ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+    data_bytes = int(cur.memory_usage(deep=True).sum())
+    prof_path = Path(out) / "profile.npz"
+    t = time.perf_counter(); prof = ReferenceProfile.fit(ref); prof.save(prof_path); t_fit = time.perf_counter() - t
+    with PeakRSS() as m_cmp:
+        t = time.perf_counter(); rep = ReferenceProfile.load(prof_path).compare(cur); t_cmp = time.perf_counter() - t
+    with PeakRSS() as m_e2e:
+        t = time.perf_counter(); rep2 = detect_drift(ref, cur); t_e2e = time.perf_counter() - t
+    tracemalloc.start(); ReferenceProfile.load(prof_path).compare(cur); traced = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    return {"fit_and_save_s": t_fit, "compare_saved_profile_s": t_cmp, "detect_drift_s": t_e2e, "data_bytes": data_bytes,
+            "peak_rss_extra_bytes": max(m_e2e.extra, 0), "compare_peak_rss_extra_bytes": max(m_cmp.extra, 0), "compare_traced_peak_bytes": traced,
+            "drifted": rep.drifted_features, "drifted_end_to_end": rep2.drifted_features,
+            "multivariate_auc": rep.summary["multivariate_auc"], "profile_bytes": prof_path.stat().st_size}
+
+
+EVIDENTLY_WORKER = textwrap.dedent("""
+    import json, resource, sys, time
+    import pandas as pd, psutil
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    ref, cur = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2])
+    import threading
+    proc = psutil.Process(); base = peak = proc.memory_info().rss; stop = threading.Event()
+    def poll():
+        global peak
+        while not stop.is_set(): peak = max(peak, proc.memory_info().rss); stop.wait(0.002)
+    th = threading.Thread(target=poll, daemon=True); th.start()
+    t = time.perf_counter()
+    snap = Report([DataDriftPreset()]).run(reference_data=ref, current_data=cur)
+    el = time.perf_counter() - t
+    stop.set(); th.join(); peak = max(peak, proc.memory_info().rss)
+    d = snap.dict()
+    drifted = []
+    for m in d.get("metrics", []):
+        cfg = json.dumps(m.get("config", {}))
+        if "ValueDrift" in cfg and isinstance(m.get("value"), (int, float)):
+            col = m["config"].get("column"); thr = m["config"].get("threshold"); meth = m["config"].get("method", "")
+            v = m["value"]
+            if col is not None and thr is not None:
+                is_p = "p_value" in meth or "K-S" in meth or "chi" in meth.lower()
+                if (v < thr) if is_p else (v >= thr): drifted.append(col)
+    import evidently
+    print(json.dumps({"evidently_s": el, "peak_rss_extra_bytes": peak - base,
+                      "drifted": sorted(set(drifted)), "version": evidently.__version__}))
+""")
+
+
+def run_evidently(python, ref_path, cur_path, timeout):
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f: f.write(EVIDENTLY_WORKER)
+    try:
+        p = subprocess.run([python, f.name, str(ref_path), str(cur_path)], capture_output=True, text=True, timeout=timeout)
+    finally: os.unlink(f.name)
+    if p.returncode != 0: raise SystemExit(f"Evidently worker failed ({python}):\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "prodkit-drift-bench"))
+    ap.add_argument("--evidently-python", default=os.environ.get("PRODKIT_EVIDENTLY_PYTHON"),
+                    help="python of a venv with evidently==0.7.23 and pandas<3 (default: $PRODKIT_EVIDENTLY_PYTHON)")
+    ap.add_argument("--skip-evidently", action="store_true")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    ref_path, cur_path = write_data(a.rows, a.seed, a.out)
+    if a.worker == "prodkit":
+        print(json.dumps(worker_prodkit(ref_path, cur_path, a.out))); return
+    print(f"data: {a.rows:,} rows x 25 columns (20 numeric, 5 categorical), {ref_path.parent}")
+    p = subprocess.run([sys.executable, __file__, "--worker", "prodkit", "--rows", str(a.rows), "--seed", str(a.seed), "--out", a.out],
+                       capture_output=True, text=True, timeout=a.timeout)
+    if p.returncode != 0: raise SystemExit(f"prodkit worker failed:\n{p.stderr[-3000:]}")
+    pk = json.loads(p.stdout.strip().splitlines()[-1]); mb = 2 ** 20
+    print(f"prodkit: fit+save profile {pk['fit_and_save_s']:.2f} s | compare 1 window vs saved profile {pk['compare_saved_profile_s']:.2f} s"
+          f" | detect_drift(reference, current) {pk['detect_drift_s']:.2f} s")
+    print(f"prodkit: data (current window) {pk['data_bytes'] / mb:.0f} MiB; peak memory above the loaded data:"
+          f" compare {pk['compare_peak_rss_extra_bytes'] / mb:.0f} MiB RSS ({pk['compare_peak_rss_extra_bytes'] / pk['data_bytes']:.2f}x data),"
+          f" {pk['compare_traced_peak_bytes'] / mb:.0f} MiB traced ({pk['compare_traced_peak_bytes'] / pk['data_bytes']:.2f}x);"
+          f" detect_drift {pk['peak_rss_extra_bytes'] / mb:.0f} MiB RSS ({pk['peak_rss_extra_bytes'] / pk['data_bytes']:.2f}x); profile file {pk['profile_bytes'] / 1024:.0f} KiB")
+    print(f"prodkit: drifted {pk['drifted']}, multivariate AUC {pk['multivariate_auc']:.3f}")
+    if a.skip_evidently or not a.evidently_python:
+        print("evidently: skipped (pass --evidently-python or set PRODKIT_EVIDENTLY_PYTHON)"); return
+    ev = run_evidently(a.evidently_python, ref_path, cur_path, a.timeout)
+    print(f"evidently {ev['version']}: DataDriftPreset report {ev['evidently_s']:.2f} s; peak extra RSS {ev['peak_rss_extra_bytes'] / mb:.0f} MiB"
+          f" ({ev['peak_rss_extra_bytes'] / pk['data_bytes']:.2f}x data); drifted {ev['drifted']}")
+    print(f"ratio: Evidently / prodkit detect_drift = {ev['evidently_s'] / pk['detect_drift_s']:.1f}x; "
+          f"Evidently / prodkit compare vs saved profile = {ev['evidently_s'] / pk['compare_saved_profile_s']:.1f}x; "
+          f"memory Evidently / prodkit = {ev['peak_rss_extra_bytes'] / max(pk['peak_rss_extra_bytes'], 1):.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Bad input to prodkit.drift: each case one mistake a user makes, the error class and the words that name it."""
+import pytest
+
+from prodkit.core import DataError, FileFormatError, NotFittedError, ParameterError, SchemaError
+
+
+def _frame(n=200, seed=0, **cols):
+    import numpy as np, pandas as pd
+    g = np.random.default_rng(seed)
+    d = {"x": g.normal(size=n), "c": g.choice(["a", "b"], n)}
+    d.update(cols)
+    return pd.DataFrame(d)
+
+
+def _profile():
+    from prodkit.drift import ReferenceProfile
+    return ReferenceProfile.fit(_frame(300), sample_rows=100)
+
+
+def _compare(cur, **kw):
+    kw.setdefault("n_boot", 20)
+    return _profile().compare(cur, multivariate=False, **kw)
+
+
+def _tmp(name, data: bytes):
+    import tempfile
+    from pathlib import Path
+    p = Path(tempfile.mkdtemp(prefix="prodkit-bad-drift-")) / name
+    p.write_bytes(data)
+    return p
+
+
+def _pickled_profile():
+    import pickle
+    return _tmp("profile.npz", pickle.dumps({"a": 1}))
+
+
+def _npz_with_pickle():
+    "An .npz whose metadata array holds Python objects: loading it would need pickle."
+    import io, numpy as np
+    buf = io.BytesIO(); np.savez(buf, __meta__=np.array([{"format": "x"}], dtype=object))
+    return _tmp("profile.npz", buf.getvalue())
+
+
+def _wrong_version():
+    import json
+    return _tmp("profile.json", json.dumps({"format": "prodkit.drift.ReferenceProfile", "version": 99}).encode())
+
+
+def _perf(y, s, **kw):
+    from prodkit.drift import performance_over_time
+    import numpy as np
+    g = np.random.default_rng(0)
+    kw.setdefault("reference", (g.integers(0, 2, 100), g.random(100)))
+    kw.setdefault("chunk_size", 50)
+    return performance_over_time(y, s, progress=False, **kw)
+
+
+def _rand(n, seed=1):
+    import numpy as np
+    return np.random.default_rng(seed).random(n)
+
+
+def _ints(n, seed=1):
+    import numpy as np
+    return np.random.default_rng(seed).integers(0, 2, n)
+
+
+CASES = [
+    pytest.param(lambda: _compare(_frame(0)), DataError, "current is empty", id="drift-empty-current"),
+    pytest.param(lambda: _profile().__class__.fit(_frame(0)), DataError, "reference is empty", id="drift-empty-reference"),
+    pytest.param(lambda: _compare(_frame(50).drop(columns="x")), SchemaError, "lacks 1 feature column", id="drift-missing-column"),
+    pytest.param(lambda: _compare(_frame(50).assign(x=["a"] * 50)), SchemaError, "should be numeric", id="drift-wrong-dtype"),
+    pytest.param(lambda: _compare(_frame(50).assign(x=[float("inf")] * 50)), DataError, "infinite values", id="drift-inf-values"),
+    pytest.param(lambda: _compare(_frame(50), alpha=0), ParameterError, "alpha", id="drift-alpha-zero"),
+    pytest.param(lambda: _compare(_frame(50), alpha=1.5), ParameterError, "between 0 and 1", id="drift-alpha-above-one"),
+    pytest.param(lambda: _compare(_frame(50), correction="bonferoni"), ParameterError, "correction", id="drift-unknown-correction"),
+    pytest.param(lambda: _compare(_frame(50), tolerance={"numerical": 0.1}), ParameterError, "unknown tolerance", id="drift-tolerance-typo"),
+    pytest.param(lambda: _compare(_frame(50), tolerance={"numeric": -1}), ParameterError, "tolerance['numeric']", id="drift-negative-tolerance"),
+    pytest.param(lambda: _compare(_frame(50), n_boot=-5), ParameterError, "n_boot", id="drift-negative-n-boot"),
+    pytest.param(lambda: _profile().__class__.fit(_frame(50), bins=1), ParameterError, "bins", id="drift-one-bin"),
+    pytest.param(lambda: _profile().__class__.fit(_frame(50), features=["nope"]), ParameterError, "not in the schema", id="drift-unknown-feature"),
+    pytest.param(lambda: _profile().__class__.load("/nonexistent/profile.npz"), FileFormatError, "does not exist", id="drift-profile-missing"),
+    pytest.param(lambda: _profile().__class__.load(_pickled_profile()), FileFormatError, "could not be read", id="drift-profile-pickle"),
+    pytest.param(lambda: _profile().__class__.load(_npz_with_pickle()), FileFormatError, "could not be read", id="drift-npz-object-array"),
+    pytest.param(lambda: _profile().__class__.load(_wrong_version()), FileFormatError, "unsupported profile version", id="drift-profile-version"),
+    pytest.param(lambda: _profile().save("/tmp/profile.pkl"), ParameterError, ".npz or .json", id="drift-profile-suffix"),
+    pytest.param(lambda: _compare(_frame(50), predictor="model.pt"), ParameterError, "predictor must be", id="drift-predictor-string"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_profile(), _frame(100), progress=False),
+                 ParameterError, "exactly one of `chunk_size` and `freq`", id="drift-timeline-no-window"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_profile(), _frame(100), freq="7D", progress=False),
+                 ParameterError, "needs a time column", id="drift-timeline-freq-without-time"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_profile(), _frame(100), chunk_size=0, progress=False),
+                 ParameterError, "chunk_size", id="drift-timeline-zero-chunk"),
+    pytest.param(lambda: _perf(_ints(100), _rand(90)), DataError, "y_score has 90", id="drift-perf-length-mismatch"),
+    pytest.param(lambda: _perf(_ints(100), [float("nan")] * 100), DataError, "NaN or infinite", id="drift-perf-nan-scores"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), reference=None), ParameterError, "`reference` must be a pair", id="drift-perf-no-reference"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), metric="f1"), ParameterError, "metric", id="drift-perf-unknown-metric"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).PageHinkley().detect([0.0, 1.0]), NotFittedError, "not fitted", id="drift-ph-unfitted"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).PageHinkley(false_alarm=0).fit(_rand(100), horizon=10),
+                 ParameterError, "false_alarm", id="drift-ph-zero-false-alarm"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).PageHinkley().fit(_rand(100), horizon=-1),
+                 ParameterError, "horizon", id="drift-ph-negative-horizon"),
+]
