@@ -180,3 +180,28 @@ def test_window_feeds_drift_detection_like_the_data_itself(tmp_path):
     a = drift.detect_drift(demo.reference[names], w[names], schema=demo.schema, seed=0)
     b = drift.detect_drift(demo.reference[names], cur[names].reset_index(drop=True), schema=demo.schema, seed=0)
     assert a.summary == b.summary
+
+
+@pytest.mark.slow
+def test_drift_monitoring_template_reads_its_window_from_a_monitor_store(tmp_path):
+    """The drift template given a monitor store finds what it finds on the same rows given as a file."""
+    pytest.importorskip("prodkit.drift"); pytest.importorskip("prodkit.jobs")
+    from prodkit.demo import load_demo
+    from prodkit.drift import ReferenceProfile
+    from prodkit.jobs import run_notebook, locate_template
+    try: locate_template("drift_monitoring")
+    except Exception: pytest.skip("no drift_monitoring template")
+    d = load_demo(seed=0, n_reference=1000, n_current=1000, digits=False)
+    ReferenceProfile.fit(d.reference, schema=d.schema).save(tmp_path / "ref.npz")
+    cur = d.current.iloc[-600:]
+    with Monitor(d.predictor, tmp_path / "m.sqlite") as mon:
+        for i in range(0, 600, 100): mon.predict_proba(cur.iloc[i:i + 100])
+    cur[d.schema.names].to_parquet(tmp_path / "cur.parquet")
+    a = run_notebook("drift_monitoring", {"profile": str(tmp_path / "ref.npz"), "monitor_store": str(tmp_path / "m.sqlite"),
+                                          "multivariate": False}, tmp_path / "a")
+    b = run_notebook("drift_monitoring", {"profile": str(tmp_path / "ref.npz"), "current": str(tmp_path / "cur.parquet"),
+                                          "multivariate": False}, tmp_path / "b")
+    assert a.exit_code in (0, 1) and b.exit_code in (0, 1), (a.message, b.message)
+    assert a.results["drift.n_current"] == 600
+    same = ("drift.n_drifted", "drift.share_drifted", "drift.top_feature", "drift.max_effect", "drift.dataset_drift")
+    assert {k: a.results.get(k) for k in same} == {k: b.results.get(k) for k in same}
