@@ -14,11 +14,11 @@ import numpy as np
 from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic_write_text)
 
 # %% auto #0
-__all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TYPES', 'EXIT_PASSED', 'EXIT_GATE_FAILED', 'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED',
-           'record', 'recorded', 'clear_recorded', 'record_manifest', 'read_results', 'read_manifest',
-           'TemplateParameter', 'template_parameters', 'templates_dir', 'list_templates', 'locate_template',
-           'check_parameters', 'Gate', 'parse_gates', 'GateReport', 'evaluate_gates', 'JobResult', 'render_html',
-           'run_notebook']
+__all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'EXIT_PASSED', 'EXIT_GATE_FAILED', 'EXIT_BAD_INPUT',
+           'EXIT_CELL_FAILED', 'record', 'recorded', 'clear_recorded', 'record_manifest', 'read_results',
+           'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters', 'templates_dir',
+           'list_templates', 'locate_template', 'check_parameters', 'Gate', 'parse_gates', 'GateReport',
+           'evaluate_gates', 'JobResult', 'render_html', 'run_notebook']
 
 # %% ../nbs/60_jobs.ipynb #fb568d01
 RESULTS_MIME = "application/vnd.prodkit.results+json"
@@ -124,6 +124,13 @@ def read_manifest(notebook) -> dict | None:
     return out
 
 # %% ../nbs/60_jobs.ipynb #44400442
+TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend|duration|seconds")
+
+def without_timings(results:dict) -> dict:
+    "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
+    return {k: v for k, v in results.items() if not TIMING_RESULT.search(k)}
+
+# %% ../nbs/60_jobs.ipynb #16cab44a
 TYPES = ("bool", "int", "float", "str", "list", "dict", "path", "any")
 
 @dataclass(frozen=True)
@@ -196,7 +203,7 @@ def _is_node(x):
     import nbformat
     return isinstance(x, nbformat.NotebookNode)
 
-# %% ../nbs/60_jobs.ipynb #f3231b4d
+# %% ../nbs/60_jobs.ipynb #e4ab4be9
 def templates_dir() -> Path:
     "The folder holding prodkit's templates."
     here = Path(__file__).resolve().parent
@@ -228,7 +235,7 @@ def _safe_list():
     try: return list_templates()
     except ProdkitError: return []
 
-# %% ../nbs/60_jobs.ipynb #8c89f929
+# %% ../nbs/60_jobs.ipynb #227f60bf
 def _yaml_value(text:str):
     "Parse one scalar or collection as YAML, reading unquoted numbers such as `1e-5` as numbers (YAML 1.1 wants `1.0e-5`)."
     import yaml
@@ -238,7 +245,7 @@ def _yaml_value(text:str):
         except ValueError: pass
     return v
 
-# %% ../nbs/60_jobs.ipynb #dea21bb5
+# %% ../nbs/60_jobs.ipynb #2e7ac509
 def _convert(p:TemplateParameter, v, template):
     def bad(extra=""):
         return ParameterError(f"parameter `{p.name}` of template `{template}` must be {_a(p.type)}{extra}", value=v,
@@ -295,7 +302,7 @@ def _tpl_name(template):
     if _is_node(template): return template.metadata.get("title", "notebook")
     return Path(str(template)).stem
 
-# %% ../nbs/60_jobs.ipynb #2e7ac509
+# %% ../nbs/60_jobs.ipynb #ec80f53a
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
 _GATE_RE = re.compile(r"^\s*([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
@@ -370,7 +377,7 @@ def _read_gate_file(path):
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p), fix="write a list of gates, one string each", path=str(p)) from e
 
-# %% ../nbs/60_jobs.ipynb #ec80f53a
+# %% ../nbs/60_jobs.ipynb #82c2a5bc
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed`, `reason`."
@@ -414,7 +421,7 @@ def evaluate_gates(gates, # anything `parse_gates` accepts
         rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
     return GateReport(rows=tuple(rows))
 
-# %% ../nbs/60_jobs.ipynb #82c2a5bc
+# %% ../nbs/60_jobs.ipynb #b2b5d229
 _INLINE = "module://matplotlib_inline.backend_inline"
 
 def _kernel_manager_class(kernel_name=None):
@@ -440,7 +447,7 @@ def _kernel_manager_class(kernel_name=None):
             return self._kernel_spec
     return ProdkitKernelManager
 
-# %% ../nbs/60_jobs.ipynb #08ea2f59
+# %% ../nbs/60_jobs.ipynb #0377e698
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED = 0, 1, 2, 3
 _STATUS = {0: "PASSED", 1: "FAILED (gate)", 3: "FAILED (cell raised)"}
 
@@ -480,7 +487,7 @@ def _cell_text(c):
     ev = ev if len(ev) <= 200 else ev[:197] + "..."
     return f"cell {c['index']} raised {c['ename']}: {ev}" + (f" (first line: {c['first_line']})" if c.get("first_line") else "")
 
-# %% ../nbs/60_jobs.ipynb #2bfe7f63
+# %% ../nbs/60_jobs.ipynb #2c48613c
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
     "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None."
     import papermill as pm
@@ -526,7 +533,7 @@ def _failing_cell(nb, info):
     out.pop("exec_index", None)
     return out
 
-# %% ../nbs/60_jobs.ipynb #0377e698
+# %% ../nbs/60_jobs.ipynb #7d8ed7f3
 def _results_html(results):
     if not results: return "<p>No results were recorded.</p>"
     rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_fmt_value(v))}</td></tr>" for k, v in results.items())
@@ -580,7 +587,7 @@ def render_html(nb, # an executed notebook (NotebookNode)
 
 _CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
-# %% ../nbs/60_jobs.ipynb #9dbad8a0
+# %% ../nbs/60_jobs.ipynb #6145cd7d
 def _job_manifest(recorded, template, params):
     "The manifest written with every job: the template's own, completed with the code version and parameters."
     try:
@@ -613,7 +620,7 @@ def _pid_alive(pid):
     except ProcessLookupError: return False
     except PermissionError: return True
 
-# %% ../nbs/60_jobs.ipynb #2c48613c
+# %% ../nbs/60_jobs.ipynb #a803eec8
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json
