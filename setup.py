@@ -23,7 +23,8 @@ setup(
     package_dir={"prodkit.templates": "templates"},
     package_data={"prodkit.templates": ["*.ipynb"]},
     install_requires=c["requirements"].split(),
-    extras_require={"dev": c["dev_requirements"].split()},
+    # bench: the anchors benchmarks/ compares against; Evidently needs pandas<3, so it lives in a venv of its own
+    extras_require={"dev": c["dev_requirements"].split(), "bench": c["bench_requirements"].split()},
     entry_points={"console_scripts": c["console_scripts"].split()},
     classifiers=[
         "Programming Language :: Python :: 3.11",
