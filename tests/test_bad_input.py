@@ -178,12 +178,11 @@ def test_dying_kernel_is_exit_3_and_the_report_says_failed(tmp_path, cell):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="jobs._failing_cell finds no cell when the kernel dies: papermill marks every cell "
-                                       "'completed'; fix: take the last cell whose metadata.papermill.start_time is set")
 def test_dying_kernel_names_the_cell(tmp_path):
     from prodkit.jobs import run_notebook
     r = run_notebook(_toy_with(tmp_path, "import os; os._exit(1)"), {}, tmp_path / "out")
-    assert r.failed_cell["index"] == 4 and "cell 4" in r.message
+    assert r.failed_cell["index"] == 4 and "cell 4" in r.message and "Kernel died" in r.message
+    assert r.failed_cell["first_line"] == "import os; os._exit(1)"   # the cell that was running, not the next one
 
 
 @pytest.mark.slow
