@@ -509,6 +509,9 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         if not out_nb.exists():
             import nbformat
             nb = nbformat.read(template, as_version=4); nbformat.write(nb, out_nb)
+        if isinstance(e, TimeoutError):   # nbclient's text is the cell's source between separator lines: say what happened
+            return {"exec_index": None, "execution_count": None, "ename": "CellTimeoutError",
+                    "evalue": f"the cell exceeded cell_timeout={cell_timeout:g} s" if cell_timeout else "the cell timed out"}
         return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": str(e).strip().splitlines()[-1] if str(e).strip() else ""}
     finally: log.setLevel(level)
 
