@@ -424,8 +424,8 @@ def evaluate_gates(gates, # anything `parse_gates` accepts
 # %% ../nbs/60_jobs.ipynb #b2b5d229
 _INLINE = "module://matplotlib_inline.backend_inline"
 
-def _kernel_manager_class(kernel_name=None):
-    "A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures."
+def _kernel_manager_class(kernel_name=None, log_path=None):
+    "A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures; its stdout/stderr go to `log_path`."
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
     class ProdkitKernelManager(AsyncKernelManager):
@@ -445,7 +445,18 @@ def _kernel_manager_class(kernel_name=None):
                 spec.env = {**(spec.env or {}), "MPLBACKEND": _INLINE}
                 self._kernel_spec = spec
             return self._kernel_spec
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(log_path, "ab") as f:   # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
+                kw.update(stdout=f, stderr=f)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
     return ProdkitKernelManager
+
+def _log_tail(path, lines=20) -> str:
+    "The last `lines` lines of the kernel's log ('' when there is none)."
+    try: text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError: return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 # %% ../nbs/60_jobs.ipynb #0377e698
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED = 0, 1, 2, 3
@@ -489,18 +500,22 @@ def _cell_text(c):
 
 # %% ../nbs/60_jobs.ipynb #2c48613c
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
-    "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None."
+    "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output goes to `kernel.log` beside `out_nb`."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
     import logging
-    log = logging.getLogger("papermill"); level = log.level
-    log.setLevel(logging.ERROR)   # parameters were checked already; papermill's own parser warns on comments it cannot read
+    kernel_log = out_nb.parent / "kernel.log"
+    # parameters were checked already (papermill's parser warns on comments it cannot read), and a failed cell, a timeout
+    # or a dead kernel is reported once by the runner: papermill's and nbclient's own error lines would only repeat it
+    loggers = [logging.getLogger(n) for n in ("papermill", "nbclient", "traitlets")]
+    levels = [l.level for l in loggers]
+    for l in loggers: l.setLevel(logging.CRITICAL)
     try:
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout,
-                            kernel_manager_class=_kernel_manager_class(kernel_name),
+                            kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log),
                             shutdown_kernel="immediate")   # every output is in by then; a graceful shutdown costs seconds
         return None
     except PapermillExecutionError as e:
@@ -512,8 +527,12 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         if isinstance(e, TimeoutError):   # nbclient's text is the cell's source between separator lines: say what happened
             return {"exec_index": None, "execution_count": None, "ename": "CellTimeoutError",
                     "evalue": f"the cell exceeded cell_timeout={cell_timeout:g} s" if cell_timeout else "the cell timed out"}
-        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": str(e).strip().splitlines()[-1] if str(e).strip() else ""}
-    finally: log.setLevel(level)
+        tail = _log_tail(kernel_log)
+        ev = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+        if tail: ev += f" (last line of the kernel's log: {tail.splitlines()[-1][:200]})"
+        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": ev, "kernel_log": tail}
+    finally:
+        for l, lv in zip(loggers, levels): l.setLevel(lv)
 
 def _failing_cell(nb, info):
     "Complete `info` with the failing cell's index in the template and its first line."

@@ -186,6 +186,17 @@ def test_dying_kernel_names_the_cell(tmp_path):
 
 
 @pytest.mark.slow
+def test_dying_kernel_keeps_its_last_words_out_of_stderr(tmp_path, capfd):
+    from prodkit.jobs import run_notebook
+    cell = "import os, sys; sys.__stderr__.write('KERNEL-LAST-WORDS\\n'); sys.__stderr__.flush(); os._exit(1)"
+    r = run_notebook(_toy_with(tmp_path, cell), {}, tmp_path / "out")
+    assert r.exit_code == 3 and "KERNEL-LAST-WORDS" in r.message and r.failed_cell["kernel_log"].endswith("KERNEL-LAST-WORDS")
+    err = capfd.readouterr().err
+    assert "KERNEL-LAST-WORDS" not in err and "Kernel died while waiting" not in err, err
+    assert _looks_failed(tmp_path / "out") and not list((tmp_path / "out").glob(".prodkit-run-*"))
+
+
+@pytest.mark.slow
 def test_cell_over_its_timeout_exits_3_on_the_command_line(tmp_path):
     pytest.importorskip("prodkit.cli")
     from _toy import toy_template
@@ -195,7 +206,8 @@ def test_cell_over_its_timeout_exits_3_on_the_command_line(tmp_path):
     last = [l for l in r.stderr.splitlines() if l.strip()][-1]
     assert last.startswith("toy: FAILED: cell 4 raised CellTimeoutError: the cell exceeded cell_timeout=15 s") and "time.sleep" in last, r.stderr
     assert "-----" not in r.stderr, r.stderr   # not nbclient's separator line
-    # (today the kernel's own stderr, inherited by the runner, adds an ipykernel traceback above that line: see the report)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, r.stderr   # the kernel's own traceback (ZMQError) and nbclient's log lines stay out of it
     assert _looks_failed(tmp_path / "out")
 
 
