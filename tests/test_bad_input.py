@@ -125,25 +125,77 @@ def test_cli_bad_input_exits_2_with_one_line(demo_files, args, words):
     assert not os.path.exists(os.path.join(demo_files["dir"], "o", "validation.html"))
 
 
-# Bad files that exist: today `prodkit validate` finds them inside the kernel (exit 3, report FAILED), not before it
-# starts (exit 2 as DESIGN says for bad input); the test accepts both until the CLI checks them up front.
+# Bad files that exist are found before the kernel starts (the template declares what its path parameters hold):
+# exit 2 with one line, no report.
 CLI_DATA_CASES = [
     pytest.param(["validate", "-m", "{bundle}", "-r", "{reference}", "-c", "{dir}/bad.parquet", "--out", "{dir}/o"],
                  "current data file could not be read as parquet", id="cli-corrupt-current-data"),
     pytest.param(["validate", "-m", "{dir}/model.pkl", "-r", "{reference}", "-c", "{current}", "--out", "{dir}/o"],
                  "prodkit never unpickles model files", id="cli-pickled-model"),
+    pytest.param(["validate", "-m", "{bundle}", "-r", "{dir}/bad.parquet", "-c", "{current}", "--out", "{dir}/o"],
+                 "reference data file could not be read as parquet", id="cli-corrupt-reference-data"),
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, words", CLI_DATA_CASES)
-def test_cli_bad_files_are_refused_and_never_unpickled(demo_files, args, words):
+def test_cli_bad_files_are_refused_before_the_kernel(demo_files, args, words):
     r = _cli(*[a.format(**demo_files) for a in args])
-    assert r.returncode in (2, 3), (r.returncode, r.stderr)
-    assert words in r.stderr and "Traceback" not in r.stderr
-    if r.returncode == 3:  # refused inside the kernel: the report says FAILED, never PASSED
-        html = Path(demo_files["dir"], "o", "validation.html").read_text()
-        assert "FAILED" in html and ">PASSED<" not in html
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and words in lines[0] and lines[0].startswith("prodkit validate: error:") and "Fix:" in lines[0], r.stderr
+    assert not os.path.exists(os.path.join(demo_files["dir"], "o", "validation.html"))
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    "Any attempt to execute a notebook fails the test: the error must come before a kernel starts."
+    import prodkit.jobs
+    def refuse(*a, **k): raise AssertionError("a kernel was started")
+    monkeypatch.setattr(prodkit.jobs, "_execute", refuse)
+
+
+@pytest.mark.parametrize("what", ["pickle-file", "pickle-in-bundle"])
+def test_pickled_model_is_exit_2_without_a_kernel_and_never_unpickled(demo_files, tmp_path, capsys, no_kernel, what):
+    import pickle, shutil
+    from prodkit.cli import main
+    marker = tmp_path / "UNPICKLED"
+    if what == "pickle-file":
+        pkl = tmp_path / "model.pkl"; pkl.write_bytes(pickle.dumps(_Booby(marker)))
+        code = main(["validate", "-m", str(pkl), "-r", demo_files["reference"], "-c", demo_files["current"], "--out", str(tmp_path / "o")])
+        words = "never unpickles model files"
+    else:   # a bundle whose model file was swapped for a pickle: the bundle's digests catch it
+        bundle = tmp_path / "bundle"; shutil.copytree(demo_files["bundle"], bundle)
+        (bundle / "model.pt").write_bytes(pickle.dumps(_Booby(marker)))
+        code = main(["validate", "-m", str(bundle), "-r", demo_files["reference"], "-c", demo_files["current"], "--out", str(tmp_path / "o")])
+        words = "bundle file model.pt was changed or damaged"
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert not marker.exists(), "a pickle was unpickled"
+    assert not (tmp_path / "o" / "validation.html").exists()
+
+
+def test_corrupt_table_is_exit_2_without_a_kernel(demo_files, tmp_path, capsys, no_kernel):
+    from prodkit.cli import main
+    empty = tmp_path / "empty.csv"; empty.write_text("a,b\n")
+    for path, words in ((demo_files["dir"] + "/bad.parquet", "current data file could not be read as parquet"),
+                        (str(empty), "current data is empty (0 rows)")):
+        code = main(["validate", "-m", demo_files["bundle"], "-r", demo_files["reference"], "-c", path, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err, err
+
+
+@pytest.mark.slow
+def test_data_that_do_not_fit_the_model_are_still_found_by_the_template(demo_files, tmp_path):
+    "A readable table that misses a feature column is not a bad file: the template's load cell finds it (exit 3, FAILED)."
+    import pandas as pd
+    cur = pd.read_parquet(demo_files["current"])
+    feature = next(c for c in cur.columns if c not in ("label", "timestamp"))
+    cur.drop(columns=[feature]).to_parquet(tmp_path / "cur.parquet")
+    r = _cli("validate", "-m", demo_files["bundle"], "-r", demo_files["reference"], "-c", tmp_path / "cur.parquet", "--out", tmp_path / "o", "-q")
+    assert r.returncode == 3, r.stderr
+    assert feature in r.stderr and "Traceback" not in r.stderr
+    html = (tmp_path / "o" / "validation.html").read_text()
+    assert "FAILED" in html and ">PASSED<" not in html
 
 
 # ---------------------------------------------------------------------------------------------- jobs that end badly
