@@ -8,7 +8,7 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'COMMANDS', 'parser', 'main']
+__all__ = ['EXIT_CODES', 'COMMANDS', 'parser', 'Terminated', 'main']
 
 # %% ../nbs/90_cli.ipynb #41dd7a9f
 EXIT_CODES = """exit codes:
@@ -194,17 +194,31 @@ def parser() -> argparse.ArgumentParser:
     for add in COMMANDS: add(sub)
     return p
 
+class Terminated(KeyboardInterrupt):
+    "Raised in the main thread when the process gets SIGTERM, so a job unwinds as on Ctrl-C: temp files removed, kernel stopped."
+
+def _on_sigterm(signum, frame):
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # a second SIGTERM must not break the clean-up of the first
+    raise Terminated()
+
 def main(argv:list=None) -> int:
     "Run the `prodkit` command; returns the exit code. Errors prodkit raises on purpose print one line, no traceback."
+    import signal
     args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
     from prodkit.core import ProdkitError
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
     try: return args.func(args)
     except ProdkitError as e:
         print(f"prodkit {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"prodkit {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"prodkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally: signal.signal(signal.SIGTERM, old)
 
 # %% ../nbs/90_cli.ipynb #b63d96a3
 #| eval: false

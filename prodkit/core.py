@@ -378,7 +378,9 @@ def _encode(self, df:pd.DataFrame, *, unseen:str="allow") -> np.ndarray:
             cols.append(s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None])
         elif f.kind == "categorical":
             cats = self.stats_[f.name]["categories"]
-            codes = pd.Categorical(s.astype("string").astype(object).where(s.notna(), None), categories=cats).codes
+            v = s.astype("string").astype(object).where(s.notna(), None)
+            v = v.where(v.isin(cats), None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
+            codes = pd.Categorical(v, categories=cats).codes
             oh = np.zeros((len(s), len(cats))); rows = np.flatnonzero(codes >= 0); oh[rows, codes[rows]] = 1.0
             cols.append(oh)
     return np.hstack(cols).astype(np.float32) if cols else np.zeros((len(df), 0), np.float32)

@@ -14,11 +14,11 @@ import numpy as np
 from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic_write_text)
 
 # %% auto #0
-__all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'EXIT_PASSED', 'EXIT_GATE_FAILED', 'EXIT_BAD_INPUT',
-           'EXIT_CELL_FAILED', 'record', 'recorded', 'clear_recorded', 'record_manifest', 'read_results',
-           'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters', 'templates_dir',
-           'list_templates', 'locate_template', 'check_parameters', 'Gate', 'parse_gates', 'GateReport',
-           'evaluate_gates', 'JobResult', 'render_html', 'run_notebook']
+__all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KINDS', 'EXIT_PASSED', 'EXIT_GATE_FAILED',
+           'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED', 'record', 'recorded', 'clear_recorded', 'record_manifest',
+           'read_results', 'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters',
+           'templates_dir', 'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate',
+           'parse_gates', 'GateReport', 'evaluate_gates', 'JobResult', 'render_html', 'run_notebook']
 
 # %% ../nbs/60_jobs.ipynb #fb568d01
 RESULTS_MIME = "application/vnd.prodkit.results+json"
@@ -303,6 +303,30 @@ def _tpl_name(template):
     return Path(str(template)).stem
 
 # %% ../nbs/60_jobs.ipynb #ec80f53a
+def _open_bundle(path, p):
+    from prodkit.versioning import load_bundle
+    load_bundle(path)
+
+def _open_table(path, p):
+    from prodkit.core import read_table
+    read_table(path, name=f"{p.name} data")
+
+PATH_KINDS = [(re.compile(r"^model bundle\b", re.I), _open_bundle),   # (pattern of the comment, opener(path, parameter))
+              (re.compile(r"\bCSV or Parquet\b", re.I), _open_table)]
+
+def check_inputs(template, # a template name, path or NotebookNode
+                 parameters:dict, # parameters as `check_parameters` returns them
+                ) -> dict:
+    "Open every `path` parameter whose comment names its kind (see `PATH_KINDS`); raise the reader's ProdkitError before any kernel starts."
+    declared = template_parameters(template)
+    for k, v in parameters.items():
+        p = declared.get(k)
+        if p is None or p.type != "path" or v in (None, ""): continue
+        for pattern, opener in PATH_KINDS:
+            if pattern.search(p.help): opener(v, p); break
+    return parameters
+
+# %% ../nbs/60_jobs.ipynb #82c2a5bc
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
 _GATE_RE = re.compile(r"^\s*([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
@@ -377,7 +401,7 @@ def _read_gate_file(path):
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p), fix="write a list of gates, one string each", path=str(p)) from e
 
-# %% ../nbs/60_jobs.ipynb #82c2a5bc
+# %% ../nbs/60_jobs.ipynb #b2b5d229
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed`, `reason`."
@@ -421,11 +445,11 @@ def evaluate_gates(gates, # anything `parse_gates` accepts
         rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
     return GateReport(rows=tuple(rows))
 
-# %% ../nbs/60_jobs.ipynb #b2b5d229
+# %% ../nbs/60_jobs.ipynb #9dbad8a0
 _INLINE = "module://matplotlib_inline.backend_inline"
 
-def _kernel_manager_class(kernel_name=None):
-    "A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures."
+def _kernel_manager_class(kernel_name=None, log_path=None):
+    "A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures; its stdout/stderr go to `log_path`."
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
     class ProdkitKernelManager(AsyncKernelManager):
@@ -445,9 +469,20 @@ def _kernel_manager_class(kernel_name=None):
                 spec.env = {**(spec.env or {}), "MPLBACKEND": _INLINE}
                 self._kernel_spec = spec
             return self._kernel_spec
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
+            with open(log_path, "ab") as f:   # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
+                kw.update(stdout=f, stderr=f)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
     return ProdkitKernelManager
 
-# %% ../nbs/60_jobs.ipynb #0377e698
+def _log_tail(path, lines=20) -> str:
+    "The last `lines` lines of the kernel's log ('' when there is none)."
+    try: text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError: return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+# %% ../nbs/60_jobs.ipynb #7d8ed7f3
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED = 0, 1, 2, 3
 _STATUS = {0: "PASSED", 1: "FAILED (gate)", 3: "FAILED (cell raised)"}
 
@@ -487,20 +522,24 @@ def _cell_text(c):
     ev = ev if len(ev) <= 200 else ev[:197] + "..."
     return f"cell {c['index']} raised {c['ename']}: {ev}" + (f" (first line: {c['first_line']})" if c.get("first_line") else "")
 
-# %% ../nbs/60_jobs.ipynb #2c48613c
+# %% ../nbs/60_jobs.ipynb #a803eec8
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
-    "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None."
+    "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output goes to `kernel.log` beside `out_nb`."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
     import logging
-    log = logging.getLogger("papermill"); level = log.level
-    log.setLevel(logging.ERROR)   # parameters were checked already; papermill's own parser warns on comments it cannot read
+    kernel_log = out_nb.parent / "kernel.log"
+    # parameters were checked already (papermill's parser warns on comments it cannot read), and a failed cell, a timeout
+    # or a dead kernel is reported once by the runner: papermill's and nbclient's own error lines would only repeat it
+    loggers = [logging.getLogger(n) for n in ("papermill", "nbclient", "traitlets")]
+    levels = [l.level for l in loggers]
+    for l in loggers: l.setLevel(logging.CRITICAL)
     try:
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout,
-                            kernel_manager_class=_kernel_manager_class(kernel_name),
+                            kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log),
                             shutdown_kernel="immediate")   # every output is in by then; a graceful shutdown costs seconds
         return None
     except PapermillExecutionError as e:
@@ -509,8 +548,15 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         if not out_nb.exists():
             import nbformat
             nb = nbformat.read(template, as_version=4); nbformat.write(nb, out_nb)
-        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": str(e).strip().splitlines()[-1] if str(e).strip() else ""}
-    finally: log.setLevel(level)
+        if isinstance(e, TimeoutError):   # nbclient's text is the cell's source between separator lines: say what happened
+            return {"exec_index": None, "execution_count": None, "ename": "CellTimeoutError",
+                    "evalue": f"the cell exceeded cell_timeout={cell_timeout:g} s" if cell_timeout else "the cell timed out"}
+        tail = _log_tail(kernel_log)
+        ev = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+        if tail: ev += f" (last line of the kernel's log: {tail.splitlines()[-1][:200]})"
+        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": ev, "kernel_log": tail}
+    finally:
+        for l, lv in zip(loggers, levels): l.setLevel(lv)
 
 def _failing_cell(nb, info):
     "Complete `info` with the failing cell's index in the template and its first line."
@@ -533,7 +579,7 @@ def _failing_cell(nb, info):
     out.pop("exec_index", None)
     return out
 
-# %% ../nbs/60_jobs.ipynb #7d8ed7f3
+# %% ../nbs/60_jobs.ipynb #9a260abf
 def _results_html(results):
     if not results: return "<p>No results were recorded.</p>"
     rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_fmt_value(v))}</td></tr>" for k, v in results.items())
@@ -587,7 +633,7 @@ def render_html(nb, # an executed notebook (NotebookNode)
 
 _CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
-# %% ../nbs/60_jobs.ipynb #6145cd7d
+# %% ../nbs/60_jobs.ipynb #27db81f8
 def _job_manifest(recorded, template, params):
     "The manifest written with every job: the template's own, completed with the code version and parameters."
     try:
@@ -620,7 +666,7 @@ def _pid_alive(pid):
     except ProcessLookupError: return False
     except PermissionError: return True
 
-# %% ../nbs/60_jobs.ipynb #a803eec8
+# %% ../nbs/60_jobs.ipynb #ad3a3896
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json
@@ -629,6 +675,7 @@ def run_notebook(template, # a template name ('validation') or the path of a not
                  kernel_name:str=None, # a kernelspec to use instead of the Python prodkit runs in
                  cell_timeout:float=600, # seconds one cell may run
                  progress:bool=False, # show papermill's progress bar
+                 open_inputs:bool=True, # open the `path` parameters that declare a kind (`check_inputs`) before the kernel starts
                 ) -> JobResult:
     "Run a template as a job: executed notebook, HTML report and `results.json` in `out_dir`, gates evaluated."
     import nbformat
@@ -643,6 +690,7 @@ def run_notebook(template, # a template name ('validation') or the path of a not
     if gates is None and "gates" in declared: gate_list = parse_gates(params.get("gates", declared["gates"].default))
     else: gate_list = parse_gates(gates)
     if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
+    if open_inputs: check_inputs(tpl, params)
     stem = name or tpl.stem
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -95,7 +95,8 @@ def test_raising_cell_is_exit_3_with_report_and_cell_named(toy, tmp_path):
 def test_cell_timeout_is_exit_3(toy, tmp_path):
     r = run_notebook(toy, {"sleep_s": 120}, tmp_path / "out", cell_timeout=10)
     assert r.exit_code == 3 and r.failed_cell["index"] == 4
-    assert "timed out" in (r.failed_cell["evalue"] + r.failed_cell["ename"]).lower() or "Timeout" in r.failed_cell["ename"]
+    assert r.failed_cell["ename"] == "CellTimeoutError" and r.failed_cell["evalue"] == "the cell exceeded cell_timeout=10 s"
+    assert "cell 4 raised CellTimeoutError: the cell exceeded cell_timeout=10 s (first line: time.sleep(sleep_s))" in r.message
     assert r.html.exists() and r.results_json.exists()
 
 
@@ -115,6 +116,22 @@ def test_bad_parameters_exit_2_before_any_kernel(toy, tmp_path, monkeypatch, par
     with pytest.raises(ParameterError, match=re.escape(words)):
         run_notebook(toy, params, tmp_path / "out")
     assert started == [] and not (tmp_path / "out").exists()
+
+
+def test_path_parameters_that_declare_a_kind_are_opened_before_any_kernel(tmp_path, monkeypatch):
+    from prodkit.core import DataError
+    tpl = toy_template(tmp_path / "tbl.ipynb", params="table = ''  # path: the rows, CSV or Parquet\nn = 3  # int: how many\n"
+                                                      "scale = 1.0\nfail = False\nsleep_s = 0.0\ngates = 'toy.n >= 3'")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not parquet"); (tmp_path / "empty.csv").write_text("a\n")
+    monkeypatch.setattr(jobs, "_execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    with pytest.raises(FileFormatError, match="table data file could not be read as parquet"):
+        run_notebook(tpl, {"table": tmp_path / "bad.parquet"}, tmp_path / "out")
+    with pytest.raises(DataError, match=re.escape("table data is empty (0 rows)")):
+        run_notebook(tpl, {"table": tmp_path / "empty.csv"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.undo()   # open_inputs=False leaves the file to the template (which does not read it)
+    r = run_notebook(tpl, {"table": tmp_path / "bad.parquet"}, tmp_path / "out", open_inputs=False)
+    assert r.exit_code == 0, r.message
 
 
 def test_bad_gates_exit_2_before_any_kernel(toy, tmp_path, monkeypatch):
