@@ -109,8 +109,8 @@ def _demo(a):
     if not a.quiet: print(f"demo bundle written to {Path(a.out) / 'demo'}; running validation ...")
     code = _run_job("validation", params, a)
     if code == 1 and not a.strict:
-        print("The demo's production period drifts by design, so the report shows failing gates: that is prodkit "
-              "catching it. The job itself ran (exit 0; --strict exits 1 on failed gates).")
+        print("Some gates failed; the demo's production period drifts by design, so its drift gate fails: that is "
+              "prodkit catching it. The job itself ran (exit 0; --strict exits 1 on failed gates).")
         return 0
     return code
 
