@@ -364,10 +364,12 @@ class TabularAdapter:
     def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
 
 # %% ../nbs/00_core.ipynb #667ac44c
-def _encode(self, df:pd.DataFrame, *, unseen:str="allow") -> np.ndarray:
+def _encode(self, df:pd.DataFrame, *, unseen:str="allow",
+            validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
+           ) -> np.ndarray:
     "Encode `df` into a float32 array with one column per name in `feature_names_`."
     self._check_fitted()
-    df = self.schema.validate(df, unseen=unseen, name="data to encode")
+    if not validated: df = self.schema.validate(df, unseen=unseen, name="data to encode")
     cols = []
     for f in self.schema.features:
         s = df[f.name]
@@ -385,9 +387,9 @@ def _encode(self, df:pd.DataFrame, *, unseen:str="allow") -> np.ndarray:
             cols.append(oh)
     return np.hstack(cols).astype(np.float32) if cols else np.zeros((len(df), 0), np.float32)
 
-def _transform(self, df:pd.DataFrame, *, unseen:str="allow") -> torch.Tensor:
+def _transform(self, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
     "Encode `df` into a float32 tensor of shape (rows, n_features_)."
-    return torch.from_numpy(self.encode(df, unseen=unseen))
+    return torch.from_numpy(self.encode(df, unseen=unseen, validated=validated))
 
 def _to_dict(self) -> dict:
     self._check_fitted()

@@ -259,7 +259,10 @@ GuardedModel._prepare = _prepare
 
 # %% ../nbs/50_guard.ipynb #5d9fc866
 def _call_path(self, kind, obj, X):
-    if kind == "predictor": return obj.predict(X) if self.output == "regression" else obj.predict_proba(X)
+    if kind == "predictor":
+        if isinstance(X, pd.DataFrame) and obj.adapter is not None and self.schema is obj.adapter.schema:
+            X = obj.adapter.transform(X, validated=True)   # `_prepare` checked these rows against this very schema
+        return obj.predict(X) if self.output == "regression" else obj.predict_proba(X)
     if kind == "proba": return obj.predict_proba(X)
     return obj(X)
 

@@ -277,3 +277,20 @@ def test_guarded_model_works_under_the_load_evaluator(setup):
     assert set(req.tag) <= {"primary", "rule"}
     # every request the harness saw is one guarded call, and the tags count the same paths as the guard
     assert len(req) == c["calls"] and (req.tag == "rule").sum() == c["served.rule"]
+
+
+def test_frames_are_checked_once_per_call(setup, monkeypatch):
+    "The guard's per-row check is the only schema check: the predictor path encodes the checked rows without a second one."
+    train, ad, m = setup
+    p = Predictor(m, adapter=ad, output="logits")
+    g = GuardedModel(p)
+    expected = p.predict_proba(train.head(20))
+    calls = []
+    real = Schema.validate
+    monkeypatch.setattr(Schema, "validate", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    np.testing.assert_array_equal(g.predict_proba(train.head(20)), expected)
+    assert calls == []
+    # a frame the guard did not check against the adapter's own schema is still checked by the adapter
+    other = GuardedModel(p, schema=Schema.from_dict(ad.schema.to_dict()))
+    np.testing.assert_array_equal(other.predict_proba(train.head(20)), expected)
+    assert len(calls) == 1
