@@ -241,7 +241,9 @@ _PLAIN = (int, str, bool, bytes, np.integer, np.bool_)
 
 def _nonfinite(a:np.ndarray) -> str | None:
     "'output:NaN' or 'output:inf' when a float array holds one (one vectorised test, the kind only on failure)."
-    if a.dtype.kind not in "fc" or np.isfinite(a).all(): return None
+    k = a.dtype.kind
+    if k not in "fc" or (k == "f" and math.isfinite(np.add.reduce(a, axis=None))): return None   # a finite sum: every value is finite
+    if np.isfinite(a).all(): return None   # the sum overflowed (or complex values): test each value
     return "output:NaN" if np.isnan(a).any() else "output:inf"
 
 def _nested_problem(x, depth=0) -> str | None:
