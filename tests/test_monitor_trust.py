@@ -129,3 +129,14 @@ def test_store_paths_with_uri_characters(tmp_path, name):
     made = sorted(p.name for p in d.iterdir())
     assert made and all(p.startswith(name) for p in made), made          # no file under a cut or decoded name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir #?%"]
+
+
+def test_a_store_written_before_rejections_were_kept_still_reads(tmp_path):
+    import sqlite3
+    p = tmp_path / "old.sqlite"
+    with Monitor(_good, p, version="v") as mon: mon.predict_proba(pd.DataFrame({"a": [1.0]}))
+    con = sqlite3.connect(p); con.execute("DROP TABLE rejections"); con.commit(); con.close()
+    with Monitor.open(p) as ro:
+        assert ro.stats() == {"logged": 1, "rejected": 0, "last_rejection": None} and len(ro.rejections()) == 0
+    with Monitor(_good, p, version="v") as mon:                  # a writer adds the table and carries on
+        mon.predict_proba(pd.DataFrame({"a": [2.0]})); assert mon.flush() == 2
