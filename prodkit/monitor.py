@@ -264,7 +264,12 @@ class _Writer(threading.Thread):
                 elif item[0] == "rej": rejects.append(item[1])
                 else: acks.append(item[1]); stop = stop or item[0] == "stop"
             for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
-                self._commit(*self._records(items[i:i + self.batch_size], rejects if i == 0 else []))
+                batch = items[i:i + self.batch_size]
+                try: self._commit(*self._records(batch, rejects if i == 0 else []))
+                except Exception as e:   # an unforeseen failure loses this batch, never the writer (and so the caller's answers)
+                    self.error = e
+                    with self.stats_lock: self.lost += sum(len(it[5]) for it in batch); self.last_error = f"{type(e).__name__}: {e}"
+                    _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
             for ev in acks: ev.set()
         self.con.close()
 

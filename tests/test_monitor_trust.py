@@ -140,3 +140,18 @@ def test_a_store_written_before_rejections_were_kept_still_reads(tmp_path):
         assert ro.stats() == {"logged": 1, "rejected": 0, "last_rejection": None} and len(ro.rejections()) == 0
     with Monitor(_good, p, version="v") as mon:                  # a writer adds the table and carries on
         mon.predict_proba(pd.DataFrame({"a": [2.0]})); assert mon.flush() == 2
+
+
+def test_an_unforeseen_writer_failure_loses_the_batch_not_the_writer(tmp_path, monkeypatch):
+    with Monitor(_good, tmp_path / "m.sqlite", version="v", flush_interval_s=0.02) as mon:
+        real = type(mon._writer)._records
+        def broken(self, items, rejects): raise MemoryError("simulated")
+        monkeypatch.setattr(type(mon._writer), "_records", broken)
+        out = mon.predict_proba(pd.DataFrame({"a": [1.0, 2.0]}))
+        with pytest.raises(FileFormatError, match="MemoryError"): mon.flush()
+        assert out.shape == (2, 2) and mon._writer.is_alive()
+        monkeypatch.setattr(type(mon._writer), "_records", real)
+        assert mon.predict_proba(pd.DataFrame({"a": [3.0]})).shape == (1, 2)
+        assert mon.flush() == 1
+        st = mon.stats()
+    assert (st["logged"], st["lost"]) == (1, 2) and "MemoryError" in st["last_store_error"]
