@@ -237,13 +237,63 @@ def _tags_for(tags, n_jobs) -> list:
         return [tags[0] if len(set(tags)) == 1 else "mixed"] * n_jobs if tags else [None] * n_jobs
     return [None if tags is None else _tag_key(tags)] * n_jobs
 
+_PLAIN = (int, str, bool, bytes, np.integer, np.bool_)
+
+def _nonfinite(a:np.ndarray) -> str | None:
+    "'output:NaN' or 'output:inf' when a float array holds one (one vectorised test, the kind only on failure)."
+    k = a.dtype.kind
+    if k not in "fc" or (k == "f" and math.isfinite(np.add.reduce(a, axis=None))): return None   # a finite sum: every value is finite
+    if np.isfinite(a).all(): return None   # the sum overflowed (or complex values): test each value
+    return "output:NaN" if np.isnan(a).any() else "output:inf"
+
+def _nested_problem(x, depth=0) -> str | None:
+    "NaN, inf or None inside the lists and dicts of a JSON-like answer (an HTTP reply)."
+    if isinstance(x, float): return None if math.isfinite(x) else ("output:NaN" if x != x else "output:inf")
+    if depth > 4: return None
+    if isinstance(x, Mapping): vals = list(x.values())
+    elif isinstance(x, (list, tuple)):
+        try: return _nonfinite(np.asarray(x, dtype="float64"))   # a numeric list: one vectorised test (a null becomes NaN)
+        except (TypeError, ValueError): vals = x
+    else: return None
+    for v in vals:
+        p = _nested_problem(v, depth + 1)
+        if p: return p
+    return None
+
+def _output_problem(out, n:int, shapes:dict) -> str | None:
+    "Why `out` is no answer: 'output:None', 'output:NaN', 'output:inf' or 'output:shape' (`n` > 1: items in the batch)."
+    if isinstance(out, _PLAIN): return None
+    if out is None: return "output:None"
+    if isinstance(out, (float, np.floating)): return None if math.isfinite(out) else ("output:NaN" if out != out else "output:inf")
+    if isinstance(out, torch.Tensor):
+        try: a = out.numpy()
+        except (RuntimeError, TypeError): a = out.detach().cpu().numpy() if out.dtype != torch.bfloat16 else out.detach().float().cpu().numpy()
+    elif isinstance(out, np.ndarray): a = out
+    elif isinstance(out, (pd.DataFrame, pd.Series)):
+        if n > 1 and len(out) != n: return "output:shape"
+        cols = [out] if isinstance(out, pd.Series) else [out.iloc[:, j] for j, dt in enumerate(out.dtypes) if dt.kind in "fc"]
+        for c in cols:
+            if c.dtype.kind in "fc":
+                p = _nonfinite(c.to_numpy(dtype="float64", na_value=np.nan))
+                if p: return p
+        return None
+    else: return _nested_problem(out)
+    shape = a.shape
+    if n > 1:
+        if not shape or shape[0] != n: return "output:shape"
+        key, shape = "batch", shape[1:]
+    else: key = "one"
+    if shapes.setdefault(key, shape) != shape: return "output:shape"
+    return _nonfinite(a)
+
 class _Slot:
     "A daemon worker thread; abandoned (and replaced) when its call hangs past the deadline."
     def __init__(self): self.current, self.deadline, self.abandoned, self.thread = None, float("inf"), False, None
 
 class _Harness:
-    def __init__(self, target:LoadTarget, items, *, timeout_ms, classify, max_batch_size=1, max_wait_ms=0.0):
+    def __init__(self, target:LoadTarget, items, *, timeout_ms, classify, max_batch_size=1, max_wait_ms=0.0, check_outputs=True):
         self.target, self.items, self.n_items = target, items, len(items)
+        self.check_outputs, self.shapes = check_outputs, {}   # shapes: the first answer's shape, per call kind ('one', 'batch')
         self.timeout = timeout_ms / 1000 if timeout_ms else None
         self.classify = classify if classify is not None else _default_tag
         self.max_batch, self.max_wait = max_batch_size, max_wait_ms / 1000
@@ -288,6 +338,7 @@ class _Harness:
         if err is None:
             try: tags = _tags_for(self.classify(out), len(jobs))
             except Exception as e: err = f"classify:{type(e).__name__}"
+            if err is None and self.check_outputs: err = _output_problem(out, len(x), self.shapes)
         with self.lock:
             if slot is not None: slot.current = None
         for j, tag in zip(jobs, tags):
@@ -459,8 +510,9 @@ class LoadReport(Report):
     def to_frame(self) -> pd.DataFrame: return self.requests
     def headline(self):
         s = self.stats
+        kinds = ", ".join(f"{k[len('error_share_'):]} {v:.2%}" for k, v in s.items() if k.startswith("error_share_"))
         head = (f"{self.scenario}: p50 {s['p50_ms']:.3g} ms, p99 {s['p99_ms']:.3g} ms, {s['throughput_rps']:.4g} req/s, "
-                f"errors {s['error_rate']:.2%}, timeouts {s['timeout_rate']:.2%}, n={s['n_requests']}")
+                f"errors {s['error_rate']:.2%}{f' ({kinds})' if kinds else ''}, timeouts {s['timeout_rate']:.2%}, n={s['n_requests']}")
         return head + (" (valid)" if self.valid else f" — INVALID: {'; '.join(self.reasons)}")
 
 # %% ../nbs/10_load.ipynb #132e677f
@@ -471,7 +523,7 @@ def _load_html(self) -> str:
         rows = "".join(f"<tr><th>{_pname(p)}</th><td>{f(s[_pname(p) + '_ms'])}</td><td>[{f(s[_pname(p) + '_ci_low_ms'])}, {f(s[_pname(p) + '_ci_high_ms'])}]</td>"
                        f"<td>{f(s[_pname(p) + '_service_ms'])}</td></tr>" for p in _PCTS)
         rates = ", ".join(f"{k} {f(s[k])}" for k in ("throughput_rps", "error_rate", "timeout_rate", "mean_ms", "max_ms", "lag_p99_ms", "cpu_percent_mean", "rss_mb_max") if k in s)
-        rates += "".join(f", {k} {f(v)}" for k, v in s.items() if k.startswith("tag_share_"))
+        rates += "".join(f", {k} {f(v)}" for k, v in s.items() if k.startswith(("tag_share_", "error_share_")))
         head = self.headline().split(" — INVALID")[0] + ("" if self.valid else " — INVALID")
         checks = "valid" if self.valid else "INVALID: " + "; ".join(self.reasons)
         trend = f"latency growth: {s['latency_growth']}, memory growth: {s['memory_growth']}"
@@ -594,6 +646,11 @@ def _stats(m:pd.DataFrame, *, duration_s, confidence, t_from, t_to) -> dict:
               "n_timeouts": int(m.status.isin(["timeout", "unfinished"]).sum()),
               "lag_p99_ms": nearest_rank(m.lag_ms, 99), "lag_max_ms": float(m.lag_ms.max()) if n else np.nan,
               "ci_level": confidence})
+    kinds = m.error[m.status == "error"].value_counts()
+    s["n_bad_outputs"] = int(kinds[[k for k in kinds.index if str(k).startswith("output:")]].sum())
+    s["bad_output_rate"] = s["n_bad_outputs"] / n if n else np.nan
+    s["top_error"] = str(kinds.index[0]) if len(kinds) else None
+    for k, v in kinds.head(5).items(): s[f"error_share_{_tag_key(k)}"] = float(v / n)
     return s
 
 # %% ../nbs/10_load.ipynb #63f56357
@@ -658,14 +715,16 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                         min_rate_ratio:float=0.9, # achieved/offered rate below this makes the run invalid
                         drain_s:float=None, # without timeout_ms, how long to wait for stragglers after the run
                         classify:Callable=None, # result -> tag (e.g. which model served it); default: `served_by`
+                        check_outputs:bool=True, # count None, NaN, inf and a changed output shape as failed requests
                         progress:bool=True) -> LoadReport:
     "Run `target` under the load of `scenario` and measure latency, throughput, errors and stability."
     levels = _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile, confidence,
                            max_batch_size, max_wait_ms, window_s, max_lag_ms, min_rate_ratio)
     check_positive("seed", seed, allow_zero=True, integer=True)
+    if not isinstance(check_outputs, bool): raise ParameterError("`check_outputs` must be True or False", value=check_outputs, fix="pass check_outputs=True")
     tgt = as_load_target(target, timeout_ms=timeout_ms)
     items = _prepare_items(inputs, tgt.kind)
-    h = _Harness(tgt, items, timeout_ms=timeout_ms, classify=classify,
+    h = _Harness(tgt, items, timeout_ms=timeout_ms, classify=classify, check_outputs=check_outputs,
                  max_batch_size=max_batch_size if scenario == "streaming" else 1, max_wait_ms=max_wait_ms)
     drain = drain_s if drain_s is not None else max(2.0, 0.5 * duration_s)
     n_levels = len(levels) if levels else 1
@@ -792,7 +851,7 @@ def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_l
             if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}"); flags["target_kept_up"] = False
     return reasons, flags
 
-# %% ../nbs/10_load.ipynb #07248f72
+# %% ../nbs/10_load.ipynb #8ef3ffd0
 def _meets_confidence(lat, slo_ms, percentile) -> float:
     "One-sided confidence that the true `percentile` is <= `slo_ms`, from the count of samples above it."
     from scipy.stats import binom
@@ -836,7 +895,7 @@ class CapacityReport(Report):
         ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("offered rate (req/s)"); ax.set_ylabel(f"p{self.percentile:g} latency (ms)")
         ax.set_title("capacity search"); ax.legend(fontsize=7); return ax
 
-# %% ../nbs/10_load.ipynb #fad097d8
+# %% ../nbs/10_load.ipynb #06f1aff9
 def find_max_qps(target, # anything `evaluate_under_load` accepts
                  inputs, # sequence of inputs or a DataFrame
                  *, slo_ms:float, # latency objective for the percentile

@@ -4,7 +4,7 @@
 
 # %% ../nbs/51_monitor.ipynb #e86d7249
 from __future__ import annotations
-import hashlib, json, math, os, queue, sqlite3, threading, time, weakref
+import collections, hashlib, json, logging, math, os, queue, sqlite3, threading, time, weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,11 +13,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .core import (DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, TabularAdapter,
-                          check_choice, check_positive)
+from .core import (DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, SchemaError,
+                          TabularAdapter, check_choice, check_positive)
 
 # %% auto #0
-__all__ = ['MonitorStore', 'Monitor']
+__all__ = ['MONITOR_PREFIX', 'MonitorStore', 'Monitor']
 
 # %% ../nbs/51_monitor.ipynb #9bd8ebde
 _FORMAT = "prodkit-monitor-1"
@@ -28,14 +28,20 @@ CREATE TABLE IF NOT EXISTS predictions (
     served_by TEXT, call_id INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL,
     prediction TEXT, confidence REAL);
 CREATE INDEX IF NOT EXISTS predictions_time ON predictions(time);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY, time REAL, model_version TEXT, call_id INTEGER, row INTEGER, reason TEXT NOT NULL);
 """
+
+def _uri(p:Path, mode:str) -> str:
+    "The SQLite URI of `p`: every character that means something in a URI (`#`, `?`, `%`, spaces) is quoted."
+    return f"{p.resolve().as_uri()}?mode={mode}"
 
 def _connect_ro(path) -> sqlite3.Connection:
     "A read-only connection to an existing monitor store, with clear errors."
     p = Path(path)
     if not p.exists(): raise FileFormatError("monitor store does not exist", value=str(p), fix="check the path, or record predictions with Monitor(model, store=...) first", path=str(p))
     if p.is_dir(): raise FileFormatError("monitor store is a folder, not a file", value=str(p), fix="pass the path of the .sqlite file", path=str(p))
-    con = sqlite3.connect(f"file:{p.resolve().as_posix()}?mode=ro", uri=True, check_same_thread=False)
+    con = sqlite3.connect(_uri(p, "ro"), uri=True, check_same_thread=False)
     try: meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as e:
         con.close()
@@ -50,6 +56,8 @@ def _connect_ro(path) -> sqlite3.Connection:
     return con
 
 # %% ../nbs/51_monitor.ipynb #744ba41f
+MONITOR_PREFIX = "monitor."   # the monitor's own columns in a window: `monitor.confidence`, `monitor.p_<class>`, ...
+
 def _as_unix(t, name) -> float | None:
     if t is None: return None
     if isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool): return float(t)
@@ -72,7 +80,7 @@ def _cast(s:pd.Series, f) -> pd.Series:
     except (TypeError, ValueError): return s
 
 class MonitorStore:
-    "Read-only access to a monitor store: `window`, `count`, `versions`, `meta`."
+    "Read-only access to a monitor store: `window`, `count`, `versions`, `stats`, `rejections`, `meta`."
     def __init__(self, path): self.path = Path(path); self._con = _connect_ro(self.path)
     @property
     def meta(self) -> dict:
@@ -89,17 +97,44 @@ class MonitorStore:
         df = pd.read_sql_query("SELECT model_version, MIN(time) AS first, MAX(time) AS last, COUNT(*) AS n FROM predictions GROUP BY model_version ORDER BY first", self._con)
         for c in ("first", "last"): df[c] = pd.to_datetime(df[c], unit="s")
         return df
+    def stats(self) -> dict:
+        "What the store holds: `logged` predictions, `rejected` records and the reason of the `last_rejection`."
+        try: n, last = self._con.execute("SELECT COUNT(*), (SELECT reason FROM rejections ORDER BY id DESC LIMIT 1) FROM rejections").fetchone()
+        except sqlite3.OperationalError: n, last = 0, None    # a store written before rejections were recorded
+        return {"logged": self.count(), "rejected": n, "last_rejection": last}
+    def rejections(self) -> pd.DataFrame:
+        "The records the monitor could not store: time, model version, call, row within the call, and the reason."
+        cols = ["time", "model_version", "call_id", "row", "reason"]
+        try: df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM rejections ORDER BY id", self._con)
+        except (sqlite3.OperationalError, pd.errors.DatabaseError): df = pd.DataFrame(columns=cols)
+        df["time"] = pd.to_datetime(df["time"].astype("float64"), unit="s"); return df
     def close(self): self._con.close()
     def __enter__(self): return self
     def __exit__(self, *a): self.close()
     def __repr__(self): return f"MonitorStore({str(self.path)!r}, predictions={self.count()})"
 
 # %% ../nbs/51_monitor.ipynb #a45ff21a
+def _inputs_frame(feats:list, schema) -> pd.DataFrame:
+    "The recorded inputs (JSON objects or flat lists) as a frame with the schema's dtypes."
+    if feats and isinstance(feats[0], dict): X = pd.DataFrame.from_records(feats)
+    else:
+        w = max((len(f) for f in feats), default=0)
+        X = pd.DataFrame(np.array(feats, dtype="float64").reshape(len(feats), w) if feats else np.zeros((0, 0)),
+                         columns=[f"x{j}" for j in range(w)])
+    clash = [c for c in X.columns if str(c).startswith(MONITOR_PREFIX)]
+    if clash: raise SchemaError(f"recorded input column {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns",
+                                value=clash, fix="rename the column before recording", problems=[])
+    if schema is not None:
+        for f in schema.features:
+            X[f.name] = _cast(X[f.name], f) if f.name in X.columns else pd.Series([None] * len(X), dtype=object)
+        X = X[schema.names + [c for c in X.columns if c not in schema.names]]
+    return X
+
 def _window(self, start=None, # first time included (datetime, ISO string or unix seconds); None: from the start
             end=None, # first time excluded; None: up to now
             *, model_version:str=None, # only predictions of this model version
             limit:int=None) -> pd.DataFrame:
-    "Predictions recorded in `[start, end)` as a DataFrame ready for drift analysis."
+    "Predictions recorded in `[start, end)`: the input features as recorded, then the monitor's own `monitor.*` columns."
     lo, hi = _as_unix(start, "start"), _as_unix(end, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise ParameterError("`end` must be after `start`", value=(start, end), fix="pass start < end")
@@ -111,28 +146,20 @@ def _window(self, start=None, # first time included (datetime, ISO string or uni
     q += " ORDER BY time, id" + (f" LIMIT {int(limit)}" if limit else "")
     rows = self._con.execute(q, args).fetchall()
     meta = self.meta; schema = Schema.from_dict(meta["schema"]) if meta.get("schema") else None
-    classes = meta.get("classes")
-    feats = [json.loads(r[4]) for r in rows]
-    if feats and isinstance(feats[0], dict): X = pd.DataFrame.from_records(feats)
-    else:
-        w = max((len(f) for f in feats), default=0)
-        X = pd.DataFrame(np.array(feats, dtype="float64").reshape(len(feats), w) if feats else np.zeros((0, 0)),
-                         columns=[f"x{j}" for j in range(w)])
-    if schema is not None:
-        for f in schema.features:
-            X[f.name] = _cast(X[f.name], f) if f.name in X.columns else pd.Series([None] * len(X), dtype=object)
-        X = X[schema.names + [c for c in X.columns if c not in schema.names]]
-    tcol = schema.time if schema is not None and schema.time else "time"
-    X[tcol] = pd.to_datetime(pd.Series([r[0] for r in rows], dtype="float64"), unit="s")
-    X["prediction"] = pd.Series([json.loads(r[6]) if r[6] is not None else None for r in rows], dtype=object).infer_objects()
-    X["confidence"] = pd.Series([r[7] for r in rows], dtype="float64")
-    X["latency_ms"] = pd.Series([r[1] for r in rows], dtype="float64")
+    X = _inputs_frame([json.loads(r[4]) for r in rows], schema)
+    times = pd.to_datetime(pd.Series([r[0] for r in rows], dtype="float64"), unit="s")
+    if schema is not None and schema.time and schema.time not in X.columns: X[schema.time] = times
+    own = {"time": times,
+           "prediction": pd.Series([json.loads(r[6]) if r[6] is not None else None for r in rows], dtype=object).infer_objects(),
+           "confidence": pd.Series([r[7] for r in rows], dtype="float64"), "latency_ms": pd.Series([r[1] for r in rows], dtype="float64")}
     outs = [json.loads(r[5]) for r in rows]
     if outs and isinstance(outs[0], list):
+        classes = meta.get("classes")
         k = max(len(o) for o in outs); labels = classes if classes and len(classes) == k else list(range(k))
         P = np.array([o if len(o) == k else [np.nan] * k for o in outs], dtype="float64")
-        for j, c in enumerate(labels): X[f"p_{c}"] = P[:, j]
-    X["model_version"] = [r[2] for r in rows]; X["served_by"] = [r[3] for r in rows]
+        for j, c in enumerate(labels): own[f"p_{c}"] = P[:, j]
+    own["model_version"] = [r[2] for r in rows]; own["served_by"] = [r[3] for r in rows]
+    for k, v in own.items(): X[MONITOR_PREFIX + k] = v
     return X
 
 MonitorStore.window = _window
@@ -165,13 +192,40 @@ def _array_json(X, rows:np.ndarray) -> list:
     a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
     return [_dumps(a[i].tolist()) for i in rows]
 
+_log = logging.getLogger("prodkit.monitor")
+_INSERT = ("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, prediction, confidence) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_REJECTION = "INSERT INTO rejections (time, model_version, call_id, row, reason) VALUES (?, ?, ?, ?, ?)"
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError, TypeError, ValueError)
+
+class _Rejected(ValueError): "A queued call whose records the store cannot take; the message is the reason."
+
+def _reason(e:Exception) -> str:
+    return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
+
+def _check_call(item, shape):
+    "The per-row output shape of a queued call; raises `_Rejected` when its records cannot be stored as they are."
+    t, lat, version, call_id, X, rows, P, served = item
+    if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
+        raise _Rejected(f"the model returned outputs of shape {np.shape(P)}: expected one value or one vector per row")
+    if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
+    if len(served) != len(P): raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
+    if shape is not None and P.shape[1:] != shape:
+        raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
+    if not (math.isfinite(t) and math.isfinite(lat)): raise _Rejected(f"time {t!r} or latency {lat!r} is not a finite number")
+    if isinstance(X, pd.DataFrame):
+        clash = [c for c in X.columns if str(c).startswith(MONITOR_PREFIX)]
+        if clash: raise _Rejected(f"input column {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns")
+    return P.shape[1:]
+
 class _Writer(threading.Thread):
-    "Background thread that owns the write connection and commits queued records in batches."
-    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None):
+    "Background thread that owns the write connection and commits queued records in batches, each record on its own merits."
+    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None, shape:tuple=None):
         super().__init__(daemon=True, name="prodkit-monitor-writer")
-        self.keep, self.classes, self.wake = keep, meta.get("classes"), threading.Event()
+        self.keep, self.classes, self.wake, self.path = keep, meta.get("classes"), threading.Event(), Path(path)
         self.q, self.batch_size, self.interval_s, self.error, self.acknowledged = queue.SimpleQueue(), batch_size, interval_s, None, 0
-        self.con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.stats_lock, self.logged, self.rejected, self.lost, self.last_rejection, self.last_error = threading.Lock(), 0, 0, 0, None, None
+        self.con = sqlite3.connect(_uri(self.path, "rwc"), uri=True, check_same_thread=False, isolation_level=None)
         try:
             self.con.execute("PRAGMA journal_mode=WAL"); self.con.execute(f"PRAGMA synchronous={synchronous}")
             self.con.executescript(_DDL)
@@ -186,6 +240,12 @@ class _Writer(threading.Thread):
             self.con.close()
             raise FileFormatError("monitor store was written with a different schema", value=str(path),
                                   fix="record into a new store for a model with different features", path=str(path))
+        stored = tuple(json.loads(old["output_shape"])) if "output_shape" in old else None
+        if stored is not None and shape is not None and stored != shape:
+            self.con.close()
+            raise FileFormatError(f"monitor store records outputs of shape {stored} per row, this model gives {shape}", value=str(path),
+                                  fix="record into a new store for a model with other outputs", path=str(path))
+        self.shape, self.shape_new = (stored if stored is not None else shape), stored is None and shape is not None
         self.con.execute("BEGIN")
         self.con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in meta.items()])
         self.con.execute("COMMIT")
@@ -196,55 +256,96 @@ class _Writer(threading.Thread):
         stop = False
         while not stop:
             self.wake.wait(self.interval_s); self.wake.clear()
-            items, acks = [], []
+            items, rejects, acks = [], [], []
             while True:
                 try: item = self.q.get_nowait()
                 except queue.Empty: break
                 if item[0] == "rec": items.append(item[1])
+                elif item[0] == "rej": rejects.append(item[1])
                 else: acks.append(item[1]); stop = stop or item[0] == "stop"
-            for i in range(0, len(items), self.batch_size): self._commit(self._rows(items[i:i + self.batch_size]))
+            for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
+                batch = items[i:i + self.batch_size]
+                try: self._commit(*self._records(batch, rejects if i == 0 else []))
+                except Exception as e:   # an unforeseen failure loses this batch, never the writer (and so the caller's answers)
+                    self.error = e
+                    with self.stats_lock: self.lost += sum(len(it[5]) for it in batch); self.last_error = f"{type(e).__name__}: {e}"
+                    _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
             for ev in acks: ev.set()
         self.con.close()
 
-    def _rows(self, items) -> list:
-        "Turn queued records into table rows, all at once (one concat of the frames, vectorised outputs)."
-        try:
-            frames = [X if len(rows) == len(X) else X.iloc[rows] for _, _, _, _, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
-            fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
-            ins = [s for it in items for s in ([next(fj) for _ in it[5]] if isinstance(it[4], pd.DataFrame) else _array_json(it[4], it[5]))]
-            head = [(t, lat, version, served[i], call_id) for t, lat, version, call_id, _, rows, _, served in items for i in rows]
-            Ps = [P[rows] for *_, rows, P, _ in items]
-            if all(P.ndim == 1 for P in Ps):  # regression: the value is the output and the prediction
-                outs = [(_dumps(v), _dumps(v) if math.isfinite(v) else None, None) for v in np.concatenate(Ps).tolist()]
-            else:
-                k = Ps[0].shape[1]
-                if any(P.ndim != 2 or P.shape[1] != k for P in Ps):
-                    raise ValueError(f"the model returned outputs of different widths: {sorted({P.shape[1:] for P in Ps})}")
-                P = np.concatenate(Ps); ok = np.isfinite(P).all(1)
-                am = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0); mx = P.max(1)
-                labels = self.classes if self.classes and len(self.classes) == k else list(range(k))
-                lj = [_dumps(c) for c in labels]
-                outs = [(json.dumps(p), lj[a] if o else None, m if o else None) for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
-            return [h + (i,) + o for h, i, o in zip(head, ins, outs)]
-        except Exception as e:
-            self.error = e; return []
-
-    def _commit(self, rows):
-        try:
-            self.con.execute("BEGIN")
-            self.con.executemany("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, prediction, confidence) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self.con.execute("COMMIT"); self.acknowledged += len(rows)
-        except sqlite3.Error as e:
-            self.error = e
-            try: self.con.execute("ROLLBACK")
-            except sqlite3.Error: pass
-
-    def request(self, kind, timeout=None) -> bool:
-        if not self.is_alive(): return True
-        ev = threading.Event(); self.q.put((kind, ev)); self.wake.set(); return ev.wait(timeout)
-
 # %% ../nbs/51_monitor.ipynb #334e3b12
+def _records(self, items, rejects:list) -> tuple:
+    "Rows for the table and rejections: the whole batch at once, else call by call, else row by row, rejecting only what fails."
+    try: return self._rows(items), rejects
+    except Exception: pass
+    rows = []
+    for it in items:
+        try: rows += self._rows([it]); continue
+        except Exception: pass
+        for i in it[5]:
+            try: rows += self._rows([it[:5] + (np.array([i]),) + it[6:]])
+            except Exception as e: rejects.append((it[0], it[2], it[3], int(i), _reason(e)))
+    return rows, rejects
+
+def _rows(self, items) -> list:
+    "Turn queued calls into table rows, all at once (one concat of the frames, vectorised outputs); raises on any bad record."
+    shape = self.shape
+    for it in items:
+        s = _check_call(it, shape); shape = s if shape is None else shape
+    frames = [X if len(rows) == len(X) else X.iloc[rows] for _, _, _, _, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
+    fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
+    ins = [s for it in items for s in ([next(fj) for _ in it[5]] if isinstance(it[4], pd.DataFrame) else _array_json(it[4], it[5]))]
+    head = [(t, lat, version, served[i], call_id) for t, lat, version, call_id, _, rows, _, served in items for i in rows]
+    P = np.concatenate([P[rows] for *_, rows, P, _ in items]) if items else np.zeros((0,))
+    if P.ndim == 1:  # regression: the value is the output and the prediction
+        outs = [(_dumps(v), _dumps(v) if math.isfinite(v) else None, None) for v in P.tolist()]
+    else:
+        k = P.shape[1]; ok = np.isfinite(P).all(1)
+        am = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0); mx = P.max(1)
+        labels = self.classes if self.classes and len(self.classes) == k else list(range(k))
+        lj = [_dumps(c) for c in labels]
+        outs = [(json.dumps(p), lj[a] if o else None, m if o else None) for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
+    rows = [h + (i,) + o for h, i, o in zip(head, ins, outs)]
+    if self.shape is None and items: self.shape, self.shape_new = shape, True   # the first record stored fixes the output shape
+    return rows
+
+def _commit(self, rows, rejects):
+    "Insert `rows` and `rejects` in one transaction; a row the table refuses is rejected alone."
+    if not rows and not rejects: return
+    con = self.con
+    try:
+        con.execute("BEGIN")
+        try: con.executemany(_INSERT, rows)
+        except _ROW_ERRORS:
+            con.execute("ROLLBACK"); con.execute("BEGIN"); good = []
+            for r in rows:
+                try: con.execute(_INSERT, r); good.append(r)
+                except _ROW_ERRORS as e: rejects.append((r[0], r[2], r[4], None, f"the store refused the record: {_reason(e)}"))
+            rows = good
+        if rejects: con.executemany(_INSERT_REJECTION, rejects)
+        if self.shape_new: con.execute("INSERT OR IGNORE INTO meta VALUES ('output_shape', ?)", (_dumps(list(self.shape)),))
+        con.execute("COMMIT")
+    except sqlite3.Error as e:
+        self.error = e
+        try: con.execute("ROLLBACK")
+        except sqlite3.Error: pass
+        with self.stats_lock: self.lost += len(rows); self.rejected += len(rejects); self.last_error = f"{type(e).__name__}: {e}"
+        _log.error("monitor store %s: %d records lost: %s: %s", self.path, len(rows), type(e).__name__, e)
+        return
+    self.shape_new = False
+    with self.stats_lock:
+        self.acknowledged += len(rows); self.logged += len(rows); self.rejected += len(rejects)
+        if rejects: self.last_rejection = rejects[-1][4]
+    for why, n in collections.Counter(r[4] for r in rejects).most_common(5):
+        _log.warning("monitor store %s: %d record(s) rejected: %s", self.path, n, why)
+
+def _request(self, kind, timeout=None) -> bool:
+    if not self.is_alive(): return True
+    ev = threading.Event(); self.q.put((kind, ev)); self.wake.set(); return ev.wait(timeout)
+
+_Writer._records, _Writer._rows, _Writer._commit, _Writer.request = _records, _rows, _commit, _request
+
+# %% ../nbs/51_monitor.ipynb #bf3a8832
 def _unwrap_module(model):
     "The torch module behind a Predictor, GuardedModel or wrapper, if any."
     for _ in range(5):
@@ -265,7 +366,7 @@ def _model_version(model) -> str:
     h = hashlib.sha256(code.co_code + repr(code.co_consts).encode() + code.co_qualname.encode()).hexdigest()[:16]
     return f"code:{h}"
 
-# %% ../nbs/51_monitor.ipynb #bf3a8832
+# %% ../nbs/51_monitor.ipynb #df552e7e
 class Monitor:
     "Wrap a model so every prediction (or a seeded sample) is recorded into an SQLite store, off the hot path."
     def __init__(self, model, # Predictor, GuardedModel, nn.Module (with `adapter`) or function returning probabilities
@@ -295,6 +396,11 @@ class Monitor:
             schema = getattr(model, "schema", None) or getattr(getattr(model, "adapter", None), "schema", None)
         if schema is not None and not isinstance(schema, Schema):
             raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
+        clash = [n for n in (schema.names if schema is not None else []) if n.startswith(MONITOR_PREFIX)]
+        if clash: raise SchemaError(f"feature {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns", value=clash,
+                                    fix="rename the feature (the monitor names its columns monitor.confidence, monitor.p_<class>, ...)", problems=[])
+        if version is not None and not (isinstance(version, str) and version.strip()):
+            raise ParameterError("`version` must be a non-empty string", value=version, fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
         self.model, self.store, self.sample_rate, self.seed, self.schema = model, p, sample_rate, seed, schema
         self.regression = getattr(model, "output", None) == "regression"
         self.classes = list(model.classes) if getattr(model, "classes", None) is not None else None
@@ -302,13 +408,14 @@ class Monitor:
         self.max_queue = max_queue
         self._rng, self._lock, self._calls, self.dropped, self.errors = np.random.default_rng(seed), threading.Lock(), 0, 0, 0
         meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
-        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=schema.names if schema is not None else None)
+        shape = () if self.regression else (len(self.classes),) if self.classes else None   # else the first record stored fixes it
+        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=schema.names if schema is not None else None, shape=shape)
         self._writer.start()
         self._finalizer = weakref.finalize(self, self._writer.request, "stop", 10.0)
 
     def __repr__(self): return f"Monitor({type(self.model).__name__}, store={str(self.store)!r}, version={self.version!r})"
 
-# %% ../nbs/51_monitor.ipynb #8a0c3c58
+# %% ../nbs/51_monitor.ipynb #c8604509
 def _call(self, X):
     "Call the model; return (probabilities or values, served_by list, the inputs as recorded)."
     if hasattr(self.model, "serve") and hasattr(self.model, "path_names"):
@@ -325,19 +432,8 @@ def _call(self, X):
         if vals.ndim == 1 and not self.regression: vals = np.column_stack([1 - vals, vals])
     return vals, None, X
 
-def _observe(self, X):
-    if self._writer.error is not None:
-        e, self._writer.error = self._writer.error, None
-        raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}", value=str(self.store),
-                              fix="check the disk and the store file; records since the last flush may be lost", path=str(self.store)) from e
-    if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
-    if isinstance(X, dict): X = pd.DataFrame([X])
-    t_wall, t0 = time.time(), time.perf_counter()
-    try: vals, served, Xr = self._call(X)
-    except Exception:
-        with self._lock: self.errors += 1
-        raise
-    lat = (time.perf_counter() - t0) * 1000
+def _record(self, t_wall, lat, Xr, vals, served):
+    "Draw the sample and queue references to the call for the writer."
     n = len(vals)
     with self._lock:
         self._calls += 1; call_id = self._calls
@@ -352,6 +448,19 @@ def _observe(self, X):
         else: Xr = np.array(Xr, copy=True)
         self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
         if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
+
+def _observe(self, X):
+    if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
+    if isinstance(X, dict): X = pd.DataFrame([X])
+    t_wall, t0 = time.time(), time.perf_counter()
+    try: vals, served, Xr = self._call(X)
+    except Exception:
+        with self._lock: self.errors += 1
+        raise
+    lat = (time.perf_counter() - t0) * 1000
+    try: _record(self, t_wall, lat, Xr, vals, served)
+    except Exception as e:   # recording failed: the caller still gets its answer, the records are counted as rejected
+        self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e)}")))
     if served is not None and "rejected" in served:
         bad = [i for i, s in enumerate(served) if s == "rejected"]
         raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected')",
@@ -373,7 +482,7 @@ def _predict(self, X) -> np.ndarray:
 Monitor._call, Monitor.predict_proba, Monitor.predict = _call, _predict_proba, _predict
 Monitor.__call__ = lambda self, X: self.predict(X) if self.regression else self.predict_proba(X)
 
-# %% ../nbs/51_monitor.ipynb #c8604509
+# %% ../nbs/51_monitor.ipynb #0d7bda1b
 def _flush(self, timeout:float=30.0) -> int:
     "Wait until every prediction recorded so far is committed; return the number of rows acknowledged in the store."
     if not self._writer.request("flush", timeout):
@@ -397,7 +506,15 @@ def _mwindow(self, start=None, end=None, **kwargs) -> pd.DataFrame:
     if self._writer.is_alive(): self.flush()
     with MonitorStore(self.store) as s: return s.window(start, end, **kwargs)
 
-Monitor.flush, Monitor.close, Monitor.open, Monitor.window = _flush, _close, classmethod(_open), _mwindow
+def _mstats(self, timeout:float=10.0) -> dict:
+    "What became of this monitor's records, after a flush: `logged`, `rejected` (and the `last_rejection`), `dropped`, `lost`, `model_errors`."
+    w = self._writer
+    if w.is_alive(): w.request("flush", timeout)
+    with w.stats_lock:
+        return {"logged": w.logged, "rejected": w.rejected, "dropped": self.dropped, "lost": w.lost, "model_errors": self.errors,
+                "last_rejection": w.last_rejection, "last_store_error": w.last_error}
+
+Monitor.flush, Monitor.close, Monitor.open, Monitor.window, Monitor.stats = _flush, _close, classmethod(_open), _mwindow, _mstats
 Monitor.acknowledged = property(lambda self: self._writer.acknowledged)
 Monitor.__enter__ = lambda self: self
 Monitor.__exit__ = lambda self, *a: self.close()

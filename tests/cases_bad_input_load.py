@@ -63,6 +63,12 @@ def _bad_plot_kind():
     r.plot(kind="histogram")
 
 
+def _check_outputs_not_bool(): _ev(_nothing, [1], check_outputs="yes")
+def _capacity_nan_target():
+    from prodkit.load import find_max_qps
+    find_max_qps(lambda x: float("nan"), [0], slo_ms=10, progress=False)
+
+
 def _cases():
     from prodkit.core import DataError, FileFormatError, ModelError, ParameterError
     P, D, F, M = ParameterError, DataError, FileFormatError, ModelError
@@ -92,6 +98,8 @@ def _cases():
         pytest.param(_capacity_zero_slo, P, "`slo_ms` must be a number > 0", id="load-capacity-zero-slo"),
         pytest.param(_capacity_failing_target, M, "fails every request", id="load-capacity-failing-target"),
         pytest.param(_bad_plot_kind, P, "`kind` must be one of", id="load-bad-plot-kind"),
+        pytest.param(_check_outputs_not_bool, P, "`check_outputs` must be True or False", id="load-check-outputs-not-bool"),
+        pytest.param(_capacity_nan_target, M, "fails every request", id="load-capacity-nan-target"),
     ]
 
 

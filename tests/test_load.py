@@ -437,3 +437,60 @@ def test_load_test_template_runs_a_torchscript_file(tmp_path):
     html = (tmp_path / "out" / "load_test.html").read_text()
     assert "percentile spectrum" not in html or "<img" in html              # figures are embedded as images
     assert "Load-testing TorchScript file m.pt with 40 distinct request rows" in html
+
+
+# --- answers that are no answers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad, kind", [(np.array([np.nan, 0.5]), "output:NaN"), (torch.tensor([0.5, float("inf")]), "output:inf"),
+                                       (None, "output:None"), (np.array([0.2, 0.3, 0.5]), "output:shape"),
+                                       (float("nan"), "output:NaN"), ({"proba": [0.5, float("nan")]}, "output:NaN")])
+def test_a_bad_answer_is_a_failed_request_with_its_kind(bad, kind):
+    good = np.array([0.5, 0.5])
+    def target(x): return bad if x == 3 else (0.5 if isinstance(bad, float) else {"proba": [0.5, 0.5]} if isinstance(bad, dict) else good)
+    r = evaluate_under_load(target, [0, 1, 2, 3], duration_s=0.3, warmup_s=0, progress=False, percentile=50)
+    m, s = r.measured, r.summary
+    assert set(m.error[m.status == "error"]) == {kind}, m.error.value_counts()
+    assert s["error_rate"] == pytest.approx((m.status == "error").mean()) and 0.15 < s["error_rate"] < 0.35   # every 4th request
+    assert s["n_bad_outputs"] == s["n_errors"] > 0 and s["top_error"] == kind
+    assert s[f"error_share_{kind.replace(':', '_')}"] == pytest.approx(s["error_rate"])
+    assert kind.replace(":", "_") in r.headline() and kind.replace(":", "_") in r._repr_html_()
+    assert s["throughput_rps"] * 0.3 <= (m.status == "ok").sum() + 1      # a bad answer is not counted as served
+
+
+def test_nan_answers_fail_the_run_in_every_scenario():
+    nan = lambda x: np.full((len(x), 2) if isinstance(x, torch.Tensor) and x.ndim > 1 else (2,), np.nan)
+    x = [torch.zeros(3)]
+    for kw in (dict(scenario="server", qps=200), dict(scenario="concurrency", concurrency=2), dict(scenario="offline", batch_sizes=[4]),
+               dict(scenario="streaming", qps=200, max_batch_size=4)):
+        r = evaluate_under_load(nan, x, duration_s=0.3, warmup_s=0, progress=False, percentile=50, max_lag_ms=50, **kw)
+        assert r.summary["error_rate"] == 1.0 and not r.valid, kw
+        assert "every request failed" in r.summary["reason"] and "output:NaN" in r.summary["reason"], (kw, r.summary["reason"])
+
+
+def test_a_batch_answered_with_the_wrong_number_of_rows_fails():
+    r = evaluate_under_load(lambda b: b[:1], [torch.zeros(3)], scenario="offline", batch_sizes=[1, 4], duration_s=0.2, warmup_s=0,
+                            progress=False)
+    sw = r.sweep.set_index("level")
+    assert sw.error_rate[1] == 0 and sw.error_rate[4] == 1.0
+    assert set(r.requests.error[r.requests.batch_size == 4]) == {"output:shape"}
+
+
+def test_http_reply_with_nan_is_a_failed_request():
+    class NaNHandler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = b'{"proba": [NaN, 0.5], "served_by": "http"}'     # what json.dumps writes for a float nan
+            self.send_response(200); self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NaNHandler); srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = evaluate_under_load(f"http://127.0.0.1:{srv.server_address[1]}/p", [{"a": 1}], duration_s=0.3, warmup_s=0, progress=False,
+                                percentile=50)
+    finally: srv.shutdown(); srv.server_close()
+    assert r.summary["error_rate"] == 1.0 and set(r.measured.error) == {"output:NaN"} and r.summary["tag_share_http"] == 1.0
+
+
+def test_check_outputs_false_counts_a_silent_target_as_served():
+    r = evaluate_under_load(lambda x: None, [0], duration_s=0.2, warmup_s=0, progress=False, percentile=50, check_outputs=False)
+    assert r.summary["error_rate"] == 0 and r.summary["n_bad_outputs"] == 0 and r.summary["top_error"] is None

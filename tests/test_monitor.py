@@ -61,7 +61,7 @@ def test_acknowledged_rows_survive_sigkill(tmp_path, kill_after):
         n = ro.count()
         assert n >= acked >= flushed
         w = ro.window()
-    assert len(w) == n and w["b"].isin(list("wxyz")).all() and (w["p_1"] == 0.75).all()
+    assert len(w) == n and w["b"].isin(list("wxyz")).all() and (w["monitor.p_1"] == 0.75).all()
     con = sqlite3.connect(store)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
@@ -85,10 +85,11 @@ def test_window_is_ready_for_drift(model, tmp_path):
         assert str(w[f.name].dtype) == f.dtype, (f.name, w[f.name].dtype, f.dtype)
     pd.testing.assert_frame_equal(w[feats].reset_index(drop=True), df[feats].reset_index(drop=True), check_dtype=False)
     ad.schema.validate(w)
-    np.testing.assert_allclose(w[["p_0", "p_1"]].to_numpy(), pred.predict_proba(df), atol=1e-6)
+    np.testing.assert_allclose(w[["monitor.p_0", "monitor.p_1"]].to_numpy(), pred.predict_proba(df), atol=1e-6)
     assert w["ts"].is_monotonic_increasing and w["ts"].dtype.kind == "M"
-    np.testing.assert_allclose(w["confidence"], pred.predict_proba(df).max(1), atol=1e-6)
-    assert set(w.columns) >= {"prediction", "confidence", "latency_ms", "model_version", "served_by"}
+    np.testing.assert_allclose(w["monitor.confidence"], pred.predict_proba(df).max(1), atol=1e-6)
+    assert set(w.columns) >= {f"monitor.{c}" for c in ("time", "prediction", "confidence", "latency_ms", "model_version", "served_by")}
+    assert not set(w.columns) & {"prediction", "confidence", "latency_ms", "model_version", "served_by", "p_0", "p_1"}
 
 
 def test_reader_sees_rows_while_writer_runs(model, tmp_path):
@@ -144,8 +145,9 @@ def test_guarded_model_under_monitor_records_paths(model, tmp_path):
         with pytest.raises(Exception, match="rejected"): mon.predict_proba(bad)
         w = mon.window()
     assert len(w) == 51
-    assert (w.served_by == "rule").sum() == g.counts["served.rule"] and (w.served_by == "rejected").sum() == 1
-    assert np.isnan(w.loc[w.served_by == "rejected", "p_1"]).all() and w.loc[w.served_by == "rule", "p_1"].eq(0.4).all()
+    by = w["monitor.served_by"]
+    assert (by == "rule").sum() == g.counts["served.rule"] and (by == "rejected").sum() == 1
+    assert np.isnan(w.loc[by == "rejected", "monitor.p_1"]).all() and w.loc[by == "rule", "monitor.p_1"].eq(0.4).all()
 
 
 def test_refuses_bad_stores(tmp_path):
@@ -166,7 +168,7 @@ def test_demo_window_round_trips_exactly(tmp_path):
     names = demo.schema.names
     pd.testing.assert_frame_equal(w[names], cur[names].reset_index(drop=True))   # exact values and dtypes
     assert demo.schema.time in w.columns and demo.schema.target not in w.columns
-    np.testing.assert_allclose(w[["p_0", "p_1"]].to_numpy(), demo.predictor.predict_proba(cur), atol=1e-6)
+    np.testing.assert_allclose(w[["monitor.p_0", "monitor.p_1"]].to_numpy(), demo.predictor.predict_proba(cur), atol=1e-6)
 
 
 def test_window_feeds_drift_detection_like_the_data_itself(tmp_path):
