@@ -470,6 +470,8 @@ def load_exported(path, # an artifact written by export_torchscript
     "Load an exported artifact after checking its digest and inspecting it: returns `(module, manifest)`, in eval mode on the CPU."
     p, data = _read_artifact(path)
     _check_digest(data, expect_sha256, p, "exported artifact")
+    _open_archive(p, data).close()                       # a clear message for what is not a zip archive at all
+    kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
     try: manifest = _manifest_of(p, data); artifact = manifest.get("artifact")
     except FileFormatError as e:
         if require_manifest or getattr(e, "kind", None) != "torchscript": raise
@@ -480,7 +482,6 @@ def load_exported(path, # an artifact written by export_torchscript
     if bad is not None:
         raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
                               fix="copy the file again or re-export it", path=str(p))
-    kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
     if kind != artifact:
         raise FileFormatError(f"the manifest says the artifact is {artifact!r} but the archive is {kind!r}", value=str(p),
                               fix="re-export the model with export_torchscript", path=str(p))
@@ -492,6 +493,11 @@ def load_exported(path, # an artifact written by export_torchscript
         raise FileFormatError(f"the artifact could not be loaded as {artifact}: {_first_line(e)}", value=str(p),
                               fix="the file is damaged or was written by an incompatible torch; re-export it", path=str(p)) from e
     return module, manifest
+
+class _Program(nn.Module):
+    "Holds a `.pt2` program's module without registering it, so `eval()` (which torch refuses on it) does not reach it."
+    def __init__(self, gm): super().__init__(); object.__setattr__(self, "program", gm)
+    def forward(self, *args): return self.program(*args)
 
 def exported_predictor(path, *, batch_size:int=4096,
                        trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
@@ -508,6 +514,7 @@ def exported_predictor(path, *, batch_size:int=4096,
         raise FileFormatError("the artifact's manifest key 'classes' must be a list of labels", value=classes, fix="re-export the model", path=str(path), key="classes")
     if not isinstance(output, str) or output not in OUTPUTS:
         raise FileFormatError(f"the artifact's manifest key 'output' names an unknown output kind", value=output, fix="re-export the model", path=str(path), key="output")
+    if m.get("artifact") == "pt2": module = _Program(module)
     return Predictor(module, adapter=adapter, output=output, classes=classes, batch_size=batch_size)
 
 # %% ../nbs/40_export.ipynb #3b9d0721
