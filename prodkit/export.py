@@ -506,8 +506,8 @@ def exported_predictor(path, *, batch_size:int=4096,
     "A `Predictor` over an exported artifact, using the adapter, output kind and classes stored in its manifest."
     module, m = load_exported(path, trust=trust, expect_sha256=expect_sha256)
     try: adapter = TabularAdapter.from_dict(m["adapter"]) if m.get("adapter") else None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise FileFormatError(f"the artifact's manifest has a malformed 'adapter': {type(e).__name__}: {e}", value=str(path),
+    except (ProdkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise FileFormatError(f"the artifact's manifest has a malformed 'adapter': {getattr(e, 'what', None) or f'{type(e).__name__}: {e}'}", value=str(path),
                               fix="re-export the model with export_torchscript(..., adapter=adapter)", path=str(path), key="adapter") from e
     classes, output = m.get("classes"), m.get("output") or "auto"
     if classes is not None and not (isinstance(classes, list) and all(c is None or isinstance(c, (str, int, float, bool)) for c in classes)):
