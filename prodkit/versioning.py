@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_versioning.ipynb #7b232d33
 from __future__ import annotations
-import ast, contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, pickletools, platform, re, shutil, stat, subprocess, uuid, warnings, zipfile
+import ast, contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, pickletools, platform, re, shutil, stat, subprocess, tempfile, uuid, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -117,6 +117,8 @@ def _module_fingerprint(m:nn.Module) -> str:
 def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
 
 def _file_fingerprint(p:Path) -> str:
+    if not stat.S_ISREG(os.stat(p).st_mode):
+        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p), fix="pass a model file", path=str(p))
     if zipfile.is_zipfile(p):
         h = hashlib.sha256(b"zip")
         with zipfile.ZipFile(p) as z:
@@ -474,17 +476,16 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
             "metrics": metrics, "code": code_version(), "created": _now_iso()}
     files[BUNDLE_FILE] = json.dumps(meta, indent=1).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:10]}"
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:10]}"
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
     try:
-        tmp.mkdir()
         for fname, data in files.items():
             with open(tmp / fname, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
         if path.exists(): os.rename(path, old)
         os.rename(tmp, path)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists(): shutil.rmtree(old, ignore_errors=True)
+        if old.exists() and not old.is_symlink(): shutil.rmtree(old, ignore_errors=True)
     return path
 
 def _jsonable_default(v):
