@@ -470,18 +470,17 @@ def load_exported(path, # an artifact written by export_torchscript
     "Load an exported artifact after checking its digest and inspecting it: returns `(module, manifest)`, in eval mode on the CPU."
     p, data = _read_artifact(path)
     _check_digest(data, expect_sha256, p, "exported artifact")
-    _open_archive(p, data).close()                       # a clear message for what is not a zip archive at all
-    kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
-    try: manifest = _manifest_of(p, data); artifact = manifest.get("artifact")
-    except FileFormatError as e:
-        if require_manifest or getattr(e, "kind", None) != "torchscript": raise
-        manifest, artifact = None, "torchscript"
-    with _open_archive(p, data) as zf:
+    with _open_archive(p, data) as zf:                  # a clear message for what is not a zip archive at all
         try: bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as e: bad = f"{type(e).__name__}: {e}"
     if bad is not None:
         raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
                               fix="copy the file again or re-export it", path=str(p))
+    kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
+    try: manifest = _manifest_of(p, data); artifact = manifest.get("artifact")
+    except FileFormatError as e:
+        if require_manifest or getattr(e, "kind", None) != "torchscript": raise
+        manifest, artifact = None, "torchscript"
     if kind != artifact:
         raise FileFormatError(f"the manifest says the artifact is {artifact!r} but the archive is {kind!r}", value=str(p),
                               fix="re-export the model with export_torchscript", path=str(p))

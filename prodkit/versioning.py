@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_versioning.ipynb #7b232d33
 from __future__ import annotations
-import ast, contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, pickletools, platform, re, shutil, stat, subprocess, tempfile, uuid, warnings, zipfile
+import ast, contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, pickletools, platform, re, shutil, stat, subprocess, tempfile, uuid, warnings, zipfile, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -745,7 +745,9 @@ def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.expor
         entries = {i.filename.split("/", 1)[1]: i for i in infos if not i.is_dir()}
         kind = _archive_kind(entries)
         if kind not in ("torchscript", "pt2") or trust: return kind
-        problems = (_ts_problems if kind == "torchscript" else _pt2_problems)(z, entries)
+        try: problems = (_ts_problems if kind == "torchscript" else _pt2_problems)(z, entries)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as e:
+            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name, fix="copy the file again or export it again") from e
     if problems:
         raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files or use the network: "
                                   + "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
