@@ -610,7 +610,7 @@ def _dotted(node) -> list:
 
 def _ts_name_problem(parts:list) -> str | None:
     "Why a dotted name in TorchScript code is refused (None: allowed)."
-    bad = [p for p in parts if p in _FILE_OPS or "rpc" in p]
+    bad = parts[:1] in (["torch"], ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
     if bad: return f"{'.'.join(parts)} (reads or writes files, or calls over the network)"
     if parts[:1] == ["torch"] and len(parts) > 1 and parts[1] == "ops": parts = parts[1:]
     if parts[:1] == ["ops"] and len(parts) > 1 and parts[1] not in _TS_NAMESPACES:
