@@ -588,13 +588,12 @@ def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
 
 def _scan_torch_save(data:bytes, entry:str) -> list:
     "Reasons to refuse bytes that torch.load would read: a torch.save zip (every .pkl inside) or a legacy pickle."
-    if data[:2] == b"PK":
+    if data[:4] == b"PK\x03\x04":                      # torch.load's own test for its zip format; anything else it unpickles
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i), f"{entry}:{i.filename}")]
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
-    if data[:1] == b"\x80": return [f"{entry}: legacy torch.save pickle (several pickles in a row; refused)"]
-    return [f"{entry}: neither a torch.save archive nor a pickle"]
+    return [f"{entry}: not a torch.save zip archive, so torch would unpickle it as a legacy file"]
 
 # %% ../nbs/01_versioning.ipynb #0c9c54b3
 _TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float", "bool", "str",
@@ -734,6 +733,8 @@ def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.expor
                    trust:bool=False, # skip the inspection (only for artifacts from a trusted source)
                   ) -> str:
     "Inspect an archive before torch reads it; return its kind ('torchscript' or 'pt2') or raise `UnsafeArtifactError` naming each refused entry."
+    if data[:4] != b"PK\x03\x04":                       # torch reads archives that start with a zip entry; a prefix would hide one
+        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote", value=name, fix="export the model again")
     try: z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name, fix="export the model again") from e

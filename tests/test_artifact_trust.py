@@ -61,6 +61,16 @@ def test_pt2_with_a_swapped_pickle_entry_is_refused_by_every_loader(tab, tmp_pat
     assert not marker.exists()
 
 
+def test_pt2_with_a_legacy_pickle_entry_is_refused(tab, tmp_path):
+    d, df, pipe = tab
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO(); torch.save(((_Touch(marker),), {}), buf, _use_new_zipfile_serialization=False)
+    bad = _rewrite(d / "m.pt2", tmp_path / "bad.pt2", {r"data/sample_inputs/model\.pt": buf.getvalue()})
+    with pytest.raises(UnsafeArtifactError, match="torch would unpickle it as a legacy file"):
+        load_exported(bad)
+    assert not marker.exists()
+
+
 def test_pt2_with_a_pickled_weight_is_refused(tab, tmp_path):
     d, df, pipe = tab
     marker = tmp_path / "pwned"
