@@ -485,7 +485,8 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
         os.rename(tmp, path)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not old.is_symlink(): shutil.rmtree(old, ignore_errors=True)
+        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
+        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
     return path
 
 def _jsonable_default(v):

@@ -268,3 +268,14 @@ def test_artifact_writes_use_fresh_temporary_names_and_never_follow_links(tmp_pa
     assert victim.read_text() == "keep"
     assert sorted(p.name for p in out.iterdir() if not p.is_symlink()) == ["m.pt"]
     assert load_exported(out / "m.pt")[1]["artifact"] == "torchscript"
+
+
+def test_save_bundle_replaces_a_linked_bundle_without_touching_its_target(tmp_path):
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0]}); ad = TabularAdapter().fit(df)
+    elsewhere = save_bundle(tmp_path / "elsewhere", nn.Linear(ad.n_features_, 1), ad, output="regression")
+    before = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    os.symlink(elsewhere, tmp_path / "link")
+    save_bundle(tmp_path / "link", nn.Linear(ad.n_features_, 1), ad, output="regression", name="new")
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir()} == before      # the link's target is untouched
+    assert not (tmp_path / "link").is_symlink() and load_bundle(tmp_path / "link").meta["name"] == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "link"]   # no temporary or old folder left
