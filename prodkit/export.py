@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_export.ipynb #ab4c7144
 from __future__ import annotations
-import contextlib, copy, io, json, logging, math, os, platform, time, warnings, zipfile
+import contextlib, copy, io, json, logging, math, os, platform, tempfile, time, warnings, zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +17,8 @@ from torch import nn
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor, OUTPUTS,
                           Schema, TabularAdapter, check_choice, check_positive, read_table, get_ax)
-from .versioning import code_version, fingerprint_model, fingerprint_schema, load_bundle
+from .versioning import (code_version, fingerprint_model, fingerprint_schema, load_bundle, check_artifact, UnsafeArtifactError,
+                                _read_regular, _check_digest)
 
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inputs', 'compare_outputs', 'time_calls',
@@ -418,25 +419,29 @@ def _archive_kind(names:list) -> str:
     if any(n.endswith("data.pkl") for n in names): return "pickle"
     return "zip"
 
-def _open_archive(path) -> tuple:
+def _read_artifact(path) -> tuple:
+    "The path and bytes of an artifact file, read once (a regular file only: no device, FIFO or folder)."
     p = Path(path) if isinstance(path, (str, os.PathLike)) else None
     if p is None: raise ParameterError("path must be a file path", value=type(path).__name__, fix="pass the path of an exported artifact")
     if not p.exists(): raise FileFormatError("exported artifact does not exist", value=str(p), fix="check the path", path=str(p))
     if p.is_dir(): raise FileFormatError("exported artifact path is a folder", value=str(p), fix="pass the artifact file (e.g. model.pt)", path=str(p))
-    try: zf = zipfile.ZipFile(p)
-    except (zipfile.BadZipFile, OSError) as e:
-        with open(p, "rb") as f: head = f.read(2)
-        if head[:1] == b"\x80":
+    return p, _read_regular(p, name="exported artifact")
+
+def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
+    try: return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        if data[:1] == b"\x80":
             raise FileFormatError("file is a Python pickle (a legacy torch.save), not an exported artifact; prodkit never unpickles files",
                                   value=str(p), fix="export the model with export_torchscript", path=str(p)) from e
         raise FileFormatError("file is not a TorchScript or .pt2 archive (not a readable zip file: corrupt, truncated, or another format)",
                               value=str(p), fix="re-export the model with export_torchscript", path=str(p)) from e
-    return p, zf
 
 def read_manifest(path) -> dict:
     "Read the prodkit manifest stored inside an exported artifact, without loading the model."
-    p, zf = _open_archive(path)
-    with zf:
+    return _manifest_of(*_read_artifact(path))
+
+def _manifest_of(p:Path, data:bytes) -> dict:
+    with _open_archive(p, data) as zf:
         names = zf.namelist(); kind = _archive_kind(names)
         hit = [n for n in names if n.endswith(f"/extra/{MANIFEST_NAME}")]
         if not hit:
@@ -459,32 +464,57 @@ def read_manifest(path) -> dict:
 # %% ../nbs/40_export.ipynb #33600125
 def load_exported(path, # an artifact written by export_torchscript
                   *, require_manifest:bool=True, # False also loads plain TorchScript files (manifest None)
+                  trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
+                  expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256 (e.g. the validated one)
                   ) -> tuple:
-    "Load an exported artifact: returns `(module, manifest)`; the module is in eval mode on the CPU."
-    try: manifest = read_manifest(path); artifact = manifest["artifact"]
-    except FileFormatError as e:
-        if require_manifest or getattr(e, "kind", None) != "torchscript": raise
-        manifest, artifact = None, "torchscript"
-    with zipfile.ZipFile(path) as zf:
+    "Load an exported artifact after checking its digest and inspecting it: returns `(module, manifest)`, in eval mode on the CPU."
+    p, data = _read_artifact(path)
+    _check_digest(data, expect_sha256, p, "exported artifact")
+    with _open_archive(p, data) as zf:                  # a clear message for what is not a zip archive at all
         try: bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as e: bad = f"{type(e).__name__}: {e}"
     if bad is not None:
-        raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(path),
-                              fix="copy the file again or re-export it", path=str(path))
-    if manifest is not None and manifest.get("torch_version", "").split(".")[:2] != torch.__version__.split(".")[:2]:
-        warnings.warn(f"{path} was exported with torch {manifest.get('torch_version')} and is loaded with torch {torch.__version__}; "
+        raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
+                              fix="copy the file again or re-export it", path=str(p))
+    kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
+    try: manifest = _manifest_of(p, data); artifact = manifest.get("artifact")
+    except FileFormatError as e:
+        if require_manifest or getattr(e, "kind", None) != "torchscript": raise
+        manifest, artifact = None, "torchscript"
+    if kind != artifact:
+        raise FileFormatError(f"the manifest says the artifact is {artifact!r} but the archive is {kind!r}", value=str(p),
+                              fix="re-export the model with export_torchscript", path=str(p))
+    if manifest is not None and str(manifest.get("torch_version", "")).split(".")[:2] != torch.__version__.split(".")[:2]:
+        warnings.warn(f"{p} was exported with torch {manifest.get('torch_version')} and is loaded with torch {torch.__version__}; "
                       "re-check parity (export_torchscript) before serving it", UserWarning)
-    try: module = _from_bytes(Path(path), artifact)
+    try: module = _from_bytes(data, artifact)
     except Exception as e:
-        raise FileFormatError(f"the artifact could not be loaded as {artifact}: {_first_line(e)}", value=str(path),
-                              fix="the file is damaged or was written by an incompatible torch; re-export it", path=str(path)) from e
+        raise FileFormatError(f"the artifact could not be loaded as {artifact}: {_first_line(e)}", value=str(p),
+                              fix="the file is damaged or was written by an incompatible torch; re-export it", path=str(p)) from e
     return module, manifest
 
-def exported_predictor(path, *, batch_size:int=4096) -> Predictor:
+class _Program(nn.Module):
+    "Holds a `.pt2` program's module without registering it, so `eval()` (which torch refuses on it) does not reach it."
+    def __init__(self, gm): super().__init__(); object.__setattr__(self, "program", gm)
+    def forward(self, *args): return self.program(*args)
+
+def exported_predictor(path, *, batch_size:int=4096,
+                       trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
+                       expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
+                      ) -> Predictor:
     "A `Predictor` over an exported artifact, using the adapter, output kind and classes stored in its manifest."
-    module, m = load_exported(path)
-    adapter = TabularAdapter.from_dict(m["adapter"]) if m.get("adapter") else None
-    return Predictor(module, adapter=adapter, output=m.get("output") or "auto", classes=m.get("classes"), batch_size=batch_size)
+    module, m = load_exported(path, trust=trust, expect_sha256=expect_sha256)
+    try: adapter = TabularAdapter.from_dict(m["adapter"]) if m.get("adapter") else None
+    except (ProdkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise FileFormatError(f"the artifact's manifest has a malformed 'adapter': {getattr(e, 'what', None) or f'{type(e).__name__}: {e}'}", value=str(path),
+                              fix="re-export the model with export_torchscript(..., adapter=adapter)", path=str(path), key="adapter") from e
+    classes, output = m.get("classes"), m.get("output") or "auto"
+    if classes is not None and not (isinstance(classes, list) and all(c is None or isinstance(c, (str, int, float, bool)) for c in classes)):
+        raise FileFormatError("the artifact's manifest key 'classes' must be a list of labels", value=classes, fix="re-export the model", path=str(path), key="classes")
+    if not isinstance(output, str) or output not in OUTPUTS:
+        raise FileFormatError(f"the artifact's manifest key 'output' names an unknown output kind", value=output, fix="re-export the model", path=str(path), key="output")
+    if m.get("artifact") == "pt2": module = _Program(module)
+    return Predictor(module, adapter=adapter, output=output, classes=classes, batch_size=batch_size)
 
 # %% ../nbs/40_export.ipynb #3b9d0721
 def _spec(inputs, dynamic:bool) -> list:
@@ -581,12 +611,13 @@ def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, 
 def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float) -> int:
     "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename into place."
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = _to_bytes(ship["program"], ship["artifact"], man)
+    r = compare_outputs(_call(ship["module"], inputs), _call(_from_bytes(data, ship["artifact"]), inputs), rtol=rtol, atol=atol)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # O_EXCL: never follows a planted link
+    tmp = Path(tmp)
     try:
-        data = _to_bytes(ship["program"], ship["artifact"], man)
-        with open(tmp, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        r = compare_outputs(_call(ship["module"], inputs), _call(_from_bytes(tmp, ship["artifact"]), inputs), rtol=rtol, atol=atol)
-        if not r["passed"] or read_manifest(tmp)["method"] != man["method"]:
+        with os.fdopen(fd, "wb") as f: os.fchmod(f.fileno(), 0o644); f.write(data); f.flush(); os.fsync(f.fileno())
+        if not r["passed"] or _manifest_of(tmp, data)["method"] != man["method"]:
             raise ExportError("the written artifact does not reproduce the checked outputs", value=r["note"], path=str(path),
                               reasons={"write": r["note"]}, fix="report this as a bug; nothing was written")
         os.replace(tmp, path)
@@ -672,7 +703,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                         classifier=clf, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
                         size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed)
 
-# %% ../nbs/40_export.ipynb #c451774b
+# %% ../nbs/40_export.ipynb #e3455304
 @dataclass(frozen=True, kw_only=True)
 class SkewReport(Report):
     "Training-side pipeline vs exported artifact with its saved adapter, on the same raw rows."
@@ -706,13 +737,16 @@ class SkewReport(Report):
 def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), or a Predictor over one
                        frame, # raw rows as the service receives them (DataFrame, CSV or Parquet path)
                        pipeline:Predictor, # the training-side pipeline: eager model + the training adapter
-                       *, rtol:float=1e-4, atol:float=1e-5) -> SkewReport:
+                       *, rtol:float=1e-4, atol:float=1e-5,
+                       trust:bool=False, # load an artifact the inspection refuses (only from a trusted source)
+                       expect_sha256:str=None, # refuse the artifact unless its bytes have this SHA-256
+                      ) -> SkewReport:
     "Check that the exported artifact, fed through its saved adapter, predicts like the training-side pipeline."
     check_positive("rtol", rtol, allow_zero=True); check_positive("atol", atol, allow_zero=True)
     if not isinstance(pipeline, Predictor):
         raise ParameterError("pipeline must be a prodkit Predictor (eager model + training adapter)", value=type(pipeline).__name__,
                              fix="pass Predictor(model, adapter=training_adapter, output=...)")
-    serving = artifact if isinstance(artifact, Predictor) else exported_predictor(artifact)
+    serving = artifact if isinstance(artifact, Predictor) else exported_predictor(artifact, trust=trust, expect_sha256=expect_sha256)
     for who, p in (("the artifact", serving), ("the pipeline", pipeline)):
         if p.adapter is None:
             raise ParameterError(f"{who} has no adapter, so raw rows cannot be encoded", value=None,
@@ -740,7 +774,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol, atol=atol,
                       features=feats, row_diffs=d.max(1))
 
-# %% ../nbs/40_export.ipynb #56117461
+# %% ../nbs/40_export.ipynb #df9bd9cf
 def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
     "Rows drawn uniformly within each feature's observed range / categories."
     rng = np.random.default_rng(seed); cols = {}
@@ -758,12 +792,15 @@ def export_bundle(model, # a bundle folder written by versioning.save_bundle, or
                   *, data=None, # raw rows (DataFrame, CSV or Parquet path) to draw example inputs from
                   input_shape:Sequence[int]=None, # shape of one input row, when there is no adapter and no recorded shape
                   n_examples:int=64, # example rows drawn from `data`, the schema, or at random
-                  seed:int=0, **kwargs) -> ExportReport:
+                  seed:int=0,
+                  trust:bool=False, # load a model the inspection refuses (only from a trusted source)
+                  expect_sha256:str=None, # refuse the bundle unless its digest matches (versioning.artifact_digest)
+                  **kwargs) -> ExportReport:
     "Export a bundle or TorchScript file from paths; keyword arguments go to `export_torchscript`."
     check_positive("n_examples", n_examples, integer=True)
     if not isinstance(model, (str, os.PathLike)):
         raise ParameterError("model must be a path", value=type(model).__name__, fix="pass a bundle folder or a TorchScript file")
-    b = load_bundle(model); adapter = b.adapter
+    b = load_bundle(model, trust=trust, expect_sha256=expect_sha256); adapter = b.adapter
     if input_shape is not None and not (isinstance(input_shape, (tuple, list)) and input_shape
                                         and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in input_shape)):
         raise ParameterError("input_shape must be positive integers (the shape of one input row)", value=input_shape,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_versioning.ipynb #7b232d33
 from __future__ import annotations
-import contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, platform, shutil, subprocess, uuid, warnings, zipfile
+import ast, contextlib, dataclasses, datetime, fnmatch, hashlib, html, io, json, os, pickletools, platform, re, shutil, stat, subprocess, tempfile, uuid, warnings, zipfile, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,7 +21,8 @@ from .core import (ProdkitError, ParameterError, DataError, ModelError, FileForm
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'MANIFEST_VERSION', 'DIFF_IGNORE', 'BUNDLE_FILE', 'MODEL_FILE', 'ADAPTER_FILE', 'BUNDLE_VERSION',
            'fingerprint_data', 'fingerprint_model', 'fingerprint_schema', 'code_version', 'Manifest', 'ManifestDiff',
-           'save_bundle', 'load_model_file', 'ModelBundle', 'load_bundle']
+           'save_bundle', 'UnsafeArtifactError', 'artifact_digest', 'check_artifact', 'load_model_file', 'ModelBundle',
+           'load_bundle']
 
 # %% ../nbs/01_versioning.ipynb #c8bb1eff
 def _sha(*parts:bytes) -> str:
@@ -46,10 +47,18 @@ def _column_bytes(s:pd.Series) -> bytes:
         return s.to_numpy().view("i8").astype("<i8").tobytes()
     if isinstance(dt, pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
         s = s.astype(object)
+    tag = _type_tag(s) if s.dtype == object else b""
     try: h = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy()
     except TypeError:   # unhashable cells (lists, dicts): hash each cell's canonical JSON, row by row
-        return b"".join(hashlib.sha256(_canonical_json(None if _isna_scalar(v) else v)).digest()[:8] for v in s.tolist())
-    return h.astype("<u8").tobytes()
+        return tag + b"".join(hashlib.sha256(_canonical_json(None if _isna_scalar(v) else v)).digest()[:8] for v in s.tolist())
+    return tag + h.astype("<u8").tobytes()
+
+def _type_tag(s:pd.Series) -> bytes:
+    "What types an object column holds: its inferred kind, and each cell's type when the kinds are mixed (so 1 and '1' differ)."
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if not kind.startswith("mixed") and kind != "unknown-array": return kind.encode() + b"\0"
+    names = "\0".join(type(v).__qualname__ for v in s.tolist())
+    return kind.encode() + b"\0" + hashlib.sha256(names.encode("utf-8")).digest()
 
 def _isna_scalar(v) -> bool:
     try: return bool(pd.isna(v)) if np.ndim(v) == 0 else False
@@ -108,6 +117,8 @@ def _module_fingerprint(m:nn.Module) -> str:
 def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
 
 def _file_fingerprint(p:Path) -> str:
+    if not stat.S_ISREG(os.stat(p).st_mode):
+        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p), fix="pass a model file", path=str(p))
     if zipfile.is_zipfile(p):
         h = hashlib.sha256(b"zip")
         with zipfile.ZipFile(p) as z:
@@ -131,7 +142,7 @@ def fingerprint_model(model, # nn.Module, TorchScript module, ModelBundle, model
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if p.is_dir():
-            if (p / BUNDLE_FILE).exists(): return _module_fingerprint(load_model_file(p / MODEL_FILE))
+            if (p / BUNDLE_FILE).exists(): return _module_fingerprint(load_bundle(p).model)
             raise FileFormatError("model path is a folder but not a prodkit bundle (no bundle.json)", value=str(p),
                                   fix="pass a model file, or a folder written by save_bundle", path=str(p))
         if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
@@ -157,11 +168,29 @@ def _pkg_version(name):
     try: return version(name)
     except PackageNotFoundError: return None
 
-def _git(path:Path, *args):
+_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c", "core.untrackedCache=false",
+             "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never", "--no-optional-locks")
+
+def _git_env() -> dict:
+    "A minimal environment for git: no inherited GIT_* variables, no system config, no pager, no prompts."
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat", LC_ALL="C")
+    return env
+
+def _git(path:Path, *args, opts:tuple=()):
+    "Run a read-only git command with the repository's hooks, fsmonitor, pager and helpers switched off on the command line."
     try:
-        r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=10)
+        r = subprocess.run(["git", *_GIT_SAFE, *opts, "-C", str(path), *args], capture_output=True, text=True, timeout=10,
+                           env=_git_env(), stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
+
+def _filter_opts(p:Path) -> tuple:
+    "Replace the clean/smudge filters a repository's config declares (git status may run them) by `cat`."
+    names = _git(p, "config", "--name-only", "--get-regexp", r"^filter\.") or ""
+    drivers = sorted({n[len("filter."):].rsplit(".", 1)[0] for n in names.split() if n.count(".") >= 2})
+    return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required", "false"))
+                 for x in ("-c", f"filter.{d}.{k}={v}"))
 
 def code_version(path=None, # a folder inside the repository (default: the current folder)
                 ) -> dict:
@@ -170,7 +199,7 @@ def code_version(path=None, # a folder inside the repository (default: the curre
     p = Path(path) if path is not None else Path.cwd()
     if not p.is_dir(): p = p.parent
     commit = _git(p, "rev-parse", "HEAD") if p.exists() else None
-    status = _git(p, "status", "--porcelain", "--untracked-files=no") if commit else None
+    status = _git(p, "status", "--porcelain", "--untracked-files=no", opts=_filter_opts(p)) if commit else None
     out = {"git_commit": commit, "git_dirty": (bool(status) if status is not None else None) if commit else None,
            "prodkit": getattr(prodkit, "__version__", None), "python": platform.python_version()}
     out.update({k: _pkg_version(k) for k in KEY_PACKAGES})
@@ -447,17 +476,17 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
             "metrics": metrics, "code": code_version(), "created": _now_iso()}
     files[BUNDLE_FILE] = json.dumps(meta, indent=1).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:10]}"
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:10]}"
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
     try:
-        tmp.mkdir()
         for fname, data in files.items():
             with open(tmp / fname, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
         if path.exists(): os.rename(path, old)
         os.rename(tmp, path)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists(): shutil.rmtree(old, ignore_errors=True)
+        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
+        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
     return path
 
 def _jsonable_default(v):
@@ -466,41 +495,306 @@ def _jsonable_default(v):
     raise TypeError(f"{type(v).__name__} is not JSON-able")
 
 # %% ../nbs/01_versioning.ipynb #1c1d6f1d
+class UnsafeArtifactError(FileFormatError):
+    "A model artifact holds something that could run code or touch files when loaded or called (refused unless `trust=True`)."
+
+_TRUST_FIX = ("export the model again with prodkit (save_bundle / export_torchscript) from a plain nn.Module; "
+              "or, only if you wrote this artifact yourself or it comes from a source you trust, pass trust=True")
+_MAX_JSON = 64 << 20     # bundle.json / adapter.json larger than this are refused, not read
+
+def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
+    "Bytes of a regular file (no device, FIFO or socket), confined to `root` when given; read once, no symlink followed at the end."
+    p = Path(p)
+    if root is not None:
+        rp, rr = os.path.realpath(p), os.path.realpath(root)
+        if os.path.commonpath([rp, rr]) != rr:
+            raise FileFormatError(f"{name} leads outside the bundle folder (to {rp})", value=str(p), fix="keep every bundle file inside the bundle folder", path=str(p))
+        p = Path(rp)
+    try: fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as e: raise FileFormatError(f"{name} does not exist", value=str(p), fix="check the path, or copy the whole bundle folder", path=str(p)) from e
+    except OSError as e: raise FileFormatError(f"{name} cannot be opened: {e.strerror}", value=str(p), fix="pass a regular file", path=str(p)) from e
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise FileFormatError(f"{name} is not a regular file (a device, FIFO, socket or folder)", value=str(p), fix="pass a regular file", path=str(p))
+        if limit is not None and st.st_size > limit:
+            raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p), fix="pass the file prodkit wrote", path=str(p))
+        return f.read()
+
+def _norm_digest(d, *, name:str="expect_sha256") -> str:
+    if isinstance(d, str):
+        h = d.strip().lower(); h = h[7:] if h.startswith("sha256:") else h
+        if len(h) == 64 and all(c in "0123456789abcdef" for c in h): return "sha256:" + h
+    raise ParameterError(f"{name} must be a SHA-256 digest ('sha256:<64 hex digits>' or the 64 hex digits)", value=d,
+                         fix="pass the digest recorded in results.json (artifact_sha256), or from artifact_digest(path)")
+
+def artifact_digest(path, # a model file (.pt, .pt2) or a bundle folder
+                   ) -> str:
+    "`'sha256:<hex>'` of a file artifact's bytes, or of a bundle folder's `bundle.json` bytes (which lists each file's digest)."
+    p = Path(path)
+    if p.is_dir(): return _sha(_read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON))
+    return _sha(_read_regular(p, name="model artifact"))
+
+def _check_digest(data:bytes, expect, p:Path, what:str):
+    if expect is None: return
+    want, got = _norm_digest(expect), _sha(data)
+    if want != got:
+        raise FileFormatError(f"{what} has SHA-256 {got}, not the expected {want}; it is not the artifact that was validated",
+                              value=str(p), fix="load the validated artifact, or validate this one and use its digest", path=str(p),
+                              expected=want, actual=got)
+
+# %% ../nbs/01_versioning.ipynb #231e44a1
+_PICKLE_GLOBALS = {   # module -> names a weights-only unpickler (Python's or TorchScript's) accepts
+    "collections": {"OrderedDict"}, "builtins": {"set", "frozenset", "complex", "slice"},
+    "torch._utils": {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_qtensor", "_rebuild_parameter",
+                     "_rebuild_parameter_with_state", "_rebuild_sparse_tensor"},
+    "torch._tensor": {"_rebuild_from_type_v2"}, "torch.nn.parameter": {"Parameter"}, "torch.serialization": {"_get_layout"},
+    "torch.jit._pickle": {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "build_tensor_from_id", "restore_type_tag"},
+    "torch": {"Tensor", "Size", "device", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+              "per_channel_affine_float_qparams"}}
+_TS_NAMESPACES = frozenset({"aten", "prim", "quantized", "_quantized"})   # op namespaces a normal (or int8) model calls
+_TS_CLASSES = frozenset({"quantized"})                                      # torch.classes.<ns> (packed int8 weights)
+_FILE_OPS = frozenset({"from_file", "save", "load", "open", "_save_for_mobile", "_load_for_mobile", "system", "popen"})
+
+def _torch_global_ok(name:str) -> bool:
+    return name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)
+
+def _global_ok(mod:str, name:str, classes:set) -> bool:
+    if mod == "__torch__" or mod.startswith("__torch__."):       # a TorchScript class: defined in the archive's code, or int8 weights
+        q = f"{mod}.{name}"
+        if q.startswith("__torch__.torch.classes."): return q.split(".")[3] in _TS_CLASSES
+        return classes is not None and mod in classes
+    return name in _PICKLE_GLOBALS.get(mod, ()) or (mod == "torch" and _torch_global_ok(name))
+
+def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
+    "Reasons to refuse a pickle, from its opcodes alone: globals outside a weights-only allow-list, INST/OBJ/EXT."
+    out, last, memo = [], [], {}
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            n = op.name
+            if n in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"): out.append(f"{entry}: pickle opcode {n} (builds arbitrary objects)"); continue
+            if n in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                memo[len(memo) if n == "MEMOIZE" else arg] = last[-1] if last else None; continue
+            if n in ("GLOBAL", "STACK_GLOBAL"):
+                if n == "GLOBAL": mod, _, name = arg.partition(" ")
+                else: mod, name = (last[-2], last[-1]) if len(last) >= 2 else (None, None)
+                if not (isinstance(mod, str) and isinstance(name, str)): out.append(f"{entry}: pickle global with a computed name")
+                elif not _global_ok(mod, name, classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
+                last.append(None); continue
+            if n in ("GET", "BINGET", "LONG_BINGET"): last.append(memo.get(arg)); continue
+            last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING", "SHORT_BINSTRING") else None)
+            del last[:-4]
+    except Exception as e: out.append(f"{entry}: not a readable pickle ({type(e).__name__}: {e})")
+    return out[:5]
+
+def _scan_torch_save(data:bytes, entry:str) -> list:
+    "Reasons to refuse bytes that torch.load would read: a torch.save zip (every .pkl inside) or a legacy pickle."
+    if data[:4] == b"PK\x03\x04":                      # torch.load's own test for its zip format; anything else it unpickles
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i), f"{entry}:{i.filename}")]
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
+    return [f"{entry}: not a torch.save zip archive, so torch would unpickle it as a legacy file"]
+
+# %% ../nbs/01_versioning.ipynb #0c9c54b3
+_TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float", "bool", "str",
+                          "getattr", "hasattr", "print", "min", "max", "abs", "round", "enumerate", "zip", "list", "tuple", "dict",
+                          "divmod", "all", "any", "sorted", "ord", "chr", "hash", "fork", "wait", "complex", "hex", "oct", "bin",
+                          "super", "Tensor", "Optional", "List", "Dict", "Tuple", "Union", "Future", "Final", "NoneType", "Any"})
+_TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.", "__torch__.torch.nn.quantized.")   # torch's own int8 modules
+
+def _dotted(node) -> list:
+    parts = []
+    while isinstance(node, ast.Attribute): parts.append(node.attr); node = node.value
+    return [node.id, *parts[::-1]] if isinstance(node, ast.Name) else parts[::-1]
+
+def _ts_name_problem(parts:list) -> str | None:
+    "Why a dotted name in TorchScript code is refused (None: allowed)."
+    bad = parts[:1] in (["torch"], ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
+    if bad: return f"{'.'.join(parts)} (reads or writes files, or calls over the network)"
+    if parts[:1] == ["torch"] and len(parts) > 1 and parts[1] == "ops": parts = parts[1:]
+    if parts[:1] == ["ops"] and len(parts) > 1 and parts[1] not in _TS_NAMESPACES:
+        return f"{'.'.join(parts)} (custom op namespace {parts[1]!r}; a normal model calls aten, prim and quantized ops)"
+    i = 2 if parts[:2] == ["__torch__", "torch"] else 0
+    if parts[i:i + 2] == ["torch", "classes"] and (len(parts) < i + 3 or parts[i + 2] not in _TS_CLASSES):
+        return f"{'.'.join(parts)} (custom TorchScript class outside torch.classes.quantized)"
+    return None
+
+def _ts_code_problems(src:str, entry:str, qual:str) -> list:
+    "Reasons to refuse one TorchScript source file: file/network ops, custom op namespaces and classes, unknown builtins, __setstate__."
+    try: tree = ast.parse(src)
+    except SyntaxError as e: return [f"{entry}: TorchScript source that cannot be read ({e.msg}, line {e.lineno})"]
+    out, inner = [], {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}   # locals bound to __torch__ functions
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            why = _ts_name_problem(_dotted(node))
+            if why: out.append(f"{entry}: {why}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in _TS_BUILTINS | bound:
+            out.append(f"{entry}: call of {node.func.id}() (not a TorchScript builtin a model needs)")
+        elif isinstance(node, ast.ClassDef):
+            for f in node.body:
+                if isinstance(f, ast.FunctionDef) and f.name == "__setstate__" and not f"{qual}.{node.name}".startswith(_TS_STANDARD_SETSTATE):
+                    out.append(f"{entry}: {node.name}.__setstate__ (code that runs while the model is loaded)")
+    return list(dict.fromkeys(out))
+
+def _ts_modules(names:list) -> set:
+    "Qualified names of the modules an archive's code defines (`__torch__.a.b` from `code/__torch__/a/b.py`), for the pickle scan."
+    out = set()
+    for rel in names:
+        if rel.startswith("code/") and rel.endswith(".py"): out.add(rel[5:-3].replace("/", "."))
+    return out
+
+# %% ../nbs/01_versioning.ipynb #8137a8aa
+_PLAIN = frozenset({"version", ".data/version", "byteorder", ".data/serialization_id", ".format_version", ".storage_alignment",
+                    "archive_format", "archive_version"})
+_EP_NAMESPACES = _TS_NAMESPACES | {"prims", "higher_order"}
+_EP_OPERATOR = frozenset({"getitem", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs", "invert", "not_",
+                          "and_", "or_", "xor", "eq", "ne", "lt", "le", "gt", "ge", "lshift", "rshift", "matmul"})
+_SYM_WORDS = frozenset({"True", "False", "oo", "zoo", "nan", "positive", "negative", "nonnegative", "nonpositive", "integer", "real",
+                        "finite", "evaluate", "zero", "nonzero", "even", "odd", "rational", "commutative"})
+
+def _ep_target_problem(t:str) -> str | None:
+    p = t.split(".")
+    if p[0] == "torch" and len(p) >= 4 and p[1] == "ops" and p[2] in _EP_NAMESPACES and not (set(p[3:]) & _FILE_OPS): return None
+    if p[0] == "torch" and len(p) == 2 and p[1].startswith("sym_"): return None
+    if p[0] == "_operator" and len(p) == 2 and p[1] in _EP_OPERATOR: return None
+    if p[0] == "math" and len(p) == 2 and not p[1].startswith("_"): return None
+    return f"graph calls {t!r} (only aten, prim and quantized ops, arithmetic and math are allowed)"
+
+def _sym_expr_problem(s:str) -> str | None:
+    "A shape expression torch parses with sympy (which evaluates Python): only symbols, numbers, arithmetic and sympy functions."
+    bare = re.sub(r"'[A-Za-z_][A-Za-z0-9_]*'", "", s)
+    bad = (not re.fullmatch(r"[\w\s+\-*/%().,=<>!]*", bare) or "__" in bare or re.search(r"\.\s*[A-Za-z_]", bare)
+           or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*", w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
+    return f"shape expression {s[:80]!r} (torch evaluates it as Python)" if bad else None
+
+def _ep_json_problems(data:bytes, entry:str) -> list:
+    try: obj = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as e: return [f"{entry}: not valid JSON ({e})"]
+    out, stack = [], [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "target" and isinstance(v, str): why = _ep_target_problem(v)
+                elif k == "expr_str" and isinstance(v, str): why = _sym_expr_problem(v)
+                elif k in ("as_custom_obj", "custom_obj", "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
+                else: why = None; stack.append(v)
+                if why: out.append(f"{entry}: {why}")
+        elif isinstance(o, list): stack.extend(o)
+    return list(dict.fromkeys(out))[:5]
+
+def _pt2_payloads(z, entries:dict) -> tuple:
+    "Entries the weights/constants configs mark as pickled, and reasons to refuse the configs themselves."
+    pickled, out = set(), []
+    for rel, info in entries.items():
+        if not (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")): continue
+        folder = rel.rsplit("/", 1)[0] + "/"
+        try: cfg = json.loads(z.read(info))["config"]; items = list(cfg.values())
+        except Exception as e: out.append(f"{rel}: unreadable payload config ({type(e).__name__})"); continue
+        for m in items:
+            name = m.get("path_name") if isinstance(m, dict) else None
+            if not isinstance(name, str) or "/" in name or name.startswith("."): out.append(f"{rel}: payload path {name!r}"); continue
+            if name.startswith(("custom_obj_", "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
+            elif m.get("use_pickle"): pickled.add(folder + name)
+    return pickled, out
+
+def _pt2_problems(z, entries:dict) -> list:
+    pickled, out = _pt2_payloads(z, entries)
+    for rel, info in entries.items():
+        if rel in _PLAIN or rel.startswith("extra/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")):
+            continue
+        if rel.startswith("models/") and rel.endswith(".json"): out += _ep_json_problems(z.read(info), rel)
+        elif rel in pickled or rel.startswith("data/sample_inputs/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith(".pt")):
+            out += _scan_torch_save(z.read(info), rel)
+        elif re.fullmatch(r"data/(weights|constants)/[^/]+", rel): continue      # raw tensor bytes, never unpickled
+        else: out.append(f"{rel}: an entry prodkit does not know torch.export reads safely")
+    return out
+
+def _ts_problems(z, entries:dict) -> list:
+    mods, out = _ts_modules(list(entries)), []
+    for rel, info in entries.items():
+        if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+", rel): continue
+        if rel.startswith("code/") and rel.endswith(".py"):
+            try: src = z.read(info).decode("utf-8")
+            except UnicodeDecodeError: out.append(f"{rel}: TorchScript source that is not UTF-8"); continue
+            out += _ts_code_problems(src, rel, rel[5:-3].replace("/", "."))
+        elif rel.endswith((".pkl", ".debug_pkl")): out += _scan_pickle(z.read(info), rel, classes=mods)
+        else: out.append(f"{rel}: an entry prodkit does not know torch.jit.load reads safely")
+    return out
+
+def _archive_kind(rels) -> str:
+    if "constants.pkl" in rels or any(r.startswith("code/") for r in rels): return "torchscript"
+    if "archive_format" in rels or any(r.startswith("models/") for r in rels): return "pt2"
+    return "pickle" if any(r.endswith("data.pkl") for r in rels) else "zip"
+
+def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.export (.pt2) archive
+                   *, name:str="model artifact", # what to call it in messages (e.g. its path)
+                   trust:bool=False, # skip the inspection (only for artifacts from a trusted source)
+                  ) -> str:
+    "Inspect an archive before torch reads it; return its kind ('torchscript' or 'pt2') or raise `UnsafeArtifactError` naming each refused entry."
+    if data[:4] != b"PK\x03\x04":                       # torch reads archives that start with a zip entry; a prefix would hide one
+        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote", value=name, fix="export the model again")
+    try: z = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name, fix="export the model again") from e
+    with z:
+        infos = z.infolist(); names = [i.filename for i in infos]
+        if len(set(names)) != len(names) or len({n.split("/", 1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
+            raise UnsafeArtifactError(f"{name} has duplicated or misplaced entry names, so what torch reads may not be what was inspected",
+                                      value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5], fix=_TRUST_FIX)
+        entries = {i.filename.split("/", 1)[1]: i for i in infos if not i.is_dir()}
+        kind = _archive_kind(entries)
+        if kind not in ("torchscript", "pt2") or trust: return kind
+        try: problems = (_ts_problems if kind == "torchscript" else _pt2_problems)(z, entries)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as e:
+            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name, fix="copy the file again or export it again") from e
+    if problems:
+        raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files or use the network: "
+                                  + "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
+                                  fix=_TRUST_FIX, problems=problems)
+    return kind
+
+# %% ../nbs/01_versioning.ipynb #db333155
 _PICKLE_FIX = "export the model with prodkit.versioning.save_bundle(path, model, adapter) or torch.jit.save(torch.jit.script(model), path)"
 
-def load_model_file(path, # a TorchScript file written by torch.jit.save or save_bundle
-                   ) -> torch.jit.ScriptModule:
-    "Load a TorchScript model file in eval mode; refuse pickles and anything else with `FileFormatError`."
-    p = Path(path)
-    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
-    if p.is_dir():
-        hint = "it is a model bundle: use load_bundle(path)" if (p / BUNDLE_FILE).exists() else "pass the path of a TorchScript .pt file"
-        raise FileFormatError("model path is a folder, not a model file", value=str(p), fix=hint, path=str(p))
-    with open(p, "rb") as f: head = f.read(4)
-    if not zipfile.is_zipfile(p):
-        what = ("a Python pickle (e.g. torch.save in the legacy format)" if head[:1] == b"\x80" else
-                "an empty file" if not head else "a damaged or truncated zip archive" if head[:2] == b"PK" else
+def _ts_from_bytes(data:bytes, p, *, trust:bool) -> torch.jit.ScriptModule:
+    "Load TorchScript from bytes already read (and digest-checked), after `check_artifact`; refuse pickles and other archives."
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        what = ("a Python pickle (e.g. torch.save in the legacy format)" if data[:1] == b"\x80" else
+                "an empty file" if not data else "a damaged or truncated zip archive" if data[:2] == b"PK" else
                 "neither a TorchScript archive nor any zip archive")
         raise FileFormatError(f"model file is not a TorchScript archive: it is {what}; prodkit never unpickles model files",
                               value=str(p), fix=_PICKLE_FIX, path=str(p))
-    try:
-        with zipfile.ZipFile(p) as z: names = z.namelist()
-    except (zipfile.BadZipFile, OSError) as e:
-        raise FileFormatError(f"model file is a damaged zip archive: {e}", value=str(p), fix="save the model again", path=str(p)) from e
-    if not (any("/code/" in n for n in names) and any(n.endswith("/constants.pkl") for n in names)):
-        if any(n.endswith("data.pkl") for n in names):
-            raise FileFormatError("model file is a pickled torch.save file (a whole module or a state dict), not TorchScript; "
-                                  "prodkit never unpickles model files because unpickling can run arbitrary code",
-                                  value=str(p), fix=_PICKLE_FIX, path=str(p))
+    kind = check_artifact(data, name=f"model file {p}", trust=trust)
+    if kind == "pickle":
+        raise FileFormatError("model file is a pickled torch.save file (a whole module or a state dict), not TorchScript; "
+                              "prodkit never unpickles model files because unpickling can run arbitrary code", value=str(p), fix=_PICKLE_FIX, path=str(p))
+    if kind != "torchscript":
         raise FileFormatError("model file is a zip archive but not a TorchScript archive", value=str(p), fix=_PICKLE_FIX, path=str(p))
     try:
-        with _jit_quiet(): m = torch.jit.load(str(p), map_location="cpu")
+        with _jit_quiet(): m = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as e:
         raise FileFormatError(f"model file is a damaged TorchScript archive: {type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}",
                               value=str(p), fix="save the model again", path=str(p)) from e
     return m.eval()
 
-# %% ../nbs/01_versioning.ipynb #35656f76
+def load_model_file(path, # a TorchScript file written by torch.jit.save or save_bundle
+                    *, trust:bool=False, # load even what the inspection refuses (only for files from a trusted source)
+                    expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
+                   ) -> torch.jit.ScriptModule:
+    "Load a TorchScript model file in eval mode after inspecting it; refuse pickles, unsafe code and a wrong digest."
+    p = Path(path)
+    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
+    if p.is_dir():
+        hint = "it is a model bundle: use load_bundle(path)" if (p / BUNDLE_FILE).exists() else "pass the path of a TorchScript .pt file"
+        raise FileFormatError("model path is a folder, not a model file", value=str(p), fix=hint, path=str(p))
+    data = _read_regular(p, name="model file")
+    _check_digest(data, expect_sha256, p, "model file")
+    return _ts_from_bytes(data, p, trust=trust)
+
+# %% ../nbs/01_versioning.ipynb #0a5738a6
 @dataclass
 class ModelBundle:
     "A loaded bundle: TorchScript `model`, `adapter` and `schema` (None for tensor models), a ready `predictor`, `meta` and `path`."
@@ -524,45 +818,102 @@ class ModelBundle:
         except Exception as e:
             return f"<div><b>ModelBundle</b> (display failed: {html.escape(type(e).__name__)})</div>"
 
-def _file_sha(p:Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return "sha256:" + h.hexdigest()
+def _bad_meta(p:Path, key:str, want:str, got):
+    return FileFormatError(f"bundle.json key {key!r} must be {want}, not {type(got).__name__}", value=got,
+                           fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key=key)
 
-def _read_bundle_meta(p:Path) -> dict:
-    if not (p / BUNDLE_FILE).exists():
+def _is_scalar(v) -> bool: return v is None or isinstance(v, (str, int, float, bool))
+
+def _check_meta_types(meta:dict, p:Path):
+    "Every key prodkit reads from bundle.json has the type save_bundle writes: FileFormatError naming the key otherwise."
+    files = meta.get("files")
+    if files is None: raise FileFormatError("bundle.json has no 'files' list, so the bundle's files cannot be checked", value=sorted(meta)[:10],
+                                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key="files")
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise _bad_meta(p, "files", "a mapping of file name to 'sha256:<hex>'", files)
+    if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files), fix="save the bundle again", path=str(p / BUNDLE_FILE), key="files")
+    for key, ok, want in (("name", lambda v: v is None or isinstance(v, str), "a string"),
+                          ("output", lambda v: isinstance(v, str), "a string"),
+                          ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)), "a list of labels"),
+                          ("export", lambda v: v is None or isinstance(v, str), "a string"),
+                          ("input", lambda v: v is None or isinstance(v, dict), "a mapping"),
+                          ("fingerprints", lambda v: v is None or isinstance(v, dict), "a mapping"),
+                          ("metrics", lambda v: v is None or isinstance(v, dict), "a mapping"),
+                          ("code", lambda v: v is None or isinstance(v, dict), "a mapping")):
+        if not ok(meta.get(key)): raise _bad_meta(p, key, want, meta.get(key))
+    inp = meta.get("input") or {}
+    shape, feats = inp.get("shape"), inp.get("features")
+    if shape is not None and not (isinstance(shape, list) and all(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0) for v in shape)):
+        raise _bad_meta(p, "input.shape", "a list of positive integers (None for the batch)", shape)
+    if feats is not None and not (isinstance(feats, list) and all(isinstance(f, str) for f in feats)):
+        raise _bad_meta(p, "input.features", "a list of feature names", feats)
+
+def _bundle_path(p:Path, fname:str) -> Path:
+    "The path of a file bundle.json lists: relative, inside the folder, never through `..`."
+    pp = Path(fname)
+    if not fname or pp.is_absolute() or ".." in pp.parts or "\\" in fname or fname.startswith("~"):
+        raise FileFormatError(f"bundle.json lists a file outside the bundle folder: {fname!r}", value=fname,
+                              fix="list only file names inside the bundle folder (save the bundle again)", path=str(p / BUNDLE_FILE))
+    return p / pp
+
+def _read_bundle(p:Path, expect_sha256=None) -> tuple:
+    "bundle.json (checked) and the bytes of every file it lists, each digest-checked; files are read once and confined to the folder."
+    if not (p / BUNDLE_FILE).exists() and not (p / BUNDLE_FILE).is_symlink():
         raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle", path=str(p))
-    meta = read_json(p / BUNDLE_FILE, name="bundle.json")
+    raw = _read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON)
+    _check_digest(raw, expect_sha256, p, "bundle.json of this bundle")
+    try: meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise FileFormatError(f"bundle.json file is not valid JSON: {e}", value=str(p / BUNDLE_FILE), fix="save the bundle again", path=str(p)) from e
     if not isinstance(meta, dict) or meta.get("format") != "prodkit-bundle":
         raise FileFormatError("bundle.json is not a prodkit bundle description", value=str(p / BUNDLE_FILE), fix="write bundles with save_bundle", path=str(p))
-    if not isinstance(meta.get("version"), int) or meta["version"] > BUNDLE_VERSION:
-        raise FileFormatError(f"bundle format version {meta.get('version')!r} is not supported (this prodkit reads up to {BUNDLE_VERSION})",
+    v = meta.get("version")
+    if not isinstance(v, int) or isinstance(v, bool) or v > BUNDLE_VERSION:
+        raise FileFormatError(f"bundle format version {v!r} is not supported (this prodkit reads up to {BUNDLE_VERSION})",
                               value=str(p), fix="upgrade prodkit, or save the bundle again with this version", path=str(p))
-    if meta.get("output") not in OUTPUTS:
+    _check_meta_types(meta, p)
+    if meta["output"] not in OUTPUTS:
         raise FileFormatError(f"bundle.json names an unknown output kind {meta.get('output')!r}", value=str(p), fix="save the bundle again", path=str(p))
-    for fname, digest in (meta.get("files") or {}).items():
-        fp = p / fname
-        if not fp.exists():
+    data = {}
+    for fname, digest in meta["files"].items():
+        fp = _bundle_path(p, fname)
+        if not fp.exists() and not fp.is_symlink():
             raise FileFormatError(f"bundle file {fname} is missing", value=str(fp), fix="copy the whole bundle folder, or save it again", path=str(fp))
-        if _file_sha(fp) != digest:
+        data[fname] = _read_regular(fp, name=f"bundle file {fname}", root=p)
+        if _sha(data[fname]) != digest:
             raise FileFormatError(f"bundle file {fname} was changed or damaged after the bundle was saved (its SHA-256 does not match bundle.json)",
                                   value=str(fp), fix="save the bundle again with save_bundle", path=str(fp))
-    return meta
+    if (p / ADAPTER_FILE).exists() and ADAPTER_FILE not in data:
+        raise FileFormatError(f"{ADAPTER_FILE} is in the bundle but not listed in bundle.json, so it cannot be checked", value=str(p / ADAPTER_FILE),
+                              fix="save the bundle again with save_bundle", path=str(p))
+    return meta, data
+
+def _read_bundle_meta(p:Path) -> dict: return _read_bundle(p)[0]
+
+def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
+    try: return TabularAdapter.from_dict(json.loads(data.decode("utf-8")))
+    except ProdkitError as e:
+        raise FileFormatError(f"{ADAPTER_FILE} is not a valid adapter: {e.what}", value=str(p / ADAPTER_FILE), fix="save the bundle again", path=str(p)) from e
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        raise FileFormatError(f"{ADAPTER_FILE} is malformed: {type(e).__name__}: {e}", value=str(p / ADAPTER_FILE),
+                              fix="save the bundle again with save_bundle", path=str(p)) from e
 
 def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                 *, adapter=None, # a TabularAdapter (or its JSON path) for a bare TorchScript file
                 output:str=None, # output kind for a bare TorchScript file (default 'auto')
-                batch_size:int=4096) -> ModelBundle:
-    "Load a model bundle, checking file digests; a bare TorchScript file loads with an optional `adapter`."
+                batch_size:int=4096,
+                trust:bool=False, # load a model the inspection refuses (only for artifacts from a trusted source)
+                expect_sha256:str=None, # refuse unless the digest matches (artifact_digest: bundle.json bytes, or the file's bytes)
+               ) -> ModelBundle:
+    "Load a model bundle, checking file digests and inspecting the model; a bare TorchScript file loads with an optional `adapter`."
     p = Path(path)
     if not p.exists(): raise FileFormatError("model bundle does not exist", value=str(p), fix="check the path (a folder written by save_bundle)", path=str(p))
     if p.is_dir():
-        meta = _read_bundle_meta(p)
-        model = load_model_file(p / MODEL_FILE)
-        ad = TabularAdapter.from_dict(read_json(p / ADAPTER_FILE, name="adapter")) if (p / ADAPTER_FILE).exists() else None
+        meta, data = _read_bundle(p, expect_sha256)
+        model = _ts_from_bytes(data[MODEL_FILE], p / MODEL_FILE, trust=trust)
+        ad = _adapter_from_bytes(data[ADAPTER_FILE], p) if ADAPTER_FILE in data else None
     else:
-        model = load_model_file(p)
+        model = load_model_file(p, trust=trust, expect_sha256=expect_sha256)
         ad = TabularAdapter.load(adapter) if isinstance(adapter, (str, os.PathLike)) else adapter
         meta = {"format": "torchscript-file", "output": output or "auto", "classes": None, "fingerprints": {"model": fingerprint_model(model)}}
     pred = Predictor(model, adapter=ad, output=meta["output"], classes=meta.get("classes"), batch_size=batch_size)

@@ -2,6 +2,7 @@
 import pytest
 
 from prodkit.core import DataError, FileFormatError, ModelError, ParameterError, SchemaError
+from prodkit.versioning import UnsafeArtifactError
 
 
 def _net(n_in=4):
@@ -147,6 +148,68 @@ def _bad_input_shape():
     return _in_tmp(go)
 
 
+def _exported(d, name="m.pt2"):
+    import torch
+    from prodkit.export import export_torchscript
+    export_torchscript(_net(), torch.randn(8, 4), d / name, repeats=0)
+    return d / name
+
+
+def _swap_entry(src, dst, suffix, payload):
+    import zipfile
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w") as zo:
+        for i in zi.infolist(): zo.writestr(i.filename, payload if i.filename.endswith(suffix) else zi.read(i))
+    return dst
+
+
+class _Touch:
+    def __init__(self, p): self.p = str(p)
+    def __reduce__(self):
+        from pathlib import Path
+        return (Path.touch, (Path(self.p),))
+
+
+def _load_hostile_pt2():
+    import io, torch
+    from prodkit.export import load_exported
+    def go(d):
+        buf = io.BytesIO(); torch.save(((_Touch(d / "pwned"),), {}), buf)
+        return load_exported(_swap_entry(_exported(d), d / "bad.pt2", "data/sample_inputs/model.pt", buf.getvalue()))
+    return _in_tmp(go)
+
+
+def _load_wrong_digest():
+    from prodkit.export import load_exported
+    return _in_tmp(lambda d: load_exported(_exported(d, "m.pt"), expect_sha256="sha256:" + "1" * 64))
+
+
+def _predictor_wrong_digest():
+    from prodkit.export import exported_predictor
+    return _in_tmp(lambda d: exported_predictor(_exported(d, "m.pt"), expect_sha256="f" * 64))
+
+
+def _load_malformed_digest():
+    from prodkit.export import load_exported
+    return _in_tmp(lambda d: load_exported(_exported(d, "m.pt"), expect_sha256="sha1:abc"))
+
+
+def _load_device_file():
+    from prodkit.export import load_exported
+    return load_exported("/dev/zero")
+
+
+def _manifest_adapter_malformed():
+    import json, zipfile
+    from prodkit.export import exported_predictor
+    def go(d):
+        src = _exported(d, "m.pt")
+        with zipfile.ZipFile(src) as z:
+            name = next(n for n in z.namelist() if n.endswith("prodkit_manifest.json")); man = json.loads(z.read(name))
+        man["adapter"] = {"schema": [1, 2]}
+        return exported_predictor(_swap_entry(src, d / "bad.pt", "prodkit_manifest.json", json.dumps(man)))
+    return _in_tmp(go)
+
+
 CASES = [
     pytest.param(_not_a_module, ParameterError, "model must be a torch nn.Module", id="export-model-not-module"),
     pytest.param(_empty, DataError, "empty (a batch of 0 rows)", id="export-empty-inputs"),
@@ -176,4 +239,10 @@ CASES = [
     pytest.param(_skew_without_adapter, ParameterError, "the artifact has no adapter", id="export-skew-no-adapter"),
     pytest.param(_bundle_missing, FileFormatError, "does not exist", id="export-bundle-missing"),
     pytest.param(_bad_input_shape, ParameterError, "input_shape must be positive integers", id="export-bad-input-shape"),
+    pytest.param(_load_hostile_pt2, UnsafeArtifactError, "data/sample_inputs/model.pt", id="export-load-hostile-pt2"),
+    pytest.param(_load_wrong_digest, FileFormatError, "not the expected sha256:1111", id="export-load-wrong-digest"),
+    pytest.param(_predictor_wrong_digest, FileFormatError, "not the expected sha256:ffff", id="export-predictor-wrong-digest"),
+    pytest.param(_load_malformed_digest, ParameterError, "must be a SHA-256 digest", id="export-load-malformed-digest"),
+    pytest.param(_load_device_file, FileFormatError, "not a regular file", id="export-load-device-file"),
+    pytest.param(_manifest_adapter_malformed, FileFormatError, "malformed 'adapter'", id="export-manifest-adapter-malformed"),
 ]
