@@ -129,14 +129,10 @@ def _load_file_target(path):
     if not p.exists():
         raise FileFormatError("model file does not exist", value=str(p), fix="pass the path of a TorchScript file or a model bundle folder", path=str(p))
     if p.is_dir():
-        try: from prodkit.versioning import load_bundle
-        except ImportError as e:
-            raise FileFormatError("loading a model bundle folder needs prodkit.versioning", value=str(p), fix="pass a TorchScript file or a loaded model") from e
+        from prodkit.versioning import load_bundle
         return load_bundle(p).predictor
-    try:
-        from prodkit.versioning import load_model_file
-    except ImportError: load_model_file = None
-    try: return load_model_file(p) if load_model_file is not None else torch.jit.load(str(p), map_location="cpu")
+    from prodkit.versioning import load_model_file   # inspects the archive before torch reads it; never a bare torch.jit.load
+    try: return load_model_file(p)
     except ProdkitError: raise
     except Exception as e:
         raise FileFormatError(f"model file could not be loaded as TorchScript: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}", value=str(p),
