@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_drift.ipynb #3020a424
 from __future__ import annotations
-import io, json, math, os, zipfile
+import io, json, math, os, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,16 +15,18 @@ from scipy import special, stats
 
 from .core import (DataError, FileFormatError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
                           SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
-                          read_json, read_table)
+                          read_json, read_table, _nested_error, _nested_type)
 
 # %% auto #0
-__all__ = ['DEFAULT_TOLERANCE', 'adjust_pvalues', 'auc_ci', 'WindowSummary', 'ReferenceProfile', 'domain_classifier',
-           'DriftReport', 'DriftExplorer', 'detect_drift', 'DriftTimeline', 'drift_over_time', 'PageHinkley',
-           'PerformanceTimeline', 'performance_over_time']
+__all__ = ['DEFAULT_TOLERANCE', 'LowPowerWarning', 'adjust_pvalues', 'auc_ci', 'WindowSummary', 'ReferenceProfile',
+           'domain_classifier', 'DriftReport', 'DriftExplorer', 'detect_drift', 'DriftTimeline', 'drift_over_time',
+           'PageHinkley', 'PerformanceTimeline', 'performance_over_time']
 
 # %% ../nbs/20_drift.ipynb #0c8bdb94
 DEFAULT_TOLERANCE = {"numeric": 0.1, "categorical": 0.05, "missing": 0.01, "unseen": 0.01, "multivariate": 0.05,
                      "calibration": 0.02}
+class LowPowerWarning(UserWarning):
+    "A drift comparison had too few rows (or no values) to detect drift of twice the tolerance for some features."
 
 # %% ../nbs/20_drift.ipynb #aac269f1
 def adjust_pvalues(p, # raw p-values
@@ -255,21 +257,29 @@ def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     z = stats.norm.ppf(0.5 + level / 2); se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
     out["missing_ci_low"], out["missing_ci_high"] = b - a - z * se, b - a + z * se
     return out
+def _wilson_low(k, n, level):
+    "Lower end of the Wilson interval for a proportion k/n."
+    if n == 0: return np.nan
+    z = stats.norm.ppf(0.5 + level / 2); p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n); h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(c - h, 0.0)
 def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
-    "Unseen categories against the Good-Turing estimate of the reference's unseen mass (singletons / n)."
-    nc, u = cur["n"], cur["n_unseen"]
+    "Unseen categories judged against what a reference of its size could have missed (see the text above)."
+    nr, nc, u = ref["n"], cur["n"], cur["n_unseen"]
     share = u / nc if nc else 0.0
-    out = {"unseen_share": share, "unseen_p": np.nan, "unseen_ci_low": np.nan,
+    out = {"unseen_share": share, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
            "unseen_examples": ", ".join(list(cur["unseen"])[:5])}
     if u == 0 or nc == 0: return out
-    p0 = max(ref.get("n_singletons", 0), 1) / max(ref["n"], 1)
-    out["unseen_p"] = float(stats.binom.sf(u - 1, nc, min(p0, 1.0)))
-    z = stats.norm.ppf(0.5 + level / 2)  # Wilson interval
-    c = (share + z * z / (2 * nc)) / (1 + z * z / nc); h = z * math.sqrt(share * (1 - share) / nc + z * z / (4 * nc * nc)) / (1 + z * z / nc)
-    out["unseen_ci_low"] = c - h
+    q = _wilson_low(max(cur["unseen"].values()), nc, level)   # the largest new category's share, at least
+    out["unseen_seen_prob"] = 1 - (1 - q) ** nr                  # chance that a reference of nr rows shows a category that common
+    p_cat = min(1.0, (1 - q) ** nr / q) if q > 0 else 1.0        # at most 1/q categories are that common: union bound
+    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)   # Good-Turing missing mass, high end
+    out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, level)
+    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0   # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    out["unseen_p"] = min(1.0, 2 * min(p_cat, p_mass))
     return out
 
-# %% ../nbs/20_drift.ipynb #2c7dd57d
+# %% ../nbs/20_drift.ipynb #0a80cc5f
 def _resolve_predictor(predictor, model):
     if predictor is None and model is None: return None
     p = predictor if predictor is not None else model
@@ -409,8 +419,14 @@ class ReferenceProfile:
         tol = _tolerance(tolerance)
         win = current if isinstance(current, WindowSummary) else self.summarize(current, predictor=predictor, model=model, seed=seed, progress=progress)
         if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
-        return _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
-                        n_boot=n_boot, level=level, seed=seed, progress=progress)
+        rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
+                       n_boot=n_boot, level=level, seed=seed, progress=progress)
+        if rep.low_power:
+            lpf = rep.low_power_features
+            warnings.warn(f"drift comparison with low power ({win.n_rows:,} current rows vs {self.n_rows:,} reference rows): "
+                          f"{len(lpf)} of {len(self.features)} features could not show drift of twice the tolerance, "
+                          f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
+        return rep
 
     def __repr__(self):
         return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, outputs={self.output})"
@@ -420,6 +436,9 @@ def _check_columns(df, feats, name, profile=None):
         probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
         raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
                           fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
+    for f in feats:
+        nested = _nested_type(df[f])
+        if nested: raise _nested_error(name, f, nested)
 def _check_compare_args(alpha, correction, n_boot, level):
     check_positive("alpha", alpha)
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
@@ -437,7 +456,7 @@ def _tolerance(tolerance):
         check_positive(f"tolerance[{k!r}]", v, allow_zero=True); tol[k] = float(v)
     return tol
 
-# %% ../nbs/20_drift.ipynb #584e6786
+# %% ../nbs/20_drift.ipynb #5b61edb4
 def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the reference); read twice
                 *, schema:Schema=None, target:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
                 quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
@@ -469,7 +488,7 @@ def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the 
     return prof
 ReferenceProfile.fit_chunks = classmethod(_fit_chunks)
 
-# %% ../nbs/20_drift.ipynb #ab65051d
+# %% ../nbs/20_drift.ipynb #80cb7779
 def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
                       *, categorical:Sequence[bool]=None, # which columns hold category codes
                       names:Sequence[str]=None, folds:int=3, max_rows:int=2000, attribution:bool=True,
@@ -502,7 +521,7 @@ def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
             for j in range(X.shape[1]): Xp[j, :, j] = Xt[rng.permutation(n), j]
             perm[:, te] = clf.predict_proba(Xp.reshape(-1, X.shape[1]))[:, 1].reshape(X.shape[1], n)
 
-# %% ../nbs/20_drift.ipynb #6e72fbae
+# %% ../nbs/20_drift.ipynb #9f397119
 def _output_columns(proba, values, classes):
     "Named output series: score or predicted class, max probability, entropy (classification) or the value (regression)."
     if values is not None: return {"prediction:value": ("numeric", "output", values)}
@@ -533,7 +552,7 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
             "accuracy_ref": float(ar.mean()), "accuracy_cur": float(ac.mean()), "n_ref": len(cr), "n_cur": len(cc)}
 
-# %% ../nbs/20_drift.ipynb #b4dd1d88
+# %% ../nbs/20_drift.ipynb #12512b43
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":
@@ -542,20 +561,34 @@ def _dist_data(kind, ref, cur, top=20):
     if len(ref["categories"]) > top: cats = cats + ["(other)"]; r.append(int(ref["counts"][top:].sum())); c.append(int(cur["counts"][top:].sum()))
     if cur["n_unseen"]: cats = cats + ["(unseen)"]; r.append(0); c.append(int(cur["n_unseen"]))
     return {"kind": kind, "categories": cats, "ref": np.array(r), "cur": np.array(c)}
-def _row(name, kind, role, ref, cur, *, n_boot, level, rng):
+def _min_effect(kind, ref, cur, alpha) -> float:
+    "Smallest effect the feature's test could flag at `alpha` with these row counts (W/sd for a normal shift, or JS distance)."
+    nr, nc = ref["n"], cur["n"]
+    if nr == 0 or nc == 0: return np.inf
+    if kind == "numeric":   # KS critical distance; a shift of d sd moves the KS distance by about 0.4 d
+        return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt(1 / nr + 1 / nc) / 0.399
+    k = max(int((np.asarray(ref["counts"]) > 0).sum()), 2)   # chi-square critical value read as a JS distance
+    return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
+def _power_note(ref, cur) -> str:
+    nr, nc = ref["n"], cur["n"]
+    if nr == 0 and nc == 0: return "no values on either side (all missing)"
+    if nr == 0 or nc == 0: return f"no values in the {'reference' if nr == 0 else 'current data'} (all missing)"
+    return f"{nr:,} reference vs {nc:,} current values"
+def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     st = _stats_numeric(ref, cur, n_boot=n_boot, level=level, rng=rng) if kind == "numeric" else \
          _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
     row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, level)}
     row.update(_unseen_test(ref, cur, level) if kind == "categorical" else
-               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_examples": ""})
+               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan, "unseen_examples": ""})
     row["n_ref"], row["n_cur"] = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
+    row["min_effect"], row["power_note"] = _min_effect(kind, ref, cur, alpha), _power_note(ref, cur)
     return row
 def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed); ref_w = prof.sample_
     rows, dists = [], {}
     for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng))
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
         dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
     if (win.proba is not None or win.values is not None):
         if ref_w.proba is None and ref_w.values is None:
@@ -569,7 +602,7 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
                 rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200)); cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
             else:
                 rs = _fit_categorical(rv); cs = _sum_categorical(cv, rs["categories"])
-            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng)); dists[name] = _dist_data(kind, rs, cs)
+            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha)); dists[name] = _dist_data(kind, rs, cs)
     t = pd.DataFrame(rows)
     mv = None
     if multivariate and len(prof.features) and len(win.sample):
@@ -586,6 +619,7 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
     d_miss = (pa_m < alpha) & ((t["missing_ci_low"] > tol["missing"]) | (t["missing_ci_high"] < -tol["missing"])).to_numpy()
     d_uns = (pa_u < alpha) & (t["unseen_ci_low"].to_numpy(float) > tol["unseen"])
     t["tolerance"] = tol_d
+    t["low_power"] = ~(t["min_effect"].to_numpy(float) <= _LOW_POWER * tol_d)   # NaN or inf: no data, low power
     t["p_adjusted"] = np.fmin(np.fmin(pa_d, pa_m), pa_u)
     t["drifted"] = d_dist | d_miss | d_uns
     t["reasons"] = [", ".join(r for r, flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
@@ -601,9 +635,10 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
     params = {"alpha": alpha, "correction": correction, "tolerance": tol, "level": level, "n_boot": n_boot}
     return DriftReport(table=t, dists=dists, multivariate=mv, calibration=cal, params=params,
                        n_reference=prof.n_rows, n_current=win.n_rows, window=(win.start, win.end), seed=seed)
+_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
-            "drifted", "reasons", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
-            "unseen_share", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
+            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
+            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
 @dataclass(frozen=True, kw_only=True)
 class DriftReport(Report):
     "Per-feature drift tests with effect sizes and CIs, multivariate, output, confidence and calibration drift."
@@ -638,15 +673,27 @@ class DriftReport(Report):
                 "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"), "confidence_drift": by_role("confidence"),
                 "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
                 "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
-                "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
+                "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha"),
+                "low_power": self.low_power, "n_low_power": len(self.low_power_features)}
+
+    @property
+    def low_power_features(self) -> list:
+        "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
+        f = self._features(); return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
+    @property
+    def low_power(self) -> bool:
+        "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
+        return bool(self.low_power_features)
 
     def headline(self) -> str:
         s = self.summary
         mv = f", multivariate AUC {s['multivariate_auc']:.3f} [{s['multivariate_auc_low']:.3f}, {s['multivariate_auc_high']:.3f}]" \
             if s["multivariate_auc"] is not None else ""
-        verdict = "DRIFT" if s["dataset_drift"] else "no drift"
+        verdict = "DRIFT" if s["dataset_drift"] else "no drift (LOW POWER)" if s["low_power"] else "no drift"
+        lp = (f"; LOW POWER: {s['n_low_power']} of {s['n_features']} features had too few rows to detect drift of twice the tolerance"
+              if s["low_power"] else "")
         return (f"{verdict}: {s['n_drifted']} of {s['n_features']} features drifted ({', '.join(self.drifted_features[:5])})" if s["n_drifted"]
-                else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}"
+                else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}" + lp
 
     def _plot(self, ax, max_features:int=25):
         "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
@@ -700,7 +747,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #fd1af425
+# %% ../nbs/20_drift.ipynb #d79a915a
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -747,7 +794,7 @@ class DriftExplorer:
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #a7ab49d5
+# %% ../nbs/20_drift.ipynb #6a06b7cc
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -824,32 +871,48 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #d48fe951
+# %% ../nbs/20_drift.ipynb #d2096b41
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
-    if isinstance(reference, ReferenceProfile): return reference
-    if isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"): return ReferenceProfile.load(reference)
+    roles = [r for r in (target, time) if r is not None]
+    if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
+        prof = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.load(reference)
+        tested = [r for r in roles if r in prof.features]
+        if tested:
+            raise ParameterError(f"the reference profile tests {tested} as features, but they are the label/time columns", value=tested,
+                                 fix=f"refit the profile with ReferenceProfile.fit(reference, target=..., time=...) so {tested} are roles, not features")
+        return prof
+    if schema is not None and roles:   # a schema that lists a role column as a feature: the role wins
+        features = [f for f in (features if features is not None else schema.names) if f not in roles]
+        if not features: raise ParameterError("no features left once the label and time columns are removed", value=roles, fix="pass a schema with feature columns")
     return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
+def _label(target, label):
+    "`label` is another name for `target`; naming two different columns is an error."
+    if label is not None and target is not None and label != target:
+        raise ParameterError("`label` and `target` name different columns", value=(label, target), fix="pass only one of them")
+    return label if label is not None else target
 def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
                  current, # DataFrame or path of the window to check
                  *, schema:Schema=None, # features and kinds (inferred from the reference when None)
                  alpha:float=0.05, # family-wise error rate (Holm) or false discovery rate (BH) across all tests
                  seed:int=0, # seed for sampling, bootstrap and the domain classifier
                  predictor=None, model=None, # a model: adds output, confidence and calibration drift
-                 features:Sequence[str]=None, target:str=None, time:str=None,
+                 features:Sequence[str]=None, # features to test (default: the schema's, never the label or time column)
+                 target:str=None, label:str=None, # the label column (two names for one role): never tested as a feature
+                 time:str=None, # the time column: never tested as a feature
                  correction:str="holm", # 'holm', 'bh' or 'none'
                  tolerance:dict=None, # smallest effect that counts as drift, per kind (see DEFAULT_TOLERANCE)
                  multivariate:bool=True, n_boot:int=200, level:float=0.95, bins:int=200, sample_rows:int=10_000,
                  progress:bool=False) -> DriftReport:
     "Test every feature (and the model's outputs) for drift: significant after correction AND larger than the tolerance."
     _check_compare_args(alpha, correction, n_boot, level)
-    pred = _resolve_predictor(predictor, model)
+    pred = _resolve_predictor(predictor, model); target = _label(target, label)
     prof = _as_profile(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                        sample_rows=sample_rows, predictor=pred, model=None, seed=seed, progress=progress)
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #40cac4e1
+# %% ../nbs/20_drift.ipynb #3cd2ba9b
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -894,14 +957,16 @@ class DriftTimeline(Report):
     def _summary(self) -> dict:
         w = self.windows; d = w[w["dataset_drift"]]
         ever = sorted(set(f for fs in w["drifted_features"] for f in (fs.split(", ") if fs else [])))
+        n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
         return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
                 "first_drift": None if d.empty else str(d["start"].iloc[0]), "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
-                "features_drifted": ", ".join(ever)}
+                "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp}
 
     def headline(self) -> str:
         s = self.summary
         return (f"{s['n_windows_drifted']} of {s['n_windows']} windows drifted" +
-                (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else ""))
+                (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else "") +
+                (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else ""))
 
     def _plot(self, ax, max_features:int=8):
         "Effect size per window for the features that drifted (or the largest), tolerance dashed, drifted windows marked."
@@ -924,12 +989,13 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     *, time_column:str=None, # time column (default: the schema's time column)
                     chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
+                    target:str=None, label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
                     min_rows:int=30, # windows with fewer rows are skipped
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model)
-    prof = _as_profile(reference, schema=schema, features=None, target=None, time=None, bins=200, sample_rows=10_000,
+    pred = _resolve_predictor(predictor, model); target = _label(target, label)
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=time_column, bins=200, sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
@@ -938,18 +1004,25 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     rows, eff, reps = [], [], []
     for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
         if len(g) < min_rows: continue
-        r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
+        with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
+            warnings.simplefilter("ignore", LowPowerWarning)
+            r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
         sm = r.summary; reps.append(r)
         rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
                      "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
-                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features)})
-        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted"]].copy()
+                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
+                     "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
+        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
         t.insert(0, "window", label); t.insert(1, "start", s); eff.append(t)
     if not rows:
         raise DataError(f"no window has at least {min_rows} rows", value=len(wins), fix="use larger windows or lower min_rows")
+    n_lp = sum(r["low_power"] for r in rows)
+    if n_lp:
+        warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
+                      "(see the low_power column)", LowPowerWarning, stacklevel=2)
     return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #323e2ba1
+# %% ../nbs/20_drift.ipynb #f31a4927
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -1010,7 +1083,7 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #50fa32be
+# %% ../nbs/20_drift.ipynb #92698e4e
 _METRICS = ("auto", "auc", "accuracy", "mae")
 def _metric_and_se(metric, y, s, w=None):
     "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."
