@@ -213,22 +213,32 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
         lo, hi = _boot_ci(w1 / scale, wb, level)
     return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo, "ci_high": hi,
             "ks": ks, "wasserstein": w1, "psi": psi, "js": np.nan}
-def _chi2_homogeneity(cr, cc, min_expected=5.0):
-    "Chi-square test of homogeneity of two count vectors, pooling categories whose expected current count is small."
-    m = cc.sum(); nr = cr.sum()
+def _chi2_homogeneity(cr, cc, min_expected=5.0, pool=None): # pool: cells always pooled
+    "Chi-square test of homogeneity of two count vectors over the same cells, pooling cells the smaller sample would rarely fill."
+    cr, cc = np.asarray(cr, float), np.asarray(cc, float); nr, m = cr.sum(), cc.sum()
     if m == 0 or nr == 0: return np.nan, np.nan
-    exp_c = m * cr / nr; small = exp_c < min_expected
+    # cells are chosen by the LARGER sample's shares only: choosing them by a small sample's own counts (say, the
+    # categories a 50-row reference happened to see) biases that sample's counts and fakes significance
+    share = cr / nr if nr >= m else cc / m; n_small = min(nr, m)
+    small = n_small * share < min_expected
+    if pool is not None: small = small | pool
     if small.any():
-        r = np.append(cr[~small], cr[small].sum()); c = np.append(cc[~small], cc[small].sum())
-        if len(r) > 1 and m * r[-1] / nr < min_expected:  # pool the pooled cell with the smallest other cell
-            j = np.argmin(r[:-1]); r[j] += r[-1]; c[j] += c[-1]; r, c = r[:-1], c[:-1]
+        r = np.append(cr[~small], cr[small].sum()); c = np.append(cc[~small], cc[small].sum()); sh = np.append(share[~small], share[small].sum())
+        if len(r) > 1 and n_small * sh[-1] < min_expected:  # pool the pooled cell with the smallest other cell
+            j = np.argmin(sh[:-1]); r[j] += r[-1]; c[j] += c[-1]; r, c = r[:-1], c[:-1]
     else: r, c = cr, cc
     keep = (r + c) > 0; r, c = r[keep], c[keep]
     if len(r) < 2: return 0.0, 1.0
-    N = r.sum() + c.sum(); col = r + c
-    er, ec = r.sum() * col / N, c.sum() * col / N
+    N = nr + m; col = r + c
+    er, ec = nr * col / N, m * col / N
     stat = float(((r - er) ** 2 / er).sum() + ((c - ec) ** 2 / ec).sum())
     return stat, float(stats.chi2.sf(stat, len(r) - 1))
+def _cells(ref:dict, cur:dict):
+    "Reference and current counts over the same cells: the reference's categories, each named new category, the other new values."
+    cu = np.array(list(cur["unseen"].values()), float); rest = float(cur["n_unseen"]) - cu.sum()
+    cc = np.concatenate([cur["counts"].astype(float), cu, [rest]])
+    pool = np.zeros(len(cc), bool); pool[-1] = True   # the unnamed new values: individually rare, a set the reference defines
+    return np.concatenate([ref["counts"].astype(float), np.zeros(len(cu) + 1)]), cc, 5.0, pool
 def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
     cr, cc, u = ref["counts"].astype(float), cur["counts"].astype(float), float(cur["n_unseen"])
     nr, nc = ref["n"], cur["n"]
@@ -237,7 +247,7 @@ def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> d
     if nr == 0 or nc == 0:
         return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                 "psi": np.nan, "js": np.nan}
-    stat, p = _chi2_homogeneity(cr, cc)
+    stat, p = _chi2_homogeneity(*_cells(ref, cur))
     P = np.append(cr / nr, 0.0); Q = np.append(cc, u) / nc
     js = float(_js_distance(P, Q)); psi = _psi(P, Q)
     lo = hi = np.nan
@@ -500,12 +510,15 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     X = np.vstack([X_ref[:k], X_cur[:k]]); y = np.r_[np.zeros(k), np.ones(k)]
     p = X.shape[1]; names = list(names) if names is not None else [f"x{j}" for j in range(p)]
     cat = np.zeros(p, bool) if categorical is None else np.asarray(categorical, bool)
+    has = ~np.isnan(X).all(0)   # a column with no values on either side tells the sides apart by nothing
+    if not has.any(): return None
+    X, cat, used = X[:, has], cat[has], [n for n, h in zip(names, has) if h]
     cat = cat & (np.nan_to_num(np.nanmax(np.where(np.isnan(X), -1, X), 0), nan=0) < 250)
-    rng = np.random.default_rng(seed); oof = np.zeros(len(y)); perm = np.zeros((p, len(y))) if attribution else None
+    rng = np.random.default_rng(seed); oof = np.zeros(len(y)); perm = np.zeros((len(used), len(y))) if attribution else None
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
     auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
-    attr = {n: float(auc - _auc(y, perm[j])) for j, n in enumerate(names)} if attribution else {}
+    attr = ({n: 0.0 for n in names} | {n: float(auc - _auc(y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
 def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -567,7 +580,8 @@ def _min_effect(kind, ref, cur, alpha) -> float:
     if nr == 0 or nc == 0: return np.inf
     if kind == "numeric":   # KS critical distance; a shift of d sd moves the KS distance by about 0.4 d
         return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt(1 / nr + 1 / nc) / 0.399
-    k = max(int((np.asarray(ref["counts"]) > 0).sum()), 2)   # chi-square critical value read as a JS distance
+    big = np.asarray(ref["counts"] if nr >= nc else cur["counts"], float) / max(nr, nc)
+    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)   # the cells the chi-square test keeps; its critical value read as a JS distance
     return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
 def _power_note(ref, cur) -> str:
     nr, nc = ref["n"], cur["n"]
@@ -667,14 +681,14 @@ class DriftReport(Report):
         nd = int(f["drifted"].sum()); nf = len(f)
         by_role = lambda r: bool(t.loc[t["role"] == r, "drifted"].any()) if (t["role"] == r).any() else None
         top = f.sort_values("effect_size", ascending=False).iloc[0] if nf else None
-        return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "share_drifted": nd / nf if nf else 0.0,
+        return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power, "n_low_power": len(self.low_power_features),
+                "share_drifted": nd / nf if nf else 0.0,
                 "n_drifted": nd, "n_features": nf,
                 "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"), "multivariate_auc_high": mv.get("ci_high"),
                 "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"), "confidence_drift": by_role("confidence"),
                 "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
                 "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
-                "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha"),
-                "low_power": self.low_power, "n_low_power": len(self.low_power_features)}
+                "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
 
     @property
     def low_power_features(self) -> list:
@@ -747,7 +761,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #d79a915a
+# %% ../nbs/20_drift.ipynb #c5b6fa97
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -794,7 +808,7 @@ class DriftExplorer:
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #6a06b7cc
+# %% ../nbs/20_drift.ipynb #09ef8864
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -871,7 +885,7 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #d2096b41
+# %% ../nbs/20_drift.ipynb #47186b3f
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     roles = [r for r in (target, time) if r is not None]
     if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
@@ -912,7 +926,7 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #3cd2ba9b
+# %% ../nbs/20_drift.ipynb #dd5d2f73
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -994,8 +1008,11 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     min_rows:int=30, # windows with fewer rows are skipped
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model); target = _label(target, label)
-    prof = _as_profile(reference, schema=schema, features=None, target=target, time=time_column, bins=200, sample_rows=10_000,
+    pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time_column
+    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
+        reference = read_table(reference, name="reference")
+        if time_column not in reference.columns: ref_time = None   # a reference without the time column cannot test it
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
@@ -1022,7 +1039,7 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                       "(see the low_power column)", LowPowerWarning, stacklevel=2)
     return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #f31a4927
+# %% ../nbs/20_drift.ipynb #6a7d3e38
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -1083,7 +1100,7 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #92698e4e
+# %% ../nbs/20_drift.ipynb #5d69d9df
 _METRICS = ("auto", "auc", "accuracy", "mae")
 def _metric_and_se(metric, y, s, w=None):
     "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."
