@@ -333,7 +333,11 @@ def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", 
         if isna.all() and len(s): ok_kind = True
         if not ok_kind:
             ex = s.dropna().head(3).tolist()
-            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}",
+            if f.kind == "numeric" and kind == "categorical":   # name the values that are not numbers, not the first three
+                nn_ = s.dropna(); bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
+                ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
+            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}"
+                                     if not isinstance(ex, str) else f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}",
                                      f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')" if f.kind == "numeric"
                                      else f"convert {f.name!r} to {f.dtype}"))
             continue
