@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .core import (DataError, FileFormatError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
+from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
                           SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
                           read_json, read_table, _nested_error, _nested_type)
 
@@ -307,16 +307,20 @@ def _resolve_predictor(predictor, model):
     if isinstance(p, Predictor) or callable(p): return p if not hasattr(p, "parameters") else Predictor(p)
     raise ParameterError("predictor must be a prodkit Predictor, a model or a callable", value=type(p).__name__,
                          fix="pass predictor=Predictor(model, adapter=adapter) or a bundle's .predictor")
-def _predict(pred, df:pd.DataFrame):
-    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None)."
+def _predict(pred, df:pd.DataFrame, output:str=None): # output: the reading the reference profile decided ('classification' or 'regression')
+    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None); a bare callable is read as the reference read it."
     if isinstance(pred, Predictor):
         if pred.output == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
         return np.asarray(pred.predict_proba(df), float), None
     out = np.asarray(pred(df), float)
     if out.ndim == 1 or out.shape[1] == 1:
         v = out.reshape(-1)
-        if v.min() >= 0 and v.max() <= 1: return np.column_stack([1 - v, v]), None
-        return None, v
+        if output == "regression": return None, v
+        if output is None and not (v.min() >= 0 and v.max() <= 1): return None, v   # decided once, on the reference
+        if v.min() < 0 or v.max() > 1:
+            raise ModelError(f"the model's outputs were probabilities on the reference but not on this window (range {v.min():.4g} to {v.max():.4g})",
+                             value=float(v.min() if v.min() < 0 else v.max()), fix="wrap the model in a Predictor with output='logits' or 'regression'")
+        return np.column_stack([1 - v, v]), None
     return out, None
 @dataclass
 class WindowSummary:
@@ -403,7 +407,7 @@ class ReferenceProfile:
         sample = self._encode(sdf)
         proba = values = labels = None
         if predictor is not None:
-            proba, values = _predict(predictor, sdf)
+            proba, values = _predict(predictor, sdf, self.output)
         if self.target is not None and self.target in df.columns:
             labels = sdf[self.target].astype(str).to_numpy(dtype=object)
         start = end = None

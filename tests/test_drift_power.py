@@ -138,3 +138,19 @@ def test_hostile_feature_names_and_categories_are_inert_in_drift_reports():
         assert "<img" not in out and "<script" not in out and "<b " not in out and 'href="javascript' not in out, out[:500]
     tl = quiet(drift_over_time, f(2000, 0), f(400, 1.0), chunk_size=200, progress=False, n_boot=20)
     assert "<" not in tl.headline_html() and "<img" not in tl._repr_html_()
+
+
+# ---------------------------------------------------------------------------------------------- model outputs read one way
+def test_a_bare_model_is_read_the_way_the_reference_read_it():
+    "A regression callable whose window outputs happen to lie in [0, 1] is still a regression: its output drift is tested."
+    g = np.random.default_rng(11)
+    ref = pd.DataFrame({"x": g.normal(3, 1, 2000)}); cur = pd.DataFrame({"x": g.uniform(0.2, 0.8, 500)})
+    model = lambda df: df["x"].to_numpy()   # noqa: E731  (outputs its input: 3 +- 1 on the reference, within [0, 1] here)
+    r = quiet(detect_drift, ref, cur, model=model, n_boot=20, multivariate=False)
+    out = r.to_frame(role="output")
+    assert out["feature"].tolist() == ["prediction:value"] and out["drifted"].all() and r.summary["output_drift"] is True
+    clf = lambda df: 1 / (1 + np.exp(-df["x"].to_numpy()))   # noqa: E731
+    prof = ReferenceProfile.fit(ref.assign(x=ref.x - 3), model=clf)
+    from prodkit.core import ModelError
+    with pytest.raises(ModelError, match="probabilities on the reference but not on this window"):
+        prof.compare(cur.assign(x=-5.0), model=lambda df: df["x"].to_numpy(), n_boot=10, multivariate=False)
