@@ -161,7 +161,11 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
         suffix = p.suffix.lower()
         try:
             if suffix in (".parquet", ".pq"): df = pd.read_parquet(p)
-            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"): df = pd.read_csv(p)
+            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"):
+                df = pd.read_csv(p)
+                header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
+                if len(set(header)) < len(header):   # pandas renames a repeated header `a` to `a.1`: say so instead
+                    df = df.set_axis(header, axis=1)
             else:
                 raise FileFormatError(f"{name} file has an unknown format", value=str(p),
                                       fix="pass a .csv or .parquet file", path=str(p))

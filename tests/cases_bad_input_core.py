@@ -15,6 +15,11 @@ def _dup_frame():
     return pd.DataFrame([[1.0, 2.0, 3.0]] * 5, columns=["age", "plan", "age"])
 
 
+def _dup_csv():
+    p = _tmp("dup.csv"); p.write_text("age,plan,age\n30,basic,31\n")
+    return p
+
+
 def _nested_parquet():
     "A Parquet file with a list column and a struct column, as exported by many warehouses."
     import pandas as pd
@@ -58,6 +63,8 @@ def _core():
 
 CASES = [
     pytest.param(lambda: _core().read_table(_dup_frame()), DataError, "duplicated column names: ['age']", id="core-duplicated-columns-read"),
+    pytest.param(lambda: _core().read_table(_dup_csv(), name="current data"), DataError, "current data has duplicated column names: ['age']",
+                 id="core-duplicated-columns-csv"),
     pytest.param(lambda: _core().Schema.infer(_dup_frame()), DataError, "duplicated column names", id="core-duplicated-columns-schema"),
     pytest.param(lambda: _core().TabularAdapter().fit(_dup_frame()), DataError, "duplicated column names", id="core-duplicated-columns-adapter"),
     pytest.param(lambda: _core().Schema.infer(_nested_parquet()), SchemaError, "column 'tags' of the training data holds nested values",
