@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
-import contextlib, dataclasses, html, json, os, platform, random, sys
+import contextlib, dataclasses, html, json, os, platform, random, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -124,15 +124,16 @@ def capture_environment() -> dict:
 
 # %% ../nbs/00_core.ipynb #5de58528
 def atomic_write_bytes(path, data:bytes) -> Path:
-    "Write `data` to `path` via a temporary file and an atomic rename."
+    "Write `data` to `path` via a fresh, unpredictably named temporary file in the same folder and an atomic rename."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
+    except BaseException:
+        with contextlib.suppress(OSError): os.unlink(tmp)
+        raise
     return path
 
 def atomic_write_text(path, text:str) -> Path:
@@ -147,7 +148,7 @@ def read_json(path, *, name:str="file") -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file", path=str(p)) from e
 
-# %% ../nbs/00_core.ipynb #c1f539f0
+# %% ../nbs/00_core.ipynb #8372e4f1
 def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                *, name:str="data", # what the data is, for messages
                allow_empty:bool=False) -> pd.DataFrame:
@@ -160,7 +161,11 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
         suffix = p.suffix.lower()
         try:
             if suffix in (".parquet", ".pq"): df = pd.read_parquet(p)
-            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"): df = pd.read_csv(p)
+            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"):
+                df = pd.read_csv(p)
+                header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
+                if len(set(header)) < len(header):   # pandas renames a repeated header `a` to `a.1`: say so instead
+                    df = df.set_axis(header, axis=1)
             else:
                 raise FileFormatError(f"{name} file has an unknown format", value=str(p),
                                       fix="pass a .csv or .parquet file", path=str(p))
@@ -173,9 +178,13 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                         fix="pass a pandas DataFrame or a file path")
     if not allow_empty and len(df) == 0:
         raise DataError(f"{name} is empty (0 rows)", fix="pass data with at least one row")
+    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DataError(f"{name} has duplicated column names: {dup[:5]}", value=dup[:5], columns=dup,
+                        fix=f"rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
     return df
 
-# %% ../nbs/00_core.ipynb #8e836ca5
+# %% ../nbs/00_core.ipynb #7ba296ec
 KINDS = ("numeric", "categorical", "boolean", "datetime")
 
 @dataclass
@@ -206,8 +215,44 @@ def _kind_of(s:pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(s): return "numeric"
     return "categorical"
 
-# %% ../nbs/00_core.ipynb #7ba296ec
+def _nested_type(s:pd.Series) -> str | None:
+    "The type name of the first list, dict, array, tuple or set value in `s` (e.g. a Parquet list/struct column), else None."
+    if s.dtype != object: return None
+    if pd.api.types.infer_dtype(s, skipna=True) not in ("mixed", "mixed-integer", "unknown-array"): return None
+    for v in s.dropna():
+        if isinstance(v, (list, dict, tuple, set, np.ndarray)): return type(v).__name__
+    return None
+
+def _nested_error(name:str, col:str, kind:str) -> "SchemaError":
+    msg = f"column {col!r} of the {name} holds nested values ({kind}), not one value per cell"
+    fix = f"flatten {col!r} into scalar columns (e.g. df[{col!r}].str.len() or pd.json_normalize), or drop it"
+    return SchemaError(msg, value=col, fix=fix, column=col, problems=[SchemaProblem(col, "wrong_type", msg, fix)])
+
+def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
+    "For a text column whose values are nearly all numbers: (count of values that are not, a few of them), else None."
+    nn_ = s.dropna()
+    if len(nn_) < 20 or pd.api.types.infer_dtype(nn_, skipna=True) not in ("string", "mixed", "mixed-integer", "mixed-integer-float"): return None
+    head = pd.to_numeric(nn_.iloc[:200].astype(str), errors="coerce")
+    if head.notna().mean() < share - 0.05: return None   # a cheap look first: clearly text
+    bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
+    if not bad.any() or bad.mean() > 1 - share: return None
+    return int(bad.sum()), nn_[bad].astype(str).unique()[:5].tolist()
+
+# %% ../nbs/00_core.ipynb #ed2fd7fa
 def _first_rows(mask, k=5): return [x.item() if hasattr(x, "item") else x for x in mask[mask].index[:k]]
+
+def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
+    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
+    nested = _nested_type(s)
+    if nested: raise _nested_error("training data", c, nested)
+    bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
+    if bad:
+        n_bad, ex = bad; n = int(s.notna().sum())
+        msg = (f"column {c!r} looks numeric but {n_bad} of {n} values are not numbers, e.g. {ex}: "
+               f"as text it would become a categorical feature with {s.nunique()} categories")
+        fix = (f"correct those values, or turn them into missing values with df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
+               f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
+        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
 
 @dataclass
 class Schema:
@@ -220,7 +265,9 @@ class Schema:
     def infer(cls, df:pd.DataFrame, # training data
               *, target:str=None, # label column, remembered but not a feature
               time:str=None, # timestamp column, remembered but not a feature
-              exclude:Sequence[str]=()) -> "Schema":
+              exclude:Sequence[str]=(), # columns that are not features
+              categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
+             ) -> "Schema":
         "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
         df = read_table(df, name="training data")
         for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
@@ -233,6 +280,7 @@ class Schema:
             if not isinstance(c, str):
                 raise SchemaError("column names must be strings", value=c, fix="rename the columns, e.g. df.columns = df.columns.astype(str)", problems=[])
             s = df[c]; kind = _kind_of(s); nn_ = s.dropna()
+            _check_inferable(s, c, kind, c in categorical)
             f = Feature(name=c, kind=kind, dtype=str(s.dtype), nullable=bool(s.isna().any()))
             if kind == "numeric" and len(nn_):
                 f.min, f.max = float(nn_.min()), float(nn_.max())
@@ -243,6 +291,10 @@ class Schema:
             feats.append(f)
         if not feats:
             raise SchemaError("no feature columns left after removing target/time/exclude", fix="pass data with feature columns", problems=[])
+        empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
+        if empty:
+            warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
+                          f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
         return cls(feats, target=target, time=time)
 
     @property
@@ -265,7 +317,7 @@ class Schema:
         "Read a schema saved with `save`."
         return cls.from_dict(read_json(path, name="schema"))
 
-# %% ../nbs/00_core.ipynb #ed2fd7fa
+# %% ../nbs/00_core.ipynb #878224f7
 def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
     "Every `SchemaProblem` of `df` against this schema."
     out = []
@@ -274,13 +326,22 @@ def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", 
             out.append(SchemaProblem(f.name, "missing_column", f"column {f.name!r} is missing",
                                      f"add column {f.name!r} ({f.kind}, like {f.dtype})")); continue
         s = df[f.name]; kind = _kind_of(s); isna = s.isna()
+        nested = _nested_type(s) if kind == "categorical" else None
+        if nested:
+            e = _nested_error("data", f.name, nested); out += e.problems; continue
+        if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype, pd.DatetimeTZDtype):
+            out.append(_tz_problem(f, s)); continue
         ok_kind = kind == f.kind or (f.kind == "numeric" and kind == "boolean") or (f.kind == "categorical" and kind in ("categorical", "boolean")) \
                   or (f.kind == "boolean" and kind == "numeric" and set(s.dropna().unique()) <= {0, 1}) \
                   or (f.kind == "boolean" and kind == "categorical" and all(isinstance(x, (bool, np.bool_)) for x in s.dropna()))
         if isna.all() and len(s): ok_kind = True
         if not ok_kind:
             ex = s.dropna().head(3).tolist()
-            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}",
+            if f.kind == "numeric" and kind == "categorical":   # name the values that are not numbers, not the first three
+                nn_ = s.dropna(); bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
+                ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
+            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}"
+                                     if not isinstance(ex, str) else f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}",
                                      f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')" if f.kind == "numeric"
                                      else f"convert {f.name!r} to {f.dtype}"))
             continue
@@ -309,6 +370,15 @@ def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", 
                 out.append(SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}"))
     return out
 
+def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
+    "A datetime column whose time zone awareness differs from the schema's: comparing them would shift every time."
+    if "," in f.dtype:
+        tz = f.dtype.split(",", 1)[1].strip(" ]")
+        return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
+                             f"say which zone its times are in, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_localize({tz!r})")
+    return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
+                         f"convert it to the naive times training used, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
+
 def _validate(self, df:pd.DataFrame, # data to check
               *, extra:str="ignore", # 'error' to reject columns the schema does not know
               unseen:str="error", # 'allow' to accept categories never seen in training
@@ -326,7 +396,7 @@ def _validate(self, df:pd.DataFrame, # data to check
 
 Schema.problems, Schema.validate = _problems, _validate
 
-# %% ../nbs/00_core.ipynb #b2435c00
+# %% ../nbs/00_core.ipynb #e4ea630e
 class TabularAdapter:
     "DataFrame -> float32 tensor in schema order; scaling and encoding fitted on training data."
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
@@ -363,7 +433,7 @@ class TabularAdapter:
     @property
     def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #667ac44c
+# %% ../nbs/00_core.ipynb #72d2a63c
 def _encode(self, df:pd.DataFrame, *, unseen:str="allow",
             validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
            ) -> np.ndarray:
@@ -414,7 +484,7 @@ def _load(cls, path) -> "TabularAdapter":
 
 TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
-# %% ../nbs/00_core.ipynb #8574efaa
+# %% ../nbs/00_core.ipynb #d9ff5b5b
 OUTPUTS = ("auto", "logits", "proba", "regression")
 
 def _to_numpy_out(out):
@@ -458,7 +528,7 @@ class Predictor:
             raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values", fix="impute or drop them first (a TabularAdapter imputes NaN)")
         return t.float() if t.dtype == torch.float64 else t
 
-# %% ../nbs/00_core.ipynb #65a6141d
+# %% ../nbs/00_core.ipynb #50a2e787
 def _raw(self, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
     t = self._as_tensor(X); outs = []
@@ -480,19 +550,47 @@ def _raw(self, X) -> np.ndarray:
         raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs", fix="check the model weights and inputs")
     return out
 
+def _not_proba(raw:np.ndarray) -> np.ndarray:
+    "Rows of `raw` that are not probabilities: a value outside [0, 1], or (several columns) a sum other than one."
+    bad = (raw < 0).any(1) | (raw > 1).any(1)
+    return bad | (~np.isclose(raw.sum(1), 1, atol=1e-4)) if raw.shape[1] > 1 else bad
+
+def _row_values(r): return [float(f"{v:.4g}") for v in r[:6]]
+
 def _probs(raw:np.ndarray, output:str) -> np.ndarray:
+    "Probabilities from raw outputs read as `output` ('logits' or 'proba'; 'proba' rows are checked)."
+    if output == "proba":
+        bad = np.flatnonzero(_not_proba(raw))
+        if len(bad):
+            i = int(bad[0]); why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
+            raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
+                             value=_row_values(raw[i]), row=i,
+                             fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
     if raw.shape[1] == 1:
         p = raw[:, 0]
-        if output == "logits" or (output == "auto" and (p.min() < 0 or p.max() > 1)): p = 1 / (1 + np.exp(-p))
+        if output == "logits": p = 1 / (1 + np.exp(-p))
         return np.column_stack([1 - p, p])
-    if output == "logits" or (output == "auto" and (raw.min() < 0 or raw.max() > 1 or not np.allclose(raw.sum(1), 1, atol=1e-4))):
+    if output == "logits":
         z = raw - raw.max(1, keepdims=True); e = np.exp(z); return e / e.sum(1, keepdims=True)
     return raw
+
+def _output_kind(self, raw:np.ndarray) -> str:
+    "How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call (kept in `output_`)."
+    if self.output != "auto": return self.output
+    first = "logits" if _not_proba(raw).any() else "proba"
+    decided = self.__dict__.setdefault("output_", first)   # atomic: concurrent first calls agree
+    if decided == "proba" and first == "logits":
+        i = int(np.flatnonzero(_not_proba(raw))[0])
+        raise ModelError(f"output='auto' read this model's outputs as probabilities on its first call, but row {i} of this batch "
+                         f"is not a probability", value=_row_values(raw[i]), row=i,
+                         fix="declare what the model returns: Predictor(model, output='logits') or output='proba'")
+    return decided
 
 def _predict_proba(self, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
     if self.output == "regression": raise ParameterError("predict_proba is for classifiers", value=self.output, fix="use .predict for regression")
-    return _probs(self.raw(X), self.output)
+    raw = self.raw(X)
+    return _probs(raw, self._output_kind(raw))
 
 def _predict(self, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
@@ -501,10 +599,10 @@ def _predict(self, X) -> np.ndarray:
     idx = self.predict_proba(X).argmax(1)
     return np.asarray(self.classes)[idx] if self.classes is not None else idx
 
-Predictor.raw, Predictor.predict_proba, Predictor.predict = _raw, _predict_proba, _predict
+Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
 Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.output != "regression" else self.predict(X)
 
-# %% ../nbs/00_core.ipynb #b2ec2c13
+# %% ../nbs/00_core.ipynb #fd1bfe3f
 def _jsonable(v):
     if isinstance(v, (np.bool_,)): return bool(v)
     if isinstance(v, np.integer): return int(v)
@@ -512,6 +610,11 @@ def _jsonable(v):
     if isinstance(v, float) and not np.isfinite(v): return None
     if isinstance(v, (pd.Timestamp,)): return v.isoformat()
     return v
+
+_INERT = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~:<>&\"'=$"}
+def _inert(text:str) -> str:
+    "`text` with every HTML and Markdown special character as a numeric entity: shown as written, in HTML and in Markdown alike."
+    return str(text).translate(_INERT)
 
 def get_ax(ax=None, *, figsize=(6, 3.5)):
     "Return `ax`, or the Axes of a new figure (pyplot imported lazily)."
@@ -540,9 +643,12 @@ class Report:
     def headline(self) -> str:
         "One line saying what the result is."
         return type(self).__name__
+    def headline_html(self) -> str:
+        "The headline with every HTML and Markdown special character escaped: safe to put in HTML or a Markdown cell."
+        return _inert(self.headline())
     def _repr_html_(self) -> str:
         try:
-            head = html.escape(self.headline())
+            head = self.headline_html()
             summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
                            for k, v in list(self.summary.items())[:16])
             try:

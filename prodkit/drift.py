@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_drift.ipynb #3020a424
 from __future__ import annotations
-import io, json, math, os, zipfile
+import io, json, math, os, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,18 +13,20 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .core import (DataError, FileFormatError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
+from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
                           SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
-                          read_json, read_table)
+                          read_json, read_table, _nested_error, _nested_type)
 
 # %% auto #0
-__all__ = ['DEFAULT_TOLERANCE', 'adjust_pvalues', 'auc_ci', 'WindowSummary', 'ReferenceProfile', 'domain_classifier',
-           'DriftReport', 'DriftExplorer', 'detect_drift', 'DriftTimeline', 'drift_over_time', 'PageHinkley',
-           'PerformanceTimeline', 'performance_over_time']
+__all__ = ['DEFAULT_TOLERANCE', 'LowPowerWarning', 'adjust_pvalues', 'auc_ci', 'WindowSummary', 'ReferenceProfile',
+           'domain_classifier', 'DriftReport', 'DriftExplorer', 'detect_drift', 'DriftTimeline', 'drift_over_time',
+           'PageHinkley', 'PerformanceTimeline', 'performance_over_time']
 
 # %% ../nbs/20_drift.ipynb #0c8bdb94
 DEFAULT_TOLERANCE = {"numeric": 0.1, "categorical": 0.05, "missing": 0.01, "unseen": 0.01, "multivariate": 0.05,
                      "calibration": 0.02}
+class LowPowerWarning(UserWarning):
+    "A drift comparison had too few rows (or no values) to detect drift of twice the tolerance for some features."
 
 # %% ../nbs/20_drift.ipynb #aac269f1
 def adjust_pvalues(p, # raw p-values
@@ -54,6 +56,14 @@ def _w1_from_cdfs(edges, Fr, Fc, tail_lo, tail_hi):
     denom = np.where(same, 1.0, np.abs(a) + np.abs(b)); denom = np.where(denom == 0, 1.0, denom)
     inner = np.where(same, np.abs(a + b) / 2, (a * a + b * b) / (2 * denom))
     return (inner * w).sum(-1) + tail_lo + tail_hi
+def _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tail):
+    "Wasserstein-1 using each bin's sum of values: exact in every bin where the CDFs are on the same side at both edges."
+    E = len(edges); w = np.diff(edges)
+    integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]   # the integral of F over each bin
+    d = integral(Fr, ref) - integral(Fc, cur)
+    a, b = (Fr - Fc)[:-1], (Fr - Fc)[1:]; cross = a * b < 0   # where the CDFs cross inside a bin, read that bin linearly
+    lin = (a * a + b * b) / (2 * np.where(cross, np.abs(a) + np.abs(b), 1.0)) * w
+    return float(np.where(cross, lin, np.abs(d)).sum() + tail)
 def _js_distance(P, Q):
     "Jensen-Shannon distance (base 2, in [0, 1]) between rows of probability arrays."
     M = (P + Q) / 2
@@ -131,8 +141,10 @@ def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
     n_lo = int(np.searchsorted(vs, edges[0], side="left"))
     tail_lo = float((edges[0] - vs[:n_lo]).sum()) if n_lo else 0.0
     tail_hi = float((vs[le[-1]:] - edges[-1]).sum()) if le[-1] < len(vs) else 0.0
+    cs = np.concatenate([[0.0], np.cumsum(vs)])
+    bin_sums = np.diff(cs[np.concatenate([[0], le, [len(vs)]])])   # sum of the values in each bin of `counts`
     return {"counts": counts, "n": int(len(vs)), "n_missing": n_miss, "tail_lo": tail_lo, "tail_hi": tail_hi,
-            "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs))}
+            "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums}
 def _category_codes(s:pd.Series):
     "Factorize a column: (codes with -1 for missing, unique values as strings)."
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -197,7 +209,8 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
     Fr = np.cumsum(cr)[:E] / nr; Fc = np.cumsum(cc)[:E] / nc
     ks = float(np.abs(Fr - Fc).max())
     tl, th = cur["tail_lo"] / nc + ref["tail_lo"] / nr, cur["tail_hi"] / nc + ref["tail_hi"] / nr
-    w1 = float(_w1_from_cdfs(edges, Fr, Fc, tl, th))
+    w1 = _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tl + th) if "bin_sums" in ref and "bin_sums" in cur and E > 1 \
+         else float(_w1_from_cdfs(edges, Fr, Fc, tl, th))   # profiles saved before bin sums were kept
     st = _coarse_starts(cr); psi = _psi(np.add.reduceat(cr, st) / nr, np.add.reduceat(cc, st) / nc)
     lo = hi = np.nan
     if n_boot and E > 1:
@@ -211,22 +224,32 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
         lo, hi = _boot_ci(w1 / scale, wb, level)
     return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo, "ci_high": hi,
             "ks": ks, "wasserstein": w1, "psi": psi, "js": np.nan}
-def _chi2_homogeneity(cr, cc, min_expected=5.0):
-    "Chi-square test of homogeneity of two count vectors, pooling categories whose expected current count is small."
-    m = cc.sum(); nr = cr.sum()
+def _chi2_homogeneity(cr, cc, min_expected=5.0, pool=None): # pool: cells always pooled
+    "Chi-square test of homogeneity of two count vectors over the same cells, pooling cells the smaller sample would rarely fill."
+    cr, cc = np.asarray(cr, float), np.asarray(cc, float); nr, m = cr.sum(), cc.sum()
     if m == 0 or nr == 0: return np.nan, np.nan
-    exp_c = m * cr / nr; small = exp_c < min_expected
+    # cells are chosen by the LARGER sample's shares only: choosing them by a small sample's own counts (say, the
+    # categories a 50-row reference happened to see) biases that sample's counts and fakes significance
+    share = cr / nr if nr >= m else cc / m; n_small = min(nr, m)
+    small = n_small * share < min_expected
+    if pool is not None: small = small | pool
     if small.any():
-        r = np.append(cr[~small], cr[small].sum()); c = np.append(cc[~small], cc[small].sum())
-        if len(r) > 1 and m * r[-1] / nr < min_expected:  # pool the pooled cell with the smallest other cell
-            j = np.argmin(r[:-1]); r[j] += r[-1]; c[j] += c[-1]; r, c = r[:-1], c[:-1]
+        r = np.append(cr[~small], cr[small].sum()); c = np.append(cc[~small], cc[small].sum()); sh = np.append(share[~small], share[small].sum())
+        if len(r) > 1 and n_small * sh[-1] < min_expected:  # pool the pooled cell with the smallest other cell
+            j = np.argmin(sh[:-1]); r[j] += r[-1]; c[j] += c[-1]; r, c = r[:-1], c[:-1]
     else: r, c = cr, cc
     keep = (r + c) > 0; r, c = r[keep], c[keep]
     if len(r) < 2: return 0.0, 1.0
-    N = r.sum() + c.sum(); col = r + c
-    er, ec = r.sum() * col / N, c.sum() * col / N
+    N = nr + m; col = r + c
+    er, ec = nr * col / N, m * col / N
     stat = float(((r - er) ** 2 / er).sum() + ((c - ec) ** 2 / ec).sum())
     return stat, float(stats.chi2.sf(stat, len(r) - 1))
+def _cells(ref:dict, cur:dict):
+    "Reference and current counts over the same cells: the reference's categories, each named new category, the other new values."
+    cu = np.array(list(cur["unseen"].values()), float); rest = float(cur["n_unseen"]) - cu.sum()
+    cc = np.concatenate([cur["counts"].astype(float), cu, [rest]])
+    pool = np.zeros(len(cc), bool); pool[-1] = True   # the unnamed new values: individually rare, a set the reference defines
+    return np.concatenate([ref["counts"].astype(float), np.zeros(len(cu) + 1)]), cc, 5.0, pool
 def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
     cr, cc, u = ref["counts"].astype(float), cur["counts"].astype(float), float(cur["n_unseen"])
     nr, nc = ref["n"], cur["n"]
@@ -235,7 +258,7 @@ def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> d
     if nr == 0 or nc == 0:
         return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                 "psi": np.nan, "js": np.nan}
-    stat, p = _chi2_homogeneity(cr, cc)
+    stat, p = _chi2_homogeneity(*_cells(ref, cur))
     P = np.append(cr / nr, 0.0); Q = np.append(cc, u) / nc
     js = float(_js_distance(P, Q)); psi = _psi(P, Q)
     lo = hi = np.nan
@@ -255,37 +278,49 @@ def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     z = stats.norm.ppf(0.5 + level / 2); se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
     out["missing_ci_low"], out["missing_ci_high"] = b - a - z * se, b - a + z * se
     return out
+def _wilson_low(k, n, level):
+    "Lower end of the Wilson interval for a proportion k/n."
+    if n == 0: return np.nan
+    z = stats.norm.ppf(0.5 + level / 2); p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n); h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(c - h, 0.0)
 def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
-    "Unseen categories against the Good-Turing estimate of the reference's unseen mass (singletons / n)."
-    nc, u = cur["n"], cur["n_unseen"]
+    "Unseen categories judged against what a reference of its size could have missed (see the text above)."
+    nr, nc, u = ref["n"], cur["n"], cur["n_unseen"]
     share = u / nc if nc else 0.0
-    out = {"unseen_share": share, "unseen_p": np.nan, "unseen_ci_low": np.nan,
+    out = {"unseen_share": share, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
            "unseen_examples": ", ".join(list(cur["unseen"])[:5])}
     if u == 0 or nc == 0: return out
-    p0 = max(ref.get("n_singletons", 0), 1) / max(ref["n"], 1)
-    out["unseen_p"] = float(stats.binom.sf(u - 1, nc, min(p0, 1.0)))
-    z = stats.norm.ppf(0.5 + level / 2)  # Wilson interval
-    c = (share + z * z / (2 * nc)) / (1 + z * z / nc); h = z * math.sqrt(share * (1 - share) / nc + z * z / (4 * nc * nc)) / (1 + z * z / nc)
-    out["unseen_ci_low"] = c - h
+    q = _wilson_low(max(cur["unseen"].values()), nc, level)   # the largest new category's share, at least
+    out["unseen_seen_prob"] = 1 - (1 - q) ** nr                  # chance that a reference of nr rows shows a category that common
+    p_cat = min(1.0, (1 - q) ** nr / q) if q > 0 else 1.0        # at most 1/q categories are that common: union bound
+    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)   # Good-Turing missing mass, high end
+    out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, level)
+    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0   # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    out["unseen_p"] = min(1.0, 2 * min(p_cat, p_mass))
     return out
 
-# %% ../nbs/20_drift.ipynb #2c7dd57d
+# %% ../nbs/20_drift.ipynb #0a80cc5f
 def _resolve_predictor(predictor, model):
     if predictor is None and model is None: return None
     p = predictor if predictor is not None else model
     if isinstance(p, Predictor) or callable(p): return p if not hasattr(p, "parameters") else Predictor(p)
     raise ParameterError("predictor must be a prodkit Predictor, a model or a callable", value=type(p).__name__,
                          fix="pass predictor=Predictor(model, adapter=adapter) or a bundle's .predictor")
-def _predict(pred, df:pd.DataFrame):
-    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None)."
+def _predict(pred, df:pd.DataFrame, output:str=None): # output: the reading the reference profile decided ('classification' or 'regression')
+    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None); a bare callable is read as the reference read it."
     if isinstance(pred, Predictor):
         if pred.output == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
         return np.asarray(pred.predict_proba(df), float), None
     out = np.asarray(pred(df), float)
     if out.ndim == 1 or out.shape[1] == 1:
         v = out.reshape(-1)
-        if v.min() >= 0 and v.max() <= 1: return np.column_stack([1 - v, v]), None
-        return None, v
+        if output == "regression": return None, v
+        if output is None and not (v.min() >= 0 and v.max() <= 1): return None, v   # decided once, on the reference
+        if v.min() < 0 or v.max() > 1:
+            raise ModelError(f"the model's outputs were probabilities on the reference but not on this window (range {v.min():.4g} to {v.max():.4g})",
+                             value=float(v.min() if v.min() < 0 else v.max()), fix="wrap the model in a Predictor with output='logits' or 'regression'")
+        return np.column_stack([1 - v, v]), None
     return out, None
 @dataclass
 class WindowSummary:
@@ -372,7 +407,7 @@ class ReferenceProfile:
         sample = self._encode(sdf)
         proba = values = labels = None
         if predictor is not None:
-            proba, values = _predict(predictor, sdf)
+            proba, values = _predict(predictor, sdf, self.output)
         if self.target is not None and self.target in df.columns:
             labels = sdf[self.target].astype(str).to_numpy(dtype=object)
         start = end = None
@@ -409,8 +444,14 @@ class ReferenceProfile:
         tol = _tolerance(tolerance)
         win = current if isinstance(current, WindowSummary) else self.summarize(current, predictor=predictor, model=model, seed=seed, progress=progress)
         if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
-        return _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
-                        n_boot=n_boot, level=level, seed=seed, progress=progress)
+        rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
+                       n_boot=n_boot, level=level, seed=seed, progress=progress)
+        if rep.low_power:
+            lpf = rep.low_power_features
+            warnings.warn(f"drift comparison with low power ({win.n_rows:,} current rows vs {self.n_rows:,} reference rows): "
+                          f"{len(lpf)} of {len(self.features)} features could not show drift of twice the tolerance, "
+                          f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
+        return rep
 
     def __repr__(self):
         return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, outputs={self.output})"
@@ -420,6 +461,9 @@ def _check_columns(df, feats, name, profile=None):
         probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
         raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
                           fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
+    for f in feats:
+        nested = _nested_type(df[f])
+        if nested: raise _nested_error(name, f, nested)
 def _check_compare_args(alpha, correction, n_boot, level):
     check_positive("alpha", alpha)
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
@@ -437,7 +481,7 @@ def _tolerance(tolerance):
         check_positive(f"tolerance[{k!r}]", v, allow_zero=True); tol[k] = float(v)
     return tol
 
-# %% ../nbs/20_drift.ipynb #584e6786
+# %% ../nbs/20_drift.ipynb #5b61edb4
 def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the reference); read twice
                 *, schema:Schema=None, target:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
                 quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
@@ -469,7 +513,7 @@ def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the 
     return prof
 ReferenceProfile.fit_chunks = classmethod(_fit_chunks)
 
-# %% ../nbs/20_drift.ipynb #ab65051d
+# %% ../nbs/20_drift.ipynb #80cb7779
 def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
                       *, categorical:Sequence[bool]=None, # which columns hold category codes
                       names:Sequence[str]=None, folds:int=3, max_rows:int=2000, attribution:bool=True,
@@ -481,12 +525,15 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     X = np.vstack([X_ref[:k], X_cur[:k]]); y = np.r_[np.zeros(k), np.ones(k)]
     p = X.shape[1]; names = list(names) if names is not None else [f"x{j}" for j in range(p)]
     cat = np.zeros(p, bool) if categorical is None else np.asarray(categorical, bool)
+    has = ~np.isnan(X).all(0)   # a column with no values on either side tells the sides apart by nothing
+    if not has.any(): return None
+    X, cat, used = X[:, has], cat[has], [n for n, h in zip(names, has) if h]
     cat = cat & (np.nan_to_num(np.nanmax(np.where(np.isnan(X), -1, X), 0), nan=0) < 250)
-    rng = np.random.default_rng(seed); oof = np.zeros(len(y)); perm = np.zeros((p, len(y))) if attribution else None
+    rng = np.random.default_rng(seed); oof = np.zeros(len(y)); perm = np.zeros((len(used), len(y))) if attribution else None
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
     auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
-    attr = {n: float(auc - _auc(y, perm[j])) for j, n in enumerate(names)} if attribution else {}
+    attr = ({n: 0.0 for n in names} | {n: float(auc - _auc(y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
 def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -502,7 +549,7 @@ def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
             for j in range(X.shape[1]): Xp[j, :, j] = Xt[rng.permutation(n), j]
             perm[:, te] = clf.predict_proba(Xp.reshape(-1, X.shape[1]))[:, 1].reshape(X.shape[1], n)
 
-# %% ../nbs/20_drift.ipynb #6e72fbae
+# %% ../nbs/20_drift.ipynb #9f397119
 def _output_columns(proba, values, classes):
     "Named output series: score or predicted class, max probability, entropy (classification) or the value (regression)."
     if values is not None: return {"prediction:value": ("numeric", "output", values)}
@@ -533,7 +580,7 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
             "accuracy_ref": float(ar.mean()), "accuracy_cur": float(ac.mean()), "n_ref": len(cr), "n_cur": len(cc)}
 
-# %% ../nbs/20_drift.ipynb #b4dd1d88
+# %% ../nbs/20_drift.ipynb #12512b43
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":
@@ -542,20 +589,35 @@ def _dist_data(kind, ref, cur, top=20):
     if len(ref["categories"]) > top: cats = cats + ["(other)"]; r.append(int(ref["counts"][top:].sum())); c.append(int(cur["counts"][top:].sum()))
     if cur["n_unseen"]: cats = cats + ["(unseen)"]; r.append(0); c.append(int(cur["n_unseen"]))
     return {"kind": kind, "categories": cats, "ref": np.array(r), "cur": np.array(c)}
-def _row(name, kind, role, ref, cur, *, n_boot, level, rng):
+def _min_effect(kind, ref, cur, alpha) -> float:
+    "Smallest effect the feature's test could flag at `alpha` with these row counts (W/sd for a normal shift, or JS distance)."
+    nr, nc = ref["n"], cur["n"]
+    if nr == 0 or nc == 0: return np.inf
+    if kind == "numeric":   # KS critical distance; a shift of d sd moves the KS distance by about 0.4 d
+        return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt(1 / nr + 1 / nc) / 0.399
+    big = np.asarray(ref["counts"] if nr >= nc else cur["counts"], float) / max(nr, nc)
+    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)   # the cells the chi-square test keeps; its critical value read as a JS distance
+    return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
+def _power_note(ref, cur) -> str:
+    nr, nc = ref["n"], cur["n"]
+    if nr == 0 and nc == 0: return "no values on either side (all missing)"
+    if nr == 0 or nc == 0: return f"no values in the {'reference' if nr == 0 else 'current data'} (all missing)"
+    return f"{nr:,} reference vs {nc:,} current values"
+def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     st = _stats_numeric(ref, cur, n_boot=n_boot, level=level, rng=rng) if kind == "numeric" else \
          _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
     row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, level)}
     row.update(_unseen_test(ref, cur, level) if kind == "categorical" else
-               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_examples": ""})
+               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan, "unseen_examples": ""})
     row["n_ref"], row["n_cur"] = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
+    row["min_effect"], row["power_note"] = _min_effect(kind, ref, cur, alpha), _power_note(ref, cur)
     return row
 def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed); ref_w = prof.sample_
     rows, dists = [], {}
     for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng))
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
         dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
     if (win.proba is not None or win.values is not None):
         if ref_w.proba is None and ref_w.values is None:
@@ -569,7 +631,7 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
                 rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200)); cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
             else:
                 rs = _fit_categorical(rv); cs = _sum_categorical(cv, rs["categories"])
-            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng)); dists[name] = _dist_data(kind, rs, cs)
+            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha)); dists[name] = _dist_data(kind, rs, cs)
     t = pd.DataFrame(rows)
     mv = None
     if multivariate and len(prof.features) and len(win.sample):
@@ -586,6 +648,7 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
     d_miss = (pa_m < alpha) & ((t["missing_ci_low"] > tol["missing"]) | (t["missing_ci_high"] < -tol["missing"])).to_numpy()
     d_uns = (pa_u < alpha) & (t["unseen_ci_low"].to_numpy(float) > tol["unseen"])
     t["tolerance"] = tol_d
+    t["low_power"] = ~(t["min_effect"].to_numpy(float) <= _LOW_POWER * tol_d)   # NaN or inf: no data, low power
     t["p_adjusted"] = np.fmin(np.fmin(pa_d, pa_m), pa_u)
     t["drifted"] = d_dist | d_miss | d_uns
     t["reasons"] = [", ".join(r for r, flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
@@ -601,9 +664,10 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
     params = {"alpha": alpha, "correction": correction, "tolerance": tol, "level": level, "n_boot": n_boot}
     return DriftReport(table=t, dists=dists, multivariate=mv, calibration=cal, params=params,
                        n_reference=prof.n_rows, n_current=win.n_rows, window=(win.start, win.end), seed=seed)
+_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
-            "drifted", "reasons", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
-            "unseen_share", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
+            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
+            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
 @dataclass(frozen=True, kw_only=True)
 class DriftReport(Report):
     "Per-feature drift tests with effect sizes and CIs, multivariate, output, confidence and calibration drift."
@@ -632,7 +696,8 @@ class DriftReport(Report):
         nd = int(f["drifted"].sum()); nf = len(f)
         by_role = lambda r: bool(t.loc[t["role"] == r, "drifted"].any()) if (t["role"] == r).any() else None
         top = f.sort_values("effect_size", ascending=False).iloc[0] if nf else None
-        return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "share_drifted": nd / nf if nf else 0.0,
+        return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power, "n_low_power": len(self.low_power_features),
+                "share_drifted": nd / nf if nf else 0.0,
                 "n_drifted": nd, "n_features": nf,
                 "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"), "multivariate_auc_high": mv.get("ci_high"),
                 "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"), "confidence_drift": by_role("confidence"),
@@ -640,13 +705,24 @@ class DriftReport(Report):
                 "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
                 "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
 
+    @property
+    def low_power_features(self) -> list:
+        "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
+        f = self._features(); return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
+    @property
+    def low_power(self) -> bool:
+        "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
+        return bool(self.low_power_features)
+
     def headline(self) -> str:
         s = self.summary
         mv = f", multivariate AUC {s['multivariate_auc']:.3f} [{s['multivariate_auc_low']:.3f}, {s['multivariate_auc_high']:.3f}]" \
             if s["multivariate_auc"] is not None else ""
-        verdict = "DRIFT" if s["dataset_drift"] else "no drift"
+        verdict = "DRIFT" if s["dataset_drift"] else "no drift (LOW POWER)" if s["low_power"] else "no drift"
+        lp = (f"; LOW POWER: {s['n_low_power']} of {s['n_features']} features had too few rows to detect drift of twice the tolerance"
+              if s["low_power"] else "")
         return (f"{verdict}: {s['n_drifted']} of {s['n_features']} features drifted ({', '.join(self.drifted_features[:5])})" if s["n_drifted"]
-                else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}"
+                else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}" + lp
 
     def _plot(self, ax, max_features:int=25):
         "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
@@ -700,7 +776,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #fd1af425
+# %% ../nbs/20_drift.ipynb #c5b6fa97
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -747,7 +823,7 @@ class DriftExplorer:
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #a7ab49d5
+# %% ../nbs/20_drift.ipynb #09ef8864
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -824,32 +900,48 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #d48fe951
+# %% ../nbs/20_drift.ipynb #47186b3f
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
-    if isinstance(reference, ReferenceProfile): return reference
-    if isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"): return ReferenceProfile.load(reference)
+    roles = [r for r in (target, time) if r is not None]
+    if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
+        prof = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.load(reference)
+        tested = [r for r in roles if r in prof.features]
+        if tested:
+            raise ParameterError(f"the reference profile tests {tested} as features, but they are the label/time columns", value=tested,
+                                 fix=f"refit the profile with ReferenceProfile.fit(reference, target=..., time=...) so {tested} are roles, not features")
+        return prof
+    if schema is not None and roles:   # a schema that lists a role column as a feature: the role wins
+        features = [f for f in (features if features is not None else schema.names) if f not in roles]
+        if not features: raise ParameterError("no features left once the label and time columns are removed", value=roles, fix="pass a schema with feature columns")
     return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
+def _label(target, label):
+    "`label` is another name for `target`; naming two different columns is an error."
+    if label is not None and target is not None and label != target:
+        raise ParameterError("`label` and `target` name different columns", value=(label, target), fix="pass only one of them")
+    return label if label is not None else target
 def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
                  current, # DataFrame or path of the window to check
                  *, schema:Schema=None, # features and kinds (inferred from the reference when None)
                  alpha:float=0.05, # family-wise error rate (Holm) or false discovery rate (BH) across all tests
                  seed:int=0, # seed for sampling, bootstrap and the domain classifier
                  predictor=None, model=None, # a model: adds output, confidence and calibration drift
-                 features:Sequence[str]=None, target:str=None, time:str=None,
+                 features:Sequence[str]=None, # features to test (default: the schema's, never the label or time column)
+                 target:str=None, label:str=None, # the label column (two names for one role): never tested as a feature
+                 time:str=None, # the time column: never tested as a feature
                  correction:str="holm", # 'holm', 'bh' or 'none'
                  tolerance:dict=None, # smallest effect that counts as drift, per kind (see DEFAULT_TOLERANCE)
                  multivariate:bool=True, n_boot:int=200, level:float=0.95, bins:int=200, sample_rows:int=10_000,
                  progress:bool=False) -> DriftReport:
     "Test every feature (and the model's outputs) for drift: significant after correction AND larger than the tolerance."
     _check_compare_args(alpha, correction, n_boot, level)
-    pred = _resolve_predictor(predictor, model)
+    pred = _resolve_predictor(predictor, model); target = _label(target, label)
     prof = _as_profile(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                        sample_rows=sample_rows, predictor=pred, model=None, seed=seed, progress=progress)
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #40cac4e1
+# %% ../nbs/20_drift.ipynb #dd5d2f73
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -894,14 +986,16 @@ class DriftTimeline(Report):
     def _summary(self) -> dict:
         w = self.windows; d = w[w["dataset_drift"]]
         ever = sorted(set(f for fs in w["drifted_features"] for f in (fs.split(", ") if fs else [])))
+        n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
         return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
                 "first_drift": None if d.empty else str(d["start"].iloc[0]), "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
-                "features_drifted": ", ".join(ever)}
+                "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp}
 
     def headline(self) -> str:
         s = self.summary
         return (f"{s['n_windows_drifted']} of {s['n_windows']} windows drifted" +
-                (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else ""))
+                (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else "") +
+                (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else ""))
 
     def _plot(self, ax, max_features:int=8):
         "Effect size per window for the features that drifted (or the largest), tolerance dashed, drifted windows marked."
@@ -924,12 +1018,16 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     *, time_column:str=None, # time column (default: the schema's time column)
                     chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
+                    target:str=None, label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
                     min_rows:int=30, # windows with fewer rows are skipped
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model)
-    prof = _as_profile(reference, schema=schema, features=None, target=None, time=None, bins=200, sample_rows=10_000,
+    pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time_column
+    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
+        reference = read_table(reference, name="reference")
+        if time_column not in reference.columns: ref_time = None   # a reference without the time column cannot test it
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
@@ -938,18 +1036,25 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     rows, eff, reps = [], [], []
     for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
         if len(g) < min_rows: continue
-        r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
+        with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
+            warnings.simplefilter("ignore", LowPowerWarning)
+            r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
         sm = r.summary; reps.append(r)
         rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
                      "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
-                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features)})
-        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted"]].copy()
+                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
+                     "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
+        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
         t.insert(0, "window", label); t.insert(1, "start", s); eff.append(t)
     if not rows:
         raise DataError(f"no window has at least {min_rows} rows", value=len(wins), fix="use larger windows or lower min_rows")
+    n_lp = sum(r["low_power"] for r in rows)
+    if n_lp:
+        warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
+                      "(see the low_power column)", LowPowerWarning, stacklevel=2)
     return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #323e2ba1
+# %% ../nbs/20_drift.ipynb #6a7d3e38
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -1010,7 +1115,7 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #50fa32be
+# %% ../nbs/20_drift.ipynb #5d69d9df
 _METRICS = ("auto", "auc", "accuracy", "mae")
 def _metric_and_se(metric, y, s, w=None):
     "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."

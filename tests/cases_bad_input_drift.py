@@ -66,7 +66,38 @@ def _ints(n, seed=1):
     return np.random.default_rng(seed).integers(0, 2, n)
 
 
+def _dd(*a, **kw):
+    from prodkit.drift import detect_drift
+    kw.setdefault("n_boot", 10); kw.setdefault("multivariate", False)
+    return detect_drift(*a, **kw)
+
+
+def _dup(n=100):
+    import pandas as pd
+    f = _frame(n)
+    return pd.concat([f, f[["x"]]], axis=1)
+
+
+def _nested(n=100):
+    return _frame(n).assign(tags=[["a"]] * n)
+
+
+def _dated(n=200):
+    import pandas as pd
+    return _frame(n).assign(date=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
 CASES = [
+    pytest.param(lambda: _dd(_dup(), _frame(100)), DataError, "reference has duplicated column names: ['x']", id="drift-duplicated-columns-reference"),
+    pytest.param(lambda: _dd(_frame(100), _dup()), DataError, "current has duplicated column names: ['x']", id="drift-duplicated-columns-current"),
+    pytest.param(lambda: _dd(_nested(), _frame(100)), SchemaError, "column 'tags' of the training data holds nested values", id="drift-nested-reference"),
+    pytest.param(lambda: _compare(_frame(100).assign(c=[["a"]] * 100)), SchemaError, "column 'c' of the current holds nested values (list)",
+                 id="drift-nested-current"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(
+                     __import__("prodkit.drift", fromlist=["x"]).ReferenceProfile.fit(_dated()), _dated(), time_column="date", chunk_size=100, progress=False),
+                 ParameterError, "tests ['date'] as features", id="drift-profile-tests-time-column"),
+    pytest.param(lambda: _dd(_frame(100), _frame(100), label="x", target="c"), ParameterError, "`label` and `target` name different columns",
+                 id="drift-label-and-target-differ"),
     pytest.param(lambda: _compare(_frame(0)), DataError, "current is empty", id="drift-empty-current"),
     pytest.param(lambda: _profile().__class__.fit(_frame(0)), DataError, "reference is empty", id="drift-empty-reference"),
     pytest.param(lambda: _compare(_frame(50).drop(columns="x")), SchemaError, "lacks 1 feature column", id="drift-missing-column"),
