@@ -17,6 +17,9 @@ from prodkit.core import Report, Schema, TabularAdapter
 from prodkit.demo import make_mlp
 from prodkit.jobs import run_notebook
 from prodkit.versioning import load_bundle, save_bundle
+import prodkit.explain  # noqa: F401  (its warning class is named in pytestmark)
+
+pytestmark = pytest.mark.filterwarnings("ignore::prodkit.explain.ExplanationWarning")   # tiny samples on purpose: fidelity is not the point
 
 MARK = "pwned"                                          # what a payload that runs writes into the page
 JS = f"window.__pwn=1;document.body.id='{MARK}'"
@@ -125,35 +128,52 @@ def test_validation_report_escapes_every_name(validation):
     for s in (FEATURES[1], CATEGORY_COLUMN, CATEGORIES[0], FEATURES[3], FEATURES[5]): assert s in text, s
 
 
-def test_drift_monitoring_report_escapes_every_name(hostile):
+@pytest.fixture(scope="module")
+def drift_monitoring(hostile):
     h = hostile
-    r = run_notebook("drift_monitoring", {"profile": str(h["profile"]), "current": str(h["window"]), "model": str(h["bundle_path"]),
-                                          "time_column": "ts", "freq": "14D"}, h["dir"] / "drift-out")
+    return run_notebook("drift_monitoring", {"profile": str(h["profile"]), "current": str(h["window"]), "model": str(h["bundle_path"]),
+                                             "time_column": "ts", "freq": "14D"}, h["dir"] / "drift-out")
+
+
+def test_drift_monitoring_report_escapes_every_name(drift_monitoring):
+    r = drift_monitoring
     text = _check_page(Path(r.html))
     assert r.failed_cell is None, r.message
     assert r.results["drift.n_drifted"] >= 1
+    assert any(k.startswith("drift.timeline.") for k in r.results), sorted(r.results)     # the timeline section ran too
     assert FEATURES[1] in text and CATEGORY_COLUMN in text
 
 
-def test_load_test_report_escapes_every_name(hostile):
+@pytest.fixture(scope="module")
+def load_test(hostile):
     h = hostile
-    r = run_notebook("load_test", {"model": str(h["bundle_path"]), "data": str(h["current"]), "duration_s": 1.0, "warmup_s": 0.2,
-                                   "qps": 50.0, "rows": 64}, h["dir"] / "load-out")
+    return run_notebook("load_test", {"model": str(h["bundle_path"]), "data": str(h["current"]), "duration_s": 1.0, "warmup_s": 0.2,
+                                      "qps": 50.0, "rows": 64}, h["dir"] / "load-out")
+
+
+def test_load_test_report_escapes_every_name(load_test, hostile):
+    r = load_test
     text = _check_page(Path(r.html))
     assert r.failed_cell is None, r.message
     assert r.results["load.n_requests"] > 0
-    assert h["bundle_path"].name in text
+    assert hostile["bundle_path"].name in text
 
 
-def test_an_error_message_with_hostile_names_is_escaped_in_the_verdict(tmp_path):
-    "A failing cell's message is data too: the verdict and the traceback show it as text."
+@pytest.fixture(scope="module")
+def failed_job(hostile):
+    "A job whose cell raises an error naming hostile strings (a message is data too)."
+    d = hostile["dir"] / "boom"; d.mkdir()
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("gates = 'toy.n >= 1'  # str: gates", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("from prodkit.jobs import record\nrecord('toy.n', 1)"),
         nbformat.v4.new_code_cell(f"raise ValueError({FEATURES[1] + ' ' + FEATURES[3] + ' ' + CLASSES[0]!r})")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(tmp_path / "boom.ipynb"))
-    r = run_notebook(tmp_path / "boom.ipynb", {}, tmp_path / "out")
+    nbformat.write(nb, str(d / "boom.ipynb"))
+    return run_notebook(d / "boom.ipynb", {}, d / "out")
+
+
+def test_an_error_message_with_hostile_names_is_escaped_in_the_verdict(failed_job):
+    r = failed_job
     assert r.exit_code == 3
     text = _check_page(Path(r.html))
     assert FEATURES[1] in text
@@ -188,8 +208,10 @@ def test_chromium_runs_a_live_payload_positive_control(tmp_path):
 
 
 @needs_chromium
-def test_no_payload_runs_when_chromium_opens_the_validation_report(validation):
-    dom = _dump_dom(Path(validation.html))
+@pytest.mark.parametrize("job", ["validation", "drift_monitoring", "load_test", "failed_job"])
+def test_no_payload_runs_when_chromium_opens_the_report(job, request):
+    r = request.getfixturevalue(job)
+    dom = _dump_dom(Path(r.html))
     assert not _ran(dom)
     assert FEATURES[1] in dom.get_text(" ")            # the names are there, as text
 
