@@ -18,7 +18,7 @@ from torch import nn
 __all__ = ['KINDS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError', 'FileFormatError',
            'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random', 'capture_environment',
            'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature', 'SchemaProblem', 'Schema',
-           'TabularAdapter', 'Predictor', 'get_ax', 'Report']
+           'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -663,3 +663,14 @@ class Report:
 def _fmt(v):
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
+
+# %% ../nbs/00_core.ipynb #c0a2d0f8
+import re as _re
+
+_MD_SPECIAL = _re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")
+
+def escape_markdown(text, # any value; rendered as `str(text)`
+                   ) -> str:
+    "`text` made safe to put into Markdown: HTML-escaped, Markdown syntax backslash-escaped, line breaks folded."
+    s = _re.sub(r"\s*[\r\n]+\s*", " ", str(text))
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", s), quote=True)

@@ -293,6 +293,8 @@ def _fmt_value(v):
     if isinstance(v, (float, np.floating)): return f"{v:.4g}"
     return str(v)
 
+_PLAIN = {"parse_math": False}   # text properties for user strings in plots: a `$` in a name is a dollar sign, never mathtext
+
 def _bar_html(rows, scale):
     "Tiny inline bars (CSS only) for a list of (label, value_text, weight)."
     out = []
@@ -339,8 +341,8 @@ class Explanation(Report):
     def _plot(self, ax, max_features:int=10):
         c, w = list(self.conditions[:max_features])[::-1], np.array(self.coefs[:max_features])[::-1]
         ax.barh(range(len(w)), w, color=np.where(w >= 0, "#2ca02c", "#d62728"))
-        ax.set_yticks(range(len(w)), c); ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9)
+        ax.set_yticks(range(len(w)), c, **_PLAIN); ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9, **_PLAIN)
         return ax
     def _repr_html_(self):
         try:
@@ -352,7 +354,7 @@ class Explanation(Report):
         except Exception as e:
             return f"<div><b>Explanation</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
 
-# %% ../nbs/30_explain.ipynb #d13a1eb4
+# %% ../nbs/30_explain.ipynb #ca52b4e1
 def _jaccard(a:set, b:set) -> float: return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 @dataclass(frozen=True, kw_only=True)
@@ -417,7 +419,8 @@ class ExplanationSet(Report):
         return f"{len(self)} explanations, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
     def _plot(self, ax, max_features:int=15):
         g = self.global_importance().head(max_features).iloc[::-1]
-        ax.barh(g.feature, g.mean_abs_weight, color="#1f77b4", xerr=[(g.mean_abs_weight - g.q25).clip(lower=0), (g.q75 - g.mean_abs_weight).clip(lower=0)], capsize=2)
+        ax.barh(range(len(g)), g.mean_abs_weight, color="#1f77b4", xerr=[(g.mean_abs_weight - g.q25).clip(lower=0), (g.q75 - g.mean_abs_weight).clip(lower=0)], capsize=2)
+        ax.set_yticks(range(len(g)), g.feature, **_PLAIN)
         ax.set_xlabel("mean |local weight| (whiskers: quartiles)"); ax.set_title(f"Global importance over {len(self)} rows", fontsize=9); return ax
 
     def stability(self, seeds:Sequence[int]=(1, 2, 3), # seeds to re-explain the same rows with (the set's own seed is added)
@@ -452,7 +455,7 @@ class ExplanationSet(Report):
         return ExplanationSet(explanations=tuple(self.explanations[i] for i in chosen), explainer=self.explainer, rows=sub, num_features=self.num_features,
                               num_samples=self.num_samples, label=self.label, min_fidelity=self.min_fidelity, seed=self.seed)
 
-# %% ../nbs/30_explain.ipynb #ca52b4e1
+# %% ../nbs/30_explain.ipynb #4f76b34b
 class TabularExplainer:
     "LIME for tabular torch models, batched across rows: lime's sampling and kernel, one model call and one batched ridge solve per chunk of rows."
     def __init__(self, model, # nn.Module, TorchScript module, Predictor or callable on float tensors
@@ -637,7 +640,7 @@ class TabularExplainer:
             raise DataError("explain takes one row", value=tuple(row.shape), fix="use explain_many for several rows")
         return self.explain_many(row, num_features=num_features, num_samples=num_samples, label=label, seed=seed).explanations[0]
 
-# %% ../nbs/30_explain.ipynb #a74b9c3b
+# %% ../nbs/30_explain.ipynb #5081f961
 def _as_image(image) -> torch.Tensor:
     "An image as a float (C,H,W) tensor; accepts (H,W), (C,H,W) or (1,C,H,W) tensors or arrays."
     t = image.detach().cpu() if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
@@ -696,7 +699,7 @@ class ImageExplanation(Report):
         for s, w in self.top(k).items():
             over[self.segments == s] = (0.17, 0.63, 0.17, 0.55) if w > 0 else (0.84, 0.15, 0.16, 0.55)
         ax.imshow(mark_boundaries(base, self.segments, color=(1, 1, 0)), interpolation="nearest")
-        ax.imshow(over, interpolation="nearest"); ax.set_axis_off(); ax.set_title(f"class {self.label!r}: green for, red against", fontsize=9)
+        ax.imshow(over, interpolation="nearest"); ax.set_axis_off(); ax.set_title(f"class {self.label!r}: green for, red against", fontsize=9, **_PLAIN)
         return ax
 
 class ImageExplainer:
@@ -755,7 +758,7 @@ def _class_index(label, names, n):
         raise ParameterError(f"label must be a class index in 0..{n - 1}", value=label, fix="pass a valid class index, or class_names=")
     return int(label)
 
-# %% ../nbs/30_explain.ipynb #a1ab588f
+# %% ../nbs/30_explain.ipynb #e0358370
 @dataclass(frozen=True, kw_only=True)
 class TextExplanation(Report):
     "Word weights of one text's prediction; the HTML highlights the words in the text."
@@ -773,8 +776,9 @@ class TextExplanation(Report):
     def headline(self): return f"Text explanation of class {self.label!r} = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
     def _plot(self, ax, max_features:int=10):
         fr = self.to_frame().head(max_features).iloc[::-1]
-        ax.barh(fr.word, fr.weight, color=np.where(fr.weight >= 0, "#2ca02c", "#d62728")); ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9); return ax
+        ax.barh(range(len(fr)), fr.weight, color=np.where(fr.weight >= 0, "#2ca02c", "#d62728")); ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(range(len(fr)), fr.word, **_PLAIN)
+        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
     def highlighted_html(self) -> str:
         "The text with each explained word shaded green (for the class) or red (against), in light inline HTML."
         scale = max((abs(w) for w in self.weights.values()), default=0) or 1
@@ -837,7 +841,7 @@ class TextExplainer:
                                prediction=float(p0[li]), label=self.class_names[li] if self.class_names is not None else li,
                                split_expression=self.split_expression, seed=seed, environment={})
 
-# %% ../nbs/30_explain.ipynb #d260dd3a
+# %% ../nbs/30_explain.ipynb #2c6c9318
 _METRICS = ("accuracy", "roc_auc", "log_loss", "mse", "mae", "r2")
 
 def _score(metric, y, P, pred_fn):
@@ -868,8 +872,9 @@ class PermutationImportance(Report):
     def headline(self): return f"Permutation importance ({self.metric}, baseline {self.baseline:.4g})"
     def _plot(self, ax, max_features:int=15):
         fr = self.to_frame().head(max_features).iloc[::-1]
-        ax.barh(fr.feature, fr.importance, xerr=fr["std"], color="#1f77b4", capsize=2)
-        ax.set_xlabel(f"drop in {self.metric} when shuffled"); ax.set_title(self.headline(), fontsize=9); return ax
+        ax.barh(range(len(fr)), fr.importance, xerr=fr["std"], color="#1f77b4", capsize=2)
+        ax.set_yticks(range(len(fr)), fr.feature, **_PLAIN)
+        ax.set_xlabel(f"drop in {self.metric} when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
 def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
                            *, metric="accuracy", # one of 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better)
@@ -907,7 +912,7 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
         drops[i] = [base - _score(metric, y, P[r * n:(r + 1) * n], pick) for r in range(n_repeats)]
     return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric if isinstance(metric, str) else getattr(metric, "__name__", "metric"), seed=seed)
 
-# %% ../nbs/30_explain.ipynb #7fca14ff
+# %% ../nbs/30_explain.ipynb #6ebfee7f
 @dataclass(frozen=True, kw_only=True)
 class SaliencyMap(Report):
     "Per-pixel |gradient| of the class score with respect to the input image."
@@ -925,7 +930,7 @@ class SaliencyMap(Report):
     def _plot(self, ax):
         img = self.image.numpy(); g = img.mean(0)
         ax.imshow(g, cmap="gray", interpolation="nearest"); ax.imshow(self.saliency, cmap="hot", alpha=0.55, interpolation="nearest")
-        ax.set_axis_off(); ax.set_title(self.headline(), fontsize=9); return ax
+        ax.set_axis_off(); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
 def saliency(model, image, *, label=None, # class to explain (default: predicted)
              method:str="gradient", # 'gradient', 'input_x_gradient' or 'smoothgrad'

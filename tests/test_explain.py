@@ -285,3 +285,52 @@ def test_permutation_importance_and_saliency():
         def forward(self, x): return lin(x)
     s = saliency(L(), torch.rand(1, 8, 8), label=3)
     assert s.saliency[2, 5] == 1.0 and np.isclose(s.saliency[6, 1], 0.5) and s.saliency.sum() == 1.5
+
+
+HOSTILE = ['<img src=x onerror="alert(1)">', "<script>alert(1)</script>", r"$\undefinedcmd$", "[c](javascript:alert(1))"]
+
+
+def _draws(report, **kw):
+    "Plot `report` and render the figure to PNG (mathtext is parsed at draw time); return the y tick label texts."
+    import io
+    import matplotlib.pyplot as plt
+    ax = report.plot(**kw)
+    try:
+        ax.figure.savefig(io.BytesIO(), format="png")
+        return [t.get_text() for t in ax.get_yticklabels()]
+    finally:
+        plt.close(ax.figure)
+
+
+def _no_markup(page):
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(page, "html.parser")
+    assert not soup.find_all(["img", "script", "a"]), page[:500]
+    assert not [a for t in soup.find_all(True) for a in t.attrs if a.startswith("on")], page[:500]
+
+
+def test_hostile_feature_names_and_categories_render_as_text():
+    "Column names and category values are data: plots draw them as typed ($ included) and HTML shows them escaped."
+    rng = np.random.default_rng(0); n = 400
+    df = pd.DataFrame({HOSTILE[0]: rng.normal(size=n), HOSTILE[2]: rng.normal(size=n), HOSTILE[3]: rng.choice(HOSTILE, n)})
+    ad = TabularAdapter().fit(df)
+    w = torch.zeros(ad.n_features_); w[0], w[1] = 2.0, -1.0
+    pred = Predictor(lambda x: (x @ w)[:, None], adapter=ad)
+    es = TabularExplainer(pred, df, seed=0).explain_many(df.head(5), num_features=3, num_samples=300)
+    assert set(_draws(es)) == set(df.columns)                              # global importance, one bar per feature
+    assert any(HOSTILE[1] in c for c in _draws(es[0]))                      # conditions name the hostile categories
+    for r in (es, es[0]): _no_markup(r._repr_html_())
+    pi = permutation_importance(pred, df, (df[HOSTILE[0]] > 0).astype(int), metric="accuracy", n_repeats=2, seed=0)
+    assert set(_draws(pi)) == set(df.columns)
+    _no_markup(pi._repr_html_())
+
+
+def test_hostile_words_and_class_names_in_text_explanations():
+    vocab = ["<script>alert(1)</script>", HOSTILE[2], "good"]
+    vec = lambda texts: torch.tensor([[t.split().count(v) for v in vocab] for t in texts], dtype=torch.float32)
+    lin = nn.Linear(3, 2, bias=False)
+    with torch.no_grad(): lin.weight.copy_(torch.tensor([[1., -1, -1], [-1., 1, 1]]))
+    te = TextExplainer(lin, vec, class_names=["<b>neg</b>", '<img src=x onerror="alert(1)">'], split_expression=r"\s+")
+    t = te.explain(" ".join(vocab), label='<img src=x onerror="alert(1)">', num_features=3, num_samples=200)
+    assert set(_draws(t)) == set(vocab)
+    _no_markup(t._repr_html_())

@@ -294,3 +294,23 @@ def test_frames_are_checked_once_per_call(setup, monkeypatch):
     other = GuardedModel(p, schema=Schema.from_dict(ad.schema.to_dict()))
     np.testing.assert_array_equal(other.predict_proba(train.head(20)), expected)
     assert len(calls) == 1
+
+
+def test_hostile_column_and_path_names_are_kept_as_data_and_escaped_in_html():
+    "A column and a fallback named like markup: reasons quote them verbatim, the report's HTML shows them as text, the plot draws."
+    import io
+    import matplotlib.pyplot as plt
+    from bs4 import BeautifulSoup
+    col, path = '<img src=x onerror="alert(1)"> $\\undefinedcmd$', "<script>alert(1)</script>"
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({col: rng.normal(size=50), "c": rng.choice(["[a](javascript:alert(1))", "b"], 50)})
+    ad = TabularAdapter().fit(train)
+    g = GuardedModel(nn.Linear(ad.n_features_, 2), adapter=ad, fallbacks=[(path, lambda df: np.full((len(df), 2), 0.5))], on_invalid="flag")
+    bad = train.head(3).copy(); bad.loc[bad.index[0], col] = np.nan
+    served = g.serve(bad)
+    assert served.served_by.iloc[0] == "rejected" and repr(col) in served.reasons.iloc[0]
+    rep = g.report(bin_s=0.1)
+    assert f"served_share.{path}" in rep.summary
+    soup = BeautifulSoup(rep._repr_html_(), "html.parser")
+    assert not soup.find_all(["img", "script", "a"]) and path in soup.get_text()
+    ax = rep.plot(); ax.figure.savefig(io.BytesIO(), format="png"); plt.close(ax.figure)
