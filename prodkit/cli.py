@@ -389,6 +389,8 @@ class _StopSignals:
     def _on_signal(self, signum, frame):
         if self.first is not None: self._stop_now("a second signal: stopped without waiting for the clean-up")
         self.first = signum
+        try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
+        except ImportError: pass
         self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
         self.timer.daemon = True; self.timer.start()
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
