@@ -372,8 +372,9 @@ def _kill_children(since:float):
         except Exception: pass
 
 class _StopSignals:
-    "SIGINT/SIGTERM during one `main` call: the first unwinds the job, a second one or a stuck clean-up stops at once."
-    def __init__(self): self.prog, self.first, self.old, self.timer, self.since = "prodkit", None, {}, None, time.time()
+    "SIGINT/SIGTERM during one `main` call: the first unwinds the job; with `hard`, a second one or a stuck clean-up stops at once."
+    def __init__(self, hard:bool): # end the process hard (only when running as the `prodkit` command)
+        self.hard, self.prog, self.first, self.old, self.timer, self.since = hard, "prodkit", None, {}, None, time.time()
     def __enter__(self):
         if threading.current_thread() is not threading.main_thread(): return self
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -382,13 +383,17 @@ class _StopSignals:
             self.old[s] = old; signal.signal(s, self._on_signal)
         return self
     def __exit__(self, *exc):
-        if self.timer is not None: self.timer.cancel()
         if self.first is not None: _kill_children(self.since)   # a kernel the clean-up left behind does not outlive us
+        if self.first is not None and self.hard: return   # the process ends now: handlers and timer stay, in case exiting hangs
+        if self.timer is not None: self.timer.cancel()
         for s, old in self.old.items(): signal.signal(s, old)
     def word(self) -> str: return "terminated" if self.first == signal.SIGTERM else "interrupted"
     def _on_signal(self, signum, frame):
-        if self.first is not None: self._stop_now("a second signal: stopped without waiting for the clean-up")
+        if self.first is not None:
+            if self.hard: self._stop_now("a second signal: stopped without waiting for the clean-up")
+            raise KeyboardInterrupt()
         self.first = signum
+        if not self.hard: raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
         try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
         except ImportError: pass
         self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
@@ -436,9 +441,10 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="print the traceback of an error (also: PRODKIT_DEBUG=1)")
     return p
 
-def main(argv:list=None) -> int:
+def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit` command (which may end its process hard on signals)
+        ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
-    with _StopSignals() as stop:   # first: a signal during the imports below already stops cleanly
+    with _StopSignals(hard=argv is None) as stop:   # first: a signal during the imports below already stops cleanly
         try:
             args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
             stop.prog = f"prodkit {args.command}"

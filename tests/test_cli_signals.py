@@ -13,8 +13,8 @@ JOB = r'''
 import os, subprocess, sys, time
 from pathlib import Path
 import prodkit.cli, prodkit.jobs
-d, cleanup = Path(sys.argv[1]), sys.argv[2]
-if len(sys.argv) > 3: prodkit.cli.STOP_GRACE_S = float(sys.argv[3])
+d, cleanup, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+if len(sys.argv) > 4: prodkit.cli.STOP_GRACE_S = float(sys.argv[4])
 def job(*a, **k):
     kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     (d / "kid.pid").write_text(str(kid.pid))
@@ -27,15 +27,19 @@ def job(*a, **k):
         kid.kill(); kid.wait()
         (d / "cleaned").write_text("1")
 prodkit.jobs.run_notebook = job
-sys.exit(prodkit.cli.main(["run", "toy", "--out", str(d / "out"), "-q"]))
+args = ["run", "toy", "--out", str(d / "out"), "-q"]
+if mode == "command":   # as the `prodkit` script calls it
+    sys.argv = ["prodkit", *args]; sys.exit(prodkit.cli.main())
+code = prodkit.cli.main(args)   # as a library: the caller's process must go on
+print("RETURNED", code); sys.exit(0)
 '''
 
 BOUND_S = 20   # generous: the stop itself takes well under a second; this only catches a hang
 
 
-def _start(tmp_path, cleanup="quick", grace=None, **popen):
+def _start(tmp_path, cleanup="quick", grace=None, mode="command", **popen):
     (tmp_path / "job.py").write_text(JOB)
-    args = [sys.executable, str(tmp_path / "job.py"), str(tmp_path), cleanup] + ([str(grace)] if grace else [])
+    args = [sys.executable, str(tmp_path / "job.py"), str(tmp_path), cleanup, mode] + ([str(grace)] if grace else [])
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     _wait_for(tmp_path / "running", p)
     return p
@@ -98,6 +102,17 @@ def test_second_signal_during_a_stuck_clean_up_stops_at_once(tmp_path):
     assert _lines(err) == ["prodkit run: interrupted (a second signal: stopped without waiting for the clean-up)"], err
     assert _kid_gone(tmp_path), "the child process outlived the command"
     assert time.time() - t0 < BOUND_S
+
+
+def test_called_as_a_library_a_second_signal_never_ends_the_callers_process(tmp_path):
+    p = _start(tmp_path, cleanup="hang", mode="library")
+    p.send_signal(signal.SIGINT)
+    _wait_for(tmp_path / "cleanup-started", p)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and out.strip() == "RETURNED 130", (p.returncode, out, err)
+    assert _lines(err) == ["prodkit run: interrupted"], err
+    assert _kid_gone(tmp_path), "the child process outlived the interrupted call"
 
 
 def test_a_clean_up_that_hangs_is_cut_short(tmp_path):
