@@ -71,9 +71,9 @@ def _expected_digest(a) -> str | None:
     "The sha256 the model must have: `--expect-sha256 HEX`, or what a validation run recorded in `--expect-results`."
     from prodkit.core import FileFormatError, ParameterError, read_json
     if getattr(a, "expect_sha256", None) is not None:
-        h = a.expect_sha256.strip().lower()
+        h = a.expect_sha256.strip().lower().removeprefix("sha256:")
         if not _HEX64.fullmatch(h):
-            raise ParameterError("--expect-sha256 must be a sha256 digest: 64 hexadecimal digits", value=a.expect_sha256,
+            raise ParameterError("--expect-sha256 must be a sha256 digest: 64 hexadecimal digits (optionally after 'sha256:')", value=a.expect_sha256,
                                  fix="copy artifacts.model.sha256 from a validation run's results.json, or pass --expect-results")
         return h
     if getattr(a, "expect_results", None) is None: return None
@@ -81,6 +81,7 @@ def _expected_digest(a) -> str | None:
     arts = d.get("artifacts") if isinstance(d, dict) else None
     model = arts.get("model") if isinstance(arts, dict) else None
     h = model.get("sha256") if isinstance(model, dict) else None
+    h = h.strip().lower().removeprefix("sha256:") if isinstance(h, str) else None
     if not (isinstance(h, str) and _HEX64.fullmatch(h)):
         raise FileFormatError("--expect-results records no model digest (artifacts.model.sha256)", value=str(a.expect_results),
                               fix="pass the results.json of a `prodkit validate` run, or --expect-sha256 HEX")
@@ -342,11 +343,12 @@ def _export(a):
     if a.json: _refuse_foreign(a.json, _is_prodkit_json, "--json", a.force)
     expected = _expected_digest(a)
     if expected: _check_digest(a.model, expected)
-    trust = {"trust": True} if a.trust_model else {}   # export_bundle hands it to load_bundle
+    # export_bundle hands both to load_bundle, which checks the digest again as it reads the bundle
+    loader = {k: v for k, v in (("trust", a.trust_model), ("expect_sha256", expected)) if v}
     try:
         rep = export_bundle(a.model, a.out, data=a.data, input_shape=a.input_shape, seed=a.seed, method=a.method,
                             optimize=not a.no_optimize, quantize=a.quantize, rtol=a.rtol, atol=a.atol,
-                            rows=a.rows, repeats=a.repeats, progress=False, **trust)
+                            rows=a.rows, repeats=a.repeats, progress=False, **loader)
     except ExportError as e:
         print(f"prodkit export: FAILED: {e}", file=sys.stderr)
         for method, reason in (getattr(e, "reasons", None) or {}).items(): print(f"  {method}: {reason}", file=sys.stderr)

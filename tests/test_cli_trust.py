@@ -214,6 +214,8 @@ def test_export_refuses_a_model_other_than_the_expected_one(tmp_path, bundle, ex
     assert code == 2 and f"has sha256 {good}, not the expected {other}" in line and exports == []
     assert not (tmp_path / "m.pt").exists()
     assert _main("export", "-m", bundle, "-o", tmp_path / "m.pt", "--expect-sha256", good.upper())[0] == 0 and len(exports) == 1
+    assert exports[-1]["expect_sha256"] == good   # the loader checks it again as it reads the bundle
+    assert _main("export", "-m", bundle, "-o", tmp_path / "m.pt", "--expect-sha256", "sha256:" + good)[0] == 0 and len(exports) == 2
 
 
 def test_expect_results_takes_the_digest_a_validation_recorded(tmp_path, bundle, exports, calls):
@@ -251,7 +253,8 @@ def test_a_device_is_not_hashed_for_ever(tmp_path, exports):
 
 # ------------------------------------------------------------------------------------------- 5. trust
 def test_trust_model_reaches_export_and_the_template(tmp_path, bundle, exports, calls, trusting_toy):
-    assert _main("export", "-m", bundle, "-o", tmp_path / "m.pt")[0] == 0 and "trust" not in exports[-1]
+    assert _main("export", "-m", bundle, "-o", tmp_path / "m.pt")[0] == 0
+    assert "trust" not in exports[-1] and "expect_sha256" not in exports[-1]
     assert _main("export", "-m", bundle, "-o", tmp_path / "m.pt", "--trust-model")[0] == 0 and exports[-1]["trust"] is True
     assert _main("run", trusting_toy, "--trust-model", "--out", tmp_path / "o")[0] == 0
     assert calls[-1]["parameters"]["trust_model"] is True
