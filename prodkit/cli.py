@@ -35,21 +35,25 @@ def _seconds(text:str, # the option's text, e.g. '600'
     return int(s)
 
 # %% ../nbs/90_cli.ipynb #c2910952
+_NO_GATES_FIX = "declare at least one gate such as 'quality.auc >= 0.8', or run with no gates on purpose (no_gates=True, --no-gates)"
+
 def _checked_gates(text:str, # the --gates value: gate text, or a .yaml/.yml/.json file
                   ) -> str:
     "Return `text` when it declares at least one readable gate, else raise `ParameterError`/`FileFormatError` (exit 2)."
     from prodkit.core import FileFormatError, ParameterError, ProdkitError
     from prodkit.jobs import parse_gates
     if text is None: return None
+    is_file = "\n" not in text and re.search(r"\.(ya?ml|json)\s*$", text, re.I)
     try: gates = parse_gates(text)
     except ProdkitError: raise
-    except OSError as e:
-        raise FileFormatError(f"gates file could not be read: {e.strerror or e}", value=text,
-                              fix="check the file's path and permissions") from e
-    if not gates:
-        raise ParameterError("--gates declares no gate (empty text, an empty or all-comment file, or `gates:` without a list)",
-                             value=text, fix="pass gates such as 'quality.auc >= 0.8', or --no-gates to run without any")
-    return text
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"gates file could not be read: {type(e).__name__}: {e}", value=text,
+                              fix="make the gates file readable UTF-8 text", path=text) from e
+    if gates: return text
+    if not text.strip(): raise ParameterError("the gates text is empty", value=text, fix=_NO_GATES_FIX)
+    if is_file: raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has no list)",
+                                      value=text, fix=_NO_GATES_FIX, path=text)
+    raise ParameterError("the gates text declares no gate", value=text, fix=_NO_GATES_FIX)
 
 # %% ../nbs/90_cli.ipynb #13aa4506
 _HEX64 = re.compile(r"[0-9a-f]{64}")

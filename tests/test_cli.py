@@ -79,7 +79,7 @@ def test_bad_input_in_a_subprocess_is_exit_2_one_line_no_traceback(tmp_path):
     (["--gates", "missing-gates.yaml"], "gates file does not exist"),
     (["-y", "[1, 2]"], "-y must be a YAML mapping"),
     (["-y", "seed: [1"], "-y is not valid YAML"),
-    (["--gates", ""], "--gates declares no gate"),
+    (["--gates", ""], "the gates text is empty"),
     (["--cell-timeout", "nan"], "--cell-timeout must be a whole number of seconds"),
     (["--trust-model"], "declares no `trust_model` parameter"),
 ])
@@ -91,7 +91,7 @@ def test_bad_input_is_exit_2_one_line(tmp_path, args, words):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--gates", ""], "prodkit run: error: --gates declares no gate"),
+    (["--gates", ""], "prodkit run: error: the gates text is empty (got '')"),
     (["--cell-timeout", "2.5"], "prodkit run: error: --cell-timeout must be a whole number of seconds from 1 to 604800 (got '2.5')"),
 ])
 def test_bad_options_in_a_subprocess_are_exit_2_one_line(tmp_path, args, words):

@@ -73,9 +73,11 @@ def test_empty_gates_are_exit_2_before_the_kernel(tmp_path, toy, no_kernel, what
     value = {"empty-text": "", "blank-text": "  ;  "}.get(what)
     if value is None:
         value = str(tmp_path / "gates.yaml"); Path(value).write_text(files[what])
+    words = {"empty-text": "the gates text is empty", "blank-text": "the gates text declares no gate"}.get(
+        what, "gates file declares no gate (it is empty, all comments, or `gates:` has no list)")
     code, _, err = _main("run", toy, "--gates", value, "--out", tmp_path / "out")
     line = _one_line(err)
-    assert code == 2 and line.startswith("prodkit run: error: --gates declares no gate") and "--no-gates" in line, err
+    assert code == 2 and line.startswith(f"prodkit run: error: {words} (got {value!r})") and "--no-gates" in line, err
     assert not (tmp_path / "out").exists()
 
 
@@ -96,7 +98,7 @@ def test_gates_file_that_cannot_be_read_is_exit_2(tmp_path, toy, no_kernel, monk
     monkeypatch.setattr(io, "open", denied); monkeypatch.setattr(builtins, "open", denied)
     code, _, err = _main("run", toy, "--gates", gates, "--out", tmp_path / "out")
     line = _one_line(err)
-    assert code == 2 and line.startswith("prodkit run: error: gates file could not be read: Permission denied"), err
+    assert code == 2 and line.startswith("prodkit run: error: gates file could not be read: PermissionError: [Errno 13] Permission denied"), err
 
 
 def test_no_gates_reaches_the_job_and_excludes_gates(tmp_path, toy, calls):
