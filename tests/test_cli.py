@@ -79,12 +79,33 @@ def test_bad_input_in_a_subprocess_is_exit_2_one_line_no_traceback(tmp_path):
     (["--gates", "missing-gates.yaml"], "gates file does not exist"),
     (["-y", "[1, 2]"], "-y must be a YAML mapping"),
     (["-y", "seed: [1"], "-y is not valid YAML"),
+    (["--gates", ""], "the gates text is empty"),
+    (["--cell-timeout", "nan"], "--cell-timeout must be a whole number of seconds"),
+    (["--trust-model"], "declares no `trust_model` parameter"),
 ])
 def test_bad_input_is_exit_2_one_line(tmp_path, args, words):
     toy = toy_template(tmp_path / "toy.ipynb")
     code, out, err = _main("run", toy, *args, "--out", tmp_path / "out")
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--gates", ""], "prodkit run: error: the gates text is empty (got '')"),
+    (["--cell-timeout", "2.5"], "prodkit run: error: --cell-timeout must be a whole number of seconds from 1 to 604800 (got '2.5')"),
+])
+def test_bad_options_in_a_subprocess_are_exit_2_one_line(tmp_path, args, words):
+    toy = toy_template(tmp_path / "toy.ipynb")
+    r = cli("run", toy, *args, "--out", tmp_path / "out")
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(words) and "Fix:" in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_lists_every_exit_code():
+    r = cli("run", "--help")
+    for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "130 ", "143 "): assert f"  {code}" in r.stdout or f"; {code}" in r.stdout, code
+    assert "nothing else exits 1" in r.stdout and "--no-gates" in r.stdout and "--trust-model" in r.stdout
 
 
 def test_unknown_template_and_missing_inputs_are_exit_2(tmp_path):

@@ -53,3 +53,25 @@ def test_refused_export_exits_1_with_the_reasons(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "FAILED" in err and "trace: parity failed at batch 1" in err and "script: cannot script" in err
     assert not (tmp_path / "z.pt").exists()
+
+
+def test_export_leaves_files_it_did_not_write_untouched(demo_paths, tmp_path):
+    "An existing --out or --json that prodkit did not write is refused (exit 2, one line) and left as it was."
+    thesis, config = tmp_path / "thesis.docx", tmp_path / "config.json"
+    thesis.write_bytes(b"PK\x03\x04 chapter 1"); config.write_text('{"database": "prod"}')
+    for args, option, path in ((["--out", thesis], "--out", thesis), (["--out", tmp_path / "m.pt", "--json", config], "--json", config)):
+        r = _prodkit("export", "--model", demo_paths["bundle"], *args)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert lines[0].startswith(f"prodkit export: error: {option} {path} exists and prodkit did not write it") and "--force" in lines[0]
+    assert thesis.read_bytes() == b"PK\x03\x04 chapter 1" and config.read_text() == '{"database": "prod"}'
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_export_of_a_model_other_than_the_validated_one_is_refused(demo_paths, tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"artifacts": {"model": {"path": "elsewhere", "sha256": "0" * 64}}}))
+    r = _prodkit("export", "--model", demo_paths["bundle"], "--out", tmp_path / "m.pt", "--expect-results", results)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and f"not the expected {'0' * 64}" in lines[0], r.stderr
+    assert not (tmp_path / "m.pt").exists()
