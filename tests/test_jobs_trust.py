@@ -135,7 +135,7 @@ def test_caveats_and_skipped_sections_fail_their_gates_with_the_reason(tmp_path)
     page = r.html.read_text()
     top = page.split("Noted job")[0]
     assert "Sections skipped for missing input" in top and "no reference data" in top and "only 1 positive among 300" in top
-    assert "<script>alert(1)" not in page and "javascript:alert(2)" not in page and not re.search(r"<a [^>]*javascript", page)
+    assert "<script>alert(1)" not in page and not re.search(r"<a [^>]*javascript", page)     # shown as text, never as markup
 
 
 # ------------------------------------------------------------------------------ 4. a named label column must exist
