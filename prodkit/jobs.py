@@ -902,6 +902,7 @@ def _sha256(path):
 # %% ../nbs/60_jobs.ipynb #b7b5e41d
 _TMP_PREFIX, _TMP_MARKER = ".prodkit-run-", ".prodkit-run.json"
 _RESULTS_KEYS = {"template", "exit_code", "status", "results", "gates", "started_utc"}
+_OLD_HTML_MARKERS = (b"<h2>Gates</h2>", b"Each gate compares a number recorded by a section below with its threshold.")
 
 def _regular(p:Path) -> bool:
     try: return stat.S_ISREG(os.lstat(p).st_mode)
@@ -912,11 +913,18 @@ def _is_prodkit_report(p:Path, kind:str) -> bool:
     if not _regular(p): return False
     try:
         if kind == "html":
-            with open(p, "rb") as f: return GENERATOR_META.encode() in f.read(1 << 16)
+            with open(p, "rb") as f: head = f.read(1 << 16)
+            if GENERATOR_META.encode() in head: return True
+            with open(p, "rb") as f: page = f.read(64 << 20)   # a report written before the generator tag: its verdict's words
+            return all(m in page for m in _OLD_HTML_MARKERS)
         d = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError): return False
     if not isinstance(d, dict): return False
-    if kind == "notebook": return isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("prodkit"), dict)
+    if kind == "notebook":
+        cells = d.get("cells") if isinstance(d.get("cells"), list) else []
+        first = cells[0] if cells and isinstance(cells[0], dict) else {}
+        return ((isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("prodkit"), dict))
+                or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))   # or an earlier report's verdict cell
     return d.get("generator") == "prodkit" or _RESULTS_KEYS <= set(d)
 
 def _check_replaceable(final:dict, force:bool):
@@ -962,7 +970,7 @@ def _fsync_dir(d:Path):
         finally: os.close(fd)
     except OSError: pass
 
-# %% ../nbs/60_jobs.ipynb #d82ed51e
+# %% ../nbs/60_jobs.ipynb #5c59f8d6
 def _check_run_options(*, cell_timeout, kernel_name, progress, open_inputs, force, no_gates, name):
     _check_flag("progress", progress); _check_flag("open_inputs", open_inputs); _check_flag("force", force); _check_flag("no_gates", no_gates)
     if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")):
@@ -975,9 +983,8 @@ def _gate_list(gates, params, declared, no_gates, template):
         if gates is not None: raise ParameterError("no_gates=True but gates were given", value=gates, fix="pass either gates or no_gates=True, not both")
         return []
     if gates is not None: return parse_gates(gates)
-    if "gates" in declared:
-        gl = parse_gates(params.get("gates", declared["gates"].default))
-        if gl: return gl
+    if "gates" in params: return parse_gates(params["gates"])   # given as the template's parameter: never empty either
+    if "gates" in declared and declared["gates"].default not in (None, "", [], {}): return parse_gates(declared["gates"].default)
     raise ParameterError(f"template `{template}` declares no gates and none were given", fix=_NO_GATES_FIX)
 
 def _out_dir(out_dir) -> Path:
@@ -988,7 +995,7 @@ def _out_dir(out_dir) -> Path:
         raise ParameterError("out_dir is a file, not a folder", value=str(out), fix="pass a folder for the report (it is created)")
     return out
 
-# %% ../nbs/60_jobs.ipynb #5c59f8d6
+# %% ../nbs/60_jobs.ipynb #cc059250
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json

@@ -297,3 +297,17 @@ def test_results_record_the_sha256_of_the_model_artifact(tmp_path):
     assert art == {"model": {"path": str(bundle.resolve()), "kind": "bundle", "sha256": hashlib.sha256(b'{"files": {}}').hexdigest()},
                    "file": {"path": str(single.resolve()), "kind": "file", "sha256": hashlib.sha256(b"weights").hexdigest()}}
     assert r.artifacts == art and artifact_sha256(single) == hashlib.sha256(b"weights").hexdigest()
+
+
+def test_reports_of_earlier_prodkit_versions_are_recognised(tmp_path):
+    "Reports written before the markers existed (verdict cell tag, verdict words, results keys) may still be replaced."
+    old_html = tmp_path / "v.html"; old_html.write_text("<html><h2>Gates</h2><p><small>Run started 2026-01-01 00:00:00 UTC. "
+                                                        "Each gate compares a number recorded by a section below with its threshold.</small></p></html>")
+    old_nb = tmp_path / "v.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("<h1>v</h1>", metadata={"tags": ["prodkit-verdict"]})]), str(old_nb))
+    old_res = tmp_path / "results.json"
+    old_res.write_text(json.dumps({"template": "v", "exit_code": 0, "status": "PASSED", "results": {}, "gates": [], "started_utc": "x"}))
+    assert jobs._is_prodkit_report(old_html, "html") and jobs._is_prodkit_report(old_nb, "notebook")
+    assert jobs._is_prodkit_report(old_res, "results_json")
+    plain_nb = tmp_path / "mine.ipynb"; nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# notes")]), str(plain_nb))
+    assert not jobs._is_prodkit_report(plain_nb, "notebook")
