@@ -358,7 +358,8 @@ def _open_table(path, p, trust=False):
     from prodkit.core import read_table
     return read_table(path, name=f"{p.name} data")
 
-PATH_KINDS = [(re.compile(r"^model bundle\b", re.I), _open_bundle),   # (pattern of the comment, opener(path, parameter))
+_MODEL_BUNDLE = re.compile(r"^model bundle\b", re.I)   # the comment of a path parameter that holds a model artifact
+PATH_KINDS = [(_MODEL_BUNDLE, _open_bundle),   # (pattern of the comment, opener(path, parameter, trust))
               (re.compile(r"\bCSV or Parquet\b", re.I), _open_table)]
 
 def check_inputs(template, # a template name, path or NotebookNode
@@ -739,7 +740,7 @@ def _artifacts(template, params) -> dict:
     out = {}
     for k, p in template_parameters(template).items():
         v = params.get(k)
-        if p.type != "path" or v in (None, "") or not PATH_KINDS[0][0].search(p.help): continue
+        if p.type != "path" or v in (None, "") or not _MODEL_BUNDLE.search(p.help): continue
         out[k] = {"path": str(v), "kind": "bundle" if Path(v).is_dir() else "file", "sha256": artifact_sha256(v)}
     return out
 
