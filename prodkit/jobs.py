@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_jobs.ipynb #0afbf346
 from __future__ import annotations
-import ast, dataclasses, datetime, difflib, html, json, math, os, re, shutil, sys, tempfile, time, uuid
+import ast, dataclasses, datetime, difflib, hashlib, html, json, math, os, re, shutil, signal, stat, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +15,18 @@ from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic
 
 # %% auto #0
 __all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KINDS', 'EXIT_PASSED', 'EXIT_GATE_FAILED',
-           'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED', 'record', 'recorded', 'clear_recorded', 'record_manifest',
-           'read_results', 'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters',
+           'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED', 'EXIT_ERROR', 'NOT_GATED', 'GENERATOR_META', 'record', 'recorded',
+           'clear_recorded', 'record_caveat', 'skip_section', 'recorded_notes', 'record_manifest', 'read_results',
+           'read_notes', 'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters',
            'templates_dir', 'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate',
-           'parse_gates', 'GateReport', 'evaluate_gates', 'JobResult', 'render_html', 'run_notebook']
+           'parse_gates', 'GateReport', 'evaluate_gates', 'JobError', 'JobResult', 'artifact_sha256', 'render_html',
+           'run_notebook']
 
 # %% ../nbs/60_jobs.ipynb #fb568d01
 RESULTS_MIME = "application/vnd.prodkit.results+json"
 MANIFEST_MIME = "application/vnd.prodkit.manifest+json"
 _NAME_RE = re.compile(r"^[A-Za-z_][\w\-]*(\.[\w\-]+)*$")
-_LOCAL = {"results": {}, "manifest": None}
+_LOCAL = {"results": {}, "manifest": None, "caveats": {}, "skipped": {}}
 
 def _json_value(name, v):
     "`v` as a JSON value (numpy scalars converted, non-finite floats as None), or a clear error."
@@ -79,9 +81,38 @@ def recorded() -> dict:
 
 def clear_recorded():
     "Forget the results recorded in this process."
-    _LOCAL["results"].clear(); _LOCAL["manifest"] = None
+    _LOCAL["results"].clear(); _LOCAL["manifest"] = None; _LOCAL["caveats"].clear(); _LOCAL["skipped"].clear()
 
 # %% ../nbs/60_jobs.ipynb #3cfce488
+def _check_reason(reason, what):
+    if not isinstance(reason, str) or not reason.strip():
+        raise ParameterError(f"{what} needs a reason (a non-empty sentence)", value=reason,
+                             fix="say why, e.g. 'only 1 positive among 300 labelled rows'")
+    return reason.strip()
+
+def record_caveat(name:str, # the result ('quality.auc') or section ('quality') whose numbers are unreliable
+                  reason:str, # why, in one sentence; every gate on those numbers fails with it
+                 ) -> dict:
+    "Mark recorded numbers as unreliable: a gate on `name` (or on a result under it) fails with `reason`."
+    _check_name(name); reason = _check_reason(reason, "record_caveat")
+    _LOCAL["caveats"][name] = reason
+    _display(RESULTS_MIME, {"results": {}, "caveats": {name: reason}}, f"caveat on {name}: {reason}")
+    return {name: reason}
+
+def skip_section(section:str, # the section's result prefix ('quality')
+                 reason:str, # what input is missing, in one sentence
+                ) -> dict:
+    "Say that `section` did not run because its input is missing: the verdict lists it, and gates on `section.*` fail with `reason`."
+    _check_name(section); reason = _check_reason(reason, "skip_section")
+    _LOCAL["skipped"][section] = reason
+    _display(RESULTS_MIME, {"results": {}, "skipped": {section: reason}}, f"section {section} skipped: {reason}")
+    return {section: reason}
+
+def recorded_notes() -> dict:
+    "Caveats and skipped sections recorded in this process so far: `{'caveats': {...}, 'skipped': {...}}`."
+    return {"caveats": dict(_LOCAL["caveats"]), "skipped": dict(_LOCAL["skipped"])}
+
+# %% ../nbs/60_jobs.ipynb #7703cbe9
 def record_manifest(manifest, # a `prodkit.versioning.Manifest` or its `.to_dict()`
                    ) -> dict:
     "Record the manifest of a running template; the runner writes it into `results.json`."
@@ -93,7 +124,7 @@ def record_manifest(manifest, # a `prodkit.versioning.Manifest` or its `.to_dict
     _display(MANIFEST_MIME, d, f"recorded the manifest ({len(d)} entries)")
     return d
 
-# %% ../nbs/60_jobs.ipynb #afa6f4d8
+# %% ../nbs/60_jobs.ipynb #44400442
 def _read_nb(nb):
     import nbformat
     if isinstance(nb, nbformat.NotebookNode): return nb
@@ -117,20 +148,28 @@ def read_results(notebook, # path of an executed notebook, or a NotebookNode
     for d in _outputs(_read_nb(notebook), RESULTS_MIME): res.update(d.get("results", {}))
     return res
 
+def read_notes(notebook, # path of an executed notebook, or a NotebookNode
+              ) -> dict:
+    "The caveats (`record_caveat`) and skipped sections (`skip_section`) of an executed notebook."
+    out = {"caveats": {}, "skipped": {}}
+    for d in _outputs(_read_nb(notebook), RESULTS_MIME):
+        for k in out: out[k].update({str(n): str(r) for n, r in (d.get(k) or {}).items()})
+    return out
+
 def read_manifest(notebook) -> dict | None:
     "The manifest recorded with `record_manifest` in an executed notebook, or None."
     out = None
     for d in _outputs(_read_nb(notebook), MANIFEST_MIME): out = d
     return out
 
-# %% ../nbs/60_jobs.ipynb #44400442
+# %% ../nbs/60_jobs.ipynb #16cab44a
 TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend|duration|seconds")
 
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
     return {k: v for k, v in results.items() if not TIMING_RESULT.search(k)}
 
-# %% ../nbs/60_jobs.ipynb #16cab44a
+# %% ../nbs/60_jobs.ipynb #dea21bb5
 TYPES = ("bool", "int", "float", "str", "list", "dict", "path", "any")
 
 @dataclass(frozen=True)
@@ -203,7 +242,7 @@ def _is_node(x):
     import nbformat
     return isinstance(x, nbformat.NotebookNode)
 
-# %% ../nbs/60_jobs.ipynb #e4ab4be9
+# %% ../nbs/60_jobs.ipynb #889bc71f
 def templates_dir() -> Path:
     "The folder holding prodkit's templates."
     here = Path(__file__).resolve().parent
@@ -223,19 +262,27 @@ def list_templates() -> list:
 def locate_template(template, # a template name ('validation') or the path of a notebook
                    ) -> Path:
     "The path of a template given by name or path, with a clear error listing the templates when it is missing."
+    if not isinstance(template, (str, os.PathLike)) or not os.fspath(template):
+        raise ParameterError("a template must be a name or a notebook path", value=template, fix="use one of: " + ", ".join(_safe_list()))
     p = Path(template)
-    if p.suffix == ".ipynb" or os.sep in str(template) or p.exists():
+    if _is_path(template):
         if p.is_file(): return p.resolve()
         raise FileFormatError("template notebook does not exist", value=str(template), fix="check the path, or name a template: " + ", ".join(_safe_list()))
     cand = templates_dir() / f"{template}.ipynb"
     if cand.is_file(): return cand
     raise FileFormatError(f"unknown template `{template}`", value=str(template), fix="use one of: " + ", ".join(_safe_list()))
 
+def _is_path(template):
+    "Whether `template` is given as a path (a Path, text holding a path separator, or ending with .ipynb) rather than a name."
+    if isinstance(template, os.PathLike): return True
+    seps = [s for s in (os.sep, os.altsep, "/") if s]
+    return template.endswith(".ipynb") or any(s in template for s in seps)
+
 def _safe_list():
     try: return list_templates()
     except ProdkitError: return []
 
-# %% ../nbs/60_jobs.ipynb #227f60bf
+# %% ../nbs/60_jobs.ipynb #253eb230
 def _yaml_value(text:str):
     "Parse one scalar or collection as YAML, reading unquoted numbers such as `1e-5` as numbers (YAML 1.1 wants `1.0e-5`)."
     import yaml
@@ -245,7 +292,7 @@ def _yaml_value(text:str):
         except ValueError: pass
     return v
 
-# %% ../nbs/60_jobs.ipynb #2e7ac509
+# %% ../nbs/60_jobs.ipynb #a458c45a
 def _convert(p:TemplateParameter, v, template):
     def bad(extra=""):
         return ParameterError(f"parameter `{p.name}` of template `{template}` must be {_a(p.type)}{extra}", value=v,
@@ -302,31 +349,53 @@ def _tpl_name(template):
     if _is_node(template): return template.metadata.get("title", "notebook")
     return Path(str(template)).stem
 
-# %% ../nbs/60_jobs.ipynb #ec80f53a
-def _open_bundle(path, p):
+# %% ../nbs/60_jobs.ipynb #f2bdd068
+def _open_bundle(path, p, trust=False):
     from prodkit.versioning import load_bundle
-    load_bundle(path)
+    load_bundle(path, **({"trust": True} if trust else {}))   # trust only when the job says so (`trust_model`)
 
-def _open_table(path, p):
+def _open_table(path, p, trust=False):
     from prodkit.core import read_table
-    read_table(path, name=f"{p.name} data")
+    return read_table(path, name=f"{p.name} data")
 
-PATH_KINDS = [(re.compile(r"^model bundle\b", re.I), _open_bundle),   # (pattern of the comment, opener(path, parameter))
+_MODEL_BUNDLE = re.compile(r"^model bundle\b", re.I)   # the comment of a path parameter that holds a model artifact
+PATH_KINDS = [(_MODEL_BUNDLE, _open_bundle),   # (pattern of the comment, opener(path, parameter, trust))
               (re.compile(r"\bCSV or Parquet\b", re.I), _open_table)]
 
 def check_inputs(template, # a template name, path or NotebookNode
                  parameters:dict, # parameters as `check_parameters` returns them
                 ) -> dict:
-    "Open every `path` parameter whose comment names its kind (see `PATH_KINDS`); raise the reader's ProdkitError before any kernel starts."
-    declared = template_parameters(template)
+    "Open every `path` parameter whose comment names its kind (see `PATH_KINDS`) and look up the columns named by `column of` parameters; raise before any kernel starts."
+    declared, tables = template_parameters(template), {}
+    trust = parameters.get("trust_model") is True
     for k, v in parameters.items():
         p = declared.get(k)
         if p is None or p.type != "path" or v in (None, ""): continue
         for pattern, opener in PATH_KINDS:
-            if pattern.search(p.help): opener(v, p); break
+            if pattern.search(p.help):
+                opened = opener(v, p, trust)
+                if opened is not None and hasattr(opened, "columns"): tables[k] = [str(c) for c in opened.columns]
+                break
+    for k, v in parameters.items():
+        p = declared.get(k)
+        table = _column_of(p) if p is not None else None
+        if table is None or v in (None, ""): continue
+        if table not in tables: continue   # the table was not given, or its kind is not a table prodkit reads
+        if str(v) not in tables[table]:
+            cols = tables[table]
+            shown = ", ".join(cols[:30]) + (f", ... ({len(cols)} columns)" if len(cols) > 30 else "")
+            raise ParameterError(f"parameter `{k}`: no column {v!r} in the {table} data", value=v,
+                                 fix=f"pass one of its columns: {shown}", name=k, columns=cols)
     return parameters
 
-# %% ../nbs/60_jobs.ipynb #82c2a5bc
+_COLUMN_OF = re.compile(r"^column of (?:the )?([A-Za-z_]\w*)\b", re.I)
+
+def _column_of(p:TemplateParameter):
+    "The table parameter whose column `p` names (`# str: column of current ...`), or None."
+    m = _COLUMN_OF.match(p.help or "")
+    return m.group(1) if m and p.type in ("str", "any") else None
+
+# %% ../nbs/60_jobs.ipynb #2bfe7f63
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
 _GATE_RE = re.compile(r"^\s*([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\s*(<=|>=|==|!=|<|>)\s*(\S.*?)\s*$")
@@ -358,8 +427,13 @@ class Gate:
 
     def __str__(self): return f"{self.metric} {self.op} {json.dumps(self.threshold) if isinstance(self.threshold, (bool, str)) else self.threshold}"
 
-    def check(self, results:dict) -> tuple:
-        "(value, passed, reason) of this gate on `results`."
+    def check(self, results:dict, # recorded results (flat)
+              caveats:dict=None, # result or section name -> why its numbers are unreliable (`record_caveat`)
+              skipped:dict=None, # section -> why it did not run (`skip_section`)
+             ) -> tuple:
+        "(value, passed, reason) of this gate on `results`; a skipped section or a caveat fails it with the reason."
+        why = _covering(self.metric, skipped or {})
+        if why is not None: return results.get(self.metric), False, f"section skipped: {why}"
         if self.metric not in results: return None, False, "not recorded"
         v = results[self.metric]
         if v is None: return None, False, "recorded as null (not a finite number)"
@@ -367,56 +441,109 @@ class Gate:
         if num(self.threshold) and not num(v): return v, False, f"not a number ({type(v).__name__})"
         if isinstance(self.threshold, bool) and not isinstance(v, bool): return v, False, f"not true/false ({type(v).__name__})"
         if isinstance(self.threshold, str) and not isinstance(v, str): return v, False, f"not a string ({type(v).__name__})"
+        why = _covering(self.metric, caveats or {})
+        if why is not None: return v, False, f"unreliable: {why}"
         ok = bool(_OPS[self.op](v, self.threshold))
         return v, ok, "" if ok else f"{_fmt_value(v)} {self.op} {_fmt_value(self.threshold)} is false"
 
-def parse_gates(gates, # None, a Gate, a list of gate strings, text (YAML/JSON list or ';'-separated), or a .yaml/.yml/.json file
+def _covering(name, marks):
+    "The reason marked on `name` or on a section above it (`quality` covers `quality.auc`), or None."
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in marks: return marks[key]
+    return None
+
+_NO_GATES_FIX = "declare at least one gate such as 'quality.auc >= 0.8', or run with no gates on purpose (no_gates=True, --no-gates)"
+
+def parse_gates(gates, # None (not given), a Gate, a list of gate strings, text (YAML/JSON list or ';'-separated), or a .yaml/.yml/.json file
                ) -> list:
-    "Gates from a list, text or a YAML/JSON file (a list, or a mapping with a `gates` list)."
+    "Gates from a list, text or a YAML/JSON file (a list, or a mapping with a `gates` list); empty or unreadable gates are an error."
     if gates is None: return []
     if isinstance(gates, Gate): return [gates]
     if isinstance(gates, os.PathLike) or (isinstance(gates, str) and "\n" not in gates and re.search(r"\.(ya?ml|json)$", gates.strip(), re.I)):
-        return parse_gates(_read_gate_file(gates))
+        return _gates_of_file(gates)
     if isinstance(gates, str):
-        if not gates.strip(): return []
+        if not gates.strip(): raise ParameterError("the gates text is empty", value=gates, fix=_NO_GATES_FIX)
         import yaml
         try: loaded = yaml.safe_load(gates)
         except yaml.YAMLError: loaded = gates
         if isinstance(loaded, str) or loaded is None: loaded = [g for g in re.split(r"[;\n]", gates) if g.strip()]
+        if not loaded: raise ParameterError("the gates text declares no gate", value=gates, fix=_NO_GATES_FIX)
         return parse_gates(loaded)
     if isinstance(gates, dict):
         if "gates" not in gates: raise ParameterError("a gates mapping needs a `gates` list", value=list(gates), fix="write `gates: [\"quality.auc >= 0.8\"]`")
-        return parse_gates(gates["gates"] or [])
+        if not isinstance(gates["gates"], (list, tuple, str)) or not gates["gates"]:
+            raise ParameterError("`gates:` holds no list of gates", value=gates["gates"], fix=_NO_GATES_FIX)
+        return parse_gates(gates["gates"])
     if isinstance(gates, (list, tuple)):
+        if not gates: raise ParameterError("the gate list is empty", value=list(gates), fix=_NO_GATES_FIX)
         if not all(isinstance(g, (str, Gate)) for g in gates):
             raise ParameterError("gates must be strings such as 'quality.auc >= 0.8'", value=gates, fix="write each gate as one string")
         return [Gate.parse(g) for g in gates]
     raise ParameterError("gates must be a list of strings, text or a YAML/JSON file", value=type(gates).__name__, fix="e.g. ['quality.auc >= 0.8']")
 
+def _gates_of_file(path):
+    loaded = _read_gate_file(path)
+    if loaded is None or loaded == [] or (isinstance(loaded, dict) and "gates" in loaded and not loaded["gates"]):
+        raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has no list)", value=str(path),
+                              fix=_NO_GATES_FIX, path=str(path))
+    try: return parse_gates(loaded)
+    except ParameterError as e:
+        raise FileFormatError(f"gates file {Path(path).name}: {e.what}", value=str(path), fix=e.fix, path=str(path)) from e
+
 def _read_gate_file(path):
     import yaml
     p = Path(path)
-    if not p.is_file(): raise FileFormatError("gates file does not exist", value=str(p), fix="check the path of the gates file", path=str(p))
-    try: return yaml.safe_load(p.read_text(encoding="utf-8")) or []
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+    if not p.exists(): raise FileFormatError("gates file does not exist", value=str(p), fix="check the path of the gates file", path=str(p))
+    if not p.is_file(): raise FileFormatError("gates file is not a regular file", value=str(p), fix="pass a YAML/JSON file of gates", path=str(p))
+    try: text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"gates file could not be read: {type(e).__name__}: {e}", value=str(p),
+                              fix="make the gates file readable UTF-8 text", path=str(p)) from e
+    try: return yaml.safe_load(text)
+    except yaml.YAMLError as e:
         raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p), fix="write a list of gates, one string each", path=str(p)) from e
 
-# %% ../nbs/60_jobs.ipynb #b2b5d229
+# %% ../nbs/60_jobs.ipynb #2c48613c
+_MD_CHARS = {c: f"&#{ord(c)};" for c in "[]()*_`$\\|!#~{}<>"}
+
+def _esc(s, limit:int=None) -> str:
+    "`s` safe inside the verdict's HTML and Markdown: escaped, one line, Markdown characters as entities."
+    s = " ".join(str(s).split())
+    if limit is not None and len(s) > limit: s = s[:limit - 3] + "..."
+    return "".join(_MD_CHARS.get(c, html.escape(c)) for c in s)
+
+def _gates_html(gates):
+    "The gates table with every cell escaped for HTML and Markdown."
+    if not gates.rows: return "<p><b>No gate was checked: this job ran with no gates, so nothing here was gated.</b></p>"
+    tr = []
+    for r in gates.rows:
+        col = "#1a7f37" if r["passed"] else "#cf222e"
+        tr.append(f"<tr><td><code>{_esc(r['gate'])}</code></td><td>{_esc(_fmt_value(r['value'])) if r['value'] is not None else '—'}</td>"
+                  f"<td style='color:{col};font-weight:bold'>{'PASS' if r['passed'] else 'FAIL'}</td><td>{_esc(r['reason'], 300)}</td></tr>")
+    return ("<table><thead><tr><th>gate</th><th>value</th><th>verdict</th><th>reason</th></tr></thead><tbody>"
+            + "".join(tr) + "</tbody></table>")
+
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed`, `reason`."
     rows: tuple = ()
+    skipped: dict = field(default_factory=dict)   # section -> why it did not run
+    caveats: dict = field(default_factory=dict)   # result or section -> why its numbers are unreliable
 
     @property
-    def passed(self) -> bool: return all(r["passed"] for r in self.rows)
+    def gated(self) -> bool: return bool(self.rows)
+    @property
+    def passed(self) -> bool: return self.gated and all(r["passed"] for r in self.rows)
     @property
     def failed(self) -> list: return [r for r in self.rows if not r["passed"]]
-    def _summary(self): return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed}
+    def _summary(self): return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed, "skipped_sections": len(self.skipped)}
     def to_frame(self):
         import pandas as pd
         return pd.DataFrame(list(self.rows), columns=["gate", "metric", "op", "threshold", "value", "passed", "reason"])
     def headline(self):
-        if not self.rows: return "no gates declared"
+        if not self.rows: return "NOT GATED: no gate was checked"
         if self.passed: return f"all {len(self.rows)} gates passed"
         return f"{len(self.failed)} of {len(self.rows)} gates failed: " + "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3])
     def _plot(self, ax):
@@ -425,27 +552,23 @@ class GateReport(Report):
         ax.set_yticks(range(len(rows)), [r["gate"] for r in rows]); ax.set_xticks([]); ax.invert_yaxis()
         ax.set_title(self.headline()); return ax
     def to_html(self) -> str:
-        "The gates as an HTML table with a coloured verdict per gate."
-        if not self.rows: return "<p>No gates were declared for this job.</p>"
-        tr = []
-        for r in self.rows:
-            col = "#1a7f37" if r["passed"] else "#cf222e"
-            tr.append(f"<tr><td><code>{html.escape(r['gate'])}</code></td><td>{html.escape(_fmt_value(r['value']) if r['value'] is not None else '—')}</td>"
-                      f"<td style='color:{col};font-weight:bold'>{'PASS' if r['passed'] else 'FAIL'}</td><td>{html.escape(r['reason'])}</td></tr>")
-        return ("<table><thead><tr><th>gate</th><th>value</th><th>verdict</th><th>reason</th></tr></thead><tbody>"
-                + "".join(tr) + "</tbody></table>")
+        "The gates as an HTML table with a coloured verdict per gate, every string escaped (HTML and Markdown)."
+        return _gates_html(self)
 
-def evaluate_gates(gates, # anything `parse_gates` accepts
+def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s (empty: nothing is gated)
                    results:dict, # recorded results (flat)
+                   *, caveats:dict=None, # result or section -> why its numbers are unreliable (`record_caveat`)
+                   skipped:dict=None, # section -> why it did not run (`skip_section`)
                   ) -> GateReport:
-    "Check every gate against `results`; a gate on a result that was not recorded fails."
+    "Check every gate against `results`; a gate on a result that was not recorded, is unreliable or was skipped fails."
+    gl = list(gates) if isinstance(gates, (list, tuple)) and all(isinstance(g, Gate) for g in gates) else parse_gates(gates)
     rows = []
-    for g in parse_gates(gates):
-        v, ok, reason = g.check(results)
+    for g in gl:
+        v, ok, reason = g.check(results, caveats, skipped)
         rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
-    return GateReport(rows=tuple(rows))
+    return GateReport(rows=tuple(rows), skipped=dict(skipped or {}), caveats=dict(caveats or {}))
 
-# %% ../nbs/60_jobs.ipynb #9dbad8a0
+# %% ../nbs/60_jobs.ipynb #a803eec8
 _INLINE = "module://matplotlib_inline.backend_inline"
 
 def _kernel_manager_class(kernel_name=None, log_path=None):
@@ -470,11 +593,41 @@ def _kernel_manager_class(kernel_name=None, log_path=None):
                 self._kernel_spec = spec
             return self._kernel_spec
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
-            with open(log_path, "ab") as f:   # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
-                kw.update(stdout=f, stderr=f)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            try:
+                if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
+                with open(log_path, "ab") as f:   # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
+                    kw.update(stdout=f, stderr=f)
+                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                proc = getattr(self.provisioner, "process", None)
+                if proc is not None: _KERNELS[proc.pid] = proc
+        async def shutdown_kernel(self, now=False, restart=False):
+            "Stop the kernel without waiting on it: SIGKILL to its process group, reaped within a bounded time."
+            self.shutting_down = True
+            self.stop_restarter()
+            prov = self.provisioner
+            if prov is not None and getattr(prov, "process", None) is not None:
+                _kill_kernel(prov.process)
+                prov.process = None
+            await self._async_cleanup_resources(restart=restart)
     return ProdkitKernelManager
+
+_KERNELS = {}   # pid -> Popen of every kernel this process launched and has not stopped yet
+
+def _kill_kernel(proc, wait_s:float=3.0):
+    "SIGKILL the kernel's process group (a kernel leads its own session) and reap it, waiting at most `wait_s` seconds."
+    import subprocess
+    try:
+        if proc.poll() is None:
+            try: os.killpg(proc.pid, signal.SIGKILL)
+            except OSError: proc.kill()
+        proc.wait(timeout=wait_s)
+    except (OSError, subprocess.TimeoutExpired): pass
+    finally: _KERNELS.pop(proc.pid, None)
+
+def _kill_all_kernels():
+    "Kill every kernel this process launched and has not stopped (after an interrupt, a kernel may be mid-start)."
+    for proc in list(_KERNELS.values()): _kill_kernel(proc)
 
 def _log_tail(path, lines=20) -> str:
     "The last `lines` lines of the kernel's log ('' when there is none)."
@@ -482,9 +635,14 @@ def _log_tail(path, lines=20) -> str:
     except OSError: return ""
     return "\n".join(text.strip().splitlines()[-lines:])
 
-# %% ../nbs/60_jobs.ipynb #7d8ed7f3
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED = 0, 1, 2, 3
+# %% ../nbs/60_jobs.ipynb #27db81f8
+EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED, EXIT_ERROR = 0, 1, 2, 3, 4
 _STATUS = {0: "PASSED", 1: "FAILED (gate)", 3: "FAILED (cell raised)"}
+NOT_GATED = "NOT GATED"
+
+class JobError(ProdkitError, RuntimeError):
+    "prodkit or its environment failed during a job (disk full, read-only out_dir, a kernel that could not start); exit code `EXIT_ERROR`."
+    exit_code = EXIT_ERROR
 
 @dataclass(frozen=True, kw_only=True)
 class JobResult(Report):
@@ -499,22 +657,34 @@ class JobResult(Report):
     failed_cell: dict | None = None
     duration_s: float = 0.0
     manifest: dict | None = None
+    artifacts: dict = field(default_factory=dict)
 
     @property
-    def passed(self) -> bool: return self.exit_code == EXIT_PASSED
+    def gated(self) -> bool: return self.gates.gated
+    @property
+    def passed(self) -> bool: return self.exit_code == EXIT_PASSED and self.gated
+    @property
+    def status(self) -> str: return _status(self.exit_code, self.gates)
     @property
     def message(self) -> str:
         "One line saying how the job ended."
+        skipped = ("; sections skipped: " + "; ".join(f"{k} ({v})" for k, v in self.gates.skipped.items())) if self.gates.skipped else ""
         if self.exit_code == EXIT_CELL_FAILED:
             return f"{self.template}: FAILED: {_cell_text(self.failed_cell)}; report: {self.html}"
         if self.exit_code == EXIT_GATE_FAILED:
-            return f"{self.template}: FAILED: {self.gates.headline()}; report: {self.html}"
-        return f"{self.template}: PASSED ({self.gates.headline()}) in {self.duration_s:.1f} s; report: {self.html}"
+            return f"{self.template}: FAILED: {self.gates.headline()}{skipped}; report: {self.html}"
+        if not self.gated:
+            return f"{self.template}: {NOT_GATED}: the job ran with no gates, nothing was checked{skipped}; report: {self.html}"
+        return f"{self.template}: PASSED ({self.gates.headline()}){skipped} in {self.duration_s:.1f} s; report: {self.html}"
     def headline(self): return self.message
     def _summary(self):
-        return {"exit_code": self.exit_code, "passed": self.passed, "gates": len(self.gates.rows),
+        return {"exit_code": self.exit_code, "passed": self.passed, "gated": self.gated, "gates": len(self.gates.rows),
                 "gates_failed": len(self.gates.failed), "results": len(self.results), "duration_s": round(self.duration_s, 3)}
     def to_frame(self): return self.gates.to_frame()
+
+def _status(code, gates):
+    if code == EXIT_PASSED and not gates.gated: return NOT_GATED
+    return _STATUS[code]
 
 def _cell_text(c):
     if not c: return "a cell raised"
@@ -522,7 +692,59 @@ def _cell_text(c):
     ev = ev if len(ev) <= 200 else ev[:197] + "..."
     return f"cell {c['index']} raised {c['ename']}: {ev}" + (f" (first line: {c['first_line']})" if c.get("first_line") else "")
 
-# %% ../nbs/60_jobs.ipynb #a803eec8
+# %% ../nbs/60_jobs.ipynb #34a5df53
+def _check_timeout(cell_timeout):
+    fix = "pass a whole number of seconds greater than 0, such as 600"
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float, np.integer, np.floating)):
+        raise ParameterError("cell_timeout must be a whole number of seconds", value=cell_timeout, fix=fix)
+    v = float(cell_timeout)
+    if not math.isfinite(v) or v <= 0 or v != int(v):
+        raise ParameterError("cell_timeout must be a whole, finite number of seconds greater than 0", value=cell_timeout, fix=fix)
+    return int(v)
+
+def _check_kernel(kernel_name):
+    if kernel_name is None: return None
+    if not isinstance(kernel_name, str) or not kernel_name.strip():
+        raise ParameterError("kernel_name must name a kernelspec", value=kernel_name, fix="omit it to run in prodkit's own Python, or pass a name from `jupyter kernelspec list`")
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    ksm = KernelSpecManager()
+    try: ksm.get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        known = sorted(ksm.find_kernel_specs())
+        raise ParameterError(f"no kernelspec named `{kernel_name}` is installed", value=kernel_name,
+                             fix="use one of: " + (", ".join(known) or "(none installed)") + ", or omit it to run in prodkit's own Python") from None
+    return kernel_name
+
+def _check_flag(name, v):
+    if not isinstance(v, bool): raise ParameterError(f"{name} must be True or False", value=v, fix=f"pass {name}=True or {name}=False")
+    return v
+
+# %% ../nbs/60_jobs.ipynb #7c7229ce
+def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or a single-file artifact
+                   ) -> str:
+    "The SHA-256 (hex) that identifies a model artifact: of the file, or of a bundle folder's `bundle.json`."
+    p = Path(path)
+    target = p / "bundle.json" if p.is_dir() else p
+    if p.is_dir() and not target.is_file():
+        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle, or a model file", path=str(p))
+    if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path", path=str(p))
+    if not stat.S_ISREG(os.stat(target).st_mode):
+        raise FileFormatError("model artifact is not a regular file", value=str(target), fix="pass a model file or a bundle folder", path=str(target))
+    h = hashlib.sha256()
+    with open(target, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()
+
+def _artifacts(template, params) -> dict:
+    "name -> {path, kind, sha256} for every given `path` parameter that declares a model bundle."
+    out = {}
+    for k, p in template_parameters(template).items():
+        v = params.get(k)
+        if p.type != "path" or v in (None, "") or not _MODEL_BUNDLE.search(p.help): continue
+        out[k] = {"path": str(v), "kind": "bundle" if Path(v).is_dir() else "file", "sha256": artifact_sha256(v)}
+    return out
+
+# %% ../nbs/60_jobs.ipynb #115cd8b6
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
     "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output goes to `kernel.log` beside `out_nb`."
     import papermill as pm
@@ -555,6 +777,11 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         ev = str(e).strip().splitlines()[-1] if str(e).strip() else ""
         if tail: ev += f" (last line of the kernel's log: {tail.splitlines()[-1][:200]})"
         return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": ev, "kernel_log": tail}
+    except Exception as e:   # the kernel could not start, a disk filled: prodkit's environment failed, not the template
+        tail = _log_tail(kernel_log)
+        last = (str(e).strip().splitlines() or [""])[-1][:300]
+        raise JobError(f"the job could not run: {type(e).__name__}: {last}" + (f" (kernel's log: {tail.splitlines()[-1][:200]})" if tail else ""),
+                       fix="check the kernel (`--kernel`), free disk space and permissions of the output folder, then run again") from e
     finally:
         for l, lv in zip(loggers, levels): l.setLevel(lv)
 
@@ -579,35 +806,50 @@ def _failing_cell(nb, info):
     out.pop("exec_index", None)
     return out
 
-# %% ../nbs/60_jobs.ipynb #9a260abf
+# %% ../nbs/60_jobs.ipynb #b48713d1
 def _results_html(results):
     if not results: return "<p>No results were recorded.</p>"
-    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(_fmt_value(v))}</td></tr>" for k, v in results.items())
+    rows = "".join(f"<tr><td><code>{_esc(k)}</code></td><td>{_esc(_fmt_value(v))}</td></tr>" for k, v in results.items())
     return f"<details><summary>All {len(results)} recorded results</summary><table><tbody>{rows}</tbody></table></details>"
+
+def _notes_html(gates:GateReport):
+    "The skipped sections and the caveats, each with its reason."
+    out = ""
+    if gates.skipped:
+        out += ("<p><b>Sections skipped for missing input:</b></p><ul>"
+                + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.skipped.items()) + "</ul>")
+    if gates.caveats:
+        out += ("<p><b>Unreliable numbers (a gate on them fails):</b></p><ul>"
+                + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.caveats.items()) + "</ul>")
+    return out
 
 def _verdict_cell(template, gates:GateReport, exit_code, failed, started, results=None):
     import nbformat
     if exit_code == EXIT_CELL_FAILED:
         col, word = "#cf222e", "FAILED"
-        why = (f"<p style='color:#cf222e;font-size:1.2em'><b>The run FAILED: cell {failed.get('index')} raised "
-               f"<code>{html.escape(str(failed.get('ename')))}</code>: {html.escape(str(failed.get('evalue'))[:500])}</b></p>"
+        why = (f"<p style='color:#cf222e;font-size:1.2em'><b>The run FAILED: cell {_esc(failed.get('index'))} raised "
+               f"<code>{_esc(failed.get('ename'))}</code>: {_esc(failed.get('evalue'), 500)}</b></p>"
                "<p>The sections after that cell did not run; the error is shown where it happened. "
                "Gates on results that were not recorded fail.</p>")
     elif exit_code == EXIT_GATE_FAILED:
         col, word = "#cf222e", "FAILED"
-        why = f"<p style='color:#cf222e;font-size:1.2em'><b>{html.escape(gates.headline())}</b></p>"
+        why = f"<p style='color:#cf222e;font-size:1.2em'><b>{_esc(gates.headline())}</b></p>"
+    elif not gates.gated:
+        col, word = "#9a6700", NOT_GATED
+        why = ("<p style='color:#9a6700;font-size:1.2em'><b>Nothing was gated: this job ran with no gates (no_gates=True, --no-gates), "
+               "so no number below was checked against a threshold. This report is not a pass.</b></p>")
     else:
         col, word = "#1a7f37", "PASSED"
-        why = f"<p style='color:#1a7f37;font-size:1.2em'><b>{html.escape(gates.headline())}</b></p>"
-    src = (f"<h1>{html.escape(template)}: <span style='color:{col}'>{word}</span></h1>\n"
-           f"{why}\n<h2>Gates</h2>\n{gates.to_html()}\n{_results_html(results)}\n"
-           f"<p><small>Run started {html.escape(started)} UTC. Each gate compares a number recorded by a section below with its threshold.</small></p>")
+        why = f"<p style='color:#1a7f37;font-size:1.2em'><b>{_esc(gates.headline())}</b></p>"
+    src = (f"<h1>{_esc(template)}: <span style='color:{col}'>{word}</span></h1>\n"
+           f"{why}\n{_notes_html(gates)}\n<h2>Gates</h2>\n{_gates_html(gates)}\n{_results_html(results)}\n"
+           f"<p><small>Run started {_esc(started)} UTC. Each gate compares a number recorded by a section below with its threshold.</small></p>")
     cell = nbformat.v4.new_markdown_cell(src)
     cell.metadata["tags"] = ["prodkit-verdict"]
     return cell
 
 def _finish_notebook(nb, template, gates, exit_code, failed, started, results=None):
-    "Drop papermill's top banner and widget state; put the verdict first."
+    "Drop papermill's top banner and widget state; put the verdict first; mark the notebook as prodkit's report."
     from papermill.execute import ERROR_MARKER_TAG
     if exit_code == EXIT_CELL_FAILED and nb.cells and ERROR_MARKER_TAG in nb.cells[0].metadata.get("tags", []): nb.cells.pop(0)
     nb.cells = [c for c in nb.cells if "prodkit-verdict" not in c.metadata.get("tags", [])]
@@ -617,7 +859,10 @@ def _finish_notebook(nb, template, gates, exit_code, failed, started, results=No
         for o in c.get("outputs", []):
             o.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
     nb.cells.insert(0, _verdict_cell(template, gates, exit_code, failed, started, results))
+    nb.metadata["prodkit"] = {"report": template, "status": _status(exit_code, gates), "started_utc": started}
     return nb
+
+GENERATOR_META = '<meta name="generator" content="prodkit">'
 
 def render_html(nb, # an executed notebook (NotebookNode)
                ) -> str:
@@ -629,11 +874,13 @@ def render_html(nb, # an executed notebook (NotebookNode)
         if "outputs" in c: c.outputs = [o for o in c.outputs if not ({RESULTS_MIME, MANIFEST_MIME} & set(o.get("data", {})))]
     ex = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
     body, _ = ex.from_notebook_node(nb, resources={"metadata": {"name": nb.metadata.get("title", "prodkit report")}})
-    return _CDN_SCRIPT.sub("", body)
+    body = _CDN_SCRIPT.sub("", body)
+    head = re.search(r"<head[^>]*>", body)
+    return body[:head.end()] + "\n" + GENERATOR_META + body[head.end():] if head else GENERATOR_META + "\n" + body
 
 _CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
-# %% ../nbs/60_jobs.ipynb #27db81f8
+# %% ../nbs/60_jobs.ipynb #e9df78b1
 def _job_manifest(recorded, template, params):
     "The manifest written with every job: the template's own, completed with the code version and parameters."
     try:
@@ -651,76 +898,173 @@ def _job_manifest(recorded, template, params):
     return m
 
 def _sha256(path):
-    import hashlib
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-def _clean_stale(out_dir):
-    for d in out_dir.glob(".prodkit-run-*"):
-        try: pid = int(d.name.split("-")[2])
-        except (IndexError, ValueError): continue
-        if pid == os.getpid() or _pid_alive(pid): continue
+# %% ../nbs/60_jobs.ipynb #b7b5e41d
+_TMP_PREFIX, _TMP_MARKER = ".prodkit-run-", ".prodkit-run.json"
+_RESULTS_KEYS = {"template", "exit_code", "status", "results", "gates", "started_utc"}
+_OLD_HTML_MARKERS = (b"<h2>Gates</h2>", b"Each gate compares a number recorded by a section below with its threshold.")
+
+def _regular(p:Path) -> bool:
+    try: return stat.S_ISREG(os.lstat(p).st_mode)
+    except OSError: return False
+
+def _is_prodkit_report(p:Path, kind:str) -> bool:
+    "Whether `p` (kind 'html', 'notebook' or 'results_json') is a file prodkit wrote."
+    if not _regular(p): return False
+    try:
+        if kind == "html":
+            with open(p, "rb") as f: head = f.read(1 << 16)
+            if GENERATOR_META.encode() in head: return True
+            with open(p, "rb") as f: page = f.read(64 << 20)   # a report written before the generator tag: its verdict's words
+            return all(m in page for m in _OLD_HTML_MARKERS)
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError): return False
+    if not isinstance(d, dict): return False
+    if kind == "notebook":
+        cells = d.get("cells") if isinstance(d.get("cells"), list) else []
+        first = cells[0] if cells and isinstance(cells[0], dict) else {}
+        return ((isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("prodkit"), dict))
+                or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))   # or an earlier report's verdict cell
+    return d.get("generator") == "prodkit" or _RESULTS_KEYS <= set(d)
+
+def _check_replaceable(final:dict, force:bool):
+    "Refuse to run when a report path holds a file prodkit did not write (unless `force`)."
+    for kind, p in final.items():
+        if os.path.lexists(p) and not force and not _is_prodkit_report(p, kind):
+            raise ParameterError(f"{p.name} in the output folder was not written by prodkit; it is left alone", value=str(p),
+                                 fix="choose another --out folder or --name, move the file away, or pass force=True (--force) to replace it")
+
+def _make_tmp(out_dir:Path) -> Path:
+    "A private run folder with an unpredictable name in `out_dir`, holding the marker that lets a later run clean it."
+    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out_dir))
+    fd = os.open(tmp / _TMP_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w") as f: json.dump({"prodkit": "run", "pid": os.getpid()}, f)
+    return tmp
+
+def _clean_stale(out_dir:Path):
+    "Remove prodkit's own run folders left by processes that died; nothing else."
+    for d in out_dir.glob(_TMP_PREFIX + "*"):
+        try:
+            if not stat.S_ISDIR(os.lstat(d).st_mode) or not _regular(d / _TMP_MARKER): continue
+            info = json.loads((d / _TMP_MARKER).read_text(encoding="utf-8"))
+            pid = int(info["pid"]) if isinstance(info, dict) and info.get("prodkit") == "run" else None
+        except (OSError, ValueError, KeyError, TypeError): continue
+        if pid is None or pid == os.getpid() or _pid_alive(pid): continue
         shutil.rmtree(d, ignore_errors=True)
 
 def _pid_alive(pid):
     try: os.kill(pid, 0); return True
     except ProcessLookupError: return False
-    except PermissionError: return True
+    except (PermissionError, OverflowError): return True
 
-# %% ../nbs/60_jobs.ipynb #ad3a3896
+def _write_synced(path:Path, text:str):
+    "Write `text` to a new file and fsync it (the file must not exist: nothing planted is followed)."
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text); f.flush(); os.fsync(f.fileno())
+
+def _fsync_dir(d:Path):
+    try:
+        fd = os.open(d, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass
+
+# %% ../nbs/60_jobs.ipynb #5c59f8d6
+def _check_run_options(*, cell_timeout, kernel_name, progress, open_inputs, force, no_gates, name):
+    _check_flag("progress", progress); _check_flag("open_inputs", open_inputs); _check_flag("force", force); _check_flag("no_gates", no_gates)
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")):
+        raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
+    return _check_timeout(cell_timeout), _check_kernel(kernel_name)
+
+def _gate_list(gates, params, declared, no_gates, template):
+    "The gates of the job: given ones replace the template's default only when non-empty; none at all only with `no_gates`."
+    if no_gates:
+        if gates is not None: raise ParameterError("no_gates=True but gates were given", value=gates, fix="pass either gates or no_gates=True, not both")
+        return []
+    if gates is not None: return parse_gates(gates)
+    if "gates" in params: return parse_gates(params["gates"])   # given as the template's parameter: never empty either
+    if "gates" in declared and declared["gates"].default not in (None, "", [], {}): return parse_gates(declared["gates"].default)
+    raise ParameterError(f"template `{template}` declares no gates and none were given", fix=_NO_GATES_FIX)
+
+def _out_dir(out_dir) -> Path:
+    if not isinstance(out_dir, (str, os.PathLike)) or not os.fspath(out_dir):
+        raise ParameterError("out_dir must be a folder path", value=out_dir, fix="pass a folder for the report (it is created)")
+    out = Path(out_dir)
+    if os.path.lexists(out) and not out.is_dir():
+        raise ParameterError("out_dir is a file, not a folder", value=str(out), fix="pass a folder for the report (it is created)")
+    return out
+
+# %% ../nbs/60_jobs.ipynb #cc059250
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json
-                 *, gates=None, # gates (list, text or file); default: the template's `gates` parameter, if any
+                 *, gates=None, # gates (list, text or file); default: the template's `gates` parameter; never empty
+                 no_gates:bool=False, # run with no gates at all: the report says NOT GATED, never PASSED
                  name:str=None, # base name of the notebook and HTML (default: the template's name)
                  kernel_name:str=None, # a kernelspec to use instead of the Python prodkit runs in
-                 cell_timeout:float=600, # seconds one cell may run
+                 cell_timeout:int=600, # whole seconds one cell may run
                  progress:bool=False, # show papermill's progress bar
                  open_inputs:bool=True, # open the `path` parameters that declare a kind (`check_inputs`) before the kernel starts
+                 force:bool=False, # replace NAME.ipynb / NAME.html / results.json in out_dir even if prodkit did not write them
                 ) -> JobResult:
     "Run a template as a job: executed notebook, HTML report and `results.json` in `out_dir`, gates evaluated."
     import nbformat
     t0 = time.perf_counter(); started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     tpl = locate_template(template)
+    timeout, kernel_name = _check_run_options(cell_timeout=cell_timeout, kernel_name=kernel_name, progress=progress,
+                                              open_inputs=open_inputs, force=force, no_gates=no_gates, name=name)
     parameters = dict(parameters or {})
     if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
-    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name)):
-        raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
     params = check_parameters(tpl, parameters)
     declared = template_parameters(tpl)
-    if gates is None and "gates" in declared: gate_list = parse_gates(params.get("gates", declared["gates"].default))
-    else: gate_list = parse_gates(gates)
+    gate_list = _gate_list(gates, params, declared, no_gates, tpl.stem)
     if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
     if open_inputs: check_inputs(tpl, params)
+    artifacts = _artifacts(tpl, params)
     stem = name or tpl.stem
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError("out_dir is a file, not a folder", value=str(out_dir), fix="pass a folder for the report (it is created)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _out_dir(out_dir)
     final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html", "results_json": out_dir / "results.json"}
-    _clean_stale(out_dir)
-    for p in (final["results_json"], final["html"], final["notebook"]): p.unlink(missing_ok=True)
-    tmp = out_dir / f".prodkit-run-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    _check_replaceable(final, force)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _clean_stale(out_dir)
+        tmp = _make_tmp(out_dir)
+    except OSError as e:
+        raise JobError(f"the output folder cannot be written: {type(e).__name__}: {e}", value=str(out_dir),
+                       fix="pass a writable --out folder on a disk with free space") from e
     try:
         nb_path = tmp / f"{stem}.ipynb"
-        failed = _execute(tpl, nb_path, params, kernel_name=kernel_name, cell_timeout=cell_timeout, progress=progress)
+        failed = _execute(tpl, nb_path, params, kernel_name=kernel_name, cell_timeout=timeout, progress=progress)
         nb = nbformat.read(nb_path, as_version=4)
         if failed is not None: failed = _failing_cell(nb, failed)
-        results, manifest = read_results(nb), _job_manifest(read_manifest(nb), tpl, params)
-        report = evaluate_gates(gate_list, results)
-        code = EXIT_CELL_FAILED if failed else EXIT_PASSED if report.passed else EXIT_GATE_FAILED
+        results, notes, manifest = read_results(nb), read_notes(nb), _job_manifest(read_manifest(nb), tpl, params)
+        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"])
+        code = EXIT_CELL_FAILED if failed else EXIT_GATE_FAILED if report.gated and not report.passed else EXIT_PASSED
         nb = _finish_notebook(nb, stem, report, code, failed, started, results)
-        nbformat.write(nb, nb_path)
-        (tmp / f"{stem}.html").write_text(render_html(nb), encoding="utf-8")
         duration = time.perf_counter() - t0
-        payload = {"template": tpl.stem, "exit_code": code, "status": _STATUS[code], "passed": code == EXIT_PASSED,
-                   "failed_cell": failed, "results": results, "gates": [dict(r) for r in report.rows],
-                   "parameters": params, "manifest": manifest, "started_utc": started, "duration_s": round(duration, 3),
-                   "files": {k: v.name for k, v in final.items()}}
-        (tmp / "results.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-        for key, fname in (("notebook", f"{stem}.ipynb"), ("html", f"{stem}.html"), ("results_json", "results.json")):
-            os.replace(tmp / fname, final[key])
+        payload = {"generator": "prodkit", "template": tpl.stem, "exit_code": code, "status": _status(code, report),
+                   "passed": code == EXIT_PASSED and report.gated, "gated": report.gated, "failed_cell": failed, "results": results,
+                   "gates": [dict(r) for r in report.rows], "skipped_sections": notes["skipped"], "caveats": notes["caveats"],
+                   "artifacts": artifacts, "parameters": params, "manifest": manifest, "started_utc": started,
+                   "duration_s": round(duration, 3), "files": {k: v.name for k, v in final.items()}}
+        new = {"notebook": tmp / f"new-{stem}.ipynb", "html": tmp / f"new-{stem}.html", "results_json": tmp / "new-results.json"}
+        _write_synced(new["notebook"], nbformat.writes(nb))
+        _write_synced(new["html"], render_html(nb))
+        _write_synced(new["results_json"], json.dumps(payload, indent=1, default=str))
+        _check_replaceable(final, force)   # nothing foreign appeared while the job ran
+        for key in ("notebook", "html", "results_json"): os.replace(new[key], final[key])   # results.json last
+        _fsync_dir(out_dir)
+    except OSError as e:
+        if isinstance(e, ProdkitError): raise   # a FileFormatError is bad input, not the environment
+        raise JobError(f"the report could not be written: {type(e).__name__}: {e}", value=str(out_dir),
+                       fix="free disk space or make the output folder writable, then run again; the previous report was left as it was") from e
+    except BaseException:
+        _kill_all_kernels()   # interrupted while a kernel started or ran: it must not outlive the job
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return JobResult(template=tpl.stem, notebook=final["notebook"], html=final["html"], results_json=final["results_json"],
-                     results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration, manifest=manifest)
+                     results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration, manifest=manifest,
+                     artifacts=artifacts)

@@ -23,6 +23,18 @@ def _tmp_file(name, text):
     return p
 
 
+def _record_caveat(name, reason):
+    from prodkit.jobs import record_caveat, clear_recorded
+    try: record_caveat(name, reason)
+    finally: clear_recorded()
+
+
+def _skip(section, reason):
+    from prodkit.jobs import skip_section, clear_recorded
+    try: skip_section(section, reason)
+    finally: clear_recorded()
+
+
 def _check(params, node=None):
     from prodkit.jobs import check_parameters
     return check_parameters(node or _toy_node(), params)
@@ -59,11 +71,40 @@ def _run(template, params, gates=None, out=None):
     return run_notebook(template, params, out or tempfile.mkdtemp(prefix="prodkit-bad-out-"), gates=gates)
 
 
-def _toy_file():
+def _toy_file(params="n = 3  # int: how many\ngates = 'toy.n >= 1'  # str: gates"):
     import nbformat
     p = _tmp_file("toy.ipynb", "")
-    nbformat.write(_toy_node(params="n = 3  # int: how many"), str(p))
+    nbformat.write(_toy_node(params=params), str(p))
     return p
+
+
+def _run_opts(**kw):
+    "run_notebook on a toy template with one bad option; no kernel may start (the option is checked first)."
+    import tempfile
+    from prodkit.jobs import run_notebook
+    return run_notebook(_toy_file(), {}, tempfile.mkdtemp(prefix="prodkit-bad-out-"), **kw)
+
+
+def _run_foreign(fname, content):
+    import tempfile
+    from pathlib import Path
+    from prodkit.jobs import run_notebook
+    out = Path(tempfile.mkdtemp(prefix="prodkit-bad-out-")); (out / fname).write_text(content)
+    return run_notebook(_toy_file(), {}, out)
+
+
+def _run_label(label):
+    import tempfile
+    from pathlib import Path
+    from prodkit.jobs import run_notebook
+    t = _toy_file("table = ''  # path: rows, CSV or Parquet\nlabel = 'label'  # str: column of table: the label\ngates = 'toy.n >= 1'")
+    rows = Path(tempfile.mkdtemp(prefix="prodkit-bad-")) / "rows.csv"; rows.write_text("age,label\n1,0\n")
+    return run_notebook(t, {"table": rows, "label": label}, tempfile.mkdtemp(prefix="prodkit-bad-out-"))
+
+
+def _sha(p):
+    from prodkit.jobs import artifact_sha256
+    return artifact_sha256(p)
 
 
 CASES = [
@@ -90,4 +131,30 @@ CASES = [
     pytest.param(lambda: _read_results("/nonexistent/run.ipynb"), FileFormatError, "notebook file does not exist", id="jobs-results-missing-notebook"),
     pytest.param(lambda: _run("validation", {"model": ".", "reference": ".", "current": ".", "seed": -0.5}), ParameterError, "parameter `seed`", id="jobs-run-float-seed"),
     pytest.param(lambda: _run(_toy_file(), {}, gates=None, out=_tmp_file("report", "a file, not a folder")), ParameterError, "out_dir is a file", id="jobs-run-out-dir-is-a-file"),
+    pytest.param(lambda: _gates(""), ParameterError, "the gates text is empty", id="jobs-gate-empty-text"),
+    pytest.param(lambda: _gates("  \n "), ParameterError, "the gates text is empty", id="jobs-gate-whitespace-text"),
+    pytest.param(lambda: _gates([]), ParameterError, "the gate list is empty", id="jobs-gate-empty-list"),
+    pytest.param(lambda: _gates({"gates": None}), ParameterError, "`gates:` holds no list", id="jobs-gate-mapping-no-list"),
+    pytest.param(lambda: _gates(_tmp_file("g.yaml", "")), FileFormatError, "gates file declares no gate", id="jobs-gate-file-zero-bytes"),
+    pytest.param(lambda: _gates(_tmp_file("g.yaml", "# later\n")), FileFormatError, "gates file declares no gate", id="jobs-gate-file-all-comments"),
+    pytest.param(lambda: _gates(_tmp_file("g.yaml", "gates:\n")), FileFormatError, "gates file declares no gate", id="jobs-gate-file-gates-key-empty"),
+    pytest.param(lambda: _gates(_tmp_file("g.yaml", "gates: [a >= 1]\n").parent), FileFormatError, "gates file is not a regular file", id="jobs-gate-folder-not-a-file"),
+    pytest.param(lambda: _run(_toy_file("n = 3  # int: how many"), {}), ParameterError, "declares no gates and none were given", id="jobs-run-template-without-gates"),
+    pytest.param(lambda: _run_opts(gates="toy.n >= 1", no_gates=True), ParameterError, "not both", id="jobs-run-gates-and-no-gates"),
+    pytest.param(lambda: _run_opts(cell_timeout=2.5), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-fraction"),
+    pytest.param(lambda: _run_opts(cell_timeout=float("nan")), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-nan"),
+    pytest.param(lambda: _run_opts(cell_timeout=float("inf")), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-inf"),
+    pytest.param(lambda: _run_opts(cell_timeout=0), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-zero"),
+    pytest.param(lambda: _run_opts(cell_timeout=-1), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-negative"),
+    pytest.param(lambda: _run_opts(cell_timeout=True), ParameterError, "cell_timeout must be a whole", id="jobs-run-timeout-bool"),
+    pytest.param(lambda: _run_opts(kernel_name="no-such-kernel-42"), ParameterError, "no kernelspec named `no-such-kernel-42`", id="jobs-run-unknown-kernel"),
+    pytest.param(lambda: _run_opts(force="yes"), ParameterError, "force must be True or False", id="jobs-run-force-not-bool"),
+    pytest.param(lambda: _run_foreign("toy.html", "<html>thesis</html>"), ParameterError, "toy.html in the output folder was not written by prodkit", id="jobs-run-foreign-html"),
+    pytest.param(lambda: _run_foreign("results.json", '{"config": 1}'), ParameterError, "results.json in the output folder was not written by prodkit", id="jobs-run-foreign-results-json"),
+    pytest.param(lambda: _run_label("churned"), ParameterError, "no column 'churned' in the table data", id="jobs-run-missing-label-column"),
+    pytest.param(lambda: _record_caveat("quality.auc", ""), ParameterError, "needs a reason", id="jobs-caveat-without-reason"),
+    pytest.param(lambda: _skip("bad section", "no data"), ParameterError, "dotted words", id="jobs-skip-bad-section-name"),
+    pytest.param(lambda: _sha(_tmp_file("x.txt", "x").parent), FileFormatError, "no bundle.json", id="jobs-sha-folder-not-a-bundle"),
+    pytest.param(lambda: _sha("/nonexistent/model.pt"), FileFormatError, "model artifact does not exist", id="jobs-sha-missing-artifact"),
+    pytest.param(lambda: _locate(3), ParameterError, "a template must be a name or a notebook path", id="jobs-template-not-a-name"),
 ]

@@ -293,12 +293,14 @@ def _gone(procs, within=15):
 
 
 @pytest.mark.slow
-def test_interrupted_run_exits_130_and_leaves_no_report(tmp_path):
+def test_interrupted_run_exits_130_and_keeps_the_old_report(tmp_path):
     p, out, kids = _start_and_wait_in_sleeping_cell(tmp_path)
+    before = {f: (out / f).read_bytes() for f in ("toy.ipynb", "toy.html", "results.json")}
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and [l for l in err.splitlines() if l.strip()] == ["prodkit run: interrupted"], err
-    assert os.listdir(out) == []   # the old report is gone, no new one, no hidden .prodkit-run-* folder
+    assert sorted(os.listdir(out)) == sorted(before)   # the old report, no new one, no hidden .prodkit-run-* folder
+    assert {f: (out / f).read_bytes() for f in before} == before
     assert _gone(kids), "the kernel outlived the interrupted run"
 
 

@@ -33,7 +33,7 @@ def test_pass_writes_report_results_and_uses_our_python(passed):
     assert r.results["toy.python"] == sys.executable        # the kernel is the Python prodkit runs in
     assert read_results(out / "toy.ipynb") == r.results
     res = json.loads((out / "results.json").read_text())
-    assert res["exit_code"] == 0 and res["status"] == "PASSED" and res["results"] == r.results
+    assert res["exit_code"] == 0 and res["status"] == "PASSED" and res["results"] == r.results and res["gated"] is True
     assert res["gates"] == [{"gate": "toy.n >= 3", "metric": "toy.n", "op": ">=", "threshold": 3, "value": 5, "passed": True, "reason": ""}]
     assert res["parameters"] == {"n": 5, "scale": 2.0, "gates": '["toy.n >= 3"]'}
     assert res["manifest"]["extra"]["job"]["template"] == "toy.ipynb" and res["manifest"]["code"]
@@ -142,14 +142,29 @@ def test_bad_gates_exit_2_before_any_kernel(toy, tmp_path, monkeypatch):
         run_notebook(toy, {}, tmp_path / "out", gates=tmp_path / "nope.yaml")
 
 
-def test_failed_postprocessing_leaves_no_report_and_removes_the_old(toy, tmp_path, monkeypatch):
-    out = tmp_path / "out"; out.mkdir()
-    for f in ("toy.ipynb", "toy.html", "results.json"): (out / f).write_text("an old report")
+def _old_report(passed, tmp_path):
+    "A copy of a complete earlier report, and its bytes."
+    import shutil
+    _, src = passed
+    out = tmp_path / "out"; shutil.copytree(src, out)
+    return out, {f: (out / f).read_bytes() for f in ("toy.ipynb", "toy.html", "results.json")}
+
+
+def _intact(out, before):
+    "The earlier report is there byte for byte, keeps its verdict and start time, and nothing else was left."
+    assert sorted(os.listdir(out)) == sorted(before), os.listdir(out)
+    assert {f: (out / f).read_bytes() for f in before} == before
+    res = json.loads(before["results.json"])
+    assert res["status"] == "PASSED" and res["started_utc"] and res["started_utc"] in before["toy.html"].decode()
+
+
+def test_failed_postprocessing_keeps_the_old_report(passed, toy, tmp_path, monkeypatch):
+    out, before = _old_report(passed, tmp_path)
     def boom(nb): raise RuntimeError("renderer crashed")
     monkeypatch.setattr(jobs, "render_html", boom)
     with pytest.raises(RuntimeError, match="renderer crashed"):
         run_notebook(toy, {"n": 4}, out)
-    assert os.listdir(out) == []            # the old report is gone, no half-written new one, no temp folder
+    _intact(out, before)                    # the old report stays, no half-written new one, no temp folder
 
 
 _KILL = """
@@ -159,9 +174,8 @@ run_notebook(sys.argv[1], {"sleep_s": 60}, sys.argv[2])
 """
 
 
-def test_killed_run_leaves_no_complete_looking_report(toy, tmp_path):
-    out = tmp_path / "out"; out.mkdir()
-    for f in ("toy.ipynb", "toy.html", "results.json"): (out / f).write_text("an old report")
+def test_killed_run_keeps_the_old_report(passed, toy, tmp_path):
+    out, before = _old_report(passed, tmp_path)
     p = subprocess.Popen([sys.executable, "-c", _KILL, str(toy), str(out)], start_new_session=True)
     try:
         deadline = time.time() + 60
@@ -172,6 +186,7 @@ def test_killed_run_leaves_no_complete_looking_report(toy, tmp_path):
         else: pytest.fail("the job never reached the sleeping cell")
     finally:
         os.killpg(p.pid, signal.SIGKILL); p.wait()
-    assert [f for f in os.listdir(out) if not f.startswith(".")] == []
+    assert {f: (out / f).read_bytes() for f in before} == before   # killed mid-run: the old report is untouched
+    assert [f for f in os.listdir(out) if not f.startswith(".")] == sorted(before)
     assert run_notebook(toy, {}, out).exit_code == 0            # the next run cleans the dead run's folder
     assert sorted(os.listdir(out)) == ["results.json", "toy.html", "toy.ipynb"]
