@@ -60,16 +60,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 def _artifact_sha256(path) -> str:
     "sha256 of a model artifact as prodkit records it: the file's bytes, or `bundle.json`'s for a bundle folder."
-    import hashlib
-    from prodkit.core import FileFormatError
-    p = Path(path); f = p / "bundle.json" if p.is_dir() else p
-    if not f.is_file():   # also refuses devices and pipes, which would never end
-        raise FileFormatError("the model whose digest is expected is not a regular file or bundle folder", value=str(path),
-                              fix="pass the model file or the bundle folder (with its bundle.json)", path=str(path))
-    h = hashlib.sha256()
-    with open(f, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+    from prodkit.jobs import artifact_sha256
+    return artifact_sha256(path)
 
 def _expected_digest(a) -> str | None:
     "The sha256 the model must have: `--expect-sha256 HEX`, or what a validation run recorded in `--expect-results`."
@@ -458,6 +450,9 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
         except KeyboardInterrupt as e:
             if stop.first is None: stop.first = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
             print(f"{stop.prog}: {stop.word()}", file=sys.stderr)
+            if stop.hard:   # the job has cleaned up: end now, not after seconds of interpreter shutdown with torch loaded
+                _kill_children(stop.since); sys.stdout.flush(); sys.stderr.flush()
+                os._exit(128 + stop.first)
             return 128 + stop.first
 
 # %% ../nbs/90_cli.ipynb #f340f4a4

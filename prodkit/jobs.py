@@ -723,17 +723,10 @@ def _check_flag(name, v):
 def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or a single-file artifact
                    ) -> str:
     "The SHA-256 (hex) that identifies a model artifact: of the file, or of a bundle folder's `bundle.json`."
+    from prodkit.versioning import artifact_digest   # the one definition, read without following devices or leaving the bundle
     p = Path(path)
-    target = p / "bundle.json" if p.is_dir() else p
-    if p.is_dir() and not target.is_file():
-        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle, or a model file", path=str(p))
     if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path", path=str(p))
-    if not stat.S_ISREG(os.stat(target).st_mode):
-        raise FileFormatError("model artifact is not a regular file", value=str(target), fix="pass a model file or a bundle folder", path=str(target))
-    h = hashlib.sha256()
-    with open(target, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
+    return artifact_digest(p).split(":", 1)[1]
 
 def _artifacts(template, params) -> dict:
     "name -> {path, kind, sha256} for every given `path` parameter that declares a model bundle."

@@ -499,7 +499,7 @@ class UnsafeArtifactError(FileFormatError):
     "A model artifact holds something that could run code or touch files when loaded or called (refused unless `trust=True`)."
 
 _TRUST_FIX = ("export the model again with prodkit (save_bundle / export_torchscript) from a plain nn.Module; "
-              "or, only if you wrote this artifact yourself or it comes from a source you trust, pass trust=True")
+              "or, only if you wrote this artifact yourself or it comes from a source you trust, pass trust=True (--trust-model on the command line)")
 _MAX_JSON = 64 << 20     # bundle.json / adapter.json larger than this are refused, not read
 
 def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
