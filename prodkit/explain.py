@@ -1006,15 +1006,22 @@ class PermutationImportance(Report):
         ax.set_xlabel(f"drop in {self.metric} when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
 def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
-                           *, metric="accuracy", # one of 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better)
+                           *, metric=None, # 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better); default: 'r2' for a regression predictor, else 'accuracy'
                            n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None, output:str="auto",
                            features:Sequence[str]=None, # columns to permute (default: all model features)
                            batch_size:int=65536, progress:bool=False) -> PermutationImportance:
     "Shuffle each feature `n_repeats` times and measure the score drop; all shuffled copies of a feature go through the model in one call."
-    if not callable(metric): check_choice("metric", metric, _METRICS)
+    if metric is not None and not callable(metric): check_choice("metric", metric, _METRICS)
     check_positive("n_repeats", n_repeats, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
-    reg = metric in ("mse", "mae", "r2")
-    pred = _as_model(model, adapter=adapter, output="regression" if reg and output == "auto" else output, batch_size=batch_size)
+    told = "regression" if not isinstance(_unwrap(model), Predictor) and metric in ("mse", "mae", "r2") and output == "auto" else output
+    task, output = _task(model, None, told)
+    if metric is None: metric = "r2" if task == "regression" else "accuracy"
+    reg = metric in ("mse", "mae", "r2") if isinstance(metric, str) else task == "regression"
+    if isinstance(metric, str) and reg != (task == "regression"):
+        raise ParameterError(f"metric={metric!r} is for {'regression' if reg else 'classifiers'}, but this is a {task} model", value=metric,
+                             fix="leave metric unset (r2 for a regression, accuracy for a classifier), or pass " +
+                                 ("one of 'mse', 'mae', 'r2'" if task == "regression" else "'accuracy', 'roc_auc' or 'log_loss' (for a regression model: Predictor(model, output='regression'))"))
+    pred = _as_model(model, adapter=adapter, output=output, batch_size=batch_size)
     y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).ravel()
     if isinstance(X, pd.DataFrame):
         cols = list(features) if features is not None else (pred.adapter.schema.names if pred.adapter is not None else list(X.columns))

@@ -161,3 +161,19 @@ def test_an_auto_predictor_keeps_the_reading_it_already_decided():
         e = ex.explain(X[0] if ex.space_.schema is None else pd.DataFrame(X[:1], columns=["a", "b"]), num_features=2, num_samples=300)
         x0 = X[0, 0] if ex.space_.schema is None else float(ad.transform(pd.DataFrame(X[:1], columns=["a", "b"]))[0, 0])
         assert e.prediction == pytest.approx(1 / (1 + np.exp(-x0)), abs=1e-5)
+
+
+def test_permutation_importance_reads_the_task_from_the_predictor(diabetes):
+    from prodkit.explain import permutation_importance
+    df, ad, model = diabetes
+    from sklearn.datasets import load_diabetes
+    y = load_diabetes().target
+    reg = Predictor(model, adapter=ad, output="regression")
+    pi = permutation_importance(reg, df, y, n_repeats=2, seed=0)                 # no metric: r2, since the predictor is a regression
+    assert pi.metric == "r2" and 0.3 < pi.baseline < 0.7
+    with pytest.raises(ParameterError, match="metric='accuracy' is for classifiers, but this is a regression model") as e:
+        permutation_importance(reg, df, y, metric="accuracy")
+    assert "leave metric unset" in e.value.fix
+    with pytest.raises(ParameterError, match="metric='r2' is for regression") as e:
+        permutation_importance(Predictor(nn.Linear(10, 2), adapter=ad), df, y, metric="r2")
+    assert "output='regression'" in e.value.fix
