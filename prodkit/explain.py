@@ -37,15 +37,76 @@ def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
 
+def _unwrap(model):
+    "A loaded bundle's `predictor` (anything that is not a model but carries a `Predictor`), else `model` itself."
+    p = getattr(model, "predictor", None)
+    return p if isinstance(p, Predictor) and not isinstance(model, (Predictor, nn.Module)) else model
+
 def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_size:int=65536, device:str="cpu") -> Predictor:
-    "Wrap `model` (module, TorchScript, callable or `Predictor`) in a `Predictor`."
+    "Wrap `model` (module, TorchScript, callable, `Predictor` or bundle) in a `Predictor`; a given Predictor keeps its decided reading."
+    model = _unwrap(model)
     if isinstance(model, Predictor):
-        if adapter is not None and model.adapter is None: model = Predictor(model.model, adapter=adapter, output=model.output, classes=model.classes, batch_size=model.batch_size, device=str(model.device))
+        if adapter is not None and model.adapter is None:
+            model = Predictor(model.model, adapter=adapter, output=getattr(model, "output_", model.output), classes=model.classes,
+                              batch_size=model.batch_size, device=str(model.device))
         return model
     if not (isinstance(model, nn.Module) or callable(model)):
-        raise ParameterError("model must be an nn.Module, a TorchScript module, a Predictor or a callable", value=type(model).__name__,
-                             fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...))")
+        raise ParameterError("model must be an nn.Module, a TorchScript module, a Predictor, a loaded bundle or a callable", value=type(model).__name__,
+                             fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...), or load_bundle(path))")
     return Predictor(model, adapter=adapter, output=output, classes=classes, batch_size=batch_size, device=device)
+
+def _task(model, mode:str=None, output:str="auto") -> tuple:
+    "(mode, output) for an explainer: read from a Predictor (or bundle) when given one; explicit arguments that contradict it are errors."
+    if mode is not None: check_choice("mode", mode, ["classification", "regression"])
+    model = _unwrap(model)
+    if isinstance(model, Predictor):
+        said = "regression" if model.output == "regression" else (None if model.output == "auto" and not getattr(model, "output_", None) else "classification")
+        if output != "auto" and output != model.output:
+            raise ParameterError(f"output={output!r} contradicts the predictor, whose output is {model.output!r}", value=output,
+                                 fix="leave output unset: the explainer reads it from the predictor (or build the Predictor with the output you mean)")
+        if mode is not None and said is not None and mode != said:
+            raise ParameterError(f"mode={mode!r} contradicts the predictor, whose output={model.output!r} makes it a {said} model", value=mode,
+                                 fix=f"leave mode unset: the explainer reads the task from the predictor (or pass mode={said!r})")
+        return mode or said or "classification", model.output
+    if mode is None: mode = "regression" if output == "regression" else "classification"
+    if mode == "regression" and output in ("logits", "proba"):
+        raise ParameterError(f"mode='regression' contradicts output={output!r} (a classifier's output)", value=output,
+                             fix="pass output='regression' (mode then follows) for a regression model, or leave mode unset for a classifier")
+    if mode == "classification" and output == "regression":
+        raise ParameterError("mode='classification' contradicts output='regression'", value=mode,
+                             fix="leave mode unset (output='regression' makes it a regression), or pass output='logits' or 'proba' for a classifier")
+    return mode, ("regression" if mode == "regression" else output)
+
+def _class_names(pred:Predictor, class_names, mode:str="classification"):
+    "Class names in output order: `class_names`, else the predictor's `classes`; a contradiction is an error."
+    if class_names is not None and mode == "regression":
+        raise ParameterError("class_names are for classifiers, but this is a regression model", value=list(class_names)[:10], fix="leave class_names unset")
+    if class_names is None: return None if pred.classes is None else [c.item() if isinstance(c, np.generic) else c for c in pred.classes]
+    names = [c.item() if isinstance(c, np.generic) else c for c in class_names]
+    if pred.classes is not None and names != [c.item() if isinstance(c, np.generic) else c for c in pred.classes]:
+        raise ParameterError(f"class_names {names[:10]} contradict the predictor's classes {list(pred.classes)[:10]}", value=names[:10],
+                             fix="leave class_names unset: the explainer reads them from the predictor")
+    return names
+
+def _classifier(pred:Predictor, who:str):
+    "Refuse a regression predictor where only classes can be explained."
+    if pred.output == "regression":
+        raise ParameterError(f"{who} explains a class score, but the predictor's output is 'regression'", value=pred.output,
+                             fix="explain a regression model with TabularExplainer, or pass a classifier")
+    return pred
+
+def _key_part(name) -> str:
+    "A class name as a gate-friendly key part: lower case ASCII letters, digits and '_'."
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_") or "class"
+
+def _class_keys(names) -> list:
+    "Distinct gate-friendly key parts for class names (a clash gets the class's index appended)."
+    parts = [_key_part(n) for n in names]
+    return [p if parts.count(p) == 1 else f"{p}_{i}" for i, p in enumerate(parts)]
+
+def _class_text(label) -> str:
+    "How a class is named in text: its name, or 'class 1' for an unnamed (integer) class."
+    return f"class {label}" if isinstance(label, (int, np.integer)) and not isinstance(label, bool) else str(label)
 
 class _BuiltInputs(Predictor):
     "A `Predictor` for input batches the explainer built itself from validated, finite rows: skips the per-call scan for NaN inputs (outputs are still checked)."
@@ -57,13 +118,12 @@ def _declared(pred:Predictor, raw:np.ndarray, mode:str) -> Predictor:
     "Fix the output kind once, from the model's outputs on training data, so every later call reads outputs the same way."
     if mode == "regression": out = "regression"
     elif pred.output != "auto": out = pred.output
+    elif getattr(pred, "output_", None): out = pred.output_        # an 'auto' predictor that already decided how to read its outputs
     elif raw.shape[1] == 1: out = "logits" if (raw.min() < 0 or raw.max() > 1) else "proba"
     else: out = "logits" if (raw.min() < 0 or raw.max() > 1 or not np.allclose(raw.sum(1), 1, atol=1e-4)) else "proba"
-    if out == "regression" and pred.output not in ("auto", "regression"):
-        raise ParameterError("mode='regression' needs a model whose output is 'regression'", value=pred.output, fix="pass mode='classification' or a regression model")
     return _BuiltInputs(pred.model, adapter=pred.adapter, output=out, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
 
-# %% ../nbs/30_explain.ipynb #6a633f48
+# %% ../nbs/30_explain.ipynb #3be12956
 def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
                     feature_selection:str="auto", alpha:float=1.0):
     "Weighted ridge surrogates for many rows at once, each as lime's `explain_instance_with_data` fits one. Z (R,S,F), y and w (R,S); returns (used, coef, intercept, score)."
@@ -112,7 +172,7 @@ def _weighted_r2(y:torch.Tensor, pred:torch.Tensor, w:torch.Tensor) -> torch.Ten
     tiny = 1e-10 * w.sum(1)
     return torch.where(sst > tiny, 1 - sse / sst.clamp_min(1e-300), torch.where(sse <= tiny, 1.0, 0.0).to(y.dtype))
 
-# %% ../nbs/30_explain.ipynb #c30db440
+# %% ../nbs/30_explain.ipynb #332abe5d
 class _Space:
     "The explainer's view of the columns: numeric values and category codes, one float column per schema feature."
     def __init__(self, names, kinds, categories, adapter, schema):
@@ -193,7 +253,7 @@ class _Space:
         if self.kinds[j] == "numeric": return float(v)
         return self.categories[j][int(v)]
 
-# %% ../nbs/30_explain.ipynb #332abe5d
+# %% ../nbs/30_explain.ipynb #7f5a18a7
 class _Encoder:
     "Model inputs for many perturbed rows: exact for numeric frames, and a verified fast path for a `TabularAdapter`."
     def __init__(self, space:_Space, base:np.ndarray):
@@ -245,7 +305,7 @@ class _Encoder:
             if self.fast: return torch.from_numpy(X)
         return torch.from_numpy(self.space.adapter.encode(self.space.frame(M), unseen="allow"))
 
-# %% ../nbs/30_explain.ipynb #7f5a18a7
+# %% ../nbs/30_explain.ipynb #204052e4
 class _Discretizer:
     "lime's quartile (or decile) discretizer: bins, their names, and truncated-normal sampling inside a bin."
     def __init__(self, T:np.ndarray, space:_Space, percentiles):
@@ -288,7 +348,7 @@ def _truncnorm(tab:dict, j:int, idx:np.ndarray, u:np.ndarray) -> np.ndarray:
     z *= tab["ssd"][j].take(idx); z += tab["mu"][j].take(idx)
     return z
 
-# %% ../nbs/30_explain.ipynb #ee6c271d
+# %% ../nbs/30_explain.ipynb #ba2af851
 def _fmt_value(v):
     if isinstance(v, (float, np.floating)): return f"{v:.4g}"
     return str(v)
@@ -331,30 +391,31 @@ class Explanation(Report):
         return dict(list(self.weights.items())[:k])
     def _summary(self):
         return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "local_prediction": self.local_prediction,
-                "intercept": self.intercept, "top_feature": self.features[0] if self.features else None}
+                "intercept": self.intercept, "top_feature": self.features[0] if self.features else None, "label": self.label}
     def to_frame(self) -> pd.DataFrame:
         "One row per feature: `feature value condition weight`."
         return pd.DataFrame({"feature": list(self.features), "value": list(self.values), "condition": list(self.conditions), "weight": list(self.coefs)})
     def headline(self):
-        what = f"class {self.label!r}" if self.mode == "classification" else "the prediction"
+        what = f"P({_class_text(self.label)})" if self.mode == "classification" else "the prediction"
         return f"Explanation of {what} = {self.prediction:.4g} for row {self.row_id!r} (fidelity {self.fidelity:.2f})"
+    def _towards(self) -> str: return f"weight towards {_class_text(self.label)}" if self.mode == "classification" else "weight"
     def _plot(self, ax, max_features:int=10):
         c, w = list(self.conditions[:max_features])[::-1], np.array(self.coefs[:max_features])[::-1]
         ax.barh(range(len(w)), w, color=np.where(w >= 0, "#2ca02c", "#d62728"))
         ax.set_yticks(range(len(w)), c, **_PLAIN); ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9, **_PLAIN)
+        ax.set_xlabel(f"local {self._towards()}", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN)
         return ax
     def _repr_html_(self):
         try:
             rows = [(c, _fmt_value(v), float(w)) for c, v, w in zip(self.conditions, self.values, self.coefs)]
             scale = max([abs(r[2]) for r in rows], default=0)
-            return (f"<div><b>{html.escape(self.headline())}</b><table><tr><th>condition</th><th>value</th><th>weight</th><th></th></tr>"
+            return (f"<div><b>{html.escape(self.headline())}</b><table><tr><th>condition</th><th>value</th><th>{html.escape(self._towards())}</th><th></th></tr>"
                     f"{_bar_html(rows[:15], scale)}</table><small>intercept {self.intercept:.4g}, surrogate at row {self.local_prediction:.4g}, "
                     f"in-sample R&sup2; {self.score:.3f}</small></div>")
         except Exception as e:
             return f"<div><b>Explanation</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
 
-# %% ../nbs/30_explain.ipynb #ca52b4e1
+# %% ../nbs/30_explain.ipynb #4f76b34b
 def _jaccard(a:set, b:set) -> float: return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 @dataclass(frozen=True, kw_only=True)
@@ -406,22 +467,36 @@ class ExplanationSet(Report):
                           "q25": A.quantile(0.25).to_numpy(), "q75": A.quantile(0.75).to_numpy(), f"share_top{k}": topk.mean().to_numpy()})
         return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
 
+    def _labels(self) -> list: return list(dict.fromkeys(e.label for e in self if e.mode == "classification"))
     def _summary(self):
         fid = np.array([e.fidelity for e in self]); g = self.global_importance()
-        return {"n_rows": len(self), "mean_fidelity": float(fid.mean()), "min_fidelity": float(fid.min()),
-                "share_low_fidelity": float((fid < self.min_fidelity).mean()), "mean_score": float(np.mean([e.score for e in self])),
-                "top_feature": g.feature.iloc[0], "top_feature_importance": float(g.mean_abs_weight.iloc[0])}
+        out = {"n_rows": len(self), "mean_fidelity": float(fid.mean()), "min_fidelity": float(fid.min()),
+               "share_low_fidelity": float((fid < self.min_fidelity).mean()), "mean_score": float(np.mean([e.score for e in self])),
+               "top_feature": g.feature.iloc[0], "top_feature_importance": float(g.mean_abs_weight.iloc[0])}
+        labels = self._labels()
+        if labels:          # rows explained per class, under gate-friendly keys (n_rows_benign, n_rows_iris_setosa, ...)
+            names = list(getattr(self.explainer, "classes_", None) or labels)
+            if not set(labels) <= set(names): names = labels
+            keys = dict(zip(names, _class_keys(names)))
+            out.update({f"n_rows_{keys[c]}": sum(e.label == c for e in self) for c in names})
+        return out
     def to_frame(self) -> pd.DataFrame:
         "Tidy: one row per (row, feature) with value, condition, weight and the row's fidelity."
-        fr = [e.to_frame().assign(row=e.row_id, rank=range(1, len(e.features) + 1), fidelity=e.fidelity) for e in self]
-        return pd.concat(fr, ignore_index=True)[["row", "rank", "feature", "value", "condition", "weight", "fidelity"]]
+        fr = [e.to_frame().assign(row=e.row_id, label=e.label, rank=range(1, len(e.features) + 1), fidelity=e.fidelity) for e in self]
+        cols = ["row", "label", "rank", "feature", "value", "condition", "weight", "fidelity"]
+        return pd.concat(fr, ignore_index=True)[cols if self._labels() else [c for c in cols if c != "label"]]
+    def _about(self) -> str:
+        "Which class the weights are about: ' of P(benign)', ' of each row's predicted class (3 classes)', or '' for regression."
+        labels = self._labels()
+        if not labels: return ""
+        return f" of P({_class_text(labels[0])})" if len(labels) == 1 else f" of each row's own class ({len(labels)} classes)"
     def headline(self):
-        return f"{len(self)} explanations, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
+        return f"{len(self)} explanations{self._about()}, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
     def _plot(self, ax, max_features:int=15):
         g = self.global_importance().head(max_features).iloc[::-1]
         ax.barh(range(len(g)), g.mean_abs_weight, color="#1f77b4", xerr=[(g.mean_abs_weight - g.q25).clip(lower=0), (g.q75 - g.mean_abs_weight).clip(lower=0)], capsize=2)
         ax.set_yticks(range(len(g)), g.feature, **_PLAIN)
-        ax.set_xlabel("mean |local weight| (whiskers: quartiles)"); ax.set_title(f"Global importance over {len(self)} rows", fontsize=9); return ax
+        ax.set_xlabel("mean |local weight| (whiskers: quartiles)"); ax.set_title(f"Global importance{self._about()} over {len(self)} rows", fontsize=9, **_PLAIN); return ax
 
     def stability(self, seeds:Sequence[int]=(1, 2, 3), # seeds to re-explain the same rows with (the set's own seed is added)
                   *, k:int=5, min_stability:float=0.6, progress:bool=False) -> StabilityReport:
@@ -455,16 +530,16 @@ class ExplanationSet(Report):
         return ExplanationSet(explanations=tuple(self.explanations[i] for i in chosen), explainer=self.explainer, rows=sub, num_features=self.num_features,
                               num_samples=self.num_samples, label=self.label, min_fidelity=self.min_fidelity, seed=self.seed)
 
-# %% ../nbs/30_explain.ipynb #4f76b34b
+# %% ../nbs/30_explain.ipynb #7386ad64
 class TabularExplainer:
     "LIME for tabular torch models, batched across rows: lime's sampling and kernel, one model call and one batched ridge solve per chunk of rows."
     def __init__(self, model, # nn.Module, TorchScript module, Predictor or callable on float tensors
                  training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
                  *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
                  adapter:TabularAdapter=None, # encodes frames for the model (default: the Predictor's adapter)
-                 mode:str="classification", # 'classification' or 'regression'
-                 output:str="auto", # model output: 'auto' (detected once on training data), 'logits', 'proba', 'regression'
-                 class_names:Sequence=None, # class labels in output order
+                 mode:str=None, # 'classification' or 'regression'; default: the predictor's task (output='regression' is a regression)
+                 output:str="auto", # model output: 'auto' (detected once on training data), 'logits', 'proba', 'regression'; default: the predictor's
+                 class_names:Sequence=None, # class labels in output order (default: the predictor's classes)
                  feature_names:Sequence=None, # names for array columns
                  seed:int=0, # seed of every perturbation
                  discretize:bool=True, # lime's discretize_continuous
@@ -478,16 +553,16 @@ class TabularExplainer:
                  batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
                  max_chunk:int=500_000, # perturbed rows held in memory at once
                  device:str="cpu"): # where the model runs (ignored when `model` is a Predictor)
-        check_choice("mode", mode, ["classification", "regression"]); check_choice("discretizer", discretizer, ["quartile", "decile"])
+        mode, output = _task(model, mode, output); check_choice("discretizer", discretizer, ["quartile", "decile"])
         check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
         check_positive("seed", seed, allow_zero=True, integer=True); check_positive("fidelity_samples", fidelity_samples, integer=True)
         check_positive("batch_size", batch_size, integer=True); check_positive("max_chunk", max_chunk, integer=True)
         if kernel_width is not None: check_positive("kernel_width", kernel_width)
-        self.mode, self.class_names, self.seed, self.discretize = mode, class_names, seed, discretize
+        self.mode, self.seed, self.discretize = mode, seed, discretize
         self.feature_selection, self.sample_around_instance = feature_selection, sample_around_instance
         self.fidelity_samples, self.min_fidelity, self.max_low_share, self.max_chunk = fidelity_samples, min_fidelity, max_low_share, max_chunk
-        pred = _as_model(model, adapter=adapter, output="regression" if mode == "regression" and output == "auto" else output,
-                         classes=class_names, batch_size=batch_size, device=device)
+        pred = _as_model(model, adapter=adapter, output=output, classes=class_names, batch_size=batch_size, device=device)
+        self.class_names = class_names = _class_names(pred, class_names, mode)
         self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter, feature_names=feature_names)
         if isinstance(training_data, pd.DataFrame): training_data = training_data.dropna(subset=self.space_.names)   # rows with missing values say nothing about how to perturb
         elif isinstance(training_data, np.ndarray) and np.issubdtype(training_data.dtype, np.floating) and training_data.ndim == 2:
@@ -518,6 +593,7 @@ class TabularExplainer:
                 raise ModelError(f"the model returns {n_out} class scores but class_names has {len(class_names)}", value=list(class_names),
                                  fix="pass one class name per model output column")
             self.classes_ = list(class_names) if class_names is not None else list(range(n_out))
+            self.class_keys_ = _class_keys(self.classes_)
 
     @property
     def feature_names_(self) -> list: return list(self.space_.names)
@@ -640,7 +716,7 @@ class TabularExplainer:
             raise DataError("explain takes one row", value=tuple(row.shape), fix="use explain_many for several rows")
         return self.explain_many(row, num_features=num_features, num_samples=num_samples, label=label, seed=seed).explanations[0]
 
-# %% ../nbs/30_explain.ipynb #5081f961
+# %% ../nbs/30_explain.ipynb #d260dd3a
 def _as_image(image) -> torch.Tensor:
     "An image as a float (C,H,W) tensor; accepts (H,W), (C,H,W) or (1,C,H,W) tensors or arrays."
     t = image.detach().cpu() if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
@@ -652,103 +728,154 @@ def _as_image(image) -> torch.Tensor:
     if not torch.isfinite(t).all(): raise DataError("the image contains NaN or infinite pixels", fix="clean the image first")
     return t
 
+def _cell_size(H:int, W:int) -> int:
+    "Side of the default square superpixels: a quarter of the shorter side, at least 2 pixels (8x8 -> 2, 28x28 -> 7)."
+    return max(2, int(round(min(H, W) / 4)))
+
+def _grid(H:int, W:int, side:int) -> np.ndarray:
+    "(H,W) labels of square cells `side` pixels wide, row by row."
+    return (np.arange(H)[:, None] // side) * (-(-W // side)) + np.arange(W)[None, :] // side
+
 def _segment(img:torch.Tensor, segmentation, seed:int) -> np.ndarray:
-    "Superpixels of a (C,H,W) image with lime's scikit-image wrapper: quickshift for large images, SLIC for small ones."
+    "Superpixels of a (C,H,W) image whose size follows the image: a grid for small images, lime's quickshift for large ones."
     from lime.wrappers.scikit_image import SegmentationAlgorithm
     rgb = img.permute(1, 2, 0).numpy().astype(np.float64)
     rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[:, :, :3]
+    H, W = rgb.shape[:2]; side = _cell_size(H, W)
     if callable(segmentation): seg = segmentation(rgb)
     else:
-        H, W = rgb.shape[:2]
-        name = segmentation if segmentation != "auto" else ("quickshift" if min(H, W) >= 32 else "slic")
-        check_choice("segmentation", name, ["quickshift", "slic", "felzenszwalb"])
-        params = {"quickshift": dict(kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed),
-                  "slic": dict(n_segments=max(4, H * W // 4), compactness=0.1, start_label=0, channel_axis=-1),
-                  "felzenszwalb": dict(scale=1, sigma=0.5, min_size=max(2, H * W // 64))}[name]
-        seg = SegmentationAlgorithm(name, **params)(rgb)
+        name = segmentation if segmentation != "auto" else ("quickshift" if min(H, W) >= 64 else "grid")
+        check_choice("segmentation", name, ["grid", "quickshift", "slic", "felzenszwalb"])
+        if name == "grid": seg = _grid(H, W, side)
+        else:
+            params = {"quickshift": dict(kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed),
+                      "slic": dict(n_segments=int(np.ceil(H / side) * np.ceil(W / side)), compactness=10, start_label=0, channel_axis=-1),
+                      "felzenszwalb": dict(scale=1, sigma=0.5, min_size=side * side)}[name]
+            seg = SegmentationAlgorithm(name, **params)(rgb)
     seg = np.asarray(seg)
     if seg.shape != rgb.shape[:2]: raise ParameterError("segmentation must return one label per pixel", value=seg.shape, fix="return an (H, W) integer array")
     return np.unique(seg, return_inverse=True)[1].reshape(seg.shape)
 
+def _lime_fidelity(y:np.ndarray, pred:np.ndarray, w:np.ndarray, min_effect:float) -> tuple:
+    "(fidelity, effect): kernel-weighted R^2 of `pred` on the samples `y` (lime's score), and the weighted std of `y`; 0 when the output hardly moves."
+    sw = w.sum(); ybar = (w * y).sum() / sw
+    sst = float((w * (y - ybar) ** 2).sum()); sse = float((w * (y - pred) ** 2).sum())
+    effect = float(np.sqrt(sst / sw))
+    return (0.0 if effect < min_effect else 1.0 - sse / sst), effect
+
+# %% ../nbs/30_explain.ipynb #2c6c9318
 @dataclass(frozen=True, kw_only=True)
 class ImageExplanation(Report):
-    "Superpixel weights of one image's prediction; `.plot()` overlays the superpixels that matter."
+    "Superpixel weights of one image's prediction; `.plot()` shows the image under a translucent overlay of the weights."
     image: Any = field(repr=False, compare=False)      # (C,H,W) tensor
     segments: Any = field(repr=False, compare=False)   # (H,W) superpixel labels
+    hidden: Any = field(default=None, repr=False, compare=False)   # (C,H,W) the image with every superpixel hidden
     weights: dict                           # superpixel -> weight, ordered by |weight|
     intercept: float
-    fidelity: float
-    score: float
+    fidelity: float                         # lime's score (weighted R^2 on the perturbations); 0 when the output does not move
+    score: float                            # the same R^2 as lime computes it, without that guard
     prediction: float
+    effect: float = float("nan")            # weighted std of the class probability over the perturbations
     label: Any = None
     def top(self, k:int=5) -> dict: return dict(list(self.weights.items())[:k])
     def mask(self, k:int=5, *, positive_only:bool=False) -> np.ndarray:
         "Boolean (H,W) mask of the `k` superpixels with the largest |weight| (or largest positive weight)."
         items = [(s, w) for s, w in self.weights.items() if w > 0 or not positive_only][:k]
         return np.isin(self.segments, [s for s, _ in items])
-    def _summary(self): return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "n_segments": int(self.segments.max()) + 1}
+    def hide(self, segments) -> torch.Tensor:
+        "The image with `segments` (superpixel labels) hidden as the explainer hid them."
+        on = torch.from_numpy(~np.isin(self.segments, list(segments)))[None]
+        return torch.where(on, self.image, self.hidden)
+    def _summary(self):
+        top = next(iter(self.weights.items()), (None, 0.0))
+        return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "effect": self.effect,
+                "top_weight": top[1], "n_segments": int(self.segments.max()) + 1, "label": self.label}
     def to_frame(self):
         px = np.bincount(self.segments.ravel())
         return pd.DataFrame({"segment": list(self.weights), "weight": list(self.weights.values()), "pixels": [int(px[s]) for s in self.weights]})
-    def headline(self): return f"Image explanation of class {self.label!r} = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
-    def _plot(self, ax, k:int=5):
-        from skimage.segmentation import mark_boundaries
-        img = self.image.numpy(); g = img.mean(0) if img.shape[0] != 3 else None
-        base = np.repeat(((g - g.min()) / (np.ptp(g) or 1))[:, :, None], 3, 2) if g is not None else np.clip(img.transpose(1, 2, 0), 0, 1)
-        over = np.zeros(self.segments.shape + (4,))
-        for s, w in self.top(k).items():
-            over[self.segments == s] = (0.17, 0.63, 0.17, 0.55) if w > 0 else (0.84, 0.15, 0.16, 0.55)
-        ax.imshow(mark_boundaries(base, self.segments, color=(1, 1, 0)), interpolation="nearest")
-        ax.imshow(over, interpolation="nearest"); ax.set_axis_off(); ax.set_title(f"class {self.label!r}: green for, red against", fontsize=9, **_PLAIN)
+    def headline(self): return f"Image explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
+    def weight_map(self) -> np.ndarray:
+        "(H,W) array: each pixel carries its superpixel's weight (0 for superpixels not in the surrogate)."
+        wm = np.zeros(self.segments.shape)
+        for s, w in self.weights.items(): wm[self.segments == s] = w
+        return wm
+    def _plot(self, ax, alpha:float=0.6):
+        from matplotlib.collections import LineCollection
+        img = self.image.numpy(); seg = self.segments
+        if img.shape[0] == 3: ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
+        else: g = img.mean(0); ax.imshow((g - g.min()) / (np.ptp(g) or 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        wm = self.weight_map(); scale = np.abs(wm).max() or 1.0
+        over = np.zeros(seg.shape + (4,)); over[..., :3] = np.where(wm[..., None] >= 0, (0.17, 0.63, 0.17), (0.84, 0.15, 0.16))
+        over[..., 3] = alpha * np.abs(wm) / scale
+        ax.imshow(over, interpolation="nearest")
+        r, c = np.nonzero(seg[:, 1:] != seg[:, :-1]); r2, c2 = np.nonzero(seg[1:] != seg[:-1])   # superpixel borders, drawn between pixels
+        lines = [((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r, c)] + [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r2, c2)]
+        ax.add_collection(LineCollection(lines, colors="#ffd700", linewidths=0.6, alpha=0.6))
+        ax.set_axis_off(); ax.set_title(f"{_class_text(self.label)}: p = {self.prediction:.3g}, green for, red against (fidelity {self.fidelity:.2f})", fontsize=9, **_PLAIN)
         return ax
 
+# %% ../nbs/30_explain.ipynb #7fca14ff
+def _hidden(img:torch.Tensor, seg:np.ndarray, hide_color, grid:bool) -> torch.Tensor:
+    "The image with every superpixel hidden: 'auto' is the background (median border colour) on a grid and lime's superpixel mean otherwise; None that mean; a number that value."
+    out = torch.empty_like(img)
+    if hide_color == "auto" and grid:                 # a cell's own mean is nearly the cell itself: hiding it would change nothing
+        border = torch.cat([img[:, 0], img[:, -1], img[:, :, 0], img[:, :, -1]], 1)
+        out[:] = border.median(1).values[:, None, None]; return out
+    if hide_color is not None and hide_color != "auto": out[:] = float(hide_color); return out
+    for s in range(int(seg.max()) + 1): m = torch.from_numpy(seg == s); out[:, m] = img[:, m].mean(1, keepdim=True)
+    return out
+
+def _cosine_weights(D:np.ndarray, width:float) -> np.ndarray:
+    "lime's image kernel on the cosine distance of each on/off sample to the all-on image."
+    sim = D.sum(1) / (np.sqrt(D.sum(1)) * np.sqrt(D.shape[1]) + 1e-300)
+    return _kernel(1 - sim, width)
+
 class ImageExplainer:
-    "LIME for image models: lime's superpixels, sampling and kernel; perturbed images built at once and scored in large batches."
-    def __init__(self, model, *, class_names:Sequence=None, output:str="auto", segmentation="auto", # 'auto', 'quickshift', 'slic', 'felzenszwalb' or a callable
-                 hide_color:float=None, # None: each superpixel's mean colour, as lime
+    "LIME for image models: superpixels sized to the image, lime's sampling and kernel; perturbed images built at once and scored in large batches."
+    def __init__(self, model, *, class_names:Sequence=None, # class labels in output order (default: the predictor's classes)
+                 output:str="auto", segmentation="auto", # 'auto' (grid below 64 px a side, else quickshift), 'grid', 'quickshift', 'slic', 'felzenszwalb' or a callable
+                 hide_color="auto", # 'auto': the background (median border colour) for grid cells, else lime's superpixel mean; None: that mean; or a value
                  kernel_width:float=0.25, feature_selection:str="auto", seed:int=0, batch_size:int=2048,
-                 fidelity_samples:int=300, min_fidelity:float=0.5, device:str="cpu"):
+                 min_fidelity:float=0.5, # warn below this fidelity
+                 min_effect:float=1e-3, # the class probability must move at least this much (weighted std) for the surrogate to explain anything
+                 device:str="cpu"):
         check_positive("seed", seed, allow_zero=True, integer=True); check_positive("batch_size", batch_size, integer=True)
-        check_positive("kernel_width", kernel_width)
-        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device)
-        self.class_names, self.segmentation, self.hide_color, self.kernel_width = class_names, segmentation, hide_color, kernel_width
-        self.feature_selection, self.seed, self.fidelity_samples, self.min_fidelity = feature_selection, seed, fidelity_samples, min_fidelity
+        check_positive("kernel_width", kernel_width); check_positive("min_effect", min_effect, allow_zero=True)
+        if not (hide_color is None or hide_color == "auto" or (isinstance(hide_color, (int, float)) and np.isfinite(hide_color))):
+            raise ParameterError("hide_color must be 'auto', None or a finite number", value=hide_color, fix="pass hide_color=0.0, or leave it 'auto'")
+        _task(model, None, output)
+        self.predictor_ = _classifier(_as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device), "ImageExplainer")
+        self.class_names = _class_names(self.predictor_, class_names)
+        self.segmentation, self.hide_color, self.kernel_width = segmentation, hide_color, kernel_width
+        self.feature_selection, self.seed, self.min_fidelity, self.min_effect = feature_selection, seed, min_fidelity, min_effect
 
     def explain(self, image, *, label=None, # class to explain (default: the predicted class)
                 num_samples:int=1000, num_features:int=10, seed:int=None) -> ImageExplanation:
-        "Explain one image: superpixels switched off at random, one batched model pass, a weighted ridge surrogate."
+        "Explain one image: superpixels switched off at random, one batched model pass, a weighted ridge surrogate scored as lime scores it."
         check_positive("num_samples", num_samples, integer=True); check_positive("num_features", num_features, integer=True)
         seed = self.seed if seed is None else seed
         img = _as_image(image); seg = _segment(img, self.segmentation, seed); n = int(seg.max()) + 1
-        fudged = torch.empty_like(img)
-        if self.hide_color is None:
-            for s in range(n): m = torch.from_numpy(seg == s); fudged[:, m] = img[:, m].mean(1, keepdim=True)
-        else: fudged[:] = self.hide_color
-        key = img.numpy().tobytes()
-        def sample(S, stream):
-            data = _row_seed(seed, key, stream).integers(0, 2, (S, n)); data[0] = 1
-            on = torch.from_numpy(data[:, seg].astype(bool))[:, None]          # (S,1,H,W)
-            return data, torch.where(on, img[None], fudged[None])
-        data, imgs = sample(num_samples, 0); dataf, imgsf = sample(self.fidelity_samples, 1)
-        P = self.predictor_.predict_proba(torch.cat([imgs, imgsf]))
+        grid = self.segmentation == "grid" or (self.segmentation == "auto" and min(img.shape[1:]) < 64)
+        hidden = _hidden(img, seg, self.hide_color, grid)
+        data = _row_seed(seed, img.numpy().tobytes(), 0).integers(0, 2, (num_samples, n)); data[0] = 1
+        on = torch.from_numpy(data[:, seg].astype(bool))[:, None]                  # (S,1,H,W)
+        P = self.predictor_.predict_proba(torch.where(on, img[None], hidden[None]))
         li = int(P[0].argmax()) if label is None else _class_index(label, self.class_names, P.shape[1])
-        y, yf = P[:num_samples, li], P[num_samples:, li]
-        def cosine_w(D):
-            sim = D.sum(1) / (np.sqrt(D.sum(1)) * np.sqrt(n) + 1e-300)
-            return _kernel((1 - sim) , self.kernel_width)
-        Z = torch.from_numpy(data.astype(np.float64))[None]
-        used, coef, icpt, score = _fit_surrogates(Z, torch.from_numpy(y)[None], torch.from_numpy(cosine_w(data))[None], num_features,
-                                                  feature_selection=self.feature_selection)
+        y, w = P[:, li].astype(np.float64), _cosine_weights(data, self.kernel_width)
+        used, coef, icpt, score = _fit_surrogates(torch.from_numpy(data.astype(np.float64))[None], torch.from_numpy(y)[None], torch.from_numpy(w)[None],
+                                                  num_features, feature_selection=self.feature_selection)
         u, c = used[0].numpy(), coef[0].numpy()
-        predf = float(icpt[0]) + dataf[:, u] @ c
-        fid = float(_weighted_r2(torch.from_numpy(yf)[None].double(), torch.from_numpy(predf)[None], torch.from_numpy(cosine_w(dataf))[None])[0])
-        if fid < self.min_fidelity:
+        fid, effect = _lime_fidelity(y, float(icpt[0]) + data[:, u] @ c, w, self.min_effect)
+        if effect < self.min_effect:
+            warnings.warn(f"hiding superpixels hardly changes the model's output (weighted std {effect:.2g} < min_effect={self.min_effect}): "
+                          "the explanation explains nothing (fidelity 0); try other superpixels (segmentation=) or hide_color=", ExplanationWarning, stacklevel=2)
+        elif fid < self.min_fidelity:
             warnings.warn(f"image explanation has fidelity {fid:.2f} < {self.min_fidelity}: the superpixel surrogate does not follow the model",
                           ExplanationWarning, stacklevel=2)
         names = self.class_names
-        return ImageExplanation(image=img, segments=seg, weights={int(s): float(w) for s, w in zip(u, c)}, intercept=float(icpt[0]),
-                                fidelity=fid, score=float(score[0]), prediction=float(P[0, li]), label=names[li] if names is not None else li,
-                                seed=seed, environment={})
+        return ImageExplanation(image=img, segments=seg, hidden=hidden, weights={int(s): float(v) for s, v in zip(u, c)}, intercept=float(icpt[0]),
+                                fidelity=fid, score=float(score[0]), prediction=float(P[0, li]), effect=effect,
+                                label=names[li] if names is not None else li, seed=seed, environment={})
 
 def _class_index(label, names, n):
     if names is not None:
@@ -758,7 +885,7 @@ def _class_index(label, names, n):
         raise ParameterError(f"label must be a class index in 0..{n - 1}", value=label, fix="pass a valid class index, or class_names=")
     return int(label)
 
-# %% ../nbs/30_explain.ipynb #e0358370
+# %% ../nbs/30_explain.ipynb #3dd18d42
 @dataclass(frozen=True, kw_only=True)
 class TextExplanation(Report):
     "Word weights of one text's prediction; the HTML highlights the words in the text."
@@ -771,9 +898,9 @@ class TextExplanation(Report):
     label: Any = None
     split_expression: str = r"\W+"
     def top(self, k:int=5) -> dict: return dict(list(self.weights.items())[:k])
-    def _summary(self): return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "n_words": len(self.weights)}
+    def _summary(self): return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "n_words": len(self.weights), "label": self.label}
     def to_frame(self): return pd.DataFrame({"word": list(self.weights), "weight": list(self.weights.values())})
-    def headline(self): return f"Text explanation of class {self.label!r} = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
+    def headline(self): return f"Text explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
     def _plot(self, ax, max_features:int=10):
         fr = self.to_frame().head(max_features).iloc[::-1]
         ax.barh(range(len(fr)), fr.weight, color=np.where(fr.weight >= 0, "#2ca02c", "#d62728")); ax.axvline(0, color="k", lw=0.8)
@@ -805,8 +932,10 @@ class TextExplainer:
         if not callable(vectorizer): raise ParameterError("vectorizer must be a callable from a list of texts to a tensor", value=type(vectorizer).__name__,
                                                           fix="pass e.g. lambda texts: torch.tensor(cv.transform(texts).toarray(), dtype=torch.float32)")
         check_positive("seed", seed, allow_zero=True, integer=True)
-        self.predictor_ = _as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device)
-        self.vectorizer, self.class_names, self.seed, self.split_expression, self.bow = vectorizer, class_names, seed, split_expression, bow
+        _task(model, None, output)
+        self.predictor_ = _classifier(_as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device), "TextExplainer")
+        self.class_names = _class_names(self.predictor_, class_names)
+        self.vectorizer, self.seed, self.split_expression, self.bow = vectorizer, seed, split_expression, bow
         self.fidelity_samples, self.min_fidelity = fidelity_samples, min_fidelity
 
     def predict_proba(self, texts:Sequence[str]) -> np.ndarray:
@@ -841,7 +970,7 @@ class TextExplainer:
                                prediction=float(p0[li]), label=self.class_names[li] if self.class_names is not None else li,
                                split_expression=self.split_expression, seed=seed, environment={})
 
-# %% ../nbs/30_explain.ipynb #2c6c9318
+# %% ../nbs/30_explain.ipynb #79783d5c
 _METRICS = ("accuracy", "roc_auc", "log_loss", "mse", "mae", "r2")
 
 def _score(metric, y, P, pred_fn):
@@ -877,15 +1006,22 @@ class PermutationImportance(Report):
         ax.set_xlabel(f"drop in {self.metric} when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
 def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
-                           *, metric="accuracy", # one of 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better)
+                           *, metric=None, # 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better); default: 'r2' for a regression predictor, else 'accuracy'
                            n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None, output:str="auto",
                            features:Sequence[str]=None, # columns to permute (default: all model features)
                            batch_size:int=65536, progress:bool=False) -> PermutationImportance:
     "Shuffle each feature `n_repeats` times and measure the score drop; all shuffled copies of a feature go through the model in one call."
-    if not callable(metric): check_choice("metric", metric, _METRICS)
+    if metric is not None and not callable(metric): check_choice("metric", metric, _METRICS)
     check_positive("n_repeats", n_repeats, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
-    reg = metric in ("mse", "mae", "r2")
-    pred = _as_model(model, adapter=adapter, output="regression" if reg and output == "auto" else output, batch_size=batch_size)
+    told = "regression" if not isinstance(_unwrap(model), Predictor) and metric in ("mse", "mae", "r2") and output == "auto" else output
+    task, output = _task(model, None, told)
+    if metric is None: metric = "r2" if task == "regression" else "accuracy"
+    reg = metric in ("mse", "mae", "r2") if isinstance(metric, str) else task == "regression"
+    if isinstance(metric, str) and reg != (task == "regression"):
+        raise ParameterError(f"metric={metric!r} is for {'regression' if reg else 'classifiers'}, but this is a {task} model", value=metric,
+                             fix="leave metric unset (r2 for a regression, accuracy for a classifier), or pass " +
+                                 ("one of 'mse', 'mae', 'r2'" if task == "regression" else "'accuracy', 'roc_auc' or 'log_loss' (for a regression model: Predictor(model, output='regression'))"))
+    pred = _as_model(model, adapter=adapter, output=output, batch_size=batch_size)
     y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).ravel()
     if isinstance(X, pd.DataFrame):
         cols = list(features) if features is not None else (pred.adapter.schema.names if pred.adapter is not None else list(X.columns))
@@ -912,7 +1048,7 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
         drops[i] = [base - _score(metric, y, P[r * n:(r + 1) * n], pick) for r in range(n_repeats)]
     return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric if isinstance(metric, str) else getattr(metric, "__name__", "metric"), seed=seed)
 
-# %% ../nbs/30_explain.ipynb #6ebfee7f
+# %% ../nbs/30_explain.ipynb #6f112d59
 @dataclass(frozen=True, kw_only=True)
 class SaliencyMap(Report):
     "Per-pixel |gradient| of the class score with respect to the input image."

@@ -116,6 +116,35 @@ def two_rows_to_explain():
     _tab().explain(_xy(2))
 
 
+def mode_contradicts_predictor():
+    from prodkit.core import Predictor
+    from prodkit.explain import TabularExplainer
+    TabularExplainer(Predictor(_model(), output="regression"), _xy(), mode="classification")
+
+
+def class_names_contradict_predictor():
+    from prodkit.core import Predictor
+    from prodkit.explain import TabularExplainer
+    TabularExplainer(Predictor(_model(2), classes=["malignant", "benign"]), _xy(), class_names=["no", "yes"])
+
+
+def image_regression_predictor():
+    from prodkit.core import Predictor
+    from prodkit.explain import ImageExplainer
+    ImageExplainer(Predictor(lambda x: x.mean((1, 2, 3))[:, None], output="regression"))
+
+
+def image_bad_hide_color():
+    from prodkit.explain import ImageExplainer
+    ImageExplainer(_model(2), hide_color="grey")
+
+
+def image_unknown_segmentation():
+    import torch
+    from prodkit.explain import ImageExplainer
+    ImageExplainer(lambda x: torch.zeros(len(x), 2), segmentation="voronoi").explain(torch.zeros(1, 8, 8))
+
+
 def image_bad_shape():
     import torch
     from prodkit.explain import ImageExplainer
@@ -179,6 +208,11 @@ CASES = [
     pytest.param(bad_mode, ParameterError, "`mode` must be one of", id="explain-bad-mode"),
     pytest.param(stability_without_other_seeds, ParameterError, "at least one seed other", id="explain-stability-one-seed"),
     pytest.param(two_rows_to_explain, DataError, "explain takes one row", id="explain-two-rows"),
+    pytest.param(mode_contradicts_predictor, ParameterError, "mode='classification' contradicts the predictor", id="explain-mode-contradicts-predictor"),
+    pytest.param(class_names_contradict_predictor, ParameterError, "contradict the predictor's classes", id="explain-class-names-contradict-predictor"),
+    pytest.param(image_regression_predictor, ParameterError, "output is 'regression'", id="explain-image-regression"),
+    pytest.param(image_bad_hide_color, ParameterError, "hide_color must be", id="explain-image-hide-color"),
+    pytest.param(image_unknown_segmentation, ParameterError, "`segmentation` must be one of", id="explain-image-segmentation"),
     pytest.param(image_bad_shape, DataError, "an image must have shape", id="explain-image-bad-shape"),
     pytest.param(image_nan_pixels, DataError, "NaN or infinite pixels", id="explain-image-nan"),
     pytest.param(text_empty, DataError, "at least one word", id="explain-text-empty"),
