@@ -141,6 +141,7 @@ def _check_output(raw, n:int, k:int|None, regression:bool):
     "Check a path's output for `n` rows: return (values, per-row reasons (None = valid)) or raise `_BadOutput` for the whole batch."
     v = _to_array(raw)
     if regression:
+        if v.ndim == 0: v = np.full(n, float(v))   # a rule may answer one value for every row
         if v.ndim == 2 and v.shape[1] == 1: v = v[:, 0]
         if v.shape != (n,): raise _BadOutput(f"returned shape {v.shape} for {n} rows, expected ({n},)")
         return v, [None if np.isfinite(x) else "NaN or infinite value" for x in v]
@@ -166,6 +167,15 @@ def _as_path(name, model, adapter, output, classes):
     raise ParameterError(f"path {name!r} is not a model or a function", value=type(model).__name__,
                          fix="pass an nn.Module, a TorchScript module, a Predictor, or a function of the inputs")
 
+def _output_of(model) -> str|None:
+    "'regression' or 'proba' when `model` is (or wraps, e.g. in a `FaultyModel`) a `Predictor` that says which; else None."
+    for _ in range(5):
+        if isinstance(model, Predictor): return "regression" if model.output == "regression" else "proba"
+        if isinstance(model, GuardedModel): return model.output
+        model = getattr(model, "model", None)
+        if model is None: return None
+    return None
+
 def _name_paths(fallbacks) -> list:
     if isinstance(fallbacks, dict): items = list(fallbacks.items())
     elif isinstance(fallbacks, (list, tuple)):
@@ -177,6 +187,26 @@ def _name_paths(fallbacks) -> list:
     return items
 
 # %% ../nbs/50_guard.ipynb #cdd8517f
+def _inner_predictor(model) -> Predictor|None:
+    "The `Predictor` that `model` is or wraps (through `FaultyModel` and similar wrappers), if any."
+    for _ in range(5):
+        if isinstance(model, Predictor): return model
+        model = getattr(model, "model", None)
+    return None
+
+def _check_kinds(primary, fallbacks, output) -> str:
+    "The guard's `output`: as given, or the primary's kind; a path whose `Predictor` says otherwise is refused."
+    if output is not None: check_choice("output", output, ["proba", "regression"])
+    kinds = [("primary", _output_of(primary))] + [(n, _output_of(m)) for n, m in _name_paths(fallbacks)]
+    out = output or kinds[0][1] or "proba"
+    for name, k in kinds:
+        if k is not None and k != out:
+            raise ParameterError(f"path {name!r} is a {'regressor' if k == 'regression' else 'classifier'} but the guard serves "
+                                 f"output={out!r}", value=name,
+                                 fix="pass output='regression' for a regressor and output='proba' for a classifier, with paths of that kind")
+    return out
+
+# %% ../nbs/50_guard.ipynb #edf63ce6
 class GuardedModel:
     "A model that validates its inputs and outputs, meets a deadline, and falls back along a chain; every answer says which path served it."
     def __init__(self, primary, # nn.Module, TorchScript module, Predictor, or function of the inputs
@@ -185,13 +215,14 @@ class GuardedModel:
                  timeout_ms:float=None, # deadline for each path; None waits as long as the model takes
                  on_invalid:str="reject", # invalid input rows: 'reject' raises, 'flag' serves the valid rows and marks the rest
                  adapter:TabularAdapter=None, # encodes frames for torch models
-                 output:str="proba", # 'proba' (classifier; logits are turned into probabilities) or 'regression'
+                 output:str=None, # 'proba' (classifier; logits are turned into probabilities) or 'regression'; None: the primary's kind
                  classes:Sequence=None, # class labels in output order
                  unseen:str="error", # 'allow' to accept categories never seen in training
                  check_range:bool=False, # also reject numeric inputs outside the training range
                  max_abandoned:int=16, # with a deadline: a path with this many calls still running past their deadline is skipped
                  max_events:int=100_000): # calls kept in the event log
-        check_choice("on_invalid", on_invalid, ["reject", "flag"]); check_choice("output", output, ["proba", "regression"])
+        output = _check_kinds(primary, fallbacks, output)
+        check_choice("on_invalid", on_invalid, ["reject", "flag"])
         check_choice("unseen", unseen, ["error", "allow"])
         if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
         check_positive("max_events", max_events, integer=True); check_positive("max_abandoned", max_abandoned, integer=True)
@@ -200,7 +231,8 @@ class GuardedModel:
         if adapter is not None and not isinstance(adapter, TabularAdapter):
             raise ParameterError("adapter must be a TabularAdapter", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
         if adapter is None and isinstance(primary, Predictor): adapter = primary.adapter
-        if classes is None and isinstance(primary, Predictor): classes = primary.classes
+        inner = _inner_predictor(primary)
+        if classes is None and inner is not None and output != "regression": classes = inner.classes
         self.primary, self.fallbacks, self.timeout_ms, self.on_invalid = primary, fallbacks, timeout_ms, on_invalid
         self.adapter, self.output, self.classes, self.unseen, self.check_range = adapter, output, classes, unseen, check_range
         self.schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
@@ -216,7 +248,7 @@ class GuardedModel:
     def __repr__(self):
         return f"GuardedModel(paths={self.path_names}, timeout_ms={self.timeout_ms}, on_invalid={self.on_invalid!r})"
 
-# %% ../nbs/50_guard.ipynb #cabc0eaa
+# %% ../nbs/50_guard.ipynb #669ddbd0
 def _prepare(self, X):
     "Return (inputs, number of rows, {row position: [reasons]}, [SchemaProblem]) for `X`."
     if isinstance(X, dict): X = pd.DataFrame([X])
@@ -257,7 +289,7 @@ def _take(X, pos:np.ndarray):
 
 GuardedModel._prepare = _prepare
 
-# %% ../nbs/50_guard.ipynb #5d9fc866
+# %% ../nbs/50_guard.ipynb #fc3ea6c5
 def _call_path(self, kind, obj, X):
     if kind == "predictor":
         if isinstance(X, pd.DataFrame) and obj.adapter is not None and self.schema is obj.adapter.schema:
@@ -339,7 +371,7 @@ def _run(self, X) -> dict:
 
 GuardedModel._call_path, GuardedModel._run = _call_path, _run
 
-# %% ../nbs/50_guard.ipynb #de061e6a
+# %% ../nbs/50_guard.ipynb #cd61f212
 def _counts(self) -> dict:
     "Thread-safe snapshot of the counters: calls, rows, served.<path> (rows), failures.<path>.<kind> (calls), rejected_rows/calls (input refused), failed_calls (no path answered)."
     with self._lock: c = dict(self._counts)
@@ -364,7 +396,7 @@ def _reset(self):
 GuardedModel.counts = property(_counts)
 GuardedModel.events, GuardedModel.reset = _events, _reset
 
-# %% ../nbs/50_guard.ipynb #f1b43a30
+# %% ../nbs/50_guard.ipynb #38bf1157
 def _class_labels(self, k): return list(self.classes) if self.classes is not None else list(range(k))
 
 def _serve(self, X) -> pd.DataFrame:
@@ -425,7 +457,7 @@ GuardedModel._class_labels, GuardedModel.serve, GuardedModel.answer = _class_lab
 GuardedModel.predict_proba, GuardedModel.predict = _predict_proba, _predict
 GuardedModel.__call__ = lambda self, X: self.predict(X) if self.output == "regression" else self.predict_proba(X)
 
-# %% ../nbs/50_guard.ipynb #8c85bbfe
+# %% ../nbs/50_guard.ipynb #65485d25
 def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row per call)
                 *, bin_s:float=1.0, # width of a time bin in seconds
                 ) -> pd.DataFrame:
@@ -442,7 +474,7 @@ def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row 
                         "p50_ms": g["latency_ms"].median().to_numpy(), "p99_ms": g["latency_ms"].quantile(0.99).to_numpy()})
     return out[cols]
 
-# %% ../nbs/50_guard.ipynb #d4256d6c
+# %% ../nbs/50_guard.ipynb #23fb58e0
 @dataclass(frozen=True, kw_only=True)
 class GuardReport(Report):
     "What a `GuardedModel` did: counts per path and failure kind, and rates over time."
