@@ -4,7 +4,8 @@
 
 # %% ../nbs/50_guard.ipynb #b6c4c477
 from __future__ import annotations
-import collections, threading, time
+import collections, dataclasses, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -18,7 +19,7 @@ from .core import (DataError, ModelError, ParameterError, Predictor, Report, Sch
 
 # %% auto #0
 __all__ = ['FAILURE_KINDS', 'row_problems', 'AllPathsFailedError', 'Answer', 'FaultyModel', 'GuardedModel', 'fault_rates',
-           'GuardReport']
+           'GuardReport', 'evaluate_guard']
 
 # %% ../nbs/50_guard.ipynb #08bdedf2
 def row_problems(df:pd.DataFrame, # rows to check
@@ -484,6 +485,8 @@ class GuardReport(Report):
     bin_s: float = 1.0
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
+    answers: tuple = field(default=(), repr=False)   # the `Answer`s of a fault-injection run (`evaluate_guard`)
+    primary_max_abs_diff: float = float("nan")       # there: largest gap between the primary's answers and the model's own
 
     def _summary(self):
         c = self.counts; calls = max(c["calls"], 1); served = max(sum(c.get(f"served.{p}", 0) for p in self.paths), 1)
@@ -494,6 +497,7 @@ class GuardReport(Report):
         for k in FAILURE_KINDS: s[f"primary_{k}_rate"] = c.get(f"failures.primary.{k}", 0) / calls
         s.update({"rejected_rows": c["rejected_rows"], "rejected_call_rate": c["rejected_calls"] / calls, "failed_rate": c["failed_calls"] / calls,
                   "p50_ms": self.p50_ms, "p99_ms": self.p99_ms})
+        if self.answers: s["primary_max_abs_diff"] = self.primary_max_abs_diff
         return s
     def to_frame(self): return self.rates
     def headline(self):
@@ -516,3 +520,62 @@ def _report(self, *, bin_s:float=1.0) -> GuardReport:
                        p99_ms=float(np.quantile(lat, 0.99)) if len(lat) else float("nan"))
 
 GuardedModel.report = _report
+
+# %% ../nbs/50_guard.ipynb #afeb8cdb
+def _constant_rule(value, regression:bool):
+    "A rule that answers `value` for every row: one number (regressor) or class probabilities (classifier)."
+    v = np.asarray(value, dtype="float64")
+    if regression:
+        if v.ndim != 0 or not np.isfinite(v): raise ParameterError("a regressor's rule must be a function or one finite value", value=value,
+                                                                   fix="pass e.g. rule=float(train[label].mean())")
+        return lambda df: float(v)
+    if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all() or (v < 0).any() or abs(v.sum() - 1) > 1e-6:
+        raise ParameterError("a classifier's rule must be a function or class probabilities summing to 1", value=value,
+                             fix="pass e.g. the class frequencies of the training labels")
+    return lambda df: np.tile(v, (len(df), 1))
+
+def _with_missing(reqs:pd.DataFrame, schema, share:float, seed:int) -> tuple:
+    "`reqs` with a NaN in the first numeric feature of a seeded `share` of rows; and their positions."
+    reqs = reqs.reset_index(drop=True)
+    num = [f.name for f in schema.features if f.kind == "numeric" and f.name in reqs.columns] if schema is not None else \
+          [c for c in reqs.columns if pd.api.types.is_numeric_dtype(reqs[c]) and not pd.api.types.is_bool_dtype(reqs[c])]
+    bad = np.flatnonzero(np.random.default_rng(seed).random(len(reqs)) < share)
+    if not num or not len(bad): return reqs, bad[:0]
+    reqs[num[0]] = reqs[num[0]].astype("float64"); reqs.loc[bad, num[0]] = np.nan
+    return reqs, bad
+
+# %% ../nbs/50_guard.ipynb #4bdfaef6
+def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a regressor
+                   requests:pd.DataFrame, # rows to send, one call each
+                   *, rule, # last fallback: a function of a frame, or a constant (class probabilities, or one value)
+                   schema:Schema=None, # what requests must look like (default: the predictor's)
+                   error_rate:float=0.05, stall_rate:float=0.02, stall_ms:float=400.0, # faults of the primary
+                   replica_error_rate:float=0.2, # faults of the replica, the first fallback
+                   bad_share:float=0.02, # share of requests given a missing value
+                   timeout_ms:float=100.0, # deadline of each path
+                   threads:int=4, # concurrent callers
+                   bin_s:float=0.25, # width of the report's time bins
+                   seed:int=0) -> GuardReport:
+    "Serve `requests` through a guard with injected faults and report what each path did and whether every call was answered."
+    if not isinstance(predictor, Predictor):
+        raise ParameterError("evaluate_guard needs a prodkit Predictor", value=type(predictor).__name__, fix="pass Predictor(model, adapter=...)")
+    reqs = read_table(requests, name="requests")
+    if len(reqs) == 0: raise DataError("requests is empty (0 rows)", fix="pass at least one row to send")
+    check_positive("threads", threads, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("bad_share", bad_share, allow_zero=True)
+    if bad_share > 1: raise ParameterError("`bad_share` must be a share between 0 and 1", value=bad_share, fix="pass e.g. bad_share=0.02")
+    regression = predictor.output == "regression"
+    fn = rule if callable(rule) else _constant_rule(rule, regression)
+    if schema is None and predictor.adapter is not None: schema = predictor.adapter.schema
+    if schema is not None and all(n in reqs.columns for n in schema.names): reqs = reqs[schema.names]
+    reqs, _ = _with_missing(reqs, schema, bad_share, seed)
+    g = GuardedModel(FaultyModel(predictor, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms, seed=seed),
+                     fallbacks=[("replica", FaultyModel(predictor, error_rate=replica_error_rate, seed=seed + 1)), ("rule", fn)],
+                     schema=schema, timeout_ms=timeout_ms, on_invalid="flag", unseen="allow", classes=predictor.classes)
+    with ThreadPoolExecutor(threads) as ex: answers = tuple(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
+    prim = [i for i, a in enumerate(answers) if a.served_by == "primary"]
+    diff = float("nan")
+    if prim:
+        own = predictor.predict(reqs.iloc[prim]) if regression else predictor.predict_proba(reqs.iloc[prim])
+        diff = float(np.abs(np.array([answers[i].value for i in prim], dtype="float64") - own).max())
+    return dataclasses.replace(g.report(bin_s=bin_s), answers=answers, primary_max_abs_diff=diff, seed=seed)

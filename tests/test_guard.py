@@ -364,3 +364,21 @@ def test_regressor_fallback_chain_under_injected_faults(diabetes):
     # a batch: one answer per row, rejected rows flagged, values in the label's units
     out = g.serve(reqs.head(8))
     assert list(out.columns) == ["prediction", "served_by", "reasons"] and out["prediction"].between(0, 400).sum() >= 7
+
+
+def test_fault_injection_evaluation_of_a_regressor(diabetes):
+    """The validation run's guard check works for a regressor: a chain of regressors and a one-value rule, every call answered."""
+    from prodkit.guard import evaluate_guard
+    df, ad, current, _ = diabetes
+    rep = evaluate_guard(current, df.sample(120, random_state=1), rule=float(df["target"].mean()), error_rate=0.1, stall_rate=0.05,
+                         stall_ms=300, bad_share=0.05, seed=0)
+    s = rep.summary
+    assert s["calls"] == 120 and s["failed_rate"] == 0
+    assert s["primary_max_abs_diff"] < 1e-3            # float32 values in the label's units (25..346)
+    served = pd.Series([a.served_by for a in rep.answers])
+    assert s["rejected_rows"] == (served == "rejected").sum() > 0
+    assert (served == "primary").sum() > 0 and s["primary_error_rate"] > 0 and s["primary_timeout_rate"] > 0
+    for a in rep.answers:
+        if a.served_by == "rule": assert a.value == pytest.approx(df["target"].mean())
+        elif a.served_by != "rejected": assert isinstance(a.value, float) and np.isfinite(a.value)
+    import json; json.dumps(rep.summary, allow_nan=False)   # JSON-able, as the validation template records it
