@@ -356,9 +356,12 @@ def _run(self, X) -> dict:
             event["failed"] = True
             rs = {int(i): reasons[int(i)] for i in pending}
             first = "; ".join(rs[int(pending[0])])
-            raise AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {n} rows (row {int(pending[0])}: {first})",
+            err = AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {n} rows (row {int(pending[0])}: {first})",
                                       fix="inspect `.reasons`; add a fallback that always answers (e.g. a rule-based function)",
                                       reasons=rs, rows=[int(i) for i in pending])
+            err.result = {"values": values, "served": [s or "failed" for s in served], "X": Xp, "n": n,
+                          "reasons": [reasons.get(i, []) for i in range(n)]}   # what the other rows got (`serve` shows it as `.answers`)
+            raise err
         return {"values": values, "served": served, "reasons": [reasons.get(i, []) for i in range(n)], "X": Xp, "n": n}
     finally:
         event["latency_ms"] = (time.perf_counter() - t0) * 1000
@@ -402,7 +405,15 @@ def _class_labels(self, k): return list(self.classes) if self.classes is not Non
 
 def _serve(self, X) -> pd.DataFrame:
     "Answer every row of `X`: probabilities `p_<class>` (or `prediction` for regression), `served_by` and `reasons`."
-    r = self._run(X); n = r["n"]
+    try: r = self._run(X)
+    except AllPathsFailedError as e:   # the rows that were answered are not lost: `e.answers`, unanswered rows marked 'failed'
+        if getattr(e, "result", None) is not None: e.answers = _frame(self, e.result)
+        raise
+    return _frame(self, r)
+
+def _frame(self, r:dict) -> pd.DataFrame:
+    "The answers of one call as a frame."
+    n = r["n"]
     idx = r["X"].index if isinstance(r["X"], pd.DataFrame) else pd.RangeIndex(n)
     out = {}
     if self.output == "regression":
@@ -458,7 +469,7 @@ GuardedModel._class_labels, GuardedModel.serve, GuardedModel.answer = _class_lab
 GuardedModel.predict_proba, GuardedModel.predict = _predict_proba, _predict
 GuardedModel.__call__ = lambda self, X: self.predict(X) if self.output == "regression" else self.predict_proba(X)
 
-# %% ../nbs/50_guard.ipynb #65485d25
+# %% ../nbs/50_guard.ipynb #9b905beb
 def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row per call)
                 *, bin_s:float=1.0, # width of a time bin in seconds
                 ) -> pd.DataFrame:
@@ -475,7 +486,7 @@ def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row 
                         "p50_ms": g["latency_ms"].median().to_numpy(), "p99_ms": g["latency_ms"].quantile(0.99).to_numpy()})
     return out[cols]
 
-# %% ../nbs/50_guard.ipynb #23fb58e0
+# %% ../nbs/50_guard.ipynb #72937afb
 @dataclass(frozen=True, kw_only=True)
 class GuardReport(Report):
     "What a `GuardedModel` did: counts per path and failure kind, and rates over time."
@@ -521,7 +532,7 @@ def _report(self, *, bin_s:float=1.0) -> GuardReport:
 
 GuardedModel.report = _report
 
-# %% ../nbs/50_guard.ipynb #afeb8cdb
+# %% ../nbs/50_guard.ipynb #ed021760
 def _constant_rule(value, regression:bool):
     "A rule that answers `value` for every row: one number (regressor) or class probabilities (classifier)."
     v = np.asarray(value, dtype="float64")
@@ -544,7 +555,7 @@ def _with_missing(reqs:pd.DataFrame, schema, share:float, seed:int) -> tuple:
     reqs[num[0]] = reqs[num[0]].astype("float64"); reqs.loc[bad, num[0]] = np.nan
     return reqs, bad
 
-# %% ../nbs/50_guard.ipynb #4bdfaef6
+# %% ../nbs/50_guard.ipynb #a5e52aab
 def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a regressor
                    requests:pd.DataFrame, # rows to send, one call each
                    *, rule, # last fallback: a function of a frame, or a constant (class probabilities, or one value)

@@ -433,14 +433,17 @@ class Monitor:
 # %% ../nbs/51_monitor.ipynb #c8604509
 def _is_guard(m) -> bool: return hasattr(m, "serve") and hasattr(m, "path_names")
 
+def _guard_values(self, df:pd.DataFrame) -> tuple:
+    "(values, served_by list) of a guard's answer frame."
+    if self.regression: vals = df["prediction"].to_numpy(dtype="float64")
+    else: vals = df[[c for c in df.columns if str(c).startswith("p_")]].to_numpy(dtype="float64")
+    return vals, df["served_by"].tolist()
+
 def _call(self, X):
     "Call the model; return (probabilities or values, served_by list, the inputs as recorded, the guard's answer frame or None)."
     if _is_guard(self.model):
         df = self.model.serve(X)
-        served = df["served_by"].tolist()
-        if self.regression: vals = df["prediction"].to_numpy(dtype="float64")
-        else: vals = df[[c for c in df.columns if str(c).startswith("p_")]].to_numpy(dtype="float64")
-        return vals, served, X, df
+        return _guard_values(self, df) + (X, df)
     if self.regression: vals = np.asarray(self.model.predict(X), dtype="float64")
     elif hasattr(self.model, "predict_proba"): vals = np.asarray(self.model.predict_proba(X), dtype="float64")
     else:
@@ -449,12 +452,13 @@ def _call(self, X):
         if vals.ndim == 1 and not self.regression: vals = np.column_stack([1 - vals, vals])
     return vals, None, X, None
 
-def _record(self, t_wall, lat, Xr, vals, served):
-    "Draw the sample and queue references to the call for the writer."
+def _record(self, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
+    "Draw the sample and queue references to the call for the writer (only rows where `keep`, when given)."
     n = len(vals)
     with self._lock:
         self._calls += 1; call_id = self._calls
         rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
+        if keep is not None: rows = rows[keep[rows]]
         waiting = self._writer.q.qsize()
         if len(rows) and waiting >= self.max_queue: self.dropped += len(rows); rows = rows[:0]
     if len(rows):
@@ -466,6 +470,10 @@ def _record(self, t_wall, lat, Xr, vals, served):
         self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
         if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
 
+def _n_rows(X) -> int:
+    try: return len(X)
+    except TypeError: return -1
+
 def _observe(self, X, strict:bool=True):
     "Call, time and record; return (values, the guard's frame). `strict`: raise after recording when a guard rejected rows."
     if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
@@ -474,8 +482,15 @@ def _observe(self, X, strict:bool=True):
     elif isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
     t_wall, t0 = time.time(), time.perf_counter()
     try: vals, served, Xr, frame = self._call(X)
-    except Exception:
+    except Exception as e:
         with self._lock: self.errors += 1
+        part = getattr(e, "answers", None)   # a guard that could not answer every row: record the rows it did answer or reject
+        if _is_guard(self.model) and isinstance(part, pd.DataFrame) and "served_by" in part.columns and len(part) == _n_rows(X):
+            try:
+                v, sv = _guard_values(self, part)
+                _record(self, t_wall, (time.perf_counter() - t0) * 1000, X, v, sv, keep=np.array([s != "failed" for s in sv]))
+            except Exception as e2:
+                self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e2)}")))
         raise
     lat = (time.perf_counter() - t0) * 1000
     try: _record(self, t_wall, lat, Xr, vals, served)

@@ -25,6 +25,7 @@ def _batch(demo, n_good=100, n_bad=5):
     return cur, bad
 
 
+@pytest.mark.filterwarnings("ignore:drift comparison with low power")   # 100 rows: the point here is which rows, not power
 def test_rejected_rows_stay_out_of_the_window_that_drift_reads(demo, tmp_path):
     guard = GuardedModel(demo.predictor, on_invalid="flag")
     cur, bad = _batch(demo)
@@ -93,3 +94,19 @@ def test_drift_monitoring_template_on_a_store_with_rejected_rows(demo, tmp_path)
                                             "multivariate": False}, tmp_path / "out")
     assert res.exit_code in (0, 1), res.message
     assert res.results["drift.n_current"] == 300
+
+
+def test_rows_answered_before_a_failure_are_recorded(demo, tmp_path):
+    """A batch where no path answers some rows: the guard raises, and the monitor keeps the rows that were answered."""
+    from prodkit.guard import AllPathsFailedError
+    def half(df):
+        p = demo.predictor.predict_proba(df); p[1::2] = np.nan; return p
+    guard = GuardedModel(half, schema=demo.schema, on_invalid="flag")
+    cur, bad = _batch(demo, n_good=6, n_bad=1)
+    with Monitor(guard, tmp_path / "m.sqlite", version="v") as mon:
+        with pytest.raises(AllPathsFailedError, match="no path gave a valid answer for 3 of 7 rows") as e: mon.serve(cur)
+        w, r = mon.window(), mon.rejected_window()
+        assert mon.stats()["model_errors"] == 1
+    assert e.value.answers["served_by"].tolist() == ["primary", "failed"] * 3 + ["rejected"]
+    assert len(w) == 3 and len(r) == 1
+    np.testing.assert_allclose(w[["monitor.p_0", "monitor.p_1"]].to_numpy(), demo.predictor.predict_proba(cur.iloc[[0, 2, 4]]), atol=1e-6)
