@@ -90,7 +90,7 @@ class MonitorStore:
     def schema(self) -> Schema | None:
         s = self.meta.get("schema"); return Schema.from_dict(s) if s else None
     def count(self) -> int:
-        "Number of recorded predictions."
+        "Number of records: served predictions and the inputs a guarded model rejected."
         return self._con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
     def versions(self) -> pd.DataFrame:
         "Model versions seen, with their first and last time and number of predictions."
