@@ -4,7 +4,8 @@
 
 # %% ../nbs/50_guard.ipynb #b6c4c477
 from __future__ import annotations
-import collections, threading, time
+import collections, dataclasses, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -18,7 +19,7 @@ from .core import (DataError, ModelError, ParameterError, Predictor, Report, Sch
 
 # %% auto #0
 __all__ = ['FAILURE_KINDS', 'row_problems', 'AllPathsFailedError', 'Answer', 'FaultyModel', 'GuardedModel', 'fault_rates',
-           'GuardReport']
+           'GuardReport', 'evaluate_guard']
 
 # %% ../nbs/50_guard.ipynb #08bdedf2
 def row_problems(df:pd.DataFrame, # rows to check
@@ -141,6 +142,7 @@ def _check_output(raw, n:int, k:int|None, regression:bool):
     "Check a path's output for `n` rows: return (values, per-row reasons (None = valid)) or raise `_BadOutput` for the whole batch."
     v = _to_array(raw)
     if regression:
+        if v.ndim == 0: v = np.full(n, float(v))   # a rule may answer one value for every row
         if v.ndim == 2 and v.shape[1] == 1: v = v[:, 0]
         if v.shape != (n,): raise _BadOutput(f"returned shape {v.shape} for {n} rows, expected ({n},)")
         return v, [None if np.isfinite(x) else "NaN or infinite value" for x in v]
@@ -166,6 +168,15 @@ def _as_path(name, model, adapter, output, classes):
     raise ParameterError(f"path {name!r} is not a model or a function", value=type(model).__name__,
                          fix="pass an nn.Module, a TorchScript module, a Predictor, or a function of the inputs")
 
+def _output_of(model) -> str|None:
+    "'regression' or 'proba' when `model` is (or wraps, e.g. in a `FaultyModel`) a `Predictor` that says which; else None."
+    for _ in range(5):
+        if isinstance(model, Predictor): return "regression" if model.output == "regression" else "proba"
+        if isinstance(model, GuardedModel): return model.output
+        model = getattr(model, "model", None)
+        if model is None: return None
+    return None
+
 def _name_paths(fallbacks) -> list:
     if isinstance(fallbacks, dict): items = list(fallbacks.items())
     elif isinstance(fallbacks, (list, tuple)):
@@ -177,6 +188,26 @@ def _name_paths(fallbacks) -> list:
     return items
 
 # %% ../nbs/50_guard.ipynb #cdd8517f
+def _inner_predictor(model) -> Predictor|None:
+    "The `Predictor` that `model` is or wraps (through `FaultyModel` and similar wrappers), if any."
+    for _ in range(5):
+        if isinstance(model, Predictor): return model
+        model = getattr(model, "model", None)
+    return None
+
+def _check_kinds(primary, fallbacks, output) -> str:
+    "The guard's `output`: as given, or the primary's kind; a path whose `Predictor` says otherwise is refused."
+    if output is not None: check_choice("output", output, ["proba", "regression"])
+    kinds = [("primary", _output_of(primary))] + [(n, _output_of(m)) for n, m in _name_paths(fallbacks)]
+    out = output or kinds[0][1] or "proba"
+    for name, k in kinds:
+        if k is not None and k != out:
+            raise ParameterError(f"path {name!r} is a {'regressor' if k == 'regression' else 'classifier'} but the guard serves "
+                                 f"output={out!r}", value=name,
+                                 fix="pass output='regression' for a regressor and output='proba' for a classifier, with paths of that kind")
+    return out
+
+# %% ../nbs/50_guard.ipynb #edf63ce6
 class GuardedModel:
     "A model that validates its inputs and outputs, meets a deadline, and falls back along a chain; every answer says which path served it."
     def __init__(self, primary, # nn.Module, TorchScript module, Predictor, or function of the inputs
@@ -185,13 +216,14 @@ class GuardedModel:
                  timeout_ms:float=None, # deadline for each path; None waits as long as the model takes
                  on_invalid:str="reject", # invalid input rows: 'reject' raises, 'flag' serves the valid rows and marks the rest
                  adapter:TabularAdapter=None, # encodes frames for torch models
-                 output:str="proba", # 'proba' (classifier; logits are turned into probabilities) or 'regression'
+                 output:str=None, # 'proba' (classifier; logits are turned into probabilities) or 'regression'; None: the primary's kind
                  classes:Sequence=None, # class labels in output order
                  unseen:str="error", # 'allow' to accept categories never seen in training
                  check_range:bool=False, # also reject numeric inputs outside the training range
                  max_abandoned:int=16, # with a deadline: a path with this many calls still running past their deadline is skipped
                  max_events:int=100_000): # calls kept in the event log
-        check_choice("on_invalid", on_invalid, ["reject", "flag"]); check_choice("output", output, ["proba", "regression"])
+        output = _check_kinds(primary, fallbacks, output)
+        check_choice("on_invalid", on_invalid, ["reject", "flag"])
         check_choice("unseen", unseen, ["error", "allow"])
         if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
         check_positive("max_events", max_events, integer=True); check_positive("max_abandoned", max_abandoned, integer=True)
@@ -200,7 +232,8 @@ class GuardedModel:
         if adapter is not None and not isinstance(adapter, TabularAdapter):
             raise ParameterError("adapter must be a TabularAdapter", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
         if adapter is None and isinstance(primary, Predictor): adapter = primary.adapter
-        if classes is None and isinstance(primary, Predictor): classes = primary.classes
+        inner = _inner_predictor(primary)
+        if classes is None and inner is not None and output != "regression": classes = inner.classes
         self.primary, self.fallbacks, self.timeout_ms, self.on_invalid = primary, fallbacks, timeout_ms, on_invalid
         self.adapter, self.output, self.classes, self.unseen, self.check_range = adapter, output, classes, unseen, check_range
         self.schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
@@ -216,7 +249,7 @@ class GuardedModel:
     def __repr__(self):
         return f"GuardedModel(paths={self.path_names}, timeout_ms={self.timeout_ms}, on_invalid={self.on_invalid!r})"
 
-# %% ../nbs/50_guard.ipynb #cabc0eaa
+# %% ../nbs/50_guard.ipynb #669ddbd0
 def _prepare(self, X):
     "Return (inputs, number of rows, {row position: [reasons]}, [SchemaProblem]) for `X`."
     if isinstance(X, dict): X = pd.DataFrame([X])
@@ -257,7 +290,7 @@ def _take(X, pos:np.ndarray):
 
 GuardedModel._prepare = _prepare
 
-# %% ../nbs/50_guard.ipynb #5d9fc866
+# %% ../nbs/50_guard.ipynb #fc3ea6c5
 def _call_path(self, kind, obj, X):
     if kind == "predictor":
         if isinstance(X, pd.DataFrame) and obj.adapter is not None and self.schema is obj.adapter.schema:
@@ -323,9 +356,12 @@ def _run(self, X) -> dict:
             event["failed"] = True
             rs = {int(i): reasons[int(i)] for i in pending}
             first = "; ".join(rs[int(pending[0])])
-            raise AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {n} rows (row {int(pending[0])}: {first})",
+            err = AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {n} rows (row {int(pending[0])}: {first})",
                                       fix="inspect `.reasons`; add a fallback that always answers (e.g. a rule-based function)",
                                       reasons=rs, rows=[int(i) for i in pending])
+            err.result = {"values": values, "served": [s or "failed" for s in served], "X": Xp, "n": n,
+                          "reasons": [reasons.get(i, []) for i in range(n)]}   # what the other rows got (`serve` shows it as `.answers`)
+            raise err
         return {"values": values, "served": served, "reasons": [reasons.get(i, []) for i in range(n)], "X": Xp, "n": n}
     finally:
         event["latency_ms"] = (time.perf_counter() - t0) * 1000
@@ -339,7 +375,7 @@ def _run(self, X) -> dict:
 
 GuardedModel._call_path, GuardedModel._run = _call_path, _run
 
-# %% ../nbs/50_guard.ipynb #de061e6a
+# %% ../nbs/50_guard.ipynb #cd61f212
 def _counts(self) -> dict:
     "Thread-safe snapshot of the counters: calls, rows, served.<path> (rows), failures.<path>.<kind> (calls), rejected_rows/calls (input refused), failed_calls (no path answered)."
     with self._lock: c = dict(self._counts)
@@ -364,12 +400,20 @@ def _reset(self):
 GuardedModel.counts = property(_counts)
 GuardedModel.events, GuardedModel.reset = _events, _reset
 
-# %% ../nbs/50_guard.ipynb #f1b43a30
+# %% ../nbs/50_guard.ipynb #38bf1157
 def _class_labels(self, k): return list(self.classes) if self.classes is not None else list(range(k))
 
 def _serve(self, X) -> pd.DataFrame:
     "Answer every row of `X`: probabilities `p_<class>` (or `prediction` for regression), `served_by` and `reasons`."
-    r = self._run(X); n = r["n"]
+    try: r = self._run(X)
+    except AllPathsFailedError as e:   # the rows that were answered are not lost: `e.answers`, unanswered rows marked 'failed'
+        if getattr(e, "result", None) is not None: e.answers = _frame(self, e.result)
+        raise
+    return _frame(self, r)
+
+def _frame(self, r:dict) -> pd.DataFrame:
+    "The answers of one call as a frame."
+    n = r["n"]
     idx = r["X"].index if isinstance(r["X"], pd.DataFrame) else pd.RangeIndex(n)
     out = {}
     if self.output == "regression":
@@ -425,7 +469,7 @@ GuardedModel._class_labels, GuardedModel.serve, GuardedModel.answer = _class_lab
 GuardedModel.predict_proba, GuardedModel.predict = _predict_proba, _predict
 GuardedModel.__call__ = lambda self, X: self.predict(X) if self.output == "regression" else self.predict_proba(X)
 
-# %% ../nbs/50_guard.ipynb #8c85bbfe
+# %% ../nbs/50_guard.ipynb #9b905beb
 def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row per call)
                 *, bin_s:float=1.0, # width of a time bin in seconds
                 ) -> pd.DataFrame:
@@ -442,7 +486,7 @@ def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row 
                         "p50_ms": g["latency_ms"].median().to_numpy(), "p99_ms": g["latency_ms"].quantile(0.99).to_numpy()})
     return out[cols]
 
-# %% ../nbs/50_guard.ipynb #d4256d6c
+# %% ../nbs/50_guard.ipynb #72937afb
 @dataclass(frozen=True, kw_only=True)
 class GuardReport(Report):
     "What a `GuardedModel` did: counts per path and failure kind, and rates over time."
@@ -452,6 +496,8 @@ class GuardReport(Report):
     bin_s: float = 1.0
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
+    answers: tuple = field(default=(), repr=False)   # the `Answer`s of a fault-injection run (`evaluate_guard`)
+    primary_max_abs_diff: float = float("nan")       # there: largest gap between the primary's answers and the model's own
 
     def _summary(self):
         c = self.counts; calls = max(c["calls"], 1); served = max(sum(c.get(f"served.{p}", 0) for p in self.paths), 1)
@@ -462,6 +508,7 @@ class GuardReport(Report):
         for k in FAILURE_KINDS: s[f"primary_{k}_rate"] = c.get(f"failures.primary.{k}", 0) / calls
         s.update({"rejected_rows": c["rejected_rows"], "rejected_call_rate": c["rejected_calls"] / calls, "failed_rate": c["failed_calls"] / calls,
                   "p50_ms": self.p50_ms, "p99_ms": self.p99_ms})
+        if self.answers: s["primary_max_abs_diff"] = self.primary_max_abs_diff
         return s
     def to_frame(self): return self.rates
     def headline(self):
@@ -484,3 +531,62 @@ def _report(self, *, bin_s:float=1.0) -> GuardReport:
                        p99_ms=float(np.quantile(lat, 0.99)) if len(lat) else float("nan"))
 
 GuardedModel.report = _report
+
+# %% ../nbs/50_guard.ipynb #ed021760
+def _constant_rule(value, regression:bool):
+    "A rule that answers `value` for every row: one number (regressor) or class probabilities (classifier)."
+    v = np.asarray(value, dtype="float64")
+    if regression:
+        if v.ndim != 0 or not np.isfinite(v): raise ParameterError("a regressor's rule must be a function or one finite value", value=value,
+                                                                   fix="pass e.g. rule=float(train[label].mean())")
+        return lambda df: float(v)
+    if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all() or (v < 0).any() or abs(v.sum() - 1) > 1e-6:
+        raise ParameterError("a classifier's rule must be a function or class probabilities summing to 1", value=value,
+                             fix="pass e.g. the class frequencies of the training labels")
+    return lambda df: np.tile(v, (len(df), 1))
+
+def _with_missing(reqs:pd.DataFrame, schema, share:float, seed:int) -> tuple:
+    "`reqs` with a NaN in the first numeric feature of a seeded `share` of rows; and their positions."
+    reqs = reqs.reset_index(drop=True)
+    num = [f.name for f in schema.features if f.kind == "numeric" and f.name in reqs.columns] if schema is not None else \
+          [c for c in reqs.columns if pd.api.types.is_numeric_dtype(reqs[c]) and not pd.api.types.is_bool_dtype(reqs[c])]
+    bad = np.flatnonzero(np.random.default_rng(seed).random(len(reqs)) < share)
+    if not num or not len(bad): return reqs, bad[:0]
+    reqs[num[0]] = reqs[num[0]].astype("float64"); reqs.loc[bad, num[0]] = np.nan
+    return reqs, bad
+
+# %% ../nbs/50_guard.ipynb #a5e52aab
+def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a regressor
+                   requests:pd.DataFrame, # rows to send, one call each
+                   *, rule, # last fallback: a function of a frame, or a constant (class probabilities, or one value)
+                   schema:Schema=None, # what requests must look like (default: the predictor's)
+                   error_rate:float=0.05, stall_rate:float=0.02, stall_ms:float=400.0, # faults of the primary
+                   replica_error_rate:float=0.2, # faults of the replica, the first fallback
+                   bad_share:float=0.02, # share of requests given a missing value
+                   timeout_ms:float=100.0, # deadline of each path
+                   threads:int=4, # concurrent callers
+                   bin_s:float=0.25, # width of the report's time bins
+                   seed:int=0) -> GuardReport:
+    "Serve `requests` through a guard with injected faults and report what each path did and whether every call was answered."
+    if not isinstance(predictor, Predictor):
+        raise ParameterError("evaluate_guard needs a prodkit Predictor", value=type(predictor).__name__, fix="pass Predictor(model, adapter=...)")
+    reqs = read_table(requests, name="requests")
+    if len(reqs) == 0: raise DataError("requests is empty (0 rows)", fix="pass at least one row to send")
+    check_positive("threads", threads, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("bad_share", bad_share, allow_zero=True)
+    if bad_share > 1: raise ParameterError("`bad_share` must be a share between 0 and 1", value=bad_share, fix="pass e.g. bad_share=0.02")
+    regression = predictor.output == "regression"
+    fn = rule if callable(rule) else _constant_rule(rule, regression)
+    if schema is None and predictor.adapter is not None: schema = predictor.adapter.schema
+    if schema is not None and all(n in reqs.columns for n in schema.names): reqs = reqs[schema.names]
+    reqs, _ = _with_missing(reqs, schema, bad_share, seed)
+    g = GuardedModel(FaultyModel(predictor, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms, seed=seed),
+                     fallbacks=[("replica", FaultyModel(predictor, error_rate=replica_error_rate, seed=seed + 1)), ("rule", fn)],
+                     schema=schema, timeout_ms=timeout_ms, on_invalid="flag", unseen="allow", classes=predictor.classes)
+    with ThreadPoolExecutor(threads) as ex: answers = tuple(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
+    prim = [i for i, a in enumerate(answers) if a.served_by == "primary"]
+    diff = float("nan")
+    if prim:
+        own = predictor.predict(reqs.iloc[prim]) if regression else predictor.predict_proba(reqs.iloc[prim])
+        diff = float(np.abs(np.array([answers[i].value for i in prim], dtype="float64") - own).max())
+    return dataclasses.replace(g.report(bin_s=bin_s), answers=answers, primary_max_abs_diff=diff, seed=seed)

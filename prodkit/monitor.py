@@ -17,7 +17,7 @@ from .core import (DataError, FileFormatError, ParameterError, Predictor, Prodki
                           TabularAdapter, check_choice, check_positive)
 
 # %% auto #0
-__all__ = ['MONITOR_PREFIX', 'MonitorStore', 'Monitor']
+__all__ = ['MONITOR_PREFIX', 'REJECTED', 'MonitorStore', 'Monitor']
 
 # %% ../nbs/51_monitor.ipynb #9bd8ebde
 _FORMAT = "prodkit-monitor-1"
@@ -90,7 +90,7 @@ class MonitorStore:
     def schema(self) -> Schema | None:
         s = self.meta.get("schema"); return Schema.from_dict(s) if s else None
     def count(self) -> int:
-        "Number of recorded predictions."
+        "Number of records: served predictions and the inputs a guarded model rejected."
         return self._con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
     def versions(self) -> pd.DataFrame:
         "Model versions seen, with their first and last time and number of predictions."
@@ -130,11 +130,25 @@ def _inputs_frame(feats:list, schema) -> pd.DataFrame:
         X = X[schema.names + [c for c in X.columns if c not in schema.names]]
     return X
 
+REJECTED = "rejected"   # `monitor.served_by` of an input the guarded model refused (on_invalid='flag'): kept apart from served rows
+
 def _window(self, start=None, # first time included (datetime, ISO string or unix seconds); None: from the start
             end=None, # first time excluded; None: up to now
             *, model_version:str=None, # only predictions of this model version
-            limit:int=None) -> pd.DataFrame:
-    "Predictions recorded in `[start, end)`: the input features as recorded, then the monitor's own `monitor.*` columns."
+            limit:int=None, # at most this many rows (the earliest)
+            include_rejected:bool=False) -> pd.DataFrame: # also the inputs a guarded model rejected (`served_by='rejected'`)
+    "Predictions served in `[start, end)`: the input features as recorded, then the monitor's own `monitor.*` columns."
+    return _select(self, start, end, model_version, limit, "all" if include_rejected else "served")
+
+def _rejected_window(self, start=None, # first time included; None: from the start
+                     end=None, # first time excluded; None: up to now
+                     *, model_version:str=None, # only inputs seen by this model version
+                     limit:int=None) -> pd.DataFrame: # at most this many rows (the earliest)
+    "The inputs a guarded model rejected in `[start, end)` (NaN, unseen categories, ...), as `window` shows served rows."
+    return _select(self, start, end, model_version, limit, "rejected")
+
+def _select(self, start, end, model_version, limit, which:str) -> pd.DataFrame:
+    "Rows in `[start, end)`; `which` is 'served', 'rejected' or 'all'."
     lo, hi = _as_unix(start, "start"), _as_unix(end, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise ParameterError("`end` must be after `start`", value=(start, end), fix="pass start < end")
@@ -143,6 +157,7 @@ def _window(self, start=None, # first time included (datetime, ISO string or uni
     if lo is not None: q += " AND time >= ?"; args.append(lo)
     if hi is not None: q += " AND time < ?"; args.append(hi)
     if model_version is not None: q += " AND model_version = ?"; args.append(model_version)
+    if which != "all": q += f" AND IFNULL(served_by, '') {'=' if which == 'rejected' else '!='} ?"; args.append(REJECTED)
     q += " ORDER BY time, id" + (f" LIMIT {int(limit)}" if limit else "")
     rows = self._con.execute(q, args).fetchall()
     meta = self.meta; schema = Schema.from_dict(meta["schema"]) if meta.get("schema") else None
@@ -162,7 +177,7 @@ def _window(self, start=None, # first time included (datetime, ISO string or uni
     for k, v in own.items(): X[MONITOR_PREFIX + k] = v
     return X
 
-MonitorStore.window = _window
+MonitorStore.window, MonitorStore.rejected_window = _window, _rejected_window
 
 # %% ../nbs/51_monitor.ipynb #68df60f6
 def _json_default(o):
@@ -416,28 +431,34 @@ class Monitor:
     def __repr__(self): return f"Monitor({type(self.model).__name__}, store={str(self.store)!r}, version={self.version!r})"
 
 # %% ../nbs/51_monitor.ipynb #c8604509
+def _is_guard(m) -> bool: return hasattr(m, "serve") and hasattr(m, "path_names")
+
+def _guard_values(self, df:pd.DataFrame) -> tuple:
+    "(values, served_by list) of a guard's answer frame."
+    if self.regression: vals = df["prediction"].to_numpy(dtype="float64")
+    else: vals = df[[c for c in df.columns if str(c).startswith("p_")]].to_numpy(dtype="float64")
+    return vals, df["served_by"].tolist()
+
 def _call(self, X):
-    "Call the model; return (probabilities or values, served_by list, the inputs as recorded)."
-    if hasattr(self.model, "serve") and hasattr(self.model, "path_names"):
+    "Call the model; return (probabilities or values, served_by list, the inputs as recorded, the guard's answer frame or None)."
+    if _is_guard(self.model):
         df = self.model.serve(X)
-        served = df["served_by"].tolist()
-        if self.regression: vals = df["prediction"].to_numpy(dtype="float64")
-        else: vals = df[[c for c in df.columns if c.startswith("p_")]].to_numpy(dtype="float64")
-        return vals, served, X
+        return _guard_values(self, df) + (X, df)
     if self.regression: vals = np.asarray(self.model.predict(X), dtype="float64")
     elif hasattr(self.model, "predict_proba"): vals = np.asarray(self.model.predict_proba(X), dtype="float64")
     else:
         out = self.model(X)
         vals = out.detach().cpu().numpy().astype("float64") if isinstance(out, torch.Tensor) else np.asarray(out, dtype="float64")
         if vals.ndim == 1 and not self.regression: vals = np.column_stack([1 - vals, vals])
-    return vals, None, X
+    return vals, None, X, None
 
-def _record(self, t_wall, lat, Xr, vals, served):
-    "Draw the sample and queue references to the call for the writer."
+def _record(self, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
+    "Draw the sample and queue references to the call for the writer (only rows where `keep`, when given)."
     n = len(vals)
     with self._lock:
         self._calls += 1; call_id = self._calls
         rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
+        if keep is not None: rows = rows[keep[rows]]
         waiting = self._writer.q.qsize()
         if len(rows) and waiting >= self.max_queue: self.dropped += len(rows); rows = rows[:0]
     if len(rows):
@@ -449,37 +470,59 @@ def _record(self, t_wall, lat, Xr, vals, served):
         self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
         if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
 
-def _observe(self, X):
+def _n_rows(X) -> int:
+    try: return len(X)
+    except TypeError: return -1
+
+def _observe(self, X, strict:bool=True):
+    "Call, time and record; return (values, the guard's frame). `strict`: raise after recording when a guard rejected rows."
     if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
     if isinstance(X, dict): X = pd.DataFrame([X])
+    elif isinstance(X, pd.Series): X = pd.DataFrame([X.to_dict()])
+    elif isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
     t_wall, t0 = time.time(), time.perf_counter()
-    try: vals, served, Xr = self._call(X)
-    except Exception:
+    try: vals, served, Xr, frame = self._call(X)
+    except Exception as e:
         with self._lock: self.errors += 1
+        part = getattr(e, "answers", None)   # a guard that could not answer every row: record the rows it did answer or reject
+        if _is_guard(self.model) and isinstance(part, pd.DataFrame) and "served_by" in part.columns and len(part) == _n_rows(X):
+            try:
+                v, sv = _guard_values(self, part)
+                _record(self, t_wall, (time.perf_counter() - t0) * 1000, X, v, sv, keep=np.array([s != "failed" for s in sv]))
+            except Exception as e2:
+                self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e2)}")))
         raise
     lat = (time.perf_counter() - t0) * 1000
     try: _record(self, t_wall, lat, Xr, vals, served)
     except Exception as e:   # recording failed: the caller still gets its answer, the records are counted as rejected
         self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e)}")))
-    if served is not None and "rejected" in served:
-        bad = [i for i, s in enumerate(served) if s == "rejected"]
-        raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected')",
-                        fix="fix those rows; use the model's .serve(X) to see the reasons", rows=bad)
-    return vals
+    if strict and served is not None and REJECTED in served:
+        bad = [i for i, s in enumerate(served) if s == REJECTED]
+        why = f": row {bad[0]}: {frame['reasons'].iloc[bad[0]]}" if "reasons" in frame.columns else ""
+        raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected'){why}",
+                        fix="use Monitor.serve(X) to get every answer with the rejected rows flagged, or fix those rows", rows=bad)
+    return vals, frame
+
+def _mserve(self, X) -> pd.DataFrame:
+    "The guarded model's answers to `X`, exactly as `GuardedModel.serve` returns them (rejected rows flagged), recorded."
+    if not _is_guard(self.model):
+        raise ParameterError("serve needs a GuardedModel", value=type(self.model).__name__,
+                             fix="wrap the model in prodkit.guard.GuardedModel, or use predict / predict_proba")
+    return _observe(self, X, strict=False)[1]
 
 def _predict_proba(self, X) -> np.ndarray:
     "Class probabilities of the wrapped model, recorded."
     if self.regression: raise ParameterError("predict_proba is for classifiers", value="regression", fix="use .predict")
-    return _observe(self, X)
+    return _observe(self, X)[0]
 
 def _predict(self, X) -> np.ndarray:
     "Predicted labels (classifier) or values (regression), recorded."
-    v = _observe(self, X)
+    v = _observe(self, X)[0]
     if self.regression: return v
     labels = self.classes if self.classes is not None else list(range(v.shape[1]))
     return np.asarray(labels)[v.argmax(1)]
 
-Monitor._call, Monitor.predict_proba, Monitor.predict = _call, _predict_proba, _predict
+Monitor._call, Monitor.predict_proba, Monitor.predict, Monitor.serve = _call, _predict_proba, _predict, _mserve
 Monitor.__call__ = lambda self, X: self.predict(X) if self.regression else self.predict_proba(X)
 
 # %% ../nbs/51_monitor.ipynb #0d7bda1b
@@ -506,6 +549,11 @@ def _mwindow(self, start=None, end=None, **kwargs) -> pd.DataFrame:
     if self._writer.is_alive(): self.flush()
     with MonitorStore(self.store) as s: return s.window(start, end, **kwargs)
 
+def _mrejected(self, start=None, end=None, **kwargs) -> pd.DataFrame:
+    "Flush, then return the inputs the guarded model rejected in `[start, end)` (see `MonitorStore.rejected_window`)."
+    if self._writer.is_alive(): self.flush()
+    with MonitorStore(self.store) as s: return s.rejected_window(start, end, **kwargs)
+
 def _mstats(self, timeout:float=10.0) -> dict:
     "What became of this monitor's records, after a flush: `logged`, `rejected` (and the `last_rejection`), `dropped`, `lost`, `model_errors`."
     w = self._writer
@@ -515,6 +563,7 @@ def _mstats(self, timeout:float=10.0) -> dict:
                 "last_rejection": w.last_rejection, "last_store_error": w.last_error}
 
 Monitor.flush, Monitor.close, Monitor.open, Monitor.window, Monitor.stats = _flush, _close, classmethod(_open), _mwindow, _mstats
+Monitor.rejected_window = _mrejected
 Monitor.acknowledged = property(lambda self: self._writer.acknowledged)
 Monitor.__enter__ = lambda self: self
 Monitor.__exit__ = lambda self, *a: self.close()

@@ -192,6 +192,19 @@ def monitor_empty_frame():
     with Monitor(_predictor(adapter=_adapter()), _tmp() / "m.sqlite", version="v") as m: m.predict_proba(_train().iloc[:0])
 
 
+# ---------------------------------------------------------------- guard: kinds of paths
+def guard_regressor_as_classifier():
+    from prodkit.guard import GuardedModel
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), output="regression"), output="proba")
+def guard_classifier_fallback_for_regressor():
+    from prodkit.guard import GuardedModel
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), output="regression"), fallbacks=[("clf", _predictor())])
+
+def guard_evaluation_rule_of_wrong_kind():
+    from prodkit.guard import evaluate_guard
+    evaluate_guard(_predictor(_torch().nn.Linear(4, 1), output="regression", adapter=_adapter()), _train(), rule=[0.5, 0.5])
+
+
 CASES = [
     pytest.param(read_missing, FileFormatError, "data file does not exist", id="core-read-missing-file"),
     pytest.param(read_corrupt_parquet, FileFormatError, "could not be read as parquet", id="core-read-corrupt-parquet"),
@@ -269,4 +282,7 @@ CASES = [
     pytest.param(monitor_window_not_a_time, ParameterError, "`start` is not a time", id="monitor-window-not-a-time"),
     pytest.param(monitor_other_schema, FileFormatError, "written with a different schema", id="monitor-other-schema"),
     pytest.param(monitor_empty_frame, DataError, "cannot predict on an empty frame", id="monitor-empty-frame"),
+    pytest.param(guard_regressor_as_classifier, ParameterError, "path 'primary' is a regressor", id="guard-regressor-as-classifier"),
+    pytest.param(guard_classifier_fallback_for_regressor, ParameterError, "path 'clf' is a classifier", id="guard-classifier-fallback-for-regressor"),
+    pytest.param(guard_evaluation_rule_of_wrong_kind, ParameterError, "a regressor's rule must be", id="guard-evaluation-rule-of-wrong-kind"),
 ]

@@ -34,6 +34,9 @@ def _window_start_not_a_time():
     with _Monitor()(_proba, p, version="v") as mon: mon.predict_proba(pd.DataFrame({"a": [1.0]}))
     with _Monitor().open(p) as ro: ro.window("not a time")
 
+def _serve_without_guard():
+    with _Monitor()(_proba, _tmp() / "m.sqlite", version="v") as mon: mon.serve(pd.DataFrame({"a": [1.0]}))
+
 
 CASES = [
     pytest.param(_empty_version, ParameterError, "`version` must be a non-empty string", id="monitor-empty-version"),
@@ -41,4 +44,5 @@ CASES = [
     pytest.param(_feature_with_monitor_prefix, SchemaError, "prefix 'monitor.'", id="monitor-feature-with-reserved-prefix"),
     pytest.param(_store_of_other_output_shape, FileFormatError, "records outputs of shape (2,)", id="monitor-store-of-other-output-shape"),
     pytest.param(_window_start_not_a_time, ParameterError, "`start` is not a time", id="monitor-window-start-not-a-time"),
+    pytest.param(_serve_without_guard, ParameterError, "serve needs a GuardedModel", id="monitor-serve-without-guard"),
 ]

@@ -314,3 +314,71 @@ def test_hostile_column_and_path_names_are_kept_as_data_and_escaped_in_html():
     soup = BeautifulSoup(rep._repr_html_(), "html.parser")
     assert not soup.find_all(["img", "script", "a"]) and path in soup.get_text()
     ax = rep.plot(); ax.figure.savefig(io.BytesIO(), format="png"); plt.close(ax.figure)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    "A small torch regressor trained on scikit-learn's bundled diabetes data, and a weaker 'previous version'."
+    from sklearn.datasets import load_diabetes
+    df = load_diabetes(as_frame=True).frame
+    ad = TabularAdapter(target="target").fit(df)
+    X, y = ad.transform(df), torch.tensor(df["target"].to_numpy(), dtype=torch.float32)[:, None]
+    def fit(hidden, steps, seed):
+        torch.manual_seed(seed)
+        m = nn.Sequential(nn.Linear(ad.n_features_, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        opt = torch.optim.Adam(m.parameters(), lr=0.1)
+        for _ in range(steps):
+            opt.zero_grad(); loss = ((m(X) - y) ** 2).mean(); loss.backward(); opt.step()
+        return Predictor(m.eval(), adapter=ad, output="regression")
+    return df, ad, fit(16, 150, 0), fit(4, 60, 1)
+
+
+def test_regressor_fallback_chain_under_injected_faults(diabetes):
+    """A regression guard: regressors and a rule along the chain, deadlines, every answer the value of the path that served it."""
+    df, ad, current, previous = diabetes
+    feats = df.drop(columns="target")
+    mean = float(df["target"].mean())
+    primary = FaultyModel(current, error_rate=0.15, stall_rate=0.1, stall_ms=300, nan_rate=0.1, seed=0)
+    replica = FaultyModel(previous, error_rate=0.3, seed=1)
+    g = GuardedModel(primary, fallbacks=[("previous", replica), ("mean", lambda d: mean)], schema=ad.schema, timeout_ms=100, on_invalid="flag")
+    assert g.output == "regression"          # read from the primary's Predictor, through the FaultyModel
+    reqs = feats.sample(80, random_state=0).reset_index(drop=True)
+    reqs.loc[[5, 40], "bmi"] = np.nan        # two requests the model never saw missing
+    with ThreadPoolExecutor(4) as ex: answers = list(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
+    by = pd.Series([a.served_by for a in answers])
+    assert by[[5, 40]].tolist() == ["rejected", "rejected"] and answers[5].value is None
+    assert {"primary", "previous", "mean"} <= set(by), by.value_counts()
+    ok = reqs.drop(index=[5, 40])
+    want = {"primary": pd.Series(current.predict(ok), index=ok.index), "previous": pd.Series(previous.predict(ok), index=ok.index)}
+    for i, a in enumerate(answers):
+        if a.served_by in want: assert abs(a.value - want[a.served_by][i]) < 1e-6 * max(1.0, abs(want[a.served_by][i])), (i, a)
+        elif a.served_by == "mean": assert a.value == mean and a.reasons[-1].startswith("previous: ")
+    c = g.counts
+    assert c["failed_calls"] == 0 and c["rejected_rows"] == 2
+    # each kind of injected fault was met and absorbed (a loaded machine may turn some into timeouts, never the reverse)
+    assert 0 < c["failures.primary.error"] <= primary.injected["error"]
+    assert 0 < c["failures.primary.invalid_output"] <= primary.injected["nan"]
+    assert c["failures.primary.timeout"] > 0 and primary.injected["stall"] > 0
+    s = g.report(bin_s=0.5).summary
+    assert s["failed_rate"] == 0 and s["served_share.primary"] + s["served_share.previous"] + s["served_share.mean"] == pytest.approx(1)
+    # a batch: one answer per row, rejected rows flagged, values in the label's units
+    out = g.serve(reqs.head(8))
+    assert list(out.columns) == ["prediction", "served_by", "reasons"] and out["prediction"].between(0, 400).sum() >= 7
+
+
+def test_fault_injection_evaluation_of_a_regressor(diabetes):
+    """The validation run's guard check works for a regressor: a chain of regressors and a one-value rule, every call answered."""
+    from prodkit.guard import evaluate_guard
+    df, ad, current, _ = diabetes
+    rep = evaluate_guard(current, df.sample(120, random_state=1), rule=float(df["target"].mean()), error_rate=0.1, stall_rate=0.05,
+                         stall_ms=300, bad_share=0.05, seed=0)
+    s = rep.summary
+    assert s["calls"] == 120 and s["failed_rate"] == 0
+    assert s["primary_max_abs_diff"] < 1e-3            # float32 values in the label's units (25..346)
+    served = pd.Series([a.served_by for a in rep.answers])
+    assert s["rejected_rows"] == (served == "rejected").sum() > 0
+    assert (served == "primary").sum() > 0 and s["primary_error_rate"] > 0 and s["primary_timeout_rate"] > 0
+    for a in rep.answers:
+        if a.served_by == "rule": assert a.value == pytest.approx(df["target"].mean())
+        elif a.served_by != "rejected": assert isinstance(a.value, float) and np.isfinite(a.value)
+    import json; json.dumps(rep.summary, allow_nan=False)   # JSON-able, as the validation template records it

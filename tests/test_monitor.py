@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from prodkit.core import FileFormatError, Predictor, Schema, TabularAdapter
+from prodkit.core import DataError, FileFormatError, Predictor, Schema, TabularAdapter
 from prodkit.monitor import Monitor, MonitorStore
 
 
@@ -142,12 +142,13 @@ def test_guarded_model_under_monitor_records_paths(model, tmp_path):
     with Monitor(g, tmp_path / "g.sqlite") as mon:
         for i in range(50): mon.predict_proba(df.iloc[[i]])
         bad = df.iloc[[0]].copy(); bad["income"] = np.nan
-        with pytest.raises(Exception, match="rejected"): mon.predict_proba(bad)
-        w = mon.window()
-    assert len(w) == 51
+        with pytest.raises(DataError, match="1 input rows were rejected"): mon.predict_proba(bad)
+        w, r = mon.window(), mon.rejected_window()
+    assert len(w) == 50 and len(r) == 1                   # rejected inputs are recorded, apart from the served rows
     by = w["monitor.served_by"]
-    assert (by == "rule").sum() == g.counts["served.rule"] and (by == "rejected").sum() == 1
-    assert np.isnan(w.loc[by == "rejected", "monitor.p_1"]).all() and w.loc[by == "rule", "monitor.p_1"].eq(0.4).all()
+    assert (by == "rule").sum() == g.counts["served.rule"] and (by == "primary").sum() == g.counts["served.primary"]
+    assert w.loc[by == "rule", "monitor.p_1"].eq(0.4).all()
+    assert r["monitor.served_by"].tolist() == ["rejected"] and np.isnan(r["monitor.p_1"]).all() and np.isnan(r["income"]).all()
 
 
 def test_refuses_bad_stores(tmp_path):
