@@ -726,6 +726,8 @@ def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or
     from prodkit.versioning import artifact_digest   # the one definition, read without following devices or leaving the bundle
     p = Path(path)
     if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path", path=str(p))
+    if p.is_dir() and not (p / "bundle.json").exists():
+        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle, or a model file", path=str(p))
     return artifact_digest(p).split(":", 1)[1]
 
 def _artifacts(template, params) -> dict:

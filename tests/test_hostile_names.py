@@ -179,9 +179,6 @@ def test_an_error_message_with_hostile_names_is_escaped_in_the_verdict(failed_jo
     assert FEATURES[1] in text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="jobs.py _verdict_cell puts html.escape(evalue) into a Markdown cell: a blank line in a message ends the HTML "
-                          "block and the rest is parsed as Markdown (a live javascript: link); fold line breaks (e.g. escape_markdown) there")
 def test_a_multi_line_error_message_stays_text_in_the_verdict():
     from prodkit.jobs import _finish_notebook, evaluate_gates, render_html
     failed = {"index": 1, "ename": "ValueError", "evalue": f"boom\n\n{FEATURES[3]} {FEATURES[8]}\n\n{FEATURES[1]}"}
