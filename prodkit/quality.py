@@ -14,8 +14,8 @@ import pandas as pd
 from .core import DataError, ModelError, ParameterError, Report, check_choice, check_positive, get_ax
 
 # %% auto #0
-__all__ = ['TASKS', 'METRICS', 'MIN_CLASS_ROWS', 'MIN_ECE_ROWS', 'PLOT_KINDS', 'class_index', 'expected_calibration_error',
-           'Metric', 'metric_direction', 'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality']
+__all__ = ['TASKS', 'METRICS', 'MIN_CLASS_ROWS', 'MIN_ECE_ROWS', 'class_index', 'expected_calibration_error', 'Metric',
+           'metric_direction', 'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality']
 
 # %% ../nbs/05_quality.ipynb #296bcfff
 def _key_forms(v):
@@ -137,9 +137,10 @@ def _r2(y, v, w):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 1e-12 * sw * (1 + yc @ yc / len(y)), 1 - w @ (y - v) ** 2 / ss_tot, np.nan)
 
-# %% ../nbs/05_quality.ipynb #8f3d3f95
+# %% ../nbs/05_quality.ipynb #732a8438
 TASKS = ("classification", "regression")
 
+# %% ../nbs/05_quality.ipynb #b2262a11
 @dataclass(frozen=True)
 class Metric:
     "One metric of the vocabulary: `name`, `task`, whether higher is better, and `fn(y, out, w)` -> one value per row of `w`."
@@ -149,7 +150,7 @@ class Metric:
     fn: Callable = field(repr=False)
     description: str = ""
 
-# %% ../nbs/05_quality.ipynb #732a8438
+# %% ../nbs/05_quality.ipynb #20fbe143
 METRICS = {m.name: m for m in (
     Metric("accuracy", "classification", True, _accuracy, "share of rows whose most probable class is the label"),
     Metric("auc", "classification", True, _auc, "ROC AUC; one-vs-rest macro average with more than two classes"),
@@ -160,7 +161,7 @@ METRICS = {m.name: m for m in (
     Metric("rmse", "regression", False, _rmse, "root mean squared error, in the label's units"),
     Metric("r2", "regression", True, _r2, "share of the label's variance explained"))}
 
-# %% ../nbs/05_quality.ipynb #6989a2ed
+# %% ../nbs/05_quality.ipynb #52962660
 def _metric(name:str) -> Metric:
     if name not in METRICS:
         near = difflib.get_close_matches(str(name), METRICS, n=1)
@@ -171,12 +172,12 @@ def metric_direction(name:str) -> str:
     "'higher' when a larger value of metric `name` is better, 'lower' otherwise."
     return "higher" if _metric(name).higher_is_better else "lower"
 
-# %% ../nbs/05_quality.ipynb #32d0f8c2
+# %% ../nbs/05_quality.ipynb #9d04c04d
 def change_key(name:str) -> str:
     "Summary key of the change of metric `name` from the reference, signed so that positive means worse."
     return f"{name}_drop" if _metric(name).higher_is_better else f"{name}_increase"
 
-# %% ../nbs/05_quality.ipynb #9d04c04d
+# %% ../nbs/05_quality.ipynb #04a5dd5d
 def compute_metric(name:str, # a name from METRICS
                    y, # labels (classification: any values in `classes`; regression: numbers)
                    out, # probabilities (n, classes) or positive-class column; predicted values for regression
@@ -190,9 +191,10 @@ def compute_metric(name:str, # a name from METRICS
         if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} predictions", fix="pass one prediction per label")
     with np.errstate(invalid="ignore", divide="ignore"): return float(m.fn(yi, p, np.ones((1, len(yi))))[0])
 
-# %% ../nbs/05_quality.ipynb #3710a0d5
-MIN_CLASS_ROWS, MIN_ECE_ROWS = 10, 100
+# %% ../nbs/05_quality.ipynb #5ed62d18
+MIN_CLASS_ROWS, MIN_ECE_ROWS = 10, 100   # fewer rows of a class than this: AUC caveat; fewer rows than this: ECE caveat
 
+# %% ../nbs/05_quality.ipynb #6ccfa516
 def _boot_counts(n, n_boot, rng):
     "Bootstrap resample counts, a chunk of replicates at a time (each row: how often each data row was drawn)."
     chunk = max(1, min(n_boot, 4_000_000 // n))
@@ -228,14 +230,35 @@ def _caveats(task, y, names, *, classes=None, k=None, where="") -> dict:
     elif np.ptp(y) == 0: out["r2"] = f"{where}the labels are constant: R² is undefined"
     return {m: v for m, v in out.items() if m in names}
 
-# %% ../nbs/05_quality.ipynb #5ed62d18
-PLOT_KINDS = {"classification": ("calibration", "confusion"), "regression": ("residuals",)}
+# %% ../nbs/05_quality.ipynb #013361a1
+def _draw_calibration(r, ax, **kwargs):
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
+    for name, d in r.plot_data.items():
+        d = d["calibration"]; ax.plot(d["confidence"], d["observed"], marker="o", label=f"{name} data (ECE {d['ece']:.3f})", **kwargs)
+    xl = "predicted probability of the positive class" if len(r.classes) == 2 else "confidence of the predicted class"
+    ax.set(xlabel=xl, ylabel="observed frequency", title="calibration", xlim=(0, 1), ylim=(0, 1)); ax.legend(loc="upper left", fontsize=8)
 
+def _draw_confusion(r, ax, **kwargs):
+    cm, k = np.asarray(r.plot_data["current"]["confusion"]), len(r.classes)
+    ax.imshow(cm, cmap="Blues", **kwargs)
+    for i, j in np.ndindex(cm.shape): ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8)
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=r.classes, yticklabels=r.classes, xlabel="predicted", ylabel="true", title="confusion")
+
+def _draw_residuals(r, ax, **kwargs):
+    y, v = (np.asarray(a) for a in r.plot_data["current"]["residuals"])
+    lo, hi = float(min(y.min(), v.min())), float(max(y.max(), v.max()))
+    ax.plot([lo, hi], [lo, hi], ls="--", color="grey", lw=1)
+    ax.scatter(y, v, s=6, alpha=0.5, **kwargs)
+    ax.set(xlabel=f"actual {r.label}", ylabel="predicted", title="predicted vs actual")
+
+_DRAW = {"classification": {"calibration": _draw_calibration, "confusion": _draw_confusion}, "regression": {"residuals": _draw_residuals}}
+
+# %% ../nbs/05_quality.ipynb #ddbeacfd
 @dataclass(frozen=True, kw_only=True)
 class QualityReport(Report):
     "Quality of a model on labelled data: each metric of its task with a CI, the change from a reference, caveats."
     task: str
-    table: pd.DataFrame = field(compare=False)
+    table: pd.DataFrame = field(compare=False)   # one row per metric: value, CI, reference, change, change CI, caveat
     n: int
     n_reference: int = None
     n_unlabelled: int = 0
@@ -256,54 +279,24 @@ class QualityReport(Report):
         return s | {"n_unlabelled": self.n_unlabelled, "n_caveats": len(self.caveats)}
 
     def to_frame(self) -> pd.DataFrame:
-        "One row per metric: value, ci_low, ci_high, reference, change (positive = worse), caveat."
+        "One row per metric: value, ci_low, ci_high, reference, change (positive = worse) and its CI, caveat."
         return self.table.copy()
 
-# %% ../nbs/05_quality.ipynb #6ccfa516
-def _main_metric(self):
-    return next((m for m in ("auc", "accuracy", "mae", "rmse") if m in self.table.index), self.table.index[0])
+    def headline(self) -> str:
+        "The main metric with its interval and change, then every caveat."
+        m = next((m for m in ("auc", "accuracy", "mae", "rmse") if m in self.table.index), self.table.index[0]); r = self.table.loc[m]
+        s = f"{self.task} quality on {self.n:,} rows: {m} {r['value']:.3f} ({self.confidence:.0%} CI {r['ci_low']:.3f} to {r['ci_high']:.3f})"
+        if self.n_reference is not None: s += f", {change_key(m)} {r['change']:+.3f} from the reference"
+        return s + ("; caveats: " + "; ".join(f"{k}: {v}" for k, v in self.caveats.items()) if self.caveats else "")
 
-def _headline(self) -> str:
-    m = _main_metric(self); r = self.table.loc[m]
-    s = f"{self.task} quality on {self.n:,} rows: {m} {r['value']:.3f} ({self.confidence:.0%} CI {r['ci_low']:.3f} to {r['ci_high']:.3f})"
-    if self.n_reference is not None: s += f", {change_key(m)} {r['change']:+.3f} from the reference"
-    if self.caveats: s += "; caveats: " + "; ".join(f"{k}: {v}" for k, v in self.caveats.items())
-    return s
+    def plot(self, ax=None, kind:str=None, **kwargs):
+        "Draw `kind` ('calibration' or 'confusion' for a classifier, 'residuals' for a regressor); return the report."
+        kinds = _DRAW[self.task]; kind = check_choice("kind", kind or next(iter(kinds)), list(kinds))
+        ax = get_ax(ax); kinds[kind](self, ax, **kwargs)
+        object.__setattr__(self, "ax_", ax); object.__setattr__(self, "figure_", ax.figure)
+        return self
 
-QualityReport.headline = _headline
-
-# %% ../nbs/05_quality.ipynb #af5923bd
-def _plot_calibration(self, ax, **kwargs):
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
-    for name, d in self.plot_data.items():
-        d = d["calibration"]; ax.plot(d["confidence"], d["observed"], marker="o", label=f"{name} data (ECE {d['ece']:.3f})", **kwargs)
-    xl = "predicted probability of the positive class" if len(self.classes) == 2 else "confidence of the predicted class"
-    ax.set(xlabel=xl, ylabel="observed frequency", title="calibration", xlim=(0, 1), ylim=(0, 1)); ax.legend(loc="upper left", fontsize=8)
-
-def _plot_confusion(self, ax, **kwargs):
-    cm, k = np.asarray(self.plot_data["current"]["confusion"]), len(self.classes)
-    ax.imshow(cm, cmap="Blues", **kwargs)
-    for i, j in np.ndindex(cm.shape): ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8)
-    ax.set(xticks=range(k), yticks=range(k), xticklabels=self.classes, yticklabels=self.classes, xlabel="predicted", ylabel="true", title="confusion")
-
-def _plot_residuals(self, ax, **kwargs):
-    y, v = (np.asarray(a) for a in self.plot_data["current"]["residuals"])
-    lo, hi = float(min(y.min(), v.min())), float(max(y.max(), v.max()))
-    ax.plot([lo, hi], [lo, hi], ls="--", color="grey", lw=1)
-    ax.scatter(y, v, s=6, alpha=0.5, **kwargs)
-    ax.set(xlabel=f"actual {self.label}", ylabel="predicted", title=f"predicted vs actual (MAE {self.table.loc['mae', 'value']:.3g})" if "mae" in self.table.index else "predicted vs actual")
-
-def _plot(self, ax=None, kind:str=None, **kwargs):
-    "Draw `kind` ('calibration' or 'confusion' for classifiers, 'residuals' for regressors) and return the report."
-    kind = check_choice("kind", kind or PLOT_KINDS[self.task][0], PLOT_KINDS[self.task])
-    ax = get_ax(ax); getattr(self, f"_plot_{kind}")(ax, **kwargs)
-    object.__setattr__(self, "ax_", ax); object.__setattr__(self, "figure_", ax.figure)
-    return self
-
-QualityReport._plot_calibration, QualityReport._plot_confusion, QualityReport._plot_residuals = _plot_calibration, _plot_confusion, _plot_residuals
-QualityReport.plot = _plot
-
-# %% ../nbs/05_quality.ipynb #ecfc4cfd
+# %% ../nbs/05_quality.ipynb #c5aefcc8
 def _task(predictor) -> str:
     "The task of `predictor`: its `task`, or 'regression' when its `output` is 'regression', else 'classification'."
     task = getattr(predictor, "task", None)
@@ -333,7 +326,7 @@ def _outputs(predictor, X, y, task):
     p = _as_proba(predictor.predict_proba(X), getattr(predictor, "classes", None))
     return class_index(y, getattr(predictor, "classes", None), k=p.shape[1]), p
 
-# %% ../nbs/05_quality.ipynb #ddbeacfd
+# %% ../nbs/05_quality.ipynb #2ea08fe9
 def _check_args(task, metrics, n_boot, confidence):
     names = [m for m in METRICS if METRICS[m].task == task] if metrics is None else list(metrics)
     if not names: raise ParameterError("`metrics` is empty", fix="pass metric names, or None for every metric of the task")
@@ -365,7 +358,7 @@ def _outside_interval(rows, caveats):
             _add_caveat(caveats, m, "the value lies outside its bootstrap interval: resampling biases this metric"
                         + (" (ECE counts resampling noise as miscalibration)" if m == "ece" else ""))
 
-# %% ../nbs/05_quality.ipynb #7e0a2da2
+# %% ../nbs/05_quality.ipynb #ef28c5e2
 def _measure(predictor, data, label, what, task, names, *, n_boot, rng) -> dict:
     "Labels, outputs, metric values and bootstrap replicates of `predictor` on the labelled rows of `data`."
     X, y_raw, n_unl = _labelled(data, label, what)
@@ -387,7 +380,7 @@ def _table(rows, caveats) -> pd.DataFrame:
     t["caveat"] = [caveats.get(m, "") for m in t.index]
     return t.astype({c: float for c in t.columns[:-1]}).rename_axis("metric")
 
-# %% ../nbs/05_quality.ipynb #f3799b9e
+# %% ../nbs/05_quality.ipynb #656c263b
 def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a regressor, `classes` names its columns
                      data:pd.DataFrame, # labelled data: the features and the label column
                      *, label:str, # name of the label column
