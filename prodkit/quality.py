@@ -81,17 +81,17 @@ def _brier(y, p, w):
     return _wmean(w, ((p - np.eye(p.shape[1])[y]) ** 2).sum(1))
 
 def _auc_binary(score, pos, w):
-    "Weighted ROC AUC of `score` for the boolean `pos`, one value per row of weights `w`."
+    "Weighted ROC AUC of `score` for the boolean `pos`, one value per row of weights `w` (ties count one half)."
     order = np.argsort(score, kind="stable"); s, isp = score[order], pos[order].astype(bool)
-    ws = np.take(w, order, axis=1)
-    cn = np.cumsum(np.where(isp, 0, ws), axis=1)                     # weight of negatives up to each row
-    tp, tn = ws[:, isp].sum(1), cn[:, -1]
-    if (s[1:] != s[:-1]).all(): num = np.einsum("ij,ij->i", ws[:, isp], cn[:, isp])   # no ties: negatives below
-    else:
-        ends = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]     # last row of each group of tied scores
-        cp, cne = np.cumsum(np.where(isp, ws, 0), axis=1)[:, ends], cn[:, ends]
-        num = (np.diff(cp, axis=1, prepend=0) * (cne - 0.5 * np.diff(cne, axis=1, prepend=0))).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"): return num / (tp * tn)
+    new = np.r_[True, s[1:] != s[:-1]]                                # first row of each group of tied scores
+    first = np.maximum.accumulate(np.where(new, np.arange(len(s)), 0))
+    last = np.flatnonzero(np.r_[new[1:], True])[np.cumsum(new) - 1]
+    ws, pi = np.take(w, order, axis=1), np.flatnonzero(isp)
+    cn = np.zeros((len(w), len(s) + 1), dtype=ws.dtype)               # weight of negatives before each row
+    np.cumsum(np.where(isp, 0, ws), axis=1, out=cn[:, 1:])
+    wp = ws[:, pi]                                                    # a positive gets the negatives below its group, half of those in it
+    num = np.einsum("ij,ij->i", wp, 0.5 * (cn[:, first[pi]] + cn[:, last[pi] + 1]))
+    with np.errstate(invalid="ignore", divide="ignore"): return num / (wp.sum(1) * cn[:, -1])
 
 def _auc(y, p, w):
     if p.shape[1] == 2: return _auc_binary(p[:, 1], y == 1, w)
@@ -241,7 +241,8 @@ def _draw_calibration(r, ax, **kwargs):
 def _draw_confusion(r, ax, **kwargs):
     cm, k = np.asarray(r.plot_data["current"]["confusion"]), len(r.classes)
     ax.imshow(cm, cmap="Blues", **kwargs)
-    for i, j in np.ndindex(cm.shape): ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8)
+    for i, j in np.ndindex(cm.shape):
+        ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8, color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set(xticks=range(k), yticks=range(k), xticklabels=r.classes, yticklabels=r.classes, xlabel="predicted", ylabel="true", title="confusion")
 
 def _draw_residuals(r, ax, **kwargs):
