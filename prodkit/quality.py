@@ -48,7 +48,7 @@ def class_index(y, # labels: 0/1, text ("benign"), or any values listed in `clas
                         fix="pass the model's class labels in output order as Predictor(classes=...), or correct the label column")
     return idx[codes]
 
-# %% ../nbs/05_quality.ipynb #682f94b8
+# %% ../nbs/05_quality.ipynb #02e20f39
 def _as_proba(out, classes=None) -> np.ndarray:
     "Model outputs as an (n, k) array of probabilities; a 1-d array is the positive class of a binary model."
     p = np.asarray(out, dtype=np.float64)
@@ -63,7 +63,7 @@ def _as_proba(out, classes=None) -> np.ndarray:
                          fix="pass one class label per output column, in output order")
     return p
 
-# %% ../nbs/05_quality.ipynb #790d265b
+# %% ../nbs/05_quality.ipynb #271402c0
 def _as_values(v, what:str) -> np.ndarray:
     "A 1-d float array of finite numbers (labels or predictions of a regressor)."
     try: a = np.asarray(v, dtype=np.float64)
@@ -73,7 +73,7 @@ def _as_values(v, what:str) -> np.ndarray:
     if not np.isfinite(a).all(): raise DataError(f"{what} contain {int((~np.isfinite(a)).sum())} NaN or infinite values", fix=f"drop or fill them first")
     return a
 
-# %% ../nbs/05_quality.ipynb #9543a094
+# %% ../nbs/05_quality.ipynb #1ecafb73
 def _wmean(w, v): return w @ v.astype(w.dtype) / w.sum(1)
 
 def _accuracy(y, p, w): return _wmean(w, (p.argmax(1) == y).astype(float))
@@ -82,7 +82,7 @@ def _brier(y, p, w):
     if p.shape[1] == 2: return _wmean(w, (p[:, 1] - (y == 1)) ** 2)
     return _wmean(w, ((p - np.eye(p.shape[1])[y]) ** 2).sum(1))
 
-# %% ../nbs/05_quality.ipynb #99e7b46b
+# %% ../nbs/05_quality.ipynb #8f3d3f95
 def _auc_binary(score, pos, w):
     "Weighted ROC AUC of `score` for the boolean `pos`, one value per row of weights `w` (ties count one half)."
     order = np.argsort(score, kind="stable"); s, isp = score[order], pos[order].astype(bool)
@@ -102,7 +102,7 @@ def _auc(y, p, w):
     if len(per) < 2: return np.full(len(w), np.nan)
     with np.errstate(invalid="ignore"): ok = np.isfinite(per); return np.where(ok, per, 0).sum(0) / ok.sum(0)
 
-# %% ../nbs/05_quality.ipynb #20fbe143
+# %% ../nbs/05_quality.ipynb #6989a2ed
 def _ece_parts(y, p, bins=10, strategy="uniform"):
     "Confidence, outcome (0/1) and bin of each row."
     if p.shape[1] == 2: conf, hit = p[:, 1], (y == 1).astype(float)
@@ -116,7 +116,7 @@ def _ece_w(conf, hit, b, bins, w):
 
 def _ece(y, p, w): conf, hit, b, _ = _ece_parts(y, p); return _ece_w(conf, hit, b, 10, w)
 
-# %% ../nbs/05_quality.ipynb #410d5744
+# %% ../nbs/05_quality.ipynb #32d0f8c2
 def expected_calibration_error(y, # labels (mapped to columns through `classes`)
                                proba, # probabilities (n, classes); a 1-d array is the positive class
                                *, bins:int=10, # number of confidence bins
@@ -132,7 +132,7 @@ def _labels_for(y, p, classes):
     if len(y) != len(p): raise DataError(f"{len(y)} labels for {len(p)} output rows", fix="pass one label per row of outputs")
     return class_index(y, classes, k=p.shape[1])
 
-# %% ../nbs/05_quality.ipynb #04a5dd5d
+# %% ../nbs/05_quality.ipynb #3710a0d5
 def _mae(y, v, w): return _wmean(w, np.abs(y - v))
 def _rmse(y, v, w): return np.sqrt(_wmean(w, (y - v) ** 2))
 def _r2(y, v, w):
@@ -141,10 +141,10 @@ def _r2(y, v, w):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 1e-12 * sw * (1 + yc @ yc / len(y)), 1 - w @ (y - v) ** 2 / ss_tot, np.nan)
 
-# %% ../nbs/05_quality.ipynb #dda1cd4b
+# %% ../nbs/05_quality.ipynb #5ed62d18
 TASKS = ("classification", "regression")
 
-# %% ../nbs/05_quality.ipynb #6ccfa516
+# %% ../nbs/05_quality.ipynb #2aed68cf
 @dataclass(frozen=True)
 class Metric:
     "One metric of the vocabulary: `name`, `task`, whether higher is better, and `fn(y, out, w)` -> one value per row of `w`."
@@ -154,7 +154,7 @@ class Metric:
     fn: Callable = field(repr=False)
     description: str = ""
 
-# %% ../nbs/05_quality.ipynb #2aed68cf
+# %% ../nbs/05_quality.ipynb #af5923bd
 METRICS = {m.name: m for m in (
     Metric("accuracy", "classification", True, _accuracy, "share of rows whose most probable class is the label"),
     Metric("auc", "classification", True, _auc, "ROC AUC; one-vs-rest macro average with more than two classes"),
@@ -165,7 +165,7 @@ METRICS = {m.name: m for m in (
     Metric("rmse", "regression", False, _rmse, "root mean squared error, in the label's units"),
     Metric("r2", "regression", True, _r2, "share of the label's variance explained"))}
 
-# %% ../nbs/05_quality.ipynb #ddbeacfd
+# %% ../nbs/05_quality.ipynb #7e0a2da2
 def _metric(name:str) -> Metric:
     if name not in METRICS:
         near = difflib.get_close_matches(str(name), METRICS, n=1)
@@ -176,12 +176,12 @@ def metric_direction(name:str) -> str:
     "'higher' when a larger value of metric `name` is better, 'lower' otherwise."
     return "higher" if _metric(name).higher_is_better else "lower"
 
-# %% ../nbs/05_quality.ipynb #f3799b9e
+# %% ../nbs/05_quality.ipynb #a95b1f39
 def change_key(name:str) -> str:
     "Summary key of the change of metric `name` from the reference, signed so that positive means worse."
     return f"{name}_drop" if _metric(name).higher_is_better else f"{name}_increase"
 
-# %% ../nbs/05_quality.ipynb #c5aefcc8
+# %% ../nbs/05_quality.ipynb #ef28c5e2
 def compute_metric(name:str, # a name from METRICS
                    y, # labels (classification: any values in `classes`; regression: numbers)
                    out, # probabilities (n, classes) or positive-class column; predicted values for regression
@@ -195,10 +195,10 @@ def compute_metric(name:str, # a name from METRICS
         if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} predictions", fix="pass one prediction per label")
     with np.errstate(invalid="ignore", divide="ignore"): return float(m.fn(yi, p, np.ones((1, len(yi))))[0])
 
-# %% ../nbs/05_quality.ipynb #d48cc6aa
+# %% ../nbs/05_quality.ipynb #e2d27347
 MIN_CLASS_ROWS, MIN_ECE_ROWS = 10, 100   # fewer rows of a class than this: AUC caveat; fewer rows than this: ECE caveat
 
-# %% ../nbs/05_quality.ipynb #bda7d215
+# %% ../nbs/05_quality.ipynb #cbf59b1f
 def _boot_counts(n, n_boot, rng):
     "Bootstrap resample counts, a chunk of replicates at a time (each row: how often each data row was drawn)."
     chunk = max(1, min(n_boot, 4_000_000 // n))
@@ -207,7 +207,7 @@ def _boot_counts(n, n_boot, rng):
         for row in w: row[:] = np.bincount(rng.integers(0, n, n), minlength=n)
         yield w
 
-# %% ../nbs/05_quality.ipynb #cbf59b1f
+# %% ../nbs/05_quality.ipynb #0a4aa53d
 def _score(y, out, names, *, n_boot, rng):
     "Value and bootstrap replicates of each metric in `names`."
     ones, reps = np.ones((1, len(y))), {m: [] for m in names}
@@ -223,7 +223,7 @@ def _interval(reps, confidence):
     a = (1 - confidence) / 2
     return tuple(float(q) for q in np.quantile(r, [a, 1 - a]))
 
-# %% ../nbs/05_quality.ipynb #0a4aa53d
+# %% ../nbs/05_quality.ipynb #8d4eca87
 def _caveats(task, y, names, *, classes=None, k=None, where="") -> dict:
     "Metric name -> why its number is not to be trusted on these rows."
     out = {}
@@ -236,7 +236,7 @@ def _caveats(task, y, names, *, classes=None, k=None, where="") -> dict:
     elif np.ptp(y) == 0: out["r2"] = f"{where}the labels are constant: R² is undefined"
     return {m: v for m, v in out.items() if m in names}
 
-# %% ../nbs/05_quality.ipynb #f94b3a8b
+# %% ../nbs/05_quality.ipynb #7fd4b12c
 def _draw_calibration(r, ax, **kwargs):
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
     for name, d in r.plot_data.items():
@@ -260,7 +260,7 @@ def _draw_residuals(r, ax, **kwargs):
 
 _DRAW = {"classification": {"calibration": _draw_calibration, "confusion": _draw_confusion}, "regression": {"residuals": _draw_residuals}}
 
-# %% ../nbs/05_quality.ipynb #7fd4b12c
+# %% ../nbs/05_quality.ipynb #6dccb46f
 @dataclass(frozen=True, kw_only=True)
 class QualityReport(Report):
     "Quality of a model on labelled data: each metric of its task with a CI, the change from a reference, caveats."
@@ -303,7 +303,7 @@ class QualityReport(Report):
         object.__setattr__(self, "ax_", ax); object.__setattr__(self, "figure_", ax.figure)
         return self
 
-# %% ../nbs/05_quality.ipynb #2470979e
+# %% ../nbs/05_quality.ipynb #17bd7e0e
 def _task(predictor) -> str:
     "The task of `predictor`: its `task`, or 'regression' when its `output` is 'regression', else 'classification'."
     task = getattr(predictor, "task", None)
@@ -313,7 +313,7 @@ def _task(predictor) -> str:
                              fix="wrap the model: Predictor(model, adapter=..., output=..., classes=...)")
     return "regression" if predictor.output == "regression" else "classification"
 
-# %% ../nbs/05_quality.ipynb #17bd7e0e
+# %% ../nbs/05_quality.ipynb #f0086126
 def _labelled(data, label, what):
     "Feature rows, labels and the number of unlabelled rows of `data`."
     if not isinstance(data, pd.DataFrame): raise DataError(f"{what} must be a DataFrame", value=type(data).__name__, fix="read it with prodkit.core.read_table")
@@ -325,7 +325,7 @@ def _labelled(data, label, what):
     d = data[known]
     return d.drop(columns=[label]), d[label], int((~known).sum())
 
-# %% ../nbs/05_quality.ipynb #f0086126
+# %% ../nbs/05_quality.ipynb #422a6c92
 def _outputs(predictor, X, y, task):
     "Labels and outputs in metric form: column indices and probabilities, or numbers and predictions."
     if task == "regression":
@@ -335,7 +335,7 @@ def _outputs(predictor, X, y, task):
     p = _as_proba(predictor.predict_proba(X), getattr(predictor, "classes", None))
     return class_index(y, getattr(predictor, "classes", None), k=p.shape[1]), p
 
-# %% ../nbs/05_quality.ipynb #8ef2166b
+# %% ../nbs/05_quality.ipynb #a902e09f
 def _check_args(task, metrics, n_boot, confidence):
     names = [m for m in METRICS if METRICS[m].task == task] if metrics is None else list(metrics)
     if not names: raise ParameterError("`metrics` is empty", fix="pass metric names, or None for every metric of the task")
@@ -346,7 +346,7 @@ def _check_args(task, metrics, n_boot, confidence):
         raise ParameterError("`confidence` must be a number between 0 and 1", value=confidence, fix="pass e.g. confidence=0.95")
     return names
 
-# %% ../nbs/05_quality.ipynb #a902e09f
+# %% ../nbs/05_quality.ipynb #ee067358
 def _plot_data(task, y, out, k, rng):
     "Small arrays the plots need: calibration bins and confusion counts, or a sample of (actual, predicted)."
     if task == "regression":
@@ -358,7 +358,7 @@ def _plot_data(task, y, out, k, rng):
            "rows": n_b[ok].tolist(), "ece": float(_ece(y, out, np.ones((1, len(y))))[0])}
     return {"calibration": cal, "confusion": np.bincount(y * k + out.argmax(1), minlength=k * k).reshape(k, k).tolist()}
 
-# %% ../nbs/05_quality.ipynb #ee067358
+# %% ../nbs/05_quality.ipynb #0bedb29d
 def _add_caveat(caveats, m, why): caveats[m] = f"{caveats[m]}; {why}" if m in caveats else why
 
 def _outside_interval(rows, caveats):
@@ -369,7 +369,7 @@ def _outside_interval(rows, caveats):
             _add_caveat(caveats, m, "the value lies outside its bootstrap interval: resampling biases this metric"
                         + (" (ECE counts resampling noise as miscalibration)" if m == "ece" else ""))
 
-# %% ../nbs/05_quality.ipynb #0bedb29d
+# %% ../nbs/05_quality.ipynb #dfe86a4d
 def _measure(predictor, data, label, what, task, names, *, n_boot, rng) -> dict:
     "Labels, outputs, metric values and bootstrap replicates of `predictor` on the labelled rows of `data`."
     X, y_raw, n_unl = _labelled(data, label, what)
@@ -391,7 +391,7 @@ def _table(rows, caveats) -> pd.DataFrame:
     t["caveat"] = [caveats.get(m, "") for m in t.index]
     return t.astype({c: float for c in t.columns[:-1]}).rename_axis("metric")
 
-# %% ../nbs/05_quality.ipynb #182f4127
+# %% ../nbs/05_quality.ipynb #19e243c3
 def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a regressor, `classes` names its columns
                      data:pd.DataFrame, # labelled data: the features and the label column
                      *, label:str, # name of the label column
