@@ -391,7 +391,7 @@ def _table(rows, caveats) -> pd.DataFrame:
     t["caveat"] = [caveats.get(m, "") for m in t.index]
     return t.astype({c: float for c in t.columns[:-1]}).rename_axis("metric")
 
-# %% ../nbs/05_quality.ipynb #19e243c3
+# %% ../nbs/05_quality.ipynb #8c4c7362
 def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a regressor, `classes` names its columns
                      data:pd.DataFrame, # labelled data: the features and the label column
                      *, label:str, # name of the label column
