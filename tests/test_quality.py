@@ -286,3 +286,36 @@ def test_summary_is_json_and_plot_returns_the_report():
 def test_wrong_width_of_outputs_vs_classes_is_a_model_error():
     with pytest.raises(ModelError, match="2 output columns but `classes` lists 3"):
         evaluate_quality(_binary_model(["a", "b", "c"]), _binary(20, labels=("a", "b")), label="label", n_boot=0)
+
+
+def test_a_value_outside_its_own_interval_is_flagged():
+    "ECE of a calibrated model on 300 rows: resampling adds noise that ECE counts, so its interval sits above the value."
+    q = evaluate_quality(Predictor(_linear([[1.5, -1.0]], [0.0]), output="logits"), _binary(300, noise=1.5, seed=1), label="label", n_boot=100)
+    s = q.summary
+    assert s["ece"] < s["ece_ci_low"]
+    assert "the value lies outside its bootstrap interval" in q.caveats["ece"] and "outside its bootstrap interval" in q.headline()
+    assert all(s[f"{m}_ci_low"] <= s[m] <= s[f"{m}_ci_high"] for m in ("accuracy", "auc", "log_loss", "brier"))
+    assert set(q.caveats) == {"ece"}
+
+
+# ------------------------------------------------------------------------------------------- properties
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 8)), min_size=2, max_size=60))
+def test_auc_equals_scikit_learn_on_any_ties(rows):
+    y = np.array([r[0] for r in rows]); score = np.array([r[1] for r in rows]) / 8   # few distinct scores: many ties
+    if len(set(y)) < 2:
+        assert np.isnan(compute_metric("auc", y, score))
+    else:
+        assert compute_metric("auc", y, score) == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)), min_size=1, max_size=60))
+def test_multiclass_log_loss_brier_and_top_label_ece_match_their_definitions(rows):
+    y = np.array([r[0] for r in rows]); P = np.array([r[1:] for r in rows], dtype=float); P /= P.sum(1, keepdims=True)
+    assert compute_metric("log_loss", y, P) == pytest.approx(-np.log(P[np.arange(len(y)), y]).mean(), abs=1e-12)
+    assert compute_metric("brier", y, P) == pytest.approx(((P - np.eye(3)[y]) ** 2).sum(1).mean(), abs=1e-12)
+    assert expected_calibration_error(y, P) == pytest.approx(_ece_by_loop(P.max(1), (P.argmax(1) == y).astype(float)), abs=1e-12)
