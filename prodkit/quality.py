@@ -292,7 +292,8 @@ class QualityReport(Report):
     def headline(self) -> str:
         "The main metric with its interval and change, then every caveat."
         m = next((m for m in ("auc", "accuracy", "mae", "rmse") if m in self.table.index), self.table.index[0]); r = self.table.loc[m]
-        s = f"{self.task} quality on {self.n:,} rows: {m} {r['value']:.3f} ({self.confidence:.0%} CI {r['ci_low']:.3f} to {r['ci_high']:.3f})"
+        s = f"{self.task} quality on {self.n:,} rows: {m} {r['value']:.3f}"
+        if np.isfinite(r["ci_low"]): s += f" ({self.confidence:.0%} CI {r['ci_low']:.3f} to {r['ci_high']:.3f})"
         if self.n_reference is not None: s += f", {change_key(m)} {r['change']:+.3f} from the reference"
         return s + ("; caveats: " + "; ".join(f"{k}: {v}" for k, v in self.caveats.items()) if self.caveats else "")
 
