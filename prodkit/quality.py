@@ -283,6 +283,7 @@ class QualityReport(Report):
         if self.n_reference is not None:
             s["n_reference"] = self.n_reference
             for m, r in self.table.iterrows(): s.update({f"reference_{m}": r["reference"], change_key(m): r["change"]})
+        if self.counts: s.update(n_classes=len(self.counts), min_class_rows=min(self.counts.values()))
         return s | {"n_unlabelled": self.n_unlabelled, "n_caveats": len(self.caveats)}
 
     def to_frame(self) -> pd.DataFrame:

@@ -319,3 +319,9 @@ def test_multiclass_log_loss_brier_and_top_label_ece_match_their_definitions(row
     assert compute_metric("log_loss", y, P) == pytest.approx(-np.log(P[np.arange(len(y)), y]).mean(), abs=1e-12)
     assert compute_metric("brier", y, P) == pytest.approx(((P - np.eye(3)[y]) ** 2).sum(1).mean(), abs=1e-12)
     assert expected_calibration_error(y, P) == pytest.approx(_ece_by_loop(P.max(1), (P.argmax(1) == y).astype(float)), abs=1e-12)
+
+
+def test_rows_per_class_are_in_the_summary_for_gates(iris):
+    model, data, _ = iris
+    s = evaluate_quality(model, data.iloc[:120], label="species", n_boot=0).summary   # 50 setosa, 50 versicolor, 20 virginica
+    assert (s["n_classes"], s["min_class_rows"]) == (3, 20)
