@@ -33,19 +33,23 @@ def class_index(y, # labels: 0/1, text ("benign"), or any values listed in `clas
                 *, k:int=None) -> np.ndarray: # number of output columns, used when `classes` is None
     "Output-column index of each label in `y`; unknown or missing labels are a `DataError` naming them."
     if classes is None:
-        if k is None: raise ParameterError("pass `classes` or `k` to map labels to output columns", fix="pass classes=predictor.classes")
+        if k is None:
+            raise ParameterError("pass `classes` or `k` to map labels to output columns", fix="pass classes=predictor.classes")
         classes = range(k)
     classes, look = list(classes), {}
     for i, c in enumerate(classes): look.setdefault(_plain(c), i); look.setdefault(str(c), i)
     codes, uniq = pd.factorize(pd.Series(np.asarray(y, dtype=object)))
     if (codes < 0).any():
-        raise DataError(f"{int((codes < 0).sum())} labels are missing (NaN or None)", fix="drop the unlabelled rows or fill their labels")
+        raise DataError(f"{int((codes < 0).sum())} labels are missing (NaN or None)",
+                        fix="drop the unlabelled rows or fill their labels")
     idx = np.array([next((look[f] for f in _key_forms(_plain(u)) if f in look), -1) for u in uniq], dtype=np.int64)
     bad = [_plain(uniq[i]) for i in np.flatnonzero(idx < 0)]
     if bad:
         n_bad = int(np.isin(codes, np.flatnonzero(idx < 0)).sum())
-        raise DataError(f"labels {bad[:5]} ({n_bad} rows) are not among the model's classes {[_plain(c) for c in classes[:10]]}",
-                        fix="pass the model's class labels in output order as Predictor(classes=...), or correct the label column")
+        named = [_plain(c) for c in classes[:10]]
+        raise DataError(f"labels {bad[:5]} ({n_bad} rows) are not among the model's classes {named}",
+                        fix="pass the model's class labels in output order as Predictor(classes=...), "
+                            "or correct the label column")
     return idx[codes]
 
 # %% ../nbs/05_quality.ipynb #02e20f39
@@ -54,12 +58,14 @@ def _as_proba(out, classes=None) -> np.ndarray:
     p = np.asarray(out, dtype=np.float64)
     if p.ndim == 1: p = np.column_stack([1 - p, p])
     if p.ndim != 2 or p.shape[0] == 0:
-        raise DataError(f"outputs must be an (n, classes) array with at least one row, got shape {p.shape}", fix="pass predict_proba(data)")
+        raise DataError(f"outputs must be an (n, classes) array with at least one row, got shape {p.shape}",
+                        fix="pass predict_proba(data)")
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1 + 1e-6:
         raise DataError("outputs are not probabilities (NaN, inf, or outside [0, 1])", value=[float(p.min()), float(p.max())],
                         fix="pass probabilities (Predictor.predict_proba), not logits")
     if classes is not None and len(classes) != p.shape[1]:
-        raise ModelError(f"the model gives {p.shape[1]} output columns but `classes` lists {len(classes)}", value=[_plain(c) for c in list(classes)[:10]],
+        raise ModelError(f"the model gives {p.shape[1]} output columns but `classes` lists {len(classes)}",
+                         value=[_plain(c) for c in list(classes)[:10]],
                          fix="pass one class label per output column, in output order")
     return p
 
@@ -67,10 +73,13 @@ def _as_proba(out, classes=None) -> np.ndarray:
 def _as_values(v, what:str) -> np.ndarray:
     "A 1-d float array of finite numbers (labels or predictions of a regressor)."
     try: a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError) as e: raise DataError(f"{what} must be numbers for a regression metric: {e}", fix=f"convert the {what} to numbers") from None
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{what} must be numbers for a regression metric: {e}", fix=f"convert the {what} to numbers") from None
     if a.ndim == 2 and a.shape[1] == 1: a = a[:, 0]
-    if a.ndim != 1 or len(a) == 0: raise DataError(f"{what} must be a non-empty 1-d array, got shape {a.shape}", fix="evaluate one output at a time")
-    if not np.isfinite(a).all(): raise DataError(f"{what} contain {int((~np.isfinite(a)).sum())} NaN or infinite values", fix=f"drop or fill them first")
+    if a.ndim != 1 or len(a) == 0:
+        raise DataError(f"{what} must be a non-empty 1-d array, got shape {a.shape}", fix="evaluate one output at a time")
+    if not np.isfinite(a).all():
+        raise DataError(f"{what} contain {int((~np.isfinite(a)).sum())} NaN or infinite values", fix="drop or fill them first")
     return a
 
 # %% ../nbs/05_quality.ipynb #1ecafb73
@@ -92,7 +101,7 @@ def _auc_binary(score, pos, w):
     ws, pi = np.take(w, order, axis=1), np.flatnonzero(isp)
     cn = np.zeros((len(w), len(s) + 1), dtype=ws.dtype)               # weight of negatives before each row
     np.cumsum(np.where(isp, 0, ws), axis=1, out=cn[:, 1:])
-    wp = ws[:, pi]                                                    # a positive gets the negatives below its group, half of those in it
+    wp = ws[:, pi]     # a positive gets the negatives below its group, and half of those in it
     num = np.einsum("ij,ij->i", wp, 0.5 * (cn[:, first[pi]] + cn[:, last[pi] + 1]))
     with np.errstate(invalid="ignore", divide="ignore"): return num / (wp.sum(1) * cn[:, -1])
 
@@ -129,7 +138,8 @@ def expected_calibration_error(y, # labels (mapped to columns through `classes`)
     return float(_ece_w(conf, hit, b, bins, np.ones((1, len(yi))))[0])
 
 def _labels_for(y, p, classes):
-    if len(y) != len(p): raise DataError(f"{len(y)} labels for {len(p)} output rows", fix="pass one label per row of outputs")
+    if len(y) != len(p):
+        raise DataError(f"{len(y)} labels for {len(p)} output rows", fix="pass one label per row of outputs")
     return class_index(y, classes, k=p.shape[1])
 
 # %% ../nbs/05_quality.ipynb #3710a0d5
@@ -147,7 +157,7 @@ TASKS = ("classification", "regression")
 # %% ../nbs/05_quality.ipynb #2aed68cf
 @dataclass(frozen=True)
 class Metric:
-    "One metric of the vocabulary: `name`, `task`, whether higher is better, and `fn(y, out, w)` -> one value per row of `w`."
+    "One metric of the vocabulary: `name`, `task`, whether higher is better, `fn(y, out, w)` -> one value per row of `w`."
     name: str
     task: str
     higher_is_better: bool
@@ -159,7 +169,8 @@ METRICS = {m.name: m for m in (
     Metric("accuracy", "classification", True, _accuracy, "share of rows whose most probable class is the label"),
     Metric("auc", "classification", True, _auc, "ROC AUC; one-vs-rest macro average with more than two classes"),
     Metric("log_loss", "classification", False, _log_loss, "mean negative log probability given to the label"),
-    Metric("brier", "classification", False, _brier, "squared error of the probabilities (positive class if binary, summed over classes otherwise)"),
+    Metric("brier", "classification", False, _brier,
+           "squared error of the probabilities (positive class if binary, summed over classes otherwise)"),
     Metric("ece", "classification", False, _ece, "expected calibration error, 10 equal-width bins"),
     Metric("mae", "regression", False, _mae, "mean absolute error, in the label's units"),
     Metric("rmse", "regression", False, _rmse, "root mean squared error, in the label's units"),
@@ -169,7 +180,8 @@ METRICS = {m.name: m for m in (
 def _metric(name:str) -> Metric:
     if name not in METRICS:
         near = difflib.get_close_matches(str(name), METRICS, n=1)
-        raise ParameterError(f"unknown metric {name!r}" + (f"; did you mean {near[0]!r}?" if near else ""), fix=f"use one of {list(METRICS)}")
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ParameterError(f"unknown metric {name!r}{hint}", fix=f"use one of {list(METRICS)}")
     return METRICS[name]
 
 def metric_direction(name:str) -> str:
@@ -192,7 +204,8 @@ def compute_metric(name:str, # a name from METRICS
         p = _as_proba(out, classes); yi = _labels_for(y, p, classes)
     else:
         yi, p = _as_values(y, "labels"), _as_values(out, "predictions")
-        if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} predictions", fix="pass one prediction per label")
+        if len(yi) != len(p):
+            raise DataError(f"{len(yi)} labels for {len(p)} predictions", fix="pass one prediction per label")
     with np.errstate(invalid="ignore", divide="ignore"): return float(m.fn(yi, p, np.ones((1, len(yi))))[0])
 
 # %% ../nbs/05_quality.ipynb #e2d27347
@@ -230,9 +243,14 @@ def _caveats(task, y, names, *, classes=None, k=None, where="") -> dict:
     if task == "classification":
         counts, names_ = np.bincount(y, minlength=k), [str(c) for c in (classes if classes is not None else range(k))]
         absent = [names_[i] for i in np.flatnonzero(counts == 0)]
-        if absent: out["auc"] = f"{where}no rows of class {', '.join(map(repr, absent[:5]))}: " + ("AUC is undefined" if k == 2 else "AUC averages the other classes only")
-        elif counts.min() < MIN_CLASS_ROWS: out["auc"] = f"{where}only {counts.min()} rows of class {names_[counts.argmin()]!r} (fewer than {MIN_CLASS_ROWS}): AUC is unreliable"
-        if len(y) < MIN_ECE_ROWS: out["ece"] = f"{where}only {len(y)} rows (fewer than {MIN_ECE_ROWS}): ECE is noisy and biased upward"
+        if absent:
+            out["auc"] = (f"{where}no rows of class {', '.join(map(repr, absent[:5]))}: "
+                          + ("AUC is undefined" if k == 2 else "AUC averages the other classes only"))
+        elif counts.min() < MIN_CLASS_ROWS:
+            out["auc"] = (f"{where}only {counts.min()} rows of class {names_[counts.argmin()]!r} "
+                          f"(fewer than {MIN_CLASS_ROWS}): AUC is unreliable")
+        if len(y) < MIN_ECE_ROWS:
+            out["ece"] = f"{where}only {len(y)} rows (fewer than {MIN_ECE_ROWS}): ECE is noisy and biased upward"
     elif np.ptp(y) == 0: out["r2"] = f"{where}the labels are constant: R² is undefined"
     return {m: v for m, v in out.items() if m in names}
 
@@ -240,16 +258,20 @@ def _caveats(task, y, names, *, classes=None, k=None, where="") -> dict:
 def _draw_calibration(r, ax, **kwargs):
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
     for name, d in r.plot_data.items():
-        d = d["calibration"]; ax.plot(d["confidence"], d["observed"], marker="o", label=f"{name} data (ECE {d['ece']:.3f})", **kwargs)
+        d = d["calibration"]
+        ax.plot(d["confidence"], d["observed"], marker="o", label=f"{name} data (ECE {d['ece']:.3f})", **kwargs)
     xl = "predicted probability of the positive class" if len(r.classes) == 2 else "confidence of the predicted class"
-    ax.set(xlabel=xl, ylabel="observed frequency", title="calibration", xlim=(0, 1), ylim=(0, 1)); ax.legend(loc="upper left", fontsize=8)
+    ax.set(xlabel=xl, ylabel="observed frequency", title="calibration", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left", fontsize=8)
 
 def _draw_confusion(r, ax, **kwargs):
     cm, k = np.asarray(r.plot_data["current"]["confusion"]), len(r.classes)
     ax.imshow(cm, cmap="Blues", **kwargs)
     for i, j in np.ndindex(cm.shape):
-        ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8, color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set(xticks=range(k), yticks=range(k), xticklabels=r.classes, yticklabels=r.classes, xlabel="predicted", ylabel="true", title="confusion")
+        dark = cm[i, j] > cm.max() / 2
+        ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=r.classes, yticklabels=r.classes,
+           xlabel="predicted", ylabel="true", title="confusion")
 
 def _draw_residuals(r, ax, **kwargs):
     y, v = (np.asarray(a) for a in r.plot_data["current"]["residuals"])
@@ -258,7 +280,8 @@ def _draw_residuals(r, ax, **kwargs):
     ax.scatter(y, v, s=6, alpha=0.5, **kwargs)
     ax.set(xlabel=f"actual {r.label}", ylabel="predicted", title="predicted vs actual")
 
-_DRAW = {"classification": {"calibration": _draw_calibration, "confusion": _draw_confusion}, "regression": {"residuals": _draw_residuals}}
+_DRAW = {"classification": {"calibration": _draw_calibration, "confusion": _draw_confusion},
+         "regression": {"residuals": _draw_residuals}}
 
 # %% ../nbs/05_quality.ipynb #6dccb46f
 @dataclass(frozen=True, kw_only=True)
@@ -279,7 +302,8 @@ class QualityReport(Report):
 
     def _summary(self) -> dict:
         s = {"n": self.n}
-        for m, r in self.table.iterrows(): s.update({m: r["value"], f"{m}_ci_low": r["ci_low"], f"{m}_ci_high": r["ci_high"]})
+        for m, r in self.table.iterrows():
+            s.update({m: r["value"], f"{m}_ci_low": r["ci_low"], f"{m}_ci_high": r["ci_high"]})
         if self.n_reference is not None:
             s["n_reference"] = self.n_reference
             for m, r in self.table.iterrows(): s.update({f"reference_{m}": r["reference"], change_key(m): r["change"]})
@@ -292,7 +316,8 @@ class QualityReport(Report):
 
     def headline(self) -> str:
         "The main metric with its interval and change, then every caveat."
-        m = next((m for m in ("auc", "accuracy", "mae", "rmse") if m in self.table.index), self.table.index[0]); r = self.table.loc[m]
+        m = next((m for m in ("auc", "accuracy", "mae", "rmse") if m in self.table.index), self.table.index[0])
+        r = self.table.loc[m]
         s = f"{self.task} quality on {self.n:,} rows: {m} {r['value']:.3f}"
         if np.isfinite(r["ci_low"]): s += f" ({self.confidence:.0%} CI {r['ci_low']:.3f} to {r['ci_high']:.3f})"
         if self.n_reference is not None: s += f", {change_key(m)} {r['change']:+.3f} from the reference"
@@ -318,12 +343,16 @@ def _task(predictor) -> str:
 # %% ../nbs/05_quality.ipynb #f0086126
 def _labelled(data, label, what):
     "Feature rows, labels and the number of unlabelled rows of `data`."
-    if not isinstance(data, pd.DataFrame): raise DataError(f"{what} must be a DataFrame", value=type(data).__name__, fix="read it with prodkit.core.read_table")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"{what} must be a DataFrame", value=type(data).__name__, fix="read it with prodkit.core.read_table")
     if label not in data.columns:
-        raise DataError(f"label column {label!r} is not in the {what}", value=[str(c) for c in data.columns[:10]], fix="pass label= the name of the column that holds the labels")
+        raise DataError(f"label column {label!r} is not in the {what}", value=[str(c) for c in data.columns[:10]],
+                        fix="pass label= the name of the column that holds the labels")
     if len(data) == 0: raise DataError(f"the {what} is empty (0 rows)", fix="pass labelled rows")
     known = data[label].notna().to_numpy()
-    if not known.any(): raise DataError(f"the {what} has no labelled rows ({len(data)} rows, every {label!r} missing)", fix="pass rows whose labels are known")
+    if not known.any():
+        raise DataError(f"the {what} has no labelled rows ({len(data)} rows, every {label!r} missing)",
+                        fix="pass rows whose labels are known")
     d = data[known]
     return d.drop(columns=[label]), d[label], int((~known).sum())
 
@@ -332,7 +361,9 @@ def _outputs(predictor, X, y, task):
     "Labels and outputs in metric form: column indices and probabilities, or numbers and predictions."
     if task == "regression":
         v = np.asarray(predictor.predict(X), dtype=np.float64)
-        if v.ndim == 2 and v.shape[1] > 1: raise ModelError(f"the regressor gives {v.shape[1]} outputs per row", fix="evaluate one output at a time (wrap the model to return one column)")
+        if v.ndim == 2 and v.shape[1] > 1:
+            raise ModelError(f"the regressor gives {v.shape[1]} outputs per row",
+                             fix="evaluate one output at a time (wrap the model to return one column)")
         return _as_values(y, "labels"), _as_values(v, "predictions")
     p = _as_proba(predictor.predict_proba(X), getattr(predictor, "classes", None))
     return class_index(y, getattr(predictor, "classes", None), k=p.shape[1]), p
@@ -340,9 +371,12 @@ def _outputs(predictor, X, y, task):
 # %% ../nbs/05_quality.ipynb #a902e09f
 def _check_args(task, metrics, n_boot, confidence):
     names = [m for m in METRICS if METRICS[m].task == task] if metrics is None else list(metrics)
-    if not names: raise ParameterError("`metrics` is empty", fix="pass metric names, or None for every metric of the task")
+    if not names:
+        raise ParameterError("`metrics` is empty", fix="pass metric names, or None for every metric of the task")
     for m in names:
-        if _metric(m).task != task: raise ParameterError(f"metric {m!r} is for {_metric(m).task}, the model does {task}", fix=f"use {[k for k in METRICS if METRICS[k].task == task]}")
+        if _metric(m).task != task:
+            raise ParameterError(f"metric {m!r} is for {_metric(m).task}, the model does {task}",
+                                 fix=f"use {[k for k in METRICS if METRICS[k].task == task]}")
     check_positive("n_boot", n_boot, integer=True, allow_zero=True)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise ParameterError("`confidence` must be a number between 0 and 1", value=confidence, fix="pass e.g. confidence=0.95")
@@ -356,7 +390,8 @@ def _plot_data(task, y, out, k, rng):
         return {"residuals": (y[keep].tolist(), out[keep].tolist())}
     conf, hit, b, _ = _ece_parts(y, out)
     n_b = np.bincount(b, minlength=10); ok = n_b > 0
-    cal = {"confidence": (np.bincount(b, conf, 10)[ok] / n_b[ok]).tolist(), "observed": (np.bincount(b, hit, 10)[ok] / n_b[ok]).tolist(),
+    mean = lambda v: (np.bincount(b, v, 10)[ok] / n_b[ok]).tolist()
+    cal = {"confidence": mean(conf), "observed": mean(hit),
            "rows": n_b[ok].tolist(), "ece": float(_ece(y, out, np.ones((1, len(y))))[0])}
     return {"calibration": cal, "confusion": np.bincount(y * k + out.argmax(1), minlength=k * k).reshape(k, k).tolist()}
 
@@ -385,11 +420,13 @@ def _changes(cur, ref, names, confidence) -> dict:
     for m in names:
         sign, b = (1 if METRICS[m].higher_is_better else -1), min(len(cur["reps"][m]), len(ref["reps"][m]))
         lo, hi = _interval(sign * (ref["reps"][m][:b] - cur["reps"][m][:b]), confidence)
-        rows[m] = dict(reference=ref["value"][m], change=sign * (ref["value"][m] - cur["value"][m]), change_ci_low=lo, change_ci_high=hi)
+        rows[m] = dict(reference=ref["value"][m], change=sign * (ref["value"][m] - cur["value"][m]),
+                       change_ci_low=lo, change_ci_high=hi)
     return rows
 
 def _table(rows, caveats) -> pd.DataFrame:
-    t = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=["value", "ci_low", "ci_high", "reference", "change", "change_ci_low", "change_ci_high"])
+    columns = ["value", "ci_low", "ci_high", "reference", "change", "change_ci_low", "change_ci_high"]
+    t = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     t["caveat"] = [caveats.get(m, "") for m in t.index]
     return t.astype({c: float for c in t.columns[:-1]}).rename_axis("metric")
 
@@ -407,15 +444,20 @@ def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a 
     cur = _measure(predictor, data, label, "data", task, names, n_boot=n_boot, rng=np.random.default_rng([seed, 0]))
     k, cls = (cur["out"].shape[1] if task == "classification" else 0), getattr(predictor, "classes", None)
     classes = tuple(str(c) for c in (range(k) if cls is None else cls)) if k else ()
-    rows = {m: dict(value=cur["value"][m], **dict(zip(("ci_low", "ci_high"), _interval(cur["reps"][m], confidence)))) for m in names}
+    rows = {m: dict(zip(("value", "ci_low", "ci_high"), (cur["value"][m], *_interval(cur["reps"][m], confidence))))
+            for m in names}
     caveats = _caveats(task, cur["y"], names, classes=classes, k=k)
     plots, ref = {"current": _plot_data(task, cur["y"], cur["out"], k, np.random.default_rng([seed, 2]))}, None
     if reference is not None:
-        ref = _measure(predictor, reference, label, "reference data", task, names, n_boot=n_boot, rng=np.random.default_rng([seed, 1]))
+        ref = _measure(predictor, reference, label, "reference data", task, names, n_boot=n_boot,
+                       rng=np.random.default_rng([seed, 1]))
         for m, r in _changes(cur, ref, names, confidence).items(): rows[m].update(r)
-        for m, why in _caveats(task, ref["y"], names, classes=classes, k=k, where="reference: ").items(): _add_caveat(caveats, m, why)
+        for m, why in _caveats(task, ref["y"], names, classes=classes, k=k, where="reference: ").items():
+            _add_caveat(caveats, m, why)
         plots["reference"] = _plot_data(task, ref["y"], ref["out"], k, np.random.default_rng([seed, 3]))
     _outside_interval(rows, caveats)
+    counts = dict(zip(classes, np.bincount(cur["y"], minlength=k).tolist())) if k else {}
     return QualityReport(task=task, table=_table(rows, caveats), n=len(cur["y"]), n_reference=None if ref is None else len(ref["y"]),
-                         n_unlabelled=cur["n_unlabelled"], classes=classes, counts=dict(zip(classes, np.bincount(cur["y"], minlength=k).tolist())) if k else {},
-                         caveats=caveats, confidence=confidence, n_boot=n_boot, label=str(label), plot_data=plots, seed=seed)
+                         n_unlabelled=cur["n_unlabelled"], classes=classes, counts=counts,
+                         caveats=caveats, confidence=confidence, n_boot=n_boot, label=str(label), plot_data=plots,
+                         seed=seed)
