@@ -15,7 +15,8 @@ from .core import DataError, ModelError, ParameterError, Report, check_choice, c
 
 # %% auto #0
 __all__ = ['TASKS', 'METRICS', 'MIN_CLASS_ROWS', 'MIN_ECE_ROWS', 'class_index', 'expected_calibration_error', 'Metric',
-           'metric_direction', 'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality']
+           'metric_direction', 'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality',
+           'evaluate_predictions']
 
 # %% ../nbs/05_quality.ipynb #296bcfff
 def _key_forms(v):
@@ -194,18 +195,20 @@ def change_key(name:str) -> str:
     return f"{name}_drop" if _metric(name).higher_is_better else f"{name}_increase"
 
 # %% ../nbs/05_quality.ipynb #ef28c5e2
+def _metric_inputs(y, out, task, classes=None):
+    "Labels and outputs in metric form: column indices and probabilities, or numbers and predictions."
+    if task == "classification":
+        p = _as_proba(out, classes); return _labels_for(y, p, classes), p
+    yv, v = _as_values(y, "labels"), _as_values(out, "predictions")
+    if len(yv) != len(v): raise DataError(f"{len(yv)} labels for {len(v)} predictions", fix="pass one prediction per label")
+    return yv, v
+
 def compute_metric(name:str, # a name from METRICS
                    y, # labels (classification: any values in `classes`; regression: numbers)
                    out, # probabilities (n, classes) or positive-class column; predicted values for regression
                    *, classes:Sequence=None) -> float: # class labels in output order (default 0..k-1)
     "The value of metric `name` on labels `y` and model outputs `out`."
-    m = _metric(name)
-    if m.task == "classification":
-        p = _as_proba(out, classes); yi = _labels_for(y, p, classes)
-    else:
-        yi, p = _as_values(y, "labels"), _as_values(out, "predictions")
-        if len(yi) != len(p):
-            raise DataError(f"{len(yi)} labels for {len(p)} predictions", fix="pass one prediction per label")
+    m = _metric(name); yi, p = _metric_inputs(y, out, m.task, classes)
     with np.errstate(invalid="ignore", divide="ignore"): return float(m.fn(yi, p, np.ones((1, len(yi))))[0])
 
 # %% ../nbs/05_quality.ipynb #e2d27347
@@ -358,7 +361,7 @@ def _labelled(data, label, what):
 
 # %% ../nbs/05_quality.ipynb #422a6c92
 def _outputs(predictor, X, y, task):
-    "Labels and outputs in metric form: column indices and probabilities, or numbers and predictions."
+    "Labels and the predictor's outputs on `X`, in metric form."
     if task == "regression":
         v = np.asarray(predictor.predict(X), dtype=np.float64)
         if v.ndim == 2 and v.shape[1] > 1:
@@ -407,12 +410,10 @@ def _outside_interval(rows, caveats):
                         + (" (ECE counts resampling noise as miscalibration)" if m == "ece" else ""))
 
 # %% ../nbs/05_quality.ipynb #dfe86a4d
-def _measure(predictor, data, label, what, task, names, *, n_boot, rng) -> dict:
-    "Labels, outputs, metric values and bootstrap replicates of `predictor` on the labelled rows of `data`."
-    X, y_raw, n_unl = _labelled(data, label, what)
-    y, out = _outputs(predictor, X, y_raw, task)
+def _measure(y, out, names, *, n_boot, rng) -> dict:
+    "Labels, outputs, metric values and bootstrap replicates."
     value, reps = _score(y, out, names, n_boot=n_boot, rng=rng)
-    return dict(y=y, out=out, value=value, reps=reps, n_unlabelled=n_unl)
+    return dict(y=y, out=out, value=value, reps=reps)
 
 def _changes(cur, ref, names, confidence) -> dict:
     "Per metric: the reference value, the change (positive = worse) and its bootstrap interval."
@@ -431,6 +432,26 @@ def _table(rows, caveats) -> pd.DataFrame:
     return t.astype({c: float for c in t.columns[:-1]}).rename_axis("metric")
 
 # %% ../nbs/05_quality.ipynb #8c4c7362
+def _report(task, names, cur, ref, *, classes, confidence, n_boot, seed, label="", n_unlabelled=0) -> QualityReport:
+    "The report of measured current (and reference) data: intervals, changes, caveats, counts and plot data."
+    k = cur["out"].shape[1] if task == "classification" else 0
+    classes = tuple(str(c) for c in (range(k) if classes is None else classes)) if k else ()
+    rows = {m: dict(zip(("value", "ci_low", "ci_high"), (cur["value"][m], *_interval(cur["reps"][m], confidence))))
+            for m in names}
+    caveats = _caveats(task, cur["y"], names, classes=classes, k=k)
+    plots = {"current": _plot_data(task, cur["y"], cur["out"], k, np.random.default_rng([seed, 2]))}
+    if ref is not None:
+        for m, r in _changes(cur, ref, names, confidence).items(): rows[m].update(r)
+        for m, why in _caveats(task, ref["y"], names, classes=classes, k=k, where="reference: ").items():
+            _add_caveat(caveats, m, why)
+        plots["reference"] = _plot_data(task, ref["y"], ref["out"], k, np.random.default_rng([seed, 3]))
+    _outside_interval(rows, caveats)
+    counts = dict(zip(classes, np.bincount(cur["y"], minlength=k).tolist())) if k else {}
+    return QualityReport(task=task, table=_table(rows, caveats), n=len(cur["y"]), n_reference=None if ref is None else len(ref["y"]),
+                         n_unlabelled=n_unlabelled, classes=classes, counts=counts, caveats=caveats, confidence=confidence,
+                         n_boot=n_boot, label=label, plot_data=plots, seed=seed)
+
+# %% ../nbs/05_quality.ipynb #ac0473a4
 def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a regressor, `classes` names its columns
                      data:pd.DataFrame, # labelled data: the features and the label column
                      *, label:str, # name of the label column
@@ -441,23 +462,32 @@ def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a 
                      seed:int=0) -> QualityReport: # seed of the bootstrap
     "Every metric of the predictor's task on `data` with a bootstrap CI, the change from `reference`, and caveats."
     task = _task(predictor); names = _check_args(task, metrics, n_boot, confidence)
-    cur = _measure(predictor, data, label, "data", task, names, n_boot=n_boot, rng=np.random.default_rng([seed, 0]))
-    k, cls = (cur["out"].shape[1] if task == "classification" else 0), getattr(predictor, "classes", None)
-    classes = tuple(str(c) for c in (range(k) if cls is None else cls)) if k else ()
-    rows = {m: dict(zip(("value", "ci_low", "ci_high"), (cur["value"][m], *_interval(cur["reps"][m], confidence))))
-            for m in names}
-    caveats = _caveats(task, cur["y"], names, classes=classes, k=k)
-    plots, ref = {"current": _plot_data(task, cur["y"], cur["out"], k, np.random.default_rng([seed, 2]))}, None
+    X, y, n_unlabelled = _labelled(data, label, "data")
+    cur = _measure(*_outputs(predictor, X, y, task), names, n_boot=n_boot, rng=np.random.default_rng([seed, 0]))
+    ref = None
     if reference is not None:
-        ref = _measure(predictor, reference, label, "reference data", task, names, n_boot=n_boot,
-                       rng=np.random.default_rng([seed, 1]))
-        for m, r in _changes(cur, ref, names, confidence).items(): rows[m].update(r)
-        for m, why in _caveats(task, ref["y"], names, classes=classes, k=k, where="reference: ").items():
-            _add_caveat(caveats, m, why)
-        plots["reference"] = _plot_data(task, ref["y"], ref["out"], k, np.random.default_rng([seed, 3]))
-    _outside_interval(rows, caveats)
-    counts = dict(zip(classes, np.bincount(cur["y"], minlength=k).tolist())) if k else {}
-    return QualityReport(task=task, table=_table(rows, caveats), n=len(cur["y"]), n_reference=None if ref is None else len(ref["y"]),
-                         n_unlabelled=cur["n_unlabelled"], classes=classes, counts=counts,
-                         caveats=caveats, confidence=confidence, n_boot=n_boot, label=str(label), plot_data=plots,
-                         seed=seed)
+        Xr, yr, _ = _labelled(reference, label, "reference data")
+        ref = _measure(*_outputs(predictor, Xr, yr, task), names, n_boot=n_boot, rng=np.random.default_rng([seed, 1]))
+    return _report(task, names, cur, ref, classes=getattr(predictor, "classes", None), confidence=confidence, n_boot=n_boot,
+                   seed=seed, label=str(label), n_unlabelled=n_unlabelled)
+
+# %% ../nbs/05_quality.ipynb #9aece471
+def evaluate_predictions(y, # labels (classification: values in `classes`; regression: numbers)
+                         out, # probabilities (n, classes) or positive-class column; predicted values for regression
+                         *, task:str, # 'classification' or 'regression'
+                         classes:Sequence=None, # class labels in output order (default 0..k-1)
+                         reference:tuple=None, # (labels, outputs) of reference data
+                         metrics:Sequence[str]=None, # names from METRICS (default: every metric of the task)
+                         n_boot:int=200, # bootstrap resamples for the confidence intervals (0: no intervals)
+                         confidence:float=0.95, # level of the confidence intervals
+                         seed:int=0) -> QualityReport: # seed of the bootstrap
+    "`evaluate_quality` for labels and outputs at hand: every metric of `task` with a CI, the change from `reference`."
+    check_choice("task", task, TASKS); names = _check_args(task, metrics, n_boot, confidence)
+    cur = _measure(*_metric_inputs(y, out, task, classes), names, n_boot=n_boot, rng=np.random.default_rng([seed, 0]))
+    ref = None
+    if reference is not None:
+        if not isinstance(reference, (tuple, list)) or len(reference) != 2:
+            raise ParameterError("`reference` must be a pair (labels, outputs)", value=type(reference).__name__,
+                                 fix="pass reference=(y_reference, outputs_reference)")
+        ref = _measure(*_metric_inputs(*reference, task, classes), names, n_boot=n_boot, rng=np.random.default_rng([seed, 1]))
+    return _report(task, names, cur, ref, classes=classes, confidence=confidence, n_boot=n_boot, seed=seed)

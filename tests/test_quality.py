@@ -325,3 +325,15 @@ def test_rows_per_class_are_in_the_summary_for_gates(iris):
     model, data, _ = iris
     s = evaluate_quality(model, data.iloc[:120], label="species", n_boot=0).summary   # 50 setosa, 50 versicolor, 20 virginica
     assert (s["n_classes"], s["min_class_rows"]) == (3, 20)
+
+
+def test_predictions_made_elsewhere_give_the_same_report(diabetes):
+    from prodkit.quality import evaluate_predictions
+    model, data = diabetes
+    cur, ref = data.iloc[:200], data.iloc[200:]
+    q = evaluate_quality(model, cur, label="progression", reference=ref, n_boot=60, seed=5)
+    p = evaluate_predictions(cur.progression, model.predict(cur.drop(columns="progression")), task="regression",
+                             reference=(ref.progression, model.predict(ref.drop(columns="progression"))), n_boot=60, seed=5)
+    assert p.summary == q.summary and p.task == "regression"
+    with pytest.raises(DataError, match="3 labels for 2 predictions"):
+        evaluate_predictions([1.0, 2.0, 3.0], [1.0, 2.0], task="regression")
