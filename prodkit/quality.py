@@ -281,7 +281,7 @@ def _draw_residuals(r, ax, **kwargs):
     lo, hi = float(min(y.min(), v.min())), float(max(y.max(), v.max()))
     ax.plot([lo, hi], [lo, hi], ls="--", color="grey", lw=1)
     ax.scatter(y, v, s=6, alpha=0.5, **kwargs)
-    ax.set(xlabel=f"actual {r.label}", ylabel="predicted", title="predicted vs actual")
+    ax.set(xlabel=f"actual {r.label}" if r.label else "actual", ylabel="predicted", title="predicted vs actual")
 
 _DRAW = {"classification": {"calibration": _draw_calibration, "confusion": _draw_confusion},
          "regression": {"residuals": _draw_residuals}}
@@ -471,7 +471,7 @@ def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a 
     return _report(task, names, cur, ref, classes=getattr(predictor, "classes", None), confidence=confidence, n_boot=n_boot,
                    seed=seed, label=str(label), n_unlabelled=n_unlabelled)
 
-# %% ../nbs/05_quality.ipynb #9aece471
+# %% ../nbs/05_quality.ipynb #7746c0a2
 def evaluate_predictions(y, # labels (classification: values in `classes`; regression: numbers)
                          out, # probabilities (n, classes) or positive-class column; predicted values for regression
                          *, task:str, # 'classification' or 'regression'
