@@ -1215,6 +1215,14 @@ def _task_arrays(y, yr, s, sr, metric, classes):
     if metric == "auc" and k > 2: raise ParameterError(f"metric 'auc' needs two classes; the scores have {k} columns", value=k, fix="use metric='accuracy' (or 'auto')")
     if metric == "auc" and s.ndim == 2: s, sr = s[:, 1], sr[:, 1]
     return y, yr, s, sr, metric
+def _profile_outputs(prof) -> tuple:
+    "The labels and model outputs a profile kept on its sample rows, as a `reference` pair."
+    s = prof.sample_
+    if s.labels is None or (s.proba is None and s.values is None):
+        raise DataError("the reference profile has no labels and model outputs to compare performance with",
+                        value={"labels": s.labels is not None, "outputs": s.proba is not None or s.values is not None},
+                        fix="fit the profile with ReferenceProfile.fit(reference, target='label', predictor=...)")
+    return s.labels, (s.proba if s.proba is not None else s.values)
 def _window_note(metric, y, min_rows) -> str:
     "Why a window gets no value ('' when it gets one)."
     if len(y) < min_rows: return f"too few rows ({len(y)} < min_rows={min_rows})"
@@ -1330,7 +1338,7 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
                           y_score, # scores (binary), probabilities (n, k), or predictions (regression)
                           *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times
                           chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
-                          reference=None, # (y_true_ref, y_score_ref) on reference data
+                          reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
                           metric:str="auto", # 'auc', 'accuracy', 'mae' or 'auto' (auc for two classes, accuracy for more, mae for regression)
                           classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
                           min_rows:int=30, # windows with fewer rows get no value; their `note` says why
@@ -1348,6 +1356,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
     if len(y) != len(s): raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
     if not np.isfinite(s).all(): raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
+    if isinstance(reference, ReferenceProfile):
+        classes = reference.classes if classes is None else classes; reference = _profile_outputs(reference)
     if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
         raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
                              fix="pass reference=(labels, scores) of the model on its reference data")
