@@ -103,3 +103,47 @@ def test_performance_on_quarterly_data_with_a_5_year_frequency():
     pt = performance_over_time(lab[200:], P[200:], time=time, freq="5YS", min_rows=20, reference=(lab[:200], P[:200]), classes=classes, progress=False)
     w = pt.to_frame()
     assert (w["n"] == 20).sum() == len(w) - 1 and w["value"].notna().sum() >= len(w) - 1
+
+
+def _torch_predictor(df, target, *, k=None, classes=None):
+    "A torch linear model fitted in closed form by scikit-learn, wrapped in a Predictor with the data's schema (the template's path)."
+    import torch
+    from prodkit.core import Predictor, Schema, TabularAdapter
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    sch = Schema.infer(df, target=target); ad = TabularAdapter(sch).fit(df); X = ad.transform(df).numpy()
+    if k is None:
+        m = LinearRegression().fit(X, df[target]); net = torch.nn.Linear(X.shape[1], 1)
+        W, b, out = m.coef_[None], np.atleast_1d(m.intercept_), "regression"
+    else:
+        m = LogisticRegression(max_iter=2000).fit(X, df[target]); net = torch.nn.Linear(X.shape[1], k)
+        W, b = (m.coef_, m.intercept_) if k > 2 else (np.r_[-m.coef_ / 2, m.coef_ / 2], np.r_[-m.intercept_ / 2, m.intercept_ / 2])
+        out = "logits"; assert classes is None or [str(c) for c in m.classes_] == list(classes)
+    with torch.no_grad(): net.weight[:] = torch.tensor(W, dtype=torch.float32); net.bias[:] = torch.tensor(b, dtype=torch.float32)
+    return sch, Predictor(net, adapter=ad, output=out, classes=classes)
+
+
+@pytest.mark.parametrize("kind", ["text-binary", "three-class", "regression"])
+def test_a_profile_fitted_with_the_model_is_the_performance_reference(kind):
+    "The drift monitoring template's path: profile labels, outputs and classes are the reference; the window's labels as the user has them."
+    from sklearn import datasets
+    from prodkit.drift import ReferenceProfile
+    if kind == "regression":
+        d = datasets.load_diabetes(as_frame=True); df = d.frame.rename(columns={"target": "y"}).iloc[:, [0, 2, 3, 8, 10]]
+        sch, pred = _torch_predictor(df.iloc[:250], "y")
+    else:
+        d = datasets.load_breast_cancer(as_frame=True) if kind == "text-binary" else datasets.load_iris(as_frame=True)
+        names = list(d.target_names); df = d.data.iloc[:, :4].assign(y=np.asarray(names)[d.target])
+        df = df.sample(frac=1, random_state=0).reset_index(drop=True)
+        sch, pred = _torch_predictor(df.iloc[:250] if kind == "text-binary" else df.iloc[:80], "y", k=len(names), classes=sorted(names))
+    ref, cur = (df.iloc[:250], df.iloc[250:]) if kind != "three-class" else (df.iloc[:80], df.iloc[80:])
+    prof = ReferenceProfile.fit(ref, schema=sch, predictor=pred)
+    out = pred.predict(cur) if kind == "regression" else pred.predict_proba(cur)
+    pt = performance_over_time(cur["y"], out, chunk_size=35, reference=prof, progress=False)
+    w = pt.to_frame()
+    assert pt.metric == {"text-binary": "auc", "three-class": "accuracy", "regression": "mae"}[kind]
+    assert pt.reference["n"] == len(ref) and np.isfinite(pt.reference["value"])
+    assert w["value"].iloc[:-1].notna().all() and w["note"].iloc[:-1].eq("").all()   # only the last, short window may lack a value
+    assert w["value"].notna().iloc[-1] == (w["n"].iloc[-1] >= 30) and (w["note"].iloc[-1] == "") == (w["n"].iloc[-1] >= 30)
+    if kind == "three-class":
+        first = np.asarray(sorted(names))[np.asarray(out)[:35].argmax(1)] == cur["y"].iloc[:35].to_numpy()
+        assert w["value"].iloc[0] == pytest.approx(first.mean()) and pt.reference["value"] > 0.7
