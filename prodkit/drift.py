@@ -147,6 +147,10 @@ def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
             "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums,
             "n_below": n_lo, "n_above": int(len(vs) - le[-1]),   # values outside [edges[0], edges[-1]]: plots show them
             "min": float(vs[0]) if len(vs) else None, "max": float(vs[-1]) if len(vs) else None}
+def _label_text(v) -> str:
+    "A label as text, so labels 1, 1.0 and '1' all match the class 1."
+    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
+    return str(v)
 def _category_codes(s:pd.Series):
     "Factorize a column: (codes with -1 for missing, unique values as strings)."
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -414,7 +418,7 @@ class ReferenceProfile:
         if predictor is not None:
             proba, values = _predict(predictor, sdf, self.output)
         if self.target is not None and self.target in df.columns:
-            labels = sdf[self.target].astype(str).to_numpy(dtype=object)
+            labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
         start = end = None
         if self.time is not None and self.time in df.columns and n:
             t = df[self.time]; start, end = t.min(), t.max()
@@ -575,7 +579,10 @@ def _ece(conf, correct, n_bins=10):
 def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level, rng):
     if ref.labels is None or cur.labels is None or ref.proba is None or cur.proba is None: return None
     def parts(w):
-        lab = np.asarray(classes if classes is not None and len(classes) == w.proba.shape[1] else range(w.proba.shape[1])).astype(str)
+        lab = np.asarray([_label_text(c) for c in (classes if classes is not None and len(classes) == w.proba.shape[1] else range(w.proba.shape[1]))])
+        unknown = sorted(set(w.labels.astype(str)) - set(lab))
+        if unknown: raise DataError(f"labels {unknown[:5]} are not among the model's classes {lab.tolist()[:10]}", value=unknown[:5],
+                                    fix="wrap the model in Predictor(model, classes=[...]) with its labels in output order")
         return w.proba.max(1), (lab[w.proba.argmax(1)] == w.labels.astype(str)).astype(float)
     (cr, ar), (cc, ac) = parts(ref), parts(cur)
     er, ec = _ece(cr, ar), _ece(cc, ac)
@@ -1170,10 +1177,6 @@ class PageHinkley:
 
 # %% ../nbs/20_drift.ipynb #7d56b196
 _METRICS = ("auto", "auc", "accuracy", "mae")
-def _label_text(v) -> str:
-    "A label as text, so labels 1, 1.0 and '1' all match the class 1."
-    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
-    return str(v)
 def _class_codes(y, classes, name) -> np.ndarray:
     "Labels as score-column indices: through `classes` (compared as text), or integer labels 0..k-1 taken as they are."
     lab = pd.Series(np.asarray(y, dtype=object)).map(_label_text)

@@ -143,7 +143,16 @@ CASES = [
     pytest.param(lambda: _perf(_ints(100), _rand(100), chunk_size=10), DataError, "none of the 10 windows has a value", id="drift-perf-every-window-too-small"),
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time_column="date", freq="QS", progress=False),
                  DataError, "none of the 60 windows has at least 30 rows (the largest has 1 rows)", id="drift-timeline-quarterly-by-quarter"),
+    pytest.param(lambda: _drift_text_labels_without_classes(), DataError, "are not among the model's classes", id="drift-calibration-text-labels-without-classes"),
 ]
+
+
+def _drift_text_labels_without_classes():
+    "A model without class names, and text labels: calibration cannot tell right from wrong, so it must not guess."
+    import numpy as np
+    from prodkit.drift import detect_drift
+    ref, cur = _frame(300).assign(label=_text(300)), _frame(300, seed=2).assign(label=_text(300, 3))
+    return detect_drift(ref, cur, target="label", predictor=lambda df: 1 / (1 + np.exp(-df["x"].to_numpy())), multivariate=False, n_boot=20)
 
 
 def _text(n, seed=1):
