@@ -1392,7 +1392,7 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
         row = {"window": label, "start": st, "end": en, "n": len(i), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
                "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
                "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
-        if enc is not None and not note:
+        if enc is not None and not note and len(i) >= 30:   # the domain classifier needs a few rows per fold
             ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
             ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts); base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
             row.update({"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev})
