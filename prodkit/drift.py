@@ -144,7 +144,13 @@ def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
     cs = np.concatenate([[0.0], np.cumsum(vs)])
     bin_sums = np.diff(cs[np.concatenate([[0], le, [len(vs)]])])   # sum of the values in each bin of `counts`
     return {"counts": counts, "n": int(len(vs)), "n_missing": n_miss, "tail_lo": tail_lo, "tail_hi": tail_hi,
-            "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums}
+            "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums,
+            "n_below": n_lo, "n_above": int(len(vs) - le[-1]),   # values outside [edges[0], edges[-1]]: plots show them
+            "min": float(vs[0]) if len(vs) else None, "max": float(vs[-1]) if len(vs) else None}
+def _label_text(v) -> str:
+    "A label as text, so labels 1, 1.0 and '1' all match the class 1."
+    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
+    return str(v)
 def _category_codes(s:pd.Series):
     "Factorize a column: (codes with -1 for missing, unique values as strings)."
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -176,6 +182,9 @@ def _merge_col(a:dict, b:dict) -> dict:
             u = dict(v)
             for c, n in b[k].items(): u[c] = u.get(c, 0) + n
             out[k] = dict(sorted(u.items(), key=lambda kv: -kv[1])[:50])
+        elif k in ("min", "max"):
+            both = [x for x in (v, b.get(k)) if x is not None]
+            out[k] = (min if k == "min" else max)(both) if both else None
         else: out[k] = v + b[k]
     return out
 
@@ -409,7 +418,7 @@ class ReferenceProfile:
         if predictor is not None:
             proba, values = _predict(predictor, sdf, self.output)
         if self.target is not None and self.target in df.columns:
-            labels = sdf[self.target].astype(str).to_numpy(dtype=object)
+            labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
         start = end = None
         if self.time is not None and self.time in df.columns and n:
             t = df[self.time]; start, end = t.min(), t.max()
@@ -570,7 +579,10 @@ def _ece(conf, correct, n_bins=10):
 def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level, rng):
     if ref.labels is None or cur.labels is None or ref.proba is None or cur.proba is None: return None
     def parts(w):
-        lab = np.asarray(classes if classes is not None and len(classes) == w.proba.shape[1] else range(w.proba.shape[1])).astype(str)
+        lab = np.asarray([_label_text(c) for c in (classes if classes is not None and len(classes) == w.proba.shape[1] else range(w.proba.shape[1]))])
+        unknown = sorted(set(w.labels.astype(str)) - set(lab))
+        if unknown: raise DataError(f"labels {unknown[:5]} are not among the model's classes {lab.tolist()[:10]}", value=unknown[:5],
+                                    fix="wrap the model in Predictor(model, classes=[...]) with its labels in output order")
         return w.proba.max(1), (lab[w.proba.argmax(1)] == w.labels.astype(str)).astype(float)
     (cr, ar), (cc, ac) = parts(ref), parts(cur)
     er, ec = _ece(cr, ar), _ece(cc, ac)
@@ -583,8 +595,9 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
 # %% ../nbs/20_drift.ipynb #12512b43
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
-    if kind == "numeric":
-        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"]}
+    if kind == "numeric":   # each side's range and its values outside the reference's edges, so plots hide none of them
+        side = lambda s: {"min": s.get("min"), "max": s.get("max"), "n_below": s.get("n_below", 0), "n_above": s.get("n_above", 0)}
+        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"], "ref_range": side(ref), "cur_range": side(cur)}
     cats = ref["categories"][:top]; r = list(ref["counts"][:top]); c = list(cur["counts"][:top])
     if len(ref["categories"]) > top: cats = cats + ["(other)"]; r.append(int(ref["counts"][top:].sum())); c.append(int(cur["counts"][top:].sum()))
     if cur["n_unseen"]: cats = cats + ["(unseen)"]; r.append(0); c.append(int(cur["n_unseen"]))
@@ -668,6 +681,27 @@ _LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
             "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
             "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
+def _ecdf(ax, edges, counts, side, **kw):
+    "Draw one ECDF known at the reference's `edges`, stretched to the side's own min and max (dashed where only counts are known)."
+    cnt = np.asarray(counts, float); n = max(cnt.sum(), 1); F = np.cumsum(cnt)[:len(edges)] / n
+    line, = ax.step(edges, F, where="post", **kw); c = line.get_color()
+    if side.get("min") is not None and side["min"] < edges[0]: ax.plot([side["min"], edges[0]], [0, side["n_below"] / n], ls="--", color=c)
+    if side.get("max") is not None and side["max"] > edges[-1]: ax.plot([edges[-1], side["max"]], [F[-1], 1], ls="--", color=c)
+def _plot_ecdfs(ax, d):
+    "Both ECDFs over the range of BOTH samples; current values outside the reference's range are shaded and counted."
+    e, rr, cr = d["edges"], d.get("ref_range", {}), d.get("cur_range", {})
+    _ecdf(ax, e, d["ref"], rr, label="reference", color="tab:blue"); _ecdf(ax, e, d["cur"], cr, label="current", color="tab:orange")
+    ends = [v for v in (e[0], e[-1], rr.get("min"), rr.get("max"), cr.get("min"), cr.get("max")) if v is not None]
+    lo, hi = min(ends), max(ends); pad = 0.03 * (hi - lo) if hi > lo else 0.5
+    n_out = cr.get("n_below", 0) + cr.get("n_above", 0)
+    if n_out:
+        spans = [(cr["min"], e[0]), (e[-1], cr["max"])]
+        for i, (a, b) in enumerate(s for s in spans if s[0] is not None and s[1] is not None and s[0] < s[1]):
+            ax.axvspan(a, b, color="0.88", zorder=0, label="outside the reference range" if i == 0 else None)
+        share = n_out / max(float(np.asarray(d["cur"]).sum()), 1); pct = f"{share:.0%}" if share >= 0.01 else f"{share:.2%}"
+        ax.text(0.02, 0.97, f"{pct} of current outside the reference range", transform=ax.transAxes, va="top", fontsize=8,
+                parse_math=False)
+    ax.set_xlim(lo - pad, hi + pad); ax.set_ylabel("ECDF")
 @dataclass(frozen=True, kw_only=True)
 class DriftReport(Report):
     "Per-feature drift tests with effect sizes and CIs, multivariate, output, confidence and calibration drift."
@@ -734,9 +768,10 @@ class DriftReport(Report):
         ax.errorbar(eff, y, xerr=[lo, hi], fmt="none", ecolor=col, elinewidth=1.5)
         ax.scatter(eff, y, c=col, zorder=3, s=18)
         ax.scatter(t["tolerance"], y, marker="|", c="k", s=120, zorder=2, label="tolerance")
-        ax.set_yticks(y, [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n, m in zip(t["feature"], t["effect_metric"])])
+        ax.set_yticks(y, [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n, m in zip(t["feature"], t["effect_metric"])],
+                      parse_math=False)   # feature names are text, never mathtext
         ax.set_xlabel("effect size (Wasserstein / reference sd, or Jensen-Shannon distance) with CI")
-        ax.set_title(self.headline()[:90], fontsize=9); ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(self.headline()[:90], fontsize=9, parse_math=False); ax.legend(loc="lower right", fontsize=8)
         return ax
 
     def plot_feature(self, feature:str, ax=None):
@@ -744,19 +779,15 @@ class DriftReport(Report):
         if feature not in self.dists:
             raise ParameterError(f"unknown feature {feature!r}", value=feature, fix=f"choose from {list(self.dists)[:10]}")
         ax = get_ax(ax); d = self.dists[feature]; row = self.table.set_index("feature").loc[feature]
-        if d["kind"] == "numeric":
-            e = d["edges"]
-            for key, lab, c in (("ref", "reference", "tab:blue"), ("cur", "current", "tab:orange")):
-                cnt = np.asarray(d[key], float); tot = max(cnt.sum(), 1)
-                ax.step(e, np.cumsum(cnt)[:len(e)] / tot, where="post", label=lab, color=c)
-            ax.set_ylabel("ECDF")
+        if d["kind"] == "numeric": _plot_ecdfs(ax, d)
         else:
             x = np.arange(len(d["categories"])); w = 0.4
             for k, (key, lab) in enumerate((("ref", "reference"), ("cur", "current"))):
                 cnt = np.asarray(d[key], float); ax.bar(x + (k - 0.5) * w, cnt / max(cnt.sum(), 1), w, label=lab)
-            ax.set_xticks(x, d["categories"], rotation=45, ha="right", fontsize=7); ax.set_ylabel("share")
+            ax.set_xticks(x, d["categories"], rotation=45, ha="right", fontsize=7, parse_math=False); ax.set_ylabel("share")
         flag = "DRIFTED" if row["drifted"] else "no drift"
-        ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]", fontsize=9)
+        ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]", fontsize=9,
+                     parse_math=False)
         ax.legend(fontsize=8); return ax
 
     def plot_distributions(self, features:Sequence[str]=None, max_features:int=6):
@@ -776,7 +807,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #c5b6fa97
+# %% ../nbs/20_drift.ipynb #d48fe951
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -813,17 +844,29 @@ class DriftExplorer:
         "The static fallback: overlaid distributions of the drifted features (or the largest effects)."
         return self.report.plot_distributions()
 
+    def static_html(self, png:str=None, # the figure as base64 PNG (drawn when None)
+                    max_rows:int=10) -> str:
+        "The static fallback as HTML: the headline, the figure and the top features' effects, every name escaped."
+        import base64, html
+        png = png or base64.b64encode(_fig_png(self.figure())).decode()
+        t = self.report.table.head(max_rows)
+        rows = "".join(f"<tr><td>{html.escape(str(f))}</td><td>{html.escape(str(k))}</td><td>{e:.3g}</td><td>{'DRIFTED' if d else 'no drift'}</td></tr>"
+                       for f, k, e, d in zip(t["feature"], t["kind"], t["effect_size"].astype(float), t["drifted"]))
+        return (f"<div class='prodkit-drift-explorer'><p><b>{self.report.headline_html()}</b></p>"
+                f"<img alt='distributions of the drifted features' src='data:image/png;base64,{png}'/>"
+                f"<table><tr><th>feature</th><th>kind</th><th>effect</th><th>verdict</th></tr>{rows}</table></div>")
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         import base64
         png = base64.b64encode(_fig_png(self.figure())).decode()
-        bundle = {"image/png": png, "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
+        bundle = {"image/png": png, "text/html": self.static_html(png), "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
         if self.widget is not None:
             wb = self.widget._repr_mimebundle_() if hasattr(self.widget, "_repr_mimebundle_") else {}
             if isinstance(wb, tuple): wb = wb[0]
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #09ef8864
+# %% ../nbs/20_drift.ipynb #40cac4e1
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -900,7 +943,7 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #47186b3f
+# %% ../nbs/20_drift.ipynb #323e2ba1
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     roles = [r for r in (target, time) if r is not None]
     if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
@@ -941,7 +984,7 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #dd5d2f73
+# %% ../nbs/20_drift.ipynb #92698e4e
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -978,6 +1021,7 @@ class DriftTimeline(Report):
     windows: pd.DataFrame
     effects: pd.DataFrame
     reports: list = field(default_factory=list, repr=False)
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n", "reason"]))  # windows not compared, and why
 
     def to_frame(self) -> pd.DataFrame:
         "One row per window: start, end, rows, dataset drift, share drifted, drifted features."
@@ -989,19 +1033,29 @@ class DriftTimeline(Report):
         n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
         return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
                 "first_drift": None if d.empty else str(d["start"].iloc[0]), "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
-                "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp}
+                "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp,
+                "n_windows_skipped": len(self.skipped)}
 
     def headline(self) -> str:
         s = self.summary
         return (f"{s['n_windows_drifted']} of {s['n_windows']} windows drifted" +
                 (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else "") +
-                (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else ""))
+                (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else "") +
+                (f"; {s['n_windows_skipped']} windows skipped (too few rows, see .skipped)" if s["n_windows_skipped"] else ""))
 
-    def _plot(self, ax, max_features:int=8):
-        "Effect size per window for the features that drifted (or the largest), tolerance dashed, drifted windows marked."
+    def top_features(self, n:int=8, # how many features
+                     *, by:str="max", # 'max' or 'mean' over the windows of effect size / tolerance
+                    ) -> list:
+        "Input features ranked by drift effect over the windows (effect size relative to its tolerance), largest first."
+        check_choice("by", by, ["max", "mean"])
+        e = self.effects[self.effects["role"] == "feature"]
+        sev = (e["effect_size"] / e["tolerance"]).groupby(e["feature"]).agg(by)
+        return sev.sort_values(ascending=False, kind="stable", na_position="last").index[:n].tolist()
+
+    def _plot(self, ax, max_features:int=8, by:str="max"):
+        "Effect size per window of the `max_features` features with the largest drift effect (`top_features`), tolerance dashed, drifted windows ringed."
         e = self.effects; e = e[e["role"] == "feature"]
-        ever = e.groupby("feature")["drifted"].any(); top = e.groupby("feature")["effect_size"].max().sort_values(ascending=False)
-        feats = (list(ever[ever].index) + [f for f in top.index if not ever.get(f, False)])[:max_features]
+        feats = self.top_features(max_features, by=by)
         x = pd.to_datetime(self.windows["start"], errors="coerce") if self.windows["start"].map(lambda v: isinstance(v, pd.Timestamp)).all() else np.arange(len(self.windows))
         xs = dict(zip(self.windows["window"], x))
         for f in feats:
@@ -1011,7 +1065,8 @@ class DriftTimeline(Report):
         for kind, ls in (("numeric", "--"), ("categorical", ":")):
             tol = e.loc[e["kind"] == kind, "tolerance"]
             if len(tol): ax.axhline(tol.iloc[0], color="k", ls=ls, lw=0.8, label=f"tolerance ({kind})")
-        ax.set_ylabel("effect size"); ax.set_title(self.headline()[:90], fontsize=9); ax.legend(fontsize=7, ncol=2)
+        ax.set_ylabel("effect size"); ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
+        for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)   # feature names are text, never mathtext
         return ax
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
                     data, # DataFrame or path of the production data to cut into windows
@@ -1020,7 +1075,7 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
                     target:str=None, label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
-                    min_rows:int=30, # windows with fewer rows are skipped
+                    min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
     pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time_column
@@ -1033,9 +1088,10 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
-    rows, eff, reps = [], [], []
+    rows, eff, reps, skipped = [], [], [], []
     for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
-        if len(g) < min_rows: continue
+        if len(g) < min_rows:
+            skipped.append({"window": label, "start": s, "end": e, "n": len(g), "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"}); continue
         with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
             warnings.simplefilter("ignore", LowPowerWarning)
             r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
@@ -1047,14 +1103,18 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
         t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
         t.insert(0, "window", label); t.insert(1, "start", s); eff.append(t)
     if not rows:
-        raise DataError(f"no window has at least {min_rows} rows", value=len(wins), fix="use larger windows or lower min_rows")
+        largest = max((len(w[3]) for w in wins), default=0)
+        raise DataError(f"none of the {len(wins)} windows has at least {min_rows} rows (the largest has {largest} rows)",
+                        value=freq if freq is not None else chunk_size,
+                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
     n_lp = sum(r["low_power"] for r in rows)
     if n_lp:
         warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
                       "(see the low_power column)", LowPowerWarning, stacklevel=2)
-    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, seed=seed)
+    sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
+    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #6a7d3e38
+# %% ../nbs/20_drift.ipynb #122ee76e
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -1115,8 +1175,62 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #5d69d9df
+# %% ../nbs/20_drift.ipynb #7d56b196
 _METRICS = ("auto", "auc", "accuracy", "mae")
+def _class_codes(y, classes, name) -> np.ndarray:
+    "Labels as score-column indices: through `classes` (compared as text), or integer labels 0..k-1 taken as they are."
+    lab = pd.Series(np.asarray(y, dtype=object)).map(_label_text)
+    if classes is not None:
+        idx = {_label_text(c): i for i, c in enumerate(classes)}; codes = lab.map(idx)
+        bad = lab[codes.isna()].unique().tolist()
+        if bad: raise DataError(f"{name} has labels that are not among the classes {[_label_text(c) for c in classes][:10]}: {bad[:5]}", value=bad[:5],
+                                fix="pass classes= in the order of the score columns (e.g. predictor.classes), or fix those labels")
+        return codes.to_numpy(int)
+    num = pd.to_numeric(lab, errors="coerce")
+    if num.isna().any() or not (num % 1 == 0).all():
+        ex = lab[num.isna() | (num % 1 != 0)].unique().tolist()[:5]
+        raise ParameterError(f"{name} holds labels {ex} that are not class indices, and no classes were given", value=ex,
+                             fix="pass classes=predictor.classes (the labels in the order of the score columns)")
+    return num.to_numpy(int)
+def _task_arrays(y, yr, s, sr, metric, classes):
+    "Labels and scores ready for `metric`: classification labels as column indices (through `classes`), regression values as floats."
+    if s.ndim == 2 and s.shape[1] == 1: s = s[:, 0]
+    if sr.ndim == 2 and sr.shape[1] == 1: sr = sr[:, 0]
+    k = s.shape[1] if s.ndim == 2 else 2
+    if sr.shape[1:] != s.shape[1:]: raise DataError(f"reference scores have shape {sr.shape[1:]} per row but y_score has {s.shape[1:]}", value=(sr.shape, s.shape),
+                                                   fix="score the reference with the same model output as the window")
+    binary01 = {_label_text(v) for v in pd.unique(pd.Series(yr, dtype=object))} <= {"0", "1", "True", "False"}
+    regression = metric == "mae" or (metric == "auto" and classes is None and s.ndim == 1 and not binary01)
+    if regression:
+        if classes is not None: raise ParameterError("metric 'mae' is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use metric='auc'/'accuracy'")
+        if s.ndim == 2: raise DataError(f"metric 'mae' needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
+        try: return np.asarray(y, float), np.asarray(yr, float), s, sr, "mae"
+        except (TypeError, ValueError):
+            ex = [v for v in pd.unique(pd.Series(yr, dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:5]
+            raise ParameterError(f"labels {ex} are text: a classifier's labels need its classes (regression labels must be numbers)", value=ex,
+                                 fix="pass classes=predictor.classes (the labels in the order of the score columns)") from None
+    if classes is not None and len(classes) != k:
+        raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
+    y, yr = _class_codes(y, classes, "y_true"), _class_codes(yr, classes, "reference labels")
+    out = y[(y < 0) | (y >= k)].tolist() + yr[(yr < 0) | (yr >= k)].tolist()
+    if out: raise DataError(f"labels {sorted(set(out))[:5]} are not column indices of scores with {k} columns", value=sorted(set(out))[:5], fix="pass classes= to map labels to score columns")
+    metric = ("auc" if k == 2 else "accuracy") if metric == "auto" else metric
+    if metric == "auc" and k > 2: raise ParameterError(f"metric 'auc' needs two classes; the scores have {k} columns", value=k, fix="use metric='accuracy' (or 'auto')")
+    if metric == "auc" and s.ndim == 2: s, sr = s[:, 1], sr[:, 1]
+    return y, yr, s, sr, metric
+def _profile_outputs(prof) -> tuple:
+    "The labels and model outputs a profile kept on its sample rows, as a `reference` pair."
+    s = prof.sample_
+    if s.labels is None or (s.proba is None and s.values is None):
+        raise DataError("the reference profile has no labels and model outputs to compare performance with",
+                        value={"labels": s.labels is not None, "outputs": s.proba is not None or s.values is not None},
+                        fix="fit the profile with ReferenceProfile.fit(reference, target='label', predictor=...)")
+    return s.labels, (s.proba if s.proba is not None else s.values)
+def _window_note(metric, y, min_rows) -> str:
+    "Why a window gets no value ('' when it gets one)."
+    if len(y) < min_rows: return f"too few rows ({len(y)} < min_rows={min_rows})"
+    if metric == "auc" and len(np.unique(y)) < 2: return "one class only: AUC is undefined"
+    return ""
 def _metric_and_se(metric, y, s, w=None):
     "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."
     if metric == "auc":
@@ -1185,9 +1299,10 @@ class PerformanceTimeline(Report):
         return self.windows.copy()
 
     def _summary(self) -> dict:
-        w = self.windows; deg = w[w["degraded"]]; better = self.metric != "mae"
-        worst = w.loc[w["value"].idxmin() if better else w["value"].idxmax()] if len(w) else None
+        w = self.windows; deg = w[w["degraded"]]; better = self.metric != "mae"; ok = w[w["value"].notna()]
+        worst = ok.loc[ok["value"].idxmin() if better else ok["value"].idxmax()] if len(ok) else None
         out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w), "n_degraded": len(deg),
+               "n_windows_without_value": len(w) - len(ok),
                "first_degraded": None if deg.empty else str(deg["start"].iloc[0]),
                "worst_value": None if worst is None else float(worst["value"]), "worst_change": None if worst is None else float(worst["change"]),
                "n_alarms": len(self.alarms), "first_alarm": None if self.alarms.empty else str(self.alarms["time"].iloc[0])}
@@ -1200,6 +1315,7 @@ class PerformanceTimeline(Report):
     def headline(self) -> str:
         s = self.summary
         return (f"{self.metric}: reference {s['reference_value']:.3f}; {s['n_degraded']} of {s['n_windows']} windows worse beyond tolerance"
+                + (f" ({s['n_windows_without_value']} without a value, see the note column)" if s["n_windows_without_value"] else "")
                 + (f", first {s['first_degraded']}" if s["first_degraded"] else "")
                 + (f"; stream alarm at {s['first_alarm']}" if s["first_alarm"] else ""))
 
@@ -1219,14 +1335,16 @@ class PerformanceTimeline(Report):
             for i, t in enumerate(self.alarms["time"]):
                 tx = pd.Timestamp(t) if isinstance(x, pd.Series) and not isinstance(t, (int, np.integer)) else t
                 ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
-        ax.set_ylabel(self.metric); ax.set_title(self.headline()[:100], fontsize=9); ax.legend(fontsize=7)
+        ax.set_ylabel(self.metric); ax.set_title(self.headline()[:100], fontsize=9, parse_math=False); ax.legend(fontsize=7)
         return ax
 def performance_over_time(y_true, # labels in time order (or with `time`)
                           y_score, # scores (binary), probabilities (n, k), or predictions (regression)
                           *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times
                           chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
-                          reference=None, # (y_true_ref, y_score_ref) on reference data
-                          metric:str="auto", # 'auc', 'accuracy', 'mae' or 'auto'
+                          reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
+                          metric:str="auto", # 'auc', 'accuracy', 'mae' or 'auto' (auc for two classes, accuracy for more, mae for regression)
+                          classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
+                          min_rows:int=30, # windows with fewer rows get no value; their `note` says why
                           X=None, X_reference=None, # features (DataFrames) of the rows and of the reference rows: expected performance under covariate shift
                           alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
                           false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
@@ -1241,14 +1359,15 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
     if len(y) != len(s): raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
     if not np.isfinite(s).all(): raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
+    if isinstance(reference, ReferenceProfile):
+        classes = reference.classes if classes is None else classes; reference = _profile_outputs(reference)
     if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
         raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
                              fix="pass reference=(labels, scores) of the model on its reference data")
     yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
     if len(yr) != len(sr) or len(yr) < 20: raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)), fix="pass the model's reference labels and scores")
-    if metric == "auto":
-        metric = "accuracy" if s.ndim == 2 and s.shape[1] > 2 else "auc" if set(np.unique(yr).tolist()) <= {0, 1, True, False} else "mae"
-    if metric == "auc" and s.ndim == 2: s, sr = s[:, -1], sr[:, -1]
+    check_positive("min_rows", min_rows, integer=True)
+    y, yr, s, sr, metric = _task_arrays(y, yr, s, sr, metric, classes)
     frame = pd.DataFrame({"_i": np.arange(len(y))})
     if time is not None:
         tt = pd.Series(np.asarray(time)) if not isinstance(time, pd.Series) else time.reset_index(drop=True)
@@ -1256,6 +1375,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
         frame["_t"] = tt.to_numpy()
     wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
     ref_v, ref_se = _metric_and_se(metric, yr, sr); z = stats.norm.ppf(1 - alpha / 2); better = metric != "mae"
+    if not np.isfinite(ref_v): raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
+                                               fix="pass reference labels and scores with every class present")
     enc = None
     if X is not None and X_reference is not None:
         X = read_table(X, name="X"); X_reference = read_table(X_reference, name="X_reference")
@@ -1265,18 +1386,21 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     from tqdm.auto import tqdm
     rows = []
     for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
-        i = g["_i"].to_numpy(); yw, sw = y[i], s[i]
-        v, se = _metric_and_se(metric, yw, sw) if len(i) >= 2 else (np.nan, np.nan)
+        i = g["_i"].to_numpy(); yw, sw = y[i], s[i]; note = _window_note(metric, yw, min_rows)
+        v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw)
         d = (v - ref_v) if better else (ref_v - v); dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
         row = {"window": label, "start": st, "end": en, "n": len(i), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
                "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
-               "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance)}
-        if enc is not None and len(i) >= 30:
+               "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
+        if enc is not None and not note and len(i) >= 30:   # the domain classifier needs a few rows per fold
             ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
             ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts); base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
             row.update({"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev})
         rows.append(row)
     W = pd.DataFrame(rows)
+    if W["value"].isna().all():
+        raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}", value=freq if freq is not None else chunk_size,
+                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
     excess = (stream == "excess" or stream == "auto") and metric != "mae"
     errs_ref = _errors(metric, yr, sr, excess); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
     if delta is None and metric != "mae": delta = 0.05

@@ -132,4 +132,40 @@ CASES = [
                  ParameterError, "false_alarm", id="drift-ph-zero-false-alarm"),
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).PageHinkley().fit(_rand(100), horizon=-1),
                  ParameterError, "horizon", id="drift-ph-negative-horizon"),
+    pytest.param(lambda: _perf(_text(100), _rand(100), reference=(_text(100, 2), _rand(100, 2))), ParameterError, "pass classes=",
+                 id="drift-perf-text-labels-without-classes"),
+    pytest.param(lambda: _perf(_text(100), _rand(100), reference=(_text(100, 2), _rand(100, 2)), classes=["benign", "other"]), DataError,
+                 "not among the classes", id="drift-perf-label-not-in-classes"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), reference=(_ints(100, 2), _rand(100, 2)), classes=["a", "b", "c"]), ParameterError,
+                 "3 classes but the scores have 2 columns", id="drift-perf-classes-wrong-width"),
+    pytest.param(lambda: _perf(_ints(90) + _ints(90, 3), _proba3(90), reference=(_ints(90), _proba3(90, 2)), metric="auc"), ParameterError,
+                 "needs two classes", id="drift-perf-auc-three-classes"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), chunk_size=10), DataError, "none of the 10 windows has a value", id="drift-perf-every-window-too-small"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time_column="date", freq="QS", progress=False),
+                 DataError, "none of the 60 windows has at least 30 rows (the largest has 1 rows)", id="drift-timeline-quarterly-by-quarter"),
+    pytest.param(lambda: _drift_text_labels_without_classes(), DataError, "are not among the model's classes", id="drift-calibration-text-labels-without-classes"),
 ]
+
+
+def _drift_text_labels_without_classes():
+    "A model without class names, and text labels: calibration cannot tell right from wrong, so it must not guess."
+    import numpy as np
+    from prodkit.drift import detect_drift
+    ref, cur = _frame(300).assign(label=_text(300)), _frame(300, seed=2).assign(label=_text(300, 3))
+    return detect_drift(ref, cur, target="label", predictor=lambda df: 1 / (1 + np.exp(-df["x"].to_numpy())), multivariate=False, n_boot=20)
+
+
+def _text(n, seed=1):
+    import numpy as np
+    return np.array(["benign", "malignant"])[_ints(n, seed)]
+
+
+def _proba3(n, seed=1):
+    import numpy as np
+    return np.random.default_rng(seed).dirichlet(np.ones(3), n)
+
+
+def _quarterly(n):
+    "`n` quarters of data: one row each, fewer than 30 rows in any month or quarter."
+    import pandas as pd
+    return _frame(n, seed=5).assign(date=pd.date_range("1990-01-01", periods=n, freq="QS"))

@@ -396,9 +396,6 @@ def _draw(obj):
 
 MATHTEXT = "plots user strings as mathtext: a name with $ fails to draw (pass parse_math=False to the Text, as prodkit.explain does)"
 KNOWN = {  # failures in modules other engineers own; strict, so a fix shows up as XPASS and the mark must go
-    "drift.DriftExplorer": f"drift.py DriftReport.plot_feature set_xticks(categories)/set_title(feature), used by DriftExplorer's static PNG, {MATHTEXT}",
-    "drift.DriftReport": f"drift.py DriftReport._plot set_yticks(feature names)/set_title(headline) {MATHTEXT}",
-    "drift.DriftTimeline": f"drift.py DriftTimeline._plot legend labels (feature names) {MATHTEXT}",
     "export.SkewReport": f"export.py SkewReport._plot barh(feature names) {MATHTEXT}",
 }
 
