@@ -319,8 +319,14 @@ class Schema:
 
 # %% ../nbs/00_core.ipynb #878224f7
 _SMALL = 256   # frames of up to this many rows take the fast path when every feature column is plain
+_FAST = True   # tests turn the fast path off to compare it with the general one
 
 def _is_missing(v) -> bool: return v is None or (isinstance(v, float) and v != v)
+
+class _RecordTime:
+    "A timestamp of a record: the checks need only its time-zone awareness (datetime features are not encoded)."
+    dtype = None
+    def __init__(self, aware:bool): self.aware = aware
 
 def _record_arrays(rec:dict) -> dict | None:
     "One record (column -> scalar) as one-element arrays with the dtypes `pd.DataFrame([rec])` infers; None for any other kind of value."
@@ -329,6 +335,7 @@ def _record_arrays(rec:dict) -> dict | None:
         if isinstance(v, (bool, np.bool_)): out[k] = np.array([v], dtype=bool)
         elif isinstance(v, (int, float, np.integer, np.floating)): out[k] = np.array([v])
         elif isinstance(v, str) or v is None: out[k] = np.array([v], dtype=object)
+        elif isinstance(v, pd.Timestamp): out[k] = _RecordTime(v.tz is not None)
         else: return None
     return out
 
@@ -390,6 +397,7 @@ def _plain_text(a, nullable:bool, allowed:set | None) -> list | None:
 
 def _plain_times(a, nullable:bool, aware:bool) -> bool:
     "Whether `a` holds datetimes of the schema's time-zone awareness, with no missing ones unless allowed."
+    if isinstance(a, _RecordTime): return a.aware == aware
     if isinstance(a.dtype, pd.DatetimeTZDtype): ok, nat = aware, a.isna()
     elif isinstance(a.dtype, np.dtype) and a.dtype.kind == "M": ok, nat = not aware, np.isnat(a)
     else: return False
@@ -397,6 +405,7 @@ def _plain_times(a, nullable:bool, aware:bool) -> bool:
 
 def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_range:bool=False) -> tuple | None:
     "(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame (or a record) that conforms to `schema`; None when the general path must decide."
+    if not _FAST: return None
     plan = _schema_plan(schema)
     if plan.other: return None
     cols = _column_arrays(df, [f.name for f in plan.key])
