@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['KINDS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError', 'FileFormatError',
-           'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random', 'capture_environment',
-           'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature', 'SchemaProblem', 'Schema',
-           'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
+__all__ = ['KINDS', 'OUTPUTS', 'TASKS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
+           'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
+           'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
+           'SchemaProblem', 'Schema', 'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -507,7 +507,7 @@ def _validate(self, df:pd.DataFrame, # data to check
 
 Schema.problems, Schema.validate = _problems, _validate
 
-# %% ../nbs/00_core.ipynb #b2ec2c13
+# %% ../nbs/00_core.ipynb #d9ff5b5b
 class TabularAdapter:
     "DataFrame -> float32 tensor in schema order; scaling and encoding fitted on training data."
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
@@ -544,7 +544,7 @@ class TabularAdapter:
     @property
     def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #f57d75a4
+# %% ../nbs/00_core.ipynb #50a2e787
 def _encode_plan(self) -> tuple:
     "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
     sp = _schema_plan(self.schema); got = self.__dict__.get("_plan")
@@ -626,7 +626,7 @@ def _load(cls, path) -> "TabularAdapter":
 
 TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
-# %% ../nbs/00_core.ipynb #99867d33
+# %% ../nbs/00_core.ipynb #fd1bfe3f
 OUTPUTS = ("auto", "logits", "proba", "regression")
 
 def _to_numpy_out(out):
@@ -674,7 +674,7 @@ class Predictor:
             raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values", fix="impute or drop them first (a TabularAdapter imputes NaN)")
         return t.float() if t.dtype == torch.float64 else t
 
-# %% ../nbs/00_core.ipynb #93312680
+# %% ../nbs/00_core.ipynb #751e94aa
 def _raw(self, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
     t = self._as_tensor(X); outs = []
@@ -735,8 +735,9 @@ def _output_kind(self, raw:np.ndarray) -> str:
 def _predict_proba(self, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
     if self.output == "regression": raise ParameterError("predict_proba is for classifiers", value=self.output, fix="use .predict for regression")
-    raw = self.raw(X)
-    return _probs(raw, self._output_kind(raw))
+    raw = self.raw(X); p = _probs(raw, self._output_kind(raw))
+    self.__dict__.setdefault("n_classes_", p.shape[1])
+    return p
 
 def _predict(self, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
@@ -748,7 +749,23 @@ def _predict(self, X) -> np.ndarray:
 Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
 Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.output != "regression" else self.predict(X)
 
-# %% ../nbs/00_core.ipynb #7999e2ee
+# %% ../nbs/00_core.ipynb #01c7f192
+TASKS = ("classification", "regression")
+
+def _task(self) -> str:
+    "What the model does: 'regression' when built with `output='regression'`, else 'classification' (one of `TASKS`)."
+    return "regression" if self.output == "regression" else "classification"
+
+def _classes_(self) -> list | None:
+    "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
+    if self.task == "regression": return None
+    if self.classes is not None: return list(self.classes)
+    k = self.__dict__.get("n_classes_")
+    return list(range(k)) if k else None
+
+Predictor.task, Predictor.classes_ = property(_task), property(_classes_)
+
+# %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
     if isinstance(v, (np.bool_,)): return bool(v)
     if isinstance(v, np.integer): return int(v)
@@ -810,7 +827,7 @@ def _fmt(v):
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
 
-# %% ../nbs/00_core.ipynb #e82d8e8f
+# %% ../nbs/00_core.ipynb #5183bbf7
 import re as _re
 
 _MD_SPECIAL = _re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")
