@@ -402,7 +402,6 @@ KNOWN = {  # failures in modules other engineers own; strict, so a fix shows up 
     "drift.DriftExplorer": f"drift.py DriftReport.plot_feature set_xticks(categories)/set_title(feature), used by DriftExplorer's static PNG, {MATHTEXT}",
     "drift.DriftReport": f"drift.py DriftReport._plot set_yticks(feature names)/set_title(headline) {MATHTEXT}",
     "drift.DriftTimeline": f"drift.py DriftTimeline._plot legend labels (feature names) {MATHTEXT}",
-    "export.SkewReport": f"export.py SkewReport._plot barh(feature names) {MATHTEXT}",
 }
 
 
