@@ -667,7 +667,12 @@ class Predictor:
             if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
             X = X.to_numpy(dtype="float32", na_value=np.nan)
         if isinstance(X, pd.Series): X = X.to_numpy()
-        t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
+        if not isinstance(X, torch.Tensor):
+            try: X = np.asarray(X, dtype=np.float32)
+            except (TypeError, ValueError) as e:
+                raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
+                                fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
+        t = torch.as_tensor(X)
         if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
         if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
         if t.is_floating_point() and not torch.isfinite(t).all():
