@@ -345,8 +345,11 @@ def _column_arrays(df, names:list) -> dict | None:
     if type(df) is not pd.DataFrame or not 0 < len(df) <= _SMALL or not df.columns.is_unique: return None
     get = getattr(df, "_get_column_array", None)
     if get is None: return None
-    pos = {c: i for i, c in enumerate(df.columns)}
-    return {n: get(pos[n]) for n in names if n in pos}
+    out, cols = {}, df.columns
+    for n in names:
+        try: out[n] = get(cols.get_loc(n))   # a hashed look-up: the labels are unique
+        except KeyError: pass
+    return out
 
 @dataclass
 class _Plan:
