@@ -341,7 +341,7 @@ def _record_arrays(rec:dict) -> dict | None:
 
 def _column_arrays(df, names:list) -> dict | None:
     "Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a record); None otherwise."
-    if isinstance(df, dict): return _record_arrays(df)
+    if isinstance(df, dict): return _record_arrays({n: df[n] for n in names if n in df})   # other keys are not read
     if type(df) is not pd.DataFrame or not 0 < len(df) <= _SMALL or not df.columns.is_unique: return None
     get = getattr(df, "_get_column_array", None)
     if get is None: return None
