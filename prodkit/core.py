@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['KINDS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError', 'FileFormatError',
-           'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random', 'capture_environment',
-           'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature', 'SchemaProblem', 'Schema',
-           'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
+__all__ = ['KINDS', 'OUTPUTS', 'TASKS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
+           'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
+           'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
+           'SchemaProblem', 'Schema', 'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -178,7 +178,7 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                         fix="pass a pandas DataFrame or a file path")
     if not allow_empty and len(df) == 0:
         raise DataError(f"{name} is empty (0 rows)", fix="pass data with at least one row")
-    dup = df.columns[df.columns.duplicated()].unique().tolist()
+    dup = [] if df.columns.is_unique else df.columns[df.columns.duplicated()].unique().tolist()
     if dup:
         raise DataError(f"{name} has duplicated column names: {dup[:5]}", value=dup[:5], columns=dup,
                         fix=f"rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
@@ -318,8 +318,122 @@ class Schema:
         return cls.from_dict(read_json(path, name="schema"))
 
 # %% ../nbs/00_core.ipynb #878224f7
+_SMALL = 256   # frames of up to this many rows take the fast path when every feature column is plain
+_FAST = True   # tests turn the fast path off to compare it with the general one
+
+def _is_missing(v) -> bool: return v is None or (isinstance(v, float) and v != v)
+
+class _RecordTime:
+    "A timestamp of a record: the checks need only its time-zone awareness (datetime features are not encoded)."
+    dtype = None
+    def __init__(self, aware:bool): self.aware = aware
+
+def _record_arrays(rec:dict) -> dict | None:
+    "One record (column -> scalar) as one-element arrays with the dtypes `pd.DataFrame([rec])` infers; None for any other kind of value."
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, (bool, np.bool_)): out[k] = np.array([v], dtype=bool)
+        elif isinstance(v, (int, float, np.integer, np.floating)): out[k] = np.array([v])
+        elif isinstance(v, str) or v is None: out[k] = np.array([v], dtype=object)
+        elif isinstance(v, pd.Timestamp): out[k] = _RecordTime(v.tz is not None)
+        else: return None
+    return out
+
+def _column_arrays(df, names:list) -> dict | None:
+    "Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a record); None otherwise."
+    if isinstance(df, dict): return _record_arrays({n: df[n] for n in names if n in df})   # other keys are not read
+    if type(df) is not pd.DataFrame or not 0 < len(df) <= _SMALL or not df.columns.is_unique: return None
+    get = getattr(df, "_get_column_array", None)
+    if get is None: return None
+    out, cols = {}, df.columns
+    for n in names:
+        try: out[n] = get(cols.get_loc(n))   # a hashed look-up: the labels are unique
+        except KeyError: pass
+    return out
+
+@dataclass
+class _Plan:
+    "What the fast path needs of a schema, computed once: numeric and boolean features, text features, datetime features."
+    key: tuple
+    names: list                 # every feature and role name, for `extra='error'`
+    num: list                   # (name, kind) per numeric or boolean feature
+    nullable: np.ndarray        # per entry of `num`
+    lo: np.ndarray; hi: np.ndarray  # training range per entry of `num` (NaN: none to check)
+    text: list                  # (name, nullable, set of categories or None) per categorical feature
+    times: list                 # (name, nullable, tz-aware) per datetime feature
+    other: bool                 # a feature of a kind the fast path does not know
+
+def _schema_plan(schema) -> _Plan:
+    "The fast path's view of `schema`, cached on it while its `features` are the same objects (edit a schema by building a new one)."
+    key = tuple(schema.features)
+    got = schema.__dict__.get("_plan")
+    if got is not None and len(got.key) == len(key) and all(a is b for a, b in zip(got.key, key)): return got
+    num = [f for f in schema.features if f.kind in ("numeric", "boolean")]
+    rng = lambda f, v: v if f.kind == "numeric" and f.min is not None else np.nan
+    plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
+                 [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
+                 np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
+                 [(f.name, f.nullable, None if f.categories is None else set(f.categories)) for f in schema.features if f.kind == "categorical"],
+                 [(f.name, f.nullable, "," in str(f.dtype)) for f in schema.features if f.kind == "datetime"],
+                 any(f.kind not in KINDS for f in schema.features))
+    schema.__dict__["_plan"] = plan; return plan
+
+def _plain_number(a, kinds:str) -> np.ndarray | float | None:
+    "A numpy array of one of `kinds` as is, NaN for an object array of only missing values, None otherwise."
+    dt = a.dtype
+    if isinstance(dt, np.dtype) and dt.kind in kinds: return a
+    if dt == object and all(_is_missing(x) for x in a): return np.nan
+    return None
+
+def _plain_text(a, nullable:bool, allowed:set | None) -> list | None:
+    "The values of a text column, missing ones as None; None when a value is not text, is missing where none may be, or is not `allowed`."
+    if not (a.dtype == object or isinstance(a.dtype, pd.StringDtype)): return None
+    pa_ = getattr(a, "_pa_array", None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
+    out = []
+    for x in (pa_.to_pylist() if hasattr(pa_, "to_pylist") else a):
+        if isinstance(x, str):
+            if allowed is not None and x not in allowed: return None
+            out.append(x)
+        elif nullable and (_is_missing(x) or x is pd.NA): out.append(None)
+        else: return None
+    return out
+
+def _plain_times(a, nullable:bool, aware:bool) -> bool:
+    "Whether `a` holds datetimes of the schema's time-zone awareness, with no missing ones unless allowed."
+    if isinstance(a, _RecordTime): return a.aware == aware
+    if isinstance(a.dtype, pd.DatetimeTZDtype): ok, nat = aware, a.isna()
+    elif isinstance(a.dtype, np.dtype) and a.dtype.kind == "M": ok, nat = not aware, np.isnat(a)
+    else: return False
+    return ok and (nullable or not nat.any())
+
+def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_range:bool=False) -> tuple | None:
+    "(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame (or a record) that conforms to `schema`; None when the general path must decide."
+    if not _FAST: return None
+    plan = _schema_plan(schema)
+    if plan.other: return None
+    cols = _column_arrays(df, [f.name for f in plan.key])
+    if cols is None or any(f.name not in cols for f in plan.key): return None
+    if extra == "error" and any(c not in plan.names for c in (df if isinstance(df, dict) else df.columns)): return None
+    N = np.empty((1 if isinstance(df, dict) else len(df), len(plan.num)))
+    for i, (name, kind) in enumerate(plan.num):
+        v = _plain_number(cols[name], "iufb" if kind == "numeric" else "b")
+        if v is None: return None
+        N[:, i] = v
+    if not np.isfinite(N).all():
+        if np.isinf(N).any() or (np.isnan(N).any(0) & ~plan.nullable).any(): return None
+    if check_range and ((N < plan.lo) | (N > plan.hi)).any(): return None
+    text = {}
+    for name, nullable, cats in plan.text:
+        v = _plain_text(cols[name], nullable, cats if unseen == "error" else None)
+        if v is None: return None
+        text[name] = v
+    if not all(_plain_times(cols[name], nullable, aware) for name, nullable, aware in plan.times): return None
+    return N, text
+
+# %% ../nbs/00_core.ipynb #667ac44c
 def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
     "Every `SchemaProblem` of `df` against this schema."
+    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra, check_range=check_range) is not None: return []
     out = []
     for f in self.features:
         if f.name not in df.columns:
@@ -396,7 +510,7 @@ def _validate(self, df:pd.DataFrame, # data to check
 
 Schema.problems, Schema.validate = _problems, _validate
 
-# %% ../nbs/00_core.ipynb #e4ea630e
+# %% ../nbs/00_core.ipynb #d9ff5b5b
 class TabularAdapter:
     "DataFrame -> float32 tensor in schema order; scaling and encoding fitted on training data."
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
@@ -433,12 +547,43 @@ class TabularAdapter:
     @property
     def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #72d2a63c
-def _encode(self, df:pd.DataFrame, *, unseen:str="allow",
+# %% ../nbs/00_core.ipynb #50a2e787
+def _encode_plan(self) -> tuple:
+    "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
+    sp = _schema_plan(self.schema); got = self.__dict__.get("_plan")
+    if got is not None and got[0] is sp and got[1] is self.stats_: return got[2]
+    j, at = 0, {}
+    for f in self.schema.features:
+        if f.kind in ("numeric", "boolean", "categorical"):
+            at[f.name] = j; j += len(self.stats_[f.name]["categories"]) if f.kind == "categorical" else 1
+    num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]; boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
+    stat = lambda k: np.array([self.stats_[sp.num[i][0]][k] for i in num], float)
+    enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"), stat("std"),
+           np.array(boo, int), np.array([at[sp.num[i][0]] for i in boo], int),
+           [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text], j)
+    self.__dict__["_plan"] = (sp, self.stats_, enc); return enc
+
+def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
+    "Encode the checked values `_fast_values` returned: the same numbers as the general path, without pandas."
+    ni, nj, med, mean, std, bi, bj, cats, width = _encode_plan(self)
+    out = np.zeros((len(N), width)); X, B = N[:, ni], N[:, bi]
+    out[:, nj] = (np.where(np.isnan(X), med, X) - mean) / std
+    out[:, bj] = np.where(np.isnan(B), 0.0, B)
+    for name, j, m in cats:
+        for i, x in enumerate(text[name]):
+            k = m.get(x)
+            if k is not None: out[i, j + k] = 1.0
+    return out.astype(np.float32)
+
+def _encode(self, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
+            *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
             validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
            ) -> np.ndarray:
     "Encode `df` into a float32 array with one column per name in `feature_names_`."
     self._check_fitted()
+    fast = _fast_values(self.schema, df, unseen="allow" if validated else unseen)
+    if fast is not None: return _encode_values(self, *fast)
+    if isinstance(df, dict): df = pd.DataFrame([df])
     if not validated: df = self.schema.validate(df, unseen=unseen, name="data to encode")
     cols = []
     for f in self.schema.features:
@@ -484,7 +629,7 @@ def _load(cls, path) -> "TabularAdapter":
 
 TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
-# %% ../nbs/00_core.ipynb #d9ff5b5b
+# %% ../nbs/00_core.ipynb #fd1bfe3f
 OUTPUTS = ("auto", "logits", "proba", "regression")
 
 def _to_numpy_out(out):
@@ -513,22 +658,31 @@ class Predictor:
         if isinstance(model, nn.Module): model.eval().to(self.device)
 
     def _as_tensor(self, X) -> torch.Tensor:
+        if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
+        if isinstance(X, dict):   # one record
+            if self.adapter is not None: return self.adapter.transform(X)
+            X = pd.DataFrame([X])
+        if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
         if isinstance(X, pd.DataFrame):
             if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
             if self.adapter is not None: return self.adapter.transform(X)
             bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
             if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
             X = X.to_numpy(dtype="float32", na_value=np.nan)
-        if isinstance(X, pd.Series): X = X.to_frame().T if self.adapter is not None else X.to_numpy()
-        if isinstance(X, pd.DataFrame): return self._as_tensor(X)
-        t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
+        if isinstance(X, pd.Series): X = X.to_numpy()
+        if not isinstance(X, torch.Tensor):
+            try: X = np.asarray(X, dtype=np.float32)
+            except (TypeError, ValueError) as e:
+                raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
+                                fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
+        t = torch.as_tensor(X)
         if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
         if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values", fix="impute or drop them first (a TabularAdapter imputes NaN)")
         return t.float() if t.dtype == torch.float64 else t
 
-# %% ../nbs/00_core.ipynb #50a2e787
+# %% ../nbs/00_core.ipynb #751e94aa
 def _raw(self, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
     t = self._as_tensor(X); outs = []
@@ -589,8 +743,9 @@ def _output_kind(self, raw:np.ndarray) -> str:
 def _predict_proba(self, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
     if self.output == "regression": raise ParameterError("predict_proba is for classifiers", value=self.output, fix="use .predict for regression")
-    raw = self.raw(X)
-    return _probs(raw, self._output_kind(raw))
+    raw = self.raw(X); p = _probs(raw, self._output_kind(raw))
+    self.__dict__.setdefault("n_classes_", p.shape[1])
+    return p
 
 def _predict(self, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
@@ -602,7 +757,23 @@ def _predict(self, X) -> np.ndarray:
 Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
 Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.output != "regression" else self.predict(X)
 
-# %% ../nbs/00_core.ipynb #fd1bfe3f
+# %% ../nbs/00_core.ipynb #01c7f192
+TASKS = ("classification", "regression")
+
+def _task(self) -> str:
+    "What the model does: 'regression' when built with `output='regression'`, else 'classification' (one of `TASKS`)."
+    return "regression" if self.output == "regression" else "classification"
+
+def _classes_(self) -> list | None:
+    "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
+    if self.task == "regression": return None
+    if self.classes is not None: return list(self.classes)
+    k = self.__dict__.get("n_classes_")
+    return list(range(k)) if k else None
+
+Predictor.task, Predictor.classes_ = property(_task), property(_classes_)
+
+# %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
     if isinstance(v, (np.bool_,)): return bool(v)
     if isinstance(v, np.integer): return int(v)
@@ -664,7 +835,7 @@ def _fmt(v):
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
 
-# %% ../nbs/00_core.ipynb #c0a2d0f8
+# %% ../nbs/00_core.ipynb #5183bbf7
 import re as _re
 
 _MD_SPECIAL = _re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")

@@ -727,8 +727,9 @@ class SkewReport(Report):
                 f"{s['n_skewed_features']} skewed features" + (f" ({self.note})" if self.note else ""))
     def _plot(self, ax):
         fr = self.to_frame().head(20)
-        ax.barh(fr.feature.astype(str), fr.max_abs_diff.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12),
+        ax.barh(range(len(fr)), fr.max_abs_diff.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12),
                 color=["tab:red" if v > self.atol else "tab:green" for v in fr.max_abs_diff])
+        ax.set_yticks(range(len(fr)), fr.feature.astype(str).tolist(), parse_math=False)   # feature names drawn as written: a `$` is no mathtext
         ax.set_xscale("log"); ax.invert_yaxis(); ax.axvline(self.atol, ls="--", c="k", lw=1)
         ax.set_xlabel("max abs difference of the encoded feature (log; 1e-12 = identical)")
         ax.set_title(f"training vs serving encoding; outputs differ by up to {self.max_abs_diff:.2g}")
@@ -774,7 +775,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol, atol=atol,
                       features=feats, row_diffs=d.max(1))
 
-# %% ../nbs/40_export.ipynb #df9bd9cf
+# %% ../nbs/40_export.ipynb #710d08ad
 def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
     "Rows drawn uniformly within each feature's observed range / categories."
     rng = np.random.default_rng(seed); cols = {}

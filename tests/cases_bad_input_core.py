@@ -82,3 +82,27 @@ CASES = [
                  "a sum of 0.4, not 1", id="core-proba-not-normalised"),
     pytest.param(_auto_then_logits, ModelError, "read this model's outputs as probabilities on its first call", id="core-auto-contradicted"),
 ]
+
+
+def _adapted_predictor():
+    import pandas as pd
+    import torch
+    from prodkit.core import Predictor, TabularAdapter
+    train = pd.DataFrame({"age": [30., 41., 52., 25.], "plan": ["basic", "pro", "basic", "pro"]})
+    ad = TabularAdapter().fit(train)
+    return Predictor(torch.nn.Linear(ad.n_features_, 2), adapter=ad, output="logits")
+
+
+CASES += [
+    pytest.param(lambda: _adapted_predictor().predict_proba({"age": 30.}), SchemaError, "column 'plan' is missing", id="core-record-missing-feature"),
+    pytest.param(lambda: _adapted_predictor().predict_proba({"age": "thirty", "plan": "pro"}), SchemaError, "column 'age' should be numeric",
+                 id="core-record-text-in-numeric"),
+    pytest.param(lambda: _adapted_predictor().predict_proba({"age": 30., "plan": ["pro"]}), SchemaError, "column 'plan' of the data holds nested values",
+                 id="core-record-nested-value"),
+    pytest.param(lambda: _adapted_predictor().predict_proba({"age": float("inf"), "plan": "pro"}), SchemaError, "infinite values",
+                 id="core-record-infinite"),
+    pytest.param(lambda: _predictor("logits").predict_proba({"x": 1.0, "plan": "pro"}), DataError, "non-numeric columns ['plan'] and no adapter",
+                 id="core-record-text-without-adapter"),
+    pytest.param(lambda: _predictor("logits").predict_proba([{"x": 1.0}, "a row"]), DataError, "cannot read the input as rows of numbers",
+                 id="core-mixed-list-of-records"),
+]

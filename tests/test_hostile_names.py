@@ -394,14 +394,7 @@ def _draw(obj):
         plt.close("all")
 
 
-MATHTEXT = "plots user strings as mathtext: a name with $ fails to draw (pass parse_math=False to the Text, as prodkit.explain does)"
-KNOWN = {  # failures in modules other engineers own; strict, so a fix shows up as XPASS and the mark must go
-    "export.SkewReport": f"export.py SkewReport._plot barh(feature names) {MATHTEXT}",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=ValueError, reason=KNOWN[n])) if n in KNOWN else n
-                                  for n in sorted(REPORTS)])
+@pytest.mark.parametrize("name", sorted(REPORTS))
 def test_report_html_and_plot_with_hostile_names(hostile, name):
     page = _draw(REPORTS[name](hostile))
     assert markup_problems(page) == []
