@@ -11,12 +11,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import DataError, ModelError, ParameterError, Report, check_choice, check_positive, get_ax
+from .core import TASKS, DataError, ModelError, ParameterError, Report, check_choice, check_positive, get_ax
 
 # %% auto #0
-__all__ = ['TASKS', 'METRICS', 'MIN_CLASS_ROWS', 'MIN_ECE_ROWS', 'class_index', 'expected_calibration_error', 'Metric',
-           'metric_direction', 'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality',
-           'evaluate_predictions']
+__all__ = ['METRICS', 'MIN_CLASS_ROWS', 'MIN_ECE_ROWS', 'class_index', 'expected_calibration_error', 'Metric', 'metric_direction',
+           'change_key', 'compute_metric', 'QualityReport', 'evaluate_quality', 'evaluate_predictions']
 
 # %% ../nbs/05_quality.ipynb #296bcfff
 def _key_forms(v):
@@ -151,9 +150,6 @@ def _r2(y, v, w):
     ss_tot = w @ yc ** 2 - (w @ yc) ** 2 / sw
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(ss_tot > 1e-12 * sw * (1 + yc @ yc / len(y)), 1 - w @ (y - v) ** 2 / ss_tot, np.nan)
-
-# %% ../nbs/05_quality.ipynb #5ed62d18
-TASKS = ("classification", "regression")
 
 # %% ../nbs/05_quality.ipynb #2aed68cf
 @dataclass(frozen=True)
