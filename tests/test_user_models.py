@@ -15,7 +15,6 @@ from prodkit.jobs import RESULTS_MIME, run_notebook
 from _user_models import BUILDERS
 
 KINDS = list(BUILDERS)
-CLASSIFIERS = ["binary_text", "multiclass", "quarterly", "small"]
 SECTIONS_OFF = {"run_drift": False, "run_explain": False, "run_export": False, "run_guard": False}
 
 # The validation template's sections (by the start of their `## ` heading) and the prefix of the numbers each records.
