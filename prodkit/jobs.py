@@ -26,7 +26,7 @@ __all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KIND
 RESULTS_MIME = "application/vnd.prodkit.results+json"
 MANIFEST_MIME = "application/vnd.prodkit.manifest+json"
 _NAME_RE = re.compile(r"^[A-Za-z_][\w\-]*(\.[\w\-]+)*$")
-_LOCAL = {"results": {}, "manifest": None, "caveats": {}, "skipped": {}}
+_LOCAL = {"results": {}, "manifest": None, "caveats": {}, "skipped": {}, "off": {}}
 
 def _json_value(name, v):
     "`v` as a JSON value (numpy scalars converted, non-finite floats as None), or a clear error."
@@ -81,7 +81,7 @@ def recorded() -> dict:
 
 def clear_recorded():
     "Forget the results recorded in this process."
-    _LOCAL["results"].clear(); _LOCAL["manifest"] = None; _LOCAL["caveats"].clear(); _LOCAL["skipped"].clear()
+    _LOCAL["results"].clear(); _LOCAL["manifest"] = None; _LOCAL["caveats"].clear(); _LOCAL["skipped"].clear(); _LOCAL["off"].clear()
 
 # %% ../nbs/60_jobs.ipynb #3cfce488
 def _check_reason(reason, what):
@@ -99,18 +99,21 @@ def record_caveat(name:str, # the result ('quality.auc') or section ('quality') 
     _display(RESULTS_MIME, {"results": {}, "caveats": {name: reason}}, f"caveat on {name}: {reason}")
     return {name: reason}
 
-def skip_section(section:str, # the section's result prefix ('quality')
-                 reason:str, # what input is missing, in one sentence
+def skip_section(section:str, # the section's result prefix ('quality'), or one result ('quality.auc')
+                 reason:str, # what input is missing (or why the section does not apply), in one sentence
+                 *, on_purpose:bool=False, # turned off by the user or not applicable: default gates on it are skipped, not failed
                 ) -> dict:
-    "Say that `section` did not run because its input is missing: the verdict lists it, and gates on `section.*` fail with `reason`."
+    "Say that `section` did not run: the verdict lists it; gates on `section.*` fail with `reason` (default gates are skipped when `on_purpose`)."
     _check_name(section); reason = _check_reason(reason, "skip_section")
-    _LOCAL["skipped"][section] = reason
-    _display(RESULTS_MIME, {"results": {}, "skipped": {section: reason}}, f"section {section} skipped: {reason}")
+    if not isinstance(on_purpose, bool): raise ParameterError("on_purpose must be True or False", value=on_purpose, fix="pass on_purpose=True for a section turned off or not applicable")
+    key = "off" if on_purpose else "skipped"
+    _LOCAL[key][section] = reason
+    _display(RESULTS_MIME, {"results": {}, key: {section: reason}}, f"section {section} skipped: {reason}")
     return {section: reason}
 
 def recorded_notes() -> dict:
-    "Caveats and skipped sections recorded in this process so far: `{'caveats': {...}, 'skipped': {...}}`."
-    return {"caveats": dict(_LOCAL["caveats"]), "skipped": dict(_LOCAL["skipped"])}
+    "Caveats and skipped sections recorded in this process so far: `{'caveats': {...}, 'skipped': {...}, 'off': {...}}`."
+    return {"caveats": dict(_LOCAL["caveats"]), "skipped": dict(_LOCAL["skipped"]), "off": dict(_LOCAL["off"])}
 
 # %% ../nbs/60_jobs.ipynb #7703cbe9
 def record_manifest(manifest, # a `prodkit.versioning.Manifest` or its `.to_dict()`
@@ -150,8 +153,8 @@ def read_results(notebook, # path of an executed notebook, or a NotebookNode
 
 def read_notes(notebook, # path of an executed notebook, or a NotebookNode
               ) -> dict:
-    "The caveats (`record_caveat`) and skipped sections (`skip_section`) of an executed notebook."
-    out = {"caveats": {}, "skipped": {}}
+    "The caveats (`record_caveat`), skipped sections and sections skipped on purpose (`skip_section`) of an executed notebook."
+    out = {"caveats": {}, "skipped": {}, "off": {}}
     for d in _outputs(_read_nb(notebook), RESULTS_MIME):
         for k in out: out[k].update({str(n): str(r) for n, r in (d.get(k) or {}).items()})
     return out
@@ -163,7 +166,8 @@ def read_manifest(notebook) -> dict | None:
     return out
 
 # %% ../nbs/60_jobs.ipynb #16cab44a
-TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend|duration|seconds")
+TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend|duration|seconds"
+                           r"|^guard\.(primary_timeout_rate|fallback_rate|served_share_)")   # which path served a call depends on deadlines
 
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
@@ -430,10 +434,15 @@ class Gate:
     def check(self, results:dict, # recorded results (flat)
               caveats:dict=None, # result or section name -> why its numbers are unreliable (`record_caveat`)
               skipped:dict=None, # section -> why it did not run (`skip_section`)
+              off:dict=None, # section -> why it was skipped on purpose (`skip_section(..., on_purpose=True)`)
+              default:bool=False, # this gate is one of the template's defaults (not written by the user)
              ) -> tuple:
-        "(value, passed, reason) of this gate on `results`; a skipped section or a caveat fails it with the reason."
+        "(value, passed, reason) of this gate on `results`; a skipped section or a caveat fails it; a default gate on a section skipped on purpose is skipped (passed None)."
         why = _covering(self.metric, skipped or {})
         if why is not None: return results.get(self.metric), False, f"section skipped: {why}"
+        why = _covering(self.metric, off or {})
+        if why is not None and default: return None, None, f"skipped (a default gate): {why}"
+        if why is not None: return results.get(self.metric), False, f"section skipped: {why}; this gate was given for it, so it fails"
         if self.metric not in results: return None, False, "not recorded"
         v = results[self.metric]
         if v is None: return None, False, "recorded as null (not a finite number)"
@@ -519,36 +528,44 @@ def _gates_html(gates):
     if not gates.rows: return "<p><b>No gate was checked: this job ran with no gates, so nothing here was gated.</b></p>"
     tr = []
     for r in gates.rows:
-        col = "#1a7f37" if r["passed"] else "#cf222e"
+        col, word = ("#6e7781", "SKIPPED") if r["passed"] is None else ("#1a7f37", "PASS") if r["passed"] else ("#cf222e", "FAIL")
         tr.append(f"<tr><td><code>{_esc(r['gate'])}</code></td><td>{_esc(_fmt_value(r['value'])) if r['value'] is not None else '—'}</td>"
-                  f"<td style='color:{col};font-weight:bold'>{'PASS' if r['passed'] else 'FAIL'}</td><td>{_esc(r['reason'], 300)}</td></tr>")
+                  f"<td style='color:{col};font-weight:bold'>{word}</td><td>{_esc(r['reason'], 300)}</td></tr>")
     return ("<table><thead><tr><th>gate</th><th>value</th><th>verdict</th><th>reason</th></tr></thead><tbody>"
             + "".join(tr) + "</tbody></table>")
 
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
-    "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed`, `reason`."
+    "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed` (None: skipped), `reason`."
     rows: tuple = ()
     skipped: dict = field(default_factory=dict)   # section -> why it did not run
     caveats: dict = field(default_factory=dict)   # result or section -> why its numbers are unreliable
+    off: dict = field(default_factory=dict)       # section -> why it was skipped on purpose (its default gates are skipped)
 
     @property
-    def gated(self) -> bool: return bool(self.rows)
+    def checked(self) -> list: return [r for r in self.rows if r["passed"] is not None]
     @property
-    def passed(self) -> bool: return self.gated and all(r["passed"] for r in self.rows)
+    def gated(self) -> bool: return bool(self.checked)
     @property
-    def failed(self) -> list: return [r for r in self.rows if not r["passed"]]
-    def _summary(self): return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed, "skipped_sections": len(self.skipped)}
+    def passed(self) -> bool: return self.gated and all(r["passed"] for r in self.checked)
+    @property
+    def failed(self) -> list: return [r for r in self.rows if r["passed"] is False]
+    @property
+    def skipped_gates(self) -> list: return [r for r in self.rows if r["passed"] is None]
+    def _summary(self): return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed, "skipped_sections": len(self.skipped) + len(self.off),
+                                "skipped_gates": len(self.skipped_gates)}
     def to_frame(self):
         import pandas as pd
         return pd.DataFrame(list(self.rows), columns=["gate", "metric", "op", "threshold", "value", "passed", "reason"])
     def headline(self):
-        if not self.rows: return "NOT GATED: no gate was checked"
-        if self.passed: return f"all {len(self.rows)} gates passed"
-        return f"{len(self.failed)} of {len(self.rows)} gates failed: " + "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3])
+        sk = self.skipped_gates
+        tail = f"; {len(sk)} default gates skipped with their sections: " + ", ".join(r["gate"] for r in sk[:4]) + (", ..." if len(sk) > 4 else "") if sk else ""
+        if not self.gated: return "NOT GATED: no gate was checked" + tail
+        if self.passed: return f"all {len(self.checked)} gates passed" + tail
+        return f"{len(self.failed)} of {len(self.checked)} gates failed: " + "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3]) + tail
     def _plot(self, ax):
         rows = list(self.rows)
-        ax.barh(range(len(rows)), [1] * len(rows), color=["tab:green" if r["passed"] else "tab:red" for r in rows])
+        ax.barh(range(len(rows)), [1] * len(rows), color=["tab:grey" if r["passed"] is None else "tab:green" if r["passed"] else "tab:red" for r in rows])
         ax.set_yticks(range(len(rows)), [r["gate"] for r in rows]); ax.set_xticks([]); ax.invert_yaxis()
         ax.set_title(self.headline()); return ax
     def to_html(self) -> str:
@@ -559,16 +576,19 @@ def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s
                    results:dict, # recorded results (flat)
                    *, caveats:dict=None, # result or section -> why its numbers are unreliable (`record_caveat`)
                    skipped:dict=None, # section -> why it did not run (`skip_section`)
+                   off:dict=None, # section -> why it was skipped on purpose (`skip_section(..., on_purpose=True)`)
+                   default:bool=False, # the gates are the template's defaults: those on a section in `off` are skipped, not failed
                   ) -> GateReport:
     "Check every gate against `results`; a gate on a result that was not recorded, is unreliable or was skipped fails."
     gl = list(gates) if isinstance(gates, (list, tuple)) and all(isinstance(g, Gate) for g in gates) else parse_gates(gates)
+    if not isinstance(default, bool): raise ParameterError("default must be True or False", value=default, fix="pass default=True for a template's default gates")
     rows = []
     for g in gl:
-        v, ok, reason = g.check(results, caveats, skipped)
+        v, ok, reason = g.check(results, caveats, skipped, off, default)
         rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
-    return GateReport(rows=tuple(rows), skipped=dict(skipped or {}), caveats=dict(caveats or {}))
+    return GateReport(rows=tuple(rows), skipped=dict(skipped or {}), caveats=dict(caveats or {}), off=dict(off or {}))
 
-# %% ../nbs/60_jobs.ipynb #a803eec8
+# %% ../nbs/60_jobs.ipynb #27db81f8
 _INLINE = "module://matplotlib_inline.backend_inline"
 
 def _kernel_manager_class(kernel_name=None, log_path=None):
@@ -635,7 +655,7 @@ def _log_tail(path, lines=20) -> str:
     except OSError: return ""
     return "\n".join(text.strip().splitlines()[-lines:])
 
-# %% ../nbs/60_jobs.ipynb #27db81f8
+# %% ../nbs/60_jobs.ipynb #34a5df53
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED, EXIT_ERROR = 0, 1, 2, 3, 4
 _STATUS = {0: "PASSED", 1: "FAILED (gate)", 3: "FAILED (cell raised)"}
 NOT_GATED = "NOT GATED"
@@ -692,7 +712,7 @@ def _cell_text(c):
     ev = ev if len(ev) <= 200 else ev[:197] + "..."
     return f"cell {c['index']} raised {c['ename']}: {ev}" + (f" (first line: {c['first_line']})" if c.get("first_line") else "")
 
-# %% ../nbs/60_jobs.ipynb #34a5df53
+# %% ../nbs/60_jobs.ipynb #3a040ac4
 def _check_timeout(cell_timeout):
     fix = "pass a whole number of seconds greater than 0, such as 600"
     if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float, np.integer, np.floating)):
@@ -719,7 +739,7 @@ def _check_flag(name, v):
     if not isinstance(v, bool): raise ParameterError(f"{name} must be True or False", value=v, fix=f"pass {name}=True or {name}=False")
     return v
 
-# %% ../nbs/60_jobs.ipynb #7c7229ce
+# %% ../nbs/60_jobs.ipynb #529ccc74
 def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or a single-file artifact
                    ) -> str:
     "The SHA-256 (hex) that identifies a model artifact: of the file, or of a bundle folder's `bundle.json`."
@@ -739,7 +759,7 @@ def _artifacts(template, params) -> dict:
         out[k] = {"path": str(v), "kind": "bundle" if Path(v).is_dir() else "file", "sha256": artifact_sha256(v)}
     return out
 
-# %% ../nbs/60_jobs.ipynb #115cd8b6
+# %% ../nbs/60_jobs.ipynb #b48713d1
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
     "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output goes to `kernel.log` beside `out_nb`."
     import papermill as pm
@@ -801,7 +821,7 @@ def _failing_cell(nb, info):
     out.pop("exec_index", None)
     return out
 
-# %% ../nbs/60_jobs.ipynb #b48713d1
+# %% ../nbs/60_jobs.ipynb #e9df78b1
 def _results_html(results):
     if not results: return "<p>No results were recorded.</p>"
     rows = "".join(f"<tr><td><code>{_esc(k)}</code></td><td>{_esc(_fmt_value(v))}</td></tr>" for k, v in results.items())
@@ -813,6 +833,9 @@ def _notes_html(gates:GateReport):
     if gates.skipped:
         out += ("<p><b>Sections skipped for missing input:</b></p><ul>"
                 + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.skipped.items()) + "</ul>")
+    if gates.off:
+        out += ("<p><b>Sections skipped on purpose (turned off, or not applicable to this model; their default gates were not checked):</b></p><ul>"
+                + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.off.items()) + "</ul>")
     if gates.caveats:
         out += ("<p><b>Unreliable numbers (a gate on them fails):</b></p><ul>"
                 + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.caveats.items()) + "</ul>")
@@ -831,7 +854,8 @@ def _verdict_cell(template, gates:GateReport, exit_code, failed, started, result
         why = f"<p style='color:#cf222e;font-size:1.2em'><b>{_esc(gates.headline())}</b></p>"
     elif not gates.gated:
         col, word = "#9a6700", NOT_GATED
-        why = ("<p style='color:#9a6700;font-size:1.2em'><b>Nothing was gated: this job ran with no gates (no_gates=True, --no-gates), "
+        how = "every gate was skipped with its section" if gates.rows else "this job ran with no gates (no_gates=True, --no-gates)"
+        why = (f"<p style='color:#9a6700;font-size:1.2em'><b>Nothing was gated: {how}, "
                "so no number below was checked against a threshold. This report is not a pass.</b></p>")
     else:
         col, word = "#1a7f37", "PASSED"
@@ -875,7 +899,7 @@ def render_html(nb, # an executed notebook (NotebookNode)
 
 _CDN_SCRIPT = re.compile(r"<script[^>]*\ssrc=\"https?://[^\"]*\"[^>]*>\s*</script>\s*")
 
-# %% ../nbs/60_jobs.ipynb #e9df78b1
+# %% ../nbs/60_jobs.ipynb #b7b5e41d
 def _job_manifest(recorded, template, params):
     "The manifest written with every job: the template's own, completed with the code version and parameters."
     try:
@@ -895,7 +919,7 @@ def _job_manifest(recorded, template, params):
 def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
-# %% ../nbs/60_jobs.ipynb #b7b5e41d
+# %% ../nbs/60_jobs.ipynb #5c59f8d6
 _TMP_PREFIX, _TMP_MARKER = ".prodkit-run-", ".prodkit-run.json"
 _RESULTS_KEYS = {"template", "exit_code", "status", "results", "gates", "started_utc"}
 _OLD_HTML_MARKERS = (b"<h2>Gates</h2>", b"Each gate compares a number recorded by a section below with its threshold.")
@@ -966,7 +990,7 @@ def _fsync_dir(d:Path):
         finally: os.close(fd)
     except OSError: pass
 
-# %% ../nbs/60_jobs.ipynb #5c59f8d6
+# %% ../nbs/60_jobs.ipynb #a29ef010
 def _check_run_options(*, cell_timeout, kernel_name, progress, open_inputs, force, no_gates, name):
     _check_flag("progress", progress); _check_flag("open_inputs", open_inputs); _check_flag("force", force); _check_flag("no_gates", no_gates)
     if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")):
@@ -980,6 +1004,7 @@ def _gate_list(gates, params, declared, no_gates, template):
         return []
     if gates is not None: return parse_gates(gates)
     if "gates" in params: return parse_gates(params["gates"])   # given as the template's parameter: never empty either
+    # the template's default gates (run_notebook marks them default: a section skipped on purpose skips them)
     if "gates" in declared and declared["gates"].default not in (None, "", [], {}): return parse_gates(declared["gates"].default)
     raise ParameterError(f"template `{template}` declares no gates and none were given", fix=_NO_GATES_FIX)
 
@@ -991,7 +1016,7 @@ def _out_dir(out_dir) -> Path:
         raise ParameterError("out_dir is a file, not a folder", value=str(out), fix="pass a folder for the report (it is created)")
     return out
 
-# %% ../nbs/60_jobs.ipynb #cc059250
+# %% ../nbs/60_jobs.ipynb #eefb3733
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
                  out_dir="prodkit-job", # folder for NAME.ipynb, NAME.html and results.json
@@ -1015,6 +1040,7 @@ def run_notebook(template, # a template name ('validation') or the path of a not
     params = check_parameters(tpl, parameters)
     declared = template_parameters(tpl)
     gate_list = _gate_list(gates, params, declared, no_gates, tpl.stem)
+    default_gates = gates is None and "gates" not in params and not no_gates
     if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
     if open_inputs: check_inputs(tpl, params)
     artifacts = _artifacts(tpl, params)
@@ -1035,13 +1061,13 @@ def run_notebook(template, # a template name ('validation') or the path of a not
         nb = nbformat.read(nb_path, as_version=4)
         if failed is not None: failed = _failing_cell(nb, failed)
         results, notes, manifest = read_results(nb), read_notes(nb), _job_manifest(read_manifest(nb), tpl, params)
-        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"])
+        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"], off=notes["off"], default=default_gates)
         code = EXIT_CELL_FAILED if failed else EXIT_GATE_FAILED if report.gated and not report.passed else EXIT_PASSED
         nb = _finish_notebook(nb, stem, report, code, failed, started, results)
         duration = time.perf_counter() - t0
         payload = {"generator": "prodkit", "template": tpl.stem, "exit_code": code, "status": _status(code, report),
                    "passed": code == EXIT_PASSED and report.gated, "gated": report.gated, "failed_cell": failed, "results": results,
-                   "gates": [dict(r) for r in report.rows], "skipped_sections": notes["skipped"], "caveats": notes["caveats"],
+                   "gates": [dict(r) for r in report.rows], "skipped_sections": notes["skipped"], "sections_off": notes["off"], "caveats": notes["caveats"],
                    "artifacts": artifacts, "parameters": params, "manifest": manifest, "started_utc": started,
                    "duration_s": round(duration, 3), "files": {k: v.name for k, v in final.items()}}
         new = {"notebook": tmp / f"new-{stem}.ipynb", "html": tmp / f"new-{stem}.html", "results_json": tmp / "new-results.json"}

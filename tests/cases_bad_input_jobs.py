@@ -23,6 +23,17 @@ def _tmp_file(name, text):
     return p
 
 
+def _skip_on_purpose(section, reason, on_purpose):
+    from prodkit.jobs import skip_section, clear_recorded
+    try: skip_section(section, reason, on_purpose=on_purpose)
+    finally: clear_recorded()
+
+
+def _gates_default(default):
+    from prodkit.jobs import evaluate_gates
+    return evaluate_gates(["load.p99_ms <= 50"], {}, off={"load": "turned off"}, default=default)
+
+
 def _record_caveat(name, reason):
     from prodkit.jobs import record_caveat, clear_recorded
     try: record_caveat(name, reason)
@@ -154,6 +165,8 @@ CASES = [
     pytest.param(lambda: _run_label("churned"), ParameterError, "no column 'churned' in the table data", id="jobs-run-missing-label-column"),
     pytest.param(lambda: _record_caveat("quality.auc", ""), ParameterError, "needs a reason", id="jobs-caveat-without-reason"),
     pytest.param(lambda: _skip("bad section", "no data"), ParameterError, "dotted words", id="jobs-skip-bad-section-name"),
+    pytest.param(lambda: _skip_on_purpose("load", "turned off", "yes"), ParameterError, "on_purpose must be True or False", id="jobs-skip-on-purpose-not-bool"),
+    pytest.param(lambda: _gates_default("1"), ParameterError, "default must be True or False", id="jobs-gates-default-not-bool"),
     pytest.param(lambda: _sha(_tmp_file("x.txt", "x").parent), FileFormatError, "no bundle.json", id="jobs-sha-folder-not-a-bundle"),
     pytest.param(lambda: _sha("/nonexistent/model.pt"), FileFormatError, "model artifact does not exist", id="jobs-sha-missing-artifact"),
     pytest.param(lambda: _locate(3), ParameterError, "a template must be a name or a notebook path", id="jobs-template-not-a-name"),

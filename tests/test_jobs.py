@@ -190,3 +190,36 @@ def test_killed_run_keeps_the_old_report(passed, toy, tmp_path):
     assert [f for f in os.listdir(out) if not f.startswith(".")] == sorted(before)
     assert run_notebook(toy, {}, out).exit_code == 0            # the next run cleans the dead run's folder
     assert sorted(os.listdir(out)) == ["results.json", "toy.html", "toy.ipynb"]
+
+
+def _switch_template(path):
+    "A template with a section `extra` that the user may turn off (`run_extra`), and default gates on it."
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Switch job"),
+        nbformat.v4.new_code_cell("run_extra = True  # bool: run the extra section\n"
+                                  "gates = 'base.n >= 1; extra.x <= 1'  # str: default gates", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from prodkit.jobs import record, skip_section\nrecord('base.n', 2)\n"
+                                  "if run_extra: record('extra.x', 0.5)\n"
+                                  "else:\n    skip_section('extra', 'turned off (run_extra=False)', on_purpose=True)\n    print('Extra section skipped.')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_section_turned_off_skips_its_default_gates_but_not_the_users(tmp_path):
+    tpl = _switch_template(tmp_path / "switch.ipynb")
+    r = run_notebook(tpl, {"run_extra": False}, tmp_path / "off")
+    assert (r.exit_code, r.passed) == (0, True), r.message
+    assert [(g["gate"], g["passed"], g["reason"]) for g in r.gates.rows] == [
+        ("base.n >= 1", True, ""), ("extra.x <= 1", None, "skipped (a default gate): turned off (run_extra=False)")]
+    res = json.loads(r.results_json.read_text())
+    assert res["sections_off"] == {"extra": "turned off (run_extra=False)"} and res["skipped_sections"] == {}
+    verdict = r.html.read_text().split("Switch job")[0]
+    assert "SKIPPED" in verdict and "1 default gates skipped" in verdict and "turned off (run_extra=False)" in verdict
+    # the same gate written by the user fails: the user asked for a number the job did not measure
+    u = run_notebook(tpl, {"run_extra": False}, tmp_path / "user", gates=["extra.x <= 1"])
+    assert u.exit_code == 1 and u.gates.rows[0]["passed"] is False and "this gate was given for it" in u.gates.rows[0]["reason"]
+    # gates given as the template's `gates` parameter are the user's too
+    n = run_notebook(tpl, {"run_extra": False, "gates": "extra.x <= 1"}, tmp_path / "param")
+    assert n.exit_code == 1 and [g["gate"] for g in n.gates.failed] == ["extra.x <= 1"]
