@@ -1182,12 +1182,15 @@ def _task_arrays(y, yr, s, sr, metric, classes):
     if sr.shape[1:] != s.shape[1:]: raise DataError(f"reference scores have shape {sr.shape[1:]} per row but y_score has {s.shape[1:]}", value=(sr.shape, s.shape),
                                                    fix="score the reference with the same model output as the window")
     task = _perf_task(yr, s, metric, classes)
-    if task == "regression": return (*_regression_arrays(y, yr, s, sr, metric or "mae", classes), task, metric or "mae")
-    if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])   # one column: the positive class
-    k = s.shape[1]
-    if classes is not None and len(classes) != k:
-        raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
-    return class_index(y, classes, k=k), class_index(yr, classes, k=k), s, sr, task, metric or ("auc" if k == 2 else "accuracy")
+    if task == "regression": y, yr, s, sr = _regression_arrays(y, yr, s, sr, metric or "mae", classes); metric = metric or "mae"
+    else:
+        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])   # one column: the positive class
+        k = s.shape[1]
+        if classes is not None and len(classes) != k:
+            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
+        y, yr, metric = class_index(y, classes, k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
+    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)   # quality's checks of the outputs: probabilities in [0, 1]
+    return y, yr, s, sr, task, metric
 def _profile_outputs(prof) -> tuple:
     "The labels and model outputs a profile kept on its sample rows, as a `reference` pair."
     s = prof.sample_

@@ -141,6 +141,7 @@ CASES = [
     pytest.param(lambda: _perf(_ints(90) + _ints(90, 3), _proba3(90), reference=(_ints(90), _proba3(90, 2)), classes=[0, 1, 2], metric="rmse"), ParameterError,
                  "metric 'rmse' is for regression, but classes were given", id="drift-perf-regression-metric-for-a-classifier"),
     pytest.param(lambda: _perf(_ints(100), _rand(100), chunk_size=10), DataError, "none of the 10 windows has a value", id="drift-perf-every-window-too-small"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100) * 6 - 3), DataError, "outputs are not probabilities", id="drift-perf-scores-not-probabilities"),
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time_column="date", freq="QS", progress=False),
                  DataError, "none of the 60 windows has at least 30 rows (the largest has 1 rows)", id="drift-timeline-quarterly-by-quarter"),
     pytest.param(lambda: _drift_text_labels_without_classes(), DataError, "are not among the model's classes", id="drift-calibration-text-labels-without-classes"),
