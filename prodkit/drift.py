@@ -1191,6 +1191,8 @@ def _task_arrays(y, yr, s, sr, metric, classes):
         y, yr, metric = class_index(y, classes, k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
     for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)   # quality's checks of the outputs: probabilities in [0, 1]
     return y, yr, s, sr, task, metric
+
+# %% ../nbs/20_drift.ipynb #145215a7
 def _profile_outputs(prof) -> tuple:
     "The labels and model outputs a profile kept on its sample rows, as a `reference` pair."
     s = prof.sample_
@@ -1216,6 +1218,8 @@ def _errors(task, y, out, excess=False):
     if task == "regression": return np.abs(y - out)
     e = (out.argmax(1) != y).astype(float)
     return e - (1 - out.max(1)) if excess else e
+
+# %% ../nbs/20_drift.ipynb #0d88d7bc
 def _encode_like(X_ref:pd.DataFrame, X:pd.DataFrame) -> tuple:
     "Both frames as float arrays: numeric columns as values, others as reference category codes (unseen = K)."
     A, B, cat = [], [], []
@@ -1246,6 +1250,8 @@ def _density_ratio(A, B, cat, *, max_rows, seed):
     pr = np.clip(p[:len(ia)], 0.01, 0.99)
     w = pr / (1 - pr) * len(ia) / len(ib)
     return ia, np.clip(w, 0, 50)
+
+# %% ../nbs/20_drift.ipynb #520c2d75
 @dataclass(frozen=True, kw_only=True)
 class PerformanceTimeline(Report):
     "Model performance per window against the reference, expected performance under covariate shift, and stream alarms."
@@ -1298,6 +1304,8 @@ class PerformanceTimeline(Report):
                 ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
         ax.set_ylabel(self.metric); ax.set_title(self.headline()[:100], fontsize=9, parse_math=False); ax.legend(fontsize=7)
         return ax
+
+# %% ../nbs/20_drift.ipynb #e4c16f53
 def performance_over_time(y_true, # labels in time order (or with `time`)
                           y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
                           *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times

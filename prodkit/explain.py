@@ -983,6 +983,7 @@ def _metric_for(metric, task:str) -> str:
                                  + ("" if task == "regression" else " (for a regression model: Predictor(model, output='regression'))"))
     return metric
 
+# %% ../nbs/30_explain.ipynb #352be890
 @dataclass(frozen=True, kw_only=True)
 class PermutationImportance(Report):
     "How much worse a metric gets when one feature's values are shuffled (mean and spread over repeats)."
@@ -1003,6 +1004,7 @@ class PermutationImportance(Report):
         ax.set_yticks(range(len(fr)), fr.feature, **_PLAIN)
         ax.set_xlabel(f"{self.metric} worse by, when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
+# %% ../nbs/30_explain.ipynb #6f112d59
 def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
                            *, metric:str=None, # a name in prodkit.quality.METRICS for the model's task; default: 'r2' for a regression, else 'accuracy'
                            n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None, output:str="auto",
@@ -1042,7 +1044,7 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
         drops[i] = [sign * (base - compute_metric(metric, yi, P[r * n:(r + 1) * n])) for r in range(n_repeats)]
     return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric, seed=seed)
 
-# %% ../nbs/30_explain.ipynb #b12c074d
+# %% ../nbs/30_explain.ipynb #23475be5
 @dataclass(frozen=True, kw_only=True)
 class SaliencyMap(Report):
     "Per-pixel |gradient| of the class score with respect to the input image."
