@@ -16,6 +16,7 @@ from scipy import special, stats
 from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
                           SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
                           read_json, read_table, _nested_error, _nested_type)
+from .quality import METRICS, class_index, compute_metric, expected_calibration_error, metric_direction
 
 # %% auto #0
 __all__ = ['DEFAULT_TOLERANCE', 'LowPowerWarning', 'adjust_pvalues', 'auc_ci', 'WindowSummary', 'ReferenceProfile',
@@ -77,18 +78,6 @@ def _psi(pr, pc, eps=1e-4):
     return float(((pc - pr) * np.log(pc / pr)).sum())
 
 # %% ../nbs/20_drift.ipynb #4e8ccfd6
-def _auc(y, s, w=None):
-    "Area under the ROC curve (ties count half), optionally with row weights."
-    y = np.asarray(y).astype(bool); s = np.asarray(s, float)
-    w = np.ones(len(s)) if w is None else np.asarray(w, float)
-    wp, wn = w[y].sum(), w[~y].sum()
-    if wp == 0 or wn == 0: return np.nan
-    order = np.argsort(s, kind="mergesort"); s_, y_, w_ = s[order], y[order], w[order]
-    _, start, counts = np.unique(s_, return_index=True, return_counts=True)
-    grp = np.repeat(np.arange(len(start)), counts)
-    neg_w = np.bincount(grp, weights=w_ * ~y_); pos_w = np.bincount(grp, weights=w_ * y_)
-    neg_below = np.cumsum(neg_w) - neg_w
-    return float((pos_w * (neg_below + neg_w / 2)).sum() / (wp * wn))
 def auc_ci(y, s, *, level:float=0.95) -> tuple:
     "AUC with DeLong's standard error: returns (auc, ci_low, ci_high, se, p_value for AUC > 0.5)."
     y = np.asarray(y).astype(bool); s = np.asarray(s, float)
@@ -542,7 +531,7 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
     auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
-    attr = ({n: 0.0 for n in names} | {n: float(auc - _auc(y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
+    attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
 def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -571,28 +560,25 @@ def _output_columns(proba, values, classes):
     out["confidence:max_proba"] = ("numeric", "confidence", proba.max(1))
     out["confidence:entropy"] = ("numeric", "confidence", -(pc * np.log(pc)).sum(1))
     return out
-def _ece(conf, correct, n_bins=10):
-    "Top-label expected calibration error with equal-width confidence bins."
-    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    n = np.bincount(b, minlength=n_bins); sc = np.bincount(b, conf, n_bins); sa = np.bincount(b, correct, n_bins)
-    return float(np.abs(sc - sa).sum() / max(len(conf), 1))
+def _boot_metric(name:str, y, out, n_boot:int, rng) -> np.ndarray:
+    "Bootstrap replicates of metric `name` from `prodkit.quality.METRICS`: each replicate weighs the rows by how often a resample drew them."
+    n, reps = len(y), []; chunk = max(1, 4_000_000 // max(n, 1))     # a few MB of weights at a time
+    for start in range(0, n_boot, chunk):
+        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(min(chunk, n_boot - start))]).astype(np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"): reps.append(METRICS[name].fn(y, out, w))
+    return np.concatenate(reps)
 def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level, rng):
+    "Change in expected calibration error (prodkit.quality's: positive class if binary, top label otherwise) with a bootstrap CI."
     if ref.labels is None or cur.labels is None or ref.proba is None or cur.proba is None: return None
-    def parts(w):
-        lab = np.asarray([_label_text(c) for c in (classes if classes is not None and len(classes) == w.proba.shape[1] else range(w.proba.shape[1]))])
-        unknown = sorted(set(w.labels.astype(str)) - set(lab))
-        if unknown: raise DataError(f"labels {unknown[:5]} are not among the model's classes {lab.tolist()[:10]}", value=unknown[:5],
-                                    fix="wrap the model in Predictor(model, classes=[...]) with its labels in output order")
-        return w.proba.max(1), (lab[w.proba.argmax(1)] == w.labels.astype(str)).astype(float)
-    (cr, ar), (cc, ac) = parts(ref), parts(cur)
-    er, ec = _ece(cr, ar), _ece(cc, ac)
-    diffs = np.array([_ece(cc[i], ac[i]) - _ece(cr[j], ar[j]) for i, j in
-                      ((rng.integers(0, len(cc), len(cc)), rng.integers(0, len(cr), len(cr))) for _ in range(max(n_boot, 50)))])
+    k = ref.proba.shape[1]; cls = classes if classes is not None and len(classes) == k else None
+    (yr, pr), (yc, pc) = [(class_index(w.labels, cls, k=k), w.proba) for w in (ref, cur)]
+    er, ec = expected_calibration_error(yr, pr), expected_calibration_error(yc, pc)
+    B = max(n_boot, 50); diffs = _boot_metric("ece", yc, pc, B, rng) - _boot_metric("ece", yr, pr, B, rng)
     lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2]); d = ec - er
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
-            "accuracy_ref": float(ar.mean()), "accuracy_cur": float(ac.mean()), "n_ref": len(cr), "n_cur": len(cc)}
+            "accuracy_ref": compute_metric("accuracy", yr, pr), "accuracy_cur": compute_metric("accuracy", yc, pc), "n_ref": len(yr), "n_cur": len(yc)}
 
-# %% ../nbs/20_drift.ipynb #12512b43
+# %% ../nbs/20_drift.ipynb #348578f2
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":   # each side's range and its values outside the reference's edges, so plots hide none of them
@@ -807,7 +793,7 @@ class DriftReport(Report):
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
         return DriftExplorer(self, static=static)
 
-# %% ../nbs/20_drift.ipynb #d48fe951
+# %% ../nbs/20_drift.ipynb #d2096b41
 def _static_mode() -> bool:
     if os.environ.get("PRODKIT_STATIC", "").lower() not in ("", "0", "false", "no"): return True
     try:
@@ -866,7 +852,7 @@ class DriftExplorer:
             bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
         return bundle
 
-# %% ../nbs/20_drift.ipynb #40cac4e1
+# %% ../nbs/20_drift.ipynb #814ce8b1
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
@@ -943,7 +929,7 @@ def _load_profile(cls, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
-# %% ../nbs/20_drift.ipynb #323e2ba1
+# %% ../nbs/20_drift.ipynb #4af56e45
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     roles = [r for r in (target, time) if r is not None]
     if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
@@ -984,7 +970,7 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
                         multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
 
-# %% ../nbs/20_drift.ipynb #92698e4e
+# %% ../nbs/20_drift.ipynb #f2f06072
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
@@ -1114,7 +1100,7 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
     return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
 
-# %% ../nbs/20_drift.ipynb #122ee76e
+# %% ../nbs/20_drift.ipynb #77194eea
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
@@ -1175,49 +1161,38 @@ class PageHinkley:
             out.append(i + int(hit[0])); i += int(hit[0]) + 1
         return np.asarray(out, dtype=int)
 
-# %% ../nbs/20_drift.ipynb #7d56b196
-_METRICS = ("auto", "auc", "accuracy", "mae")
-def _class_codes(y, classes, name) -> np.ndarray:
-    "Labels as score-column indices: through `classes` (compared as text), or integer labels 0..k-1 taken as they are."
-    lab = pd.Series(np.asarray(y, dtype=object)).map(_label_text)
-    if classes is not None:
-        idx = {_label_text(c): i for i, c in enumerate(classes)}; codes = lab.map(idx)
-        bad = lab[codes.isna()].unique().tolist()
-        if bad: raise DataError(f"{name} has labels that are not among the classes {[_label_text(c) for c in classes][:10]}: {bad[:5]}", value=bad[:5],
-                                fix="pass classes= in the order of the score columns (e.g. predictor.classes), or fix those labels")
-        return codes.to_numpy(int)
-    num = pd.to_numeric(lab, errors="coerce")
-    if num.isna().any() or not (num % 1 == 0).all():
-        ex = lab[num.isna() | (num % 1 != 0)].unique().tolist()[:5]
-        raise ParameterError(f"{name} holds labels {ex} that are not class indices, and no classes were given", value=ex,
-                             fix="pass classes=predictor.classes (the labels in the order of the score columns)")
-    return num.to_numpy(int)
+# %% ../nbs/20_drift.ipynb #99e88c4e
+def _perf_task(yr, s, metric, classes) -> str:
+    "The task the labels and scores are read as: the metric's, else regression for one column of non-0/1 labels without classes."
+    if metric is not None: return METRICS[metric].task
+    binary01 = {_label_text(v) for v in pd.unique(pd.Series(yr, dtype=object))} <= {"0", "1", "True", "False"}
+    return "regression" if classes is None and s.ndim == 1 and not binary01 else "classification"
+def _regression_arrays(y, yr, s, sr, metric, classes):
+    if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use a classification metric such as 'auc'")
+    if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
+    try: return np.asarray(y, float), np.asarray(yr, float), s, sr
+    except (TypeError, ValueError):
+        ex = [v for v in pd.unique(pd.Series(yr, dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:5]
+        raise ParameterError(f"labels {ex} are text: a classifier's labels need its classes (regression labels must be numbers)", value=ex,
+                             fix="pass classes=predictor.classes (the labels in the order of the score columns)") from None
 def _task_arrays(y, yr, s, sr, metric, classes):
-    "Labels and scores ready for `metric`: classification labels as column indices (through `classes`), regression values as floats."
+    "Labels and outputs in prodkit.quality's form (column indices and (n, k) probabilities, or numbers), the task and the metric."
     if s.ndim == 2 and s.shape[1] == 1: s = s[:, 0]
     if sr.ndim == 2 and sr.shape[1] == 1: sr = sr[:, 0]
-    k = s.shape[1] if s.ndim == 2 else 2
     if sr.shape[1:] != s.shape[1:]: raise DataError(f"reference scores have shape {sr.shape[1:]} per row but y_score has {s.shape[1:]}", value=(sr.shape, s.shape),
                                                    fix="score the reference with the same model output as the window")
-    binary01 = {_label_text(v) for v in pd.unique(pd.Series(yr, dtype=object))} <= {"0", "1", "True", "False"}
-    regression = metric == "mae" or (metric == "auto" and classes is None and s.ndim == 1 and not binary01)
-    if regression:
-        if classes is not None: raise ParameterError("metric 'mae' is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use metric='auc'/'accuracy'")
-        if s.ndim == 2: raise DataError(f"metric 'mae' needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
-        try: return np.asarray(y, float), np.asarray(yr, float), s, sr, "mae"
-        except (TypeError, ValueError):
-            ex = [v for v in pd.unique(pd.Series(yr, dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:5]
-            raise ParameterError(f"labels {ex} are text: a classifier's labels need its classes (regression labels must be numbers)", value=ex,
-                                 fix="pass classes=predictor.classes (the labels in the order of the score columns)") from None
-    if classes is not None and len(classes) != k:
-        raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
-    y, yr = _class_codes(y, classes, "y_true"), _class_codes(yr, classes, "reference labels")
-    out = y[(y < 0) | (y >= k)].tolist() + yr[(yr < 0) | (yr >= k)].tolist()
-    if out: raise DataError(f"labels {sorted(set(out))[:5]} are not column indices of scores with {k} columns", value=sorted(set(out))[:5], fix="pass classes= to map labels to score columns")
-    metric = ("auc" if k == 2 else "accuracy") if metric == "auto" else metric
-    if metric == "auc" and k > 2: raise ParameterError(f"metric 'auc' needs two classes; the scores have {k} columns", value=k, fix="use metric='accuracy' (or 'auto')")
-    if metric == "auc" and s.ndim == 2: s, sr = s[:, 1], sr[:, 1]
-    return y, yr, s, sr, metric
+    task = _perf_task(yr, s, metric, classes)
+    if task == "regression": y, yr, s, sr = _regression_arrays(y, yr, s, sr, metric or "mae", classes); metric = metric or "mae"
+    else:
+        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])   # one column: the positive class
+        k = s.shape[1]
+        if classes is not None and len(classes) != k:
+            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
+        y, yr, metric = class_index(y, classes, k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
+    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)   # quality's checks of the outputs: probabilities in [0, 1]
+    return y, yr, s, sr, task, metric
+
+# %% ../nbs/20_drift.ipynb #145215a7
 def _profile_outputs(prof) -> tuple:
     "The labels and model outputs a profile kept on its sample rows, as a `reference` pair."
     s = prof.sample_
@@ -1231,30 +1206,20 @@ def _window_note(metric, y, min_rows) -> str:
     if len(y) < min_rows: return f"too few rows ({len(y)} < min_rows={min_rows})"
     if metric == "auc" and len(np.unique(y)) < 2: return "one class only: AUC is undefined"
     return ""
-def _metric_and_se(metric, y, s, w=None):
-    "Metric value and its standard error (DeLong for AUC, binomial for accuracy, CLT for MAE)."
-    if metric == "auc":
-        if w is not None: return _auc(y, s, w), np.nan
-        a, lo, hi, se, _ = auc_ci(y, s); return a, se
-    if metric == "accuracy":
-        c = _correct(y, s).astype(float)
-        if w is not None: return float(np.average(c, weights=w)), np.nan
-        p = c.mean(); return float(p), math.sqrt(max(p * (1 - p), 1 / len(c)) / len(c))
-    e = np.abs(np.asarray(y, float) - np.asarray(s, float))
-    if w is not None: return float(np.average(e, weights=w)), np.nan
-    return float(e.mean()), float(e.std(ddof=1) / math.sqrt(len(e))) if len(e) > 1 else np.nan
-def _correct(y, s):
-    s = np.asarray(s, float); y = np.asarray(y)
-    pred = s.argmax(1) if s.ndim == 2 else (s >= 0.5).astype(int)
-    return pred.astype(str) == y.astype(str) if y.dtype.kind in "OUS" else pred == y.astype(int)
-def _errors(metric, y, s, excess=False):
-    "Per-row error (0/1, or absolute error); with `excess`, minus the error the model's own confidence expects."
-    if metric == "mae": return np.abs(np.asarray(y, float) - np.asarray(s, float))
-    e = (~_correct(y, s)).astype(float)
-    if excess:
-        s = np.asarray(s, float); conf = s.max(1) if s.ndim == 2 else np.maximum(s, 1 - s)
-        e = e - (1 - conf)
-    return e
+def _metric_and_se(metric, y, out, w=None, *, n_boot=200, rng=None):
+    "Value of `metric` (prodkit.quality's), weighted by `w` when given, else with its bootstrap standard error."
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = float(METRICS[metric].fn(y, out, np.ones((1, len(y))) if w is None else np.asarray(w, float)[None])[0])
+    if w is not None or not np.isfinite(v): return v, np.nan
+    reps = _boot_metric(metric, y, out, n_boot, rng); reps = reps[np.isfinite(reps)]
+    return v, float(reps.std(ddof=1)) if len(reps) > 1 else np.nan
+def _errors(task, y, out, excess=False):
+    "Per-row error (0/1 for a classifier, absolute error for a regression); with `excess`, minus the error the model's own confidence expects."
+    if task == "regression": return np.abs(y - out)
+    e = (out.argmax(1) != y).astype(float)
+    return e - (1 - out.max(1)) if excess else e
+
+# %% ../nbs/20_drift.ipynb #0d88d7bc
 def _encode_like(X_ref:pd.DataFrame, X:pd.DataFrame) -> tuple:
     "Both frames as float arrays: numeric columns as values, others as reference category codes (unseen = K)."
     A, B, cat = [], [], []
@@ -1285,6 +1250,8 @@ def _density_ratio(A, B, cat, *, max_rows, seed):
     pr = np.clip(p[:len(ia)], 0.01, 0.99)
     w = pr / (1 - pr) * len(ia) / len(ib)
     return ia, np.clip(w, 0, 50)
+
+# %% ../nbs/20_drift.ipynb #520c2d75
 @dataclass(frozen=True, kw_only=True)
 class PerformanceTimeline(Report):
     "Model performance per window against the reference, expected performance under covariate shift, and stream alarms."
@@ -1299,7 +1266,7 @@ class PerformanceTimeline(Report):
         return self.windows.copy()
 
     def _summary(self) -> dict:
-        w = self.windows; deg = w[w["degraded"]]; better = self.metric != "mae"; ok = w[w["value"].notna()]
+        w = self.windows; deg = w[w["degraded"]]; better = metric_direction(self.metric) == "higher"; ok = w[w["value"].notna()]
         worst = ok.loc[ok["value"].idxmin() if better else ok["value"].idxmax()] if len(ok) else None
         out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w), "n_degraded": len(deg),
                "n_windows_without_value": len(w) - len(ok),
@@ -1327,7 +1294,7 @@ class PerformanceTimeline(Report):
         ax.errorbar(x, w["value"], yerr=[w["value"] - w["ci_low"], w["ci_high"] - w["value"]], fmt="none", ecolor=col)
         ax.scatter(x, w["value"], c=col, zorder=3, s=20, label=f"{self.metric} per window")
         r = self.reference; ax.axhline(r["value"], color="k", lw=1, label="reference")
-        tol = self.detector.get("tolerance", 0); sign = -1 if self.metric != "mae" else 1
+        tol = self.detector.get("tolerance", 0); sign = -1 if metric_direction(self.metric) == "higher" else 1
         ax.axhline(r["value"] + sign * tol, color="k", lw=0.8, ls="--", label="tolerance")
         if "expected" in w and w["expected"].notna().any():
             ax.plot(x, w["expected"], ls=":", marker="x", color="tab:green", label="expected under covariate shift")
@@ -1337,12 +1304,14 @@ class PerformanceTimeline(Report):
                 ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
         ax.set_ylabel(self.metric); ax.set_title(self.headline()[:100], fontsize=9, parse_math=False); ax.legend(fontsize=7)
         return ax
+
+# %% ../nbs/20_drift.ipynb #e4c16f53
 def performance_over_time(y_true, # labels in time order (or with `time`)
-                          y_score, # scores (binary), probabilities (n, k), or predictions (regression)
+                          y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
                           *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times
                           chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
                           reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
-                          metric:str="auto", # 'auc', 'accuracy', 'mae' or 'auto' (auc for two classes, accuracy for more, mae for regression)
+                          metric:str=None, # a name in prodkit.quality.METRICS; default: auc for two classes, accuracy for more, mae for regression
                           classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
                           min_rows:int=30, # windows with fewer rows get no value; their `note` says why
                           X=None, X_reference=None, # features (DataFrames) of the rows and of the reference rows: expected performance under covariate shift
@@ -1350,9 +1319,11 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
                           false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
                           delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
                           stream:str="auto", # 'excess' (error minus the error the model's confidence expects), 'error', or 'auto' (excess for classifiers)
+                          n_boot:int=200, # bootstrap resamples for each value's standard error
                           max_rows:int=2000, seed:int=0, progress:bool=True) -> PerformanceTimeline:
     "Performance per window vs the reference with CIs; how much covariate shift explains; Page-Hinkley alarms on the errors."
-    check_choice("metric", metric, _METRICS); check_positive("tolerance", tolerance, allow_zero=True)
+    if metric is not None: metric_direction(metric)   # an unknown name: ParameterError with the nearest one
+    check_positive("tolerance", tolerance, allow_zero=True); check_positive("n_boot", n_boot, integer=True)
     check_choice("stream", stream, ["auto", "excess", "error"])
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
     y = np.asarray(y_true); s = np.asarray(y_score, float)
@@ -1367,14 +1338,14 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
     if len(yr) != len(sr) or len(yr) < 20: raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)), fix="pass the model's reference labels and scores")
     check_positive("min_rows", min_rows, integer=True)
-    y, yr, s, sr, metric = _task_arrays(y, yr, s, sr, metric, classes)
+    y, yr, s, sr, task, metric = _task_arrays(y, yr, s, sr, metric, classes); rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"_i": np.arange(len(y))})
     if time is not None:
         tt = pd.Series(np.asarray(time)) if not isinstance(time, pd.Series) else time.reset_index(drop=True)
         if len(tt) != len(y): raise DataError(f"time has {len(tt)} rows but y_true has {len(y)}", fix="pass one timestamp per row")
         frame["_t"] = tt.to_numpy()
     wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
-    ref_v, ref_se = _metric_and_se(metric, yr, sr); z = stats.norm.ppf(1 - alpha / 2); better = metric != "mae"
+    ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng); z = stats.norm.ppf(1 - alpha / 2); better = metric_direction(metric) == "higher"
     if not np.isfinite(ref_v): raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
                                                fix="pass reference labels and scores with every class present")
     enc = None
@@ -1387,7 +1358,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     rows = []
     for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
         i = g["_i"].to_numpy(); yw, sw = y[i], s[i]; note = _window_note(metric, yw, min_rows)
-        v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw)
+        v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw, n_boot=n_boot, rng=rng)
+        note = note or ("" if np.isfinite(v) else f"{metric} is undefined on these rows")
         d = (v - ref_v) if better else (ref_v - v); dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
         row = {"window": label, "start": st, "end": en, "n": len(i), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
                "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
@@ -1401,11 +1373,11 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     if W["value"].isna().all():
         raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}", value=freq if freq is not None else chunk_size,
                         fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
-    excess = (stream == "excess" or stream == "auto") and metric != "mae"
-    errs_ref = _errors(metric, yr, sr, excess); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
-    if delta is None and metric != "mae": delta = 0.05
+    excess = (stream == "excess" or stream == "auto") and task == "classification"
+    errs_ref = _errors(task, yr, sr, excess); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    if delta is None and task == "classification": delta = 0.05
     ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(errs_ref, horizon=len(y), seed=seed)
-    hits = ph.detect(_errors(metric, y[order], s[order], excess))
+    hits = ph.detect(_errors(task, y[order], s[order], excess))
     times = frame["_t"].to_numpy()[order][hits] if time is not None else hits
     alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
     if len(W):  # alarms per window: where the error stream rose

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .core import (DataError, ModelError, ParameterError, ProdkitError, Predictor, Report, Schema, SchemaError,
                           TabularAdapter, check_choice, check_positive, get_ax)
+from .quality import METRICS, class_index, compute_metric, metric_direction
 
 # %% auto #0
 __all__ = ['ExplanationWarning', 'Explanation', 'StabilityReport', 'ExplanationSet', 'TabularExplainer', 'ImageExplanation',
@@ -971,25 +972,23 @@ class TextExplainer:
                                split_expression=self.split_expression, seed=seed, environment={})
 
 # %% ../nbs/30_explain.ipynb #79783d5c
-_METRICS = ("accuracy", "roc_auc", "log_loss", "mse", "mae", "r2")
+def _metric_for(metric, task:str) -> str:
+    "The METRICS name to use for a model of `task`: the default for the task, or `metric` when it fits the task."
+    if metric is None: return "r2" if task == "regression" else "accuracy"
+    metric_direction(metric)                                            # an unknown name: ParameterError with the nearest one
+    if METRICS[metric].task != task:
+        fits = [m for m, v in METRICS.items() if v.task == task]
+        raise ParameterError(f"metric={metric!r} is for {'regression' if METRICS[metric].task == 'regression' else 'classifiers'}, but this is a {task} model",
+                             value=metric, fix=f"leave metric unset (r2 for a regression, accuracy for a classifier), or pass one of {fits}"
+                                 + ("" if task == "regression" else " (for a regression model: Predictor(model, output='regression'))"))
+    return metric
 
-def _score(metric, y, P, pred_fn):
-    "Score where higher is better (losses are negated)."
-    from sklearn import metrics as skm
-    if callable(metric): return float(metric(y, P))
-    if metric == "accuracy": return float(np.mean(pred_fn(P) == y))
-    if metric == "roc_auc": return float(skm.roc_auc_score(y, P[:, 1]) if P.shape[1] == 2 else skm.roc_auc_score(y, P, multi_class="ovr"))
-    if metric == "log_loss": return -float(skm.log_loss(y, P, labels=list(range(P.shape[1]))))
-    p = P[:, 0] if P.ndim == 2 else P
-    if metric == "mse": return -float(np.mean((p - y) ** 2))
-    if metric == "mae": return -float(np.mean(np.abs(p - y)))
-    return float(skm.r2_score(y, p))
-
+# %% ../nbs/30_explain.ipynb #352be890
 @dataclass(frozen=True, kw_only=True)
 class PermutationImportance(Report):
-    "Drop in a score when one feature's values are shuffled (mean and spread over repeats)."
+    "How much worse a metric gets when one feature's values are shuffled (mean and spread over repeats)."
     features: tuple
-    drops: Any = field(repr=False, compare=False)   # (features, repeats) array of baseline - permuted score
+    drops: Any = field(repr=False, compare=False)   # (features, repeats): how much worse the metric is when shuffled (positive: worse)
     baseline: float
     metric: str
     def _summary(self):
@@ -1003,24 +1002,20 @@ class PermutationImportance(Report):
         fr = self.to_frame().head(max_features).iloc[::-1]
         ax.barh(range(len(fr)), fr.importance, xerr=fr["std"], color="#1f77b4", capsize=2)
         ax.set_yticks(range(len(fr)), fr.feature, **_PLAIN)
-        ax.set_xlabel(f"drop in {self.metric} when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
+        ax.set_xlabel(f"{self.metric} worse by, when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
 
+# %% ../nbs/30_explain.ipynb #6f112d59
 def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
-                           *, metric=None, # 'accuracy', 'roc_auc', 'log_loss', 'mse', 'mae', 'r2', or a callable(y, outputs) -> score (higher is better); default: 'r2' for a regression predictor, else 'accuracy'
+                           *, metric:str=None, # a name in prodkit.quality.METRICS for the model's task; default: 'r2' for a regression, else 'accuracy'
                            n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None, output:str="auto",
                            features:Sequence[str]=None, # columns to permute (default: all model features)
                            batch_size:int=65536, progress:bool=False) -> PermutationImportance:
-    "Shuffle each feature `n_repeats` times and measure the score drop; all shuffled copies of a feature go through the model in one call."
-    if metric is not None and not callable(metric): check_choice("metric", metric, _METRICS)
+    "Shuffle each feature `n_repeats` times and measure how much worse `metric` gets; all shuffled copies of a feature go through the model in one call."
+    if metric is not None: metric_direction(metric)
     check_positive("n_repeats", n_repeats, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
-    told = "regression" if not isinstance(_unwrap(model), Predictor) and metric in ("mse", "mae", "r2") and output == "auto" else output
+    told = "regression" if not isinstance(_unwrap(model), Predictor) and metric is not None and METRICS[metric].task == "regression" and output == "auto" else output
     task, output = _task(model, None, told)
-    if metric is None: metric = "r2" if task == "regression" else "accuracy"
-    reg = metric in ("mse", "mae", "r2") if isinstance(metric, str) else task == "regression"
-    if isinstance(metric, str) and reg != (task == "regression"):
-        raise ParameterError(f"metric={metric!r} is for {'regression' if reg else 'classifiers'}, but this is a {task} model", value=metric,
-                             fix="leave metric unset (r2 for a regression, accuracy for a classifier), or pass " +
-                                 ("one of 'mse', 'mae', 'r2'" if task == "regression" else "'accuracy', 'roc_auc' or 'log_loss' (for a regression model: Predictor(model, output='regression'))"))
+    metric = _metric_for(metric, task); reg = task == "regression"
     pred = _as_model(model, adapter=adapter, output=output, batch_size=batch_size)
     y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).ravel()
     if isinstance(X, pd.DataFrame):
@@ -1034,8 +1029,9 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
     if len(X) == 0: raise DataError("X is empty (0 rows)", fix="pass rows with known targets")
     if len(y) != len(X): raise DataError(f"y has {len(y)} values for {len(X)} rows", value=len(y), fix="pass one target per row")
     out = (lambda A: pred.predict(A)) if reg else (lambda A: pred.predict_proba(A))
-    pick = (lambda P: P.argmax(1)) if pred.classes is None else (lambda P: np.asarray(pred.classes)[P.argmax(1)])
-    base = _score(metric, y, out(X), pick); rng = np.random.default_rng(seed); n = len(X)
+    P0 = out(X); yi = y if reg else class_index(y, pred.classes, k=np.shape(P0)[1])   # labels as output columns, once
+    sign = 1 if metric_direction(metric) == "higher" else -1
+    base = compute_metric(metric, yi, P0); rng = np.random.default_rng(seed); n = len(X)
     drops = np.zeros((len(cols), n_repeats))
     for i, c in enumerate(tqdm(cols, disable=not progress, desc="permuting")):
         perms = [rng.permutation(n) for _ in range(n_repeats)]
@@ -1045,10 +1041,10 @@ def permutation_importance(model, X, y, # model, features (DataFrame or array) a
         else:
             big = np.tile(X, (n_repeats, 1)); big[:, c] = np.concatenate([X[p, c] for p in perms])
         P = out(big)
-        drops[i] = [base - _score(metric, y, P[r * n:(r + 1) * n], pick) for r in range(n_repeats)]
-    return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric if isinstance(metric, str) else getattr(metric, "__name__", "metric"), seed=seed)
+        drops[i] = [sign * (base - compute_metric(metric, yi, P[r * n:(r + 1) * n])) for r in range(n_repeats)]
+    return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric, seed=seed)
 
-# %% ../nbs/30_explain.ipynb #6f112d59
+# %% ../nbs/30_explain.ipynb #23475be5
 @dataclass(frozen=True, kw_only=True)
 class SaliencyMap(Report):
     "Per-pixel |gradient| of the class score with respect to the input image."

@@ -218,7 +218,7 @@ CASES = [
     pytest.param(text_empty, DataError, "at least one word", id="explain-text-empty"),
     pytest.param(text_vectorizer_not_callable, ParameterError, "vectorizer must be a callable", id="explain-text-vectorizer"),
     pytest.param(permutation_y_length, DataError, "y has 10 values for 50 rows", id="explain-permutation-y-length"),
-    pytest.param(permutation_bad_metric, ParameterError, "`metric` must be one of", id="explain-permutation-metric"),
+    pytest.param(permutation_bad_metric, ParameterError, "unknown metric 'f2'", id="explain-permutation-metric"),
     pytest.param(permutation_negative_repeats, ParameterError, "n_repeats", id="explain-permutation-repeats"),
     pytest.param(saliency_not_differentiable, ParameterError, "differentiable torch model", id="explain-saliency-not-module"),
 ]

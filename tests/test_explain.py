@@ -276,7 +276,7 @@ def test_permutation_importance_and_saliency():
     pi = permutation_importance(Sig(), X, y, metric="accuracy", n_repeats=3, seed=0)
     fr = pi.to_frame().set_index("feature")
     assert set(fr.index[:3]) == {"1", "4", "7"} and (fr.drop(index=["1", "4", "7"]).importance == 0).all()
-    auc = permutation_importance(Sig(), X, y, metric="roc_auc", n_repeats=2, seed=0)
+    auc = permutation_importance(Sig(), X, y, metric="auc", n_repeats=2, seed=0)
     assert auc.baseline == 1.0 and auc.summary["top_feature"] == "1"
     with pytest.raises(ParameterError, match="metric"): permutation_importance(Sig(), X, y, metric="f2")
     wimg = torch.zeros(10, 1, 8, 8); wimg[3, 0, 2, 5] = 4.0; wimg[3, 0, 6, 1] = -2.0
