@@ -164,36 +164,44 @@ def test_one_percent_errors_are_counted_per_window():
     assert (w.error_rate * w.n).sum() == pytest.approx(r2.summary["n_errors"])
 
 
-def test_hung_calls_time_out_and_the_run_ends_on_time():
+@pytest.fixture
+def hanging():
+    "A target where every call with x == 0 hangs (up to 30 s, released at teardown); others take 1 ms."
     gate = threading.Event()
     def f(x):
-        if x == 0: gate.wait(30)                                      # 5% of calls hang
+        if x == 0: gate.wait(30)
         else: time.sleep(0.001)
         return x
-    try:
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="server", qps=100, concurrency=2, duration_s=2, warmup_s=0.2,
-                                timeout_ms=50, progress=False, max_lag_ms=20, percentile=90)
-        took = time.perf_counter() - t0
-        assert took < 2.2 + 1.0, took
-        s = r.summary; m = r.measured
-        assert s["n_timeouts"] >= 0.03 * s["n_requests"] and s["timeout_rate"] < 0.15, s["timeout_rate"]
-        assert (m.latency_ms[m.status == "timeout"] >= 50 - 1e-6).all()
-        assert s["n_abandoned_threads"] >= 1 and r.valid, r.reasons
-        # closed loop: every client stuck on a hung call moves on at the deadline
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="concurrency", concurrency=[1, 3], duration_s=0.6, warmup_s=0,
-                                timeout_ms=40, progress=False)
-        assert time.perf_counter() - t0 < 2 * 0.6 + 1.0
-        assert (r.sweep.timeout_rate > 0).all()
-        # without a timeout, a hung call is reported unfinished and the run is invalid, still ending after drain_s
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="server", qps=50, duration_s=0.5, warmup_s=0, drain_s=0.3,
-                                progress=False)
-        assert time.perf_counter() - t0 < 0.5 + 0.3 + 1.0
-        assert not r.valid and "unfinished" in r.summary["reason"]
-    finally:
-        gate.set()
+    yield f
+    gate.set()
+
+
+def test_hung_calls_time_out_and_the_run_ends_on_time(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="server", qps=100, concurrency=2, duration_s=2, warmup_s=0.2,
+                            timeout_ms=50, progress=False, max_lag_ms=20, percentile=90)    # 5% of calls hang
+    took = time.perf_counter() - t0
+    assert took < 2.2 + 1.0, took
+    s = r.summary; m = r.measured
+    assert s["n_timeouts"] >= 0.03 * s["n_requests"] and s["timeout_rate"] < 0.15, s["timeout_rate"]
+    assert (m.latency_ms[m.status == "timeout"] >= 50 - 1e-6).all()
+    assert s["n_abandoned_threads"] >= 1 and r.valid, r.reasons
+
+
+def test_closed_loop_clients_stuck_on_a_hung_call_move_on_at_the_deadline(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="concurrency", concurrency=[1, 3], duration_s=0.6, warmup_s=0,
+                            timeout_ms=40, progress=False)
+    assert time.perf_counter() - t0 < 2 * 0.6 + 1.0
+    assert (r.sweep.timeout_rate > 0).all()
+
+
+def test_without_a_timeout_a_hung_call_is_unfinished_and_the_run_invalid(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="server", qps=50, duration_s=0.5, warmup_s=0, drain_s=0.3,
+                            progress=False)
+    assert time.perf_counter() - t0 < 0.5 + 0.3 + 1.0                    # still ends after drain_s
+    assert not r.valid and "unfinished" in r.summary["reason"]
 
 
 # --- validity self-checks ------------------------------------------------------------------------------------
