@@ -30,11 +30,11 @@ def _good(folder):
 
 
 def _bad(folder):
-    "One export cell of 70 lines, a 1-line test, no output: misses every target."
+    "One export cell of 70 lines (written `#|export`), a 1-line test, no output: misses every target."
     body = "\n".join(f"    y{i} = x + {i}" for i in range(68))
     _write(folder, "10_bad.ipynb", [
         new_code_cell("#| default_exp bad"),
-        new_code_cell(f"#| export\ndef big(x):\n{body}\n    return x"),
+        new_code_cell(f"#|export\ndef big(x):\n{body}\n    return x"),          # no space after `#|`: still an export
         new_code_cell("test_eq(big(1), 1)"),
     ])
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MEDIAN, MAX_CELL, MIN_RATIO, LONG = 15, 60, 0.5, 120
-_EXPORT = re.compile(r"^\s*#\|\s*export[si]?\s*$")
+_EXPORT = re.compile(r"^\s*#\|\s*export[si]?(\s+\S.*)?\s*$")
 _NOT_EXAMPLE = re.compile(r"^\s*(import\s|from\s+\S+\s+import\s|show_doc\(|nbdev_export\(|nbdev\.nbdev_export\()")
 
 
