@@ -41,12 +41,27 @@ def test_bad_input_message_says_the_fix(fn, error, words):
     assert ei.value.fix and "Fix:" in str(ei.value), f"no fix in: {ei.value}"
 
 
+def _cases_per_file():
+    "Each cases_bad_input_*.py file with the number of cases its CASES holds."
+    out = {}
+    for f in sorted(HERE.glob("cases_bad_input_*.py")):
+        spec = importlib.util.spec_from_file_location(f"_bad_input_count_{f.stem}", f)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        out[f.name] = len(mod.CASES)
+    return out
+
+
 def test_enough_distinct_cases():
+    "Every case is its own: a unique id, its own callable, a ProdkitError subclass and words to find; no file is empty."
     ids = [c.id for c in CASES]
     assert all(ids), "every case needs an id"
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    assert len(ids) >= 40, len(ids)
     assert len({c.values[0] for c in CASES}) == len(CASES), "each case must have its own callable"
+    assert all(isinstance(c.values[1], type) and issubclass(c.values[1], ProdkitError) for c in CASES)
+    assert [c.id for c in CASES if not str(c.values[2]).strip()] == [], "empty words match every message"
+    per_file = _cases_per_file()
+    assert per_file and [f for f, n in per_file.items() if n == 0] == [], per_file
 
 
 def test_bad_monitor_arguments_leave_no_file(tmp_path):

@@ -70,19 +70,22 @@ def _leftovers(folder):
 
 
 # ---------------------------------------------------------------- data-dependent branches are never saved wrong
-@pytest.mark.parametrize("method,suffix", [("auto", ".pt"), ("script", ".pt"), ("trace", ".pt"), ("export", ".pt2"), ("auto", ".pt2")])
-def test_branch_never_saved_wrong(tmp_path, method, suffix):
+@pytest.mark.parametrize("method,suffix,refused", [("auto", ".pt", None), ("script", ".pt", None),
+                                                   ("trace", ".pt", "trace"), ("export", ".pt2", "export"), ("auto", ".pt2", "export")])
+def test_branch_never_saved_wrong(tmp_path, method, suffix, refused):
+    "Scripting keeps both branches; tracing and torch.export cannot, so they are refused (named), never saved wrong."
     model = _make(Branchy); x = torch.rand(32, 4)            # every example row takes the first branch
     path = tmp_path / f"m{suffix}"
-    try:
-        rep = export_torchscript(model, x, path, method=method, repeats=0)
-    except ExportError as e:
-        assert method in ("trace", "export") or suffix == ".pt2", f"{method} should have scripted: {e}"
+    if refused:
+        with pytest.raises(ExportError) as ei:
+            export_torchscript(model, x, path, method=method, repeats=0)
+        e = ei.value
         assert _leftovers(tmp_path) == []                     # nothing at path, no temporary files
-        assert ("data-dependent branch" in str(e)) if method == "trace" else ("export failed" in str(e))
-        assert set(e.reasons) == ({"trace"} if method == "trace" else {"export"})
+        assert ("data-dependent branch" in str(e)) if refused == "trace" else ("export failed" in str(e))
+        assert set(e.reasons) == {refused}
         return
-    assert method in ("auto", "script") and rep.method == "script"
+    rep = export_torchscript(model, x, path, method=method, repeats=0)
+    assert rep.method == "script"
     loaded, _ = load_exported(path)
     for inp in (x, -x, torch.randn(50, 4), -torch.rand(1, 4)):  # both branches, other batch sizes
         torch.testing.assert_close(loaded(inp), model(inp))
@@ -199,29 +202,50 @@ def test_quantize_without_linear_layers_says_so(tmp_path):
 
 
 # ---------------------------------------------------------------- report, manifest, determinism
-def test_report_summary_frame_plot_and_manifest(tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    "A classifier with an adapter exported once: (net, adapter, frame, report, path)."
+    tmp = tmp_path_factory.mktemp("exported")
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     df = pd.DataFrame({"a": np.linspace(-1, 1, 50), "b": np.tile(["u", "v"], 25), "c": np.arange(50) % 4 == 0})
     ad = TabularAdapter().fit(df)
-    rep = export_torchscript(net, df, tmp_path / "t.pt", adapter=ad, output="logits", classes=["no", "yes"], repeats=3, seed=3,
+    rep = export_torchscript(net, df, tmp / "t.pt", adapter=ad, output="logits", classes=["no", "yes"], repeats=3, seed=3,
                              progress=True)
-    s = rep.summary; json.dumps(s)
-    assert all(k in s for k in SUMMARY_KEYS) and s["passed"] is True and s["n_rows"] >= 256 and s["n_batch_sizes"] >= 2
+    return net, ad, df, rep, tmp / "t.pt"
+
+
+def test_report_summary_has_every_key_and_a_consistent_speedup(exported):
+    s = exported[3].summary; json.dumps(s)
+    assert [k for k in SUMMARY_KEYS if k not in s] == [] and s["passed"] is True and s["n_rows"] >= 256 and s["n_batch_sizes"] >= 2
     assert s["eager_p50_ms"] > 0 and s["exported_p50_ms"] > 0 and s["speedup"] == pytest.approx(s["eager_p50_ms"] / s["exported_p50_ms"])
-    fr = rep.to_frame()
+
+
+def test_report_frame_lists_every_parity_check(exported):
+    fr = exported[3].to_frame()
     assert {"candidate", "check", "batch_size", "max_abs_err", "max_rel_err", "agreement", "passed"} <= set(fr.columns)
     assert {"given", "batch_1", "sign_flipped", "scaled_x10", "random"} <= set(fr.check)
+
+
+def test_report_plots_and_html(exported):
+    rep = exported[3]
     assert rep.plot().get_title().startswith("parity") and len(rep.plot(kind="latency").patches) >= 4
     assert "export passed" in rep._repr_html_()
-    man = read_manifest(tmp_path / "t.pt")
+
+
+def test_manifest_inside_the_artifact_describes_model_inputs_and_parity(exported):
     from prodkit.versioning import fingerprint_model, fingerprint_schema
+    net, ad, _, rep, path = exported
+    man = read_manifest(path)
     assert man["fingerprints"]["model"] == fingerprint_model(net) and man["fingerprints"]["schema"] == fingerprint_schema(ad.schema)
     assert man["adapter"] == ad.to_dict() and man["schema"] == ad.schema.to_dict()
     assert man["inputs"] == [{"name": "input0", "shape": [None, 4], "dtype": "float32", "dynamic_batch": True}]
     assert man["torch_version"] == torch.__version__ and man["method"] == "script" and man["classes"] == ["no", "yes"]
-    assert man["parity"]["max_abs_err"] == s["max_abs_err"] and len(man["parity"]["checks"]) == len(fr)
-    # same seed, same checks and numbers
+    assert man["parity"]["max_abs_err"] == rep.summary["max_abs_err"] and len(man["parity"]["checks"]) == len(rep.to_frame())
+
+
+def test_same_seed_same_checks_and_numbers(exported, tmp_path):
+    net, ad, df, rep, _ = exported
     rep2 = export_torchscript(net, df, tmp_path / "t2.pt", adapter=ad, repeats=0, seed=3)
     pd.testing.assert_frame_equal(rep.to_frame(), rep2.to_frame())
 

@@ -260,7 +260,7 @@ def test_event_log_is_bounded_and_rates_bin_in_time(setup):
 
 
 def test_guarded_model_works_under_the_load_evaluator(setup):
-    load = pytest.importorskip("prodkit.load")
+    from prodkit import load
     train, ad, m = setup
     flaky = FaultyModel(Predictor(m, adapter=ad), error_rate=0.05, stall_rate=0.02, stall_ms=300, seed=0)
     g = GuardedModel(flaky, fallbacks=[("rule", rule)], schema=ad.schema, timeout_ms=100)

@@ -100,7 +100,8 @@ def test_report_percentiles_are_nearest_rank_of_raw_samples():
     for p, key in [(50, "p50_ms"), (90, "p90_ms"), (95, "p95_ms"), (99, "p99_ms"), (99.9, "p999_ms")]:
         assert r.summary[key] == lat[math.ceil(p / 100 * n) - 1]
         lo, hi = r.summary[key.replace("_ms", "_ci_low_ms")], r.summary[key.replace("_ms", "_ci_high_ms")]
-        assert (lo is None or lo <= r.summary[key]) and (hi is None or hi >= r.summary[key])
+        assert (lo, hi) == percentile_ci(lat, p, 0.95)                  # the exact interval, None only where the data cannot bound it
+        if n >= min_requests(p): assert lo <= r.summary[key] <= hi, (key, lo, hi)
     assert r.summary["max_ms"] == lat[-1] and r.summary["mean_ms"] == pytest.approx(lat.mean())
     assert np.array_equal(np.sort(r.to_frame().query("not warmup").latency_ms.to_numpy()), lat)
 
@@ -140,9 +141,11 @@ def test_same_seed_same_schedule_and_exponential_gaps():
     runs = [evaluate_under_load(lambda x: x, [0], scenario="server", qps=300, duration_s=0.5, warmup_s=0.1, seed=s,
                                 progress=False).requests.scheduled_s.to_numpy() for s in (5, 5, 6)]
     rel = [x - x[0] for x in runs]
-    assert np.allclose(rel[0], rel[1]) and (len(rel[0]) != len(rel[2]) or not np.allclose(rel[0], rel[2]))
-    ref = poisson_schedule(300, 0.6, seed=5)
-    assert np.allclose(rel[0], ref - ref[0])
+    assert np.allclose(rel[0], rel[1])
+    for got, seed in ((rel[0], 5), (rel[2], 6)):                        # each run follows its own seed's schedule
+        ref = poisson_schedule(300, 0.6, seed=seed)
+        assert np.allclose(got, ref[:len(got)] - ref[0]) and len(got) > 0.8 * len(ref), (seed, len(got), len(ref))
+    assert not np.allclose(rel[0][:20], rel[2][:20])
 
 
 # --- errors, hung calls, timeouts -----------------------------------------------------------------------------
@@ -161,36 +164,44 @@ def test_one_percent_errors_are_counted_per_window():
     assert (w.error_rate * w.n).sum() == pytest.approx(r2.summary["n_errors"])
 
 
-def test_hung_calls_time_out_and_the_run_ends_on_time():
+@pytest.fixture
+def hanging():
+    "A target where every call with x == 0 hangs (up to 30 s, released at teardown); others take 1 ms."
     gate = threading.Event()
     def f(x):
-        if x == 0: gate.wait(30)                                      # 5% of calls hang
+        if x == 0: gate.wait(30)
         else: time.sleep(0.001)
         return x
-    try:
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="server", qps=100, concurrency=2, duration_s=2, warmup_s=0.2,
-                                timeout_ms=50, progress=False, max_lag_ms=20, percentile=90)
-        took = time.perf_counter() - t0
-        assert took < 2.2 + 1.0, took
-        s = r.summary; m = r.measured
-        assert s["n_timeouts"] >= 0.03 * s["n_requests"] and s["timeout_rate"] < 0.15, s["timeout_rate"]
-        assert (m.latency_ms[m.status == "timeout"] >= 50 - 1e-6).all()
-        assert s["n_abandoned_threads"] >= 1 and r.valid, r.reasons
-        # closed loop: every client stuck on a hung call moves on at the deadline
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="concurrency", concurrency=[1, 3], duration_s=0.6, warmup_s=0,
-                                timeout_ms=40, progress=False)
-        assert time.perf_counter() - t0 < 2 * 0.6 + 1.0
-        assert (r.sweep.timeout_rate > 0).all()
-        # without a timeout, a hung call is reported unfinished and the run is invalid, still ending after drain_s
-        t0 = time.perf_counter()
-        r = evaluate_under_load(f, list(range(20)), scenario="server", qps=50, duration_s=0.5, warmup_s=0, drain_s=0.3,
-                                progress=False)
-        assert time.perf_counter() - t0 < 0.5 + 0.3 + 1.0
-        assert not r.valid and "unfinished" in r.summary["reason"]
-    finally:
-        gate.set()
+    yield f
+    gate.set()
+
+
+def test_hung_calls_time_out_and_the_run_ends_on_time(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="server", qps=100, concurrency=2, duration_s=2, warmup_s=0.2,
+                            timeout_ms=50, progress=False, max_lag_ms=20, percentile=90)    # 5% of calls hang
+    took = time.perf_counter() - t0
+    assert took < 2.2 + 1.0, took
+    s = r.summary; m = r.measured
+    assert s["n_timeouts"] >= 0.03 * s["n_requests"] and s["timeout_rate"] < 0.15, s["timeout_rate"]
+    assert (m.latency_ms[m.status == "timeout"] >= 50 - 1e-6).all()
+    assert s["n_abandoned_threads"] >= 1 and r.valid, r.reasons
+
+
+def test_closed_loop_clients_stuck_on_a_hung_call_move_on_at_the_deadline(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="concurrency", concurrency=[1, 3], duration_s=0.6, warmup_s=0,
+                            timeout_ms=40, progress=False)
+    assert time.perf_counter() - t0 < 2 * 0.6 + 1.0
+    assert (r.sweep.timeout_rate > 0).all()
+
+
+def test_without_a_timeout_a_hung_call_is_unfinished_and_the_run_invalid(hanging):
+    t0 = time.perf_counter()
+    r = evaluate_under_load(hanging, list(range(20)), scenario="server", qps=50, duration_s=0.5, warmup_s=0, drain_s=0.3,
+                            progress=False)
+    assert time.perf_counter() - t0 < 0.5 + 0.3 + 1.0                    # still ends after drain_s
+    assert not r.valid and "unfinished" in r.summary["reason"]
 
 
 # --- validity self-checks ------------------------------------------------------------------------------------
@@ -399,23 +410,40 @@ def test_find_max_qps_outcomes_when_the_harness_lags_or_samples_are_too_few():
 
 
 # --- reporting ------------------------------------------------------------------------------------------------
-def test_summary_frame_html_and_progress(capsys):
-    r = evaluate_under_load(Sleeper(1), [0], scenario="server", qps=200, duration_s=0.5, warmup_s=0.1, progress=True,
-                            max_lag_ms=20)
-    s = r.summary
-    assert set(REQUIRED) <= set(s) and json.loads(json.dumps(s)) == s
-    fr = r.to_frame()
+@pytest.fixture(scope="module")
+def server_report():
+    return evaluate_under_load(Sleeper(1), [0], scenario="server", qps=200, duration_s=0.5, warmup_s=0.1, progress=False,
+                               max_lag_ms=20)
+
+
+def test_summary_has_every_key_and_is_json(server_report):
+    s = server_report.summary
+    assert set(REQUIRED) - set(s) == set() and json.loads(json.dumps(s)) == s
+
+
+def test_frame_has_one_row_per_request_and_latency_is_queue_plus_service(server_report):
+    r = server_report; s = r.summary; fr = r.to_frame()
     assert {"scheduled_s", "start_s", "end_s", "latency_ms", "queue_ms", "service_ms", "ok", "error", "warmup"} <= set(fr.columns)
     assert len(fr) == s["n_requests"] + s["n_warmup"] and isinstance(r.latencies_ms, np.ndarray)
     ok = fr[fr.ok]
     assert np.allclose(ok.latency_ms, ok.queue_ms + ok.service_ms)
-    h = r._repr_html_()
+
+
+def test_html_shows_percentiles_with_their_intervals_and_stays_small(server_report):
+    h = server_report._repr_html_()
     assert "p99" in h and "CI" in h and len(h) < 5000
-    assert "load server" in capsys.readouterr().err                     # tqdm progress bar
-    assert r.plot(kind="spectrum").get_legend() is not None
+
+
+def test_plot_kinds(server_report):
+    assert server_report.plot(kind="spectrum").get_legend() is not None
     with pytest.raises(ParameterError, match="`kind` must be one of"):
-        r.plot(kind="nope")
+        server_report.plot(kind="nope")
+
+
+def test_progress_bar_and_restored_interpreter_settings(capsys):
     import gc, sys
+    evaluate_under_load(Sleeper(1), [0], scenario="server", qps=200, duration_s=0.3, warmup_s=0, progress=True, percentile=50)
+    assert "load server" in capsys.readouterr().err                     # tqdm progress bar
     assert sys.getswitchinterval() == pytest.approx(0.005) and gc.get_freeze_count() == 0   # the run's settings were restored
 
 
@@ -435,7 +463,7 @@ def test_load_test_template_runs_a_torchscript_file(tmp_path):
     assert res["load.error_rate"] == 0 and 120 < res["load.n_requests"] < 300 and res["load.p50_ms"] > 0
     assert res["load.capacity.n_probes"] == 2 and "load.capacity.max_qps" in res
     html = (tmp_path / "out" / "load_test.html").read_text()
-    assert "percentile spectrum" not in html or "<img" in html              # figures are embedded as images
+    assert html.count("data:image/png;base64,") >= 3, html.count("data:image/png;base64,")   # latency, windows, capacity figures
     assert "Load-testing TorchScript file m.pt with 40 distinct request rows" in html
 
 

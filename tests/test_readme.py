@@ -1,6 +1,9 @@
-"""README.md is rendered from nbs/index.ipynb, shows exactly two setup lines, and .ci/run runs line 2."""
-import re, subprocess, sys
+"""README.md is rendered from nbs/index.ipynb and shows exactly two setup lines; .ci/run runs line 2 in a clean clone and
+tools/check.py fails at the step that fails (both run on crafted copies, not read for strings)."""
+import os, re, shutil, subprocess, sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -23,20 +26,135 @@ def test_readme_has_two_setup_lines_demo_then_suite():
     assert '".[dev]"' in lines[1] and lines[1].endswith("tools/check.py")
 
 
-def test_ci_runs_readme_line_2_exactly():
-    ci = (ROOT / ".ci" / "run").read_text()
-    # the line .ci/run extracts is README's second setup line, and it is run as written
-    got = subprocess.run(["bash", "-c", "grep -m2 '^python3 -m venv ' README.md | sed -n 2p"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.strip()
-    assert got == _setup_lines((ROOT / "README.md").read_text())[1]
-    assert "grep -m2 '^python3 -m venv ' README.md | sed -n 2p" in ci and 'bash -c "$line2"' in ci
-    assert re.search(r'export HOME="\$scratch/home"', ci) and "git clone" in ci
+# ------------------------------------------------------------------ .ci/run and tools/check.py, run on crafted copies
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t"})
 
 
-def test_check_script_runs_every_step_and_fails_on_no_tests():
-    src = (ROOT / "tools" / "check.py").read_text()
-    for step in ('"nbdev_export"', '"nbdev_test"', '"pytest"', "rc == 5", "readme.py"):
-        assert step in src
+def _ci_repo(tmp_path, readme):
+    "A git repository holding .ci/run and `readme`, committed; plus a file left uncommitted."
+    src = tmp_path / "src"; (src / ".ci").mkdir(parents=True)
+    shutil.copy2(ROOT / ".ci" / "run", src / ".ci" / "run")
+    (src / "README.md").write_text(readme)
+    _git(src, "init", "-q"); _git(src, "add", "."); _git(src, "commit", "-qm", "crafted")
+    (src / "uncommitted.txt").write_text("not in the clone")
+    return src
+
+
+def _ci(tmp_path, src):
+    "Run the crafted .ci/run with a stub `chromium` on PATH (so it never installs one) and scratch under tmp_path."
+    stub = tmp_path / "bin"; stub.mkdir(exist_ok=True)
+    (stub / "chromium").write_text("#!/bin/sh\nexit 0\n"); (stub / "chromium").chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmp_path),
+           "PYTHONPATH": "/somewhere/else", "CI_PROBE": str(tmp_path / "probe.txt")}
+    return subprocess.run(["bash", str(src / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=120)
+
+
+_PROBE = ('python3 -m venv --help >/dev/null && { pwd; echo "$HOME"; echo "${PYTHONPATH-unset}"; echo "$MPLBACKEND"; '
+          'echo "$IPYTHONDIR"; ls -A; } > "$CI_PROBE"')
+
+
+def test_ci_runs_readme_line_2_in_a_clean_clone_with_a_scratch_home(tmp_path):
+    readme = f"# x\n\n```\npython3 -m venv first && touch \"$CI_PROBE.line1\"\n{_PROBE}\n```\n"
+    r = _ci(tmp_path, _ci_repo(tmp_path, readme))
+    assert r.returncode == 0, r.stderr
+    cwd, home, pypath, backend, ipython, *files = (tmp_path / "probe.txt").read_text().splitlines()
+    scratch = Path(cwd).parent
+    assert Path(cwd).name == "prodkit" and scratch.parent == tmp_path and scratch.name.startswith("prodkit-ci.")
+    assert home == str(scratch / "home") and ipython == str(scratch / "home" / "ipython") and backend == "Agg"
+    assert pypath == "unset"                                   # the caller's PYTHONPATH does not leak into CI
+    assert sorted(files) == [".ci", ".git", "README.md"]      # a clone of the commit: the uncommitted file is not there
+    assert not (tmp_path / "probe.txt.line1").exists()        # line 1 (the demo) is not what CI runs
+
+
+def test_ci_fails_when_line_2_fails(tmp_path):
+    r = _ci(tmp_path, _ci_repo(tmp_path, "python3 -m venv a\npython3 -m venv --help >/dev/null && exit 7\n"))
+    assert r.returncode == 7
+
+
+def test_ci_fails_without_a_second_setup_line(tmp_path):
+    r = _ci(tmp_path, _ci_repo(tmp_path, "python3 -m venv only-one\n"))
+    assert r.returncode == 1 and "README.md has no second setup line" in r.stderr
+    assert not (tmp_path / "probe.txt").exists()
+
+
+_TOY_NB = ["#| default_exp toy", "#| export\ndef twice(x): return 2 * x", "assert twice(2) == 4"]
+
+
+@pytest.fixture(scope="module")
+def check_repo(tmp_path_factory):
+    "A tiny repository in step: settings.ini, one module notebook, index.ipynb, its README, tools/, one passing test."
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    repo = tmp_path_factory.mktemp("base") / "repo"
+    (repo / "nbs").mkdir(parents=True); (repo / "tools").mkdir(); (repo / "tests").mkdir()
+    shutil.copy2(ROOT / "settings.ini", repo / "settings.ini")
+    for t in ("check.py", "readme.py"): shutil.copy2(ROOT / "tools" / t, repo / "tools" / t)
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in _TOY_NB]), repo / "nbs" / "00_toy.ipynb")
+    index = new_notebook(cells=[new_markdown_cell("# toy\n\nA crafted README."), new_code_cell("1 + 1")])
+    nbformat.write(index, repo / "nbs" / "index.ipynb")
+    (repo / "README.md").write_text(readme.render(index), encoding="utf-8")
+    (repo / "tests" / "test_toy.py").write_text("def test_toy():\n    assert True\n")
+    r = subprocess.run([str(Path(sys.executable).parent / "nbdev_export")], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (repo / "prodkit" / "toy.py").exists(), r.stderr
+    return repo
+
+
+def _check(base, tmp_path, edit=None):
+    repo = tmp_path / "repo"; shutil.copytree(base, repo)
+    if edit: edit(repo)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PRODKIT_TEST_HOME": str(tmp_path / "home")}
+    return subprocess.run([sys.executable, str(repo / "tools" / "check.py")], cwd=repo, capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_check_passes_a_repository_in_step_after_all_four_steps(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for step in ("sync check (nbdev_export): exit 0", "README in step with nbs/index.ipynb: exit 0",
+                 "notebook tests (nbdev_test): exit 0", "pytest tests/: exit 0", "all checks passed"):
+        assert step in r.stdout, step
+
+
+def _edit_notebook(repo):
+    import nbformat
+    nb = nbformat.read(repo / "nbs" / "00_toy.ipynb", as_version=4)
+    nb.cells[1].source = "#| export\ndef twice(x): return x + x"
+    nbformat.write(nb, repo / "nbs" / "00_toy.ipynb")
+
+
+def test_check_fails_when_a_notebook_was_not_exported(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path, _edit_notebook)
+    assert r.returncode == 1 and "prodkit/ is out of step with nbs/" in r.stderr and "toy.py" in r.stderr, r.stderr
+    assert "=== notebook tests" not in r.stdout                 # it stops at the first failing step
+
+
+def test_check_fails_when_prodkit_was_edited_by_hand(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path, lambda repo: (repo / "prodkit" / "toy.py").write_text("def twice(x): return 3 * x\n"))
+    assert r.returncode == 1 and "out of step" in r.stderr and "toy.py" in r.stderr, r.stderr
+
+
+def test_check_fails_when_readme_differs_from_index(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path, lambda repo: (repo / "README.md").write_text("# edited by hand\n"))
+    assert r.returncode == 1 and "README in step with nbs/index.ipynb: exit 1" in r.stdout
+    assert "=== notebook tests" not in r.stdout
+
+
+def test_check_fails_when_a_notebook_test_fails(check_repo, tmp_path):
+    def break_test(repo):
+        import nbformat
+        nb = nbformat.read(repo / "nbs" / "00_toy.ipynb", as_version=4)
+        nb.cells[2].source = "assert twice(2) == 5"
+        nbformat.write(nb, repo / "nbs" / "00_toy.ipynb")
+    r = _check(check_repo, tmp_path, break_test)
+    assert r.returncode == 1 and "notebook tests (nbdev_test): exit 1" in r.stdout and "=== pytest" not in r.stdout
+
+
+def test_check_fails_when_pytest_collects_no_tests(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path, lambda repo: (repo / "tests" / "test_toy.py").unlink())
+    assert r.returncode == 1 and "pytest collected no tests" in r.stderr and "all checks passed" not in r.stdout
 
 
 def _readme_exit_codes(text):
