@@ -156,7 +156,8 @@ def _run_job(template, params, a, name=None) -> int:
     if not a.quiet:
         for r in res.gates.rows:
             value = "-" if r["value"] is None else _fmt_value(r["value"])
-            print(f"  {'PASS' if r['passed'] else 'FAIL'}  {r['gate']:<40} {value:<12} {r['reason']}".rstrip())
+            word = 'SKIP' if r['passed'] is None else 'PASS' if r['passed'] else 'FAIL'   # None: a default gate of a section turned off
+            print(f"  {word}  {r['gate']:<40} {value:<12} {r['reason']}".rstrip())
     print(res.message, file=sys.stdout if res.passed else sys.stderr)
     return res.exit_code
 

@@ -298,3 +298,16 @@ def test_export_replaces_its_own_artifact(tmp_path, bundle, exports):
 def test_run_help_says_a_path_is_written_as_a_path():
     code, out, _ = _main("run", "--help")
     assert code == 0 and "./job.ipynb" in out and "a bare name never runs a local file" in " ".join(out.split())
+
+
+def test_each_gate_line_says_pass_fail_or_skip(tmp_path, toy, monkeypatch):
+    "A default gate of a section turned off (passed=None) prints SKIP, never FAIL or PASS."
+    import prodkit.jobs
+    res = _Res(1)
+    res.gates.rows = [{"gate": "quality.auc >= 0.8", "value": 0.9, "passed": True, "reason": ""},
+                      {"gate": "load.p99_ms <= 50", "value": None, "passed": None, "reason": "section skipped: run_load is false"},
+                      {"gate": "drift.share_drifted <= 0.2", "value": 0.5, "passed": False, "reason": "0.5 <= 0.2 is false"}]
+    monkeypatch.setattr(prodkit.jobs, "run_notebook", lambda *a, **k: res)
+    code, out, _ = _main("run", toy, "--out", tmp_path / "out")
+    words = [l.split()[0] for l in out.splitlines() if l.startswith("  ")]
+    assert code == 1 and words == ["PASS", "SKIP", "FAIL"], out

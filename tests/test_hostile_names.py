@@ -367,6 +367,8 @@ REPORTS = {
     "jobs.JobResult": _job,
     "load.LoadReport": _load,
     "load.CapacityReport": _capacity,
+    "quality.QualityReport": lambda h: __import__("prodkit.quality", fromlist=["x"]).evaluate_quality(
+        h["bundle"].predictor, h["cur"], label="label", n_boot=20, seed=0),
     "versioning.Manifest": _manifest,
     "versioning.ManifestDiff": lambda h: _manifest(h).diff(_manifest(h, name=FEATURES[3]).add_data(FEATURES[4], h["cur"])),
     "versioning.ModelBundle": lambda h: h["bundle"],

@@ -458,8 +458,11 @@ def test_load_test_template_runs_a_torchscript_file(tmp_path):
     r = run_notebook("load_test", {"model": str(tmp_path / "m.pt"), "data": str(tmp_path / "rows.parquet"), "duration_s": 1.0,
                                    "warmup_s": 0.1, "qps": 200.0, "percentile": 50.0, "slo_ms": 25.0, "capacity_probes": 2,
                                    "gates": "load.error_rate <= 0.001; load.n_requests >= 100"}, tmp_path / "out")
-    assert r.exit_code == 0, r.summary
-    res = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    payload = json.loads((tmp_path / "out" / "results.json").read_text())
+    res = payload["results"]
+    if res["load.valid"]: assert r.exit_code == 0, r.summary
+    else:   # a busy machine: the measurement says it is invalid, and every gate on a load.* number fails with that reason
+        assert r.exit_code == 1 and all(not g["passed"] and "invalid measurement" in g["reason"] for g in payload["gates"]), payload["gates"]
     assert res["load.error_rate"] == 0 and 120 < res["load.n_requests"] < 300 and res["load.p50_ms"] > 0
     assert res["load.capacity.n_probes"] == 2 and "load.capacity.max_qps" in res
     html = (tmp_path / "out" / "load_test.html").read_text()
