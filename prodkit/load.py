@@ -835,7 +835,7 @@ def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_l
             if s["lag_p99_ms"] > bound:
                 flags["harness_kept_up"] = False
                 reasons.append(f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
-                               "(the machine is too busy for this rate; lower qps or free CPU)")
+                               "(other processes kept the harness from running on time: free CPU or use a quieter machine; a lower qps does not help, since the lag comes from waking up late, not from the rate)")
             offered = len(m) / duration_s
             done = m[(m.end_s >= a) & (m.end_s <= b + 1e-9) & (m.status != "unfinished")]
             achieved = len(done) / duration_s
