@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ae8b9cf4
 from __future__ import annotations
-import contextlib, dataclasses, html, json, os, platform, random, sys, tempfile, warnings
+import contextlib, dataclasses, html, json, os, platform, random, re, sys, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['KINDS', 'OUTPUTS', 'TASKS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
+__all__ = ['KINDS', 'TASKS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
            'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
            'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
-           'SchemaProblem', 'Schema', 'TabularAdapter', 'Predictor', 'get_ax', 'Report', 'escape_markdown']
+           'SchemaProblem', 'Schema', 'TabularAdapter', 'Scorer', 'Predictor', 'as_predictor', 'escape', 'html_table',
+           'get_ax', 'Report']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -630,7 +631,16 @@ def _load(cls, path) -> "TabularAdapter":
 TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
 # %% ../nbs/00_core.ipynb #fd1bfe3f
-OUTPUTS = ("auto", "logits", "proba", "regression")
+TASKS = ("classification", "regression")   # what a model does
+OUTPUTS = ("auto", "logits", "proba")          # how a classifier's raw outputs are read
+
+class Scorer:
+    "The surface every analysis calls: `task`, `classes_`, `predict` and (classifiers) `predict_proba`; calling it gives probabilities or values."
+    task: str = "classification"
+    classes_ = None
+    def predict(self, X): raise NotImplementedError(f"{type(self).__name__}.predict")
+    def predict_proba(self, X): raise NotImplementedError(f"{type(self).__name__}.predict_proba")
+    def __call__(self, X): return self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
 def _to_numpy_out(out):
     if isinstance(out, torch.Tensor): return out.detach().float().cpu().numpy()
@@ -642,18 +652,24 @@ def _to_numpy_out(out):
                          fix="wrap the model so it returns a tensor")
     return np.asarray(out, dtype=np.float64)
 
-class Predictor:
+class Predictor(Scorer):
     "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
     def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
                  *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
-                 output:str="auto", # 'logits', 'proba', 'regression' or 'auto'
+                 task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
+                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
                  classes:Sequence=None, # class labels in output order (default 0..k-1)
                  batch_size:int=4096, device:str="cpu"):
         if not (isinstance(model, nn.Module) or callable(model)):
             raise ParameterError("model must be an nn.Module, a TorchScript module or a callable", value=type(model).__name__,
                                  fix="pass the model object itself, or Predictor.load for a saved artifact")
-        check_choice("output", output, OUTPUTS); check_positive("batch_size", batch_size, integer=True)
-        self.model, self.adapter, self.output, self.classes = model, adapter, output, classes
+        check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS); check_positive("batch_size", batch_size, integer=True)
+        if task == "regression" and output != "auto":
+            raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values", value=output,
+                                 fix="drop output= for task='regression'")
+        if task == "regression" and classes is not None:
+            raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5], fix="drop classes= for task='regression'")
+        self.model, self.adapter, self.task, self.output, self.classes = model, adapter, task, output, classes
         self.batch_size, self.device = batch_size, torch.device(device)
         if isinstance(model, nn.Module): model.eval().to(self.device)
 
@@ -742,28 +758,22 @@ def _output_kind(self, raw:np.ndarray) -> str:
 
 def _predict_proba(self, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
-    if self.output == "regression": raise ParameterError("predict_proba is for classifiers", value=self.output, fix="use .predict for regression")
+    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task, fix="use .predict for regression")
     raw = self.raw(X); p = _probs(raw, self._output_kind(raw))
     self.__dict__.setdefault("n_classes_", p.shape[1])
     return p
 
 def _predict(self, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
-    if self.output == "regression":
+    if self.task == "regression":
         r = self.raw(X); return r[:, 0] if r.shape[1] == 1 else r
     idx = self.predict_proba(X).argmax(1)
     return np.asarray(self.classes)[idx] if self.classes is not None else idx
 
 Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
-Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.output != "regression" else self.predict(X)
+Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
 # %% ../nbs/00_core.ipynb #01c7f192
-TASKS = ("classification", "regression")
-
-def _task(self) -> str:
-    "What the model does: 'regression' when built with `output='regression'`, else 'classification' (one of `TASKS`)."
-    return "regression" if self.output == "regression" else "classification"
-
 def _classes_(self) -> list | None:
     "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
     if self.task == "regression": return None
@@ -771,7 +781,26 @@ def _classes_(self) -> list | None:
     k = self.__dict__.get("n_classes_")
     return list(range(k)) if k else None
 
-Predictor.task, Predictor.classes_ = property(_task), property(_classes_)
+Predictor.classes_ = property(_classes_)
+
+# %% ../nbs/00_core.ipynb #d6b187b5
+def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded bundle, an nn.Module, a TorchScript module or a callable
+                 *, adapter:TabularAdapter=None, # encodes DataFrames for a bare model
+                 task:str=None, # for a bare model: 'classification' (default) or 'regression'; for a Scorer: must agree with it
+                 what:str="model", # how the argument is named in errors
+                ) -> Scorer:
+    "`model` as the one surface analyses call: a Scorer as it is, a bundle's predictor, else a new `Predictor`."
+    if task is not None: check_choice("task", task, TASKS)
+    if isinstance(model, Scorer):
+        if task is not None and task != model.task:
+            raise ParameterError(f"task={task!r} contradicts the {what}, whose task is {model.task!r}", value=task,
+                                 fix="leave task unset: it is read from the model")
+        return model
+    inner = getattr(model, "predictor", None)
+    if isinstance(inner, Scorer): return as_predictor(inner, task=task, what=what)
+    if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter, task=task or "classification")
+    raise ParameterError(f"the {what} must be a Predictor, a loaded bundle, an nn.Module, a TorchScript module or a callable",
+                         value=type(model).__name__, fix="pass the model object, or Predictor(model, adapter=..., task=...)")
 
 # %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
@@ -783,9 +812,21 @@ def _jsonable(v):
     return v
 
 _INERT = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~:<>&\"'=$"}
-def _inert(text:str) -> str:
-    "`text` with every HTML and Markdown special character as a numeric entity: shown as written, in HTML and in Markdown alike."
-    return str(text).translate(_INERT)
+def escape(text, # any value; rendered as `str(text)`
+          ) -> str:
+    "`text` on one line with every HTML and Markdown special character as a numeric entity: shown as written in HTML, attributes and Markdown."
+    return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).translate(_INERT)
+
+def html_table(df:pd.DataFrame, # the table to show (index, columns and cells are escaped)
+               max_cols:int=12) -> str:
+    "`df` as an HTML table with every label and cell HTML-escaped, numbers to 4 significant digits."
+    show = df.iloc[:, :max_cols]
+    esc = lambda v: html.escape(str(v))
+    cell = lambda v: esc(f"{v:.4g}" if isinstance(v, (float, np.floating)) else v)
+    head = "".join(f"<th>{esc(c)}</th>" for c in show.columns)
+    rows = "".join(f"<tr><th>{esc(i)}</th>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>"
+                   for i, r in zip(show.index, show.itertuples(index=False)))
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 def get_ax(ax=None, *, figsize=(6, 3.5)):
     "Return `ax`, or the Axes of a new figure (pyplot imported lazily)."
@@ -807,16 +848,25 @@ class Report:
     def to_frame(self) -> pd.DataFrame:
         "A tidy table of the result."
         return pd.DataFrame([self.summary])
-    def _plot(self, ax): raise NotImplementedError(f"{type(self).__name__} has no plot")
-    def plot(self, ax=None, **kwargs):
-        "Draw the result on `ax` (or a new figure) and return the Axes."
-        return self._plot(get_ax(ax), **kwargs)
+    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
+    def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
+    def plot(self, ax=None, *, kind:str=None, **kwargs):
+        "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set, as scikit-learn's Displays do."
+        if self._plot_kinds: kwargs["kind"] = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
+        elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind, fix="leave kind unset")
+        drawn = self._plot(get_ax(ax), **kwargs)
+        first = drawn.flat[0] if isinstance(drawn, np.ndarray) else drawn[0] if isinstance(drawn, (list, tuple)) else drawn
+        object.__setattr__(self, "ax_", drawn); object.__setattr__(self, "figure_", first.figure)
+        return self
     def headline(self) -> str:
         "One line saying what the result is."
         return type(self).__name__
+    def _html_extra(self) -> str:
+        "More HTML after the table (a figure, a note); every user string in it must go through `escape`."
+        return ""
     def headline_html(self) -> str:
         "The headline with every HTML and Markdown special character escaped: safe to put in HTML or a Markdown cell."
-        return _inert(self.headline())
+        return escape(self.headline())
     def _repr_html_(self) -> str:
         try:
             head = self.headline_html()
@@ -824,24 +874,13 @@ class Report:
                            for k, v in list(self.summary.items())[:16])
             try:
                 fr = self.to_frame(); more = len(fr) > 10
-                table = fr.head(10).to_html(max_cols=12, float_format=lambda x: f"{x:.4g}", border=0)
+                table = html_table(fr.head(10))
                 table += f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if more else ""
             except Exception: table = ""
-            return f"<div><b>{head}</b><table>{summ}</table>{table}</div>"
+            return f"<div><b>{head}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
         except Exception as e:
             return f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
 
 def _fmt(v):
     if isinstance(v, float): return f"{v:.4g}"
     return str(v)
-
-# %% ../nbs/00_core.ipynb #5183bbf7
-import re as _re
-
-_MD_SPECIAL = _re.compile(r"([!#$%()*+,\-./:;=?@\[\\\]^_`{|}~])")
-
-def escape_markdown(text, # any value; rendered as `str(text)`
-                   ) -> str:
-    "`text` made safe to put into Markdown: HTML-escaped, Markdown syntax backslash-escaped, line breaks folded."
-    s = _re.sub(r"\s*[\r\n]+\s*", " ", str(text))
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", s), quote=True)

@@ -308,7 +308,7 @@ def _resolve_predictor(predictor, model):
 def _predict(pred, df:pd.DataFrame, output:str=None): # output: the reading the reference profile decided ('classification' or 'regression')
     "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None); a bare callable is read as the reference read it."
     if isinstance(pred, Predictor):
-        if pred.output == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
+        if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
         return np.asarray(pred.predict_proba(df), float), None
     out = np.asarray(pred(df), float)
     if out.ndim == 1 or out.shape[1] == 1:

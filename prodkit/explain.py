@@ -43,39 +43,44 @@ def _unwrap(model):
     p = getattr(model, "predictor", None)
     return p if isinstance(p, Predictor) and not isinstance(model, (Predictor, nn.Module)) else model
 
+def _predictor(model, output:str, *, cls=Predictor, classes=None, **kw) -> Predictor:
+    "A `Predictor` (or subclass `cls`) from the explainer's reading of outputs, where 'regression' means the regression task."
+    if output == "regression": return cls(model, task="regression", **kw)
+    return cls(model, output=output, classes=classes, **kw)
+
 def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_size:int=65536, device:str="cpu") -> Predictor:
     "Wrap `model` (module, TorchScript, callable, `Predictor` or bundle) in a `Predictor`; a given Predictor keeps its decided reading."
     model = _unwrap(model)
     if isinstance(model, Predictor):
         if adapter is not None and model.adapter is None:
-            model = Predictor(model.model, adapter=adapter, output=getattr(model, "output_", model.output), classes=model.classes,
-                              batch_size=model.batch_size, device=str(model.device))
+            model = _predictor(model.model, "regression" if model.task == "regression" else getattr(model, "output_", model.output),
+                               adapter=adapter, classes=model.classes, batch_size=model.batch_size, device=str(model.device))
         return model
     if not (isinstance(model, nn.Module) or callable(model)):
         raise ParameterError("model must be an nn.Module, a TorchScript module, a Predictor, a loaded bundle or a callable", value=type(model).__name__,
                              fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...), or load_bundle(path))")
-    return Predictor(model, adapter=adapter, output=output, classes=classes, batch_size=batch_size, device=device)
+    return _predictor(model, output, adapter=adapter, classes=classes, batch_size=batch_size, device=device)
 
 def _task(model, mode:str=None, output:str="auto") -> tuple:
     "(mode, output) for an explainer: read from a Predictor (or bundle) when given one; explicit arguments that contradict it are errors."
     if mode is not None: check_choice("mode", mode, ["classification", "regression"])
     model = _unwrap(model)
     if isinstance(model, Predictor):
-        said = "regression" if model.output == "regression" else (None if model.output == "auto" and not getattr(model, "output_", None) else "classification")
-        if output != "auto" and output != model.output:
-            raise ParameterError(f"output={output!r} contradicts the predictor, whose output is {model.output!r}", value=output,
+        said, model_output = model.task, "regression" if model.task == "regression" else model.output
+        if output != "auto" and output != model_output:
+            raise ParameterError(f"output={output!r} contradicts the predictor, whose output is {model_output!r}", value=output,
                                  fix="leave output unset: the explainer reads it from the predictor (or build the Predictor with the output you mean)")
         if mode is not None and said is not None and mode != said:
-            raise ParameterError(f"mode={mode!r} contradicts the predictor, whose output={model.output!r} makes it a {said} model", value=mode,
+            raise ParameterError(f"mode={mode!r} contradicts the predictor, whose task is {said!r}", value=mode,
                                  fix=f"leave mode unset: the explainer reads the task from the predictor (or pass mode={said!r})")
-        return mode or said or "classification", model.output
+        return mode or said, model_output
     if mode is None: mode = "regression" if output == "regression" else "classification"
     if mode == "regression" and output in ("logits", "proba"):
         raise ParameterError(f"mode='regression' contradicts output={output!r} (a classifier's output)", value=output,
-                             fix="pass output='regression' (mode then follows) for a regression model, or leave mode unset for a classifier")
+                             fix="pass task='regression' (mode then follows) for a regression model, or leave mode unset for a classifier")
     if mode == "classification" and output == "regression":
-        raise ParameterError("mode='classification' contradicts output='regression'", value=mode,
-                             fix="leave mode unset (output='regression' makes it a regression), or pass output='logits' or 'proba' for a classifier")
+        raise ParameterError("mode='classification' contradicts task='regression'", value=mode,
+                             fix="leave mode unset (task='regression' makes it a regression), or pass output='logits' or 'proba' for a classifier")
     return mode, ("regression" if mode == "regression" else output)
 
 def _class_names(pred:Predictor, class_names, mode:str="classification"):
@@ -91,8 +96,8 @@ def _class_names(pred:Predictor, class_names, mode:str="classification"):
 
 def _classifier(pred:Predictor, who:str):
     "Refuse a regression predictor where only classes can be explained."
-    if pred.output == "regression":
-        raise ParameterError(f"{who} explains a class score, but the predictor's output is 'regression'", value=pred.output,
+    if pred.task == "regression":
+        raise ParameterError(f"{who} explains a class score, but the predictor's task is 'regression'", value=pred.task,
                              fix="explain a regression model with TabularExplainer, or pass a classifier")
     return pred
 
@@ -122,7 +127,7 @@ def _declared(pred:Predictor, raw:np.ndarray, mode:str) -> Predictor:
     elif getattr(pred, "output_", None): out = pred.output_        # an 'auto' predictor that already decided how to read its outputs
     elif raw.shape[1] == 1: out = "logits" if (raw.min() < 0 or raw.max() > 1) else "proba"
     else: out = "logits" if (raw.min() < 0 or raw.max() > 1 or not np.allclose(raw.sum(1), 1, atol=1e-4)) else "proba"
-    return _BuiltInputs(pred.model, adapter=pred.adapter, output=out, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
+    return _predictor(pred.model, out, cls=_BuiltInputs, adapter=pred.adapter, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
 
 # %% ../nbs/30_explain.ipynb #3be12956
 def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
@@ -538,7 +543,7 @@ class TabularExplainer:
                  training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
                  *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
                  adapter:TabularAdapter=None, # encodes frames for the model (default: the Predictor's adapter)
-                 mode:str=None, # 'classification' or 'regression'; default: the predictor's task (output='regression' is a regression)
+                 mode:str=None, # 'classification' or 'regression'; default: the predictor's task (task='regression' is a regression)
                  output:str="auto", # model output: 'auto' (detected once on training data), 'logits', 'proba', 'regression'; default: the predictor's
                  class_names:Sequence=None, # class labels in output order (default: the predictor's classes)
                  feature_names:Sequence=None, # names for array columns
@@ -980,7 +985,7 @@ def _metric_for(metric, task:str) -> str:
         fits = [m for m, v in METRICS.items() if v.task == task]
         raise ParameterError(f"metric={metric!r} is for {'regression' if METRICS[metric].task == 'regression' else 'classifiers'}, but this is a {task} model",
                              value=metric, fix=f"leave metric unset (r2 for a regression, accuracy for a classifier), or pass one of {fits}"
-                                 + ("" if task == "regression" else " (for a regression model: Predictor(model, output='regression'))"))
+                                 + ("" if task == "regression" else " (for a regression model: Predictor(model, task='regression'))"))
     return metric
 
 # %% ../nbs/30_explain.ipynb #352be890

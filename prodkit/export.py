@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor, OUTPUTS,
+from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor, OUTPUTS, TASKS,
                           Schema, TabularAdapter, check_choice, check_positive, read_table, get_ax)
 from .versioning import (code_version, fingerprint_model, fingerprint_schema, load_bundle, check_artifact, UnsafeArtifactError,
                                 _read_regular, _check_digest)
@@ -388,6 +388,7 @@ class ExportReport(Report):
                 f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
                 f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
 
+    _plot_kinds = ("parity", "latency")
     def _plot(self, ax, kind:str="parity"):
         check_choice("kind", kind, ["parity", "latency"])
         if kind == "latency": return _plot_latency(self, ax)
@@ -508,13 +509,17 @@ def exported_predictor(path, *, batch_size:int=4096,
     except (ProdkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise FileFormatError(f"the artifact's manifest has a malformed 'adapter': {getattr(e, 'what', None) or f'{type(e).__name__}: {e}'}", value=str(path),
                               fix="re-export the model with export_torchscript(..., adapter=adapter)", path=str(path), key="adapter") from e
-    classes, output = m.get("classes"), m.get("output") or "auto"
+    classes, output, task = m.get("classes"), m.get("output") or "auto", m.get("task")
+    if task not in TASKS:
+        raise FileFormatError("the artifact's manifest does not say whether the model is a classifier or a regressor (key 'task')", value=task,
+                              fix="re-export the model with this prodkit (export_torchscript records the task)", path=str(path), key="task")
     if classes is not None and not (isinstance(classes, list) and all(c is None or isinstance(c, (str, int, float, bool)) for c in classes)):
         raise FileFormatError("the artifact's manifest key 'classes' must be a list of labels", value=classes, fix="re-export the model", path=str(path), key="classes")
     if not isinstance(output, str) or output not in OUTPUTS:
         raise FileFormatError(f"the artifact's manifest key 'output' names an unknown output kind", value=output, fix="re-export the model", path=str(path), key="output")
     if m.get("artifact") == "pt2": module = _Program(module)
-    return Predictor(module, adapter=adapter, output=output, classes=classes, batch_size=batch_size)
+    if task == "regression": output, classes = "auto", None
+    return Predictor(module, adapter=adapter, task=task, output=output, classes=classes, batch_size=batch_size)
 
 # %% ../nbs/40_export.ipynb #3b9d0721
 def _spec(inputs, dynamic:bool) -> list:
@@ -584,7 +589,7 @@ def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame
     return pd.DataFrame(out)
 
 def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, clf, rtol, atol, *, adapter, schema,
-              output, classes, manifest, seed) -> dict:
+              task, output, classes, manifest, seed) -> dict:
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
     if manifest is not None and hasattr(manifest, "to_dict"): manifest = manifest.to_dict()
@@ -593,7 +598,7 @@ def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, 
         "quantized": bool(quant.get("kept", False)), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__, "python_version": platform.python_version(), "model_class": type(model).__name__,
         "inputs": _spec(inputs, dynamic=True), "outputs": _out_spec(ref_out), "classifier": clf,
-        "output": output, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
+        "task": task, "output": output, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
         "parity": {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
                    "max_abs_err": float(shipped.max_abs_err.max()), "max_rel_err": float(shipped.max_rel_err.max()),
                    "agreement": _weighted_agreement(shipped),
@@ -638,6 +643,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        labels=None, # true labels of the example rows, for the quantization accuracy check
                        classifier:bool=None, # report agreement; None: 2-D output with >= 2 columns, or output/classes given
                        adapter:TabularAdapter=None, schema:Schema=None, # stored in the manifest (schema defaults to the adapter's)
+                       task:str=None, # 'classification' or 'regression', stored in the manifest; None: decided from `classifier` and the outputs
                        output:str=None, classes:Sequence=None, # how to read the outputs (see Predictor), stored in the manifest
                        manifest=None, # a versioning.Manifest or dict stored in the artifact's manifest
                        rows:int=256, # rows of the generated parity batches
@@ -660,8 +666,9 @@ def export_torchscript(model:nn.Module, # the eager model to export
                             fix="pass one true label per row of example_inputs")
         checks = parity_inputs(inputs, check_inputs=check_inputs, seed=seed, rows=rows)
         refs, skipped = _eager_refs(model, checks)
-        clf = (_is_classifier(refs["given"]) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)
-               if classifier is None else bool(classifier))
+        if task is not None: check_choice("task", task, TASKS)
+        clf = (task == "classification" if task is not None else _is_classifier(refs["given"]) or output in ("logits", "proba")
+               or (classes is not None and len(classes) >= 2)) if classifier is None else bool(classifier)
         kw = dict(rtol=rtol, atol=atol, classifier=clf, threshold=0.5 if output == "proba" else 0.0, optimize=optimize)
         bar = tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress)
         attempts, chosen, rows_all = {}, None, []
@@ -694,7 +701,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
             checks_df = pd.concat([checks_df, pd.DataFrame([dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]),
                                    max_abs_err=np.nan, max_rel_err=np.nan, agreement=np.nan, passed=False, note=why)])], ignore_index=True)
         man = _manifest(model, inputs, refs["given"], ship, chosen, checks_df, quant, attempts, clf, rtol, atol,
-                        adapter=adapter, schema=schema, output=output, classes=classes, manifest=manifest, seed=seed)
+                        adapter=adapter, schema=schema, task=task or ("classification" if clf else "regression"), output=output, classes=classes, manifest=manifest, seed=seed)
         size = _write(path, ship, man, inputs, rtol, atol)
         bar.update(); bar.close()
     finally:
@@ -769,7 +776,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
                           row_diffs=np.full(len(df), np.inf), note=f"output shapes differ: {rs.shape} vs {rt.shape}")
     d = np.abs(rs.astype(np.float64) - rt)
     agree = None
-    if pipeline.output != "regression":
+    if pipeline.task != "regression":
         agree = float(np.mean(np.asarray(serving.predict(df)).astype(str) == np.asarray(pipeline.predict(df)).astype(str)))
     passed = bool((d <= atol + rtol * np.abs(rt)).all()) and (agree is None or agree == 1.0)
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol, atol=atol,
@@ -825,6 +832,6 @@ def export_bundle(model, # a bundle folder written by versioning.save_bundle, or
         else:
             raise ParameterError("the model has no adapter and no recorded input shape, so example inputs cannot be built", value=str(model),
                                  fix="pass data='rows.parquet' (numeric) or input_shape=(n_features,)")
-    for k, v in (("manifest", b.meta), ("adapter", adapter), ("output", b.predictor.output), ("classes", b.predictor.classes)):
+    for k, v in (("manifest", b.meta), ("adapter", adapter), ("task", b.predictor.task), ("output", b.predictor.output), ("classes", b.predictor.classes)):
         kwargs.setdefault(k, v)
     return export_torchscript(b.model, x, out, seed=seed, **kwargs)

@@ -162,7 +162,8 @@ def _as_path(name, model, adapter, output, classes):
     "(name, kind, callable object) for one path of the chain."
     if isinstance(model, Predictor): return name, "predictor", model
     if isinstance(model, nn.Module):
-        return name, "predictor", Predictor(model, adapter=adapter, output="auto" if output == "proba" else output, classes=classes)
+        return name, "predictor", Predictor(model, adapter=adapter, task="regression" if output == "regression" else "classification",
+                                             classes=None if output == "regression" else classes)
     if hasattr(model, "predict_proba") and callable(getattr(model, "predict_proba")): return name, "proba", model
     if callable(model): return name, "callable", model
     raise ParameterError(f"path {name!r} is not a model or a function", value=type(model).__name__,
@@ -171,7 +172,7 @@ def _as_path(name, model, adapter, output, classes):
 def _output_of(model) -> str|None:
     "'regression' or 'proba' when `model` is (or wraps, e.g. in a `FaultyModel`) a `Predictor` that says which; else None."
     for _ in range(5):
-        if isinstance(model, Predictor): return "regression" if model.output == "regression" else "proba"
+        if isinstance(model, Predictor): return "regression" if model.task == "regression" else "proba"
         if isinstance(model, GuardedModel): return model.output
         model = getattr(model, "model", None)
         if model is None: return None
@@ -204,7 +205,7 @@ def _check_kinds(primary, fallbacks, output) -> str:
         if k is not None and k != out:
             raise ParameterError(f"path {name!r} is a {'regressor' if k == 'regression' else 'classifier'} but the guard serves "
                                  f"output={out!r}", value=name,
-                                 fix="pass output='regression' for a regressor and output='proba' for a classifier, with paths of that kind")
+                                 fix="pass task='regression' for a regressor and output='proba' for a classifier, with paths of that kind")
     return out
 
 # %% ../nbs/50_guard.ipynb #edf63ce6
@@ -575,7 +576,7 @@ def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a 
     check_positive("threads", threads, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
     check_positive("bad_share", bad_share, allow_zero=True)
     if bad_share > 1: raise ParameterError("`bad_share` must be a share between 0 and 1", value=bad_share, fix="pass e.g. bad_share=0.02")
-    regression = predictor.output == "regression"
+    regression = predictor.task == "regression"
     fn = rule if callable(rule) else _constant_rule(rule, regression)
     if schema is None and predictor.adapter is not None: schema = predictor.adapter.schema
     if schema is not None and all(n in reqs.columns for n in schema.names): reqs = reqs[schema.names]

@@ -581,15 +581,18 @@ def _plot_windows(self, ax):
 _PANELS = {"time": _plot_time, "spectrum": _plot_spectrum, "sweep": _plot_sweep, "windows": _plot_windows}
 
 def _load_plot(self, ax=None, kind:str=None):
-    "Draw `kind` on `ax`; with neither, a figure of latency over time, the percentile spectrum and (sweeps) throughput vs latency."
+    "Draw `kind` on `ax` and return the report (`ax_`, `figure_`); with neither, a figure of latency over time, the percentile spectrum and (sweeps) throughput vs latency."
     if kind is None and ax is None:
         import matplotlib.pyplot as plt
         kinds = ["time", "spectrum"] + (["sweep"] if self.sweep is not None and len(self.sweep) > 1 else [])
         fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 3.4))
         for k, a in zip(kinds, axes): _PANELS[k](self, a)
-        fig.tight_layout(); return axes
-    check_choice("kind", kind or "time", list(_PANELS))
-    return _PANELS[kind or "time"](self, get_ax(ax))
+        fig.tight_layout(); drawn = axes
+    else:
+        check_choice("kind", kind or "time", list(_PANELS))
+        drawn = _PANELS[kind or "time"](self, get_ax(ax))
+    object.__setattr__(self, "ax_", drawn); object.__setattr__(self, "figure_", (drawn[0] if isinstance(drawn, np.ndarray) else drawn).figure)
+    return self
 LoadReport.plot = _load_plot
 
 # %% ../nbs/10_load.ipynb #8fe74341

@@ -417,7 +417,7 @@ class Monitor:
         if version is not None and not (isinstance(version, str) and version.strip()):
             raise ParameterError("`version` must be a non-empty string", value=version, fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
         self.model, self.store, self.sample_rate, self.seed, self.schema = model, p, sample_rate, seed, schema
-        self.regression = getattr(model, "output", None) == "regression"
+        self.regression = getattr(model, "task", None) == "regression" or getattr(model, "output", None) == "regression"   # a Predictor's task, or a GuardedModel's output
         self.classes = list(model.classes) if getattr(model, "classes", None) is not None else None
         self.version = version if version is not None else _model_version(model)
         self.max_queue = max_queue

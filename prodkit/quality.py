@@ -337,7 +337,7 @@ def _task(predictor) -> str:
     if not hasattr(predictor, "predict") or not hasattr(predictor, "output"):
         raise ParameterError("evaluate_quality needs a prodkit Predictor", value=type(predictor).__name__,
                              fix="wrap the model: Predictor(model, adapter=..., output=..., classes=...)")
-    return "regression" if predictor.output == "regression" else "classification"
+    return "regression" if predictor.task == "regression" else "classification"
 
 # %% ../nbs/05_quality.ipynb #f0086126
 def _labelled(data, label, what):
@@ -448,7 +448,7 @@ def _report(task, names, cur, ref, *, classes, confidence, n_boot, seed, label="
                          n_boot=n_boot, label=label, plot_data=plots, seed=seed)
 
 # %% ../nbs/05_quality.ipynb #ac0473a4
-def evaluate_quality(predictor, # a Predictor: `output='regression'` makes it a regressor, `classes` names its columns
+def evaluate_quality(predictor, # a Predictor: `task='regression'` makes it a regressor, `classes` names its columns
                      data:pd.DataFrame, # labelled data: the features and the label column
                      *, label:str, # name of the label column
                      reference:pd.DataFrame=None, # labelled reference data (e.g. the test set at training time)

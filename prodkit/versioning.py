@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Schema, TabularAdapter,
-                          Predictor, Report, OUTPUTS, capture_environment, check_choice, atomic_write_text, read_json,
+                          Predictor, Report, OUTPUTS, TASKS, capture_environment, check_choice, atomic_write_text, read_json,
                           read_table, get_ax)
 
 # %% auto #0
@@ -420,8 +420,8 @@ def _jsonable_list(xs):
     if xs is None: return None
     return [x.item() if hasattr(x, "item") else x for x in list(xs)]
 
-def _check_outputs(model, examples, output, classes):
-    if not examples or output == "regression" or classes is None: return
+def _check_outputs(model, examples, task, classes):
+    if not examples or task == "regression" or classes is None: return
     from prodkit.core import _to_numpy_out
     with torch.no_grad(): o = _to_numpy_out(model(examples[0]))
     k = o.shape[1] if o.ndim > 1 else 1
@@ -441,7 +441,8 @@ def _prepare_target(path:Path, overwrite:bool):
 def save_bundle(path, # folder to write (created; an existing bundle there is replaced)
                 model, # nn.Module (scripted, or traced when scripting fails) or TorchScript module
                 adapter:TabularAdapter|None, # fitted adapter (schema inside); None for tensor models such as images
-                *, output:str="logits", # what the model returns: 'logits', 'proba', 'regression' or 'auto'
+                *, task:str="classification", # what the model does: 'classification' or 'regression'
+                output:str="logits", # what a classifier returns: 'logits', 'proba' or 'auto'
                 classes:Sequence=None, # class labels in output order
                 name:str=None, # a name for the model
                 metrics:dict=None, # JSON-able quality numbers to keep with the model
@@ -449,7 +450,8 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
                 overwrite:bool=True, # replace an existing bundle at `path`
                ) -> Path:
     "Write a model bundle folder (`model.pt`, `adapter.json`, `bundle.json`) atomically; return its path."
-    check_choice("output", output, OUTPUTS)
+    check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS)
+    if task == "regression": output = "auto"
     if adapter is not None and not isinstance(adapter, TabularAdapter):
         raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
     if adapter is not None: adapter._check_fitted()
@@ -458,13 +460,13 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
     path = Path(path); _prepare_target(path, overwrite)
     examples = _examples(adapter, example)
     sm, method, notes = _export(model, examples)
-    _check_outputs(sm, examples, output, classes)
+    _check_outputs(sm, examples, task, classes)
     buf = io.BytesIO()
     with _jit_quiet(): torch.jit.save(sm, buf)
     files = {MODEL_FILE: buf.getvalue()}
     if adapter is not None: files[ADAPTER_FILE] = json.dumps(adapter.to_dict(), indent=1).encode("utf-8")
     x0 = examples[0] if examples else None
-    meta = {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "output": output, "classes": _jsonable_list(classes),
+    meta = {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "task": task, "output": output, "classes": _jsonable_list(classes),
             "export": method, "export_notes": notes,
             "input": {"kind": "tabular" if adapter is not None else "tensor",
                       "shape": [None, *list(x0.shape[1:])] if x0 is not None else None,
@@ -833,6 +835,7 @@ def _check_meta_types(meta:dict, p:Path):
         raise _bad_meta(p, "files", "a mapping of file name to 'sha256:<hex>'", files)
     if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files), fix="save the bundle again", path=str(p / BUNDLE_FILE), key="files")
     for key, ok, want in (("name", lambda v: v is None or isinstance(v, str), "a string"),
+                          ("task", lambda v: v in TASKS, "'classification' or 'regression'"),
                           ("output", lambda v: isinstance(v, str), "a string"),
                           ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)), "a list of labels"),
                           ("export", lambda v: v is None or isinstance(v, str), "a string"),
@@ -900,7 +903,8 @@ def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
 
 def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                 *, adapter=None, # a TabularAdapter (or its JSON path) for a bare TorchScript file
-                output:str=None, # output kind for a bare TorchScript file (default 'auto')
+                task:str="classification", # what a bare TorchScript file's model does: 'classification' or 'regression'
+                output:str=None, # how a bare TorchScript classifier's outputs are read (default 'auto')
                 batch_size:int=4096,
                 trust:bool=False, # load a model the inspection refuses (only for artifacts from a trusted source)
                 expect_sha256:str=None, # refuse unless the digest matches (artifact_digest: bundle.json bytes, or the file's bytes)
@@ -915,6 +919,8 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
     else:
         model = load_model_file(p, trust=trust, expect_sha256=expect_sha256)
         ad = TabularAdapter.load(adapter) if isinstance(adapter, (str, os.PathLike)) else adapter
-        meta = {"format": "torchscript-file", "output": output or "auto", "classes": None, "fingerprints": {"model": fingerprint_model(model)}}
-    pred = Predictor(model, adapter=ad, output=meta["output"], classes=meta.get("classes"), batch_size=batch_size)
+        check_choice("task", task, TASKS)
+        meta = {"format": "torchscript-file", "task": task, "output": output or "auto", "classes": None, "fingerprints": {"model": fingerprint_model(model)}}
+    pred = Predictor(model, adapter=ad, task=meta["task"], output=meta["output"] if meta["task"] == "classification" else "auto",
+                     classes=meta.get("classes") if meta["task"] == "classification" else None, batch_size=batch_size)
     return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred, meta=meta, path=p)

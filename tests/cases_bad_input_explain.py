@@ -119,7 +119,7 @@ def two_rows_to_explain():
 def mode_contradicts_predictor():
     from prodkit.core import Predictor
     from prodkit.explain import TabularExplainer
-    TabularExplainer(Predictor(_model(), output="regression"), _xy(), mode="classification")
+    TabularExplainer(Predictor(_model(), task="regression"), _xy(), mode="classification")
 
 
 def class_names_contradict_predictor():
@@ -131,7 +131,7 @@ def class_names_contradict_predictor():
 def image_regression_predictor():
     from prodkit.core import Predictor
     from prodkit.explain import ImageExplainer
-    ImageExplainer(Predictor(lambda x: x.mean((1, 2, 3))[:, None], output="regression"))
+    ImageExplainer(Predictor(lambda x: x.mean((1, 2, 3))[:, None], task="regression"))
 
 
 def image_bad_hide_color():
@@ -210,7 +210,7 @@ CASES = [
     pytest.param(two_rows_to_explain, DataError, "explain takes one row", id="explain-two-rows"),
     pytest.param(mode_contradicts_predictor, ParameterError, "mode='classification' contradicts the predictor", id="explain-mode-contradicts-predictor"),
     pytest.param(class_names_contradict_predictor, ParameterError, "contradict the predictor's classes", id="explain-class-names-contradict-predictor"),
-    pytest.param(image_regression_predictor, ParameterError, "output is 'regression'", id="explain-image-regression"),
+    pytest.param(image_regression_predictor, ParameterError, "task is 'regression'", id="explain-image-regression"),
     pytest.param(image_bad_hide_color, ParameterError, "hide_color must be", id="explain-image-hide-color"),
     pytest.param(image_unknown_segmentation, ParameterError, "`segmentation` must be one of", id="explain-image-segmentation"),
     pytest.param(image_bad_shape, DataError, "an image must have shape", id="explain-image-bad-shape"),

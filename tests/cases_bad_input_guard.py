@@ -112,7 +112,7 @@ def predictor_empty_frame(): _predictor().predict_proba(_pd().DataFrame({"a": []
 def predictor_nan_output(): _predictor(lambda x: x[:, :2] * float("nan")).predict_proba(_torch().zeros(2, 4))
 def predictor_wrong_rows(): _predictor(lambda x: x[:1, :2]).predict_proba(_torch().zeros(3, 4))
 def predictor_dict_output(): _predictor(lambda x: {"scores": x}).predict_proba(_torch().zeros(2, 4))
-def predictor_proba_on_regression(): _predictor(output="regression").predict_proba(_torch().zeros(2, 4))
+def predictor_proba_on_regression(): _predictor(task="regression").predict_proba(_torch().zeros(2, 4))
 def seed_negative(): from prodkit.core import seed_everything; seed_everything(-1)
 
 
@@ -195,14 +195,14 @@ def monitor_empty_frame():
 # ---------------------------------------------------------------- guard: kinds of paths
 def guard_regressor_as_classifier():
     from prodkit.guard import GuardedModel
-    GuardedModel(_predictor(_torch().nn.Linear(4, 1), output="regression"), output="proba")
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), output="proba")
 def guard_classifier_fallback_for_regressor():
     from prodkit.guard import GuardedModel
-    GuardedModel(_predictor(_torch().nn.Linear(4, 1), output="regression"), fallbacks=[("clf", _predictor())])
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), fallbacks=[("clf", _predictor())])
 
 def guard_evaluation_rule_of_wrong_kind():
     from prodkit.guard import evaluate_guard
-    evaluate_guard(_predictor(_torch().nn.Linear(4, 1), output="regression", adapter=_adapter()), _train(), rule=[0.5, 0.5])
+    evaluate_guard(_predictor(_torch().nn.Linear(4, 1), task="regression", adapter=_adapter()), _train(), rule=[0.5, 0.5])
 
 
 CASES = [

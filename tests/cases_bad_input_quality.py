@@ -22,7 +22,7 @@ def _clf(classes=("benign", "malignant")):
 def _reg():
     from torch import nn
     from prodkit.core import Predictor
-    return Predictor(nn.Linear(2, 1), output="regression")
+    return Predictor(nn.Linear(2, 1), task="regression")
 
 
 def _eval(model=None, data=None, **kw):

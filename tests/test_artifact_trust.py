@@ -144,7 +144,7 @@ def test_hostile_torchscript_is_refused_unless_trusted(tmp_path):
     with torch.no_grad():
         sm = torch.jit.script(_Hostile(str(created), str(secret)))
     torch.jit.save(sm, str(tmp_path / "hostile.pt"))
-    b = save_bundle(tmp_path / "bundle", sm, None, output="regression", example=torch.ones(2, 3))
+    b = save_bundle(tmp_path / "bundle", sm, None, task="regression", example=torch.ones(2, 3))
     created.unlink(missing_ok=True)                    # saving parity-checked the module; start clean
     for load in (lambda: load_model_file(tmp_path / "hostile.pt"), lambda: load_bundle(tmp_path / "hostile.pt"),
                  lambda: load_bundle(b), lambda: export_bundle(b, tmp_path / "out.pt", repeats=0)):
@@ -199,10 +199,10 @@ def test_expected_digest_is_enforced(tab, tmp_path):
             load()
     torch.manual_seed(0)
     ad = TabularAdapter().fit(df)
-    b = save_bundle(tmp_path / "b", nn.Linear(ad.n_features_, 1), ad, output="regression")
+    b = save_bundle(tmp_path / "b", nn.Linear(ad.n_features_, 1), ad, task="regression")
     digest = artifact_digest(b)
     assert digest == "sha256:" + hashlib.sha256((b / "bundle.json").read_bytes()).hexdigest()
-    assert load_bundle(b, expect_sha256=digest).meta["output"] == "regression"
+    assert load_bundle(b, expect_sha256=digest).meta["task"] == "regression"
     with pytest.raises(FileFormatError, match="not the expected"):
         load_bundle(b, expect_sha256=other)
     with pytest.raises(FileFormatError, match="not the expected"):
@@ -212,7 +212,7 @@ def test_expected_digest_is_enforced(tab, tmp_path):
 def test_device_file_listed_in_bundle_does_not_hang(tmp_path):
     if not os.path.exists("/dev/zero"): pytest.skip("no /dev/zero on this system")
     df = pd.DataFrame({"a": [0.0, 1.0, 2.0]}); ad = TabularAdapter().fit(df)
-    b = save_bundle(tmp_path / "b", nn.Linear(ad.n_features_, 1), ad, output="regression")
+    b = save_bundle(tmp_path / "b", nn.Linear(ad.n_features_, 1), ad, task="regression")
     meta = json.loads((b / "bundle.json").read_text())
     os.symlink("/dev/zero", b / "zero")
     meta["files"]["zero"] = meta["files"]["model.pt"]; (b / "bundle.json").write_text(json.dumps(meta))
@@ -272,10 +272,10 @@ def test_artifact_writes_use_fresh_temporary_names_and_never_follow_links(tmp_pa
 
 def test_save_bundle_replaces_a_linked_bundle_without_touching_its_target(tmp_path):
     df = pd.DataFrame({"a": [0.0, 1.0, 2.0]}); ad = TabularAdapter().fit(df)
-    elsewhere = save_bundle(tmp_path / "elsewhere", nn.Linear(ad.n_features_, 1), ad, output="regression")
+    elsewhere = save_bundle(tmp_path / "elsewhere", nn.Linear(ad.n_features_, 1), ad, task="regression")
     before = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
     os.symlink(elsewhere, tmp_path / "link")
-    save_bundle(tmp_path / "link", nn.Linear(ad.n_features_, 1), ad, output="regression", name="new")
+    save_bundle(tmp_path / "link", nn.Linear(ad.n_features_, 1), ad, task="regression", name="new")
     assert {p.name: p.read_bytes() for p in elsewhere.iterdir()} == before      # the link's target is untouched
     assert not (tmp_path / "link").is_symlink() and load_bundle(tmp_path / "link").meta["name"] == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "link"]   # no temporary or old folder left

@@ -352,7 +352,7 @@ def test_multiclass_and_regression_outputs():
     t = r.to_frame().set_index("feature")
     assert t.loc["prediction:class", "kind"] == "categorical" and t.loc["prediction:class", "drifted"]
     assert set(t.index) >= {"confidence:max_proba", "confidence:entropy"} and r.calibration is not None
-    reg = Predictor(torch.nn.Linear(2, 1), adapter=adapter, output="regression")
+    reg = Predictor(torch.nn.Linear(2, 1), adapter=adapter, task="regression")
     rr = detect_drift(ref, data(2000, shift=0.8), schema=schema, predictor=reg, multivariate=False)
     tr = rr.to_frame().set_index("feature")
     assert "prediction:value" in tr.index and "confidence:entropy" not in tr.index and rr.calibration is None

@@ -119,7 +119,7 @@ def _torch_predictor(df, target, *, k=None, classes=None):
         W, b = (m.coef_, m.intercept_) if k > 2 else (np.r_[-m.coef_ / 2, m.coef_ / 2], np.r_[-m.intercept_ / 2, m.intercept_ / 2])
         out = "logits"; assert classes is None or [str(c) for c in m.classes_] == list(classes)
     with torch.no_grad(): net.weight[:] = torch.tensor(W, dtype=torch.float32); net.bias[:] = torch.tensor(b, dtype=torch.float32)
-    return sch, Predictor(net, adapter=ad, output=out, classes=classes)
+    return sch, (Predictor(net, adapter=ad, task="regression") if out == "regression" else Predictor(net, adapter=ad, output=out, classes=classes))
 
 
 @pytest.mark.parametrize("kind", ["text-binary", "three-class", "regression"])

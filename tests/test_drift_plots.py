@@ -75,7 +75,7 @@ def test_the_timeline_draws_the_features_with_the_largest_effect_not_the_first_n
     ref, cur = timeline_data()
     tl = quiet(drift_over_time, ref, cur, time_column="ts", chunk_size=400, progress=False, n_boot=20)
     assert tl.top_features(1) == ["z_moves"] and tl.top_features(2, by="mean")[0] == "z_moves"
-    ax = tl.plot(max_features=2)
+    ax = tl.plot(max_features=2).ax_
     drawn = [t.get_text() for t in ax.get_legend().get_texts() if not t.get_text().startswith("tolerance")]
     assert drawn == tl.top_features(2) and drawn[0] == "z_moves", drawn
     sev = (tl.effects["effect_size"] / tl.effects["tolerance"]).groupby(tl.effects["feature"]).max()
@@ -91,11 +91,11 @@ def test_feature_names_with_mathtext_syntax_draw_as_text():
     ref, cur = ref.rename(columns={"z_moves": NAME}), cur.rename(columns={"z_moves": NAME})
     ref["cat $x$"] = np.random.default_rng(1).choice(["$a_{\\bad}$", "b"], len(ref)); cur["cat $x$"] = "$a_{\\bad}$"
     r = quiet(detect_drift, ref, cur.drop(columns="ts"), n_boot=20, multivariate=False)
-    for fig in (r.plot().figure, r.plot_feature(NAME).figure, r.plot_feature("cat $x$").figure, r.plot_distributions()):
+    for fig in (r.plot().ax_.figure, r.plot_feature(NAME).figure, r.plot_feature("cat $x$").figure, r.plot_distributions()):
         fig.savefig(io.BytesIO(), format="png")
-    assert any(NAME in t.get_text() for t in r.plot().get_yticklabels())
+    assert any(NAME in t.get_text() for t in r.plot().ax_.get_yticklabels())
     tl = quiet(drift_over_time, ref, cur, time_column="ts", chunk_size=400, progress=False, n_boot=20)
-    ax = tl.plot(); ax.figure.savefig(io.BytesIO(), format="png")
+    ax = tl.plot().ax_; ax.figure.savefig(io.BytesIO(), format="png")
     assert NAME in [t.get_text() for t in ax.get_legend().get_texts()]
 
 

@@ -119,7 +119,7 @@ def test_fast_encoding_falls_back_when_the_adapter_is_not_separable():
 
     ad = Cross(target="label").fit(df)
     model = lambda x: x[:, -1:] * 2.0
-    ex = TabularExplainer(Predictor(model, adapter=ad), df, mode="regression", seed=0)
+    ex = TabularExplainer(Predictor(model, adapter=ad, task="regression"), df, seed=0)
     es = ex.explain_many(df.head(5), num_features=2, num_samples=500)
     assert ex.encode_.fast is False          # the probe saw the encoding is not one block per feature
     direct = ad.encode(df.head(5))[:, -1] * 2.0
@@ -255,7 +255,7 @@ def test_image_explainer_finds_the_quadrant_that_matters():
     assert list(e.weights)[0] == 0 and e.weights[0] > 0.3 and abs(e.weights[3]) < 0.02
     assert e.mask(1).sum() == 16 and e.fidelity > 0.9
     assert e == ie.explain(img, label=1, num_samples=400)
-    ax = e.plot(); assert len(ax.images) == 2
+    ax = e.plot().ax_; assert len(ax.images) == 2
 
 
 def test_text_explainer_weights_words_by_their_effect():
@@ -294,7 +294,7 @@ def _draws(report, **kw):
     "Plot `report` and render the figure to PNG (mathtext is parsed at draw time); return the y tick label texts."
     import io
     import matplotlib.pyplot as plt
-    ax = report.plot(**kw)
+    ax = report.plot(**kw).ax_
     try:
         ax.figure.savefig(io.BytesIO(), format="png")
         return [t.get_text() for t in ax.get_yticklabels()]

@@ -79,7 +79,7 @@ def test_an_explanation_that_explains_nothing_has_low_fidelity(digits):
 def test_the_plot_shows_the_digit_under_a_translucent_overlay_of_the_weights(digits):
     X, y, pred = digits
     e = ImageExplainer(pred, seed=0).explain(X[1003], num_samples=500)
-    ax = e.plot()
+    ax = e.plot().ax_
     base, over = [np.asarray(im.get_array()) for im in ax.images]
     g = X[1003, 0].numpy()
     assert np.allclose(base, (g - g.min()) / np.ptp(g))                     # the digit itself, every pixel
@@ -96,6 +96,6 @@ def test_class_names_come_from_the_predictor_and_regression_is_refused(digits):
     assert e.label == "digit 5" and e.summary["label"] == "digit 5" and "P(digit 5)" in e.headline()
     with pytest.raises(ParameterError, match="contradict the predictor's classes"):
         ImageExplainer(pred, class_names=list(range(10)))
-    with pytest.raises(ParameterError, match="output is 'regression'") as ex:
-        ImageExplainer(Predictor(nn.Sequential(nn.Flatten(), nn.Linear(64, 1)), output="regression"))
+    with pytest.raises(ParameterError, match="task is 'regression'") as ex:
+        ImageExplainer(Predictor(nn.Sequential(nn.Flatten(), nn.Linear(64, 1)), task="regression"))
     assert "TabularExplainer" in ex.value.fix

@@ -37,7 +37,7 @@ def test_classifier_baseline_is_quality_s_number(metric):
 
 @pytest.mark.parametrize("metric", ["mae", "rmse", "r2"])
 def test_regression_baseline_is_quality_s_number(metric):
-    X, _ = _xy(); y = X @ W.numpy() + np.random.default_rng(3).normal(0, 0.3, len(X)); pred = Predictor(Lin(), output="regression")
+    X, _ = _xy(); y = X @ W.numpy() + np.random.default_rng(3).normal(0, 0.3, len(X)); pred = Predictor(Lin(), task="regression")
     pi = permutation_importance(pred, X, y, metric=metric, n_repeats=2, seed=0)
     assert pi.baseline == pytest.approx(compute_metric(metric, y, pred.predict(X)), abs=1e-12)
     assert pi.to_frame()["feature"][0] == "0" and pi.to_frame()["importance"][0] > 0.5

@@ -54,11 +54,11 @@ def _expected_weights(pred, df, row):
 def test_a_regression_bundle_is_explained_as_a_regression(diabetes, tmp_path):
     from prodkit.versioning import load_bundle, save_bundle
     df, ad, model = diabetes
-    save_bundle(tmp_path / "b", model, ad, output="regression", name="diabetes-linear")
+    save_bundle(tmp_path / "b", model, ad, task="regression", name="diabetes-linear")
     bundle = load_bundle(tmp_path / "b")
     for given in (bundle, bundle.predictor):                          # a bundle, or its predictor: no mode argument needed
         ex = TabularExplainer(given, df, seed=0, discretize=False)
-        assert ex.mode == "regression" and ex.predictor_.output == "regression"
+        assert ex.mode == "regression" and ex.predictor_.task == "regression"
         es = ex.explain_many(df.head(5), num_features=4, num_samples=1000)
         want = _expected_weights(bundle.predictor, df, df.head(1))
         e = es[0]
@@ -71,7 +71,7 @@ def test_a_regression_bundle_is_explained_as_a_regression(diabetes, tmp_path):
 
 def test_the_validation_templates_call_works_on_a_regression_predictor(diabetes):
     df, ad, model = diabetes
-    pred = Predictor(model, adapter=ad, output="regression")
+    pred = Predictor(model, adapter=ad, task="regression")
     ex = TabularExplainer(pred, df.sample(200, random_state=0), seed=0)        # exactly as templates/validation.ipynb calls it
     es = ex.explain_many(df.head(10), num_features=5, num_samples=500)
     st = es.stability(seeds=(1, 2), k=5)
@@ -81,7 +81,7 @@ def test_the_validation_templates_call_works_on_a_regression_predictor(diabetes)
 
 def test_arguments_that_contradict_the_predictor_are_parameter_errors_with_the_right_fix(diabetes):
     df, ad, model = diabetes
-    reg = Predictor(model, adapter=ad, output="regression")
+    reg = Predictor(model, adapter=ad, task="regression")
     with pytest.raises(ParameterError, match="mode='classification' contradicts the predictor") as e:
         TabularExplainer(reg, df, mode="classification")
     assert "leave mode unset" in e.value.fix and ".predict" not in e.value.fix         # the old fix said "use .predict for regression"
@@ -96,7 +96,7 @@ def test_arguments_that_contradict_the_predictor_are_parameter_errors_with_the_r
     assert "mode='classification'" in e.value.fix
     with pytest.raises(ParameterError, match="mode='regression' contradicts output='logits'") as e:
         TabularExplainer(nn.Linear(10, 1), df.to_numpy(), mode="regression", output="logits")
-    assert "output='regression'" in e.value.fix
+    assert "task='regression'" in e.value.fix
     # a bare module says what it is through output=, and mode follows
     assert TabularExplainer(model, ad.transform(df).numpy(), output="regression").mode == "regression"
 
@@ -112,7 +112,7 @@ def test_binary_class_names_come_from_the_predictor_everywhere():
     assert e.label == "benign" and e.prediction == pytest.approx(p[1], abs=1e-6)     # the positive class, by name
     assert "P(benign)" in e.headline() and "class 1" not in e.headline()
     assert "weight towards benign" in e._repr_html_() and e.summary["label"] == "benign"
-    assert "benign" in e.plot().get_xlabel()
+    assert "benign" in e.plot().ax_.get_xlabel()
     assert es.summary["n_rows_benign"] == 8 and es.summary["n_rows_malignant"] == 0
     assert set(es.to_frame()["label"]) == {"benign"} and "P(benign)" in es.headline()
     m = ex.explain(df.iloc[0], label="malignant", num_features=5, num_samples=500)
@@ -145,7 +145,7 @@ def test_hostile_class_names_are_escaped_in_html_and_normalised_in_keys():
     assert "<b>x</b>" not in h and "$a &amp; b$" in h
     assert set(k for k in es.summary if k.startswith("n_rows_")) == {"n_rows_b_x_b", "n_rows_a_b"}
     assert all(re.fullmatch(r"[a-z0-9_]+", k) for k in es.summary)
-    assert es[0].plot().get_title().startswith("Explanation of P($a & b$)")     # verbatim in the plot (no mathtext)
+    assert es[0].plot().ax_.get_title().startswith("Explanation of P($a & b$)")     # verbatim in the plot (no mathtext)
 
 
 def test_an_auto_predictor_keeps_the_reading_it_already_decided():
@@ -168,7 +168,7 @@ def test_permutation_importance_reads_the_task_from_the_predictor(diabetes):
     df, ad, model = diabetes
     from sklearn.datasets import load_diabetes
     y = load_diabetes().target
-    reg = Predictor(model, adapter=ad, output="regression")
+    reg = Predictor(model, adapter=ad, task="regression")
     pi = permutation_importance(reg, df, y, n_repeats=2, seed=0)                 # no metric: r2, since the predictor is a regression
     assert pi.metric == "r2" and 0.3 < pi.baseline < 0.7
     with pytest.raises(ParameterError, match="metric='accuracy' is for classifiers, but this is a regression model") as e:
@@ -176,4 +176,4 @@ def test_permutation_importance_reads_the_task_from_the_predictor(diabetes):
     assert "leave metric unset" in e.value.fix
     with pytest.raises(ParameterError, match="metric='r2' is for regression") as e:
         permutation_importance(Predictor(nn.Linear(10, 2), adapter=ad), df, y, metric="r2")
-    assert "output='regression'" in e.value.fix
+    assert "task='regression'" in e.value.fix

@@ -229,7 +229,7 @@ def test_report_frame_lists_every_parity_check(exported):
 
 def test_report_plots_and_html(exported):
     rep = exported[3]
-    assert rep.plot().get_title().startswith("parity") and len(rep.plot(kind="latency").patches) >= 4
+    assert rep.plot().ax_.get_title().startswith("parity") and len(rep.plot(kind="latency").ax_.patches) >= 4
     assert "export passed" in rep._repr_html_()
 
 

@@ -229,13 +229,13 @@ def test_regression_paths(setup):
     train, ad, _ = setup
     torch.manual_seed(0)
     reg = nn.Linear(ad.n_features_, 1)
-    g = GuardedModel(FaultyModel(Predictor(reg, adapter=ad, output="regression"), nan_rate=1.0),
+    g = GuardedModel(FaultyModel(Predictor(reg, adapter=ad, task="regression"), nan_rate=1.0),
                      fallbacks=[("mean", lambda df: np.full(len(df), 2.5))], schema=ad.schema, output="regression")
     df = g.serve(train.head(4))
     assert df.served_by.tolist() == ["mean"] * 4 and df.prediction.tolist() == [2.5] * 4
     assert g.answer(train.head(1)).value == 2.5
     np.testing.assert_allclose(GuardedModel(reg, adapter=ad, output="regression").predict(train.head(4)),
-                               Predictor(reg, adapter=ad, output="regression").predict(train.head(4)), atol=1e-6)
+                               Predictor(reg, adapter=ad, task="regression").predict(train.head(4)), atol=1e-6)
 
 
 def test_torchscript_primary_and_tensor_inputs(setup):
@@ -315,7 +315,7 @@ def test_hostile_column_and_path_names_are_kept_as_data_and_escaped_in_html():
     assert f"served_share.{path}" in rep.summary
     soup = BeautifulSoup(rep._repr_html_(), "html.parser")
     assert not soup.find_all(["img", "script", "a"]) and path in soup.get_text()
-    ax = rep.plot(); ax.figure.savefig(io.BytesIO(), format="png"); plt.close(ax.figure)
+    ax = rep.plot().ax_; ax.figure.savefig(io.BytesIO(), format="png"); plt.close(ax.figure)
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +331,7 @@ def diabetes():
         opt = torch.optim.Adam(m.parameters(), lr=0.1)
         for _ in range(steps):
             opt.zero_grad(); loss = ((m(X) - y) ** 2).mean(); loss.backward(); opt.step()
-        return Predictor(m.eval(), adapter=ad, output="regression")
+        return Predictor(m.eval(), adapter=ad, task="regression")
     return df, ad, fit(16, 150, 0), fit(4, 60, 1)
 
 

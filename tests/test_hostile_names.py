@@ -390,7 +390,7 @@ def _draw(obj):
         page = obj._repr_html_()
         assert "display failed" not in page, page[:300]
         if isinstance(obj, Report) and type(obj)._plot is not Report._plot:
-            ax = obj.plot(); (ax.figure if hasattr(ax, "figure") else obj.figure_).savefig(io.BytesIO(), format="png")
+            ax = obj.plot().ax_; (ax.figure if hasattr(ax, "figure") else obj.figure_).savefig(io.BytesIO(), format="png")
         return page
     finally:
         plt.close("all")

@@ -344,8 +344,8 @@ def test_offline_and_concurrency_sweeps():
                             progress=False)
     sw = r.sweep.set_index("level")
     assert sw.throughput_rps[4] > 2.5 * sw.throughput_rps[1] and r.summary["level"] == 4
-    axes = r.plot(); assert len(axes) == 3
-    assert r.plot(kind="sweep").get_xlabel().startswith("throughput")
+    axes = r.plot().ax_; assert len(axes) == 3
+    assert r.plot(kind="sweep").ax_.get_xlabel().startswith("throughput")
 
 
 # --- stability over time --------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def test_html_shows_percentiles_with_their_intervals_and_stays_small(server_repo
 
 
 def test_plot_kinds(server_report):
-    assert server_report.plot(kind="spectrum").get_legend() is not None
+    assert server_report.plot(kind="spectrum").ax_.get_legend() is not None
     with pytest.raises(ParameterError, match="`kind` must be one of"):
         server_report.plot(kind="nope")
 

@@ -70,7 +70,7 @@ def test_a_regression_guard_under_a_monitor(tmp_path):
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
     ad = TabularAdapter().fit(df)
     torch.manual_seed(0)
-    pred = Predictor(nn.Linear(2, 1), adapter=ad, output="regression")
+    pred = Predictor(nn.Linear(2, 1), adapter=ad, task="regression")
     guard = GuardedModel(pred, fallbacks=[("mean", lambda d: 3.0)], on_invalid="flag")
     x = df.head(4).copy(); x.loc[2, "a"] = np.nan
     with Monitor(guard, tmp_path / "r.sqlite") as mon:

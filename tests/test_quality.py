@@ -51,7 +51,7 @@ def iris():
 def diabetes():
     d = load_diabetes(as_frame=True)
     lr = LinearRegression().fit(d.data, d.target)
-    model = Predictor(_linear(lr.coef_[None, :], [lr.intercept_]), output="regression")
+    model = Predictor(_linear(lr.coef_[None, :], [lr.intercept_]), task="regression")
     return model, d.data.assign(progression=d.target)
 
 

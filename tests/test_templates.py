@@ -194,7 +194,7 @@ def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
     with torch.no_grad():   # least squares on the standardised features: a model that fits well
         A = torch.cat([X, torch.ones(len(X), 1)], 1); w = torch.linalg.lstsq(A, y).solution
         lin.weight.copy_(w[:2].T); lin.bias.copy_(w[2])
-    save_bundle(tmp_path / "bundle", lin, ad, output="regression")
+    save_bundle(tmp_path / "bundle", lin, ad, task="regression")
     df.to_csv(tmp_path / "data.csv", index=False)
     r = run_notebook("validation", {"model": tmp_path / "bundle", "reference": tmp_path / "data.csv", "current": tmp_path / "data.csv",
                                     "label": "price", **OTHER_SECTIONS_OFF}, tmp_path / "out", gates=["quality.rmse <= 0.2", "quality.mae_increase == 0"])
