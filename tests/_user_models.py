@@ -78,9 +78,13 @@ def _split(n, share, *, seed=SEED):
 def _write(out, kind, ref, cur, model, adapter, *, label, task, classes, output, example=None, time=None, profile_model=True, notes=None):
     "Write the bundle, the Parquet data and the reference profile of one kind into `out`; return its UserModel."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    bundle = save_bundle(out / "bundle", model, adapter, task=task, output="logits" if output == "regression" else output, classes=classes, name=f"user-{kind}", example=example)
+    mtask = "regression" if output == "regression" else "classification"
+    bundle = save_bundle(out / "bundle", model, adapter, task=mtask, output="logits" if mtask == "regression" else output,
+                         classes=classes, name=f"user-{kind}", example=example)
     ref.to_parquet(out / "reference.parquet", index=False); cur.to_parquet(out / "current.parquet", index=False)
-    pred = (Predictor(model, adapter=adapter, task="regression") if task == "regression" else Predictor(model, adapter=adapter, output=output, classes=classes)) if profile_model else None
+    pred = None
+    if profile_model: pred = (Predictor(model, adapter=adapter, task="regression") if mtask == "regression"
+                              else Predictor(model, adapter=adapter, output=output, classes=classes))
     schema = adapter.schema if adapter is not None else Schema.infer(ref, target=label, time=time)
     ReferenceProfile.fit(ref, schema=schema, predictor=pred, seed=SEED).save(out / "profile.npz")
     return UserModel(kind=kind, bundle=bundle, reference=out / "reference.parquet", current=out / "current.parquet",
