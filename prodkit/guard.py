@@ -12,10 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
-from .core import (DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError, SchemaProblem,
-                          TabularAdapter, check_choice, check_positive, read_table)
+from .core import (TASKS, DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError, SchemaProblem,
+                          Scorer, TabularAdapter, as_predictor, check_choice, check_positive, read_table)
 
 # %% auto #0
 __all__ = ['FAILURE_KINDS', 'row_problems', 'AllPathsFailedError', 'Answer', 'FaultyModel', 'GuardedModel', 'fault_rates',
@@ -44,11 +45,13 @@ def row_problems(df:pd.DataFrame, # rows to check
     return dict(sorted(out.items()))
 
 # %% ../nbs/50_guard.ipynb #b2800a7e
-FAILURE_KINDS = ("error", "timeout", "invalid_output", "overloaded")
+FAILURE_KINDS = ("error", "timeout", "invalid_output", "overloaded")   # why a path gave no answer for a row
 
+# %% ../nbs/50_guard.ipynb #963d1a2e
 class AllPathsFailedError(ModelError):
     "Every path of a `GuardedModel` failed for some rows; `reasons` maps each such row to its failures."
 
+# %% ../nbs/50_guard.ipynb #7a4776f6
 @dataclass(frozen=True)
 class Answer:
     "One guarded prediction: the `value`, the path that `served_by` it, and the `reasons` earlier paths failed."
@@ -60,6 +63,13 @@ class Answer:
     @property
     def ok(self) -> bool: return self.served_by != "rejected"
 
+# %% ../nbs/50_guard.ipynb #b323e038
+def _check_share(name:str, value) -> float:
+    "`value` when it is a share between 0 and 1, else a `ParameterError` naming `name`."
+    check_positive(name, value, allow_zero=True)
+    if value > 1: raise ParameterError(f"`{name}` must be a share between 0 and 1", value=value, fix=f"pass e.g. {name}=0.05")
+    return value
+
 # %% ../nbs/50_guard.ipynb #d9169ba0
 class FaultyModel:
     "Wrap a model (or any callable) so that calls raise, stall or return NaN at seeded random rates."
@@ -69,32 +79,35 @@ class FaultyModel:
                  stall_ms:float=200.0, # length of a stall
                  nan_rate:float=0.0, # share of calls whose output is all NaN
                  seed:int=0):
-        for n, r in (("error_rate", error_rate), ("stall_rate", stall_rate), ("nan_rate", nan_rate)):
-            check_positive(n, r, allow_zero=True)
-            if r > 1: raise ParameterError(f"`{n}` must be a share between 0 and 1", value=r, fix=f"pass e.g. {n}=0.05")
-        check_positive("stall_ms", stall_ms, allow_zero=True); check_positive("seed", seed, allow_zero=True, integer=True)
-        if not callable(model): raise ParameterError("model must be callable", value=type(model).__name__, fix="pass a model or a function")
+        for n, r in (("error_rate", error_rate), ("stall_rate", stall_rate), ("nan_rate", nan_rate)): _check_share(n, r)
+        check_positive("stall_ms", stall_ms, allow_zero=True)
+        check_positive("seed", seed, allow_zero=True, integer=True)
+        if not callable(model):
+            raise ParameterError("model must be callable", value=type(model).__name__, fix="pass a model or a function")
         if isinstance(model, nn.Module): model.eval()
-        self.model, self.error_rate, self.stall_rate, self.stall_ms, self.nan_rate = model, error_rate, stall_rate, stall_ms, nan_rate
-        self.seed, self._rng, self._lock = seed, np.random.default_rng(seed), threading.Lock()
-        self.injected = collections.Counter()
+        self.model, self.error_rate, self.stall_rate, self.nan_rate = model, error_rate, stall_rate, nan_rate
+        self.stall_ms, self.seed = stall_ms, seed
+        self._rng, self._lock, self.injected = np.random.default_rng(seed), threading.Lock(), collections.Counter()
 
-    def __call__(self, X):
-        with self._lock:
-            u = self._rng.random(3)
-            kinds = [k for k, hit in zip(("error", "stall", "nan"), u < (self.error_rate, self.stall_rate, self.nan_rate)) if hit]
-            self.injected.update(kinds); self.injected["calls"] += 1
-        if "error" in kinds: raise RuntimeError("injected fault")
-        if "stall" in kinds: time.sleep(self.stall_ms / 1000)
-        out = self.model(X)
-        if "nan" in kinds:
-            out = out * float("nan") if isinstance(out, torch.Tensor) else np.asarray(out, dtype="float64") * np.nan
-        return out
+# %% ../nbs/50_guard.ipynb #ac4cc42a
+@patch
+def __call__(self:FaultyModel, X):
+    "Call the wrapped model, with this call's faults drawn under a lock (threads share one seeded stream)."
+    with self._lock:
+        hit = self._rng.random(3) < (self.error_rate, self.stall_rate, self.nan_rate)
+        kinds = [k for k, h in zip(("error", "stall", "nan"), hit) if h]
+        self.injected.update(kinds)
+        self.injected["calls"] += 1
+    if "error" in kinds: raise RuntimeError("injected fault")
+    if "stall" in kinds: time.sleep(self.stall_ms / 1000)
+    out = self.model(X)
+    if "nan" in kinds:
+        out = out * float("nan") if isinstance(out, torch.Tensor) else np.asarray(out, dtype="float64") * np.nan
+    return out
 
 # %% ../nbs/50_guard.ipynb #5b83d516
 class _Timeout(Exception): pass
 class _BadOutput(Exception): pass
-
 class _Overloaded(Exception): pass
 
 class _Abandoned:
@@ -103,6 +116,7 @@ class _Abandoned:
     def add(self, k):
         with self.lock: self.n += k
 
+# %% ../nbs/50_guard.ipynb #9ff555ce
 def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandoned:int=None):
     "Call `fn(X)`; with a deadline run it in a daemon thread and raise `_Timeout` when it is not done in time."
     if timeout_s is None: return fn(X)
@@ -126,26 +140,30 @@ def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandon
     if "error" in box: raise box["error"]
     return box["value"]
 
+# %% ../nbs/50_guard.ipynb #2b80b69d
 def _failure_kind(e:Exception) -> str:
     "'invalid_output' for a model whose output a `Predictor` refused (NaN, wrong shape), else 'error'."
-    if isinstance(e, ModelError) and any(s in e.what for s in ("NaN or infinite outputs", "returned shape", "without a 'logits'")):
-        return "invalid_output"
-    return "error"
+    said = ("NaN or infinite outputs", "returned shape", "without a 'logits'")
+    return "invalid_output" if isinstance(e, ModelError) and any(s in e.what for s in said) else "error"
 
+# %% ../nbs/50_guard.ipynb #28e41367
 def _to_array(out) -> np.ndarray:
+    "A path's output (tensor, frame, array, list or number) as a float64 array."
     if isinstance(out, torch.Tensor): return out.detach().to(torch.float64).cpu().numpy()
     if isinstance(out, pd.DataFrame): return out.to_numpy(dtype="float64")
     return np.asarray(out, dtype="float64")
 
-# %% ../nbs/50_guard.ipynb #99c4cb71
-def _check_output(raw, n:int, k:int|None, regression:bool):
-    "Check a path's output for `n` rows: return (values, per-row reasons (None = valid)) or raise `_BadOutput` for the whole batch."
-    v = _to_array(raw)
-    if regression:
-        if v.ndim == 0: v = np.full(n, float(v))   # a rule may answer one value for every row
-        if v.ndim == 2 and v.shape[1] == 1: v = v[:, 0]
-        if v.shape != (n,): raise _BadOutput(f"returned shape {v.shape} for {n} rows, expected ({n},)")
-        return v, [None if np.isfinite(x) else "NaN or infinite value" for x in v]
+# %% ../nbs/50_guard.ipynb #42d288e9
+def _check_values(v:np.ndarray, n:int) -> tuple:
+    "A regressor's output for `n` rows: (values, per-row reasons, None when valid)."
+    if v.ndim == 0: v = np.full(n, float(v))   # a rule may answer one value for every row
+    if v.ndim == 2 and v.shape[1] == 1: v = v[:, 0]
+    if v.shape != (n,): raise _BadOutput(f"returned shape {v.shape} for {n} rows, expected ({n},)")
+    return v, [None if np.isfinite(x) else "NaN or infinite value" for x in v]
+
+# %% ../nbs/50_guard.ipynb #e82735a7
+def _check_proba(v:np.ndarray, n:int, k:int|None) -> tuple:
+    "A classifier's output for `n` rows of `k` classes (None: any): (probabilities, per-row reasons, None when valid)."
     if v.ndim == 1 and v.shape[0] == n: v = np.column_stack([1 - v, v])
     if v.ndim != 2 or v.shape[0] != n or v.shape[1] < 2:
         raise _BadOutput(f"returned shape {v.shape} for {n} rows, expected ({n}, classes)")
@@ -157,116 +175,132 @@ def _check_output(raw, n:int, k:int|None, regression:bool):
            "probabilities outside [0, 1]" if not r else "probabilities do not sum to 1" for f, r, t in zip(fin, rng, tot)]
     return np.clip(v, 0, 1), why
 
-# %% ../nbs/50_guard.ipynb #f3dc1089
-def _as_path(name, model, adapter, output, classes):
-    "(name, kind, callable object) for one path of the chain."
-    if isinstance(model, Predictor): return name, "predictor", model
-    if isinstance(model, nn.Module):
-        return name, "predictor", Predictor(model, adapter=adapter, task="regression" if output == "regression" else "classification",
-                                             classes=None if output == "regression" else classes)
-    if hasattr(model, "predict_proba") and callable(getattr(model, "predict_proba")): return name, "proba", model
-    if callable(model): return name, "callable", model
-    raise ParameterError(f"path {name!r} is not a model or a function", value=type(model).__name__,
-                         fix="pass an nn.Module, a TorchScript module, a Predictor, or a function of the inputs")
+# %% ../nbs/50_guard.ipynb #99c4cb71
+def _check_output(raw, n:int, k:int|None, regression:bool) -> tuple:
+    "Check a path's output for `n` rows: return (values, per-row reasons (None = valid)) or raise `_BadOutput` for the whole batch."
+    v = _to_array(raw)
+    return _check_values(v, n) if regression else _check_proba(v, n, k)
 
-def _output_of(model) -> str|None:
-    "'regression' or 'proba' when `model` is (or wraps, e.g. in a `FaultyModel`) a `Predictor` that says which; else None."
-    for _ in range(5):
-        if isinstance(model, Predictor): return "regression" if model.task == "regression" else "proba"
-        if isinstance(model, GuardedModel): return model.output
-        model = getattr(model, "model", None)
-        if model is None: return None
-    return None
-
+# %% ../nbs/50_guard.ipynb #8056289d
 def _name_paths(fallbacks) -> list:
+    "The fallbacks as (name, model) pairs: from a dict, (name, model) pairs or bare models (named fallback1, ...)."
     if isinstance(fallbacks, dict): items = list(fallbacks.items())
     elif isinstance(fallbacks, (list, tuple)):
-        items = [(f if isinstance(f, tuple) and len(f) == 2 and isinstance(f[0], str) else (f"fallback{i+1}", f)) for i, f in enumerate(fallbacks)]
+        named = lambda f: isinstance(f, tuple) and len(f) == 2 and isinstance(f[0], str)
+        items = [f if named(f) else (f"fallback{i+1}", f) for i, f in enumerate(fallbacks)]
     else: items = [("fallback1", fallbacks)]
     names = [n for n, _ in items]
     if "primary" in names or "rejected" in names or len(set(names)) != len(names):
         raise ParameterError("fallback names must be unique and not 'primary' or 'rejected'", value=names, fix="rename the fallbacks")
     return items
 
-# %% ../nbs/50_guard.ipynb #cdd8517f
-def _inner_predictor(model) -> Predictor|None:
-    "The `Predictor` that `model` is or wraps (through `FaultyModel` and similar wrappers), if any."
+# %% ../nbs/50_guard.ipynb #1861b8a6
+def _scorer_of(model) -> Scorer|None:
+    "The `Scorer` that `model` is, that a loaded bundle holds, or that a wrapper such as `FaultyModel` wraps; else None."
     for _ in range(5):
-        if isinstance(model, Predictor): return model
+        if isinstance(model, Scorer) or isinstance(getattr(model, "predictor", None), Scorer): return as_predictor(model)
         model = getattr(model, "model", None)
+        if model is None: return None
     return None
 
-def _check_kinds(primary, fallbacks, output) -> str:
-    "The guard's `output`: as given, or the primary's kind; a path whose `Predictor` says otherwise is refused."
-    if output is not None: check_choice("output", output, ["proba", "regression"])
-    kinds = [("primary", _output_of(primary))] + [(n, _output_of(m)) for n, m in _name_paths(fallbacks)]
-    out = output or kinds[0][1] or "proba"
-    for name, k in kinds:
-        if k is not None and k != out:
-            raise ParameterError(f"path {name!r} is a {'regressor' if k == 'regression' else 'classifier'} but the guard serves "
-                                 f"output={out!r}", value=name,
-                                 fix="pass task='regression' for a regressor and output='proba' for a classifier, with paths of that kind")
-    return out
+# %% ../nbs/50_guard.ipynb #f3dc1089
+def _as_path(name:str, model, adapter, task:str) -> tuple:
+    "(name, kind, callable object) for one path of the chain; kind is 'predictor', 'proba' or 'callable'."
+    if isinstance(model, Scorer) or isinstance(getattr(model, "predictor", None), Scorer):
+        return name, "predictor", as_predictor(model, what=f"path {name!r}")
+    if isinstance(model, nn.Module): return name, "predictor", as_predictor(model, adapter=adapter, task=task)
+    if hasattr(model, "predict_proba") and callable(getattr(model, "predict_proba")): return name, "proba", model
+    if callable(model): return name, "callable", model
+    raise ParameterError(f"path {name!r} is not a model or a function", value=type(model).__name__,
+                         fix="pass an nn.Module, a TorchScript module, a Predictor, or a function of the inputs")
+
+# %% ../nbs/50_guard.ipynb #cdd8517f
+def _guard_task(primary, fallbacks, task:str|None) -> str:
+    "The guard's task: `task`, else the primary's (as `as_predictor` reads it); a path whose `Scorer` says otherwise is refused."
+    if task is not None: check_choice("task", task, TASKS)
+    said = [(n, getattr(_scorer_of(m), "task", None)) for n, m in [("primary", primary)] + _name_paths(fallbacks)]
+    task = task or said[0][1] or "classification"
+    for name, t in said:
+        if t is not None and t != task:
+            raise ParameterError(f"path {name!r} is a {'regressor' if t == 'regression' else 'classifier'} but the guard serves "
+                                 f"task={task!r}", value=name, fix="pass paths of one task (task='regression' or 'classification')")
+    return task
+
+# %% ../nbs/50_guard.ipynb #f0aacbc9
+def _check_guard_options(schema, adapter, on_invalid:str, unseen:str, timeout_ms, max_abandoned:int, max_events:int):
+    "Refuse options a `GuardedModel` cannot use, each with its own message."
+    check_choice("on_invalid", on_invalid, ["reject", "flag"])
+    check_choice("unseen", unseen, ["error", "allow"])
+    if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
+    check_positive("max_events", max_events, integer=True)
+    check_positive("max_abandoned", max_abandoned, integer=True)
+    if schema is not None and not isinstance(schema, Schema):
+        raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__,
+                             fix="pass Schema.infer(train) or Schema.load(path)")
+    if adapter is not None and not isinstance(adapter, TabularAdapter):
+        raise ParameterError("adapter must be a TabularAdapter", value=type(adapter).__name__,
+                             fix="pass TabularAdapter(schema).fit(train)")
 
 # %% ../nbs/50_guard.ipynb #edf63ce6
-class GuardedModel:
+class GuardedModel(Scorer):
     "A model that validates its inputs and outputs, meets a deadline, and falls back along a chain; every answer says which path served it."
-    def __init__(self, primary, # nn.Module, TorchScript module, Predictor, or function of the inputs
+    def __init__(self, primary, # nn.Module, TorchScript module, Scorer (Predictor), loaded bundle, or function of the inputs
                  *, fallbacks=(), # in order: models or functions, or (name, model) pairs, or a dict name -> model
                  schema:Schema=None, # what input frames must look like (default: the adapter's schema)
                  timeout_ms:float=None, # deadline for each path; None waits as long as the model takes
                  on_invalid:str="reject", # invalid input rows: 'reject' raises, 'flag' serves the valid rows and marks the rest
-                 adapter:TabularAdapter=None, # encodes frames for torch models
-                 output:str=None, # 'proba' (classifier; logits are turned into probabilities) or 'regression'; None: the primary's kind
+                 adapter:TabularAdapter=None, # encodes frames for torch models (default: the primary Predictor's)
+                 task:str=None, # 'classification' or 'regression'; None: the primary's task (a bare function: classification)
                  classes:Sequence=None, # class labels in output order
                  unseen:str="error", # 'allow' to accept categories never seen in training
                  check_range:bool=False, # also reject numeric inputs outside the training range
                  max_abandoned:int=16, # with a deadline: a path with this many calls still running past their deadline is skipped
                  max_events:int=100_000): # calls kept in the event log
-        output = _check_kinds(primary, fallbacks, output)
-        check_choice("on_invalid", on_invalid, ["reject", "flag"])
-        check_choice("unseen", unseen, ["error", "allow"])
-        if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
-        check_positive("max_events", max_events, integer=True); check_positive("max_abandoned", max_abandoned, integer=True)
-        if schema is not None and not isinstance(schema, Schema):
-            raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
-        if adapter is not None and not isinstance(adapter, TabularAdapter):
-            raise ParameterError("adapter must be a TabularAdapter", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
-        if adapter is None and isinstance(primary, Predictor): adapter = primary.adapter
-        inner = _inner_predictor(primary)
-        if classes is None and inner is not None and output != "regression": classes = inner.classes
+        _check_guard_options(schema, adapter, on_invalid, unseen, timeout_ms, max_abandoned, max_events)
+        task = _guard_task(primary, fallbacks, task)
+        if adapter is None and isinstance(primary, Scorer): adapter = getattr(primary, "adapter", None)
+        if classes is None and task == "classification": classes = getattr(_scorer_of(primary), "classes", None)
         self.primary, self.fallbacks, self.timeout_ms, self.on_invalid = primary, fallbacks, timeout_ms, on_invalid
-        self.adapter, self.output, self.classes, self.unseen, self.check_range = adapter, output, classes, unseen, check_range
-        self.schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
-        self.paths = [_as_path("primary", primary, adapter, output, classes)] + \
-                     [_as_path(n, m, adapter, output, classes) for n, m in _name_paths(fallbacks)]
+        self.adapter, self.task, self.classes, self.unseen, self.check_range = adapter, task, classes, unseen, check_range
+        self.schema = schema if schema is not None else getattr(adapter, "schema", None)
+        self.paths = [_as_path(n, m, adapter, task) for n, m in [("primary", primary)] + _name_paths(fallbacks)]
         self.path_names = [p[0] for p in self.paths]
         self._k = len(classes) if classes is not None else None
-        self._lock = threading.Lock()
-        self._counts = collections.Counter()
+        self._lock, self._counts = threading.Lock(), collections.Counter()
         self._events = collections.deque(maxlen=max_events)
         self.max_abandoned, self._abandoned = max_abandoned, {n: _Abandoned() for n in self.path_names}
 
     def __repr__(self):
-        return f"GuardedModel(paths={self.path_names}, timeout_ms={self.timeout_ms}, on_invalid={self.on_invalid!r})"
+        return (f"GuardedModel(paths={self.path_names}, task={self.task!r}, timeout_ms={self.timeout_ms}, "
+                f"on_invalid={self.on_invalid!r})")
 
-# %% ../nbs/50_guard.ipynb #669ddbd0
-def _prepare(self, X):
-    "Return (inputs, number of rows, {row position: [reasons]}, [SchemaProblem]) for `X`."
-    if isinstance(X, dict): X = pd.DataFrame([X])
-    elif isinstance(X, pd.Series): X = pd.DataFrame([X.to_dict()])
-    elif isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
-    if isinstance(X, pd.DataFrame):
-        X = read_table(X, name="input")
-        if self.schema is not None:
-            rp = row_problems(X, self.schema, unseen=self.unseen, check_range=self.check_range)
-            return X, len(X), {i: [p.message for p in ps] for i, ps in rp.items()}, [p for ps in rp.values() for p in ps]
-        bad = {}
-        for c in X.columns:
-            if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c]):
-                v = X[c].to_numpy(dtype="float64", na_value=np.nan)
-                for i in np.flatnonzero(~np.isfinite(v)): bad.setdefault(int(i), []).append(f"column {c!r} is {v[i]}")
-        return X, len(X), dict(sorted(bad.items())), []
+# %% ../nbs/50_guard.ipynb #5a48ee88
+def _as_frame(X):
+    "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
+    if isinstance(X, dict): return pd.DataFrame([X])
+    if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))
+    return X
+
+# %% ../nbs/50_guard.ipynb #7bcae891
+@patch
+def _prepare_frame(self:GuardedModel, X:pd.DataFrame) -> tuple:
+    "(frame, rows, {row: [reasons]}, [SchemaProblem]): against the schema, else every non-finite number."
+    X = read_table(X, name="input")
+    if self.schema is not None:
+        rp = row_problems(X, self.schema, unseen=self.unseen, check_range=self.check_range)
+        return X, len(X), {i: [p.message for p in ps] for i, ps in rp.items()}, [p for ps in rp.values() for p in ps]
+    bad = {}
+    for c in X.columns:
+        if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c]):
+            v = X[c].to_numpy(dtype="float64", na_value=np.nan)
+            for i in np.flatnonzero(~np.isfinite(v)): bad.setdefault(int(i), []).append(f"column {c!r} is {v[i]}")
+    return X, len(X), dict(sorted(bad.items())), []
+
+# %% ../nbs/50_guard.ipynb #596f419e
+@patch
+def _prepare_tensor(self:GuardedModel, X) -> tuple:
+    "(tensor, rows, {row: [reasons]}, []) for an array or tensor: shape checked, rows with NaN or inf found."
     try: t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
     except (TypeError, ValueError) as e:
         raise DataError(f"input could not be read as a DataFrame, dict or numeric array: {type(e).__name__}: {e}", value=type(X).__name__,
@@ -284,108 +318,264 @@ def _prepare(self, X):
             bad[i] = [f"row has {int(nf[i].sum())} NaN or infinite values at positions {torch.nonzero(nf[i]).flatten().tolist()[:5]}"]
     return t, t.shape[0], bad, []
 
+# %% ../nbs/50_guard.ipynb #669ddbd0
+@patch
+def _prepare(self:GuardedModel, X) -> tuple:
+    "Return (inputs, number of rows, {row position: [reasons]}, [SchemaProblem]) for `X`."
+    X = _as_frame(X)
+    return self._prepare_frame(X) if isinstance(X, pd.DataFrame) else self._prepare_tensor(X)
+
+# %% ../nbs/50_guard.ipynb #42287e2d
 def _take(X, pos:np.ndarray):
+    "Rows `pos` of a frame or tensor (`X` itself when that is all of it)."
     if len(pos) == len(X) and (pos == np.arange(len(X))).all(): return X
     if isinstance(X, pd.DataFrame): return X.iloc[pos]
     return X[torch.as_tensor(pos, dtype=torch.long)]
 
-GuardedModel._prepare = _prepare
-
 # %% ../nbs/50_guard.ipynb #fc3ea6c5
-def _call_path(self, kind, obj, X):
+@patch
+def _call_path(self:GuardedModel, kind:str, obj, X):
+    "Ask one path for its raw output: probabilities (classifier) or values (regression)."
     if kind == "predictor":
-        if isinstance(X, pd.DataFrame) and obj.adapter is not None and self.schema is obj.adapter.schema:
-            X = obj.adapter.transform(X, validated=True)   # `_prepare` checked these rows against this very schema
-        return obj.predict(X) if self.output == "regression" else obj.predict_proba(X)
+        ad = getattr(obj, "adapter", None)
+        if isinstance(X, pd.DataFrame) and ad is not None and self.schema is ad.schema:
+            X = ad.transform(X, validated=True)   # `_prepare` checked these rows against this very schema
+        return obj.predict(X) if self.task == "regression" else obj.predict_proba(X)
     if kind == "proba": return obj.predict_proba(X)
     return obj(X)
 
-def _run(self, X) -> dict:
-    "Serve `X` through the chain; return arrays of values, paths and reasons (raises on rejected or unanswered rows as configured)."
-    t_wall, t0 = time.time(), time.perf_counter()
-    event = {"time": t_wall, "latency_ms": np.nan, "rows": 0, "served_by": "", "fallback": False, "rejected": 0,
-             "failed": False, "failures": ""}
-    try:
-        try: Xp, n, rejected, problems = self._prepare(X)
-        except Exception:
-            event["served_by"] = "rejected"; event["failures"] = "input:invalid"; raise
-        event["rows"], event["rejected"] = n, len(rejected)
-        reasons = {i: list(r) for i, r in rejected.items()}
-        if rejected and self.on_invalid == "reject":
-            event["served_by"] = "rejected"   # refused, not failed: no model was asked
-            shown = "; ".join(f"row {i}: " + ", ".join(r) for i, r in list(rejected.items())[:5])
-            cls = SchemaError if isinstance(Xp, pd.DataFrame) and self.schema is not None else DataError
-            raise cls(f"{len(rejected)} of {n} input rows are invalid: {shown}" + ("; ..." if len(rejected) > 5 else ""),
-                      fix="fix or drop those rows, or pass on_invalid='flag' to serve the valid rows and flag the rest",
-                      problems=problems, rows=rejected)
-        pending = np.array([i for i in range(n) if i not in rejected], dtype=np.int64)
-        values, served, fails = [None] * n, ["rejected" if i in rejected else "" for i in range(n)], []
-        timeout_s = None if self.timeout_ms is None else self.timeout_ms / 1000
-        for name, kind, obj in self.paths:
-            if not len(pending): break
-            try: raw = _call_with_deadline(lambda Z: self._call_path(kind, obj, Z), _take(Xp, pending), timeout_s,
-                                           self._abandoned[name], self.max_abandoned)
-            except _Timeout: fk, msg = "timeout", f"timeout after {self.timeout_ms:g} ms"
-            except _Overloaded: fk, msg = "overloaded", f"skipped: {self.max_abandoned} earlier calls of this path are still running past their deadline"
-            except Exception as e: fk, msg = _failure_kind(e), f"{type(e).__name__}: {e}"
-            else:
-                try:
-                    with self._lock: k = self._k
-                    vals, why = _check_output(raw, len(pending), k, self.output == "regression")
-                except (_BadOutput, TypeError, ValueError) as e: fk, msg = "invalid_output", str(e)
-                else:
-                    if self.output != "regression":
-                        with self._lock:
-                            if self._k is None: self._k = vals.shape[1]
-                    good = np.array([w is None for w in why], dtype=bool)
-                    for j, i in enumerate(pending):
-                        if good[j]: values[i], served[i] = vals[j], name
-                        else: reasons.setdefault(int(i), []).append(f"{name}: invalid_output: {why[j]}")
-                    if not good.all(): fails.append((name, "invalid_output"))
-                    pending = pending[~good]
-                    continue
-            fails.append((name, fk))
-            for i in pending: reasons.setdefault(int(i), []).append(f"{name}: {fk}: {msg}")
-        event["failures"] = "; ".join(f"{a}:{b}" for a, b in fails)
-        event["fallback"] = any(s not in ("primary", "rejected", "") for s in served)
-        event["served_by"] = "+".join(dict.fromkeys(s for s in served if s))
+# %% ../nbs/50_guard.ipynb #92ea20b4
+def _new_event() -> dict:
+    "The log entry of one call, filled in as the call goes."
+    return {"time": time.time(), "latency_ms": np.nan, "rows": 0, "served_by": "", "fallback": False, "rejected": 0,
+            "failed": False, "failures": ""}
+
+# %% ../nbs/50_guard.ipynb #0ef66714
+@patch
+def _admit(self:GuardedModel, X, event:dict) -> tuple:
+    "Read `X` and refuse invalid rows as configured: (inputs, rows, {row: [reasons]} of the rows to flag)."
+    try: Xp, n, rejected, problems = self._prepare(X)
+    except Exception:
+        event["served_by"], event["failures"] = "rejected", "input:invalid"
+        raise
+    event["rows"], event["rejected"] = n, len(rejected)
+    if rejected and self.on_invalid == "reject":
+        event["served_by"] = "rejected"   # refused, not failed: no model was asked
+        shown = "; ".join(f"row {i}: " + ", ".join(r) for i, r in list(rejected.items())[:5])
+        cls = SchemaError if isinstance(Xp, pd.DataFrame) and self.schema is not None else DataError
+        raise cls(f"{len(rejected)} of {n} input rows are invalid: {shown}" + ("; ..." if len(rejected) > 5 else ""),
+                  fix="fix or drop those rows, or pass on_invalid='flag' to serve the valid rows and flag the rest",
+                  problems=problems, rows=rejected)
+    return Xp, n, rejected
+
+# %% ../nbs/50_guard.ipynb #93e192e8
+@patch
+def _try_path(self:GuardedModel, name:str, kind:str, obj, X) -> tuple:
+    "Ask one path for the rows `X`: (values, per-row reasons) when it answered, else (None, (failure kind, message))."
+    timeout_s = None if self.timeout_ms is None else self.timeout_ms / 1000
+    call = lambda Z: self._call_path(kind, obj, Z)
+    try: raw = _call_with_deadline(call, X, timeout_s, self._abandoned[name], self.max_abandoned)
+    except _Timeout: return None, ("timeout", f"timeout after {self.timeout_ms:g} ms")
+    except _Overloaded:
+        return None, ("overloaded", f"skipped: {self.max_abandoned} earlier calls of this path are still running past their deadline")
+    except Exception as e: return None, (_failure_kind(e), f"{type(e).__name__}: {e}")
+    with self._lock: k = self._k
+    try: vals, why = _check_output(raw, len(X), k, self.task == "regression")
+    except (_BadOutput, TypeError, ValueError) as e: return None, ("invalid_output", str(e))
+    if self.task == "classification":
         with self._lock:
-            for a, b in fails: self._counts[f"failures.{a}.{b}"] += 1
-            for s in served:
-                if s: self._counts[f"served.{s}"] += 1
+            if self._k is None: self._k = vals.shape[1]
+    return vals, why
+
+# %% ../nbs/50_guard.ipynb #d056d8ca
+@patch
+def _chain(self:GuardedModel, Xp, n:int, rejected:dict) -> tuple:
+    "Walk the paths, each seeing the rows still pending: (values, served_by, {row: [reasons]}, [(path, failure)], pending rows)."
+    pending = np.array([i for i in range(n) if i not in rejected], dtype=np.int64)
+    values, served, fails = [None] * n, ["rejected" if i in rejected else "" for i in range(n)], []
+    reasons = {i: list(r) for i, r in rejected.items()}
+    for name, kind, obj in self.paths:
+        if not len(pending): break
+        vals, why = self._try_path(name, kind, obj, _take(Xp, pending))
+        if vals is None:
+            fails.append((name, why[0]))
+            for i in pending: reasons.setdefault(int(i), []).append(f"{name}: {why[0]}: {why[1]}")
+            continue
+        good = np.array([w is None for w in why], dtype=bool)
+        for j, i in enumerate(pending):
+            if good[j]: values[i], served[i] = vals[j], name
+            else: reasons.setdefault(int(i), []).append(f"{name}: invalid_output: {why[j]}")
+        if not good.all(): fails.append((name, "invalid_output"))
+        pending = pending[~good]
+    return values, served, reasons, fails, pending
+
+# %% ../nbs/50_guard.ipynb #e1929fb8
+def _unanswered(r:dict, reasons:dict, pending:np.ndarray) -> AllPathsFailedError:
+    "The error for rows no path answered; it keeps what the other rows got in `.result` (`serve` shows it as `.answers`)."
+    rs = {int(i): reasons[int(i)] for i in pending}
+    first = "; ".join(rs[int(pending[0])])
+    err = AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {r['n']} rows (row {int(pending[0])}: {first})",
+                              fix="inspect `.reasons`; add a fallback that always answers (e.g. a rule-based function)",
+                              reasons=rs, rows=[int(i) for i in pending])
+    err.result = dict(r, served=[s or "failed" for s in r["served"]])
+    return err
+
+# %% ../nbs/50_guard.ipynb #219a4c30
+@patch
+def _tally(self:GuardedModel, event:dict, served:list, fails:list):
+    "Note the failures and the serving paths of one call in its event and in the counters."
+    event["failures"] = "; ".join(f"{a}:{b}" for a, b in fails)
+    event["fallback"] = any(s not in ("primary", "rejected", "") for s in served)
+    event["served_by"] = "+".join(dict.fromkeys(s for s in served if s))
+    with self._lock:
+        for a, b in fails: self._counts[f"failures.{a}.{b}"] += 1
+        for s in served:
+            if s: self._counts[f"served.{s}"] += 1
+
+# %% ../nbs/50_guard.ipynb #67ea1a98
+@patch
+def _log(self:GuardedModel, event:dict):
+    "Count one finished call and keep its event."
+    with self._lock:
+        c = self._counts
+        c["calls"] += 1
+        c["rows"] += event["rows"]
+        c["rejected_rows"] += event["rejected"]
+        if event["served_by"] == "rejected": c["rejected_calls"] += 1
+        if event["failed"]: c["failed_calls"] += 1
+        if event["fallback"]: c["fallback_calls"] += 1
+        self._events.append(event)
+
+# %% ../nbs/50_guard.ipynb #8eeb2a1d
+@patch
+def _run(self:GuardedModel, X) -> dict:
+    "Serve `X` through the chain: per row its value, the path that served it and the reasons; raises on refused or unanswered rows."
+    t0, event = time.perf_counter(), _new_event()
+    try:
+        Xp, n, rejected = self._admit(X, event)
+        values, served, reasons, fails, pending = self._chain(Xp, n, rejected)
+        self._tally(event, served, fails)
+        r = {"values": values, "served": served, "reasons": [reasons.get(i, []) for i in range(n)], "X": Xp, "n": n}
         if len(pending):
             event["failed"] = True
-            rs = {int(i): reasons[int(i)] for i in pending}
-            first = "; ".join(rs[int(pending[0])])
-            err = AllPathsFailedError(f"no path gave a valid answer for {len(pending)} of {n} rows (row {int(pending[0])}: {first})",
-                                      fix="inspect `.reasons`; add a fallback that always answers (e.g. a rule-based function)",
-                                      reasons=rs, rows=[int(i) for i in pending])
-            err.result = {"values": values, "served": [s or "failed" for s in served], "X": Xp, "n": n,
-                          "reasons": [reasons.get(i, []) for i in range(n)]}   # what the other rows got (`serve` shows it as `.answers`)
-            raise err
-        return {"values": values, "served": served, "reasons": [reasons.get(i, []) for i in range(n)], "X": Xp, "n": n}
+            raise _unanswered(r, reasons, pending)
+        return r
     finally:
         event["latency_ms"] = (time.perf_counter() - t0) * 1000
-        with self._lock:
-            self._counts["calls"] += 1; self._counts["rows"] += event["rows"]
-            self._counts["rejected_rows"] += event["rejected"]
-            if event["served_by"] == "rejected": self._counts["rejected_calls"] += 1
-            if event["failed"]: self._counts["failed_calls"] += 1
-            if event["fallback"]: self._counts["fallback_calls"] += 1
-            self._events.append(event)
-
-GuardedModel._call_path, GuardedModel._run = _call_path, _run
+        self._log(event)
 
 # %% ../nbs/50_guard.ipynb #cd61f212
-def _counts(self) -> dict:
+@patch(as_prop=True)
+def counts(self:GuardedModel) -> dict:
     "Thread-safe snapshot of the counters: calls, rows, served.<path> (rows), failures.<path>.<kind> (calls), rejected_rows/calls (input refused), failed_calls (no path answered)."
     with self._lock: c = dict(self._counts)
     base = {"calls": 0, "rows": 0, "rejected_rows": 0, "rejected_calls": 0, "failed_calls": 0, "fallback_calls": 0}
     base.update({f"served.{p}": 0 for p in self.path_names})
-    base.update(c); return base
+    base.update(c)
+    return base
 
-def _events(self) -> pd.DataFrame:
-    "The per-call event log: time, latency_ms, rows, served_by, fallback, rejected, failed, failures."
+# %% ../nbs/50_guard.ipynb #7aa0e71d
+@patch
+def _class_labels(self:GuardedModel, k:int) -> list:
+    "The labels of `k` probability columns: `classes`, else 0..k-1."
+    return list(self.classes) if self.classes is not None else list(range(k))
+
+# %% ../nbs/50_guard.ipynb #771a3f5c
+@patch(as_prop=True)
+def classes_(self:GuardedModel) -> list|None:
+    "Class labels in `predict_proba` column order: `classes`, else 0..k-1 once a path showed k classes; None for regression."
+    if self.task == "regression": return None
+    with self._lock: k = self._k
+    return self._class_labels(k) if self.classes is not None or k else None
+
+# %% ../nbs/50_guard.ipynb #c158875c
+def _proba_columns(values:list, n:int, labels:list) -> dict:
+    "Columns `p_<class>`, `prediction` and `confidence` of `n` answers (None: no answer, NaN and no prediction)."
+    k = len(labels)
+    P = np.array([np.full(k, np.nan) if v is None else v for v in values], dtype="float64").reshape(n, k)
+    out = {f"p_{c}": P[:, j] for j, c in enumerate(labels)}
+    ok = ~np.isnan(P).any(1)
+    am = np.nan_to_num(P, nan=-1).argmax(1)
+    out["prediction"] = (np.asarray(labels)[am] if ok.all() else
+                         np.array([labels[j] if o else None for j, o in zip(am, ok)], dtype=object))
+    out["confidence"] = P.max(1)
+    return out
+
+# %% ../nbs/50_guard.ipynb #25694d0e
+@patch
+def _frame(self:GuardedModel, r:dict) -> pd.DataFrame:
+    "The answers of one call as a frame, indexed like the input frame."
+    n = r["n"]
+    idx = r["X"].index if isinstance(r["X"], pd.DataFrame) else pd.RangeIndex(n)
+    if self.task == "regression": out = {"prediction": [np.nan if v is None else float(v) for v in r["values"]]}
+    else: out = _proba_columns(r["values"], n, self._class_labels(self._k or 2))
+    out["served_by"] = r["served"]
+    out["reasons"] = ["; ".join(x) for x in r["reasons"]]
+    return pd.DataFrame(out, index=idx)
+
+# %% ../nbs/50_guard.ipynb #38bf1157
+@patch
+def serve(self:GuardedModel, X) -> pd.DataFrame:
+    "Answer every row of `X`: probabilities `p_<class>` (or `prediction` for regression), `served_by` and `reasons`."
+    try: r = self._run(X)
+    except AllPathsFailedError as e:   # the rows that were answered are not lost: `e.answers`, unanswered rows marked 'failed'
+        if getattr(e, "result", None) is not None: e.answers = self._frame(e.result)
+        raise
+    return self._frame(r)
+
+# %% ../nbs/50_guard.ipynb #9f091c18
+def _n_rows(x) -> int:
+    "How many inputs `x` holds (a dict or a Series is one)."
+    if isinstance(x, (dict, pd.Series)): return 1
+    if isinstance(x, pd.DataFrame): return len(x)
+    if isinstance(x, (np.ndarray, torch.Tensor)): return x.shape[0] if x.ndim >= 1 else 1
+    return len(x) if isinstance(x, (list, tuple)) and x and isinstance(x[0], dict) else 1
+
+# %% ../nbs/50_guard.ipynb #42dcbcb5
+@patch
+def answer(self:GuardedModel, x) -> Answer:
+    "Answer one input (a dict, a one-row frame, a Series, or one row of an array/tensor)."
+    if isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == 1: x = x[None]
+    if _n_rows(x) != 1:
+        raise ParameterError(f"answer takes one input, got {_n_rows(x)} rows", value=_n_rows(x), fix="use .serve(batch) for batches")
+    t0 = time.perf_counter()
+    r = self._run(x)
+    lat = (time.perf_counter() - t0) * 1000
+    served, reasons, v = r["served"][0], tuple(r["reasons"][0]), r["values"][0]
+    if served == "rejected": return Answer(None, "rejected", reasons, None, lat)
+    if self.task == "regression": return Answer(float(v), served, reasons, float(v), lat)
+    return Answer(v, served, reasons, self._class_labels(len(v))[int(np.argmax(v))], lat)
+
+# %% ../nbs/50_guard.ipynb #a4ec9337
+@patch
+def _values(self:GuardedModel, X) -> np.ndarray:
+    "The checked values of every row of `X`; raises when a row was rejected (it has no answer)."
+    r = self._run(X)
+    bad = [i for i, s in enumerate(r["served"]) if s == "rejected"]
+    if bad:
+        raise DataError(f"{len(bad)} input rows were rejected and have no answer: row {bad[0]}: {'; '.join(r['reasons'][bad[0]])}",
+                        fix="use .serve(X) to get answers with the rejected rows flagged, or fix those rows", rows=bad)
+    return np.array(r["values"], dtype="float64")
+
+# %% ../nbs/50_guard.ipynb #48b6721e
+@patch
+def predict_proba(self:GuardedModel, X) -> np.ndarray:
+    "Class probabilities (rows, classes), every row checked; raises rather than return an unchecked answer."
+    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task, fix="use .predict for regression")
+    return self._values(X)
+
+# %% ../nbs/50_guard.ipynb #4bb54111
+@patch
+def predict(self:GuardedModel, X) -> np.ndarray:
+    "Predicted class labels (classifier) or values (regression)."
+    v = self._values(X)
+    if self.task == "regression": return v
+    return np.asarray(self._class_labels(v.shape[1]))[v.argmax(1)]
+
+# %% ../nbs/50_guard.ipynb #fa6b3cab
+@patch
+def events(self:GuardedModel) -> pd.DataFrame:
+    "The per-call event log: time, latency_ms, rows, served_by, fallback, rejected, failed, failures, and a flag per failure kind."
     with self._lock: ev = list(self._events)
     cols = ["time", "latency_ms", "rows", "served_by", "fallback", "rejected", "failed", "failures"]
     df = pd.DataFrame(ev, columns=cols)
@@ -393,82 +583,14 @@ def _events(self) -> pd.DataFrame:
     for k in FAILURE_KINDS: df[k] = df["failures"].str.contains(f":{k}", regex=False)
     return df
 
-def _reset(self):
-    "Clear counters and the event log."
-    with self._lock: self._counts.clear(); self._events.clear()
+# %% ../nbs/50_guard.ipynb #82f6a75e
+@patch
+def reset(self:GuardedModel):
+    "Clear counters and the event log; return the guard."
+    with self._lock:
+        self._counts.clear()
+        self._events.clear()
     return self
-
-GuardedModel.counts = property(_counts)
-GuardedModel.events, GuardedModel.reset = _events, _reset
-
-# %% ../nbs/50_guard.ipynb #38bf1157
-def _class_labels(self, k): return list(self.classes) if self.classes is not None else list(range(k))
-
-def _serve(self, X) -> pd.DataFrame:
-    "Answer every row of `X`: probabilities `p_<class>` (or `prediction` for regression), `served_by` and `reasons`."
-    try: r = self._run(X)
-    except AllPathsFailedError as e:   # the rows that were answered are not lost: `e.answers`, unanswered rows marked 'failed'
-        if getattr(e, "result", None) is not None: e.answers = _frame(self, e.result)
-        raise
-    return _frame(self, r)
-
-def _frame(self, r:dict) -> pd.DataFrame:
-    "The answers of one call as a frame."
-    n = r["n"]
-    idx = r["X"].index if isinstance(r["X"], pd.DataFrame) else pd.RangeIndex(n)
-    out = {}
-    if self.output == "regression":
-        out["prediction"] = [np.nan if v is None else float(v) for v in r["values"]]
-    else:
-        k = self._k or 2; labels = self._class_labels(k)
-        P = np.array([np.full(k, np.nan) if v is None else v for v in r["values"]], dtype="float64").reshape(n, k)
-        for j, c in enumerate(labels): out[f"p_{c}"] = P[:, j]
-        ok = ~np.isnan(P).any(1)
-        am = np.nan_to_num(P, nan=-1).argmax(1)
-        out["prediction"] = np.asarray(labels)[am] if ok.all() else np.array([labels[j] if o else None for j, o in zip(am, ok)], dtype=object)
-        out["confidence"] = P.max(1)
-    out["served_by"] = r["served"]; out["reasons"] = ["; ".join(x) for x in r["reasons"]]
-    return pd.DataFrame(out, index=idx)
-
-def _n_rows(x):
-    if isinstance(x, (dict, pd.Series)): return 1
-    if isinstance(x, pd.DataFrame): return len(x)
-    if isinstance(x, (np.ndarray, torch.Tensor)): return x.shape[0] if x.ndim >= 1 else 1
-    return len(x) if isinstance(x, (list, tuple)) and x and isinstance(x[0], dict) else 1
-
-def _answer(self, x) -> Answer:
-    "Answer one input (a dict, a one-row frame, a Series, or one row of an array/tensor)."
-    if isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == 1: x = x[None]
-    if _n_rows(x) != 1: raise ParameterError(f"answer takes one input, got {_n_rows(x)} rows", value=_n_rows(x), fix="use .serve(batch) for batches")
-    t0 = time.perf_counter()
-    r = self._run(x); lat = (time.perf_counter() - t0) * 1000
-    served, reasons, v = r["served"][0], tuple(r["reasons"][0]), r["values"][0]
-    if served == "rejected": return Answer(None, "rejected", reasons, None, lat)
-    if self.output == "regression": return Answer(float(v), served, reasons, float(v), lat)
-    return Answer(v, served, reasons, self._class_labels(len(v))[int(np.argmax(v))], lat)
-
-def _values(self, X) -> np.ndarray:
-    r = self._run(X)
-    if any(s == "rejected" for s in r["served"]):
-        bad = [i for i, s in enumerate(r["served"]) if s == "rejected"]
-        raise DataError(f"{len(bad)} input rows were rejected and have no answer: row {bad[0]}: {'; '.join(r['reasons'][bad[0]])}",
-                        fix="use .serve(X) to get answers with the rejected rows flagged, or fix those rows", rows=bad)
-    return np.array(r["values"], dtype="float64")
-
-def _predict_proba(self, X) -> np.ndarray:
-    "Class probabilities (rows, classes), every row checked; raises rather than return an unchecked answer."
-    if self.output == "regression": raise ParameterError("predict_proba is for classifiers", value=self.output, fix="use .predict for regression")
-    return _values(self, X)
-
-def _predict(self, X) -> np.ndarray:
-    "Predicted class labels (classifier) or values (regression)."
-    v = _values(self, X)
-    if self.output == "regression": return v
-    return np.asarray(self._class_labels(v.shape[1]))[v.argmax(1)]
-
-GuardedModel._class_labels, GuardedModel.serve, GuardedModel.answer = _class_labels, _serve, _answer
-GuardedModel.predict_proba, GuardedModel.predict = _predict_proba, _predict
-GuardedModel.__call__ = lambda self, X: self.predict(X) if self.output == "regression" else self.predict_proba(X)
 
 # %% ../nbs/50_guard.ipynb #9b905beb
 def fault_rates(events:pd.DataFrame, # a `GuardedModel.events()` frame (one row per call)
@@ -500,64 +622,96 @@ class GuardReport(Report):
     answers: tuple = field(default=(), repr=False)   # the `Answer`s of a fault-injection run (`evaluate_guard`)
     primary_max_abs_diff: float = float("nan")       # there: largest gap between the primary's answers and the model's own
 
-    def _summary(self):
-        c = self.counts; calls = max(c["calls"], 1); served = max(sum(c.get(f"served.{p}", 0) for p in self.paths), 1)
-        s = {"calls": c["calls"], "rows": c["rows"]}
-        for p in self.paths: s[f"served_share.{p}"] = c.get(f"served.{p}", 0) / served
-        fb = sum(c.get(f"served.{p}", 0) for p in self.paths[1:])
-        s.update({"fallback_rate": fb / served, "fallback_call_rate": c["fallback_calls"] / calls})
-        for k in FAILURE_KINDS: s[f"primary_{k}_rate"] = c.get(f"failures.primary.{k}", 0) / calls
-        s.update({"rejected_rows": c["rejected_rows"], "rejected_call_rate": c["rejected_calls"] / calls, "failed_rate": c["failed_calls"] / calls,
-                  "p50_ms": self.p50_ms, "p99_ms": self.p99_ms})
-        if self.answers: s["primary_max_abs_diff"] = self.primary_max_abs_diff
-        return s
-    def to_frame(self): return self.rates
-    def headline(self):
+    def to_frame(self) -> pd.DataFrame: return self.rates
+    def headline(self) -> str:
         s = self.summary
         return (f"GuardedModel: {s['calls']} calls, {100*s['fallback_rate']:.1f}% of rows served by a fallback, "
                 f"{100*s['failed_rate']:.2f}% of calls unanswered")
-    def _plot(self, ax):
-        r = self.rates
-        for col, lab in (("error_rate", "primary errors"), ("timeout_rate", "timeouts"), ("invalid_output_rate", "invalid outputs"),
-                         ("fallback_rate", "served by fallback"), ("failed_rate", "unanswered")):
-            ax.plot(r["t_s"], 100 * r[col], marker=".", label=lab)
-        ax.set_xlabel(f"time (s, bins of {self.bin_s:g} s)"); ax.set_ylabel("% of calls"); ax.legend(fontsize=8)
-        ax.set_title("Guarded inference: failures and fallbacks over time"); return ax
 
-def _report(self, *, bin_s:float=1.0) -> GuardReport:
+# %% ../nbs/50_guard.ipynb #7a85d479
+@patch
+def _summary(self:GuardReport) -> dict:
+    "Calls and rows; the share of rows each path served; failure, rejection and no-answer rates per call; latency."
+    c = self.counts
+    calls, served = max(c["calls"], 1), max(sum(c.get(f"served.{p}", 0) for p in self.paths), 1)
+    s = {"calls": c["calls"], "rows": c["rows"]}
+    for p in self.paths: s[f"served_share.{p}"] = c.get(f"served.{p}", 0) / served
+    fb = sum(c.get(f"served.{p}", 0) for p in self.paths[1:])
+    s.update({"fallback_rate": fb / served, "fallback_call_rate": c["fallback_calls"] / calls})
+    for k in FAILURE_KINDS: s[f"primary_{k}_rate"] = c.get(f"failures.primary.{k}", 0) / calls
+    s.update({"rejected_rows": c["rejected_rows"], "rejected_call_rate": c["rejected_calls"] / calls,
+              "failed_rate": c["failed_calls"] / calls, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms})
+    if self.answers: s["primary_max_abs_diff"] = self.primary_max_abs_diff
+    return s
+
+# %% ../nbs/50_guard.ipynb #76af5c89
+@patch
+def _plot(self:GuardReport, ax):
+    "Rates of primary errors, timeouts, invalid outputs, fallbacks and unanswered calls per time bin."
+    r = self.rates
+    for col, lab in (("error_rate", "primary errors"), ("timeout_rate", "timeouts"), ("invalid_output_rate", "invalid outputs"),
+                     ("fallback_rate", "served by fallback"), ("failed_rate", "unanswered")):
+        ax.plot(r["t_s"], 100 * r[col], marker=".", label=lab)
+    ax.set_xlabel(f"time (s, bins of {self.bin_s:g} s)")
+    ax.set_ylabel("% of calls")
+    ax.legend(fontsize=8)
+    ax.set_title("Guarded inference: failures and fallbacks over time")
+    return ax
+
+# %% ../nbs/50_guard.ipynb #c5cf85cf
+@patch
+def report(self:GuardedModel, *, bin_s:float=1.0) -> GuardReport:
     "A `GuardReport` of the calls so far, rates binned by `bin_s` seconds."
-    ev = self.events(); lat = ev["latency_ms"].to_numpy()
+    ev = self.events()
+    lat = ev["latency_ms"].to_numpy()
     return GuardReport(counts=self.counts, paths=tuple(self.path_names), rates=fault_rates(ev, bin_s=bin_s), bin_s=bin_s,
                        p50_ms=float(np.median(lat)) if len(lat) else float("nan"),
                        p99_ms=float(np.quantile(lat, 0.99)) if len(lat) else float("nan"))
-
-GuardedModel.report = _report
 
 # %% ../nbs/50_guard.ipynb #ed021760
 def _constant_rule(value, regression:bool):
     "A rule that answers `value` for every row: one number (regressor) or class probabilities (classifier)."
     v = np.asarray(value, dtype="float64")
     if regression:
-        if v.ndim != 0 or not np.isfinite(v): raise ParameterError("a regressor's rule must be a function or one finite value", value=value,
-                                                                   fix="pass e.g. rule=float(train[label].mean())")
+        if v.ndim != 0 or not np.isfinite(v):
+            raise ParameterError("a regressor's rule must be a function or one finite value", value=value,
+                                 fix="pass e.g. rule=float(train[label].mean())")
         return lambda df: float(v)
     if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all() or (v < 0).any() or abs(v.sum() - 1) > 1e-6:
         raise ParameterError("a classifier's rule must be a function or class probabilities summing to 1", value=value,
                              fix="pass e.g. the class frequencies of the training labels")
     return lambda df: np.tile(v, (len(df), 1))
 
+# %% ../nbs/50_guard.ipynb #bd0dcc9d
 def _with_missing(reqs:pd.DataFrame, schema, share:float, seed:int) -> tuple:
     "`reqs` with a NaN in the first numeric feature of a seeded `share` of rows; and their positions."
     reqs = reqs.reset_index(drop=True)
-    num = [f.name for f in schema.features if f.kind == "numeric" and f.name in reqs.columns] if schema is not None else \
-          [c for c in reqs.columns if pd.api.types.is_numeric_dtype(reqs[c]) and not pd.api.types.is_bool_dtype(reqs[c])]
+    num = [c for c in reqs.columns if pd.api.types.is_numeric_dtype(reqs[c]) and not pd.api.types.is_bool_dtype(reqs[c])]
+    if schema is not None: num = [f.name for f in schema.features if f.kind == "numeric" and f.name in reqs.columns]
     bad = np.flatnonzero(np.random.default_rng(seed).random(len(reqs)) < share)
     if not num or not len(bad): return reqs, bad[:0]
-    reqs[num[0]] = reqs[num[0]].astype("float64"); reqs.loc[bad, num[0]] = np.nan
+    reqs[num[0]] = reqs[num[0]].astype("float64")
+    reqs.loc[bad, num[0]] = np.nan
     return reqs, bad
 
+# %% ../nbs/50_guard.ipynb #1d579838
+def _fault_guard(pred:Scorer, schema, rule, *, error_rate, stall_rate, stall_ms, replica_error_rate, timeout_ms, seed) -> GuardedModel:
+    "The guard `evaluate_guard` serves through: a faulty primary, a faulty replica, then the rule; rejected rows are flagged."
+    primary = FaultyModel(pred, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms, seed=seed)
+    replica = FaultyModel(pred, error_rate=replica_error_rate, seed=seed + 1)
+    return GuardedModel(primary, fallbacks=[("replica", replica), ("rule", rule)], schema=schema, timeout_ms=timeout_ms,
+                        on_invalid="flag", unseen="allow", task=pred.task, classes=getattr(pred, "classes", None))
+
+# %% ../nbs/50_guard.ipynb #06df6e6d
+def _primary_diff(pred:Scorer, reqs:pd.DataFrame, answers:tuple) -> float:
+    "Largest gap between the answers the primary served and the model's own outputs for those rows (NaN when it served none)."
+    prim = [i for i, a in enumerate(answers) if a.served_by == "primary"]
+    if not prim: return float("nan")
+    own = pred.predict(reqs.iloc[prim]) if pred.task == "regression" else pred.predict_proba(reqs.iloc[prim])
+    return float(np.abs(np.array([answers[i].value for i in prim], dtype="float64") - own).max())
+
 # %% ../nbs/50_guard.ipynb #a5e52aab
-def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a regressor
+def evaluate_guard(predictor, # the model to guard (a classifier or a regressor): a Predictor, a loaded bundle, any `Scorer`
                    requests:pd.DataFrame, # rows to send, one call each
                    *, rule, # last fallback: a function of a frame, or a constant (class probabilities, or one value)
                    schema:Schema=None, # what requests must look like (default: the predictor's)
@@ -569,25 +723,17 @@ def evaluate_guard(predictor:Predictor, # the model to guard: a classifier or a 
                    bin_s:float=0.25, # width of the report's time bins
                    seed:int=0) -> GuardReport:
     "Serve `requests` through a guard with injected faults and report what each path did and whether every call was answered."
-    if not isinstance(predictor, Predictor):
-        raise ParameterError("evaluate_guard needs a prodkit Predictor", value=type(predictor).__name__, fix="pass Predictor(model, adapter=...)")
+    pred = as_predictor(predictor, what="model to guard")
     reqs = read_table(requests, name="requests")
     if len(reqs) == 0: raise DataError("requests is empty (0 rows)", fix="pass at least one row to send")
-    check_positive("threads", threads, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
-    check_positive("bad_share", bad_share, allow_zero=True)
-    if bad_share > 1: raise ParameterError("`bad_share` must be a share between 0 and 1", value=bad_share, fix="pass e.g. bad_share=0.02")
-    regression = predictor.task == "regression"
-    fn = rule if callable(rule) else _constant_rule(rule, regression)
-    if schema is None and predictor.adapter is not None: schema = predictor.adapter.schema
+    check_positive("threads", threads, integer=True)
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    _check_share("bad_share", bad_share)
+    fn = rule if callable(rule) else _constant_rule(rule, pred.task == "regression")
+    if schema is None and getattr(pred, "adapter", None) is not None: schema = pred.adapter.schema
     if schema is not None and all(n in reqs.columns for n in schema.names): reqs = reqs[schema.names]
     reqs, _ = _with_missing(reqs, schema, bad_share, seed)
-    g = GuardedModel(FaultyModel(predictor, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms, seed=seed),
-                     fallbacks=[("replica", FaultyModel(predictor, error_rate=replica_error_rate, seed=seed + 1)), ("rule", fn)],
-                     schema=schema, timeout_ms=timeout_ms, on_invalid="flag", unseen="allow", classes=predictor.classes)
+    g = _fault_guard(pred, schema, fn, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms,
+                     replica_error_rate=replica_error_rate, timeout_ms=timeout_ms, seed=seed)
     with ThreadPoolExecutor(threads) as ex: answers = tuple(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
-    prim = [i for i, a in enumerate(answers) if a.served_by == "primary"]
-    diff = float("nan")
-    if prim:
-        own = predictor.predict(reqs.iloc[prim]) if regression else predictor.predict_proba(reqs.iloc[prim])
-        diff = float(np.abs(np.array([answers[i].value for i in prim], dtype="float64") - own).max())
-    return dataclasses.replace(g.report(bin_s=bin_s), answers=answers, primary_max_abs_diff=diff, seed=seed)
+    return dataclasses.replace(g.report(bin_s=bin_s), answers=answers, primary_max_abs_diff=_primary_diff(pred, reqs, answers), seed=seed)

@@ -145,7 +145,7 @@ def guard_all_paths_fail():
     def down(df): raise ConnectionError("refused")
     GuardedModel(down, fallbacks=[lambda df: _np().full(len(df), _np().nan)], schema=_schema()).predict_proba(_train())
 def guard_answer_batch(): _guard().answer(_train())
-def guard_proba_on_regression(): _guard(output="regression").predict_proba(_train())
+def guard_proba_on_regression(): _guard(task="regression").predict_proba(_train())
 def guard_flagged_rows_in_predict_proba(): _guard(on_invalid="flag").predict_proba(_with(_train(), c=["x", "y", "q", "x"]))
 def faulty_rate_above_one(): from prodkit.guard import FaultyModel; FaultyModel(print, error_rate=2.0)
 def fault_rates_zero_bin(): from prodkit.guard import fault_rates; fault_rates(_pd().DataFrame(), bin_s=0)
@@ -195,7 +195,7 @@ def monitor_empty_frame():
 # ---------------------------------------------------------------- guard: kinds of paths
 def guard_regressor_as_classifier():
     from prodkit.guard import GuardedModel
-    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), output="proba")
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), task="classification")
 def guard_classifier_fallback_for_regressor():
     from prodkit.guard import GuardedModel
     GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), fallbacks=[("clf", _predictor())])

@@ -230,11 +230,11 @@ def test_regression_paths(setup):
     torch.manual_seed(0)
     reg = nn.Linear(ad.n_features_, 1)
     g = GuardedModel(FaultyModel(Predictor(reg, adapter=ad, task="regression"), nan_rate=1.0),
-                     fallbacks=[("mean", lambda df: np.full(len(df), 2.5))], schema=ad.schema, output="regression")
+                     fallbacks=[("mean", lambda df: np.full(len(df), 2.5))], schema=ad.schema, task="regression")
     df = g.serve(train.head(4))
     assert df.served_by.tolist() == ["mean"] * 4 and df.prediction.tolist() == [2.5] * 4
     assert g.answer(train.head(1)).value == 2.5
-    np.testing.assert_allclose(GuardedModel(reg, adapter=ad, output="regression").predict(train.head(4)),
+    np.testing.assert_allclose(GuardedModel(reg, adapter=ad, task="regression").predict(train.head(4)),
                                Predictor(reg, adapter=ad, task="regression").predict(train.head(4)), atol=1e-6)
 
 
@@ -343,7 +343,7 @@ def test_regressor_fallback_chain_under_injected_faults(diabetes):
     primary = FaultyModel(current, error_rate=0.15, stall_rate=0.1, stall_ms=300, nan_rate=0.1, seed=0)
     replica = FaultyModel(previous, error_rate=0.3, seed=1)
     g = GuardedModel(primary, fallbacks=[("previous", replica), ("mean", lambda d: mean)], schema=ad.schema, timeout_ms=100, on_invalid="flag")
-    assert g.output == "regression"          # read from the primary's Predictor, through the FaultyModel
+    assert g.task == "regression"            # read from the primary's Predictor, through the FaultyModel
     reqs = feats.sample(80, random_state=0).reset_index(drop=True)
     reqs.loc[[5, 40], "bmi"] = np.nan        # two requests the model never saw missing
     with ThreadPoolExecutor(4) as ex: answers = list(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
