@@ -11,13 +11,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
-from .core import (DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, SchemaError,
-                          TabularAdapter, check_choice, check_positive)
+from .core import (TASKS, DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, SchemaError, Scorer,
+                          TabularAdapter, as_predictor, check_choice, check_positive)
 
 # %% auto #0
-__all__ = ['MONITOR_PREFIX', 'REJECTED', 'MonitorStore', 'Monitor']
+__all__ = ['MONITOR_PREFIX', 'REJECTED', 'Monitor', 'MonitorStore']
 
 # %% ../nbs/51_monitor.ipynb #9bd8ebde
 _FORMAT = "prodkit-monitor-1"
@@ -32,17 +33,19 @@ CREATE TABLE IF NOT EXISTS rejections (
     id INTEGER PRIMARY KEY, time REAL, model_version TEXT, call_id INTEGER, row INTEGER, reason TEXT NOT NULL);
 """
 
+# %% ../nbs/51_monitor.ipynb #2852966f
+MONITOR_PREFIX = "monitor."   # the monitor's own columns in a window: `monitor.confidence`, `monitor.p_<class>`, ...
+REJECTED = "rejected"   # `monitor.served_by` of an input the guarded model refused (on_invalid='flag'): kept apart from served rows
+
+# %% ../nbs/51_monitor.ipynb #3f19c392
 def _uri(p:Path, mode:str) -> str:
     "The SQLite URI of `p`: every character that means something in a URI (`#`, `?`, `%`, spaces) is quoted."
     return f"{p.resolve().as_uri()}?mode={mode}"
 
-def _connect_ro(path) -> sqlite3.Connection:
-    "A read-only connection to an existing monitor store, with clear errors."
-    p = Path(path)
-    if not p.exists(): raise FileFormatError("monitor store does not exist", value=str(p), fix="check the path, or record predictions with Monitor(model, store=...) first", path=str(p))
-    if p.is_dir(): raise FileFormatError("monitor store is a folder, not a file", value=str(p), fix="pass the path of the .sqlite file", path=str(p))
-    con = sqlite3.connect(_uri(p, "ro"), uri=True, check_same_thread=False)
-    try: meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+# %% ../nbs/51_monitor.ipynb #dcda6c4c
+def _read_meta(con:sqlite3.Connection, p:Path) -> dict:
+    "The raw meta table of a store opened read-only; refuses a file that is not SQLite or not a monitor store."
+    try: return dict(con.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as e:
         con.close()
         if "no such table" in str(e):
@@ -50,15 +53,608 @@ def _connect_ro(path) -> sqlite3.Connection:
                                   fix="pass a store written by prodkit.monitor.Monitor", path=str(p)) from e
         raise FileFormatError(f"monitor store is not a readable SQLite database: {e}", value=str(p),
                               fix="pass a store written by prodkit.monitor.Monitor (the file may be corrupt)", path=str(p)) from e
-    if meta.get("format") != json.dumps(_FORMAT):
-        con.close()
-        raise FileFormatError("file is not a prodkit monitor store (unknown format)", value=meta.get("format"), fix="pass a store written by Monitor", path=str(p))
-    return con
 
 # %% ../nbs/51_monitor.ipynb #744ba41f
-MONITOR_PREFIX = "monitor."   # the monitor's own columns in a window: `monitor.confidence`, `monitor.p_<class>`, ...
+def _connect_ro(path) -> sqlite3.Connection:
+    "A read-only connection to an existing monitor store, with clear errors."
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError("monitor store does not exist", value=str(p),
+                              fix="check the path, or record predictions with Monitor(model, store=...) first", path=str(p))
+    if p.is_dir(): raise FileFormatError("monitor store is a folder, not a file", value=str(p), fix="pass the path of the .sqlite file", path=str(p))
+    con = sqlite3.connect(_uri(p, "ro"), uri=True, check_same_thread=False)
+    meta = _read_meta(con, p)
+    if meta.get("format") != json.dumps(_FORMAT):
+        con.close()
+        raise FileFormatError("file is not a prodkit monitor store (unknown format)", value=meta.get("format"),
+                              fix="pass a store written by Monitor", path=str(p))
+    return con
 
-def _as_unix(t, name) -> float | None:
+# %% ../nbs/51_monitor.ipynb #68df60f6
+def _json_default(o):
+    "A JSON value for what `json` cannot write: numpy and pandas scalars, arrays; else the string."
+    if isinstance(o, (np.integer,)): return int(o)
+    if isinstance(o, (np.floating,)): return float(o)
+    if isinstance(o, (np.bool_,)): return bool(o)
+    if isinstance(o, (pd.Timestamp,)): return o.isoformat()
+    if o is pd.NA or o is pd.NaT: return None
+    if isinstance(o, np.ndarray): return o.tolist()
+    return str(o)
+
+def _dumps(o) -> str: return json.dumps(o, default=_json_default)
+
+# %% ../nbs/51_monitor.ipynb #7dccf45f
+def _frame_json(frames:list, keep:Sequence=None) -> list:
+    "JSON text {column: value} of every row of `frames`, in order (one concat and one pass per column, exact floats)."
+    big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if keep is not None: big = big[[c for c in keep if c in big.columns]]
+    cols = [str(c) for c in big.columns]
+    def values(s): # arrow-backed strings convert far faster through numpy than element by element
+        return s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
+    lists = [values(big.iloc[:, j]) for j in range(big.shape[1])]
+    return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
+
+# %% ../nbs/51_monitor.ipynb #6a038c01
+def _array_json(X, rows:np.ndarray) -> list:
+    "JSON text (a flat list) of `rows` of an array or tensor."
+    a = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
+    a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+    return [_dumps(a[i].tolist()) for i in rows]
+
+# %% ../nbs/51_monitor.ipynb #9ac8d134
+_log = logging.getLogger("prodkit.monitor")
+_INSERT = ("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, prediction, confidence) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_REJECTION = "INSERT INTO rejections (time, model_version, call_id, row, reason) VALUES (?, ?, ?, ?, ?)"
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError, TypeError, ValueError)
+
+class _Rejected(ValueError): "A queued call whose records the store cannot take; the message is the reason."
+
+def _reason(e:Exception) -> str:
+    "The reason recorded for a rejection: the message of a `_Rejected`, else the type and message, at most 300 characters."
+    return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
+
+# %% ../nbs/51_monitor.ipynb #430b5821
+def _check_call(item, shape):
+    "The per-row output shape of a queued call; raises `_Rejected` when its records cannot be stored as they are."
+    t, lat, version, call_id, X, rows, P, served = item
+    if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
+        raise _Rejected(f"the model returned outputs of shape {np.shape(P)}: expected one value or one vector per row")
+    if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
+    if len(served) != len(P): raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
+    if shape is not None and P.shape[1:] != shape:
+        raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
+    if not (math.isfinite(t) and math.isfinite(lat)): raise _Rejected(f"time {t!r} or latency {lat!r} is not a finite number")
+    if isinstance(X, pd.DataFrame):
+        clash = [c for c in X.columns if str(c).startswith(MONITOR_PREFIX)]
+        if clash: raise _Rejected(f"input column {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns")
+    return P.shape[1:]
+
+# %% ../nbs/51_monitor.ipynb #60f96136
+def _output_rows(P:np.ndarray, classes) -> list:
+    "(outputs JSON, prediction JSON, confidence) per row: a regressor's value is its prediction, a classifier's the argmax class."
+    if P.ndim == 1: return [(_dumps(v), _dumps(v) if math.isfinite(v) else None, None) for v in P.tolist()]
+    k, ok = P.shape[1], np.isfinite(P).all(1)
+    am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
+    labels = classes if classes and len(classes) == k else list(range(k))
+    lj = [_dumps(c) for c in labels]
+    return [(json.dumps(p), lj[a] if o else None, m if o else None)
+            for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
+
+# %% ../nbs/51_monitor.ipynb #e5b24552
+def _open_store(path:Path, synchronous:str) -> tuple:
+    "A write connection to the store at `path` (created when missing, WAL mode) and its meta table as stored."
+    con = sqlite3.connect(_uri(path, "rwc"), uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute(f"PRAGMA synchronous={synchronous}")
+        con.executescript(_DDL)
+        return con, dict(con.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as e:
+        con.close()
+        raise FileFormatError(f"monitor store is not a usable SQLite database: {e}", value=str(path),
+                              fix="pass a new path, or a store written by Monitor", path=str(path)) from e
+
+# %% ../nbs/51_monitor.ipynb #49f08904
+def _stored_shape(old:dict, meta:dict, shape:tuple|None, path) -> tuple|None:
+    "The output shape the store records (None: not yet known); refuses a store of another format, schema or output shape."
+    fail = lambda what, fix: FileFormatError(what, value=str(path), fix=fix, path=str(path))
+    if old.get("format", _dumps(_FORMAT)) != _dumps(_FORMAT): raise fail("file is not a prodkit monitor store", "pass a new path")
+    if "schema" in old and meta.get("schema") and old["schema"] != _dumps(meta["schema"]):
+        raise fail("monitor store was written with a different schema", "record into a new store for a model with different features")
+    stored = tuple(json.loads(old["output_shape"])) if "output_shape" in old else None
+    if stored is not None and shape is not None and stored != shape:
+        raise fail(f"monitor store records outputs of shape {stored} per row, this model gives {shape}",
+                   "record into a new store for a model with other outputs")
+    return stored
+
+# %% ../nbs/51_monitor.ipynb #ccd0a4bb
+class _Writer(threading.Thread):
+    "Background thread that owns the write connection and commits queued records in batches, each record on its own merits."
+    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None, shape:tuple=None):
+        super().__init__(daemon=True, name="prodkit-monitor-writer")
+        self.keep, self.classes, self.wake, self.path = keep, meta.get("classes"), threading.Event(), Path(path)
+        self.q, self.batch_size, self.interval_s, self.error = queue.SimpleQueue(), batch_size, interval_s, None
+        self.stats_lock, self.logged, self.rejected, self.lost = threading.Lock(), 0, 0, 0
+        self.last_rejection = self.last_error = None
+        self.con, old = _open_store(self.path, synchronous)
+        try: stored = _stored_shape(old, meta, shape, path)
+        except FileFormatError:
+            self.con.close()
+            raise
+        self.shape, self.shape_new = (stored if stored is not None else shape), stored is None and shape is not None
+        self.con.execute("BEGIN")
+        self.con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in meta.items()])
+        self.con.execute("COMMIT")
+        self.acknowledged = self.con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+
+# %% ../nbs/51_monitor.ipynb #eb70b66d
+@patch
+def _rows(self:_Writer, items) -> list:
+    "Turn queued calls into table rows, all at once (one concat of the frames, vectorised outputs); raises on any bad record."
+    shape = self.shape
+    for it in items:
+        s = _check_call(it, shape)
+        shape = s if shape is None else shape
+    frames = [X if len(rows) == len(X) else X.iloc[rows] for _, _, _, _, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
+    fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
+    ins = [s for it in items for s in ([next(fj) for _ in it[5]] if isinstance(it[4], pd.DataFrame) else _array_json(it[4], it[5]))]
+    head = [(t, lat, version, served[i], call_id) for t, lat, version, call_id, _, rows, _, served in items for i in rows]
+    P = np.concatenate([P[rows] for *_, rows, P, _ in items]) if items else np.zeros((0,))
+    rows = [h + (i,) + o for h, i, o in zip(head, ins, _output_rows(P, self.classes))]
+    if self.shape is None and items: self.shape, self.shape_new = shape, True   # the first record stored fixes the output shape
+    return rows
+
+# %% ../nbs/51_monitor.ipynb #334e3b12
+@patch
+def _records(self:_Writer, items, rejects:list) -> tuple:
+    "Rows for the table and rejections: the whole batch at once, else call by call, else row by row, rejecting only what fails."
+    try: return self._rows(items), rejects
+    except Exception: pass
+    rows = []
+    for it in items:
+        try:
+            rows += self._rows([it])
+            continue
+        except Exception: pass
+        for i in it[5]:
+            try: rows += self._rows([it[:5] + (np.array([i]),) + it[6:]])
+            except Exception as e: rejects.append((it[0], it[2], it[3], int(i), _reason(e)))
+    return rows, rejects
+
+# %% ../nbs/51_monitor.ipynb #89752e2d
+@patch
+def _insert(self:_Writer, rows:list, rejects:list) -> list:
+    "Insert `rows` in the open transaction; when the table refuses one, insert row by row and reject only those refused."
+    con = self.con
+    try:
+        con.executemany(_INSERT, rows)
+        return rows
+    except _ROW_ERRORS:
+        con.execute("ROLLBACK")
+        con.execute("BEGIN")
+    good = []
+    for r in rows:
+        try:
+            con.execute(_INSERT, r)
+            good.append(r)
+        except _ROW_ERRORS as e: rejects.append((r[0], r[2], r[4], None, f"the store refused the record: {_reason(e)}"))
+    return good
+
+# %% ../nbs/51_monitor.ipynb #2c0806a8
+@patch
+def _commit(self:_Writer, rows, rejects):
+    "Insert `rows` and `rejects` in one transaction; a row the table refuses is rejected alone; a failing store loses the batch."
+    if not rows and not rejects: return
+    con = self.con
+    try:
+        con.execute("BEGIN")
+        rows = self._insert(rows, rejects)
+        if rejects: con.executemany(_INSERT_REJECTION, rejects)
+        if self.shape_new: con.execute("INSERT OR IGNORE INTO meta VALUES ('output_shape', ?)", (_dumps(list(self.shape)),))
+        con.execute("COMMIT")
+    except sqlite3.Error as e:
+        self.error = e
+        try: con.execute("ROLLBACK")
+        except sqlite3.Error: pass
+        with self.stats_lock:
+            self.lost += len(rows)
+            self.rejected += len(rejects)
+            self.last_error = f"{type(e).__name__}: {e}"
+        _log.error("monitor store %s: %d records lost: %s: %s", self.path, len(rows), type(e).__name__, e)
+        return
+    self.shape_new = False
+    with self.stats_lock:
+        self.acknowledged += len(rows)
+        self.logged += len(rows)
+        self.rejected += len(rejects)
+        if rejects: self.last_rejection = rejects[-1][4]
+    for why, n in collections.Counter(r[4] for r in rejects).most_common(5):
+        _log.warning("monitor store %s: %d record(s) rejected: %s", self.path, n, why)
+
+# %% ../nbs/51_monitor.ipynb #0b40a760
+@patch
+def _drain(self:_Writer) -> tuple:
+    "Everything queued now: (records, rejections, events to set once committed, whether a stop was asked)."
+    items, rejects, acks, stop = [], [], [], False
+    while True:
+        try: kind, item = self.q.get_nowait()
+        except queue.Empty: return items, rejects, acks, stop
+        if kind == "rec": items.append(item)
+        elif kind == "rej": rejects.append(item)
+        else:
+            acks.append(item)
+            stop = stop or kind == "stop"
+
+# %% ../nbs/51_monitor.ipynb #ca785893
+@patch
+def run(self:_Writer):
+    "Sleep until the interval is over or someone asks (flush, stop, a full batch), commit in batches, then acknowledge."
+    stop = False
+    while not stop:
+        self.wake.wait(self.interval_s)
+        self.wake.clear()
+        items, rejects, acks, stop = self._drain()
+        for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
+            batch = items[i:i + self.batch_size]
+            try: self._commit(*self._records(batch, rejects if i == 0 else []))
+            except Exception as e:   # an unforeseen failure loses this batch, never the writer (and so the caller's answers)
+                self.error = e
+                with self.stats_lock:
+                    self.lost += sum(len(it[5]) for it in batch)
+                    self.last_error = f"{type(e).__name__}: {e}"
+                _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
+        for ev in acks: ev.set()
+    self.con.close()
+
+# %% ../nbs/51_monitor.ipynb #7e479f16
+@patch
+def request(self:_Writer, kind:str, timeout=None) -> bool:
+    "Ask the writer to 'flush' or 'stop' and wait until it did (True), or `timeout` seconds passed (False)."
+    if not self.is_alive(): return True
+    ev = threading.Event()
+    self.q.put((kind, ev))
+    self.wake.set()
+    return ev.wait(timeout)
+
+# %% ../nbs/51_monitor.ipynb #bf3a8832
+def _unwrap_module(model):
+    "The torch module behind a Predictor, GuardedModel or wrapper, if any."
+    for _ in range(5):
+        if isinstance(model, nn.Module): return model
+        nxt = getattr(model, "primary", None) or getattr(model, "model", None)
+        if nxt is None: return None
+        model = nxt
+    return None
+
+# %% ../nbs/51_monitor.ipynb #83480c03
+def _model_version(model) -> str:
+    "The fingerprint of the model's torch module (`prodkit.versioning.fingerprint_model`), or a hash of a function's code."
+    m = _unwrap_module(model)
+    if m is not None:
+        from prodkit.versioning import fingerprint_model
+        return fingerprint_model(m)
+    fn = getattr(model, "primary", model)
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    if code is None: raise ParameterError("cannot fingerprint this model", value=type(model).__name__, fix="pass version='...' to Monitor")
+    h = hashlib.sha256(code.co_code + repr(code.co_consts).encode() + code.co_qualname.encode()).hexdigest()[:16]
+    return f"code:{h}"
+
+# %% ../nbs/51_monitor.ipynb #7f224772
+def _monitored(model, adapter, task:str|None) -> Scorer:
+    "The model a monitor calls: a Scorer, bundle or torch module through `as_predictor`; a function of the inputs as it is."
+    if isinstance(model, (nn.Module, Scorer)) or isinstance(getattr(model, "predictor", None), Scorer):
+        return as_predictor(model, adapter=adapter, task=task, what="monitored model")
+    if not callable(model) and not hasattr(model, "predict_proba"):
+        raise ParameterError("model must be a Predictor, GuardedModel, nn.Module or function", value=type(model).__name__,
+                             fix="pass the model object")
+    if task is not None: check_choice("task", task, TASKS)
+    return model
+
+# %% ../nbs/51_monitor.ipynb #753897fa
+def _check_store_path(store) -> Path:
+    "The store's path; refuses a folder, or a file in a folder that does not exist."
+    p = Path(store)
+    if p.is_dir(): raise FileFormatError("monitor store is a folder, not a file", value=str(p), fix="pass a file path such as 'monitor.sqlite'", path=str(p))
+    if not p.parent.exists():
+        raise FileFormatError("folder of the monitor store does not exist", value=str(p.parent), fix="create the folder first", path=str(p))
+    return p
+
+# %% ../nbs/51_monitor.ipynb #35971ece
+def _monitor_schema(model, schema) -> Schema|None:
+    "The schema of the recorded features: `schema`, else the model's (or its adapter's); refuses a feature named `monitor.*`."
+    if schema is None: schema = getattr(model, "schema", None) or getattr(getattr(model, "adapter", None), "schema", None)
+    if schema is not None and not isinstance(schema, Schema):
+        raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
+    clash = [n for n in (schema.names if schema is not None else []) if n.startswith(MONITOR_PREFIX)]
+    if clash:
+        raise SchemaError(f"feature {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns", value=clash,
+                          fix="rename the feature (the monitor names its columns monitor.confidence, monitor.p_<class>, ...)", problems=[])
+    return schema
+
+# %% ../nbs/51_monitor.ipynb #6ceedaf2
+def _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version):
+    "Refuse options a `Monitor` cannot use, each with its own message."
+    check_positive("sample_rate", sample_rate)
+    if sample_rate > 1: raise ParameterError("`sample_rate` must be a share in (0, 1]", value=sample_rate, fix="pass e.g. sample_rate=0.1")
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    check_positive("flush_interval_s", flush_interval_s)
+    check_positive("max_queue", max_queue, integer=True)
+    check_choice("synchronous", synchronous, ["NORMAL", "FULL"])
+    if version is not None and not (isinstance(version, str) and version.strip()):
+        raise ParameterError("`version` must be a non-empty string", value=version, fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
+
+# %% ../nbs/51_monitor.ipynb #df552e7e
+class Monitor(Scorer):
+    "Wrap a model so every prediction (or a seeded sample) is recorded into an SQLite store, off the hot path."
+    def __init__(self, model, # Predictor, GuardedModel, loaded bundle, nn.Module (with `adapter`) or function of the inputs
+                 store="monitor.sqlite", # path of the SQLite store (created when missing)
+                 *, sample_rate:float=1.0, # share of rows recorded
+                 seed:int=0, # seed of the sampler
+                 schema:Schema=None, # feature schema (default: the model's)
+                 adapter:TabularAdapter=None, # encodes frames for a bare nn.Module
+                 task:str=None, # for a function: 'classification' (default) or 'regression'; a model's own task is read from it
+                 version:str=None, # model version (default: fingerprint of the model)
+                 batch_size:int=512, # rows per committed transaction at most
+                 flush_interval_s:float=0.2, # the writer commits at least this often while records arrive
+                 max_queue:int=100_000, # records waiting beyond this are dropped (counted in `dropped`)
+                 synchronous:str="NORMAL"): # SQLite synchronous mode: NORMAL survives a killed process, FULL also power loss
+        _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version)
+        model = _monitored(model, adapter, task)
+        p, schema = _check_store_path(store), _monitor_schema(model, schema)
+        self.model, self.store, self.sample_rate, self.seed, self.schema = model, p, sample_rate, seed, schema
+        self.task = model.task if isinstance(model, Scorer) else task or "classification"
+        self.classes = list(model.classes) if getattr(model, "classes", None) is not None else None
+        self.version = version if version is not None else _model_version(model)
+        self.max_queue = max_queue
+        self._rng, self._lock, self._calls, self.dropped, self.errors = np.random.default_rng(seed), threading.Lock(), 0, 0, 0
+        meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
+        shape = () if self.task == "regression" else (len(self.classes),) if self.classes else None   # else the first record fixes it
+        keep = schema.names if schema is not None else None
+        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=keep, shape=shape)
+        self._writer.start()
+        self._finalizer = weakref.finalize(self, self._writer.request, "stop", 10.0)
+
+    def __repr__(self): return f"Monitor({type(self.model).__name__}, store={str(self.store)!r}, version={self.version!r})"
+
+# %% ../nbs/51_monitor.ipynb #0d7bda1b
+@patch
+def flush(self:Monitor, timeout:float=30.0) -> int:
+    "Wait until every prediction recorded so far is committed; return the number of rows acknowledged in the store."
+    if not self._writer.request("flush", timeout):
+        raise ProdkitError("the monitor's writer did not commit in time", value=timeout, fix="check the disk, or pass a longer timeout")
+    if self._writer.error is not None:
+        e, self._writer.error = self._writer.error, None
+        raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}", value=str(self.store),
+                              fix="check the disk", path=str(self.store))
+    return self._writer.acknowledged
+
+# %% ../nbs/51_monitor.ipynb #c8604509
+def _is_guard(m) -> bool:
+    "Whether `m` answers like a `GuardedModel` (`serve` and `path_names`), without importing the guard."
+    return hasattr(m, "serve") and hasattr(m, "path_names")
+
+# %% ../nbs/51_monitor.ipynb #f3e62626
+@patch
+def _guard_values(self:Monitor, df:pd.DataFrame) -> tuple:
+    "(values, served_by list) of a guard's answer frame."
+    if self.task == "regression": vals = df["prediction"].to_numpy(dtype="float64")
+    else: vals = df[[c for c in df.columns if str(c).startswith("p_")]].to_numpy(dtype="float64")
+    return vals, df["served_by"].tolist()
+
+# %% ../nbs/51_monitor.ipynb #ad562960
+def _as_values(out) -> np.ndarray:
+    "A model's output (tensor, array, list) as a float64 array."
+    if isinstance(out, torch.Tensor): return out.detach().cpu().numpy().astype("float64")
+    return np.asarray(out, dtype="float64")
+
+# %% ../nbs/51_monitor.ipynb #f9e883b3
+@patch
+def _call(self:Monitor, X) -> tuple:
+    "Call the model: (probabilities or values, served_by list or None, the inputs as recorded, the guard's answer frame or None)."
+    m = self.model
+    if _is_guard(m):
+        df = m.serve(X)
+        return self._guard_values(df) + (X, df)
+    if self.task == "regression":
+        vals = _as_values(m.predict(X) if hasattr(m, "predict") else m(X))
+        if vals.ndim == 2 and vals.shape[1] == 1: vals = vals[:, 0]
+    elif hasattr(m, "predict_proba"): vals = np.asarray(m.predict_proba(X), dtype="float64")
+    else:
+        vals = _as_values(m(X))
+        if vals.ndim == 1: vals = np.column_stack([1 - vals, vals])
+    return vals, None, X, None
+
+# %% ../nbs/51_monitor.ipynb #fe76f9c2
+@patch
+def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
+    "Draw the sample and queue references to the call for the writer (only rows where `keep`, when given)."
+    n = len(vals)
+    with self._lock:
+        self._calls += 1
+        call_id = self._calls
+        rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
+        if keep is not None: rows = rows[keep[rows]]
+        waiting = self._writer.q.qsize()
+        if len(rows) and waiting >= self.max_queue:
+            self.dropped += len(rows)
+            rows = rows[:0]
+    if not len(rows): return
+    # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
+    # often reused buffers, are copied
+    if isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
+    elif not isinstance(Xr, pd.DataFrame): Xr = np.array(Xr, copy=True)
+    self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
+    if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
+
+# %% ../nbs/51_monitor.ipynb #51ccd506
+def _as_frame(X):
+    "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
+    if isinstance(X, dict): return pd.DataFrame([X])
+    if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))
+    return X
+
+# %% ../nbs/51_monitor.ipynb #aa9af27b
+def _n_rows(X) -> int:
+    "`len(X)`, or -1 when it has none."
+    try: return len(X)
+    except TypeError: return -1
+
+# %% ../nbs/51_monitor.ipynb #2369f069
+@patch
+def _record_partial(self:Monitor, e:Exception, X, t_wall:float, t0:float):
+    "A guard that could not answer every row: record the rows it did answer or reject (carried by the error as `answers`)."
+    part = getattr(e, "answers", None)
+    if not (_is_guard(self.model) and isinstance(part, pd.DataFrame) and "served_by" in part.columns and len(part) == _n_rows(X)):
+        return
+    try:
+        v, sv = self._guard_values(part)
+        self._record(t_wall, (time.perf_counter() - t0) * 1000, X, v, sv, keep=np.array([s != "failed" for s in sv]))
+    except Exception as e2:
+        self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e2)}")))
+
+# %% ../nbs/51_monitor.ipynb #a6085d1e
+@patch
+def _observe(self:Monitor, X, strict:bool=True) -> tuple:
+    "Call, time and record; return (values, the guard's frame). `strict`: raise after recording when a guard rejected rows."
+    if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
+    X = _as_frame(X)
+    t_wall, t0 = time.time(), time.perf_counter()
+    try: vals, served, Xr, frame = self._call(X)
+    except Exception as e:
+        with self._lock: self.errors += 1
+        self._record_partial(e, X, t_wall, t0)
+        raise
+    lat = (time.perf_counter() - t0) * 1000
+    try: self._record(t_wall, lat, Xr, vals, served)
+    except Exception as e:   # recording failed: the caller still gets its answer, the records are counted as rejected
+        self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e)}")))
+    if strict and served is not None and REJECTED in served:
+        bad = [i for i, s in enumerate(served) if s == REJECTED]
+        why = f": row {bad[0]}: {frame['reasons'].iloc[bad[0]]}" if "reasons" in frame.columns else ""
+        raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected'){why}",
+                        fix="use Monitor.serve(X) to get every answer with the rejected rows flagged, or fix those rows", rows=bad)
+    return vals, frame
+
+# %% ../nbs/51_monitor.ipynb #e633250d
+@patch
+def predict_proba(self:Monitor, X) -> np.ndarray:
+    "Class probabilities of the wrapped model, recorded."
+    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value="regression", fix="use .predict")
+    return self._observe(X)[0]
+
+# %% ../nbs/51_monitor.ipynb #a268922c
+@patch
+def predict(self:Monitor, X) -> np.ndarray:
+    "Predicted labels (classifier) or values (regression), recorded."
+    v = self._observe(X)[0]
+    if self.task == "regression": return v
+    labels = self.classes if self.classes is not None else list(range(v.shape[1]))
+    return np.asarray(labels)[v.argmax(1)]
+
+# %% ../nbs/51_monitor.ipynb #c36b6d63
+@patch(as_prop=True)
+def classes_(self:Monitor) -> list|None:
+    "Class labels in `predict_proba` column order: the model's; None for regression."
+    if self.task == "regression": return None
+    return list(self.classes) if self.classes is not None else getattr(self.model, "classes_", None)
+
+# %% ../nbs/51_monitor.ipynb #4616115f
+@patch
+def serve(self:Monitor, X) -> pd.DataFrame:
+    "The guarded model's answers to `X`, exactly as `GuardedModel.serve` returns them (rejected rows flagged), recorded."
+    if not _is_guard(self.model):
+        raise ParameterError("serve needs a GuardedModel", value=type(self.model).__name__,
+                             fix="wrap the model in prodkit.guard.GuardedModel, or use predict / predict_proba")
+    return self._observe(X, strict=False)[1]
+
+# %% ../nbs/51_monitor.ipynb #c4607d62
+@patch(as_prop=True)
+def acknowledged(self:Monitor) -> int:
+    "Rows committed to the store so far (by this monitor and the writers before it)."
+    return self._writer.acknowledged
+
+# %% ../nbs/51_monitor.ipynb #826359e6
+@patch
+def stats(self:Monitor, timeout:float=10.0) -> dict:
+    "What became of this monitor's records, after a flush: `logged`, `rejected` (and the `last_rejection`), `dropped`, `lost`, `model_errors`."
+    w = self._writer
+    if w.is_alive(): w.request("flush", timeout)
+    with w.stats_lock:
+        return {"logged": w.logged, "rejected": w.rejected, "dropped": self.dropped, "lost": w.lost, "model_errors": self.errors,
+                "last_rejection": w.last_rejection, "last_store_error": w.last_error}
+
+# %% ../nbs/51_monitor.ipynb #ab22b6f6
+@patch
+def close(self:Monitor):
+    "Flush and stop the writer."
+    self._finalizer()
+    self._writer.join(timeout=30)
+
+# %% ../nbs/51_monitor.ipynb #b240246c
+@patch
+def __enter__(self:Monitor): return self
+@patch
+def __exit__(self:Monitor, *a): self.close()
+
+# %% ../nbs/51_monitor.ipynb #8a97d80e
+class MonitorStore:
+    "Read-only access to a monitor store: `window`, `count`, `versions`, `stats`, `rejections`, `meta`."
+    def __init__(self, path):
+        self.path = Path(path)
+        self._con = _connect_ro(self.path)
+    @property
+    def meta(self) -> dict:
+        m = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+        return {k: json.loads(v) for k, v in m.items()}
+    @property
+    def schema(self) -> Schema | None:
+        s = self.meta.get("schema")
+        return Schema.from_dict(s) if s else None
+    def close(self): self._con.close()
+    def __enter__(self): return self
+    def __exit__(self, *a): self.close()
+    def __repr__(self): return f"MonitorStore({str(self.path)!r}, predictions={self.count()})"
+
+# %% ../nbs/51_monitor.ipynb #cf7c79fc
+@patch
+def count(self:MonitorStore) -> int:
+    "Number of records: served predictions and the inputs a guarded model rejected."
+    return self._con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+
+# %% ../nbs/51_monitor.ipynb #b4dae3fb
+@patch
+def versions(self:MonitorStore) -> pd.DataFrame:
+    "Model versions seen, with their first and last time and number of predictions."
+    df = pd.read_sql_query("SELECT model_version, MIN(time) AS first, MAX(time) AS last, COUNT(*) AS n FROM predictions "
+                           "GROUP BY model_version ORDER BY first", self._con)
+    for c in ("first", "last"): df[c] = pd.to_datetime(df[c], unit="s")
+    return df
+
+# %% ../nbs/51_monitor.ipynb #d9df0d50
+@patch
+def stats(self:MonitorStore) -> dict:
+    "What the store holds: `logged` predictions, `rejected` records and the reason of the `last_rejection`."
+    q = "SELECT COUNT(*), (SELECT reason FROM rejections ORDER BY id DESC LIMIT 1) FROM rejections"
+    try: n, last = self._con.execute(q).fetchone()
+    except sqlite3.OperationalError: n, last = 0, None    # a store written before rejections were recorded
+    return {"logged": self.count(), "rejected": n, "last_rejection": last}
+
+# %% ../nbs/51_monitor.ipynb #b5f1906d
+@patch
+def rejections(self:MonitorStore) -> pd.DataFrame:
+    "The records the monitor could not store: time, model version, call, row within the call, and the reason."
+    cols = ["time", "model_version", "call_id", "row", "reason"]
+    try: df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM rejections ORDER BY id", self._con)
+    except (sqlite3.OperationalError, pd.errors.DatabaseError): df = pd.DataFrame(columns=cols)
+    df["time"] = pd.to_datetime(df["time"].astype("float64"), unit="s")
+    return df
+
+# %% ../nbs/51_monitor.ipynb #1ad56439
+def _as_unix(t, name:str) -> float | None:
+    "`t` (datetime, Timestamp, ISO string or unix seconds) as unix seconds; None stays None."
     if t is None: return None
     if isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool): return float(t)
     try: ts = pd.Timestamp(t)
@@ -68,6 +664,7 @@ def _as_unix(t, name) -> float | None:
     if ts.tzinfo is not None: ts = ts.tz_convert("UTC").tz_localize(None)
     return (ts - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
 
+# %% ../nbs/51_monitor.ipynb #ca04524b
 def _cast(s:pd.Series, f) -> pd.Series:
     "Give a column read back from JSON the dtype its schema feature had."
     try:
@@ -79,41 +676,7 @@ def _cast(s:pd.Series, f) -> pd.Series:
         return s.astype(f.dtype) if f.dtype not in ("object",) else s.astype(object)
     except (TypeError, ValueError): return s
 
-class MonitorStore:
-    "Read-only access to a monitor store: `window`, `count`, `versions`, `stats`, `rejections`, `meta`."
-    def __init__(self, path): self.path = Path(path); self._con = _connect_ro(self.path)
-    @property
-    def meta(self) -> dict:
-        m = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
-        return {k: json.loads(v) for k, v in m.items()}
-    @property
-    def schema(self) -> Schema | None:
-        s = self.meta.get("schema"); return Schema.from_dict(s) if s else None
-    def count(self) -> int:
-        "Number of records: served predictions and the inputs a guarded model rejected."
-        return self._con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-    def versions(self) -> pd.DataFrame:
-        "Model versions seen, with their first and last time and number of predictions."
-        df = pd.read_sql_query("SELECT model_version, MIN(time) AS first, MAX(time) AS last, COUNT(*) AS n FROM predictions GROUP BY model_version ORDER BY first", self._con)
-        for c in ("first", "last"): df[c] = pd.to_datetime(df[c], unit="s")
-        return df
-    def stats(self) -> dict:
-        "What the store holds: `logged` predictions, `rejected` records and the reason of the `last_rejection`."
-        try: n, last = self._con.execute("SELECT COUNT(*), (SELECT reason FROM rejections ORDER BY id DESC LIMIT 1) FROM rejections").fetchone()
-        except sqlite3.OperationalError: n, last = 0, None    # a store written before rejections were recorded
-        return {"logged": self.count(), "rejected": n, "last_rejection": last}
-    def rejections(self) -> pd.DataFrame:
-        "The records the monitor could not store: time, model version, call, row within the call, and the reason."
-        cols = ["time", "model_version", "call_id", "row", "reason"]
-        try: df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM rejections ORDER BY id", self._con)
-        except (sqlite3.OperationalError, pd.errors.DatabaseError): df = pd.DataFrame(columns=cols)
-        df["time"] = pd.to_datetime(df["time"].astype("float64"), unit="s"); return df
-    def close(self): self._con.close()
-    def __enter__(self): return self
-    def __exit__(self, *a): self.close()
-    def __repr__(self): return f"MonitorStore({str(self.path)!r}, predictions={self.count()})"
-
-# %% ../nbs/51_monitor.ipynb #a45ff21a
+# %% ../nbs/51_monitor.ipynb #f6c2a1c1
 def _inputs_frame(feats:list, schema) -> pd.DataFrame:
     "The recorded inputs (JSON objects or flat lists) as a frame with the schema's dtypes."
     if feats and isinstance(feats[0], dict): X = pd.DataFrame.from_records(feats)
@@ -130,440 +693,88 @@ def _inputs_frame(feats:list, schema) -> pd.DataFrame:
         X = X[schema.names + [c for c in X.columns if c not in schema.names]]
     return X
 
-REJECTED = "rejected"   # `monitor.served_by` of an input the guarded model refused (on_invalid='flag'): kept apart from served rows
-
-def _window(self, start=None, # first time included (datetime, ISO string or unix seconds); None: from the start
-            end=None, # first time excluded; None: up to now
-            *, model_version:str=None, # only predictions of this model version
-            limit:int=None, # at most this many rows (the earliest)
-            include_rejected:bool=False) -> pd.DataFrame: # also the inputs a guarded model rejected (`served_by='rejected'`)
-    "Predictions served in `[start, end)`: the input features as recorded, then the monitor's own `monitor.*` columns."
-    return _select(self, start, end, model_version, limit, "all" if include_rejected else "served")
-
-def _rejected_window(self, start=None, # first time included; None: from the start
-                     end=None, # first time excluded; None: up to now
-                     *, model_version:str=None, # only inputs seen by this model version
-                     limit:int=None) -> pd.DataFrame: # at most this many rows (the earliest)
-    "The inputs a guarded model rejected in `[start, end)` (NaN, unseen categories, ...), as `window` shows served rows."
-    return _select(self, start, end, model_version, limit, "rejected")
-
-def _select(self, start, end, model_version, limit, which:str) -> pd.DataFrame:
-    "Rows in `[start, end)`; `which` is 'served', 'rejected' or 'all'."
-    lo, hi = _as_unix(start, "start"), _as_unix(end, "end")
-    if lo is not None and hi is not None and hi <= lo:
-        raise ParameterError("`end` must be after `start`", value=(start, end), fix="pass start < end")
-    if limit is not None: check_positive("limit", limit, integer=True)
+# %% ../nbs/51_monitor.ipynb #4cee40b8
+def _query(lo, hi, model_version:str|None, limit:int|None, which:str) -> tuple:
+    "The SQL (and its arguments) of the records in `[lo, hi)` of a model version; `which`: 'served', 'rejected' or 'all'."
     q, args = "SELECT time, latency_ms, model_version, served_by, inputs, outputs, prediction, confidence FROM predictions WHERE 1=1", []
-    if lo is not None: q += " AND time >= ?"; args.append(lo)
-    if hi is not None: q += " AND time < ?"; args.append(hi)
-    if model_version is not None: q += " AND model_version = ?"; args.append(model_version)
-    if which != "all": q += f" AND IFNULL(served_by, '') {'=' if which == 'rejected' else '!='} ?"; args.append(REJECTED)
-    q += " ORDER BY time, id" + (f" LIMIT {int(limit)}" if limit else "")
-    rows = self._con.execute(q, args).fetchall()
-    meta = self.meta; schema = Schema.from_dict(meta["schema"]) if meta.get("schema") else None
-    X = _inputs_frame([json.loads(r[4]) for r in rows], schema)
+    for cond, v in (("time >= ?", lo), ("time < ?", hi), ("model_version = ?", model_version)):
+        if v is not None:
+            q += f" AND {cond}"
+            args.append(v)
+    if which != "all":
+        q += f" AND IFNULL(served_by, '') {'=' if which == 'rejected' else '!='} ?"
+        args.append(REJECTED)
+    return q + " ORDER BY time, id" + (f" LIMIT {int(limit)}" if limit else ""), args
+
+# %% ../nbs/51_monitor.ipynb #1be970d4
+def _own_columns(rows:list, classes) -> dict:
+    "The monitor's own columns of stored records: time, prediction, confidence, latency, `p_<class>`, model version, path."
     times = pd.to_datetime(pd.Series([r[0] for r in rows], dtype="float64"), unit="s")
-    if schema is not None and schema.time and schema.time not in X.columns: X[schema.time] = times
     own = {"time": times,
            "prediction": pd.Series([json.loads(r[6]) if r[6] is not None else None for r in rows], dtype=object).infer_objects(),
            "confidence": pd.Series([r[7] for r in rows], dtype="float64"), "latency_ms": pd.Series([r[1] for r in rows], dtype="float64")}
     outs = [json.loads(r[5]) for r in rows]
     if outs and isinstance(outs[0], list):
-        classes = meta.get("classes")
-        k = max(len(o) for o in outs); labels = classes if classes and len(classes) == k else list(range(k))
+        k = max(len(o) for o in outs)
+        labels = classes if classes and len(classes) == k else list(range(k))
         P = np.array([o if len(o) == k else [np.nan] * k for o in outs], dtype="float64")
         for j, c in enumerate(labels): own[f"p_{c}"] = P[:, j]
-    own["model_version"] = [r[2] for r in rows]; own["served_by"] = [r[3] for r in rows]
+    own["model_version"] = [r[2] for r in rows]
+    own["served_by"] = [r[3] for r in rows]
+    return own
+
+# %% ../nbs/51_monitor.ipynb #8b545c7e
+@patch
+def _select(self:MonitorStore, start, end, model_version, limit, which:str) -> pd.DataFrame:
+    "Rows in `[start, end)`: the inputs as recorded, the schema's time column, then the `monitor.*` columns; `which` as in `_query`."
+    lo, hi = _as_unix(start, "start"), _as_unix(end, "end")
+    if lo is not None and hi is not None and hi <= lo:
+        raise ParameterError("`end` must be after `start`", value=(start, end), fix="pass start < end")
+    if limit is not None: check_positive("limit", limit, integer=True)
+    rows = self._con.execute(*_query(lo, hi, model_version, limit, which)).fetchall()
+    meta = self.meta
+    schema = Schema.from_dict(meta["schema"]) if meta.get("schema") else None
+    X = _inputs_frame([json.loads(r[4]) for r in rows], schema)
+    own = _own_columns(rows, meta.get("classes"))
+    if schema is not None and schema.time and schema.time not in X.columns: X[schema.time] = own["time"]
     for k, v in own.items(): X[MONITOR_PREFIX + k] = v
     return X
 
-MonitorStore.window, MonitorStore.rejected_window = _window, _rejected_window
+# %% ../nbs/51_monitor.ipynb #10cd1cab
+@patch
+def window(self:MonitorStore, start=None, # first time included (datetime, ISO string or unix seconds); None: from the start
+           end=None, # first time excluded; None: up to now
+           *, model_version:str=None, # only predictions of this model version
+           limit:int=None, # at most this many rows (the earliest)
+           include_rejected:bool=False) -> pd.DataFrame: # also the inputs a guarded model rejected (`served_by='rejected'`)
+    "Predictions served in `[start, end)`: the input features as recorded, then the monitor's own `monitor.*` columns."
+    return self._select(start, end, model_version, limit, "all" if include_rejected else "served")
 
-# %% ../nbs/51_monitor.ipynb #68df60f6
-def _json_default(o):
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, (np.bool_,)): return bool(o)
-    if isinstance(o, (pd.Timestamp,)): return o.isoformat()
-    if o is pd.NA or o is pd.NaT: return None
-    if isinstance(o, np.ndarray): return o.tolist()
-    return str(o)
+# %% ../nbs/51_monitor.ipynb #430db4e9
+@patch
+def rejected_window(self:MonitorStore, start=None, # first time included; None: from the start
+                    end=None, # first time excluded; None: up to now
+                    *, model_version:str=None, # only inputs seen by this model version
+                    limit:int=None) -> pd.DataFrame: # at most this many rows (the earliest)
+    "The inputs a guarded model rejected in `[start, end)` (NaN, unseen categories, ...), as `window` shows served rows."
+    return self._select(start, end, model_version, limit, "rejected")
 
-def _dumps(o) -> str: return json.dumps(o, default=_json_default)
-
-def _frame_json(frames:list, keep:Sequence=None) -> list:
-    "JSON text {column: value} of every row of `frames`, in order (one concat and one pass per column, exact floats)."
-    big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    if keep is not None: big = big[[c for c in keep if c in big.columns]]
-    cols = [str(c) for c in big.columns]
-    def values(s): # arrow-backed strings convert far faster through numpy than element by element
-        return s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
-    lists = [values(big.iloc[:, j]) for j in range(big.shape[1])]
-    return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
-
-def _array_json(X, rows:np.ndarray) -> list:
-    "JSON text (a flat list) of `rows` of an array or tensor."
-    a = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
-    a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
-    return [_dumps(a[i].tolist()) for i in rows]
-
-_log = logging.getLogger("prodkit.monitor")
-_INSERT = ("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, prediction, confidence) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_REJECTION = "INSERT INTO rejections (time, model_version, call_id, row, reason) VALUES (?, ?, ?, ?, ?)"
-_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError, TypeError, ValueError)
-
-class _Rejected(ValueError): "A queued call whose records the store cannot take; the message is the reason."
-
-def _reason(e:Exception) -> str:
-    return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
-
-def _check_call(item, shape):
-    "The per-row output shape of a queued call; raises `_Rejected` when its records cannot be stored as they are."
-    t, lat, version, call_id, X, rows, P, served = item
-    if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
-        raise _Rejected(f"the model returned outputs of shape {np.shape(P)}: expected one value or one vector per row")
-    if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
-    if len(served) != len(P): raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
-    if shape is not None and P.shape[1:] != shape:
-        raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
-    if not (math.isfinite(t) and math.isfinite(lat)): raise _Rejected(f"time {t!r} or latency {lat!r} is not a finite number")
-    if isinstance(X, pd.DataFrame):
-        clash = [c for c in X.columns if str(c).startswith(MONITOR_PREFIX)]
-        if clash: raise _Rejected(f"input column {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns")
-    return P.shape[1:]
-
-class _Writer(threading.Thread):
-    "Background thread that owns the write connection and commits queued records in batches, each record on its own merits."
-    def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None, shape:tuple=None):
-        super().__init__(daemon=True, name="prodkit-monitor-writer")
-        self.keep, self.classes, self.wake, self.path = keep, meta.get("classes"), threading.Event(), Path(path)
-        self.q, self.batch_size, self.interval_s, self.error, self.acknowledged = queue.SimpleQueue(), batch_size, interval_s, None, 0
-        self.stats_lock, self.logged, self.rejected, self.lost, self.last_rejection, self.last_error = threading.Lock(), 0, 0, 0, None, None
-        self.con = sqlite3.connect(_uri(self.path, "rwc"), uri=True, check_same_thread=False, isolation_level=None)
-        try:
-            self.con.execute("PRAGMA journal_mode=WAL"); self.con.execute(f"PRAGMA synchronous={synchronous}")
-            self.con.executescript(_DDL)
-            old = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as e:
-            self.con.close()
-            raise FileFormatError(f"monitor store is not a usable SQLite database: {e}", value=str(path),
-                                  fix="pass a new path, or a store written by Monitor", path=str(path)) from e
-        if old.get("format", _dumps(_FORMAT)) != _dumps(_FORMAT):
-            self.con.close(); raise FileFormatError("file is not a prodkit monitor store", value=str(path), fix="pass a new path", path=str(path))
-        if "schema" in old and meta.get("schema") and old["schema"] != _dumps(meta["schema"]):
-            self.con.close()
-            raise FileFormatError("monitor store was written with a different schema", value=str(path),
-                                  fix="record into a new store for a model with different features", path=str(path))
-        stored = tuple(json.loads(old["output_shape"])) if "output_shape" in old else None
-        if stored is not None and shape is not None and stored != shape:
-            self.con.close()
-            raise FileFormatError(f"monitor store records outputs of shape {stored} per row, this model gives {shape}", value=str(path),
-                                  fix="record into a new store for a model with other outputs", path=str(path))
-        self.shape, self.shape_new = (stored if stored is not None else shape), stored is None and shape is not None
-        self.con.execute("BEGIN")
-        self.con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in meta.items()])
-        self.con.execute("COMMIT")
-        self.acknowledged = self.con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-
-    def run(self):
-        # sleep until the interval is over or someone asks (flush, stop, a full batch): no wake-up per record
-        stop = False
-        while not stop:
-            self.wake.wait(self.interval_s); self.wake.clear()
-            items, rejects, acks = [], [], []
-            while True:
-                try: item = self.q.get_nowait()
-                except queue.Empty: break
-                if item[0] == "rec": items.append(item[1])
-                elif item[0] == "rej": rejects.append(item[1])
-                else: acks.append(item[1]); stop = stop or item[0] == "stop"
-            for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
-                batch = items[i:i + self.batch_size]
-                try: self._commit(*self._records(batch, rejects if i == 0 else []))
-                except Exception as e:   # an unforeseen failure loses this batch, never the writer (and so the caller's answers)
-                    self.error = e
-                    with self.stats_lock: self.lost += sum(len(it[5]) for it in batch); self.last_error = f"{type(e).__name__}: {e}"
-                    _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
-            for ev in acks: ev.set()
-        self.con.close()
-
-# %% ../nbs/51_monitor.ipynb #334e3b12
-def _records(self, items, rejects:list) -> tuple:
-    "Rows for the table and rejections: the whole batch at once, else call by call, else row by row, rejecting only what fails."
-    try: return self._rows(items), rejects
-    except Exception: pass
-    rows = []
-    for it in items:
-        try: rows += self._rows([it]); continue
-        except Exception: pass
-        for i in it[5]:
-            try: rows += self._rows([it[:5] + (np.array([i]),) + it[6:]])
-            except Exception as e: rejects.append((it[0], it[2], it[3], int(i), _reason(e)))
-    return rows, rejects
-
-def _rows(self, items) -> list:
-    "Turn queued calls into table rows, all at once (one concat of the frames, vectorised outputs); raises on any bad record."
-    shape = self.shape
-    for it in items:
-        s = _check_call(it, shape); shape = s if shape is None else shape
-    frames = [X if len(rows) == len(X) else X.iloc[rows] for _, _, _, _, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
-    fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
-    ins = [s for it in items for s in ([next(fj) for _ in it[5]] if isinstance(it[4], pd.DataFrame) else _array_json(it[4], it[5]))]
-    head = [(t, lat, version, served[i], call_id) for t, lat, version, call_id, _, rows, _, served in items for i in rows]
-    P = np.concatenate([P[rows] for *_, rows, P, _ in items]) if items else np.zeros((0,))
-    if P.ndim == 1:  # regression: the value is the output and the prediction
-        outs = [(_dumps(v), _dumps(v) if math.isfinite(v) else None, None) for v in P.tolist()]
-    else:
-        k = P.shape[1]; ok = np.isfinite(P).all(1)
-        am = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0); mx = P.max(1)
-        labels = self.classes if self.classes and len(self.classes) == k else list(range(k))
-        lj = [_dumps(c) for c in labels]
-        outs = [(json.dumps(p), lj[a] if o else None, m if o else None) for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
-    rows = [h + (i,) + o for h, i, o in zip(head, ins, outs)]
-    if self.shape is None and items: self.shape, self.shape_new = shape, True   # the first record stored fixes the output shape
-    return rows
-
-def _commit(self, rows, rejects):
-    "Insert `rows` and `rejects` in one transaction; a row the table refuses is rejected alone."
-    if not rows and not rejects: return
-    con = self.con
-    try:
-        con.execute("BEGIN")
-        try: con.executemany(_INSERT, rows)
-        except _ROW_ERRORS:
-            con.execute("ROLLBACK"); con.execute("BEGIN"); good = []
-            for r in rows:
-                try: con.execute(_INSERT, r); good.append(r)
-                except _ROW_ERRORS as e: rejects.append((r[0], r[2], r[4], None, f"the store refused the record: {_reason(e)}"))
-            rows = good
-        if rejects: con.executemany(_INSERT_REJECTION, rejects)
-        if self.shape_new: con.execute("INSERT OR IGNORE INTO meta VALUES ('output_shape', ?)", (_dumps(list(self.shape)),))
-        con.execute("COMMIT")
-    except sqlite3.Error as e:
-        self.error = e
-        try: con.execute("ROLLBACK")
-        except sqlite3.Error: pass
-        with self.stats_lock: self.lost += len(rows); self.rejected += len(rejects); self.last_error = f"{type(e).__name__}: {e}"
-        _log.error("monitor store %s: %d records lost: %s: %s", self.path, len(rows), type(e).__name__, e)
-        return
-    self.shape_new = False
-    with self.stats_lock:
-        self.acknowledged += len(rows); self.logged += len(rows); self.rejected += len(rejects)
-        if rejects: self.last_rejection = rejects[-1][4]
-    for why, n in collections.Counter(r[4] for r in rejects).most_common(5):
-        _log.warning("monitor store %s: %d record(s) rejected: %s", self.path, n, why)
-
-def _request(self, kind, timeout=None) -> bool:
-    if not self.is_alive(): return True
-    ev = threading.Event(); self.q.put((kind, ev)); self.wake.set(); return ev.wait(timeout)
-
-_Writer._records, _Writer._rows, _Writer._commit, _Writer.request = _records, _rows, _commit, _request
-
-# %% ../nbs/51_monitor.ipynb #bf3a8832
-def _unwrap_module(model):
-    "The torch module behind a Predictor, GuardedModel or wrapper, if any."
-    for _ in range(5):
-        if isinstance(model, nn.Module): return model
-        nxt = getattr(model, "primary", None) or getattr(model, "model", None)
-        if nxt is None: return None
-        model = nxt
-    return None
-
-def _model_version(model) -> str:
-    "The fingerprint of the model's torch module (`prodkit.versioning.fingerprint_model`), or a hash of a function's code."
-    m = _unwrap_module(model)
-    if m is not None:
-        from prodkit.versioning import fingerprint_model
-        return fingerprint_model(m)
-    fn = getattr(model, "primary", model); code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
-    if code is None: raise ParameterError("cannot fingerprint this model", value=type(model).__name__, fix="pass version='...' to Monitor")
-    h = hashlib.sha256(code.co_code + repr(code.co_consts).encode() + code.co_qualname.encode()).hexdigest()[:16]
-    return f"code:{h}"
-
-# %% ../nbs/51_monitor.ipynb #df552e7e
-class Monitor:
-    "Wrap a model so every prediction (or a seeded sample) is recorded into an SQLite store, off the hot path."
-    def __init__(self, model, # Predictor, GuardedModel, nn.Module (with `adapter`) or function returning probabilities
-                 store="monitor.sqlite", # path of the SQLite store (created when missing)
-                 *, sample_rate:float=1.0, # share of rows recorded
-                 seed:int=0, # seed of the sampler
-                 schema:Schema=None, # feature schema (default: the model's)
-                 adapter:TabularAdapter=None, # encodes frames for a bare nn.Module
-                 version:str=None, # model version (default: fingerprint of the model)
-                 batch_size:int=512, # rows per committed transaction at most
-                 flush_interval_s:float=0.2, # the writer commits at least this often while records arrive
-                 max_queue:int=100_000, # records waiting beyond this are dropped (counted in `dropped`)
-                 synchronous:str="NORMAL"): # SQLite synchronous mode: NORMAL survives a killed process, FULL also power loss
-        check_positive("sample_rate", sample_rate)
-        if sample_rate > 1: raise ParameterError("`sample_rate` must be a share in (0, 1]", value=sample_rate, fix="pass e.g. sample_rate=0.1")
-        check_positive("seed", seed, allow_zero=True, integer=True); check_positive("batch_size", batch_size, integer=True)
-        check_positive("flush_interval_s", flush_interval_s); check_positive("max_queue", max_queue, integer=True)
-        check_choice("synchronous", synchronous, ["NORMAL", "FULL"])
-        if isinstance(model, nn.Module): model = Predictor(model, adapter=adapter)
-        if not callable(model) and not hasattr(model, "predict_proba"):
-            raise ParameterError("model must be a Predictor, GuardedModel, nn.Module or function", value=type(model).__name__,
-                                 fix="pass the model object")
-        p = Path(store)
-        if p.is_dir(): raise FileFormatError("monitor store is a folder, not a file", value=str(p), fix="pass a file path such as 'monitor.sqlite'", path=str(p))
-        if not p.parent.exists(): raise FileFormatError("folder of the monitor store does not exist", value=str(p.parent), fix="create the folder first", path=str(p))
-        if schema is None:
-            schema = getattr(model, "schema", None) or getattr(getattr(model, "adapter", None), "schema", None)
-        if schema is not None and not isinstance(schema, Schema):
-            raise ParameterError("schema must be a prodkit Schema", value=type(schema).__name__, fix="pass Schema.infer(train) or Schema.load(path)")
-        clash = [n for n in (schema.names if schema is not None else []) if n.startswith(MONITOR_PREFIX)]
-        if clash: raise SchemaError(f"feature {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's own columns", value=clash,
-                                    fix="rename the feature (the monitor names its columns monitor.confidence, monitor.p_<class>, ...)", problems=[])
-        if version is not None and not (isinstance(version, str) and version.strip()):
-            raise ParameterError("`version` must be a non-empty string", value=version, fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
-        self.model, self.store, self.sample_rate, self.seed, self.schema = model, p, sample_rate, seed, schema
-        self.regression = getattr(model, "task", None) == "regression" or getattr(model, "output", None) == "regression"   # a Predictor's task, or a GuardedModel's output
-        self.classes = list(model.classes) if getattr(model, "classes", None) is not None else None
-        self.version = version if version is not None else _model_version(model)
-        self.max_queue = max_queue
-        self._rng, self._lock, self._calls, self.dropped, self.errors = np.random.default_rng(seed), threading.Lock(), 0, 0, 0
-        meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
-        shape = () if self.regression else (len(self.classes),) if self.classes else None   # else the first record stored fixes it
-        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=schema.names if schema is not None else None, shape=shape)
-        self._writer.start()
-        self._finalizer = weakref.finalize(self, self._writer.request, "stop", 10.0)
-
-    def __repr__(self): return f"Monitor({type(self.model).__name__}, store={str(self.store)!r}, version={self.version!r})"
-
-# %% ../nbs/51_monitor.ipynb #c8604509
-def _is_guard(m) -> bool: return hasattr(m, "serve") and hasattr(m, "path_names")
-
-def _guard_values(self, df:pd.DataFrame) -> tuple:
-    "(values, served_by list) of a guard's answer frame."
-    if self.regression: vals = df["prediction"].to_numpy(dtype="float64")
-    else: vals = df[[c for c in df.columns if str(c).startswith("p_")]].to_numpy(dtype="float64")
-    return vals, df["served_by"].tolist()
-
-def _call(self, X):
-    "Call the model; return (probabilities or values, served_by list, the inputs as recorded, the guard's answer frame or None)."
-    if _is_guard(self.model):
-        df = self.model.serve(X)
-        return _guard_values(self, df) + (X, df)
-    if self.regression: vals = np.asarray(self.model.predict(X), dtype="float64")
-    elif hasattr(self.model, "predict_proba"): vals = np.asarray(self.model.predict_proba(X), dtype="float64")
-    else:
-        out = self.model(X)
-        vals = out.detach().cpu().numpy().astype("float64") if isinstance(out, torch.Tensor) else np.asarray(out, dtype="float64")
-        if vals.ndim == 1 and not self.regression: vals = np.column_stack([1 - vals, vals])
-    return vals, None, X, None
-
-def _record(self, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
-    "Draw the sample and queue references to the call for the writer (only rows where `keep`, when given)."
-    n = len(vals)
-    with self._lock:
-        self._calls += 1; call_id = self._calls
-        rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
-        if keep is not None: rows = rows[keep[rows]]
-        waiting = self._writer.q.qsize()
-        if len(rows) and waiting >= self.max_queue: self.dropped += len(rows); rows = rows[:0]
-    if len(rows):
-        # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
-        # often reused buffers, are copied
-        if isinstance(Xr, pd.DataFrame): pass
-        elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
-        else: Xr = np.array(Xr, copy=True)
-        self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
-        if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
-
-def _n_rows(X) -> int:
-    try: return len(X)
-    except TypeError: return -1
-
-def _observe(self, X, strict:bool=True):
-    "Call, time and record; return (values, the guard's frame). `strict`: raise after recording when a guard rejected rows."
-    if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
-    if isinstance(X, dict): X = pd.DataFrame([X])
-    elif isinstance(X, pd.Series): X = pd.DataFrame([X.to_dict()])
-    elif isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
-    t_wall, t0 = time.time(), time.perf_counter()
-    try: vals, served, Xr, frame = self._call(X)
-    except Exception as e:
-        with self._lock: self.errors += 1
-        part = getattr(e, "answers", None)   # a guard that could not answer every row: record the rows it did answer or reject
-        if _is_guard(self.model) and isinstance(part, pd.DataFrame) and "served_by" in part.columns and len(part) == _n_rows(X):
-            try:
-                v, sv = _guard_values(self, part)
-                _record(self, t_wall, (time.perf_counter() - t0) * 1000, X, v, sv, keep=np.array([s != "failed" for s in sv]))
-            except Exception as e2:
-                self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e2)}")))
-        raise
-    lat = (time.perf_counter() - t0) * 1000
-    try: _record(self, t_wall, lat, Xr, vals, served)
-    except Exception as e:   # recording failed: the caller still gets its answer, the records are counted as rejected
-        self._writer.q.put(("rej", (t_wall, self.version, None, None, f"could not queue the call: {_reason(e)}")))
-    if strict and served is not None and REJECTED in served:
-        bad = [i for i, s in enumerate(served) if s == REJECTED]
-        why = f": row {bad[0]}: {frame['reasons'].iloc[bad[0]]}" if "reasons" in frame.columns else ""
-        raise DataError(f"{len(bad)} input rows were rejected by the guarded model (recorded with served_by='rejected'){why}",
-                        fix="use Monitor.serve(X) to get every answer with the rejected rows flagged, or fix those rows", rows=bad)
-    return vals, frame
-
-def _mserve(self, X) -> pd.DataFrame:
-    "The guarded model's answers to `X`, exactly as `GuardedModel.serve` returns them (rejected rows flagged), recorded."
-    if not _is_guard(self.model):
-        raise ParameterError("serve needs a GuardedModel", value=type(self.model).__name__,
-                             fix="wrap the model in prodkit.guard.GuardedModel, or use predict / predict_proba")
-    return _observe(self, X, strict=False)[1]
-
-def _predict_proba(self, X) -> np.ndarray:
-    "Class probabilities of the wrapped model, recorded."
-    if self.regression: raise ParameterError("predict_proba is for classifiers", value="regression", fix="use .predict")
-    return _observe(self, X)[0]
-
-def _predict(self, X) -> np.ndarray:
-    "Predicted labels (classifier) or values (regression), recorded."
-    v = _observe(self, X)[0]
-    if self.regression: return v
-    labels = self.classes if self.classes is not None else list(range(v.shape[1]))
-    return np.asarray(labels)[v.argmax(1)]
-
-Monitor._call, Monitor.predict_proba, Monitor.predict, Monitor.serve = _call, _predict_proba, _predict, _mserve
-Monitor.__call__ = lambda self, X: self.predict(X) if self.regression else self.predict_proba(X)
-
-# %% ../nbs/51_monitor.ipynb #0d7bda1b
-def _flush(self, timeout:float=30.0) -> int:
-    "Wait until every prediction recorded so far is committed; return the number of rows acknowledged in the store."
-    if not self._writer.request("flush", timeout):
-        raise ProdkitError("the monitor's writer did not commit in time", value=timeout, fix="check the disk, or pass a longer timeout")
-    if self._writer.error is not None:
-        e, self._writer.error = self._writer.error, None
-        raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}", value=str(self.store), fix="check the disk", path=str(self.store))
-    return self._writer.acknowledged
-
-def _close(self):
-    "Flush and stop the writer."
-    self._finalizer()
-    self._writer.join(timeout=30)
-
-def _open(cls, store) -> MonitorStore:
+# %% ../nbs/51_monitor.ipynb #0ff4f330
+@patch(cls_method=True)
+def open(cls:Monitor, store) -> MonitorStore:
     "Read-only access to a store (no model needed)."
     return MonitorStore(store)
 
-def _mwindow(self, start=None, end=None, **kwargs) -> pd.DataFrame:
+# %% ../nbs/51_monitor.ipynb #88c63ae9
+@patch
+def window(self:Monitor, start=None, end=None, **kwargs) -> pd.DataFrame:
     "Flush, then return the predictions recorded in `[start, end)` (see `MonitorStore.window`)."
     if self._writer.is_alive(): self.flush()
     with MonitorStore(self.store) as s: return s.window(start, end, **kwargs)
 
-def _mrejected(self, start=None, end=None, **kwargs) -> pd.DataFrame:
+# %% ../nbs/51_monitor.ipynb #8a434c5f
+@patch
+def rejected_window(self:Monitor, start=None, end=None, **kwargs) -> pd.DataFrame:
     "Flush, then return the inputs the guarded model rejected in `[start, end)` (see `MonitorStore.rejected_window`)."
     if self._writer.is_alive(): self.flush()
     with MonitorStore(self.store) as s: return s.rejected_window(start, end, **kwargs)
-
-def _mstats(self, timeout:float=10.0) -> dict:
-    "What became of this monitor's records, after a flush: `logged`, `rejected` (and the `last_rejection`), `dropped`, `lost`, `model_errors`."
-    w = self._writer
-    if w.is_alive(): w.request("flush", timeout)
-    with w.stats_lock:
-        return {"logged": w.logged, "rejected": w.rejected, "dropped": self.dropped, "lost": w.lost, "model_errors": self.errors,
-                "last_rejection": w.last_rejection, "last_store_error": w.last_error}
-
-Monitor.flush, Monitor.close, Monitor.open, Monitor.window, Monitor.stats = _flush, _close, classmethod(_open), _mwindow, _mstats
-Monitor.rejected_window = _mrejected
-Monitor.acknowledged = property(lambda self: self._writer.acknowledged)
-Monitor.__enter__ = lambda self: self
-Monitor.__exit__ = lambda self, *a: self.close()
