@@ -145,7 +145,8 @@ def guard_all_paths_fail():
     def down(df): raise ConnectionError("refused")
     GuardedModel(down, fallbacks=[lambda df: _np().full(len(df), _np().nan)], schema=_schema()).predict_proba(_train())
 def guard_answer_batch(): _guard().answer(_train())
-def guard_proba_on_regression(): _guard(output="regression").predict_proba(_train())
+def guard_task_not_a_task(): _guard(task="proba")
+def guard_proba_on_regression(): _guard(task="regression").predict_proba(_train())
 def guard_flagged_rows_in_predict_proba(): _guard(on_invalid="flag").predict_proba(_with(_train(), c=["x", "y", "q", "x"]))
 def faulty_rate_above_one(): from prodkit.guard import FaultyModel; FaultyModel(print, error_rate=2.0)
 def fault_rates_zero_bin(): from prodkit.guard import fault_rates; fault_rates(_pd().DataFrame(), bin_s=0)
@@ -195,7 +196,7 @@ def monitor_empty_frame():
 # ---------------------------------------------------------------- guard: kinds of paths
 def guard_regressor_as_classifier():
     from prodkit.guard import GuardedModel
-    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), output="proba")
+    GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), task="classification")
 def guard_classifier_fallback_for_regressor():
     from prodkit.guard import GuardedModel
     GuardedModel(_predictor(_torch().nn.Linear(4, 1), task="regression"), fallbacks=[("clf", _predictor())])
@@ -263,6 +264,7 @@ CASES = [
     pytest.param(guard_tensor_wrong_width, DataError, "shape (2, 3) but the model expects (rows, 4)", id="guard-tensor-wrong-width"),
     pytest.param(guard_all_paths_fail, AllPathsFailedError, "no path gave a valid answer for 4 of 4 rows", id="guard-all-paths-fail"),
     pytest.param(guard_answer_batch, ParameterError, "answer takes one input, got 4 rows", id="guard-answer-batch"),
+    pytest.param(guard_task_not_a_task, ParameterError, "`task` must be one of", id="guard-task-not-a-task"),
     pytest.param(guard_proba_on_regression, ParameterError, "predict_proba is for classifiers", id="guard-proba-on-regression"),
     pytest.param(guard_flagged_rows_in_predict_proba, DataError, "1 input rows were rejected", id="guard-flagged-in-predict-proba"),
     pytest.param(faulty_rate_above_one, ParameterError, "`error_rate` must be a share between 0 and 1", id="guard-faulty-rate-above-one"),

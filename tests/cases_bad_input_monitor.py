@@ -38,7 +38,17 @@ def _serve_without_guard():
     with _Monitor()(_proba, _tmp() / "m.sqlite", version="v") as mon: mon.serve(pd.DataFrame({"a": [1.0]}))
 
 
+def _task_not_a_task(): _Monitor()(_proba, _tmp() / "m.sqlite", version="v", task="proba")
+def _task_contradicts_model():
+    import torch
+    from prodkit.core import Predictor
+    _Monitor()(Predictor(torch.nn.Linear(2, 1), task="regression"), _tmp() / "m.sqlite", task="classification")
+
+
 CASES = [
+    pytest.param(_task_not_a_task, ParameterError, "`task` must be one of", id="monitor-task-not-a-task"),
+    pytest.param(_task_contradicts_model, ParameterError, "task='classification' contradicts the monitored model",
+                 id="monitor-task-contradicts-model"),
     pytest.param(_empty_version, ParameterError, "`version` must be a non-empty string", id="monitor-empty-version"),
     pytest.param(_nan_version, ParameterError, "`version` must be a non-empty string", id="monitor-nan-version"),
     pytest.param(_feature_with_monitor_prefix, SchemaError, "prefix 'monitor.'", id="monitor-feature-with-reserved-prefix"),

@@ -230,11 +230,11 @@ def test_regression_paths(setup):
     torch.manual_seed(0)
     reg = nn.Linear(ad.n_features_, 1)
     g = GuardedModel(FaultyModel(Predictor(reg, adapter=ad, task="regression"), nan_rate=1.0),
-                     fallbacks=[("mean", lambda df: np.full(len(df), 2.5))], schema=ad.schema, output="regression")
+                     fallbacks=[("mean", lambda df: np.full(len(df), 2.5))], schema=ad.schema, task="regression")
     df = g.serve(train.head(4))
     assert df.served_by.tolist() == ["mean"] * 4 and df.prediction.tolist() == [2.5] * 4
     assert g.answer(train.head(1)).value == 2.5
-    np.testing.assert_allclose(GuardedModel(reg, adapter=ad, output="regression").predict(train.head(4)),
+    np.testing.assert_allclose(GuardedModel(reg, adapter=ad, task="regression").predict(train.head(4)),
                                Predictor(reg, adapter=ad, task="regression").predict(train.head(4)), atol=1e-6)
 
 
@@ -343,7 +343,7 @@ def test_regressor_fallback_chain_under_injected_faults(diabetes):
     primary = FaultyModel(current, error_rate=0.15, stall_rate=0.1, stall_ms=300, nan_rate=0.1, seed=0)
     replica = FaultyModel(previous, error_rate=0.3, seed=1)
     g = GuardedModel(primary, fallbacks=[("previous", replica), ("mean", lambda d: mean)], schema=ad.schema, timeout_ms=100, on_invalid="flag")
-    assert g.output == "regression"          # read from the primary's Predictor, through the FaultyModel
+    assert g.task == "regression"            # read from the primary's Predictor, through the FaultyModel
     reqs = feats.sample(80, random_state=0).reset_index(drop=True)
     reqs.loc[[5, 40], "bmi"] = np.nan        # two requests the model never saw missing
     with ThreadPoolExecutor(4) as ex: answers = list(ex.map(lambda i: g.answer(reqs.iloc[[i]]), range(len(reqs))))
@@ -384,3 +384,48 @@ def test_fault_injection_evaluation_of_a_regressor(diabetes):
         if a.served_by == "rule": assert a.value == pytest.approx(df["target"].mean())
         elif a.served_by != "rejected": assert isinstance(a.value, float) and np.isfinite(a.value)
     import json; json.dumps(rep.summary, allow_nan=False)   # JSON-able, as the validation template records it
+
+
+class _Bundle:
+    "What a loaded bundle offers the guard: its predictor."
+    def __init__(self, predictor): self.predictor = predictor
+
+
+def test_guarded_model_is_a_scorer_with_the_task_of_its_primary(setup):
+    """One vocabulary: the guard's `task` is read from the primary (through a wrapper or a bundle), it is a `Scorer`
+    that `as_predictor` takes as it is, and a path of the other task is refused when the guard is built."""
+    from prodkit.core import ParameterError, Scorer, as_predictor
+    train, ad, m = setup
+    torch.manual_seed(1)
+    reg = Predictor(nn.Linear(ad.n_features_, 1), adapter=ad, task="regression")
+    g = GuardedModel(_Bundle(reg), fallbacks=[("mean", lambda d: 1.5)], schema=ad.schema)
+    assert isinstance(g, Scorer) and as_predictor(g) is g and (g.task, g.classes_) == ("regression", None)
+    np.testing.assert_allclose(g(train.head(5)), reg.predict(train.head(5)), atol=1e-6)
+    with pytest.raises(ParameterError, match="predict_proba is for classifiers"): g.predict_proba(train.head(2))
+    assert not hasattr(g, "output")
+    clf = GuardedModel(Predictor(m, adapter=ad, classes=["no", "yes"]), fallbacks=[rule])
+    assert (clf.task, clf.classes_) == ("classification", ["no", "yes"])
+    assert clf.predict(train.head(3)).tolist() == Predictor(m, adapter=ad, classes=["no", "yes"]).predict(train.head(3)).tolist()
+    with pytest.raises(ParameterError, match="path 'clf' is a classifier but the guard serves task='regression'"):
+        GuardedModel(FaultyModel(reg), fallbacks=[("clf", Predictor(m, adapter=ad))])
+    with pytest.raises(ParameterError, match="path 'primary' is a regressor"): GuardedModel(reg, task="classification")
+    plain = GuardedModel(lambda d: np.full(len(d), 2.0), task="regression", schema=ad.schema)
+    assert plain.task == "regression" and plain.predict(train.head(2)).tolist() == [2.0, 2.0]
+
+
+def test_a_bare_torch_path_is_wrapped_with_the_guards_adapter_and_task(setup):
+    train, ad, m = setup
+    torch.manual_seed(2)
+    lin = nn.Linear(ad.n_features_, 1)
+    g = GuardedModel(lin, adapter=ad, task="regression")
+    assert g.paths[0][1] == "predictor" and g.paths[0][2].task == "regression"
+    np.testing.assert_allclose(g.predict(train.head(4)), Predictor(lin, adapter=ad, task="regression").predict(train.head(4)), atol=1e-6)
+
+
+def test_evaluate_guard_takes_a_bundle(setup):
+    from prodkit.guard import evaluate_guard
+    train, ad, m = setup
+    rep = evaluate_guard(_Bundle(Predictor(m, adapter=ad)), train.head(30), rule=[0.5, 0.5], error_rate=0.3, stall_rate=0.0,
+                         bad_share=0.0, threads=2, seed=0)
+    s = rep.summary
+    assert (s["calls"], s["failed_rate"]) == (30, 0.0) and s["primary_max_abs_diff"] < 1e-6 and s["primary_error_rate"] > 0

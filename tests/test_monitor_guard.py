@@ -110,3 +110,23 @@ def test_rows_answered_before_a_failure_are_recorded(demo, tmp_path):
     assert e.value.answers["served_by"].tolist() == ["primary", "failed"] * 3 + ["rejected"]
     assert len(w) == 3 and len(r) == 1
     np.testing.assert_allclose(w[["monitor.p_0", "monitor.p_1"]].to_numpy(), demo.predictor.predict_proba(cur.iloc[[0, 2, 4]]), atol=1e-6)
+
+
+def test_monitor_is_a_scorer_with_the_task_of_its_model(tmp_path):
+    """One vocabulary: a monitor's `task` is its model's (a guard, a Predictor); a plain function says its own with
+    `task=`; a task that contradicts the model is refused."""
+    from torch import nn
+    from prodkit.core import ParameterError, Predictor, Scorer, TabularAdapter, as_predictor
+    train = pd.DataFrame({"x": np.linspace(-1, 1, 20), "c": ["a", "b"] * 10})
+    ad = TabularAdapter().fit(train)
+    reg = Predictor(nn.Linear(ad.n_features_, 1), adapter=ad, task="regression")
+    with Monitor(GuardedModel(reg), tmp_path / "g.sqlite") as mon:
+        assert isinstance(mon, Scorer) and as_predictor(mon) is mon and (mon.task, mon.classes_) == ("regression", None)
+        np.testing.assert_allclose(mon(train.head(3)), reg.predict(train.head(3)), atol=1e-6)
+        assert not hasattr(mon, "regression")
+        assert mon.window()["monitor.prediction"].notna().all()
+    with Monitor(lambda d: d["x"].to_numpy() + 1, tmp_path / "f.sqlite", task="regression", version="f") as mon:
+        assert mon.predict(train.head(2)).tolist() == (train.x.head(2) + 1).tolist()
+        assert mon.window()["monitor.prediction"].tolist() == (train.x.head(2) + 1).tolist()
+    with pytest.raises(ParameterError, match="contradicts the monitored model"):
+        Monitor(reg, tmp_path / "r.sqlite", task="classification")
