@@ -89,3 +89,23 @@ def test_no_notebook_is_a_failure_not_a_pass(tmp_path):
     (tmp_path / "nbs").mkdir()
     r = _run("--check", "--nbs", tmp_path / "nbs", "--lib", tmp_path / "pkg")
     assert r.returncode == 1 and "no module notebook" in r.stderr
+
+
+def test_named_notebooks_are_checked_alone(tmp_path):
+    "Notebooks given as paths are the only ones measured: the good one passes alone, the bad one fails alone."
+    nbs = tmp_path / "nbs"; _good(nbs); _bad(nbs)
+    lib = tmp_path / "pkg"; lib.mkdir()
+    (lib / "good.py").write_text("a = 1\n"); (lib / "bad.py").write_text("a = 1; b = 2\n")
+    good = _run(nbs / "00_good.ipynb", "--check", "--lib", lib)
+    assert good.returncode == 0, good.stderr
+    assert "00_good.ipynb" in good.stdout and "10_bad.ipynb" not in good.stdout and "all targets met" in good.stdout
+    bad = _run(nbs / "10_bad.ipynb", "--check", "--lib", lib)
+    assert bad.returncode == 1 and "10_bad.ipynb: no code cell keeps an output" in bad.stderr and "00_good" not in bad.stdout
+    rows, total = nbstats.stats(nbs, lib, [nbs / "10_bad.ipynb"])
+    assert [r["notebook"] for r in rows] == ["10_bad.ipynb"] and total["semicolons"] == 1   # only bad.py's code counts
+
+
+def test_a_named_notebook_that_does_not_exist_is_an_error(tmp_path):
+    _good(tmp_path / "nbs")
+    r = _run(tmp_path / "nbs" / "99_missing.ipynb", "--check", "--nbs", tmp_path / "nbs")
+    assert r.returncode != 0 and "no such notebook" in r.stderr and "99_missing.ipynb" in r.stderr

@@ -26,6 +26,27 @@ def test_readme_has_two_setup_lines_demo_then_suite():
     assert '".[dev]"' in lines[1] and lines[1].endswith("tools/check.py")
 
 
+def test_the_tour_is_the_first_link_and_exists():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"\]\(([^)\s]+)\)", text).group(1)
+    assert first == "nbs/tour.ipynb" and (ROOT / first).is_file()
+    assert text.index("nbs/tour.ipynb") < text.index("## Two lines on a fresh machine")
+
+
+def test_the_first_example_is_the_demo_drift_report_with_its_output():
+    "The README's first Python example builds the demo, fits a reference profile and detects drift; its saved output shows the verdict."
+    import nbformat
+    nb = nbformat.read(ROOT / "nbs" / "index.ipynb", as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code" and not c.source.lstrip().startswith("#|"))
+    import ast
+    calls = [n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id
+             for n in ast.walk(ast.parse(first.source)) if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))]
+    assert {"load_demo", "fit", "detect_drift", "headline"} <= set(calls) and "evaluate_gates" not in calls, calls
+    printed = "".join(o.get("text", "") for o in first.outputs if o.output_type == "stream")
+    assert printed.startswith("DRIFT: 3 of 10 features drifted"), printed
+    assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 # ------------------------------------------------------------------ .ci/run and tools/check.py, run on crafted copies
 def _git(repo, *args):
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,

@@ -1,8 +1,9 @@
-"""Cell statistics of the module notebooks (nbs/[0-9]*.ipynb) and the code they generate, as issue 14 measures them.
+"""Cell statistics of the module notebooks (nbs/[0-9]*.ipynb, or those named) and the code they generate, as issue 14 measures them.
 
     python tools/nbstats.py            # print the table: one row per module notebook, then the total
     python tools/nbstats.py --check    # also exit 1 when a target is not met (each failure on its own line)
     python tools/nbstats.py --nbs DIR --lib DIR   # other folders (default: nbs/ and prodkit/ of this repository)
+    python tools/nbstats.py nbs/20_drift.ipynb --check   # only the notebooks named (each may be checked alone)
 
 Per notebook: export cells (count, median and max lines), lines of inline example and test code per exported
 line, code cells that keep an output, and in the module it generates (`prodkit/<default_exp>.py`) the
@@ -69,16 +70,23 @@ def notebook_stats(path, lib=None):
             "code_cells": len(cells), "with_outputs": sum(bool(c.get("outputs")) for c in cells), **code}
 
 
-def stats(nbs=ROOT / "nbs", lib=ROOT / "prodkit"):
-    "Statistics of every module notebook in `nbs` (names starting with a digit) and their total."
-    rows = [notebook_stats(p, lib) for p in sorted(Path(nbs).glob("[0-9]*.ipynb"))]
+def stats(nbs=ROOT / "nbs", lib=ROOT / "prodkit", paths=None):
+    "Statistics of the module notebooks `paths` (default: every one in `nbs`, names starting with a digit) and their total."
+    if paths:
+        paths = [Path(p) for p in paths]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing: raise SystemExit(f"nbstats: no such notebook: {', '.join(missing)}")
+    rows = [notebook_stats(p, lib) for p in (paths or sorted(Path(nbs).glob("[0-9]*.ipynb")))]
     allc = [n for r in rows for n in r["cell_lines"]]
     total = {"notebook": "total", "module": None, "export_cells": len(allc), "export_lines": sum(allc), "cell_lines": allc,
              "median": statistics.median(allc) if allc else 0, "max": max(allc, default=0),
              "example_lines": sum(r["example_lines"] for r in rows),
              "code_cells": sum(r["code_cells"] for r in rows), "with_outputs": sum(r["with_outputs"] for r in rows)}
     total["ratio"] = total["example_lines"] / total["export_lines"] if allc else 0.0
-    pys = [p for p in sorted(Path(lib).glob("*.py")) if not p.name.startswith("_")] if Path(lib).is_dir() else []
+    if paths:      # only the modules of the notebooks named
+        pys = [Path(lib) / (r["module"].replace(".", "/") + ".py") for r in rows if r["module"]]
+        pys = [p for p in pys if p.exists()]
+    else: pys = [p for p in sorted(Path(lib).glob("*.py")) if not p.name.startswith("_")] if Path(lib).is_dir() else []
     code = [code_stats(p) for p in pys]
     total.update({k: sum(c[k] for c in code) for k in ("semicolons", "lines", "long_lines")})
     return rows, total
@@ -112,11 +120,12 @@ def table(rows, total):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Cell statistics of the module notebooks (issue 14's targets).")
+    ap.add_argument("notebooks", nargs="*", help="module notebooks to measure (default: every nbs/[0-9]*.ipynb)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     ap.add_argument("--nbs", default=str(ROOT / "nbs"), help="folder of the notebooks")
     ap.add_argument("--lib", default=str(ROOT / "prodkit"), help="folder of the generated package")
     a = ap.parse_args(argv)
-    rows, total = stats(a.nbs, a.lib)
+    rows, total = stats(a.nbs, a.lib, a.notebooks)
     print(table(rows, total))
     if not a.check: return 0
     bad = failures(rows, total)
