@@ -28,6 +28,7 @@ def render(nb) -> str:
             for o in c.get("outputs", []):
                 if o.output_type in ("execute_result", "display_data"):
                     if "text/plain" not in o.get("data", {}): continue
+                    if o.data["text/plain"].startswith("<Figure size "): continue   # a figure has no text form worth showing
                     o.data = {"text/plain": o.data["text/plain"]}; o.metadata = {}
                 outs.append(o)
             c.outputs = outs
