@@ -4,19 +4,20 @@
 
 # %% ../nbs/30_explain.ipynb #e9f1b81a
 from __future__ import annotations
-import hashlib, html, re, warnings
+import hashlib, re, warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from scipy.special import ndtr
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import (DataError, ModelError, ParameterError, ProdkitError, Predictor, Report, Schema, SchemaError,
-                          TabularAdapter, check_choice, check_positive, get_ax)
+from .core import (DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError,
+                          TabularAdapter, as_predictor, check_choice, check_positive, escape)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 
 # %% auto #0
@@ -34,73 +35,55 @@ def _row_seed(seed:int, key:bytes, stream:int=0) -> np.random.Generator:
     h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
     return np.random.default_rng([int(seed), h, int(stream)])
 
+# %% ../nbs/30_explain.ipynb #53fad108
 def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
 
-def _unwrap(model):
-    "A loaded bundle's `predictor` (anything that is not a model but carries a `Predictor`), else `model` itself."
-    p = getattr(model, "predictor", None)
-    return p if isinstance(p, Predictor) and not isinstance(model, (Predictor, nn.Module)) else model
+# %% ../nbs/30_explain.ipynb #1071061c
+def _with_adapter(p:Predictor, adapter:TabularAdapter) -> Predictor:
+    "`p`, or a copy of it that encodes frames with `adapter` when `p` has none; an 'auto' reading already decided is kept."
+    if adapter is None or p.adapter is not None: return p
+    output = "auto" if p.task == "regression" else getattr(p, "output_", p.output)
+    return Predictor(p.model, adapter=adapter, task=p.task, output=output, classes=p.classes,
+                     batch_size=p.batch_size, device=str(p.device))
 
-def _predictor(model, output:str, *, cls=Predictor, classes=None, **kw) -> Predictor:
-    "A `Predictor` (or subclass `cls`) from the explainer's reading of outputs, where 'regression' means the regression task."
-    if output == "regression": return cls(model, task="regression", **kw)
-    return cls(model, output=output, classes=classes, **kw)
+def _scorer(model, *, adapter:TabularAdapter=None, task:str=None, classes=None, batch_size:int=4096,
+            device:str="cpu") -> Predictor:
+    "The `Predictor` an explainer calls: `as_predictor` decides what `model` is; a bare model gets the other arguments."
+    p = as_predictor(model, adapter=adapter, task=task)
+    if not isinstance(p, Predictor):
+        raise ParameterError(f"explainers call the torch model itself, and a {type(p).__name__} is not a Predictor",
+                             value=type(p).__name__, fix="pass the Predictor, the loaded bundle or the nn.Module it wraps")
+    if p is model or p is getattr(model, "predictor", None): return _with_adapter(p, adapter)
+    return Predictor(p.model, adapter=adapter, task=p.task, classes=classes if p.task == "classification" else None,
+                     batch_size=batch_size, device=device)
 
-def _as_model(model, *, adapter=None, output:str="auto", classes=None, batch_size:int=65536, device:str="cpu") -> Predictor:
-    "Wrap `model` (module, TorchScript, callable, `Predictor` or bundle) in a `Predictor`; a given Predictor keeps its decided reading."
-    model = _unwrap(model)
-    if isinstance(model, Predictor):
-        if adapter is not None and model.adapter is None:
-            model = _predictor(model.model, "regression" if model.task == "regression" else getattr(model, "output_", model.output),
-                               adapter=adapter, classes=model.classes, batch_size=model.batch_size, device=str(model.device))
-        return model
-    if not (isinstance(model, nn.Module) or callable(model)):
-        raise ParameterError("model must be an nn.Module, a TorchScript module, a Predictor, a loaded bundle or a callable", value=type(model).__name__,
-                             fix="pass the model object itself (or prodkit.core.Predictor(model, adapter=...), or load_bundle(path))")
-    return _predictor(model, output, adapter=adapter, classes=classes, batch_size=batch_size, device=device)
+# %% ../nbs/30_explain.ipynb #95423197
+def _plain_names(names) -> list:
+    return [c.item() if isinstance(c, np.generic) else c for c in names]
 
-def _task(model, mode:str=None, output:str="auto") -> tuple:
-    "(mode, output) for an explainer: read from a Predictor (or bundle) when given one; explicit arguments that contradict it are errors."
-    if mode is not None: check_choice("mode", mode, ["classification", "regression"])
-    model = _unwrap(model)
-    if isinstance(model, Predictor):
-        said, model_output = model.task, "regression" if model.task == "regression" else model.output
-        if output != "auto" and output != model_output:
-            raise ParameterError(f"output={output!r} contradicts the predictor, whose output is {model_output!r}", value=output,
-                                 fix="leave output unset: the explainer reads it from the predictor (or build the Predictor with the output you mean)")
-        if mode is not None and said is not None and mode != said:
-            raise ParameterError(f"mode={mode!r} contradicts the predictor, whose task is {said!r}", value=mode,
-                                 fix=f"leave mode unset: the explainer reads the task from the predictor (or pass mode={said!r})")
-        return mode or said, model_output
-    if mode is None: mode = "regression" if output == "regression" else "classification"
-    if mode == "regression" and output in ("logits", "proba"):
-        raise ParameterError(f"mode='regression' contradicts output={output!r} (a classifier's output)", value=output,
-                             fix="pass task='regression' (mode then follows) for a regression model, or leave mode unset for a classifier")
-    if mode == "classification" and output == "regression":
-        raise ParameterError("mode='classification' contradicts task='regression'", value=mode,
-                             fix="leave mode unset (task='regression' makes it a regression), or pass output='logits' or 'proba' for a classifier")
-    return mode, ("regression" if mode == "regression" else output)
-
-def _class_names(pred:Predictor, class_names, mode:str="classification"):
+def _class_names(pred:Predictor, class_names) -> list | None:
     "Class names in output order: `class_names`, else the predictor's `classes`; a contradiction is an error."
-    if class_names is not None and mode == "regression":
-        raise ParameterError("class_names are for classifiers, but this is a regression model", value=list(class_names)[:10], fix="leave class_names unset")
-    if class_names is None: return None if pred.classes is None else [c.item() if isinstance(c, np.generic) else c for c in pred.classes]
-    names = [c.item() if isinstance(c, np.generic) else c for c in class_names]
-    if pred.classes is not None and names != [c.item() if isinstance(c, np.generic) else c for c in pred.classes]:
-        raise ParameterError(f"class_names {names[:10]} contradict the predictor's classes {list(pred.classes)[:10]}", value=names[:10],
-                             fix="leave class_names unset: the explainer reads them from the predictor")
+    if class_names is not None and pred.task == "regression":
+        raise ParameterError("class_names are for classifiers, but this is a regression model",
+                             value=list(class_names)[:10], fix="leave class_names unset")
+    if class_names is None: return None if pred.classes is None else _plain_names(pred.classes)
+    names = _plain_names(class_names)
+    if pred.classes is not None and names != _plain_names(pred.classes):
+        raise ParameterError(f"class_names {names[:10]} contradict the predictor's classes {list(pred.classes)[:10]}",
+                             value=names[:10], fix="leave class_names unset: the explainer reads them from the predictor")
     return names
 
-def _classifier(pred:Predictor, who:str):
+# %% ../nbs/30_explain.ipynb #1a09a951
+def _classifier(pred:Predictor, who:str) -> Predictor:
     "Refuse a regression predictor where only classes can be explained."
     if pred.task == "regression":
         raise ParameterError(f"{who} explains a class score, but the predictor's task is 'regression'", value=pred.task,
                              fix="explain a regression model with TabularExplainer, or pass a classifier")
     return pred
 
+# %% ../nbs/30_explain.ipynb #ec8b3d8f
 def _key_part(name) -> str:
     "A class name as a gate-friendly key part: lower case ASCII letters, digits and '_'."
     return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_") or "class"
@@ -110,71 +93,100 @@ def _class_keys(names) -> list:
     parts = [_key_part(n) for n in names]
     return [p if parts.count(p) == 1 else f"{p}_{i}" for i, p in enumerate(parts)]
 
+# %% ../nbs/30_explain.ipynb #dcbb09fb
 def _class_text(label) -> str:
     "How a class is named in text: its name, or 'class 1' for an unnamed (integer) class."
     return f"class {label}" if isinstance(label, (int, np.integer)) and not isinstance(label, bool) else str(label)
 
+# %% ../nbs/30_explain.ipynb #3cf80482
 class _BuiltInputs(Predictor):
-    "A `Predictor` for input batches the explainer built itself from validated, finite rows: skips the per-call scan for NaN inputs (outputs are still checked)."
+    "A `Predictor` for input batches the explainer built itself from validated, finite rows: no NaN scan of inputs."
     def _as_tensor(self, X):
-        if isinstance(X, torch.Tensor) and X.ndim >= 1 and X.shape[0] > 0: return X.float() if X.dtype == torch.float64 else X
+        if isinstance(X, torch.Tensor) and X.ndim >= 1 and X.shape[0] > 0:
+            return X.float() if X.dtype == torch.float64 else X
         return super()._as_tensor(X)
 
-def _declared(pred:Predictor, raw:np.ndarray, mode:str) -> Predictor:
-    "Fix the output kind once, from the model's outputs on training data, so every later call reads outputs the same way."
-    if mode == "regression": out = "regression"
+# %% ../nbs/30_explain.ipynb #2090411b
+def _reading(raw:np.ndarray) -> str:
+    "'proba' when every row of `raw` looks like probabilities, else 'logits'."
+    if raw.min() < 0 or raw.max() > 1: return "logits"
+    return "proba" if raw.shape[1] == 1 or np.allclose(raw.sum(1), 1, atol=1e-4) else "logits"
+
+def _declared(pred:Predictor, raw:np.ndarray) -> Predictor:
+    "A `_BuiltInputs` copy of `pred` whose reading of outputs is fixed, from `raw` outputs on training rows if need be."
+    if pred.task == "regression": out = "auto"
     elif pred.output != "auto": out = pred.output
-    elif getattr(pred, "output_", None): out = pred.output_        # an 'auto' predictor that already decided how to read its outputs
-    elif raw.shape[1] == 1: out = "logits" if (raw.min() < 0 or raw.max() > 1) else "proba"
-    else: out = "logits" if (raw.min() < 0 or raw.max() > 1 or not np.allclose(raw.sum(1), 1, atol=1e-4)) else "proba"
-    return _predictor(pred.model, out, cls=_BuiltInputs, adapter=pred.adapter, classes=pred.classes, batch_size=pred.batch_size, device=str(pred.device))
+    else: out = getattr(pred, "output_", None) or _reading(raw)     # an 'auto' predictor may have decided already
+    return _BuiltInputs(pred.model, adapter=pred.adapter, task=pred.task, output=out, classes=pred.classes,
+                        batch_size=pred.batch_size, device=str(pred.device))
 
 # %% ../nbs/30_explain.ipynb #3be12956
-def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
-                    feature_selection:str="auto", alpha:float=1.0):
-    "Weighted ridge surrogates for many rows at once, each as lime's `explain_instance_with_data` fits one. Z (R,S,F), y and w (R,S); returns (used, coef, intercept, score)."
-    R, S, F = Z.shape; k = min(num_features, F); f64 = torch.float64
+def _moments(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor) -> dict:
+    "Kernel-weighted centred moments per row: Gram `G` (R,F,F), cross `b` (R,F), `syy`, means `zbar`, `ybar`, weight sum `sw`."
+    f64 = torch.float64
     y, w = y.to(f64), w.to(f64)
-    sw = w.sum(1); ybar = (w * y).sum(1) / sw
+    sw = w.sum(1)
+    ybar = (w * y).sum(1) / sw
     yc = y - ybar[:, None]
     Zw = Z * w.to(Z.dtype)[:, :, None]
-    zbar = Zw.sum(1).to(f64) / sw[:, None]                                        # weighted feature means (R,F)
+    zbar = Zw.sum(1).to(f64) / sw[:, None]
     G = (Zw.transpose(1, 2) @ Z).to(f64) - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :]
-    b = (Zw.transpose(1, 2) @ yc.to(Z.dtype)[:, :, None])[..., 0].to(f64)        # centred: sum w (z - zbar) (y - ybar)
-    syy = (w * yc * yc).sum(1)
-    eye = torch.eye(F, dtype=f64)
-    method = feature_selection if feature_selection != "auto" else ("forward_selection" if num_features <= 6 else "highest_weights")
-    if method == "none": used = torch.arange(F).expand(R, F)
-    elif method == "highest_weights":
-        coef = torch.linalg.solve(G + 0.01 * eye, b)
-        used = torch.argsort(-(coef * Z[:, 0, :].to(f64)).abs(), dim=1, stable=True)[:, :k]
-    elif method == "forward_selection":
-        used = torch.zeros(R, 0, dtype=torch.long); ar = torch.arange(R)
-        for t in range(k):
-            idx = torch.cat([used[:, None, :].expand(R, F, t), torch.arange(F).expand(R, F)[:, :, None]], 2)   # (R,F,t+1)
-            subG = G[ar[:, None, None, None], idx[:, :, :, None], idx[:, :, None, :]]                          # (R,F,t+1,t+1)
-            subb = b[ar[:, None, None], idx]
-            jit = 1e-9 * (subG.diagonal(dim1=2, dim2=3).abs().amax(-1)[..., None, None] + 1e-12)
-            beta = torch.linalg.solve(subG + jit * torch.eye(t + 1, dtype=f64), subb)
-            expl = (beta * subb).sum(-1)                                  # weighted SS explained = R^2 * syy
-            if t: expl = expl.masked_fill(torch.zeros(R, F, dtype=torch.bool).scatter_(1, used, True), -float("inf"))
-            used = torch.cat([used, expl.argmax(1, keepdim=True)], 1)
-    else:
-        raise ParameterError("unknown feature_selection", value=method, fix="pass 'auto', 'forward_selection', 'highest_weights' or 'none'")
-    ar = torch.arange(R)
-    Gs = G[ar[:, None, None], used[:, :, None], used[:, None, :]]; bs = b[ar[:, None], used]
+    b = (Zw.transpose(1, 2) @ yc.to(Z.dtype)[:, :, None])[..., 0].to(f64)        # sum w (z - zbar) (y - ybar)
+    return dict(G=G, b=b, syy=(w * yc * yc).sum(1), zbar=zbar, ybar=ybar, sw=sw)
+
+# %% ../nbs/30_explain.ipynb #2ec014c3
+def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
+    "(R,k) features chosen greedily by the weighted sum of squares a least-squares fit on them explains."
+    R, F = b.shape
+    f64, ar = torch.float64, torch.arange(R)
+    used = torch.zeros(R, 0, dtype=torch.long)
+    for t in range(k):
+        idx = torch.cat([used[:, None, :].expand(R, F, t), torch.arange(F).expand(R, F)[:, :, None]], 2)   # (R,F,t+1)
+        subG = G[ar[:, None, None, None], idx[:, :, :, None], idx[:, :, None, :]]                          # (R,F,t+1,t+1)
+        subb = b[ar[:, None, None], idx]
+        jit = 1e-9 * (subG.diagonal(dim1=2, dim2=3).abs().amax(-1)[..., None, None] + 1e-12)
+        beta = torch.linalg.solve(subG + jit * torch.eye(t + 1, dtype=f64), subb)
+        expl = (beta * subb).sum(-1)                                  # weighted SS explained = R^2 * syy
+        if t: expl = expl.masked_fill(torch.zeros(R, F, dtype=torch.bool).scatter_(1, used, True), -float("inf"))
+        used = torch.cat([used, expl.argmax(1, keepdim=True)], 1)
+    return used
+
+# %% ../nbs/30_explain.ipynb #add7a448
+def _select(m:dict, Z0:torch.Tensor, num_features:int, method:str) -> torch.Tensor:
+    "(R,k) features each surrogate keeps, chosen as lime's `feature_selection` method chooses them."
+    R, F = m["b"].shape
+    k = min(num_features, F)
+    if method == "auto": method = "forward_selection" if num_features <= 6 else "highest_weights"
+    if method == "none": return torch.arange(F).expand(R, F)
+    if method == "forward_selection": return _forward_selection(m["G"], m["b"], k)
+    if method == "highest_weights":
+        coef = torch.linalg.solve(m["G"] + 0.01 * torch.eye(F, dtype=torch.float64), m["b"])
+        return torch.argsort(-(coef * Z0.to(torch.float64)).abs(), dim=1, stable=True)[:, :k]
+    raise ParameterError("unknown feature_selection", value=method,
+                         fix="pass 'auto', 'forward_selection', 'highest_weights' or 'none'")
+
+# %% ../nbs/30_explain.ipynb #0e2bb8d9
+def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
+                    feature_selection:str="auto", alpha:float=1.0):
+    "Weighted ridge surrogates for many rows at once: Z (R,S,F), y and w (R,S); returns (used, coef, intercept, score)."
+    m = _moments(Z, y, w)
+    used = _select(m, Z[:, 0, :], num_features, feature_selection)
+    ar, f64 = torch.arange(len(used)), torch.float64
+    Gs, bs = m["G"][ar[:, None, None], used[:, :, None], used[:, None, :]], m["b"][ar[:, None], used]
     coef = torch.linalg.solve(Gs + alpha * torch.eye(used.shape[1], dtype=f64), bs)
-    intercept = ybar - (zbar[ar[:, None], used] * coef).sum(1)
+    intercept = m["ybar"] - (m["zbar"][ar[:, None], used] * coef).sum(1)
+    syy, tiny = m["syy"], 1e-12 * m["sw"]
     sse = syy - 2 * (coef * bs).sum(1) + (coef[:, None, :] @ Gs @ coef[:, :, None])[:, 0, 0]
-    tiny = 1e-12 * sw
     score = torch.where(syy > tiny, 1 - sse / syy.clamp_min(1e-300), torch.where(sse <= tiny, 1.0, 0.0).to(f64))
     order = torch.argsort(-coef.abs(), dim=1, stable=True)
     return used.gather(1, order), coef.gather(1, order), intercept, score
 
+# %% ../nbs/30_explain.ipynb #83591066
 def _weighted_r2(y:torch.Tensor, pred:torch.Tensor, w:torch.Tensor) -> torch.Tensor:
     "Weighted R^2 of `pred` against `y` per row (1 when the model is locally constant and the surrogate matches it)."
     ybar = (w * y).sum(1) / w.sum(1)
-    sst = (w * (y - ybar[:, None]) ** 2).sum(1); sse = (w * (y - pred) ** 2).sum(1)
+    sst = (w * (y - ybar[:, None]) ** 2).sum(1)
+    sse = (w * (y - pred) ** 2).sum(1)
     tiny = 1e-10 * w.sum(1)
     return torch.where(sst > tiny, 1 - sse / sst.clamp_min(1e-300), torch.where(sse <= tiny, 1.0, 0.0).to(y.dtype))
 
@@ -185,131 +197,180 @@ class _Space:
         self.names, self.kinds, self.categories, self.adapter, self.schema = names, kinds, categories, adapter, schema
         self.is_cat = np.array([k != "numeric" for k in kinds])
 
-    @classmethod
-    def from_training(cls, data, *, schema=None, adapter=None, feature_names=None):
-        if isinstance(data, pd.DataFrame):
-            if len(data) == 0: raise DataError("training_data is empty (0 rows)", fix="pass the data the model was trained on (a sample of a few thousand rows is enough)")
-            schema = schema or (adapter.schema if adapter is not None else None) or Schema.infer(data)
-            bad = [f.name for f in schema.features if f.kind == "datetime"]
-            if bad: raise SchemaError(f"datetime features {bad} cannot be perturbed", value=bad, fix="derive numeric features from them, or drop them from the schema", problems=[])
-            if adapter is None and any(f.kind != "numeric" for f in schema.features):
-                cats = [f.name for f in schema.features if f.kind != "numeric"]
-                raise ParameterError(f"training_data has categorical columns {cats[:5]} but no adapter to encode them for the model", value=cats[:5],
-                                     fix="pass adapter= (the fitted TabularAdapter the model was trained with) or a Predictor built with adapter=")
-            kinds = [f.kind for f in schema.features]
-            categories = [list(f.categories) if f.kind == "categorical" else ([False, True] if f.kind == "boolean" else None) for f in schema.features]
-            return cls(schema.names, kinds, categories, adapter, schema)
-        if isinstance(data, torch.Tensor): data = data.detach().cpu().numpy()
-        X = np.asarray(data)
-        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-            raise DataError("training_data must be a non-empty 2-d array (rows x features) or a DataFrame", value=X.shape, fix="pass the training matrix the model was trained on")
-        if not np.issubdtype(X.dtype, np.number): raise DataError("training_data array must be numeric", value=str(X.dtype), fix="pass a DataFrame (with adapter=) for categorical columns")
-        names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
-        if len(names) != X.shape[1]: raise ParameterError(f"feature_names has {len(names)} names for {X.shape[1]} columns", value=len(names), fix="pass one name per column")
-        return cls(names, ["numeric"] * X.shape[1], [None] * X.shape[1], adapter, None)
+# %% ../nbs/30_explain.ipynb #54f673d5
+def _frame_space(data:pd.DataFrame, schema, adapter) -> _Space:
+    if len(data) == 0:
+        raise DataError("training_data is empty (0 rows)",
+                        fix="pass the data the model was trained on (a sample of a few thousand rows is enough)")
+    schema = schema or (adapter.schema if adapter is not None else None) or Schema.infer(data)
+    bad = [f.name for f in schema.features if f.kind == "datetime"]
+    if bad:
+        raise SchemaError(f"datetime features {bad} cannot be perturbed", value=bad,
+                          fix="derive numeric features from them, or drop them from the schema", problems=[])
+    cats = [f.name for f in schema.features if f.kind != "numeric"]
+    if adapter is None and cats:
+        raise ParameterError(f"training_data has categorical columns {cats[:5]} but no adapter to encode them for the model",
+                             value=cats[:5], fix="pass adapter= (the fitted TabularAdapter the model was trained with) "
+                                                 "or a Predictor built with adapter=")
+    categories = [list(f.categories) if f.kind == "categorical" else ([False, True] if f.kind == "boolean" else None)
+                  for f in schema.features]
+    return _Space(schema.names, [f.kind for f in schema.features], categories, adapter, schema)
 
-    def matrix(self, data, *, name:str="rows") -> np.ndarray:
-        "Numeric values and category codes as a float64 matrix; clear errors for wrong columns, NaN and unseen categories."
-        if isinstance(data, pd.Series): data = data.to_frame().T.infer_objects()
-        if isinstance(data, dict): data = pd.DataFrame([data])
-        if isinstance(data, pd.DataFrame):
-            if len(data) == 0: raise DataError(f"{name} is empty (0 rows)", fix="pass at least one row")
-            if self.schema is None:
-                missing = [n for n in self.names if n not in data.columns]
-                if missing: raise SchemaError(f"{name} lacks columns {missing[:5]} the explainer was built with", value=list(data.columns)[:10], fix=f"pass columns {self.names[:5]}...", problems=[])
-                return self._check_finite(data[self.names].to_numpy(dtype="float64", na_value=np.nan), data.index, name)
-            self.schema.validate(data, name=name, unseen="error")
-            cols = []
-            for n, k, cats in zip(self.names, self.kinds, self.categories):
-                s = data[n]
-                if k == "numeric": cols.append(s.to_numpy(dtype="float64", na_value=np.nan))
-                elif k == "boolean": cols.append(np.where(s.isna(), np.nan, s.astype("float64").fillna(0.0).to_numpy(dtype="float64")))
-                else:
-                    codes = pd.Categorical(s.astype("string").astype(object).where(s.notna(), None), categories=cats).codes.astype("float64")
-                    cols.append(np.where(codes < 0, np.nan, codes))
-            return self._check_finite(np.column_stack(cols), data.index, name)
-        if isinstance(data, torch.Tensor): data = data.detach().cpu().numpy()
-        X = np.asarray(data, dtype="float64") if not isinstance(data, np.ndarray) or np.issubdtype(data.dtype, np.number) else data
-        if not np.issubdtype(X.dtype, np.number): raise DataError(f"{name} must be numeric or a DataFrame", value=str(X.dtype), fix="pass a DataFrame with the training columns")
-        if X.ndim == 1: X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != len(self.names):
-            raise DataError(f"{name} have shape {X.shape} but the explainer was built with {len(self.names)} features", value=X.shape,
-                            fix=f"pass rows with {len(self.names)} columns in training order" + (" or a DataFrame" if self.schema is not None else ""))
-        if self.is_cat.any(): raise DataError(f"{name} must be a DataFrame when the data has categorical columns", value=type(data).__name__, fix="pass rows as a DataFrame with the training columns")
-        return self._check_finite(X.astype("float64"), pd.RangeIndex(len(X)), name)
+def _array_space(data, adapter, feature_names) -> _Space:
+    X = np.asarray(data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError("training_data must be a non-empty 2-d array (rows x features) or a DataFrame", value=X.shape,
+                        fix="pass the training matrix the model was trained on")
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError("training_data array must be numeric", value=str(X.dtype),
+                        fix="pass a DataFrame (with adapter=) for categorical columns")
+    names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
+    if len(names) != X.shape[1]:
+        raise ParameterError(f"feature_names has {len(names)} names for {X.shape[1]} columns", value=len(names),
+                             fix="pass one name per column")
+    return _Space(names, ["numeric"] * X.shape[1], [None] * X.shape[1], adapter, None)
 
-    def _check_finite(self, X, index, name):
-        bad = ~np.isfinite(X)
-        if bad.any():
-            rows = [index[i] for i in np.flatnonzero(bad.any(1))[:5]]; cols = [self.names[j] for j in np.flatnonzero(bad.any(0))[:5]]
-            raise DataError(f"{name} contain NaN or infinite values in {int(bad.any(1).sum())} rows (rows {rows}, columns {cols}); LIME cannot perturb a missing value",
-                            value=rows, fix="impute or drop those rows before explaining them", rows=rows, columns=cols)
-        return X
+@patch(cls_method=True)
+def from_training(cls:_Space, data, *, schema=None, adapter=None, feature_names=None) -> _Space:
+    "The space of the training data: a DataFrame (through its schema) or a 2-d numeric array."
+    if isinstance(data, pd.DataFrame): return _frame_space(data, schema, adapter)
+    return _array_space(data, adapter, feature_names)
 
-    def frame(self, M:np.ndarray) -> pd.DataFrame:
-        "Back from the matrix to a DataFrame of raw values (categories as strings)."
-        d = {}
-        for j, (n, k, cats) in enumerate(zip(self.names, self.kinds, self.categories)):
-            if k == "numeric": d[n] = M[:, j]
-            else: d[n] = np.asarray(cats, dtype=object)[M[:, j].astype(int)]
-            if k == "boolean": d[n] = d[n].astype(bool)
-        return pd.DataFrame(d)
+# %% ../nbs/30_explain.ipynb #34ee5ff8
+@patch
+def _check_finite(self:_Space, X:np.ndarray, index, name:str) -> np.ndarray:
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = [index[i] for i in np.flatnonzero(bad.any(1))[:5]]
+        cols = [self.names[j] for j in np.flatnonzero(bad.any(0))[:5]]
+        raise DataError(f"{name} contain NaN or infinite values in {int(bad.any(1).sum())} rows (rows {rows}, columns {cols}); "
+                        "LIME cannot perturb a missing value", value=rows, fix="impute or drop those rows before explaining them",
+                        rows=rows, columns=cols)
+    return X
 
-    def display_value(self, j, v):
-        if self.kinds[j] == "numeric": return float(v)
-        return self.categories[j][int(v)]
+# %% ../nbs/30_explain.ipynb #5a2ee05d
+def _codes(s:pd.Series, kind:str, cats) -> np.ndarray:
+    "A column as float values: numbers as they are, booleans as 0/1, categories as codes (NaN where missing)."
+    if kind == "numeric": return s.to_numpy(dtype="float64", na_value=np.nan)
+    if kind == "boolean": return np.where(s.isna(), np.nan, s.astype("float64").fillna(0.0).to_numpy(dtype="float64"))
+    codes = pd.Categorical(s.astype("string").astype(object).where(s.notna(), None), categories=cats).codes.astype("float64")
+    return np.where(codes < 0, np.nan, codes)
+
+@patch
+def _frame_matrix(self:_Space, data:pd.DataFrame, name:str) -> np.ndarray:
+    if len(data) == 0: raise DataError(f"{name} is empty (0 rows)", fix="pass at least one row")
+    if self.schema is None:
+        missing = [n for n in self.names if n not in data.columns]
+        if missing:
+            raise SchemaError(f"{name} lacks columns {missing[:5]} the explainer was built with", value=list(data.columns)[:10],
+                              fix=f"pass columns {self.names[:5]}...", problems=[])
+        return self._check_finite(data[self.names].to_numpy(dtype="float64", na_value=np.nan), data.index, name)
+    self.schema.validate(data, name=name, unseen="error")
+    cols = [_codes(data[n], k, cats) for n, k, cats in zip(self.names, self.kinds, self.categories)]
+    return self._check_finite(np.column_stack(cols), data.index, name)
+
+# %% ../nbs/30_explain.ipynb #54cec726
+@patch
+def _array_matrix(self:_Space, data, name:str) -> np.ndarray:
+    if isinstance(data, torch.Tensor): data = data.detach().cpu().numpy()
+    X = np.asarray(data, dtype="float64") if not isinstance(data, np.ndarray) or np.issubdtype(data.dtype, np.number) else data
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"{name} must be numeric or a DataFrame", value=str(X.dtype), fix="pass a DataFrame with the training columns")
+    if X.ndim == 1: X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != len(self.names):
+        raise DataError(f"{name} have shape {X.shape} but the explainer was built with {len(self.names)} features", value=X.shape,
+                        fix=f"pass rows with {len(self.names)} columns in training order"
+                            + (" or a DataFrame" if self.schema is not None else ""))
+    if self.is_cat.any():
+        raise DataError(f"{name} must be a DataFrame when the data has categorical columns", value=type(data).__name__,
+                        fix="pass rows as a DataFrame with the training columns")
+    return self._check_finite(X.astype("float64"), pd.RangeIndex(len(X)), name)
+
+@patch
+def matrix(self:_Space, data, *, name:str="rows") -> np.ndarray:
+    "Numeric values and category codes as a float64 matrix; clear errors for wrong columns, NaN and unseen categories."
+    if isinstance(data, pd.Series): data = data.to_frame().T.infer_objects()
+    if isinstance(data, dict): data = pd.DataFrame([data])
+    if isinstance(data, pd.DataFrame): return self._frame_matrix(data, name)
+    return self._array_matrix(data, name)
+
+# %% ../nbs/30_explain.ipynb #2087c776
+@patch
+def frame(self:_Space, M:np.ndarray) -> pd.DataFrame:
+    "Back from the matrix to a DataFrame of raw values (categories as strings)."
+    d = {}
+    for j, (n, k, cats) in enumerate(zip(self.names, self.kinds, self.categories)):
+        d[n] = M[:, j] if k == "numeric" else np.asarray(cats, dtype=object)[M[:, j].astype(int)]
+        if k == "boolean": d[n] = d[n].astype(bool)
+    return pd.DataFrame(d)
+
+@patch
+def display_value(self:_Space, j:int, v):
+    "The raw value of feature `j` for a matrix value `v`."
+    return float(v) if self.kinds[j] == "numeric" else self.categories[j][int(v)]
 
 # %% ../nbs/30_explain.ipynb #7f5a18a7
 class _Encoder:
     "Model inputs for many perturbed rows: exact for numeric frames, and a verified fast path for a `TabularAdapter`."
     def __init__(self, space:_Space, base:np.ndarray):
         self.space, self.fast = space, None
-        ad = space.adapter
-        if ad is None: return
-        # Probe the adapter one feature at a time: every feature's effect on the encoding (separable encoders such as TabularAdapter).
-        probes, plan = [base], []
-        for j, k in enumerate(space.kinds):
-            if k == "numeric": plan.append((j, len(probes), None)); r = base.copy(); r[j] = base[j] + 1.0; probes.append(r)
-            else:
-                plan.append((j, len(probes), len(space.categories[j])))
-                for c in range(len(space.categories[j])): r = base.copy(); r[j] = c; probes.append(r)
-        E = ad.encode(space.frame(np.array(probes)), unseen="allow").astype(np.float64)
-        self.e0 = E[0].astype(np.float32); rows, self.num_j, self.cat_j, self.offsets = [], [], [], []
-        for j, start, n in plan:                      # one design column per numeric feature, one per category
-            if n is None: self.num_j.append(j); rows.append(E[start] - E[0])
-        off = len(rows)
-        for j, start, n in plan:
-            if n is not None: self.cat_j.append(j); self.offsets.append(off); rows += list(E[start:start + n] - E[0]); off += n
-        self.base, W = base.astype(np.float32), np.array(rows, dtype=np.float32).reshape(off, len(E[0]))
-        # which output columns each numeric feature and each categorical block touches (one column each for a TabularAdapter)
-        self.num_cols = [np.flatnonzero(W[i]) for i in range(len(self.num_j))]
-        self.num_w = [W[i, c] for i, c in enumerate(self.num_cols)]
-        ends = self.offsets[1:] + [off]
-        self.cat_cols = [np.flatnonzero(np.abs(W[o:e]).sum(0)) for o, e in zip(self.offsets, ends)]
-        self.cat_tab = [W[o:e][:, c] for (o, e), c in zip(zip(self.offsets, ends), self.cat_cols)]
-        self.fast = True
+        if space.adapter is not None: self._probe(base)
 
-    def _fast(self, M):
-        "Encoded rows: the probe row's encoding plus each feature's own effect (numeric slope, category table); built column by column."
-        out = np.empty((len(self.e0), len(M)), np.float32); out[:] = self.e0[:, None]
-        for j, c, w in zip(self.num_j, self.num_cols, self.num_w):
-            x = np.asarray(M[:, j], np.float32) - self.base[j]
-            for ci, wi in zip(c, w): out[ci] += x * wi
-        for j, c, tab in zip(self.cat_j, self.cat_cols, self.cat_tab):
-            codes = M[:, j].astype(np.int64)
-            for ci, col in zip(c, tab.T): out[ci] += col.take(codes)
-        return out.T
+# %% ../nbs/30_explain.ipynb #9dfe4c8d
+def _probes(space:_Space, base:np.ndarray) -> tuple:
+    "Rows to encode (the base row, then one change per numeric feature and one per category) and the plan reading them."
+    probes, plan = [base], []
+    for j, k in enumerate(space.kinds):
+        n = None if k == "numeric" else len(space.categories[j])
+        plan.append((j, len(probes), n))
+        for c in ([base[j] + 1.0] if n is None else range(n)):
+            r = base.copy()
+            r[j] = c
+            probes.append(r)
+    return np.array(probes), plan
 
-    def __call__(self, M:np.ndarray) -> torch.Tensor:
-        if self.space.adapter is None: return torch.from_numpy(M.astype(np.float32))
-        if self.fast:
-            X = self._fast(M)
-            if self.fast is True:  # verify once against the adapter itself on a few rows, else use the adapter for everything
-                n = min(len(M), 256)
-                ref = self.space.adapter.encode(self.space.frame(M[:n]), unseen="allow")
-                self.fast = "verified" if np.allclose(X[:n], ref, atol=1e-4, rtol=1e-4) else False
-            if self.fast: return torch.from_numpy(X)
-        return torch.from_numpy(self.space.adapter.encode(self.space.frame(M), unseen="allow"))
+@patch
+def _probe(self:_Encoder, base:np.ndarray):
+    "Each feature's effect on the encoding: a slope per numeric feature, a table per categorical one."
+    probes, plan = _probes(self.space, base)
+    E = self.space.adapter.encode(self.space.frame(probes), unseen="allow").astype(np.float64)
+    num = [(j, E[start] - E[0]) for j, start, n in plan if n is None]
+    cat = [(j, E[start:start + n] - E[0]) for j, start, n in plan if n is not None]
+    self.e0, self.base = E[0].astype(np.float32), base.astype(np.float32)
+    self.num_j = [j for j, _ in num]
+    self.num_cols = [np.flatnonzero(d) for _, d in num]                     # output columns each feature touches
+    self.num_w = [d[c].astype(np.float32) for (_, d), c in zip(num, self.num_cols)]
+    self.cat_j = [j for j, _ in cat]
+    self.cat_cols = [np.flatnonzero(np.abs(t).sum(0)) for _, t in cat]
+    self.cat_tab = [t[:, c].astype(np.float32) for (_, t), c in zip(cat, self.cat_cols)]
+    self.fast = True
+
+# %% ../nbs/30_explain.ipynb #8b0c309f
+@patch
+def _fast(self:_Encoder, M:np.ndarray) -> np.ndarray:
+    "Encoded rows: the probe row's encoding plus each feature's own effect (numeric slope, category table)."
+    out = np.empty((len(self.e0), len(M)), np.float32)
+    out[:] = self.e0[:, None]
+    for j, c, w in zip(self.num_j, self.num_cols, self.num_w):
+        x = np.asarray(M[:, j], np.float32) - self.base[j]
+        for ci, wi in zip(c, w): out[ci] += x * wi
+    for j, c, tab in zip(self.cat_j, self.cat_cols, self.cat_tab):
+        codes = M[:, j].astype(np.int64)
+        for ci, col in zip(c, tab.T): out[ci] += col.take(codes)
+    return out.T
+
+@patch
+def __call__(self:_Encoder, M:np.ndarray) -> torch.Tensor:
+    "Model inputs (a float tensor) for matrix rows `M`."
+    ad = self.space.adapter
+    if ad is None: return torch.from_numpy(M.astype(np.float32))
+    if self.fast:
+        X = self._fast(M)
+        if self.fast is True:               # verify once against the adapter itself on a few rows
+            n = min(len(M), 256)
+            self.fast = "verified" if np.allclose(X[:n], ad.encode(self.space.frame(M[:n]), unseen="allow"), atol=1e-4, rtol=1e-4) else False
+        if self.fast: return torch.from_numpy(X)
+    return torch.from_numpy(ad.encode(self.space.frame(M), unseen="allow"))
 
 # %% ../nbs/30_explain.ipynb #204052e4
 class _Discretizer:
@@ -317,11 +378,12 @@ class _Discretizer:
     def __init__(self, T:np.ndarray, space:_Space, percentiles):
         self.qts, self.mean, self.std, self.lo, self.hi = {}, {}, {}, {}, {}
         for j in np.flatnonzero(~space.is_cat):
-            x = T[:, j]; q = np.unique(np.percentile(x, percentiles)); self.qts[j] = q
+            x = T[:, j]
+            q = self.qts[j] = np.unique(np.percentile(x, percentiles))
             d = np.searchsorted(q, x)
             self.mean[j] = np.array([x[d == b].mean() if (d == b).any() else 0.0 for b in range(len(q) + 1)])
             self.std[j] = np.array([x[d == b].std() if (d == b).any() else 0.0 for b in range(len(q) + 1)]) + 1e-11
-            self.lo[j] = np.r_[x.min(), q]; self.hi[j] = np.r_[q, x.max()]
+            self.lo[j], self.hi[j] = np.r_[x.min(), q], np.r_[q, x.max()]
 
     def bin(self, j, x): return np.searchsorted(self.qts[j], x)
 
@@ -331,46 +393,39 @@ class _Discretizer:
         if b == len(q): return f"{col} > {q[-1]:.4g}"
         return f"{q[b-1]:.4g} < {col} <= {q[b]:.4g}"
 
-    def tables(self, F:int, cumfreq:dict, values:dict):
-        "Per (feature, bin) constants for sampling a bin by its training frequency and a value from its truncated normal with one uniform."
-        K = max(len(q) + 1 for q in self.qts.values())
-        cprev, invf, pa, width, ssd, mu = (np.zeros((F, K)) for _ in range(6))
-        for j in self.qts:
-            for i, bn in enumerate(values[j]):          # i-th observed bin of feature j
-                lo, hi = (self.lo[j][bn] - self.mean[j][bn]) / self.std[j][bn], (self.hi[j][bn] - self.mean[j][bn]) / self.std[j][bn]
-                flip = lo > 0                            # mirror bins in the upper tail, for precision
-                p0, p1 = (ndtr(-hi), ndtr(-lo)) if flip else (ndtr(lo), ndtr(hi))
-                c0 = cumfreq[j][i - 1] if i else 0.0
-                cprev[j, i], invf[j, i] = c0, 1.0 / max(cumfreq[j][i] - c0, 1e-300)
-                pa[j, i], width[j, i] = p0, p1 - p0
-                ssd[j, i], mu[j, i] = (-1.0 if flip else 1.0) * self.std[j][bn], self.mean[j][bn]
-        A = pa - cprev * invf * width; B = invf * width      # p = A + u * B maps the bin's share of [0, 1] onto its CDF range
-        return {k: v.astype(np.float32) for k, v in dict(A=A, B=B, ssd=ssd, mu=mu).items()}
+# %% ../nbs/30_explain.ipynb #c4502d32
+def _bin_constants(dz:_Discretizer, j:int, bn:int) -> tuple:
+    "(p0, width, signed std, mean) of bin `bn` of feature `j`: the CDF range of the bin's truncated normal."
+    lo = (dz.lo[j][bn] - dz.mean[j][bn]) / dz.std[j][bn]
+    hi = (dz.hi[j][bn] - dz.mean[j][bn]) / dz.std[j][bn]
+    flip = lo > 0                                # mirror bins in the upper tail, for precision
+    p0, p1 = (ndtr(-hi), ndtr(-lo)) if flip else (ndtr(lo), ndtr(hi))
+    return p0, p1 - p0, (-1.0 if flip else 1.0) * dz.std[j][bn], dz.mean[j][bn]
+
+@patch
+def tables(self:_Discretizer, F:int, cumfreq:dict, values:dict) -> dict:
+    "Per (feature, bin) constants for sampling a bin by its training frequency and a value inside it with one uniform."
+    K = max(len(q) + 1 for q in self.qts.values())
+    cprev, invf, pa, width, ssd, mu = (np.zeros((F, K)) for _ in range(6))
+    for j in self.qts:
+        for i, bn in enumerate(values[j]):          # i-th observed bin of feature j
+            c0 = cumfreq[j][i - 1] if i else 0.0
+            cprev[j, i], invf[j, i] = c0, 1.0 / max(cumfreq[j][i] - c0, 1e-300)
+            pa[j, i], width[j, i], ssd[j, i], mu[j, i] = _bin_constants(self, j, bn)
+    A, B = pa - cprev * invf * width, invf * width      # p = A + u * B maps the bin's share of [0, 1] onto its CDF range
+    return {k: v.astype(np.float32) for k, v in dict(A=A, B=B, ssd=ssd, mu=mu).items()}
 
 def _truncnorm(tab:dict, j:int, idx:np.ndarray, u:np.ndarray) -> np.ndarray:
-    "Values inside the chosen bins of feature `j`: the uniform `u` that chose bin `idx` is rescaled to the bin's CDF range and inverted."
-    p = tab["A"][j].take(idx); p += u * tab["B"][j].take(idx); np.clip(p, 1e-30, 1 - 6e-8, out=p)
+    "Values inside the chosen bins of feature `j`: the uniform `u` that chose bin `idx`, rescaled to its CDF range, inverted."
+    p = tab["A"][j].take(idx)
+    p += u * tab["B"][j].take(idx)
+    np.clip(p, 1e-30, 1 - 6e-8, out=p)
     z = torch.special.ndtri(torch.from_numpy(p)).numpy()
-    z *= tab["ssd"][j].take(idx); z += tab["mu"][j].take(idx)
+    z *= tab["ssd"][j].take(idx)
+    z += tab["mu"][j].take(idx)
     return z
 
 # %% ../nbs/30_explain.ipynb #ba2af851
-def _fmt_value(v):
-    if isinstance(v, (float, np.floating)): return f"{v:.4g}"
-    return str(v)
-
-_PLAIN = {"parse_math": False}   # text properties for user strings in plots: a `$` in a name is a dollar sign, never mathtext
-
-def _bar_html(rows, scale):
-    "Tiny inline bars (CSS only) for a list of (label, value_text, weight)."
-    out = []
-    for label, val, w in rows:
-        pct = 0 if scale == 0 else min(100, abs(w) / scale * 100)
-        col = "#2ca02c" if w >= 0 else "#d62728"
-        out.append(f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{html.escape(val)}</td><td>{w:+.4f}</td>"
-                   f"<td style='width:120px'><div style='background:{col};height:10px;width:{pct:.0f}%'></div></td></tr>")
-    return "".join(out)
-
 @dataclass(frozen=True, kw_only=True)
 class Explanation(Report):
     "One row explained by a local weighted-ridge surrogate; `weights` ordered by |weight|."
@@ -384,7 +439,7 @@ class Explanation(Report):
     prediction: float          # the model's output for `label` at the row
     local_prediction: float    # the surrogate's output at the row
     label: Any = None          # the class explained (None for regression)
-    mode: str = "classification"
+    task: str = "classification"
     row_id: Any = None
     num_samples: int = 0
 
@@ -395,31 +450,64 @@ class Explanation(Report):
     def top(self, k:int=5) -> dict:
         "The `k` features with the largest |weight|."
         return dict(list(self.weights.items())[:k])
-    def _summary(self):
-        return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "local_prediction": self.local_prediction,
-                "intercept": self.intercept, "top_feature": self.features[0] if self.features else None, "label": self.label}
-    def to_frame(self) -> pd.DataFrame:
-        "One row per feature: `feature value condition weight`."
-        return pd.DataFrame({"feature": list(self.features), "value": list(self.values), "condition": list(self.conditions), "weight": list(self.coefs)})
-    def headline(self):
-        what = f"P({_class_text(self.label)})" if self.mode == "classification" else "the prediction"
-        return f"Explanation of {what} = {self.prediction:.4g} for row {self.row_id!r} (fidelity {self.fidelity:.2f})"
-    def _towards(self) -> str: return f"weight towards {_class_text(self.label)}" if self.mode == "classification" else "weight"
-    def _plot(self, ax, max_features:int=10):
-        c, w = list(self.conditions[:max_features])[::-1], np.array(self.coefs[:max_features])[::-1]
-        ax.barh(range(len(w)), w, color=np.where(w >= 0, "#2ca02c", "#d62728"))
-        ax.set_yticks(range(len(w)), c, **_PLAIN); ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel(f"local {self._towards()}", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN)
-        return ax
-    def _repr_html_(self):
-        try:
-            rows = [(c, _fmt_value(v), float(w)) for c, v, w in zip(self.conditions, self.values, self.coefs)]
-            scale = max([abs(r[2]) for r in rows], default=0)
-            return (f"<div><b>{html.escape(self.headline())}</b><table><tr><th>condition</th><th>value</th><th>{html.escape(self._towards())}</th><th></th></tr>"
-                    f"{_bar_html(rows[:15], scale)}</table><small>intercept {self.intercept:.4g}, surrogate at row {self.local_prediction:.4g}, "
-                    f"in-sample R&sup2; {self.score:.3f}</small></div>")
-        except Exception as e:
-            return f"<div><b>Explanation</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
+
+# %% ../nbs/30_explain.ipynb #47bc0b5d
+@patch
+def _summary(self:Explanation) -> dict:
+    return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction,
+            "local_prediction": self.local_prediction, "intercept": self.intercept,
+            "top_feature": self.features[0] if self.features else None, "label": self.label}
+
+@patch
+def to_frame(self:Explanation) -> pd.DataFrame:
+    "One row per feature: `feature value condition weight`."
+    return pd.DataFrame({"feature": list(self.features), "value": list(self.values), "condition": list(self.conditions),
+                         "weight": list(self.coefs)})
+
+@patch
+def headline(self:Explanation) -> str:
+    what = f"P({_class_text(self.label)})" if self.task == "classification" else "the prediction"
+    return f"Explanation of {what} = {self.prediction:.4g} for row {self.row_id!r} (fidelity {self.fidelity:.2f})"
+
+@patch
+def _towards(self:Explanation) -> str:
+    return f"weight towards {_class_text(self.label)}" if self.task == "classification" else "weight"
+
+# %% ../nbs/30_explain.ipynb #1bf9c9ed
+_PLAIN = {"parse_math": False}   # text properties for user strings in plots
+
+@patch
+def _plot(self:Explanation, ax, max_features:int=10):
+    c, w = list(self.conditions[:max_features])[::-1], np.array(self.coefs[:max_features])[::-1]
+    ax.barh(range(len(w)), w, color=np.where(w >= 0, "#2ca02c", "#d62728"))
+    ax.set_yticks(range(len(w)), c, **_PLAIN)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(f"local {self._towards()}", **_PLAIN)
+    ax.set_title(self.headline(), fontsize=9, **_PLAIN)
+    return ax
+
+# %% ../nbs/30_explain.ipynb #995c1a8b
+def _fmt_value(v) -> str:
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+def _bar_html(rows, scale:float, head:tuple=None) -> str:
+    "A small table of inline bars (CSS only) for (label, value_text, weight) rows; `head` names its columns."
+    out = ["<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "<th></th></tr>"] if head else []
+    for label, val, w in rows:
+        pct = 0 if scale == 0 else min(100, abs(w) / scale * 100)
+        col = "#2ca02c" if w >= 0 else "#d62728"
+        out.append(f"<tr><td style='text-align:left'>{escape(label)}</td><td>{escape(val)}</td><td>{w:+.4f}</td>"
+                   f"<td style='width:120px'><div style='background:{col};height:10px;width:{pct:.0f}%'></div></td></tr>")
+    return "<table>" + "".join(out) + "</table>"
+
+# %% ../nbs/30_explain.ipynb #65e965b5
+@patch
+def _html_extra(self:Explanation) -> str:
+    rows = [(c, _fmt_value(v), float(w)) for c, v, w in zip(self.conditions, self.values, self.coefs)]
+    scale = max([abs(r[2]) for r in rows], default=0)
+    return (_bar_html(rows[:15], scale, head=("condition", "value", self._towards()))
+            + f"<small>intercept {self.intercept:.4g}, surrogate at row {self.local_prediction:.4g}, "
+              f"in-sample R&sup2; {self.score:.3f}</small>")
 
 # %% ../nbs/30_explain.ipynb #4f76b34b
 def _jaccard(a:set, b:set) -> float: return 1.0 if not a and not b else len(a & b) / len(a | b)
@@ -434,14 +522,21 @@ class StabilityReport(Report):
     min_stability: float = 0.6
     def _summary(self):
         j = np.array(self.jaccard)
-        return {"mean_jaccard": float(j.mean()), "min_jaccard": float(j.min()), "share_unstable": float((j < self.min_stability).mean()),
-                "k": self.k, "n_seeds": len(self.seeds), "n_rows": len(j)}
+        return {"mean_jaccard": float(j.mean()), "min_jaccard": float(j.min()),
+                "share_unstable": float((j < self.min_stability).mean()), "k": self.k, "n_seeds": len(self.seeds),
+                "n_rows": len(j)}
     def to_frame(self): return pd.DataFrame({"row": list(self.row_ids), "jaccard": list(self.jaccard)})
-    def headline(self): return f"Top-{self.k} stability across {len(self.seeds)} seeds: mean Jaccard {np.mean(self.jaccard):.2f}"
+    def headline(self):
+        return f"Top-{self.k} stability across {len(self.seeds)} seeds: mean Jaccard {np.mean(self.jaccard):.2f}"
     def _plot(self, ax):
-        ax.hist(self.jaccard, bins=np.linspace(0, 1, 11), color="#1f77b4"); ax.axvline(self.min_stability, color="#d62728", ls="--")
-        ax.set_xlabel(f"top-{self.k} Jaccard across seeds"); ax.set_ylabel("rows"); ax.set_title(self.headline(), fontsize=9); return ax
+        ax.hist(self.jaccard, bins=np.linspace(0, 1, 11), color="#1f77b4")
+        ax.axvline(self.min_stability, color="#d62728", ls="--")
+        ax.set_xlabel(f"top-{self.k} Jaccard across seeds")
+        ax.set_ylabel("rows")
+        ax.set_title(self.headline(), fontsize=9)
+        return ax
 
+# %% ../nbs/30_explain.ipynb #23088247
 @dataclass(frozen=True, kw_only=True)
 class ExplanationSet(Report):
     "Explanations of many rows: global importance, stability across seeds, a representative pick."
@@ -457,94 +552,138 @@ class ExplanationSet(Report):
     def __getitem__(self, i): return self.explanations[i]
     def __iter__(self): return iter(self.explanations)
 
-    def weight_matrix(self) -> pd.DataFrame:
-        "Rows x features of surrogate weights (0 where a feature was not selected)."
-        names = self.explainer.feature_names_ if self.explainer is not None else sorted({f for e in self for f in e.features})
-        W = pd.DataFrame(0.0, index=[e.row_id for e in self], columns=names)
-        for i, e in enumerate(self): W.iloc[i, [names.index(f) for f in e.features]] = list(e.coefs)
-        return W
+# %% ../nbs/30_explain.ipynb #86de19b4
+@patch
+def weight_matrix(self:ExplanationSet) -> pd.DataFrame:
+    "Rows x features of surrogate weights (0 where a feature was not selected)."
+    names = self.explainer.feature_names_ if self.explainer is not None else sorted({f for e in self for f in e.features})
+    W = pd.DataFrame(0.0, index=[e.row_id for e in self], columns=names)
+    for i, e in enumerate(self): W.iloc[i, [names.index(f) for f in e.features]] = list(e.coefs)
+    return W
 
-    def global_importance(self, k:int=5) -> pd.DataFrame:
-        "Mean |weight| per feature with its spread (std, quartiles) and how often it is in a row's top `k`."
-        A = self.weight_matrix().abs()
-        topk = pd.DataFrame(False, index=A.index, columns=A.columns)
-        for i, e in enumerate(self): topk.iloc[i, [list(A.columns).index(f) for f in list(e.features)[:k]]] = True
-        g = pd.DataFrame({"feature": A.columns, "mean_abs_weight": A.mean().to_numpy(), "std": A.std(ddof=0).to_numpy(),
-                          "q25": A.quantile(0.25).to_numpy(), "q75": A.quantile(0.75).to_numpy(), f"share_top{k}": topk.mean().to_numpy()})
-        return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
+@patch
+def global_importance(self:ExplanationSet, k:int=5) -> pd.DataFrame:
+    "Mean |weight| per feature with its spread (std, quartiles) and how often it is in a row's top `k`."
+    A = self.weight_matrix().abs()
+    topk = pd.DataFrame(False, index=A.index, columns=A.columns)
+    for i, e in enumerate(self): topk.iloc[i, [list(A.columns).index(f) for f in list(e.features)[:k]]] = True
+    g = pd.DataFrame({"feature": A.columns, "mean_abs_weight": A.mean().to_numpy(), "std": A.std(ddof=0).to_numpy(),
+                      "q25": A.quantile(0.25).to_numpy(), "q75": A.quantile(0.75).to_numpy(),
+                      f"share_top{k}": topk.mean().to_numpy()})
+    return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
 
-    def _labels(self) -> list: return list(dict.fromkeys(e.label for e in self if e.mode == "classification"))
-    def _summary(self):
-        fid = np.array([e.fidelity for e in self]); g = self.global_importance()
-        out = {"n_rows": len(self), "mean_fidelity": float(fid.mean()), "min_fidelity": float(fid.min()),
-               "share_low_fidelity": float((fid < self.min_fidelity).mean()), "mean_score": float(np.mean([e.score for e in self])),
-               "top_feature": g.feature.iloc[0], "top_feature_importance": float(g.mean_abs_weight.iloc[0])}
-        labels = self._labels()
-        if labels:          # rows explained per class, under gate-friendly keys (n_rows_benign, n_rows_iris_setosa, ...)
-            names = list(getattr(self.explainer, "classes_", None) or labels)
-            if not set(labels) <= set(names): names = labels
-            keys = dict(zip(names, _class_keys(names)))
-            out.update({f"n_rows_{keys[c]}": sum(e.label == c for e in self) for c in names})
-        return out
-    def to_frame(self) -> pd.DataFrame:
-        "Tidy: one row per (row, feature) with value, condition, weight and the row's fidelity."
-        fr = [e.to_frame().assign(row=e.row_id, label=e.label, rank=range(1, len(e.features) + 1), fidelity=e.fidelity) for e in self]
-        cols = ["row", "label", "rank", "feature", "value", "condition", "weight", "fidelity"]
-        return pd.concat(fr, ignore_index=True)[cols if self._labels() else [c for c in cols if c != "label"]]
-    def _about(self) -> str:
-        "Which class the weights are about: ' of P(benign)', ' of each row's predicted class (3 classes)', or '' for regression."
-        labels = self._labels()
-        if not labels: return ""
-        return f" of P({_class_text(labels[0])})" if len(labels) == 1 else f" of each row's own class ({len(labels)} classes)"
-    def headline(self):
-        return f"{len(self)} explanations{self._about()}, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
-    def _plot(self, ax, max_features:int=15):
-        g = self.global_importance().head(max_features).iloc[::-1]
-        ax.barh(range(len(g)), g.mean_abs_weight, color="#1f77b4", xerr=[(g.mean_abs_weight - g.q25).clip(lower=0), (g.q75 - g.mean_abs_weight).clip(lower=0)], capsize=2)
-        ax.set_yticks(range(len(g)), g.feature, **_PLAIN)
-        ax.set_xlabel("mean |local weight| (whiskers: quartiles)"); ax.set_title(f"Global importance{self._about()} over {len(self)} rows", fontsize=9, **_PLAIN); return ax
+# %% ../nbs/30_explain.ipynb #e90a91d2
+@patch
+def _labels(self:ExplanationSet) -> list: return list(dict.fromkeys(e.label for e in self if e.task == "classification"))
 
-    def stability(self, seeds:Sequence[int]=(1, 2, 3), # seeds to re-explain the same rows with (the set's own seed is added)
-                  *, k:int=5, min_stability:float=0.6, progress:bool=False) -> StabilityReport:
-        "Re-explain the rows under other seeds; per row, the mean pairwise Jaccard of the top-`k` features."
-        if self.explainer is None or self.rows is None: raise ParameterError("this set has no explainer to re-run", fix="create it with TabularExplainer.explain_many")
-        seeds = tuple(dict.fromkeys([self.seed, *[check_positive("seeds", s, allow_zero=True, integer=True) for s in seeds]]))
-        if len(seeds) < 2: raise ParameterError("stability needs at least one seed other than the set's own", value=list(seeds), fix="pass seeds=(1, 2, 3)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExplanationWarning)
-            runs = [self] + [self.explainer.explain_many(self.rows, num_features=self.num_features, num_samples=self.num_samples,
-                                                         label=self.label, seed=s, progress=progress) for s in seeds[1:]]
-        jac = []
-        for i in range(len(self)):
-            tops = [set(list(r[i].features)[:k]) for r in runs]
-            jac.append(float(np.mean([_jaccard(a, b) for x, a in enumerate(tops) for b in tops[x + 1:]])))
-        rep = StabilityReport(jaccard=tuple(jac), row_ids=tuple(e.row_id for e in self), k=k, seeds=seeds, min_stability=min_stability, seed=self.seed)
-        if np.mean(jac) < min_stability:
-            warnings.warn(f"explanations are unstable: mean top-{k} Jaccard across seeds {seeds} is {np.mean(jac):.2f} < {min_stability}; "
-                          "raise num_samples or read only the top few features", ExplanationWarning, stacklevel=2)
-        return rep
+@patch
+def _class_counts(self:ExplanationSet, labels:list) -> dict:
+    "Rows explained per class, under gate-friendly keys (n_rows_benign, n_rows_iris_setosa, ...)."
+    names = list(getattr(self.explainer, "classes_", None) or labels)
+    if not set(labels) <= set(names): names = labels
+    keys = dict(zip(names, _class_keys(names)))
+    return {f"n_rows_{keys[c]}": sum(e.label == c for e in self) for c in names}
 
-    def pick(self, n:int=5) -> "ExplanationSet":
-        "SP-LIME's submodular pick: `n` rows whose explanations together cover the globally important features."
-        check_positive("n", n, integer=True)
-        W = self.weight_matrix().to_numpy(); A = np.abs(W) > 0
-        imp = np.sqrt(np.abs(W).sum(0)); chosen, covered = [], np.zeros(W.shape[1], bool)
-        for _ in range(min(n, len(self))):
-            gain = ((A | covered) * imp).sum(1); gain[chosen] = -1
-            best = int(np.argmax(gain)); chosen.append(best); covered |= A[best]
-        sub = self.rows.iloc[chosen] if isinstance(self.rows, pd.DataFrame) else (np.asarray(self.rows)[chosen] if self.rows is not None else None)
-        return ExplanationSet(explanations=tuple(self.explanations[i] for i in chosen), explainer=self.explainer, rows=sub, num_features=self.num_features,
-                              num_samples=self.num_samples, label=self.label, min_fidelity=self.min_fidelity, seed=self.seed)
+@patch
+def _summary(self:ExplanationSet) -> dict:
+    fid, g = np.array([e.fidelity for e in self]), self.global_importance()
+    out = {"n_rows": len(self), "mean_fidelity": float(fid.mean()), "min_fidelity": float(fid.min()),
+           "share_low_fidelity": float((fid < self.min_fidelity).mean()), "mean_score": float(np.mean([e.score for e in self])),
+           "top_feature": g.feature.iloc[0], "top_feature_importance": float(g.mean_abs_weight.iloc[0])}
+    labels = self._labels()
+    return {**out, **self._class_counts(labels)} if labels else out
+
+# %% ../nbs/30_explain.ipynb #d1a40a35
+@patch
+def to_frame(self:ExplanationSet) -> pd.DataFrame:
+    "Tidy: one row per (row, feature) with value, condition, weight and the row's fidelity."
+    fr = [e.to_frame().assign(row=e.row_id, label=e.label, rank=range(1, len(e.features) + 1), fidelity=e.fidelity)
+          for e in self]
+    cols = ["row", "label", "rank", "feature", "value", "condition", "weight", "fidelity"]
+    return pd.concat(fr, ignore_index=True)[cols if self._labels() else [c for c in cols if c != "label"]]
+
+@patch
+def _about(self:ExplanationSet) -> str:
+    "Which class the weights are about: ' of P(benign)', ' of each row's own class (3 classes)', or '' for regression."
+    labels = self._labels()
+    if not labels: return ""
+    return f" of P({_class_text(labels[0])})" if len(labels) == 1 else f" of each row's own class ({len(labels)} classes)"
+
+@patch
+def headline(self:ExplanationSet) -> str:
+    return f"{len(self)} explanations{self._about()}, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
+
+# %% ../nbs/30_explain.ipynb #93a0c492
+@patch
+def _plot(self:ExplanationSet, ax, max_features:int=15):
+    g = self.global_importance().head(max_features).iloc[::-1]
+    err = [(g.mean_abs_weight - g.q25).clip(lower=0), (g.q75 - g.mean_abs_weight).clip(lower=0)]
+    ax.barh(range(len(g)), g.mean_abs_weight, color="#1f77b4", xerr=err, capsize=2)
+    ax.set_yticks(range(len(g)), g.feature, **_PLAIN)
+    ax.set_xlabel("mean |local weight| (whiskers: quartiles)")
+    ax.set_title(f"Global importance{self._about()} over {len(self)} rows", fontsize=9, **_PLAIN)
+    return ax
+
+# %% ../nbs/30_explain.ipynb #60a6fc99
+def _top_agreement(runs:list, k:int) -> list:
+    "Per row: the mean pairwise Jaccard of its top-`k` features across `runs` (explanation sets of the same rows)."
+    jac = []
+    for i in range(len(runs[0])):
+        tops = [set(list(r[i].features)[:k]) for r in runs]
+        jac.append(float(np.mean([_jaccard(a, b) for x, a in enumerate(tops) for b in tops[x + 1:]])))
+    return jac
+
+@patch
+def stability(self:ExplanationSet, seeds:Sequence[int]=(1, 2, 3), # seeds to re-explain the same rows with (and the set's own)
+              *, k:int=5, min_stability:float=0.6, progress:bool=False) -> StabilityReport:
+    "Re-explain the rows under other seeds; per row, the mean pairwise Jaccard of the top-`k` features."
+    if self.explainer is None or self.rows is None:
+        raise ParameterError("this set has no explainer to re-run", fix="create it with TabularExplainer.explain_many")
+    seeds = tuple(dict.fromkeys([self.seed, *[check_positive("seeds", s, allow_zero=True, integer=True) for s in seeds]]))
+    if len(seeds) < 2:
+        raise ParameterError("stability needs at least one seed other than the set's own", value=list(seeds), fix="pass seeds=(1, 2, 3)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExplanationWarning)
+        runs = [self] + [self.explainer.explain_many(self.rows, num_features=self.num_features, num_samples=self.num_samples,
+                                                     label=self.label, seed=s, progress=progress) for s in seeds[1:]]
+    jac = _top_agreement(runs, k)
+    if np.mean(jac) < min_stability:
+        warnings.warn(f"explanations are unstable: mean top-{k} Jaccard across seeds {seeds} is {np.mean(jac):.2f} < "
+                      f"{min_stability}; raise num_samples or read only the top few features", ExplanationWarning, stacklevel=2)
+    return StabilityReport(jaccard=tuple(jac), row_ids=tuple(e.row_id for e in self), k=k, seeds=seeds,
+                           min_stability=min_stability, seed=self.seed)
+
+# %% ../nbs/30_explain.ipynb #fc78dd2a
+def _submodular_pick(W:np.ndarray, n:int) -> list:
+    "Row indices, greedily chosen so that their non-zero weights cover the most importance (sqrt of summed |weight|)."
+    A, imp = np.abs(W) > 0, np.sqrt(np.abs(W).sum(0))
+    chosen, covered = [], np.zeros(W.shape[1], bool)
+    for _ in range(min(n, len(W))):
+        gain = ((A | covered) * imp).sum(1)
+        gain[chosen] = -1
+        chosen.append(int(np.argmax(gain)))
+        covered |= A[chosen[-1]]
+    return chosen
+
+@patch
+def pick(self:ExplanationSet, n:int=5) -> ExplanationSet:
+    "SP-LIME's submodular pick: `n` rows whose explanations together cover the globally important features."
+    check_positive("n", n, integer=True)
+    chosen = _submodular_pick(self.weight_matrix().to_numpy(), n)
+    rows = self.rows
+    sub = rows.iloc[chosen] if isinstance(rows, pd.DataFrame) else (np.asarray(rows)[chosen] if rows is not None else None)
+    return ExplanationSet(explanations=tuple(self.explanations[i] for i in chosen), explainer=self.explainer, rows=sub,
+                          num_features=self.num_features, num_samples=self.num_samples, label=self.label,
+                          min_fidelity=self.min_fidelity, seed=self.seed)
 
 # %% ../nbs/30_explain.ipynb #7386ad64
 class TabularExplainer:
-    "LIME for tabular torch models, batched across rows: lime's sampling and kernel, one model call and one batched ridge solve per chunk of rows."
-    def __init__(self, model, # nn.Module, TorchScript module, Predictor or callable on float tensors
+    "LIME for tabular torch models, batched across rows: lime's sampling and kernel, one model call and one ridge solve per chunk."
+    def __init__(self, model, # nn.Module, TorchScript module, Predictor, loaded bundle or callable on float tensors
                  training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
                  *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
                  adapter:TabularAdapter=None, # encodes frames for the model (default: the Predictor's adapter)
-                 mode:str=None, # 'classification' or 'regression'; default: the predictor's task (task='regression' is a regression)
-                 output:str="auto", # model output: 'auto' (detected once on training data), 'logits', 'proba', 'regression'; default: the predictor's
+                 task:str=None, # for a bare model: 'classification' (default) or 'regression'; else read from the predictor
                  class_names:Sequence=None, # class labels in output order (default: the predictor's classes)
                  feature_names:Sequence=None, # names for array columns
                  seed:int=0, # seed of every perturbation
@@ -558,169 +697,250 @@ class TabularExplainer:
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
                  batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
                  max_chunk:int=500_000, # perturbed rows held in memory at once
-                 device:str="cpu"): # where the model runs (ignored when `model` is a Predictor)
-        mode, output = _task(model, mode, output); check_choice("discretizer", discretizer, ["quartile", "decile"])
-        check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
-        check_positive("seed", seed, allow_zero=True, integer=True); check_positive("fidelity_samples", fidelity_samples, integer=True)
-        check_positive("batch_size", batch_size, integer=True); check_positive("max_chunk", max_chunk, integer=True)
-        if kernel_width is not None: check_positive("kernel_width", kernel_width)
-        self.mode, self.seed, self.discretize = mode, seed, discretize
-        self.feature_selection, self.sample_around_instance = feature_selection, sample_around_instance
-        self.fidelity_samples, self.min_fidelity, self.max_low_share, self.max_chunk = fidelity_samples, min_fidelity, max_low_share, max_chunk
-        pred = _as_model(model, adapter=adapter, output=output, classes=class_names, batch_size=batch_size, device=device)
-        self.class_names = class_names = _class_names(pred, class_names, mode)
+                 device:str="cpu"): # where a bare model runs
+        _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
+        self.seed, self.discretize, self.feature_selection = seed, discretize, feature_selection
+        self.sample_around_instance, self.fidelity_samples = sample_around_instance, fidelity_samples
+        self.min_fidelity, self.max_low_share, self.max_chunk = min_fidelity, max_low_share, max_chunk
+        pred = _scorer(model, adapter=adapter, task=task, classes=class_names, batch_size=batch_size, device=device)
+        self.task, self.class_names = pred.task, _class_names(pred, class_names)
         self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter, feature_names=feature_names)
-        if isinstance(training_data, pd.DataFrame): training_data = training_data.dropna(subset=self.space_.names)   # rows with missing values say nothing about how to perturb
-        elif isinstance(training_data, np.ndarray) and np.issubdtype(training_data.dtype, np.floating) and training_data.ndim == 2:
-            training_data = training_data[np.isfinite(training_data).all(1)]
-        if len(training_data) == 0:
-            raise DataError("training_data has no complete rows (every row has a missing value in a feature)", fix="impute missing values, or pass more rows")
-        T = self.space_.matrix(training_data, name="training_data")
-        self.training_ = T; F = T.shape[1]
-        self.kernel_width_ = float(kernel_width) if kernel_width is not None else 0.75 * np.sqrt(F)
-        self.mean_, self.scale_ = T.mean(0), T.std(0)
-        self.scale_[self.scale_ == 0] = 1.0
-        self.disc_ = _Discretizer(T, self.space_, [25, 50, 75] if discretizer == "quartile" else list(range(10, 100, 10))) if discretize else None
-        # lime's categorical view: observed values (bins or categories) and their training frequencies
-        self.values_, self.cumfreq_ = {}, {}
-        for j in range(F):
-            if self.space_.is_cat[j] or discretize:
-                col = T[:, j].astype(int) if self.space_.is_cat[j] else self.disc_.bin(j, T[:, j])
-                vals, counts = np.unique(col, return_counts=True)
-                self.values_[j], self.cumfreq_[j] = vals, np.cumsum(counts) / counts.sum()
-        self.tables_ = self.disc_.tables(F, self.cumfreq_, self.values_) if discretize and (~self.space_.is_cat).any() else None
-        base = np.array([np.median(T[:, j]) if not self.space_.is_cat[j] else self.values_[j][np.argmax(np.diff(np.r_[0, self.cumfreq_[j]]))] for j in range(F)])
-        self.encode_ = _Encoder(self.space_, base)
-        probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
-        self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)), mode)
-        if mode == "classification":
-            n_out = self._outputs(probe[:2]).shape[1]
-            if class_names is not None and len(class_names) != n_out:
-                raise ModelError(f"the model returns {n_out} class scores but class_names has {len(class_names)}", value=list(class_names),
-                                 fix="pass one class name per model output column")
-            self.classes_ = list(class_names) if class_names is not None else list(range(n_out))
-            self.class_keys_ = _class_keys(self.classes_)
+        T = self.space_.matrix(_complete_rows(training_data, self.space_.names), name="training_data")
+        self._fit_neighbourhood(T, kernel_width, discretizer)
+        self._fit_model(pred, T)
 
     @property
     def feature_names_(self) -> list: return list(self.space_.names)
 
-    def _outputs(self, M:np.ndarray) -> np.ndarray:
-        "Model outputs for matrix rows: class probabilities, or (n,1) regression values."
-        X = self.encode_(M)
-        if self.mode == "regression":
-            r = self.predictor_.raw(X)
-            if r.shape[1] != 1: raise ModelError(f"a regression model must return one value per row, got shape {r.shape}", value=r.shape, fix="return shape (n,) or (n, 1), or use mode='classification'")
-            return r
-        p = self.predictor_.predict_proba(X)
-        if p.ndim != 2 or p.shape[1] < 2: raise ModelError(f"the model returned shape {p.shape}; a classifier needs one score per class", value=p.shape, fix="return (n, classes) scores or (n, 1) positive-class scores")
-        return p
+# %% ../nbs/30_explain.ipynb #19110079
+def _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width):
+    check_choice("discretizer", discretizer, ["quartile", "decile"])
+    check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    for name, v in [("fidelity_samples", fidelity_samples), ("batch_size", batch_size), ("max_chunk", max_chunk)]:
+        check_positive(name, v, integer=True)
+    if kernel_width is not None: check_positive("kernel_width", kernel_width)
 
-    def _key(self, r:np.ndarray) -> bytes: return np.ascontiguousarray(r, dtype=np.float64).tobytes()
+def _complete_rows(data, names:list):
+    "The training rows without a missing value in a feature; none left is a `DataError`."
+    if isinstance(data, pd.DataFrame): data = data.dropna(subset=names)
+    elif isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating) and data.ndim == 2:
+        data = data[np.isfinite(data).all(1)]
+    if len(data) == 0:
+        raise DataError("training_data has no complete rows (every row has a missing value in a feature)",
+                        fix="impute missing values, or pass more rows")
+    return data
 
-    def _perturb(self, M:np.ndarray, S:int, seed:int, stream:int):
-        "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F) and model-space samples (R*S,F); sample 0 is the row."
-        R, F = M.shape; disc, cat = self.disc_, self.space_.is_cat
-        viewed = cat | (disc is not None)                           # features lime treats as categories (bins or categories)
-        U = np.empty((F, R, S), np.float32)
-        for r in range(R):                                          # one local generator per row, seeded by the row's content
-            U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S), dtype=np.float32)
-        Z = np.empty((F, R, S), np.float32); inv = np.empty((F, R, S), np.float32)     # column-major: one contiguous block per feature
-        idx = np.empty((R, S), np.int64); ge = np.empty((R, S), bool)
-        for j in range(F):
-            if viewed[j]:                                           # the bin / category of each sample, by training frequency
-                vals, cum = self.values_[j], self.cumfreq_[j][:-1].astype(np.float32)
-                if len(cum) <= 12:
-                    idx[:] = 0
-                    for c in cum: np.greater_equal(U[j], c, out=ge); idx += ge
-                else: idx[:] = np.searchsorted(cum, U[j], side="right")
-                own = M[:, j].astype(int) if cat[j] else disc.bin(j, M[:, j])
-                own_i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
-                own_i[vals[own_i] != own] = -1                      # the row's bin was never seen in training
-                np.equal(idx, own_i[:, None], out=Z[j])
-                inv[j] = vals.take(idx) if cat[j] else _truncnorm(self.tables_, j, idx, U[j])   # a value inside the bin, from the same uniform
-            else:                                                   # lime without discretisation: a normal around the mean (or the row)
-                z = torch.special.ndtri(torch.from_numpy(np.clip(U[j], 1e-30, 1 - 6e-8))).numpy().astype(np.float64)
-                centre = M[:, j][:, None] if self.sample_around_instance else self.mean_[j]
-                inv[j] = z * self.scale_[j] + centre
-                Z[j] = (inv[j] - self.mean_[j]) / self.scale_[j]
-        inv[:, :, 0] = M.T
-        Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
-        if viewed.all(): d = np.sqrt(np.maximum(F - Z.sum(0, dtype=np.float64), 0))   # binary view: distance^2 = features that differ
-        else: d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))          # euclidean distance to the row, as lime
-        return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(F, R * S), d
+# %% ../nbs/30_explain.ipynb #b083a76e
+@patch
+def _fit_neighbourhood(self:TabularExplainer, T:np.ndarray, kernel_width:float, discretizer:str):
+    F, cat = T.shape[1], self.space_.is_cat
+    self.training_ = T
+    self.kernel_width_ = float(kernel_width) if kernel_width is not None else 0.75 * np.sqrt(F)
+    self.mean_, self.scale_ = T.mean(0), T.std(0)
+    self.scale_[self.scale_ == 0] = 1.0
+    pct = [25, 50, 75] if discretizer == "quartile" else list(range(10, 100, 10))
+    self.disc_ = _Discretizer(T, self.space_, pct) if self.discretize else None
+    self.values_, self.cumfreq_ = {}, {}               # lime's categorical view: observed bins or categories, frequencies
+    for j in range(F):
+        if cat[j] or self.discretize:
+            vals, counts = np.unique(T[:, j].astype(int) if cat[j] else self.disc_.bin(j, T[:, j]), return_counts=True)
+            self.values_[j], self.cumfreq_[j] = vals, np.cumsum(counts) / counts.sum()
+    self.tables_ = self.disc_.tables(F, self.cumfreq_, self.values_) if self.discretize and (~cat).any() else None
 
-    def _label_index(self, P0:np.ndarray, label) -> np.ndarray:
-        "Output column explained for each row: `label`, else the positive class (2 classes) or the predicted class."
-        if self.mode == "regression": return np.zeros(len(P0), dtype=int)
-        if label is None: return np.full(len(P0), 1) if P0.shape[1] == 2 else P0.argmax(1)
-        if label not in self.classes_:
-            raise ParameterError("label is not one of the model's classes", value=label, fix=f"pass one of {self.classes_[:10]}")
-        return np.full(len(P0), self.classes_.index(label))
+# %% ../nbs/30_explain.ipynb #87de24d7
+@patch
+def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
+    "Encoder, predictor with a fixed reading of outputs, and (classifiers) `classes_` and `class_keys_`."
+    typical = [self.values_[j][np.argmax(np.diff(np.r_[0, self.cumfreq_[j]]))] if self.space_.is_cat[j] else np.median(T[:, j])
+               for j in range(T.shape[1])]
+    self.encode_ = _Encoder(self.space_, np.array(typical))
+    probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
+    self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)))
+    if self.task == "regression": return
+    n_out, names = self._outputs(probe[:2]).shape[1], self.class_names
+    if names is not None and len(names) != n_out:
+        raise ModelError(f"the model returns {n_out} class scores but class_names has {len(names)}", value=list(names),
+                         fix="pass one class name per model output column")
+    self.classes_ = list(names) if names is not None else list(range(n_out))
+    self.class_keys_ = _class_keys(self.classes_)
 
-    def _explain_chunk(self, M, ids, *, num_features, num_samples, label, seed):
-        R, F = M.shape; S, Sf = num_samples, self.fidelity_samples
-        Z, inv, d = self._perturb(M, S, seed, 0)
-        Zf, invf, df = self._perturb(M, Sf, seed, 1)
-        out = self._outputs(np.concatenate([inv, invf], axis=1).T)         # one model call for the chunk (columns -> rows view)
-        Y, Yf = out[:R * S].reshape(R, S, -1), out[R * S:].reshape(R, Sf, -1)
-        li = self._label_index(Y[:, 0, :], label); ar = np.arange(R)
-        y = torch.from_numpy(Y[ar, :, li].astype(np.float64)); yf = torch.from_numpy(Yf[ar, :, li].astype(np.float64))
-        w, wf = torch.from_numpy(_kernel(d, self.kernel_width_)), torch.from_numpy(_kernel(df, self.kernel_width_))
-        used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
-        tr = torch.arange(R)[:, None]
-        predf = icpt[:, None] + (Zf.transpose(1, 2)[tr, used].double() * coef[:, :, None]).sum(1)
-        fid = _weighted_r2(yf, predf, wf)
-        local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
-        exps = []
-        for i in range(R):
-            u = used[i].tolist(); names = [self.space_.names[j] for j in u]
-            conds = [self._condition(j, M[i, j]) for j in u]
-            vals = [self.space_.display_value(j, M[i, j]) for j in u]
-            exps.append(Explanation(features=tuple(names), coefs=tuple(float(c) for c in coef[i]), conditions=tuple(conds), values=tuple(vals),
-                                    intercept=float(icpt[i]), fidelity=float(fid[i]), score=float(score[i]), prediction=float(Y[i, 0, li[i]]),
-                                    local_prediction=float(local[i]), label=self.classes_[li[i]] if self.mode == "classification" else None,
-                                    mode=self.mode, row_id=ids[i], num_samples=S, seed=seed, environment={}))
-        return exps
+# %% ../nbs/30_explain.ipynb #d11348e9
+@patch
+def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
+    "Model outputs for matrix rows: class probabilities, or (n,1) regression values."
+    X = self.encode_(M)
+    if self.task == "regression":
+        r = self.predictor_.raw(X)
+        if r.shape[1] != 1:
+            raise ModelError(f"a regression model must return one value per row, got shape {r.shape}", value=r.shape,
+                             fix="return shape (n,) or (n, 1), or explain it as a classifier (task='classification')")
+        return r
+    p = self.predictor_.predict_proba(X)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ModelError(f"the model returned shape {p.shape}; a classifier needs one score per class", value=p.shape,
+                         fix="return (n, classes) scores or (n, 1) positive-class scores")
+    return p
 
-    def _condition(self, j, v):
-        n = self.space_.names[j]
-        if self.space_.is_cat[j]: return f"{n} = {self.space_.categories[j][int(v)]}"
-        if self.disc_ is not None: return self.disc_.name(j, int(self.disc_.bin(j, v)), n)
-        return n
+# %% ../nbs/30_explain.ipynb #24a0a57b
+@patch
+def _key(self:TabularExplainer, r:np.ndarray) -> bytes: return np.ascontiguousarray(r, dtype=np.float64).tobytes()
 
-    def explain_many(self, rows, # DataFrame or 2-d array of rows to explain
-                     *, num_features:int=10, # features kept in each surrogate
-                     num_samples:int=5000, # perturbations per row (lime's default)
-                     label=None, # class to explain (default: positive class of a binary model, else the predicted class)
-                     seed:int=None, # default: the explainer's seed
-                     progress:bool=False) -> "ExplanationSet":
-        "Explain many rows at once: batched perturbations, one model call and one batched ridge solve per chunk."
-        check_positive("num_features", num_features, integer=True); check_positive("num_samples", num_samples, integer=True)
-        seed = self.seed if seed is None else check_positive("seed", seed, allow_zero=True, integer=True)
-        if num_samples < 2: raise ParameterError("num_samples must be at least 2", value=num_samples, fix="use a few thousand (lime's default is 5000)")
-        M = self.space_.matrix(rows, name="rows to explain")
-        ids = list(rows.index) if isinstance(rows, pd.DataFrame) else (list(rows.to_frame().T.index) if isinstance(rows, pd.Series) else list(range(len(M))))
-        per = max(1, self.max_chunk // (num_samples + self.fidelity_samples))
-        exps = []
-        with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
-            for s in range(0, len(M), per):
-                exps += self._explain_chunk(M[s:s + per], ids[s:s + per], num_features=num_features, num_samples=num_samples, label=label, seed=seed)
-                bar.update(min(per, len(M) - s))
-        es = ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features, num_samples=num_samples,
-                            label=label, min_fidelity=self.min_fidelity, seed=seed)
-        low = [e.row_id for e in exps if e.fidelity < self.min_fidelity]
-        if len(low) > self.max_low_share * len(exps):
-            warnings.warn(f"{len(low)} of {len(exps)} explanations have fidelity below {self.min_fidelity} (rows {low[:5]}): the surrogate does not "
-                          "follow the model around those rows; read their weights with care, or try discretize=False", ExplanationWarning, stacklevel=3)
-        return es
+@patch
+def _uniforms(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int) -> np.ndarray:
+    "(F,R,S) uniforms: one local generator per row, seeded by the row's content."
+    R, F = M.shape
+    U = np.empty((F, R, S), np.float32)
+    for r in range(R): U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S), dtype=np.float32)
+    return U
 
-    def explain(self, row, # one row: Series, one-row DataFrame, dict or 1-d array
-                *, num_features:int=10, num_samples:int=5000, label=None, seed:int=None) -> Explanation:
-        "Explain one row (the same numbers as that row inside `explain_many`)."
-        if isinstance(row, pd.DataFrame) and len(row) != 1: raise DataError("explain takes one row", value=len(row), fix="use explain_many for several rows")
-        if isinstance(row, (np.ndarray, torch.Tensor)) and row.ndim == 2 and row.shape[0] != 1:
-            raise DataError("explain takes one row", value=tuple(row.shape), fix="use explain_many for several rows")
-        return self.explain_many(row, num_features=num_features, num_samples=num_samples, label=label, seed=seed).explanations[0]
+# %% ../nbs/30_explain.ipynb #626b181b
+def _choose_bins(u:np.ndarray, cum:np.ndarray, idx:np.ndarray, ge:np.ndarray):
+    "Into `idx`: the bin each uniform in `u` falls in, for cumulative frequencies `cum` (comparisons for a few bins)."
+    if len(cum) > 12:
+        idx[:] = np.searchsorted(cum, u, side="right")
+        return
+    idx[:] = 0
+    for c in cum:
+        np.greater_equal(u, c, out=ge)
+        idx += ge
+
+@patch
+def _sample_viewed(self:TabularExplainer, j:int, M, u, z, inv, idx, ge):
+    "Into `z` and `inv`: feature `j` as lime views it (a bin or category), per sample 'same as the row' and a raw value."
+    vals, cum, cat = self.values_[j], self.cumfreq_[j][:-1].astype(np.float32), self.space_.is_cat[j]
+    _choose_bins(u, cum, idx, ge)
+    own = M[:, j].astype(int) if cat else self.disc_.bin(j, M[:, j])
+    own_i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
+    own_i[vals[own_i] != own] = -1                      # the row's bin was never seen in training
+    np.equal(idx, own_i[:, None], out=z)
+    inv[:] = vals.take(idx) if cat else _truncnorm(self.tables_, j, idx, u)   # a value inside the bin, from the same uniform
+
+@patch
+def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
+    "Into `z` and `inv`: lime without discretisation, a normal around the mean (or the row), and its standardised value."
+    n = torch.special.ndtri(torch.from_numpy(np.clip(u, 1e-30, 1 - 6e-8))).numpy().astype(np.float64)
+    inv[:] = n * self.scale_[j] + (M[:, j][:, None] if self.sample_around_instance else self.mean_[j])
+    z[:] = (inv - self.mean_[j]) / self.scale_[j]
+
+# %% ../nbs/30_explain.ipynb #3fba9f66
+@patch
+def _perturb(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int):
+    "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F), model-space samples (F,R*S), distances."
+    R, F = M.shape
+    viewed = self.space_.is_cat | (self.disc_ is not None)       # features lime treats as categories (bins or categories)
+    U = self._uniforms(M, S, seed, stream)
+    Z, inv = np.empty((F, R, S), np.float32), np.empty((F, R, S), np.float32)   # one contiguous block per feature
+    idx, ge = np.empty((R, S), np.int64), np.empty((R, S), bool)
+    for j in range(F):
+        if viewed[j]: self._sample_viewed(j, M, U[j], Z[j], inv[j], idx, ge)
+        else: self._sample_normal(j, M, U[j], Z[j], inv[j])
+    inv[:, :, 0] = M.T
+    Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
+    if viewed.all(): d = np.sqrt(np.maximum(F - Z.sum(0, dtype=np.float64), 0))   # binary view: features that differ
+    else: d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))          # euclidean distance to the row, as lime
+    return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(F, R * S), d
+
+# %% ../nbs/30_explain.ipynb #b35a97ca
+@patch
+def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
+    "Output column explained for each row: `label`, else the positive class (2 classes) or the predicted class."
+    if self.task == "regression": return np.zeros(len(P0), dtype=int)
+    if label is None: return np.full(len(P0), 1) if P0.shape[1] == 2 else P0.argmax(1)
+    if label not in self.classes_:
+        raise ParameterError("label is not one of the model's classes", value=label, fix=f"pass one of {self.classes_[:10]}")
+    return np.full(len(P0), self.classes_.index(label))
+
+# %% ../nbs/30_explain.ipynb #cdf9737b
+@patch
+def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int) -> dict:
+    "Surrogates for a chunk of rows: perturbations, one model call for both neighbourhoods, one batched ridge solve."
+    R, S, Sf = len(M), num_samples, self.fidelity_samples
+    Z, inv, d = self._perturb(M, S, seed, 0)
+    Zf, invf, df = self._perturb(M, Sf, seed, 1)
+    out = self._outputs(np.concatenate([inv, invf], axis=1).T)          # one model call for the chunk
+    Y, Yf = out[:R * S].reshape(R, S, -1), out[R * S:].reshape(R, Sf, -1)
+    li, ar = self._label_index(Y[:, 0, :], label), np.arange(R)
+    y, yf = (torch.from_numpy(A[ar, :, li].astype(np.float64)) for A in (Y, Yf))
+    w, wf = (torch.from_numpy(_kernel(x, self.kernel_width_)) for x in (d, df))
+    used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
+    tr = torch.arange(R)[:, None]
+    fid = _weighted_r2(yf, icpt[:, None] + (Zf.transpose(1, 2)[tr, used].double() * coef[:, :, None]).sum(1), wf)
+    local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
+    return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=Y[ar, 0, li])
+
+# %% ../nbs/30_explain.ipynb #cbd07512
+@patch
+def _condition(self:TabularExplainer, j:int, v) -> str:
+    "What a weight is about: 'plan = premium', a bin such as 'age <= 31', or the feature's name."
+    n = self.space_.names[j]
+    if self.space_.is_cat[j]: return f"{n} = {self.space_.categories[j][int(v)]}"
+    if self.disc_ is not None: return self.disc_.name(j, int(self.disc_.bin(j, v)), n)
+    return n
+
+@patch
+def _explanations(self:TabularExplainer, M:np.ndarray, ids:list, fit:dict, num_samples:int, seed:int) -> list:
+    out = []
+    for i in range(len(M)):
+        u, sp = fit["used"][i].tolist(), self.space_
+        out.append(Explanation(
+            features=tuple(sp.names[j] for j in u), coefs=tuple(float(c) for c in fit["coef"][i]),
+            conditions=tuple(self._condition(j, M[i, j]) for j in u), values=tuple(sp.display_value(j, M[i, j]) for j in u),
+            intercept=float(fit["icpt"][i]), fidelity=float(fit["fid"][i]), score=float(fit["score"][i]),
+            prediction=float(fit["pred"][i]), local_prediction=float(fit["local"][i]),
+            label=self.classes_[fit["li"][i]] if self.task == "classification" else None, task=self.task,
+            row_id=ids[i], num_samples=num_samples, seed=seed, environment={}))
+    return out
+
+# %% ../nbs/30_explain.ipynb #05d2d14f
+def _row_ids(rows, n:int) -> list:
+    if isinstance(rows, pd.DataFrame): return list(rows.index)
+    if isinstance(rows, pd.Series): return list(rows.to_frame().T.index)
+    return list(range(n))
+
+@patch
+def _warn_low_fidelity(self:TabularExplainer, exps:list):
+    low = [e.row_id for e in exps if e.fidelity < self.min_fidelity]
+    if len(low) > self.max_low_share * len(exps):
+        warnings.warn(f"{len(low)} of {len(exps)} explanations have fidelity below {self.min_fidelity} (rows {low[:5]}): "
+                      "the surrogate does not follow the model around those rows; read their weights with care, "
+                      "or try discretize=False", ExplanationWarning, stacklevel=4)
+
+# %% ../nbs/30_explain.ipynb #e676349e
+@patch
+def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows to explain
+                 *, num_features:int=10, # features kept in each surrogate
+                 num_samples:int=5000, # perturbations per row (lime's default)
+                 label=None, # class to explain (default: positive class of a binary model, else the predicted class)
+                 seed:int=None, # default: the explainer's seed
+                 progress:bool=False) -> ExplanationSet:
+    "Explain many rows at once: batched perturbations, one model call and one batched ridge solve per chunk."
+    check_positive("num_features", num_features, integer=True)
+    check_positive("num_samples", num_samples, integer=True)
+    seed = self.seed if seed is None else check_positive("seed", seed, allow_zero=True, integer=True)
+    if num_samples < 2:
+        raise ParameterError("num_samples must be at least 2", value=num_samples, fix="use a few thousand (lime's default is 5000)")
+    M = self.space_.matrix(rows, name="rows to explain")
+    ids, per, exps = _row_ids(rows, len(M)), max(1, self.max_chunk // (num_samples + self.fidelity_samples)), []
+    with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
+        for s in range(0, len(M), per):
+            fit = self._fit_chunk(M[s:s + per], num_features=num_features, num_samples=num_samples, label=label, seed=seed)
+            exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
+            bar.update(min(per, len(M) - s))
+    self._warn_low_fidelity(exps)
+    return ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features,
+                          num_samples=num_samples, label=label, min_fidelity=self.min_fidelity, seed=seed)
+
+# %% ../nbs/30_explain.ipynb #44112aa3
+@patch
+def explain(self:TabularExplainer, row, # one row: Series, one-row DataFrame, dict or 1-d array
+            *, num_features:int=10, num_samples:int=5000, label=None, seed:int=None) -> Explanation:
+    "Explain one row (the same numbers as that row inside `explain_many`)."
+    if isinstance(row, pd.DataFrame) and len(row) != 1:
+        raise DataError("explain takes one row", value=len(row), fix="use explain_many for several rows")
+    if isinstance(row, (np.ndarray, torch.Tensor)) and row.ndim == 2 and row.shape[0] != 1:
+        raise DataError("explain takes one row", value=tuple(row.shape), fix="use explain_many for several rows")
+    return self.explain_many(row, num_features=num_features, num_samples=num_samples, label=label, seed=seed).explanations[0]
 
 # %% ../nbs/30_explain.ipynb #d260dd3a
 def _as_image(image) -> torch.Tensor:
@@ -729,11 +949,13 @@ def _as_image(image) -> torch.Tensor:
     if t.ndim == 4 and t.shape[0] == 1: t = t[0]
     if t.ndim == 2: t = t[None]
     if t.ndim != 3 or min(t.shape) == 0:
-        raise DataError("an image must have shape (H, W), (C, H, W) or (1, C, H, W)", value=tuple(t.shape), fix="pass one image, channels first, as the model takes it")
+        raise DataError("an image must have shape (H, W), (C, H, W) or (1, C, H, W)", value=tuple(t.shape),
+                        fix="pass one image, channels first, as the model takes it")
     t = t.float()
     if not torch.isfinite(t).all(): raise DataError("the image contains NaN or infinite pixels", fix="clean the image first")
     return t
 
+# %% ../nbs/30_explain.ipynb #9bfbcda3
 def _cell_size(H:int, W:int) -> int:
     "Side of the default square superpixels: a quarter of the shorter side, at least 2 pixels (8x8 -> 2, 28x28 -> 7)."
     return max(2, int(round(min(H, W) / 4)))
@@ -742,30 +964,38 @@ def _grid(H:int, W:int, side:int) -> np.ndarray:
     "(H,W) labels of square cells `side` pixels wide, row by row."
     return (np.arange(H)[:, None] // side) * (-(-W // side)) + np.arange(W)[None, :] // side
 
+# %% ../nbs/30_explain.ipynb #14fdbb03
+def _superpixels(rgb:np.ndarray, name:str, side:int, seed:int) -> np.ndarray:
+    "Labels from lime's scikit-image segmentation `name`, sized to cells `side` pixels wide."
+    from lime.wrappers.scikit_image import SegmentationAlgorithm
+    H, W = rgb.shape[:2]
+    params = {"quickshift": dict(kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed),
+              "slic": dict(n_segments=int(np.ceil(H / side) * np.ceil(W / side)), compactness=10, start_label=0, channel_axis=-1),
+              "felzenszwalb": dict(scale=1, sigma=0.5, min_size=side * side)}[name]
+    return SegmentationAlgorithm(name, **params)(rgb)
+
 def _segment(img:torch.Tensor, segmentation, seed:int) -> np.ndarray:
     "Superpixels of a (C,H,W) image whose size follows the image: a grid for small images, lime's quickshift for large ones."
-    from lime.wrappers.scikit_image import SegmentationAlgorithm
     rgb = img.permute(1, 2, 0).numpy().astype(np.float64)
     rgb = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb[:, :, :3]
-    H, W = rgb.shape[:2]; side = _cell_size(H, W)
+    H, W = rgb.shape[:2]
+    side = _cell_size(H, W)
     if callable(segmentation): seg = segmentation(rgb)
     else:
         name = segmentation if segmentation != "auto" else ("quickshift" if min(H, W) >= 64 else "grid")
         check_choice("segmentation", name, ["grid", "quickshift", "slic", "felzenszwalb"])
-        if name == "grid": seg = _grid(H, W, side)
-        else:
-            params = {"quickshift": dict(kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed),
-                      "slic": dict(n_segments=int(np.ceil(H / side) * np.ceil(W / side)), compactness=10, start_label=0, channel_axis=-1),
-                      "felzenszwalb": dict(scale=1, sigma=0.5, min_size=side * side)}[name]
-            seg = SegmentationAlgorithm(name, **params)(rgb)
+        seg = _grid(H, W, side) if name == "grid" else _superpixels(rgb, name, side, seed)
     seg = np.asarray(seg)
-    if seg.shape != rgb.shape[:2]: raise ParameterError("segmentation must return one label per pixel", value=seg.shape, fix="return an (H, W) integer array")
+    if seg.shape != rgb.shape[:2]:
+        raise ParameterError("segmentation must return one label per pixel", value=seg.shape, fix="return an (H, W) integer array")
     return np.unique(seg, return_inverse=True)[1].reshape(seg.shape)
 
+# %% ../nbs/30_explain.ipynb #b2c7f113
 def _lime_fidelity(y:np.ndarray, pred:np.ndarray, w:np.ndarray, min_effect:float) -> tuple:
-    "(fidelity, effect): kernel-weighted R^2 of `pred` on the samples `y` (lime's score), and the weighted std of `y`; 0 when the output hardly moves."
-    sw = w.sum(); ybar = (w * y).sum() / sw
-    sst = float((w * (y - ybar) ** 2).sum()); sse = float((w * (y - pred) ** 2).sum())
+    "(fidelity, effect): kernel-weighted R^2 of `pred` on the samples `y`, and the weighted std of `y`; 0 when `y` hardly moves."
+    sw = w.sum()
+    ybar = (w * y).sum() / sw
+    sst, sse = float((w * (y - ybar) ** 2).sum()), float((w * (y - pred) ** 2).sum())
     effect = float(np.sqrt(sst / sw))
     return (0.0 if effect < min_effect else 1.0 - sse / sst), effect
 
@@ -792,43 +1022,75 @@ class ImageExplanation(Report):
         "The image with `segments` (superpixel labels) hidden as the explainer hid them."
         on = torch.from_numpy(~np.isin(self.segments, list(segments)))[None]
         return torch.where(on, self.image, self.hidden)
-    def _summary(self):
-        top = next(iter(self.weights.items()), (None, 0.0))
-        return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "effect": self.effect,
-                "top_weight": top[1], "n_segments": int(self.segments.max()) + 1, "label": self.label}
-    def to_frame(self):
-        px = np.bincount(self.segments.ravel())
-        return pd.DataFrame({"segment": list(self.weights), "weight": list(self.weights.values()), "pixels": [int(px[s]) for s in self.weights]})
-    def headline(self): return f"Image explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
-    def weight_map(self) -> np.ndarray:
-        "(H,W) array: each pixel carries its superpixel's weight (0 for superpixels not in the surrogate)."
-        wm = np.zeros(self.segments.shape)
-        for s, w in self.weights.items(): wm[self.segments == s] = w
-        return wm
-    def _plot(self, ax, alpha:float=0.6):
-        from matplotlib.collections import LineCollection
-        img = self.image.numpy(); seg = self.segments
-        if img.shape[0] == 3: ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
-        else: g = img.mean(0); ax.imshow((g - g.min()) / (np.ptp(g) or 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        wm = self.weight_map(); scale = np.abs(wm).max() or 1.0
-        over = np.zeros(seg.shape + (4,)); over[..., :3] = np.where(wm[..., None] >= 0, (0.17, 0.63, 0.17), (0.84, 0.15, 0.16))
-        over[..., 3] = alpha * np.abs(wm) / scale
-        ax.imshow(over, interpolation="nearest")
-        r, c = np.nonzero(seg[:, 1:] != seg[:, :-1]); r2, c2 = np.nonzero(seg[1:] != seg[:-1])   # superpixel borders, drawn between pixels
-        lines = [((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r, c)] + [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r2, c2)]
-        ax.add_collection(LineCollection(lines, colors="#ffd700", linewidths=0.6, alpha=0.6))
-        ax.set_axis_off(); ax.set_title(f"{_class_text(self.label)}: p = {self.prediction:.3g}, green for, red against (fidelity {self.fidelity:.2f})", fontsize=9, **_PLAIN)
-        return ax
+
+# %% ../nbs/30_explain.ipynb #873c0477
+@patch
+def _summary(self:ImageExplanation) -> dict:
+    top = next(iter(self.weights.items()), (None, 0.0))
+    return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "effect": self.effect,
+            "top_weight": top[1], "n_segments": int(self.segments.max()) + 1, "label": self.label}
+
+@patch
+def to_frame(self:ImageExplanation) -> pd.DataFrame:
+    px = np.bincount(self.segments.ravel())
+    return pd.DataFrame({"segment": list(self.weights), "weight": list(self.weights.values()),
+                         "pixels": [int(px[s]) for s in self.weights]})
+
+@patch
+def headline(self:ImageExplanation) -> str:
+    return f"Image explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
+
+@patch
+def weight_map(self:ImageExplanation) -> np.ndarray:
+    "(H,W) array: each pixel carries its superpixel's weight (0 for superpixels not in the surrogate)."
+    wm = np.zeros(self.segments.shape)
+    for s, w in self.weights.items(): wm[self.segments == s] = w
+    return wm
+
+# %% ../nbs/30_explain.ipynb #543508d2
+def _show_image(ax, img:np.ndarray):
+    "Draw a (C,H,W) image: RGB as it is, else its channel mean in grey, stretched to [0, 1]."
+    if img.shape[0] == 3: return ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
+    g = img.mean(0)
+    ax.imshow((g - g.min()) / (np.ptp(g) or 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+
+def _borders(seg:np.ndarray):
+    "A LineCollection of the borders between superpixels, drawn between pixels."
+    from matplotlib.collections import LineCollection
+    r, c = np.nonzero(seg[:, 1:] != seg[:, :-1])
+    r2, c2 = np.nonzero(seg[1:] != seg[:-1])
+    lines = ([((x + 0.5, y - 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r, c)]
+             + [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r2, c2)])
+    return LineCollection(lines, colors="#ffd700", linewidths=0.6, alpha=0.6)
+
+@patch
+def _plot(self:ImageExplanation, ax, alpha:float=0.6):
+    _show_image(ax, self.image.numpy())
+    wm = self.weight_map()
+    over = np.zeros(wm.shape + (4,))
+    over[..., :3] = np.where(wm[..., None] >= 0, (0.17, 0.63, 0.17), (0.84, 0.15, 0.16))
+    over[..., 3] = alpha * np.abs(wm) / (np.abs(wm).max() or 1.0)
+    ax.imshow(over, interpolation="nearest")
+    ax.add_collection(_borders(self.segments))
+    ax.set_axis_off()
+    ax.set_title(f"{_class_text(self.label)}: p = {self.prediction:.3g}, green for, red against "
+                 f"(fidelity {self.fidelity:.2f})", fontsize=9, **_PLAIN)
+    return ax
 
 # %% ../nbs/30_explain.ipynb #7fca14ff
 def _hidden(img:torch.Tensor, seg:np.ndarray, hide_color, grid:bool) -> torch.Tensor:
-    "The image with every superpixel hidden: 'auto' is the background (median border colour) on a grid and lime's superpixel mean otherwise; None that mean; a number that value."
+    "The image with every superpixel hidden: 'auto' is the background on a grid, else lime's superpixel mean; or a value."
     out = torch.empty_like(img)
-    if hide_color == "auto" and grid:                 # a cell's own mean is nearly the cell itself: hiding it would change nothing
+    if hide_color == "auto" and grid:                 # a cell's own mean is nearly the cell itself
         border = torch.cat([img[:, 0], img[:, -1], img[:, :, 0], img[:, :, -1]], 1)
-        out[:] = border.median(1).values[:, None, None]; return out
-    if hide_color is not None and hide_color != "auto": out[:] = float(hide_color); return out
-    for s in range(int(seg.max()) + 1): m = torch.from_numpy(seg == s); out[:, m] = img[:, m].mean(1, keepdim=True)
+        out[:] = border.median(1).values[:, None, None]
+        return out
+    if hide_color is not None and hide_color != "auto":
+        out[:] = float(hide_color)
+        return out
+    for s in range(int(seg.max()) + 1):
+        m = torch.from_numpy(seg == s)
+        out[:, m] = img[:, m].mean(1, keepdim=True)
     return out
 
 def _cosine_weights(D:np.ndarray, width:float) -> np.ndarray:
@@ -836,60 +1098,77 @@ def _cosine_weights(D:np.ndarray, width:float) -> np.ndarray:
     sim = D.sum(1) / (np.sqrt(D.sum(1)) * np.sqrt(D.shape[1]) + 1e-300)
     return _kernel(1 - sim, width)
 
+# %% ../nbs/30_explain.ipynb #9ea40a8b
 class ImageExplainer:
-    "LIME for image models: superpixels sized to the image, lime's sampling and kernel; perturbed images built at once and scored in large batches."
+    "LIME for image models: superpixels sized to the image, lime's sampling and kernel; perturbed images scored in large batches."
     def __init__(self, model, *, class_names:Sequence=None, # class labels in output order (default: the predictor's classes)
-                 output:str="auto", segmentation="auto", # 'auto' (grid below 64 px a side, else quickshift), 'grid', 'quickshift', 'slic', 'felzenszwalb' or a callable
-                 hide_color="auto", # 'auto': the background (median border colour) for grid cells, else lime's superpixel mean; None: that mean; or a value
+                 segmentation="auto", # 'auto' (grid below 64 px a side, else quickshift), 'grid', 'quickshift', 'slic', 'felzenszwalb' or a callable
+                 hide_color="auto", # 'auto': the background for grid cells, else lime's superpixel mean; None: that mean; or a value
                  kernel_width:float=0.25, feature_selection:str="auto", seed:int=0, batch_size:int=2048,
                  min_fidelity:float=0.5, # warn below this fidelity
-                 min_effect:float=1e-3, # the class probability must move at least this much (weighted std) for the surrogate to explain anything
+                 min_effect:float=1e-3, # the class probability must move at least this much (weighted std) to explain anything
                  device:str="cpu"):
-        check_positive("seed", seed, allow_zero=True, integer=True); check_positive("batch_size", batch_size, integer=True)
-        check_positive("kernel_width", kernel_width); check_positive("min_effect", min_effect, allow_zero=True)
+        check_positive("seed", seed, allow_zero=True, integer=True)
+        check_positive("batch_size", batch_size, integer=True)
+        check_positive("kernel_width", kernel_width)
+        check_positive("min_effect", min_effect, allow_zero=True)
         if not (hide_color is None or hide_color == "auto" or (isinstance(hide_color, (int, float)) and np.isfinite(hide_color))):
-            raise ParameterError("hide_color must be 'auto', None or a finite number", value=hide_color, fix="pass hide_color=0.0, or leave it 'auto'")
-        _task(model, None, output)
-        self.predictor_ = _classifier(_as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device), "ImageExplainer")
+            raise ParameterError("hide_color must be 'auto', None or a finite number", value=hide_color,
+                                 fix="pass hide_color=0.0, or leave it 'auto'")
+        pred = _scorer(model, classes=class_names, batch_size=batch_size, device=device)
+        self.predictor_ = _classifier(pred, "ImageExplainer")
         self.class_names = _class_names(self.predictor_, class_names)
         self.segmentation, self.hide_color, self.kernel_width = segmentation, hide_color, kernel_width
         self.feature_selection, self.seed, self.min_fidelity, self.min_effect = feature_selection, seed, min_fidelity, min_effect
 
-    def explain(self, image, *, label=None, # class to explain (default: the predicted class)
-                num_samples:int=1000, num_features:int=10, seed:int=None) -> ImageExplanation:
-        "Explain one image: superpixels switched off at random, one batched model pass, a weighted ridge surrogate scored as lime scores it."
-        check_positive("num_samples", num_samples, integer=True); check_positive("num_features", num_features, integer=True)
-        seed = self.seed if seed is None else seed
-        img = _as_image(image); seg = _segment(img, self.segmentation, seed); n = int(seg.max()) + 1
-        grid = self.segmentation == "grid" or (self.segmentation == "auto" and min(img.shape[1:]) < 64)
-        hidden = _hidden(img, seg, self.hide_color, grid)
-        data = _row_seed(seed, img.numpy().tobytes(), 0).integers(0, 2, (num_samples, n)); data[0] = 1
-        on = torch.from_numpy(data[:, seg].astype(bool))[:, None]                  # (S,1,H,W)
-        P = self.predictor_.predict_proba(torch.where(on, img[None], hidden[None]))
-        li = int(P[0].argmax()) if label is None else _class_index(label, self.class_names, P.shape[1])
-        y, w = P[:, li].astype(np.float64), _cosine_weights(data, self.kernel_width)
-        used, coef, icpt, score = _fit_surrogates(torch.from_numpy(data.astype(np.float64))[None], torch.from_numpy(y)[None], torch.from_numpy(w)[None],
-                                                  num_features, feature_selection=self.feature_selection)
-        u, c = used[0].numpy(), coef[0].numpy()
-        fid, effect = _lime_fidelity(y, float(icpt[0]) + data[:, u] @ c, w, self.min_effect)
-        if effect < self.min_effect:
-            warnings.warn(f"hiding superpixels hardly changes the model's output (weighted std {effect:.2g} < min_effect={self.min_effect}): "
-                          "the explanation explains nothing (fidelity 0); try other superpixels (segmentation=) or hide_color=", ExplanationWarning, stacklevel=2)
-        elif fid < self.min_fidelity:
-            warnings.warn(f"image explanation has fidelity {fid:.2f} < {self.min_fidelity}: the superpixel surrogate does not follow the model",
-                          ExplanationWarning, stacklevel=2)
-        names = self.class_names
-        return ImageExplanation(image=img, segments=seg, hidden=hidden, weights={int(s): float(v) for s, v in zip(u, c)}, intercept=float(icpt[0]),
-                                fidelity=fid, score=float(score[0]), prediction=float(P[0, li]), effect=effect,
-                                label=names[li] if names is not None else li, seed=seed, environment={})
-
-def _class_index(label, names, n):
+# %% ../nbs/30_explain.ipynb #ce73fbba
+def _class_index(label, names, n:int) -> int:
+    "The output column of `label`: its place in `names`, or the index itself when there are no names."
     if names is not None:
-        if label not in list(names): raise ParameterError("label is not one of the class names", value=label, fix=f"pass one of {list(names)[:10]}")
+        if label not in list(names):
+            raise ParameterError("label is not one of the class names", value=label, fix=f"pass one of {list(names)[:10]}")
         return list(names).index(label)
     if not isinstance(label, (int, np.integer)) or not 0 <= label < n:
         raise ParameterError(f"label must be a class index in 0..{n - 1}", value=label, fix="pass a valid class index, or class_names=")
     return int(label)
+
+# %% ../nbs/30_explain.ipynb #4beb2bca
+@patch
+def _warn_if_poor(self:ImageExplainer, fid:float, effect:float):
+    if effect < self.min_effect:
+        warnings.warn(f"hiding superpixels hardly changes the model's output (weighted std {effect:.2g} < min_effect="
+                      f"{self.min_effect}): the explanation explains nothing (fidelity 0); try other superpixels "
+                      "(segmentation=) or hide_color=", ExplanationWarning, stacklevel=3)
+    elif fid < self.min_fidelity:
+        warnings.warn(f"image explanation has fidelity {fid:.2f} < {self.min_fidelity}: the superpixel surrogate does not "
+                      "follow the model", ExplanationWarning, stacklevel=3)
+
+@patch
+def explain(self:ImageExplainer, image, *, label=None, # class to explain (default: the predicted class)
+            num_samples:int=1000, num_features:int=10, seed:int=None) -> ImageExplanation:
+    "Explain one image: superpixels switched off at random, one batched model pass, a weighted ridge surrogate."
+    check_positive("num_samples", num_samples, integer=True)
+    check_positive("num_features", num_features, integer=True)
+    seed = self.seed if seed is None else seed
+    img = _as_image(image)
+    seg = _segment(img, self.segmentation, seed)
+    grid = self.segmentation == "grid" or (self.segmentation == "auto" and min(img.shape[1:]) < 64)
+    hidden = _hidden(img, seg, self.hide_color, grid)
+    data = _row_seed(seed, img.numpy().tobytes(), 0).integers(0, 2, (num_samples, int(seg.max()) + 1))
+    data[0] = 1
+    on = torch.from_numpy(data[:, seg].astype(bool))[:, None]                  # (S,1,H,W)
+    P = self.predictor_.predict_proba(torch.where(on, img[None], hidden[None]))
+    li = int(P[0].argmax()) if label is None else _class_index(label, self.class_names, P.shape[1])
+    y, w = P[:, li].astype(np.float64), _cosine_weights(data, self.kernel_width)
+    used, coef, icpt, score = _fit_surrogates(*(torch.from_numpy(a)[None] for a in (data.astype(np.float64), y, w)),
+                                              num_features, feature_selection=self.feature_selection)
+    u, c = used[0].numpy(), coef[0].numpy()
+    fid, effect = _lime_fidelity(y, float(icpt[0]) + data[:, u] @ c, w, self.min_effect)
+    self._warn_if_poor(fid, effect)
+    return ImageExplanation(image=img, segments=seg, hidden=hidden, weights={int(s): float(v) for s, v in zip(u, c)},
+                            intercept=float(icpt[0]), fidelity=fid, score=float(score[0]), prediction=float(P[0, li]),
+                            effect=effect, label=self.class_names[li] if self.class_names is not None else li,
+                            seed=seed, environment={})
 
 # %% ../nbs/30_explain.ipynb #3dd18d42
 @dataclass(frozen=True, kw_only=True)
@@ -904,77 +1183,99 @@ class TextExplanation(Report):
     label: Any = None
     split_expression: str = r"\W+"
     def top(self, k:int=5) -> dict: return dict(list(self.weights.items())[:k])
-    def _summary(self): return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "n_words": len(self.weights), "label": self.label}
+    def _summary(self):
+        return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction, "n_words": len(self.weights),
+                "label": self.label}
     def to_frame(self): return pd.DataFrame({"word": list(self.weights), "weight": list(self.weights.values())})
-    def headline(self): return f"Text explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
-    def _plot(self, ax, max_features:int=10):
-        fr = self.to_frame().head(max_features).iloc[::-1]
-        ax.barh(range(len(fr)), fr.weight, color=np.where(fr.weight >= 0, "#2ca02c", "#d62728")); ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(range(len(fr)), fr.word, **_PLAIN)
-        ax.set_xlabel("local weight"); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
-    def highlighted_html(self) -> str:
-        "The text with each explained word shaded green (for the class) or red (against), in light inline HTML."
-        scale = max((abs(w) for w in self.weights.values()), default=0) or 1
-        parts = re.split(f"({self.split_expression})", self.text); out = []
-        for p in parts:
-            w = self.weights.get(p)
-            if w is None or not p: out.append(html.escape(p)); continue
-            a = 0.15 + 0.6 * abs(w) / scale; col = f"rgba(44,160,44,{a:.2f})" if w > 0 else f"rgba(214,39,40,{a:.2f})"
-            out.append(f"<span style='background:{col}' title='{w:+.4f}'>{html.escape(p)}</span>")
-        return "<p style='line-height:1.6'>" + "".join(out) + "</p>"
-    def _repr_html_(self):
-        try:
-            rows = [(w, "", float(v)) for w, v in list(self.weights.items())[:10]]
-            return (f"<div><b>{html.escape(self.headline())}</b>{self.highlighted_html()}<table>"
-                    f"{_bar_html(rows, max([abs(r[2]) for r in rows], default=0))}</table></div>")
-        except Exception as e:
-            return f"<div><b>TextExplanation</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
+    def headline(self):
+        return f"Text explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
 
+# %% ../nbs/30_explain.ipynb #20e04fef
+@patch
+def _plot(self:TextExplanation, ax, max_features:int=10):
+    fr = self.to_frame().head(max_features).iloc[::-1]
+    ax.barh(range(len(fr)), fr.weight, color=np.where(fr.weight >= 0, "#2ca02c", "#d62728"))
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(fr)), fr.word, **_PLAIN)
+    ax.set_xlabel("local weight")
+    ax.set_title(self.headline(), fontsize=9, **_PLAIN)
+    return ax
+
+@patch
+def highlighted_html(self:TextExplanation) -> str:
+    "The text with each explained word shaded green (for the class) or red (against), in light inline HTML."
+    scale, out = max((abs(w) for w in self.weights.values()), default=0) or 1, []
+    for p in re.split(f"({self.split_expression})", self.text):
+        w = self.weights.get(p)
+        if w is None or not p:
+            out.append(escape(p))
+            continue
+        a = 0.15 + 0.6 * abs(w) / scale
+        col = f"rgba(44,160,44,{a:.2f})" if w > 0 else f"rgba(214,39,40,{a:.2f})"
+        out.append(f"<span style='background:{col}' title='{w:+.4f}'>{escape(p)}</span>")
+    return "<p style='line-height:1.6'>" + "".join(out) + "</p>"
+
+@patch
+def _html_extra(self:TextExplanation) -> str:
+    return self.highlighted_html()
+
+# %% ../nbs/30_explain.ipynb #c3d96421
 class TextExplainer:
     "LIME for text models (lime's `LimeTextExplainer`): `vectorizer` turns texts into the tensor the torch model takes."
     def __init__(self, model, vectorizer:Callable, # list of strings -> float tensor (or array) the model takes
-                 *, class_names:Sequence=None, output:str="auto", seed:int=0, batch_size:int=4096,
-                 split_expression:str=r"\W+", bow:bool=True, fidelity_samples:int=500, min_fidelity:float=0.5, device:str="cpu"):
-        if not callable(vectorizer): raise ParameterError("vectorizer must be a callable from a list of texts to a tensor", value=type(vectorizer).__name__,
-                                                          fix="pass e.g. lambda texts: torch.tensor(cv.transform(texts).toarray(), dtype=torch.float32)")
+                 *, class_names:Sequence=None, seed:int=0, batch_size:int=4096,
+                 split_expression:str=r"\W+", bow:bool=True, fidelity_samples:int=500, min_fidelity:float=0.5,
+                 device:str="cpu"):
+        if not callable(vectorizer):
+            raise ParameterError("vectorizer must be a callable from a list of texts to a tensor", value=type(vectorizer).__name__,
+                                 fix="pass e.g. lambda texts: torch.tensor(cv.transform(texts).toarray(), dtype=torch.float32)")
         check_positive("seed", seed, allow_zero=True, integer=True)
-        _task(model, None, output)
-        self.predictor_ = _classifier(_as_model(model, output=output, classes=class_names, batch_size=batch_size, device=device), "TextExplainer")
+        pred = _scorer(model, classes=class_names, batch_size=batch_size, device=device)
+        self.predictor_ = _classifier(pred, "TextExplainer")
         self.class_names = _class_names(self.predictor_, class_names)
         self.vectorizer, self.seed, self.split_expression, self.bow = vectorizer, seed, split_expression, bow
         self.fidelity_samples, self.min_fidelity = fidelity_samples, min_fidelity
 
     def predict_proba(self, texts:Sequence[str]) -> np.ndarray:
         "Class probabilities for a list of texts."
-        X = self.vectorizer(list(texts))
-        return self.predictor_.predict_proba(X)
+        return self.predictor_.predict_proba(self.vectorizer(list(texts)))
 
-    def explain(self, text:str, *, label=None, num_features:int=10, num_samples:int=2000, seed:int=None) -> TextExplanation:
-        "Explain one text with lime's word-removal sampling (a fresh, seeded lime explainer per call)."
-        from lime.lime_text import LimeTextExplainer, IndexedString
-        if not isinstance(text, str) or not re.sub(self.split_expression, "", text):
-            raise DataError("text must be a string with at least one word", value=text, fix="pass the document to explain")
-        check_positive("num_samples", num_samples, integer=True); check_positive("num_features", num_features, integer=True)
-        seed = self.seed if seed is None else seed
-        rs = lambda stream: np.random.RandomState(_row_seed(seed, text.encode(), stream).integers(2**31))
-        p0 = self.predict_proba([text])[0]
-        li = int(p0.argmax()) if label is None else _class_index(label, self.class_names, len(p0))
-        lte = LimeTextExplainer(class_names=self.class_names, split_expression=self.split_expression, bow=self.bow, random_state=rs(0))
-        exp = lte.explain_instance(text, self.predict_proba, labels=(li,), num_features=num_features, num_samples=num_samples)
-        words = {exp.domain_mapper.indexed_string.word(i): float(w) for i, w in exp.local_exp[li]}
-        # fidelity: lime's own sampler with a fresh generator, scored against the fitted surrogate
-        lte_f = LimeTextExplainer(class_names=self.class_names, split_expression=self.split_expression, bow=self.bow, random_state=rs(1))
-        ist = IndexedString(text, bow=self.bow, split_expression=self.split_expression)
-        data, yss, dist = lte_f._LimeTextExplainer__data_labels_distances(ist, self.predict_proba, self.fidelity_samples)
-        used = np.array([i for i, _ in exp.local_exp[li]]); coef = np.array([w for _, w in exp.local_exp[li]])
-        pred = exp.intercept[li] + data[:, used] @ coef
-        wts = _kernel(dist, 25.0)
-        fid = float(_weighted_r2(torch.from_numpy(yss[:, li])[None].double(), torch.from_numpy(pred)[None], torch.from_numpy(wts)[None])[0])
-        if fid < self.min_fidelity:
-            warnings.warn(f"text explanation has fidelity {fid:.2f} < {self.min_fidelity}: the word surrogate does not follow the model", ExplanationWarning, stacklevel=2)
-        return TextExplanation(text=text, weights=words, intercept=float(exp.intercept[li]), fidelity=fid, score=float(exp.score),
-                               prediction=float(p0[li]), label=self.class_names[li] if self.class_names is not None else li,
-                               split_expression=self.split_expression, seed=seed, environment={})
+# %% ../nbs/30_explain.ipynb #53d91f49
+@patch
+def _text_fidelity(self:TextExplainer, text:str, exp, li:int, rs) -> float:
+    "Kernel-weighted R^2 of lime's word surrogate `exp` against the model on fresh word-removal samples."
+    from lime.lime_text import LimeTextExplainer, IndexedString
+    lte = LimeTextExplainer(class_names=self.class_names, split_expression=self.split_expression, bow=self.bow, random_state=rs)
+    ist = IndexedString(text, bow=self.bow, split_expression=self.split_expression)
+    data, yss, dist = lte._LimeTextExplainer__data_labels_distances(ist, self.predict_proba, self.fidelity_samples)
+    used, coef = np.array([i for i, _ in exp.local_exp[li]]), np.array([w for _, w in exp.local_exp[li]])
+    pred = exp.intercept[li] + data[:, used] @ coef
+    as_row = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))[None]
+    return float(_weighted_r2(as_row(yss[:, li]), as_row(pred), as_row(_kernel(dist, 25.0)))[0])
+
+@patch
+def explain(self:TextExplainer, text:str, *, label=None, num_features:int=10, num_samples:int=2000,
+            seed:int=None) -> TextExplanation:
+    "Explain one text with lime's word-removal sampling (a fresh, seeded lime explainer per call)."
+    from lime.lime_text import LimeTextExplainer
+    if not isinstance(text, str) or not re.sub(self.split_expression, "", text):
+        raise DataError("text must be a string with at least one word", value=text, fix="pass the document to explain")
+    check_positive("num_samples", num_samples, integer=True)
+    check_positive("num_features", num_features, integer=True)
+    seed = self.seed if seed is None else seed
+    rs = lambda stream: np.random.RandomState(_row_seed(seed, text.encode(), stream).integers(2**31))
+    p0 = self.predict_proba([text])[0]
+    li = int(p0.argmax()) if label is None else _class_index(label, self.class_names, len(p0))
+    lte = LimeTextExplainer(class_names=self.class_names, split_expression=self.split_expression, bow=self.bow, random_state=rs(0))
+    exp = lte.explain_instance(text, self.predict_proba, labels=(li,), num_features=num_features, num_samples=num_samples)
+    fid = self._text_fidelity(text, exp, li, rs(1))
+    if fid < self.min_fidelity:
+        warnings.warn(f"text explanation has fidelity {fid:.2f} < {self.min_fidelity}: the word surrogate does not follow "
+                      "the model", ExplanationWarning, stacklevel=2)
+    return TextExplanation(text=text, weights={exp.domain_mapper.indexed_string.word(i): float(w) for i, w in exp.local_exp[li]},
+                           intercept=float(exp.intercept[li]), fidelity=fid, score=float(exp.score), prediction=float(p0[li]),
+                           label=self.class_names[li] if self.class_names is not None else li,
+                           split_expression=self.split_expression, seed=seed, environment={})
 
 # %% ../nbs/30_explain.ipynb #79783d5c
 def _metric_for(metric, task:str) -> str:
@@ -983,9 +1284,10 @@ def _metric_for(metric, task:str) -> str:
     metric_direction(metric)                                            # an unknown name: ParameterError with the nearest one
     if METRICS[metric].task != task:
         fits = [m for m, v in METRICS.items() if v.task == task]
-        raise ParameterError(f"metric={metric!r} is for {'regression' if METRICS[metric].task == 'regression' else 'classifiers'}, but this is a {task} model",
-                             value=metric, fix=f"leave metric unset (r2 for a regression, accuracy for a classifier), or pass one of {fits}"
-                                 + ("" if task == "regression" else " (for a regression model: Predictor(model, task='regression'))"))
+        kind = "regression" if METRICS[metric].task == "regression" else "classifiers"
+        raise ParameterError(f"metric={metric!r} is for {kind}, but this is a {task} model", value=metric,
+                             fix=f"leave metric unset (r2 for a regression, accuracy for a classifier), or pass one of {fits}"
+                                 + ("" if task == "regression" else " (for a regression model: task='regression')"))
     return metric
 
 # %% ../nbs/30_explain.ipynb #352be890
@@ -993,12 +1295,14 @@ def _metric_for(metric, task:str) -> str:
 class PermutationImportance(Report):
     "How much worse a metric gets when one feature's values are shuffled (mean and spread over repeats)."
     features: tuple
-    drops: Any = field(repr=False, compare=False)   # (features, repeats): how much worse the metric is when shuffled (positive: worse)
+    drops: Any = field(repr=False, compare=False)   # (features, repeats): how much worse the metric is when shuffled
     baseline: float
     metric: str
     def _summary(self):
-        m = self.drops.mean(1); i = int(np.argmax(m))
-        return {"baseline": self.baseline, "top_feature": self.features[i], "top_importance": float(m[i]), "n_features": len(self.features)}
+        m = self.drops.mean(1)
+        i = int(np.argmax(m))
+        return {"baseline": self.baseline, "top_feature": self.features[i], "top_importance": float(m[i]),
+                "n_features": len(self.features)}
     def to_frame(self):
         d = pd.DataFrame({"feature": list(self.features), "importance": self.drops.mean(1), "std": self.drops.std(1)})
         return d.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
@@ -1007,45 +1311,59 @@ class PermutationImportance(Report):
         fr = self.to_frame().head(max_features).iloc[::-1]
         ax.barh(range(len(fr)), fr.importance, xerr=fr["std"], color="#1f77b4", capsize=2)
         ax.set_yticks(range(len(fr)), fr.feature, **_PLAIN)
-        ax.set_xlabel(f"{self.metric} worse by, when shuffled", **_PLAIN); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
+        ax.set_xlabel(f"{self.metric} worse by, when shuffled", **_PLAIN)
+        ax.set_title(self.headline(), fontsize=9, **_PLAIN)
+        return ax
 
-# %% ../nbs/30_explain.ipynb #6f112d59
-def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
-                           *, metric:str=None, # a name in prodkit.quality.METRICS for the model's task; default: 'r2' for a regression, else 'accuracy'
-                           n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None, output:str="auto",
-                           features:Sequence[str]=None, # columns to permute (default: all model features)
-                           batch_size:int=65536, progress:bool=False) -> PermutationImportance:
-    "Shuffle each feature `n_repeats` times and measure how much worse `metric` gets; all shuffled copies of a feature go through the model in one call."
-    if metric is not None: metric_direction(metric)
-    check_positive("n_repeats", n_repeats, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
-    told = "regression" if not isinstance(_unwrap(model), Predictor) and metric is not None and METRICS[metric].task == "regression" and output == "auto" else output
-    task, output = _task(model, None, told)
-    metric = _metric_for(metric, task); reg = task == "regression"
-    pred = _as_model(model, adapter=adapter, output=output, batch_size=batch_size)
+# %% ../nbs/30_explain.ipynb #bb4dda00
+def _permutable(X, y, pred:Predictor, features) -> tuple:
+    "(X, columns to permute, y as a flat array), checked: the columns exist, X is not empty, one target per row."
     y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).ravel()
     if isinstance(X, pd.DataFrame):
         cols = list(features) if features is not None else (pred.adapter.schema.names if pred.adapter is not None else list(X.columns))
         missing = [c for c in cols if c not in X.columns]
-        if missing: raise SchemaError(f"X lacks columns {missing[:5]}", value=list(X.columns)[:10], fix="pass the model's feature columns", problems=[])
+        if missing:
+            raise SchemaError(f"X lacks columns {missing[:5]}", value=list(X.columns)[:10], fix="pass the model's feature columns",
+                              problems=[])
     else:
         X = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
         if X.ndim != 2: raise DataError("X must be a 2-d array (rows x features) or a DataFrame", value=X.shape, fix="pass one row per sample")
         cols = list(features) if features is not None else list(range(X.shape[1]))
     if len(X) == 0: raise DataError("X is empty (0 rows)", fix="pass rows with known targets")
     if len(y) != len(X): raise DataError(f"y has {len(y)} values for {len(X)} rows", value=len(y), fix="pass one target per row")
-    out = (lambda A: pred.predict(A)) if reg else (lambda A: pred.predict_proba(A))
-    P0 = out(X); yi = y if reg else class_index(y, pred.classes, k=np.shape(P0)[1])   # labels as output columns, once
-    sign = 1 if metric_direction(metric) == "higher" else -1
-    base = compute_metric(metric, yi, P0); rng = np.random.default_rng(seed); n = len(X)
-    drops = np.zeros((len(cols), n_repeats))
+    return X, cols, y
+
+def _shuffled(X, c, perms:list):
+    "`len(perms)` copies of `X` stacked, column `c` of each copy shuffled by its permutation."
+    if isinstance(X, pd.DataFrame):
+        big = pd.concat([X] * len(perms), ignore_index=True)
+        big[c] = np.concatenate([X[c].to_numpy()[p] for p in perms])
+        return big
+    big = np.tile(X, (len(perms), 1))
+    big[:, c] = np.concatenate([X[p, c] for p in perms])
+    return big
+
+# %% ../nbs/30_explain.ipynb #6f112d59
+def permutation_importance(model, X, y, # model, features (DataFrame or array) and true targets
+                           *, metric:str=None, # a name in prodkit.quality.METRICS for the model's task (default r2 / accuracy)
+                           n_repeats:int=5, seed:int=0, adapter:TabularAdapter=None,
+                           task:str=None, # for a bare model: 'classification' (default) or 'regression'
+                           features:Sequence[str]=None, # columns to permute (default: all model features)
+                           batch_size:int=65536, progress:bool=False) -> PermutationImportance:
+    "Shuffle each feature `n_repeats` times and measure how much worse `metric` gets; a feature's copies go through the model at once."
+    if metric is not None: metric_direction(metric)
+    check_positive("n_repeats", n_repeats, integer=True)
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    pred = _scorer(model, adapter=adapter, task=task, batch_size=batch_size)
+    metric, reg = _metric_for(metric, pred.task), pred.task == "regression"
+    X, cols, y = _permutable(X, y, pred, features)
+    out = pred.predict if reg else pred.predict_proba
+    P0 = out(X)
+    yi = y if reg else class_index(y, pred.classes, k=np.shape(P0)[1])   # labels as output columns, once
+    sign, base = (1 if metric_direction(metric) == "higher" else -1), compute_metric(metric, yi, P0)
+    rng, n, drops = np.random.default_rng(seed), len(X), np.zeros((len(cols), n_repeats))
     for i, c in enumerate(tqdm(cols, disable=not progress, desc="permuting")):
-        perms = [rng.permutation(n) for _ in range(n_repeats)]
-        if isinstance(X, pd.DataFrame):
-            big = pd.concat([X] * n_repeats, ignore_index=True)
-            big[c] = np.concatenate([X[c].to_numpy()[p] for p in perms])
-        else:
-            big = np.tile(X, (n_repeats, 1)); big[:, c] = np.concatenate([X[p, c] for p in perms])
-        P = out(big)
+        P = out(_shuffled(X, c, [rng.permutation(n) for _ in range(n_repeats)]))
         drops[i] = [sign * (base - compute_metric(metric, yi, P[r * n:(r + 1) * n])) for r in range(n_repeats)]
     return PermutationImportance(features=tuple(map(str, cols)), drops=drops, baseline=base, metric=metric, seed=seed)
 
@@ -1061,35 +1379,51 @@ class SaliencyMap(Report):
         s = np.sort(self.saliency.ravel())[::-1]
         return {"label": self.label, "top10pct_share": float(s[:max(1, len(s) // 10)].sum() / (s.sum() or 1))}
     def to_frame(self):
-        H, W = self.saliency.shape; r, c = np.divmod(np.arange(H * W), W)
-        return pd.DataFrame({"row": r, "col": c, "saliency": self.saliency.ravel()}).sort_values("saliency", ascending=False, kind="stable").reset_index(drop=True)
+        H, W = self.saliency.shape
+        r, c = np.divmod(np.arange(H * W), W)
+        fr = pd.DataFrame({"row": r, "col": c, "saliency": self.saliency.ravel()})
+        return fr.sort_values("saliency", ascending=False, kind="stable").reset_index(drop=True)
     def headline(self): return f"Saliency ({self.method}) of class {self.label!r}"
     def _plot(self, ax):
-        img = self.image.numpy(); g = img.mean(0)
-        ax.imshow(g, cmap="gray", interpolation="nearest"); ax.imshow(self.saliency, cmap="hot", alpha=0.55, interpolation="nearest")
-        ax.set_axis_off(); ax.set_title(self.headline(), fontsize=9, **_PLAIN); return ax
+        ax.imshow(self.image.numpy().mean(0), cmap="gray", interpolation="nearest")
+        ax.imshow(self.saliency, cmap="hot", alpha=0.55, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(self.headline(), fontsize=9, **_PLAIN)
+        return ax
+
+# %% ../nbs/30_explain.ipynb #ba76e48a
+def _gradient(m:nn.Module, x:torch.Tensor, li:int) -> torch.Tensor:
+    "Mean over the batch of d(score of class `li`)/d(input)."
+    x = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        o = m(x)
+        o = o[0] if isinstance(o, (tuple, list)) else o
+        grad, = torch.autograd.grad(o[:, li].sum(), x)
+    return grad.mean(0)
 
 def saliency(model, image, *, label=None, # class to explain (default: predicted)
              method:str="gradient", # 'gradient', 'input_x_gradient' or 'smoothgrad'
              n_samples:int=25, noise:float=0.15, seed:int=0) -> SaliencyMap:
     "Gradient saliency of a class score (the model's raw output for that class) with respect to the image."
-    check_choice("method", method, ["gradient", "input_x_gradient", "smoothgrad"]); check_positive("n_samples", n_samples, integer=True)
-    m = model.model if isinstance(model, Predictor) else model
-    if not isinstance(m, nn.Module): raise ParameterError("saliency needs a differentiable torch model (nn.Module or TorchScript)", value=type(m).__name__, fix="pass the nn.Module")
-    img = _as_image(image); m.eval()
+    check_choice("method", method, ["gradient", "input_x_gradient", "smoothgrad"])
+    check_positive("n_samples", n_samples, integer=True)
+    m = getattr(as_predictor(model), "model", None)
+    if not isinstance(m, nn.Module):
+        raise ParameterError("saliency needs a differentiable torch model (nn.Module or TorchScript)", value=type(m).__name__,
+                             fix="pass the nn.Module")
+    img = _as_image(image)
+    m.eval()
     with torch.no_grad(): out = m(img[None])
     out = out[0] if isinstance(out, (tuple, list)) else out
-    if out.ndim != 2 or out.shape[0] != 1: raise ModelError(f"the model returned shape {tuple(out.shape)} for one image", value=tuple(out.shape), fix="return (batch, classes) scores")
+    if out.ndim != 2 or out.shape[0] != 1:
+        raise ModelError(f"the model returned shape {tuple(out.shape)} for one image", value=tuple(out.shape), fix="return (batch, classes) scores")
     li = int(out[0].argmax()) if label is None else _class_index(label, None, out.shape[1])
+    x = img[None]
     if method == "smoothgrad":
-        g = torch.Generator().manual_seed(seed)
-        x = img[None] + noise * float(img.max() - img.min() or 1) * torch.randn((n_samples,) + tuple(img.shape), generator=g)
-    else: x = img[None].clone()
-    x.requires_grad_(True)
-    with torch.enable_grad():
-        o = m(x); o = o[0] if isinstance(o, (tuple, list)) else o
-        grad, = torch.autograd.grad(o[:, li].sum(), x)
-    gr = grad.mean(0) if method == "smoothgrad" else grad[0]
+        noise_ = torch.randn((n_samples,) + tuple(img.shape), generator=torch.Generator().manual_seed(seed))
+        x = x + noise * float(img.max() - img.min() or 1) * noise_
+    gr = _gradient(m, x, li)
     if method == "input_x_gradient": gr = gr * img
-    s = gr.abs().amax(0).numpy(); s = s / (s.max() or 1)
-    return SaliencyMap(image=img, saliency=s, label=li, method=method, seed=seed if method == "smoothgrad" else None, environment={})
+    s = gr.abs().amax(0).numpy()
+    return SaliencyMap(image=img, saliency=s / (s.max() or 1), label=li, method=method,
+                       seed=seed if method == "smoothgrad" else None, environment={})
