@@ -35,12 +35,12 @@ def _row_seed(seed:int, key:bytes, stream:int=0) -> np.random.Generator:
     h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
     return np.random.default_rng([int(seed), h, int(stream)])
 
-# %% ../nbs/30_explain.ipynb #0e214443
+# %% ../nbs/30_explain.ipynb #88b5be14
 def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
 
-# %% ../nbs/30_explain.ipynb #a2b2ceb2
+# %% ../nbs/30_explain.ipynb #efb6449a
 def _with_adapter(p:Predictor, adapter:TabularAdapter) -> Predictor:
     "`p`, or a copy of it that encodes frames with `adapter` when `p` has none (keeping a decided 'auto' reading)."
     if adapter is None or p.adapter is not None: return p
@@ -48,7 +48,7 @@ def _with_adapter(p:Predictor, adapter:TabularAdapter) -> Predictor:
     return Predictor(p.model, adapter=adapter, task=p.task, output=output, classes=p.classes,
                      batch_size=p.batch_size, device=str(p.device))
 
-# %% ../nbs/30_explain.ipynb #1395054a
+# %% ../nbs/30_explain.ipynb #496881d2
 def _scorer(model, *, adapter:TabularAdapter=None, task:str=None, classes=None, batch_size:int=4096,
             device:str="cpu") -> Predictor:
     "The `Predictor` an explainer calls: `as_predictor` decides what `model` is; a bare model gets the other arguments."
@@ -61,7 +61,7 @@ def _scorer(model, *, adapter:TabularAdapter=None, task:str=None, classes=None, 
     return Predictor(p.model, adapter=adapter, task=p.task, classes=classes if p.task == "classification" else None,
                      batch_size=batch_size, device=device)
 
-# %% ../nbs/30_explain.ipynb #4195f870
+# %% ../nbs/30_explain.ipynb #058a7162
 def _plain_names(names) -> list:
     return [c.item() if isinstance(c, np.generic) else c for c in names]
 
@@ -78,7 +78,7 @@ def _class_names(pred:Predictor, class_names) -> list | None:
                              fix="leave class_names unset: the explainer reads them from the predictor")
     return names
 
-# %% ../nbs/30_explain.ipynb #b5b46a8a
+# %% ../nbs/30_explain.ipynb #335fb977
 def _classifier(pred:Predictor, who:str) -> Predictor:
     "Refuse a regression predictor where only classes can be explained."
     if pred.task == "regression":
@@ -86,7 +86,7 @@ def _classifier(pred:Predictor, who:str) -> Predictor:
                              fix="explain a regression model with TabularExplainer, or pass a classifier")
     return pred
 
-# %% ../nbs/30_explain.ipynb #6b775517
+# %% ../nbs/30_explain.ipynb #cfcbaddd
 def _key_part(name) -> str:
     "A class name as a gate-friendly key part: lower case ASCII letters, digits and '_'."
     return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_") or "class"
@@ -96,12 +96,12 @@ def _class_keys(names) -> list:
     parts = [_key_part(n) for n in names]
     return [p if parts.count(p) == 1 else f"{p}_{i}" for i, p in enumerate(parts)]
 
-# %% ../nbs/30_explain.ipynb #dc77ce97
+# %% ../nbs/30_explain.ipynb #fdcf1ad6
 def _class_text(label) -> str:
     "How a class is named in text: its name, or 'class 1' for an unnamed (integer) class."
     return f"class {label}" if isinstance(label, (int, np.integer)) and not isinstance(label, bool) else str(label)
 
-# %% ../nbs/30_explain.ipynb #16e5aad1
+# %% ../nbs/30_explain.ipynb #240d1634
 class _BuiltInputs(Predictor):
     "A `Predictor` for input batches the explainer built itself from validated, finite rows: no NaN scan of inputs."
     def _as_tensor(self, X):
@@ -109,7 +109,7 @@ class _BuiltInputs(Predictor):
             return X.float() if X.dtype == torch.float64 else X
         return super()._as_tensor(X)
 
-# %% ../nbs/30_explain.ipynb #3f8a8ab6
+# %% ../nbs/30_explain.ipynb #d7733df9
 def _reading(raw:np.ndarray) -> str:
     "'proba' when every row of `raw` looks like probabilities, else 'logits'."
     if raw.min() < 0 or raw.max() > 1: return "logits"
@@ -137,7 +137,7 @@ def _moments(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor) -> dict:
     b = (Zw.transpose(1, 2) @ yc.to(Z.dtype)[:, :, None])[..., 0].to(f64)        # sum w (z - zbar) (y - ybar)
     return dict(G=G, b=b, syy=(w * yc * yc).sum(1), zbar=zbar, ybar=ybar, sw=sw)
 
-# %% ../nbs/30_explain.ipynb #6d36ca2f
+# %% ../nbs/30_explain.ipynb #ab97c103
 def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
     "(R,k) features chosen greedily by the weighted sum of squares a least-squares fit on them explains."
     R, F = b.shape
@@ -155,7 +155,7 @@ def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
         used = torch.cat([used, expl.argmax(1, keepdim=True)], 1)
     return used
 
-# %% ../nbs/30_explain.ipynb #74b63771
+# %% ../nbs/30_explain.ipynb #0ad41ca2
 def _select(m:dict, Z0:torch.Tensor, num_features:int, method:str) -> torch.Tensor:
     "(R,k) features each surrogate keeps, chosen as lime's `feature_selection` method chooses them."
     R, F = m["b"].shape
@@ -169,7 +169,7 @@ def _select(m:dict, Z0:torch.Tensor, num_features:int, method:str) -> torch.Tens
     raise ParameterError("unknown feature_selection", value=method,
                          fix="pass 'auto', 'forward_selection', 'highest_weights' or 'none'")
 
-# %% ../nbs/30_explain.ipynb #35f391b6
+# %% ../nbs/30_explain.ipynb #f080d22d
 def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
                     feature_selection:str="auto", alpha:float=1.0):
     "Weighted ridge surrogates for many rows at once: Z (R,S,F), y and w (R,S); returns (used, coef, intercept, score)."
@@ -185,7 +185,7 @@ def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features
     order = torch.argsort(-coef.abs(), dim=1, stable=True)
     return used.gather(1, order), coef.gather(1, order), intercept, score
 
-# %% ../nbs/30_explain.ipynb #642be840
+# %% ../nbs/30_explain.ipynb #8d101234
 def _weighted_r2(y:torch.Tensor, pred:torch.Tensor, w:torch.Tensor) -> torch.Tensor:
     "Weighted R^2 of `pred` against `y` per row (1 when the model is locally constant and the surrogate matches it)."
     ybar = (w * y).sum(1) / w.sum(1)
@@ -201,7 +201,7 @@ class _Space:
         self.names, self.kinds, self.categories, self.adapter, self.schema = names, kinds, categories, adapter, schema
         self.is_cat = np.array([k != "numeric" for k in kinds])
 
-# %% ../nbs/30_explain.ipynb #dc132596
+# %% ../nbs/30_explain.ipynb #0424bf6d
 def _frame_space(data:pd.DataFrame, schema, adapter) -> _Space:
     if len(data) == 0:
         raise DataError("training_data is empty (0 rows)",
@@ -221,7 +221,7 @@ def _frame_space(data:pd.DataFrame, schema, adapter) -> _Space:
                   for f in schema.features]
     return _Space(schema.names, [f.kind for f in schema.features], categories, adapter, schema)
 
-# %% ../nbs/30_explain.ipynb #833c9014
+# %% ../nbs/30_explain.ipynb #796af3f1
 def _array_space(data, adapter, feature_names) -> _Space:
     X = np.asarray(data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -236,14 +236,14 @@ def _array_space(data, adapter, feature_names) -> _Space:
                              fix="pass one name per column")
     return _Space(names, ["numeric"] * X.shape[1], [None] * X.shape[1], adapter, None)
 
-# %% ../nbs/30_explain.ipynb #2e7b7d19
+# %% ../nbs/30_explain.ipynb #f83c079c
 @patch(cls_method=True)
 def from_training(cls:_Space, data, *, schema=None, adapter=None, feature_names=None) -> _Space:
     "The space of the training data: a DataFrame (through its schema) or a 2-d numeric array."
     if isinstance(data, pd.DataFrame): return _frame_space(data, schema, adapter)
     return _array_space(data, adapter, feature_names)
 
-# %% ../nbs/30_explain.ipynb #f826a136
+# %% ../nbs/30_explain.ipynb #a1e06f08
 @patch
 def _check_finite(self:_Space, X:np.ndarray, index, name:str) -> np.ndarray:
     bad = ~np.isfinite(X)
@@ -256,7 +256,7 @@ def _check_finite(self:_Space, X:np.ndarray, index, name:str) -> np.ndarray:
                         rows=rows, columns=cols)
     return X
 
-# %% ../nbs/30_explain.ipynb #e8e8b00b
+# %% ../nbs/30_explain.ipynb #02043d28
 def _codes(s:pd.Series, kind:str, cats) -> np.ndarray:
     "A column as float values: numbers as they are, booleans as 0/1, categories as codes (NaN where missing)."
     if kind == "numeric": return s.to_numpy(dtype="float64", na_value=np.nan)
@@ -265,7 +265,7 @@ def _codes(s:pd.Series, kind:str, cats) -> np.ndarray:
                            categories=cats).codes.astype("float64")
     return np.where(codes < 0, np.nan, codes)
 
-# %% ../nbs/30_explain.ipynb #79a97085
+# %% ../nbs/30_explain.ipynb #0f0d82e4
 @patch
 def _frame_matrix(self:_Space, data:pd.DataFrame, name:str) -> np.ndarray:
     if len(data) == 0: raise DataError(f"{name} is empty (0 rows)", fix="pass at least one row")
@@ -280,7 +280,7 @@ def _frame_matrix(self:_Space, data:pd.DataFrame, name:str) -> np.ndarray:
     cols = [_codes(data[n], k, cats) for n, k, cats in zip(self.names, self.kinds, self.categories)]
     return self._check_finite(np.column_stack(cols), data.index, name)
 
-# %% ../nbs/30_explain.ipynb #a115a3ff
+# %% ../nbs/30_explain.ipynb #f432ddfa
 @patch
 def _array_matrix(self:_Space, data, name:str) -> np.ndarray:
     if isinstance(data, torch.Tensor): data = data.detach().cpu().numpy()
@@ -300,7 +300,7 @@ def _array_matrix(self:_Space, data, name:str) -> np.ndarray:
                         fix="pass rows as a DataFrame with the training columns")
     return self._check_finite(X.astype("float64"), pd.RangeIndex(len(X)), name)
 
-# %% ../nbs/30_explain.ipynb #b93dd117
+# %% ../nbs/30_explain.ipynb #bbe6d3f2
 @patch
 def matrix(self:_Space, data, *, name:str="rows") -> np.ndarray:
     "Numeric values and category codes as a float64 matrix; clear errors for wrong columns, NaN and unseen categories."
@@ -309,7 +309,7 @@ def matrix(self:_Space, data, *, name:str="rows") -> np.ndarray:
     if isinstance(data, pd.DataFrame): return self._frame_matrix(data, name)
     return self._array_matrix(data, name)
 
-# %% ../nbs/30_explain.ipynb #9962ed98
+# %% ../nbs/30_explain.ipynb #9f50066f
 @patch
 def frame(self:_Space, M:np.ndarray) -> pd.DataFrame:
     "Back from the matrix to a DataFrame of raw values (categories as strings)."
@@ -331,7 +331,7 @@ class _Encoder:
         self.space, self.fast = space, None
         if space.adapter is not None: self._probe(base)
 
-# %% ../nbs/30_explain.ipynb #ae02399a
+# %% ../nbs/30_explain.ipynb #0cd24a80
 def _probes(space:_Space, base:np.ndarray) -> tuple:
     "Rows to encode (the base row, then one change per numeric feature and one per category) and the plan reading them."
     probes, plan = [base], []
@@ -344,7 +344,7 @@ def _probes(space:_Space, base:np.ndarray) -> tuple:
             probes.append(r)
     return np.array(probes), plan
 
-# %% ../nbs/30_explain.ipynb #64c62ff6
+# %% ../nbs/30_explain.ipynb #39eebe85
 @patch
 def _probe(self:_Encoder, base:np.ndarray):
     "Each feature's effect on the encoding: a slope per numeric feature, a table per categorical one."
@@ -361,7 +361,7 @@ def _probe(self:_Encoder, base:np.ndarray):
     self.cat_tab = [t[:, c].astype(np.float32) for (_, t), c in zip(cat, self.cat_cols)]
     self.fast = True
 
-# %% ../nbs/30_explain.ipynb #2235b0ab
+# %% ../nbs/30_explain.ipynb #6268375c
 @patch
 def _fast(self:_Encoder, M:np.ndarray) -> np.ndarray:
     "Encoded rows: the probe row's encoding plus each feature's own effect (numeric slope, category table)."
@@ -375,7 +375,7 @@ def _fast(self:_Encoder, M:np.ndarray) -> np.ndarray:
         for ci, col in zip(c, tab.T): out[ci] += col.take(codes)
     return out.T
 
-# %% ../nbs/30_explain.ipynb #37fe6e33
+# %% ../nbs/30_explain.ipynb #928a59f9
 @patch
 def __call__(self:_Encoder, M:np.ndarray) -> torch.Tensor:
     "Model inputs (a float tensor) for matrix rows `M`."
@@ -411,7 +411,7 @@ class _Discretizer:
         if b == len(q): return f"{col} > {q[-1]:.4g}"
         return f"{q[b-1]:.4g} < {col} <= {q[b]:.4g}"
 
-# %% ../nbs/30_explain.ipynb #fbdf76ab
+# %% ../nbs/30_explain.ipynb #1a8af549
 def _bin_constants(dz:_Discretizer, j:int, bn:int) -> tuple:
     "(p0, width, signed std, mean) of bin `bn` of feature `j`: the CDF range of the bin's truncated normal."
     lo = (dz.lo[j][bn] - dz.mean[j][bn]) / dz.std[j][bn]
@@ -420,7 +420,7 @@ def _bin_constants(dz:_Discretizer, j:int, bn:int) -> tuple:
     p0, p1 = (ndtr(-hi), ndtr(-lo)) if flip else (ndtr(lo), ndtr(hi))
     return p0, p1 - p0, (-1.0 if flip else 1.0) * dz.std[j][bn], dz.mean[j][bn]
 
-# %% ../nbs/30_explain.ipynb #459b644e
+# %% ../nbs/30_explain.ipynb #469a8710
 @patch
 def tables(self:_Discretizer, F:int, cumfreq:dict, values:dict) -> dict:
     "Per (feature, bin) constants for sampling a bin by its training frequency and a value inside it with one uniform."
@@ -435,7 +435,7 @@ def tables(self:_Discretizer, F:int, cumfreq:dict, values:dict) -> dict:
     A, B = pa - cprev * invf * width, invf * width
     return {k: v.astype(np.float32) for k, v in dict(A=A, B=B, ssd=ssd, mu=mu).items()}
 
-# %% ../nbs/30_explain.ipynb #10fc1568
+# %% ../nbs/30_explain.ipynb #44b58e7e
 def _truncnorm(tab:dict, j:int, idx:np.ndarray, u:np.ndarray) -> np.ndarray:
     "Values inside the chosen bins `idx` of feature `j`: the uniform `u` that chose a bin, rescaled to its CDF range."
     p = tab["A"][j].take(idx)
@@ -472,7 +472,7 @@ class Explanation(Report):
         "The `k` features with the largest |weight|."
         return dict(list(self.weights.items())[:k])
 
-# %% ../nbs/30_explain.ipynb #79591825
+# %% ../nbs/30_explain.ipynb #29531a40
 @patch
 def _summary(self:Explanation) -> dict:
     return {"fidelity": self.fidelity, "score": self.score, "prediction": self.prediction,
@@ -485,7 +485,7 @@ def to_frame(self:Explanation) -> pd.DataFrame:
     return pd.DataFrame({"feature": list(self.features), "value": list(self.values), "condition": list(self.conditions),
                          "weight": list(self.coefs)})
 
-# %% ../nbs/30_explain.ipynb #3031b2cd
+# %% ../nbs/30_explain.ipynb #fe6d5cc0
 @patch
 def headline(self:Explanation) -> str:
     what = f"P({_class_text(self.label)})" if self.task == "classification" else "the prediction"
@@ -495,7 +495,7 @@ def headline(self:Explanation) -> str:
 def _towards(self:Explanation) -> str:
     return f"weight towards {_class_text(self.label)}" if self.task == "classification" else "weight"
 
-# %% ../nbs/30_explain.ipynb #1039d0b9
+# %% ../nbs/30_explain.ipynb #1a0fde54
 _PLAIN = {"parse_math": False}   # text properties for user strings in plots
 
 @patch
@@ -508,7 +508,7 @@ def _plot(self:Explanation, ax, max_features:int=10):
     ax.set_title(self.headline(), fontsize=9, **_PLAIN)
     return ax
 
-# %% ../nbs/30_explain.ipynb #e7d04389
+# %% ../nbs/30_explain.ipynb #08102a35
 def _fmt_value(v) -> str:
     return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
 
@@ -523,7 +523,7 @@ def _bar_html(rows, scale:float, head:tuple=None) -> str:
                    f"<td style='width:120px'>{bar}</td></tr>")
     return "<table>" + "".join(out) + "</table>"
 
-# %% ../nbs/30_explain.ipynb #6ff5fd84
+# %% ../nbs/30_explain.ipynb #13427834
 @patch
 def _html_extra(self:Explanation) -> str:
     rows = [(c, _fmt_value(v), float(w)) for c, v, w in zip(self.conditions, self.values, self.coefs)]
@@ -535,7 +535,7 @@ def _html_extra(self:Explanation) -> str:
 # %% ../nbs/30_explain.ipynb #4f76b34b
 def _jaccard(a:set, b:set) -> float: return 1.0 if not a and not b else len(a & b) / len(a | b)
 
-# %% ../nbs/30_explain.ipynb #980c69ee
+# %% ../nbs/30_explain.ipynb #f9602953
 @dataclass(frozen=True, kw_only=True)
 class StabilityReport(Report):
     "Top-k agreement of each row's explanation across seeds (mean pairwise Jaccard)."
@@ -560,11 +560,11 @@ class StabilityReport(Report):
         ax.set_title(self.headline(), fontsize=9)
         return ax
 
-# %% ../nbs/30_explain.ipynb #ecca81b1
+# %% ../nbs/30_explain.ipynb #73fd67fc
 @dataclass(frozen=True, kw_only=True)
 class ExplanationSet(Report):
     "Explanations of many rows: global importance, stability across seeds, a representative pick."
-    explanations: tuple
+    explanations: tuple = field(repr=False)
     explainer: Any = field(default=None, repr=False, compare=False)
     rows: Any = field(default=None, repr=False, compare=False)
     num_features: int = 10
@@ -576,7 +576,7 @@ class ExplanationSet(Report):
     def __getitem__(self, i): return self.explanations[i]
     def __iter__(self): return iter(self.explanations)
 
-# %% ../nbs/30_explain.ipynb #4d74249a
+# %% ../nbs/30_explain.ipynb #ce5912b4
 @patch
 def weight_matrix(self:ExplanationSet) -> pd.DataFrame:
     "Rows x features of surrogate weights (0 where a feature was not selected)."
@@ -586,7 +586,7 @@ def weight_matrix(self:ExplanationSet) -> pd.DataFrame:
     for i, e in enumerate(self): W.iloc[i, [names.index(f) for f in e.features]] = list(e.coefs)
     return W
 
-# %% ../nbs/30_explain.ipynb #90f25e06
+# %% ../nbs/30_explain.ipynb #43adc1c0
 @patch
 def global_importance(self:ExplanationSet, k:int=5) -> pd.DataFrame:
     "Mean |weight| per feature with its spread (std, quartiles) and how often it is in a row's top `k`."
@@ -598,7 +598,7 @@ def global_importance(self:ExplanationSet, k:int=5) -> pd.DataFrame:
                       f"share_top{k}": topk.mean().to_numpy()})
     return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
 
-# %% ../nbs/30_explain.ipynb #e8e6280c
+# %% ../nbs/30_explain.ipynb #e0ee287a
 @patch
 def _labels(self:ExplanationSet) -> list:
     return list(dict.fromkeys(e.label for e in self if e.task == "classification"))
@@ -611,7 +611,7 @@ def _class_counts(self:ExplanationSet, labels:list) -> dict:
     keys = dict(zip(names, _class_keys(names)))
     return {f"n_rows_{keys[c]}": sum(e.label == c for e in self) for c in names}
 
-# %% ../nbs/30_explain.ipynb #188f5ee9
+# %% ../nbs/30_explain.ipynb #a3f4e417
 @patch
 def _summary(self:ExplanationSet) -> dict:
     fid, g = np.array([e.fidelity for e in self]), self.global_importance()
@@ -622,7 +622,7 @@ def _summary(self:ExplanationSet) -> dict:
     labels = self._labels()
     return {**out, **self._class_counts(labels)} if labels else out
 
-# %% ../nbs/30_explain.ipynb #30a44897
+# %% ../nbs/30_explain.ipynb #876c49c6
 @patch
 def to_frame(self:ExplanationSet) -> pd.DataFrame:
     "Tidy: one row per (row, feature) with value, condition, weight and the row's fidelity."
@@ -631,7 +631,7 @@ def to_frame(self:ExplanationSet) -> pd.DataFrame:
     cols = ["row", "label", "rank", "feature", "value", "condition", "weight", "fidelity"]
     return pd.concat(fr, ignore_index=True)[cols if self._labels() else [c for c in cols if c != "label"]]
 
-# %% ../nbs/30_explain.ipynb #60813fb3
+# %% ../nbs/30_explain.ipynb #b71132ea
 @patch
 def _about(self:ExplanationSet) -> str:
     "Which class the weights are about: ' of P(benign)', ' of each row's own class (3 classes)', or '' for regression."
@@ -644,7 +644,7 @@ def _about(self:ExplanationSet) -> str:
 def headline(self:ExplanationSet) -> str:
     return f"{len(self)} explanations{self._about()}, mean fidelity {np.mean([e.fidelity for e in self]):.2f}"
 
-# %% ../nbs/30_explain.ipynb #7ce83397
+# %% ../nbs/30_explain.ipynb #72d26b15
 @patch
 def _plot(self:ExplanationSet, ax, max_features:int=15):
     g = self.global_importance().head(max_features).iloc[::-1]
@@ -655,7 +655,7 @@ def _plot(self:ExplanationSet, ax, max_features:int=15):
     ax.set_title(f"Global importance{self._about()} over {len(self)} rows", fontsize=9, **_PLAIN)
     return ax
 
-# %% ../nbs/30_explain.ipynb #28e96c7c
+# %% ../nbs/30_explain.ipynb #a2d98787
 def _top_agreement(runs:list, k:int) -> list:
     "Per row: the mean pairwise Jaccard of its top-`k` features across `runs` (explanation sets of the same rows)."
     jac = []
@@ -664,7 +664,7 @@ def _top_agreement(runs:list, k:int) -> list:
         jac.append(float(np.mean([_jaccard(a, b) for x, a in enumerate(tops) for b in tops[x + 1:]])))
     return jac
 
-# %% ../nbs/30_explain.ipynb #c8b24276
+# %% ../nbs/30_explain.ipynb #150f71cf
 @patch
 def stability(self:ExplanationSet, seeds:Sequence[int]=(1, 2, 3), # other seeds to re-explain the rows with
               *, k:int=5, min_stability:float=0.6, progress:bool=False) -> StabilityReport:
@@ -689,7 +689,7 @@ def stability(self:ExplanationSet, seeds:Sequence[int]=(1, 2, 3), # other seeds 
     return StabilityReport(jaccard=tuple(jac), row_ids=tuple(e.row_id for e in self), k=k, seeds=seeds,
                            min_stability=min_stability, seed=self.seed)
 
-# %% ../nbs/30_explain.ipynb #b5dab833
+# %% ../nbs/30_explain.ipynb #839c4353
 def _submodular_pick(W:np.ndarray, n:int) -> list:
     "Row indices, greedily chosen so that their non-zero weights cover the most importance (sqrt of summed |weight|)."
     A, imp = np.abs(W) > 0, np.sqrt(np.abs(W).sum(0))
@@ -701,7 +701,7 @@ def _submodular_pick(W:np.ndarray, n:int) -> list:
         covered |= A[chosen[-1]]
     return chosen
 
-# %% ../nbs/30_explain.ipynb #a7711f8b
+# %% ../nbs/30_explain.ipynb #1b373465
 @patch
 def pick(self:ExplanationSet, n:int=5) -> ExplanationSet:
     "SP-LIME's submodular pick: `n` rows whose explanations together cover the globally important features."
@@ -751,7 +751,7 @@ class TabularExplainer:
     @property
     def feature_names_(self) -> list: return list(self.space_.names)
 
-# %% ../nbs/30_explain.ipynb #28ecd666
+# %% ../nbs/30_explain.ipynb #2fa22040
 def _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width):
     check_choice("discretizer", discretizer, ["quartile", "decile"])
     check_choice("feature_selection", feature_selection, ["auto", "forward_selection", "highest_weights", "none"])
@@ -760,7 +760,7 @@ def _check_options(discretizer, feature_selection, seed, fidelity_samples, batch
         check_positive(name, v, integer=True)
     if kernel_width is not None: check_positive("kernel_width", kernel_width)
 
-# %% ../nbs/30_explain.ipynb #f82d49be
+# %% ../nbs/30_explain.ipynb #ad0df0f0
 def _complete_rows(data, names:list):
     "The training rows without a missing value in a feature; none left is a `DataError`."
     if isinstance(data, pd.DataFrame): data = data.dropna(subset=names)
@@ -771,7 +771,7 @@ def _complete_rows(data, names:list):
                         fix="impute missing values, or pass more rows")
     return data
 
-# %% ../nbs/30_explain.ipynb #395389ec
+# %% ../nbs/30_explain.ipynb #4567b7a7
 @patch
 def _fit_neighbourhood(self:TabularExplainer, T:np.ndarray, kernel_width:float, discretizer:str):
     F, cat = T.shape[1], self.space_.is_cat
@@ -789,7 +789,7 @@ def _fit_neighbourhood(self:TabularExplainer, T:np.ndarray, kernel_width:float, 
             self.values_[j], self.cumfreq_[j] = vals, np.cumsum(counts) / counts.sum()
     self.tables_ = self.disc_.tables(F, self.cumfreq_, self.values_) if self.discretize and (~cat).any() else None
 
-# %% ../nbs/30_explain.ipynb #fd1afe97
+# %% ../nbs/30_explain.ipynb #8a9b842d
 @patch
 def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
     "Encoder, predictor with a fixed reading of outputs, and (classifiers) `classes_` and `class_keys_`."
@@ -798,15 +798,15 @@ def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
     self.encode_ = _Encoder(self.space_, np.array(typical))
     probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
     self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)))
+    n_out, names = self._outputs(probe[:2]).shape[1], self.class_names     # a wrong output shape fails here, not later
     if self.task == "regression": return
-    n_out, names = self._outputs(probe[:2]).shape[1], self.class_names
     if names is not None and len(names) != n_out:
         raise ModelError(f"the model returns {n_out} class scores but class_names has {len(names)}", value=list(names),
                          fix="pass one class name per model output column")
     self.classes_ = list(names) if names is not None else list(range(n_out))
     self.class_keys_ = _class_keys(self.classes_)
 
-# %% ../nbs/30_explain.ipynb #cfcf6327
+# %% ../nbs/30_explain.ipynb #1258c3b1
 @patch
 def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
     "Model outputs for matrix rows: class probabilities, or (n,1) regression values."
@@ -823,11 +823,11 @@ def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
                          fix="return (n, classes) scores or (n, 1) positive-class scores")
     return p
 
-# %% ../nbs/30_explain.ipynb #e7f9c081
+# %% ../nbs/30_explain.ipynb #cc6f2a44
 @patch
 def _key(self:TabularExplainer, r:np.ndarray) -> bytes: return np.ascontiguousarray(r, dtype=np.float64).tobytes()
 
-# %% ../nbs/30_explain.ipynb #838ecfbe
+# %% ../nbs/30_explain.ipynb #3462bc23
 @patch
 def _uniforms(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int) -> np.ndarray:
     "(F,R,S) uniforms: one local generator per row, seeded by the row's content."
@@ -836,7 +836,7 @@ def _uniforms(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int) 
     for r in range(R): U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S), dtype=np.float32)
     return U
 
-# %% ../nbs/30_explain.ipynb #db6866e6
+# %% ../nbs/30_explain.ipynb #8f71f626
 def _choose_bins(u:np.ndarray, cum:np.ndarray, idx:np.ndarray, ge:np.ndarray):
     "Into `idx`: the bin each uniform in `u` falls in, for cumulative frequencies `cum` (comparisons for a few bins)."
     if len(cum) > 12:
@@ -847,7 +847,7 @@ def _choose_bins(u:np.ndarray, cum:np.ndarray, idx:np.ndarray, ge:np.ndarray):
         np.greater_equal(u, c, out=ge)
         idx += ge
 
-# %% ../nbs/30_explain.ipynb #db144fd9
+# %% ../nbs/30_explain.ipynb #f85e41c6
 @patch
 def _sample_viewed(self:TabularExplainer, j:int, M, u, z, inv, idx, ge):
     "Into `z` and `inv`: feature `j` as lime views it (bin or category): 'same as the row' and a raw value per sample."
@@ -860,7 +860,7 @@ def _sample_viewed(self:TabularExplainer, j:int, M, u, z, inv, idx, ge):
     # a value inside the bin, from the same uniform
     inv[:] = vals.take(idx) if cat else _truncnorm(self.tables_, j, idx, u)
 
-# %% ../nbs/30_explain.ipynb #42c16d1a
+# %% ../nbs/30_explain.ipynb #34b16069
 @patch
 def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
     "Into `z` and `inv`: lime without discretisation: a normal around the mean (or the row), standardised."
@@ -868,7 +868,7 @@ def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
     inv[:] = n * self.scale_[j] + (M[:, j][:, None] if self.sample_around_instance else self.mean_[j])
     z[:] = (inv - self.mean_[j]) / self.scale_[j]
 
-# %% ../nbs/30_explain.ipynb #62d47a08
+# %% ../nbs/30_explain.ipynb #d90a8240
 @patch
 def _perturb(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int):
     "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F), model-space samples (F,R*S), distances."
@@ -888,7 +888,7 @@ def _perturb(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int):
     else: d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))
     return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(F, R * S), d
 
-# %% ../nbs/30_explain.ipynb #7c55a99d
+# %% ../nbs/30_explain.ipynb #67631ede
 @patch
 def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
     "Output column explained for each row: `label`, else the positive class (2 classes) or the predicted class."
@@ -899,7 +899,7 @@ def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
                              fix=f"pass one of {self.classes_[:10]}")
     return np.full(len(P0), self.classes_.index(label))
 
-# %% ../nbs/30_explain.ipynb #073a658d
+# %% ../nbs/30_explain.ipynb #33721e32
 @patch
 def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int) -> dict:
     "Surrogates for a chunk of rows: perturbations, one model call for both neighbourhoods, one batched ridge solve."
@@ -917,7 +917,7 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
     local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
     return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=Y[ar, 0, li])
 
-# %% ../nbs/30_explain.ipynb #2116c7d7
+# %% ../nbs/30_explain.ipynb #e616d4c4
 @patch
 def _condition(self:TabularExplainer, j:int, v) -> str:
     "What a weight is about: 'plan = premium', a bin such as 'age <= 31', or the feature's name."
@@ -926,7 +926,7 @@ def _condition(self:TabularExplainer, j:int, v) -> str:
     if self.disc_ is not None: return self.disc_.name(j, int(self.disc_.bin(j, v)), n)
     return n
 
-# %% ../nbs/30_explain.ipynb #259a52e9
+# %% ../nbs/30_explain.ipynb #4bed2dfb
 @patch
 def _explanations(self:TabularExplainer, M:np.ndarray, ids:list, fit:dict, num_samples:int, seed:int) -> list:
     out = []
@@ -942,13 +942,13 @@ def _explanations(self:TabularExplainer, M:np.ndarray, ids:list, fit:dict, num_s
             row_id=ids[i], num_samples=num_samples, seed=seed, environment={}))
     return out
 
-# %% ../nbs/30_explain.ipynb #72640606
+# %% ../nbs/30_explain.ipynb #2ab1bb9d
 def _row_ids(rows, n:int) -> list:
     if isinstance(rows, pd.DataFrame): return list(rows.index)
     if isinstance(rows, pd.Series): return list(rows.to_frame().T.index)
     return list(range(n))
 
-# %% ../nbs/30_explain.ipynb #2f87bfb0
+# %% ../nbs/30_explain.ipynb #2776d8d0
 @patch
 def _warn_low_fidelity(self:TabularExplainer, exps:list):
     low = [e.row_id for e in exps if e.fidelity < self.min_fidelity]
@@ -958,7 +958,7 @@ def _warn_low_fidelity(self:TabularExplainer, exps:list):
                       "the surrogate does not follow the model around those rows; read their weights with care, "
                       "or try discretize=False", ExplanationWarning, stacklevel=4)
 
-# %% ../nbs/30_explain.ipynb #4cee8b87
+# %% ../nbs/30_explain.ipynb #8895a24b
 @patch
 def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows to explain
                  *, num_features:int=10, # features kept in each surrogate
@@ -985,7 +985,7 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
     return ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features,
                           num_samples=num_samples, label=label, min_fidelity=self.min_fidelity, seed=seed)
 
-# %% ../nbs/30_explain.ipynb #5b0a53ca
+# %% ../nbs/30_explain.ipynb #4c52c145
 @patch
 def explain(self:TabularExplainer, row, # one row: Series, one-row DataFrame, dict or 1-d array
             *, num_features:int=10, num_samples:int=5000, label=None, seed:int=None) -> Explanation:
@@ -1011,7 +1011,7 @@ def _as_image(image) -> torch.Tensor:
         raise DataError("the image contains NaN or infinite pixels", fix="clean the image first")
     return t
 
-# %% ../nbs/30_explain.ipynb #a05ee344
+# %% ../nbs/30_explain.ipynb #ff7ecdc5
 def _cell_size(H:int, W:int) -> int:
     "Side of the default square superpixels: a quarter of the shorter side, at least 2 pixels (8x8 -> 2, 28x28 -> 7)."
     return max(2, int(round(min(H, W) / 4)))
@@ -1020,7 +1020,7 @@ def _grid(H:int, W:int, side:int) -> np.ndarray:
     "(H,W) labels of square cells `side` pixels wide, row by row."
     return (np.arange(H)[:, None] // side) * (-(-W // side)) + np.arange(W)[None, :] // side
 
-# %% ../nbs/30_explain.ipynb #9cf184c6
+# %% ../nbs/30_explain.ipynb #b02fa37f
 def _superpixels(rgb:np.ndarray, name:str, side:int, seed:int) -> np.ndarray:
     "Labels from lime's scikit-image segmentation `name`, sized to cells `side` pixels wide."
     from lime.wrappers.scikit_image import SegmentationAlgorithm
@@ -1031,7 +1031,7 @@ def _superpixels(rgb:np.ndarray, name:str, side:int, seed:int) -> np.ndarray:
               "felzenszwalb": dict(scale=1, sigma=0.5, min_size=side * side)}[name]
     return SegmentationAlgorithm(name, **params)(rgb)
 
-# %% ../nbs/30_explain.ipynb #baf39e57
+# %% ../nbs/30_explain.ipynb #6c7b74ba
 def _segment(img:torch.Tensor, segmentation, seed:int) -> np.ndarray:
     "Superpixels of a (C,H,W) image sized to the image: a grid for small images, lime's quickshift for large ones."
     rgb = img.permute(1, 2, 0).numpy().astype(np.float64)
@@ -1049,7 +1049,7 @@ def _segment(img:torch.Tensor, segmentation, seed:int) -> np.ndarray:
                              fix="return an (H, W) integer array")
     return np.unique(seg, return_inverse=True)[1].reshape(seg.shape)
 
-# %% ../nbs/30_explain.ipynb #1284aa47
+# %% ../nbs/30_explain.ipynb #1e939d5c
 def _lime_fidelity(y:np.ndarray, pred:np.ndarray, w:np.ndarray, min_effect:float) -> tuple:
     "(fidelity, effect): weighted R^2 of `pred` on `y` (0 when `y` hardly moves), and the weighted std of `y`."
     sw = w.sum()
@@ -1083,7 +1083,7 @@ class ImageExplanation(Report):
         on = torch.from_numpy(~np.isin(self.segments, list(segments)))[None]
         return torch.where(on, self.image, self.hidden)
 
-# %% ../nbs/30_explain.ipynb #ec4c1045
+# %% ../nbs/30_explain.ipynb #9bdfd34c
 @patch
 def _summary(self:ImageExplanation) -> dict:
     top = next(iter(self.weights.items()), (None, 0.0))
@@ -1096,7 +1096,7 @@ def to_frame(self:ImageExplanation) -> pd.DataFrame:
     return pd.DataFrame({"segment": list(self.weights), "weight": list(self.weights.values()),
                          "pixels": [int(px[s]) for s in self.weights]})
 
-# %% ../nbs/30_explain.ipynb #c8503bb7
+# %% ../nbs/30_explain.ipynb #ef4b031d
 @patch
 def headline(self:ImageExplanation) -> str:
     return f"Image explanation of P({_class_text(self.label)}) = {self.prediction:.3g} (fidelity {self.fidelity:.2f})"
@@ -1108,7 +1108,7 @@ def weight_map(self:ImageExplanation) -> np.ndarray:
     for s, w in self.weights.items(): wm[self.segments == s] = w
     return wm
 
-# %% ../nbs/30_explain.ipynb #cb9e2a75
+# %% ../nbs/30_explain.ipynb #2644e981
 def _show_image(ax, img:np.ndarray):
     "Draw a (C,H,W) image: RGB as it is, else its channel mean in grey, stretched to [0, 1]."
     if img.shape[0] == 3: return ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1), interpolation="nearest")
@@ -1124,7 +1124,7 @@ def _borders(seg:np.ndarray):
              + [((x - 0.5, y + 0.5), (x + 0.5, y + 0.5)) for y, x in zip(r2, c2)])
     return LineCollection(lines, colors="#ffd700", linewidths=0.6, alpha=0.6)
 
-# %% ../nbs/30_explain.ipynb #477f9519
+# %% ../nbs/30_explain.ipynb #5fc5e052
 @patch
 def _plot(self:ImageExplanation, ax, alpha:float=0.6):
     _show_image(ax, self.image.numpy())
@@ -1155,13 +1155,13 @@ def _hidden(img:torch.Tensor, seg:np.ndarray, hide_color, grid:bool) -> torch.Te
         out[:, m] = img[:, m].mean(1, keepdim=True)
     return out
 
-# %% ../nbs/30_explain.ipynb #3e674fd3
+# %% ../nbs/30_explain.ipynb #019dd1dd
 def _cosine_weights(D:np.ndarray, width:float) -> np.ndarray:
     "lime's image kernel on the cosine distance of each on/off sample to the all-on image."
     sim = D.sum(1) / (np.sqrt(D.sum(1)) * np.sqrt(D.shape[1]) + 1e-300)
     return _kernel(1 - sim, width)
 
-# %% ../nbs/30_explain.ipynb #0a1801e8
+# %% ../nbs/30_explain.ipynb #5238b46e
 class ImageExplainer:
     "LIME for image models: superpixels sized to the image, lime's sampling and kernel; images scored in large batches."
     def __init__(self, model, *, class_names:Sequence=None, # class labels in output order (default: the predictor's)
@@ -1186,7 +1186,7 @@ class ImageExplainer:
         self.feature_selection, self.seed = feature_selection, seed
         self.min_fidelity, self.min_effect = min_fidelity, min_effect
 
-# %% ../nbs/30_explain.ipynb #10bc9bc0
+# %% ../nbs/30_explain.ipynb #6ca49a13
 def _class_index(label, names, n:int) -> int:
     "The output column of `label`: its place in `names`, or the index itself when there are no names."
     if names is not None:
@@ -1199,7 +1199,7 @@ def _class_index(label, names, n:int) -> int:
                              fix="pass a valid class index, or class_names=")
     return int(label)
 
-# %% ../nbs/30_explain.ipynb #0c117da8
+# %% ../nbs/30_explain.ipynb #4374e425
 @patch
 def _warn_if_poor(self:ImageExplainer, fid:float, effect:float):
     if effect < self.min_effect:
@@ -1211,7 +1211,7 @@ def _warn_if_poor(self:ImageExplainer, fid:float, effect:float):
                       "does not "
                       "follow the model", ExplanationWarning, stacklevel=3)
 
-# %% ../nbs/30_explain.ipynb #b91dc98a
+# %% ../nbs/30_explain.ipynb #09f34f26
 @patch
 def explain(self:ImageExplainer, image, *, label=None, # class to explain (default: the predicted class)
             num_samples:int=1000, num_features:int=10, seed:int=None) -> ImageExplanation:
@@ -1261,7 +1261,7 @@ class TextExplanation(Report):
         return (f"Text explanation of P({_class_text(self.label)}) = {self.prediction:.3g} "
                 f"(fidelity {self.fidelity:.2f})")
 
-# %% ../nbs/30_explain.ipynb #5afffe40
+# %% ../nbs/30_explain.ipynb #6d2f964c
 @patch
 def _plot(self:TextExplanation, ax, max_features:int=10):
     fr = self.to_frame().head(max_features).iloc[::-1]
@@ -1272,7 +1272,7 @@ def _plot(self:TextExplanation, ax, max_features:int=10):
     ax.set_title(self.headline(), fontsize=9, **_PLAIN)
     return ax
 
-# %% ../nbs/30_explain.ipynb #f38ae0a0
+# %% ../nbs/30_explain.ipynb #a9270c1c
 @patch
 def highlighted_html(self:TextExplanation) -> str:
     "The text with each explained word shaded green (for the class) or red (against), in light inline HTML."
@@ -1291,7 +1291,7 @@ def highlighted_html(self:TextExplanation) -> str:
 def _html_extra(self:TextExplanation) -> str:
     return self.highlighted_html()
 
-# %% ../nbs/30_explain.ipynb #7ef940d8
+# %% ../nbs/30_explain.ipynb #af6f94d9
 class TextExplainer:
     "LIME for text models (lime's `LimeTextExplainer`): `vectorizer` turns texts into the tensor the model takes."
     def __init__(self, model, vectorizer:Callable, # list of strings -> float tensor (or array) the model takes
@@ -1314,7 +1314,7 @@ class TextExplainer:
         "Class probabilities for a list of texts."
         return self.predictor_.predict_proba(self.vectorizer(list(texts)))
 
-# %% ../nbs/30_explain.ipynb #636d0aa6
+# %% ../nbs/30_explain.ipynb #a49bd85c
 @patch
 def _text_fidelity(self:TextExplainer, text:str, exp, li:int, rs) -> float:
     "Kernel-weighted R^2 of lime's word surrogate `exp` against the model on fresh word-removal samples."
@@ -1328,7 +1328,7 @@ def _text_fidelity(self:TextExplainer, text:str, exp, li:int, rs) -> float:
     as_row = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))[None]
     return float(_weighted_r2(as_row(yss[:, li]), as_row(pred), as_row(_kernel(dist, 25.0)))[0])
 
-# %% ../nbs/30_explain.ipynb #e3dac376
+# %% ../nbs/30_explain.ipynb #f6919656
 @patch
 def explain(self:TextExplainer, text:str, *, label=None, num_features:int=10, num_samples:int=2000,
             seed:int=None) -> TextExplanation:
@@ -1397,7 +1397,7 @@ class PermutationImportance(Report):
         ax.set_title(self.headline(), fontsize=9, **_PLAIN)
         return ax
 
-# %% ../nbs/30_explain.ipynb #b5dab92a
+# %% ../nbs/30_explain.ipynb #c08b00f0
 def _permutable(X, y, pred:Predictor, features) -> tuple:
     "(X, columns to permute, y as a flat array), checked: the columns exist, X is not empty, one target per row."
     y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).ravel()
@@ -1420,7 +1420,7 @@ def _permutable(X, y, pred:Predictor, features) -> tuple:
         raise DataError(f"y has {len(y)} values for {len(X)} rows", value=len(y), fix="pass one target per row")
     return X, cols, y
 
-# %% ../nbs/30_explain.ipynb #e8067359
+# %% ../nbs/30_explain.ipynb #7f3d1f23
 def _shuffled(X, c, perms:list):
     "`len(perms)` copies of `X` stacked, column `c` of each copy shuffled by its permutation."
     if isinstance(X, pd.DataFrame):
@@ -1479,7 +1479,7 @@ class SaliencyMap(Report):
         ax.set_title(self.headline(), fontsize=9, **_PLAIN)
         return ax
 
-# %% ../nbs/30_explain.ipynb #cb9115fb
+# %% ../nbs/30_explain.ipynb #99102146
 def _gradient(m:nn.Module, x:torch.Tensor, li:int) -> torch.Tensor:
     "Mean over the batch of d(score of class `li`)/d(input)."
     x = x.clone().requires_grad_(True)
@@ -1489,7 +1489,7 @@ def _gradient(m:nn.Module, x:torch.Tensor, li:int) -> torch.Tensor:
         grad, = torch.autograd.grad(o[:, li].sum(), x)
     return grad.mean(0)
 
-# %% ../nbs/30_explain.ipynb #3ce94eff
+# %% ../nbs/30_explain.ipynb #50dfec20
 def saliency(model, image, *, label=None, # class to explain (default: predicted)
              method:str="gradient", # 'gradient', 'input_x_gradient' or 'smoothgrad'
              n_samples:int=25, noise:float=0.15, seed:int=0) -> SaliencyMap:
