@@ -102,9 +102,9 @@ def unseen_category():
     ex.explain(bad)
 
 
-def bad_mode():
+def bad_task():
     from prodkit.explain import TabularExplainer
-    TabularExplainer(_model(), _xy(), mode="ranking")
+    TabularExplainer(_model(), _xy(), task="ranking")
 
 
 def stability_without_other_seeds():
@@ -116,10 +116,10 @@ def two_rows_to_explain():
     _tab().explain(_xy(2))
 
 
-def mode_contradicts_predictor():
+def task_contradicts_predictor():
     from prodkit.core import Predictor
     from prodkit.explain import TabularExplainer
-    TabularExplainer(Predictor(_model(), task="regression"), _xy(), mode="classification")
+    TabularExplainer(Predictor(_model(), task="regression"), _xy(), task="classification")
 
 
 def class_names_contradict_predictor():
@@ -205,10 +205,10 @@ CASES = [
     pytest.param(num_samples_zero, ParameterError, "num_samples", id="explain-num-samples-zero"),
     pytest.param(categorical_without_adapter, ParameterError, "no adapter", id="explain-categorical-no-adapter"),
     pytest.param(unseen_category, SchemaError, "never seen in training", id="explain-unseen-category"),
-    pytest.param(bad_mode, ParameterError, "`mode` must be one of", id="explain-bad-mode"),
+    pytest.param(bad_task, ParameterError, "`task` must be one of", id="explain-bad-task"),
     pytest.param(stability_without_other_seeds, ParameterError, "at least one seed other", id="explain-stability-one-seed"),
     pytest.param(two_rows_to_explain, DataError, "explain takes one row", id="explain-two-rows"),
-    pytest.param(mode_contradicts_predictor, ParameterError, "mode='classification' contradicts the predictor", id="explain-mode-contradicts-predictor"),
+    pytest.param(task_contradicts_predictor, ParameterError, "task='classification' contradicts the model", id="explain-task-contradicts-predictor"),
     pytest.param(class_names_contradict_predictor, ParameterError, "contradict the predictor's classes", id="explain-class-names-contradict-predictor"),
     pytest.param(image_regression_predictor, ParameterError, "task is 'regression'", id="explain-image-regression"),
     pytest.param(image_bad_hide_color, ParameterError, "hide_color must be", id="explain-image-hide-color"),

@@ -134,7 +134,7 @@ def test_logits_and_probabilities_give_the_same_explanation(single):
     probs = nn.Sequential(lin, nn.Sigmoid() if single else nn.Softmax(-1))
     a = TabularExplainer(lin, X, seed=3)
     b = TabularExplainer(probs, X, seed=3)
-    c = TabularExplainer(lin, X, seed=3, output="logits")
+    c = TabularExplainer(Predictor(lin, output="logits"), X, seed=3)
     assert (a.predictor_.output, b.predictor_.output) == ("logits", "proba")
     ea, eb, ec = (x.explain_many(X[:10], num_samples=1000, label=1) for x in (a, b, c))
     for i in range(10):
@@ -146,7 +146,7 @@ def test_logits_and_probabilities_give_the_same_explanation(single):
 def test_regression_weights_recover_the_slopes():
     X = _data(3000)
     model = lambda x: (3 * x[:, 0] - 2 * x[:, 2])[:, None]
-    ex = TabularExplainer(model, X, mode="regression", discretize=False, seed=0)
+    ex = TabularExplainer(model, X, task="regression", discretize=False, seed=0)
     e = ex.explain(X[0], num_features=4, num_samples=3000)
     assert list(e.features[:2]) == ["x0", "x2"] and e.label is None
     sd = X.std(0)

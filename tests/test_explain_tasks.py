@@ -12,7 +12,7 @@ from torch import nn
 from threadpoolctl import threadpool_limits
 
 from prodkit.core import ParameterError, Predictor, TabularAdapter
-from prodkit.explain import ExplanationWarning, TabularExplainer, _as_model
+from prodkit.explain import ExplanationWarning, TabularExplainer, _scorer
 
 pytestmark = pytest.mark.filterwarnings("ignore::prodkit.explain.ExplanationWarning")   # fidelity is not what these tests check
 
@@ -56,9 +56,9 @@ def test_a_regression_bundle_is_explained_as_a_regression(diabetes, tmp_path):
     df, ad, model = diabetes
     save_bundle(tmp_path / "b", model, ad, task="regression", name="diabetes-linear")
     bundle = load_bundle(tmp_path / "b")
-    for given in (bundle, bundle.predictor):                          # a bundle, or its predictor: no mode argument needed
+    for given in (bundle, bundle.predictor):                          # a bundle, or its predictor: no task argument needed
         ex = TabularExplainer(given, df, seed=0, discretize=False)
-        assert ex.mode == "regression" and ex.predictor_.task == "regression"
+        assert ex.task == "regression" and ex.predictor_.task == "regression"
         es = ex.explain_many(df.head(5), num_features=4, num_samples=1000)
         want = _expected_weights(bundle.predictor, df, df.head(1))
         e = es[0]
@@ -82,23 +82,22 @@ def test_the_validation_templates_call_works_on_a_regression_predictor(diabetes)
 def test_arguments_that_contradict_the_predictor_are_parameter_errors_with_the_right_fix(diabetes):
     df, ad, model = diabetes
     reg = Predictor(model, adapter=ad, task="regression")
-    with pytest.raises(ParameterError, match="mode='classification' contradicts the predictor") as e:
-        TabularExplainer(reg, df, mode="classification")
-    assert "leave mode unset" in e.value.fix and ".predict" not in e.value.fix         # the old fix said "use .predict for regression"
-    with pytest.raises(ParameterError, match="contradicts the predictor, whose output is 'regression'") as e:
-        TabularExplainer(reg, df, output="logits")
-    assert "leave output unset" in e.value.fix
+    with pytest.raises(ParameterError, match="task='classification' contradicts the model, whose task is 'regression'") as e:
+        TabularExplainer(reg, df, task="classification")
+    assert "leave task unset" in e.value.fix and ".predict" not in e.value.fix         # the old fix said "use .predict for regression"
     with pytest.raises(ParameterError, match="class_names are for classifiers"):
         TabularExplainer(reg, df, class_names=["low", "high"])
     clf = Predictor(nn.Linear(10, 2), adapter=ad, output="logits")
-    with pytest.raises(ParameterError, match="mode='regression' contradicts the predictor") as e:
-        TabularExplainer(clf, df, mode="regression")
-    assert "mode='classification'" in e.value.fix
-    with pytest.raises(ParameterError, match="mode='regression' contradicts output='logits'") as e:
-        TabularExplainer(nn.Linear(10, 1), df.to_numpy(), mode="regression", output="logits")
-    assert "task='regression'" in e.value.fix
-    # a bare module says what it is through output=, and mode follows
-    assert TabularExplainer(model, ad.transform(df).numpy(), output="regression").mode == "regression"
+    with pytest.raises(ParameterError, match="task='regression' contradicts the model, whose task is 'classification'") as e:
+        TabularExplainer(clf, df, task="regression")
+    assert "leave task unset" in e.value.fix
+    for old in ("mode", "output"):                                       # one vocabulary: the old spellings are gone
+        with pytest.raises(TypeError, match=old):
+            TabularExplainer(clf, df, **{old: "regression"})
+    # a bare module says what it is through task=
+    bare = TabularExplainer(model, ad.transform(df).numpy(), task="regression")
+    assert bare.task == "regression" and bare.predictor_.task == "regression"
+    assert TabularExplainer(nn.Linear(10, 2), ad.transform(df).numpy()).task == "classification"
 
 
 def test_binary_class_names_come_from_the_predictor_everywhere():
@@ -155,7 +154,7 @@ def test_an_auto_predictor_keeps_the_reading_it_already_decided():
     pred.predict_proba(torch.tensor([[3.0, 0.0]]))                       # its first call decides: 'logits' (3 is no probability)
     assert pred.output_ == "logits"
     ad = TabularAdapter().fit(pd.DataFrame(X, columns=["a", "b"]))
-    assert _as_model(pred, adapter=ad).output == "logits"               # rebuilt around an adapter: the reading is kept
+    assert _scorer(pred, adapter=ad).output == "logits"               # rebuilt around an adapter: the reading is kept
     for ex in (TabularExplainer(pred, X, seed=0), TabularExplainer(pred, pd.DataFrame(X, columns=["a", "b"]), adapter=ad, seed=0)):
         assert ex.predictor_.output == "logits"
         e = ex.explain(X[0] if ex.space_.schema is None else pd.DataFrame(X[:1], columns=["a", "b"]), num_features=2, num_samples=300)
