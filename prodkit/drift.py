@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from fastcore.basics import patch
+
 from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
-                          SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
+                          SchemaProblem, Scorer, as_predictor, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
                           read_json, read_table, _nested_error, _nested_type)
 from .quality import METRICS, class_index, compute_metric, expected_calibration_error, metric_direction
 
@@ -299,27 +301,33 @@ def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
     return out
 
 # %% ../nbs/20_drift.ipynb #0a80cc5f
+def _frame_function(m) -> bool:
+    "A plain function of a DataFrame (not a Scorer, a module or a bundle): drift calls it on the rows as they are."
+    import torch
+    return callable(m) and not isinstance(m, (Scorer, torch.nn.Module)) and getattr(m, "predictor", None) is None
 def _resolve_predictor(predictor, model):
+    "The model as `prodkit.core.as_predictor` reads it; a plain function of a DataFrame stays as it is."
     if predictor is None and model is None: return None
     p = predictor if predictor is not None else model
-    if isinstance(p, Predictor) or callable(p): return p if not hasattr(p, "parameters") else Predictor(p)
-    raise ParameterError("predictor must be a prodkit Predictor, a model or a callable", value=type(p).__name__,
-                         fix="pass predictor=Predictor(model, adapter=adapter) or a bundle's .predictor")
-def _predict(pred, df:pd.DataFrame, output:str=None): # output: the reading the reference profile decided ('classification' or 'regression')
-    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None); a bare callable is read as the reference read it."
-    if isinstance(pred, Predictor):
-        if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
-        return np.asarray(pred.predict_proba(df), float), None
+    if _frame_function(p): return p
+    return as_predictor(p, what="predictor")
+def _frame_outputs(pred, df:pd.DataFrame, task:str=None):
+    "A plain function's outputs: probabilities when it returns them on the reference, else regression values (decided once)."
     out = np.asarray(pred(df), float)
-    if out.ndim == 1 or out.shape[1] == 1:
-        v = out.reshape(-1)
-        if output == "regression": return None, v
-        if output is None and not (v.min() >= 0 and v.max() <= 1): return None, v   # decided once, on the reference
-        if v.min() < 0 or v.max() > 1:
-            raise ModelError(f"the model's outputs were probabilities on the reference but not on this window (range {v.min():.4g} to {v.max():.4g})",
-                             value=float(v.min() if v.min() < 0 else v.max()), fix="wrap the model in a Predictor with output='logits' or 'regression'")
-        return np.column_stack([1 - v, v]), None
-    return out, None
+    if out.ndim == 2 and out.shape[1] > 1: return out, None
+    v = out.reshape(-1)
+    in01 = v.min() >= 0 and v.max() <= 1
+    if task == "regression" or (task is None and not in01): return None, v
+    if not in01:
+        raise ModelError(f"the model's outputs were probabilities on the reference but not on this window "
+                         f"(range {v.min():.4g} to {v.max():.4g})", value=float(v.min() if v.min() < 0 else v.max()),
+                         fix="wrap the model in a Predictor with output='logits', or with task='regression'")
+    return np.column_stack([1 - v, v]), None
+def _predict(pred, df:pd.DataFrame, task:str=None): # task: what the reference profile decided
+    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None)."
+    if not isinstance(pred, Scorer): return _frame_outputs(pred, df, task)
+    if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
+    return np.asarray(pred.predict_proba(df), float), None
 @dataclass
 class WindowSummary:
     "Mergeable summary of a data window against a reference profile: bin counts per column plus a bottom-k row sample."
@@ -350,9 +358,9 @@ _PROFILE_VERSION = 1
 class ReferenceProfile:
     "A reference data set summarised once: quantile bins, category frequencies, a row sample, model outputs."
     def __init__(self, features:list, kinds:dict, columns:dict, sample:WindowSummary, *, target:str=None, time:str=None,
-                 bins:int=200, output:str=None, classes:list=None, meta:dict=None):
+                 bins:int=200, task:str=None, classes:list=None, meta:dict=None):
         self.features, self.kinds, self.columns, self.sample_ = features, kinds, columns, sample
-        self.target, self.time, self.bins, self.output, self.classes = target, time, bins, output, classes
+        self.target, self.time, self.bins, self.task, self.classes = target, time, bins, task, classes
         self.meta = meta or {}
         self._index = {f: {c: i for i, c in enumerate(columns[f]["categories"])} for f in features if kinds[f] == "categorical"}
 
@@ -385,9 +393,10 @@ class ReferenceProfile:
             else: cols[f] = _fit_categorical(df[f])
         prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
         pred = _resolve_predictor(predictor, model)
-        if isinstance(pred, Predictor) and pred.classes is not None: prof.classes = [str(c) for c in pred.classes]
+        cl = (pred.classes if isinstance(pred, Predictor) else pred.classes_) if isinstance(pred, Scorer) else None
+        if cl is not None: prof.classes = [str(c) for c in cl]
         prof.sample_ = prof._window(df, sample_rows=sample_rows, predictor=pred, seed=seed, stats=False)
-        if pred is not None: prof.output = "regression" if prof.sample_.values is not None else "classification"
+        if pred is not None: prof.task = "regression" if prof.sample_.values is not None else "classification"
         return prof
 
     def _window(self, df, *, sample_rows, predictor, seed, stats=True, progress=False) -> WindowSummary:
@@ -405,7 +414,7 @@ class ReferenceProfile:
         sample = self._encode(sdf)
         proba = values = labels = None
         if predictor is not None:
-            proba, values = _predict(predictor, sdf, self.output)
+            proba, values = _predict(predictor, sdf, self.task)
         if self.target is not None and self.target in df.columns:
             labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
         start = end = None
@@ -452,7 +461,7 @@ class ReferenceProfile:
         return rep
 
     def __repr__(self):
-        return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, outputs={self.output})"
+        return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, task={self.task})"
 def _check_columns(df, feats, name, profile=None):
     missing = [f for f in feats if f not in df.columns]
     if missing:
@@ -744,7 +753,14 @@ class DriftReport(Report):
         return (f"{verdict}: {s['n_drifted']} of {s['n_features']} features drifted ({', '.join(self.drifted_features[:5])})" if s["n_drifted"]
                 else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}" + lp
 
-    def _plot(self, ax, max_features:int=25):
+    _plot_kinds = ("overview", "feature", "distributions")
+    def _plot(self, ax, kind:str="overview", feature:str=None, features:Sequence[str]=None, max_features:int=None):
+        "Draw `kind`: 'overview' (effects with CIs), 'feature' (one feature's distributions), 'distributions' (a grid)."
+        if kind == "feature": return self._plot_feature(ax, feature)
+        if kind == "distributions": return self._plot_distributions(ax, features, max_features or 6)
+        return self._plot_overview(ax, max_features or 25)
+
+    def _plot_overview(self, ax, max_features:int=25):
         "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
         t = self.table.head(max_features).iloc[::-1]; y = np.arange(len(t))
         col = np.where(t["drifted"], "tab:red", "tab:gray")
@@ -760,11 +776,12 @@ class DriftReport(Report):
         ax.set_title(self.headline()[:90], fontsize=9, parse_math=False); ax.legend(loc="lower right", fontsize=8)
         return ax
 
-    def plot_feature(self, feature:str, ax=None):
+    def _plot_feature(self, ax, feature:str):
         "Both distributions of one feature: ECDFs (numeric) or category shares (categorical)."
+        if feature is None: raise ParameterError("kind='feature' needs feature=", value=None, fix=f"pass one of {list(self.dists)[:10]}")
         if feature not in self.dists:
             raise ParameterError(f"unknown feature {feature!r}", value=feature, fix=f"choose from {list(self.dists)[:10]}")
-        ax = get_ax(ax); d = self.dists[feature]; row = self.table.set_index("feature").loc[feature]
+        d = self.dists[feature]; row = self.table.set_index("feature").loc[feature]
         if d["kind"] == "numeric": _plot_ecdfs(ax, d)
         else:
             x = np.arange(len(d["categories"])); w = 0.4
@@ -776,18 +793,22 @@ class DriftReport(Report):
                      parse_math=False)
         ax.legend(fontsize=8); return ax
 
-    def plot_distributions(self, features:Sequence[str]=None, max_features:int=6):
-        "A figure of overlaid distributions for `features` (default: the drifted ones, else the largest effects)."
-        import matplotlib.pyplot as plt
+    def _plot_distributions(self, ax, features:Sequence[str]=None, max_features:int=6):
+        "A grid of overlaid distributions for `features` (default: the drifted ones, else the largest effects), in `ax`'s place."
         if features is None:
             features = self.drifted_features or self._features()["feature"].tolist()
             features = features[:max_features]
         features = list(features) or list(self.dists)[:1]
         nc = min(3, len(features)); nr = math.ceil(len(features) / nc)
-        fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc, 3.2 * nr), squeeze=False)
-        for ax, f in zip(axes.flat, features): self.plot_feature(f, ax=ax)
-        for ax in list(axes.flat)[len(features):]: ax.set_visible(False)
-        fig.tight_layout(); return fig
+        fig = ax.figure
+        if len(fig.axes) == 1: fig.set_size_inches(4.2 * nc, 3.2 * nr)   # a figure of its own: sized for the grid
+        grid = ax.get_subplotspec().subgridspec(nr, nc)
+        ax.remove()
+        axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(nc)] for i in range(nr)])
+        for a, f in zip(axes.flat, features): self._plot_feature(a, f)
+        for a in list(axes.flat)[len(features):]: a.set_visible(False)
+        fig.tight_layout()
+        return axes
 
     def explore(self, *, static:bool=None) -> "DriftExplorer":
         "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
@@ -822,13 +843,13 @@ class DriftExplorer:
             import matplotlib.pyplot as plt
             out.clear_output(wait=True)
             with out:
-                ax = self.report.plot_feature(dd.value); plt.show()
+                self.report.plot(kind="feature", feature=dd.value); plt.show()
         dd.observe(show, names="value"); show()
         return W.VBox([dd, out])
 
     def figure(self):
         "The static fallback: overlaid distributions of the drifted features (or the largest effects)."
-        return self.report.plot_distributions()
+        return self.report.plot(kind="distributions").figure_
 
     def static_html(self, png:str=None, # the figure as base64 PNG (drawn when None)
                     max_rows:int=10) -> str:
@@ -858,7 +879,7 @@ def _profile_to_dict(p:ReferenceProfile) -> dict:
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
     ts = lambda x: None if x is None else (x.isoformat() if hasattr(x, "isoformat") else str(x))
     return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features, "kinds": p.kinds,
-            "target": p.target, "time": p.time, "bins": p.bins, "output": p.output, "classes": p.classes, "meta": p.meta,
+            "target": p.target, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
                        "labels": lab, "start": ts(s.start), "end": ts(s.end)}}
@@ -898,6 +919,9 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
     if d.get("version") != _PROFILE_VERSION:
         raise FileFormatError(f"unsupported profile version {d.get('version')!r}", value=d.get("version"),
                               fix=f"refit the profile with this prodkit (version {_PROFILE_VERSION})")
+    if "task" not in d:
+        raise FileFormatError("the reference profile was saved without its model's task (an older prodkit)", value="task",
+                              fix="fit the profile again with ReferenceProfile.fit and save it")
     try:
         cols = {}
         for f in d["features"]:
@@ -911,7 +935,7 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
         win = WindowSummary({}, int(s["n_rows"]), sample, arr(s["keys"]), arr(s["proba"]), arr(s["values"]),
                             None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object), ts(s["start"]), ts(s["end"]))
         return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, target=d["target"], time=d["time"],
-                                bins=int(d["bins"]), output=d["output"], classes=d["classes"], meta=d.get("meta") or {})
+                                bins=int(d["bins"]), task=d["task"], classes=d["classes"], meta=d.get("meta") or {})
     except (KeyError, TypeError, ValueError) as e:
         raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}", fix="refit and save the profile again") from e
 def _load_profile(cls, path) -> ReferenceProfile:
@@ -980,7 +1004,7 @@ def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
         raise ParameterError(f"time column {time_column!r} is not in the {name}", value=time_column, fix=f"pass one of {list(df.columns)[:10]}")
     if freq is not None:
         if time_column is None:
-            raise ParameterError("`freq` needs a time column", value=freq, fix="pass time_column='timestamp' (or use chunk_size)")
+            raise ParameterError("`freq` needs a time column", value=freq, fix="pass time='timestamp' (or use chunk_size)")
         t = pd.to_datetime(df[time_column], errors="coerce")
         if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates", value=df[time_column].head(3).tolist(), fix="pass a datetime column")
         try:
@@ -1056,7 +1080,7 @@ class DriftTimeline(Report):
         return ax
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
                     data, # DataFrame or path of the production data to cut into windows
-                    *, time_column:str=None, # time column (default: the schema's time column)
+                    *, time:str=None, # the time column (default: the schema's time column)
                     chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
                     target:str=None, label:str=None, # the label column: never tested as a feature
@@ -1064,14 +1088,14 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time_column
+    pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time
     if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
         reference = read_table(reference, name="reference")
-        if time_column not in reference.columns: ref_time = None   # a reference without the time column cannot test it
+        if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
     prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
-    tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
+    tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
     rows, eff, reps, skipped = [], [], [], []
@@ -1306,15 +1330,24 @@ class PerformanceTimeline(Report):
         return ax
 
 # %% ../nbs/20_drift.ipynb #e4c16f53
+def _time_values(X, time:str) -> pd.Series:
+    "The time column `time` of the rows' frame `X`."
+    if X is None:
+        raise ParameterError(f"time={time!r} names a column of X, but X was not given", value=time,
+                             fix="pass X= the rows (one per label) with their time column")
+    X = read_table(X, name="X")
+    if time not in X.columns:
+        raise ParameterError(f"time column {time!r} is not in X", value=time, fix=f"pass one of {list(X.columns)[:10]}")
+    return X[time].reset_index(drop=True)
 def performance_over_time(y_true, # labels in time order (or with `time`)
                           y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
-                          *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times
+                          *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
                           chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
                           reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
                           metric:str=None, # a name in prodkit.quality.METRICS; default: auc for two classes, accuracy for more, mae for regression
                           classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
                           min_rows:int=30, # windows with fewer rows get no value; their `note` says why
-                          X=None, X_reference=None, # features (DataFrames) of the rows and of the reference rows: expected performance under covariate shift
+                          X=None, X_reference=None, # the rows (DataFrame: features, time column) and the reference rows: with both, expected performance under covariate shift
                           alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
                           false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
                           delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
@@ -1341,8 +1374,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     y, yr, s, sr, task, metric = _task_arrays(y, yr, s, sr, metric, classes); rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"_i": np.arange(len(y))})
     if time is not None:
-        tt = pd.Series(np.asarray(time)) if not isinstance(time, pd.Series) else time.reset_index(drop=True)
-        if len(tt) != len(y): raise DataError(f"time has {len(tt)} rows but y_true has {len(y)}", fix="pass one timestamp per row")
+        tt = _time_values(X, time)
+        if len(tt) != len(y): raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt), fix="pass X with one row per label")
         frame["_t"] = tt.to_numpy()
     wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
     ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng); z = stats.norm.ppf(1 - alpha / 2); better = metric_direction(metric) == "higher"
