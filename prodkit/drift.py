@@ -401,6 +401,36 @@ def _predict(pred, df:pd.DataFrame, task:str=None): # task: what the reference p
     if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
     return np.asarray(pred.predict_proba(df), float), None
 
+# %% ../nbs/20_drift.ipynb #dde612fa
+def _check_columns(df, feats, name, profile=None):
+    missing = [f for f in feats if f not in df.columns]
+    if missing:
+        probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
+        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
+                          fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
+    for f in feats:
+        nested = _nested_type(df[f])
+        if nested: raise _nested_error(name, f, nested)
+def _check_compare_args(alpha, correction, n_boot, level):
+    check_positive("alpha", alpha)
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
+    check_choice("correction", correction, ["holm", "bh", "none"])
+    check_positive("n_boot", n_boot, allow_zero=True, integer=True)
+    check_positive("level", level)
+    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level, fix="use e.g. level=0.95")
+
+# %% ../nbs/20_drift.ipynb #59d8583f
+def _tolerance(tolerance):
+    tol = dict(DEFAULT_TOLERANCE)
+    if tolerance is None: return tol
+    if not isinstance(tolerance, dict):
+        raise ParameterError("`tolerance` must be a dict", value=tolerance, fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
+    for k, v in tolerance.items():
+        if k not in tol: raise ParameterError(f"unknown tolerance {k!r}", value=k, fix=f"use keys of {list(tol)}")
+        check_positive(f"tolerance[{k!r}]", v, allow_zero=True)
+        tol[k] = float(v)
+    return tol
+
 # %% ../nbs/20_drift.ipynb #8946ca51
 @dataclass
 class WindowSummary:
@@ -449,40 +479,6 @@ class ReferenceProfile:
     def __repr__(self):
         return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, task={self.task})"
 
-# %% ../nbs/20_drift.ipynb #c1a12666
-@patch(cls_method=True)
-def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference data
-        *, schema:Schema=None, # features and kinds; inferred from `reference` when None
-        features:Sequence[str]=None, # subset of the schema's features to profile
-        target:str=None, time:str=None, # roles used when the schema is inferred
-        bins:int=200, # quantile bins per numeric feature (fixed by the reference, never by current data)
-        sample_rows:int=10_000, # rows kept for the multivariate test and model outputs
-        predictor=None, model=None, # optional model: profile its outputs on the sample rows
-        seed:int=0, progress:bool=False) -> "ReferenceProfile":
-    "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
-    check_positive("bins", bins, integer=True)
-    check_positive("sample_rows", sample_rows, integer=True)
-    if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
-    df = read_table(reference, name="reference")
-    if schema is None: schema = Schema.infer(df, target=target, time=time)
-    feats = list(features) if features is not None else [f.name for f in schema.features]
-    unknown = [f for f in feats if f not in schema.names]
-    if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5], fix=f"choose from {schema.names[:10]}")
-    kinds = {f: ("numeric" if schema[f].kind in ("numeric", "datetime") else "categorical") for f in feats}
-    _check_columns(df, feats, "reference")
-    cols = {}
-    from tqdm.auto import tqdm
-    for f in tqdm(feats, desc="profiling reference", disable=not progress, leave=False):
-        if kinds[f] == "numeric": cols[f] = _fit_numeric(_numeric_values(df[f], f), bins)
-        else: cols[f] = _fit_categorical(df[f])
-    prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
-    pred = _resolve_predictor(predictor, model)
-    cl = (pred.classes if isinstance(pred, Predictor) else pred.classes_) if isinstance(pred, Scorer) else None
-    if cl is not None: prof.classes = [str(c) for c in cl]
-    prof.sample_ = prof._window(df, sample_rows=sample_rows, predictor=pred, seed=seed, stats=False)
-    if pred is not None: prof.task = "regression" if prof.sample_.values is not None else "classification"
-    return prof
-
 # %% ../nbs/20_drift.ipynb #099abe2f
 @patch
 def _window(self:ReferenceProfile, df, *, sample_rows, predictor, seed, stats=True, progress=False) -> WindowSummary:
@@ -527,6 +523,40 @@ def _encode(self:ReferenceProfile, sdf:pd.DataFrame) -> np.ndarray:
             out[:, j] = v
     return out
 
+# %% ../nbs/20_drift.ipynb #c1a12666
+@patch(cls_method=True)
+def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference data
+        *, schema:Schema=None, # features and kinds; inferred from `reference` when None
+        features:Sequence[str]=None, # subset of the schema's features to profile
+        target:str=None, time:str=None, # roles used when the schema is inferred
+        bins:int=200, # quantile bins per numeric feature (fixed by the reference, never by current data)
+        sample_rows:int=10_000, # rows kept for the multivariate test and model outputs
+        predictor=None, model=None, # optional model: profile its outputs on the sample rows
+        seed:int=0, progress:bool=False) -> "ReferenceProfile":
+    "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
+    check_positive("bins", bins, integer=True)
+    check_positive("sample_rows", sample_rows, integer=True)
+    if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
+    df = read_table(reference, name="reference")
+    if schema is None: schema = Schema.infer(df, target=target, time=time)
+    feats = list(features) if features is not None else [f.name for f in schema.features]
+    unknown = [f for f in feats if f not in schema.names]
+    if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5], fix=f"choose from {schema.names[:10]}")
+    kinds = {f: ("numeric" if schema[f].kind in ("numeric", "datetime") else "categorical") for f in feats}
+    _check_columns(df, feats, "reference")
+    cols = {}
+    from tqdm.auto import tqdm
+    for f in tqdm(feats, desc="profiling reference", disable=not progress, leave=False):
+        if kinds[f] == "numeric": cols[f] = _fit_numeric(_numeric_values(df[f], f), bins)
+        else: cols[f] = _fit_categorical(df[f])
+    prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
+    pred = _resolve_predictor(predictor, model)
+    cl = (pred.classes if isinstance(pred, Predictor) else pred.classes_) if isinstance(pred, Scorer) else None
+    if cl is not None: prof.classes = [str(c) for c in cl]
+    prof.sample_ = prof._window(df, sample_rows=sample_rows, predictor=pred, seed=seed, stats=False)
+    if pred is not None: prof.task = "regression" if prof.sample_.values is not None else "classification"
+    return prof
+
 # %% ../nbs/20_drift.ipynb #ae6052ef
 @patch
 def summarize(self:ReferenceProfile, current, # DataFrame or path of a data window
@@ -557,36 +587,6 @@ def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSumma
                       f"{len(lpf)} of {len(self.features)} features could not show drift of twice the tolerance, "
                       f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
     return rep
-
-# %% ../nbs/20_drift.ipynb #dde612fa
-def _check_columns(df, feats, name, profile=None):
-    missing = [f for f in feats if f not in df.columns]
-    if missing:
-        probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
-        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
-                          fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
-    for f in feats:
-        nested = _nested_type(df[f])
-        if nested: raise _nested_error(name, f, nested)
-def _check_compare_args(alpha, correction, n_boot, level):
-    check_positive("alpha", alpha)
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
-    check_choice("correction", correction, ["holm", "bh", "none"])
-    check_positive("n_boot", n_boot, allow_zero=True, integer=True)
-    check_positive("level", level)
-    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level, fix="use e.g. level=0.95")
-
-# %% ../nbs/20_drift.ipynb #59d8583f
-def _tolerance(tolerance):
-    tol = dict(DEFAULT_TOLERANCE)
-    if tolerance is None: return tol
-    if not isinstance(tolerance, dict):
-        raise ParameterError("`tolerance` must be a dict", value=tolerance, fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
-    for k, v in tolerance.items():
-        if k not in tol: raise ParameterError(f"unknown tolerance {k!r}", value=k, fix=f"use keys of {list(tol)}")
-        check_positive(f"tolerance[{k!r}]", v, allow_zero=True)
-        tol[k] = float(v)
-    return tol
 
 # %% ../nbs/20_drift.ipynb #5b61edb4
 @patch(cls_method=True)
@@ -752,37 +752,31 @@ def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     row["min_effect"], row["power_note"] = _min_effect(kind, ref, cur, alpha), _power_note(ref, cur)
     return row
 
-# %% ../nbs/20_drift.ipynb #6a0e2621
-def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
-    from tqdm.auto import tqdm
-    rng = np.random.default_rng(seed)
+# %% ../nbs/20_drift.ipynb #828ec44e
+def _output_rows(prof, win, rows, dists, *, n_boot, level, rng, alpha):
+    "Rows (and plot data) for the model's outputs and confidence, each summarised on bins of the reference's outputs."
     ref_w = prof.sample_
-    rows, dists = [], {}
-    for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
-        dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
-    if (win.proba is not None or win.values is not None):
-        if ref_w.proba is None and ref_w.values is None:
-            raise ParameterError("the reference profile has no model outputs to compare with", value=None,
-                                 fix="fit the profile with ReferenceProfile.fit(reference, predictor=...)")
-        ro = _output_columns(ref_w.proba, ref_w.values, prof.classes)
-        co = _output_columns(win.proba, win.values, prof.classes)
-        for name, (kind, role, rv) in ro.items():
-            if name not in co: continue
-            cv = co[name][2]
-            if kind == "numeric":
-                rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200))
-                cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
-            else:
-                rs = _fit_categorical(rv)
-                cs = _sum_categorical(cv, rs["categories"])
-            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha))
-            dists[name] = _dist_data(kind, rs, cs)
-    t = pd.DataFrame(rows)
-    mv = None
-    if multivariate and len(prof.features) and len(win.sample):
-        cat = [prof.kinds[f] == "categorical" for f in prof.features]
-        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
+    if win.proba is None and win.values is None: return
+    if ref_w.proba is None and ref_w.values is None:
+        raise ParameterError("the reference profile has no model outputs to compare with", value=None,
+                             fix="fit the profile with ReferenceProfile.fit(reference, predictor=...)")
+    ro = _output_columns(ref_w.proba, ref_w.values, prof.classes)
+    co = _output_columns(win.proba, win.values, prof.classes)
+    for name, (kind, role, rv) in ro.items():
+        if name not in co: continue
+        cv = co[name][2]
+        if kind == "numeric":
+            rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200))
+            cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
+        else:
+            rs = _fit_categorical(rv)
+            cs = _sum_categorical(cv, rs["categories"])
+        rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha))
+        dists[name] = _dist_data(kind, rs, cs)
+
+# %% ../nbs/20_drift.ipynb #2b645ffd
+def _decide(t, mv, *, alpha, correction, tol):
+    "Adjust every p-value as one family and mark what drifted: significant AND beyond the tolerance (in place)."
     # one family of hypotheses: every feature's distribution, missing-rate and unseen-category tests, and the multivariate test
     fam = np.concatenate([t["p_value"].to_numpy(float), t["missing_p"].to_numpy(float), t["unseen_p"].to_numpy(float),
                           [mv["p_value"] if mv else np.nan]])
@@ -805,6 +799,23 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
         mv["drifted"] = bool(pa_mv < alpha and mv["ci_low"] > 0.5 + tol["multivariate"])
         t["attribution"] = t["feature"].map(mv["attribution"])
     else: t["attribution"] = np.nan
+
+# %% ../nbs/20_drift.ipynb #6a0e2621
+def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
+    from tqdm.auto import tqdm
+    rng = np.random.default_rng(seed)
+    ref_w = prof.sample_
+    rows, dists = [], {}
+    for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
+        dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
+    _output_rows(prof, win, rows, dists, n_boot=n_boot, level=level, rng=rng, alpha=alpha)
+    t = pd.DataFrame(rows)
+    mv = None
+    if multivariate and len(prof.features) and len(win.sample):
+        cat = [prof.kinds[f] == "categorical" for f in prof.features]
+        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
+    _decide(t, mv, alpha=alpha, correction=correction, tol=tol)
     t["_sev"] = t["effect_size"] / t["tolerance"]
     t = t.sort_values(["drifted", "_sev"], ascending=[False, False], na_position="last").drop(columns="_sev").reset_index(drop=True)
     cal = _calibration(ref_w, win, prof.classes, n_boot=n_boot, level=level, rng=rng)
@@ -866,6 +877,19 @@ class DriftReport(Report):
 
     _plot_kinds = ("overview", "feature", "distributions")
 
+# %% ../nbs/20_drift.ipynb #3637b23a
+@patch(as_prop=True)
+def low_power_features(self:DriftReport) -> list:
+    "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
+    f = self._features()
+    return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
+
+# %% ../nbs/20_drift.ipynb #e93696b6
+@patch(as_prop=True)
+def low_power(self:DriftReport) -> bool:
+    "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
+    return bool(self.low_power_features)
+
 # %% ../nbs/20_drift.ipynb #d18d9d83
 @patch(as_prop=True)
 def drifted_features(self:DriftReport) -> list:
@@ -899,19 +923,6 @@ def _summary(self:DriftReport) -> dict:
             "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
             "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
             "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
-
-# %% ../nbs/20_drift.ipynb #3637b23a
-@patch(as_prop=True)
-def low_power_features(self:DriftReport) -> list:
-    "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
-    f = self._features()
-    return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
-
-# %% ../nbs/20_drift.ipynb #e93696b6
-@patch(as_prop=True)
-def low_power(self:DriftReport) -> bool:
-    "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
-    return bool(self.low_power_features)
 
 # %% ../nbs/20_drift.ipynb #f35885b6
 @patch
@@ -1254,6 +1265,59 @@ class DriftTimeline(Report):
     reports: list = field(default_factory=list, repr=False)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n", "reason"]))  # windows not compared, and why
 
+# %% ../nbs/20_drift.ipynb #959cdd10
+def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
+                    data, # DataFrame or path of the production data to cut into windows
+                    *, time:str=None, # the time column (default: the schema's time column)
+                    chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
+                    schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
+                    target:str=None, label:str=None, # the label column: never tested as a feature
+                    multivariate:bool=False, # a domain classifier per window (slower)
+                    min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
+                    progress:bool=True, **compare_kwargs) -> DriftTimeline:
+    "Compare each window of `data` with the reference; each window is its own family of tests."
+    pred = _resolve_predictor(predictor, model)
+    target = _label(target, label)
+    ref_time = time
+    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
+        reference = read_table(reference, name="reference")
+        if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
+                       predictor=pred, model=None, seed=seed, progress=False)
+    df = read_table(data, name="data")
+    tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
+    wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
+    from tqdm.auto import tqdm
+    rows, eff, reps, skipped = [], [], [], []
+    for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
+        if len(g) < min_rows:
+            skipped.append({"window": label, "start": s, "end": e, "n": len(g), "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
+            continue
+        with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
+            warnings.simplefilter("ignore", LowPowerWarning)
+            r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
+        sm = r.summary
+        reps.append(r)
+        rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
+                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
+                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
+                     "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
+        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
+        t.insert(0, "window", label)
+        t.insert(1, "start", s)
+        eff.append(t)
+    if not rows:
+        largest = max((len(w[3]) for w in wins), default=0)
+        raise DataError(f"none of the {len(wins)} windows has at least {min_rows} rows (the largest has {largest} rows)",
+                        value=freq if freq is not None else chunk_size,
+                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
+    n_lp = sum(r["low_power"] for r in rows)
+    if n_lp:
+        warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
+                      "(see the low_power column)", LowPowerWarning, stacklevel=2)
+    sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
+    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
+
 # %% ../nbs/20_drift.ipynb #7c68c66c
 @patch
 def to_frame(self:DriftTimeline) -> pd.DataFrame:
@@ -1314,59 +1378,6 @@ def _plot(self:DriftTimeline, ax, max_features:int=8, by:str="max"):
     for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)   # feature names are text, never mathtext
     return ax
 
-# %% ../nbs/20_drift.ipynb #959cdd10
-def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
-                    data, # DataFrame or path of the production data to cut into windows
-                    *, time:str=None, # the time column (default: the schema's time column)
-                    chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
-                    schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
-                    target:str=None, label:str=None, # the label column: never tested as a feature
-                    multivariate:bool=False, # a domain classifier per window (slower)
-                    min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
-                    progress:bool=True, **compare_kwargs) -> DriftTimeline:
-    "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model)
-    target = _label(target, label)
-    ref_time = time
-    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
-        reference = read_table(reference, name="reference")
-        if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
-    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
-                       predictor=pred, model=None, seed=seed, progress=False)
-    df = read_table(data, name="data")
-    tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
-    wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
-    from tqdm.auto import tqdm
-    rows, eff, reps, skipped = [], [], [], []
-    for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
-        if len(g) < min_rows:
-            skipped.append({"window": label, "start": s, "end": e, "n": len(g), "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
-            continue
-        with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
-            warnings.simplefilter("ignore", LowPowerWarning)
-            r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
-        sm = r.summary
-        reps.append(r)
-        rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
-                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
-                     "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
-                     "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
-        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
-        t.insert(0, "window", label)
-        t.insert(1, "start", s)
-        eff.append(t)
-    if not rows:
-        largest = max((len(w[3]) for w in wins), default=0)
-        raise DataError(f"none of the {len(wins)} windows has at least {min_rows} rows (the largest has {largest} rows)",
-                        value=freq if freq is not None else chunk_size,
-                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
-    n_lp = sum(r["low_power"] for r in rows)
-    if n_lp:
-        warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
-                      "(see the low_power column)", LowPowerWarning, stacklevel=2)
-    sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
-    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
-
 # %% ../nbs/20_drift.ipynb #77194eea
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     "Largest one-sided Page-Hinkley statistic of each row of `streams` (upward changes of the mean)."
@@ -1381,6 +1392,15 @@ class PageHinkley:
                  threshold:float=None, # alarm threshold; default: calibrated by simulation in `fit`
                  false_alarm:float=0.05): # probability of any alarm over `horizon` steps of a stream without change
         self.delta, self.threshold, self.false_alarm = delta, threshold, false_alarm
+
+# %% ../nbs/20_drift.ipynb #d75a65d8
+@patch
+def reset(self:PageHinkley):
+    "Forget the stream seen so far (after an alarm)."
+    self._s = 0.0
+    self._m = 0.0
+    self.t_ = 0
+    return self
 
 # %% ../nbs/20_drift.ipynb #afbfceb6
 @patch
@@ -1411,15 +1431,6 @@ def fit(self:PageHinkley, reference, # the stream's values when nothing has chan
         k = min(int(math.ceil((1 - self.false_alarm) * (len(mx) + 1))) - 1, len(mx) - 1)
         self.threshold_ = float(mx[k])
     self.reset()
-    return self
-
-# %% ../nbs/20_drift.ipynb #d75a65d8
-@patch
-def reset(self:PageHinkley):
-    "Forget the stream seen so far (after an alarm)."
-    self._s = 0.0
-    self._m = 0.0
-    self.t_ = 0
     return self
 
 # %% ../nbs/20_drift.ipynb #71990b8e
@@ -1575,6 +1586,145 @@ class PerformanceTimeline(Report):
     alarms: pd.DataFrame
     detector: dict = field(default_factory=dict)
 
+# %% ../nbs/20_drift.ipynb #e4c16f53
+def _time_values(X, time:str) -> pd.Series:
+    "The time column `time` of the rows' frame `X`."
+    if X is None:
+        raise ParameterError(f"time={time!r} names a column of X, but X was not given", value=time,
+                             fix="pass X= the rows (one per label) with their time column")
+    X = read_table(X, name="X")
+    if time not in X.columns:
+        raise ParameterError(f"time column {time!r} is not in X", value=time, fix=f"pass one of {list(X.columns)[:10]}")
+    return X[time].reset_index(drop=True)
+
+# %% ../nbs/20_drift.ipynb #de1d7d7a
+def _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows):
+    "performance_over_time's settings, checked before any data is read."
+    if metric is not None: metric_direction(metric)   # an unknown name: ParameterError with the nearest one
+    check_positive("tolerance", tolerance, allow_zero=True)
+    check_positive("n_boot", n_boot, integer=True)
+    check_choice("stream", stream, ["auto", "excess", "error"])
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
+    check_positive("min_rows", min_rows, integer=True)
+def _perf_arrays(y_true, y_score, reference, classes, metric):
+    "Labels and scores of the rows and of the reference, checked and read as `_task_arrays` reads them."
+    y = np.asarray(y_true)
+    s = np.asarray(y_score, float)
+    if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
+    if len(y) != len(s):
+        raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
+    if not np.isfinite(s).all():
+        raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
+    if isinstance(reference, ReferenceProfile):
+        classes = reference.classes if classes is None else classes
+        reference = _profile_outputs(reference)
+    if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
+        raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
+                             fix="pass reference=(labels, scores) of the model on its reference data")
+    yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
+    if len(yr) != len(sr) or len(yr) < 20:
+        raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)),
+                        fix="pass the model's reference labels and scores")
+    return _task_arrays(y, yr, s, sr, metric, classes)
+
+# %% ../nbs/20_drift.ipynb #08228987
+def _perf_row(metric, yw, sw, ref, *, z, tolerance, min_rows, n_boot, rng) -> dict:
+    "One window's value with its CI, its change against the reference `(value, se)` and whether it degraded."
+    ref_v, ref_se = ref
+    note = _window_note(metric, yw, min_rows)
+    v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw, n_boot=n_boot, rng=rng)
+    note = note or ("" if np.isfinite(v) else f"{metric} is undefined on these rows")
+    d = (v - ref_v) if metric_direction(metric) == "higher" else (ref_v - v)
+    dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
+    return {"n": len(yw), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
+            "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
+            "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
+def _covariate_encoding(X, X_reference, n, n_ref):
+    "Both feature frames encoded for the domain classifier, or None when either is missing."
+    if X is None or X_reference is None: return None
+    X = read_table(X, name="X")
+    X_reference = read_table(X_reference, name="X_reference")
+    if len(X) != n or len(X_reference) != n_ref:
+        raise DataError("X and X_reference must have one row per label", value=(len(X), n, len(X_reference), n_ref),
+                        fix="align features with labels")
+    return _encode_like(X_reference, X)
+def _covariate_effects(metric, enc, i, yr, sr, v, *, max_rows, seed) -> dict:
+    "The reference's value reweighted to look like rows `i` (expected under covariate shift), and the two effects."
+    ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
+    ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts)
+    base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
+    return {"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev}
+
+# %% ../nbs/20_drift.ipynb #4177f31b
+def _stream_alarms(task, y, s, yr, sr, frame, wins, W, *, excess, delta, false_alarm, seed):
+    "Page-Hinkley alarms on the rows' error stream in time order (a table), counted per window into `W['alarms']`."
+    order = np.arange(len(y)) if "_t" not in frame else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(_errors(task, yr, sr, excess), horizon=len(y), seed=seed)
+    hits = ph.detect(_errors(task, y[order], s[order], excess))
+    times = frame["_t"].to_numpy()[order][hits] if "_t" in frame else hits
+    alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
+    if len(W):  # alarms per window: where the error stream rose
+        win_of = np.empty(len(y), int)
+        for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
+        counts = np.bincount(win_of[alarms["index"].to_numpy()], minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
+        W["alarms"] = [int(counts[k]) for k in range(len(wins))]
+    return alarms, ph
+
+# %% ../nbs/20_drift.ipynb #53b295f3
+def performance_over_time(y_true, # labels in time order (or with `time`)
+                          y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
+                          *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
+                          chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
+                          reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
+                          metric:str=None, # a name in prodkit.quality.METRICS; default: auc for two classes, accuracy for more, mae for regression
+                          classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
+                          min_rows:int=30, # windows with fewer rows get no value; their `note` says why
+                          X=None, X_reference=None, # the rows (DataFrame: features, time column) and the reference rows: with both, expected performance under covariate shift
+                          alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
+                          false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
+                          delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
+                          stream:str="auto", # 'excess' (error minus the error the model's confidence expects), 'error', or 'auto' (excess for classifiers)
+                          n_boot:int=200, # bootstrap resamples for each value's standard error
+                          max_rows:int=2000, seed:int=0, progress:bool=True) -> PerformanceTimeline:
+    "Performance per window vs the reference with CIs; how much covariate shift explains; Page-Hinkley alarms on the errors."
+    _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows)
+    y, yr, s, sr, task, metric = _perf_arrays(y_true, y_score, reference, classes, metric)
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"_i": np.arange(len(y))})
+    if time is not None:
+        tt = _time_values(X, time)
+        if len(tt) != len(y):
+            raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt), fix="pass X with one row per label")
+        frame["_t"] = tt.to_numpy()
+    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
+    ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng)
+    if not np.isfinite(ref_v):
+        raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
+                        fix="pass reference labels and scores with every class present")
+    enc = _covariate_encoding(X, X_reference, len(y), len(yr))
+    z = stats.norm.ppf(1 - alpha / 2)
+    from tqdm.auto import tqdm
+    rows = []
+    for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
+        i = g["_i"].to_numpy()
+        row = _perf_row(metric, y[i], s[i], (ref_v, ref_se), z=z, tolerance=tolerance, min_rows=min_rows, n_boot=n_boot, rng=rng)
+        row = {"window": label, "start": st, "end": en, **row}
+        if enc is not None and not row["note"] and len(i) >= 30:   # the domain classifier needs a few rows per fold
+            row.update(_covariate_effects(metric, enc, i, yr, sr, row["value"], max_rows=max_rows, seed=seed))
+        rows.append(row)
+    W = pd.DataFrame(rows)
+    if W["value"].isna().all():
+        raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}",
+                        value=freq if freq is not None else chunk_size,
+                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
+    excess = stream in ("excess", "auto") and task == "classification"
+    if delta is None and task == "classification": delta = 0.05
+    alarms, ph = _stream_alarms(task, y, s, yr, sr, frame, wins, W, excess=excess, delta=delta, false_alarm=false_alarm, seed=seed)
+    det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm,
+           "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_, "tolerance": tolerance, "alpha": alpha}
+    ref = {"value": ref_v, "ci_low": ref_v - z * ref_se, "ci_high": ref_v + z * ref_se, "n": len(yr)}
+    return PerformanceTimeline(windows=W, metric=metric, reference=ref, alarms=alarms, detector=det, seed=seed)
+
 # %% ../nbs/20_drift.ipynb #6bbcf8e5
 @patch
 def to_frame(self:PerformanceTimeline) -> pd.DataFrame:
@@ -1634,111 +1784,3 @@ def _plot(self:PerformanceTimeline, ax):
     ax.set_title(self.headline()[:100], fontsize=9, parse_math=False)
     ax.legend(fontsize=7)
     return ax
-
-# %% ../nbs/20_drift.ipynb #e4c16f53
-def _time_values(X, time:str) -> pd.Series:
-    "The time column `time` of the rows' frame `X`."
-    if X is None:
-        raise ParameterError(f"time={time!r} names a column of X, but X was not given", value=time,
-                             fix="pass X= the rows (one per label) with their time column")
-    X = read_table(X, name="X")
-    if time not in X.columns:
-        raise ParameterError(f"time column {time!r} is not in X", value=time, fix=f"pass one of {list(X.columns)[:10]}")
-    return X[time].reset_index(drop=True)
-
-# %% ../nbs/20_drift.ipynb #53b295f3
-def performance_over_time(y_true, # labels in time order (or with `time`)
-                          y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
-                          *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
-                          chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
-                          reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
-                          metric:str=None, # a name in prodkit.quality.METRICS; default: auc for two classes, accuracy for more, mae for regression
-                          classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
-                          min_rows:int=30, # windows with fewer rows get no value; their `note` says why
-                          X=None, X_reference=None, # the rows (DataFrame: features, time column) and the reference rows: with both, expected performance under covariate shift
-                          alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
-                          false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
-                          delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
-                          stream:str="auto", # 'excess' (error minus the error the model's confidence expects), 'error', or 'auto' (excess for classifiers)
-                          n_boot:int=200, # bootstrap resamples for each value's standard error
-                          max_rows:int=2000, seed:int=0, progress:bool=True) -> PerformanceTimeline:
-    "Performance per window vs the reference with CIs; how much covariate shift explains; Page-Hinkley alarms on the errors."
-    if metric is not None: metric_direction(metric)   # an unknown name: ParameterError with the nearest one
-    check_positive("tolerance", tolerance, allow_zero=True)
-    check_positive("n_boot", n_boot, integer=True)
-    check_choice("stream", stream, ["auto", "excess", "error"])
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
-    y = np.asarray(y_true)
-    s = np.asarray(y_score, float)
-    if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
-    if len(y) != len(s): raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
-    if not np.isfinite(s).all(): raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
-    if isinstance(reference, ReferenceProfile):
-        classes = reference.classes if classes is None else classes
-        reference = _profile_outputs(reference)
-    if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
-        raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
-                             fix="pass reference=(labels, scores) of the model on its reference data")
-    yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
-    if len(yr) != len(sr) or len(yr) < 20: raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)), fix="pass the model's reference labels and scores")
-    check_positive("min_rows", min_rows, integer=True)
-    y, yr, s, sr, task, metric = _task_arrays(y, yr, s, sr, metric, classes)
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"_i": np.arange(len(y))})
-    if time is not None:
-        tt = _time_values(X, time)
-        if len(tt) != len(y): raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt), fix="pass X with one row per label")
-        frame["_t"] = tt.to_numpy()
-    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
-    ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng)
-    z = stats.norm.ppf(1 - alpha / 2)
-    better = metric_direction(metric) == "higher"
-    if not np.isfinite(ref_v): raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
-                                               fix="pass reference labels and scores with every class present")
-    enc = None
-    if X is not None and X_reference is not None:
-        X = read_table(X, name="X")
-        X_reference = read_table(X_reference, name="X_reference")
-        if len(X) != len(y) or len(X_reference) != len(yr):
-            raise DataError("X and X_reference must have one row per label", value=(len(X), len(y), len(X_reference), len(yr)), fix="align features with labels")
-        enc = _encode_like(X_reference, X)
-    from tqdm.auto import tqdm
-    rows = []
-    for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
-        i = g["_i"].to_numpy()
-        yw, sw = y[i], s[i]
-        note = _window_note(metric, yw, min_rows)
-        v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw, n_boot=n_boot, rng=rng)
-        note = note or ("" if np.isfinite(v) else f"{metric} is undefined on these rows")
-        d = (v - ref_v) if better else (ref_v - v)
-        dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
-        row = {"window": label, "start": st, "end": en, "n": len(i), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
-               "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
-               "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
-        if enc is not None and not note and len(i) >= 30:   # the domain classifier needs a few rows per fold
-            ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
-            ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts)
-            base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
-            row.update({"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev})
-        rows.append(row)
-    W = pd.DataFrame(rows)
-    if W["value"].isna().all():
-        raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}", value=freq if freq is not None else chunk_size,
-                        fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
-    excess = (stream == "excess" or stream == "auto") and task == "classification"
-    errs_ref = _errors(task, yr, sr, excess)
-    order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
-    if delta is None and task == "classification": delta = 0.05
-    ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(errs_ref, horizon=len(y), seed=seed)
-    hits = ph.detect(_errors(task, y[order], s[order], excess))
-    times = frame["_t"].to_numpy()[order][hits] if time is not None else hits
-    alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
-    if len(W):  # alarms per window: where the error stream rose
-        win_of = np.empty(len(y), int)
-        for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
-        counts = np.bincount(win_of[alarms["index"].to_numpy()], minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
-        W["alarms"] = [int(counts[k]) for k in range(len(wins))]
-    det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm, "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_,
-           "tolerance": tolerance, "alpha": alpha}
-    ref = {"value": ref_v, "ci_low": ref_v - z * ref_se, "ci_high": ref_v + z * ref_se, "n": len(yr)}
-    return PerformanceTimeline(windows=W, metric=metric, reference=ref, alarms=alarms, detector=det, seed=seed)
