@@ -60,6 +60,8 @@ def _ks_pvalue(d, n, m):
     if n == 0 or m == 0: return np.nan
     en = math.sqrt(n * m / (n + m))
     return float(special.kolmogorov((en + 0.12 + 0.11 / en) * d))
+
+# %% ../nbs/20_drift.ipynb #b9896171
 def _w1_from_cdfs(edges, Fr, Fc, tail_lo, tail_hi):
     "Wasserstein-1 between CDFs known at `edges` (linear between them) plus the mass outside [edges[0], edges[-1]]."
     d = Fr - Fc  # (..., E)
@@ -70,6 +72,8 @@ def _w1_from_cdfs(edges, Fr, Fc, tail_lo, tail_hi):
     denom = np.where(denom == 0, 1.0, denom)
     inner = np.where(same, np.abs(a + b) / 2, (a * a + b * b) / (2 * denom))
     return (inner * w).sum(-1) + tail_lo + tail_hi
+
+# %% ../nbs/20_drift.ipynb #fac92917
 def _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tail):
     "Wasserstein-1 using each bin's sum of values: exact in every bin where the CDFs are on the same side at both edges."
     E = len(edges)
@@ -89,6 +93,8 @@ def _js_distance(P, Q):
         kp = np.where(P > 0, P * np.log2(np.where(P > 0, P, 1) / np.where(M > 0, M, 1)), 0).sum(-1)
         kq = np.where(Q > 0, Q * np.log2(np.where(Q > 0, Q, 1) / np.where(M > 0, M, 1)), 0).sum(-1)
     return np.sqrt(np.clip((kp + kq) / 2, 0, 1))
+
+# %% ../nbs/20_drift.ipynb #5ed7f8b5
 def _psi(pr, pc, eps=1e-4):
     "Population stability index between two arrays of bin proportions."
     pr = np.clip(pr, eps, None)
@@ -118,6 +124,8 @@ def auc_ci(y, s, *, level:float=0.95) -> tuple:
 # %% ../nbs/20_drift.ipynb #a646955a
 def _schema_error(col, problem, msg, fix):
     return SchemaError(msg, fix=fix, problems=[SchemaProblem(col, problem, msg, fix)])
+
+# %% ../nbs/20_drift.ipynb #cfb006f2
 def _numeric_values(s:pd.Series, name:str) -> np.ndarray:
     "A column as float64 with NaN for missing; datetimes become seconds; inf is refused."
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -148,6 +156,8 @@ def _fit_numeric(v:np.ndarray, bins:int) -> dict:
         q = np.ceil(np.linspace(0, 1, bins + 1) * len(vs)).astype(int) - 1
         edges = np.unique(vs[np.clip(q, 0, len(vs) - 1)])
     return {"edges": edges, **_sum_sorted(vs, n_miss, edges)}
+
+# %% ../nbs/20_drift.ipynb #1d2a3848
 def _sum_numeric(v:np.ndarray, edges:np.ndarray) -> dict:
     "Mergeable summary of values `v` on fixed `edges`: bin counts, tail sums, moments, missing count."
     miss = np.isnan(v)
@@ -167,10 +177,14 @@ def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
             "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums,
             "n_below": n_lo, "n_above": int(len(vs) - le[-1]),   # values outside [edges[0], edges[-1]]: plots show them
             "min": float(vs[0]) if len(vs) else None, "max": float(vs[-1]) if len(vs) else None}
+
+# %% ../nbs/20_drift.ipynb #41111920
 def _label_text(v) -> str:
     "A label as text, so labels 1, 1.0 and '1' all match the class 1."
     if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
     return str(v)
+
+# %% ../nbs/20_drift.ipynb #14ddb7da
 def _category_codes(s:pd.Series):
     "Factorize a column: (codes with -1 for missing, unique values as strings)."
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -183,6 +197,8 @@ def _fit_categorical(s:pd.Series) -> dict:
     order = sorted(range(len(uniq)), key=lambda i: (-cnt[i], uniq[i]))
     return {"categories": [uniq[i] for i in order], "counts": cnt[order].astype(np.int64), "n": int(cnt.sum()),
             "n_missing": int((codes < 0).sum()), "n_singletons": int((cnt == 1).sum())}
+
+# %% ../nbs/20_drift.ipynb #bcd849e4
 def _sum_categorical(s:pd.Series, categories:list, index:dict=None, max_unseen:int=50) -> dict:
     "Mergeable summary of a column against reference `categories`: counts, missing, unseen categories."
     index = index or {c: i for i, c in enumerate(categories)}
@@ -220,12 +236,16 @@ def _boot_ci(est, boots, level):
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     bias = boots.mean() - est
     return float(max(lo - bias, 0.0)), float(max(hi - bias, 0.0))
+
+# %% ../nbs/20_drift.ipynb #e0edf36a
 def _poisson_boot(counts, n_boot, rng):
     "Poisson-bootstrap replicates of bin counts (only non-empty bins are drawn)."
     out = np.zeros((n_boot, len(counts)))
     nz = np.flatnonzero(counts)
     out[:, nz] = rng.poisson(counts[nz], size=(n_boot, len(nz)))
     return out
+
+# %% ../nbs/20_drift.ipynb #e6fef40a
 def _coarse_starts(cr, k=10):
     "Start indices of ~k bins of equal reference mass, built from the fine reference bins."
     cum = np.cumsum(cr) / max(cr.sum(), 1)
@@ -344,6 +364,8 @@ def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
     out["missing_ci_low"], out["missing_ci_high"] = b - a - z * se, b - a + z * se
     return out
+
+# %% ../nbs/20_drift.ipynb #c4733bad
 def _wilson_low(k, n, level):
     "Lower end of the Wilson interval for a proportion k/n."
     if n == 0: return np.nan
@@ -375,12 +397,16 @@ def _frame_function(m) -> bool:
     "A plain function of a DataFrame (not a Scorer, a module or a bundle): drift calls it on the rows as they are."
     import torch
     return callable(m) and not isinstance(m, (Scorer, torch.nn.Module)) and getattr(m, "predictor", None) is None
+
+# %% ../nbs/20_drift.ipynb #d323f004
 def _resolve_predictor(predictor, model):
     "The model as `prodkit.core.as_predictor` reads it; a plain function of a DataFrame stays as it is."
     if predictor is None and model is None: return None
     p = predictor if predictor is not None else model
     if _frame_function(p): return p
     return as_predictor(p, what="predictor")
+
+# %% ../nbs/20_drift.ipynb #788fd7a2
 def _frame_outputs(pred, df:pd.DataFrame, task:str=None):
     "A plain function's outputs: probabilities when it returns them on the reference, else regression values (decided once)."
     out = np.asarray(pred(df), float)
@@ -411,6 +437,8 @@ def _check_columns(df, feats, name, profile=None):
     for f in feats:
         nested = _nested_type(df[f])
         if nested: raise _nested_error(name, f, nested)
+
+# %% ../nbs/20_drift.ipynb #03c3c35f
 def _check_compare_args(alpha, correction, n_boot, level):
     check_positive("alpha", alpha)
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
@@ -684,6 +712,8 @@ def _output_columns(proba, values, classes):
     out["confidence:max_proba"] = ("numeric", "confidence", proba.max(1))
     out["confidence:entropy"] = ("numeric", "confidence", -(pc * np.log(pc)).sum(1))
     return out
+
+# %% ../nbs/20_drift.ipynb #e4f7924c
 def _boot_metric(name:str, y, out, n_boot:int, rng) -> np.ndarray:
     "Bootstrap replicates of metric `name` from `prodkit.quality.METRICS`: each replicate weighs the rows by how often a resample drew them."
     n, reps = len(y), []
@@ -737,11 +767,15 @@ def _min_effect(kind, ref, cur, alpha) -> float:
     big = np.asarray(ref["counts"] if nr >= nc else cur["counts"], float) / max(nr, nc)
     k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)   # the cells the chi-square test keeps; its critical value read as a JS distance
     return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
+
+# %% ../nbs/20_drift.ipynb #699cc6de
 def _power_note(ref, cur) -> str:
     nr, nc = ref["n"], cur["n"]
     if nr == 0 and nc == 0: return "no values on either side (all missing)"
     if nr == 0 or nc == 0: return f"no values in the {'reference' if nr == 0 else 'current data'} (all missing)"
     return f"{nr:,} reference vs {nc:,} current values"
+
+# %% ../nbs/20_drift.ipynb #98106821
 def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     st = _stats_numeric(ref, cur, n_boot=n_boot, level=level, rng=rng) if kind == "numeric" else \
          _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
@@ -775,6 +809,7 @@ def _output_rows(prof, win, rows, dists, *, n_boot, level, rng, alpha):
         dists[name] = _dist_data(kind, rs, cs)
 
 # %% ../nbs/20_drift.ipynb #2b645ffd
+_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
 def _decide(t, mv, *, alpha, correction, tol):
     "Adjust every p-value as one family and mark what drifted: significant AND beyond the tolerance (in place)."
     # one family of hypotheses: every feature's distribution, missing-rate and unseen-category tests, and the multivariate test
@@ -825,7 +860,6 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
                        n_reference=prof.n_rows, n_current=win.n_rows, window=(win.start, win.end), seed=seed)
 
 # %% ../nbs/20_drift.ipynb #89e25a84
-_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
             "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
             "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
@@ -943,6 +977,8 @@ def _plot(self:DriftReport, ax, kind:str="overview", feature:str=None, features:
     if kind == "feature": return self._plot_feature(ax, feature)
     if kind == "distributions": return self._plot_distributions(ax, features, max_features or 6)
     return self._plot_overview(ax, max_features or 25)
+
+# %% ../nbs/20_drift.ipynb #b2724ff8
 @patch
 def _plot_overview(self:DriftReport, ax, max_features:int=25):
     "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
@@ -1022,6 +1058,8 @@ def _static_mode() -> bool:
         import ipywidgets  # noqa: F401
     except ImportError: return True
     return False
+
+# %% ../nbs/20_drift.ipynb #92c01e12
 def _fig_png(fig) -> bytes:
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
@@ -1096,6 +1134,8 @@ def _profile_to_dict(p:ReferenceProfile) -> dict:
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
                        "labels": lab, "start": ts(s.start), "end": ts(s.end)}}
+
+# %% ../nbs/20_drift.ipynb #8162d3b4
 def _split_arrays(obj, arrays, path="a"):
     "Replace numpy arrays in a nested structure by references into `arrays` (for npz) ."
     if isinstance(obj, np.ndarray):
@@ -1105,6 +1145,8 @@ def _split_arrays(obj, arrays, path="a"):
     if isinstance(obj, (list, tuple)): return [_split_arrays(v, arrays, f"{path}.{i}") for i, v in enumerate(obj)]
     if isinstance(obj, np.generic): return obj.item()
     return obj
+
+# %% ../nbs/20_drift.ipynb #41757f6e
 def _join_arrays(obj, arrays):
     if isinstance(obj, dict):
         if set(obj) == {"__npz__"}: return arrays[obj["__npz__"]]
@@ -1195,6 +1237,8 @@ def _as_profile(reference, *, schema, features, target, time, bins, sample_rows,
         if not features: raise ParameterError("no features left once the label and time columns are removed", value=roles, fix="pass a schema with feature columns")
     return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
+
+# %% ../nbs/20_drift.ipynb #c6c58236
 def _label(target, label):
     "`label` is another name for `target`; naming two different columns is an error."
     if label is not None and target is not None and label != target:
@@ -1470,6 +1514,8 @@ def _perf_task(yr, s, metric, classes) -> str:
     if metric is not None: return METRICS[metric].task
     binary01 = {_label_text(v) for v in pd.unique(pd.Series(yr, dtype=object))} <= {"0", "1", "True", "False"}
     return "regression" if classes is None and s.ndim == 1 and not binary01 else "classification"
+
+# %% ../nbs/20_drift.ipynb #b0d39310
 def _regression_arrays(y, yr, s, sr, metric, classes):
     if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use a classification metric such as 'auc'")
     if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
@@ -1508,11 +1554,15 @@ def _profile_outputs(prof) -> tuple:
                         value={"labels": s.labels is not None, "outputs": s.proba is not None or s.values is not None},
                         fix="fit the profile with ReferenceProfile.fit(reference, target='label', predictor=...)")
     return s.labels, (s.proba if s.proba is not None else s.values)
+
+# %% ../nbs/20_drift.ipynb #7ac449b7
 def _window_note(metric, y, min_rows) -> str:
     "Why a window gets no value ('' when it gets one)."
     if len(y) < min_rows: return f"too few rows ({len(y)} < min_rows={min_rows})"
     if metric == "auc" and len(np.unique(y)) < 2: return "one class only: AUC is undefined"
     return ""
+
+# %% ../nbs/20_drift.ipynb #fa3cc9fa
 def _metric_and_se(metric, y, out, w=None, *, n_boot=200, rng=None):
     "Value of `metric` (prodkit.quality's), weighted by `w` when given, else with its bootstrap standard error."
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -1606,6 +1656,8 @@ def _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows):
     check_choice("stream", stream, ["auto", "excess", "error"])
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
     check_positive("min_rows", min_rows, integer=True)
+
+# %% ../nbs/20_drift.ipynb #70c68734
 def _perf_arrays(y_true, y_score, reference, classes, metric):
     "Labels and scores of the rows and of the reference, checked and read as `_task_arrays` reads them."
     y = np.asarray(y_true)
@@ -1639,6 +1691,8 @@ def _perf_row(metric, yw, sw, ref, *, z, tolerance, min_rows, n_boot, rng) -> di
     return {"n": len(yw), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
             "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
             "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
+
+# %% ../nbs/20_drift.ipynb #2ed5945d
 def _covariate_encoding(X, X_reference, n, n_ref):
     "Both feature frames encoded for the domain classifier, or None when either is missing."
     if X is None or X_reference is None: return None
@@ -1648,6 +1702,8 @@ def _covariate_encoding(X, X_reference, n, n_ref):
         raise DataError("X and X_reference must have one row per label", value=(len(X), n, len(X_reference), n_ref),
                         fix="align features with labels")
     return _encode_like(X_reference, X)
+
+# %% ../nbs/20_drift.ipynb #8db286cf
 def _covariate_effects(metric, enc, i, yr, sr, v, *, max_rows, seed) -> dict:
     "The reference's value reweighted to look like rows `i` (expected under covariate shift), and the two effects."
     ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
