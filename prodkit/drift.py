@@ -15,8 +15,10 @@ from scipy import special, stats
 
 from fastcore.basics import patch
 
-from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
-                          SchemaProblem, Scorer, as_predictor, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
+from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report,
+                          Schema, SchemaError,
+                          SchemaProblem, Scorer, as_predictor, atomic_write_bytes, atomic_write_text, check_choice,
+                          check_positive, get_ax,
                           read_json, read_table, _nested_error, _nested_type)
 from .quality import METRICS, class_index, compute_metric, expected_calibration_error, metric_direction
 
@@ -78,7 +80,8 @@ def _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tail):
     "Wasserstein-1 using each bin's sum of values: exact in every bin where the CDFs are on the same side at both edges."
     E = len(edges)
     w = np.diff(edges)
-    integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]   # the integral of F over each bin
+    # the integral of F over each bin
+    integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]
     d = integral(Fr, ref) - integral(Fc, cur)
     a, b = (Fr - Fc)[:-1], (Fr - Fc)[1:]
     cross = a * b < 0   # where the CDFs cross inside a bin, read that bin linearly
@@ -138,7 +141,8 @@ def _numeric_values(s:pd.Series, name:str) -> np.ndarray:
         try: v = pd.to_numeric(s, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
         except (ValueError, TypeError):
             ex = s.dropna().head(3).tolist()
-            raise _schema_error(name, "wrong_type", f"column {name!r} should be numeric but has dtype {s.dtype}, e.g. {ex}",
+            raise _schema_error(name, "wrong_type",
+                                f"column {name!r} should be numeric but has dtype {s.dtype}, e.g. {ex}",
                                 f"convert {name!r} to numbers, e.g. df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce')") from None
     if np.isinf(v).any():
         raise DataError(f"column {name!r} has {int(np.isinf(v).sum())} infinite values", value=name,
@@ -162,7 +166,8 @@ def _sum_numeric(v:np.ndarray, edges:np.ndarray) -> dict:
     "Mergeable summary of values `v` on fixed `edges`: bin counts, tail sums, moments, missing count."
     miss = np.isnan(v)
     n_miss = int(miss.sum())
-    return _sum_sorted(np.sort(v[~miss] if n_miss else v), n_miss, edges)  # sorting once and locating the edges beats binning every value
+    # sorting once and locating the edges beats binning every value
+    return _sum_sorted(np.sort(v[~miss] if n_miss else v), n_miss, edges)
 
 # %% ../nbs/20_drift.ipynb #f07ef05a
 def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
@@ -262,7 +267,8 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
     scale = math.sqrt(var_r) if nr and var_r > 0 else (abs(mean_r) if nr and mean_r else 1.0)
     out = {"test": "ks", "effect_metric": "wasserstein/sd", "mean_ref": mean_r, "mean_cur": mean_c, "scale": scale}
     if nr == 0 or nc == 0:
-        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan,
+                "ci_high": np.nan,
                 "ks": np.nan, "wasserstein": np.nan, "psi": np.nan, "js": np.nan}
     E = len(edges)
     Fr = np.cumsum(cr)[:E] / nr
@@ -284,7 +290,8 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
         thb = (cur["tail_hi"] * CC[:, -1] / cc[-1] if cc[-1] else 0.0) / tc[:, 0]
         wb = _w1_from_cdfs(edges, FRb, FCb, tlb, thb) / scale
         lo, hi = _boot_ci(w1 / scale, wb, level)
-    return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo, "ci_high": hi,
+    return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo,
+            "ci_high": hi,
             "ks": ks, "wasserstein": w1, "psi": psi, "js": np.nan}
 
 # %% ../nbs/20_drift.ipynb #59d4164a
@@ -335,7 +342,8 @@ def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> d
     out = {"test": "chi2", "effect_metric": "jensen_shannon", "mean_ref": np.nan, "mean_cur": np.nan, "scale": np.nan,
            "ks": np.nan, "wasserstein": np.nan}
     if nr == 0 or nc == 0:
-        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan,
+                "ci_high": np.nan,
                 "psi": np.nan, "js": np.nan}
     stat, p = _chi2_homogeneity(*_cells(ref, cur))
     P = np.append(cr / nr, 0.0)
@@ -349,7 +357,8 @@ def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> d
         tr[tr == 0] = 1
         tc[tc == 0] = 1
         lo, hi = _boot_ci(js, _js_distance(CR / tr, CC / tc), level)
-    return {**out, "statistic": stat, "p_value": p, "effect_size": js, "ci_low": lo, "ci_high": hi, "psi": psi, "js": js}
+    return {**out, "statistic": stat, "p_value": p, "effect_size": js, "ci_low": lo, "ci_high": hi, "psi": psi,
+            "js": js}
 
 # %% ../nbs/20_drift.ipynb #7a00e21b
 def _missing_test(ref:dict, cur:dict, level:float) -> dict:
@@ -384,11 +393,14 @@ def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
            "unseen_examples": ", ".join(list(cur["unseen"])[:5])}
     if u == 0 or nc == 0: return out
     q = _wilson_low(max(cur["unseen"].values()), nc, level)   # the largest new category's share, at least
-    out["unseen_seen_prob"] = 1 - (1 - q) ** nr                  # chance that a reference of nr rows shows a category that common
+    # chance that a reference of nr rows shows a category that common
+    out["unseen_seen_prob"] = 1 - (1 - q) ** nr
     p_cat = min(1.0, (1 - q) ** nr / q) if q > 0 else 1.0        # at most 1/q categories are that common: union bound
-    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)   # Good-Turing missing mass, high end
+    # Good-Turing missing mass, high end
+    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)
     out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, level)
-    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0   # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0
     out["unseen_p"] = min(1.0, 2 * min(p_cat, p_mass))
     return out
 
@@ -432,7 +444,8 @@ def _check_columns(df, feats, name, profile=None):
     missing = [f for f in feats if f not in df.columns]
     if missing:
         probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
-        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
+        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}",
+                          value=missing[:5],
                           fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
     for f in feats:
         nested = _nested_type(df[f])
@@ -441,18 +454,21 @@ def _check_columns(df, feats, name, profile=None):
 # %% ../nbs/20_drift.ipynb #03c3c35f
 def _check_compare_args(alpha, correction, n_boot, level):
     check_positive("alpha", alpha)
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha,
+                                               fix="use e.g. alpha=0.05")
     check_choice("correction", correction, ["holm", "bh", "none"])
     check_positive("n_boot", n_boot, allow_zero=True, integer=True)
     check_positive("level", level)
-    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level, fix="use e.g. level=0.95")
+    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level,
+                                                 fix="use e.g. level=0.95")
 
 # %% ../nbs/20_drift.ipynb #59d8583f
 def _tolerance(tolerance):
     tol = dict(DEFAULT_TOLERANCE)
     if tolerance is None: return tol
     if not isinstance(tolerance, dict):
-        raise ParameterError("`tolerance` must be a dict", value=tolerance, fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
+        raise ParameterError("`tolerance` must be a dict", value=tolerance,
+                             fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
     for k, v in tolerance.items():
         if k not in tol: raise ParameterError(f"unknown tolerance {k!r}", value=k, fix=f"use keys of {list(tol)}")
         check_positive(f"tolerance[{k!r}]", v, allow_zero=True)
@@ -476,7 +492,8 @@ class WindowSummary:
     def merge(self, other:"WindowSummary") -> "WindowSummary":
         "Combine two summaries of disjoint chunks (counts add, samples keep the smallest keys)."
         if set(self.columns) != set(other.columns):
-            raise ParameterError("cannot merge summaries of different columns", value=sorted(set(self.columns) ^ set(other.columns))[:5],
+            raise ParameterError("cannot merge summaries of different columns",
+                                 value=sorted(set(self.columns) ^ set(other.columns))[:5],
                                  fix="summarize every chunk with the same ReferenceProfile")
         cols = {k: _merge_col(v, other.columns[k]) for k, v in self.columns.items()}
         keys = np.concatenate([self.keys, other.keys])
@@ -485,8 +502,10 @@ class WindowSummary:
         cat = lambda a, b: None if a is None or b is None else np.concatenate([a, b])[take]
         starts = [x for x in (self.start, other.start) if x is not None]
         ends = [x for x in (self.end, other.end) if x is not None]
-        return WindowSummary(cols, self.n_rows + other.n_rows, np.concatenate([self.sample, other.sample])[take], keys[take],
-                             cat(self.proba, other.proba), cat(self.values, other.values), cat(self.labels, other.labels),
+        return WindowSummary(cols, self.n_rows + other.n_rows, np.concatenate([self.sample, other.sample])[take],
+                             keys[take],
+                             cat(self.proba,
+                                 other.proba), cat(self.values, other.values), cat(self.labels, other.labels),
                              min(starts) if starts else None, max(ends) if ends else None)
     __add__ = merge
 
@@ -499,7 +518,8 @@ class ReferenceProfile:
         self.features, self.kinds, self.columns, self.sample_ = features, kinds, columns, sample
         self.target, self.time, self.bins, self.task, self.classes = target, time, bins, task, classes
         self.meta = meta or {}
-        self._index = {f: {c: i for i, c in enumerate(columns[f]["categories"])} for f in features if kinds[f] == "categorical"}
+        self._index = {f: {c: i for i,
+                           c in enumerate(columns[f]["categories"])} for f in features if kinds[f] == "categorical"}
 
     @property
     def n_rows(self) -> int: return self.sample_.n_rows
@@ -569,7 +589,8 @@ def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference da
     if schema is None: schema = Schema.infer(df, target=target, time=time)
     feats = list(features) if features is not None else [f.name for f in schema.features]
     unknown = [f for f in feats if f not in schema.names]
-    if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5], fix=f"choose from {schema.names[:10]}")
+    if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5],
+                                     fix=f"choose from {schema.names[:10]}")
     kinds = {f: ("numeric" if schema[f].kind in ("numeric", "datetime") else "categorical") for f in feats}
     _check_columns(df, feats, "reference")
     cols = {}
@@ -594,7 +615,8 @@ def summarize(self:ReferenceProfile, current, # DataFrame or path of a data wind
     df = read_table(current, name="current")
     _check_columns(df, self.features, "current", self)
     sample_rows = len(self.sample_.keys) if self.sample_ is not None else 10_000
-    return self._window(df, sample_rows=max(sample_rows, 1), predictor=_resolve_predictor(predictor, model), seed=seed + 1,
+    return self._window(df, sample_rows=max(sample_rows, 1), predictor=_resolve_predictor(predictor, model),
+                        seed=seed + 1,
                         progress=progress)
 
 # %% ../nbs/20_drift.ipynb #bcb7278b
@@ -605,7 +627,9 @@ def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSumma
     "Compare a window with this reference: per-feature tests and effect sizes, multivariate, output and calibration drift."
     _check_compare_args(alpha, correction, n_boot, level)
     tol = _tolerance(tolerance)
-    win = current if isinstance(current, WindowSummary) else self.summarize(current, predictor=predictor, model=model, seed=seed, progress=progress)
+    win = current if isinstance(current,
+                                WindowSummary) else self.summarize(current, predictor=predictor, model=model,
+                                                                   seed=seed, progress=progress)
     if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
     rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
                    n_boot=n_boot, level=level, seed=seed, progress=progress)
@@ -651,8 +675,10 @@ def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (pa
         else:  # categories the sample missed join the reference's list
             cats = prof.columns[f]["categories"] + list(s["unseen"])
             cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
-            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"], "n_singletons": int((cnt == 1).sum())}
-    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])} for f in prof.features if prof.kinds[f] == "categorical"}
+            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"],
+                               "n_singletons": int((cnt == 1).sum())}
+    prof._index = {f: {c: i for i,
+                       c in enumerate(prof.columns[f]["categories"])} for f in prof.features if prof.kinds[f] == "categorical"}
     return prof
 
 # %% ../nbs/20_drift.ipynb #80cb7779
@@ -679,7 +705,8 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
     auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
-    attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
+    attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j,
+                                       n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
 
 # %% ../nbs/20_drift.ipynb #517d3ece
@@ -719,7 +746,8 @@ def _boot_metric(name:str, y, out, n_boot:int, rng) -> np.ndarray:
     n, reps = len(y), []
     chunk = max(1, 4_000_000 // max(n, 1))     # a few MB of weights at a time
     for start in range(0, n_boot, chunk):
-        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(min(chunk, n_boot - start))]).astype(np.float32)
+        w = np.stack([np.bincount(rng.integers(0, n, n),
+                                  minlength=n) for _ in range(min(chunk, n_boot - start))]).astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"): reps.append(METRICS[name].fn(y, out, w))
     return np.concatenate(reps)
 
@@ -736,14 +764,18 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
     lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
     d = ec - er
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
-            "accuracy_ref": compute_metric("accuracy", yr, pr), "accuracy_cur": compute_metric("accuracy", yc, pc), "n_ref": len(yr), "n_cur": len(yc)}
+            "accuracy_ref": compute_metric("accuracy", yr,
+                                           pr), "accuracy_cur": compute_metric("accuracy", yc,
+                                                                               pc), "n_ref": len(yr), "n_cur": len(yc)}
 
 # %% ../nbs/20_drift.ipynb #348578f2
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":   # each side's range and its values outside the reference's edges, so plots hide none of them
-        side = lambda s: {"min": s.get("min"), "max": s.get("max"), "n_below": s.get("n_below", 0), "n_above": s.get("n_above", 0)}
-        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"], "ref_range": side(ref), "cur_range": side(cur)}
+        side = lambda s: {"min": s.get("min"), "max": s.get("max"), "n_below": s.get("n_below", 0),
+                          "n_above": s.get("n_above", 0)}
+        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"],
+                "ref_range": side(ref), "cur_range": side(cur)}
     cats = ref["categories"][:top]
     r = list(ref["counts"][:top])
     c = list(cur["counts"][:top])
@@ -765,7 +797,8 @@ def _min_effect(kind, ref, cur, alpha) -> float:
     if kind == "numeric":   # KS critical distance; a shift of d sd moves the KS distance by about 0.4 d
         return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt(1 / nr + 1 / nc) / 0.399
     big = np.asarray(ref["counts"] if nr >= nc else cur["counts"], float) / max(nr, nc)
-    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)   # the cells the chi-square test keeps; its critical value read as a JS distance
+    # the cells the chi-square test keeps; its critical value read as a JS distance
+    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)
     return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
 
 # %% ../nbs/20_drift.ipynb #699cc6de
@@ -781,7 +814,8 @@ def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
          _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
     row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, level)}
     row.update(_unseen_test(ref, cur, level) if kind == "categorical" else
-               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan, "unseen_examples": ""})
+               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
+                "unseen_examples": ""})
     row["n_ref"], row["n_cur"] = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
     row["min_effect"], row["power_note"] = _min_effect(kind, ref, cur, alpha), _power_note(ref, cur)
     return row
@@ -827,7 +861,8 @@ def _decide(t, mv, *, alpha, correction, tol):
     t["low_power"] = ~(t["min_effect"].to_numpy(float) <= _LOW_POWER * tol_d)   # NaN or inf: no data, low power
     t["p_adjusted"] = np.fmin(np.fmin(pa_d, pa_m), pa_u)
     t["drifted"] = d_dist | d_miss | d_uns
-    t["reasons"] = [", ".join(r for r, flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
+    t["reasons"] = [", ".join(r for r,
+                              flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
                     for a, b, c in zip(d_dist, d_miss, d_uns)]
     if mv is not None:
         mv["p_adjusted"] = float(pa_mv)
@@ -836,13 +871,15 @@ def _decide(t, mv, *, alpha, correction, tol):
     else: t["attribution"] = np.nan
 
 # %% ../nbs/20_drift.ipynb #6a0e2621
-def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
+def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed,
+             progress):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed)
     ref_w = prof.sample_
     rows, dists = [], {}
     for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level,
+                         rng=rng, alpha=alpha))
         dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
     _output_rows(prof, win, rows, dists, n_boot=n_boot, level=level, rng=rng, alpha=alpha)
     t = pd.DataFrame(rows)
@@ -852,7 +889,8 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
         mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
     _decide(t, mv, alpha=alpha, correction=correction, tol=tol)
     t["_sev"] = t["effect_size"] / t["tolerance"]
-    t = t.sort_values(["drifted", "_sev"], ascending=[False, False], na_position="last").drop(columns="_sev").reset_index(drop=True)
+    t = t.sort_values(["drifted", "_sev"], ascending=[False, False],
+                      na_position="last").drop(columns="_sev").reset_index(drop=True)
     cal = _calibration(ref_w, win, prof.classes, n_boot=n_boot, level=level, rng=rng)
     if cal is not None: cal["drifted"] = bool(cal["ci_low"] > tol["calibration"])
     params = {"alpha": alpha, "correction": correction, "tolerance": tol, "level": level, "n_boot": n_boot}
@@ -861,8 +899,10 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
 
 # %% ../nbs/20_drift.ipynb #89e25a84
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
-            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
-            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
+            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks",
+            "wasserstein", "psi", "js", "missing_ref", "missing_cur",
+            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref",
+            "n_cur"]
 def _ecdf(ax, edges, counts, side, **kw):
     "Draw one ECDF known at the reference's `edges`, stretched to the side's own min and max (dashed where only counts are known)."
     cnt = np.asarray(counts, float)
@@ -870,8 +910,10 @@ def _ecdf(ax, edges, counts, side, **kw):
     F = np.cumsum(cnt)[:len(edges)] / n
     line, = ax.step(edges, F, where="post", **kw)
     c = line.get_color()
-    if side.get("min") is not None and side["min"] < edges[0]: ax.plot([side["min"], edges[0]], [0, side["n_below"] / n], ls="--", color=c)
-    if side.get("max") is not None and side["max"] > edges[-1]: ax.plot([edges[-1], side["max"]], [F[-1], 1], ls="--", color=c)
+    if side.get("min") is not None and side["min"] < edges[0]: ax.plot([side["min"], edges[0]],
+                                                                       [0, side["n_below"] / n], ls="--", color=c)
+    if side.get("max") is not None and side["max"] > edges[-1]: ax.plot([edges[-1], side["max"]], [F[-1], 1], ls="--",
+                                                                        color=c)
 
 # %% ../nbs/20_drift.ipynb #f17ba2eb
 def _plot_ecdfs(ax, d):
@@ -889,7 +931,8 @@ def _plot_ecdfs(ax, d):
             ax.axvspan(a, b, color="0.88", zorder=0, label="outside the reference range" if i == 0 else None)
         share = n_out / max(float(np.asarray(d["cur"]).sum()), 1)
         pct = f"{share:.0%}" if share >= 0.01 else f"{share:.2%}"
-        ax.text(0.02, 0.97, f"{pct} of current outside the reference range", transform=ax.transAxes, va="top", fontsize=8,
+        ax.text(0.02, 0.97, f"{pct} of current outside the reference range", transform=ax.transAxes, va="top",
+                fontsize=8,
                 parse_math=False)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylabel("ECDF")
@@ -949,13 +992,17 @@ def _summary(self:DriftReport) -> dict:
     nf = len(f)
     by_role = lambda r: bool(t.loc[t["role"] == r, "drifted"].any()) if (t["role"] == r).any() else None
     top = f.sort_values("effect_size", ascending=False).iloc[0] if nf else None
-    return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power, "n_low_power": len(self.low_power_features),
+    return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power,
+            "n_low_power": len(self.low_power_features),
             "share_drifted": nd / nf if nf else 0.0,
             "n_drifted": nd, "n_features": nf,
-            "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"), "multivariate_auc_high": mv.get("ci_high"),
-            "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"), "confidence_drift": by_role("confidence"),
+            "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"),
+            "multivariate_auc_high": mv.get("ci_high"),
+            "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"),
+            "confidence_drift": by_role("confidence"),
             "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
-            "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
+            "top_feature": None if top is None else top["feature"],
+            "max_effect": None if top is None else float(top["effect_size"]),
             "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
 
 # %% ../nbs/20_drift.ipynb #f35885b6
@@ -972,7 +1019,8 @@ def headline(self:DriftReport) -> str:
 
 # %% ../nbs/20_drift.ipynb #fd9a6ffb
 @patch
-def _plot(self:DriftReport, ax, kind:str="overview", feature:str=None, features:Sequence[str]=None, max_features:int=None):
+def _plot(self:DriftReport, ax, kind:str="overview", feature:str=None, features:Sequence[str]=None,
+          max_features:int=None):
     "Draw `kind`: 'overview' (effects with CIs), 'feature' (one feature's distributions), 'distributions' (a grid)."
     if kind == "feature": return self._plot_feature(ax, feature)
     if kind == "distributions": return self._plot_distributions(ax, features, max_features or 6)
@@ -991,7 +1039,9 @@ def _plot_overview(self:DriftReport, ax, max_features:int=25):
     ax.errorbar(eff, y, xerr=[lo, hi], fmt="none", ecolor=col, elinewidth=1.5)
     ax.scatter(eff, y, c=col, zorder=3, s=18)
     ax.scatter(t["tolerance"], y, marker="|", c="k", s=120, zorder=2, label="tolerance")
-    ax.set_yticks(y, [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n, m in zip(t["feature"], t["effect_metric"])],
+    ax.set_yticks(y,
+                  [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n,
+                   m in zip(t["feature"], t["effect_metric"])],
                   parse_math=False)   # feature names are text, never mathtext
     ax.set_xlabel("effect size (Wasserstein / reference sd, or Jensen-Shannon distance) with CI")
     ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
@@ -1002,7 +1052,8 @@ def _plot_overview(self:DriftReport, ax, max_features:int=25):
 @patch
 def _plot_feature(self:DriftReport, ax, feature:str):
     "Both distributions of one feature: ECDFs (numeric) or category shares (categorical)."
-    if feature is None: raise ParameterError("kind='feature' needs feature=", value=None, fix=f"pass one of {list(self.dists)[:10]}")
+    if feature is None: raise ParameterError("kind='feature' needs feature=", value=None,
+                                             fix=f"pass one of {list(self.dists)[:10]}")
     if feature not in self.dists:
         raise ParameterError(f"unknown feature {feature!r}", value=feature, fix=f"choose from {list(self.dists)[:10]}")
     d = self.dists[feature]
@@ -1017,7 +1068,8 @@ def _plot_feature(self:DriftReport, ax, feature:str):
         ax.set_xticks(x, d["categories"], rotation=45, ha="right", fontsize=7, parse_math=False)
         ax.set_ylabel("share")
     flag = "DRIFTED" if row["drifted"] else "no drift"
-    ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]", fontsize=9,
+    ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]",
+                 fontsize=9,
                  parse_math=False)
     ax.legend(fontsize=8)
     return ax
@@ -1117,7 +1169,8 @@ def static_html(self:DriftExplorer, png:str=None, # the figure as base64 PNG (dr
 def _repr_mimebundle_(self:DriftExplorer, include=None, exclude=None):
     import base64
     png = base64.b64encode(_fig_png(self.figure())).decode()
-    bundle = {"image/png": png, "text/html": self.static_html(png), "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
+    bundle = {"image/png": png, "text/html": self.static_html(png),
+              "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
     if self.widget is not None:
         wb = self.widget._repr_mimebundle_() if hasattr(self.widget, "_repr_mimebundle_") else {}
         if isinstance(wb, tuple): wb = wb[0]
@@ -1129,7 +1182,8 @@ def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
     ts = lambda x: None if x is None else (x.isoformat() if hasattr(x, "isoformat") else str(x))
-    return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features, "kinds": p.kinds,
+    return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features,
+            "kinds": p.kinds,
             "target": p.target, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
@@ -1141,7 +1195,8 @@ def _split_arrays(obj, arrays, path="a"):
     if isinstance(obj, np.ndarray):
         arrays[path] = obj
         return {"__npz__": path}
-    if isinstance(obj, dict): return {k: _split_arrays(v, arrays, f"{path}.{i}") for i, (k, v) in enumerate(obj.items())}
+    if isinstance(obj,
+                  dict): return {k: _split_arrays(v, arrays, f"{path}.{i}") for i, (k, v) in enumerate(obj.items())}
     if isinstance(obj, (list, tuple)): return [_split_arrays(v, arrays, f"{path}.{i}") for i, v in enumerate(obj)]
     if isinstance(obj, np.generic): return obj.item()
     return obj
@@ -1158,7 +1213,8 @@ def _join_arrays(obj, arrays):
 # %% ../nbs/20_drift.ipynb #b075f8b9
 def _json_default(o):
     if isinstance(o, np.ndarray):
-        return {"__array__": [None if isinstance(x, float) and not np.isfinite(x) else x for x in o.tolist()], "dtype": o.dtype.str}
+        return {"__array__": [None if isinstance(x, float) and not np.isfinite(x) else x for x in o.tolist()],
+                "dtype": o.dtype.str}
     if isinstance(o, np.generic): return o.item()
     raise TypeError(f"not JSON-able: {type(o).__name__}")
 
@@ -1171,7 +1227,8 @@ def save(self:ReferenceProfile, path) -> Path:
     if path.suffix == ".json":
         return atomic_write_text(path, json.dumps(d, default=_json_default))
     if path.suffix != ".npz":
-        raise ParameterError("profile path must end in .npz or .json", value=str(path), fix="use e.g. 'reference_profile.npz'")
+        raise ParameterError("profile path must end in .npz or .json", value=str(path),
+                             fix="use e.g. 'reference_profile.npz'")
     arrays = {}
     meta = _split_arrays(d, arrays)
     buf = io.BytesIO()
@@ -1179,6 +1236,10 @@ def save(self:ReferenceProfile, path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 # %% ../nbs/20_drift.ipynb #178f4166
+def _read_time(x):
+    "A saved window start or end: ISO text back to a Timestamp, anything else as it is."
+    if isinstance(x, str) and x[:1].isdigit() and "-" in x: return pd.Timestamp(x)
+    return x
 def _profile_from_dict(d:dict) -> ReferenceProfile:
     if not isinstance(d, dict) or d.get("format") != "prodkit.drift.ReferenceProfile":
         raise FileFormatError("not a prodkit reference profile", fix="write profiles with ReferenceProfile.save")
@@ -1186,7 +1247,8 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
         raise FileFormatError(f"unsupported profile version {d.get('version')!r}", value=d.get("version"),
                               fix=f"refit the profile with this prodkit (version {_PROFILE_VERSION})")
     if "task" not in d:
-        raise FileFormatError("the reference profile was saved without its model's task (an older prodkit)", value="task",
+        raise FileFormatError("the reference profile was saved without its model's task (an older prodkit)",
+                              value="task",
                               fix="fit the profile again with ReferenceProfile.fit and save it")
     try:
         cols = {}
@@ -1197,21 +1259,24 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
             cols[f] = c
         s = d["sample"]
         arr = lambda x, dt=float: None if x is None else np.asarray(x, dtype=dt)
-        ts = lambda x: None if x is None else pd.Timestamp(x) if isinstance(x, str) and x[:1].isdigit() and "-" in x else x
+        ts = _read_time
         sample = arr(s["sample"]).reshape(-1, len(d["features"]))
         win = WindowSummary({}, int(s["n_rows"]), sample, arr(s["keys"]), arr(s["proba"]), arr(s["values"]),
-                            None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object), ts(s["start"]), ts(s["end"]))
+                            None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object),
+                            ts(s["start"]), ts(s["end"]))
         return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, target=d["target"], time=d["time"],
                                 bins=int(d["bins"]), task=d["task"], classes=d["classes"], meta=d.get("meta") or {})
     except (KeyError, TypeError, ValueError) as e:
-        raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}", fix="refit and save the profile again") from e
+        raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}",
+                              fix="refit and save the profile again") from e
 
 # %% ../nbs/20_drift.ipynb #094252ec
 @patch(cls_method=True)
 def load(cls:ReferenceProfile, path) -> ReferenceProfile:
     "Read a profile written by `save` (`.npz` or `.json`); refuses pickled content."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("reference profile file does not exist", value=str(p), fix="check the path, or fit and save a profile first", path=str(p))
+    if not p.exists(): raise FileFormatError("reference profile file does not exist", value=str(p),
+                                             fix="check the path, or fit and save a profile first", path=str(p))
     if p.suffix == ".json": return _profile_from_dict(_join_arrays(read_json(p, name="reference profile"), {}))
     try:
         with np.load(p, allow_pickle=False) as z:
@@ -1219,13 +1284,16 @@ def load(cls:ReferenceProfile, path) -> ReferenceProfile:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FileFormatError(f"reference profile could not be read: {type(e).__name__}: {e}", value=str(p),
-                              fix="pass a .npz written by ReferenceProfile.save (pickled files are refused)", path=str(p)) from e
+                              fix="pass a .npz written by ReferenceProfile.save (pickled files are refused)",
+                              path=str(p)) from e
     return _profile_from_dict(_join_arrays(meta, arrays))
 
 # %% ../nbs/20_drift.ipynb #4af56e45
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     roles = [r for r in (target, time) if r is not None]
-    if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
+    if isinstance(reference,
+                  ReferenceProfile) or (isinstance(reference,
+                                                   (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
         prof = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.load(reference)
         tested = [r for r in roles if r in prof.features]
         if tested:
@@ -1234,7 +1302,8 @@ def _as_profile(reference, *, schema, features, target, time, bins, sample_rows,
         return prof
     if schema is not None and roles:   # a schema that lists a role column as a feature: the role wins
         features = [f for f in (features if features is not None else schema.names) if f not in roles]
-        if not features: raise ParameterError("no features left once the label and time columns are removed", value=roles, fix="pass a schema with feature columns")
+        if not features: raise ParameterError("no features left once the label and time columns are removed",
+                                              value=roles, fix="pass a schema with feature columns")
     return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
 
@@ -1242,7 +1311,8 @@ def _as_profile(reference, *, schema, features, target, time, bins, sample_rows,
 def _label(target, label):
     "`label` is another name for `target`; naming two different columns is an error."
     if label is not None and target is not None and label != target:
-        raise ParameterError("`label` and `target` name different columns", value=(label, target), fix="pass only one of them")
+        raise ParameterError("`label` and `target` name different columns", value=(label, target),
+                             fix="pass only one of them")
     return label if label is not None else target
 
 # %% ../nbs/20_drift.ipynb #99feb0b0
@@ -1272,21 +1342,27 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
-        raise ParameterError("pass exactly one of `chunk_size` and `freq`", value={"chunk_size": chunk_size, "freq": freq},
+        raise ParameterError("pass exactly one of `chunk_size` and `freq`",
+                             value={"chunk_size": chunk_size, "freq": freq},
                              fix="e.g. chunk_size=5000, or freq='7D' with a time column")
     if time_column is not None and time_column not in df.columns:
-        raise ParameterError(f"time column {time_column!r} is not in the {name}", value=time_column, fix=f"pass one of {list(df.columns)[:10]}")
+        raise ParameterError(f"time column {time_column!r} is not in the {name}", value=time_column,
+                             fix=f"pass one of {list(df.columns)[:10]}")
     if freq is not None:
         if time_column is None:
-            raise ParameterError("`freq` needs a time column", value=freq, fix="pass time='timestamp' (or use chunk_size)")
+            raise ParameterError("`freq` needs a time column", value=freq,
+                                 fix="pass time='timestamp' (or use chunk_size)")
         t = pd.to_datetime(df[time_column], errors="coerce")
-        if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates", value=df[time_column].head(3).tolist(), fix="pass a datetime column")
+        if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates",
+                                           value=df[time_column].head(3).tolist(), fix="pass a datetime column")
         try:
             off = pd.tseries.frequencies.to_offset(freq)
-            kw = {"origin": "start"} if isinstance(off, pd.offsets.Tick) else {}  # '7D' windows start at the data's first time
+            # '7D' windows start at the data's first time
+            kw = {"origin": "start"} if isinstance(off, pd.offsets.Tick) else {}
             groups = df.assign(_pk_t=t).groupby(pd.Grouper(key="_pk_t", freq=off, **kw), sort=True)
         except (ValueError, TypeError) as e:
-            raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq, fix="use a pandas frequency such as '1D', '7D', '1h' or 'W'") from e
+            raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq,
+                                 fix="use a pandas frequency such as '1D', '7D', '1h' or 'W'") from e
         out = []
         for start, g in groups:
             if len(g): out.append((str(start), g["_pk_t"].min(), g["_pk_t"].max(), g.drop(columns="_pk_t")))
@@ -1300,6 +1376,12 @@ def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
         out.append((f"{i}-{i + len(g) - 1}", s, e, g))
     return out
 
+# %% ../nbs/20_drift.ipynb #91a58df9
+def _window_x(starts:pd.Series):
+    "Window starts as dates when they all are timestamps, else positions 0..n-1: the x of the timeline plots."
+    if starts.map(lambda v: isinstance(v, pd.Timestamp)).all(): return pd.to_datetime(starts, errors="coerce")
+    return np.arange(len(starts))
+
 # %% ../nbs/20_drift.ipynb #1ae20a6d
 @dataclass(frozen=True, kw_only=True)
 class DriftTimeline(Report):
@@ -1307,7 +1389,9 @@ class DriftTimeline(Report):
     windows: pd.DataFrame
     effects: pd.DataFrame
     reports: list = field(default_factory=list, repr=False)
-    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n", "reason"]))  # windows not compared, and why
+    # windows not compared, and why
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n",
+                                                                                "reason"]))
 
 # %% ../nbs/20_drift.ipynb #959cdd10
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
@@ -1323,10 +1407,15 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     pred = _resolve_predictor(predictor, model)
     target = _label(target, label)
     ref_time = time
-    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
+    if not (isinstance(reference,
+                       ReferenceProfile) or (isinstance(reference,
+                                                        (str,
+                                                         os.PathLike)) and Path(reference).suffix in (".npz",
+                                                                                                      ".json"))):
         reference = read_table(reference, name="reference")
         if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
-    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200,
+                       sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
@@ -1335,7 +1424,8 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     rows, eff, reps, skipped = [], [], [], []
     for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
         if len(g) < min_rows:
-            skipped.append({"window": label, "start": s, "end": e, "n": len(g), "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
+            skipped.append({"window": label, "start": s, "end": e, "n": len(g),
+                            "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
             continue
         with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
             warnings.simplefilter("ignore", LowPowerWarning)
@@ -1343,10 +1433,12 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
         sm = r.summary
         reps.append(r)
         rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
-                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
+                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"],
+                     "multivariate_auc": sm["multivariate_auc"],
                      "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
                      "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
-        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
+        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance",
+                     "drifted", "low_power"]].copy()
         t.insert(0, "window", label)
         t.insert(1, "start", s)
         eff.append(t)
@@ -1360,7 +1452,8 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
         warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
                       "(see the low_power column)", LowPowerWarning, stacklevel=2)
     sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
-    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
+    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps,
+                         skipped=sk, seed=seed)
 
 # %% ../nbs/20_drift.ipynb #7c68c66c
 @patch
@@ -1376,7 +1469,8 @@ def _summary(self:DriftTimeline) -> dict:
     ever = sorted(set(f for fs in w["drifted_features"] for f in (fs.split(", ") if fs else [])))
     n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
     return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
-            "first_drift": None if d.empty else str(d["start"].iloc[0]), "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
+            "first_drift": None if d.empty else str(d["start"].iloc[0]),
+            "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
             "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp,
             "n_windows_skipped": len(self.skipped)}
 
@@ -1407,19 +1501,21 @@ def _plot(self:DriftTimeline, ax, max_features:int=8, by:str="max"):
     e = self.effects
     e = e[e["role"] == "feature"]
     feats = self.top_features(max_features, by=by)
-    x = pd.to_datetime(self.windows["start"], errors="coerce") if self.windows["start"].map(lambda v: isinstance(v, pd.Timestamp)).all() else np.arange(len(self.windows))
+    x = _window_x(self.windows["start"])
     xs = dict(zip(self.windows["window"], x))
     for f in feats:
         g = e[e["feature"] == f]
         gx = g["window"].map(xs)
         line, = ax.plot(gx, g["effect_size"], marker=".", label=f)
-        ax.scatter(gx[g["drifted"]], g.loc[g["drifted"], "effect_size"], s=60, facecolors="none", edgecolors=line.get_color())
+        ax.scatter(gx[g["drifted"]], g.loc[g["drifted"], "effect_size"], s=60, facecolors="none",
+                   edgecolors=line.get_color())
     for kind, ls in (("numeric", "--"), ("categorical", ":")):
         tol = e.loc[e["kind"] == kind, "tolerance"]
         if len(tol): ax.axhline(tol.iloc[0], color="k", ls=ls, lw=0.8, label=f"tolerance ({kind})")
     ax.set_ylabel("effect size")
     ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
-    for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)   # feature names are text, never mathtext
+    # feature names are text, never mathtext
+    for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)
     return ax
 
 # %% ../nbs/20_drift.ipynb #77194eea
@@ -1455,10 +1551,12 @@ def fit(self:PageHinkley, reference, # the stream's values when nothing has chan
     check_positive("horizon", horizon, integer=True)
     check_positive("n_sim", n_sim, integer=True)
     if not 0 < self.false_alarm < 1:
-        raise ParameterError("`false_alarm` must be between 0 and 1", value=self.false_alarm, fix="use e.g. false_alarm=0.05")
+        raise ParameterError("`false_alarm` must be between 0 and 1", value=self.false_alarm,
+                             fix="use e.g. false_alarm=0.05")
     x = np.asarray(reference, float)
     if x.ndim != 1 or len(x) < 20 or not np.isfinite(x).all():
-        raise DataError("reference stream must be a 1-D array of at least 20 finite values", value=getattr(x, "shape", None),
+        raise DataError("reference stream must be a 1-D array of at least 20 finite values",
+                        value=getattr(x, "shape", None),
                         fix="pass the errors of the model on reference data")
     self.mu_, self.sd_, self.horizon_ = float(x.mean()), float(x.std()), int(horizon)
     self.delta_ = float(self.delta) if self.delta is not None else 0.1 * max(self.sd_, 1e-12)
@@ -1469,7 +1567,11 @@ def fit(self:PageHinkley, reference, # the stream's values when nothing has chan
         per = max(1, 2_000_000 // horizon)
         for i in range(0, n_sim, per):
             b = min(per, n_sim - i)
-            mu_b = x[rng.integers(0, len(x), (b, len(x)))].mean(1) if len(x) <= 20_000 else rng.normal(self.mu_, self.sd_ / math.sqrt(len(x)), b)
+            mu_b = x[rng.integers(0, len(x),
+                                  (b,
+                                   len(x)))].mean(1) if len(x) <= 20_000 else rng.normal(self.mu_,
+                                                                                         self.sd_ / math.sqrt(len(x)),
+                                                                                         b)
             mx.append(_ph_max(x[rng.integers(0, len(x), (b, horizon))], mu_b, self.delta_))
         mx = np.sort(np.concatenate(mx))
         k = min(int(math.ceil((1 - self.false_alarm) * (len(mx) + 1))) - 1, len(mx) - 1)
@@ -1481,7 +1583,9 @@ def fit(self:PageHinkley, reference, # the stream's values when nothing has chan
 @patch
 def update(self:PageHinkley, x:float) -> bool:
     "Feed one value; True when the detector raises an alarm (it then resets)."
-    if not hasattr(self, "threshold_"): raise NotFittedError("PageHinkley is not fitted", fix="call .fit(reference_errors, horizon=...) first")
+    if not hasattr(self,
+                   "threshold_"): raise NotFittedError("PageHinkley is not fitted",
+                                                       fix="call .fit(reference_errors, horizon=...) first")
     self._s += x - self.mu_ - self.delta_
     self._m = min(self._m, self._s)
     self.t_ += 1
@@ -1517,11 +1621,16 @@ def _perf_task(yr, s, metric, classes) -> str:
 
 # %% ../nbs/20_drift.ipynb #b0d39310
 def _regression_arrays(y, yr, s, sr, metric, classes):
-    if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use a classification metric such as 'auc'")
-    if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
+    if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given",
+                                                 value=list(classes)[:5],
+                                                 fix="drop classes=, or use a classification metric such as 'auc'")
+    if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns",
+                                    value=s.shape, fix="pass the regression outputs as a 1-D array")
     try: return np.asarray(y, float), np.asarray(yr, float), s, sr
     except (TypeError, ValueError):
-        ex = [v for v in pd.unique(pd.Series(yr, dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:5]
+        ex = [v for v in pd.unique(pd.Series(yr,
+                                             dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]),
+                                                                                     errors="coerce")[0])][:5]
         raise ParameterError(f"labels {ex} are text: a classifier's labels need its classes (regression labels must be numbers)", value=ex,
                              fix="pass classes=predictor.classes (the labels in the order of the score columns)") from None
 
@@ -1537,12 +1646,16 @@ def _task_arrays(y, yr, s, sr, metric, classes):
         y, yr, s, sr = _regression_arrays(y, yr, s, sr, metric or "mae", classes)
         metric = metric or "mae"
     else:
-        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])   # one column: the positive class
+        # one column: the positive class
+        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])
         k = s.shape[1]
         if classes is not None and len(classes) != k:
-            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
-        y, yr, metric = class_index(y, classes, k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
-    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)   # quality's checks of the outputs: probabilities in [0, 1]
+            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10],
+                                 fix="pass the classes in the order of the score columns")
+        y, yr, metric = class_index(y, classes,
+                                    k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
+    # quality's checks of the outputs: probabilities in [0, 1]
+    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)
     return y, yr, s, sr, task, metric
 
 # %% ../nbs/20_drift.ipynb #145215a7
@@ -1584,7 +1697,8 @@ def _encode_like(X_ref:pd.DataFrame, X:pd.DataFrame) -> tuple:
     "Both frames as float arrays: numeric columns as values, others as reference category codes (unseen = K)."
     A, B, cat = [], [], []
     for c in X_ref.columns:
-        if c not in X.columns: raise SchemaError(f"column {c!r} of X_reference is missing from X", value=c, fix="pass X with the reference's columns", problems=[])
+        if c not in X.columns: raise SchemaError(f"column {c!r} of X_reference is missing from X", value=c,
+                                                 fix="pass X with the reference's columns", problems=[])
         if pd.api.types.is_numeric_dtype(X_ref[c]) and not pd.api.types.is_bool_dtype(X_ref[c]):
             A.append(_numeric_values(X_ref[c], c))
             B.append(_numeric_values(X[c], c))
@@ -1618,7 +1732,8 @@ def _density_ratio(A, B, cat, *, max_rows, seed):
     cat = cat & (np.nan_to_num(np.nanmax(np.where(np.isnan(X), -1, X), 0), nan=0) < 250)
     with threadpool_limits(1):
         for tr, te in StratifiedKFold(3, shuffle=True, random_state=seed).split(X, y):
-            clf = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, min_samples_leaf=20, early_stopping=False,
+            clf = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, min_samples_leaf=20,
+                                                 early_stopping=False,
                                                  categorical_features=cat if cat.any() else None, random_state=seed)
             clf.fit(X[tr], y[tr])
             p[te] = clf.predict_proba(X[te])[:, 1]
@@ -1654,7 +1769,8 @@ def _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows):
     check_positive("tolerance", tolerance, allow_zero=True)
     check_positive("n_boot", n_boot, integer=True)
     check_choice("stream", stream, ["auto", "excess", "error"])
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha,
+                                               fix="use e.g. alpha=0.05")
     check_positive("min_rows", min_rows, integer=True)
 
 # %% ../nbs/20_drift.ipynb #70c68734
@@ -1664,9 +1780,11 @@ def _perf_arrays(y_true, y_score, reference, classes, metric):
     s = np.asarray(y_score, float)
     if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
     if len(y) != len(s):
-        raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
+        raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)),
+                        fix="pass one score row per label")
     if not np.isfinite(s).all():
-        raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
+        raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values",
+                        fix="drop or fix those rows")
     if isinstance(reference, ReferenceProfile):
         classes = reference.classes if classes is None else classes
         reference = _profile_outputs(reference)
@@ -1722,7 +1840,8 @@ def _stream_alarms(task, y, s, yr, sr, frame, wins, W, *, excess, delta, false_a
     if len(W):  # alarms per window: where the error stream rose
         win_of = np.empty(len(y), int)
         for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
-        counts = np.bincount(win_of[alarms["index"].to_numpy()], minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
+        counts = np.bincount(win_of[alarms["index"].to_numpy()],
+                             minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
         W["alarms"] = [int(counts[k]) for k in range(len(wins))]
     return alarms, ph
 
@@ -1750,9 +1869,11 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     if time is not None:
         tt = _time_values(X, time)
         if len(tt) != len(y):
-            raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt), fix="pass X with one row per label")
+            raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt),
+                            fix="pass X with one row per label")
         frame["_t"] = tt.to_numpy()
-    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
+    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq,
+                    name="rows")
     ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng)
     if not np.isfinite(ref_v):
         raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
@@ -1763,7 +1884,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
     rows = []
     for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
         i = g["_i"].to_numpy()
-        row = _perf_row(metric, y[i], s[i], (ref_v, ref_se), z=z, tolerance=tolerance, min_rows=min_rows, n_boot=n_boot, rng=rng)
+        row = _perf_row(metric, y[i], s[i], (ref_v, ref_se), z=z, tolerance=tolerance, min_rows=min_rows,
+                        n_boot=n_boot, rng=rng)
         row = {"window": label, "start": st, "end": en, **row}
         if enc is not None and not row["note"] and len(i) >= 30:   # the domain classifier needs a few rows per fold
             row.update(_covariate_effects(metric, enc, i, yr, sr, row["value"], max_rows=max_rows, seed=seed))
@@ -1775,7 +1897,8 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
                         fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
     excess = stream in ("excess", "auto") and task == "classification"
     if delta is None and task == "classification": delta = 0.05
-    alarms, ph = _stream_alarms(task, y, s, yr, sr, frame, wins, W, excess=excess, delta=delta, false_alarm=false_alarm, seed=seed)
+    alarms, ph = _stream_alarms(task, y, s, yr, sr, frame, wins, W, excess=excess, delta=delta,
+                                false_alarm=false_alarm, seed=seed)
     det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm,
            "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_, "tolerance": tolerance, "alpha": alpha}
     ref = {"value": ref_v, "ci_low": ref_v - z * ref_se, "ci_high": ref_v + z * ref_se, "n": len(yr)}
@@ -1795,16 +1918,19 @@ def _summary(self:PerformanceTimeline) -> dict:
     better = metric_direction(self.metric) == "higher"
     ok = w[w["value"].notna()]
     worst = ok.loc[ok["value"].idxmin() if better else ok["value"].idxmax()] if len(ok) else None
-    out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w), "n_degraded": len(deg),
+    out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w),
+           "n_degraded": len(deg),
            "n_windows_without_value": len(w) - len(ok),
            "first_degraded": None if deg.empty else str(deg["start"].iloc[0]),
-           "worst_value": None if worst is None else float(worst["value"]), "worst_change": None if worst is None else float(worst["change"]),
+           "worst_value": None if worst is None else float(worst["value"]),
+           "worst_change": None if worst is None else float(worst["change"]),
            "n_alarms": len(self.alarms), "first_alarm": None if self.alarms.empty else str(self.alarms["time"].iloc[0])}
     if worst is not None and "expected" in w and np.isfinite(worst.get("expected", np.nan)):
         out["worst_covariate_effect"] = float(worst["covariate_effect"])
         out["worst_concept_effect"] = float(worst["concept_effect"])
         tot = worst["change"]
-        out["worst_share_explained_by_covariates"] = float(np.clip(worst["covariate_effect"] / tot, -1, 2)) if abs(tot) > 1e-9 else None
+        out["worst_share_explained_by_covariates"] = float(np.clip(worst["covariate_effect"] / tot, -1,
+                                                                   2)) if abs(tot) > 1e-9 else None
     return out
 
 # %% ../nbs/20_drift.ipynb #1014b53b
@@ -1821,7 +1947,7 @@ def headline(self:PerformanceTimeline) -> str:
 def _plot(self:PerformanceTimeline, ax):
     "Value per window with its CI, the reference and its tolerance band, expected value under covariate shift, alarms."
     w = self.windows
-    x = pd.to_datetime(w["start"], errors="coerce") if w["start"].map(lambda v: isinstance(v, pd.Timestamp)).all() else np.arange(len(w))
+    x = _window_x(w["start"])
     col = np.where(w["degraded"], "tab:red", "tab:blue")
     ax.errorbar(x, w["value"], yerr=[w["value"] - w["ci_low"], w["ci_high"] - w["value"]], fmt="none", ecolor=col)
     ax.scatter(x, w["value"], c=col, zorder=3, s=20, label=f"{self.metric} per window")
