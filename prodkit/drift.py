@@ -13,8 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report, Schema, SchemaError,
-                          SchemaProblem, atomic_write_bytes, atomic_write_text, check_choice, check_positive, get_ax,
+from fastcore.basics import patch
+
+from .core import (DataError, FileFormatError, ModelError, NotFittedError, ParameterError, Predictor, Report,
+                          Schema, SchemaError,
+                          SchemaProblem, Scorer, as_predictor, atomic_write_bytes, atomic_write_text, check_choice,
+                          check_positive, get_ax,
                           read_json, read_table, _nested_error, _nested_type)
 from .quality import METRICS, class_index, compute_metric, expected_calibration_error, metric_direction
 
@@ -35,12 +39,21 @@ def adjust_pvalues(p, # raw p-values
                   ) -> np.ndarray:
     "Holm or Benjamini-Hochberg adjusted p-values (NaN entries are left out of the family and stay NaN)."
     check_choice("correction", method, ["holm", "bh", "none"])
-    p = np.asarray(p, dtype=float); out = np.full(p.shape, np.nan); ok = ~np.isnan(p); q = p[ok]; k = len(q)
-    if k == 0 or method == "none": out[ok] = q; return out
-    order = np.argsort(q, kind="stable"); qs = q[order]
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    k = len(q)
+    if k == 0 or method == "none":
+        out[ok] = q
+        return out
+    order = np.argsort(q, kind="stable")
+    qs = q[order]
     if method == "holm": adj = np.maximum.accumulate((k - np.arange(k)) * qs)
     else: adj = np.minimum.accumulate((k / np.arange(1, k + 1) * qs)[::-1])[::-1]
-    res = np.empty(k); res[order] = np.minimum(adj, 1.0); out[ok] = res
+    res = np.empty(k)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
     return out
 
 # %% ../nbs/20_drift.ipynb #1c7e3f60
@@ -49,22 +62,33 @@ def _ks_pvalue(d, n, m):
     if n == 0 or m == 0: return np.nan
     en = math.sqrt(n * m / (n + m))
     return float(special.kolmogorov((en + 0.12 + 0.11 / en) * d))
+
+# %% ../nbs/20_drift.ipynb #b9896171
 def _w1_from_cdfs(edges, Fr, Fc, tail_lo, tail_hi):
     "Wasserstein-1 between CDFs known at `edges` (linear between them) plus the mass outside [edges[0], edges[-1]]."
     d = Fr - Fc  # (..., E)
-    a, b = d[..., :-1], d[..., 1:]; w = np.diff(edges)
+    a, b = d[..., :-1], d[..., 1:]
+    w = np.diff(edges)
     same = a * b >= 0
-    denom = np.where(same, 1.0, np.abs(a) + np.abs(b)); denom = np.where(denom == 0, 1.0, denom)
+    denom = np.where(same, 1.0, np.abs(a) + np.abs(b))
+    denom = np.where(denom == 0, 1.0, denom)
     inner = np.where(same, np.abs(a + b) / 2, (a * a + b * b) / (2 * denom))
     return (inner * w).sum(-1) + tail_lo + tail_hi
+
+# %% ../nbs/20_drift.ipynb #fac92917
 def _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tail):
     "Wasserstein-1 using each bin's sum of values: exact in every bin where the CDFs are on the same side at both edges."
-    E = len(edges); w = np.diff(edges)
-    integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]   # the integral of F over each bin
+    E = len(edges)
+    w = np.diff(edges)
+    # the integral of F over each bin
+    integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]
     d = integral(Fr, ref) - integral(Fc, cur)
-    a, b = (Fr - Fc)[:-1], (Fr - Fc)[1:]; cross = a * b < 0   # where the CDFs cross inside a bin, read that bin linearly
+    a, b = (Fr - Fc)[:-1], (Fr - Fc)[1:]
+    cross = a * b < 0   # where the CDFs cross inside a bin, read that bin linearly
     lin = (a * a + b * b) / (2 * np.where(cross, np.abs(a) + np.abs(b), 1.0)) * w
     return float(np.where(cross, lin, np.abs(d)).sum() + tail)
+
+# %% ../nbs/20_drift.ipynb #ef5768f4
 def _js_distance(P, Q):
     "Jensen-Shannon distance (base 2, in [0, 1]) between rows of probability arrays."
     M = (P + Q) / 2
@@ -72,20 +96,28 @@ def _js_distance(P, Q):
         kp = np.where(P > 0, P * np.log2(np.where(P > 0, P, 1) / np.where(M > 0, M, 1)), 0).sum(-1)
         kq = np.where(Q > 0, Q * np.log2(np.where(Q > 0, Q, 1) / np.where(M > 0, M, 1)), 0).sum(-1)
     return np.sqrt(np.clip((kp + kq) / 2, 0, 1))
+
+# %% ../nbs/20_drift.ipynb #5ed7f8b5
 def _psi(pr, pc, eps=1e-4):
     "Population stability index between two arrays of bin proportions."
-    pr = np.clip(pr, eps, None); pc = np.clip(pc, eps, None)
+    pr = np.clip(pr, eps, None)
+    pc = np.clip(pc, eps, None)
     return float(((pc - pr) * np.log(pc / pr)).sum())
 
 # %% ../nbs/20_drift.ipynb #4e8ccfd6
 def auc_ci(y, s, *, level:float=0.95) -> tuple:
     "AUC with DeLong's standard error: returns (auc, ci_low, ci_high, se, p_value for AUC > 0.5)."
-    y = np.asarray(y).astype(bool); s = np.asarray(s, float)
-    pos, neg = s[y], s[~y]; m, n = len(pos), len(neg)
+    y = np.asarray(y).astype(bool)
+    s = np.asarray(s, float)
+    pos, neg = s[y], s[~y]
+    m, n = len(pos), len(neg)
     if m < 2 or n < 2: return (np.nan,) * 5
-    r_all = stats.rankdata(np.concatenate([pos, neg])); r_p = stats.rankdata(pos); r_n = stats.rankdata(neg)
+    r_all = stats.rankdata(np.concatenate([pos, neg]))
+    r_p = stats.rankdata(pos)
+    r_n = stats.rankdata(neg)
     auc = (r_all[:m].sum() - m * (m + 1) / 2) / (m * n)
-    v10 = (r_all[:m] - r_p) / n; v01 = 1 - (r_all[m:] - r_n) / m
+    v10 = (r_all[:m] - r_p) / n
+    v01 = 1 - (r_all[m:] - r_n) / m
     se = math.sqrt(max(v10.var(ddof=1) / m + v01.var(ddof=1) / n, 1e-12))
     z = stats.norm.ppf(0.5 + level / 2)
     se0 = math.sqrt((m + n + 1) / (12 * m * n))  # Mann-Whitney null standard error
@@ -95,10 +127,13 @@ def auc_ci(y, s, *, level:float=0.95) -> tuple:
 # %% ../nbs/20_drift.ipynb #a646955a
 def _schema_error(col, problem, msg, fix):
     return SchemaError(msg, fix=fix, problems=[SchemaProblem(col, problem, msg, fix)])
+
+# %% ../nbs/20_drift.ipynb #cfb006f2
 def _numeric_values(s:pd.Series, name:str) -> np.ndarray:
     "A column as float64 with NaN for missing; datetimes become seconds; inf is refused."
     if pd.api.types.is_datetime64_any_dtype(s):
-        v = s.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64"); v[s.isna().to_numpy()] = np.nan
+        v = s.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+        v[s.isna().to_numpy()] = np.nan
         return v / 1e9
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -106,24 +141,35 @@ def _numeric_values(s:pd.Series, name:str) -> np.ndarray:
         try: v = pd.to_numeric(s, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
         except (ValueError, TypeError):
             ex = s.dropna().head(3).tolist()
-            raise _schema_error(name, "wrong_type", f"column {name!r} should be numeric but has dtype {s.dtype}, e.g. {ex}",
+            raise _schema_error(name, "wrong_type",
+                                f"column {name!r} should be numeric but has dtype {s.dtype}, e.g. {ex}",
                                 f"convert {name!r} to numbers, e.g. df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce')") from None
     if np.isinf(v).any():
         raise DataError(f"column {name!r} has {int(np.isinf(v).sum())} infinite values", value=name,
                         fix=f"replace inf in {name!r} with NaN (missing) or a finite value", column=name)
     return v
+
+# %% ../nbs/20_drift.ipynb #00a928cc
 def _fit_numeric(v:np.ndarray, bins:int) -> dict:
     "Reference summary of a numeric column: edges at `bins`+1 quantiles (min and max included) and the counts between them."
-    miss = np.isnan(v); n_miss = int(miss.sum()); vs = np.sort(v[~miss] if n_miss else v)
+    miss = np.isnan(v)
+    n_miss = int(miss.sum())
+    vs = np.sort(v[~miss] if n_miss else v)
     if len(vs) == 0: edges = np.array([0.0])
     else:  # inverted-CDF quantiles read off the sorted values
         q = np.ceil(np.linspace(0, 1, bins + 1) * len(vs)).astype(int) - 1
         edges = np.unique(vs[np.clip(q, 0, len(vs) - 1)])
     return {"edges": edges, **_sum_sorted(vs, n_miss, edges)}
+
+# %% ../nbs/20_drift.ipynb #1d2a3848
 def _sum_numeric(v:np.ndarray, edges:np.ndarray) -> dict:
     "Mergeable summary of values `v` on fixed `edges`: bin counts, tail sums, moments, missing count."
-    miss = np.isnan(v); n_miss = int(miss.sum())
-    return _sum_sorted(np.sort(v[~miss] if n_miss else v), n_miss, edges)  # sorting once and locating the edges beats binning every value
+    miss = np.isnan(v)
+    n_miss = int(miss.sum())
+    # sorting once and locating the edges beats binning every value
+    return _sum_sorted(np.sort(v[~miss] if n_miss else v), n_miss, edges)
+
+# %% ../nbs/20_drift.ipynb #f07ef05a
 def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
     le = np.searchsorted(vs, edges, side="right")  # values <= each edge
     counts = np.diff(np.concatenate([[0], le, [len(vs)]])).astype(np.int64)
@@ -136,20 +182,28 @@ def _sum_sorted(vs:np.ndarray, n_miss:int, edges:np.ndarray) -> dict:
             "sum": float(vs.sum()), "sumsq": float(np.dot(vs, vs)), "bin_sums": bin_sums,
             "n_below": n_lo, "n_above": int(len(vs) - le[-1]),   # values outside [edges[0], edges[-1]]: plots show them
             "min": float(vs[0]) if len(vs) else None, "max": float(vs[-1]) if len(vs) else None}
+
+# %% ../nbs/20_drift.ipynb #41111920
 def _label_text(v) -> str:
     "A label as text, so labels 1, 1.0 and '1' all match the class 1."
     if isinstance(v, (float, np.floating)) and float(v).is_integer(): return str(int(v))
     return str(v)
+
+# %% ../nbs/20_drift.ipynb #14ddb7da
 def _category_codes(s:pd.Series):
     "Factorize a column: (codes with -1 for missing, unique values as strings)."
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     return codes, [str(u) for u in uniques]
+
+# %% ../nbs/20_drift.ipynb #b1fa16c6
 def _fit_categorical(s:pd.Series) -> dict:
     codes, uniq = _category_codes(s)
     cnt = np.bincount(codes[codes >= 0], minlength=len(uniq))
     order = sorted(range(len(uniq)), key=lambda i: (-cnt[i], uniq[i]))
     return {"categories": [uniq[i] for i in order], "counts": cnt[order].astype(np.int64), "n": int(cnt.sum()),
             "n_missing": int((codes < 0).sum()), "n_singletons": int((cnt == 1).sum())}
+
+# %% ../nbs/20_drift.ipynb #bcd849e4
 def _sum_categorical(s:pd.Series, categories:list, index:dict=None, max_unseen:int=50) -> dict:
     "Mergeable summary of a column against reference `categories`: counts, missing, unseen categories."
     index = index or {c: i for i, c in enumerate(categories)}
@@ -164,6 +218,8 @@ def _sum_categorical(s:pd.Series, categories:list, index:dict=None, max_unseen:i
     if len(unseen) > max_unseen: unseen = dict(sorted(unseen.items(), key=lambda kv: -kv[1])[:max_unseen])
     return {"counts": counts, "n": int(per_unique.sum()), "n_missing": int((codes < 0).sum()),
             "n_unseen": int(n_unseen), "unseen": unseen}
+
+# %% ../nbs/20_drift.ipynb #20ddc5e6
 def _merge_col(a:dict, b:dict) -> dict:
     out = {}
     for k, v in a.items():
@@ -182,89 +238,129 @@ def _boot_ci(est, boots, level):
     "Bootstrap interval for a distance, shifted by the bootstrap's estimate of its upward bias and clipped at 0."
     boots = boots[np.isfinite(boots)]
     if len(boots) < 10 or not np.isfinite(est): return np.nan, np.nan
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]); bias = boots.mean() - est
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    bias = boots.mean() - est
     return float(max(lo - bias, 0.0)), float(max(hi - bias, 0.0))
+
+# %% ../nbs/20_drift.ipynb #e0edf36a
 def _poisson_boot(counts, n_boot, rng):
     "Poisson-bootstrap replicates of bin counts (only non-empty bins are drawn)."
-    out = np.zeros((n_boot, len(counts))); nz = np.flatnonzero(counts)
+    out = np.zeros((n_boot, len(counts)))
+    nz = np.flatnonzero(counts)
     out[:, nz] = rng.poisson(counts[nz], size=(n_boot, len(nz)))
     return out
+
+# %% ../nbs/20_drift.ipynb #e6fef40a
 def _coarse_starts(cr, k=10):
     "Start indices of ~k bins of equal reference mass, built from the fine reference bins."
     cum = np.cumsum(cr) / max(cr.sum(), 1)
     starts = np.unique(np.concatenate([[0], np.searchsorted(cum, np.arange(1, k) / k, side="left") + 1]))
     return starts[starts < len(cr)]
+
+# %% ../nbs/20_drift.ipynb #24efb032
 def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
-    edges, cr, cc = ref["edges"], ref["counts"], cur["counts"]; nr, nc = ref["n"], cur["n"]
-    mean_r = ref["sum"] / nr if nr else np.nan; mean_c = cur["sum"] / nc if nc else np.nan
+    edges, cr, cc = ref["edges"], ref["counts"], cur["counts"]
+    nr, nc = ref["n"], cur["n"]
+    mean_r = ref["sum"] / nr if nr else np.nan
+    mean_c = cur["sum"] / nc if nc else np.nan
     var_r = max(ref["sumsq"] / nr - mean_r ** 2, 0.0) * nr / max(nr - 1, 1) if nr else np.nan
     scale = math.sqrt(var_r) if nr and var_r > 0 else (abs(mean_r) if nr and mean_r else 1.0)
     out = {"test": "ks", "effect_metric": "wasserstein/sd", "mean_ref": mean_r, "mean_cur": mean_c, "scale": scale}
     if nr == 0 or nc == 0:
-        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan,
+                "ci_high": np.nan,
                 "ks": np.nan, "wasserstein": np.nan, "psi": np.nan, "js": np.nan}
     E = len(edges)
-    Fr = np.cumsum(cr)[:E] / nr; Fc = np.cumsum(cc)[:E] / nc
+    Fr = np.cumsum(cr)[:E] / nr
+    Fc = np.cumsum(cc)[:E] / nc
     ks = float(np.abs(Fr - Fc).max())
     tl, th = cur["tail_lo"] / nc + ref["tail_lo"] / nr, cur["tail_hi"] / nc + ref["tail_hi"] / nr
     w1 = _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tl + th) if "bin_sums" in ref and "bin_sums" in cur and E > 1 \
          else float(_w1_from_cdfs(edges, Fr, Fc, tl, th))   # profiles saved before bin sums were kept
-    st = _coarse_starts(cr); psi = _psi(np.add.reduceat(cr, st) / nr, np.add.reduceat(cc, st) / nc)
+    st = _coarse_starts(cr)
+    psi = _psi(np.add.reduceat(cr, st) / nr, np.add.reduceat(cc, st) / nc)
     lo = hi = np.nan
     if n_boot and E > 1:
         CR, CC = _poisson_boot(cr, n_boot, rng), _poisson_boot(cc, n_boot, rng)  # Poisson bootstrap of the bin counts
         FRb, FCb = np.cumsum(CR, 1), np.cumsum(CC, 1)
         tr, tc = np.maximum(FRb[:, -1:], 1), np.maximum(FCb[:, -1:], 1)
-        FRb = FRb[:, :E] / tr; FCb = FCb[:, :E] / tc
+        FRb = FRb[:, :E] / tr
+        FCb = FCb[:, :E] / tc
         tlb = (cur["tail_lo"] * CC[:, 0] / cc[0] if cc[0] else 0.0) / tc[:, 0]
         thb = (cur["tail_hi"] * CC[:, -1] / cc[-1] if cc[-1] else 0.0) / tc[:, 0]
         wb = _w1_from_cdfs(edges, FRb, FCb, tlb, thb) / scale
         lo, hi = _boot_ci(w1 / scale, wb, level)
-    return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo, "ci_high": hi,
+    return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo,
+            "ci_high": hi,
             "ks": ks, "wasserstein": w1, "psi": psi, "js": np.nan}
+
+# %% ../nbs/20_drift.ipynb #59d4164a
 def _chi2_homogeneity(cr, cc, min_expected=5.0, pool=None): # pool: cells always pooled
     "Chi-square test of homogeneity of two count vectors over the same cells, pooling cells the smaller sample would rarely fill."
-    cr, cc = np.asarray(cr, float), np.asarray(cc, float); nr, m = cr.sum(), cc.sum()
+    cr, cc = np.asarray(cr, float), np.asarray(cc, float)
+    nr, m = cr.sum(), cc.sum()
     if m == 0 or nr == 0: return np.nan, np.nan
     # cells are chosen by the LARGER sample's shares only: choosing them by a small sample's own counts (say, the
     # categories a 50-row reference happened to see) biases that sample's counts and fakes significance
-    share = cr / nr if nr >= m else cc / m; n_small = min(nr, m)
+    share = cr / nr if nr >= m else cc / m
+    n_small = min(nr, m)
     small = n_small * share < min_expected
     if pool is not None: small = small | pool
     if small.any():
-        r = np.append(cr[~small], cr[small].sum()); c = np.append(cc[~small], cc[small].sum()); sh = np.append(share[~small], share[small].sum())
+        r = np.append(cr[~small], cr[small].sum())
+        c = np.append(cc[~small], cc[small].sum())
+        sh = np.append(share[~small], share[small].sum())
         if len(r) > 1 and n_small * sh[-1] < min_expected:  # pool the pooled cell with the smallest other cell
-            j = np.argmin(sh[:-1]); r[j] += r[-1]; c[j] += c[-1]; r, c = r[:-1], c[:-1]
+            j = np.argmin(sh[:-1])
+            r[j] += r[-1]
+            c[j] += c[-1]
+            r, c = r[:-1], c[:-1]
     else: r, c = cr, cc
-    keep = (r + c) > 0; r, c = r[keep], c[keep]
+    keep = (r + c) > 0
+    r, c = r[keep], c[keep]
     if len(r) < 2: return 0.0, 1.0
-    N = nr + m; col = r + c
+    N = nr + m
+    col = r + c
     er, ec = nr * col / N, m * col / N
     stat = float(((r - er) ** 2 / er).sum() + ((c - ec) ** 2 / ec).sum())
     return stat, float(stats.chi2.sf(stat, len(r) - 1))
+
+# %% ../nbs/20_drift.ipynb #a27414e1
 def _cells(ref:dict, cur:dict):
     "Reference and current counts over the same cells: the reference's categories, each named new category, the other new values."
-    cu = np.array(list(cur["unseen"].values()), float); rest = float(cur["n_unseen"]) - cu.sum()
+    cu = np.array(list(cur["unseen"].values()), float)
+    rest = float(cur["n_unseen"]) - cu.sum()
     cc = np.concatenate([cur["counts"].astype(float), cu, [rest]])
-    pool = np.zeros(len(cc), bool); pool[-1] = True   # the unnamed new values: individually rare, a set the reference defines
+    pool = np.zeros(len(cc), bool)
+    pool[-1] = True   # the unnamed new values: individually rare, a set the reference defines
     return np.concatenate([ref["counts"].astype(float), np.zeros(len(cu) + 1)]), cc, 5.0, pool
+
+# %% ../nbs/20_drift.ipynb #edd45106
 def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
     cr, cc, u = ref["counts"].astype(float), cur["counts"].astype(float), float(cur["n_unseen"])
     nr, nc = ref["n"], cur["n"]
     out = {"test": "chi2", "effect_metric": "jensen_shannon", "mean_ref": np.nan, "mean_cur": np.nan, "scale": np.nan,
            "ks": np.nan, "wasserstein": np.nan}
     if nr == 0 or nc == 0:
-        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+        return {**out, "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan, "ci_low": np.nan,
+                "ci_high": np.nan,
                 "psi": np.nan, "js": np.nan}
     stat, p = _chi2_homogeneity(*_cells(ref, cur))
-    P = np.append(cr / nr, 0.0); Q = np.append(cc, u) / nc
-    js = float(_js_distance(P, Q)); psi = _psi(P, Q)
+    P = np.append(cr / nr, 0.0)
+    Q = np.append(cc, u) / nc
+    js = float(_js_distance(P, Q))
+    psi = _psi(P, Q)
     lo = hi = np.nan
     if n_boot:
         CR, CC = _poisson_boot(np.append(cr, 0.0), n_boot, rng), _poisson_boot(np.append(cc, u), n_boot, rng)
-        tr, tc = CR.sum(1, keepdims=True), CC.sum(1, keepdims=True); tr[tr == 0] = 1; tc[tc == 0] = 1
+        tr, tc = CR.sum(1, keepdims=True), CC.sum(1, keepdims=True)
+        tr[tr == 0] = 1
+        tc[tc == 0] = 1
         lo, hi = _boot_ci(js, _js_distance(CR / tr, CC / tc), level)
-    return {**out, "statistic": stat, "p_value": p, "effect_size": js, "ci_low": lo, "ci_high": hi, "psi": psi, "js": js}
+    return {**out, "statistic": stat, "p_value": p, "effect_size": js, "ci_low": lo, "ci_high": hi, "psi": psi,
+            "js": js}
+
+# %% ../nbs/20_drift.ipynb #7a00e21b
 def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     nr, nc = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
     a, b = ref["n_missing"] / max(nr, 1), cur["n_missing"] / max(nc, 1)
@@ -273,15 +369,22 @@ def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     pool = (ref["n_missing"] + cur["n_missing"]) / (nr + nc)
     se0 = math.sqrt(pool * (1 - pool) * (1 / nr + 1 / nc))
     out["missing_p"] = float(2 * stats.norm.sf(abs(b - a) / se0)) if se0 > 0 else 1.0
-    z = stats.norm.ppf(0.5 + level / 2); se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
+    z = stats.norm.ppf(0.5 + level / 2)
+    se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
     out["missing_ci_low"], out["missing_ci_high"] = b - a - z * se, b - a + z * se
     return out
+
+# %% ../nbs/20_drift.ipynb #c4733bad
 def _wilson_low(k, n, level):
     "Lower end of the Wilson interval for a proportion k/n."
     if n == 0: return np.nan
-    z = stats.norm.ppf(0.5 + level / 2); p = k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n); h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(c - h, 0.0)
+
+# %% ../nbs/20_drift.ipynb #1d5b02b4
 def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
     "Unseen categories judged against what a reference of its size could have missed (see the text above)."
     nr, nc, u = ref["n"], cur["n"], cur["n_unseen"]
@@ -290,36 +393,89 @@ def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
            "unseen_examples": ", ".join(list(cur["unseen"])[:5])}
     if u == 0 or nc == 0: return out
     q = _wilson_low(max(cur["unseen"].values()), nc, level)   # the largest new category's share, at least
-    out["unseen_seen_prob"] = 1 - (1 - q) ** nr                  # chance that a reference of nr rows shows a category that common
+    # chance that a reference of nr rows shows a category that common
+    out["unseen_seen_prob"] = 1 - (1 - q) ** nr
     p_cat = min(1.0, (1 - q) ** nr / q) if q > 0 else 1.0        # at most 1/q categories are that common: union bound
-    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)   # Good-Turing missing mass, high end
+    # Good-Turing missing mass, high end
+    g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)
     out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, level)
-    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0   # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
+    p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0
     out["unseen_p"] = min(1.0, 2 * min(p_cat, p_mass))
     return out
 
 # %% ../nbs/20_drift.ipynb #0a80cc5f
+def _frame_function(m) -> bool:
+    "A plain function of a DataFrame (not a Scorer, a module or a bundle): drift calls it on the rows as they are."
+    import torch
+    return callable(m) and not isinstance(m, (Scorer, torch.nn.Module)) and getattr(m, "predictor", None) is None
+
+# %% ../nbs/20_drift.ipynb #d323f004
 def _resolve_predictor(predictor, model):
+    "The model as `prodkit.core.as_predictor` reads it; a plain function of a DataFrame stays as it is."
     if predictor is None and model is None: return None
     p = predictor if predictor is not None else model
-    if isinstance(p, Predictor) or callable(p): return p if not hasattr(p, "parameters") else Predictor(p)
-    raise ParameterError("predictor must be a prodkit Predictor, a model or a callable", value=type(p).__name__,
-                         fix="pass predictor=Predictor(model, adapter=adapter) or a bundle's .predictor")
-def _predict(pred, df:pd.DataFrame, output:str=None): # output: the reading the reference profile decided ('classification' or 'regression')
-    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None); a bare callable is read as the reference read it."
-    if isinstance(pred, Predictor):
-        if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
-        return np.asarray(pred.predict_proba(df), float), None
+    if _frame_function(p): return p
+    return as_predictor(p, what="predictor")
+
+# %% ../nbs/20_drift.ipynb #788fd7a2
+def _frame_outputs(pred, df:pd.DataFrame, task:str=None):
+    "A plain function's outputs: probabilities when it returns them on the reference, else regression values (decided once)."
     out = np.asarray(pred(df), float)
-    if out.ndim == 1 or out.shape[1] == 1:
-        v = out.reshape(-1)
-        if output == "regression": return None, v
-        if output is None and not (v.min() >= 0 and v.max() <= 1): return None, v   # decided once, on the reference
-        if v.min() < 0 or v.max() > 1:
-            raise ModelError(f"the model's outputs were probabilities on the reference but not on this window (range {v.min():.4g} to {v.max():.4g})",
-                             value=float(v.min() if v.min() < 0 else v.max()), fix="wrap the model in a Predictor with output='logits' or 'regression'")
-        return np.column_stack([1 - v, v]), None
-    return out, None
+    if out.ndim == 2 and out.shape[1] > 1: return out, None
+    v = out.reshape(-1)
+    in01 = v.min() >= 0 and v.max() <= 1
+    if task == "regression" or (task is None and not in01): return None, v
+    if not in01:
+        raise ModelError(f"the model's outputs were probabilities on the reference but not on this window "
+                         f"(range {v.min():.4g} to {v.max():.4g})", value=float(v.min() if v.min() < 0 else v.max()),
+                         fix="wrap the model in a Predictor with output='logits', or with task='regression'")
+    return np.column_stack([1 - v, v]), None
+
+# %% ../nbs/20_drift.ipynb #541e307a
+def _predict(pred, df:pd.DataFrame, task:str=None): # task: what the reference profile decided
+    "Model outputs on `df`: (probabilities (n, k) or None, regression values (n,) or None)."
+    if not isinstance(pred, Scorer): return _frame_outputs(pred, df, task)
+    if pred.task == "regression": return None, np.asarray(pred.predict(df), float).reshape(len(df), -1)[:, 0]
+    return np.asarray(pred.predict_proba(df), float), None
+
+# %% ../nbs/20_drift.ipynb #dde612fa
+def _check_columns(df, feats, name, profile=None):
+    missing = [f for f in feats if f not in df.columns]
+    if missing:
+        probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
+        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}",
+                          value=missing[:5],
+                          fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
+    for f in feats:
+        nested = _nested_type(df[f])
+        if nested: raise _nested_error(name, f, nested)
+
+# %% ../nbs/20_drift.ipynb #03c3c35f
+def _check_compare_args(alpha, correction, n_boot, level):
+    check_positive("alpha", alpha)
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha,
+                                               fix="use e.g. alpha=0.05")
+    check_choice("correction", correction, ["holm", "bh", "none"])
+    check_positive("n_boot", n_boot, allow_zero=True, integer=True)
+    check_positive("level", level)
+    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level,
+                                                 fix="use e.g. level=0.95")
+
+# %% ../nbs/20_drift.ipynb #59d8583f
+def _tolerance(tolerance):
+    tol = dict(DEFAULT_TOLERANCE)
+    if tolerance is None: return tol
+    if not isinstance(tolerance, dict):
+        raise ParameterError("`tolerance` must be a dict", value=tolerance,
+                             fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
+    for k, v in tolerance.items():
+        if k not in tol: raise ParameterError(f"unknown tolerance {k!r}", value=k, fix=f"use keys of {list(tol)}")
+        check_positive(f"tolerance[{k!r}]", v, allow_zero=True)
+        tol[k] = float(v)
+    return tol
+
+# %% ../nbs/20_drift.ipynb #8946ca51
 @dataclass
 class WindowSummary:
     "Mergeable summary of a data window against a reference profile: bin counts per column plus a bottom-k row sample."
@@ -330,157 +486,163 @@ class WindowSummary:
     proba: np.ndarray = None   # model probabilities on the sampled rows
     values: np.ndarray = None  # regression outputs on the sampled rows
     labels: np.ndarray = None  # labels of the sampled rows (when the target column is present)
-    start: Any = None; end: Any = None
+    start: Any = None
+    end: Any = None
 
     def merge(self, other:"WindowSummary") -> "WindowSummary":
         "Combine two summaries of disjoint chunks (counts add, samples keep the smallest keys)."
         if set(self.columns) != set(other.columns):
-            raise ParameterError("cannot merge summaries of different columns", value=sorted(set(self.columns) ^ set(other.columns))[:5],
+            raise ParameterError("cannot merge summaries of different columns",
+                                 value=sorted(set(self.columns) ^ set(other.columns))[:5],
                                  fix="summarize every chunk with the same ReferenceProfile")
         cols = {k: _merge_col(v, other.columns[k]) for k, v in self.columns.items()}
-        keys = np.concatenate([self.keys, other.keys]); k = max(len(self.keys), len(other.keys))
+        keys = np.concatenate([self.keys, other.keys])
+        k = max(len(self.keys), len(other.keys))
         take = np.argsort(keys, kind="stable")[:k]
         cat = lambda a, b: None if a is None or b is None else np.concatenate([a, b])[take]
-        starts = [x for x in (self.start, other.start) if x is not None]; ends = [x for x in (self.end, other.end) if x is not None]
-        return WindowSummary(cols, self.n_rows + other.n_rows, np.concatenate([self.sample, other.sample])[take], keys[take],
-                             cat(self.proba, other.proba), cat(self.values, other.values), cat(self.labels, other.labels),
+        starts = [x for x in (self.start, other.start) if x is not None]
+        ends = [x for x in (self.end, other.end) if x is not None]
+        return WindowSummary(cols, self.n_rows + other.n_rows, np.concatenate([self.sample, other.sample])[take],
+                             keys[take],
+                             cat(self.proba,
+                                 other.proba), cat(self.values, other.values), cat(self.labels, other.labels),
                              min(starts) if starts else None, max(ends) if ends else None)
     __add__ = merge
+
+# %% ../nbs/20_drift.ipynb #7370149c
 _PROFILE_VERSION = 1
 class ReferenceProfile:
     "A reference data set summarised once: quantile bins, category frequencies, a row sample, model outputs."
     def __init__(self, features:list, kinds:dict, columns:dict, sample:WindowSummary, *, target:str=None, time:str=None,
-                 bins:int=200, output:str=None, classes:list=None, meta:dict=None):
+                 bins:int=200, task:str=None, classes:list=None, meta:dict=None):
         self.features, self.kinds, self.columns, self.sample_ = features, kinds, columns, sample
-        self.target, self.time, self.bins, self.output, self.classes = target, time, bins, output, classes
+        self.target, self.time, self.bins, self.task, self.classes = target, time, bins, task, classes
         self.meta = meta or {}
-        self._index = {f: {c: i for i, c in enumerate(columns[f]["categories"])} for f in features if kinds[f] == "categorical"}
+        self._index = {f: {c: i for i,
+                           c in enumerate(columns[f]["categories"])} for f in features if kinds[f] == "categorical"}
 
     @property
     def n_rows(self) -> int: return self.sample_.n_rows
 
-    @classmethod
-    def fit(cls, reference, # DataFrame or path of the reference data
-            *, schema:Schema=None, # features and kinds; inferred from `reference` when None
-            features:Sequence[str]=None, # subset of the schema's features to profile
-            target:str=None, time:str=None, # roles used when the schema is inferred
-            bins:int=200, # quantile bins per numeric feature (fixed by the reference, never by current data)
-            sample_rows:int=10_000, # rows kept for the multivariate test and model outputs
-            predictor=None, model=None, # optional model: profile its outputs on the sample rows
-            seed:int=0, progress:bool=False) -> "ReferenceProfile":
-        "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
-        check_positive("bins", bins, integer=True); check_positive("sample_rows", sample_rows, integer=True)
-        if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
-        df = read_table(reference, name="reference")
-        if schema is None: schema = Schema.infer(df, target=target, time=time)
-        feats = list(features) if features is not None else [f.name for f in schema.features]
-        unknown = [f for f in feats if f not in schema.names]
-        if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5], fix=f"choose from {schema.names[:10]}")
-        kinds = {f: ("numeric" if schema[f].kind in ("numeric", "datetime") else "categorical") for f in feats}
-        _check_columns(df, feats, "reference")
-        cols = {}
-        from tqdm.auto import tqdm
-        for f in tqdm(feats, desc="profiling reference", disable=not progress, leave=False):
-            if kinds[f] == "numeric": cols[f] = _fit_numeric(_numeric_values(df[f], f), bins)
-            else: cols[f] = _fit_categorical(df[f])
-        prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
-        pred = _resolve_predictor(predictor, model)
-        if isinstance(pred, Predictor) and pred.classes is not None: prof.classes = [str(c) for c in pred.classes]
-        prof.sample_ = prof._window(df, sample_rows=sample_rows, predictor=pred, seed=seed, stats=False)
-        if pred is not None: prof.output = "regression" if prof.sample_.values is not None else "classification"
-        return prof
-
-    def _window(self, df, *, sample_rows, predictor, seed, stats=True, progress=False) -> WindowSummary:
-        n = len(df); rng = np.random.default_rng(seed)
-        keys = rng.random(n); k = min(n, sample_rows)
-        idx = np.argpartition(keys, k - 1)[:k] if k < n else np.arange(n)
-        idx = idx[np.argsort(keys[idx], kind="stable")]
-        sdf = df.iloc[idx]
-        cols = {}
-        if stats:
-            from tqdm.auto import tqdm
-            for f in tqdm(self.features, desc="summarising", disable=not progress, leave=False):
-                if self.kinds[f] == "numeric": cols[f] = _sum_numeric(_numeric_values(df[f], f), self.columns[f]["edges"])
-                else: cols[f] = _sum_categorical(df[f], self.columns[f]["categories"], self._index[f])
-        sample = self._encode(sdf)
-        proba = values = labels = None
-        if predictor is not None:
-            proba, values = _predict(predictor, sdf, self.output)
-        if self.target is not None and self.target in df.columns:
-            labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
-        start = end = None
-        if self.time is not None and self.time in df.columns and n:
-            t = df[self.time]; start, end = t.min(), t.max()
-        return WindowSummary(cols, n, sample, keys[idx], proba, values, labels, start, end)
-
-    def _encode(self, sdf:pd.DataFrame) -> np.ndarray:
-        "Rows as floats for the domain classifier: numeric values, category codes (unseen = K), NaN for missing."
-        out = np.empty((len(sdf), len(self.features)))
-        for j, f in enumerate(self.features):
-            if self.kinds[f] == "numeric": out[:, j] = _numeric_values(sdf[f], f)
-            else:
-                codes, uniq = _category_codes(sdf[f]); K = len(self.columns[f]["categories"])
-                lut = np.array([self._index[f].get(u, K) for u in uniq] + [-1], float)
-                v = lut[codes]; v[v < 0] = np.nan; out[:, j] = v
-        return out
-
-    def summarize(self, current, # DataFrame or path of a data window
-                  *, predictor=None, model=None, # model whose outputs to summarise on the sample rows
-                  seed:int=0, progress:bool=False) -> WindowSummary:
-        "Summarise a window on this profile's bins; summaries of chunks merge with `+`."
-        df = read_table(current, name="current")
-        _check_columns(df, self.features, "current", self)
-        sample_rows = len(self.sample_.keys) if self.sample_ is not None else 10_000
-        return self._window(df, sample_rows=max(sample_rows, 1), predictor=_resolve_predictor(predictor, model), seed=seed + 1,
-                            progress=progress)
-
-    def compare(self, current, # DataFrame, path, or a `WindowSummary` from `summarize`
-                *, predictor=None, model=None, alpha:float=0.05, correction:str="holm", tolerance:dict=None,
-                multivariate:bool=True, n_boot:int=200, level:float=0.95, seed:int=0, progress:bool=False) -> "DriftReport":
-        "Compare a window with this reference: per-feature tests and effect sizes, multivariate, output and calibration drift."
-        _check_compare_args(alpha, correction, n_boot, level)
-        tol = _tolerance(tolerance)
-        win = current if isinstance(current, WindowSummary) else self.summarize(current, predictor=predictor, model=model, seed=seed, progress=progress)
-        if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
-        rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
-                       n_boot=n_boot, level=level, seed=seed, progress=progress)
-        if rep.low_power:
-            lpf = rep.low_power_features
-            warnings.warn(f"drift comparison with low power ({win.n_rows:,} current rows vs {self.n_rows:,} reference rows): "
-                          f"{len(lpf)} of {len(self.features)} features could not show drift of twice the tolerance, "
-                          f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
-        return rep
-
     def __repr__(self):
-        return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, outputs={self.output})"
-def _check_columns(df, feats, name, profile=None):
-    missing = [f for f in feats if f not in df.columns]
-    if missing:
-        probs = [SchemaProblem(f, "missing_column", f"column {f!r} is missing", f"add column {f!r}") for f in missing]
-        raise SchemaError(f"{name} lacks {len(missing)} feature column(s) of the reference: {missing[:5]}", value=missing[:5],
-                          fix="pass data with the reference's columns, or profile only shared features with features=[...]", problems=probs)
-    for f in feats:
-        nested = _nested_type(df[f])
-        if nested: raise _nested_error(name, f, nested)
-def _check_compare_args(alpha, correction, n_boot, level):
-    check_positive("alpha", alpha)
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
-    check_choice("correction", correction, ["holm", "bh", "none"])
-    check_positive("n_boot", n_boot, allow_zero=True, integer=True)
-    check_positive("level", level)
-    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level, fix="use e.g. level=0.95")
-def _tolerance(tolerance):
-    tol = dict(DEFAULT_TOLERANCE)
-    if tolerance is None: return tol
-    if not isinstance(tolerance, dict):
-        raise ParameterError("`tolerance` must be a dict", value=tolerance, fix=f"pass e.g. {{'numeric': 0.1}}; keys: {list(tol)}")
-    for k, v in tolerance.items():
-        if k not in tol: raise ParameterError(f"unknown tolerance {k!r}", value=k, fix=f"use keys of {list(tol)}")
-        check_positive(f"tolerance[{k!r}]", v, allow_zero=True); tol[k] = float(v)
-    return tol
+        return f"ReferenceProfile({len(self.features)} features, {self.n_rows} rows, bins={self.bins}, task={self.task})"
+
+# %% ../nbs/20_drift.ipynb #099abe2f
+@patch
+def _window(self:ReferenceProfile, df, *, sample_rows, predictor, seed, stats=True, progress=False) -> WindowSummary:
+    n = len(df)
+    rng = np.random.default_rng(seed)
+    keys = rng.random(n)
+    k = min(n, sample_rows)
+    idx = np.argpartition(keys, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.argsort(keys[idx], kind="stable")]
+    sdf = df.iloc[idx]
+    cols = {}
+    if stats:
+        from tqdm.auto import tqdm
+        for f in tqdm(self.features, desc="summarising", disable=not progress, leave=False):
+            if self.kinds[f] == "numeric": cols[f] = _sum_numeric(_numeric_values(df[f], f), self.columns[f]["edges"])
+            else: cols[f] = _sum_categorical(df[f], self.columns[f]["categories"], self._index[f])
+    sample = self._encode(sdf)
+    proba = values = labels = None
+    if predictor is not None:
+        proba, values = _predict(predictor, sdf, self.task)
+    if self.target is not None and self.target in df.columns:
+        labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
+    start = end = None
+    if self.time is not None and self.time in df.columns and n:
+        t = df[self.time]
+        start, end = t.min(), t.max()
+    return WindowSummary(cols, n, sample, keys[idx], proba, values, labels, start, end)
+
+# %% ../nbs/20_drift.ipynb #969b1693
+@patch
+def _encode(self:ReferenceProfile, sdf:pd.DataFrame) -> np.ndarray:
+    "Rows as floats for the domain classifier: numeric values, category codes (unseen = K), NaN for missing."
+    out = np.empty((len(sdf), len(self.features)))
+    for j, f in enumerate(self.features):
+        if self.kinds[f] == "numeric": out[:, j] = _numeric_values(sdf[f], f)
+        else:
+            codes, uniq = _category_codes(sdf[f])
+            K = len(self.columns[f]["categories"])
+            lut = np.array([self._index[f].get(u, K) for u in uniq] + [-1], float)
+            v = lut[codes]
+            v[v < 0] = np.nan
+            out[:, j] = v
+    return out
+
+# %% ../nbs/20_drift.ipynb #c1a12666
+@patch(cls_method=True)
+def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference data
+        *, schema:Schema=None, # features and kinds; inferred from `reference` when None
+        features:Sequence[str]=None, # subset of the schema's features to profile
+        target:str=None, time:str=None, # roles used when the schema is inferred
+        bins:int=200, # quantile bins per numeric feature (fixed by the reference, never by current data)
+        sample_rows:int=10_000, # rows kept for the multivariate test and model outputs
+        predictor=None, model=None, # optional model: profile its outputs on the sample rows
+        seed:int=0, progress:bool=False) -> "ReferenceProfile":
+    "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
+    check_positive("bins", bins, integer=True)
+    check_positive("sample_rows", sample_rows, integer=True)
+    if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
+    df = read_table(reference, name="reference")
+    if schema is None: schema = Schema.infer(df, target=target, time=time)
+    feats = list(features) if features is not None else [f.name for f in schema.features]
+    unknown = [f for f in feats if f not in schema.names]
+    if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5],
+                                     fix=f"choose from {schema.names[:10]}")
+    kinds = {f: ("numeric" if schema[f].kind in ("numeric", "datetime") else "categorical") for f in feats}
+    _check_columns(df, feats, "reference")
+    cols = {}
+    from tqdm.auto import tqdm
+    for f in tqdm(feats, desc="profiling reference", disable=not progress, leave=False):
+        if kinds[f] == "numeric": cols[f] = _fit_numeric(_numeric_values(df[f], f), bins)
+        else: cols[f] = _fit_categorical(df[f])
+    prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
+    pred = _resolve_predictor(predictor, model)
+    cl = (pred.classes if isinstance(pred, Predictor) else pred.classes_) if isinstance(pred, Scorer) else None
+    if cl is not None: prof.classes = [str(c) for c in cl]
+    prof.sample_ = prof._window(df, sample_rows=sample_rows, predictor=pred, seed=seed, stats=False)
+    if pred is not None: prof.task = "regression" if prof.sample_.values is not None else "classification"
+    return prof
+
+# %% ../nbs/20_drift.ipynb #ae6052ef
+@patch
+def summarize(self:ReferenceProfile, current, # DataFrame or path of a data window
+              *, predictor=None, model=None, # model whose outputs to summarise on the sample rows
+              seed:int=0, progress:bool=False) -> WindowSummary:
+    "Summarise a window on this profile's bins; summaries of chunks merge with `+`."
+    df = read_table(current, name="current")
+    _check_columns(df, self.features, "current", self)
+    sample_rows = len(self.sample_.keys) if self.sample_ is not None else 10_000
+    return self._window(df, sample_rows=max(sample_rows, 1), predictor=_resolve_predictor(predictor, model),
+                        seed=seed + 1,
+                        progress=progress)
+
+# %% ../nbs/20_drift.ipynb #bcb7278b
+@patch
+def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSummary` from `summarize`
+            *, predictor=None, model=None, alpha:float=0.05, correction:str="holm", tolerance:dict=None,
+            multivariate:bool=True, n_boot:int=200, level:float=0.95, seed:int=0, progress:bool=False) -> "DriftReport":
+    "Compare a window with this reference: per-feature tests and effect sizes, multivariate, output and calibration drift."
+    _check_compare_args(alpha, correction, n_boot, level)
+    tol = _tolerance(tolerance)
+    win = current if isinstance(current,
+                                WindowSummary) else self.summarize(current, predictor=predictor, model=model,
+                                                                   seed=seed, progress=progress)
+    if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
+    rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
+                   n_boot=n_boot, level=level, seed=seed, progress=progress)
+    if rep.low_power:
+        lpf = rep.low_power_features
+        warnings.warn(f"drift comparison with low power ({win.n_rows:,} current rows vs {self.n_rows:,} reference rows): "
+                      f"{len(lpf)} of {len(self.features)} features could not show drift of twice the tolerance, "
+                      f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
+    return rep
 
 # %% ../nbs/20_drift.ipynb #5b61edb4
-def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the reference); read twice
+@patch(cls_method=True)
+def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (partitions of the reference); read twice
                 *, schema:Schema=None, target:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
                 quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
                 predictor=None, model=None, seed:int=0, progress:bool=False) -> "ReferenceProfile":
@@ -489,11 +651,17 @@ def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the 
     if not chunks: raise DataError("no reference chunks given", fix="pass a list of DataFrames or file paths")
     check_positive("quantile_rows", quantile_rows, integer=True)
     from tqdm.auto import tqdm
-    rng = np.random.default_rng(seed); parts, keys = [], []
+    rng = np.random.default_rng(seed)
+    parts, keys = [], []
     for i, c in enumerate(tqdm(chunks, desc="sampling reference", disable=not progress, leave=False)):
-        df = read_table(c, name=f"reference chunk {i}"); k = rng.random(len(df)); m = min(len(df), quantile_rows)
-        take = np.argpartition(k, m - 1)[:m]; parts.append(df.iloc[take]); keys.append(k[take])
-    keys = np.concatenate(keys); keep = np.argsort(keys, kind="stable")[:quantile_rows]
+        df = read_table(c, name=f"reference chunk {i}")
+        k = rng.random(len(df))
+        m = min(len(df), quantile_rows)
+        take = np.argpartition(k, m - 1)[:m]
+        parts.append(df.iloc[take])
+        keys.append(k[take])
+    keys = np.concatenate(keys)
+    keep = np.argsort(keys, kind="stable")[:quantile_rows]
     sample = pd.concat(parts, ignore_index=True).iloc[keep].reset_index(drop=True)
     prof = cls.fit(sample, schema=schema, target=target, time=time, bins=bins, sample_rows=sample_rows,
                    predictor=predictor, model=model, seed=seed)
@@ -505,11 +673,13 @@ def _fit_chunks(cls, chunks, # a list of DataFrames or files (partitions of the 
     for f, s in total.items():
         if prof.kinds[f] == "numeric": prof.columns[f] = {"edges": prof.columns[f]["edges"], **s}
         else:  # categories the sample missed join the reference's list
-            cats = prof.columns[f]["categories"] + list(s["unseen"]); cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
-            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"], "n_singletons": int((cnt == 1).sum())}
-    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])} for f in prof.features if prof.kinds[f] == "categorical"}
+            cats = prof.columns[f]["categories"] + list(s["unseen"])
+            cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
+            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"],
+                               "n_singletons": int((cnt == 1).sum())}
+    prof._index = {f: {c: i for i,
+                       c in enumerate(prof.columns[f]["categories"])} for f in prof.features if prof.kinds[f] == "categorical"}
     return prof
-ReferenceProfile.fit_chunks = classmethod(_fit_chunks)
 
 # %% ../nbs/20_drift.ipynb #80cb7779
 def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
@@ -520,19 +690,26 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     from threadpoolctl import threadpool_limits
     k = min(len(X_ref), len(X_cur), max_rows)
     if k < 10 * folds: return None
-    X = np.vstack([X_ref[:k], X_cur[:k]]); y = np.r_[np.zeros(k), np.ones(k)]
-    p = X.shape[1]; names = list(names) if names is not None else [f"x{j}" for j in range(p)]
+    X = np.vstack([X_ref[:k], X_cur[:k]])
+    y = np.r_[np.zeros(k), np.ones(k)]
+    p = X.shape[1]
+    names = list(names) if names is not None else [f"x{j}" for j in range(p)]
     cat = np.zeros(p, bool) if categorical is None else np.asarray(categorical, bool)
     has = ~np.isnan(X).all(0)   # a column with no values on either side tells the sides apart by nothing
     if not has.any(): return None
     X, cat, used = X[:, has], cat[has], [n for n, h in zip(names, has) if h]
     cat = cat & (np.nan_to_num(np.nanmax(np.where(np.isnan(X), -1, X), 0), nan=0) < 250)
-    rng = np.random.default_rng(seed); oof = np.zeros(len(y)); perm = np.zeros((len(used), len(y))) if attribution else None
+    rng = np.random.default_rng(seed)
+    oof = np.zeros(len(y))
+    perm = np.zeros((len(used), len(y))) if attribution else None
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
     auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
-    attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j, n in enumerate(used)}) if attribution else {}
+    attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j,
+                                       n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
+
+# %% ../nbs/20_drift.ipynb #517d3ece
 def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
@@ -540,9 +717,11 @@ def _fit_folds(X, y, cat, folds, seed, rng, oof, perm):
         clf = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20,
                                              early_stopping=False, categorical_features=cat if cat.any() else None,
                                              random_state=seed)
-        clf.fit(X[tr], y[tr]); oof[te] = clf.predict_proba(X[te])[:, 1]
+        clf.fit(X[tr], y[tr])
+        oof[te] = clf.predict_proba(X[te])[:, 1]
         if perm is not None:
-            Xt = X[te]; n = len(te)  # permute one column at a time, predict all permuted copies in one call
+            Xt = X[te]
+            n = len(te)  # permute one column at a time, predict all permuted copies in one call
             Xp = np.repeat(Xt[None], X.shape[1], 0)
             for j in range(X.shape[1]): Xp[j, :, j] = Xt[rng.permutation(n), j]
             perm[:, te] = clf.predict_proba(Xp.reshape(-1, X.shape[1]))[:, 1].reshape(X.shape[1], n)
@@ -560,34 +739,57 @@ def _output_columns(proba, values, classes):
     out["confidence:max_proba"] = ("numeric", "confidence", proba.max(1))
     out["confidence:entropy"] = ("numeric", "confidence", -(pc * np.log(pc)).sum(1))
     return out
+
+# %% ../nbs/20_drift.ipynb #e4f7924c
 def _boot_metric(name:str, y, out, n_boot:int, rng) -> np.ndarray:
     "Bootstrap replicates of metric `name` from `prodkit.quality.METRICS`: each replicate weighs the rows by how often a resample drew them."
-    n, reps = len(y), []; chunk = max(1, 4_000_000 // max(n, 1))     # a few MB of weights at a time
+    n, reps = len(y), []
+    chunk = max(1, 4_000_000 // max(n, 1))     # a few MB of weights at a time
     for start in range(0, n_boot, chunk):
-        w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(min(chunk, n_boot - start))]).astype(np.float32)
+        w = np.stack([np.bincount(rng.integers(0, n, n),
+                                  minlength=n) for _ in range(min(chunk, n_boot - start))]).astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"): reps.append(METRICS[name].fn(y, out, w))
     return np.concatenate(reps)
+
+# %% ../nbs/20_drift.ipynb #d67bd3b9
 def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level, rng):
     "Change in expected calibration error (prodkit.quality's: positive class if binary, top label otherwise) with a bootstrap CI."
     if ref.labels is None or cur.labels is None or ref.proba is None or cur.proba is None: return None
-    k = ref.proba.shape[1]; cls = classes if classes is not None and len(classes) == k else None
+    k = ref.proba.shape[1]
+    cls = classes if classes is not None and len(classes) == k else None
     (yr, pr), (yc, pc) = [(class_index(w.labels, cls, k=k), w.proba) for w in (ref, cur)]
     er, ec = expected_calibration_error(yr, pr), expected_calibration_error(yc, pc)
-    B = max(n_boot, 50); diffs = _boot_metric("ece", yc, pc, B, rng) - _boot_metric("ece", yr, pr, B, rng)
-    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2]); d = ec - er
+    B = max(n_boot, 50)
+    diffs = _boot_metric("ece", yc, pc, B, rng) - _boot_metric("ece", yr, pr, B, rng)
+    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    d = ec - er
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
-            "accuracy_ref": compute_metric("accuracy", yr, pr), "accuracy_cur": compute_metric("accuracy", yc, pc), "n_ref": len(yr), "n_cur": len(yc)}
+            "accuracy_ref": compute_metric("accuracy", yr,
+                                           pr), "accuracy_cur": compute_metric("accuracy", yc,
+                                                                               pc), "n_ref": len(yr), "n_cur": len(yc)}
 
 # %% ../nbs/20_drift.ipynb #348578f2
 def _dist_data(kind, ref, cur, top=20):
     "Small arrays for plotting one feature's two distributions."
     if kind == "numeric":   # each side's range and its values outside the reference's edges, so plots hide none of them
-        side = lambda s: {"min": s.get("min"), "max": s.get("max"), "n_below": s.get("n_below", 0), "n_above": s.get("n_above", 0)}
-        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"], "ref_range": side(ref), "cur_range": side(cur)}
-    cats = ref["categories"][:top]; r = list(ref["counts"][:top]); c = list(cur["counts"][:top])
-    if len(ref["categories"]) > top: cats = cats + ["(other)"]; r.append(int(ref["counts"][top:].sum())); c.append(int(cur["counts"][top:].sum()))
-    if cur["n_unseen"]: cats = cats + ["(unseen)"]; r.append(0); c.append(int(cur["n_unseen"]))
+        side = lambda s: {"min": s.get("min"), "max": s.get("max"), "n_below": s.get("n_below", 0),
+                          "n_above": s.get("n_above", 0)}
+        return {"kind": kind, "edges": ref["edges"], "ref": ref["counts"], "cur": cur["counts"],
+                "ref_range": side(ref), "cur_range": side(cur)}
+    cats = ref["categories"][:top]
+    r = list(ref["counts"][:top])
+    c = list(cur["counts"][:top])
+    if len(ref["categories"]) > top:
+        cats = cats + ["(other)"]
+        r.append(int(ref["counts"][top:].sum()))
+        c.append(int(cur["counts"][top:].sum()))
+    if cur["n_unseen"]:
+        cats = cats + ["(unseen)"]
+        r.append(0)
+        c.append(int(cur["n_unseen"]))
     return {"kind": kind, "categories": cats, "ref": np.array(r), "cur": np.array(c)}
+
+# %% ../nbs/20_drift.ipynb #0b0330cd
 def _min_effect(kind, ref, cur, alpha) -> float:
     "Smallest effect the feature's test could flag at `alpha` with these row counts (W/sd for a normal shift, or JS distance)."
     nr, nc = ref["n"], cur["n"]
@@ -595,51 +797,60 @@ def _min_effect(kind, ref, cur, alpha) -> float:
     if kind == "numeric":   # KS critical distance; a shift of d sd moves the KS distance by about 0.4 d
         return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt(1 / nr + 1 / nc) / 0.399
     big = np.asarray(ref["counts"] if nr >= nc else cur["counts"], float) / max(nr, nc)
-    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)   # the cells the chi-square test keeps; its critical value read as a JS distance
+    # the cells the chi-square test keeps; its critical value read as a JS distance
+    k = max(int((min(nr, nc) * big >= 5).sum()) + 1, 2)
     return min(1.0, math.sqrt(stats.chi2.isf(alpha, k - 1) / (8 * math.log(2)) * (1 / nr + 1 / nc)))
+
+# %% ../nbs/20_drift.ipynb #699cc6de
 def _power_note(ref, cur) -> str:
     nr, nc = ref["n"], cur["n"]
     if nr == 0 and nc == 0: return "no values on either side (all missing)"
     if nr == 0 or nc == 0: return f"no values in the {'reference' if nr == 0 else 'current data'} (all missing)"
     return f"{nr:,} reference vs {nc:,} current values"
+
+# %% ../nbs/20_drift.ipynb #98106821
 def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     st = _stats_numeric(ref, cur, n_boot=n_boot, level=level, rng=rng) if kind == "numeric" else \
          _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
     row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, level)}
     row.update(_unseen_test(ref, cur, level) if kind == "categorical" else
-               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan, "unseen_examples": ""})
+               {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
+                "unseen_examples": ""})
     row["n_ref"], row["n_cur"] = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
     row["min_effect"], row["power_note"] = _min_effect(kind, ref, cur, alpha), _power_note(ref, cur)
     return row
-def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed, progress):
-    from tqdm.auto import tqdm
-    rng = np.random.default_rng(seed); ref_w = prof.sample_
-    rows, dists = [], {}
-    for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level, rng=rng, alpha=alpha))
-        dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
-    if (win.proba is not None or win.values is not None):
-        if ref_w.proba is None and ref_w.values is None:
-            raise ParameterError("the reference profile has no model outputs to compare with", value=None,
-                                 fix="fit the profile with ReferenceProfile.fit(reference, predictor=...)")
-        ro = _output_columns(ref_w.proba, ref_w.values, prof.classes); co = _output_columns(win.proba, win.values, prof.classes)
-        for name, (kind, role, rv) in ro.items():
-            if name not in co: continue
-            cv = co[name][2]
-            if kind == "numeric":
-                rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200)); cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
-            else:
-                rs = _fit_categorical(rv); cs = _sum_categorical(cv, rs["categories"])
-            rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha)); dists[name] = _dist_data(kind, rs, cs)
-    t = pd.DataFrame(rows)
-    mv = None
-    if multivariate and len(prof.features) and len(win.sample):
-        cat = [prof.kinds[f] == "categorical" for f in prof.features]
-        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
+
+# %% ../nbs/20_drift.ipynb #828ec44e
+def _output_rows(prof, win, rows, dists, *, n_boot, level, rng, alpha):
+    "Rows (and plot data) for the model's outputs and confidence, each summarised on bins of the reference's outputs."
+    ref_w = prof.sample_
+    if win.proba is None and win.values is None: return
+    if ref_w.proba is None and ref_w.values is None:
+        raise ParameterError("the reference profile has no model outputs to compare with", value=None,
+                             fix="fit the profile with ReferenceProfile.fit(reference, predictor=...)")
+    ro = _output_columns(ref_w.proba, ref_w.values, prof.classes)
+    co = _output_columns(win.proba, win.values, prof.classes)
+    for name, (kind, role, rv) in ro.items():
+        if name not in co: continue
+        cv = co[name][2]
+        if kind == "numeric":
+            rs = _fit_numeric(np.asarray(rv, float), min(prof.bins, 200))
+            cs = _sum_numeric(np.asarray(cv, float), rs["edges"])
+        else:
+            rs = _fit_categorical(rv)
+            cs = _sum_categorical(cv, rs["categories"])
+        rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha))
+        dists[name] = _dist_data(kind, rs, cs)
+
+# %% ../nbs/20_drift.ipynb #2b645ffd
+_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
+def _decide(t, mv, *, alpha, correction, tol):
+    "Adjust every p-value as one family and mark what drifted: significant AND beyond the tolerance (in place)."
     # one family of hypotheses: every feature's distribution, missing-rate and unseen-category tests, and the multivariate test
     fam = np.concatenate([t["p_value"].to_numpy(float), t["missing_p"].to_numpy(float), t["unseen_p"].to_numpy(float),
                           [mv["p_value"] if mv else np.nan]])
-    adj = adjust_pvalues(fam, correction); n = len(t)
+    adj = adjust_pvalues(fam, correction)
+    n = len(t)
     pa_d, pa_m, pa_u, pa_mv = adj[:n], adj[n:2 * n], adj[2 * n:3 * n], adj[-1]
     tol_d = np.where(t["kind"] == "numeric", tol["numeric"], tol["categorical"])
     low = np.where(np.isnan(t["ci_low"].to_numpy(float)), t["effect_size"].to_numpy(float), t["ci_low"].to_numpy(float))
@@ -650,44 +861,83 @@ def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol
     t["low_power"] = ~(t["min_effect"].to_numpy(float) <= _LOW_POWER * tol_d)   # NaN or inf: no data, low power
     t["p_adjusted"] = np.fmin(np.fmin(pa_d, pa_m), pa_u)
     t["drifted"] = d_dist | d_miss | d_uns
-    t["reasons"] = [", ".join(r for r, flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
+    t["reasons"] = [", ".join(r for r,
+                              flag in (("distribution", a), ("missing rate", b), ("unseen categories", c)) if flag)
                     for a, b, c in zip(d_dist, d_miss, d_uns)]
     if mv is not None:
-        mv["p_adjusted"] = float(pa_mv); mv["drifted"] = bool(pa_mv < alpha and mv["ci_low"] > 0.5 + tol["multivariate"])
+        mv["p_adjusted"] = float(pa_mv)
+        mv["drifted"] = bool(pa_mv < alpha and mv["ci_low"] > 0.5 + tol["multivariate"])
         t["attribution"] = t["feature"].map(mv["attribution"])
     else: t["attribution"] = np.nan
+
+# %% ../nbs/20_drift.ipynb #6a0e2621
+def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed,
+             progress):
+    from tqdm.auto import tqdm
+    rng = np.random.default_rng(seed)
+    ref_w = prof.sample_
+    rows, dists = [], {}
+    for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level,
+                         rng=rng, alpha=alpha))
+        dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
+    _output_rows(prof, win, rows, dists, n_boot=n_boot, level=level, rng=rng, alpha=alpha)
+    t = pd.DataFrame(rows)
+    mv = None
+    if multivariate and len(prof.features) and len(win.sample):
+        cat = [prof.kinds[f] == "categorical" for f in prof.features]
+        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
+    _decide(t, mv, alpha=alpha, correction=correction, tol=tol)
     t["_sev"] = t["effect_size"] / t["tolerance"]
-    t = t.sort_values(["drifted", "_sev"], ascending=[False, False], na_position="last").drop(columns="_sev").reset_index(drop=True)
+    t = t.sort_values(["drifted", "_sev"], ascending=[False, False],
+                      na_position="last").drop(columns="_sev").reset_index(drop=True)
     cal = _calibration(ref_w, win, prof.classes, n_boot=n_boot, level=level, rng=rng)
     if cal is not None: cal["drifted"] = bool(cal["ci_low"] > tol["calibration"])
     params = {"alpha": alpha, "correction": correction, "tolerance": tol, "level": level, "n_boot": n_boot}
     return DriftReport(table=t, dists=dists, multivariate=mv, calibration=cal, params=params,
                        n_reference=prof.n_rows, n_current=win.n_rows, window=(win.start, win.end), seed=seed)
-_LOW_POWER = 2   # a test that cannot flag twice the tolerance has low power
+
+# %% ../nbs/20_drift.ipynb #89e25a84
 _COLUMNS = ["feature", "kind", "role", "test", "statistic", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted",
-            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks", "wasserstein", "psi", "js", "missing_ref", "missing_cur",
-            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref", "n_cur"]
+            "drifted", "reasons", "low_power", "min_effect", "power_note", "tolerance", "effect_metric", "ks",
+            "wasserstein", "psi", "js", "missing_ref", "missing_cur",
+            "unseen_share", "unseen_seen_prob", "unseen_examples", "attribution", "mean_ref", "mean_cur", "n_ref",
+            "n_cur"]
 def _ecdf(ax, edges, counts, side, **kw):
     "Draw one ECDF known at the reference's `edges`, stretched to the side's own min and max (dashed where only counts are known)."
-    cnt = np.asarray(counts, float); n = max(cnt.sum(), 1); F = np.cumsum(cnt)[:len(edges)] / n
-    line, = ax.step(edges, F, where="post", **kw); c = line.get_color()
-    if side.get("min") is not None and side["min"] < edges[0]: ax.plot([side["min"], edges[0]], [0, side["n_below"] / n], ls="--", color=c)
-    if side.get("max") is not None and side["max"] > edges[-1]: ax.plot([edges[-1], side["max"]], [F[-1], 1], ls="--", color=c)
+    cnt = np.asarray(counts, float)
+    n = max(cnt.sum(), 1)
+    F = np.cumsum(cnt)[:len(edges)] / n
+    line, = ax.step(edges, F, where="post", **kw)
+    c = line.get_color()
+    if side.get("min") is not None and side["min"] < edges[0]: ax.plot([side["min"], edges[0]],
+                                                                       [0, side["n_below"] / n], ls="--", color=c)
+    if side.get("max") is not None and side["max"] > edges[-1]: ax.plot([edges[-1], side["max"]], [F[-1], 1], ls="--",
+                                                                        color=c)
+
+# %% ../nbs/20_drift.ipynb #f17ba2eb
 def _plot_ecdfs(ax, d):
     "Both ECDFs over the range of BOTH samples; current values outside the reference's range are shaded and counted."
     e, rr, cr = d["edges"], d.get("ref_range", {}), d.get("cur_range", {})
-    _ecdf(ax, e, d["ref"], rr, label="reference", color="tab:blue"); _ecdf(ax, e, d["cur"], cr, label="current", color="tab:orange")
+    _ecdf(ax, e, d["ref"], rr, label="reference", color="tab:blue")
+    _ecdf(ax, e, d["cur"], cr, label="current", color="tab:orange")
     ends = [v for v in (e[0], e[-1], rr.get("min"), rr.get("max"), cr.get("min"), cr.get("max")) if v is not None]
-    lo, hi = min(ends), max(ends); pad = 0.03 * (hi - lo) if hi > lo else 0.5
+    lo, hi = min(ends), max(ends)
+    pad = 0.03 * (hi - lo) if hi > lo else 0.5
     n_out = cr.get("n_below", 0) + cr.get("n_above", 0)
     if n_out:
         spans = [(cr["min"], e[0]), (e[-1], cr["max"])]
         for i, (a, b) in enumerate(s for s in spans if s[0] is not None and s[1] is not None and s[0] < s[1]):
             ax.axvspan(a, b, color="0.88", zorder=0, label="outside the reference range" if i == 0 else None)
-        share = n_out / max(float(np.asarray(d["cur"]).sum()), 1); pct = f"{share:.0%}" if share >= 0.01 else f"{share:.2%}"
-        ax.text(0.02, 0.97, f"{pct} of current outside the reference range", transform=ax.transAxes, va="top", fontsize=8,
+        share = n_out / max(float(np.asarray(d["cur"]).sum()), 1)
+        pct = f"{share:.0%}" if share >= 0.01 else f"{share:.2%}"
+        ax.text(0.02, 0.97, f"{pct} of current outside the reference range", transform=ax.transAxes, va="top",
+                fontsize=8,
                 parse_math=False)
-    ax.set_xlim(lo - pad, hi + pad); ax.set_ylabel("ECDF")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylabel("ECDF")
+
+# %% ../nbs/20_drift.ipynb #492d3f2d
 @dataclass(frozen=True, kw_only=True)
 class DriftReport(Report):
     "Per-feature drift tests with effect sizes and CIs, multivariate, output, confidence and calibration drift."
@@ -701,97 +951,154 @@ class DriftReport(Report):
     window: tuple = (None, None)
 
     def _features(self): return self.table[self.table["role"] == "feature"]
-    @property
-    def drifted_features(self) -> list:
-        "Names of the input features that drifted (significant and beyond tolerance)."
-        f = self._features(); return f.loc[f["drifted"], "feature"].tolist()
 
-    def to_frame(self, role:str=None) -> pd.DataFrame:
-        "One row per feature (and model output), drifted first, then by effect size relative to tolerance."
-        t = self.table[[c for c in _COLUMNS if c in self.table.columns]]
-        return t[t["role"] == role].reset_index(drop=True) if role else t.copy()
+    _plot_kinds = ("overview", "feature", "distributions")
 
-    def _summary(self) -> dict:
-        f = self._features(); t = self.table; mv = self.multivariate or {}; cal = self.calibration or {}
-        nd = int(f["drifted"].sum()); nf = len(f)
-        by_role = lambda r: bool(t.loc[t["role"] == r, "drifted"].any()) if (t["role"] == r).any() else None
-        top = f.sort_values("effect_size", ascending=False).iloc[0] if nf else None
-        return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power, "n_low_power": len(self.low_power_features),
-                "share_drifted": nd / nf if nf else 0.0,
-                "n_drifted": nd, "n_features": nf,
-                "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"), "multivariate_auc_high": mv.get("ci_high"),
-                "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"), "confidence_drift": by_role("confidence"),
-                "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
-                "top_feature": None if top is None else top["feature"], "max_effect": None if top is None else float(top["effect_size"]),
-                "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
+# %% ../nbs/20_drift.ipynb #3637b23a
+@patch(as_prop=True)
+def low_power_features(self:DriftReport) -> list:
+    "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
+    f = self._features()
+    return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
 
-    @property
-    def low_power_features(self) -> list:
-        "Input features whose test could not have flagged a change of twice its tolerance (too few rows, or no values)."
-        f = self._features(); return f.loc[f["low_power"], "feature"].tolist() if "low_power" in f else []
-    @property
-    def low_power(self) -> bool:
-        "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
-        return bool(self.low_power_features)
+# %% ../nbs/20_drift.ipynb #e93696b6
+@patch(as_prop=True)
+def low_power(self:DriftReport) -> bool:
+    "True when some feature's comparison had too few rows to detect drift: 'no drift' then means 'could not tell'."
+    return bool(self.low_power_features)
 
-    def headline(self) -> str:
-        s = self.summary
-        mv = f", multivariate AUC {s['multivariate_auc']:.3f} [{s['multivariate_auc_low']:.3f}, {s['multivariate_auc_high']:.3f}]" \
-            if s["multivariate_auc"] is not None else ""
-        verdict = "DRIFT" if s["dataset_drift"] else "no drift (LOW POWER)" if s["low_power"] else "no drift"
-        lp = (f"; LOW POWER: {s['n_low_power']} of {s['n_features']} features had too few rows to detect drift of twice the tolerance"
-              if s["low_power"] else "")
-        return (f"{verdict}: {s['n_drifted']} of {s['n_features']} features drifted ({', '.join(self.drifted_features[:5])})" if s["n_drifted"]
-                else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}" + lp
+# %% ../nbs/20_drift.ipynb #d18d9d83
+@patch(as_prop=True)
+def drifted_features(self:DriftReport) -> list:
+    "Names of the input features that drifted (significant and beyond tolerance)."
+    f = self._features()
+    return f.loc[f["drifted"], "feature"].tolist()
 
-    def _plot(self, ax, max_features:int=25):
-        "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
-        t = self.table.head(max_features).iloc[::-1]; y = np.arange(len(t))
-        col = np.where(t["drifted"], "tab:red", "tab:gray")
-        eff = t["effect_size"].to_numpy(float)
-        lo = np.clip(eff - t["ci_low"].fillna(t["effect_size"]).to_numpy(float), 0, None)
-        hi = np.clip(t["ci_high"].fillna(t["effect_size"]).to_numpy(float) - eff, 0, None)
-        ax.errorbar(eff, y, xerr=[lo, hi], fmt="none", ecolor=col, elinewidth=1.5)
-        ax.scatter(eff, y, c=col, zorder=3, s=18)
-        ax.scatter(t["tolerance"], y, marker="|", c="k", s=120, zorder=2, label="tolerance")
-        ax.set_yticks(y, [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n, m in zip(t["feature"], t["effect_metric"])],
-                      parse_math=False)   # feature names are text, never mathtext
-        ax.set_xlabel("effect size (Wasserstein / reference sd, or Jensen-Shannon distance) with CI")
-        ax.set_title(self.headline()[:90], fontsize=9, parse_math=False); ax.legend(loc="lower right", fontsize=8)
-        return ax
+# %% ../nbs/20_drift.ipynb #de314e20
+@patch
+def to_frame(self:DriftReport, role:str=None) -> pd.DataFrame:
+    "One row per feature (and model output), drifted first, then by effect size relative to tolerance."
+    t = self.table[[c for c in _COLUMNS if c in self.table.columns]]
+    return t[t["role"] == role].reset_index(drop=True) if role else t.copy()
 
-    def plot_feature(self, feature:str, ax=None):
-        "Both distributions of one feature: ECDFs (numeric) or category shares (categorical)."
-        if feature not in self.dists:
-            raise ParameterError(f"unknown feature {feature!r}", value=feature, fix=f"choose from {list(self.dists)[:10]}")
-        ax = get_ax(ax); d = self.dists[feature]; row = self.table.set_index("feature").loc[feature]
-        if d["kind"] == "numeric": _plot_ecdfs(ax, d)
-        else:
-            x = np.arange(len(d["categories"])); w = 0.4
-            for k, (key, lab) in enumerate((("ref", "reference"), ("cur", "current"))):
-                cnt = np.asarray(d[key], float); ax.bar(x + (k - 0.5) * w, cnt / max(cnt.sum(), 1), w, label=lab)
-            ax.set_xticks(x, d["categories"], rotation=45, ha="right", fontsize=7, parse_math=False); ax.set_ylabel("share")
-        flag = "DRIFTED" if row["drifted"] else "no drift"
-        ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]", fontsize=9,
-                     parse_math=False)
-        ax.legend(fontsize=8); return ax
+# %% ../nbs/20_drift.ipynb #a412e613
+@patch
+def _summary(self:DriftReport) -> dict:
+    f = self._features()
+    t = self.table
+    mv = self.multivariate or {}
+    cal = self.calibration or {}
+    nd = int(f["drifted"].sum())
+    nf = len(f)
+    by_role = lambda r: bool(t.loc[t["role"] == r, "drifted"].any()) if (t["role"] == r).any() else None
+    top = f.sort_values("effect_size", ascending=False).iloc[0] if nf else None
+    return {"dataset_drift": bool(nd > 0 or mv.get("drifted", False)), "low_power": self.low_power,
+            "n_low_power": len(self.low_power_features),
+            "share_drifted": nd / nf if nf else 0.0,
+            "n_drifted": nd, "n_features": nf,
+            "multivariate_auc": mv.get("auc"), "multivariate_auc_low": mv.get("ci_low"),
+            "multivariate_auc_high": mv.get("ci_high"),
+            "multivariate_drift": mv.get("drifted"), "output_drift": by_role("output"),
+            "confidence_drift": by_role("confidence"),
+            "calibration_change": cal.get("change"), "calibration_drift": cal.get("drifted"),
+            "top_feature": None if top is None else top["feature"],
+            "max_effect": None if top is None else float(top["effect_size"]),
+            "n_reference": int(self.n_reference), "n_current": int(self.n_current), "alpha": self.params.get("alpha")}
 
-    def plot_distributions(self, features:Sequence[str]=None, max_features:int=6):
-        "A figure of overlaid distributions for `features` (default: the drifted ones, else the largest effects)."
-        import matplotlib.pyplot as plt
-        if features is None:
-            features = self.drifted_features or self._features()["feature"].tolist()
-            features = features[:max_features]
-        features = list(features) or list(self.dists)[:1]
-        nc = min(3, len(features)); nr = math.ceil(len(features) / nc)
-        fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc, 3.2 * nr), squeeze=False)
-        for ax, f in zip(axes.flat, features): self.plot_feature(f, ax=ax)
-        for ax in list(axes.flat)[len(features):]: ax.set_visible(False)
-        fig.tight_layout(); return fig
+# %% ../nbs/20_drift.ipynb #f35885b6
+@patch
+def headline(self:DriftReport) -> str:
+    s = self.summary
+    mv = f", multivariate AUC {s['multivariate_auc']:.3f} [{s['multivariate_auc_low']:.3f}, {s['multivariate_auc_high']:.3f}]" \
+        if s["multivariate_auc"] is not None else ""
+    verdict = "DRIFT" if s["dataset_drift"] else "no drift (LOW POWER)" if s["low_power"] else "no drift"
+    lp = (f"; LOW POWER: {s['n_low_power']} of {s['n_features']} features had too few rows to detect drift of twice the tolerance"
+          if s["low_power"] else "")
+    return (f"{verdict}: {s['n_drifted']} of {s['n_features']} features drifted ({', '.join(self.drifted_features[:5])})" if s["n_drifted"]
+            else f"{verdict}: 0 of {s['n_features']} features drifted") + mv + f"; {s['n_current']:,} rows vs {s['n_reference']:,}" + lp
 
-    def explore(self, *, static:bool=None) -> "DriftExplorer":
-        "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
-        return DriftExplorer(self, static=static)
+# %% ../nbs/20_drift.ipynb #fd9a6ffb
+@patch
+def _plot(self:DriftReport, ax, kind:str="overview", feature:str=None, features:Sequence[str]=None,
+          max_features:int=None):
+    "Draw `kind`: 'overview' (effects with CIs), 'feature' (one feature's distributions), 'distributions' (a grid)."
+    if kind == "feature": return self._plot_feature(ax, feature)
+    if kind == "distributions": return self._plot_distributions(ax, features, max_features or 6)
+    return self._plot_overview(ax, max_features or 25)
+
+# %% ../nbs/20_drift.ipynb #b2724ff8
+@patch
+def _plot_overview(self:DriftReport, ax, max_features:int=25):
+    "Effect size per feature with its CI; the tick marks each feature's tolerance; drifted features in red."
+    t = self.table.head(max_features).iloc[::-1]
+    y = np.arange(len(t))
+    col = np.where(t["drifted"], "tab:red", "tab:gray")
+    eff = t["effect_size"].to_numpy(float)
+    lo = np.clip(eff - t["ci_low"].fillna(t["effect_size"]).to_numpy(float), 0, None)
+    hi = np.clip(t["ci_high"].fillna(t["effect_size"]).to_numpy(float) - eff, 0, None)
+    ax.errorbar(eff, y, xerr=[lo, hi], fmt="none", ecolor=col, elinewidth=1.5)
+    ax.scatter(eff, y, c=col, zorder=3, s=18)
+    ax.scatter(t["tolerance"], y, marker="|", c="k", s=120, zorder=2, label="tolerance")
+    ax.set_yticks(y,
+                  [f"{n} ({'W/sd' if m == 'wasserstein/sd' else 'JS'})" for n,
+                   m in zip(t["feature"], t["effect_metric"])],
+                  parse_math=False)   # feature names are text, never mathtext
+    ax.set_xlabel("effect size (Wasserstein / reference sd, or Jensen-Shannon distance) with CI")
+    ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+# %% ../nbs/20_drift.ipynb #abe8608e
+@patch
+def _plot_feature(self:DriftReport, ax, feature:str):
+    "Both distributions of one feature: ECDFs (numeric) or category shares (categorical)."
+    if feature is None: raise ParameterError("kind='feature' needs feature=", value=None,
+                                             fix=f"pass one of {list(self.dists)[:10]}")
+    if feature not in self.dists:
+        raise ParameterError(f"unknown feature {feature!r}", value=feature, fix=f"choose from {list(self.dists)[:10]}")
+    d = self.dists[feature]
+    row = self.table.set_index("feature").loc[feature]
+    if d["kind"] == "numeric": _plot_ecdfs(ax, d)
+    else:
+        x = np.arange(len(d["categories"]))
+        w = 0.4
+        for k, (key, lab) in enumerate((("ref", "reference"), ("cur", "current"))):
+            cnt = np.asarray(d[key], float)
+            ax.bar(x + (k - 0.5) * w, cnt / max(cnt.sum(), 1), w, label=lab)
+        ax.set_xticks(x, d["categories"], rotation=45, ha="right", fontsize=7, parse_math=False)
+        ax.set_ylabel("share")
+    flag = "DRIFTED" if row["drifted"] else "no drift"
+    ax.set_title(f"{feature}: {flag}, effect {row['effect_size']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]",
+                 fontsize=9,
+                 parse_math=False)
+    ax.legend(fontsize=8)
+    return ax
+
+# %% ../nbs/20_drift.ipynb #b6d04410
+@patch
+def _plot_distributions(self:DriftReport, ax, features:Sequence[str]=None, max_features:int=6):
+    "A grid of overlaid distributions for `features` (default: the drifted ones, else the largest effects), in `ax`'s place."
+    if features is None:
+        features = self.drifted_features or self._features()["feature"].tolist()
+        features = features[:max_features]
+    features = list(features) or list(self.dists)[:1]
+    nc = min(3, len(features))
+    nr = math.ceil(len(features) / nc)
+    fig = ax.figure
+    if len(fig.axes) == 1: fig.set_size_inches(4.2 * nc, 3.2 * nr)   # a figure of its own: sized for the grid
+    grid = ax.get_subplotspec().subgridspec(nr, nc)
+    ax.remove()
+    axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(nc)] for i in range(nr)])
+    for a, f in zip(axes.flat, features): self._plot_feature(a, f)
+    for a in list(axes.flat)[len(features):]: a.set_visible(False)
+    fig.tight_layout()
+    return axes
+
+# %% ../nbs/20_drift.ipynb #665de2af
+@patch
+def explore(self:DriftReport, *, static:bool=None) -> "DriftExplorer":
+    "Pick a feature and see both distributions (ipywidgets); a static figure in HTML reports or when `PRODKIT_STATIC` is set."
+    return DriftExplorer(self, static=static)
 
 # %% ../nbs/20_drift.ipynb #d2096b41
 def _static_mode() -> bool:
@@ -803,72 +1110,98 @@ def _static_mode() -> bool:
         import ipywidgets  # noqa: F401
     except ImportError: return True
     return False
+
+# %% ../nbs/20_drift.ipynb #92c01e12
 def _fig_png(fig) -> bytes:
     import matplotlib.pyplot as plt
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80, bbox_inches="tight"); plt.close(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
     return buf.getvalue()
+
+# %% ../nbs/20_drift.ipynb #d0befb2c
 class DriftExplorer:
     "Feature picker over a `DriftReport`: a widget in JupyterLab, with a PNG of the drifted features as the static fallback."
     def __init__(self, report:DriftReport, *, static:bool=None):
-        self.report = report; self.static = _static_mode() if static is None else bool(static)
+        self.report = report
+        self.static = _static_mode() if static is None else bool(static)
         self.widget = None if self.static else self._build()
 
-    def _build(self):
-        import ipywidgets as W
-        feats = self.report.table["feature"].tolist()
-        dd = W.Dropdown(options=feats, value=feats[0] if feats else None, description="feature")
-        out = W.Output()
-        def show(change=None):
-            import matplotlib.pyplot as plt
-            out.clear_output(wait=True)
-            with out:
-                ax = self.report.plot_feature(dd.value); plt.show()
-        dd.observe(show, names="value"); show()
-        return W.VBox([dd, out])
+# %% ../nbs/20_drift.ipynb #7e3aa4ba
+@patch
+def _build(self:DriftExplorer):
+    import ipywidgets as W
+    feats = self.report.table["feature"].tolist()
+    dd = W.Dropdown(options=feats, value=feats[0] if feats else None, description="feature")
+    out = W.Output()
+    def show(change=None):
+        import matplotlib.pyplot as plt
+        out.clear_output(wait=True)
+        with out:
+            self.report.plot(kind="feature", feature=dd.value)
+            plt.show()
+    dd.observe(show, names="value")
+    show()
+    return W.VBox([dd, out])
 
-    def figure(self):
-        "The static fallback: overlaid distributions of the drifted features (or the largest effects)."
-        return self.report.plot_distributions()
+# %% ../nbs/20_drift.ipynb #a6a1a47f
+@patch
+def figure(self:DriftExplorer):
+    "The static fallback: overlaid distributions of the drifted features (or the largest effects)."
+    return self.report.plot(kind="distributions").figure_
 
-    def static_html(self, png:str=None, # the figure as base64 PNG (drawn when None)
-                    max_rows:int=10) -> str:
-        "The static fallback as HTML: the headline, the figure and the top features' effects, every name escaped."
-        import base64, html
-        png = png or base64.b64encode(_fig_png(self.figure())).decode()
-        t = self.report.table.head(max_rows)
-        rows = "".join(f"<tr><td>{html.escape(str(f))}</td><td>{html.escape(str(k))}</td><td>{e:.3g}</td><td>{'DRIFTED' if d else 'no drift'}</td></tr>"
-                       for f, k, e, d in zip(t["feature"], t["kind"], t["effect_size"].astype(float), t["drifted"]))
-        return (f"<div class='prodkit-drift-explorer'><p><b>{self.report.headline_html()}</b></p>"
-                f"<img alt='distributions of the drifted features' src='data:image/png;base64,{png}'/>"
-                f"<table><tr><th>feature</th><th>kind</th><th>effect</th><th>verdict</th></tr>{rows}</table></div>")
+# %% ../nbs/20_drift.ipynb #6818c760
+@patch
+def static_html(self:DriftExplorer, png:str=None, # the figure as base64 PNG (drawn when None)
+                max_rows:int=10) -> str:
+    "The static fallback as HTML: the headline, the figure and the top features' effects, every name escaped."
+    import base64, html
+    png = png or base64.b64encode(_fig_png(self.figure())).decode()
+    t = self.report.table.head(max_rows)
+    rows = "".join(f"<tr><td>{html.escape(str(f))}</td><td>{html.escape(str(k))}</td><td>{e:.3g}</td><td>{'DRIFTED' if d else 'no drift'}</td></tr>"
+                   for f, k, e, d in zip(t["feature"], t["kind"], t["effect_size"].astype(float), t["drifted"]))
+    return (f"<div class='prodkit-drift-explorer'><p><b>{self.report.headline_html()}</b></p>"
+            f"<img alt='distributions of the drifted features' src='data:image/png;base64,{png}'/>"
+            f"<table><tr><th>feature</th><th>kind</th><th>effect</th><th>verdict</th></tr>{rows}</table></div>")
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        import base64
-        png = base64.b64encode(_fig_png(self.figure())).decode()
-        bundle = {"image/png": png, "text/html": self.static_html(png), "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
-        if self.widget is not None:
-            wb = self.widget._repr_mimebundle_() if hasattr(self.widget, "_repr_mimebundle_") else {}
-            if isinstance(wb, tuple): wb = wb[0]
-            bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
-        return bundle
+# %% ../nbs/20_drift.ipynb #d2596e86
+@patch
+def _repr_mimebundle_(self:DriftExplorer, include=None, exclude=None):
+    import base64
+    png = base64.b64encode(_fig_png(self.figure())).decode()
+    bundle = {"image/png": png, "text/html": self.static_html(png),
+              "text/plain": f"DriftExplorer({len(self.report.dists)} features)"}
+    if self.widget is not None:
+        wb = self.widget._repr_mimebundle_() if hasattr(self.widget, "_repr_mimebundle_") else {}
+        if isinstance(wb, tuple): wb = wb[0]
+        bundle.update({k: v for k, v in (wb or {}).items() if k != "text/plain"})
+    return bundle
 
 # %% ../nbs/20_drift.ipynb #814ce8b1
 def _profile_to_dict(p:ReferenceProfile) -> dict:
     s = p.sample_
     lab = None if s.labels is None else np.asarray(s.labels).astype(str)
     ts = lambda x: None if x is None else (x.isoformat() if hasattr(x, "isoformat") else str(x))
-    return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features, "kinds": p.kinds,
-            "target": p.target, "time": p.time, "bins": p.bins, "output": p.output, "classes": p.classes, "meta": p.meta,
+    return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features,
+            "kinds": p.kinds,
+            "target": p.target, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
                        "labels": lab, "start": ts(s.start), "end": ts(s.end)}}
+
+# %% ../nbs/20_drift.ipynb #8162d3b4
 def _split_arrays(obj, arrays, path="a"):
     "Replace numpy arrays in a nested structure by references into `arrays` (for npz) ."
-    if isinstance(obj, np.ndarray): arrays[path] = obj; return {"__npz__": path}
-    if isinstance(obj, dict): return {k: _split_arrays(v, arrays, f"{path}.{i}") for i, (k, v) in enumerate(obj.items())}
+    if isinstance(obj, np.ndarray):
+        arrays[path] = obj
+        return {"__npz__": path}
+    if isinstance(obj,
+                  dict): return {k: _split_arrays(v, arrays, f"{path}.{i}") for i, (k, v) in enumerate(obj.items())}
     if isinstance(obj, (list, tuple)): return [_split_arrays(v, arrays, f"{path}.{i}") for i, v in enumerate(obj)]
     if isinstance(obj, np.generic): return obj.item()
     return obj
+
+# %% ../nbs/20_drift.ipynb #41757f6e
 def _join_arrays(obj, arrays):
     if isinstance(obj, dict):
         if set(obj) == {"__npz__"}: return arrays[obj["__npz__"]]
@@ -876,28 +1209,47 @@ def _join_arrays(obj, arrays):
         return {k: _join_arrays(v, arrays) for k, v in obj.items()}
     if isinstance(obj, list): return [_join_arrays(v, arrays) for v in obj]
     return obj
+
+# %% ../nbs/20_drift.ipynb #b075f8b9
 def _json_default(o):
     if isinstance(o, np.ndarray):
-        return {"__array__": [None if isinstance(x, float) and not np.isfinite(x) else x for x in o.tolist()], "dtype": o.dtype.str}
+        return {"__array__": [None if isinstance(x, float) and not np.isfinite(x) else x for x in o.tolist()],
+                "dtype": o.dtype.str}
     if isinstance(o, np.generic): return o.item()
     raise TypeError(f"not JSON-able: {type(o).__name__}")
-def _save_profile(self, path) -> Path:
+
+# %% ../nbs/20_drift.ipynb #ffa0d9dc
+@patch
+def save(self:ReferenceProfile, path) -> Path:
     "Write the profile to `.npz` (arrays + JSON metadata) or `.json`, atomically; nothing is pickled."
-    path = Path(path); d = _profile_to_dict(self)
+    path = Path(path)
+    d = _profile_to_dict(self)
     if path.suffix == ".json":
         return atomic_write_text(path, json.dumps(d, default=_json_default))
     if path.suffix != ".npz":
-        raise ParameterError("profile path must end in .npz or .json", value=str(path), fix="use e.g. 'reference_profile.npz'")
-    arrays = {}; meta = _split_arrays(d, arrays)
+        raise ParameterError("profile path must end in .npz or .json", value=str(path),
+                             fix="use e.g. 'reference_profile.npz'")
+    arrays = {}
+    meta = _split_arrays(d, arrays)
     buf = io.BytesIO()
     np.savez_compressed(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     return atomic_write_bytes(path, buf.getvalue())
+
+# %% ../nbs/20_drift.ipynb #178f4166
+def _read_time(x):
+    "A saved window start or end: ISO text back to a Timestamp, anything else as it is."
+    if isinstance(x, str) and x[:1].isdigit() and "-" in x: return pd.Timestamp(x)
+    return x
 def _profile_from_dict(d:dict) -> ReferenceProfile:
     if not isinstance(d, dict) or d.get("format") != "prodkit.drift.ReferenceProfile":
         raise FileFormatError("not a prodkit reference profile", fix="write profiles with ReferenceProfile.save")
     if d.get("version") != _PROFILE_VERSION:
         raise FileFormatError(f"unsupported profile version {d.get('version')!r}", value=d.get("version"),
                               fix=f"refit the profile with this prodkit (version {_PROFILE_VERSION})")
+    if "task" not in d:
+        raise FileFormatError("the reference profile was saved without its model's task (an older prodkit)",
+                              value="task",
+                              fix="fit the profile again with ReferenceProfile.fit and save it")
     try:
         cols = {}
         for f in d["features"]:
@@ -905,19 +1257,26 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
             for k in ("edges", "counts"):
                 if k in c: c[k] = np.asarray(c[k], dtype=float if k == "edges" else np.int64)
             cols[f] = c
-        s = d["sample"]; arr = lambda x, dt=float: None if x is None else np.asarray(x, dtype=dt)
-        ts = lambda x: None if x is None else pd.Timestamp(x) if isinstance(x, str) and x[:1].isdigit() and "-" in x else x
+        s = d["sample"]
+        arr = lambda x, dt=float: None if x is None else np.asarray(x, dtype=dt)
+        ts = _read_time
         sample = arr(s["sample"]).reshape(-1, len(d["features"]))
         win = WindowSummary({}, int(s["n_rows"]), sample, arr(s["keys"]), arr(s["proba"]), arr(s["values"]),
-                            None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object), ts(s["start"]), ts(s["end"]))
+                            None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object),
+                            ts(s["start"]), ts(s["end"]))
         return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, target=d["target"], time=d["time"],
-                                bins=int(d["bins"]), output=d["output"], classes=d["classes"], meta=d.get("meta") or {})
+                                bins=int(d["bins"]), task=d["task"], classes=d["classes"], meta=d.get("meta") or {})
     except (KeyError, TypeError, ValueError) as e:
-        raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}", fix="refit and save the profile again") from e
-def _load_profile(cls, path) -> ReferenceProfile:
+        raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}",
+                              fix="refit and save the profile again") from e
+
+# %% ../nbs/20_drift.ipynb #094252ec
+@patch(cls_method=True)
+def load(cls:ReferenceProfile, path) -> ReferenceProfile:
     "Read a profile written by `save` (`.npz` or `.json`); refuses pickled content."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("reference profile file does not exist", value=str(p), fix="check the path, or fit and save a profile first", path=str(p))
+    if not p.exists(): raise FileFormatError("reference profile file does not exist", value=str(p),
+                                             fix="check the path, or fit and save a profile first", path=str(p))
     if p.suffix == ".json": return _profile_from_dict(_join_arrays(read_json(p, name="reference profile"), {}))
     try:
         with np.load(p, allow_pickle=False) as z:
@@ -925,14 +1284,16 @@ def _load_profile(cls, path) -> ReferenceProfile:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FileFormatError(f"reference profile could not be read: {type(e).__name__}: {e}", value=str(p),
-                              fix="pass a .npz written by ReferenceProfile.save (pickled files are refused)", path=str(p)) from e
+                              fix="pass a .npz written by ReferenceProfile.save (pickled files are refused)",
+                              path=str(p)) from e
     return _profile_from_dict(_join_arrays(meta, arrays))
-ReferenceProfile.save, ReferenceProfile.load = _save_profile, classmethod(_load_profile)
 
 # %% ../nbs/20_drift.ipynb #4af56e45
 def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
     roles = [r for r in (target, time) if r is not None]
-    if isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
+    if isinstance(reference,
+                  ReferenceProfile) or (isinstance(reference,
+                                                   (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
         prof = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.load(reference)
         tested = [r for r in roles if r in prof.features]
         if tested:
@@ -941,14 +1302,20 @@ def _as_profile(reference, *, schema, features, target, time, bins, sample_rows,
         return prof
     if schema is not None and roles:   # a schema that lists a role column as a feature: the role wins
         features = [f for f in (features if features is not None else schema.names) if f not in roles]
-        if not features: raise ParameterError("no features left once the label and time columns are removed", value=roles, fix="pass a schema with feature columns")
+        if not features: raise ParameterError("no features left once the label and time columns are removed",
+                                              value=roles, fix="pass a schema with feature columns")
     return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
+
+# %% ../nbs/20_drift.ipynb #c6c58236
 def _label(target, label):
     "`label` is another name for `target`; naming two different columns is an error."
     if label is not None and target is not None and label != target:
-        raise ParameterError("`label` and `target` name different columns", value=(label, target), fix="pass only one of them")
+        raise ParameterError("`label` and `target` name different columns", value=(label, target),
+                             fix="pass only one of them")
     return label if label is not None else target
+
+# %% ../nbs/20_drift.ipynb #99feb0b0
 def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
                  current, # DataFrame or path of the window to check
                  *, schema:Schema=None, # features and kinds (inferred from the reference when None)
@@ -964,7 +1331,8 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
                  progress:bool=False) -> DriftReport:
     "Test every feature (and the model's outputs) for drift: significant after correction AND larger than the tolerance."
     _check_compare_args(alpha, correction, n_boot, level)
-    pred = _resolve_predictor(predictor, model); target = _label(target, label)
+    pred = _resolve_predictor(predictor, model)
+    target = _label(target, label)
     prof = _as_profile(reference, schema=schema, features=features, target=target, time=time, bins=bins,
                        sample_rows=sample_rows, predictor=pred, model=None, seed=seed, progress=progress)
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
@@ -974,21 +1342,27 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
     "Split `df` into (label, start, end, frame) windows by calendar frequency or fixed row count."
     if (chunk_size is None) == (freq is None):
-        raise ParameterError("pass exactly one of `chunk_size` and `freq`", value={"chunk_size": chunk_size, "freq": freq},
+        raise ParameterError("pass exactly one of `chunk_size` and `freq`",
+                             value={"chunk_size": chunk_size, "freq": freq},
                              fix="e.g. chunk_size=5000, or freq='7D' with a time column")
     if time_column is not None and time_column not in df.columns:
-        raise ParameterError(f"time column {time_column!r} is not in the {name}", value=time_column, fix=f"pass one of {list(df.columns)[:10]}")
+        raise ParameterError(f"time column {time_column!r} is not in the {name}", value=time_column,
+                             fix=f"pass one of {list(df.columns)[:10]}")
     if freq is not None:
         if time_column is None:
-            raise ParameterError("`freq` needs a time column", value=freq, fix="pass time_column='timestamp' (or use chunk_size)")
+            raise ParameterError("`freq` needs a time column", value=freq,
+                                 fix="pass time='timestamp' (or use chunk_size)")
         t = pd.to_datetime(df[time_column], errors="coerce")
-        if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates", value=df[time_column].head(3).tolist(), fix="pass a datetime column")
+        if t.isna().all(): raise DataError(f"time column {time_column!r} holds no dates",
+                                           value=df[time_column].head(3).tolist(), fix="pass a datetime column")
         try:
             off = pd.tseries.frequencies.to_offset(freq)
-            kw = {"origin": "start"} if isinstance(off, pd.offsets.Tick) else {}  # '7D' windows start at the data's first time
+            # '7D' windows start at the data's first time
+            kw = {"origin": "start"} if isinstance(off, pd.offsets.Tick) else {}
             groups = df.assign(_pk_t=t).groupby(pd.Grouper(key="_pk_t", freq=off, **kw), sort=True)
         except (ValueError, TypeError) as e:
-            raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq, fix="use a pandas frequency such as '1D', '7D', '1h' or 'W'") from e
+            raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq,
+                                 fix="use a pandas frequency such as '1D', '7D', '1h' or 'W'") from e
         out = []
         for start, g in groups:
             if len(g): out.append((str(start), g["_pk_t"].min(), g["_pk_t"].max(), g.drop(columns="_pk_t")))
@@ -1001,62 +1375,28 @@ def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
         s, e = (g[time_column].iloc[0], g[time_column].iloc[-1]) if time_column is not None else (i, i + len(g) - 1)
         out.append((f"{i}-{i + len(g) - 1}", s, e, g))
     return out
+
+# %% ../nbs/20_drift.ipynb #91a58df9
+def _window_x(starts:pd.Series):
+    "Window starts as dates when they all are timestamps, else positions 0..n-1: the x of the timeline plots."
+    if starts.map(lambda v: isinstance(v, pd.Timestamp)).all(): return pd.to_datetime(starts, errors="coerce")
+    return np.arange(len(starts))
+
+# %% ../nbs/20_drift.ipynb #1ae20a6d
 @dataclass(frozen=True, kw_only=True)
 class DriftTimeline(Report):
     "Drift of consecutive windows against one reference: a row per window and a long table of per-feature effects."
     windows: pd.DataFrame
     effects: pd.DataFrame
     reports: list = field(default_factory=list, repr=False)
-    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n", "reason"]))  # windows not compared, and why
+    # windows not compared, and why
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["window", "start", "end", "n",
+                                                                                "reason"]))
 
-    def to_frame(self) -> pd.DataFrame:
-        "One row per window: start, end, rows, dataset drift, share drifted, drifted features."
-        return self.windows.copy()
-
-    def _summary(self) -> dict:
-        w = self.windows; d = w[w["dataset_drift"]]
-        ever = sorted(set(f for fs in w["drifted_features"] for f in (fs.split(", ") if fs else [])))
-        n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
-        return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
-                "first_drift": None if d.empty else str(d["start"].iloc[0]), "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
-                "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp,
-                "n_windows_skipped": len(self.skipped)}
-
-    def headline(self) -> str:
-        s = self.summary
-        return (f"{s['n_windows_drifted']} of {s['n_windows']} windows drifted" +
-                (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else "") +
-                (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else "") +
-                (f"; {s['n_windows_skipped']} windows skipped (too few rows, see .skipped)" if s["n_windows_skipped"] else ""))
-
-    def top_features(self, n:int=8, # how many features
-                     *, by:str="max", # 'max' or 'mean' over the windows of effect size / tolerance
-                    ) -> list:
-        "Input features ranked by drift effect over the windows (effect size relative to its tolerance), largest first."
-        check_choice("by", by, ["max", "mean"])
-        e = self.effects[self.effects["role"] == "feature"]
-        sev = (e["effect_size"] / e["tolerance"]).groupby(e["feature"]).agg(by)
-        return sev.sort_values(ascending=False, kind="stable", na_position="last").index[:n].tolist()
-
-    def _plot(self, ax, max_features:int=8, by:str="max"):
-        "Effect size per window of the `max_features` features with the largest drift effect (`top_features`), tolerance dashed, drifted windows ringed."
-        e = self.effects; e = e[e["role"] == "feature"]
-        feats = self.top_features(max_features, by=by)
-        x = pd.to_datetime(self.windows["start"], errors="coerce") if self.windows["start"].map(lambda v: isinstance(v, pd.Timestamp)).all() else np.arange(len(self.windows))
-        xs = dict(zip(self.windows["window"], x))
-        for f in feats:
-            g = e[e["feature"] == f]; gx = g["window"].map(xs)
-            line, = ax.plot(gx, g["effect_size"], marker=".", label=f)
-            ax.scatter(gx[g["drifted"]], g.loc[g["drifted"], "effect_size"], s=60, facecolors="none", edgecolors=line.get_color())
-        for kind, ls in (("numeric", "--"), ("categorical", ":")):
-            tol = e.loc[e["kind"] == kind, "tolerance"]
-            if len(tol): ax.axhline(tol.iloc[0], color="k", ls=ls, lw=0.8, label=f"tolerance ({kind})")
-        ax.set_ylabel("effect size"); ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
-        for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)   # feature names are text, never mathtext
-        return ax
+# %% ../nbs/20_drift.ipynb #959cdd10
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
                     data, # DataFrame or path of the production data to cut into windows
-                    *, time_column:str=None, # time column (default: the schema's time column)
+                    *, time:str=None, # the time column (default: the schema's time column)
                     chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
                     target:str=None, label:str=None, # the label column: never tested as a feature
@@ -1064,30 +1404,44 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
-    pred = _resolve_predictor(predictor, model); target = _label(target, label); ref_time = time_column
-    if not (isinstance(reference, ReferenceProfile) or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
+    pred = _resolve_predictor(predictor, model)
+    target = _label(target, label)
+    ref_time = time
+    if not (isinstance(reference,
+                       ReferenceProfile) or (isinstance(reference,
+                                                        (str,
+                                                         os.PathLike)) and Path(reference).suffix in (".npz",
+                                                                                                      ".json"))):
         reference = read_table(reference, name="reference")
-        if time_column not in reference.columns: ref_time = None   # a reference without the time column cannot test it
-    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200, sample_rows=10_000,
+        if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
+    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200,
+                       sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
-    tcol = time_column if time_column is not None else (prof.time if prof.time in df.columns else None)
+    tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
     rows, eff, reps, skipped = [], [], [], []
     for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
         if len(g) < min_rows:
-            skipped.append({"window": label, "start": s, "end": e, "n": len(g), "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"}); continue
+            skipped.append({"window": label, "start": s, "end": e, "n": len(g),
+                            "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
+            continue
         with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
             warnings.simplefilter("ignore", LowPowerWarning)
             r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
-        sm = r.summary; reps.append(r)
+        sm = r.summary
+        reps.append(r)
         rows.append({"window": label, "start": s, "end": e, "n": len(g), "dataset_drift": sm["dataset_drift"],
-                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"], "multivariate_auc": sm["multivariate_auc"],
+                     "share_drifted": sm["share_drifted"], "n_drifted": sm["n_drifted"],
+                     "multivariate_auc": sm["multivariate_auc"],
                      "output_drift": sm["output_drift"], "drifted_features": ", ".join(r.drifted_features),
                      "low_power": sm["low_power"], "low_power_features": ", ".join(r.low_power_features)})
-        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance", "drifted", "low_power"]].copy()
-        t.insert(0, "window", label); t.insert(1, "start", s); eff.append(t)
+        t = r.table[["feature", "kind", "role", "effect_size", "ci_low", "ci_high", "p_adjusted", "tolerance",
+                     "drifted", "low_power"]].copy()
+        t.insert(0, "window", label)
+        t.insert(1, "start", s)
+        eff.append(t)
     if not rows:
         largest = max((len(w[3]) for w in wins), default=0)
         raise DataError(f"none of the {len(wins)} windows has at least {min_rows} rows (the largest has {largest} rows)",
@@ -1098,7 +1452,71 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
         warnings.warn(f"{n_lp} of {len(rows)} windows had too few rows to detect drift of twice the tolerance in some features "
                       "(see the low_power column)", LowPowerWarning, stacklevel=2)
     sk = pd.DataFrame(skipped, columns=["window", "start", "end", "n", "reason"])
-    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps, skipped=sk, seed=seed)
+    return DriftTimeline(windows=pd.DataFrame(rows), effects=pd.concat(eff, ignore_index=True), reports=reps,
+                         skipped=sk, seed=seed)
+
+# %% ../nbs/20_drift.ipynb #7c68c66c
+@patch
+def to_frame(self:DriftTimeline) -> pd.DataFrame:
+    "One row per window: start, end, rows, dataset drift, share drifted, drifted features."
+    return self.windows.copy()
+
+# %% ../nbs/20_drift.ipynb #de1dcf20
+@patch
+def _summary(self:DriftTimeline) -> dict:
+    w = self.windows
+    d = w[w["dataset_drift"]]
+    ever = sorted(set(f for fs in w["drifted_features"] for f in (fs.split(", ") if fs else [])))
+    n_lp = int(w["low_power"].sum()) if "low_power" in w else 0
+    return {"n_windows": len(w), "n_windows_drifted": len(d), "share_windows_drifted": len(d) / max(len(w), 1),
+            "first_drift": None if d.empty else str(d["start"].iloc[0]),
+            "max_share_drifted": float(w["share_drifted"].max()) if len(w) else 0.0,
+            "features_drifted": ", ".join(ever), "low_power": n_lp > 0, "n_windows_low_power": n_lp,
+            "n_windows_skipped": len(self.skipped)}
+
+# %% ../nbs/20_drift.ipynb #dc4f3915
+@patch
+def headline(self:DriftTimeline) -> str:
+    s = self.summary
+    return (f"{s['n_windows_drifted']} of {s['n_windows']} windows drifted" +
+            (f", first at {s['first_drift']} ({s['features_drifted']})" if s["first_drift"] else "") +
+            (f"; LOW POWER in {s['n_windows_low_power']} windows (too few rows to detect drift of twice the tolerance)" if s["low_power"] else "") +
+            (f"; {s['n_windows_skipped']} windows skipped (too few rows, see .skipped)" if s["n_windows_skipped"] else ""))
+
+# %% ../nbs/20_drift.ipynb #20afe3a1
+@patch
+def top_features(self:DriftTimeline, n:int=8, # how many features
+                 *, by:str="max", # 'max' or 'mean' over the windows of effect size / tolerance
+                ) -> list:
+    "Input features ranked by drift effect over the windows (effect size relative to its tolerance), largest first."
+    check_choice("by", by, ["max", "mean"])
+    e = self.effects[self.effects["role"] == "feature"]
+    sev = (e["effect_size"] / e["tolerance"]).groupby(e["feature"]).agg(by)
+    return sev.sort_values(ascending=False, kind="stable", na_position="last").index[:n].tolist()
+
+# %% ../nbs/20_drift.ipynb #c252bc5c
+@patch
+def _plot(self:DriftTimeline, ax, max_features:int=8, by:str="max"):
+    "Effect size per window of the `max_features` features with the largest drift effect (`top_features`), tolerance dashed, drifted windows ringed."
+    e = self.effects
+    e = e[e["role"] == "feature"]
+    feats = self.top_features(max_features, by=by)
+    x = _window_x(self.windows["start"])
+    xs = dict(zip(self.windows["window"], x))
+    for f in feats:
+        g = e[e["feature"] == f]
+        gx = g["window"].map(xs)
+        line, = ax.plot(gx, g["effect_size"], marker=".", label=f)
+        ax.scatter(gx[g["drifted"]], g.loc[g["drifted"], "effect_size"], s=60, facecolors="none",
+                   edgecolors=line.get_color())
+    for kind, ls in (("numeric", "--"), ("categorical", ":")):
+        tol = e.loc[e["kind"] == kind, "tolerance"]
+        if len(tol): ax.axhline(tol.iloc[0], color="k", ls=ls, lw=0.8, label=f"tolerance ({kind})")
+    ax.set_ylabel("effect size")
+    ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
+    # feature names are text, never mathtext
+    for t in ax.legend(fontsize=7, ncol=2).get_texts(): t.set_parse_math(False)
+    return ax
 
 # %% ../nbs/20_drift.ipynb #77194eea
 def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
@@ -1106,6 +1524,8 @@ def _ph_max(streams:np.ndarray, mu, delta) -> np.ndarray:
     S = np.cumsum(streams - np.asarray(mu).reshape(-1, 1) - delta, axis=1)
     M = np.minimum.accumulate(np.minimum(S, 0), axis=1)
     return (S - M).max(1)
+
+# %% ../nbs/20_drift.ipynb #28f93af5
 class PageHinkley:
     "Page-Hinkley test for an increase in the mean of a stream (e.g. errors), its threshold calibrated for a stated false-alarm rate."
     def __init__(self, *, delta:float=None, # allowed drift per step; default 0.1 reference sd
@@ -1113,53 +1533,84 @@ class PageHinkley:
                  false_alarm:float=0.05): # probability of any alarm over `horizon` steps of a stream without change
         self.delta, self.threshold, self.false_alarm = delta, threshold, false_alarm
 
-    def fit(self, reference, # the stream's values when nothing has changed (e.g. errors on reference data)
-            *, horizon:int, # stream length the false-alarm rate refers to (until an alarm resets the detector)
-            n_sim:int=500, seed:int=0) -> "PageHinkley":
-        "Learn the reference mean and calibrate the threshold: bootstrap streams of `horizon` steps, each with its own re-estimated mean."
-        check_positive("horizon", horizon, integer=True); check_positive("n_sim", n_sim, integer=True)
-        if not 0 < self.false_alarm < 1:
-            raise ParameterError("`false_alarm` must be between 0 and 1", value=self.false_alarm, fix="use e.g. false_alarm=0.05")
-        x = np.asarray(reference, float)
-        if x.ndim != 1 or len(x) < 20 or not np.isfinite(x).all():
-            raise DataError("reference stream must be a 1-D array of at least 20 finite values", value=getattr(x, "shape", None),
-                            fix="pass the errors of the model on reference data")
-        self.mu_, self.sd_, self.horizon_ = float(x.mean()), float(x.std()), int(horizon)
-        self.delta_ = float(self.delta) if self.delta is not None else 0.1 * max(self.sd_, 1e-12)
-        if self.threshold is not None: self.threshold_ = float(self.threshold)
-        else:
-            rng = np.random.default_rng(seed); mx = []; per = max(1, 2_000_000 // horizon)
-            for i in range(0, n_sim, per):
-                b = min(per, n_sim - i)
-                mu_b = x[rng.integers(0, len(x), (b, len(x)))].mean(1) if len(x) <= 20_000 else rng.normal(self.mu_, self.sd_ / math.sqrt(len(x)), b)
-                mx.append(_ph_max(x[rng.integers(0, len(x), (b, horizon))], mu_b, self.delta_))
-            mx = np.sort(np.concatenate(mx)); k = min(int(math.ceil((1 - self.false_alarm) * (len(mx) + 1))) - 1, len(mx) - 1)
-            self.threshold_ = float(mx[k])
-        self.reset(); return self
+# %% ../nbs/20_drift.ipynb #d75a65d8
+@patch
+def reset(self:PageHinkley):
+    "Forget the stream seen so far (after an alarm)."
+    self._s = 0.0
+    self._m = 0.0
+    self.t_ = 0
+    return self
 
-    def reset(self):
-        "Forget the stream seen so far (after an alarm)."
-        self._s = 0.0; self._m = 0.0; self.t_ = 0
-        return self
+# %% ../nbs/20_drift.ipynb #afbfceb6
+@patch
+def fit(self:PageHinkley, reference, # the stream's values when nothing has changed (e.g. errors on reference data)
+        *, horizon:int, # stream length the false-alarm rate refers to (until an alarm resets the detector)
+        n_sim:int=500, seed:int=0) -> "PageHinkley":
+    "Learn the reference mean and calibrate the threshold: bootstrap streams of `horizon` steps, each with its own re-estimated mean."
+    check_positive("horizon", horizon, integer=True)
+    check_positive("n_sim", n_sim, integer=True)
+    if not 0 < self.false_alarm < 1:
+        raise ParameterError("`false_alarm` must be between 0 and 1", value=self.false_alarm,
+                             fix="use e.g. false_alarm=0.05")
+    x = np.asarray(reference, float)
+    if x.ndim != 1 or len(x) < 20 or not np.isfinite(x).all():
+        raise DataError("reference stream must be a 1-D array of at least 20 finite values",
+                        value=getattr(x, "shape", None),
+                        fix="pass the errors of the model on reference data")
+    self.mu_, self.sd_, self.horizon_ = float(x.mean()), float(x.std()), int(horizon)
+    self.delta_ = float(self.delta) if self.delta is not None else 0.1 * max(self.sd_, 1e-12)
+    if self.threshold is not None: self.threshold_ = float(self.threshold)
+    else:
+        rng = np.random.default_rng(seed)
+        mx = []
+        per = max(1, 2_000_000 // horizon)
+        for i in range(0, n_sim, per):
+            b = min(per, n_sim - i)
+            mu_b = x[rng.integers(0, len(x),
+                                  (b,
+                                   len(x)))].mean(1) if len(x) <= 20_000 else rng.normal(self.mu_,
+                                                                                         self.sd_ / math.sqrt(len(x)),
+                                                                                         b)
+            mx.append(_ph_max(x[rng.integers(0, len(x), (b, horizon))], mu_b, self.delta_))
+        mx = np.sort(np.concatenate(mx))
+        k = min(int(math.ceil((1 - self.false_alarm) * (len(mx) + 1))) - 1, len(mx) - 1)
+        self.threshold_ = float(mx[k])
+    self.reset()
+    return self
 
-    def update(self, x:float) -> bool:
-        "Feed one value; True when the detector raises an alarm (it then resets)."
-        if not hasattr(self, "threshold_"): raise NotFittedError("PageHinkley is not fitted", fix="call .fit(reference_errors, horizon=...) first")
-        self._s += x - self.mu_ - self.delta_; self._m = min(self._m, self._s); self.t_ += 1
-        if self._s - self._m > self.threshold_: self.reset(); return True
-        return False
+# %% ../nbs/20_drift.ipynb #71990b8e
+@patch
+def update(self:PageHinkley, x:float) -> bool:
+    "Feed one value; True when the detector raises an alarm (it then resets)."
+    if not hasattr(self,
+                   "threshold_"): raise NotFittedError("PageHinkley is not fitted",
+                                                       fix="call .fit(reference_errors, horizon=...) first")
+    self._s += x - self.mu_ - self.delta_
+    self._m = min(self._m, self._s)
+    self.t_ += 1
+    if self._s - self._m > self.threshold_:
+        self.reset()
+        return True
+    return False
 
-    def detect(self, stream) -> np.ndarray:
-        "Indices of alarms in `stream` (the detector resets after each alarm)."
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError("PageHinkley is not fitted", fix="call .fit(reference_errors, horizon=...) first")
-        x = np.asarray(stream, float); out = []; i = 0
-        while i < len(x):
-            S = np.cumsum(x[i:] - self.mu_ - self.delta_); PH = S - np.minimum.accumulate(np.minimum(S, 0))
-            hit = np.flatnonzero(PH > self.threshold_)
-            if not len(hit): break
-            out.append(i + int(hit[0])); i += int(hit[0]) + 1
-        return np.asarray(out, dtype=int)
+# %% ../nbs/20_drift.ipynb #dbcde58f
+@patch
+def detect(self:PageHinkley, stream) -> np.ndarray:
+    "Indices of alarms in `stream` (the detector resets after each alarm)."
+    if not hasattr(self, "threshold_"):
+        raise NotFittedError("PageHinkley is not fitted", fix="call .fit(reference_errors, horizon=...) first")
+    x = np.asarray(stream, float)
+    out = []
+    i = 0
+    while i < len(x):
+        S = np.cumsum(x[i:] - self.mu_ - self.delta_)
+        PH = S - np.minimum.accumulate(np.minimum(S, 0))
+        hit = np.flatnonzero(PH > self.threshold_)
+        if not len(hit): break
+        out.append(i + int(hit[0]))
+        i += int(hit[0]) + 1
+    return np.asarray(out, dtype=int)
 
 # %% ../nbs/20_drift.ipynb #99e88c4e
 def _perf_task(yr, s, metric, classes) -> str:
@@ -1167,14 +1618,23 @@ def _perf_task(yr, s, metric, classes) -> str:
     if metric is not None: return METRICS[metric].task
     binary01 = {_label_text(v) for v in pd.unique(pd.Series(yr, dtype=object))} <= {"0", "1", "True", "False"}
     return "regression" if classes is None and s.ndim == 1 and not binary01 else "classification"
+
+# %% ../nbs/20_drift.ipynb #b0d39310
 def _regression_arrays(y, yr, s, sr, metric, classes):
-    if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given", value=list(classes)[:5], fix="drop classes=, or use a classification metric such as 'auc'")
-    if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns", value=s.shape, fix="pass the regression outputs as a 1-D array")
+    if classes is not None: raise ParameterError(f"metric {metric!r} is for regression, but classes were given",
+                                                 value=list(classes)[:5],
+                                                 fix="drop classes=, or use a classification metric such as 'auc'")
+    if s.ndim == 2: raise DataError(f"metric {metric!r} needs one prediction per row, got {s.shape[1]} columns",
+                                    value=s.shape, fix="pass the regression outputs as a 1-D array")
     try: return np.asarray(y, float), np.asarray(yr, float), s, sr
     except (TypeError, ValueError):
-        ex = [v for v in pd.unique(pd.Series(yr, dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])][:5]
+        ex = [v for v in pd.unique(pd.Series(yr,
+                                             dtype=object)) if pd.isna(pd.to_numeric(pd.Series([v]),
+                                                                                     errors="coerce")[0])][:5]
         raise ParameterError(f"labels {ex} are text: a classifier's labels need its classes (regression labels must be numbers)", value=ex,
                              fix="pass classes=predictor.classes (the labels in the order of the score columns)") from None
+
+# %% ../nbs/20_drift.ipynb #4bc1a471
 def _task_arrays(y, yr, s, sr, metric, classes):
     "Labels and outputs in prodkit.quality's form (column indices and (n, k) probabilities, or numbers), the task and the metric."
     if s.ndim == 2 and s.shape[1] == 1: s = s[:, 0]
@@ -1182,14 +1642,20 @@ def _task_arrays(y, yr, s, sr, metric, classes):
     if sr.shape[1:] != s.shape[1:]: raise DataError(f"reference scores have shape {sr.shape[1:]} per row but y_score has {s.shape[1:]}", value=(sr.shape, s.shape),
                                                    fix="score the reference with the same model output as the window")
     task = _perf_task(yr, s, metric, classes)
-    if task == "regression": y, yr, s, sr = _regression_arrays(y, yr, s, sr, metric or "mae", classes); metric = metric or "mae"
+    if task == "regression":
+        y, yr, s, sr = _regression_arrays(y, yr, s, sr, metric or "mae", classes)
+        metric = metric or "mae"
     else:
-        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])   # one column: the positive class
+        # one column: the positive class
+        if s.ndim == 1: s, sr = np.column_stack([1 - s, s]), np.column_stack([1 - sr, sr])
         k = s.shape[1]
         if classes is not None and len(classes) != k:
-            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10], fix="pass the classes in the order of the score columns")
-        y, yr, metric = class_index(y, classes, k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
-    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)   # quality's checks of the outputs: probabilities in [0, 1]
+            raise ParameterError(f"{len(classes)} classes but the scores have {k} columns", value=list(classes)[:10],
+                                 fix="pass the classes in the order of the score columns")
+        y, yr, metric = class_index(y, classes,
+                                    k=k), class_index(yr, classes, k=k), metric or ("auc" if k == 2 else "accuracy")
+    # quality's checks of the outputs: probabilities in [0, 1]
+    for lab, out in ((y, s), (yr, sr)): compute_metric(metric, lab, out)
     return y, yr, s, sr, task, metric
 
 # %% ../nbs/20_drift.ipynb #145215a7
@@ -1201,18 +1667,25 @@ def _profile_outputs(prof) -> tuple:
                         value={"labels": s.labels is not None, "outputs": s.proba is not None or s.values is not None},
                         fix="fit the profile with ReferenceProfile.fit(reference, target='label', predictor=...)")
     return s.labels, (s.proba if s.proba is not None else s.values)
+
+# %% ../nbs/20_drift.ipynb #7ac449b7
 def _window_note(metric, y, min_rows) -> str:
     "Why a window gets no value ('' when it gets one)."
     if len(y) < min_rows: return f"too few rows ({len(y)} < min_rows={min_rows})"
     if metric == "auc" and len(np.unique(y)) < 2: return "one class only: AUC is undefined"
     return ""
+
+# %% ../nbs/20_drift.ipynb #fa3cc9fa
 def _metric_and_se(metric, y, out, w=None, *, n_boot=200, rng=None):
     "Value of `metric` (prodkit.quality's), weighted by `w` when given, else with its bootstrap standard error."
     with np.errstate(invalid="ignore", divide="ignore"):
         v = float(METRICS[metric].fn(y, out, np.ones((1, len(y))) if w is None else np.asarray(w, float)[None])[0])
     if w is not None or not np.isfinite(v): return v, np.nan
-    reps = _boot_metric(metric, y, out, n_boot, rng); reps = reps[np.isfinite(reps)]
+    reps = _boot_metric(metric, y, out, n_boot, rng)
+    reps = reps[np.isfinite(reps)]
     return v, float(reps.std(ddof=1)) if len(reps) > 1 else np.nan
+
+# %% ../nbs/20_drift.ipynb #4bcec198
 def _errors(task, y, out, excess=False):
     "Per-row error (0/1 for a classifier, absolute error for a regression); with `excess`, minus the error the model's own confidence expects."
     if task == "regression": return np.abs(y - out)
@@ -1224,29 +1697,46 @@ def _encode_like(X_ref:pd.DataFrame, X:pd.DataFrame) -> tuple:
     "Both frames as float arrays: numeric columns as values, others as reference category codes (unseen = K)."
     A, B, cat = [], [], []
     for c in X_ref.columns:
-        if c not in X.columns: raise SchemaError(f"column {c!r} of X_reference is missing from X", value=c, fix="pass X with the reference's columns", problems=[])
+        if c not in X.columns: raise SchemaError(f"column {c!r} of X_reference is missing from X", value=c,
+                                                 fix="pass X with the reference's columns", problems=[])
         if pd.api.types.is_numeric_dtype(X_ref[c]) and not pd.api.types.is_bool_dtype(X_ref[c]):
-            A.append(_numeric_values(X_ref[c], c)); B.append(_numeric_values(X[c], c)); cat.append(False)
+            A.append(_numeric_values(X_ref[c], c))
+            B.append(_numeric_values(X[c], c))
+            cat.append(False)
         else:
-            codes, uniq = _category_codes(X_ref[c]); idx = {u: i for i, u in enumerate(uniq)}
-            a = codes.astype(float); a[codes < 0] = np.nan
-            cb, ub = _category_codes(X[c]); lut = np.array([idx.get(u, len(uniq)) for u in ub] + [-1], float)
-            b = lut[cb]; b[b < 0] = np.nan; A.append(a); B.append(b); cat.append(True)
+            codes, uniq = _category_codes(X_ref[c])
+            idx = {u: i for i, u in enumerate(uniq)}
+            a = codes.astype(float)
+            a[codes < 0] = np.nan
+            cb, ub = _category_codes(X[c])
+            lut = np.array([idx.get(u, len(uniq)) for u in ub] + [-1], float)
+            b = lut[cb]
+            b[b < 0] = np.nan
+            A.append(a)
+            B.append(b)
+            cat.append(True)
     return np.column_stack(A), np.column_stack(B), np.array(cat)
+
+# %% ../nbs/20_drift.ipynb #7c1712e0
 def _density_ratio(A, B, cat, *, max_rows, seed):
     "Cross-fitted p(current|x)/p(reference|x) for reference rows (a subsample of at most `max_rows`), from a domain classifier."
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(seed)
-    ia = rng.permutation(len(A))[:max_rows]; ib = rng.permutation(len(B))[:max_rows]
-    X = np.vstack([A[ia], B[ib]]); y = np.r_[np.zeros(len(ia)), np.ones(len(ib))]; p = np.zeros(len(y))
+    ia = rng.permutation(len(A))[:max_rows]
+    ib = rng.permutation(len(B))[:max_rows]
+    X = np.vstack([A[ia], B[ib]])
+    y = np.r_[np.zeros(len(ia)), np.ones(len(ib))]
+    p = np.zeros(len(y))
     cat = cat & (np.nan_to_num(np.nanmax(np.where(np.isnan(X), -1, X), 0), nan=0) < 250)
     with threadpool_limits(1):
         for tr, te in StratifiedKFold(3, shuffle=True, random_state=seed).split(X, y):
-            clf = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, min_samples_leaf=20, early_stopping=False,
+            clf = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, min_samples_leaf=20,
+                                                 early_stopping=False,
                                                  categorical_features=cat if cat.any() else None, random_state=seed)
-            clf.fit(X[tr], y[tr]); p[te] = clf.predict_proba(X[te])[:, 1]
+            clf.fit(X[tr], y[tr])
+            p[te] = clf.predict_proba(X[te])[:, 1]
     pr = np.clip(p[:len(ia)], 0.01, 0.99)
     w = pr / (1 - pr) * len(ia) / len(ib)
     return ia, np.clip(w, 0, 50)
@@ -1261,60 +1751,110 @@ class PerformanceTimeline(Report):
     alarms: pd.DataFrame
     detector: dict = field(default_factory=dict)
 
-    def to_frame(self) -> pd.DataFrame:
-        "One row per window: value with CI, change vs reference with CI, degraded flag, expected value and its split."
-        return self.windows.copy()
-
-    def _summary(self) -> dict:
-        w = self.windows; deg = w[w["degraded"]]; better = metric_direction(self.metric) == "higher"; ok = w[w["value"].notna()]
-        worst = ok.loc[ok["value"].idxmin() if better else ok["value"].idxmax()] if len(ok) else None
-        out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w), "n_degraded": len(deg),
-               "n_windows_without_value": len(w) - len(ok),
-               "first_degraded": None if deg.empty else str(deg["start"].iloc[0]),
-               "worst_value": None if worst is None else float(worst["value"]), "worst_change": None if worst is None else float(worst["change"]),
-               "n_alarms": len(self.alarms), "first_alarm": None if self.alarms.empty else str(self.alarms["time"].iloc[0])}
-        if worst is not None and "expected" in w and np.isfinite(worst.get("expected", np.nan)):
-            out["worst_covariate_effect"] = float(worst["covariate_effect"]); out["worst_concept_effect"] = float(worst["concept_effect"])
-            tot = worst["change"]
-            out["worst_share_explained_by_covariates"] = float(np.clip(worst["covariate_effect"] / tot, -1, 2)) if abs(tot) > 1e-9 else None
-        return out
-
-    def headline(self) -> str:
-        s = self.summary
-        return (f"{self.metric}: reference {s['reference_value']:.3f}; {s['n_degraded']} of {s['n_windows']} windows worse beyond tolerance"
-                + (f" ({s['n_windows_without_value']} without a value, see the note column)" if s["n_windows_without_value"] else "")
-                + (f", first {s['first_degraded']}" if s["first_degraded"] else "")
-                + (f"; stream alarm at {s['first_alarm']}" if s["first_alarm"] else ""))
-
-    def _plot(self, ax):
-        "Value per window with its CI, the reference and its tolerance band, expected value under covariate shift, alarms."
-        w = self.windows
-        x = pd.to_datetime(w["start"], errors="coerce") if w["start"].map(lambda v: isinstance(v, pd.Timestamp)).all() else np.arange(len(w))
-        col = np.where(w["degraded"], "tab:red", "tab:blue")
-        ax.errorbar(x, w["value"], yerr=[w["value"] - w["ci_low"], w["ci_high"] - w["value"]], fmt="none", ecolor=col)
-        ax.scatter(x, w["value"], c=col, zorder=3, s=20, label=f"{self.metric} per window")
-        r = self.reference; ax.axhline(r["value"], color="k", lw=1, label="reference")
-        tol = self.detector.get("tolerance", 0); sign = -1 if metric_direction(self.metric) == "higher" else 1
-        ax.axhline(r["value"] + sign * tol, color="k", lw=0.8, ls="--", label="tolerance")
-        if "expected" in w and w["expected"].notna().any():
-            ax.plot(x, w["expected"], ls=":", marker="x", color="tab:green", label="expected under covariate shift")
-        if len(self.alarms):
-            for i, t in enumerate(self.alarms["time"]):
-                tx = pd.Timestamp(t) if isinstance(x, pd.Series) and not isinstance(t, (int, np.integer)) else t
-                ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
-        ax.set_ylabel(self.metric); ax.set_title(self.headline()[:100], fontsize=9, parse_math=False); ax.legend(fontsize=7)
-        return ax
-
 # %% ../nbs/20_drift.ipynb #e4c16f53
+def _time_values(X, time:str) -> pd.Series:
+    "The time column `time` of the rows' frame `X`."
+    if X is None:
+        raise ParameterError(f"time={time!r} names a column of X, but X was not given", value=time,
+                             fix="pass X= the rows (one per label) with their time column")
+    X = read_table(X, name="X")
+    if time not in X.columns:
+        raise ParameterError(f"time column {time!r} is not in X", value=time, fix=f"pass one of {list(X.columns)[:10]}")
+    return X[time].reset_index(drop=True)
+
+# %% ../nbs/20_drift.ipynb #de1d7d7a
+def _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows):
+    "performance_over_time's settings, checked before any data is read."
+    if metric is not None: metric_direction(metric)   # an unknown name: ParameterError with the nearest one
+    check_positive("tolerance", tolerance, allow_zero=True)
+    check_positive("n_boot", n_boot, integer=True)
+    check_choice("stream", stream, ["auto", "excess", "error"])
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha,
+                                               fix="use e.g. alpha=0.05")
+    check_positive("min_rows", min_rows, integer=True)
+
+# %% ../nbs/20_drift.ipynb #70c68734
+def _perf_arrays(y_true, y_score, reference, classes, metric):
+    "Labels and scores of the rows and of the reference, checked and read as `_task_arrays` reads them."
+    y = np.asarray(y_true)
+    s = np.asarray(y_score, float)
+    if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
+    if len(y) != len(s):
+        raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)),
+                        fix="pass one score row per label")
+    if not np.isfinite(s).all():
+        raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values",
+                        fix="drop or fix those rows")
+    if isinstance(reference, ReferenceProfile):
+        classes = reference.classes if classes is None else classes
+        reference = _profile_outputs(reference)
+    if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
+        raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
+                             fix="pass reference=(labels, scores) of the model on its reference data")
+    yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
+    if len(yr) != len(sr) or len(yr) < 20:
+        raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)),
+                        fix="pass the model's reference labels and scores")
+    return _task_arrays(y, yr, s, sr, metric, classes)
+
+# %% ../nbs/20_drift.ipynb #08228987
+def _perf_row(metric, yw, sw, ref, *, z, tolerance, min_rows, n_boot, rng) -> dict:
+    "One window's value with its CI, its change against the reference `(value, se)` and whether it degraded."
+    ref_v, ref_se = ref
+    note = _window_note(metric, yw, min_rows)
+    v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw, n_boot=n_boot, rng=rng)
+    note = note or ("" if np.isfinite(v) else f"{metric} is undefined on these rows")
+    d = (v - ref_v) if metric_direction(metric) == "higher" else (ref_v - v)
+    dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
+    return {"n": len(yw), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
+            "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
+            "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
+
+# %% ../nbs/20_drift.ipynb #2ed5945d
+def _covariate_encoding(X, X_reference, n, n_ref):
+    "Both feature frames encoded for the domain classifier, or None when either is missing."
+    if X is None or X_reference is None: return None
+    X = read_table(X, name="X")
+    X_reference = read_table(X_reference, name="X_reference")
+    if len(X) != n or len(X_reference) != n_ref:
+        raise DataError("X and X_reference must have one row per label", value=(len(X), n, len(X_reference), n_ref),
+                        fix="align features with labels")
+    return _encode_like(X_reference, X)
+
+# %% ../nbs/20_drift.ipynb #8db286cf
+def _covariate_effects(metric, enc, i, yr, sr, v, *, max_rows, seed) -> dict:
+    "The reference's value reweighted to look like rows `i` (expected under covariate shift), and the two effects."
+    ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
+    ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts)
+    base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
+    return {"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev}
+
+# %% ../nbs/20_drift.ipynb #4177f31b
+def _stream_alarms(task, y, s, yr, sr, frame, wins, W, *, excess, delta, false_alarm, seed):
+    "Page-Hinkley alarms on the rows' error stream in time order (a table), counted per window into `W['alarms']`."
+    order = np.arange(len(y)) if "_t" not in frame else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(_errors(task, yr, sr, excess), horizon=len(y), seed=seed)
+    hits = ph.detect(_errors(task, y[order], s[order], excess))
+    times = frame["_t"].to_numpy()[order][hits] if "_t" in frame else hits
+    alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
+    if len(W):  # alarms per window: where the error stream rose
+        win_of = np.empty(len(y), int)
+        for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
+        counts = np.bincount(win_of[alarms["index"].to_numpy()],
+                             minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
+        W["alarms"] = [int(counts[k]) for k in range(len(wins))]
+    return alarms, ph
+
+# %% ../nbs/20_drift.ipynb #53b295f3
 def performance_over_time(y_true, # labels in time order (or with `time`)
                           y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
-                          *, time=None, # timestamps of the rows (array or Series), for `freq` windows and alarm times
+                          *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
                           chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
                           reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
                           metric:str=None, # a name in prodkit.quality.METRICS; default: auc for two classes, accuracy for more, mae for regression
                           classes:Sequence=None, # class labels in the order of the score columns (a Predictor's `classes`): text labels map through it
                           min_rows:int=30, # windows with fewer rows get no value; their `note` says why
-                          X=None, X_reference=None, # features (DataFrames) of the rows and of the reference rows: expected performance under covariate shift
+                          X=None, X_reference=None, # the rows (DataFrame: features, time column) and the reference rows: with both, expected performance under covariate shift
                           alpha:float=0.05, tolerance:float=0.02, # a window is degraded when worse by more than `tolerance` with confidence 1-alpha
                           false_alarm:float=0.05, # Page-Hinkley on the error stream: chance of any false alarm over the stream
                           delta:float=None, # PH allowance; default 0.05 for error-rate streams: it looks for rises of about 2*delta = 10 points
@@ -1322,70 +1862,107 @@ def performance_over_time(y_true, # labels in time order (or with `time`)
                           n_boot:int=200, # bootstrap resamples for each value's standard error
                           max_rows:int=2000, seed:int=0, progress:bool=True) -> PerformanceTimeline:
     "Performance per window vs the reference with CIs; how much covariate shift explains; Page-Hinkley alarms on the errors."
-    if metric is not None: metric_direction(metric)   # an unknown name: ParameterError with the nearest one
-    check_positive("tolerance", tolerance, allow_zero=True); check_positive("n_boot", n_boot, integer=True)
-    check_choice("stream", stream, ["auto", "excess", "error"])
-    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="use e.g. alpha=0.05")
-    y = np.asarray(y_true); s = np.asarray(y_score, float)
-    if len(y) == 0: raise DataError("y_true is empty", fix="pass the labels of at least one window")
-    if len(y) != len(s): raise DataError(f"y_true has {len(y)} rows but y_score has {len(s)}", value=(len(y), len(s)), fix="pass one score row per label")
-    if not np.isfinite(s).all(): raise DataError(f"y_score has {int((~np.isfinite(s)).sum())} NaN or infinite values", fix="drop or fix those rows")
-    if isinstance(reference, ReferenceProfile):
-        classes = reference.classes if classes is None else classes; reference = _profile_outputs(reference)
-    if reference is None or not isinstance(reference, (tuple, list)) or len(reference) != 2:
-        raise ParameterError("`reference` must be a pair (y_true_ref, y_score_ref)", value=type(reference).__name__,
-                             fix="pass reference=(labels, scores) of the model on its reference data")
-    yr, sr = np.asarray(reference[0]), np.asarray(reference[1], float)
-    if len(yr) != len(sr) or len(yr) < 20: raise DataError("reference labels and scores must have the same length, at least 20", value=(len(yr), len(sr)), fix="pass the model's reference labels and scores")
-    check_positive("min_rows", min_rows, integer=True)
-    y, yr, s, sr, task, metric = _task_arrays(y, yr, s, sr, metric, classes); rng = np.random.default_rng(seed)
+    _check_perf_args(metric, tolerance, n_boot, stream, alpha, min_rows)
+    y, yr, s, sr, task, metric = _perf_arrays(y_true, y_score, reference, classes, metric)
+    rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"_i": np.arange(len(y))})
     if time is not None:
-        tt = pd.Series(np.asarray(time)) if not isinstance(time, pd.Series) else time.reset_index(drop=True)
-        if len(tt) != len(y): raise DataError(f"time has {len(tt)} rows but y_true has {len(y)}", fix="pass one timestamp per row")
+        tt = _time_values(X, time)
+        if len(tt) != len(y):
+            raise DataError(f"X has {len(tt)} rows but y_true has {len(y)}", value=len(tt),
+                            fix="pass X with one row per label")
         frame["_t"] = tt.to_numpy()
-    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq, name="rows")
-    ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng); z = stats.norm.ppf(1 - alpha / 2); better = metric_direction(metric) == "higher"
-    if not np.isfinite(ref_v): raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
-                                               fix="pass reference labels and scores with every class present")
-    enc = None
-    if X is not None and X_reference is not None:
-        X = read_table(X, name="X"); X_reference = read_table(X_reference, name="X_reference")
-        if len(X) != len(y) or len(X_reference) != len(yr):
-            raise DataError("X and X_reference must have one row per label", value=(len(X), len(y), len(X_reference), len(yr)), fix="align features with labels")
-        enc = _encode_like(X_reference, X)
+    wins = _windows(frame, time_column="_t" if time is not None else None, chunk_size=chunk_size, freq=freq,
+                    name="rows")
+    ref_v, ref_se = _metric_and_se(metric, yr, sr, n_boot=n_boot, rng=rng)
+    if not np.isfinite(ref_v):
+        raise DataError(f"the reference has no {metric} value (one class only?)", value=sorted(set(yr.tolist()))[:5],
+                        fix="pass reference labels and scores with every class present")
+    enc = _covariate_encoding(X, X_reference, len(y), len(yr))
+    z = stats.norm.ppf(1 - alpha / 2)
     from tqdm.auto import tqdm
     rows = []
     for label, st, en, g in tqdm(wins, desc="windows", disable=not progress):
-        i = g["_i"].to_numpy(); yw, sw = y[i], s[i]; note = _window_note(metric, yw, min_rows)
-        v, se = (np.nan, np.nan) if note else _metric_and_se(metric, yw, sw, n_boot=n_boot, rng=rng)
-        note = note or ("" if np.isfinite(v) else f"{metric} is undefined on these rows")
-        d = (v - ref_v) if better else (ref_v - v); dse = math.sqrt(se ** 2 + ref_se ** 2) if np.isfinite(se) else np.nan
-        row = {"window": label, "start": st, "end": en, "n": len(i), "value": v, "ci_low": v - z * se, "ci_high": v + z * se,
-               "change": v - ref_v, "change_ci_low": v - ref_v - z * dse, "change_ci_high": v - ref_v + z * dse,
-               "degraded": bool(np.isfinite(dse) and d + z * dse < -tolerance), "note": note}
-        if enc is not None and not note and len(i) >= 30:   # the domain classifier needs a few rows per fold
-            ia, wts = _density_ratio(enc[0], enc[1][i], enc[2], max_rows=max_rows, seed=seed)
-            ev, _ = _metric_and_se(metric, yr[ia], sr[ia], wts); base, _ = _metric_and_se(metric, yr[ia], sr[ia], np.ones(len(ia)))
-            row.update({"expected": ev, "covariate_effect": ev - base, "concept_effect": v - ev})
+        i = g["_i"].to_numpy()
+        row = _perf_row(metric, y[i], s[i], (ref_v, ref_se), z=z, tolerance=tolerance, min_rows=min_rows,
+                        n_boot=n_boot, rng=rng)
+        row = {"window": label, "start": st, "end": en, **row}
+        if enc is not None and not row["note"] and len(i) >= 30:   # the domain classifier needs a few rows per fold
+            row.update(_covariate_effects(metric, enc, i, yr, sr, row["value"], max_rows=max_rows, seed=seed))
         rows.append(row)
     W = pd.DataFrame(rows)
     if W["value"].isna().all():
-        raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}", value=freq if freq is not None else chunk_size,
+        raise DataError(f"none of the {len(W)} windows has a value of {metric}: {W['note'].iloc[0] or 'the metric is undefined'}",
+                        value=freq if freq is not None else chunk_size,
                         fix="use longer windows (a larger chunk_size, or a longer freq such as 'QS' or 'YS' for sparse data) or lower min_rows")
-    excess = (stream == "excess" or stream == "auto") and task == "classification"
-    errs_ref = _errors(task, yr, sr, excess); order = np.arange(len(y)) if time is None else np.argsort(frame["_t"].to_numpy(), kind="stable")
+    excess = stream in ("excess", "auto") and task == "classification"
     if delta is None and task == "classification": delta = 0.05
-    ph = PageHinkley(delta=delta, false_alarm=false_alarm).fit(errs_ref, horizon=len(y), seed=seed)
-    hits = ph.detect(_errors(task, y[order], s[order], excess))
-    times = frame["_t"].to_numpy()[order][hits] if time is not None else hits
-    alarms = pd.DataFrame({"index": order[hits] if len(hits) else np.array([], int), "time": times})
-    if len(W):  # alarms per window: where the error stream rose
-        win_of = np.empty(len(y), int)
-        for k, (_, _, _, g) in enumerate(wins): win_of[g["_i"].to_numpy()] = k
-        counts = np.bincount(win_of[alarms["index"].to_numpy()], minlength=len(wins)) if len(alarms) else np.zeros(len(wins), int)
-        W["alarms"] = [int(counts[k]) for k in range(len(wins))]
-    det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm, "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_,
-           "tolerance": tolerance, "alpha": alpha}
+    alarms, ph = _stream_alarms(task, y, s, yr, sr, frame, wins, W, excess=excess, delta=delta,
+                                false_alarm=false_alarm, seed=seed)
+    det = {"detector": "page_hinkley", "stream": "excess error" if excess else "error", "false_alarm": false_alarm,
+           "horizon": len(y), "threshold": ph.threshold_, "delta": ph.delta_, "tolerance": tolerance, "alpha": alpha}
     ref = {"value": ref_v, "ci_low": ref_v - z * ref_se, "ci_high": ref_v + z * ref_se, "n": len(yr)}
     return PerformanceTimeline(windows=W, metric=metric, reference=ref, alarms=alarms, detector=det, seed=seed)
+
+# %% ../nbs/20_drift.ipynb #6bbcf8e5
+@patch
+def to_frame(self:PerformanceTimeline) -> pd.DataFrame:
+    "One row per window: value with CI, change vs reference with CI, degraded flag, expected value and its split."
+    return self.windows.copy()
+
+# %% ../nbs/20_drift.ipynb #cfe60021
+@patch
+def _summary(self:PerformanceTimeline) -> dict:
+    w = self.windows
+    deg = w[w["degraded"]]
+    better = metric_direction(self.metric) == "higher"
+    ok = w[w["value"].notna()]
+    worst = ok.loc[ok["value"].idxmin() if better else ok["value"].idxmax()] if len(ok) else None
+    out = {"metric": self.metric, "reference_value": self.reference["value"], "n_windows": len(w),
+           "n_degraded": len(deg),
+           "n_windows_without_value": len(w) - len(ok),
+           "first_degraded": None if deg.empty else str(deg["start"].iloc[0]),
+           "worst_value": None if worst is None else float(worst["value"]),
+           "worst_change": None if worst is None else float(worst["change"]),
+           "n_alarms": len(self.alarms), "first_alarm": None if self.alarms.empty else str(self.alarms["time"].iloc[0])}
+    if worst is not None and "expected" in w and np.isfinite(worst.get("expected", np.nan)):
+        out["worst_covariate_effect"] = float(worst["covariate_effect"])
+        out["worst_concept_effect"] = float(worst["concept_effect"])
+        tot = worst["change"]
+        out["worst_share_explained_by_covariates"] = float(np.clip(worst["covariate_effect"] / tot, -1,
+                                                                   2)) if abs(tot) > 1e-9 else None
+    return out
+
+# %% ../nbs/20_drift.ipynb #1014b53b
+@patch
+def headline(self:PerformanceTimeline) -> str:
+    s = self.summary
+    return (f"{self.metric}: reference {s['reference_value']:.3f}; {s['n_degraded']} of {s['n_windows']} windows worse beyond tolerance"
+            + (f" ({s['n_windows_without_value']} without a value, see the note column)" if s["n_windows_without_value"] else "")
+            + (f", first {s['first_degraded']}" if s["first_degraded"] else "")
+            + (f"; stream alarm at {s['first_alarm']}" if s["first_alarm"] else ""))
+
+# %% ../nbs/20_drift.ipynb #ded7f1e3
+@patch
+def _plot(self:PerformanceTimeline, ax):
+    "Value per window with its CI, the reference and its tolerance band, expected value under covariate shift, alarms."
+    w = self.windows
+    x = _window_x(w["start"])
+    col = np.where(w["degraded"], "tab:red", "tab:blue")
+    ax.errorbar(x, w["value"], yerr=[w["value"] - w["ci_low"], w["ci_high"] - w["value"]], fmt="none", ecolor=col)
+    ax.scatter(x, w["value"], c=col, zorder=3, s=20, label=f"{self.metric} per window")
+    r = self.reference
+    ax.axhline(r["value"], color="k", lw=1, label="reference")
+    tol = self.detector.get("tolerance", 0)
+    sign = -1 if metric_direction(self.metric) == "higher" else 1
+    ax.axhline(r["value"] + sign * tol, color="k", lw=0.8, ls="--", label="tolerance")
+    if "expected" in w and w["expected"].notna().any():
+        ax.plot(x, w["expected"], ls=":", marker="x", color="tab:green", label="expected under covariate shift")
+    if len(self.alarms):
+        for i, t in enumerate(self.alarms["time"]):
+            tx = pd.Timestamp(t) if isinstance(x, pd.Series) and not isinstance(t, (int, np.integer)) else t
+            ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
+    ax.set_ylabel(self.metric)
+    ax.set_title(self.headline()[:100], fontsize=9, parse_math=False)
+    ax.legend(fontsize=7)
+    return ax

@@ -94,7 +94,7 @@ CASES = [
     pytest.param(lambda: _compare(_frame(100).assign(c=[["a"]] * 100)), SchemaError, "column 'c' of the current holds nested values (list)",
                  id="drift-nested-current"),
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(
-                     __import__("prodkit.drift", fromlist=["x"]).ReferenceProfile.fit(_dated()), _dated(), time_column="date", chunk_size=100, progress=False),
+                     __import__("prodkit.drift", fromlist=["x"]).ReferenceProfile.fit(_dated()), _dated(), time="date", chunk_size=100, progress=False),
                  ParameterError, "tests ['date'] as features", id="drift-profile-tests-time-column"),
     pytest.param(lambda: _dd(_frame(100), _frame(100), label="x", target="c"), ParameterError, "`label` and `target` name different columns",
                  id="drift-label-and-target-differ"),
@@ -142,7 +142,14 @@ CASES = [
                  "metric 'rmse' is for regression, but classes were given", id="drift-perf-regression-metric-for-a-classifier"),
     pytest.param(lambda: _perf(_ints(100), _rand(100), chunk_size=10), DataError, "none of the 10 windows has a value", id="drift-perf-every-window-too-small"),
     pytest.param(lambda: _perf(_ints(100), _rand(100) * 6 - 3), DataError, "outputs are not probabilities", id="drift-perf-scores-not-probabilities"),
-    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time_column="date", freq="QS", progress=False),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), time="ts"), ParameterError, "names a column of X, but X was not given",
+                 id="drift-perf-time-without-rows"),
+    pytest.param(lambda: _perf(_ints(100), _rand(100), time="ts", X=_frame(100)), ParameterError, "time column 'ts' is not in X",
+                 id="drift-perf-time-not-in-rows"),
+    pytest.param(lambda: _report().plot(kind="feature"), ParameterError, "kind='feature' needs feature=", id="drift-plot-feature-unnamed"),
+    pytest.param(lambda: _report().plot(kind="feature", feature="nope"), ParameterError, "unknown feature 'nope'", id="drift-plot-feature-unknown"),
+    pytest.param(lambda: _report().plot(kind="histogram"), ParameterError, "histogram", id="drift-plot-unknown-kind"),
+    pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time="date", freq="QS", progress=False),
                  DataError, "none of the 60 windows has at least 30 rows (the largest has 1 rows)", id="drift-timeline-quarterly-by-quarter"),
     pytest.param(lambda: _drift_text_labels_without_classes(), DataError, "are not among the model's classes", id="drift-calibration-text-labels-without-classes"),
 ]
@@ -170,3 +177,11 @@ def _quarterly(n):
     "`n` quarters of data: one row each, fewer than 30 rows in any month or quarter."
     import pandas as pd
     return _frame(n, seed=5).assign(date=pd.date_range("1990-01-01", periods=n, freq="QS"))
+
+
+def _report():
+    import warnings
+    from prodkit.drift import LowPowerWarning, detect_drift
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowPowerWarning)
+        return detect_drift(_frame(200), _frame(100), n_boot=0, multivariate=False)

@@ -79,7 +79,7 @@ def test_quarterly_data_by_quarter_gives_a_clear_error_that_counts_windows_and_r
     "Before: '(got 60)' counted windows but read like rows."
     ref, cur = quarterly()
     with pytest.raises(DataError) as e:
-        drift_over_time(ref, cur, time_column="date", freq="QS", progress=False)
+        drift_over_time(ref, cur, time="date", freq="QS", progress=False)
     msg = str(e.value)
     assert "none of the 60 windows has at least 30 rows (the largest has 1 rows)" in msg and "(got 'QS')" in msg and "Fix:" in msg
 
@@ -89,7 +89,7 @@ def test_quarterly_data_with_long_windows_works_and_lists_the_skipped_windows(fr
     ref, cur = quarterly(60, 100)   # 100 quarters: 1975-2000
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LowPowerWarning)
-        tl = drift_over_time(ref, cur, time_column="date", freq=freq, progress=False, min_rows=20, n_boot=20)
+        tl = drift_over_time(ref, cur, time="date", freq=freq, progress=False, min_rows=20, n_boot=20)
     w, sk = tl.to_frame(), tl.skipped
     assert (w["n"] >= 20).all() and len(w) >= 1 and "date" not in set(tl.effects["feature"])
     assert int(w["n"].sum() + sk["n"].sum()) == 100
@@ -100,7 +100,7 @@ def test_quarterly_data_with_long_windows_works_and_lists_the_skipped_windows(fr
 def test_performance_on_quarterly_data_with_a_5_year_frequency():
     lab, t, P, classes = cancer_scores()
     time = pd.Series(pd.date_range("1900-01-01", periods=369, freq="QS"))
-    pt = performance_over_time(lab[200:], P[200:], time=time, freq="5YS", min_rows=20, reference=(lab[:200], P[:200]), classes=classes, progress=False)
+    pt = performance_over_time(lab[200:], P[200:], X=pd.DataFrame({"quarter": time}), time="quarter", freq="5YS", min_rows=20, reference=(lab[:200], P[:200]), classes=classes, progress=False)
     w = pt.to_frame()
     assert (w["n"] == 20).sum() == len(w) - 1 and w["value"].notna().sum() >= len(w) - 1
 

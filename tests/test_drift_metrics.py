@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from prodkit.core import DataError, ParameterError, Predictor, Schema, TabularAdapter
+from prodkit.core import DataError, FileFormatError, ParameterError, Predictor, Schema, TabularAdapter
 from prodkit.drift import ReferenceProfile, performance_over_time
 from prodkit.quality import compute_metric, expected_calibration_error
 
@@ -94,14 +94,24 @@ def _tiny_reference():
 
 
 @pytest.mark.filterwarnings("ignore::prodkit.drift.LowPowerWarning")   # 60 rows: too few for the feature tests, enough here
-def test_profiles_saved_before_the_shared_metrics_load_and_the_format_is_unchanged(tmp_path):
-    "The profile keeps raw probabilities and labels, not an ECE: an old file loads, and a new fit saves the same bytes."
-    ref, model = _tiny_reference()
+def test_a_profile_saved_without_its_task_is_refused_and_says_to_fit_it_again(tmp_path):
+    "Profiles now record the model's task; an older file (it said `output`) is a FileFormatError, never read with a guess."
     (tmp_path / "old.json").write_text(OLD_PROFILE)
-    ReferenceProfile.fit(ref, target="label", predictor=model, bins=3, sample_rows=30).save(tmp_path / "new.json")
-    assert (tmp_path / "new.json").read_text() == OLD_PROFILE
-    old = ReferenceProfile.load(tmp_path / "old.json")
+    with pytest.raises(FileFormatError, match="saved without its model's task") as e:
+        ReferenceProfile.load(tmp_path / "old.json")
+    assert "fit the profile again" in e.value.fix
+
+
+@pytest.mark.filterwarnings("ignore::prodkit.drift.LowPowerWarning")
+def test_a_new_profile_differs_from_the_old_only_by_the_task_key_and_compares(tmp_path):
+    "The profile keeps raw probabilities and labels, not an ECE: the same bytes as before except `output` -> `task`."
+    ref, model = _tiny_reference()
+    new = ReferenceProfile.fit(ref, target="label", predictor=model, bins=3, sample_rows=30)
+    assert new.task == "classification"
+    new.save(tmp_path / "new.json")
+    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"')
+    back = ReferenceProfile.load(tmp_path / "new.json")
     cur = ref.assign(label=1 - ref["label"])                           # every label flipped: badly calibrated
-    cal = old.compare(cur, predictor=model, n_boot=50, multivariate=False).calibration
-    assert cal["ece_ref"] == pytest.approx(expected_calibration_error(old.sample_.labels, old.sample_.proba), abs=1e-12)
+    cal = back.compare(cur, predictor=model, n_boot=50, multivariate=False).calibration
+    assert cal["ece_ref"] == pytest.approx(expected_calibration_error(back.sample_.labels, back.sample_.proba), abs=1e-12)
     assert cal["change"] > 0.15

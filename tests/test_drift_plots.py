@@ -35,7 +35,7 @@ def test_the_ecdf_x_range_holds_every_current_value_and_says_how_many_lie_outsid
     "Before: the x-axis ended at the reference's largest value, so current patients older than anyone in training vanished."
     ref, cur = patients(600, 0), patients(400, 1, age_shift=40)   # most current patients are older than the oldest reference patient
     r = quiet(detect_drift, ref, cur, n_boot=20, multivariate=False)
-    ax = r.plot_feature("age")
+    ax = r.plot(kind="feature", feature="age").ax_
     lo, hi = ax.get_xlim()
     assert lo <= cur["age"].min() and hi >= cur["age"].max(), (ax.get_xlim(), cur["age"].agg(["min", "max"]).tolist())
     share = (cur["age"] > ref["age"].max()).mean()
@@ -47,7 +47,7 @@ def test_the_ecdf_x_range_holds_every_current_value_and_says_how_many_lie_outsid
 def test_the_ecdf_of_a_sample_inside_the_reference_range_shows_no_outside_note():
     ref, cur = patients(600, 0), patients(400, 1)
     cur = cur[(cur["age"] > ref["age"].min()) & (cur["age"] < ref["age"].max())]
-    ax = quiet(detect_drift, ref, cur, n_boot=20, multivariate=False).plot_feature("age")
+    ax = quiet(detect_drift, ref, cur, n_boot=20, multivariate=False).plot(kind="feature", feature="age").ax_
     assert [t.get_text() for t in ax.texts] == []
 
 
@@ -57,7 +57,7 @@ def test_the_range_survives_a_saved_profile_and_merged_summaries(tmp_path):
     win = prof.summarize(cur.iloc[:200]) + prof.summarize(cur.iloc[200:], seed=3)
     assert win.columns["age"]["max"] == cur["age"].max() and win.columns["age"]["min"] == cur["age"].min()
     assert win.columns["age"]["n_above"] == int((cur["age"] > ref["age"].max()).sum())
-    ax = quiet(prof.compare, win, n_boot=20, multivariate=False).plot_feature("age")
+    ax = quiet(prof.compare, win, n_boot=20, multivariate=False).plot(kind="feature", feature="age").ax_
     assert ax.get_xlim()[1] >= cur["age"].max()
 
 
@@ -73,7 +73,7 @@ def timeline_data():
 def test_the_timeline_draws_the_features_with_the_largest_effect_not_the_first_names():
     "Before: with max_features features to draw, the timeline took drifted ones then names in alphabetical order."
     ref, cur = timeline_data()
-    tl = quiet(drift_over_time, ref, cur, time_column="ts", chunk_size=400, progress=False, n_boot=20)
+    tl = quiet(drift_over_time, ref, cur, time="ts", chunk_size=400, progress=False, n_boot=20)
     assert tl.top_features(1) == ["z_moves"] and tl.top_features(2, by="mean")[0] == "z_moves"
     ax = tl.plot(max_features=2).ax_
     drawn = [t.get_text() for t in ax.get_legend().get_texts() if not t.get_text().startswith("tolerance")]
@@ -91,10 +91,10 @@ def test_feature_names_with_mathtext_syntax_draw_as_text():
     ref, cur = ref.rename(columns={"z_moves": NAME}), cur.rename(columns={"z_moves": NAME})
     ref["cat $x$"] = np.random.default_rng(1).choice(["$a_{\\bad}$", "b"], len(ref)); cur["cat $x$"] = "$a_{\\bad}$"
     r = quiet(detect_drift, ref, cur.drop(columns="ts"), n_boot=20, multivariate=False)
-    for fig in (r.plot().ax_.figure, r.plot_feature(NAME).figure, r.plot_feature("cat $x$").figure, r.plot_distributions()):
+    for fig in (r.plot().ax_.figure, r.plot(kind="feature", feature=NAME).figure_, r.plot(kind="feature", feature="cat $x$").figure_, r.plot(kind="distributions").figure_):
         fig.savefig(io.BytesIO(), format="png")
     assert any(NAME in t.get_text() for t in r.plot().ax_.get_yticklabels())
-    tl = quiet(drift_over_time, ref, cur, time_column="ts", chunk_size=400, progress=False, n_boot=20)
+    tl = quiet(drift_over_time, ref, cur, time="ts", chunk_size=400, progress=False, n_boot=20)
     ax = tl.plot().ax_; ax.figure.savefig(io.BytesIO(), format="png")
     assert NAME in [t.get_text() for t in ax.get_legend().get_texts()]
 

@@ -73,7 +73,7 @@ def test_a_one_row_window_is_low_power_not_no_drift():
 def test_low_power_windows_are_marked_in_the_timeline():
     data = frame(1000, 4).assign(ts=pd.date_range("2024-01-01", periods=1000, freq="h"))
     with pytest.warns(LowPowerWarning, match="windows had too few rows"):
-        tl = drift_over_time(frame(5000, 5), data, time_column="ts", chunk_size=960, min_rows=10, progress=False, n_boot=20)
+        tl = drift_over_time(frame(5000, 5), data, time="ts", chunk_size=960, min_rows=10, progress=False, n_boot=20)
     w = tl.to_frame()
     assert w["n"].tolist() == [960, 40] and w["low_power"].tolist() == [False, True], w   # the 40-row tail window has low power
     assert tl.summary["n_windows_low_power"] >= 1 and "LOW POWER" in tl.headline()
@@ -87,7 +87,7 @@ def test_label_and_time_columns_are_never_features():
     assert {"churned", "date"}.isdisjoint(r.to_frame()["feature"]) and not r.summary["dataset_drift"]
     r2 = quiet(detect_drift, ref, cur, schema=Schema.infer(ref), target="churned", time="date", n_boot=20, multivariate=False)
     assert {"churned", "date"}.isdisjoint(r2.to_frame()["feature"])
-    tl = quiet(drift_over_time, ref, cur, time_column="date", label="churned", chunk_size=300, progress=False, n_boot=20)
+    tl = quiet(drift_over_time, ref, cur, time="date", label="churned", chunk_size=300, progress=False, n_boot=20)
     assert "date" not in set(tl.effects["feature"]) and tl.summary["n_windows_drifted"] == 0, tl.to_frame()
 
 
@@ -103,7 +103,7 @@ def test_an_all_missing_column_on_both_sides_is_a_no_data_feature(multivariate):
     assert not t.loc[["e", "o"], "drifted"].any() and t.loc[["e", "o"], "low_power"].all()
     assert (t.loc[["e", "o"], "power_note"] == "no values on either side (all missing)").all()
     assert not r.summary["dataset_drift"] and r.summary["low_power"]
-    r.plot(); r.plot_distributions(); r._repr_html_()
+    r.plot(); r.plot(kind="distributions"); r._repr_html_()
     import matplotlib.pyplot as plt; plt.close("all")
     tl = quiet(drift_over_time, f(400), f(300), schema=sch, chunk_size=150, progress=False, n_boot=20, multivariate=multivariate)
     assert tl.summary["n_windows"] == 2
