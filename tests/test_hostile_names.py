@@ -333,15 +333,15 @@ def _job(h):
 
 def _drift_timeline(h):
     from prodkit.drift import drift_over_time
-    return drift_over_time(h["ref"], h["cur"], schema=h["bundle"].schema, time_column="ts", freq="14D", seed=0, progress=False)
+    return drift_over_time(h["ref"], h["cur"], schema=h["bundle"].schema, time="ts", freq="14D", seed=0, progress=False)
 
 
 def _performance(h):
     from prodkit.drift import performance_over_time
     p = h["bundle"].predictor
     y = (h["cur"]["label"] == CLASSES[1]).astype(int).to_numpy(); yr = (h["ref"]["label"] == CLASSES[1]).astype(int).to_numpy()
-    return performance_over_time(y, p.predict_proba(h["cur"])[:, 1], time=h["cur"]["ts"], freq="14D",
-                                 reference=(yr, p.predict_proba(h["ref"])[:, 1]), X=h["cur"][_names(h)], X_reference=h["ref"][_names(h)],
+    return performance_over_time(y, p.predict_proba(h["cur"])[:, 1], time="ts", freq="14D",
+                                 reference=(yr, p.predict_proba(h["ref"])[:, 1]), X=h["cur"][_names(h) + ["ts"]], X_reference=h["ref"][_names(h)],
                                  seed=0, progress=False)
 
 
