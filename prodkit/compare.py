@@ -19,8 +19,9 @@ from .quality import METRICS, class_index, compute_metric, metric_direction
 from .drift import adjust_pvalues
 
 # %% auto #0
-__all__ = ['DECISIONS', 'mcnemar_test', 'delong_test', 'decide', 'paired_bootstrap', 'slice_masks', 'decision_flips',
-           'ComparisonReport', 'compare_models']
+__all__ = ['DECISIONS', 'CANARY_METRICS', 'mcnemar_test', 'delong_test', 'decide', 'paired_bootstrap', 'slice_masks',
+           'decision_flips', 'ComparisonReport', 'compare_models', 'record_lineage', 'read_lineage', 'CanaryReport',
+           'canary_analysis', 'AACalibrationReport', 'aa_calibration']
 
 # %% ../nbs/70_compare.ipynb #2de5da60
 def mcnemar_test(correct_a, # per row: model A is right (booleans)
@@ -370,3 +371,142 @@ def compare_models(champion, # the model in production: Predictor, loaded bundle
     verdict, reasons = _verdict(table, primary, guardrails, st)
     return ComparisonReport(task=champ.task, table=table, primary=primary, guardrails=guardrails, margins=margins, slices=st, flips=flips,
                             disagreement=dis, verdict=verdict, reasons=reasons, n=len(y), n_boot=n_boot, confidence=confidence, extra=ex, seed=seed)
+
+# %% ../nbs/70_compare.ipynb #26025cdc
+def record_lineage(challenger, # the challenger's bundle folder (written by save_bundle)
+                   report:ComparisonReport, # the comparison that decided about it
+                   *, champion=None, # the champion's bundle folder, kept as a path in the entry (optional)
+                  ) -> dict:
+    "Append {champion fingerprint, verdict, summary} to the challenger bundle's lineage; return the new entry."
+    from prodkit.versioning import BUNDLE_FILE, _read_bundle, fingerprint_model
+    if not isinstance(report, ComparisonReport):
+        raise ParameterError("report must be the ComparisonReport of compare_models", value=type(report).__name__, fix="pass compare_models(...)")
+    p = Path(challenger)
+    if not p.is_dir(): raise FileFormatError("the challenger must be a bundle folder", value=str(p), fix="pass the folder written by save_bundle", path=str(p))
+    meta, _ = _read_bundle(p)
+    fp = fingerprint_model(p)
+    if report.extra.get("challenger_fingerprint") != fp:
+        raise DataError(f"the report compared another challenger (model {str(report.extra.get('challenger_fingerprint'))[:19]}, this bundle {fp[:19]})",
+                        value=str(p), fix="record the comparison of this bundle: compare_models(champion, this_bundle, ...)")
+    entry = {"champion": {"fingerprint": report.extra.get("champion_fingerprint"), "path": None if champion is None else str(champion)},
+             "verdict": report.verdict, "promote": report.promote, "reasons": list(report.reasons), "summary": report.summary,
+             "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    meta["lineage"] = [*(meta.get("lineage") or []), entry]
+    atomic_write_text(p / BUNDLE_FILE, json.dumps(meta, indent=1, allow_nan=False))
+    return entry
+
+def read_lineage(bundle) -> list:
+    "The lineage entries of a bundle folder, oldest first (an empty list when none was recorded)."
+    from prodkit.versioning import _read_bundle
+    return list(_read_bundle(Path(bundle))[0].get("lineage") or [])
+
+# %% ../nbs/70_compare.ipynb #3c0586c2
+CANARY_METRICS = {"latency_ms": "increase", "error": "increase", "confidence": "decrease"}   # the harmful direction of each
+
+def _as_window(x, what) -> pd.DataFrame:
+    "A monitor window: the frame itself, or every served row of a MonitorStore (or the store at a path)."
+    if isinstance(x, (str, Path)) or hasattr(x, "window"):
+        from prodkit.monitor import MonitorStore
+        x = (x if hasattr(x, "window") else MonitorStore(x)).window()
+    if not isinstance(x, pd.DataFrame): raise DataError(f"the {what} must be a monitor window (DataFrame), a MonitorStore or its path", value=type(x).__name__,
+                                                        fix="pass MonitorStore(path).window(start, end)")
+    return x
+
+def _canary_values(x, m, what) -> np.ndarray:
+    "The values of metric `m` (column `m` or `monitor.m`) in a monitor window, a store or a store's path."
+    x = _as_window(x, what)
+    col = m if m in x.columns else f"monitor.{m}"
+    if col not in x.columns: raise DataError(f"the {what} has no column {m!r} (nor 'monitor.{m}')", value=[str(c) for c in x.columns[:10]],
+                                             fix="pass a monitor window, or name metrics that are columns")
+    v = pd.to_numeric(x[col], errors="coerce").to_numpy(float); v = v[np.isfinite(v)]
+    if len(v) < 2: raise DataError(f"the {what} has {len(v)} values of {m!r}; a test needs at least 2", fix="use a longer window")
+    return v
+
+# %% ../nbs/70_compare.ipynb #c979635b
+@dataclass(frozen=True, kw_only=True)
+class CanaryReport(Report):
+    "Baseline vs canary windows: per metric a Mann-Whitney test, the relative change, the allowed change and pass/fail; score and verdict."
+    table: pd.DataFrame = field(compare=False)
+    score: float
+    verdict: str
+    alpha: float = 0.05
+
+    def _summary(self) -> dict:
+        s = {"verdict": self.verdict, "passed": self.verdict == "pass", "score": self.score}
+        for m, r in self.table.iterrows(): s.update({f"{m}_change": r["change"], f"{m}_p_value": r["p_value"], f"{m}_result": r["result"]})
+        return s
+    def to_frame(self) -> pd.DataFrame: return self.table.copy()
+    def headline(self) -> str:
+        bad = [m for m in self.table.index if self.table.loc[m, "result"] == "fail"]
+        return f"canary {self.verdict.upper()} (score {self.score:.0f})" + (f": {', '.join(bad)} failed" if bad else "")
+    def _plot(self, ax, **kw):
+        t = self.table; y = np.arange(len(t))[::-1]
+        ax.barh(y, t["change"], color=np.where(t["result"] == "fail", "tab:red", "tab:gray"), **kw)
+        ax.scatter(np.where(t["direction"] == "increase", t["allowed"], -t["allowed"]), y, marker="|", s=200, c="k", label="allowed")
+        ax.set_yticks(y, [str(i) for i in t.index]); ax.axvline(0, color="k", lw=0.8); ax.legend(fontsize=8)
+        ax.set(xlabel="relative change of the canary's median (mean for 0/1 metrics)", title=self.headline()); return ax
+
+# %% ../nbs/70_compare.ipynb #f719dc88
+def _relative_change(a, b):
+    "Relative change of b from a: of the medians, or of the means for metrics that are mostly one value (0/1 errors)."
+    ca, cb = (np.median(a), np.median(b)) if len(np.unique(a)) > 2 else (a.mean(), b.mean())
+    return float((cb - ca) / abs(ca)) if ca != 0 else (0.0 if cb == ca else float(np.sign(cb - ca)) * np.inf)
+
+def canary_analysis(baseline, # the baseline's monitor window (DataFrame), MonitorStore or store path
+                    canary, # the canary's, over the same period
+                    *, metrics=("latency_ms", "confidence"), # names (directions in CANARY_METRICS) or a dict name -> 'increase'/'decrease' (the harmful one)
+                    allowed_increase:float=0.1, # relative increase tolerated for metrics where an increase harms
+                    allowed_decrease:float=0.1, # relative decrease tolerated for metrics where a decrease harms
+                    alpha:float=0.05, # level of each Mann-Whitney test
+                    pass_score:float=95, marginal_score:float=75) -> CanaryReport: # score thresholds (0-100)
+    "Kayenta-style canary judgement: a Mann-Whitney test per metric with allowed changes, a score and pass/marginal/fail."
+    dirs = dict(metrics) if isinstance(metrics, dict) else {m: CANARY_METRICS.get(m) for m in ([metrics] if isinstance(metrics, str) else metrics)}
+    if not dirs: raise ParameterError("`metrics` is empty", fix="pass e.g. metrics=('latency_ms', 'confidence')")
+    for m, d in dirs.items():
+        if d not in ("increase", "decrease"):
+            raise ParameterError(f"metric {m!r} has no known harmful direction", value=d, fix=f"pass metrics={{{m!r}: 'increase'}} or use {list(CANARY_METRICS)}")
+    for n, v in (("allowed_increase", allowed_increase), ("allowed_decrease", allowed_decrease)): check_positive(n, v, allow_zero=True)
+    if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha, fix="pass alpha=0.05")
+    rows = {}
+    for m, d in dirs.items():
+        a, b = _canary_values(baseline, m, "baseline"), _canary_values(canary, m, "canary")
+        p = float(stats.mannwhitneyu(b, a, alternative="greater" if d == "increase" else "less").pvalue)
+        ch, allowed = _relative_change(a, b), allowed_increase if d == "increase" else allowed_decrease
+        harmful = ch > allowed if d == "increase" else ch < -allowed
+        rows[m] = dict(baseline=float(np.median(a)), canary=float(np.median(b)), change=ch, direction=d, allowed=allowed,
+                       p_value=p, n_baseline=len(a), n_canary=len(b), result="fail" if p < alpha and harmful else "pass")
+    t = pd.DataFrame.from_dict(rows, orient="index").rename_axis("metric")
+    score = 100 * float((t["result"] == "pass").mean())
+    verdict = "pass" if score >= pass_score else "marginal" if score >= marginal_score else "fail"
+    return CanaryReport(table=t, score=score, verdict=verdict, alpha=alpha)
+
+# %% ../nbs/70_compare.ipynb #fe6bf7c8
+@dataclass(frozen=True, kw_only=True)
+class AACalibrationReport(Report):
+    "False-alarm rates of a canary configuration on A/A splits of one model's traffic."
+    runs: pd.DataFrame = field(compare=False)   # one row per split: score, verdict
+    n_splits: int
+    def _summary(self) -> dict:
+        v = self.runs["verdict"]
+        return {"false_alarm_rate": float((v != "pass").mean()), "fail_rate": float((v == "fail").mean()), "n_splits": self.n_splits}
+    def to_frame(self) -> pd.DataFrame: return self.runs.copy()
+    def headline(self) -> str:
+        s = self.summary; return f"A/A: {s['false_alarm_rate']:.1%} false alarms ({s['fail_rate']:.1%} fail) over {self.n_splits} splits"
+    def _plot(self, ax, **kw):
+        self.runs["verdict"].value_counts().reindex(["pass", "marginal", "fail"], fill_value=0).plot.bar(ax=ax, **kw)
+        ax.set(ylabel="splits", title=self.headline()); return ax
+
+def aa_calibration(window, # one model's monitor window (DataFrame), MonitorStore or path; or a list of windows pooled
+                   *, n_splits:int=100, # random halvings to judge
+                   seed:int=0, progress:bool=False, **canary_kw) -> AACalibrationReport: # canary_kw: as canary_analysis
+    "The false-alarm rate of `canary_analysis`'s thresholds on random A/A halves of one model's traffic."
+    from tqdm.auto import tqdm
+    check_positive("n_splits", n_splits, integer=True)
+    ws = window if isinstance(window, (list, tuple)) else [window]
+    df = pd.concat([_as_window(w, "window") for w in ws], ignore_index=True); rng = np.random.default_rng(seed)
+    if len(df) < 4: raise DataError(f"the window has {len(df)} rows; A/A halves need at least 4", fix="use a longer window")
+    rows = []
+    for _ in tqdm(range(n_splits), disable=not progress, desc="A/A"):
+        half = rng.permutation(len(df)) < len(df) // 2
+        r = canary_analysis(df[half], df[~half], **canary_kw); rows.append({"score": r.score, "verdict": r.verdict})
+    return AACalibrationReport(runs=pd.DataFrame(rows), n_splits=n_splits, seed=seed)
