@@ -185,14 +185,13 @@ def decision_flips(y, # label column index of each row (or None when labels are 
                    out_a, out_b, # probabilities of models A and B, shape (rows, classes)
                    classes:Sequence=None) -> pd.DataFrame: # class labels in output order
     "One row per (from, to) pair of predicted classes that changed: rows, and how many the change fixed or broke."
-    pa, pb = np.asarray(out_a).argmax(1), np.asarray(out_b).argmax(1); ch = pa != pb
-    names = [str(c) for c in (classes if classes is not None else range(np.asarray(out_a).shape[1]))]
-    t = pd.DataFrame({"from": [names[i] for i in pa[ch]], "to": [names[i] for i in pb[ch]]})
-    if y is not None:
-        y = np.asarray(y); t["fixed"] = (pb[ch] == y[ch]).astype(int); t["broken"] = (pa[ch] == y[ch]).astype(int)
-    else: t["fixed"] = t["broken"] = 0
-    g = t.groupby(["from", "to"]).agg(rows=("fixed", "size"), fixed=("fixed", "sum"), broken=("broken", "sum"))
-    return g.reset_index().astype({"rows": int, "fixed": int, "broken": int})
+    pa, pb, k = np.asarray(out_a).argmax(1), np.asarray(out_b).argmax(1), np.asarray(out_a).shape[1]
+    names = [str(c) for c in (classes if classes is not None else range(k))]
+    code = pa * k + pb; count = lambda w=None: np.bincount(code, weights=w, minlength=k * k).astype(int)
+    y = np.full(len(pa), -1) if y is None else np.asarray(y)
+    rows, fixed, broken = count(), count((pb == y) & (pa != pb)), count((pa == y) & (pa != pb))
+    nz = [i for i in np.flatnonzero(rows) if i // k != i % k]
+    return pd.DataFrame({"from": [names[i // k] for i in nz], "to": [names[i % k] for i in nz], "rows": rows[nz], "fixed": fixed[nz], "broken": broken[nz]})
 
 # %% ../nbs/70_compare.ipynb #513d4147
 def _draw_forest(r, ax, **kw):
