@@ -55,6 +55,14 @@ def delong_test(y, # binary labels (0/1 or booleans): 1 is the positive class
     se = np.sqrt(max(var, 0.0)); p = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(d) / se))
     return {"auc_a": float(auc[0]), "auc_b": float(auc[1]), "diff": d, "se": se, "p_value": p}
 
+# %% ../nbs/70_compare.ipynb #c2297d37
+def _delong_ci(y, oa, ob, confidence) -> tuple:
+    "Binary AUC by DeLong: both values, the difference B - A, its normal interval and the two-sided p-value."
+    r = delong_test(y == 1, oa[:, 1], ob[:, 1]); z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    return r["auc_a"], r["auc_b"], r["diff"] - z * r["se"], r["diff"] + z * r["se"], r["p_value"], r["se"]
+
+def _binary_auc(m, y, oa): return m == "auc" and oa.ndim == 2 and oa.shape[1] == 2 and 0 < (y == 1).sum() < len(y)
+
 # %% ../nbs/70_compare.ipynb #ecec1265
 DECISIONS = ("better", "non_inferior", "inconclusive", "worse")
 
@@ -68,14 +76,16 @@ def decide(ci_low:float, ci_high:float, # interval of the challenger's improveme
     if ci_high < -margin: return "worse"
     return "inconclusive"
 
-# %% ../nbs/70_compare.ipynb #78b78a49
+# %% ../nbs/70_compare.ipynb #9009dbcc
+_POISSON_CDF = np.cumsum([np.exp(-1) / np.prod(np.arange(1, i + 1)) for i in range(8)]).astype(np.float32)   # P(X <= i), X ~ Poisson(1)
+
 def _weights(n:int, n_boot:int, rng, max_cells:int=4_000_000):
-    "Bootstrap count matrices, a chunk of replicates at a time."
+    "Poisson(1) bootstrap weights (how often each row is drawn), a chunk of replicates at a time."
     chunk = max(1, min(n_boot, max_cells // n))
     for start in range(0, n_boot, chunk):
-        k = min(chunk, n_boot - start)
-        idx = rng.integers(0, n, (k, n)) + (np.arange(k) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(np.float32)
+        u = rng.random((min(chunk, n_boot - start), n), dtype=np.float32); w = (u > _POISSON_CDF[0]).astype(np.float32)
+        for c in _POISSON_CDF[1:]: w += u > c   # the number of thresholds passed is the Poisson draw (capped at 8)
+        yield w
 
 def paired_bootstrap(y, out_a, out_b, # labels and the two models' outputs in metric form (see quality.compute_metric)
                      names:Sequence[str], # metric names from METRICS
@@ -168,10 +178,13 @@ def _slice_table(y, oa, ob, masks, primary, margin, *, n_boot, confidence, corre
     "One row per slice: rows, both values, difference, CI, p-value of 'worse beyond the margin' (adjusted), decision."
     rows, lo_q = [], (1 - confidence) / 2
     for i, (name, m) in enumerate(masks.items()):
-        va, vb, ra, rb = paired_bootstrap(y[m], oa[m], ob[m], [primary], n_boot=n_boot, seed=[seed, 7, i])[primary]
-        imp = _improvement(primary, ra, rb); imp = imp[np.isfinite(imp)]; d = _improvement(primary, va, vb)
-        se = float(imp.std(ddof=1)) if len(imp) > 1 else np.nan
-        lo, hi = np.quantile(imp, [lo_q, 1 - lo_q]) if len(imp) > 1 else (np.nan, np.nan)
+        if _binary_auc(primary, y[m], oa[m]):   # DeLong: exact in the ranks, no resampling
+            va, vb, lo, hi, _, se = _delong_ci(y[m], oa[m], ob[m], confidence); d = vb - va
+        else:
+            va, vb, ra, rb = paired_bootstrap(y[m], oa[m], ob[m], [primary], n_boot=n_boot, seed=[seed, 7, i])[primary]
+            imp = _improvement(primary, ra, rb); imp = imp[np.isfinite(imp)]; d = _improvement(primary, va, vb)
+            se = float(imp.std(ddof=1)) if len(imp) > 1 else np.nan
+            lo, hi = np.quantile(imp, [lo_q, 1 - lo_q]) if len(imp) > 1 else (np.nan, np.nan)
         p = float(stats.norm.cdf((d + margin) / se)) if se > 0 else (1.0 if d + margin >= 0 else 0.0) if np.isfinite(d) else np.nan
         rows.append(dict(slice=name, n=int(m.sum()), champion=va, challenger=vb, diff=vb - va, improvement_ci_low=float(lo),
                          improvement_ci_high=float(hi), p_worse=p))
@@ -300,15 +313,17 @@ def _check_args(task, metrics, primary, guardrails, margin, n_boot, confidence):
 # %% ../nbs/70_compare.ipynb #b6554ee3
 def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed) -> pd.DataFrame:
     "One row per metric: values, diff and its CI, improvement CI, p-value, the test that gave it, decision."
-    boot, rows, q = paired_bootstrap(y, oa, ob, names, n_boot=n_boot, seed=[seed, 0]), {}, (1 - confidence) / 2
+    boot_names = [m for m in names if not _binary_auc(m, y, oa)]
+    boot, rows, q = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0]), {}, (1 - confidence) / 2
     for m in names:
-        va, vb, ra, rb = boot[m]; d = rb - ra; d = d[np.isfinite(d)]
-        lo, hi = np.quantile(d, [q, 1 - q]) if len(d) > 1 else (np.nan, np.nan)
-        ilo, ihi = (lo, hi) if metric_direction(m) == "higher" else (-hi, -lo)
-        se = float(d.std(ddof=1)) if len(d) > 1 else np.nan
-        test, p = "bootstrap", (1.0 if vb == va else float(2 * stats.norm.sf(abs(vb - va) / se)) if se > 0 else 0.0)
+        if m in boot:
+            va, vb, ra, rb = boot[m]; d = rb - ra; d = d[np.isfinite(d)]
+            lo, hi = np.quantile(d, [q, 1 - q]) if len(d) > 1 else (np.nan, np.nan)
+            se = float(d.std(ddof=1)) if len(d) > 1 else np.nan
+            test, p = "bootstrap", (1.0 if vb == va else float(2 * stats.norm.sf(abs(vb - va) / se)) if se > 0 else 0.0)
+        else: (va, vb, lo, hi, p, _), test = _delong_ci(y, oa, ob, confidence), "delong"
         if m == "accuracy": test, p = "mcnemar", mcnemar_test(oa.argmax(1) == y, ob.argmax(1) == y)["p_value"]
-        if m == "auc" and oa.shape[1] == 2 and 0 < y.sum() < len(y): test, p = "delong", delong_test(y, oa[:, 1], ob[:, 1])["p_value"]
+        ilo, ihi = (lo, hi) if metric_direction(m) == "higher" else (-hi, -lo)
         rows[m] = dict(champion=va, challenger=vb, diff=vb - va, diff_ci_low=float(lo), diff_ci_high=float(hi), improvement_ci_low=float(ilo),
                        improvement_ci_high=float(ihi), p_value=p, test=test, margin=margins[m], decision=decide(ilo, ihi, margins[m]))
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("metric")
