@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .core import (DataError, FileFormatError, ModelError, ParameterError, Report, as_predictor, atomic_write_text,
-                          check_choice, check_positive, escape)
+from .core import (DataError, FileFormatError, ModelError, ParameterError, Report, Scorer, as_predictor, atomic_write_text,
+                          check_choice, check_positive)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 from .drift import adjust_pvalues
 
 # %% auto #0
 __all__ = ['DECISIONS', 'CANARY_METRICS', 'mcnemar_test', 'delong_test', 'decide', 'paired_bootstrap', 'slice_masks',
            'decision_flips', 'ComparisonReport', 'compare_models', 'record_lineage', 'read_lineage', 'CanaryReport',
-           'canary_analysis', 'AACalibrationReport', 'aa_calibration']
+           'canary_analysis', 'AACalibrationReport', 'aa_calibration', 'ShadowModel', 'ShadowReport', 'compare_logged']
 
 # %% ../nbs/70_compare.ipynb #2de5da60
 def mcnemar_test(correct_a, # per row: model A is right (booleans)
@@ -334,7 +334,7 @@ def _scores(out): return out[:, 1] if out.ndim == 2 and out.shape[1] == 2 else o
 def _extras(task, y, oa, ob, *, seed, latency, champ, chall, X, latency_s) -> dict:
     from prodkit.drift import detect_drift
     ex = {}
-    if task == "classification":
+    if task == "classification" and y is not None:
         ex.update(champion_ece=compute_metric("ece", y, oa), challenger_ece=compute_metric("ece", y, ob))
     sa, sb = _scores(oa), _scores(ob)
     if np.array_equal(sa, sb): ex.update(output_drift=False, output_drift_effect=0.0)
@@ -524,3 +524,116 @@ def aa_calibration(window, # one model's monitor window (DataFrame), MonitorStor
         half = rng.permutation(len(df)) < len(df) // 2
         r = canary_analysis(df[half], df[~half], **canary_kw); rows.append({"score": r.score, "verdict": r.verdict})
     return AACalibrationReport(runs=pd.DataFrame(rows), n_splits=n_splits, seed=seed)
+
+# %% ../nbs/70_compare.ipynb #5a1f9886
+class ShadowModel(Scorer):
+    "Serve `champion`; score `challenger` on the same requests in the background; log both to one monitor store."
+    def __init__(self, champion, # the served model (anything `as_predictor` takes)
+                 challenger, # the shadow model, of the same task
+                 *, monitor_store, # path of the SQLite store both are logged to
+                 champion_version:str=None, challenger_version:str=None, # names in the store (default: model fingerprints)
+                 seed:int=0): # seed of the monitors' samplers (both sample the same rows)
+        from concurrent.futures import ThreadPoolExecutor
+        from prodkit.monitor import Monitor
+        self.champion, self.challenger = as_predictor(champion, what="champion"), as_predictor(challenger, what="challenger")
+        if self.champion.task != self.challenger.task:
+            raise ModelError(f"the champion does {self.champion.task} and the challenger {self.challenger.task}", fix="shadow a model of the same task")
+        self.task, self.classes_ = self.champion.task, self.champion.classes_
+        self.champion_version = champion_version or _fingerprint(champion) or "champion"
+        self.challenger_version = challenger_version or _fingerprint(challenger) or "challenger"
+        if self.champion_version == self.challenger_version:
+            raise ParameterError("the champion and the challenger have the same version, so their logs cannot be told apart",
+                                 value=self.champion_version, fix="shadow a different model, or pass champion_version= and challenger_version=")
+        self._served = Monitor(self.champion, monitor_store, version=self.champion_version, seed=seed)
+        self._shadow = Monitor(self.challenger, monitor_store, version=self.challenger_version, seed=seed)
+        self._pool, self._pending, self.shadow_errors_ = ThreadPoolExecutor(1, thread_name_prefix="prodkit-shadow"), [], 0
+
+    def _submit(self, X):
+        def run():
+            try: self._shadow.predict_proba(X) if self.task == "classification" else self._shadow.predict(X)
+            except Exception: self.shadow_errors_ += 1   # the shadow never affects serving; its failures are counted
+        self._pending = [f for f in self._pending if not f.done()] + [self._pool.submit(run)]
+
+    def predict_proba(self, X): out = self._served.predict_proba(X); self._submit(X); return out
+    def predict(self, X): out = self._served.predict(X); self._submit(X); return out
+    def flush(self, timeout:float=30.0) -> int:
+        "Wait for the shadow calls in flight and for both monitors to commit; return the rows committed."
+        for f in list(self._pending): f.result(timeout)
+        return self._served.flush(timeout) + self._shadow.flush(timeout)
+    def close(self): self.flush(); self._pool.shutdown(); self._served.close(); self._shadow.close()
+
+# %% ../nbs/70_compare.ipynb #945696d1
+@dataclass(frozen=True, kw_only=True)
+class ShadowReport(Report):
+    "Champion vs shadow challenger on the same logged requests: disagreement, confidence, latency, drift, and quality where labelled."
+    table: pd.DataFrame = field(compare=False)   # one row per measure: champion, challenger, diff, p-value, test (and decision for quality)
+    n_paired: int
+    n_unpaired: int
+    disagreement: float
+    extra: dict = field(default_factory=dict)
+    def _summary(self) -> dict:
+        s = {"n_paired": self.n_paired, "n_unpaired": self.n_unpaired, "disagreement": self.disagreement}
+        for m, r in self.table.iterrows():
+            s.update({f"{m}_champion": r["champion"], f"{m}_challenger": r["challenger"], f"{m}_diff": r["diff"], f"{m}_p_value": r["p_value"]})
+            if isinstance(r.get("decision"), str): s[f"{m}_decision"] = r["decision"]
+        return s | self.extra
+    def to_frame(self) -> pd.DataFrame: return self.table.copy()
+    def headline(self) -> str:
+        return f"shadow: {self.n_paired:,} paired requests, decisions differ on {self.disagreement:.1%}" + (
+            f"; {self.n_unpaired:,} logged rows could not be paired" if self.n_unpaired else "")
+    def _plot(self, ax, **kw):
+        t = self.table.loc[[i for i in ("latency_ms", "confidence") if i in self.table.index]]; x = np.arange(len(t))
+        ax.bar(x - 0.2, t["champion"], 0.4, label="champion", **kw); ax.bar(x + 0.2, t["challenger"], 0.4, label="challenger", **kw)
+        ax.set_xticks(x, list(t.index)); ax.set(title=self.headline()); ax.legend(fontsize=8); return ax
+
+# %% ../nbs/70_compare.ipynb #9e55646a
+def _version_rows(w, v, what):
+    if isinstance(v, (str, Path)) and Path(str(v)).exists() or not isinstance(v, str): v = _fingerprint(v)
+    rows = w[w["monitor.model_version"] == v].reset_index(drop=True)
+    if not len(rows):
+        raise DataError(f"the store has no rows of the {what} version {str(v)[:40]!r}", value=sorted(map(str, w["monitor.model_version"].unique()))[:10],
+                        fix=f"pass {what}= one of the versions in the store (MonitorStore(path).versions())")
+    return rows
+
+def _pairs(a:pd.DataFrame, b:pd.DataFrame) -> np.ndarray:
+    "Positions i < min(len) where the n-th logged inputs of the two versions are identical."
+    feats = [c for c in a.columns if not c.startswith("monitor.")]; n = min(len(a), len(b))
+    if not feats: return np.arange(n)
+    va, vb = a[feats].iloc[:n].to_numpy(object), b[feats].iloc[:n].to_numpy(object)
+    same = (va == vb) | (pd.isna(va) & pd.isna(vb))
+    return np.flatnonzero(same.all(1))
+
+def compare_logged(store, # a MonitorStore, its path, or a window (DataFrame) holding both versions
+                   *, champion, challenger, # model versions in the store (or the models / bundle folders: their fingerprints)
+                   start=None, end=None, # the window of time compared (as MonitorStore.window)
+                   labels=None, # labels of the paired requests, in order (adds quality metrics)
+                   metrics:Sequence[str]=None, margin=0.0, n_boot:int=1000, confidence:float=0.95, seed:int=0) -> ShadowReport:
+    "Compare two model versions on the same logged requests: disagreement, confidence, latency, output drift, quality if labelled."
+    if isinstance(store, pd.DataFrame): w = store
+    else:
+        from prodkit.monitor import MonitorStore
+        w = (store if hasattr(store, "window") else MonitorStore(store)).window(start, end)
+    a, b = _version_rows(w, champion, "champion"), _version_rows(w, challenger, "challenger")
+    idx, n_logged = _pairs(a, b), len(a) + len(b)
+    if not len(idx): raise DataError(f"no request was logged by both versions ({len(a)} champion and {len(b)} challenger rows, no identical inputs in order)",
+                                     fix="shadow the challenger on the same traffic (ShadowModel) and compare that window")
+    a, b = a.iloc[idx].reset_index(drop=True), b.iloc[idx].reset_index(drop=True)
+    pcols = sorted(c for c in a.columns if c.startswith("monitor.p_"))
+    rows, ex = {}, {}
+    for m in ("confidence", "latency_ms"):
+        x, y = a[f"monitor.{m}"].to_numpy(float), b[f"monitor.{m}"].to_numpy(float)
+        p = 1.0 if np.allclose(x, y) else float(stats.wilcoxon(y, x).pvalue)
+        rows[m] = dict(champion=float(np.median(x)), challenger=float(np.median(y)), diff=float(np.median(y - x)), p_value=p, test="wilcoxon")
+    for q in (50, 99): ex[f"champion_p{q}_ms"], ex[f"challenger_p{q}_ms"] = (float(np.percentile(d["monitor.latency_ms"], q)) for d in (a, b))
+    oa, ob = (a[pcols].to_numpy(float), b[pcols].to_numpy(float)) if pcols else (a["monitor.prediction"].to_numpy(float), b["monitor.prediction"].to_numpy(float))
+    dis = float((oa.argmax(1) != ob.argmax(1)).mean()) if pcols else float(np.mean(np.abs(oa - ob)))
+    task = "classification" if pcols else "regression"
+    if labels is not None:
+        yl = np.asarray(labels)
+        if len(yl) != len(idx): raise DataError(f"{len(yl)} labels for {len(idx)} paired requests", fix="pass one label per paired request, in order")
+        y = class_index(yl, [c[len("monitor.p_"):] for c in pcols], k=len(pcols)) if pcols else yl.astype(float)
+        names, _, _, margins = _check_args(task, metrics, None, (), margin, n_boot, confidence)
+        rows.update(_metric_rows(y, oa, ob, names, margins, n_boot=n_boot, confidence=confidence, seed=seed).to_dict(orient="index"))
+    ex.update(_extras(task, y if labels is not None else None, oa, ob, seed=seed, latency=False, champ=None, chall=None, X=None, latency_s=0))
+    return ShadowReport(table=pd.DataFrame.from_dict(rows, orient="index").rename_axis("measure"), n_paired=len(idx),
+                        n_unpaired=n_logged - 2 * len(idx), disagreement=dis, extra=ex, seed=seed)
