@@ -57,6 +57,34 @@ def _aa_tiny():
     return aa_calibration(pd.DataFrame({"monitor.latency_ms": [1.0, 2.0]}))
 
 
+def _logged_no_overlap():
+    import tempfile
+    from pathlib import Path
+    from prodkit.compare import compare_logged
+    from prodkit.monitor import Monitor
+    d = Path(tempfile.mkdtemp())
+    for v, n in (("v1", 10), ("v2", 12)):
+        m = Monitor(_clf(), d / "s.sqlite", version=v); m.predict_proba(_data(n).drop(columns="y")); m.flush(); m.close()
+    return compare_logged(d / "s.sqlite", champion="v1", challenger="v2")
+
+
+def _logged_wrong_labels():
+    import tempfile
+    from pathlib import Path
+    from prodkit.compare import ShadowModel, compare_logged
+    d = Path(tempfile.mkdtemp())
+    sh = ShadowModel(_clf(), _clf(3 - 1), monitor_store=d / "s.sqlite", champion_version="a", challenger_version="b")
+    sh.predict_proba(_data(10).drop(columns="y")); sh.close()
+    return compare_logged(d / "s.sqlite", champion="a", challenger="b", labels=[0, 1, 0])
+
+
+def _shadow_tasks_differ():
+    import tempfile
+    from pathlib import Path
+    from prodkit.compare import ShadowModel
+    return ShadowModel(_clf(), _clf(task="regression"), monitor_store=Path(tempfile.mkdtemp()) / "s.sqlite")
+
+
 CASES = [
     pytest.param(lambda: _cmp(b=_clf(3)), ModelError, "2 output columns and the challenger 3", id="compare-output-widths-differ"),
     pytest.param(lambda: _cmp(b=_clf(task="regression")), ModelError, "the champion does classification and the challenger regression",
@@ -82,4 +110,7 @@ CASES = [
     pytest.param(_aa_tiny, DataError, "A/A halves need at least 4", id="aa-window-too-small"),
     pytest.param(_lineage_wrong_report, ParameterError, "report must be the ComparisonReport", id="lineage-not-a-report"),
     pytest.param(_lineage_not_bundle, FileFormatError, "the challenger must be a bundle folder", id="lineage-not-a-bundle"),
+    pytest.param(_logged_no_overlap, DataError, "no request was logged by both versions", id="logged-no-overlap"),
+    pytest.param(_logged_wrong_labels, DataError, "3 labels for 10 paired requests", id="logged-labels-length"),
+    pytest.param(_shadow_tasks_differ, ModelError, "the champion does classification and the challenger regression", id="shadow-tasks-differ"),
 ]
