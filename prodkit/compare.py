@@ -52,7 +52,7 @@ def delong_test(y, # binary labels (0/1 or booleans): 1 is the positive class
     v01, v10 = (tz[:, y] - tx) / n, 1 - (tz[:, ~y] - ty) / m
     S = np.cov(v01) / m + np.cov(v10) / n
     var = float(S[0, 0] + S[1, 1] - 2 * S[0, 1]); d = float(auc[1] - auc[0])
-    se = np.sqrt(max(var, 0.0)); p = 1.0 if se == 0 else float(2 * stats.norm.sf(abs(d) / se))
+    se = np.sqrt(max(var, 0.0)); p = (1.0 if d == 0 else 0.0) if se == 0 else float(2 * stats.norm.sf(abs(d) / se))
     return {"auc_a": float(auc[0]), "auc_b": float(auc[1]), "diff": d, "se": se, "p_value": p}
 
 # %% ../nbs/70_compare.ipynb #c2297d37
@@ -61,11 +61,13 @@ def _delong_ci(y, oa, ob, confidence) -> tuple:
     r = delong_test(y == 1, oa[:, 1], ob[:, 1]); z = stats.norm.ppf(1 - (1 - confidence) / 2)
     return r["auc_a"], r["auc_b"], r["diff"] - z * r["se"], r["diff"] + z * r["se"], r["p_value"], r["se"]
 
+# %% ../nbs/70_compare.ipynb #b6c6a0ea
 def _binary_auc(m, y, oa): return m == "auc" and oa.ndim == 2 and oa.shape[1] == 2 and 0 < (y == 1).sum() < len(y)
 
 # %% ../nbs/70_compare.ipynb #ecec1265
 DECISIONS = ("better", "non_inferior", "inconclusive", "worse")
 
+# %% ../nbs/70_compare.ipynb #906f82b0
 def decide(ci_low:float, ci_high:float, # interval of the challenger's improvement (positive = better)
            margin:float, # non-inferiority margin, in the metric's units (>= 0)
           ) -> str:
@@ -79,6 +81,7 @@ def decide(ci_low:float, ci_high:float, # interval of the challenger's improveme
 # %% ../nbs/70_compare.ipynb #9009dbcc
 _POISSON_CDF = np.cumsum([np.exp(-1) / np.prod(np.arange(1, i + 1)) for i in range(8)]).astype(np.float32)   # P(X <= i), X ~ Poisson(1)
 
+# %% ../nbs/70_compare.ipynb #78b78a49
 def _weights(n:int, n_boot:int, rng, max_cells:int=4_000_000):
     "Poisson(1) bootstrap weights (how often each row is drawn), a chunk of replicates at a time."
     chunk = max(1, min(n_boot, max_cells // n))
@@ -87,6 +90,7 @@ def _weights(n:int, n_boot:int, rng, max_cells:int=4_000_000):
         for c in _POISSON_CDF[1:]: w += u > c   # the number of thresholds passed is the Poisson draw (capped at 8)
         yield w
 
+# %% ../nbs/70_compare.ipynb #60025a9d
 def paired_bootstrap(y, out_a, out_b, # labels and the two models' outputs in metric form (see quality.compute_metric)
                      names:Sequence[str], # metric names from METRICS
                      *, n_boot:int=1000, seed:int=0) -> dict:
@@ -108,6 +112,7 @@ def _model(m, what, trust):
         return as_predictor(load_bundle(p, trust=trust), what=what), size, _fingerprint(p)
     return as_predictor(m, what=what), None, _fingerprint(m)
 
+# %% ../nbs/70_compare.ipynb #bc6a33eb
 def _fingerprint(m) -> str | None:
     from prodkit.versioning import fingerprint_model
     inner = getattr(getattr(m, "predictor", m), "model", m)
@@ -126,6 +131,7 @@ def _labelled(data, label):
     d = data[known]
     return d.drop(columns=[label]), d[label]
 
+# %% ../nbs/70_compare.ipynb #9a17ff7a
 def _outputs(champ, chall, X, y):
     "Labels and both models' outputs in metric form; the models must agree on the task and the output columns."
     if champ.task != chall.task:
@@ -174,6 +180,7 @@ def slice_masks(data:pd.DataFrame, # the evaluation rows
 # %% ../nbs/70_compare.ipynb #16c6ae26
 def _improvement(m, a, b): return (b - a) if metric_direction(m) == "higher" else (a - b)
 
+# %% ../nbs/70_compare.ipynb #92424035
 def _slice_table(y, oa, ob, masks, primary, margin, *, n_boot, confidence, correction, seed) -> pd.DataFrame:
     "One row per slice: rows, both values, difference, CI, p-value of 'worse beyond the margin' (adjusted), decision."
     rows, lo_q = [], (1 - confidence) / 2
@@ -218,6 +225,7 @@ def _draw_forest(r, ax, **kw):
     ax.set_yticks(y, [f"{m} ({d})" for m, d in zip(t.index, t["decision"])])
     ax.set(xlabel="improvement of the challenger (positive = better), with CI; orange: -margin", title="champion vs challenger")
 
+# %% ../nbs/70_compare.ipynb #39a31df1
 def _draw_slices(r, ax, **kw):
     s = r.slices
     if not len(s): ax.text(0.5, 0.5, "no slices", ha="center", transform=ax.transAxes); return
@@ -227,6 +235,7 @@ def _draw_slices(r, ax, **kw):
     ax.scatter(imp, y, c=col, zorder=3, **kw); ax.axvline(0, color="k", lw=0.8); ax.axvline(-r.margins[r.primary], color="tab:orange", ls="--")
     ax.set_yticks(y, [str(i) for i in s.index]); ax.set(xlabel=f"improvement in {r.primary} per slice (red: worse beyond the margin)", title="slices")
 
+# %% ../nbs/70_compare.ipynb #2d48b0ea
 def _draw_flips(r, ax, **kw):
     f = r.flips
     if not len(f): ax.text(0.5, 0.5, "no decision changed", ha="center", transform=ax.transAxes); return
@@ -331,6 +340,7 @@ def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed) -> pd.D
 # %% ../nbs/70_compare.ipynb #4e7da157
 def _scores(out): return out[:, 1] if out.ndim == 2 and out.shape[1] == 2 else out.max(1) if out.ndim == 2 else out
 
+# %% ../nbs/70_compare.ipynb #7444ce78
 def _extras(task, y, oa, ob, *, seed, latency, champ, chall, X, latency_s) -> dict:
     from prodkit.drift import detect_drift
     ex = {}
@@ -409,6 +419,7 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
     atomic_write_text(p / BUNDLE_FILE, json.dumps(meta, indent=1, allow_nan=False))
     return entry
 
+# %% ../nbs/70_compare.ipynb #089adf3e
 def read_lineage(bundle) -> list:
     "The lineage entries of a bundle folder, oldest first (an empty list when none was recorded)."
     from prodkit.versioning import _read_bundle
@@ -417,6 +428,7 @@ def read_lineage(bundle) -> list:
 # %% ../nbs/70_compare.ipynb #3c0586c2
 CANARY_METRICS = {"latency_ms": "increase", "error": "increase", "confidence": "decrease"}   # the harmful direction of each
 
+# %% ../nbs/70_compare.ipynb #c0be77b4
 def _as_window(x, what) -> pd.DataFrame:
     "A monitor window: the frame itself, or every served row of a MonitorStore (or the store at a path)."
     if isinstance(x, (str, Path)) or hasattr(x, "window"):
@@ -426,6 +438,7 @@ def _as_window(x, what) -> pd.DataFrame:
                                                         fix="pass MonitorStore(path).window(start, end)")
     return x
 
+# %% ../nbs/70_compare.ipynb #d97f8283
 def _canary_values(x, m, what) -> np.ndarray:
     "The values of metric `m` (column `m` or `monitor.m`) in a monitor window, a store or a store's path."
     x = _as_window(x, what)
@@ -460,12 +473,18 @@ class CanaryReport(Report):
         ax.set_yticks(y, [str(i) for i in t.index]); ax.axvline(0, color="k", lw=0.8); ax.legend(fontsize=8)
         ax.set(xlabel="relative change of the canary's median (mean for 0/1 metrics)", title=self.headline()); return ax
 
+# %% ../nbs/70_compare.ipynb #2df6f375
+def _center(a, like=None):
+    "The median, or the mean for a metric of two values at most (0/1 errors), judged on `like` (default `a`)."
+    return float(np.median(a)) if len(np.unique(a if like is None else like)) > 2 else float(np.mean(a))
+
 # %% ../nbs/70_compare.ipynb #f719dc88
 def _relative_change(a, b):
-    "Relative change of b from a: of the medians, or of the means for metrics that are mostly one value (0/1 errors)."
-    ca, cb = (np.median(a), np.median(b)) if len(np.unique(a)) > 2 else (a.mean(), b.mean())
+    "Relative change of b from a: of the medians, or of the means for metrics of two values at most (0/1 errors)."
+    ca, cb = _center(a), _center(b, like=a)
     return float((cb - ca) / abs(ca)) if ca != 0 else (0.0 if cb == ca else float(np.sign(cb - ca)) * np.inf)
 
+# %% ../nbs/70_compare.ipynb #176ea36f
 def canary_analysis(baseline, # the baseline's monitor window (DataFrame), MonitorStore or store path
                     canary, # the canary's, over the same period
                     *, metrics=("latency_ms", "confidence"), # names (directions in CANARY_METRICS) or a dict name -> 'increase'/'decrease' (the harmful one)
@@ -487,7 +506,7 @@ def canary_analysis(baseline, # the baseline's monitor window (DataFrame), Monit
         p = float(stats.mannwhitneyu(b, a, alternative="greater" if d == "increase" else "less").pvalue)
         ch, allowed = _relative_change(a, b), allowed_increase if d == "increase" else allowed_decrease
         harmful = ch > allowed if d == "increase" else ch < -allowed
-        rows[m] = dict(baseline=float(np.median(a)), canary=float(np.median(b)), change=ch, direction=d, allowed=allowed,
+        rows[m] = dict(baseline=_center(a), canary=_center(b, like=a), change=ch, direction=d, allowed=allowed,
                        p_value=p, n_baseline=len(a), n_canary=len(b), result="fail" if p < alpha and harmful else "pass")
     t = pd.DataFrame.from_dict(rows, orient="index").rename_axis("metric")
     score = 100 * float((t["result"] == "pass").mean())
@@ -510,6 +529,7 @@ class AACalibrationReport(Report):
         self.runs["verdict"].value_counts().reindex(["pass", "marginal", "fail"], fill_value=0).plot.bar(ax=ax, **kw)
         ax.set(ylabel="splits", title=self.headline()); return ax
 
+# %% ../nbs/70_compare.ipynb #e1132d7e
 def aa_calibration(window, # one model's monitor window (DataFrame), MonitorStore or path; or a list of windows pooled
                    *, n_splits:int=100, # random halvings to judge
                    seed:int=0, progress:bool=False, **canary_kw) -> AACalibrationReport: # canary_kw: as canary_analysis
@@ -595,6 +615,7 @@ def _version_rows(w, v, what):
                         fix=f"pass {what}= one of the versions in the store (MonitorStore(path).versions())")
     return rows
 
+# %% ../nbs/70_compare.ipynb #dfbbc471
 def _pairs(a:pd.DataFrame, b:pd.DataFrame) -> np.ndarray:
     "Positions i < min(len) where the n-th logged inputs of the two versions are identical."
     feats = [c for c in a.columns if not c.startswith("monitor.")]; n = min(len(a), len(b))
@@ -603,6 +624,7 @@ def _pairs(a:pd.DataFrame, b:pd.DataFrame) -> np.ndarray:
     same = (va == vb) | (pd.isna(va) & pd.isna(vb))
     return np.flatnonzero(same.all(1))
 
+# %% ../nbs/70_compare.ipynb #6b9feb97
 def compare_logged(store, # a MonitorStore, its path, or a window (DataFrame) holding both versions
                    *, champion, challenger, # model versions in the store (or the models / bundle folders: their fingerprints)
                    start=None, end=None, # the window of time compared (as MonitorStore.window)
