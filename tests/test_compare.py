@@ -55,6 +55,24 @@ def test_seed_noise_models_are_rarely_better():
     assert better <= 2, f"{better} of 12 equally good pairs called better"
 
 
+def _linear(w):
+    lin = torch.nn.Linear(len(w), 1)
+    with torch.no_grad(): lin.weight[:] = torch.tensor(w, dtype=torch.float32)[None]; lin.bias.zero_()
+    return Predictor(lin, output="logits")
+
+
+def test_exactly_equal_models_are_called_better_about_alpha_over_2():
+    "Weights truth + e and truth + permuted e on iid features: equal population quality by symmetry; 'better' on AUC is rare."
+    truth, better = np.full(10, 0.5), 0
+    for rep in range(20):
+        g = np.random.default_rng(rep); e = g.normal(scale=0.5, size=10)
+        X = g.normal(size=(400, 10)).astype(np.float32); y = (g.random(400) < 1 / (1 + np.exp(-X @ truth))).astype(int)
+        df = pd.DataFrame(X, columns=[f"x{i}" for i in range(10)]).assign(y=y)
+        r = compare_models(_linear(truth + e), _linear(truth + g.permutation(e)), df, label="y", metrics=["auc"], n_boot=200, seed=rep)
+        better += r.summary["auc_decision"] == "better"
+    assert better <= 3, f"{better} of 20 exactly equal pairs called better (expected about 0.5)"
+
+
 def test_more_data_is_found_better():
     "A champion trained on 12 rows and 4 features, a challenger on 300 rows and all features: AUC better in most splits."
     wins = 0
