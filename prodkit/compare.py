@@ -93,12 +93,13 @@ def _weights(n:int, n_boot:int, rng, max_cells:int=4_000_000):
 # %% ../nbs/70_compare.ipynb #60025a9d
 def paired_bootstrap(y, out_a, out_b, # labels and the two models' outputs in metric form (see quality.compute_metric)
                      names:Sequence[str], # metric names from METRICS
-                     *, n_boot:int=1000, seed:int=0) -> dict:
+                     *, n_boot:int=1000, seed:int=0, progress:bool=False) -> dict:
     "Metric name -> (value A, value B, replicates of A, replicates of B), both models on the same resamples."
+    from tqdm.auto import tqdm
     rng, one = np.random.default_rng(seed), np.ones((1, len(y)))
     reps = {m: ([], []) for m in names}
     with np.errstate(invalid="ignore", divide="ignore"):
-        for w in _weights(len(y), n_boot, rng):
+        for w in tqdm(_weights(len(y), n_boot, rng), disable=not progress or not names, desc="paired bootstrap", leave=False):
             for m in names: reps[m][0].append(METRICS[m].fn(y, out_a, w)); reps[m][1].append(METRICS[m].fn(y, out_b, w))
         return {m: (float(METRICS[m].fn(y, out_a, one)[0]), float(METRICS[m].fn(y, out_b, one)[0]),
                     np.concatenate(reps[m][0]), np.concatenate(reps[m][1])) for m in names}
@@ -233,7 +234,7 @@ def _draw_slices(r, ax, **kw):
     col = np.where(s["worse"], "tab:red", "tab:gray")
     ax.errorbar(imp, y, xerr=[np.clip(imp - s["improvement_ci_low"], 0, None), np.clip(s["improvement_ci_high"] - imp, 0, None)], fmt="none", ecolor=col)
     ax.scatter(imp, y, c=col, zorder=3, **kw); ax.axvline(0, color="k", lw=0.8); ax.axvline(-r.margins[r.primary], color="tab:orange", ls="--")
-    ax.set_yticks(y, [str(i) for i in s.index]); ax.set(xlabel=f"improvement in {r.primary} per slice (red: worse beyond the margin)", title="slices")
+    ax.set_yticks(y, [str(i) for i in s.index], parse_math=False); ax.set(xlabel=f"improvement in {r.primary} per slice (red: worse beyond the margin)", title="slices")
 
 # %% ../nbs/70_compare.ipynb #2d48b0ea
 def _draw_flips(r, ax, **kw):
@@ -241,7 +242,7 @@ def _draw_flips(r, ax, **kw):
     if not len(f): ax.text(0.5, 0.5, "no decision changed", ha="center", transform=ax.transAxes); return
     lab = [f"{a} -> {b}" for a, b in zip(f["from"], f["to"])]; x = np.arange(len(f))
     ax.bar(x - 0.2, f["fixed"], 0.4, label="fixed", color="tab:green"); ax.bar(x + 0.2, f["broken"], 0.4, label="broken", color="tab:red")
-    ax.set_xticks(x, lab); ax.set(ylabel="rows", title=f"decision flips ({r.disagreement:.1%} of rows)"); ax.legend(fontsize=8)
+    ax.set_xticks(x, lab, parse_math=False); ax.set(ylabel="rows", title=f"decision flips ({r.disagreement:.1%} of rows)"); ax.legend(fontsize=8)
 
 # %% ../nbs/70_compare.ipynb #9deb0b35
 @dataclass(frozen=True, kw_only=True)
@@ -319,11 +320,11 @@ def _check_args(task, metrics, primary, guardrails, margin, n_boot, confidence):
         raise ParameterError("`confidence` must be between 0 and 1", value=confidence, fix="pass e.g. confidence=0.95")
     return names, primary, tuple(guardrails), {m: float(margins[m]) for m in names}
 
-# %% ../nbs/70_compare.ipynb #b6554ee3
-def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed) -> pd.DataFrame:
+# %% ../nbs/70_compare.ipynb #d15a7c9f
+def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed, progress=False) -> pd.DataFrame:
     "One row per metric: values, diff and its CI, improvement CI, p-value, the test that gave it, decision."
     boot_names = [m for m in names if not _binary_auc(m, y, oa)]
-    boot, rows, q = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0]), {}, (1 - confidence) / 2
+    boot, rows, q = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0], progress=progress), {}, (1 - confidence) / 2
     for m in names:
         if m in boot:
             va, vb, ra, rb = boot[m]; d = rb - ra; d = d[np.isfinite(d)]
@@ -377,13 +378,14 @@ def compare_models(champion, # the model in production: Predictor, loaded bundle
                    confidence:float=0.95, # level of every interval
                    latency:bool=False, # also measure each model's latency under the same load
                    trust:bool=False, # load bundle folders whose TorchScript the inspection refuses
-                   seed:int=0, progress:bool=False) -> ComparisonReport:
+                   seed:int=0, # seed of the bootstrap, the output-drift test and the load schedule
+                   progress:bool=False) -> ComparisonReport: # show tqdm progress of the bootstrap
     "Champion vs challenger on the same labelled rows: paired differences with CIs and tests, decisions, slices, flips, verdict."
     check_choice("correction", correction, ("holm", "bh"))
     (champ, size_a, fp_a), (chall, size_b, fp_b) = _model(champion, "champion", trust), _model(challenger, "challenger", trust)
     X, yraw = _labelled(data, label); y, oa, ob = _outputs(champ, chall, X, yraw)
     names, primary, guardrails, margins = _check_args(champ.task, metrics, primary, guardrails, margin, n_boot, confidence)
-    table = _metric_rows(y, oa, ob, names, margins, n_boot=n_boot, confidence=confidence, seed=seed)
+    table = _metric_rows(y, oa, ob, names, margins, n_boot=n_boot, confidence=confidence, seed=seed, progress=progress)
     masks = slice_masks(X if not isinstance(slices, dict) else data, slices)
     if isinstance(slices, dict): masks = {k: m[data[label].notna().to_numpy()] for k, m in masks.items()}
     st = _slice_table(y, oa, ob, masks, primary, margins[primary], n_boot=n_boot, confidence=confidence, correction=correction, seed=seed)
@@ -470,7 +472,7 @@ class CanaryReport(Report):
         t = self.table; y = np.arange(len(t))[::-1]
         ax.barh(y, t["change"], color=np.where(t["result"] == "fail", "tab:red", "tab:gray"), **kw)
         ax.scatter(np.where(t["direction"] == "increase", t["allowed"], -t["allowed"]), y, marker="|", s=200, c="k", label="allowed")
-        ax.set_yticks(y, [str(i) for i in t.index]); ax.axvline(0, color="k", lw=0.8); ax.legend(fontsize=8)
+        ax.set_yticks(y, [str(i) for i in t.index], parse_math=False); ax.axvline(0, color="k", lw=0.8); ax.legend(fontsize=8)
         ax.set(xlabel="relative change of the canary's median (mean for 0/1 metrics)", title=self.headline()); return ax
 
 # %% ../nbs/70_compare.ipynb #2df6f375
