@@ -1,0 +1,130 @@
+"""Serving throughput at a latency objective: `prodkit serve` (with and without micro-batching) against a plain FastAPI
+endpoint calling the model per request and LitServe, all serving the demo churn model on 127.0.0.1.
+
+For each server: the highest Poisson request rate whose p99 latency stays under the objective, found with prodkit's
+own open-loop harness (`prodkit.load.find_max_qps`: latency from the scheduled send time, so queueing counts).
+Every server runs in its own process, started the way its users start it, and answers one JSON record per request.
+
+    python benchmarks/serve_bench.py                  # p99 <= 50 ms, 5 s probes
+    python benchmarks/serve_bench.py --slo-ms 20 --duration 10
+
+FastAPI and LitServe are benchmark-only anchors: `pip install -c constraints.txt fastapi litserve` into the venv.
+Run on a quiet machine: the rates depend on it. Target (issue 13): prodkit with batching sustains at least 2x the
+plain endpoint's rate at the same p99.
+"""
+import argparse, json, os, subprocess, sys, tempfile, textwrap, time, urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+from prodkit.demo import write_demo
+from prodkit.load import find_max_qps
+from prodkit.serve import start_server, _free_port
+
+FASTAPI_APP = '''
+import os, pandas as pd
+from fastapi import FastAPI
+from prodkit.versioning import load_bundle
+predictor = load_bundle(os.environ["BUNDLE"]).predictor
+app = FastAPI()
+
+@app.post("/predict")
+def predict(record: dict):            # a sync endpoint: FastAPI runs it in its thread pool, one request per call
+    p = predictor.predict_proba(pd.DataFrame([record]))[0]
+    return {"prediction": int(p.argmax()), "probabilities": p.tolist()}
+'''
+
+LITSERVE_APP = '''
+import os, sys, pandas as pd, litserve as ls
+from prodkit.versioning import load_bundle
+
+class ChurnAPI(ls.LitAPI):
+    def setup(self, device): self.predictor = load_bundle(os.environ["BUNDLE"]).predictor
+    def decode_request(self, request): return request
+    def batch(self, inputs): return pd.DataFrame(list(inputs))
+    def predict(self, x): return self.predictor.predict_proba(x if isinstance(x, pd.DataFrame) else pd.DataFrame([x]))
+    def unbatch(self, output): return list(output)
+    def encode_response(self, output):
+        p = output if output.ndim == 1 else output[0]
+        return {"prediction": int(p.argmax()), "probabilities": p.tolist()}
+
+if __name__ == "__main__":
+    batch = int(os.environ.get("MAX_BATCH", "1"))
+    server = ls.LitServer(ChurnAPI(max_batch_size=batch, batch_timeout=0.002 if batch > 1 else 0.0), accelerator="cpu", workers_per_device=1)
+    server.run(port=int(sys.argv[1]), generate_client_file=False)
+'''
+
+
+def _wait_ready(url, proc, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None: raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return
+        except OSError: time.sleep(0.2)
+    raise SystemExit(f"{url} not ready after {timeout} s")
+
+
+class _Proc:
+    "A server process of the anchors, stopped with SIGTERM."
+    def __init__(self, args, env, ready_url):
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_ready(ready_url, self.proc)
+    def __enter__(self): return self
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try: self.proc.wait(30)
+        except subprocess.TimeoutExpired: self.proc.kill()
+
+
+def fastapi_server(bundle, workdir):
+    (workdir / "fastapi_app.py").write_text(textwrap.dedent(FASTAPI_APP))
+    port = _free_port(); env = {**os.environ, "BUNDLE": str(bundle), "PYTHONPATH": f"{workdir}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    p = _Proc([sys.executable, "-m", "uvicorn", "fastapi_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+              env, f"http://127.0.0.1:{port}/docs")
+    p.url = f"http://127.0.0.1:{port}"; return p
+
+
+def litserve_server(bundle, workdir, max_batch):
+    (workdir / "litserve_app.py").write_text(textwrap.dedent(LITSERVE_APP))
+    port = _free_port(); env = {**os.environ, "BUNDLE": str(bundle), "MAX_BATCH": str(max_batch)}
+    p = _Proc([sys.executable, str(workdir / "litserve_app.py"), str(port)], env, f"http://127.0.0.1:{port}/health")
+    p.url = f"http://127.0.0.1:{port}"; return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--slo-ms", type=float, default=50); ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--concurrency", type=int, default=64); ap.add_argument("--max-probes", type=int, default=8)
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    paths = write_demo(work / "demo", n_reference=2000, n_current=2000)
+    cur = pd.read_parquet(paths["current"])
+    feats = json.loads((Path(paths["bundle"]) / "adapter.json").read_text())["schema"]["features"]
+    inputs = cur[[f["name"] for f in feats]].head(1000)
+    kw = dict(slo_ms=a.slo_ms, percentile=99, duration_s=a.duration, concurrency=a.concurrency, max_probes=a.max_probes, progress=False)
+    servers = [("prodkit serve, batching (max_batch 64, max_wait 2 ms)", lambda: start_server(paths["bundle"], max_batch=64, max_wait_ms=2)),
+               ("prodkit serve, no batching (max_batch 1)", lambda: start_server(paths["bundle"], max_batch=1, max_wait_ms=0)),
+               ("plain FastAPI endpoint, model per request", lambda: fastapi_server(paths["bundle"], work))]
+    try:
+        import litserve  # noqa: F401
+        servers += [("LitServe, no batching", lambda: litserve_server(paths["bundle"], work, 1)),
+                    ("LitServe, batching (max_batch 64, 2 ms)", lambda: litserve_server(paths["bundle"], work, 64))]
+    except ImportError: print("litserve is not installed: its lines are left out")
+    rows = []
+    for name, start in servers:
+        t0 = time.perf_counter()
+        with start() as s:
+            cap = find_max_qps(s.url + "/predict", inputs, **kw)
+        rows.append({"server": name, "max_qps": cap.max_qps, "p99_at_max_ms": cap.summary["latency_at_max_ms"], "probes": cap.summary["n_probes"],
+                     "bench_s": round(time.perf_counter() - t0, 1)})
+        print(f"{name}: {cap.headline()}", flush=True)
+    df = pd.DataFrame(rows)
+    plain = df.loc[df.server.str.startswith("plain"), "max_qps"].iloc[0]
+    df["vs_plain_fastapi"] = df.max_qps / plain if plain else float("nan")
+    print(f"\nhighest rate with p99 <= {a.slo_ms:g} ms (demo churn model, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}):")
+    print(df.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+
+
+if __name__ == "__main__": main()
