@@ -50,7 +50,7 @@ def nearest_rank(samples, percentile:float) -> float:
     k = max(1, math.ceil(round(percentile / 100 * len(x), 9)))
     return float(x[k - 1])
 
-# %% ../nbs/10_load.ipynb #35ae9e29
+# %% ../nbs/10_load.ipynb #d71f2bc1
 def percentile_ci(samples, percentile:float, confidence:float=0.95) -> tuple:
     "Exact order-statistic confidence interval `(low, high)` of the `percentile`; `None` where data cannot bound it."
     from scipy.stats import binom
@@ -62,7 +62,7 @@ def percentile_ci(samples, percentile:float, confidence:float=0.95) -> tuple:
     hi = int(binom.ppf(1 - a, n, p)) + 1    # rank of the upper order statistic
     return (float(x[lo - 1]) if lo >= 1 else None, float(x[hi - 1]) if hi <= n else None)
 
-# %% ../nbs/10_load.ipynb #58a79fa5
+# %% ../nbs/10_load.ipynb #3f6372d6
 def min_requests(percentile:float, confidence:float=0.95) -> int:
     "Fewest samples whose order statistics can bound the `percentile` on both sides at `confidence`."
     p, a = percentile / 100, (1 - confidence) / 2
@@ -89,7 +89,7 @@ class HTTPStatusError(Exception):
         self.status = status
         super().__init__(f"HTTP {status}: {body[:200]}")
 
-# %% ../nbs/10_load.ipynb #a8024c82
+# %% ../nbs/10_load.ipynb #c86486c9
 def _jsonify(x):
     if isinstance(x, torch.Tensor): return x.detach().cpu().tolist()
     if isinstance(x, np.ndarray): return x.tolist()
@@ -101,7 +101,7 @@ def _jsonify(x):
     if isinstance(x, np.generic): return x.item()
     return x
 
-# %% ../nbs/10_load.ipynb #dcca8574
+# %% ../nbs/10_load.ipynb #16246906
 def _collate(items):
     f = items[0]
     if isinstance(f, torch.Tensor): return torch.stack(items)
@@ -109,7 +109,7 @@ def _collate(items):
     if isinstance(f, pd.DataFrame): return pd.concat(items, ignore_index=True)
     return list(items)
 
-# %% ../nbs/10_load.ipynb #5ade8d1e
+# %% ../nbs/10_load.ipynb #c35980cb
 class _HTTPTarget:
     "POST JSON to a URL, one keep-alive connection per thread."
     def __init__(self, url, timeout_s):
@@ -129,7 +129,7 @@ class _HTTPTarget:
         c.close()
         self.local.conn = None
 
-# %% ../nbs/10_load.ipynb #ed2b0e5a
+# %% ../nbs/10_load.ipynb #9421373f
 _RETRY = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest)
 
 @patch
@@ -149,7 +149,7 @@ def __call__(self:_HTTPTarget, payload):
     if not 200 <= r.status < 300: raise HTTPStatusError(r.status, data.decode("utf-8", "replace"))
     return json.loads(data) if data else None
 
-# %% ../nbs/10_load.ipynb #8090015d
+# %% ../nbs/10_load.ipynb #5edcda18
 def _load_file_target(path):
     p = Path(path)
     if not p.exists():
@@ -169,7 +169,7 @@ def _load_file_target(path):
                               fix="save the model with torch.jit.save (prodkit never loads pickles)",
                               path=str(p)) from e
 
-# %% ../nbs/10_load.ipynb #8b09d768
+# %% ../nbs/10_load.ipynb #2672436c
 @dataclass
 class LoadTarget:
     "A target in prodkit's calling convention: `call(item)` for one request, `call_batch(items)` for a batch."
@@ -178,7 +178,7 @@ class LoadTarget:
     kind: str   # callable | module | predictor | http
     name: str
 
-# %% ../nbs/10_load.ipynb #8fc7c981
+# %% ../nbs/10_load.ipynb #ab07a47b
 def _is_model(x) -> bool:
     "A Scorer, or a loaded bundle holding one: what `as_predictor` turns into the surface analyses call."
     return isinstance(x, Scorer) or isinstance(getattr(x, "predictor", None), Scorer)
@@ -190,7 +190,7 @@ def _predictor_target(target) -> LoadTarget:
     name = f"{type(pr).__name__}({type(inner).__name__})" if inner is not None else type(pr).__name__
     return LoadTarget(one, lambda items: pr(_collate(items)), "predictor", name)
 
-# %% ../nbs/10_load.ipynb #0dfe6153
+# %% ../nbs/10_load.ipynb #11ade08c
 def _module_target(m:nn.Module) -> LoadTarget:
     m = m.eval()
     def run(xb):
@@ -207,7 +207,7 @@ def _http_target(url:str, timeout_ms) -> LoadTarget:
     h = _HTTPTarget(url, (timeout_ms / 1000 + 1.0) if timeout_ms else 60.0)
     return LoadTarget(h, lambda items: h(list(items)), "http", url)
 
-# %% ../nbs/10_load.ipynb #ea5c62ac
+# %% ../nbs/10_load.ipynb #db5db552
 # callable, nn.Module, TorchScript module/file, bundle folder, Scorer (Predictor) or http(s) URL
 def as_load_target(target,
                    *, timeout_ms:float=None) -> LoadTarget:
@@ -239,7 +239,7 @@ def _frame_items(inputs:pd.DataFrame, kind:str, max_items:int) -> list:
     if kind == "http": return df.to_dict(orient="records")
     return [df.iloc[[i]] for i in range(len(df))]
 
-# %% ../nbs/10_load.ipynb #23e8ab83
+# %% ../nbs/10_load.ipynb #7bb2d33b
 def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
     if isinstance(inputs, pd.DataFrame): return _frame_items(inputs, kind, max_items)
     if isinstance(inputs, (torch.Tensor, np.ndarray)):
@@ -269,7 +269,7 @@ class _Job:
         self.items, self.sched, self.issue, self.start = items, sched, sched, float("nan")
         self.done, self.event, self.level, self.warm = False, None, level, warm
 
-# %% ../nbs/10_load.ipynb #978a6089
+# %% ../nbs/10_load.ipynb #d6c7e0c5
 def _tag_key(tag) -> str:
     "A tag as a name that can be recorded (`load.tag_share_<tag>`): letters, digits, '_' and '-'."
     return re.sub(r"[^\w\-]", "_", str(tag))[:40] or "_"
@@ -284,7 +284,7 @@ def _default_tag(result):
     t = getattr(result, "served_by", None)
     return t if isinstance(t, (str, int, np.integer)) else None
 
-# %% ../nbs/10_load.ipynb #113e8bca
+# %% ../nbs/10_load.ipynb #657cc4ea
 def _tags_for(tags, n_jobs) -> list:
     "One tag per job from what `classify` returned: a single tag, or one per job (else 'mixed' when they differ)."
     if isinstance(tags, (list, tuple, np.ndarray, pd.Series)):
@@ -293,7 +293,7 @@ def _tags_for(tags, n_jobs) -> list:
         return [tags[0] if len(set(tags)) == 1 else "mixed"] * n_jobs if tags else [None] * n_jobs
     return [None if tags is None else _tag_key(tags)] * n_jobs
 
-# %% ../nbs/10_load.ipynb #1a46adeb
+# %% ../nbs/10_load.ipynb #53c3f76e
 _PLAIN = (int, str, bool, bytes, np.integer, np.bool_)
 
 def _nonfinite(a:np.ndarray) -> str | None:
@@ -304,7 +304,7 @@ def _nonfinite(a:np.ndarray) -> str | None:
     if np.isfinite(a).all(): return None   # the sum overflowed (or complex values): test each value
     return "output:NaN" if np.isnan(a).any() else "output:inf"
 
-# %% ../nbs/10_load.ipynb #9a1d2fda
+# %% ../nbs/10_load.ipynb #50f0159f
 def _nested_problem(x, depth=0) -> str | None:
     "NaN, inf or None inside the lists and dicts of a JSON-like answer (an HTTP reply)."
     if isinstance(x, float): return None if math.isfinite(x) else ("output:NaN" if x != x else "output:inf")
@@ -320,7 +320,7 @@ def _nested_problem(x, depth=0) -> str | None:
         if p: return p
     return None
 
-# %% ../nbs/10_load.ipynb #40219da3
+# %% ../nbs/10_load.ipynb #87513fac
 def _as_array(out) -> np.ndarray:
     "A tensor as a numpy array (bfloat16 widened to float32)."
     try: return out.numpy()
@@ -338,7 +338,7 @@ def _frame_problem(out, n:int) -> str | None:
             if p: return p
     return None
 
-# %% ../nbs/10_load.ipynb #48e9495f
+# %% ../nbs/10_load.ipynb #18c3286e
 def _output_problem(out, n:int, shapes:dict) -> str | None:
     "Why `out` is no answer: 'output:None', 'output:NaN', 'output:inf' or 'output:shape' (`n` > 1: batch size)."
     if isinstance(out, _PLAIN): return None
@@ -356,7 +356,7 @@ def _output_problem(out, n:int, shapes:dict) -> str | None:
     if shapes.setdefault(key, shape) != shape: return "output:shape"
     return _nonfinite(a)
 
-# %% ../nbs/10_load.ipynb #0342c38f
+# %% ../nbs/10_load.ipynb #15e68a14
 class _Slot:
     "A daemon worker thread; abandoned (and replaced) when its call hangs past the deadline."
     def __init__(self): self.current, self.deadline, self.abandoned, self.thread = None, float("inf"), False, None
@@ -376,7 +376,7 @@ class _Harness:
 
     def now(self): return time.perf_counter() - self.t0
 
-# %% ../nbs/10_load.ipynb #df5c3e5c
+# %% ../nbs/10_load.ipynb #d0879830
 @patch
 def resolve(self:_Harness, job, start, end, status, err=None, tag=None, n=1):
     "Record `job` once; returns False when it was already resolved."
@@ -388,7 +388,7 @@ def resolve(self:_Harness, job, start, end, status, err=None, tag=None, n=1):
     if job.event is not None: job.event.set()
     return True
 
-# %% ../nbs/10_load.ipynb #0b38bc1d
+# %% ../nbs/10_load.ipynb #0913e741
 @patch
 def _live(self:_Harness, jobs, slot) -> list:
     "The jobs still worth sending: the rest passed their deadline while queued and are timeouts."
@@ -413,7 +413,7 @@ def _answer(self:_Harness, x, n_jobs) -> tuple:
         if err is None and self.check_outputs: err = _output_problem(out, len(x), self.shapes)
     return start, end, err, tags
 
-# %% ../nbs/10_load.ipynb #06ed445c
+# %% ../nbs/10_load.ipynb #858f2e89
 @patch
 def execute(self:_Harness, jobs, slot=None):
     "Call the target on the items of `jobs` (one request, or a micro-batch) and resolve them."
@@ -431,7 +431,7 @@ def execute(self:_Harness, jobs, slot=None):
             self.resolve(j, start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
         else: self.resolve(j, start, end, "ok" if err is None else "error", err, tag, n=len(j.items))
 
-# %% ../nbs/10_load.ipynb #4b84216b
+# %% ../nbs/10_load.ipynb #376dd926
 @patch
 def _fill(self:_Harness, job) -> tuple:
     "A micro-batch starting with `job`, filled until it is full or `max_wait` after its arrival; and whether to stop."
@@ -466,7 +466,7 @@ def start_worker(self:_Harness, fn=None):
     s.thread.start()
     return s
 
-# %% ../nbs/10_load.ipynb #c1a0aba5
+# %% ../nbs/10_load.ipynb #1dbe14a1
 @patch
 def watchdog(self:_Harness):
     "Time out jobs whose deadline passed on a hung worker; abandon and replace that worker."
@@ -512,7 +512,7 @@ def _finish(h:_Harness, jobs):
             h.resolve(j, j.start, j.sched + h.timeout, "timeout", "Timeout", n=len(j.items))
         else: h.resolve(j, j.start, now, "unfinished", "Unfinished", n=len(j.items))
 
-# %% ../nbs/10_load.ipynb #d105db2b
+# %% ../nbs/10_load.ipynb #d7bfa850
 def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick):
     "Issue one job per arrival in `sched` (seconds from the level's start); returns the level's start time."
     jobs = [_Job((i,), float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
@@ -563,7 +563,7 @@ def _client(h:_Harness, state, *, level, warmup_end, end_at, batch, counter):
             slot.q.put(None)
             h.n_abandoned += 1
 
-# %% ../nbs/10_load.ipynb #4c916a5f
+# %% ../nbs/10_load.ipynb #f0c01454
 def _run_closed(h:_Harness, *, clients, level, offset, warmup_s, duration_s, batch, drain_s, tick):
     counter = itertools.count()
     states = [{"stop": False, "current": None} for _ in range(clients)]
@@ -616,7 +616,7 @@ def _frame(log, items_per_req=1):
                "service_ms",
                "lag_ms", "ok", "status", "error", "tag", "batch_size"]]
 
-# %% ../nbs/10_load.ipynb #0916446d
+# %% ../nbs/10_load.ipynb #ae597d2b
 def _window_row(m, res, a, b, tags) -> dict:
     w = m[(m.scheduled_s >= a) & (m.scheduled_s < b)]
     lat, n = w.latency_ms.to_numpy(), len(w)
@@ -637,7 +637,7 @@ def _windows(m:pd.DataFrame, res:pd.DataFrame, t_from, t_to, window_s, tags) -> 
         edges = np.append(edges, t_to) if len(edges) else np.array([t_from, t_to])
     return pd.DataFrame([_window_row(m, res, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
 
-# %% ../nbs/10_load.ipynb #4909bc11
+# %% ../nbs/10_load.ipynb #19850a1a
 _PCTS = (50, 90, 95, 99, 99.9)
 def _pname(p): return f"p{str(p).replace('.', '')}"
 
@@ -658,7 +658,7 @@ def _error_stats(m, n) -> dict:
     s.update({f"error_share_{_tag_key(k)}": float(v / n) for k, v in kinds.head(5).items()})
     return s
 
-# %% ../nbs/10_load.ipynb #694ee97b
+# %% ../nbs/10_load.ipynb #5801a908
 def _stats(m:pd.DataFrame, *, duration_s, confidence, t_from, t_to) -> dict:
     lat = m.latency_ms.to_numpy()
     n, failed = len(lat), m.status.isin(["timeout", "unfinished"])
@@ -692,7 +692,7 @@ class LoadReport(Report):
     def _summary(self): return {**self.stats, "valid": self.valid, "reason": "; ".join(self.reasons)}
     def to_frame(self) -> pd.DataFrame: return self.requests
 
-# %% ../nbs/10_load.ipynb #b42dd72c
+# %% ../nbs/10_load.ipynb #29343dd7
 @patch(as_prop=True)
 def valid(self:LoadReport) -> bool: return not self.reasons
 
@@ -707,7 +707,7 @@ def latencies_ms(self:LoadReport) -> np.ndarray:
     "Raw latencies (from the scheduled time) of the measured requests, in ms."
     return self.measured.latency_ms.to_numpy()
 
-# %% ../nbs/10_load.ipynb #41ceb7f9
+# %% ../nbs/10_load.ipynb #9764d7b5
 @patch
 def headline(self:LoadReport) -> str:
     s = self.stats
@@ -733,7 +733,7 @@ def _net_resources(h, res, df) -> pd.DataFrame:
     done = np.searchsorted(np.sort(df.end_s.to_numpy()), res.t_s.to_numpy())
     return res.assign(rss_net_mb=res.rss_mb - done * _record_bytes(h) / 2**20)
 
-# %% ../nbs/10_load.ipynb #50866977
+# %% ../nbs/10_load.ipynb #88814fd0
 def _growth(win, res, stats, duration_s) -> dict:
     lt = trend_test(win.p50_ms, win.t_mid_s) if len(win) else trend_test([])
     mt = trend_test(win.rss_net_mb, win.t_mid_s) if len(win) else trend_test([])
@@ -747,7 +747,7 @@ def _growth(win, res, stats, duration_s) -> dict:
             "rss_mb_max": float(res.rss_mb.max()) if len(res) else np.nan,
             "rss_growth_mb": float(res.rss_mb.iloc[-1] - res.rss_mb.iloc[0]) if len(res) else np.nan}
 
-# %% ../nbs/10_load.ipynb #7b132ac9
+# %% ../nbs/10_load.ipynb #ee8c69d8
 def _count_checks(s, m, *, scenario, percentile, confidence, tag) -> list:
     "Too few requests (or batches) for the claim, and every request failed."
     need, reasons = min_requests(percentile, confidence), []
@@ -768,7 +768,7 @@ def _lag_check(s, m, *, percentile, max_lag_ms, tag) -> list:
             "(other processes kept the harness from running on time: free CPU or use a quieter machine; a lower qps "
             "does not help, since the lag comes from waking up late, not from the rate)"]
 
-# %% ../nbs/10_load.ipynb #f0d91c29
+# %% ../nbs/10_load.ipynb #03157116
 def _rate_checks(m, a, b, *, qps, duration_s, min_rate_ratio, tag) -> list:
     "The target kept up: achieved rate against the offered one, and no request left unfinished."
     reasons, offered = [], len(m) / duration_s
@@ -781,7 +781,7 @@ def _rate_checks(m, a, b, *, qps, duration_s, min_rate_ratio, tag) -> list:
     if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}")
     return reasons
 
-# %% ../nbs/10_load.ipynb #1e5c0126
+# %% ../nbs/10_load.ipynb #f354c74c
 def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_lag_ms, min_rate_ratio,
                  duration_s) -> tuple:
     "The reasons a run is invalid, and flags `enough_requests`, `harness_kept_up`, `target_kept_up` (all levels)."
@@ -805,7 +805,7 @@ def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_l
         reasons += lag + rate
     return reasons, flags
 
-# %% ../nbs/10_load.ipynb #d0cfa2ff
+# %% ../nbs/10_load.ipynb #cb8b84ad
 _SWEEP = ("throughput_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "error_rate", "timeout_rate", "n_requests")
 
 def _headline_stats(h, df, res, per, spans, *, scenario, qps, duration_s, window_s) -> tuple:
@@ -824,7 +824,7 @@ def _headline_stats(h, df, res, per, spans, *, scenario, qps, duration_s, window
                   "n_abandoned_threads": int(h.n_abandoned)})
     return stats, win, ws
 
-# %% ../nbs/10_load.ipynb #fd50db43
+# %% ../nbs/10_load.ipynb #88879fdc
 def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout_ms, seed, percentile, confidence,
                   window_s, max_lag_ms, min_rate_ratio, tgt, extra) -> LoadReport:
     df = _frame(h.log)
@@ -861,7 +861,7 @@ def _check_rate(scenario, qps):
                              value=qps,
                              fix="drop qps, or use scenario='server'")
 
-# %% ../nbs/10_load.ipynb #a5e39fbb
+# %% ../nbs/10_load.ipynb #3cfc5729
 def _as_levels(value, default, name, example) -> list:
     levels = default if value is None else (list(value) if isinstance(value, (list, tuple)) else [value])
     if not levels: raise ParameterError(f"`{name}` is an empty list", value=value, fix=f"pass e.g. {name}={example}")
@@ -883,7 +883,7 @@ def _check_levels(scenario, concurrency, batch_sizes) -> list | None:
         check_positive("concurrency", concurrency, integer=True)
     return None
 
-# %% ../nbs/10_load.ipynb #5e2ae151
+# %% ../nbs/10_load.ipynb #018788e1
 def _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile, confidence,
                   max_batch_size, max_wait_ms, window_s, max_lag_ms, min_rate_ratio):
     check_choice("scenario", scenario, SCENARIOS)
@@ -903,7 +903,7 @@ def _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s,
     _check_rate(scenario, qps)
     return _check_levels(scenario, concurrency, batch_sizes)
 
-# %% ../nbs/10_load.ipynb #cc1ff88c
+# %% ../nbs/10_load.ipynb #c0391745
 @contextlib.contextmanager
 def _tuned_interpreter():
     "A 1 ms thread switch interval and the garbage collector's existing objects frozen; both restored after."
@@ -930,7 +930,7 @@ def _progress(total, progress, desc):
             bar.refresh()
     return bar, tick
 
-# %% ../nbs/10_load.ipynb #30a8ebdb
+# %% ../nbs/10_load.ipynb #99a537bc
 def _run_levels(h, levels, *, scenario, qps, seed, warmup_s, duration_s, drain_s, tick) -> list:
     spans = []
     for lv in levels:
@@ -946,7 +946,7 @@ def _run_levels(h, levels, *, scenario, qps, seed, warmup_s, duration_s, drain_s
         spans.append((lv, offset + warmup_s, offset + warmup_s + duration_s))
     return spans
 
-# %% ../nbs/10_load.ipynb #58b5e420
+# %% ../nbs/10_load.ipynb #7ea9c452
 def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, bundle folder, Predictor or http(s) URL
                         inputs, # sequence of inputs (rows, tensors, dicts) or a DataFrame; requests cycle through it
                         *, scenario:str="single_stream", # single_stream | server | concurrency | offline | streaming
@@ -1038,7 +1038,7 @@ def _plot_time(self, ax):
     ax.legend(fontsize=7, loc="upper left")
     return ax
 
-# %% ../nbs/10_load.ipynb #dedd08c5
+# %% ../nbs/10_load.ipynb #be9f11c2
 def _spectrum(v):
     "The percentile spectrum: 1 / (1 - q) against the sorted values (q < 1), so p99 sits at 100."
     v = np.sort(np.asarray(v, float))
@@ -1064,7 +1064,7 @@ def _plot_spectrum(self, ax):
     ax.legend(fontsize=7)
     return ax
 
-# %% ../nbs/10_load.ipynb #cfd63633
+# %% ../nbs/10_load.ipynb #d35aa455
 def _plot_sweep(self, ax):
     sw = self.sweep
     ax.plot(sw.throughput_rps, sw.p50_ms, "o-", label="p50")
@@ -1089,7 +1089,7 @@ def _plot_windows(self, ax):
     ax2.legend(fontsize=7, loc="upper right")
     return ax
 
-# %% ../nbs/10_load.ipynb #62c9e1df
+# %% ../nbs/10_load.ipynb #6b10efff
 _PANELS = {"time": _plot_time, "spectrum": _plot_spectrum, "sweep": _plot_sweep, "windows": _plot_windows}
 
 @patch
@@ -1112,7 +1112,7 @@ def _meets_confidence(lat, slo_ms, percentile) -> float:
     if len(lat) == 0: return 0.0
     return float(binom.sf(int((lat > slo_ms).sum()), len(lat), 1 - percentile / 100))
 
-# %% ../nbs/10_load.ipynb #9f64ec15
+# %% ../nbs/10_load.ipynb #cb90a923
 @dataclass(frozen=True)
 class CapacityReport(Report):
     "Result of `find_max_qps`: the highest rate meeting the SLO, the probes that found it and how sure it is."
@@ -1130,7 +1130,7 @@ class CapacityReport(Report):
                 "ci_high_at_max_ms": at.get("ci_high_ms"), "confidence_at_max": at.get("confidence_meets_slo"),
                 "first_failing_qps": self.bracket[1] if len(self.bracket) > 1 else None, "n_probes": len(self.probes)}
 
-# %% ../nbs/10_load.ipynb #4495195d
+# %% ../nbs/10_load.ipynb #3c37380f
 @patch
 def headline(self:CapacityReport) -> str:
     s = self.summary
@@ -1154,7 +1154,7 @@ def _plot(self:CapacityReport, ax):
     ax.legend(fontsize=7)
     return ax
 
-# %% ../nbs/10_load.ipynb #aed67c8b
+# %% ../nbs/10_load.ipynb #f8d09f29
 def _outcome(s, meets:bool) -> str:
     if not s["target_kept_up"]: return "fail (target fell behind)"
     if not s["enough_requests"]: return "inconclusive (too few requests)"
@@ -1175,7 +1175,7 @@ def _probe_row(r:LoadReport, q, d, *, slo_ms, percentile, confidence) -> dict:
             "valid": r.valid, "passed": outcome.startswith("pass"), "outcome": outcome,
             "reason": "" if r.valid else "; ".join(r.reasons)}
 
-# %% ../nbs/10_load.ipynb #5e316c59
+# %% ../nbs/10_load.ipynb #e98633f9
 def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
     est = evaluate_under_load(target, inputs, scenario="single_stream", duration_s=min(1.0, duration_s), warmup_s=0.1,
                               timeout_ms=timeout_ms, progress=False)
@@ -1185,7 +1185,7 @@ def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
                          value=est.requests.error.dropna().head(1).tolist(), fix="check the target on one input first")
     return 0.5 * (concurrency or 1) * 1000 / max(svc, 1e-3)
 
-# %% ../nbs/10_load.ipynb #e63ffc79
+# %% ../nbs/10_load.ipynb #59f1d27d
 def _next_rate(q, outcome, lo_q, hi_q, *, max_qps, tolerance) -> tuple:
     "The next rate to probe after `outcome` at `q`, and the bracket `(lo_q, hi_q)`; the rate is None to stop."
     if outcome.startswith("inconclusive"): return None, lo_q, hi_q     # lower rates would only have fewer requests
