@@ -31,11 +31,11 @@ __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inp
 class ExportError(ProdkitError, RuntimeError):
     "No export method gave a faithful artifact; `reasons` maps each method tried to why it was refused."
 
-# %% ../nbs/40_export.ipynb #c0d6ea77
+# %% ../nbs/40_export.ipynb #0152e279
 MANIFEST_NAME = "prodkit_manifest.json"  # name of the manifest inside the artifact's zip (`<archive>/extra/...`)
 FORMAT = "prodkit.export"                # the manifest's `format`: what read_manifest accepts
 
-# %% ../nbs/40_export.ipynb #185ebe14
+# %% ../nbs/40_export.ipynb #a10bafaf
 _TORCH_LOGGERS = ("torch.fx.experimental.symbolic_shapes", "torch._dynamo", "torch.export", "torch._export",
                   "torch._subclasses.fake_tensor", "torch.fx")
 
@@ -69,7 +69,7 @@ def _as_tuple(x, name:str, adapter) -> tuple:
     raise ParameterError(f"{name} must be a tensor, an array, or a tuple of tensors with the batch on dimension 0",
                          value=type(x).__name__, fix="pass e.g. torch.randn(32, n_features), or (x, mask)")
 
-# %% ../nbs/40_export.ipynb #6fa3a97f
+# %% ../nbs/40_export.ipynb #b2856000
 def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> tuple:
     "Normalise inputs to a tuple of CPU tensors that share the batch size on dimension 0."
     t = _as_tuple(x, name, adapter)
@@ -88,7 +88,7 @@ def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> 
                         fix="every input must have the same number of rows")
     return tuple(a.detach().cpu().contiguous() for a in t)
 
-# %% ../nbs/40_export.ipynb #8d45009a
+# %% ../nbs/40_export.ipynb #af0b58fc
 def _random_like(t:torch.Tensor, rng, k:int) -> torch.Tensor:
     shape = (k, *t.shape[1:])
     if t.dtype == torch.bool: return torch.from_numpy(rng.random(shape) < 0.5)
@@ -147,7 +147,7 @@ def _leaves(out, path:str="out") -> list:
                      "or lists of them", value=type(out).__name__,
                      fix="return tensors (or dicts/tuples of tensors) from forward")
 
-# %% ../nbs/40_export.ipynb #44df0d0f
+# %% ../nbs/40_export.ipynb #bd771126
 def _labels_of(t:torch.Tensor, threshold:float=0.0) -> torch.Tensor:
     "Predicted class per row: argmax, or `> threshold` for a single output column."
     if t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1): return t.reshape(-1) > threshold
@@ -157,7 +157,7 @@ def _is_classifier(out) -> bool:
     l = _leaves(out)
     return bool(l) and l[0][1].is_floating_point() and l[0][1].ndim == 2 and l[0][1].shape[1] >= 2
 
-# %% ../nbs/40_export.ipynb #741e4eaf
+# %% ../nbs/40_export.ipynb #f76d3437
 def _leaf_errors(a, b, rtol, atol) -> tuple:
     "Max absolute and relative error of one leaf, and whether every element is close."
     a, b = a.detach().double(), b.detach().double()
@@ -168,7 +168,7 @@ def _leaf_errors(a, b, rtol, atol) -> tuple:
     rel = (d / a.abs().clamp(min=floor)).max().item()
     return d.max().item(), rel, bool((same | (d <= atol + rtol * a.abs())).all())
 
-# %% ../nbs/40_export.ipynb #adf741d7
+# %% ../nbs/40_export.ipynb #ad753487
 def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
                     agreement:bool=False, # also report the argmax agreement of the first output (classifiers)
                     # decision threshold of a single-column classifier output (0.5 for probabilities)
@@ -207,7 +207,7 @@ def _first_line(e:BaseException, n:int=300) -> str:
     msg = f"{type(e).__name__}: {msg}" + (f" [{' '.join(user[:2])}]" if user else "")
     return msg if len(msg) <= n else msg[:n - 3] + "..."
 
-# %% ../nbs/40_export.ipynb #aced41dd
+# %% ../nbs/40_export.ipynb #217fbfbd
 class _Refused(Exception): "A method refused for a reason that is not an exception of torch."
 
 def _script(model, inputs):
@@ -234,7 +234,7 @@ def _export(model, inputs):
             return TS2EPConverter(model, inputs).convert()
         return export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=False)
 
-# %% ../nbs/40_export.ipynb #5ded00cb
+# %% ../nbs/40_export.ipynb #769d5345
 _BUILDERS = {"script": _script, "trace": _trace, "export": _export}
 _ARTIFACT = {"script": "torchscript", "trace": "torchscript", "export": "pt2"}
 
@@ -253,7 +253,7 @@ def _from_bytes(data, artifact:str):
         if artifact == "torchscript": return torch.jit.load(src, map_location="cpu").eval()
         return torch.export.load(src).module()
 
-# %% ../nbs/40_export.ipynb #cfc9da83
+# %% ../nbs/40_export.ipynb #737e1511
 def _variants(prog, artifact:str, optimize:bool):
     if artifact == "torchscript" and optimize:
         def fo():
@@ -279,13 +279,14 @@ def _parity(fn, refs:dict, checks:dict, *, rtol, atol, agreement, threshold, can
         rows.append(dict(candidate=candidate, check=name, batch_size=int(inp[0].shape[0]), **r))
     return rows
 
+# %% ../nbs/40_export.ipynb #806bcbdb
 def _why(rows:list) -> str:
     bad = [r for r in rows if not r["passed"]]
     parts = [f"{r['check']} (batch {r['batch_size']}: {r['note'] or 'max abs err %.3g' % r['max_abs_err']})"
              for r in bad[:4]]
     return f"parity failed on {len(bad)} of {len(rows)} checks: " + "; ".join(parts)
 
-# %% ../nbs/40_export.ipynb #9ccc1fc2
+# %% ../nbs/40_export.ipynb #d0bb041b
 def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize):
     "Try one method: (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
     artifact = _ARTIFACT[method]
@@ -313,7 +314,7 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, thresh
 # %% ../nbs/40_export.ipynb #001b1338
 QUANT_BOUNDS = {"agreement": 0.99, "accuracy_drop": 0.01, "prob_mae": 0.01, "rel_rmse": 0.05}
 
-# %% ../nbs/40_export.ipynb #248f0543
+# %% ../nbs/40_export.ipynb #bd77fb68
 def _in_dist(name:str) -> bool: return name == "given" or name.startswith(("check_inputs", "batch_", "resampled_"))
 
 def _first_leaf(out) -> torch.Tensor: return _leaves(out)[0][1].detach().double()
@@ -323,7 +324,7 @@ def _weighted_agreement(rows:pd.DataFrame):
     r = rows.dropna(subset=["agreement"])
     return float((r.agreement * r.batch_size).sum() / r.batch_size.sum()) if len(r) else None
 
-# %% ../nbs/40_export.ipynb #eb77aa4c
+# %% ../nbs/40_export.ipynb #132fde2a
 def _quant_metric(refs, outs, checks, agreement, threshold, labels):
     "The quality metric of the int8 outputs: accuracy drop (labels given), mean probability change, or relative RMSE."
     names = [n for n in refs if _in_dist(n)]
@@ -339,7 +340,7 @@ def _quant_metric(refs, outs, checks, agreement, threshold, labels):
         return "prob_mae", (pa - pb).abs().mean().item()
     return "rel_rmse", ((a - b).pow(2).mean().sqrt() / (a.std() + 1e-12)).item()
 
-# %% ../nbs/40_export.ipynb #5977f1a4
+# %% ../nbs/40_export.ipynb #37bac190
 def _quant_rows(refs, outs, checks, *, rtol, atol, agreement, threshold, bounds) -> list:
     "Parity rows of the int8 candidate, each passed by agreement (classifiers) or relative error."
     rows = []
@@ -352,6 +353,7 @@ def _quant_rows(refs, outs, checks, *, rtol, atol, agreement, threshold, bounds)
         rows.append(dict(candidate="quantized", check=n, batch_size=int(checks[n][0].shape[0]), **r))
     return rows
 
+# %% ../nbs/40_export.ipynb #2f16831c
 def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize, labels, bounds):
     "Quantize the Linear layers dynamically, export with `method`, and judge it: (info dict, candidate or None, rows)."
     with _quiet(): q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear},
@@ -419,7 +421,7 @@ class ExportReport(Report):
         "One row per candidate (exported, quantized) and parity check."
         return self.checks.reset_index(drop=True)
 
-# %% ../nbs/40_export.ipynb #33234353
+# %% ../nbs/40_export.ipynb #1a4b3f5e
 @patch
 def _shipped(self:ExportReport) -> pd.DataFrame:
     return self.checks[self.checks.candidate == ("quantized" if self.quantization.get("kept") else "exported")]
@@ -457,7 +459,7 @@ def headline(self:ExportReport) -> str:
             f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
             f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
 
-# %% ../nbs/40_export.ipynb #b0036118
+# %% ../nbs/40_export.ipynb #18341cb7
 @patch
 def _plot(self:ExportReport, ax, kind:str="parity"):
     if kind == "latency": return _plot_latency(self, ax)
@@ -497,7 +499,7 @@ def _archive_kind(names:list) -> str:
     if any(n.endswith("data.pkl") for n in names): return "pickle"
     return "zip"
 
-# %% ../nbs/40_export.ipynb #7a44d6e8
+# %% ../nbs/40_export.ipynb #24136c13
 def _read_artifact(path) -> tuple:
     "The path and bytes of an artifact file, read once (a regular file only: no device, FIFO or folder)."
     p = Path(path) if isinstance(path, (str, os.PathLike)) else None
@@ -511,6 +513,7 @@ def _read_artifact(path) -> tuple:
                               path=str(p))
     return p, _read_regular(p, name="exported artifact")
 
+# %% ../nbs/40_export.ipynb #96c5404a
 def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
     try: return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
@@ -522,7 +525,7 @@ def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
                               "truncated, or another format)", value=str(p), path=str(p),
                               fix="re-export the model with export_torchscript") from e
 
-# %% ../nbs/40_export.ipynb #a4a98efa
+# %% ../nbs/40_export.ipynb #bf894b21
 def _no_manifest(p, kind) -> FileFormatError:
     "The error for an archive without a prodkit manifest, saying what the archive is."
     if kind == "pickle":
@@ -535,6 +538,7 @@ def _no_manifest(p, kind) -> FileFormatError:
                            fix="export it with export_torchscript (or load_exported(path, require_manifest=False) for "
                                "plain TorchScript)")
 
+# %% ../nbs/40_export.ipynb #b6f4d8e1
 def _manifest_of(p:Path, data:bytes) -> dict:
     with _open_archive(p, data) as zf:
         hit = [n for n in zf.namelist() if n.endswith(f"/extra/{MANIFEST_NAME}")]
@@ -549,7 +553,7 @@ def _manifest_of(p:Path, data:bytes) -> dict:
                               fix="re-export the model with export_torchscript", path=str(p))
     return m
 
-# %% ../nbs/40_export.ipynb #16c3d1e8
+# %% ../nbs/40_export.ipynb #77be2482
 def read_manifest(path) -> dict:
     "Read the prodkit manifest stored inside an exported artifact, without loading the model."
     return _manifest_of(*_read_artifact(path))
@@ -563,6 +567,7 @@ def _check_zip(p, data):
         raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
                               fix="copy the file again or re-export it", path=str(p))
 
+# %% ../nbs/40_export.ipynb #0fda00f7
 def load_exported(path, # an artifact written by export_torchscript
                   *, require_manifest:bool=True, # False also loads plain TorchScript files (manifest None)
                   trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
@@ -593,7 +598,7 @@ def load_exported(path, # an artifact written by export_torchscript
                               path=str(p)) from e
     return module, manifest
 
-# %% ../nbs/40_export.ipynb #0bddf211
+# %% ../nbs/40_export.ipynb #76cb4323
 class _Program(nn.Module):
     "Holds a `.pt2` program's module unregistered, so `eval()` (which torch refuses on it) does not reach it."
     def __init__(self, gm):
@@ -601,6 +606,7 @@ class _Program(nn.Module):
         object.__setattr__(self, "program", gm)
     def forward(self, *args): return self.program(*args)
 
+# %% ../nbs/40_export.ipynb #0795920c
 def _manifest_error(path, what, value, key, fix="re-export the model") -> FileFormatError:
     return FileFormatError(f"the artifact's manifest {what}", value=value, fix=fix, path=str(path), key=key)
 
@@ -625,7 +631,7 @@ def _reading(m:dict, path) -> dict:
     if task == "regression": output, classes = "auto", None
     return dict(adapter=adapter, task=task, output=output, classes=classes)
 
-# %% ../nbs/40_export.ipynb #ce6ac6a6
+# %% ../nbs/40_export.ipynb #0a5c7de2
 def exported_predictor(path, *, batch_size:int=4096,
                        trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
                        expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
@@ -653,6 +659,7 @@ def _check_path(path, method) -> tuple:
                              value=str(p), fix="use a .pt path for TorchScript, or method='export' for .pt2")
     return p, (["export"] if pt2 else ["script", "trace"]) if method == "auto" else [method]
 
+# %% ../nbs/40_export.ipynb #c2731047
 def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be a torch nn.Module", value=type(model).__name__,
@@ -672,7 +679,7 @@ def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize
                                      fix=f"use keys of {sorted(QUANT_BOUNDS)}")
     return p, methods
 
-# %% ../nbs/40_export.ipynb #065a7ee5
+# %% ../nbs/40_export.ipynb #1027e389
 def _eager_refs(model, checks) -> tuple:
     refs, skipped = {}, {}
     for name, inp in checks.items():
@@ -695,7 +702,7 @@ def _eager_refs(model, checks) -> tuple:
                          fix="remove randomness from forward (dropout outside eval, sampling) before exporting")
     return refs, skipped
 
-# %% ../nbs/40_export.ipynb #3e0b7c10
+# %% ../nbs/40_export.ipynb #2a4536b0
 def _choose(model, methods, inputs, refs, checks, path, bar, **kw) -> tuple:
     attempts = {}
     for m in methods:
@@ -724,7 +731,7 @@ def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame
         out.append({"batch_size": int(inp[0].shape[0]), **t})
     return pd.DataFrame(out)
 
-# %% ../nbs/40_export.ipynb #427c1ecd
+# %% ../nbs/40_export.ipynb #e4a480a0
 def _spec(inputs, dynamic:bool) -> list:
     return [{"name": f"input{i}", "shape": [None if dynamic else int(t.shape[0]), *map(int, t.shape[1:])],
              "dtype": str(t.dtype).replace("torch.", ""), "dynamic_batch": dynamic} for i, t in enumerate(inputs)]
@@ -738,7 +745,7 @@ def _finite(v): return None if isinstance(v, float) and not math.isfinite(v) els
 
 def _records(df:pd.DataFrame) -> list: return [{k: _finite(v) for k, v in r.items()} for r in df.to_dict("records")]
 
-# %% ../nbs/40_export.ipynb #518fd5c0
+# %% ../nbs/40_export.ipynb #bccf244b
 def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
     return {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
@@ -747,6 +754,7 @@ def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
             "batch_sizes": sorted({int(b) for b in shipped.batch_size}),
             "checks": _records(checks_df.drop(columns=["note"]))}
 
+# %% ../nbs/40_export.ipynb #43dbf600
 def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, atol, *, adapter, schema, task, output,
               classes, manifest, seed) -> dict:
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
@@ -772,7 +780,7 @@ def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, at
         "versioning": manifest,
     }
 
-# %% ../nbs/40_export.ipynb #b328271e
+# %% ../nbs/40_export.ipynb #65166df4
 def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float) -> int:
     "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename it."
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -797,18 +805,35 @@ def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float)
         if tmp.exists(): tmp.unlink()
     return path.stat().st_size
 
-# %% ../nbs/40_export.ipynb #5f3a7e0f
+# %% ../nbs/40_export.ipynb #91977e96
 def _task_of(task, ref, output, classes) -> str:
     if task is not None: return task
     clf = _is_classifier(ref) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)
     return "classification" if clf else "regression"
 
-# %% ../nbs/40_export.ipynb #0865bbe5
+# %% ../nbs/40_export.ipynb #c92416f2
 def _checks_frame(rows, skipped, checks) -> pd.DataFrame:
     "Parity rows of every candidate, plus a row per check the eager model refused."
     extra = [dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]), max_abs_err=np.nan,
                   max_rel_err=np.nan, agreement=np.nan, passed=False, note=why) for name, why in skipped.items()]
     return pd.concat([pd.DataFrame(rows), pd.DataFrame(extra)], ignore_index=True) if extra else pd.DataFrame(rows)
+
+# %% ../nbs/40_export.ipynb #cec50450
+def _check_labels(labels, inputs):
+    n = None if labels is None else len(np.asarray(labels).reshape(-1))
+    if n is not None and n != inputs[0].shape[0]:
+        raise DataError(f"labels has {n} values for {inputs[0].shape[0]} example rows", value=n,
+                        fix="pass one true label per row of example_inputs")
+
+def _with_quantized(model, chosen, inputs, refs, checks, *, quantize, quant_bounds, labels, bar, **kw) -> tuple:
+    "The int8 candidate's info, program and parity rows (nothing when `quantize` is off)."
+    if not quantize: return {}, None, []
+    bar.set_postfix_str("quantize")
+    bounds = {**QUANT_BOUNDS, **(quant_bounds or {})}
+    quant, qbuilt, qrows = _quantize(model, chosen["method"], inputs, refs, checks, labels=labels, bounds=bounds, **kw)
+    quant["float_size_bytes"] = chosen["size"]
+    bar.update()
+    return quant, qbuilt, qrows
 
 # %% ../nbs/40_export.ipynb #9bd30763
 def export_torchscript(model:nn.Module, # the eager model to export
@@ -838,10 +863,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
     model.eval()
     try:
         inputs = _as_inputs(example_inputs, adapter=adapter)
-        n_labels = None if labels is None else len(np.asarray(labels).reshape(-1))
-        if n_labels is not None and n_labels != inputs[0].shape[0]:
-            raise DataError(f"labels has {n_labels} values for {inputs[0].shape[0]} example rows", value=n_labels,
-                            fix="pass one true label per row of example_inputs")
+        _check_labels(labels, inputs)
         checks = parity_inputs(inputs, check_inputs=check_inputs, seed=seed, rows=rows)
         refs, skipped = _eager_refs(model, checks)
         task = _task_of(task, refs["given"], output, classes)
@@ -850,15 +872,9 @@ def export_torchscript(model:nn.Module, # the eager model to export
                   optimize=optimize)
         with tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress) as bar:
             chosen, attempts = _choose(model, methods, inputs, refs, checks, path, bar, **kw)
-            rows_all, quant, qbuilt = list(chosen["rows"]), {}, None
-            if quantize:
-                bar.set_postfix_str("quantize")
-                bounds = {**QUANT_BOUNDS, **(quant_bounds or {})}
-                quant, qbuilt, qrows = _quantize(model, chosen["method"], inputs, refs, checks, labels=labels,
-                                                 bounds=bounds, **kw)
-                rows_all += qrows
-                quant["float_size_bytes"] = chosen["size"]
-                bar.update()
+            quant, qbuilt, qrows = _with_quantized(model, chosen, inputs, refs, checks, quantize=quantize,
+                                                   quant_bounds=quant_bounds, labels=labels, bar=bar, **kw)
+            rows_all = chosen["rows"] + qrows
             ship = qbuilt if quant.get("kept") else chosen
             bar.set_postfix_str("timing")
             latency = _latency(model, chosen, qbuilt, checks, rows, repeats, quant.get("kept", False))
@@ -902,7 +918,7 @@ class SkewReport(Report):
                 f"{self.n_rows} rows, {s['n_skewed_features']} skewed features"
                 + (f" ({self.note})" if self.note else ""))
 
-# %% ../nbs/40_export.ipynb #34d87f0b
+# %% ../nbs/40_export.ipynb #7f3306c4
 @patch
 def _plot(self:SkewReport, ax):
     fr = self.to_frame().head(20)
@@ -917,7 +933,7 @@ def _plot(self:SkewReport, ax):
            title=f"training vs serving encoding; outputs differ by up to {self.max_abs_diff:.2g}")
     return ax
 
-# %% ../nbs/40_export.ipynb #c6a00c9d
+# %% ../nbs/40_export.ipynb #4e887f6e
 def _feature_mismatch(df, xs, xt, ns, nt, rtol, atol) -> SkewReport:
     names = list(dict.fromkeys(nt + ns))
     same = lambda n: n in ns and n in nt and np.array_equal(xs[:, ns.index(n)], xt[:, nt.index(n)])
@@ -928,7 +944,7 @@ def _feature_mismatch(df, xs, xt, ns, nt, rtol, atol) -> SkewReport:
                       row_diffs=np.full(len(df), np.inf),
                       note=f"encoded features differ: missing in the artifact {missing}, extra {extra}")
 
-# %% ../nbs/40_export.ipynb #c8072706
+# %% ../nbs/40_export.ipynb #dfe6e76a
 def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
     "The serving-side Predictor, after checking both sides can encode raw rows."
     if not isinstance(pipeline, Predictor):
@@ -943,7 +959,7 @@ def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
                                  fix="export with export_torchscript(..., adapter=adapter); give the pipeline one")
     return serving
 
-# %% ../nbs/40_export.ipynb #145efb9c
+# %% ../nbs/40_export.ipynb #7b09ef0a
 def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), or a Predictor over one
                        frame, # raw rows as the service receives them (DataFrame, CSV or Parquet path)
                        pipeline:Predictor, # the training-side pipeline: eager model + the training adapter
@@ -989,7 +1005,7 @@ def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
         elif f.kind == "categorical": cols[f.name] = rng.choice(np.asarray(f.categories or ["?"], dtype=object), n)
     return pd.DataFrame(cols)
 
-# %% ../nbs/40_export.ipynb #4d8d8d64
+# %% ../nbs/40_export.ipynb #0c2b438f
 def _tensor_examples(b, model, data, shape, n_examples, seed) -> torch.Tensor:
     "Example inputs for a model without an adapter: numeric `data` rows, else uniform values of the recorded shape."
     if data is not None:
@@ -1015,7 +1031,7 @@ def _examples(b, model, data, input_shape, n_examples, seed):
     df = read_table(data, name="data")
     return b.adapter.transform(df.sample(n=min(n_examples, len(df)), random_state=seed))
 
-# %% ../nbs/40_export.ipynb #d1a52311
+# %% ../nbs/40_export.ipynb #32bd98ec
 def export_bundle(model, # a bundle folder written by versioning.save_bundle, or a TorchScript model file
                   out, # the artifact to write: '.pt2' for torch.export, anything else TorchScript
                   *, data=None, # raw rows (DataFrame, CSV or Parquet path) to draw example inputs from
