@@ -31,11 +31,11 @@ __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inp
 class ExportError(ProdkitError, RuntimeError):
     "No export method gave a faithful artifact; `reasons` maps each method tried to why it was refused."
 
-# %% ../nbs/40_export.ipynb #0152e279
+# %% ../nbs/40_export.ipynb #e378435b
 MANIFEST_NAME = "prodkit_manifest.json"  # name of the manifest inside the artifact's zip (`<archive>/extra/...`)
 FORMAT = "prodkit.export"                # the manifest's `format`: what read_manifest accepts
 
-# %% ../nbs/40_export.ipynb #a10bafaf
+# %% ../nbs/40_export.ipynb #5d10fc83
 _TORCH_LOGGERS = ("torch.fx.experimental.symbolic_shapes", "torch._dynamo", "torch.export", "torch._export",
                   "torch._subclasses.fake_tensor", "torch.fx")
 
@@ -69,7 +69,7 @@ def _as_tuple(x, name:str, adapter) -> tuple:
     raise ParameterError(f"{name} must be a tensor, an array, or a tuple of tensors with the batch on dimension 0",
                          value=type(x).__name__, fix="pass e.g. torch.randn(32, n_features), or (x, mask)")
 
-# %% ../nbs/40_export.ipynb #b2856000
+# %% ../nbs/40_export.ipynb #1b4ff67d
 def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> tuple:
     "Normalise inputs to a tuple of CPU tensors that share the batch size on dimension 0."
     t = _as_tuple(x, name, adapter)
@@ -88,7 +88,7 @@ def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> 
                         fix="every input must have the same number of rows")
     return tuple(a.detach().cpu().contiguous() for a in t)
 
-# %% ../nbs/40_export.ipynb #af0b58fc
+# %% ../nbs/40_export.ipynb #a5247621
 def _random_like(t:torch.Tensor, rng, k:int) -> torch.Tensor:
     shape = (k, *t.shape[1:])
     if t.dtype == torch.bool: return torch.from_numpy(rng.random(shape) < 0.5)
@@ -147,7 +147,7 @@ def _leaves(out, path:str="out") -> list:
                      "or lists of them", value=type(out).__name__,
                      fix="return tensors (or dicts/tuples of tensors) from forward")
 
-# %% ../nbs/40_export.ipynb #bd771126
+# %% ../nbs/40_export.ipynb #dbccec16
 def _labels_of(t:torch.Tensor, threshold:float=0.0) -> torch.Tensor:
     "Predicted class per row: argmax, or `> threshold` for a single output column."
     if t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1): return t.reshape(-1) > threshold
@@ -157,7 +157,7 @@ def _is_classifier(out) -> bool:
     l = _leaves(out)
     return bool(l) and l[0][1].is_floating_point() and l[0][1].ndim == 2 and l[0][1].shape[1] >= 2
 
-# %% ../nbs/40_export.ipynb #f76d3437
+# %% ../nbs/40_export.ipynb #557f06a0
 def _leaf_errors(a, b, rtol, atol) -> tuple:
     "Max absolute and relative error of one leaf, and whether every element is close."
     a, b = a.detach().double(), b.detach().double()
@@ -168,7 +168,7 @@ def _leaf_errors(a, b, rtol, atol) -> tuple:
     rel = (d / a.abs().clamp(min=floor)).max().item()
     return d.max().item(), rel, bool((same | (d <= atol + rtol * a.abs())).all())
 
-# %% ../nbs/40_export.ipynb #ad753487
+# %% ../nbs/40_export.ipynb #266a531e
 def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
                     agreement:bool=False, # also report the argmax agreement of the first output (classifiers)
                     # decision threshold of a single-column classifier output (0.5 for probabilities)
@@ -207,7 +207,7 @@ def _first_line(e:BaseException, n:int=300) -> str:
     msg = f"{type(e).__name__}: {msg}" + (f" [{' '.join(user[:2])}]" if user else "")
     return msg if len(msg) <= n else msg[:n - 3] + "..."
 
-# %% ../nbs/40_export.ipynb #217fbfbd
+# %% ../nbs/40_export.ipynb #2fd712ad
 class _Refused(Exception): "A method refused for a reason that is not an exception of torch."
 
 def _script(model, inputs):
@@ -234,7 +234,7 @@ def _export(model, inputs):
             return TS2EPConverter(model, inputs).convert()
         return export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=False)
 
-# %% ../nbs/40_export.ipynb #769d5345
+# %% ../nbs/40_export.ipynb #7d01eb7c
 _BUILDERS = {"script": _script, "trace": _trace, "export": _export}
 _ARTIFACT = {"script": "torchscript", "trace": "torchscript", "export": "pt2"}
 
@@ -253,7 +253,7 @@ def _from_bytes(data, artifact:str):
         if artifact == "torchscript": return torch.jit.load(src, map_location="cpu").eval()
         return torch.export.load(src).module()
 
-# %% ../nbs/40_export.ipynb #737e1511
+# %% ../nbs/40_export.ipynb #7e15075e
 def _variants(prog, artifact:str, optimize:bool):
     if artifact == "torchscript" and optimize:
         def fo():
@@ -279,14 +279,14 @@ def _parity(fn, refs:dict, checks:dict, *, rtol, atol, agreement, threshold, can
         rows.append(dict(candidate=candidate, check=name, batch_size=int(inp[0].shape[0]), **r))
     return rows
 
-# %% ../nbs/40_export.ipynb #806bcbdb
+# %% ../nbs/40_export.ipynb #7679b369
 def _why(rows:list) -> str:
     bad = [r for r in rows if not r["passed"]]
     parts = [f"{r['check']} (batch {r['batch_size']}: {r['note'] or 'max abs err %.3g' % r['max_abs_err']})"
              for r in bad[:4]]
     return f"parity failed on {len(bad)} of {len(rows)} checks: " + "; ".join(parts)
 
-# %% ../nbs/40_export.ipynb #d0bb041b
+# %% ../nbs/40_export.ipynb #bc0d1059
 def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize):
     "Try one method: (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
     artifact = _ARTIFACT[method]
@@ -314,7 +314,7 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, thresh
 # %% ../nbs/40_export.ipynb #001b1338
 QUANT_BOUNDS = {"agreement": 0.99, "accuracy_drop": 0.01, "prob_mae": 0.01, "rel_rmse": 0.05}
 
-# %% ../nbs/40_export.ipynb #bd77fb68
+# %% ../nbs/40_export.ipynb #bab6a8e4
 def _in_dist(name:str) -> bool: return name == "given" or name.startswith(("check_inputs", "batch_", "resampled_"))
 
 def _first_leaf(out) -> torch.Tensor: return _leaves(out)[0][1].detach().double()
@@ -324,7 +324,7 @@ def _weighted_agreement(rows:pd.DataFrame):
     r = rows.dropna(subset=["agreement"])
     return float((r.agreement * r.batch_size).sum() / r.batch_size.sum()) if len(r) else None
 
-# %% ../nbs/40_export.ipynb #132fde2a
+# %% ../nbs/40_export.ipynb #590199ec
 def _quant_metric(refs, outs, checks, agreement, threshold, labels):
     "The quality metric of the int8 outputs: accuracy drop (labels given), mean probability change, or relative RMSE."
     names = [n for n in refs if _in_dist(n)]
@@ -340,7 +340,7 @@ def _quant_metric(refs, outs, checks, agreement, threshold, labels):
         return "prob_mae", (pa - pb).abs().mean().item()
     return "rel_rmse", ((a - b).pow(2).mean().sqrt() / (a.std() + 1e-12)).item()
 
-# %% ../nbs/40_export.ipynb #37bac190
+# %% ../nbs/40_export.ipynb #27232b72
 def _quant_rows(refs, outs, checks, *, rtol, atol, agreement, threshold, bounds) -> list:
     "Parity rows of the int8 candidate, each passed by agreement (classifiers) or relative error."
     rows = []
@@ -353,7 +353,7 @@ def _quant_rows(refs, outs, checks, *, rtol, atol, agreement, threshold, bounds)
         rows.append(dict(candidate="quantized", check=n, batch_size=int(checks[n][0].shape[0]), **r))
     return rows
 
-# %% ../nbs/40_export.ipynb #2f16831c
+# %% ../nbs/40_export.ipynb #be637bad
 def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize, labels, bounds):
     "Quantize the Linear layers dynamically, export with `method`, and judge it: (info dict, candidate or None, rows)."
     with _quiet(): q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear},
@@ -421,7 +421,7 @@ class ExportReport(Report):
         "One row per candidate (exported, quantized) and parity check."
         return self.checks.reset_index(drop=True)
 
-# %% ../nbs/40_export.ipynb #1a4b3f5e
+# %% ../nbs/40_export.ipynb #8339ccf7
 @patch
 def _shipped(self:ExportReport) -> pd.DataFrame:
     return self.checks[self.checks.candidate == ("quantized" if self.quantization.get("kept") else "exported")]
@@ -459,7 +459,7 @@ def headline(self:ExportReport) -> str:
             f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
             f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
 
-# %% ../nbs/40_export.ipynb #18341cb7
+# %% ../nbs/40_export.ipynb #e5e8f5eb
 @patch
 def _plot(self:ExportReport, ax, kind:str="parity"):
     if kind == "latency": return _plot_latency(self, ax)
@@ -499,7 +499,7 @@ def _archive_kind(names:list) -> str:
     if any(n.endswith("data.pkl") for n in names): return "pickle"
     return "zip"
 
-# %% ../nbs/40_export.ipynb #24136c13
+# %% ../nbs/40_export.ipynb #95de4eb4
 def _read_artifact(path) -> tuple:
     "The path and bytes of an artifact file, read once (a regular file only: no device, FIFO or folder)."
     p = Path(path) if isinstance(path, (str, os.PathLike)) else None
@@ -513,7 +513,7 @@ def _read_artifact(path) -> tuple:
                               path=str(p))
     return p, _read_regular(p, name="exported artifact")
 
-# %% ../nbs/40_export.ipynb #96c5404a
+# %% ../nbs/40_export.ipynb #8459117d
 def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
     try: return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
@@ -525,7 +525,7 @@ def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
                               "truncated, or another format)", value=str(p), path=str(p),
                               fix="re-export the model with export_torchscript") from e
 
-# %% ../nbs/40_export.ipynb #bf894b21
+# %% ../nbs/40_export.ipynb #9ac6ab9a
 def _no_manifest(p, kind) -> FileFormatError:
     "The error for an archive without a prodkit manifest, saying what the archive is."
     if kind == "pickle":
@@ -538,7 +538,7 @@ def _no_manifest(p, kind) -> FileFormatError:
                            fix="export it with export_torchscript (or load_exported(path, require_manifest=False) for "
                                "plain TorchScript)")
 
-# %% ../nbs/40_export.ipynb #b6f4d8e1
+# %% ../nbs/40_export.ipynb #38c72770
 def _manifest_of(p:Path, data:bytes) -> dict:
     with _open_archive(p, data) as zf:
         hit = [n for n in zf.namelist() if n.endswith(f"/extra/{MANIFEST_NAME}")]
@@ -553,7 +553,7 @@ def _manifest_of(p:Path, data:bytes) -> dict:
                               fix="re-export the model with export_torchscript", path=str(p))
     return m
 
-# %% ../nbs/40_export.ipynb #77be2482
+# %% ../nbs/40_export.ipynb #4ad08510
 def read_manifest(path) -> dict:
     "Read the prodkit manifest stored inside an exported artifact, without loading the model."
     return _manifest_of(*_read_artifact(path))
@@ -567,7 +567,7 @@ def _check_zip(p, data):
         raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
                               fix="copy the file again or re-export it", path=str(p))
 
-# %% ../nbs/40_export.ipynb #0fda00f7
+# %% ../nbs/40_export.ipynb #7191f013
 def load_exported(path, # an artifact written by export_torchscript
                   *, require_manifest:bool=True, # False also loads plain TorchScript files (manifest None)
                   trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
@@ -598,7 +598,7 @@ def load_exported(path, # an artifact written by export_torchscript
                               path=str(p)) from e
     return module, manifest
 
-# %% ../nbs/40_export.ipynb #76cb4323
+# %% ../nbs/40_export.ipynb #cf24bc1d
 class _Program(nn.Module):
     "Holds a `.pt2` program's module unregistered, so `eval()` (which torch refuses on it) does not reach it."
     def __init__(self, gm):
@@ -606,7 +606,7 @@ class _Program(nn.Module):
         object.__setattr__(self, "program", gm)
     def forward(self, *args): return self.program(*args)
 
-# %% ../nbs/40_export.ipynb #0795920c
+# %% ../nbs/40_export.ipynb #a43f39e1
 def _manifest_error(path, what, value, key, fix="re-export the model") -> FileFormatError:
     return FileFormatError(f"the artifact's manifest {what}", value=value, fix=fix, path=str(path), key=key)
 
@@ -631,7 +631,7 @@ def _reading(m:dict, path) -> dict:
     if task == "regression": output, classes = "auto", None
     return dict(adapter=adapter, task=task, output=output, classes=classes)
 
-# %% ../nbs/40_export.ipynb #0a5c7de2
+# %% ../nbs/40_export.ipynb #c38d6014
 def exported_predictor(path, *, batch_size:int=4096,
                        trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
                        expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
@@ -659,7 +659,7 @@ def _check_path(path, method) -> tuple:
                              value=str(p), fix="use a .pt path for TorchScript, or method='export' for .pt2")
     return p, (["export"] if pt2 else ["script", "trace"]) if method == "auto" else [method]
 
-# %% ../nbs/40_export.ipynb #c2731047
+# %% ../nbs/40_export.ipynb #c133aebd
 def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be a torch nn.Module", value=type(model).__name__,
@@ -679,7 +679,7 @@ def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize
                                      fix=f"use keys of {sorted(QUANT_BOUNDS)}")
     return p, methods
 
-# %% ../nbs/40_export.ipynb #1027e389
+# %% ../nbs/40_export.ipynb #53f47c79
 def _eager_refs(model, checks) -> tuple:
     refs, skipped = {}, {}
     for name, inp in checks.items():
@@ -702,7 +702,7 @@ def _eager_refs(model, checks) -> tuple:
                          fix="remove randomness from forward (dropout outside eval, sampling) before exporting")
     return refs, skipped
 
-# %% ../nbs/40_export.ipynb #2a4536b0
+# %% ../nbs/40_export.ipynb #9774fc1f
 def _choose(model, methods, inputs, refs, checks, path, bar, **kw) -> tuple:
     attempts = {}
     for m in methods:
@@ -731,7 +731,7 @@ def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame
         out.append({"batch_size": int(inp[0].shape[0]), **t})
     return pd.DataFrame(out)
 
-# %% ../nbs/40_export.ipynb #e4a480a0
+# %% ../nbs/40_export.ipynb #340ee3f4
 def _spec(inputs, dynamic:bool) -> list:
     return [{"name": f"input{i}", "shape": [None if dynamic else int(t.shape[0]), *map(int, t.shape[1:])],
              "dtype": str(t.dtype).replace("torch.", ""), "dynamic_batch": dynamic} for i, t in enumerate(inputs)]
@@ -745,7 +745,7 @@ def _finite(v): return None if isinstance(v, float) and not math.isfinite(v) els
 
 def _records(df:pd.DataFrame) -> list: return [{k: _finite(v) for k, v in r.items()} for r in df.to_dict("records")]
 
-# %% ../nbs/40_export.ipynb #bccf244b
+# %% ../nbs/40_export.ipynb #ea82b504
 def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
     return {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
@@ -754,7 +754,7 @@ def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
             "batch_sizes": sorted({int(b) for b in shipped.batch_size}),
             "checks": _records(checks_df.drop(columns=["note"]))}
 
-# %% ../nbs/40_export.ipynb #43dbf600
+# %% ../nbs/40_export.ipynb #0110c53c
 def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, atol, *, adapter, schema, task, output,
               classes, manifest, seed) -> dict:
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
@@ -780,7 +780,7 @@ def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, at
         "versioning": manifest,
     }
 
-# %% ../nbs/40_export.ipynb #65166df4
+# %% ../nbs/40_export.ipynb #b168b7e8
 def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float) -> int:
     "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename it."
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -805,20 +805,20 @@ def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float)
         if tmp.exists(): tmp.unlink()
     return path.stat().st_size
 
-# %% ../nbs/40_export.ipynb #91977e96
+# %% ../nbs/40_export.ipynb #77c338dc
 def _task_of(task, ref, output, classes) -> str:
     if task is not None: return task
     clf = _is_classifier(ref) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)
     return "classification" if clf else "regression"
 
-# %% ../nbs/40_export.ipynb #c92416f2
+# %% ../nbs/40_export.ipynb #fb8eee89
 def _checks_frame(rows, skipped, checks) -> pd.DataFrame:
     "Parity rows of every candidate, plus a row per check the eager model refused."
     extra = [dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]), max_abs_err=np.nan,
                   max_rel_err=np.nan, agreement=np.nan, passed=False, note=why) for name, why in skipped.items()]
     return pd.concat([pd.DataFrame(rows), pd.DataFrame(extra)], ignore_index=True) if extra else pd.DataFrame(rows)
 
-# %% ../nbs/40_export.ipynb #cec50450
+# %% ../nbs/40_export.ipynb #aaca6c3f
 def _check_labels(labels, inputs):
     n = None if labels is None else len(np.asarray(labels).reshape(-1))
     if n is not None and n != inputs[0].shape[0]:
@@ -918,7 +918,7 @@ class SkewReport(Report):
                 f"{self.n_rows} rows, {s['n_skewed_features']} skewed features"
                 + (f" ({self.note})" if self.note else ""))
 
-# %% ../nbs/40_export.ipynb #7f3306c4
+# %% ../nbs/40_export.ipynb #8917359a
 @patch
 def _plot(self:SkewReport, ax):
     fr = self.to_frame().head(20)
@@ -933,7 +933,7 @@ def _plot(self:SkewReport, ax):
            title=f"training vs serving encoding; outputs differ by up to {self.max_abs_diff:.2g}")
     return ax
 
-# %% ../nbs/40_export.ipynb #4e887f6e
+# %% ../nbs/40_export.ipynb #a7994916
 def _feature_mismatch(df, xs, xt, ns, nt, rtol, atol) -> SkewReport:
     names = list(dict.fromkeys(nt + ns))
     same = lambda n: n in ns and n in nt and np.array_equal(xs[:, ns.index(n)], xt[:, nt.index(n)])
@@ -944,7 +944,7 @@ def _feature_mismatch(df, xs, xt, ns, nt, rtol, atol) -> SkewReport:
                       row_diffs=np.full(len(df), np.inf),
                       note=f"encoded features differ: missing in the artifact {missing}, extra {extra}")
 
-# %% ../nbs/40_export.ipynb #dfe6e76a
+# %% ../nbs/40_export.ipynb #741d997b
 def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
     "The serving-side Predictor, after checking both sides can encode raw rows."
     if not isinstance(pipeline, Predictor):
@@ -959,7 +959,7 @@ def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
                                  fix="export with export_torchscript(..., adapter=adapter); give the pipeline one")
     return serving
 
-# %% ../nbs/40_export.ipynb #7b09ef0a
+# %% ../nbs/40_export.ipynb #bf32bfcc
 def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), or a Predictor over one
                        frame, # raw rows as the service receives them (DataFrame, CSV or Parquet path)
                        pipeline:Predictor, # the training-side pipeline: eager model + the training adapter
@@ -1005,7 +1005,7 @@ def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
         elif f.kind == "categorical": cols[f.name] = rng.choice(np.asarray(f.categories or ["?"], dtype=object), n)
     return pd.DataFrame(cols)
 
-# %% ../nbs/40_export.ipynb #0c2b438f
+# %% ../nbs/40_export.ipynb #16efac84
 def _tensor_examples(b, model, data, shape, n_examples, seed) -> torch.Tensor:
     "Example inputs for a model without an adapter: numeric `data` rows, else uniform values of the recorded shape."
     if data is not None:
@@ -1031,7 +1031,7 @@ def _examples(b, model, data, input_shape, n_examples, seed):
     df = read_table(data, name="data")
     return b.adapter.transform(df.sample(n=min(n_examples, len(df)), random_state=seed))
 
-# %% ../nbs/40_export.ipynb #32bd98ec
+# %% ../nbs/40_export.ipynb #e057ef74
 def export_bundle(model, # a bundle folder written by versioning.save_bundle, or a TorchScript model file
                   out, # the artifact to write: '.pt2' for torch.export, anything else TorchScript
                   *, data=None, # raw rows (DataFrame, CSV or Parquet path) to draw example inputs from
