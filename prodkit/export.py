@@ -13,12 +13,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
-from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor, OUTPUTS, TASKS,
-                          Schema, TabularAdapter, check_choice, check_positive, read_table, get_ax)
-from .versioning import (code_version, fingerprint_model, fingerprint_schema, load_bundle, check_artifact, UnsafeArtifactError,
-                                _read_regular, _check_digest)
+from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor,
+                          OUTPUTS,
+                          TASKS, Schema, TabularAdapter, check_choice, check_positive, read_table)
+from .versioning import (code_version, fingerprint_model, fingerprint_schema, load_bundle, check_artifact,
+                                UnsafeArtifactError, _read_regular, _check_digest)
 
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inputs', 'compare_outputs', 'time_calls',
@@ -29,8 +31,11 @@ __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inp
 class ExportError(ProdkitError, RuntimeError):
     "No export method gave a faithful artifact; `reasons` maps each method tried to why it was refused."
 
+# %% ../nbs/40_export.ipynb #e378435b
 MANIFEST_NAME = "prodkit_manifest.json"  # name of the manifest inside the artifact's zip (`<archive>/extra/...`)
-FORMAT = "prodkit.export"
+FORMAT = "prodkit.export"                # the manifest's `format`: what read_manifest accepts
+
+# %% ../nbs/40_export.ipynb #5d10fc83
 _TORCH_LOGGERS = ("torch.fx.experimental.symbolic_shapes", "torch._dynamo", "torch.export", "torch._export",
                   "torch._subclasses.fake_tensor", "torch.fx")
 
@@ -47,27 +52,33 @@ def _quiet():
             for n, l in levels.items(): logging.getLogger(n).setLevel(l)
 
 # %% ../nbs/40_export.ipynb #01b6fdce
-def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> tuple:
-    "Normalise inputs to a tuple of CPU tensors that share the batch size on dimension 0."
+def _as_tuple(x, name:str, adapter) -> tuple:
+    "A frame (through `adapter`), an array, a tensor or a sequence of them as a tuple of tensors."
     if isinstance(x, pd.DataFrame):
         if adapter is None:
             raise ParameterError(f"{name} is a DataFrame but no adapter was given to encode it",
                                  fix="pass adapter=TabularAdapter(...).fit(train), or pass the encoded tensor")
         x = adapter.transform(x)
     if isinstance(x, np.ndarray):
-        if x.dtype == object: raise DataError(f"{name} is an object array", value=x.dtype, fix="pass a numeric array or tensor")
+        if x.dtype == object: raise DataError(f"{name} is an object array", value=x.dtype,
+                                              fix="pass a numeric array or tensor")
         x = torch.from_numpy(x)
-    if isinstance(x, torch.Tensor): t = (x,)
-    elif isinstance(x, (tuple, list)) and len(x) and all(isinstance(a, (torch.Tensor, np.ndarray)) for a in x):
-        t = tuple(torch.as_tensor(a) for a in x)
-    else:
-        raise ParameterError(f"{name} must be a tensor, an array, or a tuple of tensors with the batch on dimension 0",
-                             value=type(x).__name__, fix="pass e.g. torch.randn(32, n_features), or (x, mask) for several inputs")
+    if isinstance(x, torch.Tensor): return (x,)
+    if isinstance(x, (tuple, list)) and len(x) and all(isinstance(a, (torch.Tensor, np.ndarray)) for a in x):
+        return tuple(torch.as_tensor(a) for a in x)
+    raise ParameterError(f"{name} must be a tensor, an array, or a tuple of tensors with the batch on dimension 0",
+                         value=type(x).__name__, fix="pass e.g. torch.randn(32, n_features), or (x, mask)")
+
+# %% ../nbs/40_export.ipynb #1b4ff67d
+def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> tuple:
+    "Normalise inputs to a tuple of CPU tensors that share the batch size on dimension 0."
+    t = _as_tuple(x, name, adapter)
     for i, a in enumerate(t):
         if a.ndim == 0:
             raise DataError(f"{name}[{i}] is a scalar; inputs need a batch dimension", value=a.item(),
                             fix="pass a batch, e.g. x[None] for one row")
-        if a.shape[0] == 0: raise DataError(f"{name}[{i}] is empty (a batch of 0 rows)", fix="pass at least one example row")
+        if a.shape[0] == 0: raise DataError(f"{name}[{i}] is empty (a batch of 0 rows)",
+                                            fix="pass at least one example row")
         if a.is_floating_point() and not torch.isfinite(a).all():
             raise DataError(f"{name}[{i}] contains {int((~torch.isfinite(a)).sum())} NaN or infinite values",
                             fix="pass finite example inputs (impute missing values first)")
@@ -77,11 +88,13 @@ def _as_inputs(x, *, name:str="example_inputs", adapter:TabularAdapter=None) -> 
                         fix="every input must have the same number of rows")
     return tuple(a.detach().cpu().contiguous() for a in t)
 
+# %% ../nbs/40_export.ipynb #a5247621
 def _random_like(t:torch.Tensor, rng, k:int) -> torch.Tensor:
     shape = (k, *t.shape[1:])
     if t.dtype == torch.bool: return torch.from_numpy(rng.random(shape) < 0.5)
     if t.is_floating_point():
-        d = t.double(); mu = d.mean(0)
+        d = t.double()
+        mu = d.mean(0)
         sd = d.std(0, unbiased=False) if t.shape[0] > 1 else d.abs()[0]
         sd = torch.where(sd > 0, sd, torch.ones_like(sd))
         return (mu + torch.from_numpy(rng.standard_normal(shape)) * sd).to(t.dtype)
@@ -96,26 +109,32 @@ def parity_inputs(example_inputs, # a tensor, array or tuple of tensors (batch o
                   ) -> dict:
     "Named input batches that parity is checked on: given, `check_inputs`, and batches generated from the example."
     inputs = _as_inputs(example_inputs)
-    check_positive("rows", rows, integer=True); check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("rows", rows, integer=True)
+    check_positive("seed", seed, allow_zero=True, integer=True)
     if rows < 2: raise ParameterError("`rows` must be at least 2", value=rows, fix="use rows=256 (the default)")
     out = {"given": inputs}
-    for i, c in enumerate(check_inputs or ()):
-        ci = _as_inputs(c, name=f"check_inputs[{i}]")
-        if len(ci) != len(inputs) or any(a.shape[1:] != b.shape[1:] or a.dtype != b.dtype for a, b in zip(ci, inputs)):
-            raise ParameterError(f"check_inputs[{i}] does not look like example_inputs",
-                                 value=[(tuple(a.shape), str(a.dtype)) for a in ci],
-                                 fix=f"pass inputs shaped like {[(('batch', *a.shape[1:]), str(a.dtype)) for a in inputs]}")
-        out[f"check_inputs[{i}]"] = ci
-    rng = np.random.default_rng(seed); n = inputs[0].shape[0]
+    for i, c in enumerate(check_inputs or ()): out[f"check_inputs[{i}]"] = _like(c, inputs, f"check_inputs[{i}]")
+    rng, n = np.random.default_rng(seed), inputs[0].shape[0]
     def take(k):
-        idx = torch.from_numpy(rng.integers(0, n, size=k)); return tuple(t[idx] for t in inputs)
+        idx = torch.from_numpy(rng.integers(0, n, size=k))
+        return tuple(t[idx] for t in inputs)
     out["batch_1"], out["batch_7"] = take(1), take(7)
     base = out[f"resampled_{rows}"] = take(rows)
     if any(t.is_floating_point() for t in inputs):
-        for name, g in (("scaled_x10", lambda t: t * 10), ("scaled_x0.1", lambda t: t * 0.1), ("sign_flipped", lambda t: -t)):
+        for name, g in (("scaled_x10", lambda t: t * 10), ("scaled_x0.1", lambda t: t * 0.1), ("sign_flipped",
+                                                                                               lambda t: -t)):
             out[name] = tuple(g(t) if t.is_floating_point() else t for t in base)
     out["random"] = tuple(_random_like(t, rng, rows) for t in inputs)
     return out
+
+def _like(c, inputs, name) -> tuple:
+    "`c` as inputs shaped like `inputs` (but for the batch size)."
+    ci = _as_inputs(c, name=name)
+    if len(ci) != len(inputs) or any(a.shape[1:] != b.shape[1:] or a.dtype != b.dtype for a, b in zip(ci, inputs)):
+        raise ParameterError(f"{name} does not look like example_inputs", value=[(tuple(a.shape),
+                                                                                  str(a.dtype)) for a in ci],
+                             fix=f"pass inputs like {[(('batch', *a.shape[1:]), str(a.dtype)) for a in inputs]}")
+    return ci
 
 # %% ../nbs/40_export.ipynb #e3c95868
 def _leaves(out, path:str="out") -> list:
@@ -124,40 +143,56 @@ def _leaves(out, path:str="out") -> list:
     if isinstance(out, (tuple, list)): return [l for i, v in enumerate(out) for l in _leaves(v, f"{path}[{i}]")]
     if out is None: return []
     if isinstance(out, (bool, int, float)): return [(path, torch.tensor(out))]
-    raise ModelError(f"the model returned a {type(out).__name__} at {path}; parity compares tensors and dicts, tuples or lists of them",
-                     value=type(out).__name__, fix="return tensors (or dicts/tuples of tensors) from forward")
+    raise ModelError(f"the model returned a {type(out).__name__} at {path}; parity compares tensors and dicts, tuples "
+                     "or lists of them", value=type(out).__name__,
+                     fix="return tensors (or dicts/tuples of tensors) from forward")
 
+# %% ../nbs/40_export.ipynb #dbccec16
 def _labels_of(t:torch.Tensor, threshold:float=0.0) -> torch.Tensor:
     "Predicted class per row: argmax, or `> threshold` for a single output column."
-    return (t.reshape(-1) > threshold) if t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1) else t.reshape(t.shape[0], -1).argmax(1)
+    if t.ndim == 1 or (t.ndim == 2 and t.shape[1] == 1): return t.reshape(-1) > threshold
+    return t.reshape(t.shape[0], -1).argmax(1)
 
 def _is_classifier(out) -> bool:
     l = _leaves(out)
     return bool(l) and l[0][1].is_floating_point() and l[0][1].ndim == 2 and l[0][1].shape[1] >= 2
 
+# %% ../nbs/40_export.ipynb #557f06a0
+def _leaf_errors(a, b, rtol, atol) -> tuple:
+    "Max absolute and relative error of one leaf, and whether every element is close."
+    a, b = a.detach().double(), b.detach().double()
+    same = (a == b) | (torch.isnan(a) & torch.isnan(b))
+    d = torch.nan_to_num(torch.where(same, torch.zeros_like(a), (a - b).abs()), nan=math.inf)
+    if not d.numel(): return 0.0, 0.0, True
+    floor = max(atol, 0.01 * torch.nan_to_num(a.abs(), nan=0.0, posinf=0.0).max().item(), 1e-30)
+    rel = (d / a.abs().clamp(min=floor)).max().item()
+    return d.max().item(), rel, bool((same | (d <= atol + rtol * a.abs())).all())
+
+# %% ../nbs/40_export.ipynb #266a531e
 def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
-                    classifier:bool=False, # also report argmax agreement of the first output
-                    threshold:float=0.0, # decision threshold of a single-column classifier output (0.5 for probabilities)
+                    agreement:bool=False, # also report the argmax agreement of the first output (classifiers)
+                    # decision threshold of a single-column classifier output (0.5 for probabilities)
+                    threshold:float=0.0,
                     ) -> dict:
     "Compare every leaf of `got` with `expected`: max abs/rel error, argmax agreement, and whether all are close."
     le, lg = _leaves(expected), _leaves(got)
     if [p for p, _ in le] != [p for p, _ in lg]:
         return dict(max_abs_err=math.inf, max_rel_err=math.inf, agreement=math.nan, passed=False,
                     note=f"output structure differs: expected {[p for p, _ in le][:6]}, got {[p for p, _ in lg][:6]}")
-    mabs = mrel = 0.0; ok = True; notes = []
+    mabs = mrel = 0.0
+    ok, notes = True, []
     for (p, a), (_, b) in zip(le, lg):
         if tuple(a.shape) != tuple(b.shape):
-            ok = False; mabs = mrel = math.inf; notes.append(f"{p} has shape {tuple(b.shape)} instead of {tuple(a.shape)}"); continue
-        a, b = a.detach().double(), b.detach().double()
-        same = (a == b) | (torch.isnan(a) & torch.isnan(b))
-        d = torch.nan_to_num(torch.where(same, torch.zeros_like(a), (a - b).abs()), nan=math.inf)
-        if d.numel():
-            mabs = max(mabs, d.max().item())
-            floor = max(atol, 0.01 * torch.nan_to_num(a.abs(), nan=0.0, posinf=0.0).max().item(), 1e-30)
-            mrel = max(mrel, (d / a.abs().clamp(min=floor)).max().item())
-            if not bool((same | (d <= atol + rtol * a.abs())).all()): ok = False; notes.append(f"{p} differs by up to {d.max().item():.3g}")
+            ok, mabs, mrel = False, math.inf, math.inf
+            notes.append(f"{p} has shape {tuple(b.shape)} instead of {tuple(a.shape)}")
+            continue
+        e_abs, e_rel, close = _leaf_errors(a, b, rtol, atol)
+        mabs, mrel = max(mabs, e_abs), max(mrel, e_rel)
+        if not close:
+            ok = False
+            notes.append(f"{p} differs by up to {e_abs:.3g}")
     agree = math.nan
-    if classifier and le and le[0][1].ndim >= 1 and le[0][1].shape == lg[0][1].shape and le[0][1].shape[0] > 0:
+    if agreement and le and le[0][1].ndim >= 1 and le[0][1].shape == lg[0][1].shape and le[0][1].shape[0] > 0:
         agree = (_labels_of(le[0][1], threshold) == _labels_of(lg[0][1], threshold)).double().mean().item()
     return dict(max_abs_err=mabs, max_rel_err=mrel, agreement=agree, passed=ok, note="; ".join(notes))
 
@@ -165,11 +200,15 @@ def compare_outputs(expected, got, *, rtol:float=1e-4, atol:float=1e-5,
 def _first_line(e:BaseException, n:int=300) -> str:
     s = [l for l in str(e).strip().splitlines() if l.strip()]
     msg = s[0] if s else ""
-    if "operation failed in the TorchScript interpreter" in msg and len(s) > 1: msg = s[-1].strip()   # the real cause is last
+    # the cause is last
+    if "operation failed in the TorchScript interpreter" in msg and len(s) > 1: msg = s[-1].strip()
     if msg.startswith(f"{type(e).__name__}: "): msg = msg[len(type(e).__name__) + 2:]
     user = [l.strip() for l in s if l.strip().startswith("File ") or l.strip().startswith("if ")]
     msg = f"{type(e).__name__}: {msg}" + (f" [{' '.join(user[:2])}]" if user else "")
     return msg if len(msg) <= n else msg[:n - 3] + "..."
+
+# %% ../nbs/40_export.ipynb #2fd712ad
+class _Refused(Exception): "A method refused for a reason that is not an exception of torch."
 
 def _script(model, inputs):
     with _quiet(): return torch.jit.script(model)
@@ -195,13 +234,13 @@ def _export(model, inputs):
             return TS2EPConverter(model, inputs).convert()
         return export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=False)
 
-class _Refused(Exception): "A method refused for a reason that is not an exception of torch."
-
+# %% ../nbs/40_export.ipynb #7d01eb7c
 _BUILDERS = {"script": _script, "trace": _trace, "export": _export}
 _ARTIFACT = {"script": "torchscript", "trace": "torchscript", "export": "pt2"}
 
 def _to_bytes(prog, artifact:str, manifest:dict=None) -> bytes:
-    buf = io.BytesIO(); extra = {MANIFEST_NAME: json.dumps(manifest or {"format": FORMAT, "pending": True})}
+    buf = io.BytesIO()
+    extra = {MANIFEST_NAME: json.dumps(manifest or {"format": FORMAT, "pending": True})}
     with _quiet():
         if artifact == "torchscript": torch.jit.save(prog, buf, _extra_files=extra)
         else: torch.export.save(prog, buf, extra_files=extra)
@@ -214,6 +253,7 @@ def _from_bytes(data, artifact:str):
         if artifact == "torchscript": return torch.jit.load(src, map_location="cpu").eval()
         return torch.export.load(src).module()
 
+# %% ../nbs/40_export.ipynb #7e15075e
 def _variants(prog, artifact:str, optimize:bool):
     if artifact == "torchscript" and optimize:
         def fo():
@@ -228,23 +268,27 @@ def _variants(prog, artifact:str, optimize:bool):
 def _call(fn, inp):
     with torch.no_grad(): return fn(*inp)
 
-def _parity(fn, refs:dict, checks:dict, *, rtol, atol, classifier, threshold, candidate:str) -> list:
+def _parity(fn, refs:dict, checks:dict, *, rtol, atol, agreement, threshold, candidate:str) -> list:
     rows = []
     for name, ref in refs.items():
         inp = checks[name]
-        try: r = compare_outputs(ref, _call(fn, inp), rtol=rtol, atol=atol, classifier=classifier, threshold=threshold)
+        try: r = compare_outputs(ref, _call(fn, inp), rtol=rtol, atol=atol, agreement=agreement, threshold=threshold)
         except Exception as e:
-            r = dict(max_abs_err=math.inf, max_rel_err=math.inf, agreement=math.nan, passed=False, note=f"raised {_first_line(e)}")
+            r = dict(max_abs_err=math.inf, max_rel_err=math.inf, agreement=math.nan, passed=False,
+                     note=f"raised {_first_line(e)}")
         rows.append(dict(candidate=candidate, check=name, batch_size=int(inp[0].shape[0]), **r))
     return rows
 
+# %% ../nbs/40_export.ipynb #7679b369
 def _why(rows:list) -> str:
     bad = [r for r in rows if not r["passed"]]
-    parts = [f"{r['check']} (batch {r['batch_size']}: {r['note'] or 'max abs err %.3g' % r['max_abs_err']})" for r in bad[:4]]
+    parts = [f"{r['check']} (batch {r['batch_size']}: {r['note'] or 'max abs err %.3g' % r['max_abs_err']})"
+             for r in bad[:4]]
     return f"parity failed on {len(bad)} of {len(rows)} checks: " + "; ".join(parts)
 
-def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, threshold, optimize):
-    "Try one method: returns (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
+# %% ../nbs/40_export.ipynb #bc0d1059
+def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize):
+    "Try one method: (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
     artifact = _ARTIFACT[method]
     try: prog = _BUILDERS[method](model, inputs)
     except _Refused as e: return None, str(e), {}, []
@@ -252,18 +296,25 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, classifier, thres
     notes, rows = {}, []
     for variant, make in _variants(prog, artifact, optimize):
         try:
-            p = make(); data = _to_bytes(p, artifact); loaded = _from_bytes(data, artifact)
+            p = make()
+            data = _to_bytes(p, artifact)
+            loaded = _from_bytes(data, artifact)
         except Exception as e:
-            notes[variant] = f"did not save and reload: {_first_line(e)}"; continue
-        rows = _parity(loaded, refs, checks, rtol=rtol, atol=atol, classifier=classifier, threshold=threshold, candidate="exported")
+            notes[variant] = f"did not save and reload: {_first_line(e)}"
+            continue
+        rows = _parity(loaded, refs, checks, rtol=rtol, atol=atol, agreement=agreement, threshold=threshold,
+                       candidate="exported")
         if all(r["passed"] for r in rows):
-            return dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data), rows=rows), "ok", notes, rows
+            built = dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data),
+                         rows=rows)
+            return built, "ok", notes, rows
         notes[variant] = _why(rows)
     return None, notes.get("plain", "no variant passed"), notes, rows
 
 # %% ../nbs/40_export.ipynb #001b1338
 QUANT_BOUNDS = {"agreement": 0.99, "accuracy_drop": 0.01, "prob_mae": 0.01, "rel_rmse": 0.05}
 
+# %% ../nbs/40_export.ipynb #bab6a8e4
 def _in_dist(name:str) -> bool: return name == "given" or name.startswith(("check_inputs", "batch_", "resampled_"))
 
 def _first_leaf(out) -> torch.Tensor: return _leaves(out)[0][1].detach().double()
@@ -273,45 +324,56 @@ def _weighted_agreement(rows:pd.DataFrame):
     r = rows.dropna(subset=["agreement"])
     return float((r.agreement * r.batch_size).sum() / r.batch_size.sum()) if len(r) else None
 
-def _quant_metric(refs, outs, checks, classifier, threshold, labels):
+# %% ../nbs/40_export.ipynb #590199ec
+def _quant_metric(refs, outs, checks, agreement, threshold, labels):
+    "The quality metric of the int8 outputs: accuracy drop (labels given), mean probability change, or relative RMSE."
     names = [n for n in refs if _in_dist(n)]
-    if classifier and labels is not None:
+    if agreement and labels is not None:
         y = torch.as_tensor(np.asarray(labels)).reshape(-1)
         acc = lambda o: (_labels_of(o, threshold).long() == y.long()).double().mean().item()
         return "accuracy_drop", acc(_first_leaf(refs["given"])) - acc(_first_leaf(outs["given"]))
-    a = torch.cat([_first_leaf(refs[n]) for n in names]); b = torch.cat([_first_leaf(outs[n]) for n in names])
-    if classifier:
+    a = torch.cat([_first_leaf(refs[n]) for n in names])
+    b = torch.cat([_first_leaf(outs[n]) for n in names])
+    if agreement:
         if a.ndim == 2 and a.shape[1] > 1: pa, pb = torch.softmax(a, -1), torch.softmax(b, -1)
         else: pa, pb = (a, b) if threshold == 0.5 else (torch.sigmoid(a), torch.sigmoid(b))
         return "prob_mae", (pa - pb).abs().mean().item()
     return "rel_rmse", ((a - b).pow(2).mean().sqrt() / (a.std() + 1e-12)).item()
 
-def _quantize(model, method, inputs, refs, checks, *, rtol, atol, classifier, threshold, optimize, labels, bounds):
-    "Quantize the Linear layers dynamically, export with `method`, and judge it; returns (info dict, candidate or None, rows)."
-    with _quiet():
-        q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
-    n_q = sum(1 for m in q.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__)
-    if n_q == 0: return dict(applied=False, kept=False, reason="the model has no eager nn.Linear layers to quantize "
-                                 "(a TorchScript model cannot be quantized here: quantize the eager model)"), None, []
-    built, reason, _, _ = _build(method, q, inputs, {"given": refs["given"]}, checks, rtol=0.0, atol=math.inf,
-                                 classifier=classifier, threshold=threshold, optimize=optimize)
-    if built is None: return dict(applied=False, kept=False, reason=f"the quantized model did not export: {reason}"), None, []
-    try: outs = {n: _call(built["module"], checks[n]) for n in refs}
-    except Exception as e:
-        return dict(applied=False, kept=False, reason=f"the quantized artifact raised on a parity check: {_first_line(e)}"), None, []
+# %% ../nbs/40_export.ipynb #27232b72
+def _quant_rows(refs, outs, checks, *, rtol, atol, agreement, threshold, bounds) -> list:
+    "Parity rows of the int8 candidate, each passed by agreement (classifiers) or relative error."
     rows = []
     for n in refs:
-        r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, classifier=classifier, threshold=threshold)
-        r["passed"] = bool(r["agreement"] >= bounds["agreement"]) if classifier else bool(r["max_rel_err"] <= bounds["rel_rmse"])
-        r["note"] = "int8: judged by " + ("agreement" if classifier else "relative error") + ("" if _in_dist(n) else " (informational, not in-distribution)")
+        r = compare_outputs(refs[n], outs[n], rtol=rtol, atol=atol, agreement=agreement, threshold=threshold)
+        ok = r["agreement"] >= bounds["agreement"] if agreement else r["max_rel_err"] <= bounds["rel_rmse"]
+        r["passed"] = bool(ok)
+        r["note"] = ("int8: judged by " + ("agreement" if agreement else "relative error")
+                     + ("" if _in_dist(n) else " (informational, not in-distribution)"))
         rows.append(dict(candidate="quantized", check=n, batch_size=int(checks[n][0].shape[0]), **r))
-    ind = [r for r in rows if _in_dist(r["check"])]
-    agreement = _weighted_agreement(pd.DataFrame(ind)) if classifier else math.nan
-    metric, value = _quant_metric(refs, outs, checks, classifier, threshold, labels)
-    fails = []
-    if classifier and agreement < bounds["agreement"]: fails.append(f"agreement {agreement:.4f} < {bounds['agreement']}")
+    return rows
+
+# %% ../nbs/40_export.ipynb #be637bad
+def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize, labels, bounds):
+    "Quantize the Linear layers dynamically, export with `method`, and judge it: (info dict, candidate or None, rows)."
+    with _quiet(): q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear},
+                                                              dtype=torch.qint8)
+    n_q = sum(1 for m in q.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__)
+    no = lambda why: (dict(applied=False, kept=False, reason=why), None, [])
+    if n_q == 0: return no("the model has no eager nn.Linear layers to quantize "
+                           "(a TorchScript model cannot be quantized here: quantize the eager model)")
+    built, reason, _, _ = _build(method, q, inputs, {"given": refs["given"]}, checks, rtol=0.0, atol=math.inf,
+                                 agreement=agreement, threshold=threshold, optimize=optimize)
+    if built is None: return no(f"the quantized model did not export: {reason}")
+    try: outs = {n: _call(built["module"], checks[n]) for n in refs}
+    except Exception as e: return no(f"the quantized artifact raised on a parity check: {_first_line(e)}")
+    rows = _quant_rows(refs, outs, checks, rtol=rtol, atol=atol, agreement=agreement, threshold=threshold,
+                       bounds=bounds)
+    agree = _weighted_agreement(pd.DataFrame([r for r in rows if _in_dist(r["check"])])) if agreement else math.nan
+    metric, value = _quant_metric(refs, outs, checks, agreement, threshold, labels)
+    fails = [f"agreement {agree:.4f} < {bounds['agreement']}"] if agreement and agree < bounds["agreement"] else []
     if value > bounds[metric]: fails.append(f"{metric} {value:.4g} > {bounds[metric]}")
-    info = dict(applied=True, kept=not fails, layers=n_q, variant=built["variant"], agreement=agreement, metric=metric,
+    info = dict(applied=True, kept=not fails, layers=n_q, variant=built["variant"], agreement=agree, metric=metric,
                 value=value, bound=bounds[metric], min_agreement=bounds["agreement"], size_bytes=built["size"],
                 reason="within bounds" if not fails else "outside bounds: " + "; ".join(fails))
     return info, built, rows
@@ -329,7 +391,9 @@ def time_calls(fns:dict, # name -> callable on the inputs
             for f in fns.values(): f(*inputs)
         for _ in range(repeats):
             for k, f in fns.items():
-                t0 = time.perf_counter(); f(*inputs); times[k].append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                f(*inputs)
+                times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v) * 1e3) for k, v in times.items()}
 
 # %% ../nbs/40_export.ipynb #3f674b91
@@ -341,7 +405,7 @@ class ExportReport(Report):
     artifact: str               # torchscript | pt2
     variant: str                # frozen+optimized | frozen | plain
     passed: bool
-    classifier: bool
+    task: str                   # classification | regression (agreement is reported for classifiers)
     rtol: float
     atol: float
     checks: pd.DataFrame = field(compare=False)     # one row per candidate and check
@@ -352,208 +416,270 @@ class ExportReport(Report):
     manifest: dict = field(default_factory=dict, repr=False)
     rows: int = 256             # rows of the large generated batches (the large latency batch)
 
-    def _shipped(self) -> pd.DataFrame:
-        return self.checks[self.checks.candidate == ("quantized" if self.quantization.get("kept") else "exported")]
-
-    def _lat(self, col, b):
-        if self.latency is None or not len(self.latency): return None
-        row = self.latency[self.latency.batch_size == b]
-        return float(row[col].iloc[0]) if len(row) and col in row and pd.notna(row[col].iloc[0]) else None
-
-    def _summary(self) -> dict:
-        s = self._shipped(); q = self.quantization
-        b_small, b_big = 1, self.rows
-        e1, x1 = self._lat("eager_ms", b_small), self._lat("exported_ms", b_small)
-        eb, xb = self._lat("eager_ms", b_big), self._lat("exported_ms", b_big)
-        return {"method": self.method, "artifact": self.artifact, "variant": self.variant, "passed": self.passed,
-                "max_abs_err": float(s.max_abs_err.max()), "max_rel_err": float(s.max_rel_err.max()),
-                "agreement": _weighted_agreement(s),
-                "n_checks": int(len(s)), "n_rows": int(s.batch_size.sum()), "n_batch_sizes": int(s.batch_size.nunique()),
-                "eager_p50_ms": e1, "exported_p50_ms": x1, "speedup": e1 / x1 if e1 and x1 else None,
-                f"eager_p50_ms_b{b_big}": eb, f"exported_p50_ms_b{b_big}": xb, f"speedup_b{b_big}": eb / xb if eb and xb else None,
-                "size_bytes": int(self.size_bytes), "quantized": bool(q.get("kept", False)),
-                "float_size_bytes": q.get("float_size_bytes", int(self.size_bytes)), "quant_size_bytes": q.get("size_bytes"),
-                "quant_agreement": q.get("agreement"), "float_p50_ms": self._lat("float_ms", b_small) if q.get("kept") else x1,
-                "quant_p50_ms": self._lat("quant_ms", b_small)}
-
+    _plot_kinds = ("parity", "latency")
     def to_frame(self) -> pd.DataFrame:
         "One row per candidate (exported, quantized) and parity check."
         return self.checks.reset_index(drop=True)
 
-    def headline(self) -> str:
-        s = self.summary
-        sp = f", {s['speedup']:.2f}x eager speed at batch 1" if s.get("speedup") else ""
-        q = " int8" if s["quantized"] else ""
-        return (f"export {'passed' if self.passed else 'FAILED'}: {self.method} ({self.variant}{q}) -> {self.artifact}, "
-                f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
-                f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
+# %% ../nbs/40_export.ipynb #8339ccf7
+@patch
+def _shipped(self:ExportReport) -> pd.DataFrame:
+    return self.checks[self.checks.candidate == ("quantized" if self.quantization.get("kept") else "exported")]
 
-    _plot_kinds = ("parity", "latency")
-    def _plot(self, ax, kind:str="parity"):
-        check_choice("kind", kind, ["parity", "latency"])
-        if kind == "latency": return _plot_latency(self, ax)
-        fr = self.checks; labels = fr.check.tolist()
-        if fr.candidate.nunique() > 1: labels = [f"{c[:5]}:{k}" for c, k in zip(fr.candidate, fr.check)]
-        err = fr.max_abs_err.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12)
-        ax.barh(range(len(fr)), err, color=["tab:green" if p else "tab:red" for p in fr.passed])
-        ax.axvline(self.atol, ls="--", c="k", lw=1, label=f"atol {self.atol:g}")
-        ax.set_xscale("log"); ax.set_yticks(range(len(fr)), labels); ax.invert_yaxis()
-        ax.set_xlabel("max abs error vs eager (log; 1e-12 = identical)"); ax.set_title(f"parity: {self.method} ({self.variant})")
-        ax.legend(loc="lower right"); return ax
+@patch
+def _lat(self:ExportReport, col, b):
+    if self.latency is None or not len(self.latency): return None
+    row = self.latency[self.latency.batch_size == b]
+    return float(row[col].iloc[0]) if len(row) and col in row and pd.notna(row[col].iloc[0]) else None
+
+@patch
+def _summary(self:ExportReport) -> dict:
+    s, q, big = self._shipped(), self.quantization, self.rows
+    e1, x1 = self._lat("eager_ms", 1), self._lat("exported_ms", 1)
+    eb, xb = self._lat("eager_ms", big), self._lat("exported_ms", big)
+    return {"method": self.method, "artifact": self.artifact, "variant": self.variant, "passed": self.passed,
+            "max_abs_err": float(s.max_abs_err.max()), "max_rel_err": float(s.max_rel_err.max()),
+            "agreement": _weighted_agreement(s),
+            "n_checks": int(len(s)), "n_rows": int(s.batch_size.sum()), "n_batch_sizes": int(s.batch_size.nunique()),
+            "eager_p50_ms": e1, "exported_p50_ms": x1, "speedup": e1 / x1 if e1 and x1 else None,
+            f"eager_p50_ms_b{big}": eb, f"exported_p50_ms_b{big}": xb,
+            f"speedup_b{big}": eb / xb if eb and xb else None,
+            "size_bytes": int(self.size_bytes), "quantized": bool(q.get("kept", False)),
+            "float_size_bytes": q.get("float_size_bytes",
+                                      int(self.size_bytes)), "quant_size_bytes": q.get("size_bytes"),
+            "quant_agreement": q.get("agreement"), "float_p50_ms": self._lat("float_ms", 1) if q.get("kept") else x1,
+            "quant_p50_ms": self._lat("quant_ms", 1)}
+
+@patch
+def headline(self:ExportReport) -> str:
+    s = self.summary
+    sp = f", {s['speedup']:.2f}x eager speed at batch 1" if s.get("speedup") else ""
+    q = " int8" if s["quantized"] else ""
+    return (f"export {'passed' if self.passed else 'FAILED'}: {self.method} ({self.variant}{q}) -> {self.artifact}, "
+            f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
+            f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
+
+# %% ../nbs/40_export.ipynb #e5e8f5eb
+@patch
+def _plot(self:ExportReport, ax, kind:str="parity"):
+    if kind == "latency": return _plot_latency(self, ax)
+    fr = self.checks
+    labels = fr.check.tolist() if fr.candidate.nunique() < 2 else [f"{c[:5]}:{k}" for c, k in zip(fr.candidate,
+                                                                                                  fr.check)]
+    err = fr.max_abs_err.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12)
+    ax.barh(range(len(fr)), err, color=["tab:green" if p else "tab:red" for p in fr.passed])
+    ax.axvline(self.atol, ls="--", c="k", lw=1, label=f"atol {self.atol:g}")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(fr)), labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="max abs error vs eager (log; 1e-12 = identical)", title=f"parity: {self.method} ({self.variant})")
+    ax.legend(loc="lower right")
+    return ax
 
 def _plot_latency(rep, ax):
     lat = rep.latency
-    if lat is None or not len(lat): ax.text(0.5, 0.5, "latency not measured", ha="center"); return ax
-    quant = "quant_ms" in lat and lat["quant_ms"].notna().any()
-    cols = ["eager_ms", "float_ms", "quant_ms"] if quant else ["eager_ms", "exported_ms"]
-    names = {"eager_ms": "eager", "exported_ms": "exported", "float_ms": "exported (float)", "quant_ms": "exported (int8)"}
-    w = 0.8 / len(cols); x = np.arange(len(lat))
+    if lat is None or not len(lat):
+        ax.text(0.5, 0.5, "latency not measured", ha="center")
+        return ax
+    cols = ["eager_ms", "float_ms",
+            "quant_ms"] if "quant_ms" in lat and lat["quant_ms"].notna().any() else ["eager_ms", "exported_ms"]
+    names = {"eager_ms": "eager", "exported_ms": "exported", "float_ms": "exported (float)",
+             "quant_ms": "exported (int8)"}
+    w, x = 0.8 / len(cols), np.arange(len(lat))
     for i, c in enumerate(cols): ax.bar(x + i * w, lat[c], w, label=names[c])
     ax.set_xticks(x + w * (len(cols) - 1) / 2, [f"batch {b}" for b in lat.batch_size])
-    ax.set_yscale("log"); ax.set_ylabel("p50 latency (ms, log)"); ax.set_title("eager vs exported"); ax.legend()
+    ax.set(yscale="log", ylabel="p50 latency (ms, log)", title="eager vs exported")
+    ax.legend()
     return ax
 
 # %% ../nbs/40_export.ipynb #de5e1a54
 def _archive_kind(names:list) -> str:
-    if any(n.endswith("/constants.pkl") for n in names) or any("/code/__torch__" in n for n in names): return "torchscript"
+    if any(n.endswith("/constants.pkl") or "/code/__torch__" in n for n in names): return "torchscript"
     if any(n.endswith("/archive_format") for n in names) or any("/models/" in n for n in names): return "pt2"
     if any(n.endswith("data.pkl") for n in names): return "pickle"
     return "zip"
 
+# %% ../nbs/40_export.ipynb #95de4eb4
 def _read_artifact(path) -> tuple:
     "The path and bytes of an artifact file, read once (a regular file only: no device, FIFO or folder)."
     p = Path(path) if isinstance(path, (str, os.PathLike)) else None
-    if p is None: raise ParameterError("path must be a file path", value=type(path).__name__, fix="pass the path of an exported artifact")
-    if not p.exists(): raise FileFormatError("exported artifact does not exist", value=str(p), fix="check the path", path=str(p))
-    if p.is_dir(): raise FileFormatError("exported artifact path is a folder", value=str(p), fix="pass the artifact file (e.g. model.pt)", path=str(p))
+    if p is None: raise ParameterError("path must be a file path", value=type(path).__name__,
+                                       fix="pass the path of an exported artifact")
+    if not p.exists(): raise FileFormatError("exported artifact does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
+    if p.is_dir():
+        raise FileFormatError("exported artifact path is a folder", value=str(p),
+                              fix="pass the artifact file (e.g. model.pt)",
+                              path=str(p))
     return p, _read_regular(p, name="exported artifact")
 
+# %% ../nbs/40_export.ipynb #8459117d
 def _open_archive(p:Path, data:bytes) -> zipfile.ZipFile:
     try: return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         if data[:1] == b"\x80":
-            raise FileFormatError("file is a Python pickle (a legacy torch.save), not an exported artifact; prodkit never unpickles files",
-                                  value=str(p), fix="export the model with export_torchscript", path=str(p)) from e
-        raise FileFormatError("file is not a TorchScript or .pt2 archive (not a readable zip file: corrupt, truncated, or another format)",
-                              value=str(p), fix="re-export the model with export_torchscript", path=str(p)) from e
+            raise FileFormatError("file is a Python pickle (a legacy torch.save), not an exported artifact; prodkit "
+                                  "never unpickles files", value=str(p), path=str(p),
+                                  fix="export the model with export_torchscript") from e
+        raise FileFormatError("file is not a TorchScript or .pt2 archive (not a readable zip file: corrupt, "
+                              "truncated, or another format)", value=str(p), path=str(p),
+                              fix="re-export the model with export_torchscript") from e
 
-def read_manifest(path) -> dict:
-    "Read the prodkit manifest stored inside an exported artifact, without loading the model."
-    return _manifest_of(*_read_artifact(path))
+# %% ../nbs/40_export.ipynb #9ac6ab9a
+def _no_manifest(p, kind) -> FileFormatError:
+    "The error for an archive without a prodkit manifest, saying what the archive is."
+    if kind == "pickle":
+        return FileFormatError("file is a pickled torch.save file (a module or state dict), not an exported artifact; "
+                               "prodkit never unpickles files", value=str(p), path=str(p),
+                               fix="export the model with export_torchscript")
+    what = {"torchscript": "a TorchScript archive", "pt2": "a torch.export (.pt2) archive"}.get(
+        kind, "a zip file that is neither TorchScript nor .pt2")
+    return FileFormatError(f"file is {what} without a prodkit manifest", value=str(p), path=str(p), kind=kind,
+                           fix="export it with export_torchscript (or load_exported(path, require_manifest=False) for "
+                               "plain TorchScript)")
 
+# %% ../nbs/40_export.ipynb #38c72770
 def _manifest_of(p:Path, data:bytes) -> dict:
     with _open_archive(p, data) as zf:
-        names = zf.namelist(); kind = _archive_kind(names)
-        hit = [n for n in names if n.endswith(f"/extra/{MANIFEST_NAME}")]
-        if not hit:
-            if kind == "pickle":
-                raise FileFormatError("file is a pickled torch.save file (a module or state dict), not an exported artifact; "
-                                      "prodkit never unpickles files", value=str(p), fix="export the model with export_torchscript", path=str(p))
-            what = {"torchscript": "a TorchScript archive", "pt2": "a torch.export (.pt2) archive"}.get(kind, "a zip file that is neither TorchScript nor .pt2")
-            raise FileFormatError(f"file is {what} without a prodkit manifest", value=str(p),
-                                  fix="export it with export_torchscript (or load_exported(path, require_manifest=False) for plain TorchScript)",
-                                  path=str(p), kind=kind)
+        hit = [n for n in zf.namelist() if n.endswith(f"/extra/{MANIFEST_NAME}")]
+        if not hit: raise _no_manifest(p, _archive_kind(zf.namelist()))
         try: m = json.loads(zf.read(hit[0]).decode("utf-8"))
         except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, OSError, EOFError) as e:
-            raise FileFormatError(f"the manifest inside the artifact is corrupt: {type(e).__name__}: {e}", value=str(p),
+            raise FileFormatError(f"the manifest inside the artifact is corrupt: {type(e).__name__}: {e}",
+                                  value=str(p),
                                   fix="re-export the model with export_torchscript", path=str(p)) from e
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise FileFormatError("the artifact's manifest is not a prodkit export manifest", value=str(p),
                               fix="re-export the model with export_torchscript", path=str(p))
     return m
 
+# %% ../nbs/40_export.ipynb #4ad08510
+def read_manifest(path) -> dict:
+    "Read the prodkit manifest stored inside an exported artifact, without loading the model."
+    return _manifest_of(*_read_artifact(path))
+
 # %% ../nbs/40_export.ipynb #33600125
-def load_exported(path, # an artifact written by export_torchscript
-                  *, require_manifest:bool=True, # False also loads plain TorchScript files (manifest None)
-                  trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
-                  expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256 (e.g. the validated one)
-                  ) -> tuple:
-    "Load an exported artifact after checking its digest and inspecting it: returns `(module, manifest)`, in eval mode on the CPU."
-    p, data = _read_artifact(path)
-    _check_digest(data, expect_sha256, p, "exported artifact")
+def _check_zip(p, data):
     with _open_archive(p, data) as zf:                  # a clear message for what is not a zip archive at all
         try: bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as e: bad = f"{type(e).__name__}: {e}"
     if bad is not None:
         raise FileFormatError(f"the artifact is damaged: entry {bad} fails its zip checksum", value=str(p),
                               fix="copy the file again or re-export it", path=str(p))
+
+# %% ../nbs/40_export.ipynb #7191f013
+def load_exported(path, # an artifact written by export_torchscript
+                  *, require_manifest:bool=True, # False also loads plain TorchScript files (manifest None)
+                  trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
+                  expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256 (e.g. the validated one)
+                  ) -> tuple:
+    "Load an exported artifact after checking its digest and inspecting it: `(module, manifest)`, eval mode, CPU."
+    p, data = _read_artifact(path)
+    _check_digest(data, expect_sha256, p, "exported artifact")
+    _check_zip(p, data)
     kind = check_artifact(data, name=f"exported artifact {p}", trust=trust)
-    try: manifest = _manifest_of(p, data); artifact = manifest.get("artifact")
+    try: manifest = _manifest_of(p, data)
     except FileFormatError as e:
         if require_manifest or getattr(e, "kind", None) != "torchscript": raise
-        manifest, artifact = None, "torchscript"
+        manifest = None
+    artifact = manifest.get("artifact") if manifest is not None else "torchscript"
     if kind != artifact:
-        raise FileFormatError(f"the manifest says the artifact is {artifact!r} but the archive is {kind!r}", value=str(p),
+        raise FileFormatError(f"the manifest says the artifact is {artifact!r} but the archive is {kind!r}",
+                              value=str(p),
                               fix="re-export the model with export_torchscript", path=str(p))
-    if manifest is not None and str(manifest.get("torch_version", "")).split(".")[:2] != torch.__version__.split(".")[:2]:
-        warnings.warn(f"{p} was exported with torch {manifest.get('torch_version')} and is loaded with torch {torch.__version__}; "
-                      "re-check parity (export_torchscript) before serving it", UserWarning)
+    if manifest is not None and str(manifest.get("torch_version",
+                                                 "")).split(".")[:2] != torch.__version__.split(".")[:2]:
+        warnings.warn(f"{p} was exported with torch {manifest.get('torch_version')} and is loaded with torch "
+                      f"{torch.__version__}; re-check parity (export_torchscript) before serving it", UserWarning)
     try: module = _from_bytes(data, artifact)
     except Exception as e:
         raise FileFormatError(f"the artifact could not be loaded as {artifact}: {_first_line(e)}", value=str(p),
-                              fix="the file is damaged or was written by an incompatible torch; re-export it", path=str(p)) from e
+                              fix="the file is damaged or was written by an incompatible torch; re-export it",
+                              path=str(p)) from e
     return module, manifest
 
+# %% ../nbs/40_export.ipynb #cf24bc1d
 class _Program(nn.Module):
-    "Holds a `.pt2` program's module without registering it, so `eval()` (which torch refuses on it) does not reach it."
-    def __init__(self, gm): super().__init__(); object.__setattr__(self, "program", gm)
+    "Holds a `.pt2` program's module unregistered, so `eval()` (which torch refuses on it) does not reach it."
+    def __init__(self, gm):
+        super().__init__()
+        object.__setattr__(self, "program", gm)
     def forward(self, *args): return self.program(*args)
 
+# %% ../nbs/40_export.ipynb #a43f39e1
+def _manifest_error(path, what, value, key, fix="re-export the model") -> FileFormatError:
+    return FileFormatError(f"the artifact's manifest {what}", value=value, fix=fix, path=str(path), key=key)
+
+def _reading(m:dict, path) -> dict:
+    "Predictor arguments from a manifest: adapter, task, output and classes, each checked."
+    try: adapter = TabularAdapter.from_dict(m["adapter"]) if m.get("adapter") else None
+    except (ProdkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise _manifest_error(path,
+                              f"has a malformed 'adapter': {getattr(e, 'what', None) or f'{type(e).__name__}: {e}'}",
+                              str(path), "adapter",
+                              "re-export the model with export_torchscript(..., adapter=adapter)") from e
+    classes, output, task = m.get("classes"), m.get("output") or "auto", m.get("task")
+    if task not in TASKS:
+        raise _manifest_error(path, "does not say whether the model is a classifier or a regressor (key 'task')", task,
+                              "task",
+                              "re-export the model with this prodkit (export_torchscript records the task)")
+    if classes is not None and not (isinstance(classes, list)
+                                    and all(c is None or isinstance(c, (str, int, float, bool)) for c in classes)):
+        raise _manifest_error(path, "key 'classes' must be a list of labels", classes, "classes")
+    if not isinstance(output, str) or output not in OUTPUTS:
+        raise _manifest_error(path, "key 'output' names an unknown output kind", output, "output")
+    if task == "regression": output, classes = "auto", None
+    return dict(adapter=adapter, task=task, output=output, classes=classes)
+
+# %% ../nbs/40_export.ipynb #c38d6014
 def exported_predictor(path, *, batch_size:int=4096,
                        trust:bool=False, # load what the inspection refuses (only for artifacts from a trusted source)
                        expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
                       ) -> Predictor:
-    "A `Predictor` over an exported artifact, using the adapter, output kind and classes stored in its manifest."
+    "A `Predictor` over an exported artifact, using the adapter, task, output kind and classes stored in its manifest."
     module, m = load_exported(path, trust=trust, expect_sha256=expect_sha256)
-    try: adapter = TabularAdapter.from_dict(m["adapter"]) if m.get("adapter") else None
-    except (ProdkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-        raise FileFormatError(f"the artifact's manifest has a malformed 'adapter': {getattr(e, 'what', None) or f'{type(e).__name__}: {e}'}", value=str(path),
-                              fix="re-export the model with export_torchscript(..., adapter=adapter)", path=str(path), key="adapter") from e
-    classes, output, task = m.get("classes"), m.get("output") or "auto", m.get("task")
-    if task not in TASKS:
-        raise FileFormatError("the artifact's manifest does not say whether the model is a classifier or a regressor (key 'task')", value=task,
-                              fix="re-export the model with this prodkit (export_torchscript records the task)", path=str(path), key="task")
-    if classes is not None and not (isinstance(classes, list) and all(c is None or isinstance(c, (str, int, float, bool)) for c in classes)):
-        raise FileFormatError("the artifact's manifest key 'classes' must be a list of labels", value=classes, fix="re-export the model", path=str(path), key="classes")
-    if not isinstance(output, str) or output not in OUTPUTS:
-        raise FileFormatError(f"the artifact's manifest key 'output' names an unknown output kind", value=output, fix="re-export the model", path=str(path), key="output")
     if m.get("artifact") == "pt2": module = _Program(module)
-    if task == "regression": output, classes = "auto", None
-    return Predictor(module, adapter=adapter, task=task, output=output, classes=classes, batch_size=batch_size)
+    return Predictor(module, batch_size=batch_size, **_reading(m, path))
 
 # %% ../nbs/40_export.ipynb #3b9d0721
-def _spec(inputs, dynamic:bool) -> list:
-    return [{"name": f"input{i}", "shape": [None if dynamic else int(t.shape[0]), *map(int, t.shape[1:])],
-             "dtype": str(t.dtype).replace("torch.", ""), "dynamic_batch": dynamic} for i, t in enumerate(inputs)]
+def _check_path(path, method) -> tuple:
+    "The path, and the methods to try: '.pt2' means torch.export, anything else TorchScript."
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ParameterError("path must be a file path", value=path, fix="pass e.g. 'model.pt' or 'model.pt2'")
+    p = Path(path)
+    if p.is_dir(): raise ParameterError("path is a folder, not a file", value=str(p),
+                                        fix="pass a file path such as out/model.pt")
+    pt2 = p.suffix == ".pt2"
+    if method == "export" and not pt2:
+        raise ParameterError("method='export' writes a torch.export archive, whose file name must end in .pt2",
+                             value=str(p),
+                             fix=f"use path {p.with_suffix('.pt2').name!r}, or method='script' for TorchScript")
+    if method in ("script", "trace") and pt2:
+        raise ParameterError(f"method={method!r} writes TorchScript, but the path ends in .pt2 (torch.export's)",
+                             value=str(p), fix="use a .pt path for TorchScript, or method='export' for .pt2")
+    return p, (["export"] if pt2 else ["script", "trace"]) if method == "auto" else [method]
 
-def _out_spec(out) -> list:
-    return [{"path": p, "shape": [None, *map(int, t.shape[1:])] if t.ndim else [], "dtype": str(t.dtype).replace("torch.", "")}
-            for p, t in _leaves(out)]
-
-def _records(df:pd.DataFrame) -> list:
-    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
-
-def _check_args(model, path, method, rtol, atol, repeats, rows, output):
+# %% ../nbs/40_export.ipynb #c133aebd
+def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be a torch nn.Module", value=type(model).__name__,
                              fix="pass the model object (a module, not a state dict or a function)")
     check_choice("method", method, ["auto", "script", "trace", "export"])
+    if task is not None: check_choice("task", task, TASKS)
     if output is not None: check_choice("output", output, OUTPUTS)
-    check_positive("rtol", rtol, allow_zero=True); check_positive("atol", atol, allow_zero=True)
+    check_positive("rtol", rtol, allow_zero=True)
+    check_positive("atol", atol, allow_zero=True)
     check_positive("repeats", repeats, allow_zero=True, integer=True)
-    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        raise ParameterError("path must be a file path", value=path, fix="pass e.g. 'model.pt' or 'model.pt2'")
-    p = Path(path)
-    if p.is_dir(): raise ParameterError("path is a folder, not a file", value=str(p), fix="pass a file path such as out/model.pt")
-    pt2 = p.suffix == ".pt2"
-    if method == "export" and not pt2:
-        raise ParameterError("method='export' writes a torch.export archive, whose file name must end in .pt2", value=str(p),
-                             fix=f"use path {p.with_suffix('.pt2').name!r}, or method='script' for TorchScript")
-    if method in ("script", "trace") and pt2:
-        raise ParameterError(f"method={method!r} writes TorchScript, but the path ends in .pt2 (torch.export's format)", value=str(p),
-                             fix="use a .pt path for TorchScript, or method='export' for .pt2")
-    return p, (["export"] if pt2 else ["script", "trace"]) if method == "auto" else [method]
+    p, methods = _check_path(path, method)
+    if quantize and methods == ["export"]:
+        raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(p),
+                             fix="export to a .pt path with quantize=True, or drop quantize for .pt2")
+    unknown = sorted(set(quant_bounds or {}) - set(QUANT_BOUNDS))
+    if unknown: raise ParameterError(f"unknown quant_bounds keys {unknown}", value=quant_bounds,
+                                     fix=f"use keys of {sorted(QUANT_BOUNDS)}")
+    return p, methods
 
+# %% ../nbs/40_export.ipynb #53f47c79
 def _eager_refs(model, checks) -> tuple:
     refs, skipped = {}, {}
     for name, inp in checks.items():
@@ -566,14 +692,31 @@ def _eager_refs(model, checks) -> tuple:
     sizes = {int(checks[n][0].shape[0]) for n in refs}
     n_rows = sum(int(checks[n][0].shape[0]) for n in refs)
     if len(sizes) < 2 or n_rows < min(256, sum(int(c[0].shape[0]) for c in checks.values())):
-        raise ModelError(f"the eager model accepted only {n_rows} rows in batch sizes {sorted(sizes)} of the parity checks, "
-                         f"too few to check an artifact: {'; '.join(f'{k}: {v}' for k, v in list(skipped.items())[:3])}",
-                         fix="make the model accept any batch size (batch on dimension 0), or pass check_inputs it accepts")
-    again = _call(model, checks["given"])
-    if not compare_outputs(refs["given"], again, rtol=0, atol=0)["passed"]:
-        raise ModelError("the model gives different outputs for the same inputs in eval mode, so parity cannot be checked",
+        why = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:3])
+        raise ModelError(f"the eager model accepted only {n_rows} rows in batch sizes {sorted(sizes)} of the parity "
+                         "checks, "
+                         f"too few to check an artifact: {why}",
+                         fix="make the model accept any batch size (batch on dimension 0), or pass other check_inputs")
+    if not compare_outputs(refs["given"], _call(model, checks["given"]), rtol=0, atol=0)["passed"]:
+        raise ModelError("the model gives different outputs for the same inputs in eval mode: parity is uncheckable",
                          fix="remove randomness from forward (dropout outside eval, sampling) before exporting")
     return refs, skipped
+
+# %% ../nbs/40_export.ipynb #9774fc1f
+def _choose(model, methods, inputs, refs, checks, path, bar, **kw) -> tuple:
+    attempts = {}
+    for m in methods:
+        bar.set_postfix_str(m)
+        built, reason, notes, _ = _build(m, model, inputs, refs, checks, **kw)
+        bar.update()
+        attempts[m] = reason
+        attempts.update({f"{m}/{v}": why for v, why in notes.items()})
+        if built is not None: return built, attempts
+    why = "; ".join(f"{m}: {attempts[m]}" for m in methods)
+    raise ExportError(f"no export method gave an artifact that matches the eager {type(model).__name__}: {why}",
+                      fix=("make forward scriptable and replace data-dependent branches on tensor values with "
+                           "torch.where (or torch.cond for .pt2); nothing was written"),
+                      reasons={m: attempts[m] for m in methods}, attempts=attempts, path=str(path))
 
 # %% ../nbs/40_export.ipynb #fa929ade
 def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame:
@@ -588,51 +731,114 @@ def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame
         out.append({"batch_size": int(inp[0].shape[0]), **t})
     return pd.DataFrame(out)
 
-def _manifest(model, inputs, ref_out, ship, chosen, checks_df, quant, attempts, clf, rtol, atol, *, adapter, schema,
-              task, output, classes, manifest, seed) -> dict:
-    schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
+# %% ../nbs/40_export.ipynb #340ee3f4
+def _spec(inputs, dynamic:bool) -> list:
+    return [{"name": f"input{i}", "shape": [None if dynamic else int(t.shape[0]), *map(int, t.shape[1:])],
+             "dtype": str(t.dtype).replace("torch.", ""), "dynamic_batch": dynamic} for i, t in enumerate(inputs)]
+
+def _out_spec(out) -> list:
+    return [{"path": p, "shape": [None, *map(int, t.shape[1:])] if t.ndim else [],
+             "dtype": str(t.dtype).replace("torch.", "")}
+            for p, t in _leaves(out)]
+
+def _finite(v): return None if isinstance(v, float) and not math.isfinite(v) else v
+
+def _records(df:pd.DataFrame) -> list: return [{k: _finite(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+# %% ../nbs/40_export.ipynb #ea82b504
+def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
     shipped = checks_df[checks_df.candidate == ("quantized" if quant.get("kept") else "exported")]
+    return {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
+            "max_abs_err": float(shipped.max_abs_err.max()), "max_rel_err": float(shipped.max_rel_err.max()),
+            "agreement": _weighted_agreement(shipped), "n_rows": int(shipped.batch_size.sum()),
+            "batch_sizes": sorted({int(b) for b in shipped.batch_size}),
+            "checks": _records(checks_df.drop(columns=["note"]))}
+
+# %% ../nbs/40_export.ipynb #0110c53c
+def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, atol, *, adapter, schema, task, output,
+              classes, manifest, seed) -> dict:
+    schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
     if manifest is not None and hasattr(manifest, "to_dict"): manifest = manifest.to_dict()
     return {
-        "format": FORMAT, "format_version": 1, "artifact": ship["artifact"], "method": ship["method"], "variant": ship["variant"],
-        "quantized": bool(quant.get("kept", False)), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__, "python_version": platform.python_version(), "model_class": type(model).__name__,
-        "inputs": _spec(inputs, dynamic=True), "outputs": _out_spec(ref_out), "classifier": clf,
-        "task": task, "output": output, "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
-        "parity": {"passed": True, "rtol": rtol, "atol": atol, "seed": seed,
-                   "max_abs_err": float(shipped.max_abs_err.max()), "max_rel_err": float(shipped.max_rel_err.max()),
-                   "agreement": _weighted_agreement(shipped),
-                   "n_rows": int(shipped.batch_size.sum()), "batch_sizes": sorted({int(b) for b in shipped.batch_size}),
-                   "checks": _records(checks_df.drop(columns=["note"]))},
-        "quantization": {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in quant.items()} or None,
+        "format": FORMAT, "format_version": 1,
+        "artifact": ship["artifact"], "method": ship["method"], "variant": ship["variant"],
+        "quantized": bool(quant.get("kept",
+                                    False)), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch_version": torch.__version__, "python_version": platform.python_version(),
+        "model_class": type(model).__name__,
+        "inputs": _spec(inputs, dynamic=True), "outputs": _out_spec(ref_out),
+        "task": task, "output": output,
+        "classes": None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes],
+        "parity": _parity_record(checks_df, quant, rtol, atol, seed),
+        "quantization": {k: _finite(v) for k, v in quant.items()} or None,
         "attempts": attempts,
-        "fingerprints": {"model": fingerprint_model(model), "schema": fingerprint_schema(schema) if schema is not None else None},
+        "fingerprints": {"model": fingerprint_model(model),
+                         "schema": fingerprint_schema(schema) if schema is not None else None},
         "code": code_version(),
         "schema": schema.to_dict() if schema is not None else None,
         "adapter": adapter.to_dict() if adapter is not None else None,
         "versioning": manifest,
     }
 
+# %% ../nbs/40_export.ipynb #b168b7e8
 def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float) -> int:
-    "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename into place."
+    "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename it."
     path.parent.mkdir(parents=True, exist_ok=True)
     data = _to_bytes(ship["program"], ship["artifact"], man)
-    r = compare_outputs(_call(ship["module"], inputs), _call(_from_bytes(data, ship["artifact"]), inputs), rtol=rtol, atol=atol)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")   # O_EXCL: never follows a planted link
+    r = compare_outputs(_call(ship["module"], inputs), _call(_from_bytes(data, ship["artifact"]), inputs), rtol=rtol,
+                        atol=atol)
+    # O_EXCL: never follows a planted link
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp)
     try:
-        with os.fdopen(fd, "wb") as f: os.fchmod(f.fileno(), 0o644); f.write(data); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         if not r["passed"] or _manifest_of(tmp, data)["method"] != man["method"]:
-            raise ExportError("the written artifact does not reproduce the checked outputs", value=r["note"], path=str(path),
+            raise ExportError("the written artifact does not reproduce the checked outputs", value=r["note"],
+                              path=str(path),
                               reasons={"write": r["note"]}, fix="report this as a bug; nothing was written")
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
     return path.stat().st_size
 
+# %% ../nbs/40_export.ipynb #77c338dc
+def _task_of(task, ref, output, classes) -> str:
+    if task is not None: return task
+    clf = _is_classifier(ref) or output in ("logits", "proba") or (classes is not None and len(classes) >= 2)
+    return "classification" if clf else "regression"
+
+# %% ../nbs/40_export.ipynb #fb8eee89
+def _checks_frame(rows, skipped, checks) -> pd.DataFrame:
+    "Parity rows of every candidate, plus a row per check the eager model refused."
+    extra = [dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]), max_abs_err=np.nan,
+                  max_rel_err=np.nan, agreement=np.nan, passed=False, note=why) for name, why in skipped.items()]
+    return pd.concat([pd.DataFrame(rows), pd.DataFrame(extra)], ignore_index=True) if extra else pd.DataFrame(rows)
+
+# %% ../nbs/40_export.ipynb #aaca6c3f
+def _check_labels(labels, inputs):
+    n = None if labels is None else len(np.asarray(labels).reshape(-1))
+    if n is not None and n != inputs[0].shape[0]:
+        raise DataError(f"labels has {n} values for {inputs[0].shape[0]} example rows", value=n,
+                        fix="pass one true label per row of example_inputs")
+
+def _with_quantized(model, chosen, inputs, refs, checks, *, quantize, quant_bounds, labels, bar, **kw) -> tuple:
+    "The int8 candidate's info, program and parity rows (nothing when `quantize` is off)."
+    if not quantize: return {}, None, []
+    bar.set_postfix_str("quantize")
+    bounds = {**QUANT_BOUNDS, **(quant_bounds or {})}
+    quant, qbuilt, qrows = _quantize(model, chosen["method"], inputs, refs, checks, labels=labels, bounds=bounds, **kw)
+    quant["float_size_bytes"] = chosen["size"]
+    bar.update()
+    return quant, qbuilt, qrows
+
 # %% ../nbs/40_export.ipynb #9bd30763
 def export_torchscript(model:nn.Module, # the eager model to export
-                       example_inputs, # tensor / array / tuple of tensors (batch on dim 0), or a DataFrame with `adapter`
+                       # tensor / array / tuple of tensors (batch on dim 0), or a DataFrame with `adapter`
+                       example_inputs,
                        path, # where to write: '.pt2' means torch.export, anything else TorchScript
                        *, method:str="auto", # 'auto', 'script', 'trace' or 'export'
                        check_inputs:Sequence=None, # more input batches to check parity on
@@ -641,73 +847,49 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        quantize:bool=False, # try dynamic int8 quantization of nn.Linear layers
                        quant_bounds:dict=None, # bounds overriding QUANT_BOUNDS
                        labels=None, # true labels of the example rows, for the quantization accuracy check
-                       classifier:bool=None, # report agreement; None: 2-D output with >= 2 columns, or output/classes given
-                       adapter:TabularAdapter=None, schema:Schema=None, # stored in the manifest (schema defaults to the adapter's)
-                       task:str=None, # 'classification' or 'regression', stored in the manifest; None: decided from `classifier` and the outputs
-                       output:str=None, classes:Sequence=None, # how to read the outputs (see Predictor), stored in the manifest
+                       task:str=None, # 'classification' (argmax agreement reported) or 'regression'; None: inferred
+                       output:str=None, classes:Sequence=None, # how to read a classifier's outputs (see Predictor)
+                       # stored in the manifest (schema defaults to the adapter's)
+                       adapter:TabularAdapter=None, schema:Schema=None,
                        manifest=None, # a versioning.Manifest or dict stored in the artifact's manifest
                        rows:int=256, # rows of the generated parity batches
                        repeats:int=30, # timed calls per latency measurement (0: skip timing)
                        seed:int=0, # seed of the generated inputs
                        progress:bool=False) -> ExportReport:
-    "Export `model` to TorchScript or `.pt2`, verified by parity on given and generated inputs; raise `ExportError` if nothing passes."
-    path, methods = _check_args(model, path, method, rtol, atol, repeats, rows, output)
-    if quantize and methods == ["export"]:
-        raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(path),
-                             fix="export to a .pt path with quantize=True, or drop quantize for .pt2")
-    unknown = sorted(set(quant_bounds or {}) - set(QUANT_BOUNDS))
-    if unknown: raise ParameterError(f"unknown quant_bounds keys {unknown}", value=quant_bounds, fix=f"use keys of {sorted(QUANT_BOUNDS)}")
+    "Export `model` to TorchScript or `.pt2`, checked by parity on given and generated inputs, or raise `ExportError`."
+    path, methods = _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds)
     from tqdm.auto import tqdm
-    was_training = model.training; model.eval()
+    was_training = model.training
+    model.eval()
     try:
         inputs = _as_inputs(example_inputs, adapter=adapter)
-        if labels is not None and len(np.asarray(labels).reshape(-1)) != inputs[0].shape[0]:
-            raise DataError(f"labels has {len(np.asarray(labels).reshape(-1))} values for {inputs[0].shape[0]} example rows", value=len(np.asarray(labels).reshape(-1)),
-                            fix="pass one true label per row of example_inputs")
+        _check_labels(labels, inputs)
         checks = parity_inputs(inputs, check_inputs=check_inputs, seed=seed, rows=rows)
         refs, skipped = _eager_refs(model, checks)
-        if task is not None: check_choice("task", task, TASKS)
-        clf = (task == "classification" if task is not None else _is_classifier(refs["given"]) or output in ("logits", "proba")
-               or (classes is not None and len(classes) >= 2)) if classifier is None else bool(classifier)
-        kw = dict(rtol=rtol, atol=atol, classifier=clf, threshold=0.5 if output == "proba" else 0.0, optimize=optimize)
-        bar = tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress)
-        attempts, chosen, rows_all = {}, None, []
-        for m in methods:
-            bar.set_postfix_str(m)
-            built, reason, notes, last = _build(m, model, inputs, refs, checks, **kw); bar.update()
-            attempts[m] = reason
-            attempts.update({f"{m}/{v}": why for v, why in notes.items()})
-            if built is not None: chosen = built; break
-        if chosen is None:
-            bar.close()
-            why = "; ".join(f"{m}: {attempts[m]}" for m in methods)
-            raise ExportError(f"no export method gave an artifact that matches the eager {type(model).__name__}: {why}",
-                              fix=("make forward scriptable and replace data-dependent branches on tensor values with "
-                                   "torch.where (or torch.cond for .pt2); nothing was written"),
-                              reasons={m: attempts[m] for m in methods}, attempts=attempts, path=str(path))
-        rows_all += chosen["rows"]
-        quant, qbuilt = {}, None
-        if quantize:
-            bar.set_postfix_str("quantize")
-            bounds = {**QUANT_BOUNDS, **(quant_bounds or {})}
-            quant, qbuilt, qrows = _quantize(model, chosen["method"], inputs, refs, checks, labels=labels, bounds=bounds, **kw)
-            rows_all += qrows; bar.update()
-            quant["float_size_bytes"] = chosen["size"]
-        ship = qbuilt if quant.get("kept") else chosen
-        bar.set_postfix_str("timing")
-        latency = _latency(model, chosen, qbuilt, checks, rows, repeats, quant.get("kept", False)); bar.update()
-        checks_df = pd.DataFrame(rows_all)
-        for name, why in skipped.items():
-            checks_df = pd.concat([checks_df, pd.DataFrame([dict(candidate="skipped", check=name, batch_size=int(checks[name][0].shape[0]),
-                                   max_abs_err=np.nan, max_rel_err=np.nan, agreement=np.nan, passed=False, note=why)])], ignore_index=True)
-        man = _manifest(model, inputs, refs["given"], ship, chosen, checks_df, quant, attempts, clf, rtol, atol,
-                        adapter=adapter, schema=schema, task=task or ("classification" if clf else "regression"), output=output, classes=classes, manifest=manifest, seed=seed)
-        size = _write(path, ship, man, inputs, rtol, atol)
-        bar.update(); bar.close()
+        task = _task_of(task, refs["given"], output, classes)
+        kw = dict(rtol=rtol, atol=atol, agreement=task == "classification",
+                  threshold=0.5 if output == "proba" else 0.0,
+                  optimize=optimize)
+        with tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress) as bar:
+            chosen, attempts = _choose(model, methods, inputs, refs, checks, path, bar, **kw)
+            quant, qbuilt, qrows = _with_quantized(model, chosen, inputs, refs, checks, quantize=quantize,
+                                                   quant_bounds=quant_bounds, labels=labels, bar=bar, **kw)
+            rows_all = chosen["rows"] + qrows
+            ship = qbuilt if quant.get("kept") else chosen
+            bar.set_postfix_str("timing")
+            latency = _latency(model, chosen, qbuilt, checks, rows, repeats, quant.get("kept", False))
+            bar.update()
+            checks_df = _checks_frame(rows_all, skipped, checks)
+            man = _manifest(model, inputs, refs["given"], ship, checks_df, quant, attempts, rtol, atol,
+                            adapter=adapter,
+                            schema=schema, task=task, output=output, classes=classes, manifest=manifest, seed=seed)
+            size = _write(path, ship, man, inputs, rtol, atol)
+            bar.update()
     finally:
         model.train(was_training)
-    return ExportReport(path=str(path), method=ship["method"], artifact=ship["artifact"], variant=ship["variant"], passed=True,
-                        classifier=clf, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
+    return ExportReport(path=str(path), method=ship["method"], artifact=ship["artifact"], variant=ship["variant"],
+                        passed=True,
+                        task=task, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
                         size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed)
 
 # %% ../nbs/40_export.ipynb #e3455304
@@ -725,23 +907,59 @@ class SkewReport(Report):
     note: str = ""
 
     def _summary(self) -> dict:
-        return {"n_rows": self.n_rows, "max_abs_diff": self.max_abs_diff, "agreement": self.agreement, "passed": self.passed,
+        return {"n_rows": self.n_rows, "max_abs_diff": self.max_abs_diff, "agreement": self.agreement,
+                "passed": self.passed,
                 "n_skewed_features": int((self.features.max_abs_diff > self.atol).sum())}
-    def to_frame(self) -> pd.DataFrame: return self.features.sort_values("max_abs_diff", ascending=False).reset_index(drop=True)
+    def to_frame(self) -> pd.DataFrame: return self.features.sort_values("max_abs_diff",
+                                                                         ascending=False).reset_index(drop=True)
     def headline(self) -> str:
         s = self.summary
-        return (f"serving skew {'none' if self.passed else 'FOUND'}: max output diff {s['max_abs_diff']:.2g} over {self.n_rows} rows, "
-                f"{s['n_skewed_features']} skewed features" + (f" ({self.note})" if self.note else ""))
-    def _plot(self, ax):
-        fr = self.to_frame().head(20)
-        ax.barh(range(len(fr)), fr.max_abs_diff.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12),
-                color=["tab:red" if v > self.atol else "tab:green" for v in fr.max_abs_diff])
-        ax.set_yticks(range(len(fr)), fr.feature.astype(str).tolist(), parse_math=False)   # feature names drawn as written: a `$` is no mathtext
-        ax.set_xscale("log"); ax.invert_yaxis(); ax.axvline(self.atol, ls="--", c="k", lw=1)
-        ax.set_xlabel("max abs difference of the encoded feature (log; 1e-12 = identical)")
-        ax.set_title(f"training vs serving encoding; outputs differ by up to {self.max_abs_diff:.2g}")
-        return ax
+        return (f"serving skew {'none' if self.passed else 'FOUND'}: max output diff {s['max_abs_diff']:.2g} over "
+                f"{self.n_rows} rows, {s['n_skewed_features']} skewed features"
+                + (f" ({self.note})" if self.note else ""))
 
+# %% ../nbs/40_export.ipynb #8917359a
+@patch
+def _plot(self:SkewReport, ax):
+    fr = self.to_frame().head(20)
+    ax.barh(range(len(fr)), fr.max_abs_diff.replace([np.inf], np.nan).fillna(1e3).clip(lower=1e-12),
+            color=["tab:red" if v > self.atol else "tab:green" for v in fr.max_abs_diff])
+    # drawn as written: `$` is no mathtext
+    ax.set_yticks(range(len(fr)), fr.feature.astype(str).tolist(), parse_math=False)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.axvline(self.atol, ls="--", c="k", lw=1)
+    ax.set(xlabel="max abs difference of the encoded feature (log; 1e-12 = identical)",
+           title=f"training vs serving encoding; outputs differ by up to {self.max_abs_diff:.2g}")
+    return ax
+
+# %% ../nbs/40_export.ipynb #a7994916
+def _feature_mismatch(df, xs, xt, ns, nt, rtol, atol) -> SkewReport:
+    names = list(dict.fromkeys(nt + ns))
+    same = lambda n: n in ns and n in nt and np.array_equal(xs[:, ns.index(n)], xt[:, nt.index(n)])
+    missing, extra = [n for n in nt if n not in ns][:5], [n for n in ns if n not in nt][:5]
+    return SkewReport(n_rows=len(df), max_abs_diff=math.inf, agreement=None, passed=False, rtol=rtol, atol=atol,
+                      features=pd.DataFrame({"feature": names,
+                                             "max_abs_diff": [0.0 if same(n) else math.inf for n in names]}),
+                      row_diffs=np.full(len(df), np.inf),
+                      note=f"encoded features differ: missing in the artifact {missing}, extra {extra}")
+
+# %% ../nbs/40_export.ipynb #741d997b
+def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
+    "The serving-side Predictor, after checking both sides can encode raw rows."
+    if not isinstance(pipeline, Predictor):
+        raise ParameterError("pipeline must be a prodkit Predictor (eager model + training adapter)",
+                             value=type(pipeline).__name__,
+                             fix="pass Predictor(model, adapter=training_adapter, output=...)")
+    serving = artifact if isinstance(artifact, Predictor) else exported_predictor(artifact, trust=trust,
+                                                                                  expect_sha256=expect_sha256)
+    for who, p in (("the artifact", serving), ("the pipeline", pipeline)):
+        if p.adapter is None:
+            raise ParameterError(f"{who} has no adapter, so raw rows cannot be encoded", value=None,
+                                 fix="export with export_torchscript(..., adapter=adapter); give the pipeline one")
+    return serving
+
+# %% ../nbs/40_export.ipynb #bf32bfcc
 def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), or a Predictor over one
                        frame, # raw rows as the service receives them (DataFrame, CSV or Parquet path)
                        pipeline:Predictor, # the training-side pipeline: eager model + the training adapter
@@ -750,42 +968,34 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
                        expect_sha256:str=None, # refuse the artifact unless its bytes have this SHA-256
                       ) -> SkewReport:
     "Check that the exported artifact, fed through its saved adapter, predicts like the training-side pipeline."
-    check_positive("rtol", rtol, allow_zero=True); check_positive("atol", atol, allow_zero=True)
-    if not isinstance(pipeline, Predictor):
-        raise ParameterError("pipeline must be a prodkit Predictor (eager model + training adapter)", value=type(pipeline).__name__,
-                             fix="pass Predictor(model, adapter=training_adapter, output=...)")
-    serving = artifact if isinstance(artifact, Predictor) else exported_predictor(artifact, trust=trust, expect_sha256=expect_sha256)
-    for who, p in (("the artifact", serving), ("the pipeline", pipeline)):
-        if p.adapter is None:
-            raise ParameterError(f"{who} has no adapter, so raw rows cannot be encoded", value=None,
-                                 fix="export with export_torchscript(..., adapter=adapter) and give the pipeline adapter=")
+    check_positive("rtol", rtol, allow_zero=True)
+    check_positive("atol", atol, allow_zero=True)
+    serving = _pipelines(artifact, pipeline, trust, expect_sha256)
     df = read_table(frame, name="frame")
     xs, xt = serving.adapter.encode(df), pipeline.adapter.encode(df)
     ns, nt = serving.adapter.feature_names_, pipeline.adapter.feature_names_
-    if ns != nt:
-        names = list(dict.fromkeys(nt + ns))
-        diff = [0.0 if (n in ns and n in nt and np.array_equal(xs[:, ns.index(n)], xt[:, nt.index(n)])) else math.inf for n in names]
-        missing = [n for n in nt if n not in ns][:5]; extra = [n for n in ns if n not in nt][:5]
-        return SkewReport(n_rows=len(df), max_abs_diff=math.inf, agreement=None, passed=False, rtol=rtol, atol=atol,
-                          features=pd.DataFrame({"feature": names, "max_abs_diff": diff}), row_diffs=np.full(len(df), np.inf),
-                          note=f"encoded features differ: missing in the artifact {missing}, extra {extra}")
-    feats = pd.DataFrame({"feature": nt, "max_abs_diff": np.abs(xs.astype(np.float64) - xt).max(0) if len(df) else 0.0})
+    if ns != nt: return _feature_mismatch(df, xs, xt, ns, nt, rtol, atol)
+    feats = pd.DataFrame({"feature": nt,
+                          "max_abs_diff": np.abs(xs.astype(np.float64) - xt).max(0) if len(df) else 0.0})
     rt, rs = pipeline.raw(df), serving.raw(df)
     if rt.shape != rs.shape:
-        return SkewReport(n_rows=len(df), max_abs_diff=math.inf, agreement=None, passed=False, rtol=rtol, atol=atol, features=feats,
+        return SkewReport(n_rows=len(df), max_abs_diff=math.inf, agreement=None, passed=False, rtol=rtol, atol=atol,
+                          features=feats,
                           row_diffs=np.full(len(df), np.inf), note=f"output shapes differ: {rs.shape} vs {rt.shape}")
     d = np.abs(rs.astype(np.float64) - rt)
     agree = None
     if pipeline.task != "regression":
-        agree = float(np.mean(np.asarray(serving.predict(df)).astype(str) == np.asarray(pipeline.predict(df)).astype(str)))
+        labels = [np.asarray(p.predict(df)).astype(str) for p in (serving, pipeline)]
+        agree = float(np.mean(labels[0] == labels[1]))
     passed = bool((d <= atol + rtol * np.abs(rt)).all()) and (agree is None or agree == 1.0)
-    return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol, atol=atol,
+    return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol,
+                      atol=atol,
                       features=feats, row_diffs=d.max(1))
 
 # %% ../nbs/40_export.ipynb #710d08ad
 def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
     "Rows drawn uniformly within each feature's observed range / categories."
-    rng = np.random.default_rng(seed); cols = {}
+    rng, cols = np.random.default_rng(seed), {}
     for f in schema.features:
         if f.kind == "numeric":
             lo, hi = (f.min, f.max) if f.min is not None and f.max is not None else (0.0, 1.0)
@@ -795,10 +1005,38 @@ def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:
         elif f.kind == "categorical": cols[f.name] = rng.choice(np.asarray(f.categories or ["?"], dtype=object), n)
     return pd.DataFrame(cols)
 
+# %% ../nbs/40_export.ipynb #16efac84
+def _tensor_examples(b, model, data, shape, n_examples, seed) -> torch.Tensor:
+    "Example inputs for a model without an adapter: numeric `data` rows, else uniform values of the recorded shape."
+    if data is not None:
+        df = read_table(data, name="data").head(n_examples)
+        bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+        if bad: raise DataError(f"data for a model without an adapter must be numeric, but columns {bad[:5]} are not",
+                                fix="save the model with its adapter (save_bundle), or pass numeric rows")
+        x = torch.from_numpy(df.to_numpy(dtype="float32"))
+        return x.reshape(len(df), *shape) if shape else x
+    if shape: return torch.from_numpy(np.random.default_rng(seed).random((n_examples, *shape)).astype(np.float32))
+    raise ParameterError("the model has no adapter and no recorded input shape, so example inputs cannot be built",
+                         value=str(model), fix="pass data='rows.parquet' (numeric) or input_shape=(n_features,)")
+
+def _examples(b, model, data, input_shape, n_examples, seed):
+    if input_shape is not None and not (isinstance(input_shape, (tuple, list)) and input_shape and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in input_shape)):
+        raise ParameterError("input_shape must be positive integers (the shape of one input row)", value=input_shape,
+                             fix="e.g. input_shape=(1, 8, 8) for 8x8 images, or (30,) for 30 features")
+    if b.adapter is None:
+        shape = input_shape or ((b.meta.get("input") or {}).get("shape") or [None])[1:]
+        return _tensor_examples(b, model, data, shape, n_examples, seed)
+    if data is None: return b.adapter.transform(_rows_from_schema(b.adapter.schema, n_examples, seed))
+    df = read_table(data, name="data")
+    return b.adapter.transform(df.sample(n=min(n_examples, len(df)), random_state=seed))
+
+# %% ../nbs/40_export.ipynb #e057ef74
 def export_bundle(model, # a bundle folder written by versioning.save_bundle, or a TorchScript model file
                   out, # the artifact to write: '.pt2' for torch.export, anything else TorchScript
                   *, data=None, # raw rows (DataFrame, CSV or Parquet path) to draw example inputs from
-                  input_shape:Sequence[int]=None, # shape of one input row, when there is no adapter and no recorded shape
+                  # shape of one input row, when there is no adapter and no recorded shape
+                  input_shape:Sequence[int]=None,
                   n_examples:int=64, # example rows drawn from `data`, the schema, or at random
                   seed:int=0,
                   trust:bool=False, # load a model the inspection refuses (only from a trusted source)
@@ -807,31 +1045,17 @@ def export_bundle(model, # a bundle folder written by versioning.save_bundle, or
     "Export a bundle or TorchScript file from paths; keyword arguments go to `export_torchscript`."
     check_positive("n_examples", n_examples, integer=True)
     if not isinstance(model, (str, os.PathLike)):
-        raise ParameterError("model must be a path", value=type(model).__name__, fix="pass a bundle folder or a TorchScript file")
-    b = load_bundle(model, trust=trust, expect_sha256=expect_sha256); adapter = b.adapter
-    if input_shape is not None and not (isinstance(input_shape, (tuple, list)) and input_shape
-                                        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in input_shape)):
-        raise ParameterError("input_shape must be positive integers (the shape of one input row)", value=input_shape,
-                             fix="e.g. input_shape=(1, 8, 8) for 8x8 images, or (30,) for 30 features")
-    if adapter is not None:
-        if data is not None:
-            df = read_table(data, name="data"); df = df.sample(n=min(n_examples, len(df)), random_state=seed)
-        else: df = _rows_from_schema(adapter.schema, n_examples, seed)
-        x = adapter.transform(df)
-    else:
-        shape = input_shape or ((b.meta.get("input") or {}).get("shape") or [None])[1:]
-        if data is not None:
-            df = read_table(data, name="data").head(n_examples)
-            bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-            if bad: raise DataError(f"data for a model without an adapter must be numeric, but columns {bad[:5]} are not",
-                                    fix="save the model with its adapter (save_bundle), or pass numeric rows")
-            x = torch.from_numpy(df.to_numpy(dtype="float32"))
-            if shape: x = x.reshape(len(df), *shape)
-        elif shape:
-            x = torch.from_numpy(np.random.default_rng(seed).random((n_examples, *shape)).astype(np.float32))
-        else:
-            raise ParameterError("the model has no adapter and no recorded input shape, so example inputs cannot be built", value=str(model),
-                                 fix="pass data='rows.parquet' (numeric) or input_shape=(n_features,)")
-    for k, v in (("manifest", b.meta), ("adapter", adapter), ("task", b.predictor.task), ("output", b.predictor.output), ("classes", b.predictor.classes)):
+        raise ParameterError("model must be a path", value=type(model).__name__,
+                             fix="pass a bundle folder or a TorchScript file")
+    b = load_bundle(model, trust=trust, expect_sha256=expect_sha256)
+    task = b.predictor.task
+    if kwargs.get("task", task) != task:
+        raise ParameterError(f"task={kwargs['task']!r} contradicts the bundle, whose task is {task!r}",
+                             value=kwargs["task"],
+                             fix="leave task unset: export_bundle reads it from the bundle")
+    x = _examples(b, model, data, input_shape, n_examples, seed)
+    kwargs.update(task=task)
+    for k, v in (("manifest", b.meta), ("adapter", b.adapter), ("output", b.predictor.output), ("classes",
+                                                                                                b.predictor.classes)):
         kwargs.setdefault(k, v)
     return export_torchscript(b.model, x, out, seed=seed, **kwargs)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_load.ipynb #dee3483b
 from __future__ import annotations
-import gc, html, http.client, json, math, os, queue, sys, threading, time, urllib.parse
+import contextlib, gc, http.client, itertools, json, math, os, queue, re, sys, threading, time, urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +13,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from .core import (DataError, FileFormatError, ModelError, ParameterError, Predictor, ProdkitError, Report,
-                          check_choice, check_positive, get_ax)
+                          Scorer,
+                          as_predictor, check_choice, check_positive, escape, html_table)
 
 # %% auto #0
 __all__ = ['SCENARIOS', 'poisson_schedule', 'nearest_rank', 'percentile_ci', 'min_requests', 'trend_test', 'HTTPStatusError',
@@ -28,47 +30,53 @@ def poisson_schedule(qps:float, # mean arrival rate, requests per second
                      *, seed:int=0, # seed of the local generator
                      start_s:float=0.0) -> np.ndarray:
     "Arrival times (seconds, ascending) of a Poisson process at `qps` over `[start_s, start_s + duration_s)`."
-    check_positive("qps", qps); check_positive("duration_s", duration_s)
+    check_positive("qps", qps)
+    check_positive("duration_s", duration_s)
     rng = np.random.default_rng(seed)
     n_guess = int(qps * duration_s + 6 * math.sqrt(qps * duration_s) + 16)
-    gaps = rng.exponential(1.0 / qps, size=n_guess)
-    t = np.cumsum(gaps)
+    t = np.cumsum(rng.exponential(1.0 / qps, size=n_guess))
     while t[-1] < duration_s:
         t = np.concatenate([t, t[-1] + np.cumsum(rng.exponential(1.0 / qps, size=n_guess))])
     return start_s + t[t < duration_s]
 
 # %% ../nbs/10_load.ipynb #06aacd14
 def nearest_rank(samples, percentile:float) -> float:
-    "The nearest-rank `percentile` (0 < p <= 100) of `samples`: the value at rank ceil(p/100 * n) of the sorted samples."
+    "The nearest-rank `percentile` (0 < p <= 100) of `samples`: the value at rank ceil(p/100 * n) when sorted."
     x = np.sort(np.asarray(samples, dtype=float))
     if len(x) == 0: return float("nan")
     if not 0 < percentile <= 100:
-        raise ParameterError("percentile must be in (0, 100]", value=percentile, fix="pass e.g. 99 for the 99th percentile")
+        raise ParameterError("percentile must be in (0, 100]", value=percentile,
+                             fix="pass e.g. 99 for the 99th percentile")
     k = max(1, math.ceil(round(percentile / 100 * len(x), 9)))
     return float(x[k - 1])
 
+# %% ../nbs/10_load.ipynb #d71f2bc1
 def percentile_ci(samples, percentile:float, confidence:float=0.95) -> tuple:
-    "Exact order-statistic confidence interval `(low, high)` of the `percentile`; `None` where the data cannot bound it."
+    "Exact order-statistic confidence interval `(low, high)` of the `percentile`; `None` where data cannot bound it."
     from scipy.stats import binom
-    x = np.sort(np.asarray(samples, dtype=float)); n = len(x); p = percentile / 100
+    x = np.sort(np.asarray(samples, dtype=float))
+    n, p = len(x), percentile / 100
     if n == 0: return (None, None)
     a = (1 - confidence) / 2
     lo = int(binom.ppf(a, n, p))            # rank (1-based) of the lower order statistic
     hi = int(binom.ppf(1 - a, n, p)) + 1    # rank of the upper order statistic
     return (float(x[lo - 1]) if lo >= 1 else None, float(x[hi - 1]) if hi <= n else None)
 
+# %% ../nbs/10_load.ipynb #3f6372d6
 def min_requests(percentile:float, confidence:float=0.95) -> int:
     "Fewest samples whose order statistics can bound the `percentile` on both sides at `confidence`."
-    p = percentile / 100; a = (1 - confidence) / 2
+    p, a = percentile / 100, (1 - confidence) / 2
     if p >= 1: return sys.maxsize
     return int(math.ceil(math.log(a) / math.log(p)))
 
 # %% ../nbs/10_load.ipynb #c6a20074
 def trend_test(values, times=None) -> dict:
-    "Mann–Kendall test and Theil–Sen slope of `values` over `times`: `slope`, `tau`, `p_value` (one-sided, increasing), `n`."
+    "Mann–Kendall test and Theil–Sen slope of `values` over `times`: `slope`, `tau`, one-sided `p_value`, `n`."
     from scipy.stats import kendalltau, theilslopes
-    v = np.asarray(values, dtype=float); t = np.arange(len(v), dtype=float) if times is None else np.asarray(times, dtype=float)
-    keep = np.isfinite(v) & np.isfinite(t); v, t = v[keep], t[keep]
+    v = np.asarray(values, dtype=float)
+    t = np.arange(len(v), dtype=float) if times is None else np.asarray(times, dtype=float)
+    keep = np.isfinite(v) & np.isfinite(t)
+    v, t = v[keep], t[keep]
     if len(v) < 4 or np.ptp(v) == 0: return {"slope": 0.0, "tau": 0.0, "p_value": 1.0, "n": int(len(v))}
     tau, p2 = kendalltau(t, v)
     p = p2 / 2 if tau > 0 else 1 - p2 / 2
@@ -77,18 +85,23 @@ def trend_test(values, times=None) -> dict:
 # %% ../nbs/10_load.ipynb #8ada8463
 class HTTPStatusError(Exception):
     "A served model answered with a non-2xx HTTP status; counted as an error `HTTP <status>`."
-    def __init__(self, status, body=""): self.status = status; super().__init__(f"HTTP {status}: {body[:200]}")
+    def __init__(self, status, body=""):
+        self.status = status
+        super().__init__(f"HTTP {status}: {body[:200]}")
 
+# %% ../nbs/10_load.ipynb #c86486c9
 def _jsonify(x):
     if isinstance(x, torch.Tensor): return x.detach().cpu().tolist()
     if isinstance(x, np.ndarray): return x.tolist()
-    if isinstance(x, pd.DataFrame): return x.to_dict(orient="records")[0] if len(x) == 1 else x.to_dict(orient="records")
+    if isinstance(x, pd.DataFrame):
+        return x.to_dict(orient="records")[0] if len(x) == 1 else x.to_dict(orient="records")
     if isinstance(x, pd.Series): return {k: _jsonify(v) for k, v in x.items()}
     if isinstance(x, Mapping): return {str(k): _jsonify(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)): return [_jsonify(v) for v in x]
     if isinstance(x, np.generic): return x.item()
     return x
 
+# %% ../nbs/10_load.ipynb #16246906
 def _collate(items):
     f = items[0]
     if isinstance(f, torch.Tensor): return torch.stack(items)
@@ -96,6 +109,7 @@ def _collate(items):
     if isinstance(f, pd.DataFrame): return pd.concat(items, ignore_index=True)
     return list(items)
 
+# %% ../nbs/10_load.ipynb #c35980cb
 class _HTTPTarget:
     "POST JSON to a URL, one keep-alive connection per thread."
     def __init__(self, url, timeout_s):
@@ -103,41 +117,59 @@ class _HTTPTarget:
         self.url, self.host, self.port = url, u.hostname, u.port
         self.path = (u.path or "/") + (f"?{u.query}" if u.query else "")
         self.https, self.timeout_s, self.local = u.scheme == "https", timeout_s, threading.local()
+
     def _conn(self):
         c = getattr(self.local, "conn", None)
         if c is None:
             cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
             c = self.local.conn = cls(self.host, self.port, timeout=self.timeout_s)
         return c
-    def __call__(self, payload):
-        body = json.dumps(_jsonify(payload)).encode()
-        for attempt in (0, 1):
-            c = self._conn()
-            try:
-                c.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
-                r = c.getresponse(); data = r.read()
-                if r.will_close: c.close(); self.local.conn = None
-                break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
-                c.close(); self.local.conn = None
-                if attempt: raise
-        if not 200 <= r.status < 300: raise HTTPStatusError(r.status, data.decode("utf-8", "replace"))
-        return json.loads(data) if data else None
 
+    def _drop(self, c):
+        c.close()
+        self.local.conn = None
+
+# %% ../nbs/10_load.ipynb #9421373f
+_RETRY = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest)
+
+@patch
+def __call__(self:_HTTPTarget, payload):
+    body = json.dumps(_jsonify(payload)).encode()
+    for attempt in (0, 1):
+        c = self._conn()
+        try:
+            c.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            if r.will_close: self._drop(c)
+            break
+        except _RETRY:
+            self._drop(c)
+            if attempt: raise
+    if not 200 <= r.status < 300: raise HTTPStatusError(r.status, data.decode("utf-8", "replace"))
+    return json.loads(data) if data else None
+
+# %% ../nbs/10_load.ipynb #5edcda18
 def _load_file_target(path):
     p = Path(path)
     if not p.exists():
-        raise FileFormatError("model file does not exist", value=str(p), fix="pass the path of a TorchScript file or a model bundle folder", path=str(p))
+        raise FileFormatError("model file does not exist", value=str(p), path=str(p),
+                              fix="pass the path of a TorchScript file or a model bundle folder")
     if p.is_dir():
         from prodkit.versioning import load_bundle
-        return load_bundle(p).predictor
-    from prodkit.versioning import load_model_file   # inspects the archive before torch reads it; never a bare torch.jit.load
+        return load_bundle(p)
+    # inspects the archive before torch reads it; never a bare torch.jit.load
+    from prodkit.versioning import load_model_file
     try: return load_model_file(p)
     except ProdkitError: raise
     except Exception as e:
-        raise FileFormatError(f"model file could not be loaded as TorchScript: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}", value=str(p),
-                              fix="save the model with torch.jit.save (prodkit never loads pickles)", path=str(p)) from e
+        first = (str(e).splitlines() or [''])[0][:200]
+        raise FileFormatError(f"model file could not be loaded as TorchScript: {type(e).__name__}: {first}",
+                              value=str(p),
+                              fix="save the model with torch.jit.save (prodkit never loads pickles)",
+                              path=str(p)) from e
 
+# %% ../nbs/10_load.ipynb #2672436c
 @dataclass
 class LoadTarget:
     "A target in prodkit's calling convention: `call(item)` for one request, `call_batch(items)` for a batch."
@@ -146,61 +178,88 @@ class LoadTarget:
     kind: str   # callable | module | predictor | http
     name: str
 
-def as_load_target(target, # callable, nn.Module, TorchScript module/file, bundle folder, Predictor or http(s) URL
+# %% ../nbs/10_load.ipynb #ab07a47b
+def _is_model(x) -> bool:
+    "A Scorer, or a loaded bundle holding one: what `as_predictor` turns into the surface analyses call."
+    return isinstance(x, Scorer) or isinstance(getattr(x, "predictor", None), Scorer)
+
+def _predictor_target(target) -> LoadTarget:
+    pr = as_predictor(target, what="target")
+    def one(x): return pr(x if isinstance(x, pd.DataFrame) else _collate([x]))
+    inner = getattr(pr, "model", None)
+    name = f"{type(pr).__name__}({type(inner).__name__})" if inner is not None else type(pr).__name__
+    return LoadTarget(one, lambda items: pr(_collate(items)), "predictor", name)
+
+# %% ../nbs/10_load.ipynb #11ade08c
+def _module_target(m:nn.Module) -> LoadTarget:
+    m = m.eval()
+    def run(xb):
+        with torch.no_grad(): return m(xb)
+    def prep(items):
+        b = _collate(items)
+        return torch.as_tensor(b, dtype=torch.float32) if isinstance(b, np.ndarray) else b
+    return LoadTarget(lambda x: run(prep([x])), lambda items: run(prep(items)), "module", type(m).__name__)
+
+def _http_target(url:str, timeout_ms) -> LoadTarget:
+    if not urllib.parse.urlsplit(url).hostname:
+        raise ParameterError("the target URL has no host", value=url,
+                             fix="pass a URL like http://127.0.0.1:8080/predict")
+    h = _HTTPTarget(url, (timeout_ms / 1000 + 1.0) if timeout_ms else 60.0)
+    return LoadTarget(h, lambda items: h(list(items)), "http", url)
+
+# %% ../nbs/10_load.ipynb #db5db552
+# callable, nn.Module, TorchScript module/file, bundle folder, Scorer (Predictor) or http(s) URL
+def as_load_target(target,
                    *, timeout_ms:float=None) -> LoadTarget:
     "Wrap `target` so the harness can call it with one input or a batch of inputs."
     if isinstance(target, LoadTarget): return target
-    if isinstance(target, str) and target.startswith(("http://", "https://")):
-        u = urllib.parse.urlsplit(target)
-        if not u.hostname: raise ParameterError("the target URL has no host", value=target, fix="pass a URL like http://127.0.0.1:8080/predict")
-        h = _HTTPTarget(target, (timeout_ms / 1000 + 1.0) if timeout_ms else 60.0)
-        return LoadTarget(h, lambda items: h(list(items)), "http", target)
+    if isinstance(target, str) and target.startswith(("http://", "https://")): return _http_target(target, timeout_ms)
     if isinstance(target, (str, os.PathLike)): target = _load_file_target(target)
-    if isinstance(target, Predictor):
-        pr = target
-        def one(x): return pr(_collate([x]) if not isinstance(x, pd.DataFrame) else x)
-        return LoadTarget(one, lambda items: pr(_collate(items)), "predictor", f"Predictor({type(pr.model).__name__})")
-    if isinstance(target, nn.Module):
-        m = target.eval()
-        def run(xb):
-            with torch.no_grad(): return m(xb)
-        def prep(items):
-            b = _collate(items)
-            return torch.as_tensor(b, dtype=torch.float32) if isinstance(b, np.ndarray) else b
-        return LoadTarget(lambda x: run(prep([x])), lambda items: run(prep(items)), "module", type(m).__name__)
+    if _is_model(target): return _predictor_target(target)
+    if isinstance(target, nn.Module): return _module_target(target)
     if callable(target):
-        return LoadTarget(target, lambda items: target(_collate(items)), "callable", getattr(target, "__name__", type(target).__name__))
+        name = getattr(target, "__name__", type(target).__name__)
+        return LoadTarget(target, lambda items: target(_collate(items)), "callable", name)
     raise ParameterError("the target cannot be called", value=type(target).__name__,
-                         fix="pass a callable, an nn.Module, a TorchScript module or file, a Predictor, or an http(s) URL")
+                         fix="pass a callable, an nn.Module, a TorchScript module or file, a Predictor, or a URL")
 
 # %% ../nbs/10_load.ipynb #3095ccab
+def _frame_items(inputs:pd.DataFrame, kind:str, max_items:int) -> list:
+    "One request per row: a float tensor for a module, a dict for a URL, a one-row frame otherwise."
+    if len(inputs) == 0 or inputs.shape[1] == 0:
+        raise DataError("inputs is an empty frame", value=inputs.shape,
+                        fix="pass a DataFrame with at least one row and one column")
+    df = inputs.iloc[:max_items]
+    if kind == "module":
+        bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+        if bad: raise DataError(f"non-numeric columns {bad[:5]} cannot be fed to an nn.Module",
+                                fix="pass a Predictor with an adapter, or encode the frame first")
+        # a copy: pandas may hand out a read-only view
+        return list(torch.tensor(df.to_numpy(dtype="float32", na_value=np.nan)))
+    if kind == "http": return df.to_dict(orient="records")
+    return [df.iloc[[i]] for i in range(len(df))]
+
+# %% ../nbs/10_load.ipynb #7bb2d33b
 def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
-    if isinstance(inputs, pd.DataFrame):
-        if len(inputs) == 0 or inputs.shape[1] == 0:
-            raise DataError("inputs is an empty frame", value=inputs.shape, fix="pass a DataFrame with at least one row and one column")
-        df = inputs.iloc[:max_items]
-        if kind == "module":
-            bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-            if bad: raise DataError(f"non-numeric columns {bad[:5]} cannot be fed to an nn.Module", fix="pass a Predictor with an adapter, or encode the frame first")
-            X = torch.tensor(df.to_numpy(dtype="float32", na_value=np.nan))   # a copy: pandas may hand out a read-only view
-            return list(X)
-        if kind == "http": return df.to_dict(orient="records")
-        return [df.iloc[[i]] for i in range(len(df))]
+    if isinstance(inputs, pd.DataFrame): return _frame_items(inputs, kind, max_items)
     if isinstance(inputs, (torch.Tensor, np.ndarray)):
         if inputs.ndim == 0 or len(inputs) == 0:
-            raise DataError("inputs is empty or a scalar", value=tuple(inputs.shape), fix="pass a batch of inputs: one request per first-axis entry")
+            raise DataError("inputs is empty or a scalar", value=tuple(inputs.shape),
+                            fix="pass a batch of inputs: one request per first-axis entry")
         return list(inputs[:max_items])
     if isinstance(inputs, (str, bytes, Mapping)) or not isinstance(inputs, Sequence):
         raise DataError("inputs must be a sequence of requests or a DataFrame", value=type(inputs).__name__,
-                        fix="pass a list of inputs (rows, tensors, dicts) or a DataFrame; wrap a single input in a list")
+                        fix="pass a list of inputs (rows, tensors, dicts) or a DataFrame; wrap one input in a list")
     if len(inputs) == 0: raise DataError("inputs is empty", fix="pass at least one input")
     items = list(inputs[:max_items])
     if kind == "predictor" and isinstance(items[0], Mapping): items = [pd.DataFrame([x]) for x in items]
     if kind == "module":
-        try: items = [torch.tensor(np.asarray(x, dtype=np.float32)) if not isinstance(x, torch.Tensor) else x for x in items]
+        try: items = [x if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x,
+                                                                                    dtype=np.float32)) for x in items]
         except (TypeError, ValueError) as e:
             raise DataError(f"inputs for an nn.Module must be tensors or numeric arrays, one per request: {e}",
-                            value=type(items[0]).__name__, fix="pass tensors or lists of numbers, or a Predictor with an adapter for dict rows") from e
+                            value=type(items[0]).__name__,
+                            fix="pass tensors or lists of numbers, or a Predictor with an adapter for dicts") from e
     return items
 
 # %% ../nbs/10_load.ipynb #e4ff4463
@@ -210,9 +269,9 @@ class _Job:
         self.items, self.sched, self.issue, self.start = items, sched, sched, float("nan")
         self.done, self.event, self.level, self.warm = False, None, level, warm
 
+# %% ../nbs/10_load.ipynb #d6c7e0c5
 def _tag_key(tag) -> str:
     "A tag as a name that can be recorded (`load.tag_share_<tag>`): letters, digits, '_' and '-'."
-    import re
     return re.sub(r"[^\w\-]", "_", str(tag))[:40] or "_"
 
 def _default_tag(result):
@@ -225,6 +284,7 @@ def _default_tag(result):
     t = getattr(result, "served_by", None)
     return t if isinstance(t, (str, int, np.integer)) else None
 
+# %% ../nbs/10_load.ipynb #657cc4ea
 def _tags_for(tags, n_jobs) -> list:
     "One tag per job from what `classify` returned: a single tag, or one per job (else 'mixed' when they differ)."
     if isinstance(tags, (list, tuple, np.ndarray, pd.Series)):
@@ -233,22 +293,26 @@ def _tags_for(tags, n_jobs) -> list:
         return [tags[0] if len(set(tags)) == 1 else "mixed"] * n_jobs if tags else [None] * n_jobs
     return [None if tags is None else _tag_key(tags)] * n_jobs
 
+# %% ../nbs/10_load.ipynb #53c3f76e
 _PLAIN = (int, str, bool, bytes, np.integer, np.bool_)
 
 def _nonfinite(a:np.ndarray) -> str | None:
     "'output:NaN' or 'output:inf' when a float array holds one (one vectorised test, the kind only on failure)."
     k = a.dtype.kind
-    if k not in "fc" or (k == "f" and math.isfinite(np.add.reduce(a, axis=None))): return None   # a finite sum: every value is finite
+    # a finite sum: all finite
+    if k not in "fc" or (k == "f" and math.isfinite(np.add.reduce(a, axis=None))): return None
     if np.isfinite(a).all(): return None   # the sum overflowed (or complex values): test each value
     return "output:NaN" if np.isnan(a).any() else "output:inf"
 
+# %% ../nbs/10_load.ipynb #50f0159f
 def _nested_problem(x, depth=0) -> str | None:
     "NaN, inf or None inside the lists and dicts of a JSON-like answer (an HTTP reply)."
     if isinstance(x, float): return None if math.isfinite(x) else ("output:NaN" if x != x else "output:inf")
     if depth > 4: return None
     if isinstance(x, Mapping): vals = list(x.values())
     elif isinstance(x, (list, tuple)):
-        try: return _nonfinite(np.asarray(x, dtype="float64"))   # a numeric list: one vectorised test (a null becomes NaN)
+        # a numeric list: one vectorised test (a null becomes NaN)
+        try: return _nonfinite(np.asarray(x, dtype="float64"))
         except (TypeError, ValueError): vals = x
     else: return None
     for v in vals:
@@ -256,40 +320,53 @@ def _nested_problem(x, depth=0) -> str | None:
         if p: return p
     return None
 
+# %% ../nbs/10_load.ipynb #87513fac
+def _as_array(out) -> np.ndarray:
+    "A tensor as a numpy array (bfloat16 widened to float32)."
+    try: return out.numpy()
+    except (RuntimeError, TypeError):
+        return (out.detach().float() if out.dtype == torch.bfloat16 else out.detach()).cpu().numpy()
+
+def _frame_problem(out, n:int) -> str | None:
+    "NaN or inf in a float column of a frame or series, or (a batch) not one row per item."
+    if n > 1 and len(out) != n: return "output:shape"
+    cols = [out] if isinstance(out, pd.Series) else [out.iloc[:, j] for j,
+                                                     dt in enumerate(out.dtypes) if dt.kind in "fc"]
+    for c in cols:
+        if c.dtype.kind in "fc":
+            p = _nonfinite(c.to_numpy(dtype="float64", na_value=np.nan))
+            if p: return p
+    return None
+
+# %% ../nbs/10_load.ipynb #18c3286e
 def _output_problem(out, n:int, shapes:dict) -> str | None:
-    "Why `out` is no answer: 'output:None', 'output:NaN', 'output:inf' or 'output:shape' (`n` > 1: items in the batch)."
+    "Why `out` is no answer: 'output:None', 'output:NaN', 'output:inf' or 'output:shape' (`n` > 1: batch size)."
     if isinstance(out, _PLAIN): return None
     if out is None: return "output:None"
-    if isinstance(out, (float, np.floating)): return None if math.isfinite(out) else ("output:NaN" if out != out else "output:inf")
-    if isinstance(out, torch.Tensor):
-        try: a = out.numpy()
-        except (RuntimeError, TypeError): a = out.detach().cpu().numpy() if out.dtype != torch.bfloat16 else out.detach().float().cpu().numpy()
+    if isinstance(out, (float, np.floating)):
+        return None if math.isfinite(out) else ("output:NaN" if out != out else "output:inf")
+    if isinstance(out, (pd.DataFrame, pd.Series)): return _frame_problem(out, n)
+    if isinstance(out, torch.Tensor): a = _as_array(out)
     elif isinstance(out, np.ndarray): a = out
-    elif isinstance(out, (pd.DataFrame, pd.Series)):
-        if n > 1 and len(out) != n: return "output:shape"
-        cols = [out] if isinstance(out, pd.Series) else [out.iloc[:, j] for j, dt in enumerate(out.dtypes) if dt.kind in "fc"]
-        for c in cols:
-            if c.dtype.kind in "fc":
-                p = _nonfinite(c.to_numpy(dtype="float64", na_value=np.nan))
-                if p: return p
-        return None
     else: return _nested_problem(out)
-    shape = a.shape
+    shape, key = a.shape, "one"
     if n > 1:
         if not shape or shape[0] != n: return "output:shape"
         key, shape = "batch", shape[1:]
-    else: key = "one"
     if shapes.setdefault(key, shape) != shape: return "output:shape"
     return _nonfinite(a)
 
+# %% ../nbs/10_load.ipynb #15e68a14
 class _Slot:
     "A daemon worker thread; abandoned (and replaced) when its call hangs past the deadline."
     def __init__(self): self.current, self.deadline, self.abandoned, self.thread = None, float("inf"), False, None
 
 class _Harness:
-    def __init__(self, target:LoadTarget, items, *, timeout_ms, classify, max_batch_size=1, max_wait_ms=0.0, check_outputs=True):
+    def __init__(self, target:LoadTarget, items, *, timeout_ms, classify, max_batch_size=1, max_wait_ms=0.0,
+                 check_outputs=True):
         self.target, self.items, self.n_items = target, items, len(items)
-        self.check_outputs, self.shapes = check_outputs, {}   # shapes: the first answer's shape, per call kind ('one', 'batch')
+        # the first answer's shape, per call kind ('one', 'batch')
+        self.check_outputs, self.shapes = check_outputs, {}
         self.timeout = timeout_ms / 1000 if timeout_ms else None
         self.classify = classify if classify is not None else _default_tag
         self.max_batch, self.max_wait = max_batch_size, max_wait_ms / 1000
@@ -299,161 +376,205 @@ class _Harness:
 
     def now(self): return time.perf_counter() - self.t0
 
-    def resolve(self, job, start, end, status, err=None, tag=None, n=1):
-        "Record `job` once; returns False when it was already resolved."
+# %% ../nbs/10_load.ipynb #d0879830
+@patch
+def resolve(self:_Harness, job, start, end, status, err=None, tag=None, n=1):
+    "Record `job` once; returns False when it was already resolved."
+    with self.lock:
+        if job.done: return False
+        job.done = True
+        self.n_done += 1
+        self.log.append((job.level, job.warm, job.sched, job.issue, start, end, status, err, tag, n))
+    if job.event is not None: job.event.set()
+    return True
+
+# %% ../nbs/10_load.ipynb #0913e741
+@patch
+def _live(self:_Harness, jobs, slot) -> list:
+    "The jobs still worth sending: the rest passed their deadline while queued and are timeouts."
+    now, live = self.now(), []
+    for j in jobs:
+        if now >= j.sched + self.timeout: self.resolve(j, float("nan"), j.sched + self.timeout, "timeout", "Timeout")
+        else: live.append(j)
+    if live and slot is not None:
+        with self.lock: slot.current, slot.deadline = live, min(j.sched for j in live) + self.timeout
+    return live
+
+@patch
+def _answer(self:_Harness, x, n_jobs) -> tuple:
+    "Call the target on `x`; returns (start, end, error or None, one tag per job)."
+    err, tags, start = None, [None] * n_jobs, self.now()
+    try: out = self.target.call(x[0]) if len(x) == 1 else self.target.call_batch(x)
+    except BaseException as e: err = f"HTTP {e.status}" if isinstance(e, HTTPStatusError) else type(e).__name__
+    end = self.now()
+    if err is None:
+        try: tags = _tags_for(self.classify(out), n_jobs)
+        except Exception as e: err = f"classify:{type(e).__name__}"
+        if err is None and self.check_outputs: err = _output_problem(out, len(x), self.shapes)
+    return start, end, err, tags
+
+# %% ../nbs/10_load.ipynb #858f2e89
+@patch
+def execute(self:_Harness, jobs, slot=None):
+    "Call the target on the items of `jobs` (one request, or a micro-batch) and resolve them."
+    jobs = [j for j in jobs if not j.done]      # resolved at the end of a run while still queued: never sent
+    if jobs and self.timeout is not None: jobs = self._live(jobs, slot)
+    if not jobs: return
+    x = [self.items[i % self.n_items] for j in jobs for i in j.items]
+    for j in jobs: j.start = self.now()
+    start, end, err, tags = self._answer(x, len(jobs))
+    with self.lock:
+        if slot is not None: slot.current = None
+    for j, tag in zip(jobs, tags):
+        j.start = start
+        if self.timeout is not None and end > j.sched + self.timeout:
+            self.resolve(j, start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
+        else: self.resolve(j, start, end, "ok" if err is None else "error", err, tag, n=len(j.items))
+
+# %% ../nbs/10_load.ipynb #376dd926
+@patch
+def _fill(self:_Harness, job) -> tuple:
+    "A micro-batch starting with `job`, filled until it is full or `max_wait` after its arrival; and whether to stop."
+    batch, until = [job], job.sched + self.max_wait
+    while len(batch) < self.max_batch:
+        rem = until - self.now()
+        try: j = self.queue.get(timeout=rem) if rem > 0 else self.queue.get_nowait()
+        except queue.Empty: break
+        if j is None:
+            self.queue.put(None)
+            return batch, True
+        batch.append(j)
+    return batch, False
+
+@patch
+def _serve(self:_Harness, slot):
+    q = self.queue
+    while not slot.abandoned:
+        job = q.get()
+        if job is None:
+            q.put(None)
+            return
+        batch, stop = self._fill(job) if self.max_batch > 1 else ([job], False)
+        self.execute(batch, slot)
+        if stop: return
+
+@patch
+def start_worker(self:_Harness, fn=None):
+    s = _Slot()
+    s.thread = threading.Thread(target=fn or self._serve, args=(s,), daemon=True, name="prodkit-load-worker")
+    self.slots.append(s)
+    s.thread.start()
+    return s
+
+# %% ../nbs/10_load.ipynb #1dbe14a1
+@patch
+def watchdog(self:_Harness):
+    "Time out jobs whose deadline passed on a hung worker; abandon and replace that worker."
+    if self.timeout is None: return
+    now = self.now()
+    for s in list(self.slots):
+        if s.abandoned or s.current is None or now < s.deadline: continue
         with self.lock:
-            if job.done: return False
-            job.done = True; self.n_done += 1
-            self.log.append((job.level, job.warm, job.sched, job.issue, start, end, status, err, tag, n))
-        if job.event is not None: job.event.set()
-        return True
-
-    def execute(self, jobs, slot=None):
-        "Call the target on the items of `jobs` (one request, or a micro-batch) and resolve them."
-        jobs = [j for j in jobs if not j.done]      # resolved at the end of a run while still queued: never sent
-        if not jobs: return
-        if self.timeout is not None:
-            now = self.now(); live = []
-            for j in jobs:
-                if now >= j.sched + self.timeout: self.resolve(j, float("nan"), j.sched + self.timeout, "timeout", "Timeout")
-                else: live.append(j)
-            jobs = live
-            if not jobs: return
-            if slot is not None:
-                with self.lock: slot.current, slot.deadline = jobs, min(j.sched for j in jobs) + self.timeout
-        idx = [i for j in jobs for i in j.items]
-        x = [self.items[i % self.n_items] for i in idx]
-        err, tags = None, [None] * len(jobs)
-        start = self.now()
-        for j in jobs: j.start = start
-        try:
-            out = self.target.call(x[0]) if len(x) == 1 else self.target.call_batch(x)
-        except BaseException as e:
-            err = f"HTTP {e.status}" if isinstance(e, HTTPStatusError) else type(e).__name__
-        end = self.now()
-        if err is None:
-            try: tags = _tags_for(self.classify(out), len(jobs))
-            except Exception as e: err = f"classify:{type(e).__name__}"
-            if err is None and self.check_outputs: err = _output_problem(out, len(x), self.shapes)
+            cur = s.current
+            if cur is None: continue
+            expired = [j for j in cur if not j.done and now >= j.sched + self.timeout]
+        for j in expired: self.resolve(j, j.start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
         with self.lock:
-            if slot is not None: slot.current = None
-        for j, tag in zip(jobs, tags):
-            late = self.timeout is not None and end > j.sched + self.timeout
-            if late: self.resolve(j, start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
-            else: self.resolve(j, start, end, "ok" if err is None else "error", err, tag, n=len(j.items))
-
-    # --- open loop: workers pull jobs from a shared queue ---
-    def _serve(self, slot):
-        q = self.queue
-        while not slot.abandoned:
-            job = q.get()
-            if job is None: q.put(None); return
-            batch = [job]
-            if self.max_batch > 1:
-                until = job.sched + self.max_wait; stop = False
-                while len(batch) < self.max_batch:
-                    rem = until - self.now()
-                    try: j = q.get(timeout=rem) if rem > 0 else q.get_nowait()
-                    except queue.Empty: break
-                    if j is None: q.put(None); stop = True; break
-                    batch.append(j)
-                self.execute(batch, slot)
-                if stop: return
-            else: self.execute(batch, slot)
-
-    def start_worker(self, fn=None):
-        s = _Slot(); s.thread = threading.Thread(target=fn or self._serve, args=(s,), daemon=True, name="prodkit-load-worker")
-        self.slots.append(s); s.thread.start(); return s
-
-    def watchdog(self):
-        "Time out jobs whose deadline passed on a hung worker; abandon and replace that worker."
-        if self.timeout is None: return
-        now = self.now()
-        for s in list(self.slots):
-            if s.abandoned or s.current is None or now < s.deadline: continue
-            with self.lock:
-                cur = s.current
-                if cur is None: continue
-                expired = [j for j in cur if not j.done and now >= j.sched + self.timeout]
-            for j in expired: self.resolve(j, j.start, j.sched + self.timeout, "timeout", "Timeout", n=len(j.items))
-            with self.lock:
-                if s.current is cur and all(j.done for j in cur):
-                    s.abandoned, s.current = True, None; self.n_abandoned += 1
-                    replace = True
-                else: replace = False
-            if replace: self.slots.remove(s); self.start_worker()
+            replace = s.current is cur and all(j.done for j in cur)
+            if replace:
+                s.abandoned, s.current = True, None
+                self.n_abandoned += 1
+        if replace:
+            self.slots.remove(s)
+            self.start_worker()
 
 # %% ../nbs/10_load.ipynb #3bf53118
 def _sleep_until(h:_Harness, t:float, check_s:float, tick):
     while True:
         d = t - h.now()
         if d <= 0: return
-        time.sleep(min(d, check_s)); h.watchdog(); tick()
+        time.sleep(min(d, check_s))
+        h.watchdog()
+        tick()
 
 def _drain(h:_Harness, target_done:int, until:float, tick):
     while h.now() < until:
         if h.n_done >= target_done: return
-        time.sleep(0.002); h.watchdog(); tick()
+        time.sleep(0.002)
+        h.watchdog()
+        tick()
 
 def _finish(h:_Harness, jobs):
     now = h.now()
     for j in jobs:
-        if not j.done:
-            if h.timeout is not None and now >= j.sched + h.timeout:
-                h.resolve(j, j.start, j.sched + h.timeout, "timeout", "Timeout", n=len(j.items))
-            else: h.resolve(j, j.start, now, "unfinished", "Unfinished", n=len(j.items))
+        if j.done: continue
+        if h.timeout is not None and now >= j.sched + h.timeout:
+            h.resolve(j, j.start, j.sched + h.timeout, "timeout", "Timeout", n=len(j.items))
+        else: h.resolve(j, j.start, now, "unfinished", "Unfinished", n=len(j.items))
 
+# %% ../nbs/10_load.ipynb #d7bfa850
 def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick):
     "Issue one job per arrival in `sched` (seconds from the level's start); returns the level's start time."
     jobs = [_Job((i,), float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
-    h.queue = queue.SimpleQueue(); h.slots = []; target_done = h.n_done + len(jobs); h.keeps_jobs = True
+    h.queue, h.slots, h.keeps_jobs = queue.SimpleQueue(), [], True
+    target_done = h.n_done + len(jobs)
     for _ in range(workers): h.start_worker()
     offset = h.now() + 0.02 + 1e-6 * len(jobs)   # set up everything before the first arrival is due
-    for j in jobs: j.sched += offset; j.issue = j.sched
+    for j in jobs: j.sched = j.issue = j.sched + offset
     check_s = min(0.05, h.timeout / 4) if h.timeout else 0.05
-    put = h.queue.put
     for j in jobs:
         if j.sched > h.now(): _sleep_until(h, j.sched, check_s, tick)
-        j.issue = h.now(); put(j)
+        j.issue = h.now()
+        h.queue.put(j)
     end_issue = offset + (sched[-1] if len(sched) else 0)
     _drain(h, target_done, max(h.now(), end_issue) + (h.timeout + 0.02 if h.timeout else drain_s), tick)
     _finish(h, jobs)
-    put(None)
+    h.queue.put(None)
     return offset
 
 # %% ../nbs/10_load.ipynb #7b519157
-def _client(h:_Harness, state, *, level, warmup_end, end_at, batch, counter):
-    slot = None
-    while h.now() < end_at and not state["stop"]:
-        k = next(counter)
-        t = h.now()
-        job = _Job(tuple(range(k * batch, (k + 1) * batch)), t, level, t < warmup_end)
-        state["current"] = job
-        if h.timeout is None: h.execute([job]); continue
-        if slot is None or slot.abandoned: slot = _Slot(); slot.q = queue.SimpleQueue(); _start_private(h, slot)
-        job.event = threading.Event()
-        slot.q.put(job)
-        if not job.event.wait(max(0.0, job.sched + h.timeout - h.now())):
-            h.resolve(job, job.start, job.sched + h.timeout, "timeout", "Timeout", n=batch)
-            slot.abandoned = True; slot.q.put(None); h.n_abandoned += 1
-
 def _start_private(h, slot):
+    "A worker thread that serves one client's jobs from the slot's own queue."
     def loop():
         while True:
             job = slot.q.get()
             if job is None or slot.abandoned: return
             h.execute([job])
-    slot.thread = threading.Thread(target=loop, daemon=True, name="prodkit-load-call"); slot.thread.start()
+    slot.thread = threading.Thread(target=loop, daemon=True, name="prodkit-load-call")
+    slot.thread.start()
 
+def _client(h:_Harness, state, *, level, warmup_end, end_at, batch, counter):
+    slot = None
+    while h.now() < end_at and not state["stop"]:
+        k, t = next(counter), h.now()
+        job = state["current"] = _Job(tuple(range(k * batch, (k + 1) * batch)), t, level, t < warmup_end)
+        if h.timeout is None:
+            h.execute([job])
+            continue
+        if slot is None or slot.abandoned:
+            slot = _Slot()
+            slot.q = queue.SimpleQueue()
+            _start_private(h, slot)
+        job.event = threading.Event()
+        slot.q.put(job)
+        if not job.event.wait(max(0.0, job.sched + h.timeout - h.now())):
+            h.resolve(job, job.start, job.sched + h.timeout, "timeout", "Timeout", n=batch)
+            slot.abandoned = True
+            slot.q.put(None)
+            h.n_abandoned += 1
+
+# %% ../nbs/10_load.ipynb #f0c01454
 def _run_closed(h:_Harness, *, clients, level, offset, warmup_s, duration_s, batch, drain_s, tick):
-    import itertools
-    counter = itertools.count(); states = [{"stop": False, "current": None} for _ in range(clients)]
+    counter = itertools.count()
+    states = [{"stop": False, "current": None} for _ in range(clients)]
     end_at = offset + warmup_s + duration_s
-    threads = [threading.Thread(target=_client, args=(h, st), daemon=True, name="prodkit-load-client",
-                                kwargs=dict(level=level, warmup_end=offset + warmup_s, end_at=end_at, batch=batch, counter=counter))
+    kw = dict(level=level, warmup_end=offset + warmup_s, end_at=end_at, batch=batch, counter=counter)
+    threads = [threading.Thread(target=_client, args=(h, st), kwargs=kw, daemon=True, name="prodkit-load-client")
                for st in states]
     for t in threads: t.start()
-    while h.now() < end_at: time.sleep(min(0.05, max(0.0, end_at - h.now()))); tick()
+    while h.now() < end_at:
+        time.sleep(min(0.05, max(0.0, end_at - h.now())))
+        tick()
     limit = h.now() + (h.timeout + 0.05 if h.timeout else drain_s)
     for t in threads: t.join(max(0.0, limit - h.now()))
     for st in states: st["stop"] = True
@@ -472,14 +593,89 @@ class _Sampler:
                 m = self.p.memory_info()
                 self.rows.append((self.h.now(), self.p.cpu_percent(None), m.rss / 2**20, self.p.num_threads()))
             except Exception: return
-    def __enter__(self): self.thread.start(); return self
-    def __exit__(self, *a): self.stop.set(); self.thread.join(1.0)
+    def __enter__(self):
+        self.thread.start()
+        return self
+    def __exit__(self, *a):
+        self.stop.set()
+        self.thread.join(1.0)
     def frame(self): return pd.DataFrame(self.rows, columns=["t_s", "cpu_percent", "rss_mb", "threads"])
 
-# %% ../nbs/10_load.ipynb #2adbc4ee
+# %% ../nbs/10_load.ipynb #8fe74341
+_COLS = ["level", "warmup", "scheduled_s", "issued_s", "start_s", "end_s", "status", "error", "tag", "batch_size"]
+
+def _frame(log, items_per_req=1):
+    df = pd.DataFrame(log, columns=_COLS).sort_values(["level", "scheduled_s"], kind="stable").reset_index(drop=True)
+    df["latency_ms"] = (df.end_s - df.scheduled_s) * 1000
+    df["queue_ms"] = (df.start_s - df.scheduled_s) * 1000
+    df["service_ms"] = np.where(df.status.isin(["ok", "error"]), (df.end_s - df.start_s) * 1000, np.nan)
+    df["lag_ms"] = (df.issued_s - df.scheduled_s) * 1000
+    df["ok"] = df.status == "ok"
+    df["warmup"] = df.warmup.astype(bool)
+    return df[["level", "warmup", "scheduled_s", "issued_s", "start_s", "end_s", "latency_ms", "queue_ms",
+               "service_ms",
+               "lag_ms", "ok", "status", "error", "tag", "batch_size"]]
+
+# %% ../nbs/10_load.ipynb #ae597d2b
+def _window_row(m, res, a, b, tags) -> dict:
+    w = m[(m.scheduled_s >= a) & (m.scheduled_s < b)]
+    lat, n = w.latency_ms.to_numpy(), len(w)
+    done = m[(m.end_s >= a) & (m.end_s < b) & m.ok]
+    r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": n, "throughput_rps": done.batch_size.sum() / (b - a),
+         "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat,
+                                                                 99), "mean_ms": float(lat.mean()) if n else np.nan,
+         "error_rate": float((w.status == "error").mean()) if n else np.nan,
+         "timeout_rate": float(w.status.isin(["timeout", "unfinished"]).mean()) if n else np.nan}
+    for t in tags: r[f"tag_{t}"] = float((w.tag == t).mean()) if n else np.nan
+    rr = res[(res.t_s >= a) & (res.t_s < b)] if len(res) else res
+    for k in ("cpu_percent", "rss_mb", "rss_net_mb"): r[k] = float(rr[k].mean()) if len(rr) and k in rr else np.nan
+    return r
+
+def _windows(m:pd.DataFrame, res:pd.DataFrame, t_from, t_to, window_s, tags) -> pd.DataFrame:
+    edges = np.arange(t_from, t_to + 1e-9, window_s)
+    if len(edges) < 2 or edges[-1] < t_to - 1e-9:
+        edges = np.append(edges, t_to) if len(edges) else np.array([t_from, t_to])
+    return pd.DataFrame([_window_row(m, res, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
+
+# %% ../nbs/10_load.ipynb #19850a1a
 _PCTS = (50, 90, 95, 99, 99.9)
 def _pname(p): return f"p{str(p).replace('.', '')}"
 
+def _percentile_stats(lat, svc, confidence) -> dict:
+    s = {}
+    for p in _PCTS:
+        k = _pname(p)
+        lo, hi = percentile_ci(lat, p, confidence)
+        s.update({f"{k}_ms": nearest_rank(lat, p), f"{k}_ci_low_ms": lo, f"{k}_ci_high_ms": hi,
+                  f"{k}_service_ms": nearest_rank(svc, p)})
+    return s
+
+def _error_stats(m, n) -> dict:
+    kinds = m.error[m.status == "error"].value_counts()
+    bad = int(kinds[[k for k in kinds.index if str(k).startswith("output:")]].sum())
+    s = {"n_bad_outputs": bad, "bad_output_rate": bad / n if n else np.nan,
+         "top_error": str(kinds.index[0]) if len(kinds) else None}
+    s.update({f"error_share_{_tag_key(k)}": float(v / n) for k, v in kinds.head(5).items()})
+    return s
+
+# %% ../nbs/10_load.ipynb #5801a908
+def _stats(m:pd.DataFrame, *, duration_s, confidence, t_from, t_to) -> dict:
+    lat = m.latency_ms.to_numpy()
+    n, failed = len(lat), m.status.isin(["timeout", "unfinished"])
+    s = _percentile_stats(lat, m.service_ms[m.ok].to_numpy(), confidence)
+    done = m[(m.end_s >= t_from) & (m.end_s <= t_to + 1e-9) & m.ok]
+    s.update({"max_ms": float(lat.max()) if n else np.nan, "mean_ms": float(lat.mean()) if n else np.nan,
+              "queue_p99_ms": nearest_rank(m.queue_ms.dropna(), 99),
+              "throughput_rps": float(done.batch_size.sum() / duration_s),
+              "error_rate": float((m.status == "error").mean()) if n else np.nan,
+              "timeout_rate": float(failed.mean()) if n else np.nan,
+              "n_requests": int(n), "n_errors": int((m.status == "error").sum()), "n_timeouts": int(failed.sum()),
+              "lag_p99_ms": nearest_rank(m.lag_ms, 99), "lag_max_ms": float(m.lag_ms.max()) if n else np.nan,
+              "ci_level": confidence})
+    s.update(_error_stats(m, n))
+    return s
+
+# %% ../nbs/10_load.ipynb #2adbc4ee
 @dataclass(frozen=True)
 class LoadReport(Report):
     "Result of `evaluate_under_load`: per-request records, windows, sweep, resources, headline numbers and validity."
@@ -492,209 +688,265 @@ class LoadReport(Report):
     stats: dict = field(repr=False)
     reasons: tuple = ()
 
-    @property
-    def valid(self) -> bool: return not self.reasons
-    @property
-    def measured(self) -> pd.DataFrame:
-        "Requests of the headline level, warm-up excluded."
-        r = self.requests; return r[(~r.warmup) & (r.level == self.stats["level"])]
-    @property
-    def latencies_ms(self) -> np.ndarray:
-        "Raw latencies (from the scheduled time) of the measured requests, in ms."
-        return self.measured.latency_ms.to_numpy()
+    _plot_kinds = ("panels", "time", "spectrum", "sweep", "windows")
     def _summary(self): return {**self.stats, "valid": self.valid, "reason": "; ".join(self.reasons)}
     def to_frame(self) -> pd.DataFrame: return self.requests
-    def headline(self):
-        s = self.stats
-        kinds = ", ".join(f"{k[len('error_share_'):]} {v:.2%}" for k, v in s.items() if k.startswith("error_share_"))
-        head = (f"{self.scenario}: p50 {s['p50_ms']:.3g} ms, p99 {s['p99_ms']:.3g} ms, {s['throughput_rps']:.4g} req/s, "
-                f"errors {s['error_rate']:.2%}{f' ({kinds})' if kinds else ''}, timeouts {s['timeout_rate']:.2%}, n={s['n_requests']}")
-        return head + (" (valid)" if self.valid else f" — INVALID: {'; '.join(self.reasons)}")
 
-# %% ../nbs/10_load.ipynb #132e677f
-def _load_html(self) -> str:
-    try:
-        s = self.stats; e = html.escape
-        def f(v): return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.4g}"
-        rows = "".join(f"<tr><th>{_pname(p)}</th><td>{f(s[_pname(p) + '_ms'])}</td><td>[{f(s[_pname(p) + '_ci_low_ms'])}, {f(s[_pname(p) + '_ci_high_ms'])}]</td>"
-                       f"<td>{f(s[_pname(p) + '_service_ms'])}</td></tr>" for p in _PCTS)
-        rates = ", ".join(f"{k} {f(s[k])}" for k in ("throughput_rps", "error_rate", "timeout_rate", "mean_ms", "max_ms", "lag_p99_ms", "cpu_percent_mean", "rss_mb_max") if k in s)
-        rates += "".join(f", {k} {f(v)}" for k, v in s.items() if k.startswith(("tag_share_", "error_share_")))
-        head = self.headline().split(" — INVALID")[0] + ("" if self.valid else " — INVALID")
-        checks = "valid" if self.valid else "INVALID: " + "; ".join(self.reasons)
-        trend = f"latency growth: {s['latency_growth']}, memory growth: {s['memory_growth']}"
-        sweep = "" if self.sweep is None or len(self.sweep) < 2 else self.sweep.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0)
-        return (f"<div><b>{e(head)}</b><table><tr><th></th><th>latency ms</th><th>{int(s['ci_level']*100)}% CI</th><th>service ms</th></tr>{rows}</table>"
-                f"<p>{e(rates)}<br>{e(checks)}<br>{e(trend)}</p>{sweep}</div>")
-    except Exception as ex:
-        return f"<div><b>LoadReport</b> (display failed: {html.escape(type(ex).__name__)}: {html.escape(str(ex))})</div>"
-LoadReport._repr_html_ = _load_html
+# %% ../nbs/10_load.ipynb #29343dd7
+@patch(as_prop=True)
+def valid(self:LoadReport) -> bool: return not self.reasons
 
-# %% ../nbs/10_load.ipynb #99dd2dbd
-def _plain_ticks(axis):
-    from matplotlib.ticker import FuncFormatter
-    fmt = FuncFormatter(lambda v, _: f"{v:g}")
-    axis.set_major_formatter(fmt); axis.set_minor_formatter(fmt)
+@patch(as_prop=True)
+def measured(self:LoadReport) -> pd.DataFrame:
+    "Requests of the headline level, warm-up excluded."
+    r = self.requests
+    return r[(~r.warmup) & (r.level == self.stats["level"])]
 
-def _plot_time(self, ax):
-    m = self.measured
-    if len(m) > 20000: m = m.iloc[np.linspace(0, len(m) - 1, 20000).astype(int)]
-    ok = m.status == "ok"
-    ax.scatter(m.scheduled_s[ok], m.latency_ms[ok], s=3, alpha=0.3, lw=0, label="request")
-    bad = ~ok
-    if bad.any(): ax.scatter(m.scheduled_s[bad], m.latency_ms[bad], s=8, c="C3", marker="x", lw=0.8, label="error/timeout")
-    w = self.windows
-    if len(w): ax.plot(w.t_mid_s, w.p50_ms, c="k", lw=1.2, label="p50 per window"); ax.plot(w.t_mid_s, w.p99_ms, c="C1", lw=1.2, label="p99 per window")
-    ax.set_yscale("log"); _plain_ticks(ax.yaxis); ax.set_xlabel("scheduled time (s)"); ax.set_ylabel("latency (ms)"); ax.set_title("latency over time")
-    ax.legend(fontsize=7, loc="upper left"); return ax
+@patch(as_prop=True)
+def latencies_ms(self:LoadReport) -> np.ndarray:
+    "Raw latencies (from the scheduled time) of the measured requests, in ms."
+    return self.measured.latency_ms.to_numpy()
 
-def _spectrum(v):
-    v = np.sort(np.asarray(v, float)); v = v[np.isfinite(v)]; n = len(v)
-    if n == 0: return np.array([]), np.array([])
-    q = np.arange(1, n + 1) / n
-    keep = q < 1; return 1 / (1 - q[keep]), v[keep]
+# %% ../nbs/10_load.ipynb #9764d7b5
+@patch
+def headline(self:LoadReport) -> str:
+    s = self.stats
+    kinds = ", ".join(f"{k[len('error_share_'):]} {v:.2%}" for k, v in s.items() if k.startswith("error_share_"))
+    head = (f"{self.scenario}: p50 {s['p50_ms']:.3g} ms, p99 {s['p99_ms']:.3g} ms, {s['throughput_rps']:.4g} req/s, "
+            f"errors {s['error_rate']:.2%}{f' ({kinds})' if kinds else ''}, timeouts {s['timeout_rate']:.2%}, "
+            f"n={s['n_requests']}")
+    return head + (" (valid)" if self.valid else f" — INVALID: {'; '.join(self.reasons)}")
 
-def _plot_spectrum(self, ax):
-    m = self.measured
-    x, y = _spectrum(m.latency_ms); ax.plot(x, y, label="latency (from scheduled time)")
-    x2, y2 = _spectrum(m.service_ms[m.status == "ok"]); ax.plot(x2, y2, ls="--", label="service time only")
-    ax.set_xscale("log"); ax.set_yscale("log"); _plain_ticks(ax.yaxis)
-    ticks = [p for p in (2, 10, 100, 1000, 10000) if len(x) and p <= x.max() * 1.01]
-    ax.set_xticks(ticks); ax.set_xticklabels([f"p{100 - 100 / t:g}" for t in ticks])
-    ax.set_xlabel("percentile"); ax.set_ylabel("latency (ms)"); ax.set_title("percentile spectrum"); ax.legend(fontsize=7)
-    return ax
+# %% ../nbs/10_load.ipynb #6dd7067f
+def _record_bytes(h) -> int:
+    "Bytes the harness adds per request while it runs (its record of the request), estimated from a sample."
+    if not h.log: return 0
+    t = h.log[len(h.log) // 2]
+    r16 = lambda o: (sys.getsizeof(o) + 15) // 16 * 16          # the small-object allocator rounds to 16 bytes
+    new = (4, 5) if h.keeps_jobs else (2, 3, 4, 5)   # the open loop made its jobs (and their times) before the run
+    floats = {id(t[i]): r16(t[i]) for i in new if isinstance(t[i], float)}
+    return r16(t) + 9 + sum(floats.values())
 
-def _plot_sweep(self, ax):
-    sw = self.sweep
-    ax.plot(sw.throughput_rps, sw.p50_ms, "o-", label="p50"); ax.plot(sw.throughput_rps, sw.p99_ms, "s-", label="p99")
-    for _, r in sw.iterrows(): ax.annotate(f"{r.level:g}", (r.throughput_rps, r.p99_ms), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("throughput (req/s)" if self.scenario != "offline" else "throughput (rows/s)"); ax.set_ylabel("latency (ms)")
-    ax.set_title(f"throughput vs latency ({self.params.get('sweep_name', 'level')})"); ax.legend(fontsize=7); return ax
+def _net_resources(h, res, df) -> pd.DataFrame:
+    "Resources with `rss_net_mb`: resident memory less the harness's records of the requests done by then."
+    if not len(res): return res
+    done = np.searchsorted(np.sort(df.end_s.to_numpy()), res.t_s.to_numpy())
+    return res.assign(rss_net_mb=res.rss_mb - done * _record_bytes(h) / 2**20)
 
-def _plot_windows(self, ax):
-    w = self.windows
-    ax.plot(w.t_mid_s, w.throughput_rps, label="throughput (req/s)"); ax.set_xlabel("time (s)"); ax.set_ylabel("req/s")
-    ax2 = ax.twinx(); ax2.plot(w.t_mid_s, 100 * w.error_rate, c="C3", label="errors %"); ax2.plot(w.t_mid_s, 100 * w.timeout_rate, c="C4", label="timeouts %")
-    ax2.set_ylabel("% of requests"); ax.set_title("throughput and failures per window")
-    ax.legend(fontsize=7, loc="upper left"); ax2.legend(fontsize=7, loc="upper right"); return ax
+# %% ../nbs/10_load.ipynb #88814fd0
+def _growth(win, res, stats, duration_s) -> dict:
+    lt = trend_test(win.p50_ms, win.t_mid_s) if len(win) else trend_test([])
+    mt = trend_test(win.rss_net_mb, win.t_mid_s) if len(win) else trend_test([])
+    base = stats["p50_ms"] if np.isfinite(stats["p50_ms"]) and stats["p50_ms"] > 0 else 1.0
+    rss0 = float(res.rss_mb.iloc[0]) if len(res) else 0.0
+    return {"latency_trend_ms_per_s": lt["slope"], "latency_trend_p": lt["p_value"],
+            "latency_growth": bool(lt["p_value"] < 0.01 and lt["slope"] * duration_s > 0.2 * base),
+            "memory_trend_mb_per_s": mt["slope"], "memory_trend_p": mt["p_value"],
+            "memory_growth": bool(mt["p_value"] < 0.01 and mt["slope"] * duration_s > max(8.0, 0.05 * rss0)),
+            "cpu_percent_mean": float(res.cpu_percent.mean()) if len(res) else np.nan,
+            "rss_mb_max": float(res.rss_mb.max()) if len(res) else np.nan,
+            "rss_growth_mb": float(res.rss_mb.iloc[-1] - res.rss_mb.iloc[0]) if len(res) else np.nan}
 
-_PANELS = {"time": _plot_time, "spectrum": _plot_spectrum, "sweep": _plot_sweep, "windows": _plot_windows}
+# %% ../nbs/10_load.ipynb #ee8c69d8
+def _count_checks(s, m, *, scenario, percentile, confidence, tag) -> list:
+    "Too few requests (or batches) for the claim, and every request failed."
+    need, reasons = min_requests(percentile, confidence), []
+    if scenario == "offline":
+        if s["n_requests"] < 10:
+            reasons.append(f"only {s['n_requests']} batches{tag}; need at least 10 (lengthen duration_s)")
+    elif s["n_requests"] < need:
+        more = " or raise qps" if scenario in ("server", "streaming") else ""
+        reasons.append(f"only {s['n_requests']} requests{tag}; a p{percentile:g} claim at {confidence:.0%} confidence "
+                       f"needs at least {need} (lengthen duration_s{more})")
+    return reasons
 
-def _load_plot(self, ax=None, kind:str=None):
-    "Draw `kind` on `ax` and return the report (`ax_`, `figure_`); with neither, a figure of latency over time, the percentile spectrum and (sweeps) throughput vs latency."
-    if kind is None and ax is None:
-        import matplotlib.pyplot as plt
-        kinds = ["time", "spectrum"] + (["sweep"] if self.sweep is not None and len(self.sweep) > 1 else [])
-        fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 3.4))
-        for k, a in zip(kinds, axes): _PANELS[k](self, a)
-        fig.tight_layout(); drawn = axes
-    else:
-        check_choice("kind", kind or "time", list(_PANELS))
-        drawn = _PANELS[kind or "time"](self, get_ax(ax))
-    object.__setattr__(self, "ax_", drawn); object.__setattr__(self, "figure_", (drawn[0] if isinstance(drawn, np.ndarray) else drawn).figure)
-    return self
-LoadReport.plot = _load_plot
+def _lag_check(s, m, *, percentile, max_lag_ms, tag) -> list:
+    claimed = nearest_rank(m.latency_ms, percentile)
+    bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
+    if s["lag_p99_ms"] <= bound: return []
+    return [f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
+            "(other processes kept the harness from running on time: free CPU or use a quieter machine; a lower qps "
+            "does not help, since the lag comes from waking up late, not from the rate)"]
 
-# %% ../nbs/10_load.ipynb #8fe74341
-def _frame(log, items_per_req=1):
-    cols = ["level", "warmup", "scheduled_s", "issued_s", "start_s", "end_s", "status", "error", "tag", "batch_size"]
-    df = pd.DataFrame(log, columns=cols).sort_values(["level", "scheduled_s"], kind="stable").reset_index(drop=True)
-    df["latency_ms"] = (df.end_s - df.scheduled_s) * 1000
-    df["queue_ms"] = (df.start_s - df.scheduled_s) * 1000
-    df["service_ms"] = np.where(df.status.isin(["ok", "error"]), (df.end_s - df.start_s) * 1000, np.nan)
-    df["lag_ms"] = (df.issued_s - df.scheduled_s) * 1000
-    df["ok"] = df.status == "ok"
-    df["warmup"] = df.warmup.astype(bool)
-    return df[["level", "warmup", "scheduled_s", "issued_s", "start_s", "end_s", "latency_ms", "queue_ms", "service_ms",
-               "lag_ms", "ok", "status", "error", "tag", "batch_size"]]
+# %% ../nbs/10_load.ipynb #03157116
+def _rate_checks(m, a, b, *, qps, duration_s, min_rate_ratio, tag) -> list:
+    "The target kept up: achieved rate against the offered one, and no request left unfinished."
+    reasons, offered = [], len(m) / duration_s
+    done = m[(m.end_s >= a) & (m.end_s <= b + 1e-9) & (m.status != "unfinished")]
+    achieved = len(done) / duration_s
+    if offered > 0 and achieved < min_rate_ratio * offered:
+        reasons.append(f"achieved rate {achieved:.4g} req/s is below the offered {offered:.4g} req/s{tag} "
+                       f"(the target cannot sustain qps={qps:g}; lower qps or add workers)")
+    unf = int((m.status == "unfinished").sum())
+    if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}")
+    return reasons
 
-def _windows(m:pd.DataFrame, res:pd.DataFrame, t_from, t_to, window_s, tags) -> pd.DataFrame:
-    edges = np.arange(t_from, t_to + 1e-9, window_s)
-    if len(edges) < 2 or edges[-1] < t_to - 1e-9: edges = np.append(edges, t_to) if len(edges) else np.array([t_from, t_to])
-    rows = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        w = m[(m.scheduled_s >= a) & (m.scheduled_s < b)]; lat = w.latency_ms.to_numpy()
-        done = m[(m.end_s >= a) & (m.end_s < b) & m.ok]
-        r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": len(w),
-             "throughput_rps": done.batch_size.sum() / (b - a),
-             "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat, 99), "mean_ms": float(lat.mean()) if len(lat) else np.nan,
-             "error_rate": float((w.status == "error").mean()) if len(w) else np.nan,
-             "timeout_rate": float(w.status.isin(["timeout", "unfinished"]).mean()) if len(w) else np.nan}
-        for t in tags: r[f"tag_{t}"] = float((w.tag == t).mean()) if len(w) else np.nan
-        rr = res[(res.t_s >= a) & (res.t_s < b)] if len(res) else res
-        r["cpu_percent"] = float(rr.cpu_percent.mean()) if len(rr) else np.nan
-        r["rss_mb"] = float(rr.rss_mb.mean()) if len(rr) else np.nan
-        r["rss_net_mb"] = float(rr.rss_net_mb.mean()) if len(rr) and "rss_net_mb" in rr else np.nan
-        rows.append(r)
-    return pd.DataFrame(rows)
+# %% ../nbs/10_load.ipynb #f354c74c
+def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_lag_ms, min_rate_ratio,
+                 duration_s) -> tuple:
+    "The reasons a run is invalid, and flags `enough_requests`, `harness_kept_up`, `target_kept_up` (all levels)."
+    reasons, flags = [], {"enough_requests": True, "harness_kept_up": True, "target_kept_up": True}
+    for lv, a, b in spans:
+        s, tag = per[lv], f" at {lv}" if len(spans) > 1 else ""
+        m = df[(df.level == lv) & ~df.warmup]
+        if s["n_requests"] == 0:
+            reasons.append(f"no requests were measured{tag}: lengthen duration_s")
+            flags["enough_requests"] = False
+            continue
+        few = _count_checks(s, m, scenario=scenario, percentile=percentile, confidence=confidence, tag=tag)
+        if few: flags["enough_requests"] = False
+        reasons += few
+        if (m.status == "error").all(): reasons.append(f"every request failed{tag} (first error: {m.error.iloc[0]})")
+        if scenario not in ("server", "streaming"): continue
+        lag = _lag_check(s, m, percentile=percentile, max_lag_ms=max_lag_ms, tag=tag)
+        rate = _rate_checks(m, a, b, qps=qps, duration_s=duration_s, min_rate_ratio=min_rate_ratio, tag=tag)
+        if lag: flags["harness_kept_up"] = False
+        if rate: flags["target_kept_up"] = False
+        reasons += lag + rate
+    return reasons, flags
 
-def _stats(m:pd.DataFrame, *, duration_s, confidence, t_from, t_to) -> dict:
-    lat = m.latency_ms.to_numpy(); n = len(lat); s = {}
-    svc = m.service_ms[m.ok].to_numpy()
-    for p in _PCTS:
-        k = _pname(p); lo, hi = percentile_ci(lat, p, confidence)
-        s[f"{k}_ms"] = nearest_rank(lat, p); s[f"{k}_ci_low_ms"] = lo; s[f"{k}_ci_high_ms"] = hi
-        s[f"{k}_service_ms"] = nearest_rank(svc, p)
-    done = m[(m.end_s >= t_from) & (m.end_s <= t_to + 1e-9) & m.ok]
-    s.update({"max_ms": float(lat.max()) if n else np.nan, "mean_ms": float(lat.mean()) if n else np.nan,
-              "queue_p99_ms": nearest_rank(m.queue_ms.dropna(), 99),
-              "throughput_rps": float(done.batch_size.sum() / duration_s),
-              "error_rate": float((m.status == "error").mean()) if n else np.nan,
-              "timeout_rate": float(m.status.isin(["timeout", "unfinished"]).mean()) if n else np.nan,
-              "n_requests": int(n), "n_errors": int((m.status == "error").sum()),
-              "n_timeouts": int(m.status.isin(["timeout", "unfinished"]).sum()),
-              "lag_p99_ms": nearest_rank(m.lag_ms, 99), "lag_max_ms": float(m.lag_ms.max()) if n else np.nan,
-              "ci_level": confidence})
-    kinds = m.error[m.status == "error"].value_counts()
-    s["n_bad_outputs"] = int(kinds[[k for k in kinds.index if str(k).startswith("output:")]].sum())
-    s["bad_output_rate"] = s["n_bad_outputs"] / n if n else np.nan
-    s["top_error"] = str(kinds.index[0]) if len(kinds) else None
-    for k, v in kinds.head(5).items(): s[f"error_share_{_tag_key(k)}"] = float(v / n)
-    return s
+# %% ../nbs/10_load.ipynb #cb8b84ad
+_SWEEP = ("throughput_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "error_rate", "timeout_rate", "n_requests")
+
+def _headline_stats(h, df, res, per, spans, *, scenario, qps, duration_s, window_s) -> tuple:
+    "Stats, windows and window width of the headline level: the best offline batch size, else the last level."
+    head = max(per, key=lambda lv: per[lv]["throughput_rps"]) if scenario == "offline" else spans[-1][0]
+    a, b = next((x, y) for lv, x, y in spans if lv == head)
+    m = df[(df.level == head) & ~df.warmup]
+    stats = {**per[head], "level": head, "qps": qps}
+    tags = sorted({t for t in m.tag.dropna().unique()})[:10]
+    stats.update({f"tag_share_{t}": float((m.tag == t).mean()) for t in tags})
+    ws = window_s or max(0.05, duration_s / 20)
+    win = _windows(m, res, a, b, ws, tags)
+    warm = df.warmup & (df.level == head)
+    stats.update(_growth(win, res, stats, duration_s))
+    stats.update({"n_warmup": int(warm.sum()), "warmup_p50_ms": nearest_rank(df.latency_ms[warm], 50),
+                  "n_abandoned_threads": int(h.n_abandoned)})
+    return stats, win, ws
+
+# %% ../nbs/10_load.ipynb #88879fdc
+def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout_ms, seed, percentile, confidence,
+                  window_s, max_lag_ms, min_rate_ratio, tgt, extra) -> LoadReport:
+    df = _frame(h.log)
+    res = _net_resources(h, res, df)   # the harness keeps a record per request: not the target's growth
+    per = {lv: _stats(df[(df.level == lv) & ~df.warmup], duration_s=duration_s, confidence=confidence, t_from=a,
+                      t_to=b)
+           for lv, a, b in spans}
+    sweep = pd.DataFrame([{"level": lv, **{k: per[lv][k] for k in _SWEEP}} for lv, _, _ in spans])
+    stats, win, ws = _headline_stats(h, df, res, per, spans, scenario=scenario, qps=qps, duration_s=duration_s,
+                                     window_s=window_s)
+    stats["min_requests"] = min_requests(percentile, confidence)
+    reasons, flags = _self_checks(scenario, per, spans, df, qps=qps, percentile=percentile, confidence=confidence,
+                                  max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, duration_s=duration_s)
+    stats.update(flags)
+    params = {"scenario": scenario, "qps": qps, "duration_s": duration_s, "warmup_s": warmup_s,
+              "timeout_ms": timeout_ms,
+              "percentile": percentile, "confidence": confidence, "levels": [lv for lv, _, _ in spans],
+              "target": tgt.name, "target_kind": tgt.kind, "window_s": ws,
+              "sweep_name": {"concurrency": "concurrency", "offline": "batch size"}.get(scenario, "workers"), **extra}
+    return LoadReport(scenario=scenario, params=params, requests=df, windows=win, sweep=sweep, resources=res,
+                      stats=stats, reasons=tuple(reasons), seed=seed)
 
 # %% ../nbs/10_load.ipynb #63f56357
 SCENARIOS = ("single_stream", "server", "concurrency", "offline", "streaming")
 
+def _check_rate(scenario, qps):
+    if scenario in ("server", "streaming"):
+        if qps is None:
+            raise ParameterError(f"scenario '{scenario}' needs `qps`", value=None,
+                                 fix="pass qps=<requests per second>, e.g. qps=100")
+        check_positive("qps", qps)
+    elif qps is not None:
+        raise ParameterError(f"`qps` is only used by the 'server' and 'streaming' scenarios, not '{scenario}'",
+                             value=qps,
+                             fix="drop qps, or use scenario='server'")
+
+# %% ../nbs/10_load.ipynb #3cfc5729
+def _as_levels(value, default, name, example) -> list:
+    levels = default if value is None else (list(value) if isinstance(value, (list, tuple)) else [value])
+    if not levels: raise ParameterError(f"`{name}` is an empty list", value=value, fix=f"pass e.g. {name}={example}")
+    for v in levels: check_positive(name, v, integer=True)
+    return levels
+
+def _check_levels(scenario, concurrency, batch_sizes) -> list | None:
+    "The levels a sweep runs (concurrency or offline), else None; `concurrency` and `batch_sizes` where they apply."
+    if batch_sizes is not None and scenario != "offline":
+        raise ParameterError("`batch_sizes` is only used by the 'offline' scenario", value=batch_sizes,
+                             fix="use scenario='offline', or max_batch_size= for streaming")
+    if scenario == "concurrency": return _as_levels(concurrency, [1], "concurrency", "[1, 2, 4]")
+    if scenario == "offline": return _as_levels(batch_sizes, [1, 8, 32], "batch_sizes", "[1, 8, 64]")
+    if concurrency is not None:
+        if scenario == "single_stream":
+            raise ParameterError("single_stream runs one request at a time; `concurrency` does not apply",
+                                 value=concurrency,
+                                 fix="use scenario='concurrency'")
+        check_positive("concurrency", concurrency, integer=True)
+    return None
+
+# %% ../nbs/10_load.ipynb #018788e1
 def _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile, confidence,
                   max_batch_size, max_wait_ms, window_s, max_lag_ms, min_rate_ratio):
     check_choice("scenario", scenario, SCENARIOS)
-    check_positive("duration_s", duration_s); check_positive("warmup_s", warmup_s, allow_zero=True)
-    if timeout_ms is not None: check_positive("timeout_ms", timeout_ms)
+    check_positive("duration_s", duration_s)
+    check_positive("warmup_s", warmup_s, allow_zero=True)
     if not (isinstance(percentile, (int, float)) and 0 < percentile < 100):
         raise ParameterError("`percentile` must be in (0, 100)", value=percentile, fix="pass e.g. percentile=99")
     if not (isinstance(confidence, float) and 0.5 <= confidence < 1):
-        raise ParameterError("`confidence` must be a float in [0.5, 1)", value=confidence, fix="pass e.g. confidence=0.95")
-    check_positive("max_batch_size", max_batch_size, integer=True); check_positive("max_wait_ms", max_wait_ms, allow_zero=True)
-    if window_s is not None: check_positive("window_s", window_s)
-    if max_lag_ms is not None: check_positive("max_lag_ms", max_lag_ms)
-    if not 0 < min_rate_ratio <= 1: raise ParameterError("`min_rate_ratio` must be in (0, 1]", value=min_rate_ratio, fix="pass e.g. 0.9")
-    if scenario in ("server", "streaming"):
-        if qps is None: raise ParameterError(f"scenario '{scenario}' needs `qps`", value=None, fix="pass qps=<requests per second>, e.g. qps=100")
-        check_positive("qps", qps)
-    elif qps is not None:
-        raise ParameterError(f"`qps` is only used by the 'server' and 'streaming' scenarios, not '{scenario}'", value=qps,
-                             fix="drop qps, or use scenario='server'")
-    levels = None
-    if scenario == "concurrency":
-        levels = [1] if concurrency is None else (list(concurrency) if isinstance(concurrency, (list, tuple)) else [concurrency])
-        if not levels: raise ParameterError("`concurrency` is an empty list", value=concurrency, fix="pass e.g. concurrency=[1, 2, 4]")
-        for c in levels: check_positive("concurrency", c, integer=True)
-    elif scenario == "offline":
-        levels = [1, 8, 32] if batch_sizes is None else (list(batch_sizes) if isinstance(batch_sizes, (list, tuple)) else [batch_sizes])
-        if not levels: raise ParameterError("`batch_sizes` is an empty list", value=batch_sizes, fix="pass e.g. batch_sizes=[1, 8, 64]")
-        for b in levels: check_positive("batch_sizes", b, integer=True)
-    elif concurrency is not None:
-        if scenario == "single_stream": raise ParameterError("single_stream runs one request at a time; `concurrency` does not apply", value=concurrency, fix="use scenario='concurrency'")
-        check_positive("concurrency", concurrency, integer=True)
-    if batch_sizes is not None and scenario != "offline":
-        raise ParameterError("`batch_sizes` is only used by the 'offline' scenario", value=batch_sizes, fix="use scenario='offline', or max_batch_size= for streaming")
-    return levels
+        raise ParameterError("`confidence` must be a float in [0.5, 1)", value=confidence,
+                             fix="pass e.g. confidence=0.95")
+    check_positive("max_batch_size", max_batch_size, integer=True)
+    check_positive("max_wait_ms", max_wait_ms, allow_zero=True)
+    for name, v in (("timeout_ms", timeout_ms), ("window_s", window_s), ("max_lag_ms", max_lag_ms)):
+        if v is not None: check_positive(name, v)
+    if not 0 < min_rate_ratio <= 1:
+        raise ParameterError("`min_rate_ratio` must be in (0, 1]", value=min_rate_ratio, fix="pass e.g. 0.9")
+    _check_rate(scenario, qps)
+    return _check_levels(scenario, concurrency, batch_sizes)
+
+# %% ../nbs/10_load.ipynb #c0391745
+@contextlib.contextmanager
+def _tuned_interpreter():
+    "A 1 ms thread switch interval and the garbage collector's existing objects frozen; both restored after."
+    old_switch, freeze = sys.getswitchinterval(), gc.get_freeze_count() == 0
+    sys.setswitchinterval(min(old_switch, 0.001))
+    if freeze: gc.freeze()
+    try: yield
+    finally:
+        sys.setswitchinterval(old_switch)
+        if freeze: gc.unfreeze()
 
 def _progress(total, progress, desc):
+    "A tqdm bar in seconds, and `tick()` that moves it at most four times a second."
     from tqdm.auto import tqdm
-    bar = tqdm(total=round(total, 1), disable=not progress, desc=desc, unit="s", leave=False, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s")
-    return bar
+    bar = tqdm(total=round(total, 1), disable=not progress, desc=desc, unit="s", leave=False,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s")
+    t_start = time.perf_counter()
+    last = [t_start]
+    def tick():
+        t = time.perf_counter()
+        if t - last[0] > 0.25:
+            last[0] = t
+            bar.n = min(bar.total, round(t - t_start, 1))
+            bar.refresh()
+    return bar, tick
 
+# %% ../nbs/10_load.ipynb #99a537bc
+def _run_levels(h, levels, *, scenario, qps, seed, warmup_s, duration_s, drain_s, tick) -> list:
+    spans = []
+    for lv in levels:
+        if scenario in ("server", "streaming"):
+            sched = poisson_schedule(qps, warmup_s + duration_s, seed=seed)
+            offset = _run_open(h, sched, level=lv, warmup_s=warmup_s, workers=int(lv), drain_s=drain_s, tick=tick)
+        else:
+            offset = h.now() + 0.01
+            clients = lv if scenario == "concurrency" else 1
+            batch = lv if scenario == "offline" else 1
+            _run_closed(h, clients=int(clients), level=lv, offset=offset, warmup_s=warmup_s, duration_s=duration_s,
+                        batch=int(batch), drain_s=drain_s, tick=tick)
+        spans.append((lv, offset + warmup_s, offset + warmup_s + duration_s))
+    return spans
+
+# %% ../nbs/10_load.ipynb #7ea9c452
 def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, bundle folder, Predictor or http(s) URL
                         inputs, # sequence of inputs (rows, tensors, dicts) or a DataFrame; requests cycle through it
                         *, scenario:str="single_stream", # single_stream | server | concurrency | offline | streaming
@@ -710,155 +962,157 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                         max_batch_size:int=32, # streaming: largest micro-batch
                         max_wait_ms:float=5, # streaming: longest a record waits for its batch to fill
                         window_s:float=None, # width of the stability windows (default: about 20 windows)
-                        max_lag_ms:float=None, # bound on the p99 scheduling lag (default: max(1 ms, 10% of the claimed percentile))
+                        max_lag_ms:float=None, # bound on the p99 scheduling lag (default: max(1 ms, 10% of p))
                         min_rate_ratio:float=0.9, # achieved/offered rate below this makes the run invalid
                         drain_s:float=None, # without timeout_ms, how long to wait for stragglers after the run
                         classify:Callable=None, # result -> tag (e.g. which model served it); default: `served_by`
                         check_outputs:bool=True, # count None, NaN, inf and a changed output shape as failed requests
                         progress:bool=True) -> LoadReport:
     "Run `target` under the load of `scenario` and measure latency, throughput, errors and stability."
-    levels = _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile, confidence,
+    levels = _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile,
+                           confidence,
                            max_batch_size, max_wait_ms, window_s, max_lag_ms, min_rate_ratio)
     check_positive("seed", seed, allow_zero=True, integer=True)
-    if not isinstance(check_outputs, bool): raise ParameterError("`check_outputs` must be True or False", value=check_outputs, fix="pass check_outputs=True")
+    if not isinstance(check_outputs, bool):
+        raise ParameterError("`check_outputs` must be True or False", value=check_outputs,
+                             fix="pass check_outputs=True")
     tgt = as_load_target(target, timeout_ms=timeout_ms)
-    items = _prepare_items(inputs, tgt.kind)
-    h = _Harness(tgt, items, timeout_ms=timeout_ms, classify=classify, check_outputs=check_outputs,
+    h = _Harness(tgt, _prepare_items(inputs, tgt.kind), timeout_ms=timeout_ms, classify=classify,
+                 check_outputs=check_outputs,
                  max_batch_size=max_batch_size if scenario == "streaming" else 1, max_wait_ms=max_wait_ms)
-    drain = drain_s if drain_s is not None else max(2.0, 0.5 * duration_s)
-    n_levels = len(levels) if levels else 1
-    bar = _progress(n_levels * (warmup_s + duration_s), progress, f"load {scenario}")
-    t_start = time.perf_counter(); last = [t_start]
-    def tick():
-        t = time.perf_counter()
-        if t - last[0] > 0.25: last[0] = t; bar.n = min(bar.total, round(t - t_start, 1)); bar.refresh()
-    spans, level_values = [], levels or [concurrency or 1 if scenario in ("server", "streaming") else 1]
-    old_switch, freeze = sys.getswitchinterval(), gc.get_freeze_count() == 0
-    sys.setswitchinterval(min(old_switch, 0.001))
-    if freeze: gc.freeze()
-    try:
-        with _Sampler(h, min(0.1, (window_s or duration_s / 20) / 2)) as sampler:
-            for lv in level_values:
-                if scenario in ("server", "streaming"):
-                    sched = poisson_schedule(qps, warmup_s + duration_s, seed=seed)
-                    offset = _run_open(h, sched, level=lv, warmup_s=warmup_s, workers=int(lv), drain_s=drain, tick=tick)
-                else:
-                    offset = h.now() + 0.01
-                    clients = lv if scenario == "concurrency" else 1
-                    batch = lv if scenario == "offline" else 1
-                    _run_closed(h, clients=int(clients), level=lv, offset=offset, warmup_s=warmup_s, duration_s=duration_s,
-                                batch=int(batch), drain_s=drain, tick=tick)
-                spans.append((lv, offset + warmup_s, offset + warmup_s + duration_s))
-    finally:
-        sys.setswitchinterval(old_switch); bar.close()
-        if freeze: gc.unfreeze()
-    return _build_report(h, sampler.frame(), spans, scenario=scenario, qps=qps, duration_s=duration_s, warmup_s=warmup_s,
-                         timeout_ms=timeout_ms, seed=seed, percentile=percentile, confidence=confidence, window_s=window_s,
-                         max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, tgt=tgt,
-                         extra={"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms} if scenario == "streaming" else {})
+    levels = levels or [concurrency or 1 if scenario in ("server", "streaming") else 1]
+    bar, tick = _progress(len(levels) * (warmup_s + duration_s), progress, f"load {scenario}")
+    with _tuned_interpreter(), contextlib.closing(bar), _Sampler(h, min(0.1,
+                                                                        (window_s or duration_s / 20) / 2)) as sampler:
+        spans = _run_levels(h, levels, scenario=scenario, qps=qps, seed=seed, warmup_s=warmup_s, duration_s=duration_s,
+                            drain_s=drain_s if drain_s is not None else max(2.0, 0.5 * duration_s), tick=tick)
+    extra = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms} if scenario == "streaming" else {}
+    return _build_report(h, sampler.frame(), spans, scenario=scenario, qps=qps, duration_s=duration_s,
+                         warmup_s=warmup_s,
+                         timeout_ms=timeout_ms, seed=seed, percentile=percentile, confidence=confidence,
+                         window_s=window_s,
+                         max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, tgt=tgt, extra=extra)
 
-# %% ../nbs/10_load.ipynb #6dd7067f
-def _record_bytes(h) -> int:
-    "Bytes the harness adds per request while it runs (its record of the request), estimated from a sample."
-    if not h.log: return 0
-    t = h.log[len(h.log) // 2]
-    r16 = lambda o: (sys.getsizeof(o) + 15) // 16 * 16          # the small-object allocator rounds to 16 bytes
-    new = (4, 5) if h.keeps_jobs else (2, 3, 4, 5)   # the open loop made its jobs (and their times) before the run
-    floats = {id(t[i]): r16(t[i]) for i in new if isinstance(t[i], float)}
-    return r16(t) + 9 + sum(floats.values())
+# %% ../nbs/10_load.ipynb #132e677f
+def _num(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.4g}"
 
-def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout_ms, seed, percentile, confidence,
-                  window_s, max_lag_ms, min_rate_ratio, tgt, extra) -> LoadReport:
-    df = _frame(h.log)
-    if len(res):   # the harness keeps a record per request: take those bytes out before looking for the target's growth
-        done = np.searchsorted(np.sort(df.end_s.to_numpy()), res.t_s.to_numpy())
-        res = res.assign(rss_net_mb=res.rss_mb - done * _record_bytes(h) / 2**20)
-    per = {}
-    for lv, a, b in spans:
-        m = df[(df.level == lv) & ~df.warmup]
-        per[lv] = _stats(m, duration_s=duration_s, confidence=confidence, t_from=a, t_to=b)
-    sweep = pd.DataFrame([{"level": lv, **{k: per[lv][k] for k in ("throughput_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "error_rate", "timeout_rate", "n_requests")}}
-                          for lv, _, _ in spans])
-    if scenario == "offline": head = max(per, key=lambda lv: per[lv]["throughput_rps"])
-    else: head = spans[-1][0]
-    a, b = next((x, y) for lv, x, y in spans if lv == head)
-    m = df[(df.level == head) & ~df.warmup]
-    stats = dict(per[head]); stats["level"] = head; stats["qps"] = qps
-    tags = sorted({t for t in m.tag.dropna().unique()})[:10]
-    for t in tags: stats[f"tag_share_{t}"] = float((m.tag == t).mean())
-    ws = window_s or max(0.05, duration_s / 20)
-    win = _windows(m, res, a, b, ws, tags)
-    lt = trend_test(win.p50_ms, win.t_mid_s) if len(win) else trend_test([])
-    mt = trend_test(win.rss_net_mb, win.t_mid_s) if len(win) else trend_test([])
-    base = stats["p50_ms"] if np.isfinite(stats["p50_ms"]) and stats["p50_ms"] > 0 else 1.0
-    rss0 = float(res.rss_mb.iloc[0]) if len(res) else 0.0
-    stats.update({"latency_trend_ms_per_s": lt["slope"], "latency_trend_p": lt["p_value"],
-                  "latency_growth": bool(lt["p_value"] < 0.01 and lt["slope"] * duration_s > 0.2 * base),
-                  "memory_trend_mb_per_s": mt["slope"], "memory_trend_p": mt["p_value"],
-                  "memory_growth": bool(mt["p_value"] < 0.01 and mt["slope"] * duration_s > max(8.0, 0.05 * rss0)),
-                  "cpu_percent_mean": float(res.cpu_percent.mean()) if len(res) else np.nan,
-                  "rss_mb_max": float(res.rss_mb.max()) if len(res) else np.nan,
-                  "rss_growth_mb": float(res.rss_mb.iloc[-1] - res.rss_mb.iloc[0]) if len(res) else np.nan,
-                  "n_warmup": int((df.warmup & (df.level == head)).sum()),
-                  "warmup_p50_ms": nearest_rank(df.latency_ms[df.warmup & (df.level == head)], 50),
-                  "n_abandoned_threads": int(h.n_abandoned)})
-    stats["min_requests"] = min_requests(percentile, confidence)
-    reasons, flags = _self_checks(scenario, per, spans, df, qps=qps, percentile=percentile, confidence=confidence,
-                                  max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, duration_s=duration_s)
-    stats.update(flags)
-    params = {"scenario": scenario, "qps": qps, "duration_s": duration_s, "warmup_s": warmup_s, "timeout_ms": timeout_ms,
-              "percentile": percentile, "confidence": confidence, "levels": [lv for lv, _, _ in spans], "target": tgt.name,
-              "target_kind": tgt.kind, "window_s": ws,
-              "sweep_name": {"concurrency": "concurrency", "offline": "batch size"}.get(scenario, "workers"), **extra}
-    return LoadReport(scenario=scenario, params=params, requests=df, windows=win, sweep=sweep, resources=res,
-                      stats=stats, reasons=tuple(reasons), seed=seed)
+@patch
+def _html_extra(self:LoadReport) -> str:
+    s = self.stats
+    rows = pd.DataFrame([{"latency ms": _num(s[f"{_pname(p)}_ms"]),
+                          f"{int(s['ci_level'] * 100)}% CI": f"[{_num(s[f'{_pname(p)}_ci_low_ms'])}, "
+                                                             f"{_num(s[f'{_pname(p)}_ci_high_ms'])}]",
+                          "service ms": _num(s[f"{_pname(p)}_service_ms"])} for p in _PCTS],
+                        index=[_pname(p) for p in _PCTS])
+    keys = ("throughput_rps", "error_rate", "timeout_rate", "mean_ms", "max_ms", "lag_p99_ms", "cpu_percent_mean",
+            "rss_mb_max")
+    rates = [f"{k} {_num(s[k])}" for k in keys if k in s]
+    rates += [f"{k} {_num(v)}" for k, v in s.items() if k.startswith(("tag_share_", "error_share_"))]
+    checks = "valid" if self.valid else "INVALID: " + "; ".join(self.reasons)
+    trend = f"latency growth: {s['latency_growth']}, memory growth: {s['memory_growth']}"
+    sweep = "" if self.sweep is None or len(self.sweep) < 2 else html_table(self.sweep)
+    return f"{html_table(rows)}{sweep}<p>{escape(', '.join(rates))}<br>{escape(checks)}<br>{escape(trend)}</p>"
 
-def _self_checks(scenario, per, spans, df, *, qps, percentile, confidence, max_lag_ms, min_rate_ratio, duration_s) -> tuple:
-    "The reasons a run is invalid, and flags `enough_requests`, `harness_kept_up`, `target_kept_up` (all levels)."
-    reasons, flags = [], {"enough_requests": True, "harness_kept_up": True, "target_kept_up": True}
-    need = min_requests(percentile, confidence)
-    for lv, a, b in spans:
-        s = per[lv]; tag = f" at {lv}" if len(spans) > 1 else ""
-        m = df[(df.level == lv) & ~df.warmup]
-        if s["n_requests"] == 0:
-            reasons.append(f"no requests were measured{tag}: lengthen duration_s"); flags["enough_requests"] = False; continue
-        if scenario == "offline":
-            if s["n_requests"] < 10:
-                reasons.append(f"only {s['n_requests']} batches{tag}; need at least 10 (lengthen duration_s)"); flags["enough_requests"] = False
-        elif s["n_requests"] < need:
-            flags["enough_requests"] = False
-            reasons.append(f"only {s['n_requests']} requests{tag}; a p{percentile:g} claim at {confidence:.0%} confidence needs at least {need} "
-                           f"(lengthen duration_s{' or raise qps' if scenario in ('server', 'streaming') else ''})")
-        if (m.status == "error").all():
-            first = m.error.iloc[0]
-            reasons.append(f"every request failed{tag} (first error: {first})")
-        if scenario in ("server", "streaming"):
-            claimed = nearest_rank(m.latency_ms, percentile)
-            bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
-            if s["lag_p99_ms"] > bound:
-                flags["harness_kept_up"] = False
-                reasons.append(f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
-                               "(other processes kept the harness from running on time: free CPU or use a quieter machine; a lower qps does not help, since the lag comes from waking up late, not from the rate)")
-            offered = len(m) / duration_s
-            done = m[(m.end_s >= a) & (m.end_s <= b + 1e-9) & (m.status != "unfinished")]
-            achieved = len(done) / duration_s
-            if offered > 0 and achieved < min_rate_ratio * offered:
-                flags["target_kept_up"] = False
-                reasons.append(f"achieved rate {achieved:.4g} req/s is below the offered {offered:.4g} req/s{tag} "
-                               f"(the target cannot sustain qps={qps:g}; lower qps or add workers)")
-            unf = int((m.status == "unfinished").sum())
-            if unf: reasons.append(f"{unf} requests were still unfinished when the run ended{tag}"); flags["target_kept_up"] = False
-    return reasons, flags
+# %% ../nbs/10_load.ipynb #99dd2dbd
+def _plain_ticks(axis):
+    from matplotlib.ticker import FuncFormatter
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(fmt)
+
+def _plot_time(self, ax):
+    m = self.measured
+    if len(m) > 20000: m = m.iloc[np.linspace(0, len(m) - 1, 20000).astype(int)]
+    ok = m.status == "ok"
+    ax.scatter(m.scheduled_s[ok], m.latency_ms[ok], s=3, alpha=0.3, lw=0, label="request")
+    if (~ok).any():
+        ax.scatter(m.scheduled_s[~ok], m.latency_ms[~ok], s=8, c="C3", marker="x", lw=0.8, label="error/timeout")
+    w = self.windows
+    if len(w):
+        ax.plot(w.t_mid_s, w.p50_ms, c="k", lw=1.2, label="p50 per window")
+        ax.plot(w.t_mid_s, w.p99_ms, c="C1", lw=1.2, label="p99 per window")
+    ax.set_yscale("log")
+    _plain_ticks(ax.yaxis)
+    ax.set(xlabel="scheduled time (s)", ylabel="latency (ms)", title="latency over time")
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+# %% ../nbs/10_load.ipynb #be9f11c2
+def _spectrum(v):
+    "The percentile spectrum: 1 / (1 - q) against the sorted values (q < 1), so p99 sits at 100."
+    v = np.sort(np.asarray(v, float))
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0: return np.array([]), np.array([])
+    q = np.arange(1, n + 1) / n
+    keep = q < 1
+    return 1 / (1 - q[keep]), v[keep]
+
+def _plot_spectrum(self, ax):
+    m = self.measured
+    x, y = _spectrum(m.latency_ms)
+    ax.plot(x, y, label="latency (from scheduled time)")
+    ax.plot(*_spectrum(m.service_ms[m.status == "ok"]), ls="--", label="service time only")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_ticks(ax.yaxis)
+    ticks = [p for p in (2, 10, 100, 1000, 10000) if len(x) and p <= x.max() * 1.01]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"p{100 - 100 / t:g}" for t in ticks])
+    ax.set(xlabel="percentile", ylabel="latency (ms)", title="percentile spectrum")
+    ax.legend(fontsize=7)
+    return ax
+
+# %% ../nbs/10_load.ipynb #d35aa455
+def _plot_sweep(self, ax):
+    sw = self.sweep
+    ax.plot(sw.throughput_rps, sw.p50_ms, "o-", label="p50")
+    ax.plot(sw.throughput_rps, sw.p99_ms, "s-", label="p99")
+    for _, row in sw.iterrows():
+        ax.annotate(f"{row.level:g}", (row.throughput_rps, row.p99_ms), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set(xlabel="throughput (req/s)" if self.scenario != "offline" else "throughput (rows/s)", ylabel="latency (ms)",
+           title=f"throughput vs latency ({self.params.get('sweep_name', 'level')})")
+    ax.legend(fontsize=7)
+    return ax
+
+def _plot_windows(self, ax):
+    w = self.windows
+    ax.plot(w.t_mid_s, w.throughput_rps, label="throughput (req/s)")
+    ax.set(xlabel="time (s)", ylabel="req/s", title="throughput and failures per window")
+    ax2 = ax.twinx()
+    ax2.plot(w.t_mid_s, 100 * w.error_rate, c="C3", label="errors %")
+    ax2.plot(w.t_mid_s, 100 * w.timeout_rate, c="C4", label="timeouts %")
+    ax2.set_ylabel("% of requests")
+    ax.legend(fontsize=7, loc="upper left")
+    ax2.legend(fontsize=7, loc="upper right")
+    return ax
+
+# %% ../nbs/10_load.ipynb #6b10efff
+_PANELS = {"time": _plot_time, "spectrum": _plot_spectrum, "sweep": _plot_sweep, "windows": _plot_windows}
+
+@patch
+def _plot(self:LoadReport, ax, kind:str="panels"):
+    if kind != "panels": return _PANELS[kind](self, ax)
+    kinds = ["time", "spectrum"] + (["sweep"] if self.sweep is not None and len(self.sweep) > 1 else [])
+    fig, spec = ax.figure, ax.get_subplotspec()
+    if len(fig.axes) == 1: fig.set_size_inches(4.6 * len(kinds), 3.4)
+    ax.remove()
+    axes = np.atleast_1d(spec.subgridspec(1, len(kinds)).subplots())
+    for k, a in zip(kinds, axes): _PANELS[k](self, a)
+    fig.tight_layout()
+    return axes
 
 # %% ../nbs/10_load.ipynb #8ef3ffd0
 def _meets_confidence(lat, slo_ms, percentile) -> float:
     "One-sided confidence that the true `percentile` is <= `slo_ms`, from the count of samples above it."
     from scipy.stats import binom
-    lat = np.asarray(lat, float); n = len(lat)
-    if n == 0: return 0.0
-    k = int((lat > slo_ms).sum())
-    return float(binom.sf(k, n, 1 - percentile / 100))
+    lat = np.asarray(lat, float)
+    if len(lat) == 0: return 0.0
+    return float(binom.sf(int((lat > slo_ms).sum()), len(lat), 1 - percentile / 100))
 
+# %% ../nbs/10_load.ipynb #cb90a923
 @dataclass(frozen=True)
 class CapacityReport(Report):
     "Result of `find_max_qps`: the highest rate meeting the SLO, the probes that found it and how sure it is."
@@ -867,32 +1121,82 @@ class CapacityReport(Report):
     percentile: float
     probes: pd.DataFrame = field(repr=False, compare=False)
     bracket: tuple = ()
-    def _summary(self):
-        p = self.probes; best = p[p.passed].sort_values("qps").tail(1)
-        at = best.iloc[0] if len(best) else None
-        return {"max_qps": self.max_qps, "slo_ms": self.slo_ms, "percentile": self.percentile,
-                "latency_at_max_ms": at.latency_ms if at is not None else None,
-                "ci_low_at_max_ms": at.ci_low_ms if at is not None else None, "ci_high_at_max_ms": at.ci_high_ms if at is not None else None,
-                "confidence_at_max": at.confidence_meets_slo if at is not None else None,
-                "first_failing_qps": self.bracket[1] if len(self.bracket) > 1 else None, "n_probes": len(p)}
     def to_frame(self): return self.probes
-    def headline(self):
-        s = self.summary
-        if not self.max_qps: return f"no probed rate met p{self.percentile:g} <= {self.slo_ms:g} ms"
-        return (f"max {self.max_qps:.4g} req/s at p{self.percentile:g} <= {self.slo_ms:g} ms "
-                f"(p{self.percentile:g} there {s['latency_at_max_ms']:.3g} ms, confidence {s['confidence_at_max']:.2f}; "
-                f"{s['first_failing_qps'] or float('nan'):.4g} req/s failed; {s['n_probes']} probes)")
-    def _plot(self, ax):
-        p = self.probes.sort_values("qps")
-        lo = (p.latency_ms - p.ci_low_ms.fillna(p.latency_ms)).clip(lower=0)
-        hi = (p.ci_high_ms.fillna(p.latency_ms * 2) - p.latency_ms).clip(lower=0)
-        for ok, c, lab in ((True, "C2", "meets SLO"), (False, "C3", "misses SLO")):
-            q = p.passed == ok
-            if q.any(): ax.errorbar(p.qps[q], p.latency_ms[q], yerr=[lo[q], hi[q]], fmt="o", c=c, capsize=3, label=lab)
-        ax.axhline(self.slo_ms, c="k", ls="--", lw=1, label=f"SLO {self.slo_ms:g} ms")
-        if self.max_qps: ax.axvline(self.max_qps, c="C2", ls=":", lw=1)
-        ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("offered rate (req/s)"); ax.set_ylabel(f"p{self.percentile:g} latency (ms)")
-        ax.set_title("capacity search"); ax.legend(fontsize=7); return ax
+    def _summary(self):
+        best = self.probes[self.probes.passed].sort_values("qps").tail(1)
+        at = best.iloc[0].to_dict() if len(best) else {}
+        return {"max_qps": self.max_qps, "slo_ms": self.slo_ms, "percentile": self.percentile,
+                "latency_at_max_ms": at.get("latency_ms"), "ci_low_at_max_ms": at.get("ci_low_ms"),
+                "ci_high_at_max_ms": at.get("ci_high_ms"), "confidence_at_max": at.get("confidence_meets_slo"),
+                "first_failing_qps": self.bracket[1] if len(self.bracket) > 1 else None, "n_probes": len(self.probes)}
+
+# %% ../nbs/10_load.ipynb #3c37380f
+@patch
+def headline(self:CapacityReport) -> str:
+    s = self.summary
+    if not self.max_qps: return f"no probed rate met p{self.percentile:g} <= {self.slo_ms:g} ms"
+    return (f"max {self.max_qps:.4g} req/s at p{self.percentile:g} <= {self.slo_ms:g} ms "
+            f"(p{self.percentile:g} there {s['latency_at_max_ms']:.3g} ms, confidence {s['confidence_at_max']:.2f}; "
+            f"{s['first_failing_qps'] or float('nan'):.4g} req/s failed; {s['n_probes']} probes)")
+
+@patch
+def _plot(self:CapacityReport, ax):
+    p = self.probes.sort_values("qps")
+    lo = (p.latency_ms - p.ci_low_ms.fillna(p.latency_ms)).clip(lower=0)
+    hi = (p.ci_high_ms.fillna(p.latency_ms * 2) - p.latency_ms).clip(lower=0)
+    for ok, c, lab in ((True, "C2", "meets SLO"), (False, "C3", "misses SLO")):
+        q = p.passed == ok
+        if q.any(): ax.errorbar(p.qps[q], p.latency_ms[q], yerr=[lo[q], hi[q]], fmt="o", c=c, capsize=3, label=lab)
+    ax.axhline(self.slo_ms, c="k", ls="--", lw=1, label=f"SLO {self.slo_ms:g} ms")
+    if self.max_qps: ax.axvline(self.max_qps, c="C2", ls=":", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="offered rate (req/s)", ylabel=f"p{self.percentile:g} latency (ms)",
+           title="capacity search")
+    ax.legend(fontsize=7)
+    return ax
+
+# %% ../nbs/10_load.ipynb #f8d09f29
+def _outcome(s, meets:bool) -> str:
+    if not s["target_kept_up"]: return "fail (target fell behind)"
+    if not s["enough_requests"]: return "inconclusive (too few requests)"
+    if not meets: return "fail"
+    if not s["harness_kept_up"]: return "pass (harness lagged; lag counts in latency)"
+    return "pass"
+
+def _probe_row(r:LoadReport, q, d, *, slo_ms, percentile, confidence) -> dict:
+    s, lat = r.stats, r.latencies_ms
+    v = nearest_rank(lat, percentile)
+    lo, hi = percentile_ci(lat, percentile, confidence)
+    meets = bool(np.isfinite(v) and v <= slo_ms and s["error_rate"] + s["timeout_rate"] < 1 - percentile / 100)
+    outcome = _outcome(s, meets)
+    return {"qps": q, "duration_s": d, "n_requests": s["n_requests"], "latency_ms": v, "ci_low_ms": lo,
+            "ci_high_ms": hi,
+            "confidence_meets_slo": _meets_confidence(lat, slo_ms, percentile), "throughput_rps": s["throughput_rps"],
+            "error_rate": s["error_rate"], "timeout_rate": s["timeout_rate"], "lag_p99_ms": s["lag_p99_ms"],
+            "valid": r.valid, "passed": outcome.startswith("pass"), "outcome": outcome,
+            "reason": "" if r.valid else "; ".join(r.reasons)}
+
+# %% ../nbs/10_load.ipynb #e98633f9
+def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
+    est = evaluate_under_load(target, inputs, scenario="single_stream", duration_s=min(1.0, duration_s), warmup_s=0.1,
+                              timeout_ms=timeout_ms, progress=False)
+    svc = est.stats["p50_ms"]
+    if not np.isfinite(svc) or est.stats["error_rate"] == 1:
+        raise ModelError("the target fails every request, so its capacity cannot be searched",
+                         value=est.requests.error.dropna().head(1).tolist(), fix="check the target on one input first")
+    return 0.5 * (concurrency or 1) * 1000 / max(svc, 1e-3)
+
+# %% ../nbs/10_load.ipynb #59f1d27d
+def _next_rate(q, outcome, lo_q, hi_q, *, max_qps, tolerance) -> tuple:
+    "The next rate to probe after `outcome` at `q`, and the bracket `(lo_q, hi_q)`; the rate is None to stop."
+    if outcome.startswith("inconclusive"): return None, lo_q, hi_q     # lower rates would only have fewer requests
+    if outcome.startswith("pass"):
+        lo_q = q
+        if hi_q is None: return (None if q >= max_qps else min(q * 2, max_qps)), lo_q, hi_q
+    else:
+        hi_q = q
+        if lo_q is None: return (None if q / 2 < 1e-3 else q / 2), lo_q, hi_q
+    if hi_q / lo_q < 1 + tolerance: return None, lo_q, hi_q
+    return math.sqrt(lo_q * hi_q), lo_q, hi_q
 
 # %% ../nbs/10_load.ipynb #06f1aff9
 def find_max_qps(target, # anything `evaluate_under_load` accepts
@@ -910,64 +1214,25 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
                  max_duration_s:float=60, # cap on one probe's measured seconds
                  progress:bool=True, **kwargs) -> CapacityReport:
     "Search the highest Poisson rate whose `percentile` latency meets `slo_ms`, in few probes."
-    check_positive("slo_ms", slo_ms); check_positive("max_probes", max_probes, integer=True); check_positive("tolerance", tolerance)
-    check_positive("duration_s", duration_s); check_positive("max_qps", max_qps)
+    for name, v in (("slo_ms", slo_ms), ("tolerance", tolerance), ("duration_s", duration_s), ("max_qps", max_qps)):
+        check_positive(name, v)
+    check_positive("max_probes", max_probes, integer=True)
     if not (isinstance(percentile, (int, float)) and 0 < percentile < 100):
         raise ParameterError("`percentile` must be in (0, 100)", value=percentile, fix="pass e.g. percentile=99")
     if start_qps is None:
-        est = evaluate_under_load(target, inputs, scenario="single_stream", duration_s=min(1.0, duration_s), warmup_s=0.1,
-                                  timeout_ms=timeout_ms, progress=False)
-        svc = est.stats["p50_ms"]
-        if not np.isfinite(svc) or est.stats["error_rate"] == 1:
-            raise ModelError("the target fails every request, so its capacity cannot be searched", value=est.requests.error.dropna().head(1).tolist(),
-                             fix="check the target on one input first")
-        start_qps = 0.5 * (concurrency or 1) * 1000 / max(svc, 1e-3)
+        start_qps = _start_qps(target, inputs, duration_s=duration_s, timeout_ms=timeout_ms, concurrency=concurrency)
     check_positive("start_qps", start_qps)
-    need = min_requests(percentile, confidence)
-    rows = []
+    need, rows, lo_q, hi_q, q = min_requests(percentile, confidence), [], None, None, min(start_qps, max_qps)
     from tqdm.auto import tqdm
-    bar = tqdm(total=max_probes, disable=not progress, desc="find_max_qps", leave=False)
-    def probe(q):
-        d = min(max_duration_s, max(duration_s, (need + 3 * math.sqrt(need)) / q))   # enough arrivals, Poisson noise included
-        r = evaluate_under_load(target, inputs, scenario="server", qps=q, duration_s=d, warmup_s=warmup_s, timeout_ms=timeout_ms,
-                                concurrency=concurrency, seed=seed + len(rows), percentile=percentile, confidence=confidence,
-                                progress=False, **kwargs)
-        s = r.stats
-        lat = r.latencies_ms
-        v = nearest_rank(lat, percentile); lo, hi = percentile_ci(lat, percentile, confidence)
-        meets = bool(np.isfinite(v) and v <= slo_ms and s["error_rate"] + s["timeout_rate"] < 1 - percentile / 100)
-        if not s["target_kept_up"]: outcome = "fail (target fell behind)"
-        elif not s["enough_requests"]: outcome = "inconclusive (too few requests)"
-        elif not meets: outcome = "fail"
-        elif not s["harness_kept_up"]: outcome = "pass (harness lagged; lag counts in latency)"
-        else: outcome = "pass"
-        passed = outcome.startswith("pass")
-        why = "" if r.valid else "; ".join(r.reasons)
-        rows.append({"qps": q, "duration_s": d, "n_requests": s["n_requests"], "latency_ms": v, "ci_low_ms": lo, "ci_high_ms": hi,
-                     "confidence_meets_slo": _meets_confidence(lat, slo_ms, percentile), "throughput_rps": s["throughput_rps"],
-                     "error_rate": s["error_rate"], "timeout_rate": s["timeout_rate"], "lag_p99_ms": s["lag_p99_ms"],
-                     "valid": r.valid, "passed": passed, "outcome": outcome, "reason": why})
-        bar.update(1)
-        return outcome
-    lo_q, hi_q, q = None, None, min(start_qps, max_qps)
-    try:
-        while len(rows) < max_probes:
-            outcome = probe(q)
-            if outcome.startswith("inconclusive"): break     # lower rates would only have fewer requests
-            if outcome.startswith("pass"):
-                lo_q = q
-                if hi_q is None:
-                    if q >= max_qps: break
-                    q = min(q * 2, max_qps); continue
-            else:
-                hi_q = q
-                if lo_q is None:
-                    q = q / 2
-                    if q < 1e-3: break
-                    continue
-            if hi_q / lo_q < 1 + tolerance: break
-            q = math.sqrt(lo_q * hi_q)
-    finally: bar.close()
-    probes = pd.DataFrame(rows)
-    return CapacityReport(max_qps=float(lo_q) if lo_q else 0.0, slo_ms=slo_ms, percentile=percentile, probes=probes,
-                          bracket=(lo_q, hi_q), seed=seed)
+    with tqdm(total=max_probes, disable=not progress, desc="find_max_qps", leave=False) as bar:
+        while q is not None and len(rows) < max_probes:
+            # enough arrivals, noise included
+            d = min(max_duration_s, max(duration_s, (need + 3 * math.sqrt(need)) / q))
+            r = evaluate_under_load(target, inputs, scenario="server", qps=q, duration_s=d, warmup_s=warmup_s,
+                                    timeout_ms=timeout_ms, concurrency=concurrency, seed=seed + len(rows),
+                                    percentile=percentile, confidence=confidence, progress=False, **kwargs)
+            rows.append(_probe_row(r, q, d, slo_ms=slo_ms, percentile=percentile, confidence=confidence))
+            bar.update(1)
+            q, lo_q, hi_q = _next_rate(q, rows[-1]["outcome"], lo_q, hi_q, max_qps=max_qps, tolerance=tolerance)
+    return CapacityReport(max_qps=float(lo_q) if lo_q else 0.0, slo_ms=slo_ms, percentile=percentile,
+                          probes=pd.DataFrame(rows), bracket=(lo_q, hi_q), seed=seed)

@@ -140,7 +140,7 @@ def test_structured_outputs(tmp_path, cls, method):
 def test_parity_compares_every_leaf():
     a = {"logits": torch.ones(4, 3), "aux": (torch.zeros(4), torch.ones(4))}
     b = {"logits": torch.ones(4, 3), "aux": (torch.zeros(4), torch.ones(4) + 1e-3)}
-    r = compare_outputs(a, b, classifier=True)
+    r = compare_outputs(a, b, agreement=True)
     assert not r["passed"] and "out['aux'][1]" in r["note"] and r["agreement"] == 1.0
     assert abs(r["max_abs_err"] - 1e-3) < 1e-6
 
@@ -335,9 +335,9 @@ def demo():
 def test_demo_mlp_and_digits_cnn_round_trip_in_a_fresh_process(tmp_path, demo):
     x = demo.adapter.transform(demo.current.head(300)); dg = demo.digits
     rep = export_torchscript(demo.model, x[:64], tmp_path / "mlp.pt", adapter=demo.adapter, output="logits", classes=[0, 1], repeats=0)
-    assert rep.passed and rep.classifier and rep.summary["agreement"] == 1.0
+    assert rep.passed and rep.task == "classification" and rep.summary["agreement"] == 1.0
     rep2 = export_torchscript(dg.model, dg.X_test[:64], tmp_path / "cnn.pt", output="logits", classes=list(range(10)), repeats=0)
-    assert rep2.passed and rep2.classifier and rep2.summary["n_rows"] >= 256
+    assert rep2.passed and rep2.task == "classification" and rep2.summary["n_rows"] >= 256
     export_torchscript(dg.model, dg.X_test[:64], tmp_path / "cnn.pt2", repeats=0)
     (y_mlp, y_cnn, y_pt2), meta = _fresh_process_outputs(
         [(tmp_path / "mlp.pt", x), (tmp_path / "cnn.pt", dg.X_test), (tmp_path / "cnn.pt2", dg.X_test[:5])], tmp_path)
@@ -405,3 +405,45 @@ def test_checks_the_eager_model_rejects_are_skipped_and_named(tmp_path):
     with pytest.raises(ModelError, match="accepted only 16 rows in batch sizes \\[16\\]"):
         export_torchscript(_make(FixedBatch), torch.randn(16, 4), tmp_path / "f.pt", repeats=0)
     assert _leftovers(tmp_path) == ["n.pt"]
+
+
+# ---------------------------------------------------------------- one task vocabulary
+def test_the_task_decides_agreement_and_is_recorded(tmp_path):
+    "task= replaces classifier=: a classifier reports argmax agreement, a regressor none; the manifest and the loaded Predictor say which."
+    torch.manual_seed(0)
+    net, x = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)), torch.randn(32, 5)
+    with pytest.raises(TypeError):
+        export_torchscript(net, x, tmp_path / "old.pt", classifier=True, repeats=0)   # the old spelling is gone
+    inferred = export_torchscript(net, x, tmp_path / "c.pt", repeats=0)             # 3 output columns: a classifier
+    said = export_torchscript(net, x, tmp_path / "r.pt", task="regression", repeats=0)
+    single = export_torchscript(nn.Linear(5, 1), x, tmp_path / "s.pt", repeats=0)  # one column: inferred regression
+    got = [(r.task, r.summary["agreement"], read_manifest(tmp_path / f)["task"], exported_predictor(tmp_path / f).task)
+           for r, f in ((inferred, "c.pt"), (said, "r.pt"), (single, "s.pt"))]
+    assert got == [("classification", 1.0, "classification", "classification"), ("regression", None, "regression", "regression"),
+                   ("regression", None, "regression", "regression")]
+    assert "classifier" not in read_manifest(tmp_path / "c.pt")
+    assert inferred.checks.agreement.notna().all() and said.checks.agreement.isna().all()
+    with pytest.raises(ParameterError, match="`task` must be one of"):
+        export_torchscript(net, x, tmp_path / "bad.pt", task="ranking", repeats=0)
+
+
+def test_export_bundle_takes_the_task_from_the_bundle(tmp_path):
+    from prodkit.versioning import save_bundle
+    torch.manual_seed(0)
+    save_bundle(tmp_path / "reg", nn.Linear(4, 1), None, task="regression", example=torch.rand(8, 4))
+    rep = export_bundle(tmp_path / "reg", tmp_path / "reg.pt", repeats=0)
+    assert rep.task == "regression" and read_manifest(tmp_path / "reg.pt")["task"] == "regression"
+    with pytest.raises(ParameterError, match="contradicts the bundle"):
+        export_bundle(tmp_path / "reg", tmp_path / "c.pt", task="classification", repeats=0)
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_reports_plot_through_their_kinds(tmp_path):
+    import matplotlib.pyplot as plt
+    torch.manual_seed(0)
+    rep = export_torchscript(nn.Linear(4, 2), torch.randn(16, 4), tmp_path / "m.pt", repeats=2)
+    assert rep.plot() is rep and rep.ax_.get_title().startswith("parity: script")
+    assert rep.plot(kind="latency").ax_.get_title() == "eager vs exported"
+    with pytest.raises(ParameterError, match="`kind` must be one of"):
+        rep.plot(kind="speed")
+    plt.close("all")
