@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, os, re, signal, sys, threading, time
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EXIT_CODES', 'EXIT_ERROR', 'MAX_CELL_TIMEOUT', 'JSON_MARKER', 'STOP_GRACE_S', 'COMMANDS', 'Terminated', 'parser',
@@ -63,6 +64,7 @@ def _artifact_sha256(path) -> str:
     from prodkit.jobs import artifact_sha256
     return artifact_sha256(path)
 
+# %% ../nbs/90_cli.ipynb #af1d91d0
 def _expected_digest(a) -> str | None:
     "The sha256 the model must have: `--expect-sha256 HEX`, or what a validation run recorded in `--expect-results`."
     from prodkit.core import FileFormatError, ParameterError, read_json
@@ -83,6 +85,7 @@ def _expected_digest(a) -> str | None:
                               fix="pass the results.json of a `prodkit validate` run, or --expect-sha256 HEX")
     return h
 
+# %% ../nbs/90_cli.ipynb #ffdc86ec
 def _check_digest(model, # the model path given to the command
                   expected:str) -> str:
     "Refuse (`FileFormatError`, exit 2) a model whose sha256 is not `expected`; both digests are named."
@@ -127,6 +130,7 @@ def _digest_options(p):
     g.add_argument("--expect-results", metavar="JSON", help="refuse a model other than the one a validation run recorded in this "
                                                            "results.json (artifacts.model.sha256)")
 
+# %% ../nbs/90_cli.ipynb #72c3e330
 def _job_options(p, out_default=None, *, digest:bool=True):
     p.add_argument("--out", "-o", metavar="DIR", default=out_default, required=out_default is None,
                    help="folder for NAME.ipynb, NAME.html and results.json" + (f" (default: {out_default})" if out_default else ""))
@@ -142,10 +146,13 @@ def _job_options(p, out_default=None, *, digest:bool=True):
     p.add_argument("--progress", action="store_true", help="show a progress bar of the cells")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
 
+# %% ../nbs/90_cli.ipynb #de6956a4
 def _check_options(a):
     "Check the options every job shares before anything is written or started."
-    _seconds(a.cell_timeout); _checked_gates(a.gates)
+    _seconds(a.cell_timeout)
+    _checked_gates(a.gates)
 
+# %% ../nbs/90_cli.ipynb #8971af53
 def _run_job(template, params, a, name=None) -> int:
     from prodkit.jobs import run_notebook, _fmt_value
     _check_options(a)
@@ -174,6 +181,7 @@ def _yaml_params(text):
         raise ParameterError("-y must be a YAML mapping of parameter names to values", value=text, fix="e.g. -y 'seed: 1\\nrun_drift: false'")
     return d
 
+# %% ../nbs/90_cli.ipynb #fa6b3b99
 def _cmd_run(sub):
     p = sub.add_parser("run", help="run a template notebook as a job",
                        description="Run a template (a name from `prodkit templates`, or a notebook written as a path) with "
@@ -227,9 +235,11 @@ def _cmd_demo(sub):
     _job_options(p, out_default="prodkit-demo", digest=False)
     p.set_defaults(func=_demo)
 
+# %% ../nbs/90_cli.ipynb #e4b2a207
 def _demo(a):
     from prodkit.demo import write_demo
-    _check_options(a); _job_params("validation", {}, a)   # before the demo files are written
+    _check_options(a)   # before the demo files are written
+    _job_params("validation", {}, a)
     paths = write_demo(Path(a.out) / "demo", seed=a.seed)
     params = {"model": str(_pick(paths, "bundle", "model")), "reference": str(_pick(paths, "reference")),
               "current": str(_pick(paths, "current")), "seed": a.seed, **dict(a.parameter)}
@@ -270,9 +280,11 @@ def _is_prodkit_artifact(p:Path) -> bool:
     "Whether `p` is a TorchScript or .pt2 archive carrying prodkit's manifest (read without loading the model)."
     from prodkit.core import ProdkitError
     from prodkit.export import read_manifest
-    try: read_manifest(p); return True
+    try: read_manifest(p)
     except (ProdkitError, OSError): return False
+    return True
 
+# %% ../nbs/90_cli.ipynb #432df241
 def _is_prodkit_json(p:Path) -> bool:
     "Whether `p` is a JSON summary written by `prodkit export --json`."
     import json
@@ -282,6 +294,7 @@ def _is_prodkit_json(p:Path) -> bool:
     except (OSError, UnicodeDecodeError, ValueError): return False
     return isinstance(d, dict) and all(d.get(k) == v for k, v in JSON_MARKER.items())
 
+# %% ../nbs/90_cli.ipynb #6d0748a9
 def _refuse_foreign(path, # the file an option names
                     ours, # callable: is this a file prodkit wrote?
                     option:str, # the option, for the message
@@ -300,6 +313,7 @@ def _shape(text):
     try: return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f"--input-shape must be integers such as 1,8,8, not {text!r}")
 
+# %% ../nbs/90_cli.ipynb #975fc2fd
 def _cmd_export(sub):
     p = sub.add_parser("export", help="export a model bundle to TorchScript (or .pt2) with checked parity",
                        description="Export a bundle folder (prodkit.versioning.save_bundle) or a TorchScript file to OUT: "
@@ -327,9 +341,11 @@ def _cmd_export(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
     p.add_argument("--json", metavar="PATH", help="also write the report's summary as JSON (replaces only a summary prodkit wrote)")
     p.add_argument("--force", action="store_true", help="replace OUT and --json even if prodkit did not write them")
-    _trust_option(p); _digest_options(p)
+    _trust_option(p)
+    _digest_options(p)
     p.set_defaults(func=_export)
 
+# %% ../nbs/90_cli.ipynb #83404a66
 def _export(a):
     import json
     from prodkit.core import ParameterError, atomic_write_text
@@ -348,7 +364,8 @@ def _export(a):
                             rows=a.rows, repeats=a.repeats, progress=False, **loader)
     except ExportError as e:
         print(f"prodkit export: FAILED: {e}", file=sys.stderr)
-        for method, reason in (getattr(e, "reasons", None) or {}).items(): print(f"  {method}: {reason}", file=sys.stderr)
+        for method, reason in (getattr(e, "reasons", None) or {}).items():
+            print(f"  {method}: {reason}", file=sys.stderr)
         return 1
     print(rep.headline())
     if a.json: atomic_write_text(a.json, json.dumps({**JSON_MARKER, **rep.summary}, indent=1))
@@ -360,6 +377,7 @@ STOP_GRACE_S = 15   # seconds the clean-up after the first Ctrl-C/SIGTERM may ta
 class Terminated(KeyboardInterrupt):
     "Raised in the main thread when the process gets SIGTERM, so a job unwinds as on Ctrl-C: temp files removed, kernel stopped."
 
+# %% ../nbs/90_cli.ipynb #91a62797
 def _kill_children(since:float):
     "Kill the child processes (a kernel and its children) started at or after `since`."
     try:
@@ -370,6 +388,7 @@ def _kill_children(since:float):
         try: k.kill()
         except Exception: pass
 
+# %% ../nbs/90_cli.ipynb #182f40a1
 class _StopSignals:
     "SIGINT/SIGTERM during one `main` call: the first unwinds the job; with `hard`, a second one or a stuck clean-up stops at once."
     def __init__(self, hard:bool): # end the process hard (only when running as the `prodkit` command)
@@ -379,33 +398,42 @@ class _StopSignals:
         for s in (signal.SIGINT, signal.SIGTERM):
             old = signal.getsignal(s)
             if old is signal.SIG_IGN: continue   # ignored by whoever started us (nohup, `cmd &`): keep it so
-            self.old[s] = old; signal.signal(s, self._on_signal)
+            self.old[s] = old
+            signal.signal(s, self._on_signal)
         return self
     def __exit__(self, *exc):
         if self.first is not None: _kill_children(self.since)   # a kernel the clean-up left behind does not outlive us
         if self.first is not None and self.hard: return   # the process ends now: handlers and timer stay, in case exiting hangs
         if self.timer is not None: self.timer.cancel()
         for s, old in self.old.items(): signal.signal(s, old)
+
     def word(self) -> str: return "terminated" if self.first == signal.SIGTERM else "interrupted"
-    def _on_signal(self, signum, frame):
-        if self.first is not None:
-            if self.hard: self._stop_now("a second signal: stopped without waiting for the clean-up")
-            raise KeyboardInterrupt()
-        self.first = signum
-        if not self.hard: raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-        try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
-        except ImportError: pass
-        self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
-        self.timer.daemon = True; self.timer.start()
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-    def _stop_now(self, why):
-        _kill_children(self.since)
-        try: os.write(2, f"\n{self.prog}: {self.word()} ({why})\n".encode())
-        finally: os._exit(128 + self.first)
+
+# %% ../nbs/90_cli.ipynb #780fe203
+@patch
+def _on_signal(self:_StopSignals, signum, frame):
+    if self.first is not None:
+        if self.hard: self._stop_now("a second signal: stopped without waiting for the clean-up")
+        raise KeyboardInterrupt()
+    self.first = signum
+    if not self.hard: raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
+    except ImportError: pass
+    self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
+    self.timer.daemon = True
+    self.timer.start()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+@patch
+def _stop_now(self:_StopSignals, why):
+    _kill_children(self.since)
+    try: os.write(2, f"\n{self.prog}: {self.word()} ({why})\n".encode())
+    finally: os._exit(128 + self.first)
 
 # %% ../nbs/90_cli.ipynb #cdf92625
 def _one_line(text) -> str: return re.sub(r"\s*\n\s*", " ", str(text)).strip()
 
+# %% ../nbs/90_cli.ipynb #1c4140f9
 def _call(a) -> int:
     "Run the command's handler; every failure becomes one line `prodkit CMD: ...` and its exit code."
     import traceback
@@ -440,6 +468,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="print the traceback of an error (also: PRODKIT_DEBUG=1)")
     return p
 
+# %% ../nbs/90_cli.ipynb #4e12b69e
 def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit` command (which may end its process hard on signals)
         ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
@@ -452,7 +481,9 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
             if stop.first is None: stop.first = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
             print(f"{stop.prog}: {stop.word()}", file=sys.stderr)
             if stop.hard:   # the job has cleaned up: end now, not after seconds of interpreter shutdown with torch loaded
-                _kill_children(stop.since); sys.stdout.flush(); sys.stderr.flush()
+                _kill_children(stop.since)
+                sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(128 + stop.first)
             return 128 + stop.first
 
