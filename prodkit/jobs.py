@@ -29,7 +29,7 @@ MANIFEST_MIME = "application/vnd.prodkit.manifest+json"
 _NAME_RE = re.compile(r"^[A-Za-z_][\w\-]*(\.[\w\-]+)*$")
 _LOCAL = {"results": {}, "manifest": None, "caveats": {}, "skipped": {}, "off": {}}
 
-# %% ../nbs/60_jobs.ipynb #b4e2858b
+# %% ../nbs/60_jobs.ipynb #0f6e0b93
 def _json_value(name, v):
     "`v` as a JSON value (numpy scalars converted, non-finite floats as None), or a clear error."
     if isinstance(v, np.generic) and not isinstance(v, (np.str_, np.bytes_)): v = v.item()
@@ -40,7 +40,7 @@ def _json_value(name, v):
     raise ParameterError(f"the value recorded as `{name}` is not JSON-able: {type(v).__name__}", value=v,
                          fix="record numbers, strings, booleans, None, or lists/dicts of them (e.g. float(x) for a tensor)", name=name)
 
-# %% ../nbs/60_jobs.ipynb #b4f0fb63
+# %% ../nbs/60_jobs.ipynb #59d8e382
 def _check_name(name):
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ParameterError("a result name must be dotted words such as 'quality.auc'", value=name,
@@ -54,7 +54,7 @@ def _flatten(prefix, d, out):
         else: out[_check_name(key)] = _json_value(key, v)
     return out
 
-# %% ../nbs/60_jobs.ipynb #98ce9e59
+# %% ../nbs/60_jobs.ipynb #c1ad4efa
 def _display(mime, payload, text):
     try: from IPython import get_ipython
     except ImportError: return
@@ -67,7 +67,7 @@ def _fmt_value(v):
     s = json.dumps(v) if not isinstance(v, str) else v
     return s if len(s) <= 40 else s[:37] + "..."
 
-# %% ../nbs/60_jobs.ipynb #2212d185
+# %% ../nbs/60_jobs.ipynb #3d5bc719
 def record(name:str, # a result name ('quality.auc') or a section name ('drift') when `value` is a dict
            value:Any, # a JSON-able value, or a dict of them (a report's `.summary`)
           ) -> dict:
@@ -80,12 +80,12 @@ def record(name:str, # a result name ('quality.auc') or a section name ('drift')
     _display(RESULTS_MIME, {"results": flat}, f"recorded {shown}")
     return flat
 
-# %% ../nbs/60_jobs.ipynb #d7651f30
+# %% ../nbs/60_jobs.ipynb #3668cff5
 def recorded() -> dict:
     "Results recorded in this process so far (outside a job, or inside the kernel)."
     return dict(_LOCAL["results"])
 
-# %% ../nbs/60_jobs.ipynb #26cd4611
+# %% ../nbs/60_jobs.ipynb #7c3fb755
 def clear_recorded():
     "Forget the results recorded in this process."
     for k in ("results", "caveats", "skipped", "off"): _LOCAL[k].clear()
@@ -108,7 +108,7 @@ def record_caveat(name:str, # the result ('quality.auc') or section ('quality') 
     _display(RESULTS_MIME, {"results": {}, "caveats": {name: reason}}, f"caveat on {name}: {reason}")
     return {name: reason}
 
-# %% ../nbs/60_jobs.ipynb #4ea1df67
+# %% ../nbs/60_jobs.ipynb #12b1eb9b
 def skip_section(section:str, # the section's result prefix ('quality'), or one result ('quality.auc')
                  reason:str, # what input is missing (or why the section does not apply), in one sentence
                  *, on_purpose:bool=False, # turned off by the user or not applicable: default gates on it are skipped, not failed
@@ -122,7 +122,7 @@ def skip_section(section:str, # the section's result prefix ('quality'), or one 
     _display(RESULTS_MIME, {"results": {}, key: {section: reason}}, f"section {section} skipped: {reason}")
     return {section: reason}
 
-# %% ../nbs/60_jobs.ipynb #df57edb3
+# %% ../nbs/60_jobs.ipynb #1196d51e
 def recorded_notes() -> dict:
     "Caveats and skipped sections recorded in this process so far: `{'caveats': {...}, 'skipped': {...}, 'off': {...}}`."
     return {"caveats": dict(_LOCAL["caveats"]), "skipped": dict(_LOCAL["skipped"]), "off": dict(_LOCAL["off"])}
@@ -156,7 +156,7 @@ def _outputs(nb, mime):
                 d = out["data"][mime]
                 yield json.loads(d) if isinstance(d, str) else d
 
-# %% ../nbs/60_jobs.ipynb #34fd913e
+# %% ../nbs/60_jobs.ipynb #458cbb7f
 def read_results(notebook, # path of an executed notebook, or a NotebookNode
                 ) -> dict:
     "The results recorded with `record` in an executed notebook, as a flat dict."
@@ -164,7 +164,7 @@ def read_results(notebook, # path of an executed notebook, or a NotebookNode
     for d in _outputs(_read_nb(notebook), RESULTS_MIME): res.update(d.get("results", {}))
     return res
 
-# %% ../nbs/60_jobs.ipynb #9886f75b
+# %% ../nbs/60_jobs.ipynb #c3a8b764
 def read_notes(notebook, # path of an executed notebook, or a NotebookNode
               ) -> dict:
     "The caveats (`record_caveat`), skipped sections and sections skipped on purpose (`skip_section`) of an executed notebook."
@@ -173,7 +173,7 @@ def read_notes(notebook, # path of an executed notebook, or a NotebookNode
         for k in out: out[k].update({str(n): str(r) for n, r in (d.get(k) or {}).items()})
     return out
 
-# %% ../nbs/60_jobs.ipynb #a9455cf9
+# %% ../nbs/60_jobs.ipynb #481362f1
 def read_manifest(notebook) -> dict | None:
     "The manifest recorded with `record_manifest` in an executed notebook, or None."
     out = None
@@ -203,13 +203,13 @@ class TemplateParameter:
     @property
     def required(self) -> bool: return self.type == "path" and self.default in (None, "") and not self.nullable
 
-# %% ../nbs/60_jobs.ipynb #46e2c1ff
+# %% ../nbs/60_jobs.ipynb #eee1d51d
 def _type_of_default(v):
     for t, k in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", (list, tuple)), ("dict", dict)):
         if isinstance(v, k): return t
     return "any"
 
-# %% ../nbs/60_jobs.ipynb #81ffcb57
+# %% ../nbs/60_jobs.ipynb #ef692f16
 def _comment_of(lines, node):
     line = lines[node.end_lineno - 1]
     if "#" not in line[node.end_col_offset:]: return "", None
@@ -218,7 +218,7 @@ def _comment_of(lines, node):
     if m: return m.group(3).strip(), (m.group(1), bool(m.group(2)))
     return text, None
 
-# %% ../nbs/60_jobs.ipynb #e5ab7d81
+# %% ../nbs/60_jobs.ipynb #6f9c147b
 def _annotation_type(ann):
     if ann is None: return None
     if isinstance(ann, ast.Name) and ann.id in TYPES: return ann.id, False
@@ -230,14 +230,14 @@ def _annotation_type(ann):
             return (t[0], True) if t else None
     return None
 
-# %% ../nbs/60_jobs.ipynb #157a0a97
+# %% ../nbs/60_jobs.ipynb #42776a52
 def _parameters_cell(nb, path):
     for c in nb.cells:
         if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", []): return c
     raise FileFormatError("the template has no cell tagged `parameters`", value=str(path),
                           fix="tag the cell that assigns the parameters' defaults with `parameters` (as papermill expects)")
 
-# %% ../nbs/60_jobs.ipynb #164889de
+# %% ../nbs/60_jobs.ipynb #ac663dca
 def template_parameters(template, # a template name, a notebook path, or a NotebookNode
                        ) -> dict:
     "The parameters a template declares in its `parameters` cell: name -> `TemplateParameter`."
@@ -262,7 +262,7 @@ def template_parameters(template, # a template name, a notebook path, or a Noteb
         params[name] = TemplateParameter(name, typ, default, nullable or default is None, help_)
     return params
 
-# %% ../nbs/60_jobs.ipynb #c27eff9d
+# %% ../nbs/60_jobs.ipynb #84b47e78
 def _is_node(x):
     import nbformat
     return isinstance(x, nbformat.NotebookNode)
@@ -280,12 +280,12 @@ def templates_dir() -> Path:
     except Exception: pass
     raise FileFormatError("prodkit's templates folder was not found", value=str(here), fix="reinstall prodkit (pip install -e .)")
 
-# %% ../nbs/60_jobs.ipynb #500e4f36
+# %% ../nbs/60_jobs.ipynb #d7ff10aa
 def list_templates() -> list:
     "Names of the templates that ship with prodkit."
     return sorted(p.stem for p in templates_dir().glob("*.ipynb") if not p.stem.startswith("_"))
 
-# %% ../nbs/60_jobs.ipynb #f8b10f6a
+# %% ../nbs/60_jobs.ipynb #4ca8e36a
 def locate_template(template, # a template name ('validation') or the path of a notebook
                    ) -> Path:
     "The path of a template given by name or path, with a clear error listing the templates when it is missing."
@@ -354,7 +354,7 @@ def _convert(p:TemplateParameter, v, template):
 
 def _a(t): return {"int": "an integer", "any": "any value", "path": "an existing path"}.get(t, f"a {t}" if t != "str" else "a string")
 
-# %% ../nbs/60_jobs.ipynb #340f9604
+# %% ../nbs/60_jobs.ipynb #8eac62c1
 def check_parameters(template, # a template name, path or NotebookNode
                      parameters:dict=None, # name -> value; strings are converted to the declared type
                     ) -> dict:
@@ -386,12 +386,12 @@ def _open_table(path, p, trust=False):
     from prodkit.core import read_table
     return read_table(path, name=f"{p.name} data")
 
-# %% ../nbs/60_jobs.ipynb #cb7d4289
+# %% ../nbs/60_jobs.ipynb #72968a2f
 _MODEL_BUNDLE = re.compile(r"^model bundle\b", re.I)   # the comment of a path parameter that holds a model artifact
 PATH_KINDS = [(_MODEL_BUNDLE, _open_bundle),   # (pattern of the comment, opener(path, parameter, trust))
               (re.compile(r"\bCSV or Parquet\b", re.I), _open_table)]
 
-# %% ../nbs/60_jobs.ipynb #806764be
+# %% ../nbs/60_jobs.ipynb #444a8f64
 _COLUMN_OF = re.compile(r"^column of (?:the )?([A-Za-z_]\w*)\b", re.I)
 
 def _column_of(p:TemplateParameter):
@@ -399,7 +399,7 @@ def _column_of(p:TemplateParameter):
     m = _COLUMN_OF.match(p.help or "")
     return m.group(1) if m and p.type in ("str", "any") else None
 
-# %% ../nbs/60_jobs.ipynb #0a1366b5
+# %% ../nbs/60_jobs.ipynb #7fbc263d
 def check_inputs(template, # a template name, path or NotebookNode
                  parameters:dict, # parameters as `check_parameters` returns them
                 ) -> dict:
@@ -440,7 +440,7 @@ class Gate:
 
     def __str__(self): return f"{self.metric} {self.op} {json.dumps(self.threshold) if isinstance(self.threshold, (bool, str)) else self.threshold}"
 
-# %% ../nbs/60_jobs.ipynb #5e0ba2ba
+# %% ../nbs/60_jobs.ipynb #20325b7a
 @patch(cls_method=True)
 def parse(cls:Gate, text:str) -> Gate:
     "Parse a gate such as `'quality.auc >= 0.8'`."
@@ -459,7 +459,7 @@ def parse(cls:Gate, text:str) -> Gate:
         raise ParameterError(f"gate `{text}` orders by {op} but its threshold is not a number", value=thr, fix="use a number, or == / != for true/false and strings")
     return cls(metric, op, thr)
 
-# %% ../nbs/60_jobs.ipynb #0fe3228d
+# %% ../nbs/60_jobs.ipynb #3b9379b7
 def _covering(name, marks):
     "The reason marked on `name` or on a section above it (`quality` covers `quality.auc`), or None."
     parts = name.split(".")
@@ -468,7 +468,7 @@ def _covering(name, marks):
         if key in marks: return marks[key]
     return None
 
-# %% ../nbs/60_jobs.ipynb #fda6b693
+# %% ../nbs/60_jobs.ipynb #57685e98
 @patch
 def check(self:Gate, results:dict, # recorded results (flat)
       caveats:dict=None, # result or section name -> why its numbers are unreliable (`record_caveat`)
@@ -494,7 +494,7 @@ def check(self:Gate, results:dict, # recorded results (flat)
     ok = bool(_OPS[self.op](v, self.threshold))
     return v, ok, "" if ok else f"{_fmt_value(v)} {self.op} {_fmt_value(self.threshold)} is false"
 
-# %% ../nbs/60_jobs.ipynb #8ff7720e
+# %% ../nbs/60_jobs.ipynb #00c5969d
 _NO_GATES_FIX = ("declare at least one gate such as 'quality.auc >= 0.8', "
                  "or run with no gates on purpose (no_gates=True, --no-gates)")
 
@@ -525,7 +525,7 @@ def parse_gates(gates, # None (not given), a Gate, a list of gate strings, text 
         return [Gate.parse(g) for g in gates]
     raise ParameterError("gates must be a list of strings, text or a YAML/JSON file", value=type(gates).__name__, fix="e.g. ['quality.auc >= 0.8']")
 
-# %% ../nbs/60_jobs.ipynb #4ee481b2
+# %% ../nbs/60_jobs.ipynb #9172a8cb
 def _gates_of_file(path):
     loaded = _read_gate_file(path)
     if loaded is None or loaded == [] or (isinstance(loaded, dict) and "gates" in loaded and not loaded["gates"]):
@@ -555,7 +555,7 @@ def _esc(s, limit:int=None) -> str:
     if limit is not None and len(s) > limit: s = s[:limit - 3] + "..."
     return escape(s)
 
-# %% ../nbs/60_jobs.ipynb #5c5479d9
+# %% ../nbs/60_jobs.ipynb #3b7c74c4
 def _gates_html(gates):
     "The gates table with every cell escaped for HTML and Markdown."
     if not gates.rows: return "<p><b>No gate was checked: this job ran with no gates, so nothing here was gated.</b></p>"
@@ -567,7 +567,7 @@ def _gates_html(gates):
     return ("<table><thead><tr><th>gate</th><th>value</th><th>verdict</th><th>reason</th></tr></thead><tbody>"
             + "".join(tr) + "</tbody></table>")
 
-# %% ../nbs/60_jobs.ipynb #cb7ceb13
+# %% ../nbs/60_jobs.ipynb #a57b147e
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed` (None: skipped), `reason`."
@@ -599,7 +599,7 @@ class GateReport(Report):
         "The gates as an HTML table with a coloured verdict per gate, every string escaped (HTML and Markdown)."
         return _gates_html(self)
 
-# %% ../nbs/60_jobs.ipynb #916cce85
+# %% ../nbs/60_jobs.ipynb #93ff47fa
 @patch
 def headline(self:GateReport) -> str:
     "One line: the verdict, the first failed gates with their reasons, and the default gates skipped."
@@ -613,7 +613,7 @@ def headline(self:GateReport) -> str:
     failed = "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3])
     return f"{len(self.failed)} of {len(self.checked)} gates failed: " + failed + tail
 
-# %% ../nbs/60_jobs.ipynb #c2626751
+# %% ../nbs/60_jobs.ipynb #19e224b2
 @patch
 def _plot(self:GateReport, ax, **kw):
     rows = list(self.rows)
@@ -625,7 +625,7 @@ def _plot(self:GateReport, ax, **kw):
     ax.set_title(self.headline())
     return ax
 
-# %% ../nbs/60_jobs.ipynb #f0d5d599
+# %% ../nbs/60_jobs.ipynb #2825d566
 def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s (empty: nothing is gated)
                    results:dict, # recorded results (flat)
                    *, caveats:dict=None, # result or section -> why its numbers are unreliable (`record_caveat`)
@@ -686,7 +686,7 @@ def _kernel_manager_class(kernel_name=None, log_path=None):
             await self._async_cleanup_resources(restart=restart)
     return ProdkitKernelManager
 
-# %% ../nbs/60_jobs.ipynb #635df0ab
+# %% ../nbs/60_jobs.ipynb #878b23fc
 _KERNELS = {}   # pid -> Popen of every kernel this process launched and has not stopped yet
 
 def _kill_kernel(proc, wait_s:float=3.0):
@@ -704,7 +704,7 @@ def _kill_all_kernels():
     "Kill every kernel this process launched and has not stopped (after an interrupt, a kernel may be mid-start)."
     for proc in list(_KERNELS.values()): _kill_kernel(proc)
 
-# %% ../nbs/60_jobs.ipynb #91afd2fd
+# %% ../nbs/60_jobs.ipynb #da486548
 def _log_tail(path, lines=20) -> str:
     "The last `lines` lines of the kernel's log ('' when there is none)."
     try: text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -720,7 +720,7 @@ class JobError(ProdkitError, RuntimeError):
     "prodkit or its environment failed during a job (disk full, read-only out_dir, a kernel that could not start); exit code `EXIT_ERROR`."
     exit_code = EXIT_ERROR
 
-# %% ../nbs/60_jobs.ipynb #a24ec2a6
+# %% ../nbs/60_jobs.ipynb #67708ebf
 @dataclass(frozen=True, kw_only=True)
 class JobResult(Report):
     "The outcome of a job: paths written, recorded results, gates, exit code, failing cell and duration."
@@ -750,7 +750,7 @@ class JobResult(Report):
                 "gates_failed": len(self.gates.failed), "results": len(self.results),
                 "duration_s": round(self.duration_s, 3)}
 
-# %% ../nbs/60_jobs.ipynb #aca44a20
+# %% ../nbs/60_jobs.ipynb #f661a7da
 @patch(as_prop=True)
 def message(self:JobResult) -> str:
     "One line saying how the job ended."
@@ -763,7 +763,7 @@ def message(self:JobResult) -> str:
         return f"{self.template}: {NOT_GATED}: the job ran with no gates, nothing was checked{skipped}; {where}"
     return f"{self.template}: PASSED ({self.gates.headline()}){skipped} in {self.duration_s:.1f} s; {where}"
 
-# %% ../nbs/60_jobs.ipynb #d92b7097
+# %% ../nbs/60_jobs.ipynb #828d26f5
 def _status(code, gates):
     if code == EXIT_PASSED and not gates.gated: return NOT_GATED
     return _STATUS[code]
@@ -784,7 +784,7 @@ def _check_timeout(cell_timeout):
         raise ParameterError("cell_timeout must be a whole, finite number of seconds greater than 0", value=cell_timeout, fix=fix)
     return int(v)
 
-# %% ../nbs/60_jobs.ipynb #149523cd
+# %% ../nbs/60_jobs.ipynb #027ec4db
 def _check_kernel(kernel_name):
     if kernel_name is None: return None
     if not isinstance(kernel_name, str) or not kernel_name.strip():
@@ -863,7 +863,7 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
     finally:
         for l, lv in zip(loggers, levels): l.setLevel(lv)
 
-# %% ../nbs/60_jobs.ipynb #c672035f
+# %% ../nbs/60_jobs.ipynb #4eb1663a
 def _failing_cell(nb, info):
     "Complete `info` with the failing cell's index in the template and its first line."
     from papermill.execute import ERROR_MARKER_TAG
@@ -906,7 +906,7 @@ def _notes_html(gates:GateReport):
                 + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.caveats.items()) + "</ul>")
     return out
 
-# %% ../nbs/60_jobs.ipynb #246edb44
+# %% ../nbs/60_jobs.ipynb #8429274e
 def _verdict_cell(template, gates:GateReport, exit_code, failed, started, results=None):
     import nbformat
     if exit_code == EXIT_CELL_FAILED:
@@ -933,7 +933,7 @@ def _verdict_cell(template, gates:GateReport, exit_code, failed, started, result
     cell.metadata["tags"] = ["prodkit-verdict"]
     return cell
 
-# %% ../nbs/60_jobs.ipynb #8faecb24
+# %% ../nbs/60_jobs.ipynb #7b8aaa89
 def _finish_notebook(nb, template, gates, exit_code, failed, started, results=None):
     "Drop papermill's top banner and widget state; put the verdict first; mark the notebook as prodkit's report."
     from papermill.execute import ERROR_MARKER_TAG
@@ -948,7 +948,7 @@ def _finish_notebook(nb, template, gates, exit_code, failed, started, results=No
     nb.metadata["prodkit"] = {"report": template, "status": _status(exit_code, gates), "started_utc": started}
     return nb
 
-# %% ../nbs/60_jobs.ipynb #bd43a52a
+# %% ../nbs/60_jobs.ipynb #8fcad155
 GENERATOR_META = '<meta name="generator" content="prodkit">'
 
 def render_html(nb, # an executed notebook (NotebookNode)
@@ -1015,7 +1015,7 @@ def _is_prodkit_report(p:Path, kind:str) -> bool:
                 or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))   # or an earlier report's verdict cell
     return d.get("generator") == "prodkit" or _RESULTS_KEYS <= set(d)
 
-# %% ../nbs/60_jobs.ipynb #602b5020
+# %% ../nbs/60_jobs.ipynb #cd52946b
 def _check_replaceable(final:dict, force:bool):
     "Refuse to run when a report path holds a file prodkit did not write (unless `force`)."
     for kind, p in final.items():
@@ -1023,7 +1023,7 @@ def _check_replaceable(final:dict, force:bool):
             raise ParameterError(f"{p.name} in the output folder was not written by prodkit; it is left alone", value=str(p),
                                  fix="choose another --out folder or --name, move the file away, or pass force=True (--force) to replace it")
 
-# %% ../nbs/60_jobs.ipynb #4065d6ba
+# %% ../nbs/60_jobs.ipynb #d2468805
 def _make_tmp(out_dir:Path) -> Path:
     "A private run folder with an unpredictable name in `out_dir`, holding the marker that lets a later run clean it."
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out_dir))
@@ -1031,7 +1031,7 @@ def _make_tmp(out_dir:Path) -> Path:
     with os.fdopen(fd, "w") as f: json.dump({"prodkit": "run", "pid": os.getpid()}, f)
     return tmp
 
-# %% ../nbs/60_jobs.ipynb #fca5abec
+# %% ../nbs/60_jobs.ipynb #e4b6a605
 def _clean_stale(out_dir:Path):
     "Remove prodkit's own run folders left by processes that died; nothing else."
     for d in out_dir.glob(_TMP_PREFIX + "*"):
@@ -1049,7 +1049,7 @@ def _pid_alive(pid):
     except (PermissionError, OverflowError): return True
     return True
 
-# %% ../nbs/60_jobs.ipynb #b0b8266d
+# %% ../nbs/60_jobs.ipynb #d660d44b
 def _write_synced(path:Path, text:str):
     "Write `text` to a new file and fsync it (the file must not exist: nothing planted is followed)."
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
@@ -1073,7 +1073,7 @@ def _check_run_options(*, cell_timeout, kernel_name, progress, open_inputs, forc
         raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
     return _check_timeout(cell_timeout), _check_kernel(kernel_name)
 
-# %% ../nbs/60_jobs.ipynb #e17143ab
+# %% ../nbs/60_jobs.ipynb #52491cae
 def _gate_list(gates, params, declared, no_gates, template):
     "The gates of the job: given ones replace the template's default only when non-empty; none at all only with `no_gates`."
     if no_gates:
@@ -1085,7 +1085,7 @@ def _gate_list(gates, params, declared, no_gates, template):
     if "gates" in declared and declared["gates"].default not in (None, "", [], {}): return parse_gates(declared["gates"].default)
     raise ParameterError(f"template `{template}` declares no gates and none were given", fix=_NO_GATES_FIX)
 
-# %% ../nbs/60_jobs.ipynb #bd295e5b
+# %% ../nbs/60_jobs.ipynb #7ea3c4e3
 def _out_dir(out_dir) -> Path:
     if not isinstance(out_dir, (str, os.PathLike)) or not os.fspath(out_dir):
         raise ParameterError("out_dir must be a folder path", value=out_dir, fix="pass a folder for the report (it is created)")
@@ -1094,7 +1094,7 @@ def _out_dir(out_dir) -> Path:
         raise ParameterError("out_dir is a file, not a folder", value=str(out), fix="pass a folder for the report (it is created)")
     return out
 
-# %% ../nbs/60_jobs.ipynb #f04db4da
+# %% ../nbs/60_jobs.ipynb #b1768c94
 def _job_inputs(tpl:Path, parameters, gates, no_gates, open_inputs) -> tuple:
     "(checked parameters, gates, whether they are the template's defaults) of a job."
     parameters = dict(parameters or {})
@@ -1107,7 +1107,7 @@ def _job_inputs(tpl:Path, parameters, gates, no_gates, open_inputs) -> tuple:
     if open_inputs: check_inputs(tpl, params)
     return params, gate_list, default_gates
 
-# %% ../nbs/60_jobs.ipynb #41848771
+# %% ../nbs/60_jobs.ipynb #e3b988ac
 def _run_folder(out_dir:Path) -> Path:
     "A new private run folder in `out_dir` (created), after removing stale ones."
     try:
@@ -1118,7 +1118,7 @@ def _run_folder(out_dir:Path) -> Path:
         raise JobError(f"the output folder cannot be written: {type(e).__name__}: {e}", value=str(out_dir),
                        fix="pass a writable --out folder on a disk with free space") from e
 
-# %% ../nbs/60_jobs.ipynb #501a334a
+# %% ../nbs/60_jobs.ipynb #050c645c
 def _publish(nb, payload:dict, tmp:Path, final:dict, force:bool):
     "Write the notebook, HTML and results.json beside each other in `tmp`, then replace the old report in one step each."
     import nbformat
