@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, os, re, signal, sys, threading, time
 from pathlib import Path
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EXIT_CODES', 'EXIT_ERROR', 'MAX_CELL_TIMEOUT', 'JSON_MARKER', 'STOP_GRACE_S', 'COMMANDS', 'Terminated', 'parser',
@@ -63,6 +64,7 @@ def _artifact_sha256(path) -> str:
     from prodkit.jobs import artifact_sha256
     return artifact_sha256(path)
 
+# %% ../nbs/90_cli.ipynb #1c7e725d
 def _expected_digest(a) -> str | None:
     "The sha256 the model must have: `--expect-sha256 HEX`, or what a validation run recorded in `--expect-results`."
     from prodkit.core import FileFormatError, ParameterError, read_json
@@ -79,10 +81,12 @@ def _expected_digest(a) -> str | None:
     h = model.get("sha256") if isinstance(model, dict) else None
     h = h.strip().lower().removeprefix("sha256:") if isinstance(h, str) else None
     if not (isinstance(h, str) and _HEX64.fullmatch(h)):
-        raise FileFormatError("--expect-results records no model digest (artifacts.model.sha256)", value=str(a.expect_results),
+        raise FileFormatError("--expect-results records no model digest (artifacts.model.sha256)",
+                              value=str(a.expect_results),
                               fix="pass the results.json of a `prodkit validate` run, or --expect-sha256 HEX")
     return h
 
+# %% ../nbs/90_cli.ipynb #2597bd86
 def _check_digest(model, # the model path given to the command
                   expected:str) -> str:
     "Refuse (`FileFormatError`, exit 2) a model whose sha256 is not `expected`; both digests are named."
@@ -105,7 +109,8 @@ def _job_params(template, # the template name or path
     if a.trust_model:
         if "trust_model" not in declared:
             raise ParameterError(f"template `{Path(str(template)).stem}` declares no `trust_model` parameter, so --trust-model would be ignored",
-                                 value=str(template), fix="drop --trust-model, or declare `trust_model = False  # bool: ...` in the template")
+                                 value=str(template),
+                                 fix="drop --trust-model, or declare `trust_model = False  # bool: ...` in the template")
         params = {**params, "trust_model": True}
     if expected:
         model = params.get("model", declared["model"].default if "model" in declared else None)
@@ -123,29 +128,37 @@ def _trust_option(p):
 
 def _digest_options(p):
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--expect-sha256", metavar="HEX", help="refuse a model whose sha256 differs (of the file, or of bundle.json for a bundle folder)")
-    g.add_argument("--expect-results", metavar="JSON", help="refuse a model other than the one a validation run recorded in this "
+    g.add_argument("--expect-sha256", metavar="HEX",
+                   help="refuse a model whose sha256 differs (of the file, or of bundle.json for a bundle folder)")
+    g.add_argument("--expect-results", metavar="JSON",
+                   help="refuse a model other than the one a validation run recorded in this "
                                                            "results.json (artifacts.model.sha256)")
 
+# %% ../nbs/90_cli.ipynb #46a5c0d3
 def _job_options(p, out_default=None, *, digest:bool=True):
     p.add_argument("--out", "-o", metavar="DIR", default=out_default, required=out_default is None,
                    help="folder for NAME.ipynb, NAME.html and results.json" + (f" (default: {out_default})" if out_default else ""))
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--gates", "-g", metavar="FILE_OR_TEXT", help="gates: a YAML/JSON file, or text such as 'quality.auc >= 0.8; "
+    g.add_argument("--gates", "-g", metavar="FILE_OR_TEXT",
+                   help="gates: a YAML/JSON file, or text such as 'quality.auc >= 0.8; "
                    "drift.share_drifted <= 0.2' (default: the template's); an empty value is an error")
     g.add_argument("--no-gates", action="store_true", help="run without any gate; the report then says NOT GATED")
     p.add_argument("--kernel", metavar="NAME", help="a kernelspec to run in (default: the Python prodkit runs in)")
     p.add_argument("--cell-timeout", default="600", metavar="S", help="whole seconds one cell may run (default: 600)")
-    p.add_argument("--force", action="store_true", help="replace NAME.ipynb, NAME.html or results.json in --out even if prodkit did not write them")
+    p.add_argument("--force", action="store_true",
+                   help="replace NAME.ipynb, NAME.html or results.json in --out even if prodkit did not write them")
     _trust_option(p)
     if digest: _digest_options(p)
     p.add_argument("--progress", action="store_true", help="show a progress bar of the cells")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
 
+# %% ../nbs/90_cli.ipynb #5226ba31
 def _check_options(a):
     "Check the options every job shares before anything is written or started."
-    _seconds(a.cell_timeout); _checked_gates(a.gates)
+    _seconds(a.cell_timeout)
+    _checked_gates(a.gates)
 
+# %% ../nbs/90_cli.ipynb #d2f9340f
 def _run_job(template, params, a, name=None) -> int:
     from prodkit.jobs import run_notebook, _fmt_value
     _check_options(a)
@@ -169,17 +182,21 @@ def _yaml_params(text):
     src = Path(text).read_text(encoding="utf-8") if text.strip().endswith((".yaml", ".yml", ".json")) and Path(text).is_file() else text
     try: d = yaml.safe_load(src)
     except yaml.YAMLError as e:
-        raise ParameterError(f"-y is not valid YAML: {str(e).splitlines()[0]}", value=text, fix="pass a mapping such as 'seed: 1' or a .yaml file") from e
+        raise ParameterError(f"-y is not valid YAML: {str(e).splitlines()[0]}", value=text,
+                             fix="pass a mapping such as 'seed: 1' or a .yaml file") from e
     if not isinstance(d, dict):
-        raise ParameterError("-y must be a YAML mapping of parameter names to values", value=text, fix="e.g. -y 'seed: 1\\nrun_drift: false'")
+        raise ParameterError("-y must be a YAML mapping of parameter names to values", value=text,
+                             fix="e.g. -y 'seed: 1\\nrun_drift: false'")
     return d
 
+# %% ../nbs/90_cli.ipynb #d9c8bba2
 def _cmd_run(sub):
     p = sub.add_parser("run", help="run a template notebook as a job",
                        description="Run a template (a name from `prodkit templates`, or a notebook written as a path) with "
                                    "papermill; write NAME.ipynb, NAME.html and results.json to --out; evaluate the gates.",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("template", help="a shipped template's name (e.g. validation), or a notebook with a cell tagged `parameters` "
+    p.add_argument("template",
+                   help="a shipped template's name (e.g. validation), or a notebook with a cell tagged `parameters` "
                                     "written as a path (./job.ipynb): a bare name never runs a local file")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                    help="set a parameter; VALUE is converted to the parameter's declared type (lists/dicts as YAML)")
@@ -195,10 +212,13 @@ def _cmd_validate(sub):
                                    "and every other section; the report opens with the gates table. A model artifact is code "
                                    "(TorchScript): validate only models from a trusted source.",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", "-m", required=True, metavar="PATH", help="model bundle folder (written by prodkit.versioning.save_bundle)")
+    p.add_argument("--model", "-m", required=True, metavar="PATH",
+                   help="model bundle folder (written by prodkit.versioning.save_bundle)")
     p.add_argument("--reference", "-r", required=True, metavar="PATH", help="reference (training) data, CSV or Parquet")
-    p.add_argument("--current", "-c", required=True, metavar="PATH", help="current (production) data with labels, CSV or Parquet")
-    p.add_argument("--label", metavar="NAME", help="label column of the current data (default: the template's, 'label')")
+    p.add_argument("--current", "-c", required=True, metavar="PATH",
+                   help="current (production) data with labels, CSV or Parquet")
+    p.add_argument("--label", metavar="NAME",
+                   help="label column of the current data (default: the template's, 'label')")
     p.add_argument("--seed", type=int, metavar="N", help="seed of every random step (default 0)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                    help="set any other template parameter, e.g. -p run_load false")
@@ -227,9 +247,11 @@ def _cmd_demo(sub):
     _job_options(p, out_default="prodkit-demo", digest=False)
     p.set_defaults(func=_demo)
 
+# %% ../nbs/90_cli.ipynb #ae9fb0c5
 def _demo(a):
     from prodkit.demo import write_demo
-    _check_options(a); _job_params("validation", {}, a)   # before the demo files are written
+    _check_options(a)   # before the demo files are written
+    _job_params("validation", {}, a)
     paths = write_demo(Path(a.out) / "demo", seed=a.seed)
     params = {"model": str(_pick(paths, "bundle", "model")), "reference": str(_pick(paths, "reference")),
               "current": str(_pick(paths, "current")), "seed": a.seed, **dict(a.parameter)}
@@ -245,7 +267,8 @@ def _pick(paths, *keys):
     from prodkit.core import ProdkitError
     for k in keys:
         if k in paths: return paths[k]
-    raise ProdkitError(f"write_demo returned no {keys[0]!r} path", value=sorted(paths), fix="update prodkit (demo and cli disagree)")
+    raise ProdkitError(f"write_demo returned no {keys[0]!r} path", value=sorted(paths),
+                       fix="update prodkit (demo and cli disagree)")
 
 # %% ../nbs/90_cli.ipynb #0c0ba23c
 def _cmd_templates(sub):
@@ -270,9 +293,11 @@ def _is_prodkit_artifact(p:Path) -> bool:
     "Whether `p` is a TorchScript or .pt2 archive carrying prodkit's manifest (read without loading the model)."
     from prodkit.core import ProdkitError
     from prodkit.export import read_manifest
-    try: read_manifest(p); return True
+    try: read_manifest(p)
     except (ProdkitError, OSError): return False
+    return True
 
+# %% ../nbs/90_cli.ipynb #a65a7a9c
 def _is_prodkit_json(p:Path) -> bool:
     "Whether `p` is a JSON summary written by `prodkit export --json`."
     import json
@@ -282,6 +307,7 @@ def _is_prodkit_json(p:Path) -> bool:
     except (OSError, UnicodeDecodeError, ValueError): return False
     return isinstance(d, dict) and all(d.get(k) == v for k, v in JSON_MARKER.items())
 
+# %% ../nbs/90_cli.ipynb #c0e31348
 def _refuse_foreign(path, # the file an option names
                     ours, # callable: is this a file prodkit wrote?
                     option:str, # the option, for the message
@@ -290,7 +316,8 @@ def _refuse_foreign(path, # the file an option names
     from prodkit.core import ParameterError
     p = Path(path)
     if not (p.exists() or p.is_symlink()): return
-    if p.is_dir(): raise ParameterError(f"{option} names a folder, not a file", value=str(p), fix=f"pass a file path to {option}")
+    if p.is_dir(): raise ParameterError(f"{option} names a folder, not a file", value=str(p),
+                                        fix=f"pass a file path to {option}")
     if force or (p.is_file() and ours(p)): return
     raise ParameterError(f"{option} {p} exists and prodkit did not write it; refusing to replace it", value=str(p),
                          fix=f"choose another path for {option}, or pass --force to replace the file")
@@ -300,6 +327,7 @@ def _shape(text):
     try: return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f"--input-shape must be integers such as 1,8,8, not {text!r}")
 
+# %% ../nbs/90_cli.ipynb #f64e5fb8
 def _cmd_export(sub):
     p = sub.add_parser("export", help="export a model bundle to TorchScript (or .pt2) with checked parity",
                        description="Export a bundle folder (prodkit.versioning.save_bundle) or a TorchScript file to OUT: "
@@ -313,29 +341,38 @@ def _cmd_export(sub):
                               "  4  prodkit or its environment failed (disk full, read-only folder)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", required=True, metavar="PATH", help="bundle folder or TorchScript file")
-    p.add_argument("--out", "-o", required=True, metavar="PATH", help="artifact to write (.pt for TorchScript, .pt2 for torch.export); "
+    p.add_argument("--out", "-o", required=True, metavar="PATH",
+                   help="artifact to write (.pt for TorchScript, .pt2 for torch.export); "
                                                                       "an existing file is replaced only if it is a prodkit artifact")
-    p.add_argument("--data", metavar="PATH", help="raw rows (CSV or Parquet) to draw example inputs from (default: rows generated from the schema)")
-    p.add_argument("--input-shape", type=_shape, metavar="SHAPE", help="shape of one input for a model without an adapter, e.g. 1,8,8")
-    p.add_argument("--method", choices=["auto", "script", "trace", "export"], default="auto", help="export method (default: auto)")
+    p.add_argument("--data", metavar="PATH",
+                   help="raw rows (CSV or Parquet) to draw example inputs from (default: rows generated from the schema)")
+    p.add_argument("--input-shape", type=_shape, metavar="SHAPE",
+                   help="shape of one input for a model without an adapter, e.g. 1,8,8")
+    p.add_argument("--method", choices=["auto", "script", "trace", "export"], default="auto",
+                   help="export method (default: auto)")
     p.add_argument("--no-optimize", action="store_true", help="skip freeze/optimize_for_inference")
-    p.add_argument("--quantize", action="store_true", help="try dynamic int8 quantization (kept only within the quality bounds)")
+    p.add_argument("--quantize", action="store_true",
+                   help="try dynamic int8 quantization (kept only within the quality bounds)")
     p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the parity check (default 1e-4)")
     p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance of the parity check (default 1e-5)")
     p.add_argument("--rows", type=int, default=256, help="rows of generated parity inputs (default 256)")
     p.add_argument("--repeats", type=int, default=30, help="timing repeats for eager vs exported latency (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
-    p.add_argument("--json", metavar="PATH", help="also write the report's summary as JSON (replaces only a summary prodkit wrote)")
+    p.add_argument("--json", metavar="PATH",
+                   help="also write the report's summary as JSON (replaces only a summary prodkit wrote)")
     p.add_argument("--force", action="store_true", help="replace OUT and --json even if prodkit did not write them")
-    _trust_option(p); _digest_options(p)
+    _trust_option(p)
+    _digest_options(p)
     p.set_defaults(func=_export)
 
+# %% ../nbs/90_cli.ipynb #65e9ef59
 def _export(a):
     import json
     from prodkit.core import ParameterError, atomic_write_text
     from prodkit.export import ExportError, export_bundle
     if a.json and Path(a.json).absolute() == Path(a.out).absolute():
-        raise ParameterError("--json and --out name the same file", value=a.json, fix="write the summary to another file")
+        raise ParameterError("--json and --out name the same file", value=a.json,
+                             fix="write the summary to another file")
     _refuse_foreign(a.out, _is_prodkit_artifact, "--out", a.force)
     if a.json: _refuse_foreign(a.json, _is_prodkit_json, "--json", a.force)
     expected = _expected_digest(a)
@@ -348,7 +385,8 @@ def _export(a):
                             rows=a.rows, repeats=a.repeats, progress=False, **loader)
     except ExportError as e:
         print(f"prodkit export: FAILED: {e}", file=sys.stderr)
-        for method, reason in (getattr(e, "reasons", None) or {}).items(): print(f"  {method}: {reason}", file=sys.stderr)
+        for method, reason in (getattr(e, "reasons", None) or {}).items():
+            print(f"  {method}: {reason}", file=sys.stderr)
         return 1
     print(rep.headline())
     if a.json: atomic_write_text(a.json, json.dumps({**JSON_MARKER, **rep.summary}, indent=1))
@@ -360,6 +398,7 @@ STOP_GRACE_S = 15   # seconds the clean-up after the first Ctrl-C/SIGTERM may ta
 class Terminated(KeyboardInterrupt):
     "Raised in the main thread when the process gets SIGTERM, so a job unwinds as on Ctrl-C: temp files removed, kernel stopped."
 
+# %% ../nbs/90_cli.ipynb #6410f951
 def _kill_children(since:float):
     "Kill the child processes (a kernel and its children) started at or after `since`."
     try:
@@ -370,6 +409,7 @@ def _kill_children(since:float):
         try: k.kill()
         except Exception: pass
 
+# %% ../nbs/90_cli.ipynb #d1ea58d2
 class _StopSignals:
     "SIGINT/SIGTERM during one `main` call: the first unwinds the job; with `hard`, a second one or a stuck clean-up stops at once."
     def __init__(self, hard:bool): # end the process hard (only when running as the `prodkit` command)
@@ -379,33 +419,42 @@ class _StopSignals:
         for s in (signal.SIGINT, signal.SIGTERM):
             old = signal.getsignal(s)
             if old is signal.SIG_IGN: continue   # ignored by whoever started us (nohup, `cmd &`): keep it so
-            self.old[s] = old; signal.signal(s, self._on_signal)
+            self.old[s] = old
+            signal.signal(s, self._on_signal)
         return self
     def __exit__(self, *exc):
         if self.first is not None: _kill_children(self.since)   # a kernel the clean-up left behind does not outlive us
         if self.first is not None and self.hard: return   # the process ends now: handlers and timer stay, in case exiting hangs
         if self.timer is not None: self.timer.cancel()
         for s, old in self.old.items(): signal.signal(s, old)
+
     def word(self) -> str: return "terminated" if self.first == signal.SIGTERM else "interrupted"
-    def _on_signal(self, signum, frame):
-        if self.first is not None:
-            if self.hard: self._stop_now("a second signal: stopped without waiting for the clean-up")
-            raise KeyboardInterrupt()
-        self.first = signum
-        if not self.hard: raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-        try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
-        except ImportError: pass
-        self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
-        self.timer.daemon = True; self.timer.start()
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-    def _stop_now(self, why):
-        _kill_children(self.since)
-        try: os.write(2, f"\n{self.prog}: {self.word()} ({why})\n".encode())
-        finally: os._exit(128 + self.first)
+
+# %% ../nbs/90_cli.ipynb #6e074b01
+@patch
+def _on_signal(self:_StopSignals, signum, frame):
+    if self.first is not None:
+        if self.hard: self._stop_now("a second signal: stopped without waiting for the clean-up")
+        raise KeyboardInterrupt()
+    self.first = signum
+    if not self.hard: raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    try: import psutil   # now, in the main thread: the timer thread must not wait on an import lock
+    except ImportError: pass
+    self.timer = threading.Timer(STOP_GRACE_S, self._stop_now, (f"the clean-up took over {STOP_GRACE_S} s: stopped",))
+    self.timer.daemon = True
+    self.timer.start()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+@patch
+def _stop_now(self:_StopSignals, why):
+    _kill_children(self.since)
+    try: os.write(2, f"\n{self.prog}: {self.word()} ({why})\n".encode())
+    finally: os._exit(128 + self.first)
 
 # %% ../nbs/90_cli.ipynb #cdf92625
 def _one_line(text) -> str: return re.sub(r"\s*\n\s*", " ", str(text)).strip()
 
+# %% ../nbs/90_cli.ipynb #924834b2
 def _call(a) -> int:
     "Run the command's handler; every failure becomes one line `prodkit CMD: ...` and its exit code."
     import traceback
@@ -431,7 +480,8 @@ COMMANDS = [_cmd_demo, _cmd_validate, _cmd_run, _cmd_templates, _cmd_export]
 def parser() -> argparse.ArgumentParser:
     "The `prodkit` argument parser, one subparser per entry of `COMMANDS`."
     from prodkit import __version__
-    p = argparse.ArgumentParser(prog="prodkit", description="Take a PyTorch model from a research notebook to production, and keep checking it there.",
+    p = argparse.ArgumentParser(prog="prodkit",
+                                description="Take a PyTorch model from a research notebook to production, and keep checking it there.",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"prodkit {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -440,6 +490,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="print the traceback of an error (also: PRODKIT_DEBUG=1)")
     return p
 
+# %% ../nbs/90_cli.ipynb #5502eec3
 def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit` command (which may end its process hard on signals)
         ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
@@ -452,7 +503,9 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
             if stop.first is None: stop.first = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
             print(f"{stop.prog}: {stop.word()}", file=sys.stderr)
             if stop.hard:   # the job has cleaned up: end now, not after seconds of interpreter shutdown with torch loaded
-                _kill_children(stop.since); sys.stdout.flush(); sys.stderr.flush()
+                _kill_children(stop.since)
+                sys.stdout.flush()
+                sys.stderr.flush()
                 os._exit(128 + stop.first)
             return 128 + stop.first
 

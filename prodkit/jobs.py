@@ -6,12 +6,13 @@
 from __future__ import annotations
 import ast, dataclasses, datetime, difflib, hashlib, html, json, math, os, re, shutil, signal, stat, sys, tempfile, time
 from dataclasses import dataclass, field
+from fastcore.basics import patch
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic_write_text)
+from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic_write_text, escape)
 
 # %% auto #0
 __all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KINDS', 'EXIT_PASSED', 'EXIT_GATE_FAILED',
@@ -28,6 +29,7 @@ MANIFEST_MIME = "application/vnd.prodkit.manifest+json"
 _NAME_RE = re.compile(r"^[A-Za-z_][\w\-]*(\.[\w\-]+)*$")
 _LOCAL = {"results": {}, "manifest": None, "caveats": {}, "skipped": {}, "off": {}}
 
+# %% ../nbs/60_jobs.ipynb #4f652b18
 def _json_value(name, v):
     "`v` as a JSON value (numpy scalars converted, non-finite floats as None), or a clear error."
     if isinstance(v, np.generic) and not isinstance(v, (np.str_, np.bytes_)): v = v.item()
@@ -38,6 +40,7 @@ def _json_value(name, v):
     raise ParameterError(f"the value recorded as `{name}` is not JSON-able: {type(v).__name__}", value=v,
                          fix="record numbers, strings, booleans, None, or lists/dicts of them (e.g. float(x) for a tensor)", name=name)
 
+# %% ../nbs/60_jobs.ipynb #9a8b7cd2
 def _check_name(name):
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ParameterError("a result name must be dotted words such as 'quality.auc'", value=name,
@@ -51,6 +54,7 @@ def _flatten(prefix, d, out):
         else: out[_check_name(key)] = _json_value(key, v)
     return out
 
+# %% ../nbs/60_jobs.ipynb #72d04ed1
 def _display(mime, payload, text):
     try: from IPython import get_ipython
     except ImportError: return
@@ -58,30 +62,35 @@ def _display(mime, payload, text):
     from IPython.display import display
     display({mime: payload, "text/plain": text}, raw=True)
 
+def _fmt_value(v):
+    if isinstance(v, float): return f"{v:.4g}"
+    s = json.dumps(v) if not isinstance(v, str) else v
+    return s if len(s) <= 40 else s[:37] + "..."
+
+# %% ../nbs/60_jobs.ipynb #464f7a05
 def record(name:str, # a result name ('quality.auc') or a section name ('drift') when `value` is a dict
            value:Any, # a JSON-able value, or a dict of them (a report's `.summary`)
           ) -> dict:
     "Record headline numbers of a running template: `record('quality.auc', 0.91)` or `record('drift', report.summary)`."
     _check_name(name)
     flat = _flatten(name, value, {}) if isinstance(value, dict) else {name: _json_value(name, value)}
-    if not flat: raise ParameterError(f"nothing to record under `{name}`: the dict is empty", fix="record a dict with at least one value", name=name)
+    if not flat: raise ParameterError(f"nothing to record under `{name}`: the dict is empty",
+                                      fix="record a dict with at least one value", name=name)
     _LOCAL["results"].update(flat)
     shown = ", ".join(f"{k} = {_fmt_value(v)}" for k, v in list(flat.items())[:4]) + (" ..." if len(flat) > 4 else "")
     _display(RESULTS_MIME, {"results": flat}, f"recorded {shown}")
     return flat
 
-def _fmt_value(v):
-    if isinstance(v, float): return f"{v:.4g}"
-    s = json.dumps(v) if not isinstance(v, str) else v
-    return s if len(s) <= 40 else s[:37] + "..."
-
+# %% ../nbs/60_jobs.ipynb #ea65537b
 def recorded() -> dict:
     "Results recorded in this process so far (outside a job, or inside the kernel)."
     return dict(_LOCAL["results"])
 
+# %% ../nbs/60_jobs.ipynb #ad3599c2
 def clear_recorded():
     "Forget the results recorded in this process."
-    _LOCAL["results"].clear(); _LOCAL["manifest"] = None; _LOCAL["caveats"].clear(); _LOCAL["skipped"].clear(); _LOCAL["off"].clear()
+    for k in ("results", "caveats", "skipped", "off"): _LOCAL[k].clear()
+    _LOCAL["manifest"] = None
 
 # %% ../nbs/60_jobs.ipynb #3cfce488
 def _check_reason(reason, what):
@@ -94,23 +103,28 @@ def record_caveat(name:str, # the result ('quality.auc') or section ('quality') 
                   reason:str, # why, in one sentence; every gate on those numbers fails with it
                  ) -> dict:
     "Mark recorded numbers as unreliable: a gate on `name` (or on a result under it) fails with `reason`."
-    _check_name(name); reason = _check_reason(reason, "record_caveat")
+    _check_name(name)
+    reason = _check_reason(reason, "record_caveat")
     _LOCAL["caveats"][name] = reason
     _display(RESULTS_MIME, {"results": {}, "caveats": {name: reason}}, f"caveat on {name}: {reason}")
     return {name: reason}
 
+# %% ../nbs/60_jobs.ipynb #36cf35af
 def skip_section(section:str, # the section's result prefix ('quality'), or one result ('quality.auc')
                  reason:str, # what input is missing (or why the section does not apply), in one sentence
                  *, on_purpose:bool=False, # turned off by the user or not applicable: default gates on it are skipped, not failed
                 ) -> dict:
     "Say that `section` did not run: the verdict lists it; gates on `section.*` fail with `reason` (default gates are skipped when `on_purpose`)."
-    _check_name(section); reason = _check_reason(reason, "skip_section")
-    if not isinstance(on_purpose, bool): raise ParameterError("on_purpose must be True or False", value=on_purpose, fix="pass on_purpose=True for a section turned off or not applicable")
+    _check_name(section)
+    reason = _check_reason(reason, "skip_section")
+    if not isinstance(on_purpose, bool): raise ParameterError("on_purpose must be True or False", value=on_purpose,
+                                                              fix="pass on_purpose=True for a section turned off or not applicable")
     key = "off" if on_purpose else "skipped"
     _LOCAL[key][section] = reason
     _display(RESULTS_MIME, {"results": {}, key: {section: reason}}, f"section {section} skipped: {reason}")
     return {section: reason}
 
+# %% ../nbs/60_jobs.ipynb #963ab33d
 def recorded_notes() -> dict:
     "Caveats and skipped sections recorded in this process so far: `{'caveats': {...}, 'skipped': {...}, 'off': {...}}`."
     return {"caveats": dict(_LOCAL["caveats"]), "skipped": dict(_LOCAL["skipped"]), "off": dict(_LOCAL["off"])}
@@ -121,7 +135,8 @@ def record_manifest(manifest, # a `prodkit.versioning.Manifest` or its `.to_dict
     "Record the manifest of a running template; the runner writes it into `results.json`."
     d = manifest.to_dict() if hasattr(manifest, "to_dict") else manifest
     if not isinstance(d, dict):
-        raise ParameterError("record_manifest needs a Manifest or a dict", value=type(manifest).__name__, fix="pass prodkit.versioning.Manifest(...)")
+        raise ParameterError("record_manifest needs a Manifest or a dict", value=type(manifest).__name__,
+                             fix="pass prodkit.versioning.Manifest(...)")
     d = _json_value("manifest", d)
     _LOCAL["manifest"] = d
     _display(MANIFEST_MIME, d, f"recorded the manifest ({len(d)} entries)")
@@ -132,10 +147,12 @@ def _read_nb(nb):
     import nbformat
     if isinstance(nb, nbformat.NotebookNode): return nb
     p = Path(nb)
-    if not p.exists(): raise FileFormatError("notebook file does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError("notebook file does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     try: return nbformat.read(p, as_version=4)
     except Exception as e:
-        raise FileFormatError(f"not a readable notebook: {type(e).__name__}: {e}", value=str(p), fix="pass an .ipynb file written by Jupyter or papermill", path=str(p)) from e
+        raise FileFormatError(f"not a readable notebook: {type(e).__name__}: {e}", value=str(p),
+                              fix="pass an .ipynb file written by Jupyter or papermill", path=str(p)) from e
 
 def _outputs(nb, mime):
     for cell in nb.cells:
@@ -144,6 +161,7 @@ def _outputs(nb, mime):
                 d = out["data"][mime]
                 yield json.loads(d) if isinstance(d, str) else d
 
+# %% ../nbs/60_jobs.ipynb #df026915
 def read_results(notebook, # path of an executed notebook, or a NotebookNode
                 ) -> dict:
     "The results recorded with `record` in an executed notebook, as a flat dict."
@@ -151,6 +169,7 @@ def read_results(notebook, # path of an executed notebook, or a NotebookNode
     for d in _outputs(_read_nb(notebook), RESULTS_MIME): res.update(d.get("results", {}))
     return res
 
+# %% ../nbs/60_jobs.ipynb #1a787533
 def read_notes(notebook, # path of an executed notebook, or a NotebookNode
               ) -> dict:
     "The caveats (`record_caveat`), skipped sections and sections skipped on purpose (`skip_section`) of an executed notebook."
@@ -159,6 +178,7 @@ def read_notes(notebook, # path of an executed notebook, or a NotebookNode
         for k in out: out[k].update({str(n): str(r) for n, r in (d.get(k) or {}).items()})
     return out
 
+# %% ../nbs/60_jobs.ipynb #bd0177b7
 def read_manifest(notebook) -> dict | None:
     "The manifest recorded with `record_manifest` in an executed notebook, or None."
     out = None
@@ -188,11 +208,13 @@ class TemplateParameter:
     @property
     def required(self) -> bool: return self.type == "path" and self.default in (None, "") and not self.nullable
 
+# %% ../nbs/60_jobs.ipynb #e46d1dee
 def _type_of_default(v):
     for t, k in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", (list, tuple)), ("dict", dict)):
         if isinstance(v, k): return t
     return "any"
 
+# %% ../nbs/60_jobs.ipynb #96da8f0e
 def _comment_of(lines, node):
     line = lines[node.end_lineno - 1]
     if "#" not in line[node.end_col_offset:]: return "", None
@@ -201,6 +223,7 @@ def _comment_of(lines, node):
     if m: return m.group(3).strip(), (m.group(1), bool(m.group(2)))
     return text, None
 
+# %% ../nbs/60_jobs.ipynb #df26f7c2
 def _annotation_type(ann):
     if ann is None: return None
     if isinstance(ann, ast.Name) and ann.id in TYPES: return ann.id, False
@@ -212,12 +235,14 @@ def _annotation_type(ann):
             return (t[0], True) if t else None
     return None
 
+# %% ../nbs/60_jobs.ipynb #53fe877b
 def _parameters_cell(nb, path):
     for c in nb.cells:
         if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", []): return c
     raise FileFormatError("the template has no cell tagged `parameters`", value=str(path),
                           fix="tag the cell that assigns the parameters' defaults with `parameters` (as papermill expects)")
 
+# %% ../nbs/60_jobs.ipynb #5aae05b9
 def template_parameters(template, # a template name, a notebook path, or a NotebookNode
                        ) -> dict:
     "The parameters a template declares in its `parameters` cell: name -> `TemplateParameter`."
@@ -225,7 +250,8 @@ def template_parameters(template, # a template name, a notebook path, or a Noteb
     cell = _parameters_cell(nb, template)
     try: tree = ast.parse(cell.source)
     except SyntaxError as e:
-        raise FileFormatError(f"the parameters cell is not valid Python: {e.msg} (line {e.lineno})", value=str(template), fix="fix the parameters cell") from e
+        raise FileFormatError(f"the parameters cell is not valid Python: {e.msg} (line {e.lineno})",
+                              value=str(template), fix="fix the parameters cell") from e
     lines, params = cell.source.splitlines(), {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -242,6 +268,7 @@ def template_parameters(template, # a template name, a notebook path, or a Noteb
         params[name] = TemplateParameter(name, typ, default, nullable or default is None, help_)
     return params
 
+# %% ../nbs/60_jobs.ipynb #d30f4a89
 def _is_node(x):
     import nbformat
     return isinstance(x, nbformat.NotebookNode)
@@ -257,24 +284,30 @@ def templates_dir() -> Path:
         p = Path(str(files("prodkit.templates")))
         if p.is_dir(): return p
     except Exception: pass
-    raise FileFormatError("prodkit's templates folder was not found", value=str(here), fix="reinstall prodkit (pip install -e .)")
+    raise FileFormatError("prodkit's templates folder was not found", value=str(here),
+                          fix="reinstall prodkit (pip install -e .)")
 
+# %% ../nbs/60_jobs.ipynb #7dd03fe8
 def list_templates() -> list:
     "Names of the templates that ship with prodkit."
     return sorted(p.stem for p in templates_dir().glob("*.ipynb") if not p.stem.startswith("_"))
 
+# %% ../nbs/60_jobs.ipynb #02878af0
 def locate_template(template, # a template name ('validation') or the path of a notebook
                    ) -> Path:
     "The path of a template given by name or path, with a clear error listing the templates when it is missing."
     if not isinstance(template, (str, os.PathLike)) or not os.fspath(template):
-        raise ParameterError("a template must be a name or a notebook path", value=template, fix="use one of: " + ", ".join(_safe_list()))
+        raise ParameterError("a template must be a name or a notebook path", value=template,
+                             fix="use one of: " + ", ".join(_safe_list()))
     p = Path(template)
     if _is_path(template):
         if p.is_file(): return p.resolve()
-        raise FileFormatError("template notebook does not exist", value=str(template), fix="check the path, or name a template: " + ", ".join(_safe_list()))
+        raise FileFormatError("template notebook does not exist", value=str(template),
+                              fix="check the path, or name a template: " + ", ".join(_safe_list()))
     cand = templates_dir() / f"{template}.ipynb"
     if cand.is_file(): return cand
-    raise FileFormatError(f"unknown template `{template}`", value=str(template), fix="use one of: " + ", ".join(_safe_list()))
+    raise FileFormatError(f"unknown template `{template}`", value=str(template),
+                          fix="use one of: " + ", ".join(_safe_list()))
 
 def _is_path(template):
     "Whether `template` is given as a path (a Path, text holding a path separator, or ending with .ipynb) rather than a name."
@@ -314,7 +347,8 @@ def _convert(p:TemplateParameter, v, template):
         s = os.fspath(v)
         if not s: raise bad(", not empty")
         if not Path(s).exists():
-            raise ParameterError(f"parameter `{p.name}`: path does not exist", value=s, fix=f"check the path given for `{p.name}`", name=p.name)
+            raise ParameterError(f"parameter `{p.name}`: path does not exist", value=s,
+                                 fix=f"check the path given for `{p.name}`", name=p.name)
         return str(Path(s).resolve())
     if isinstance(v, str):
         import yaml
@@ -329,8 +363,10 @@ def _convert(p:TemplateParameter, v, template):
     if t == "dict" and isinstance(v, dict): return v
     raise bad()
 
-def _a(t): return {"int": "an integer", "any": "any value", "path": "an existing path"}.get(t, f"a {t}" if t != "str" else "a string")
+def _a(t): return {"int": "an integer", "any": "any value",
+                   "path": "an existing path"}.get(t, f"a {t}" if t != "str" else "a string")
 
+# %% ../nbs/60_jobs.ipynb #6c0b9e64
 def check_parameters(template, # a template name, path or NotebookNode
                      parameters:dict=None, # name -> value; strings are converted to the declared type
                     ) -> dict:
@@ -346,7 +382,8 @@ def check_parameters(template, # a template name, path or NotebookNode
     out = {k: _convert(declared[k], v, name) for k, v in parameters.items()}
     for p in declared.values():
         if p.required and p.name not in out:
-            raise ParameterError(f"parameter `{p.name}` of template `{name}` is required", fix=f"pass -p {p.name} PATH" + (f" ({p.help})" if p.help else ""), name=p.name)
+            raise ParameterError(f"parameter `{p.name}` of template `{name}` is required",
+                                 fix=f"pass -p {p.name} PATH" + (f" ({p.help})" if p.help else ""), name=p.name)
     return out
 
 def _tpl_name(template):
@@ -362,10 +399,20 @@ def _open_table(path, p, trust=False):
     from prodkit.core import read_table
     return read_table(path, name=f"{p.name} data")
 
+# %% ../nbs/60_jobs.ipynb #3495cdb4
 _MODEL_BUNDLE = re.compile(r"^model bundle\b", re.I)   # the comment of a path parameter that holds a model artifact
 PATH_KINDS = [(_MODEL_BUNDLE, _open_bundle),   # (pattern of the comment, opener(path, parameter, trust))
               (re.compile(r"\bCSV or Parquet\b", re.I), _open_table)]
 
+# %% ../nbs/60_jobs.ipynb #5ed95ac4
+_COLUMN_OF = re.compile(r"^column of (?:the )?([A-Za-z_]\w*)\b", re.I)
+
+def _column_of(p:TemplateParameter):
+    "The table parameter whose column `p` names (`# str: column of current ...`), or None."
+    m = _COLUMN_OF.match(p.help or "")
+    return m.group(1) if m and p.type in ("str", "any") else None
+
+# %% ../nbs/60_jobs.ipynb #4387d43c
 def check_inputs(template, # a template name, path or NotebookNode
                  parameters:dict, # parameters as `check_parameters` returns them
                 ) -> dict:
@@ -392,13 +439,6 @@ def check_inputs(template, # a template name, path or NotebookNode
                                  fix=f"pass one of its columns: {shown}", name=k, columns=cols)
     return parameters
 
-_COLUMN_OF = re.compile(r"^column of (?:the )?([A-Za-z_]\w*)\b", re.I)
-
-def _column_of(p:TemplateParameter):
-    "The table parameter whose column `p` names (`# str: column of current ...`), or None."
-    m = _COLUMN_OF.match(p.help or "")
-    return m.group(1) if m and p.type in ("str", "any") else None
-
 # %% ../nbs/60_jobs.ipynb #2bfe7f63
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
@@ -411,50 +451,30 @@ class Gate:
     op: str
     threshold: Any
 
-    @classmethod
-    def parse(cls, text:str) -> "Gate":
-        "Parse a gate such as `'quality.auc >= 0.8'`."
-        if isinstance(text, Gate): return text
-        m = _GATE_RE.match(text) if isinstance(text, str) else None
-        if not m:
-            raise ParameterError("a gate must read `metric op threshold`, e.g. 'quality.auc >= 0.8'", value=text,
-                                 fix="use a recorded result name, one of < <= > >= == !=, and a number, true/false or a string")
-        metric, op, raw = m.groups()
-        import yaml
-        try: thr = _yaml_value(raw)
-        except yaml.YAMLError: thr = raw
-        if isinstance(thr, (list, dict)) or thr is None:
-            raise ParameterError(f"the threshold of gate `{text}` must be a number, true/false or a string", value=raw, fix="e.g. 'quality.auc >= 0.8'")
-        if op not in ("==", "!=") and (isinstance(thr, (bool, str))):
-            raise ParameterError(f"gate `{text}` orders by {op} but its threshold is not a number", value=thr, fix="use a number, or == / != for true/false and strings")
-        return cls(metric, op, thr)
-
     def __str__(self): return f"{self.metric} {self.op} {json.dumps(self.threshold) if isinstance(self.threshold, (bool, str)) else self.threshold}"
 
-    def check(self, results:dict, # recorded results (flat)
-              caveats:dict=None, # result or section name -> why its numbers are unreliable (`record_caveat`)
-              skipped:dict=None, # section -> why it did not run (`skip_section`)
-              off:dict=None, # section -> why it was skipped on purpose (`skip_section(..., on_purpose=True)`)
-              default:bool=False, # this gate is one of the template's defaults (not written by the user)
-             ) -> tuple:
-        "(value, passed, reason) of this gate on `results`; a skipped section or a caveat fails it; a default gate on a section skipped on purpose is skipped (passed None)."
-        why = _covering(self.metric, skipped or {})
-        if why is not None: return results.get(self.metric), False, f"section skipped: {why}"
-        why = _covering(self.metric, off or {})
-        if why is not None and default: return None, None, f"skipped (a default gate): {why}"
-        if why is not None: return results.get(self.metric), False, f"section skipped: {why}; this gate was given for it, so it fails"
-        if self.metric not in results: return None, False, "not recorded"
-        v = results[self.metric]
-        if v is None: return None, False, "recorded as null (not a finite number)"
-        num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
-        if num(self.threshold) and not num(v): return v, False, f"not a number ({type(v).__name__})"
-        if isinstance(self.threshold, bool) and not isinstance(v, bool): return v, False, f"not true/false ({type(v).__name__})"
-        if isinstance(self.threshold, str) and not isinstance(v, str): return v, False, f"not a string ({type(v).__name__})"
-        why = _covering(self.metric, caveats or {})
-        if why is not None: return v, False, f"unreliable: {why}"
-        ok = bool(_OPS[self.op](v, self.threshold))
-        return v, ok, "" if ok else f"{_fmt_value(v)} {self.op} {_fmt_value(self.threshold)} is false"
+# %% ../nbs/60_jobs.ipynb #30d4ce19
+@patch(cls_method=True)
+def parse(cls:Gate, text:str) -> Gate:
+    "Parse a gate such as `'quality.auc >= 0.8'`."
+    if isinstance(text, Gate): return text
+    m = _GATE_RE.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ParameterError("a gate must read `metric op threshold`, e.g. 'quality.auc >= 0.8'", value=text,
+                             fix="use a recorded result name, one of < <= > >= == !=, and a number, true/false or a string")
+    metric, op, raw = m.groups()
+    import yaml
+    try: thr = _yaml_value(raw)
+    except yaml.YAMLError: thr = raw
+    if isinstance(thr, (list, dict)) or thr is None:
+        raise ParameterError(f"the threshold of gate `{text}` must be a number, true/false or a string", value=raw,
+                             fix="e.g. 'quality.auc >= 0.8'")
+    if op not in ("==", "!=") and (isinstance(thr, (bool, str))):
+        raise ParameterError(f"gate `{text}` orders by {op} but its threshold is not a number", value=thr,
+                             fix="use a number, or == / != for true/false and strings")
+    return cls(metric, op, thr)
 
+# %% ../nbs/60_jobs.ipynb #b06301b6
 def _covering(name, marks):
     "The reason marked on `name` or on a section above it (`quality` covers `quality.auc`), or None."
     parts = name.split(".")
@@ -463,7 +483,35 @@ def _covering(name, marks):
         if key in marks: return marks[key]
     return None
 
-_NO_GATES_FIX = "declare at least one gate such as 'quality.auc >= 0.8', or run with no gates on purpose (no_gates=True, --no-gates)"
+# %% ../nbs/60_jobs.ipynb #b8132084
+@patch
+def check(self:Gate, results:dict, # recorded results (flat)
+      caveats:dict=None, # result or section name -> why its numbers are unreliable (`record_caveat`)
+      skipped:dict=None, # section -> why it did not run (`skip_section`)
+      off:dict=None, # section -> why it was skipped on purpose (`skip_section(..., on_purpose=True)`)
+      default:bool=False, # this gate is one of the template's defaults (not written by the user)
+     ) -> tuple:
+    "(value, passed, reason) of this gate on `results`; a skipped section or a caveat fails it; a default gate on a section skipped on purpose is skipped (passed None)."
+    why = _covering(self.metric, skipped or {})
+    if why is not None: return results.get(self.metric), False, f"section skipped: {why}"
+    why = _covering(self.metric, off or {})
+    if why is not None and default: return None, None, f"skipped (a default gate): {why}"
+    if why is not None: return results.get(self.metric), False, f"section skipped: {why}; this gate was given for it, so it fails"
+    if self.metric not in results: return None, False, "not recorded"
+    v = results[self.metric]
+    if v is None: return None, False, "recorded as null (not a finite number)"
+    num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
+    if num(self.threshold) and not num(v): return v, False, f"not a number ({type(v).__name__})"
+    if isinstance(self.threshold, bool) and not isinstance(v, bool): return v, False, f"not true/false ({type(v).__name__})"
+    if isinstance(self.threshold, str) and not isinstance(v, str): return v, False, f"not a string ({type(v).__name__})"
+    why = _covering(self.metric, caveats or {})
+    if why is not None: return v, False, f"unreliable: {why}"
+    ok = bool(_OPS[self.op](v, self.threshold))
+    return v, ok, "" if ok else f"{_fmt_value(v)} {self.op} {_fmt_value(self.threshold)} is false"
+
+# %% ../nbs/60_jobs.ipynb #577f6979
+_NO_GATES_FIX = ("declare at least one gate such as 'quality.auc >= 0.8', "
+                 "or run with no gates on purpose (no_gates=True, --no-gates)")
 
 def parse_gates(gates, # None (not given), a Gate, a list of gate strings, text (YAML/JSON list or ';'-separated), or a .yaml/.yml/.json file
                ) -> list:
@@ -481,48 +529,56 @@ def parse_gates(gates, # None (not given), a Gate, a list of gate strings, text 
         if not loaded: raise ParameterError("the gates text declares no gate", value=gates, fix=_NO_GATES_FIX)
         return parse_gates(loaded)
     if isinstance(gates, dict):
-        if "gates" not in gates: raise ParameterError("a gates mapping needs a `gates` list", value=list(gates), fix="write `gates: [\"quality.auc >= 0.8\"]`")
+        if "gates" not in gates: raise ParameterError("a gates mapping needs a `gates` list", value=list(gates),
+                                                      fix="write `gates: [\"quality.auc >= 0.8\"]`")
         if not isinstance(gates["gates"], (list, tuple, str)) or not gates["gates"]:
             raise ParameterError("`gates:` holds no list of gates", value=gates["gates"], fix=_NO_GATES_FIX)
         return parse_gates(gates["gates"])
     if isinstance(gates, (list, tuple)):
         if not gates: raise ParameterError("the gate list is empty", value=list(gates), fix=_NO_GATES_FIX)
         if not all(isinstance(g, (str, Gate)) for g in gates):
-            raise ParameterError("gates must be strings such as 'quality.auc >= 0.8'", value=gates, fix="write each gate as one string")
+            raise ParameterError("gates must be strings such as 'quality.auc >= 0.8'", value=gates,
+                                 fix="write each gate as one string")
         return [Gate.parse(g) for g in gates]
-    raise ParameterError("gates must be a list of strings, text or a YAML/JSON file", value=type(gates).__name__, fix="e.g. ['quality.auc >= 0.8']")
+    raise ParameterError("gates must be a list of strings, text or a YAML/JSON file", value=type(gates).__name__,
+                         fix="e.g. ['quality.auc >= 0.8']")
 
+# %% ../nbs/60_jobs.ipynb #7948cff8
 def _gates_of_file(path):
     loaded = _read_gate_file(path)
     if loaded is None or loaded == [] or (isinstance(loaded, dict) and "gates" in loaded and not loaded["gates"]):
-        raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has no list)", value=str(path),
+        raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has no list)",
+                              value=str(path),
                               fix=_NO_GATES_FIX, path=str(path))
     try: return parse_gates(loaded)
     except ParameterError as e:
-        raise FileFormatError(f"gates file {Path(path).name}: {e.what}", value=str(path), fix=e.fix, path=str(path)) from e
+        raise FileFormatError(f"gates file {Path(path).name}: {e.what}", value=str(path), fix=e.fix,
+                              path=str(path)) from e
 
 def _read_gate_file(path):
     import yaml
     p = Path(path)
-    if not p.exists(): raise FileFormatError("gates file does not exist", value=str(p), fix="check the path of the gates file", path=str(p))
-    if not p.is_file(): raise FileFormatError("gates file is not a regular file", value=str(p), fix="pass a YAML/JSON file of gates", path=str(p))
+    if not p.exists(): raise FileFormatError("gates file does not exist", value=str(p),
+                                             fix="check the path of the gates file", path=str(p))
+    if not p.is_file(): raise FileFormatError("gates file is not a regular file", value=str(p),
+                                              fix="pass a YAML/JSON file of gates", path=str(p))
     try: text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise FileFormatError(f"gates file could not be read: {type(e).__name__}: {e}", value=str(p),
                               fix="make the gates file readable UTF-8 text", path=str(p)) from e
     try: return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p), fix="write a list of gates, one string each", path=str(p)) from e
+        raise FileFormatError(f"gates file is not valid YAML/JSON: {str(e).splitlines()[0]}", value=str(p),
+                              fix="write a list of gates, one string each", path=str(p)) from e
 
 # %% ../nbs/60_jobs.ipynb #2c48613c
-_MD_CHARS = {c: f"&#{ord(c)};" for c in "[]()*_`$\\|!#~{}<>"}
-
 def _esc(s, limit:int=None) -> str:
-    "`s` safe inside the verdict's HTML and Markdown: escaped, one line, Markdown characters as entities."
+    "`s` safe inside the verdict's HTML and Markdown (`prodkit.core.escape`), on one line and cut to `limit` characters."
     s = " ".join(str(s).split())
     if limit is not None and len(s) > limit: s = s[:limit - 3] + "..."
-    return "".join(_MD_CHARS.get(c, html.escape(c)) for c in s)
+    return escape(s)
 
+# %% ../nbs/60_jobs.ipynb #a3816e06
 def _gates_html(gates):
     "The gates table with every cell escaped for HTML and Markdown."
     if not gates.rows: return "<p><b>No gate was checked: this job ran with no gates, so nothing here was gated.</b></p>"
@@ -534,6 +590,7 @@ def _gates_html(gates):
     return ("<table><thead><tr><th>gate</th><th>value</th><th>verdict</th><th>reason</th></tr></thead><tbody>"
             + "".join(tr) + "</tbody></table>")
 
+# %% ../nbs/60_jobs.ipynb #1f01af7a
 @dataclass(frozen=True, kw_only=True)
 class GateReport(Report):
     "The outcome of every gate: one row each with `gate`, `metric`, `op`, `threshold`, `value`, `passed` (None: skipped), `reason`."
@@ -552,26 +609,46 @@ class GateReport(Report):
     def failed(self) -> list: return [r for r in self.rows if r["passed"] is False]
     @property
     def skipped_gates(self) -> list: return [r for r in self.rows if r["passed"] is None]
-    def _summary(self): return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed, "skipped_sections": len(self.skipped) + len(self.off),
-                                "skipped_gates": len(self.skipped_gates)}
+
+    def _summary(self):
+        return {"gates": len(self.rows), "failed": len(self.failed), "passed": self.passed,
+                "skipped_sections": len(self.skipped) + len(self.off), "skipped_gates": len(self.skipped_gates)}
+
     def to_frame(self):
         import pandas as pd
         return pd.DataFrame(list(self.rows), columns=["gate", "metric", "op", "threshold", "value", "passed", "reason"])
-    def headline(self):
-        sk = self.skipped_gates
-        tail = f"; {len(sk)} default gates skipped with their sections: " + ", ".join(r["gate"] for r in sk[:4]) + (", ..." if len(sk) > 4 else "") if sk else ""
-        if not self.gated: return "NOT GATED: no gate was checked" + tail
-        if self.passed: return f"all {len(self.checked)} gates passed" + tail
-        return f"{len(self.failed)} of {len(self.checked)} gates failed: " + "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3]) + tail
-    def _plot(self, ax):
-        rows = list(self.rows)
-        ax.barh(range(len(rows)), [1] * len(rows), color=["tab:grey" if r["passed"] is None else "tab:green" if r["passed"] else "tab:red" for r in rows])
-        ax.set_yticks(range(len(rows)), [r["gate"] for r in rows]); ax.set_xticks([]); ax.invert_yaxis()
-        ax.set_title(self.headline()); return ax
+
     def to_html(self) -> str:
         "The gates as an HTML table with a coloured verdict per gate, every string escaped (HTML and Markdown)."
         return _gates_html(self)
 
+# %% ../nbs/60_jobs.ipynb #0610a835
+@patch
+def headline(self:GateReport) -> str:
+    "One line: the verdict, the first failed gates with their reasons, and the default gates skipped."
+    sk = self.skipped_gates
+    tail = ""
+    if sk:
+        more = ", ..." if len(sk) > 4 else ""
+        tail = f"; {len(sk)} default gates skipped with their sections: " + ", ".join(r["gate"] for r in sk[:4]) + more
+    if not self.gated: return "NOT GATED: no gate was checked" + tail
+    if self.passed: return f"all {len(self.checked)} gates passed" + tail
+    failed = "; ".join(f"{r['gate']} ({r['reason']})" for r in self.failed[:3])
+    return f"{len(self.failed)} of {len(self.checked)} gates failed: " + failed + tail
+
+# %% ../nbs/60_jobs.ipynb #b696f80e
+@patch
+def _plot(self:GateReport, ax, **kw):
+    rows = list(self.rows)
+    colors = ["tab:grey" if r["passed"] is None else "tab:green" if r["passed"] else "tab:red" for r in rows]
+    ax.barh(range(len(rows)), [1] * len(rows), color=colors)
+    ax.set_yticks(range(len(rows)), [r["gate"] for r in rows])
+    ax.set_xticks([])
+    ax.invert_yaxis()
+    ax.set_title(self.headline())
+    return ax
+
+# %% ../nbs/60_jobs.ipynb #cd05874a
 def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s (empty: nothing is gated)
                    results:dict, # recorded results (flat)
                    *, caveats:dict=None, # result or section -> why its numbers are unreliable (`record_caveat`)
@@ -581,11 +658,13 @@ def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s
                   ) -> GateReport:
     "Check every gate against `results`; a gate on a result that was not recorded, is unreliable or was skipped fails."
     gl = list(gates) if isinstance(gates, (list, tuple)) and all(isinstance(g, Gate) for g in gates) else parse_gates(gates)
-    if not isinstance(default, bool): raise ParameterError("default must be True or False", value=default, fix="pass default=True for a template's default gates")
+    if not isinstance(default, bool): raise ParameterError("default must be True or False", value=default,
+                                                           fix="pass default=True for a template's default gates")
     rows = []
     for g in gl:
         v, ok, reason = g.check(results, caveats, skipped, off, default)
-        rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v, "passed": ok, "reason": reason})
+        rows.append({"gate": str(g), "metric": g.metric, "op": g.op, "threshold": g.threshold, "value": v,
+                     "passed": ok, "reason": reason})
     return GateReport(rows=tuple(rows), skipped=dict(skipped or {}), caveats=dict(caveats or {}), off=dict(off or {}))
 
 # %% ../nbs/60_jobs.ipynb #27db81f8
@@ -632,6 +711,7 @@ def _kernel_manager_class(kernel_name=None, log_path=None):
             await self._async_cleanup_resources(restart=restart)
     return ProdkitKernelManager
 
+# %% ../nbs/60_jobs.ipynb #51ead45e
 _KERNELS = {}   # pid -> Popen of every kernel this process launched and has not stopped yet
 
 def _kill_kernel(proc, wait_s:float=3.0):
@@ -649,6 +729,7 @@ def _kill_all_kernels():
     "Kill every kernel this process launched and has not stopped (after an interrupt, a kernel may be mid-start)."
     for proc in list(_KERNELS.values()): _kill_kernel(proc)
 
+# %% ../nbs/60_jobs.ipynb #a7d96f39
 def _log_tail(path, lines=20) -> str:
     "The last `lines` lines of the kernel's log ('' when there is none)."
     try: text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -664,6 +745,7 @@ class JobError(ProdkitError, RuntimeError):
     "prodkit or its environment failed during a job (disk full, read-only out_dir, a kernel that could not start); exit code `EXIT_ERROR`."
     exit_code = EXIT_ERROR
 
+# %% ../nbs/60_jobs.ipynb #2534647b
 @dataclass(frozen=True, kw_only=True)
 class JobResult(Report):
     "The outcome of a job: paths written, recorded results, gates, exit code, failing cell and duration."
@@ -685,23 +767,28 @@ class JobResult(Report):
     def passed(self) -> bool: return self.exit_code == EXIT_PASSED and self.gated
     @property
     def status(self) -> str: return _status(self.exit_code, self.gates)
-    @property
-    def message(self) -> str:
-        "One line saying how the job ended."
-        skipped = ("; sections skipped: " + "; ".join(f"{k} ({v})" for k, v in self.gates.skipped.items())) if self.gates.skipped else ""
-        if self.exit_code == EXIT_CELL_FAILED:
-            return f"{self.template}: FAILED: {_cell_text(self.failed_cell)}; report: {self.html}"
-        if self.exit_code == EXIT_GATE_FAILED:
-            return f"{self.template}: FAILED: {self.gates.headline()}{skipped}; report: {self.html}"
-        if not self.gated:
-            return f"{self.template}: {NOT_GATED}: the job ran with no gates, nothing was checked{skipped}; report: {self.html}"
-        return f"{self.template}: PASSED ({self.gates.headline()}){skipped} in {self.duration_s:.1f} s; report: {self.html}"
     def headline(self): return self.message
-    def _summary(self):
-        return {"exit_code": self.exit_code, "passed": self.passed, "gated": self.gated, "gates": len(self.gates.rows),
-                "gates_failed": len(self.gates.failed), "results": len(self.results), "duration_s": round(self.duration_s, 3)}
     def to_frame(self): return self.gates.to_frame()
 
+    def _summary(self):
+        return {"exit_code": self.exit_code, "passed": self.passed, "gated": self.gated, "gates": len(self.gates.rows),
+                "gates_failed": len(self.gates.failed), "results": len(self.results),
+                "duration_s": round(self.duration_s, 3)}
+
+# %% ../nbs/60_jobs.ipynb #c0020f5a
+@patch(as_prop=True)
+def message(self:JobResult) -> str:
+    "One line saying how the job ended."
+    sk = self.gates.skipped
+    skipped = ("; sections skipped: " + "; ".join(f"{k} ({v})" for k, v in sk.items())) if sk else ""
+    where = f"report: {self.html}"
+    if self.exit_code == EXIT_CELL_FAILED: return f"{self.template}: FAILED: {_cell_text(self.failed_cell)}; {where}"
+    if self.exit_code == EXIT_GATE_FAILED: return f"{self.template}: FAILED: {self.gates.headline()}{skipped}; {where}"
+    if not self.gated:
+        return f"{self.template}: {NOT_GATED}: the job ran with no gates, nothing was checked{skipped}; {where}"
+    return f"{self.template}: PASSED ({self.gates.headline()}){skipped} in {self.duration_s:.1f} s; {where}"
+
+# %% ../nbs/60_jobs.ipynb #c401b049
 def _status(code, gates):
     if code == EXIT_PASSED and not gates.gated: return NOT_GATED
     return _STATUS[code]
@@ -719,13 +806,16 @@ def _check_timeout(cell_timeout):
         raise ParameterError("cell_timeout must be a whole number of seconds", value=cell_timeout, fix=fix)
     v = float(cell_timeout)
     if not math.isfinite(v) or v <= 0 or v != int(v):
-        raise ParameterError("cell_timeout must be a whole, finite number of seconds greater than 0", value=cell_timeout, fix=fix)
+        raise ParameterError("cell_timeout must be a whole, finite number of seconds greater than 0",
+                             value=cell_timeout, fix=fix)
     return int(v)
 
+# %% ../nbs/60_jobs.ipynb #c0e4ff58
 def _check_kernel(kernel_name):
     if kernel_name is None: return None
     if not isinstance(kernel_name, str) or not kernel_name.strip():
-        raise ParameterError("kernel_name must name a kernelspec", value=kernel_name, fix="omit it to run in prodkit's own Python, or pass a name from `jupyter kernelspec list`")
+        raise ParameterError("kernel_name must name a kernelspec", value=kernel_name,
+                             fix="omit it to run in prodkit's own Python, or pass a name from `jupyter kernelspec list`")
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     ksm = KernelSpecManager()
     try: ksm.get_kernel_spec(kernel_name)
@@ -736,7 +826,8 @@ def _check_kernel(kernel_name):
     return kernel_name
 
 def _check_flag(name, v):
-    if not isinstance(v, bool): raise ParameterError(f"{name} must be True or False", value=v, fix=f"pass {name}=True or {name}=False")
+    if not isinstance(v, bool): raise ParameterError(f"{name} must be True or False", value=v,
+                                                     fix=f"pass {name}=True or {name}=False")
     return v
 
 # %% ../nbs/60_jobs.ipynb #529ccc74
@@ -745,9 +836,11 @@ def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or
     "The SHA-256 (hex) that identifies a model artifact: of the file, or of a bundle folder's `bundle.json`."
     from prodkit.versioning import artifact_digest   # the one definition, read without following devices or leaving the bundle
     p = Path(path)
-    if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     if p.is_dir() and not (p / "bundle.json").exists():
-        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle, or a model file", path=str(p))
+        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p),
+                              fix="pass a folder written by save_bundle, or a model file", path=str(p))
     return artifact_digest(p).split(":", 1)[1]
 
 def _artifacts(template, params) -> dict:
@@ -760,7 +853,8 @@ def _artifacts(template, params) -> dict:
     return out
 
 # %% ../nbs/60_jobs.ipynb #b48713d1
-def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False, start_timeout=60):
+def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout=None, progress=False,
+             start_timeout=60):
     "Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output goes to `kernel.log` beside `out_nb`."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -784,14 +878,15 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
     except (TimeoutError, DeadKernelError) as e:   # a cell timed out, the kernel died
         if not out_nb.exists():
             import nbformat
-            nb = nbformat.read(template, as_version=4); nbformat.write(nb, out_nb)
+            nbformat.write(nbformat.read(template, as_version=4), out_nb)
         if isinstance(e, TimeoutError):   # nbclient's text is the cell's source between separator lines: say what happened
             return {"exec_index": None, "execution_count": None, "ename": "CellTimeoutError",
                     "evalue": f"the cell exceeded cell_timeout={cell_timeout:g} s" if cell_timeout else "the cell timed out"}
         tail = _log_tail(kernel_log)
         ev = str(e).strip().splitlines()[-1] if str(e).strip() else ""
         if tail: ev += f" (last line of the kernel's log: {tail.splitlines()[-1][:200]})"
-        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": ev, "kernel_log": tail}
+        return {"exec_index": None, "execution_count": None, "ename": type(e).__name__, "evalue": ev,
+                "kernel_log": tail}
     except Exception as e:   # the kernel could not start, a disk filled: prodkit's environment failed, not the template
         tail = _log_tail(kernel_log)
         last = (str(e).strip().splitlines() or [""])[-1][:300]
@@ -800,6 +895,7 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
     finally:
         for l, lv in zip(loggers, levels): l.setLevel(lv)
 
+# %% ../nbs/60_jobs.ipynb #9db13c59
 def _failing_cell(nb, info):
     "Complete `info` with the failing cell's index in the template and its first line."
     from papermill.execute import ERROR_MARKER_TAG
@@ -807,7 +903,8 @@ def _failing_cell(nb, info):
     idx = None
     for i, c in enumerate(cells):
         if any(o.get("output_type") == "error" for o in c.get("outputs", [])) or c.metadata.get("papermill", {}).get("exception"):
-            idx = i; break
+            idx = i
+            break
     if idx is None:   # timed out or the kernel died: the last cell that started
         started = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
         idx = started[-1] if started else None
@@ -841,6 +938,7 @@ def _notes_html(gates:GateReport):
                 + "".join(f"<li><code>{_esc(k)}</code>: {_esc(v, 300)}</li>" for k, v in gates.caveats.items()) + "</ul>")
     return out
 
+# %% ../nbs/60_jobs.ipynb #00d02d08
 def _verdict_cell(template, gates:GateReport, exit_code, failed, started, results=None):
     import nbformat
     if exit_code == EXIT_CELL_FAILED:
@@ -867,6 +965,7 @@ def _verdict_cell(template, gates:GateReport, exit_code, failed, started, result
     cell.metadata["tags"] = ["prodkit-verdict"]
     return cell
 
+# %% ../nbs/60_jobs.ipynb #5fd6efe0
 def _finish_notebook(nb, template, gates, exit_code, failed, started, results=None):
     "Drop papermill's top banner and widget state; put the verdict first; mark the notebook as prodkit's report."
     from papermill.execute import ERROR_MARKER_TAG
@@ -881,6 +980,7 @@ def _finish_notebook(nb, template, gates, exit_code, failed, started, results=No
     nb.metadata["prodkit"] = {"report": template, "status": _status(exit_code, gates), "started_utc": started}
     return nb
 
+# %% ../nbs/60_jobs.ipynb #c1a10c47
 GENERATOR_META = '<meta name="generator" content="prodkit">'
 
 def render_html(nb, # an executed notebook (NotebookNode)
@@ -913,7 +1013,8 @@ def _job_manifest(recorded, template, params):
             m = Manifest(name=template.stem).to_dict()
         except Exception as e: m = {"name": template.stem, "code": code, "error": f"{type(e).__name__}: {e}"}
     m.setdefault("code", code)
-    m.setdefault("extra", {})["job"] = {"template": template.name, "template_sha256": _sha256(template), "parameters": params}
+    m.setdefault("extra", {})["job"] = {"template": template.name, "template_sha256": _sha256(template),
+                                        "parameters": params}
     return m
 
 def _sha256(path):
@@ -947,13 +1048,16 @@ def _is_prodkit_report(p:Path, kind:str) -> bool:
                 or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))   # or an earlier report's verdict cell
     return d.get("generator") == "prodkit" or _RESULTS_KEYS <= set(d)
 
+# %% ../nbs/60_jobs.ipynb #61c0c2d1
 def _check_replaceable(final:dict, force:bool):
     "Refuse to run when a report path holds a file prodkit did not write (unless `force`)."
     for kind, p in final.items():
         if os.path.lexists(p) and not force and not _is_prodkit_report(p, kind):
-            raise ParameterError(f"{p.name} in the output folder was not written by prodkit; it is left alone", value=str(p),
+            raise ParameterError(f"{p.name} in the output folder was not written by prodkit; it is left alone",
+                                 value=str(p),
                                  fix="choose another --out folder or --name, move the file away, or pass force=True (--force) to replace it")
 
+# %% ../nbs/60_jobs.ipynb #b89551b7
 def _make_tmp(out_dir:Path) -> Path:
     "A private run folder with an unpredictable name in `out_dir`, holding the marker that lets a later run clean it."
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out_dir))
@@ -961,6 +1065,7 @@ def _make_tmp(out_dir:Path) -> Path:
     with os.fdopen(fd, "w") as f: json.dump({"prodkit": "run", "pid": os.getpid()}, f)
     return tmp
 
+# %% ../nbs/60_jobs.ipynb #70581fef
 def _clean_stale(out_dir:Path):
     "Remove prodkit's own run folders left by processes that died; nothing else."
     for d in out_dir.glob(_TMP_PREFIX + "*"):
@@ -973,15 +1078,19 @@ def _clean_stale(out_dir:Path):
         shutil.rmtree(d, ignore_errors=True)
 
 def _pid_alive(pid):
-    try: os.kill(pid, 0); return True
+    try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except (PermissionError, OverflowError): return True
+    return True
 
+# %% ../nbs/60_jobs.ipynb #505323df
 def _write_synced(path:Path, text:str):
     "Write `text` to a new file and fsync it (the file must not exist: nothing planted is followed)."
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text); f.flush(); os.fsync(f.fileno())
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 def _fsync_dir(d:Path):
     try:
@@ -992,15 +1101,19 @@ def _fsync_dir(d:Path):
 
 # %% ../nbs/60_jobs.ipynb #a29ef010
 def _check_run_options(*, cell_timeout, kernel_name, progress, open_inputs, force, no_gates, name):
-    _check_flag("progress", progress); _check_flag("open_inputs", open_inputs); _check_flag("force", force); _check_flag("no_gates", no_gates)
+    for flag, v in (("progress", progress), ("open_inputs", open_inputs), ("force", force), ("no_gates", no_gates)):
+        _check_flag(flag, v)
     if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.\-]+", name) or name in (".", "..")):
-        raise ParameterError("name must be a plain file name without folders", value=name, fix="e.g. name='validation-2024-06'")
+        raise ParameterError("name must be a plain file name without folders", value=name,
+                             fix="e.g. name='validation-2024-06'")
     return _check_timeout(cell_timeout), _check_kernel(kernel_name)
 
+# %% ../nbs/60_jobs.ipynb #63673143
 def _gate_list(gates, params, declared, no_gates, template):
     "The gates of the job: given ones replace the template's default only when non-empty; none at all only with `no_gates`."
     if no_gates:
-        if gates is not None: raise ParameterError("no_gates=True but gates were given", value=gates, fix="pass either gates or no_gates=True, not both")
+        if gates is not None: raise ParameterError("no_gates=True but gates were given", value=gates,
+                                                   fix="pass either gates or no_gates=True, not both")
         return []
     if gates is not None: return parse_gates(gates)
     if "gates" in params: return parse_gates(params["gates"])   # given as the template's parameter: never empty either
@@ -1008,13 +1121,64 @@ def _gate_list(gates, params, declared, no_gates, template):
     if "gates" in declared and declared["gates"].default not in (None, "", [], {}): return parse_gates(declared["gates"].default)
     raise ParameterError(f"template `{template}` declares no gates and none were given", fix=_NO_GATES_FIX)
 
+# %% ../nbs/60_jobs.ipynb #137f148c
 def _out_dir(out_dir) -> Path:
     if not isinstance(out_dir, (str, os.PathLike)) or not os.fspath(out_dir):
-        raise ParameterError("out_dir must be a folder path", value=out_dir, fix="pass a folder for the report (it is created)")
+        raise ParameterError("out_dir must be a folder path", value=out_dir,
+                             fix="pass a folder for the report (it is created)")
     out = Path(out_dir)
     if os.path.lexists(out) and not out.is_dir():
-        raise ParameterError("out_dir is a file, not a folder", value=str(out), fix="pass a folder for the report (it is created)")
+        raise ParameterError("out_dir is a file, not a folder", value=str(out),
+                             fix="pass a folder for the report (it is created)")
     return out
+
+# %% ../nbs/60_jobs.ipynb #32a251c2
+def _job_inputs(tpl:Path, parameters, gates, no_gates, open_inputs) -> tuple:
+    "(checked parameters, gates, whether they are the template's defaults) of a job."
+    parameters = dict(parameters or {})
+    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
+    params = check_parameters(tpl, parameters)
+    declared = template_parameters(tpl)
+    gate_list = _gate_list(gates, params, declared, no_gates, tpl.stem)
+    default_gates = gates is None and "gates" not in params and not no_gates
+    if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
+    if open_inputs: check_inputs(tpl, params)
+    return params, gate_list, default_gates
+
+# %% ../nbs/60_jobs.ipynb #35730308
+def _run_folder(out_dir:Path) -> Path:
+    "A new private run folder in `out_dir` (created), after removing stale ones."
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _clean_stale(out_dir)
+        return _make_tmp(out_dir)
+    except OSError as e:
+        raise JobError(f"the output folder cannot be written: {type(e).__name__}: {e}", value=str(out_dir),
+                       fix="pass a writable --out folder on a disk with free space") from e
+
+# %% ../nbs/60_jobs.ipynb #fe8518b8
+def _publish(nb, payload:dict, tmp:Path, final:dict, force:bool):
+    "Write the notebook, HTML and results.json beside each other in `tmp`, then replace the old report in one step each."
+    import nbformat
+    stem = final["notebook"].stem
+    new = {"notebook": tmp / f"new-{stem}.ipynb", "html": tmp / f"new-{stem}.html",
+           "results_json": tmp / "new-results.json"}
+    _write_synced(new["notebook"], nbformat.writes(nb))
+    _write_synced(new["html"], render_html(nb))
+    _write_synced(new["results_json"], json.dumps(payload, indent=1, default=str))
+    _check_replaceable(final, force)   # nothing foreign appeared while the job ran
+    for key in ("notebook", "html", "results_json"): os.replace(new[key], final[key])   # results.json last
+    _fsync_dir(final["notebook"].parent)
+
+# %% ../nbs/60_jobs.ipynb #1edbb2d7
+def _payload(tpl:Path, code:int, report:GateReport, failed, results:dict, notes:dict, **job) -> dict:
+    "The content of `results.json`."
+    return {"generator": "prodkit", "template": tpl.stem, "exit_code": code, "status": _status(code, report),
+            "passed": code == EXIT_PASSED and report.gated, "gated": report.gated, "failed_cell": failed,
+            "results": results, "gates": [dict(r) for r in report.rows], "skipped_sections": notes["skipped"],
+            "sections_off": notes["off"], "caveats": notes["caveats"], "artifacts": job["artifacts"],
+            "parameters": job["parameters"], "manifest": job["manifest"], "started_utc": job["started"],
+            "duration_s": round(job["duration"], 3), "files": {k: v.name for k, v in job["files"].items()}}
 
 # %% ../nbs/60_jobs.ipynb #eefb3733
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
@@ -1031,61 +1195,46 @@ def run_notebook(template, # a template name ('validation') or the path of a not
                 ) -> JobResult:
     "Run a template as a job: executed notebook, HTML report and `results.json` in `out_dir`, gates evaluated."
     import nbformat
-    t0 = time.perf_counter(); started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    t0 = time.perf_counter()
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     tpl = locate_template(template)
     timeout, kernel_name = _check_run_options(cell_timeout=cell_timeout, kernel_name=kernel_name, progress=progress,
                                               open_inputs=open_inputs, force=force, no_gates=no_gates, name=name)
-    parameters = dict(parameters or {})
-    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
-    params = check_parameters(tpl, parameters)
-    declared = template_parameters(tpl)
-    gate_list = _gate_list(gates, params, declared, no_gates, tpl.stem)
-    default_gates = gates is None and "gates" not in params and not no_gates
-    if "gates" in declared and declared["gates"].type in ("str", "any"): params["gates"] = json.dumps([str(g) for g in gate_list])
-    if open_inputs: check_inputs(tpl, params)
+    params, gate_list, default_gates = _job_inputs(tpl, parameters, gates, no_gates, open_inputs)
     artifacts = _artifacts(tpl, params)
     stem = name or tpl.stem
     out_dir = _out_dir(out_dir)
-    final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html", "results_json": out_dir / "results.json"}
+    final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html",
+             "results_json": out_dir / "results.json"}
     _check_replaceable(final, force)
+    tmp = _run_folder(out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _clean_stale(out_dir)
-        tmp = _make_tmp(out_dir)
-    except OSError as e:
-        raise JobError(f"the output folder cannot be written: {type(e).__name__}: {e}", value=str(out_dir),
-                       fix="pass a writable --out folder on a disk with free space") from e
-    try:
-        nb_path = tmp / f"{stem}.ipynb"
-        failed = _execute(tpl, nb_path, params, kernel_name=kernel_name, cell_timeout=timeout, progress=progress)
-        nb = nbformat.read(nb_path, as_version=4)
+        failed = _execute(tpl, tmp / f"{stem}.ipynb", params, kernel_name=kernel_name, cell_timeout=timeout,
+                          progress=progress)
+        nb = nbformat.read(tmp / f"{stem}.ipynb", as_version=4)
         if failed is not None: failed = _failing_cell(nb, failed)
         results, notes, manifest = read_results(nb), read_notes(nb), _job_manifest(read_manifest(nb), tpl, params)
-        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"], off=notes["off"], default=default_gates)
+        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"],
+                                off=notes["off"],
+                                default=default_gates)
         code = EXIT_CELL_FAILED if failed else EXIT_GATE_FAILED if report.gated and not report.passed else EXIT_PASSED
         nb = _finish_notebook(nb, stem, report, code, failed, started, results)
         duration = time.perf_counter() - t0
-        payload = {"generator": "prodkit", "template": tpl.stem, "exit_code": code, "status": _status(code, report),
-                   "passed": code == EXIT_PASSED and report.gated, "gated": report.gated, "failed_cell": failed, "results": results,
-                   "gates": [dict(r) for r in report.rows], "skipped_sections": notes["skipped"], "sections_off": notes["off"], "caveats": notes["caveats"],
-                   "artifacts": artifacts, "parameters": params, "manifest": manifest, "started_utc": started,
-                   "duration_s": round(duration, 3), "files": {k: v.name for k, v in final.items()}}
-        new = {"notebook": tmp / f"new-{stem}.ipynb", "html": tmp / f"new-{stem}.html", "results_json": tmp / "new-results.json"}
-        _write_synced(new["notebook"], nbformat.writes(nb))
-        _write_synced(new["html"], render_html(nb))
-        _write_synced(new["results_json"], json.dumps(payload, indent=1, default=str))
-        _check_replaceable(final, force)   # nothing foreign appeared while the job ran
-        for key in ("notebook", "html", "results_json"): os.replace(new[key], final[key])   # results.json last
-        _fsync_dir(out_dir)
+        payload = _payload(tpl, code, report, failed, results, notes, artifacts=artifacts, parameters=params,
+                           manifest=manifest, started=started, duration=duration, files=final)
+        _publish(nb, payload, tmp, final, force)
     except OSError as e:
         if isinstance(e, ProdkitError): raise   # a FileFormatError is bad input, not the environment
         raise JobError(f"the report could not be written: {type(e).__name__}: {e}", value=str(out_dir),
-                       fix="free disk space or make the output folder writable, then run again; the previous report was left as it was") from e
+                       fix="free disk space or make the output folder writable, then run again; "
+                           "the previous report was left as it was") from e
     except BaseException:
         _kill_all_kernels()   # interrupted while a kernel started or ran: it must not outlive the job
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return JobResult(template=tpl.stem, notebook=final["notebook"], html=final["html"], results_json=final["results_json"],
-                     results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration, manifest=manifest,
+    return JobResult(template=tpl.stem, notebook=final["notebook"], html=final["html"],
+                     results_json=final["results_json"],
+                     results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration,
+                     manifest=manifest,
                      artifacts=artifacts)

@@ -31,43 +31,86 @@ def _inputs(out, **kw):
             **OTHER_SECTIONS_OFF, **kw}
 
 
-def test_validation_template_declares_its_parameters():
-    assert "validation" in list_templates()
+def _code_after_parameters(name):
+    "The source of a template's code cells after its `parameters` cell, as the names it reads."
+    import ast
+    from prodkit.jobs import locate_template
+    nb = nbformat.read(locate_template(name), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    i = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    return {n.id for c in code[i + 1:] for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Name)}
+
+
+@pytest.mark.parametrize("name", ["validation", "drift_monitoring", "load_test"])
+def test_every_template_parameter_is_typed_documented_and_used(name):
+    from prodkit.jobs import TYPES
+    assert name in list_templates()
+    ps = template_parameters(name)
+    assert [p.name for p in ps.values() if p.type not in TYPES] == []
+    assert [p.name for p in ps.values() if len(p.help.split()) < 2] == []     # a comment that says what it is for
+    used = _code_after_parameters(name) | {"gates"}                          # `gates` is read by the job runner
+    assert [p for p in ps if p not in used] == []
+
+
+def test_validation_inputs_are_required_and_the_sections_can_be_turned_off():
     ps = template_parameters("validation")
-    assert [p for p in ps if not p.startswith("run_")] == ["model", "reference", "current", "label", "gates", "seed", "load_qps",
-                                                          "load_duration_s", "explain_rows", "explain_samples", "export_out", "trust_model"]
-    assert {p: ps[p].type for p in ps} == {"model": "path", "reference": "path", "current": "path", "label": "str", "gates": "str",
-                                           "seed": "int", "run_load": "bool", "run_drift": "bool", "run_explain": "bool",
-                                           "run_export": "bool", "run_guard": "bool", "load_qps": "float", "load_duration_s": "float",
-                                           "explain_rows": "int", "explain_samples": "int", "export_out": "str",
-                                           "trust_model": "bool"}
+    assert [p for p in ps if ps[p].required] == ["model", "reference", "current"]
     assert ps["trust_model"].default is False
-    assert all(ps[p].default is True for p in ps if p.startswith("run_"))
+    assert {p for p in ps if p.startswith("run_")} == set(OTHER_SECTIONS_OFF)
+    assert all(ps[p].type == "bool" and ps[p].default is True for p in OTHER_SECTIONS_OFF)
+
+
+def test_templates_do_not_decide_the_task_themselves():
+    for name in list_templates():
+        assert "is_classifier" not in _code_after_parameters(name), name
+        assert "is_classifier" not in template_parameters(name), name
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
 
 
 def test_demo_end_to_end(demo):
     out, r = demo
     assert r.returncode == 0, r.stderr                 # the job ran to the end; the demo exits 0 once its report is written
     for f in ("validation.ipynb", "validation.html", "results.json"): assert (out / f).is_file()
-    res = json.loads((out / "results.json").read_text())
+    res = _results(out)
     assert res["failed_cell"] is None
     # the demo's production period drifts by design: the drift gate fails (exit code 1 of the job itself), the rest pass
     from prodkit.jobs import TIMING_RESULT
     gates = {g["gate"]: g["passed"] for g in res["gates"] if not TIMING_RESULT.search(g["metric"])}   # latency depends on the machine's load
     assert gates.pop("drift.share_drifted <= 0.2") is False and res["exit_code"] == 1
     assert gates.pop("quality.r2 >= 0") is None              # a regressor's default gate: skipped (not applicable) for this classifier
-    assert res["sections_off"] == {"quality.r2": "the model is a classifier: R2 is a regression measure"}
     assert gates and all(v is True for v in gates.values()), gates
     q0 = res["results"]
     assert q0["drift.n_drifted"] == 3 and q0["load.n_requests"] >= 368 and q0["export.passed"] is True
     assert q0["explain.mean_jaccard"] >= 0.6 and q0["guard.unanswered_rate"] == 0
+
+
+def test_demo_skips_the_regression_measures_of_a_classifier_on_purpose(demo):
+    res = _results(demo[0])
+    off = res["sections_off"]
+    assert off["quality.r2"] == "the model is a classifier: r2 is a regression measure"
+    assert set(off) == {"quality.mae", "quality.mae_increase", "quality.rmse", "quality.rmse_increase", "quality.r2", "quality.r2_drop"}
+    assert not any(k in res["results"] for k in off)
+
+
+def test_demo_quality_numbers_come_from_the_quality_report(demo):
+    out, _ = demo
+    res = _results(out)
     q = res["results"]
     assert 0.5 < q["quality.auc"] <= 1 and 0 < q["quality.accuracy"] <= 1 and q["quality.log_loss"] > 0 and 0 <= q["quality.ece"] < 1
     assert q["quality.n"] == len(pd.read_parquet(out / "demo" / "current.parquet"))
     assert abs(q["quality.auc_drop"] - (q["quality.reference_auc"] - q["quality.auc"])) < 1e-12
+    assert q["quality.auc_ci_low"] <= q["quality.auc"] <= q["quality.auc_ci_high"]
     # a load measurement made invalid by a busy machine carries a caveat on load.*; nothing else may
-    assert q["quality.low_support"] is False and set(res["caveats"]) <= {"load"} and res["skipped_sections"] == {}
+    assert q["quality.n_caveats"] == 0 and set(res["caveats"]) <= {"load"} and res["skipped_sections"] == {}
     assert (res["caveats"] == {}) == q["load.valid"]
+
+
+def test_demo_records_its_manifest_and_default_gates_in_order(demo):
+    res = _results(demo[0])
+    q = res["results"]
     assert q["versions.model"].startswith("sha256:") and q["versions.schema"].startswith("sha256:")
     m = res["manifest"]
     assert m["format"] == "prodkit-manifest" and m["models"]["model"]["fingerprint"] == q["versions.model"]
@@ -81,6 +124,7 @@ def test_demo_report_opens_with_gates_no_code_figures_embedded(demo):
     assert page.index("<h2>Gates</h2>") < page.index("Versions and manifest") < page.index("Quality on labelled current data")
     for code in ("load_bundle(", "record(", "import ", "plt.subplots"): assert code not in page
     assert len(re.findall(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", page)) >= 1    # the calibration/confusion figure
+    assert "classification quality on 10,000 rows: auc" in page.split("Latency under load")[0]   # the QualityReport's headline
     nb = nbformat.read(out / "validation.ipynb", as_version=4)
     assert "prodkit-verdict" in nb.cells[0].metadata.get("tags", [])
 
@@ -148,12 +192,12 @@ def test_low_support_quality_numbers_carry_caveats_and_fail_their_gates(demo, tm
     small.to_parquet(tmp_path / "cur.parquet")
     r = run_notebook("validation", {**p, "current": tmp_path / "cur.parquet"}, tmp_path / "out",
                      gates="quality.auc >= 0; quality.ece <= 1; quality.log_loss <= 100; quality.accuracy >= 0")
-    assert r.exit_code == 1 and r.results["quality.low_support"] is True
+    assert r.exit_code == 1 and r.results["quality.n_caveats"] == 2
     rows = {g["metric"]: g for g in r.gates.rows}
-    assert rows["quality.auc"]["reason"] == "unreliable: only 3 rows of the rarest class among 50 labelled rows of the current data (AUC needs at least 10)"
-    assert rows["quality.ece"]["reason"].startswith("unreliable: only 50 labelled rows") and not rows["quality.log_loss"]["passed"]
-    assert rows["quality.accuracy"]["passed"]
-    assert "only 3 rows of the rarest class" in r.html.read_text().split("Versions and manifest")[0]
+    assert rows["quality.auc"]["reason"] == f"unreliable: only 3 rows of class {str(rare)!r} (fewer than 10): AUC is unreliable"
+    assert rows["quality.ece"]["reason"].startswith("unreliable: only 50 rows (fewer than 100)")
+    assert rows["quality.accuracy"]["passed"] and rows["quality.log_loss"]["passed"]
+    assert "only 3 rows of class" in r.html.read_text().split("Versions and manifest")[0]
 
 
 def test_data_that_breaks_the_model_is_exit_3_and_names_the_cell(demo, tmp_path):
@@ -200,6 +244,7 @@ def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
                                     "label": "price", **OTHER_SECTIONS_OFF}, tmp_path / "out", gates=["quality.rmse <= 0.2", "quality.mae_increase == 0"])
     assert r.exit_code == 0, r.message
     q = {k[8:]: v for k, v in r.results.items() if k.startswith("quality.")}
-    assert set(q) == {"n", "mae", "rmse", "r2", "reference_mae", "mae_increase"} and q["n"] == 400
+    assert {"n", "mae", "rmse", "r2", "reference_mae", "mae_increase", "mae_ci_low"} <= set(q) and q["n"] == 400
+    assert not any(k.startswith(("auc", "ece", "accuracy", "log_loss")) for k in q)
     assert 0.05 < q["mae"] < q["rmse"] < 0.2 and q["r2"] > 0.99
     assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", r.html.read_text())      # the predicted-vs-true scatter
