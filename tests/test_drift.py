@@ -241,9 +241,6 @@ def _tiny_bundle(tmp_path):
     return tmp_path
 
 
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="templates/drift_monitoring.ipynb still calls drift_over_time(time_column=...) and performance_over_time(time=<a Series>); "
-                          "drift now takes time=<column name> (and X= for performance_over_time). Remove this mark when the template is updated.")
 def test_drift_monitoring_template_runs_and_gates(tmp_path):
     from prodkit.jobs import run_notebook
     d = _tiny_bundle(tmp_path)
