@@ -474,8 +474,47 @@ def _call(a) -> int:
     print(f"prodkit {a.command}: {line}", file=sys.stderr)
     return code
 
+# %% ../nbs/90_cli.ipynb #c194c845
+def _cmd_compare(sub):
+    p = sub.add_parser("compare", help="compare a challenger with the champion and decide whether to promote it",
+                       description="Run the promotion template on labelled data: paired differences of every metric with "
+                                   "intervals and tests, slices, decision flips and a verdict; the default gate "
+                                   "compare.promote == true makes exit 0 mean promote and 1 mean do not.",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--champion", required=True, metavar="PATH", help="bundle folder of the model in production")
+    p.add_argument("--challenger", required=True, metavar="PATH", help="bundle folder of the candidate")
+    p.add_argument("--data", "-d", required=True, metavar="PATH", help="labelled evaluation rows, CSV or Parquet")
+    p.add_argument("--label", metavar="NAME", help="label column (default: the template's, 'label')")
+    p.add_argument("--margin", metavar="X", help="non-inferiority margin, in the units of each metric (e.g. 0.01)")
+    p.add_argument("--primary", metavar="METRIC", help="the metric that decides (default: auc, or mae for a regressor)")
+    p.add_argument("--guardrails", metavar="M1,M2", help="metrics that must not be worse beyond the margin")
+    p.add_argument("--slices", metavar="COL1,COL2", help="columns to compare per segment")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of every random step (default 0)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                   help="set any other template parameter, e.g. -p lineage true")
+    _job_options(p)
+    p.set_defaults(func=_compare)
+
+def _compare(a):
+    params = {"champion": a.champion, "challenger": a.challenger, "data": a.data, **dict(a.parameter)}
+    for k in ("label", "margin", "primary", "guardrails", "slices", "seed"):
+        if getattr(a, k) is not None: params[k] = getattr(a, k)
+    return _run_job("promotion", params, a)
+
+# %% ../nbs/90_cli.ipynb #e9551c7b
+def _cmd_serve(sub):
+    p = sub.add_parser("serve", add_help=False, help="serve a bundle or exported artifact over HTTP (prodkit serve --help)",
+                       description="Serve MODEL on 127.0.0.1 with micro-batching, guards, monitoring and metrics.")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the arguments of `prodkit serve --help`")
+    p.set_defaults(func=lambda a: _serve(a.args))
+
+def _serve(args:list) -> int:
+    "Run `prodkit serve` with `args` (it parses them itself)."
+    from prodkit.serve import main as serve_main
+    return serve_main(list(args))
+
 # %% ../nbs/90_cli.ipynb #4d8f6dad
-COMMANDS = [_cmd_demo, _cmd_validate, _cmd_run, _cmd_templates, _cmd_export]
+COMMANDS = [_cmd_demo, _cmd_validate, _cmd_run, _cmd_compare, _cmd_serve, _cmd_templates, _cmd_export]
 
 def parser() -> argparse.ArgumentParser:
     "The `prodkit` argument parser, one subparser per entry of `COMMANDS`."
@@ -494,6 +533,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit` command (which may end its process hard on signals)
         ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given[:1] == ["serve"]: return _serve(given[1:])   # the server handles its own signals: it drains, then exits 0
     with _StopSignals(hard=argv is None) as stop:   # first: a signal during the imports below already stops cleanly
         try:
             args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
