@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
@@ -36,6 +37,11 @@ class ProdkitError(Exception):
         if fix: msg += f". Fix: {fix}"
         super().__init__(msg)
 
+def _short_repr(v, n=120):
+    r = repr(v)
+    return r if len(r) <= n else r[:n-3] + "..."
+
+# %% ../nbs/00_core.ipynb #f6ba7e3f
 class ParameterError(ProdkitError, ValueError):
     "An argument or job parameter is invalid (wrong type, out of range, unknown name)."
 class DataError(ProdkitError, ValueError):
@@ -49,10 +55,6 @@ class FileFormatError(ProdkitError, OSError):
 class NotFittedError(ProdkitError, RuntimeError):
     "A stateful object was used before `fit`."
 
-def _short_repr(v, n=120):
-    r = repr(v)
-    return r if len(r) <= n else r[:n-3] + "..."
-
 # %% ../nbs/00_core.ipynb #37696ca3
 def check_positive(name:str, value, *, allow_zero:bool=False, integer:bool=False):
     "Raise `ParameterError` unless `value` is a finite positive number (an integer when `integer`)."
@@ -63,6 +65,7 @@ def check_positive(name:str, value, *, allow_zero:bool=False, integer:bool=False
         raise ParameterError(f"`{name}` must be {kind} {bound}", value=value, fix=f"pass {kind} {bound} for `{name}`", name=name)
     return value
 
+# %% ../nbs/00_core.ipynb #c443f504
 def check_choice(name:str, value, choices:Iterable):
     "Raise `ParameterError` unless `value` is one of `choices`."
     choices = list(choices)
@@ -80,6 +83,7 @@ def seed_everything(seed:int=0, # seed for python, numpy's legacy global generat
     torch.manual_seed(seed)
     return seed
 
+# %% ../nbs/00_core.ipynb #71aaf03b
 def _global_states():
     return random.getstate(), np.random.get_state(), torch.get_rng_state()
 
@@ -96,7 +100,9 @@ def no_random(strict:bool=False, # raise if the block drew from a global generat
     finally:
         after = _global_states()
         changed = not _same_states(before, after)
-        random.setstate(before[0]); np.random.set_state(before[1]); torch.set_rng_state(before[2])
+        random.setstate(before[0])
+        np.random.set_state(before[1])
+        torch.set_rng_state(before[2])
         if strict and changed:
             raise ProdkitError("the block drew from a global random generator",
                                fix="use a local np.random.default_rng(seed) or torch.Generator")
@@ -126,21 +132,26 @@ def capture_environment() -> dict:
 # %% ../nbs/00_core.ipynb #5de58528
 def atomic_write_bytes(path, data:bytes) -> Path:
     "Write `data` to `path` via a fresh, unpredictably named temporary file in the same folder and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError): os.unlink(tmp)
         raise
     return path
 
+# %% ../nbs/00_core.ipynb #314da0ca
 def atomic_write_text(path, text:str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
     return atomic_write_bytes(path, text.encode("utf-8"))
 
+# %% ../nbs/00_core.ipynb #fe095193
 def read_json(path, *, name:str="file") -> Any:
     "Read JSON from `path` with clear errors for missing or corrupt files."
     p = Path(path)
@@ -150,30 +161,30 @@ def read_json(path, *, name:str="file") -> Any:
         raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file", path=str(p)) from e
 
 # %% ../nbs/00_core.ipynb #8372e4f1
+def _read_file(p:Path, name:str) -> pd.DataFrame:
+    "A CSV or Parquet file as a DataFrame; a repeated CSV header is kept as written (pandas would rename it `a.1`)."
+    if not p.exists():
+        raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"): return pd.read_parquet(p)
+        if not (suffix in (".csv", ".txt") or suffix.endswith(".gz")):
+            raise FileFormatError(f"{name} file has an unknown format", value=str(p),
+                                  fix="pass a .csv or .parquet file", path=str(p))
+        df = pd.read_csv(p)
+        header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
+        return df.set_axis(header, axis=1) if len(set(header)) < len(header) else df
+    except ProdkitError: raise
+    except Exception as e:
+        raise FileFormatError(f"{name} file could not be read as {suffix[1:] or 'a table'}: {type(e).__name__}: {e}",
+                              value=str(p), fix="check that the file is a complete, valid table", path=str(p)) from e
+
 def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                *, name:str="data", # what the data is, for messages
                allow_empty:bool=False) -> pd.DataFrame:
     "Return `data` as a DataFrame, reading CSV or Parquet files; raise a clear error for missing, corrupt or empty data."
     if isinstance(data, pd.DataFrame): df = data
-    elif isinstance(data, (str, os.PathLike)):
-        p = Path(data)
-        if not p.exists():
-            raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
-        suffix = p.suffix.lower()
-        try:
-            if suffix in (".parquet", ".pq"): df = pd.read_parquet(p)
-            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"):
-                df = pd.read_csv(p)
-                header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
-                if len(set(header)) < len(header):   # pandas renames a repeated header `a` to `a.1`: say so instead
-                    df = df.set_axis(header, axis=1)
-            else:
-                raise FileFormatError(f"{name} file has an unknown format", value=str(p),
-                                      fix="pass a .csv or .parquet file", path=str(p))
-        except ProdkitError: raise
-        except Exception as e:
-            raise FileFormatError(f"{name} file could not be read as {suffix[1:] or 'a table'}: {type(e).__name__}: {e}",
-                                  value=str(p), fix="check that the file is a complete, valid table", path=str(p)) from e
+    elif isinstance(data, (str, os.PathLike)): df = _read_file(Path(data), name)
     else:
         raise DataError(f"{name} must be a DataFrame or the path of a CSV/Parquet file", value=type(data).__name__,
                         fix="pass a pandas DataFrame or a file path")
@@ -182,7 +193,7 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
     dup = [] if df.columns.is_unique else df.columns[df.columns.duplicated()].unique().tolist()
     if dup:
         raise DataError(f"{name} has duplicated column names: {dup[:5]}", value=dup[:5], columns=dup,
-                        fix=f"rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
+                        fix="rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
     return df
 
 # %% ../nbs/00_core.ipynb #7ba296ec
@@ -201,6 +212,7 @@ class Feature:
 
     def to_dict(self): return {k: v for k, v in dataclasses.asdict(self).items()}
 
+# %% ../nbs/00_core.ipynb #19ce6311
 @dataclass
 class SchemaProblem:
     "One way a frame fails its schema: `column`, `problem` (a short code), a `message` and the `fix`."
@@ -210,6 +222,7 @@ class SchemaProblem:
     fix: str
     rows: list = field(default_factory=list)  # a few offending row labels
 
+# %% ../nbs/00_core.ipynb #a95777b9
 def _kind_of(s:pd.Series) -> str:
     if pd.api.types.is_bool_dtype(s): return "boolean"
     if pd.api.types.is_datetime64_any_dtype(s): return "datetime"
@@ -229,10 +242,12 @@ def _nested_error(name:str, col:str, kind:str) -> "SchemaError":
     fix = f"flatten {col!r} into scalar columns (e.g. df[{col!r}].str.len() or pd.json_normalize), or drop it"
     return SchemaError(msg, value=col, fix=fix, column=col, problems=[SchemaProblem(col, "wrong_type", msg, fix)])
 
+# %% ../nbs/00_core.ipynb #c1858132
 def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
     "For a text column whose values are nearly all numbers: (count of values that are not, a few of them), else None."
     nn_ = s.dropna()
-    if len(nn_) < 20 or pd.api.types.infer_dtype(nn_, skipna=True) not in ("string", "mixed", "mixed-integer", "mixed-integer-float"): return None
+    kinds = ("string", "mixed", "mixed-integer", "mixed-integer-float")
+    if len(nn_) < 20 or pd.api.types.infer_dtype(nn_, skipna=True) not in kinds: return None
     head = pd.to_numeric(nn_.iloc[:200].astype(str), errors="coerce")
     if head.notna().mean() < share - 0.05: return None   # a cheap look first: clearly text
     bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
@@ -240,63 +255,12 @@ def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
     return int(bad.sum()), nn_[bad].astype(str).unique()[:5].tolist()
 
 # %% ../nbs/00_core.ipynb #ed2fd7fa
-def _first_rows(mask, k=5): return [x.item() if hasattr(x, "item") else x for x in mask[mask].index[:k]]
-
-def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
-    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
-    nested = _nested_type(s)
-    if nested: raise _nested_error("training data", c, nested)
-    bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
-    if bad:
-        n_bad, ex = bad; n = int(s.notna().sum())
-        msg = (f"column {c!r} looks numeric but {n_bad} of {n} values are not numbers, e.g. {ex}: "
-               f"as text it would become a categorical feature with {s.nunique()} categories")
-        fix = (f"correct those values, or turn them into missing values with df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
-               f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
-        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
-
 @dataclass
 class Schema:
     "Ordered features of a table with kinds, dtypes, ranges, categories and nullability."
     features: list
     target: str | None = None
     time: str | None = None
-
-    @classmethod
-    def infer(cls, df:pd.DataFrame, # training data
-              *, target:str=None, # label column, remembered but not a feature
-              time:str=None, # timestamp column, remembered but not a feature
-              exclude:Sequence[str]=(), # columns that are not features
-              categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
-             ) -> "Schema":
-        "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
-        df = read_table(df, name="training data")
-        for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
-            if col is not None and col not in df.columns:
-                raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
-                                  fix=f"pass one of the data's columns as `{role}`", problems=[])
-        feats = []
-        for c in df.columns:
-            if c in (target, time) or c in exclude: continue
-            if not isinstance(c, str):
-                raise SchemaError("column names must be strings", value=c, fix="rename the columns, e.g. df.columns = df.columns.astype(str)", problems=[])
-            s = df[c]; kind = _kind_of(s); nn_ = s.dropna()
-            _check_inferable(s, c, kind, c in categorical)
-            f = Feature(name=c, kind=kind, dtype=str(s.dtype), nullable=bool(s.isna().any()))
-            if kind == "numeric" and len(nn_):
-                f.min, f.max = float(nn_.min()), float(nn_.max())
-            elif kind == "datetime" and len(nn_):
-                f.min, f.max = nn_.min().isoformat(), nn_.max().isoformat()
-            elif kind == "categorical":
-                f.categories = sorted(map(str, nn_.unique()))
-            feats.append(f)
-        if not feats:
-            raise SchemaError("no feature columns left after removing target/time/exclude", fix="pass data with feature columns", problems=[])
-        empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
-        if empty:
-            warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
-                          f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
-        return cls(feats, target=target, time=time)
 
     @property
     def names(self) -> list: return [f.name for f in self.features]
@@ -310,13 +274,74 @@ class Schema:
         try: return cls([Feature(**f) for f in d["features"]], target=d.get("target"), time=d.get("time"))
         except (KeyError, TypeError) as e:
             raise FileFormatError(f"not a prodkit schema: {e}", fix="save schemas with Schema.save") from e
-    def save(self, path) -> Path:
-        "Write the schema as JSON (atomically)."
-        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
-    @classmethod
-    def load(cls, path) -> "Schema":
-        "Read a schema saved with `save`."
-        return cls.from_dict(read_json(path, name="schema"))
+
+# %% ../nbs/00_core.ipynb #2e9e25f4
+@patch
+def to_frame(self:Schema) -> pd.DataFrame:
+    "One row per feature: name, kind, dtype, nullable, range and categories."
+    return pd.DataFrame([f.to_dict() for f in self.features], columns=[f.name for f in dataclasses.fields(Feature)])
+
+# %% ../nbs/00_core.ipynb #5c0c7637
+def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
+    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
+    nested = _nested_type(s)
+    if nested: raise _nested_error("training data", c, nested)
+    bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
+    if bad:
+        n_bad, ex = bad
+        n = int(s.notna().sum())
+        msg = (f"column {c!r} looks numeric but {n_bad} of {n} values are not numbers, e.g. {ex}: "
+               f"as text it would become a categorical feature with {s.nunique()} categories")
+        fix = (f"correct those values, or turn them into missing values with "
+               f"df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
+               f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
+        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
+
+def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
+    "The `Feature` column `s` (named `c`) describes."
+    if not isinstance(c, str):
+        raise SchemaError("column names must be strings", value=c, problems=[],
+                          fix="rename the columns, e.g. df.columns = df.columns.astype(str)")
+    kind, nn_ = _kind_of(s), s.dropna()
+    _check_inferable(s, c, kind, categorical)
+    f = Feature(name=c, kind=kind, dtype=str(s.dtype), nullable=bool(s.isna().any()))
+    if kind == "numeric" and len(nn_): f.min, f.max = float(nn_.min()), float(nn_.max())
+    elif kind == "datetime" and len(nn_): f.min, f.max = nn_.min().isoformat(), nn_.max().isoformat()
+    elif kind == "categorical": f.categories = sorted(map(str, nn_.unique()))
+    return f
+
+@patch(cls_method=True)
+def infer(cls:Schema, df:pd.DataFrame, # training data
+          *, target:str=None, # label column, remembered but not a feature
+          time:str=None, # timestamp column, remembered but not a feature
+          exclude:Sequence[str]=(), # columns that are not features
+          categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
+         ) -> Schema:
+    "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
+    df = read_table(df, name="training data")
+    for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
+        if col is not None and col not in df.columns:
+            raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
+                              fix=f"pass one of the data's columns as `{role}`", problems=[])
+    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target, time) and c not in exclude]
+    if not feats:
+        raise SchemaError("no feature columns left after removing target/time/exclude", fix="pass data with feature columns", problems=[])
+    empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
+    if empty:
+        warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
+                      f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
+    return cls(feats, target=target, time=time)
+
+# %% ../nbs/00_core.ipynb #0595c4c4
+@patch
+def save(self:Schema, path) -> Path:
+    "Write the schema as JSON (atomically)."
+    return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+
+@patch(cls_method=True)
+def load(cls:Schema, path) -> Schema:
+    "Read a schema saved with `save`."
+    return cls.from_dict(read_json(path, name="schema"))
 
 # %% ../nbs/00_core.ipynb #878224f7
 _SMALL = 256   # frames of up to this many rows take the fast path when every feature column is plain
@@ -340,6 +365,7 @@ def _record_arrays(rec:dict) -> dict | None:
         else: return None
     return out
 
+# %% ../nbs/00_core.ipynb #5dc9c266
 def _column_arrays(df, names:list) -> dict | None:
     "Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a record); None otherwise."
     if isinstance(df, dict): return _record_arrays({n: df[n] for n in names if n in df})   # other keys are not read
@@ -352,6 +378,7 @@ def _column_arrays(df, names:list) -> dict | None:
         except KeyError: pass
     return out
 
+# %% ../nbs/00_core.ipynb #5606d2db
 @dataclass
 class _Plan:
     "What the fast path needs of a schema, computed once: numeric and boolean features, text features, datetime features."
@@ -371,14 +398,17 @@ def _schema_plan(schema) -> _Plan:
     if got is not None and len(got.key) == len(key) and all(a is b for a, b in zip(got.key, key)): return got
     num = [f for f in schema.features if f.kind in ("numeric", "boolean")]
     rng = lambda f, v: v if f.kind == "numeric" and f.min is not None else np.nan
+    feats = schema.features
     plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
                  [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
                  np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
-                 [(f.name, f.nullable, None if f.categories is None else set(f.categories)) for f in schema.features if f.kind == "categorical"],
-                 [(f.name, f.nullable, "," in str(f.dtype)) for f in schema.features if f.kind == "datetime"],
-                 any(f.kind not in KINDS for f in schema.features))
-    schema.__dict__["_plan"] = plan; return plan
+                 [(f.name, f.nullable, None if f.categories is None else set(f.categories)) for f in feats if f.kind == "categorical"],
+                 [(f.name, f.nullable, "," in str(f.dtype)) for f in feats if f.kind == "datetime"],
+                 any(f.kind not in KINDS for f in feats))
+    schema.__dict__["_plan"] = plan
+    return plan
 
+# %% ../nbs/00_core.ipynb #2f2016a2
 def _plain_number(a, kinds:str) -> np.ndarray | float | None:
     "A numpy array of one of `kinds` as is, NaN for an object array of only missing values, None otherwise."
     dt = a.dtype
@@ -407,8 +437,10 @@ def _plain_times(a, nullable:bool, aware:bool) -> bool:
     else: return False
     return ok and (nullable or not nat.any())
 
+# %% ../nbs/00_core.ipynb #fe27c85e
 def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_range:bool=False) -> tuple | None:
-    "(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame (or a record) that conforms to `schema`; None when the general path must decide."
+    """(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame
+    (or a record) that conforms to `schema`; None when the general path must decide."""
     if not _FAST: return None
     plan = _schema_plan(schema)
     if plan.other: return None
@@ -432,59 +464,29 @@ def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_ra
     return N, text
 
 # %% ../nbs/00_core.ipynb #667ac44c
-def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
-    "Every `SchemaProblem` of `df` against this schema."
-    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra, check_range=check_range) is not None: return []
-    out = []
-    for f in self.features:
-        if f.name not in df.columns:
-            out.append(SchemaProblem(f.name, "missing_column", f"column {f.name!r} is missing",
-                                     f"add column {f.name!r} ({f.kind}, like {f.dtype})")); continue
-        s = df[f.name]; kind = _kind_of(s); isna = s.isna()
-        nested = _nested_type(s) if kind == "categorical" else None
-        if nested:
-            e = _nested_error("data", f.name, nested); out += e.problems; continue
-        if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype, pd.DatetimeTZDtype):
-            out.append(_tz_problem(f, s)); continue
-        ok_kind = kind == f.kind or (f.kind == "numeric" and kind == "boolean") or (f.kind == "categorical" and kind in ("categorical", "boolean")) \
-                  or (f.kind == "boolean" and kind == "numeric" and set(s.dropna().unique()) <= {0, 1}) \
-                  or (f.kind == "boolean" and kind == "categorical" and all(isinstance(x, (bool, np.bool_)) for x in s.dropna()))
-        if isna.all() and len(s): ok_kind = True
-        if not ok_kind:
-            ex = s.dropna().head(3).tolist()
-            if f.kind == "numeric" and kind == "categorical":   # name the values that are not numbers, not the first three
-                nn_ = s.dropna(); bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
-                ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
-            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}"
-                                     if not isinstance(ex, str) else f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}",
-                                     f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')" if f.kind == "numeric"
-                                     else f"convert {f.name!r} to {f.dtype}"))
-            continue
-        if isna.any() and not f.nullable:
-            out.append(SchemaProblem(f.name, "unexpected_null", f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
-                                     f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
-        if f.kind == "numeric" and kind == "numeric":
-            v = s.to_numpy(dtype="float64", na_value=np.nan); bad = np.isinf(v)
-            if bad.any():
-                out.append(SchemaProblem(f.name, "non_finite", f"column {f.name!r} has {int(bad.sum())} infinite values",
-                                         f"replace inf in {f.name!r} with a finite value or NaN", _first_rows(pd.Series(bad, index=s.index))))
-            if check_range and f.min is not None:
-                oor = (v < f.min) | (v > f.max)
-                if oor.any():
-                    out.append(SchemaProblem(f.name, "out_of_range", f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
-                                             f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor, index=s.index))))
-        if f.kind == "categorical" and unseen == "error" and f.categories is not None:
-            vals = s.dropna().astype(str); new = ~vals.isin(f.categories)
-            if new.any():
-                seen_new = sorted(vals[new].unique())[:5]
-                out.append(SchemaProblem(f.name, "unseen_category", f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
-                                         f"map them to a known category of {f.categories[:5]}, or retrain with them", _first_rows(new)))
-    if extra == "error":
-        for c in df.columns:
-            if c not in self.names and c not in (self.target, self.time):
-                out.append(SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}"))
-    return out
+def _first_rows(mask, k=5): return [x.item() if hasattr(x, "item") else x for x in mask[mask].index[:k]]
 
+def _kind_ok(f:Feature, s:pd.Series, kind:str) -> bool:
+    "Whether column `s` (read as `kind`) can stand for feature `f`: booleans pass as numbers or text, 0/1 as booleans."
+    if kind == f.kind or (f.kind == "numeric" and kind == "boolean"): return True
+    if f.kind == "categorical" and kind == "boolean": return True
+    if f.kind == "boolean" and kind == "numeric": return set(s.dropna().unique()) <= {0, 1}
+    if f.kind == "boolean" and kind == "categorical": return all(isinstance(x, (bool, np.bool_)) for x in s.dropna())
+    return False
+
+def _wrong_type(f:Feature, s:pd.Series, kind:str) -> SchemaProblem:
+    "A column of the wrong kind; for text where numbers belong, the values that are not numbers are named."
+    fix = (f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')"
+           if f.kind == "numeric" else f"convert {f.name!r} to {f.dtype}")
+    if f.kind == "numeric" and kind == "categorical":
+        nn_ = s.dropna()
+        bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
+        ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
+        return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}", fix)
+    msg = f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {s.dropna().head(3).tolist()}"
+    return SchemaProblem(f.name, "wrong_type", msg, fix)
+
+# %% ../nbs/00_core.ipynb #8bf9ce93
 def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
     "A datetime column whose time zone awareness differs from the schema's: comparing them would shift every time."
     if "," in f.dtype:
@@ -492,24 +494,80 @@ def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
         return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
                              f"say which zone its times are in, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_localize({tz!r})")
     return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
-                         f"convert it to the naive times training used, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
+                         f"convert it to the naive times training used, "
+                         f"e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
 
-def _validate(self, df:pd.DataFrame, # data to check
-              *, extra:str="ignore", # 'error' to reject columns the schema does not know
-              unseen:str="error", # 'allow' to accept categories never seen in training
-              check_range:bool=False, # also reject numeric values outside the training range
-              name:str="data") -> pd.DataFrame:
+# %% ../nbs/00_core.ipynb #f94da5b6
+def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> list:
+    "Problems of the values of a column whose kind fits feature `f`."
+    out, isna = [], s.isna()
+    if isna.any() and not f.nullable:
+        out.append(SchemaProblem(f.name, "unexpected_null", f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
+                                 f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
+    if f.kind == "numeric" and _kind_of(s) == "numeric":
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.isinf(v)
+        if bad.any():
+            out.append(SchemaProblem(f.name, "non_finite", f"column {f.name!r} has {int(bad.sum())} infinite values",
+                                     f"replace inf in {f.name!r} with a finite value or NaN", _first_rows(pd.Series(bad, index=s.index))))
+        oor = (v < f.min) | (v > f.max) if check_range and f.min is not None else np.zeros(0, bool)
+        if oor.any():
+            out.append(SchemaProblem(f.name, "out_of_range",
+                                     f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
+                                     f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor, index=s.index))))
+    if f.kind == "categorical" and unseen == "error" and f.categories is not None:
+        vals = s.dropna().astype(str)
+        new = ~vals.isin(f.categories)
+        if new.any():
+            seen_new = sorted(vals[new].unique())[:5]
+            out.append(SchemaProblem(f.name, "unseen_category",
+                                     f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
+                                     f"map them to a known category of {f.categories[:5]}, or retrain with them", _first_rows(new)))
+    return out
+
+# %% ../nbs/00_core.ipynb #a595e56c
+def _column_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> list:
+    "Every problem of column `s` against feature `f`."
+    kind = _kind_of(s)
+    nested = _nested_type(s) if kind == "categorical" else None
+    if nested: return _nested_error("data", f.name, nested).problems
+    if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype, pd.DatetimeTZDtype): return [_tz_problem(f, s)]
+    if not (_kind_ok(f, s, kind) or (len(s) and s.isna().all())): return [_wrong_type(f, s, kind)]
+    return _value_problems(f, s, unseen=unseen, check_range=check_range)
+
+@patch
+def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
+    "Every `SchemaProblem` of `df` against this schema."
+    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra, check_range=check_range) is not None:
+        return []
+    out = []
+    for f in self.features:
+        if f.name not in df.columns:
+            out.append(SchemaProblem(f.name, "missing_column", f"column {f.name!r} is missing",
+                                     f"add column {f.name!r} ({f.kind}, like {f.dtype})"))
+        else: out += _column_problems(f, df[f.name], unseen=unseen, check_range=check_range)
+    if extra == "error":
+        out += [SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}")
+                for c in df.columns if c not in self.names and c not in (self.target, self.time)]
+    return out
+
+# %% ../nbs/00_core.ipynb #71648425
+@patch
+def validate(self:Schema, df:pd.DataFrame, # data to check
+             *, extra:str="ignore", # 'error' to reject columns the schema does not know
+             unseen:str="error", # 'allow' to accept categories never seen in training
+             check_range:bool=False, # also reject numeric values outside the training range
+             name:str="data") -> pd.DataFrame:
     "Raise a `SchemaError` listing every problem of `df`; return `df` when it conforms."
-    check_choice("extra", extra, ["ignore", "error"]); check_choice("unseen", unseen, ["error", "allow"])
+    check_choice("extra", extra, ["ignore", "error"])
+    check_choice("unseen", unseen, ["error", "allow"])
     df = read_table(df, name=name)
     probs = self.problems(df, extra=extra, unseen=unseen, check_range=check_range)
     if probs:
         lines = "; ".join(p.message for p in probs[:10]) + (f"; and {len(probs)-10} more" if len(probs) > 10 else "")
-        raise SchemaError(f"{name} does not match the schema: {lines}", fix=probs[0].fix + (" (and see `.problems` for the rest)" if len(probs) > 1 else ""),
-                          problems=probs)
+        more = " (and see `.problems` for the rest)" if len(probs) > 1 else ""
+        raise SchemaError(f"{name} does not match the schema: {lines}", fix=probs[0].fix + more, problems=probs)
     return df
-
-Schema.problems, Schema.validate = _problems, _validate
 
 # %% ../nbs/00_core.ipynb #d9ff5b5b
 class TabularAdapter:
