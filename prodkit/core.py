@@ -576,22 +576,6 @@ class TabularAdapter:
                  *, target:str=None, time:str=None): # roles used when the schema is inferred
         self.schema, self.target, self.time = schema, target, time
 
-    def fit(self, df:pd.DataFrame) -> "TabularAdapter":
-        "Learn medians, scales and categories from training data `df`."
-        df = read_table(df, name="training data")
-        if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
-        self.schema.validate(df, name="training data")
-        self.stats_ = {}
-        for f in self.schema.features:
-            s = df[f.name]
-            if f.kind == "numeric":
-                v = s.to_numpy(dtype="float64", na_value=np.nan); v = v[~np.isnan(v)]
-                med = float(np.median(v)) if len(v) else 0.0; sd = float(v.std()) if len(v) > 1 else 1.0
-                self.stats_[f.name] = {"median": med, "mean": float(v.mean()) if len(v) else 0.0, "std": sd if sd > 0 else 1.0}
-            elif f.kind == "categorical": self.stats_[f.name] = {"categories": list(f.categories)}
-        self.feature_names_ = self._names()
-        return self
-
     def _names(self):
         out = []
         for f in self.schema.features:
@@ -604,28 +588,57 @@ class TabularAdapter:
             raise NotFittedError("this TabularAdapter is not fitted", fix="call .fit(training_frame) first, or TabularAdapter.load(path)")
 
     @property
-    def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
+    def n_features_(self) -> int:
+        self._check_fitted()
+        return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #50a2e787
+# %% ../nbs/00_core.ipynb #42bebe0f
+def _numeric_stats(s:pd.Series) -> dict:
+    "Median (for imputing), mean and standard deviation (1 when constant) of a numeric column's present values."
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    v = v[~np.isnan(v)]
+    med = float(np.median(v)) if len(v) else 0.0
+    sd = float(v.std()) if len(v) > 1 else 1.0
+    return {"median": med, "mean": float(v.mean()) if len(v) else 0.0, "std": sd if sd > 0 else 1.0}
+
+@patch
+def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
+    "Learn medians, scales and categories from training data `df`."
+    df = read_table(df, name="training data")
+    if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
+    self.schema.validate(df, name="training data")
+    self.stats_ = {}
+    for f in self.schema.features:
+        if f.kind == "numeric": self.stats_[f.name] = _numeric_stats(df[f.name])
+        elif f.kind == "categorical": self.stats_[f.name] = {"categories": list(f.categories)}
+    self.feature_names_ = self._names()
+    return self
+
+# %% ../nbs/00_core.ipynb #6c3b66f6
 def _encode_plan(self) -> tuple:
     "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
-    sp = _schema_plan(self.schema); got = self.__dict__.get("_plan")
+    sp = _schema_plan(self.schema)
+    got = self.__dict__.get("_plan")
     if got is not None and got[0] is sp and got[1] is self.stats_: return got[2]
     j, at = 0, {}
     for f in self.schema.features:
         if f.kind in ("numeric", "boolean", "categorical"):
-            at[f.name] = j; j += len(self.stats_[f.name]["categories"]) if f.kind == "categorical" else 1
-    num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]; boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
+            at[f.name] = j
+            j += len(self.stats_[f.name]["categories"]) if f.kind == "categorical" else 1
+    num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]
+    boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
     stat = lambda k: np.array([self.stats_[sp.num[i][0]][k] for i in num], float)
     enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"), stat("std"),
            np.array(boo, int), np.array([at[sp.num[i][0]] for i in boo], int),
            [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text], j)
-    self.__dict__["_plan"] = (sp, self.stats_, enc); return enc
+    self.__dict__["_plan"] = (sp, self.stats_, enc)
+    return enc
 
 def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
     "Encode the checked values `_fast_values` returned: the same numbers as the general path, without pandas."
     ni, nj, med, mean, std, bi, bj, cats, width = _encode_plan(self)
-    out = np.zeros((len(N), width)); X, B = N[:, ni], N[:, bi]
+    out = np.zeros((len(N), width))
+    X, B = N[:, ni], N[:, bi]
     out[:, nj] = (np.where(np.isnan(X), med, X) - mean) / std
     out[:, bj] = np.where(np.isnan(B), 0.0, B)
     for name, j, m in cats:
@@ -634,59 +647,70 @@ def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
             if k is not None: out[i, j + k] = 1.0
     return out.astype(np.float32)
 
-def _encode(self, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
-            *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
-            validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
-           ) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #15517f3f
+def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
+    "One feature's encoded columns: standardised numbers (median-imputed), 0/1 booleans, or a one-hot block."
+    if f.kind == "numeric":
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        return ((np.where(np.isnan(v), stats["median"], v) - stats["mean"]) / stats["std"])[:, None]
+    if f.kind == "boolean": return s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None]
+    cats = stats["categories"]
+    v = s.astype("string").astype(object).where(s.notna(), None)
+    v = v.where(v.isin(cats), None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
+    codes = pd.Categorical(v, categories=cats).codes
+    oh = np.zeros((len(s), len(cats)))
+    rows = np.flatnonzero(codes >= 0)
+    oh[rows, codes[rows]] = 1.0
+    return oh
+
+@patch
+def encode(self:TabularAdapter, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
+           *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
+           validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
+          ) -> np.ndarray:
     "Encode `df` into a float32 array with one column per name in `feature_names_`."
     self._check_fitted()
     fast = _fast_values(self.schema, df, unseen="allow" if validated else unseen)
     if fast is not None: return _encode_values(self, *fast)
     if isinstance(df, dict): df = pd.DataFrame([df])
     if not validated: df = self.schema.validate(df, unseen=unseen, name="data to encode")
-    cols = []
-    for f in self.schema.features:
-        s = df[f.name]
-        if f.kind == "numeric":
-            st = self.stats_[f.name]; v = s.to_numpy(dtype="float64", na_value=np.nan)
-            cols.append(((np.where(np.isnan(v), st["median"], v) - st["mean"]) / st["std"])[:, None])
-        elif f.kind == "boolean":
-            cols.append(s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None])
-        elif f.kind == "categorical":
-            cats = self.stats_[f.name]["categories"]
-            v = s.astype("string").astype(object).where(s.notna(), None)
-            v = v.where(v.isin(cats), None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
-            codes = pd.Categorical(v, categories=cats).codes
-            oh = np.zeros((len(s), len(cats))); rows = np.flatnonzero(codes >= 0); oh[rows, codes[rows]] = 1.0
-            cols.append(oh)
+    cols = [_encode_column(f, df[f.name], self.stats_.get(f.name))
+            for f in self.schema.features if f.kind in ("numeric", "boolean", "categorical")]
     return np.hstack(cols).astype(np.float32) if cols else np.zeros((len(df), 0), np.float32)
 
-def _transform(self, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
+# %% ../nbs/00_core.ipynb #a1979deb
+@patch
+def transform(self:TabularAdapter, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
     "Encode `df` into a float32 tensor of shape (rows, n_features_)."
     return torch.from_numpy(self.encode(df, unseen=unseen, validated=validated))
 
-def _to_dict(self) -> dict:
+# %% ../nbs/00_core.ipynb #9bc32b90
+@patch
+def to_dict(self:TabularAdapter) -> dict:
+    "The fitted adapter as a JSON-able dict: its schema and statistics."
     self._check_fitted()
     return {"version": 1, "schema": self.schema.to_dict(), "stats": self.stats_}
 
-def _from_dict(cls, d:dict) -> "TabularAdapter":
+@patch(cls_method=True)
+def from_dict(cls:TabularAdapter, d:dict) -> TabularAdapter:
+    "Rebuild an adapter from `to_dict`."
     try:
-        a = cls(Schema.from_dict(d["schema"])); a.stats_ = d["stats"]
+        a = cls(Schema.from_dict(d["schema"]))
+        a.stats_ = d["stats"]
     except (KeyError, TypeError) as e:
         raise FileFormatError(f"not a prodkit adapter: {e}", fix="save adapters with TabularAdapter.save") from e
-    a.feature_names_ = a._names(); return a
+    a.feature_names_ = a._names()
+    return a
 
-TabularAdapter.encode, TabularAdapter.transform = _encode, _transform
-TabularAdapter.to_dict, TabularAdapter.from_dict = _to_dict, classmethod(_from_dict)
-def _save(self, path) -> Path:
+@patch
+def save(self:TabularAdapter, path) -> Path:
     "Write the fitted adapter (schema and statistics) as JSON, atomically."
     return atomic_write_text(path, json.dumps(self.to_dict()))
 
-def _load(cls, path) -> "TabularAdapter":
+@patch(cls_method=True)
+def load(cls:TabularAdapter, path) -> TabularAdapter:
     "Read an adapter written by `save`."
     return cls.from_dict(read_json(path, name="adapter"))
-
-TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
 # %% ../nbs/00_core.ipynb #fd1bfe3f
 TASKS = ("classification", "regression")   # what a model does
@@ -700,6 +724,67 @@ class Scorer:
     def predict_proba(self, X): raise NotImplementedError(f"{type(self).__name__}.predict_proba")
     def __call__(self, X): return self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
+# %% ../nbs/00_core.ipynb #cb34d3b3
+def _check_predictor_args(model, task:str, output:str, classes, batch_size:int):
+    "Refuse a model that cannot be called and arguments that contradict the task."
+    if not (isinstance(model, nn.Module) or callable(model)):
+        raise ParameterError("model must be an nn.Module, a TorchScript module or a callable", value=type(model).__name__,
+                             fix="pass the model object itself, or Predictor.load for a saved artifact")
+    check_choice("task", task, TASKS)
+    check_choice("output", output, OUTPUTS)
+    check_positive("batch_size", batch_size, integer=True)
+    if task == "regression" and output != "auto":
+        raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values", value=output,
+                             fix="drop output= for task='regression'")
+    if task == "regression" and classes is not None:
+        raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5],
+                             fix="drop classes= for task='regression'")
+
+class Predictor(Scorer):
+    "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
+    def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
+                 *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
+                 task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
+                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
+                 classes:Sequence=None, # class labels in output order (default 0..k-1)
+                 batch_size:int=4096, device:str="cpu"):
+        _check_predictor_args(model, task, output, classes, batch_size)
+        self.model, self.adapter, self.task, self.output, self.classes = model, adapter, task, output, classes
+        self.batch_size, self.device = batch_size, torch.device(device)
+        if isinstance(model, nn.Module): model.eval().to(self.device)
+
+# %% ../nbs/00_core.ipynb #65715179
+def _frame_array(self, X:pd.DataFrame):
+    "A frame as model input: the adapter's tensor, or (no adapter) its all-numeric columns as a float32 array."
+    if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
+    if self.adapter is not None: return self.adapter.transform(X)
+    bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
+    return X.to_numpy(dtype="float32", na_value=np.nan)
+
+@patch
+def _as_tensor(self:Predictor, X) -> torch.Tensor:
+    if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
+    if isinstance(X, dict):   # one record
+        if self.adapter is not None: return self.adapter.transform(X)
+        X = pd.DataFrame([X])
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
+    if isinstance(X, pd.DataFrame): X = _frame_array(self, X)
+    if isinstance(X, pd.Series): X = X.to_numpy()
+    if not isinstance(X, torch.Tensor):
+        try: X = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
+                            fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
+    t = torch.as_tensor(X)
+    if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
+    if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
+    if t.is_floating_point() and not torch.isfinite(t).all():
+        raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values",
+                        fix="impute or drop them first (a TabularAdapter imputes NaN)")
+    return t.float() if t.dtype == torch.float64 else t
+
+# %% ../nbs/00_core.ipynb #2f936165
 def _to_numpy_out(out):
     if isinstance(out, torch.Tensor): return out.detach().float().cpu().numpy()
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor): return _to_numpy_out(out[0])
@@ -710,74 +795,31 @@ def _to_numpy_out(out):
                          fix="wrap the model so it returns a tensor")
     return np.asarray(out, dtype=np.float64)
 
-class Predictor(Scorer):
-    "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
-    def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
-                 *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
-                 task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
-                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
-                 classes:Sequence=None, # class labels in output order (default 0..k-1)
-                 batch_size:int=4096, device:str="cpu"):
-        if not (isinstance(model, nn.Module) or callable(model)):
-            raise ParameterError("model must be an nn.Module, a TorchScript module or a callable", value=type(model).__name__,
-                                 fix="pass the model object itself, or Predictor.load for a saved artifact")
-        check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS); check_positive("batch_size", batch_size, integer=True)
-        if task == "regression" and output != "auto":
-            raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values", value=output,
-                                 fix="drop output= for task='regression'")
-        if task == "regression" and classes is not None:
-            raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5], fix="drop classes= for task='regression'")
-        self.model, self.adapter, self.task, self.output, self.classes = model, adapter, task, output, classes
-        self.batch_size, self.device = batch_size, torch.device(device)
-        if isinstance(model, nn.Module): model.eval().to(self.device)
+def _call_batch(model, xb:torch.Tensor) -> np.ndarray:
+    "The model's outputs for one batch, as a 2-d float array with one row per input row."
+    try: out = model(xb)
+    except ProdkitError: raise
+    except Exception as e:
+        raise ModelError(f"the model raised {type(e).__name__} on a batch of shape {tuple(xb.shape)}: {e}",
+                         fix="check the input shape and dtype the model expects") from e
+    o = _to_numpy_out(out)
+    if o.ndim == 0 or o.shape[0] != xb.shape[0]:
+        raise ModelError(f"the model returned shape {o.shape} for a batch of {xb.shape[0]} rows",
+                         fix="the model must return one output row per input row")
+    return o.reshape(o.shape[0], -1)
 
-    def _as_tensor(self, X) -> torch.Tensor:
-        if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
-        if isinstance(X, dict):   # one record
-            if self.adapter is not None: return self.adapter.transform(X)
-            X = pd.DataFrame([X])
-        if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
-        if isinstance(X, pd.DataFrame):
-            if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
-            if self.adapter is not None: return self.adapter.transform(X)
-            bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-            if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
-            X = X.to_numpy(dtype="float32", na_value=np.nan)
-        if isinstance(X, pd.Series): X = X.to_numpy()
-        if not isinstance(X, torch.Tensor):
-            try: X = np.asarray(X, dtype=np.float32)
-            except (TypeError, ValueError) as e:
-                raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
-                                fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
-        t = torch.as_tensor(X)
-        if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
-        if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values", fix="impute or drop them first (a TabularAdapter imputes NaN)")
-        return t.float() if t.dtype == torch.float64 else t
-
-# %% ../nbs/00_core.ipynb #751e94aa
-def _raw(self, X) -> np.ndarray:
+@patch
+def raw(self:Predictor, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
-    t = self._as_tensor(X); outs = []
+    t = self._as_tensor(X)
     with torch.no_grad():
-        for i in range(0, t.shape[0], self.batch_size):
-            xb = t[i:i + self.batch_size].to(self.device)
-            try: out = self.model(xb)
-            except ProdkitError: raise
-            except Exception as e:
-                raise ModelError(f"the model raised {type(e).__name__} on a batch of shape {tuple(xb.shape)}: {e}",
-                                 fix="check the input shape and dtype the model expects") from e
-            o = _to_numpy_out(out)
-            if o.ndim == 0 or o.shape[0] != xb.shape[0]:
-                raise ModelError(f"the model returned shape {o.shape} for a batch of {xb.shape[0]} rows",
-                                 fix="the model must return one output row per input row")
-            outs.append(o.reshape(o.shape[0], -1))
-    out = np.concatenate(outs)
+        out = np.concatenate([_call_batch(self.model, t[i:i + self.batch_size].to(self.device))
+                              for i in range(0, t.shape[0], self.batch_size)])
     if not np.isfinite(out).all():
         raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs", fix="check the model weights and inputs")
     return out
 
+# %% ../nbs/00_core.ipynb #f741e733
 def _not_proba(raw:np.ndarray) -> np.ndarray:
     "Rows of `raw` that are not probabilities: a value outside [0, 1], or (several columns) a sum other than one."
     bad = (raw < 0).any(1) | (raw > 1).any(1)
@@ -785,24 +827,31 @@ def _not_proba(raw:np.ndarray) -> np.ndarray:
 
 def _row_values(r): return [float(f"{v:.4g}") for v in r[:6]]
 
+def _check_proba(raw:np.ndarray):
+    "Raise a `ModelError` naming the first row of `raw` that is not a probability."
+    bad = np.flatnonzero(_not_proba(raw))
+    if not len(bad): return
+    i = int(bad[0])
+    why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
+    raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
+                     value=_row_values(raw[i]), row=i,
+                     fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
+
 def _probs(raw:np.ndarray, output:str) -> np.ndarray:
     "Probabilities from raw outputs read as `output` ('logits' or 'proba'; 'proba' rows are checked)."
-    if output == "proba":
-        bad = np.flatnonzero(_not_proba(raw))
-        if len(bad):
-            i = int(bad[0]); why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
-            raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
-                             value=_row_values(raw[i]), row=i,
-                             fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
+    if output == "proba": _check_proba(raw)
     if raw.shape[1] == 1:
         p = raw[:, 0]
         if output == "logits": p = 1 / (1 + np.exp(-p))
         return np.column_stack([1 - p, p])
     if output == "logits":
-        z = raw - raw.max(1, keepdims=True); e = np.exp(z); return e / e.sum(1, keepdims=True)
+        e = np.exp(raw - raw.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
     return raw
 
-def _output_kind(self, raw:np.ndarray) -> str:
+# %% ../nbs/00_core.ipynb #70f7d43a
+@patch
+def _output_kind(self:Predictor, raw:np.ndarray) -> str:
     "How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call (kept in `output_`)."
     if self.output != "auto": return self.output
     first = "logits" if _not_proba(raw).any() else "proba"
@@ -814,32 +863,34 @@ def _output_kind(self, raw:np.ndarray) -> str:
                          fix="declare what the model returns: Predictor(model, output='logits') or output='proba'")
     return decided
 
-def _predict_proba(self, X) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #9125768e
+@patch
+def predict_proba(self:Predictor, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
     if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task, fix="use .predict for regression")
-    raw = self.raw(X); p = _probs(raw, self._output_kind(raw))
+    raw = self.raw(X)
+    p = _probs(raw, self._output_kind(raw))
     self.__dict__.setdefault("n_classes_", p.shape[1])
     return p
 
-def _predict(self, X) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #495b457d
+@patch
+def predict(self:Predictor, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
     if self.task == "regression":
-        r = self.raw(X); return r[:, 0] if r.shape[1] == 1 else r
+        r = self.raw(X)
+        return r[:, 0] if r.shape[1] == 1 else r
     idx = self.predict_proba(X).argmax(1)
     return np.asarray(self.classes)[idx] if self.classes is not None else idx
 
-Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
-Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.task == "classification" else self.predict(X)
-
 # %% ../nbs/00_core.ipynb #01c7f192
-def _classes_(self) -> list | None:
+@patch(as_prop=True)
+def classes_(self:Predictor) -> list | None:
     "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
     if self.task == "regression": return None
     if self.classes is not None: return list(self.classes)
     k = self.__dict__.get("n_classes_")
     return list(range(k)) if k else None
-
-Predictor.classes_ = property(_classes_)
 
 # %% ../nbs/00_core.ipynb #d6b187b5
 def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded bundle, an nn.Module, a TorchScript module or a callable
