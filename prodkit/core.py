@@ -592,7 +592,7 @@ class TabularAdapter:
         self._check_fitted()
         return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #42bebe0f
+# %% ../nbs/00_core.ipynb #2de44b09
 def _numeric_stats(s:pd.Series) -> dict:
     "Median (for imputing), mean and standard deviation (1 when constant) of a numeric column's present values."
     v = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -614,7 +614,7 @@ def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
     self.feature_names_ = self._names()
     return self
 
-# %% ../nbs/00_core.ipynb #6c3b66f6
+# %% ../nbs/00_core.ipynb #0f8a403d
 def _encode_plan(self) -> tuple:
     "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
     sp = _schema_plan(self.schema)
@@ -647,7 +647,7 @@ def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
             if k is not None: out[i, j + k] = 1.0
     return out.astype(np.float32)
 
-# %% ../nbs/00_core.ipynb #15517f3f
+# %% ../nbs/00_core.ipynb #32cf0323
 def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
     "One feature's encoded columns: standardised numbers (median-imputed), 0/1 booleans, or a one-hot block."
     if f.kind == "numeric":
@@ -678,13 +678,13 @@ def encode(self:TabularAdapter, df:pd.DataFrame, # rows to encode, or one record
             for f in self.schema.features if f.kind in ("numeric", "boolean", "categorical")]
     return np.hstack(cols).astype(np.float32) if cols else np.zeros((len(df), 0), np.float32)
 
-# %% ../nbs/00_core.ipynb #a1979deb
+# %% ../nbs/00_core.ipynb #7b2628d6
 @patch
 def transform(self:TabularAdapter, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
     "Encode `df` into a float32 tensor of shape (rows, n_features_)."
     return torch.from_numpy(self.encode(df, unseen=unseen, validated=validated))
 
-# %% ../nbs/00_core.ipynb #9bc32b90
+# %% ../nbs/00_core.ipynb #d5089bbc
 @patch
 def to_dict(self:TabularAdapter) -> dict:
     "The fitted adapter as a JSON-able dict: its schema and statistics."
@@ -724,7 +724,7 @@ class Scorer:
     def predict_proba(self, X): raise NotImplementedError(f"{type(self).__name__}.predict_proba")
     def __call__(self, X): return self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
-# %% ../nbs/00_core.ipynb #cb34d3b3
+# %% ../nbs/00_core.ipynb #3204ae92
 def _check_predictor_args(model, task:str, output:str, classes, batch_size:int):
     "Refuse a model that cannot be called and arguments that contradict the task."
     if not (isinstance(model, nn.Module) or callable(model)):
@@ -753,7 +753,7 @@ class Predictor(Scorer):
         self.batch_size, self.device = batch_size, torch.device(device)
         if isinstance(model, nn.Module): model.eval().to(self.device)
 
-# %% ../nbs/00_core.ipynb #65715179
+# %% ../nbs/00_core.ipynb #0861768f
 def _frame_array(self, X:pd.DataFrame):
     "A frame as model input: the adapter's tensor, or (no adapter) its all-numeric columns as a float32 array."
     if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
@@ -784,7 +784,7 @@ def _as_tensor(self:Predictor, X) -> torch.Tensor:
                         fix="impute or drop them first (a TabularAdapter imputes NaN)")
     return t.float() if t.dtype == torch.float64 else t
 
-# %% ../nbs/00_core.ipynb #2f936165
+# %% ../nbs/00_core.ipynb #78aead19
 def _to_numpy_out(out):
     if isinstance(out, torch.Tensor): return out.detach().float().cpu().numpy()
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor): return _to_numpy_out(out[0])
@@ -819,7 +819,7 @@ def raw(self:Predictor, X) -> np.ndarray:
         raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs", fix="check the model weights and inputs")
     return out
 
-# %% ../nbs/00_core.ipynb #f741e733
+# %% ../nbs/00_core.ipynb #596316df
 def _not_proba(raw:np.ndarray) -> np.ndarray:
     "Rows of `raw` that are not probabilities: a value outside [0, 1], or (several columns) a sum other than one."
     bad = (raw < 0).any(1) | (raw > 1).any(1)
@@ -849,7 +849,7 @@ def _probs(raw:np.ndarray, output:str) -> np.ndarray:
         return e / e.sum(1, keepdims=True)
     return raw
 
-# %% ../nbs/00_core.ipynb #70f7d43a
+# %% ../nbs/00_core.ipynb #4afc0691
 @patch
 def _output_kind(self:Predictor, raw:np.ndarray) -> str:
     "How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call (kept in `output_`)."
@@ -863,7 +863,7 @@ def _output_kind(self:Predictor, raw:np.ndarray) -> str:
                          fix="declare what the model returns: Predictor(model, output='logits') or output='proba'")
     return decided
 
-# %% ../nbs/00_core.ipynb #9125768e
+# %% ../nbs/00_core.ipynb #f79b1efa
 @patch
 def predict_proba(self:Predictor, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
@@ -873,7 +873,7 @@ def predict_proba(self:Predictor, X) -> np.ndarray:
     self.__dict__.setdefault("n_classes_", p.shape[1])
     return p
 
-# %% ../nbs/00_core.ipynb #495b457d
+# %% ../nbs/00_core.ipynb #67172fc7
 @patch
 def predict(self:Predictor, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
@@ -920,12 +920,18 @@ def _jsonable(v):
     if isinstance(v, (pd.Timestamp,)): return v.isoformat()
     return v
 
+def _fmt(v):
+    if isinstance(v, float): return f"{v:.4g}"
+    return str(v)
+
+# %% ../nbs/00_core.ipynb #442fc667
 _INERT = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~:<>&\"'=$"}
 def escape(text, # any value; rendered as `str(text)`
           ) -> str:
     "`text` on one line with every HTML and Markdown special character as a numeric entity: shown as written in HTML, attributes and Markdown."
     return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).translate(_INERT)
 
+# %% ../nbs/00_core.ipynb #0fff4804
 def html_table(df:pd.DataFrame, # the table to show (index, columns and cells are escaped)
                max_cols:int=12) -> str:
     "`df` as an HTML table with every label and cell HTML-escaped, numbers to 4 significant digits."
@@ -937,17 +943,24 @@ def html_table(df:pd.DataFrame, # the table to show (index, columns and cells ar
                    for i, r in zip(show.index, show.itertuples(index=False)))
     return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
-def get_ax(ax=None, *, figsize=(6, 3.5)):
-    "Return `ax`, or the Axes of a new figure (pyplot imported lazily)."
+# %% ../nbs/00_core.ipynb #673afa94
+def get_ax(ax=None, *, figsize=None, # the size of a new figure (default: 6 x 3.5 inches, or 4.2 inches a panel)
+           panels:int=1, # how many Axes a new figure holds, side by side
+          ):
+    "Return `ax`, or the Axes of a new figure (an array of `panels` Axes when there are several); pyplot imported lazily."
     if ax is not None: return ax
     import matplotlib.pyplot as plt
-    return plt.subplots(figsize=figsize)[1]
+    check_positive("panels", panels, integer=True)
+    size = figsize or ((6, 3.5) if panels == 1 else (4.2 * panels, 3.4))
+    return plt.subplots(1, panels, figsize=size)[1]
 
+# %% ../nbs/00_core.ipynb #7ffcefd1
 @dataclass(frozen=True, kw_only=True)
 class Report:
     "Base of every result: computed data + `seed` + `environment`; `.summary`, `.to_frame()`, `.plot()`, HTML."
     seed: int | None = None
     environment: dict = field(default_factory=capture_environment, repr=False, compare=False)
+    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
 
     def _summary(self) -> dict: return {}
     @property
@@ -957,16 +970,10 @@ class Report:
     def to_frame(self) -> pd.DataFrame:
         "A tidy table of the result."
         return pd.DataFrame([self.summary])
-    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
     def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
-    def plot(self, ax=None, *, kind:str=None, **kwargs):
-        "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set, as scikit-learn's Displays do."
-        if self._plot_kinds: kwargs["kind"] = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
-        elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind, fix="leave kind unset")
-        drawn = self._plot(get_ax(ax), **kwargs)
-        first = drawn.flat[0] if isinstance(drawn, np.ndarray) else drawn[0] if isinstance(drawn, (list, tuple)) else drawn
-        object.__setattr__(self, "ax_", drawn); object.__setattr__(self, "figure_", first.figure)
-        return self
+    def _panels(self, kind:str=None) -> int:
+        "How many Axes the picture of `kind` draws on (side by side); `plot` makes that many when it makes the figure."
+        return 1
     def headline(self) -> str:
         "One line saying what the result is."
         return type(self).__name__
@@ -976,20 +983,36 @@ class Report:
     def headline_html(self) -> str:
         "The headline with every HTML and Markdown special character escaped: safe to put in HTML or a Markdown cell."
         return escape(self.headline())
-    def _repr_html_(self) -> str:
-        try:
-            head = self.headline_html()
-            summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                           for k, v in list(self.summary.items())[:16])
-            try:
-                fr = self.to_frame(); more = len(fr) > 10
-                table = html_table(fr.head(10))
-                table += f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if more else ""
-            except Exception: table = ""
-            return f"<div><b>{head}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
-        except Exception as e:
-            return f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
 
-def _fmt(v):
-    if isinstance(v, float): return f"{v:.4g}"
-    return str(v)
+# %% ../nbs/00_core.ipynb #49c79f85
+@patch
+def plot(self:Report, ax=None, # the Axes to draw on (an array of Axes for a picture of several panels); default: a new figure
+         *, kind:str=None, # which picture, one of `_plot_kinds` (default: the first); None for a report with one picture
+         **kwargs): # passed to the report's `_plot`
+    "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set."
+    if self._plot_kinds:
+        kind = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
+        kwargs["kind"] = kind
+    elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind, fix="leave kind unset")
+    axes = get_ax(ax, panels=self._panels(kind))
+    drawn = self._plot(axes, **kwargs)
+    drawn = axes if drawn is None else drawn
+    first = np.asarray(drawn, dtype=object).flat[0] if isinstance(drawn, (np.ndarray, list, tuple)) else drawn
+    object.__setattr__(self, "ax_", drawn)
+    object.__setattr__(self, "figure_", first.figure)
+    return self
+
+# %% ../nbs/00_core.ipynb #5afcb22b
+@patch
+def _repr_html_(self:Report) -> str:
+    try:
+        summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                       for k, v in list(self.summary.items())[:16])
+        try:
+            fr = self.to_frame()
+            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if len(fr) > 10 else "")
+        except Exception: table = ""
+        return f"<div><b>{self.headline_html()}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
+    except Exception as e:
+        return (f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: "
+                f"{html.escape(type(e).__name__)}: {html.escape(str(e))})</div>")
