@@ -91,6 +91,7 @@ def _same_states(a, b):
     return (a[0] == b[0] and all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1], b[1]))
             and torch.equal(a[2], b[2]))
 
+# %% ../nbs/00_core.ipynb #3aaf67c6
 @contextlib.contextmanager
 def no_random(strict:bool=False, # raise if the block drew from a global generator
              ):
@@ -115,6 +116,7 @@ def _cpu_model():
     except OSError: pass
     return platform.processor() or platform.machine()
 
+# %% ../nbs/00_core.ipynb #63e21578
 def capture_environment() -> dict:
     "Versions, threads, CPU and platform that numbers were computed with (flat and JSON-able)."
     from importlib.metadata import version, PackageNotFoundError
@@ -179,6 +181,7 @@ def _read_file(p:Path, name:str) -> pd.DataFrame:
         raise FileFormatError(f"{name} file could not be read as {suffix[1:] or 'a table'}: {type(e).__name__}: {e}",
                               value=str(p), fix="check that the file is a complete, valid table", path=str(p)) from e
 
+# %% ../nbs/00_core.ipynb #babe838a
 def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                *, name:str="data", # what the data is, for messages
                allow_empty:bool=False) -> pd.DataFrame:
@@ -297,6 +300,7 @@ def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
                f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
         raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
 
+# %% ../nbs/00_core.ipynb #452be38b
 def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
     "The `Feature` column `s` (named `c`) describes."
     if not isinstance(c, str):
@@ -386,7 +390,8 @@ class _Plan:
     names: list                 # every feature and role name, for `extra='error'`
     num: list                   # (name, kind) per numeric or boolean feature
     nullable: np.ndarray        # per entry of `num`
-    lo: np.ndarray; hi: np.ndarray  # training range per entry of `num` (NaN: none to check)
+    lo: np.ndarray              # training range per entry of `num` (NaN: none to check)
+    hi: np.ndarray
     text: list                  # (name, nullable, set of categories or None) per categorical feature
     times: list                 # (name, nullable, tz-aware) per datetime feature
     other: bool                 # a feature of a kind the fast path does not know
@@ -535,6 +540,7 @@ def _column_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) ->
     if not (_kind_ok(f, s, kind) or (len(s) and s.isna().all())): return [_wrong_type(f, s, kind)]
     return _value_problems(f, s, unseen=unseen, check_range=check_range)
 
+# %% ../nbs/00_core.ipynb #bbf831ce
 @patch
 def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
     "Every `SchemaProblem` of `df` against this schema."
@@ -663,6 +669,7 @@ def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
     oh[rows, codes[rows]] = 1.0
     return oh
 
+# %% ../nbs/00_core.ipynb #c8914861
 @patch
 def encode(self:TabularAdapter, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
            *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
@@ -740,6 +747,7 @@ def _check_predictor_args(model, task:str, output:str, classes, batch_size:int):
         raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5],
                              fix="drop classes= for task='regression'")
 
+# %% ../nbs/00_core.ipynb #d277a371
 class Predictor(Scorer):
     "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
     def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
@@ -762,6 +770,7 @@ def _frame_array(self, X:pd.DataFrame):
     if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
     return X.to_numpy(dtype="float32", na_value=np.nan)
 
+# %% ../nbs/00_core.ipynb #a38b1b98
 @patch
 def _as_tensor(self:Predictor, X) -> torch.Tensor:
     if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
@@ -795,6 +804,7 @@ def _to_numpy_out(out):
                          fix="wrap the model so it returns a tensor")
     return np.asarray(out, dtype=np.float64)
 
+# %% ../nbs/00_core.ipynb #2bc97dd2
 def _call_batch(model, xb:torch.Tensor) -> np.ndarray:
     "The model's outputs for one batch, as a 2-d float array with one row per input row."
     try: out = model(xb)
@@ -808,6 +818,7 @@ def _call_batch(model, xb:torch.Tensor) -> np.ndarray:
                          fix="the model must return one output row per input row")
     return o.reshape(o.shape[0], -1)
 
+# %% ../nbs/00_core.ipynb #387b0779
 @patch
 def raw(self:Predictor, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
@@ -837,6 +848,7 @@ def _check_proba(raw:np.ndarray):
                      value=_row_values(raw[i]), row=i,
                      fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
 
+# %% ../nbs/00_core.ipynb #dfcd9c4b
 def _probs(raw:np.ndarray, output:str) -> np.ndarray:
     "Probabilities from raw outputs read as `output` ('logits' or 'proba'; 'proba' rows are checked)."
     if output == "proba": _check_proba(raw)
