@@ -20,7 +20,7 @@ __all__ = ['KINDS', 'TASKS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataE
            'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
            'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
            'SchemaProblem', 'Schema', 'TabularAdapter', 'Scorer', 'Predictor', 'as_predictor', 'escape', 'html_table',
-           'get_ax', 'Report']
+           'get_ax', 'Renderable', 'Report']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -966,28 +966,19 @@ def get_ax(ax=None, *, figsize=None, # the size of a new figure (default: 6 x 3.
     size = figsize or ((6, 3.5) if panels == 1 else (4.2 * panels, 3.4))
     return plt.subplots(1, panels, figsize=size)[1]
 
-# %% ../nbs/00_core.ipynb #7ffcefd1
-@dataclass(frozen=True, kw_only=True)
-class Report:
-    "Base of every result: computed data + `seed` + `environment`; `.summary`, `.to_frame()`, `.plot()`, HTML."
-    seed: int | None = None
-    environment: dict = field(default_factory=capture_environment, repr=False, compare=False)
-    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
-
+# %% ../nbs/00_core.ipynb #ff0aa6c3
+class Renderable:
+    "Shown in a notebook through the one renderer: override `headline`, `_summary`, `to_frame` and `_html_extra`."
     def _summary(self) -> dict: return {}
     @property
     def summary(self) -> dict:
         "Headline numbers, flat and JSON-able."
         return {k: _jsonable(v) for k, v in self._summary().items()}
     def to_frame(self) -> pd.DataFrame:
-        "A tidy table of the result."
+        "A tidy table of the object."
         return pd.DataFrame([self.summary])
-    def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
-    def _panels(self, kind:str=None) -> int:
-        "How many Axes the picture of `kind` draws on (side by side); `plot` makes that many when it makes the figure."
-        return 1
     def headline(self) -> str:
-        "One line saying what the result is."
+        "One line saying what the object is."
         return type(self).__name__
     def _html_extra(self) -> str:
         "More HTML after the table (a figure, a note); every user string in it must go through `escape`."
@@ -995,6 +986,34 @@ class Report:
     def headline_html(self) -> str:
         "The headline with every HTML and Markdown special character escaped: safe to put in HTML or a Markdown cell."
         return escape(self.headline())
+
+# %% ../nbs/00_core.ipynb #e9b1dabf
+@patch
+def _repr_html_(self:Renderable) -> str:
+    try:
+        summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                       for k, v in list(self.summary.items())[:16])
+        try:
+            fr = self.to_frame()
+            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if len(fr) > 10 else "")
+        except Exception: table = ""
+        return f"<div><b>{self.headline_html()}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
+    except Exception as e:
+        return (f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: "
+                f"{html.escape(type(e).__name__)}: {html.escape(str(e))})</div>")
+
+# %% ../nbs/00_core.ipynb #f5111f22
+@dataclass(frozen=True, kw_only=True)
+class Report(Renderable):
+    "Base of every result: computed data + `seed` + `environment`; `.summary`, `.to_frame()`, `.plot()`, HTML."
+    seed: int | None = None
+    environment: dict = field(default_factory=capture_environment, repr=False, compare=False)
+    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
+
+    def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
+    def _panels(self, kind:str=None) -> int:
+        "How many Axes the picture of `kind` draws on (side by side); `plot` makes that many when it makes the figure."
+        return 1
 
 # %% ../nbs/00_core.ipynb #49c79f85
 @patch
@@ -1013,18 +1032,3 @@ def plot(self:Report, ax=None, # the Axes to draw on (an array of Axes for a pic
     object.__setattr__(self, "ax_", drawn)
     object.__setattr__(self, "figure_", first.figure)
     return self
-
-# %% ../nbs/00_core.ipynb #5afcb22b
-@patch
-def _repr_html_(self:Report) -> str:
-    try:
-        summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                       for k, v in list(self.summary.items())[:16])
-        try:
-            fr = self.to_frame()
-            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if len(fr) > 10 else "")
-        except Exception: table = ""
-        return f"<div><b>{self.headline_html()}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
-    except Exception as e:
-        return (f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: "
-                f"{html.escape(type(e).__name__)}: {html.escape(str(e))})</div>")
