@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Schema, TabularAdapter,
-                          Predictor, Report, OUTPUTS, TASKS, capture_environment, check_choice, atomic_write_text, read_json,
-                          read_table, get_ax)
+                          Predictor, Renderable, Report, OUTPUTS, TASKS, capture_environment, check_choice, atomic_write_text,
+                          read_json, read_table, get_ax)
 
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'MANIFEST_VERSION', 'DIFF_IGNORE', 'BUNDLE_FILE', 'MODEL_FILE', 'ADAPTER_FILE', 'BUNDLE_VERSION',
@@ -33,6 +34,7 @@ def _sha(*parts:bytes) -> str:
 def _canonical_json(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True).encode("utf-8")
 
+# %% ../nbs/01_versioning.ipynb #5b0c9f5a
 def _column_bytes(s:pd.Series) -> bytes:
     "Canonical bytes of a column's values (row order kept)."
     dt = s.dtype
@@ -53,6 +55,7 @@ def _column_bytes(s:pd.Series) -> bytes:
         return tag + b"".join(hashlib.sha256(_canonical_json(None if _isna_scalar(v) else v)).digest()[:8] for v in s.tolist())
     return tag + h.astype("<u8").tobytes()
 
+# %% ../nbs/01_versioning.ipynb #fc640c11
 def _type_tag(s:pd.Series) -> bytes:
     "What types an object column holds: its inferred kind, and each cell's type when the kinds are mixed (so 1 and '1' differ)."
     kind = pd.api.types.infer_dtype(s, skipna=True)
@@ -64,6 +67,7 @@ def _isna_scalar(v) -> bool:
     try: return bool(pd.isna(v)) if np.ndim(v) == 0 else False
     except (TypeError, ValueError): return False
 
+# %% ../nbs/01_versioning.ipynb #b3d80f07
 def _dtype_desc(t):
     if isinstance(t, pd.CategoricalDtype):
         return {"category": [str(c) for c in t.categories], "ordered": bool(t.ordered), "of": str(t.categories.dtype)}
@@ -81,6 +85,7 @@ def _frame_fingerprint(df:pd.DataFrame, index:bool) -> str:
         h.update(hashlib.sha256(_column_bytes(df.iloc[:, j])).digest())
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #cb98c10e
 def fingerprint_data(data, # a DataFrame, Series, numpy array, tensor, or the path of a CSV/Parquet file
                      *, index:bool=False, # include the index (off: a reset index does not change the fingerprint)
                     ) -> str:
@@ -114,6 +119,7 @@ def _module_fingerprint(m:nn.Module) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #f06ff7c5
 def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
 
 def _file_fingerprint(p:Path) -> str:
@@ -131,6 +137,7 @@ def _file_fingerprint(p:Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #eb8607ba
 def _is_bundle(x) -> bool:
     return type(x).__name__ == "ModelBundle" and hasattr(x, "predictor") and hasattr(x, "model")
 
@@ -150,6 +157,7 @@ def fingerprint_model(model, # nn.Module, TorchScript module, ModelBundle, model
     raise ParameterError("model to fingerprint must be an nn.Module, a TorchScript module or a path", value=type(model).__name__,
                          fix="pass the module itself or the path of its saved file")
 
+# %% ../nbs/01_versioning.ipynb #655a7d20
 def fingerprint_schema(schema, # a Schema, its dict, or the path of its JSON file
                       ) -> str:
     "SHA-256 of the schema's canonical JSON (features in order, kinds, dtypes, ranges, categories, roles)."
@@ -168,6 +176,7 @@ def _pkg_version(name):
     try: return version(name)
     except PackageNotFoundError: return None
 
+# %% ../nbs/01_versioning.ipynb #b36bd893
 _GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c", "core.untrackedCache=false",
              "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never", "--no-optional-locks")
 
@@ -185,6 +194,7 @@ def _git(path:Path, *args, opts:tuple=()):
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
 
+# %% ../nbs/01_versioning.ipynb #1a175f1f
 def _filter_opts(p:Path) -> tuple:
     "Replace the clean/smudge filters a repository's config declares (git status may run them) by `cat`."
     names = _git(p, "config", "--name-only", "--get-regexp", r"^filter\.") or ""
@@ -192,6 +202,7 @@ def _filter_opts(p:Path) -> tuple:
     return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required", "false"))
                  for x in ("-c", f"filter.{d}.{k}={v}"))
 
+# %% ../nbs/01_versioning.ipynb #ca72a3aa
 def code_version(path=None, # a folder inside the repository (default: the current folder)
                 ) -> dict:
     "Git commit and dirty flag (None outside a repository), prodkit version and key package versions."
@@ -210,8 +221,10 @@ MANIFEST_VERSION = 1
 
 def _now_iso(): return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
+_SECTIONS = ("data", "models", "schemas", "seeds", "code")   # what a manifest's table shows
+
 @dataclass
-class Manifest:
+class Manifest(Renderable):
     "What a result was computed from: data, model and schema fingerprints, code, seeds, environment."
     name: str | None = None                                  # the job or notebook
     data: dict = field(default_factory=dict)                 # name -> {fingerprint, rows, columns}
@@ -223,60 +236,82 @@ class Manifest:
     extra: dict = field(default_factory=dict)                # anything JSON-able
     created: str = field(default_factory=_now_iso)
 
-    def add_data(self, name:str, df) -> "Manifest":
-        "Record the fingerprint, shape and columns of data `df` (a frame, array or path) under `name`."
-        if isinstance(df, (str, os.PathLike)):
-            src = str(df); df = read_table(df, name=f"data {name!r}", allow_empty=True)
-        else: src = None
-        entry = {"fingerprint": fingerprint_data(df)}
-        if isinstance(df, pd.DataFrame): entry.update(rows=len(df), columns=len(df.columns))
-        elif hasattr(df, "shape"): entry.update(shape=list(df.shape))
-        if src: entry["path"] = src
-        self.data[name] = entry; return self
+    def headline(self) -> str: return f"Manifest {self.name or ''} created {self.created}"
+    def _summary(self) -> dict:
+        return {f"manifest.{k}": len(getattr(self, k)) for k in ("data", "models", "schemas", "seeds")}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per recorded item: section, name and value (a fingerprint, a seed, a version)."
+        rows = [(sec, str(k), str(v.get("fingerprint", v) if isinstance(v, dict) else v)[:80])
+                for sec in _SECTIONS for k, v in getattr(self, sec).items()]
+        return pd.DataFrame(rows, columns=["section", "name", "value"])
 
-    def add_model(self, name:str, model) -> "Manifest":
-        "Record the fingerprint of `model` (module, TorchScript module, ModelBundle, file or bundle folder)."
-        kind = ("bundle" if _is_bundle(model) or (isinstance(model, (str, os.PathLike)) and Path(model).is_dir())
-                else "file" if isinstance(model, (str, os.PathLike)) else type(model).__name__)
-        entry = {"fingerprint": fingerprint_model(model), "kind": kind}
-        if isinstance(model, (nn.Module, torch.jit.ScriptModule)):
-            entry["parameters"] = int(sum(p.numel() for p in model.parameters()))
-        self.models[name] = entry; return self
+# %% ../nbs/01_versioning.ipynb #fdbe3a4e
+@patch
+def add_data(self:Manifest, name:str, df) -> Manifest:
+    "Record the fingerprint, shape and columns of data `df` (a frame, array or path) under `name`."
+    src = str(df) if isinstance(df, (str, os.PathLike)) else None
+    if src: df = read_table(df, name=f"data {name!r}", allow_empty=True)
+    entry = {"fingerprint": fingerprint_data(df)}
+    if isinstance(df, pd.DataFrame): entry.update(rows=len(df), columns=len(df.columns))
+    elif hasattr(df, "shape"): entry.update(shape=list(df.shape))
+    if src: entry["path"] = src
+    self.data[name] = entry
+    return self
 
-    def add_schema(self, schema, name:str="schema") -> "Manifest":
-        "Record the fingerprint and feature names of `schema`."
-        if isinstance(schema, (str, os.PathLike)): schema = Schema.load(schema)
-        if isinstance(schema, TabularAdapter): schema = schema.schema
-        self.schemas[name] = {"fingerprint": fingerprint_schema(schema), "features": len(schema.features)}
-        return self
+# %% ../nbs/01_versioning.ipynb #38e4f425
+@patch
+def add_model(self:Manifest, name:str, model) -> Manifest:
+    "Record the fingerprint of `model` (module, TorchScript module, ModelBundle, file or bundle folder)."
+    kind = ("bundle" if _is_bundle(model) or (isinstance(model, (str, os.PathLike)) and Path(model).is_dir())
+            else "file" if isinstance(model, (str, os.PathLike)) else type(model).__name__)
+    entry = {"fingerprint": fingerprint_model(model), "kind": kind}
+    if isinstance(model, (nn.Module, torch.jit.ScriptModule)):
+        entry["parameters"] = int(sum(p.numel() for p in model.parameters()))
+    self.models[name] = entry
+    return self
 
-    def add_seed(self, name:str, seed:int) -> "Manifest":
-        "Record a seed used by step `name`."
-        self.seeds[name] = seed; return self
+# %% ../nbs/01_versioning.ipynb #25b441a8
+@patch
+def add_schema(self:Manifest, schema, name:str="schema") -> Manifest:
+    "Record the fingerprint and feature names of `schema`."
+    if isinstance(schema, (str, os.PathLike)): schema = Schema.load(schema)
+    if isinstance(schema, TabularAdapter): schema = schema.schema
+    self.schemas[name] = {"fingerprint": fingerprint_schema(schema), "features": len(schema.features)}
+    return self
+
+@patch
+def add_seed(self:Manifest, name:str, seed:int) -> Manifest:
+    "Record a seed used by step `name`."
+    self.seeds[name] = seed
+    return self
 
 # %% ../nbs/01_versioning.ipynb #916b5829
-def _m_to_dict(self) -> dict:
+@patch
+def to_dict(self:Manifest) -> dict:
     "The manifest as a JSON-able dict."
-    d = dataclasses.asdict(self); d["format"] = "prodkit-manifest"; d["version"] = MANIFEST_VERSION
+    d = dataclasses.asdict(self)
+    d["format"], d["version"] = "prodkit-manifest", MANIFEST_VERSION
     return json.loads(json.dumps(d, default=str))
 
-def _m_from_dict(cls, d:dict) -> "Manifest":
+@patch(cls_method=True)
+def from_dict(cls:Manifest, d:dict) -> Manifest:
     "Rebuild a manifest from `to_dict`."
     if not isinstance(d, dict) or d.get("format") != "prodkit-manifest":
-        raise FileFormatError("not a prodkit manifest (no 'format': 'prodkit-manifest')", value=type(d).__name__ if not isinstance(d, dict) else sorted(d)[:8],
+        raise FileFormatError("not a prodkit manifest (no 'format': 'prodkit-manifest')",
+                              value=type(d).__name__ if not isinstance(d, dict) else sorted(d)[:8],
                               fix="load a manifest.json written by Manifest.save")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 
-def _m_save(self, path) -> Path:
+@patch
+def save(self:Manifest, path) -> Path:
     "Write the manifest as JSON, atomically."
     return atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True))
 
-def _m_load(cls, path) -> "Manifest":
+@patch(cls_method=True)
+def load(cls:Manifest, path) -> Manifest:
     "Read a manifest written by `save`."
     return cls.from_dict(read_json(path, name="manifest"))
-
-Manifest.to_dict, Manifest.from_dict, Manifest.save, Manifest.load = _m_to_dict, classmethod(_m_from_dict), _m_save, classmethod(_m_load)
 
 # %% ../nbs/01_versioning.ipynb #b9b7fb5c
 DIFF_IGNORE = ("created", "extra.timings", "extra.timings.*", "*elapsed*", "*duration*", "*wall_s", "*_time_s",
@@ -290,6 +325,7 @@ def _flatten(d, prefix=""):
         else: out[key] = v
     return out
 
+# %% ../nbs/01_versioning.ipynb #ed46f09e
 @dataclass(frozen=True)
 class ManifestDiff(Report):
     "Key-by-key comparison of two manifests; `identical` when no compared key changed."
@@ -301,7 +337,8 @@ class ManifestDiff(Report):
     @property
     def identical(self) -> bool: return not self.changed
     def _summary(self):
-        ch = self.changed; sections = sorted({k.split(".")[0] for k in ch})
+        ch = self.changed
+        sections = sorted({k.split(".")[0] for k in ch})
         return {"identical": self.identical, "n_changed": len(ch), "n_compared": len(self.rows),
                 "changed_sections": ",".join(sections), "changed_keys": ",".join(ch[:20])}
     def to_frame(self) -> pd.DataFrame:
@@ -310,47 +347,36 @@ class ManifestDiff(Report):
     def headline(self):
         return "manifests identical" if self.identical else f"manifests differ in {len(self.changed)} keys: {', '.join(self.changed[:5])}"
     def _plot(self, ax):
-        fr = pd.DataFrame(list(self.rows), columns=["key", "left", "right", "changed"])
-        fr["section"] = fr.key.str.split(".").str[0]
+        fr = self.to_frame().assign(section=lambda f: f.key.str.split(".").str[0])
         g = fr.groupby("section").changed.agg(["sum", "count"])
-        ax.barh(g.index, g["count"], color="#ddd", label="compared"); ax.barh(g.index, g["sum"], color="C3", label="changed")
-        ax.set_xlabel("keys"); ax.legend(); ax.set_title(self.headline()); return ax
+        ax.barh(g.index, g["count"], color="#ddd", label="compared")
+        ax.barh(g.index, g["sum"], color="C3", label="changed")
+        ax.set_xlabel("keys")
+        ax.legend()
+        ax.set_title(self.headline())
+        return ax
 
-def _m_diff(self, other:"Manifest", # the manifest to compare with (a Manifest, dict or path)
-            *, ignore:Sequence[str]=DIFF_IGNORE, # glob patterns of keys to leave out
-            environment:bool=True, # compare the environment too
-           ) -> ManifestDiff:
+# %% ../nbs/01_versioning.ipynb #28085eda
+@patch
+def diff(self:Manifest, other:Manifest, # the manifest to compare with (a Manifest, dict or path)
+         *, ignore:Sequence[str]=DIFF_IGNORE, # glob patterns of keys to leave out
+         environment:bool=True, # compare the environment too
+        ) -> ManifestDiff:
     "Compare with `other` key by key (creation time and timings ignored)."
     if isinstance(other, (str, os.PathLike)): other = Manifest.load(other)
     if isinstance(other, dict): other = Manifest.from_dict(other)
-    if not isinstance(other, Manifest): raise ParameterError("can only diff with a Manifest, a manifest dict or path", value=type(other).__name__, fix="pass Manifest.load(path)")
+    if not isinstance(other, Manifest):
+        raise ParameterError("can only diff with a Manifest, a manifest dict or path", value=type(other).__name__,
+                             fix="pass Manifest.load(path)")
     a, b = _flatten(self.to_dict()), _flatten(other.to_dict())
     rows, ignored = [], []
     for k in sorted(set(a) | set(b)):
         if any(fnmatch.fnmatchcase(k, pat) for pat in ignore) or (not environment and k.startswith("environment.")):
-            ignored.append(k); continue
-        l, r = a.get(k), b.get(k)
-        rows.append((k, l, r, l != r))
+            ignored.append(k)
+        else: rows.append((k, a.get(k), b.get(k), a.get(k) != b.get(k)))
     return ManifestDiff(rows=tuple(rows), ignored=tuple(ignored))
 
-def _m_repr_html(self) -> str:
-    try:
-        rows = []
-        for sec in ("data", "models", "schemas", "seeds", "code"):
-            for k, v in getattr(self, sec).items():
-                val = v.get("fingerprint", v) if isinstance(v, dict) else v
-                rows.append(f"<tr><td>{html.escape(sec)}</td><td>{html.escape(str(k))}</td><td><code>{html.escape(str(val)[:80])}</code></td></tr>")
-        return (f"<div><b>Manifest {html.escape(str(self.name or ''))}</b> created {html.escape(str(self.created))}"
-                f"<table><tr><th>section</th><th>name</th><th>value</th></tr>{''.join(rows)}</table></div>")
-    except Exception as e:
-        return f"<div><b>Manifest</b> (display failed: {html.escape(type(e).__name__)})</div>"
-
-Manifest.diff, Manifest._repr_html_ = _m_diff, _m_repr_html
-
 # %% ../nbs/01_versioning.ipynb #6031efa6
-BUNDLE_FILE, MODEL_FILE, ADAPTER_FILE = "bundle.json", "model.pt", "adapter.json"
-BUNDLE_VERSION = 1
-
 BUNDLE_FILE, MODEL_FILE, ADAPTER_FILE = "bundle.json", "model.pt", "adapter.json"
 BUNDLE_VERSION = 1
 
@@ -361,6 +387,7 @@ def _jit_quiet():
         warnings.filterwarnings("ignore", message=r".*torch\.jit", category=DeprecationWarning)
         yield
 
+# %% ../nbs/01_versioning.ipynb #f8430992
 def _examples(adapter, example) -> list:
     "Batches to trace on and to check parity with: the given example, or random rows of the adapter's width."
     if example is not None:
@@ -376,6 +403,7 @@ def _examples(adapter, example) -> list:
     a, b = torch.randn(16, adapter.n_features_, generator=g), torch.randn(5, adapter.n_features_, generator=g)
     return [a, b, -a, 10 * b, a[:1]]
 
+# %% ../nbs/01_versioning.ipynb #2b76ac9e
 def _max_diff(m1, m2, x) -> float:
     from prodkit.core import _to_numpy_out
     with torch.no_grad(): o1, o2 = _to_numpy_out(m1(x)), _to_numpy_out(m2(x))
@@ -383,39 +411,55 @@ def _max_diff(m1, m2, x) -> float:
     d = np.abs(o1.astype(np.float64) - o2.astype(np.float64))
     return float(d.max()) if d.size else 0.0
 
+# %% ../nbs/01_versioning.ipynb #5528f7da
+def _check_runs(model, examples:list):
+    "The model runs on the first example batch, or a `ModelError` says which batch shape it refused."
+    if not examples: return
+    try:
+        with torch.no_grad(): model.eval()(examples[0])
+    except Exception as e:
+        raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: "
+                         f"{str(e).strip()[:200]}",
+                         fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
+
+def _first_line(e:Exception) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
+
+def _script_or_trace(model, examples:list) -> tuple:
+    "(TorchScript module, 'script' or 'trace', notes): scripted, or traced on the first example when scripting fails."
+    notes = []
+    with _jit_quiet():
+        try: return torch.jit.script(model), "script", notes
+        except Exception as e:
+            notes.append(f"torch.jit.script failed: {_first_line(e)}")
+            if not examples:
+                raise ModelError(notes[0], fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always", torch.jit.TracerWarning)
+                sm = torch.jit.trace(model, examples[0], check_trace=False)
+        except Exception as e2:
+            raise ModelError(f"the model can be neither scripted nor traced: {_first_line(e2)}",
+                             fix="make the model scriptable with torch.jit.script") from e2
+    notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category, torch.jit.TracerWarning)][:3]
+    return sm, "trace", notes
+
+# %% ../nbs/01_versioning.ipynb #8efdb133
 def _export(model, examples:list):
     "TorchScript version of `model`: scripted, or traced when scripting fails and the trace matches eager outputs."
     if not isinstance(model, (nn.Module, torch.jit.ScriptModule)):
         raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__, fix="pass the torch module itself")
-    if examples:
-        try:
-            with torch.no_grad(): model.eval()(examples[0])
-        except Exception as e:
-            raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: {str(e).strip()[:200]}",
-                             fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
+    _check_runs(model, examples)
     if isinstance(model, torch.jit.ScriptModule): return model.eval(), "torchscript", []
-    model.eval(); notes = []
-    with _jit_quiet():
-        try: sm, method = torch.jit.script(model), "script"
-        except Exception as e:
-            notes.append(f"torch.jit.script failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200]}")
-            if not examples:
-                raise ModelError(notes[0], fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
-            try:
-                with warnings.catch_warnings(record=True) as w:
-                    warnings.simplefilter("always", torch.jit.TracerWarning)
-                    sm, method = torch.jit.trace(model, examples[0], check_trace=False), "trace"
-                notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category, torch.jit.TracerWarning)][:3]
-            except Exception as e2:
-                raise ModelError(f"the model can be neither scripted nor traced: {type(e2).__name__}: {str(e2).strip().splitlines()[0][:200]}",
-                                 fix="make the model scriptable with torch.jit.script") from e2
+    sm, method, notes = _script_or_trace(model.eval(), examples)
     for x in examples:
         diff = _max_diff(model, sm, x)
         if not diff <= 1e-5:
-            raise ModelError(f"the {method}d model does not reproduce the eager model's outputs (max abs difference {diff:.3g} on a batch of shape {tuple(x.shape)})",
+            raise ModelError(f"the {method}d model does not reproduce the eager model's outputs "
+                             f"(max abs difference {diff:.3g} on a batch of shape {tuple(x.shape)})",
                              fix="make the model scriptable (tracing freezes Python control flow that depends on the data)", notes=notes)
     return sm, method, notes
 
+# %% ../nbs/01_versioning.ipynb #6505b4ac
 def _jsonable_list(xs):
     if xs is None: return None
     return [x.item() if hasattr(x, "item") else x for x in list(xs)]
@@ -429,6 +473,7 @@ def _check_outputs(model, examples, task, classes):
         raise ParameterError(f"the model returns {k} output columns but {len(classes)} classes were given", value=list(classes)[:10],
                              fix="pass one class label per output column (or two labels for a single logit)")
 
+# %% ../nbs/01_versioning.ipynb #f5855c52
 def _prepare_target(path:Path, overwrite:bool):
     if not path.exists(): return
     if path.is_dir() and ((path / BUNDLE_FILE).exists() or not any(path.iterdir())):
@@ -438,6 +483,41 @@ def _prepare_target(path:Path, overwrite:bool):
     raise FileFormatError("bundle path exists and is not a prodkit bundle; refusing to replace it", value=str(path),
                           fix="choose a new folder (save_bundle creates it)", path=str(path))
 
+# %% ../nbs/01_versioning.ipynb #cc8449fb
+def _bundle_meta(sm, method:str, notes:list, files:dict, adapter, examples:list, *, name, task, output, classes, metrics) -> dict:
+    "What bundle.json says: task, output, classes, how the model was exported, its input, fingerprints and file digests."
+    x0 = examples[0] if examples else None
+    ad = adapter
+    return {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "task": task, "output": output,
+            "classes": _jsonable_list(classes), "export": method, "export_notes": notes,
+            "input": {"kind": "tabular" if ad is not None else "tensor",
+                      "shape": [None, *list(x0.shape[1:])] if x0 is not None else None,
+                      "features": list(ad.feature_names_) if ad is not None else None},
+            "fingerprints": {"model": fingerprint_model(sm),
+                             "schema": fingerprint_schema(ad.schema) if ad is not None else None,
+                             "adapter": _sha(_canonical_json(ad.to_dict())) if ad is not None else None},
+            "files": {k: _sha(v) for k, v in files.items()},
+            "metrics": metrics, "code": code_version(), "created": _now_iso()}
+
+def _write_folder(path:Path, files:dict):
+    "Write `files` (name -> bytes) into a fresh temporary folder beside `path`, then swap it into place in one rename."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
+    try:
+        for fname, data in files.items():
+            with open(tmp / fname, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if path.exists(): os.rename(path, old)
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
+        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/01_versioning.ipynb #ea22fca0
 def save_bundle(path, # folder to write (created; an existing bundle there is replaced)
                 model, # nn.Module (scripted, or traced when scripting fails) or TorchScript module
                 adapter:TabularAdapter|None, # fitted adapter (schema inside); None for tensor models such as images
@@ -450,14 +530,17 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
                 overwrite:bool=True, # replace an existing bundle at `path`
                ) -> Path:
     "Write a model bundle folder (`model.pt`, `adapter.json`, `bundle.json`) atomically; return its path."
-    check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS)
+    check_choice("task", task, TASKS)
+    check_choice("output", output, OUTPUTS)
     if task == "regression": output = "auto"
     if adapter is not None and not isinstance(adapter, TabularAdapter):
         raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
     if adapter is not None: adapter._check_fitted()
     try: metrics = json.loads(json.dumps(metrics or {}, allow_nan=False, default=_jsonable_default))
-    except (TypeError, ValueError) as e: raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics, fix="pass a dict of plain numbers") from e
-    path = Path(path); _prepare_target(path, overwrite)
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics, fix="pass a dict of plain numbers") from e
+    path = Path(path)
+    _prepare_target(path, overwrite)
     examples = _examples(adapter, example)
     sm, method, notes = _export(model, examples)
     _check_outputs(sm, examples, task, classes)
@@ -465,32 +548,12 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
     with _jit_quiet(): torch.jit.save(sm, buf)
     files = {MODEL_FILE: buf.getvalue()}
     if adapter is not None: files[ADAPTER_FILE] = json.dumps(adapter.to_dict(), indent=1).encode("utf-8")
-    x0 = examples[0] if examples else None
-    meta = {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "task": task, "output": output, "classes": _jsonable_list(classes),
-            "export": method, "export_notes": notes,
-            "input": {"kind": "tabular" if adapter is not None else "tensor",
-                      "shape": [None, *list(x0.shape[1:])] if x0 is not None else None,
-                      "features": list(adapter.feature_names_) if adapter is not None else None},
-            "fingerprints": {"model": fingerprint_model(sm),
-                             "schema": fingerprint_schema(adapter.schema) if adapter is not None else None,
-                             "adapter": _sha(_canonical_json(adapter.to_dict())) if adapter is not None else None},
-            "files": {k: _sha(v) for k, v in files.items()},
-            "metrics": metrics, "code": code_version(), "created": _now_iso()}
+    meta = _bundle_meta(sm, method, notes, files, adapter, examples, name=name, task=task, output=output, classes=classes, metrics=metrics)
     files[BUNDLE_FILE] = json.dumps(meta, indent=1).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
-    try:
-        for fname, data in files.items():
-            with open(tmp / fname, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        if path.exists(): os.rename(path, old)
-        os.rename(tmp, path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
-        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
+    _write_folder(path, files)
     return path
 
+# %% ../nbs/01_versioning.ipynb #8abbef4a
 def _jsonable_default(v):
     if isinstance(v, (np.integer, np.floating, np.bool_)): return v.item()
     if isinstance(v, torch.Tensor) and v.numel() == 1: return v.item()
