@@ -567,6 +567,7 @@ _TRUST_FIX = ("export the model again with prodkit (save_bundle / export_torchsc
               "or, only if you wrote this artifact yourself or it comes from a source you trust, pass trust=True (--trust-model on the command line)")
 _MAX_JSON = 64 << 20     # bundle.json / adapter.json larger than this are refused, not read
 
+# %% ../nbs/01_versioning.ipynb #49eae2ba
 def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
     "Bytes of a regular file (no device, FIFO or socket), confined to `root` when given; read once, no symlink followed at the end."
     p = Path(p)
@@ -586,6 +587,7 @@ def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
             raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p), fix="pass the file prodkit wrote", path=str(p))
         return f.read()
 
+# %% ../nbs/01_versioning.ipynb #dc70518a
 def _norm_digest(d, *, name:str="expect_sha256") -> str:
     if isinstance(d, str):
         h = d.strip().lower(); h = h[7:] if h.startswith("sha256:") else h
@@ -600,6 +602,7 @@ def artifact_digest(path, # a model file (.pt, .pt2) or a bundle folder
     if p.is_dir(): return _sha(_read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON))
     return _sha(_read_regular(p, name="model artifact"))
 
+# %% ../nbs/01_versioning.ipynb #baef0d81
 def _check_digest(data:bytes, expect, p:Path, what:str):
     if expect is None: return
     want, got = _norm_digest(expect), _sha(data)
@@ -631,6 +634,7 @@ def _global_ok(mod:str, name:str, classes:set) -> bool:
         return classes is not None and mod in classes
     return name in _PICKLE_GLOBALS.get(mod, ()) or (mod == "torch" and _torch_global_ok(name))
 
+# %% ../nbs/01_versioning.ipynb #24bf25d2
 def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
     "Reasons to refuse a pickle, from its opcodes alone: globals outside a weights-only allow-list, INST/OBJ/EXT."
     out, last, memo = [], [], {}
@@ -652,6 +656,7 @@ def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
     except Exception as e: out.append(f"{entry}: not a readable pickle ({type(e).__name__}: {e})")
     return out[:5]
 
+# %% ../nbs/01_versioning.ipynb #df58d923
 def _scan_torch_save(data:bytes, entry:str) -> list:
     "Reasons to refuse bytes that torch.load would read: a torch.save zip (every .pkl inside) or a legacy pickle."
     if data[:4] == b"PK\x03\x04":                      # torch.load's own test for its zip format; anything else it unpickles
@@ -685,6 +690,7 @@ def _ts_name_problem(parts:list) -> str | None:
         return f"{'.'.join(parts)} (custom TorchScript class outside torch.classes.quantized)"
     return None
 
+# %% ../nbs/01_versioning.ipynb #3492d4fc
 def _ts_code_problems(src:str, entry:str, qual:str) -> list:
     "Reasons to refuse one TorchScript source file: file/network ops, custom op namespaces and classes, unknown builtins, __setstate__."
     try: tree = ast.parse(src)
@@ -703,6 +709,7 @@ def _ts_code_problems(src:str, entry:str, qual:str) -> list:
                     out.append(f"{entry}: {node.name}.__setstate__ (code that runs while the model is loaded)")
     return list(dict.fromkeys(out))
 
+# %% ../nbs/01_versioning.ipynb #93d98d34
 def _ts_modules(names:list) -> set:
     "Qualified names of the modules an archive's code defines (`__torch__.a.b` from `code/__torch__/a/b.py`), for the pickle scan."
     out = set()
@@ -734,6 +741,7 @@ def _sym_expr_problem(s:str) -> str | None:
            or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*", w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
     return f"shape expression {s[:80]!r} (torch evaluates it as Python)" if bad else None
 
+# %% ../nbs/01_versioning.ipynb #b7193d11
 def _ep_json_problems(data:bytes, entry:str) -> list:
     try: obj = json.loads(data)
     except (UnicodeDecodeError, ValueError) as e: return [f"{entry}: not valid JSON ({e})"]
@@ -750,6 +758,7 @@ def _ep_json_problems(data:bytes, entry:str) -> list:
         elif isinstance(o, list): stack.extend(o)
     return list(dict.fromkeys(out))[:5]
 
+# %% ../nbs/01_versioning.ipynb #01bc1adb
 def _pt2_payloads(z, entries:dict) -> tuple:
     "Entries the weights/constants configs mark as pickled, and reasons to refuse the configs themselves."
     pickled, out = set(), []
@@ -777,6 +786,7 @@ def _pt2_problems(z, entries:dict) -> list:
         else: out.append(f"{rel}: an entry prodkit does not know torch.export reads safely")
     return out
 
+# %% ../nbs/01_versioning.ipynb #7db72502
 def _ts_problems(z, entries:dict) -> list:
     mods, out = _ts_modules(list(entries)), []
     for rel, info in entries.items():
@@ -789,11 +799,13 @@ def _ts_problems(z, entries:dict) -> list:
         else: out.append(f"{rel}: an entry prodkit does not know torch.jit.load reads safely")
     return out
 
+# %% ../nbs/01_versioning.ipynb #e615ef7b
 def _archive_kind(rels) -> str:
     if "constants.pkl" in rels or any(r.startswith("code/") for r in rels): return "torchscript"
     if "archive_format" in rels or any(r.startswith("models/") for r in rels): return "pt2"
     return "pickle" if any(r.endswith("data.pkl") for r in rels) else "zip"
 
+# %% ../nbs/01_versioning.ipynb #64aa6e09
 def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.export (.pt2) archive
                    *, name:str="model artifact", # what to call it in messages (e.g. its path)
                    trust:bool=False, # skip the inspection (only for artifacts from a trusted source)
@@ -845,6 +857,7 @@ def _ts_from_bytes(data:bytes, p, *, trust:bool) -> torch.jit.ScriptModule:
                               value=str(p), fix="save the model again", path=str(p)) from e
     return m.eval()
 
+# %% ../nbs/01_versioning.ipynb #77c0a56c
 def load_model_file(path, # a TorchScript file written by torch.jit.save or save_bundle
                     *, trust:bool=False, # load even what the inspection refuses (only for files from a trusted source)
                     expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
@@ -861,7 +874,7 @@ def load_model_file(path, # a TorchScript file written by torch.jit.save or save
 
 # %% ../nbs/01_versioning.ipynb #0a5738a6
 @dataclass
-class ModelBundle:
+class ModelBundle(Renderable):
     "A loaded bundle: TorchScript `model`, `adapter` and `schema` (None for tensor models), a ready `predictor`, `meta` and `path`."
     model: Any
     adapter: TabularAdapter | None
@@ -874,15 +887,20 @@ class ModelBundle:
     def fingerprint(self) -> str:
         "The model's parameter fingerprint."
         return fingerprint_model(self.model)
-    def _repr_html_(self) -> str:
-        try:
-            m = self.meta; feats = len(self.schema.features) if self.schema is not None else "-"
-            return (f"<div><b>ModelBundle {html.escape(str(m.get('name') or ''))}</b> at <code>{html.escape(str(self.path))}</code>: "
-                    f"output {html.escape(str(m.get('output')))}, classes {html.escape(str(m.get('classes')))}, {feats} features, "
-                    f"exported by {html.escape(str(m.get('export')))}, model <code>{html.escape(str(m.get('fingerprints', {}).get('model', ''))[:23])}</code></div>")
-        except Exception as e:
-            return f"<div><b>ModelBundle</b> (display failed: {html.escape(type(e).__name__)})</div>"
+    def headline(self) -> str:
+        m = self.meta
+        return f"ModelBundle {m.get('name') or ''}: a {m.get('task')} model exported by {m.get('export')}, at {self.path}"
+    def _summary(self) -> dict:
+        m = self.meta
+        return {"bundle.task": m.get("task"), "bundle.output": m.get("output"),
+                "bundle.classes": ",".join(map(str, m.get("classes") or [])),
+                "bundle.features": len(self.schema.features) if self.schema is not None else None,
+                "bundle.model": str((m.get("fingerprints") or {}).get("model", ""))[:23]}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per feature of the schema (empty for a tensor model)."
+        return self.schema.to_frame() if self.schema is not None else pd.DataFrame(columns=["name", "kind"])
 
+# %% ../nbs/01_versioning.ipynb #c79b35e3
 def _bad_meta(p:Path, key:str, want:str, got):
     return FileFormatError(f"bundle.json key {key!r} must be {want}, not {type(got).__name__}", value=got,
                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key=key)
@@ -914,6 +932,7 @@ def _check_meta_types(meta:dict, p:Path):
     if feats is not None and not (isinstance(feats, list) and all(isinstance(f, str) for f in feats)):
         raise _bad_meta(p, "input.features", "a list of feature names", feats)
 
+# %% ../nbs/01_versioning.ipynb #59adafe9
 def _bundle_path(p:Path, fname:str) -> Path:
     "The path of a file bundle.json lists: relative, inside the folder, never through `..`."
     pp = Path(fname)
@@ -922,6 +941,7 @@ def _bundle_path(p:Path, fname:str) -> Path:
                               fix="list only file names inside the bundle folder (save the bundle again)", path=str(p / BUNDLE_FILE))
     return p / pp
 
+# %% ../nbs/01_versioning.ipynb #f805923a
 def _read_bundle(p:Path, expect_sha256=None) -> tuple:
     "bundle.json (checked) and the bytes of every file it lists, each digest-checked; files are read once and confined to the folder."
     if not (p / BUNDLE_FILE).exists() and not (p / BUNDLE_FILE).is_symlink():
@@ -956,6 +976,7 @@ def _read_bundle(p:Path, expect_sha256=None) -> tuple:
 
 def _read_bundle_meta(p:Path) -> dict: return _read_bundle(p)[0]
 
+# %% ../nbs/01_versioning.ipynb #edb4c689
 def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
     try: return TabularAdapter.from_dict(json.loads(data.decode("utf-8")))
     except ProdkitError as e:
@@ -964,6 +985,7 @@ def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
         raise FileFormatError(f"{ADAPTER_FILE} is malformed: {type(e).__name__}: {e}", value=str(p / ADAPTER_FILE),
                               fix="save the bundle again with save_bundle", path=str(p)) from e
 
+# %% ../nbs/01_versioning.ipynb #f30a10e3
 def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                 *, adapter=None, # a TabularAdapter (or its JSON path) for a bare TorchScript file
                 task:str="classification", # what a bare TorchScript file's model does: 'classification' or 'regression'
