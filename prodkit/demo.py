@@ -299,7 +299,8 @@ def write_demo(out_dir, # folder to write into (created)
               ) -> dict:
     "Write the demo bundle, data and digits to `out_dir`; return a dict of their paths (as strings)."
     d = load_demo(seed, **kwargs)
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet", "current": out / "current.parquet",
              "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json", "manifest": out / "manifest.json"}
     metrics = {"auc": d.info["quality"]["reference_holdout_auc"],   # 'auc' at training: on the held-out reference rows

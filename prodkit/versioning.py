@@ -130,7 +130,8 @@ def _file_fingerprint(p:Path) -> str:
         with zipfile.ZipFile(p) as z:
             for n in sorted(z.namelist(), key=_member_name):   # torch names the archive's root folder after the file
                 if n.endswith(".data/serialization_id"): continue
-                h.update(_canonical_json(_member_name(n))); h.update(hashlib.sha256(z.read(n)).digest())
+                h.update(_canonical_json(_member_name(n)))
+                h.update(hashlib.sha256(z.read(n)).digest())
         return "sha256:" + h.hexdigest()
     h = hashlib.sha256()
     with open(p, "rb") as f:
@@ -590,7 +591,8 @@ def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
 # %% ../nbs/01_versioning.ipynb #dc70518a
 def _norm_digest(d, *, name:str="expect_sha256") -> str:
     if isinstance(d, str):
-        h = d.strip().lower(); h = h[7:] if h.startswith("sha256:") else h
+        h = d.strip().lower()
+        h = h[7:] if h.startswith("sha256:") else h
         if len(h) == 64 and all(c in "0123456789abcdef" for c in h): return "sha256:" + h
     raise ParameterError(f"{name} must be a SHA-256 digest ('sha256:<64 hex digits>' or the 64 hex digits)", value=d,
                          fix="pass the digest recorded in results.json (artifact_sha256), or from artifact_digest(path)")
@@ -641,16 +643,22 @@ def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
     try:
         for op, arg, _ in pickletools.genops(data):
             n = op.name
-            if n in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"): out.append(f"{entry}: pickle opcode {n} (builds arbitrary objects)"); continue
+            if n in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"):
+                out.append(f"{entry}: pickle opcode {n} (builds arbitrary objects)")
+                continue
             if n in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
-                memo[len(memo) if n == "MEMOIZE" else arg] = last[-1] if last else None; continue
+                memo[len(memo) if n == "MEMOIZE" else arg] = last[-1] if last else None
+                continue
             if n in ("GLOBAL", "STACK_GLOBAL"):
                 if n == "GLOBAL": mod, _, name = arg.partition(" ")
                 else: mod, name = (last[-2], last[-1]) if len(last) >= 2 else (None, None)
                 if not (isinstance(mod, str) and isinstance(name, str)): out.append(f"{entry}: pickle global with a computed name")
                 elif not _global_ok(mod, name, classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
-                last.append(None); continue
-            if n in ("GET", "BINGET", "LONG_BINGET"): last.append(memo.get(arg)); continue
+                last.append(None)
+                continue
+            if n in ("GET", "BINGET", "LONG_BINGET"):
+                last.append(memo.get(arg))
+                continue
             last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING", "SHORT_BINSTRING") else None)
             del last[:-4]
     except Exception as e: out.append(f"{entry}: not a readable pickle ({type(e).__name__}: {e})")
@@ -675,7 +683,9 @@ _TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.", "__torch__.torch.nn
 
 def _dotted(node) -> list:
     parts = []
-    while isinstance(node, ast.Attribute): parts.append(node.attr); node = node.value
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
     return [node.id, *parts[::-1]] if isinstance(node, ast.Name) else parts[::-1]
 
 def _ts_name_problem(parts:list) -> str | None:
@@ -753,7 +763,9 @@ def _ep_json_problems(data:bytes, entry:str) -> list:
                 if k == "target" and isinstance(v, str): why = _ep_target_problem(v)
                 elif k == "expr_str" and isinstance(v, str): why = _sym_expr_problem(v)
                 elif k in ("as_custom_obj", "custom_obj", "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
-                else: why = None; stack.append(v)
+                else:
+                    why = None
+                    stack.append(v)
                 if why: out.append(f"{entry}: {why}")
         elif isinstance(o, list): stack.extend(o)
     return list(dict.fromkeys(out))[:5]
@@ -765,11 +777,15 @@ def _pt2_payloads(z, entries:dict) -> tuple:
     for rel, info in entries.items():
         if not (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")): continue
         folder = rel.rsplit("/", 1)[0] + "/"
-        try: cfg = json.loads(z.read(info))["config"]; items = list(cfg.values())
-        except Exception as e: out.append(f"{rel}: unreadable payload config ({type(e).__name__})"); continue
+        try: items = list(json.loads(z.read(info))["config"].values())
+        except Exception as e:
+            out.append(f"{rel}: unreadable payload config ({type(e).__name__})")
+            continue
         for m in items:
             name = m.get("path_name") if isinstance(m, dict) else None
-            if not isinstance(name, str) or "/" in name or name.startswith("."): out.append(f"{rel}: payload path {name!r}"); continue
+            if not isinstance(name, str) or "/" in name or name.startswith("."):
+                out.append(f"{rel}: payload path {name!r}")
+                continue
             if name.startswith(("custom_obj_", "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
             elif m.get("use_pickle"): pickled.add(folder + name)
     return pickled, out
@@ -793,7 +809,9 @@ def _ts_problems(z, entries:dict) -> list:
         if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+", rel): continue
         if rel.startswith("code/") and rel.endswith(".py"):
             try: src = z.read(info).decode("utf-8")
-            except UnicodeDecodeError: out.append(f"{rel}: TorchScript source that is not UTF-8"); continue
+            except UnicodeDecodeError:
+                out.append(f"{rel}: TorchScript source that is not UTF-8")
+                continue
             out += _ts_code_problems(src, rel, rel[5:-3].replace("/", "."))
         elif rel.endswith((".pkl", ".debug_pkl")): out += _scan_pickle(z.read(info), rel, classes=mods)
         else: out.append(f"{rel}: an entry prodkit does not know torch.jit.load reads safely")
@@ -817,7 +835,8 @@ def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.expor
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name, fix="export the model again") from e
     with z:
-        infos = z.infolist(); names = [i.filename for i in infos]
+        infos = z.infolist()
+        names = [i.filename for i in infos]
         if len(set(names)) != len(names) or len({n.split("/", 1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
             raise UnsafeArtifactError(f"{name} has duplicated or misplaced entry names, so what torch reads may not be what was inspected",
                                       value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5], fix=_TRUST_FIX)
