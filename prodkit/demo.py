@@ -120,6 +120,7 @@ def _init_(model:nn.Module, g:torch.Generator) -> nn.Module:
                 if m.bias is not None: m.bias.uniform_(-b, b, generator=g)
     return model
 
+# %% ../nbs/02_demo.ipynb #973fd50b
 def make_mlp(n_in:int, hidden:tuple=(32, 16), *, seed:int=0) -> nn.Module:
     "An MLP with ReLU hidden layers and one output logit, initialised from `seed`."
     layers, k = [], n_in
@@ -191,6 +192,7 @@ def _train_cnn(model:nn.Module, X:torch.Tensor, y:torch.Tensor, g:torch.Generato
                 opt.step()
     return model.eval()
 
+# %% ../nbs/02_demo.ipynb #15559eb4
 def load_digits_demo(seed:int=0, *, epochs:int=10, batch_size:int=128, lr:float=0.02) -> DigitsDemo:
     "scikit-learn's digits split by `seed`, and a tiny CNN trained on them."
     from sklearn.datasets import load_digits
@@ -252,6 +254,7 @@ def _quality(predictor, reference:pd.DataFrame, current:pd.DataFrame, ho:np.ndar
             "current_auc_before_concept_drift": _auc(current.label[~after], p_cur[~after]),
             "current_auc_after_concept_drift": _auc(current.label[after], p_cur[after])}
 
+# %% ../nbs/02_demo.ipynb #da0456b2
 def _build_demo(seed, n_reference, n_current, digits) -> DemoBundle:
     reference, current, info = make_churn(seed, n_reference=n_reference, n_current=n_current)
     schema = Schema.infer(reference, target="label", time="timestamp")
@@ -293,6 +296,7 @@ def _parquet_bytes(df:pd.DataFrame) -> bytes:
     df.to_parquet(buf, index=False)
     return buf.getvalue()
 
+# %% ../nbs/02_demo.ipynb #cffa95fa
 def write_demo(out_dir, # folder to write into (created)
                seed:int=0, # demo seed
                **kwargs, # passed to load_demo (n_reference, n_current)
