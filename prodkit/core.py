@@ -58,11 +58,13 @@ class NotFittedError(ProdkitError, RuntimeError):
 # %% ../nbs/00_core.ipynb #37696ca3
 def check_positive(name:str, value, *, allow_zero:bool=False, integer:bool=False):
     "Raise `ParameterError` unless `value` is a finite positive number (an integer when `integer`)."
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer,
+                                                                                      np.floating))
     if isinstance(value, bool) or not ok_type or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         kind = "an integer" if integer else "a number"
         bound = ">= 0" if allow_zero else "> 0"
-        raise ParameterError(f"`{name}` must be {kind} {bound}", value=value, fix=f"pass {kind} {bound} for `{name}`", name=name)
+        raise ParameterError(f"`{name}` must be {kind} {bound}", value=value, fix=f"pass {kind} {bound} for `{name}`",
+                             name=name)
     return value
 
 # %% ../nbs/00_core.ipynb #c443f504
@@ -88,7 +90,8 @@ def _global_states():
     return random.getstate(), np.random.get_state(), torch.get_rng_state()
 
 def _same_states(a, b):
-    return (a[0] == b[0] and all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1], b[1]))
+    return (a[0] == b[0] and all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1],
+                                                                                                               b[1]))
             and torch.equal(a[2], b[2]))
 
 # %% ../nbs/00_core.ipynb #3aaf67c6
@@ -136,7 +139,8 @@ def atomic_write_bytes(path, data:bytes) -> Path:
     "Write `data` to `path` via a fresh, unpredictably named temporary file in the same folder and an atomic rename."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -157,10 +161,12 @@ def atomic_write_text(path, text:str) -> Path:
 def read_json(path, *, name:str="file") -> Any:
     "Read JSON from `path` with clear errors for missing or corrupt files."
     p = Path(path)
-    if not p.exists(): raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     try: return json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file", path=str(p)) from e
+        raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file",
+                              path=str(p)) from e
 
 # %% ../nbs/00_core.ipynb #8372e4f1
 def _read_file(p:Path, name:str) -> pd.DataFrame:
@@ -271,7 +277,8 @@ class Schema:
     def __len__(self): return len(self.features)
 
     def to_dict(self) -> dict:
-        return {"version": 1, "target": self.target, "time": self.time, "features": [f.to_dict() for f in self.features]}
+        return {"version": 1, "target": self.target, "time": self.time,
+                "features": [f.to_dict() for f in self.features]}
     @classmethod
     def from_dict(cls, d:dict) -> "Schema":
         try: return cls([Feature(**f) for f in d["features"]], target=d.get("target"), time=d.get("time"))
@@ -298,7 +305,8 @@ def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
         fix = (f"correct those values, or turn them into missing values with "
                f"df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
                f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
-        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
+        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type",
+                                                                                                     msg, fix)])
 
 # %% ../nbs/00_core.ipynb #452be38b
 def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
@@ -327,9 +335,11 @@ def infer(cls:Schema, df:pd.DataFrame, # training data
         if col is not None and col not in df.columns:
             raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
                               fix=f"pass one of the data's columns as `{role}`", problems=[])
-    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target, time) and c not in exclude]
+    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target,
+                                                                                         time) and c not in exclude]
     if not feats:
-        raise SchemaError("no feature columns left after removing target/time/exclude", fix="pass data with feature columns", problems=[])
+        raise SchemaError("no feature columns left after removing target/time/exclude",
+                          fix="pass data with feature columns", problems=[])
     empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
     if empty:
         warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
@@ -407,7 +417,8 @@ def _schema_plan(schema) -> _Plan:
     plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
                  [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
                  np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
-                 [(f.name, f.nullable, None if f.categories is None else set(f.categories)) for f in feats if f.kind == "categorical"],
+                 [(f.name, f.nullable,
+                   None if f.categories is None else set(f.categories)) for f in feats if f.kind == "categorical"],
                  [(f.name, f.nullable, "," in str(f.dtype)) for f in feats if f.kind == "datetime"],
                  any(f.kind not in KINDS for f in feats))
     schema.__dict__["_plan"] = plan
@@ -424,7 +435,8 @@ def _plain_number(a, kinds:str) -> np.ndarray | float | None:
 def _plain_text(a, nullable:bool, allowed:set | None) -> list | None:
     "The values of a text column, missing ones as None; None when a value is not text, is missing where none may be, or is not `allowed`."
     if not (a.dtype == object or isinstance(a.dtype, pd.StringDtype)): return None
-    pa_ = getattr(a, "_pa_array", None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
+    pa_ = getattr(a, "_pa_array",
+                  None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
     out = []
     for x in (pa_.to_pylist() if hasattr(pa_, "to_pylist") else a):
         if isinstance(x, str):
@@ -487,7 +499,8 @@ def _wrong_type(f:Feature, s:pd.Series, kind:str) -> SchemaProblem:
         nn_ = s.dropna()
         bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
         ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
-        return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}", fix)
+        return SchemaProblem(f.name, "wrong_type",
+                             f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}", fix)
     msg = f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {s.dropna().head(3).tolist()}"
     return SchemaProblem(f.name, "wrong_type", msg, fix)
 
@@ -496,9 +509,11 @@ def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
     "A datetime column whose time zone awareness differs from the schema's: comparing them would shift every time."
     if "," in f.dtype:
         tz = f.dtype.split(",", 1)[1].strip(" ]")
-        return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
+        return SchemaProblem(f.name, "wrong_type",
+                             f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
                              f"say which zone its times are in, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_localize({tz!r})")
-    return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
+    return SchemaProblem(f.name, "wrong_type",
+                         f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
                          f"convert it to the naive times training used, "
                          f"e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
 
@@ -507,19 +522,22 @@ def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> 
     "Problems of the values of a column whose kind fits feature `f`."
     out, isna = [], s.isna()
     if isna.any() and not f.nullable:
-        out.append(SchemaProblem(f.name, "unexpected_null", f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
+        out.append(SchemaProblem(f.name, "unexpected_null",
+                                 f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
                                  f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
     if f.kind == "numeric" and _kind_of(s) == "numeric":
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         bad = np.isinf(v)
         if bad.any():
             out.append(SchemaProblem(f.name, "non_finite", f"column {f.name!r} has {int(bad.sum())} infinite values",
-                                     f"replace inf in {f.name!r} with a finite value or NaN", _first_rows(pd.Series(bad, index=s.index))))
+                                     f"replace inf in {f.name!r} with a finite value or NaN",
+                                     _first_rows(pd.Series(bad, index=s.index))))
         oor = (v < f.min) | (v > f.max) if check_range and f.min is not None else np.zeros(0, bool)
         if oor.any():
             out.append(SchemaProblem(f.name, "out_of_range",
                                      f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
-                                     f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor, index=s.index))))
+                                     f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor,
+                                                                                                      index=s.index))))
     if f.kind == "categorical" and unseen == "error" and f.categories is not None:
         vals = s.dropna().astype(str)
         new = ~vals.isin(f.categories)
@@ -527,7 +545,8 @@ def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> 
             seen_new = sorted(vals[new].unique())[:5]
             out.append(SchemaProblem(f.name, "unseen_category",
                                      f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
-                                     f"map them to a known category of {f.categories[:5]}, or retrain with them", _first_rows(new)))
+                                     f"map them to a known category of {f.categories[:5]}, or retrain with them",
+                                     _first_rows(new)))
     return out
 
 # %% ../nbs/00_core.ipynb #a595e56c
@@ -536,7 +555,8 @@ def _column_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) ->
     kind = _kind_of(s)
     nested = _nested_type(s) if kind == "categorical" else None
     if nested: return _nested_error("data", f.name, nested).problems
-    if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype, pd.DatetimeTZDtype): return [_tz_problem(f, s)]
+    if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype,
+                                                                       pd.DatetimeTZDtype): return [_tz_problem(f, s)]
     if not (_kind_ok(f, s, kind) or (len(s) and s.isna().all())): return [_wrong_type(f, s, kind)]
     return _value_problems(f, s, unseen=unseen, check_range=check_range)
 
@@ -544,7 +564,8 @@ def _column_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) ->
 @patch
 def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
     "Every `SchemaProblem` of `df` against this schema."
-    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra, check_range=check_range) is not None:
+    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra,
+                                                     check_range=check_range) is not None:
         return []
     out = []
     for f in self.features:
@@ -591,7 +612,8 @@ class TabularAdapter:
 
     def _check_fitted(self):
         if not hasattr(self, "stats_"):
-            raise NotFittedError("this TabularAdapter is not fitted", fix="call .fit(training_frame) first, or TabularAdapter.load(path)")
+            raise NotFittedError("this TabularAdapter is not fitted",
+                                 fix="call .fit(training_frame) first, or TabularAdapter.load(path)")
 
     @property
     def n_features_(self) -> int:
@@ -634,9 +656,11 @@ def _encode_plan(self) -> tuple:
     num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]
     boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
     stat = lambda k: np.array([self.stats_[sp.num[i][0]][k] for i in num], float)
-    enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"), stat("std"),
+    enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"),
+           stat("std"),
            np.array(boo, int), np.array([at[sp.num[i][0]] for i in boo], int),
-           [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text], j)
+           [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text],
+           j)
     self.__dict__["_plan"] = (sp, self.stats_, enc)
     return enc
 
@@ -662,7 +686,8 @@ def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
     if f.kind == "boolean": return s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None]
     cats = stats["categories"]
     v = s.astype("string").astype(object).where(s.notna(), None)
-    v = v.where(v.isin(cats), None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
+    v = v.where(v.isin(cats),
+                None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
     codes = pd.Categorical(v, categories=cats).codes
     oh = np.zeros((len(s), len(cats)))
     rows = np.flatnonzero(codes >= 0)
@@ -735,13 +760,15 @@ class Scorer:
 def _check_predictor_args(model, task:str, output:str, classes, batch_size:int):
     "Refuse a model that cannot be called and arguments that contradict the task."
     if not (isinstance(model, nn.Module) or callable(model)):
-        raise ParameterError("model must be an nn.Module, a TorchScript module or a callable", value=type(model).__name__,
+        raise ParameterError("model must be an nn.Module, a TorchScript module or a callable",
+                             value=type(model).__name__,
                              fix="pass the model object itself, or Predictor.load for a saved artifact")
     check_choice("task", task, TASKS)
     check_choice("output", output, OUTPUTS)
     check_positive("batch_size", batch_size, integer=True)
     if task == "regression" and output != "auto":
-        raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values", value=output,
+        raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values",
+                             value=output,
                              fix="drop output= for task='regression'")
     if task == "regression" and classes is not None:
         raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5],
@@ -767,7 +794,8 @@ def _frame_array(self, X:pd.DataFrame):
     if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
     if self.adapter is not None: return self.adapter.transform(X)
     bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-    if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
+    if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them",
+                            fix="pass adapter=TabularAdapter(...).fit(train)")
     return X.to_numpy(dtype="float32", na_value=np.nan)
 
 # %% ../nbs/00_core.ipynb #a38b1b98
@@ -827,7 +855,8 @@ def raw(self:Predictor, X) -> np.ndarray:
         out = np.concatenate([_call_batch(self.model, t[i:i + self.batch_size].to(self.device))
                               for i in range(0, t.shape[0], self.batch_size)])
     if not np.isfinite(out).all():
-        raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs", fix="check the model weights and inputs")
+        raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs",
+                         fix="check the model weights and inputs")
     return out
 
 # %% ../nbs/00_core.ipynb #596316df
@@ -879,7 +908,8 @@ def _output_kind(self:Predictor, raw:np.ndarray) -> str:
 @patch
 def predict_proba(self:Predictor, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
-    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task, fix="use .predict for regression")
+    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task,
+                                                       fix="use .predict for regression")
     raw = self.raw(X)
     p = _probs(raw, self._output_kind(raw))
     self.__dict__.setdefault("n_classes_", p.shape[1])
@@ -919,9 +949,11 @@ def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded 
         return model
     inner = getattr(model, "predictor", None)
     if isinstance(inner, Scorer): return as_predictor(inner, task=task, what=what)
-    if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter, task=task or "classification")
+    if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter,
+                                                                         task=task or "classification")
     raise ParameterError(f"the {what} must be a Predictor, a loaded bundle, an nn.Module, a TorchScript module or a callable",
-                         value=type(model).__name__, fix="pass the model object, or Predictor(model, adapter=..., task=...)")
+                         value=type(model).__name__,
+                         fix="pass the model object, or Predictor(model, adapter=..., task=...)")
 
 # %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
@@ -1024,7 +1056,8 @@ def plot(self:Report, ax=None, # the Axes to draw on (an array of Axes for a pic
     if self._plot_kinds:
         kind = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
         kwargs["kind"] = kind
-    elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind, fix="leave kind unset")
+    elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind,
+                                                fix="leave kind unset")
     axes = get_ax(ax, panels=self._panels(kind))
     drawn = self._plot(axes, **kwargs)
     drawn = axes if drawn is None else drawn

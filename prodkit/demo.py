@@ -16,7 +16,8 @@ from torch import nn
 
 from fastcore.basics import patch
 
-from .core import (ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive, atomic_write_bytes,
+from .core import (ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive,
+                          atomic_write_bytes,
                           atomic_write_text)
 from .versioning import save_bundle, Manifest
 
@@ -29,7 +30,9 @@ __all__ = ['REFERENCE_PERIOD', 'CURRENT_PERIOD', 'CONCEPT_DRIFT_DATE', 'CONTRACT
 REFERENCE_PERIOD = ("2024-01-01", "2024-07-01")   # [start, end)
 CURRENT_PERIOD = ("2024-07-01", "2025-01-01")
 CONCEPT_DRIFT_DATE = "2024-10-01"
-CONTRACTS, PAYMENTS, REGIONS = ["month-to-month", "one-year", "two-year"], ["card", "bank", "check", "wallet"], ["north", "south", "east", "west"]
+CONTRACTS, PAYMENTS, REGIONS = ["month-to-month", "one-year", "two-year"], ["card", "bank", "check",
+                                                                            "wallet"], ["north", "south", "east",
+                                                                                        "west"]
 _CALLS_RATE = 1.2                                   # mean support calls per customer
 _CALLS_BEFORE, _CALLS_AFTER = 0.55, -0.35           # support_calls coefficient before/after the concept-drift date
 
@@ -75,7 +78,8 @@ def _churn_info(seed:int, reference:pd.DataFrame, current:pd.DataFrame) -> dict:
         "reference_period": list(REFERENCE_PERIOD), "current_period": list(CURRENT_PERIOD),
         "n_reference": n_reference, "n_current": n_current,
         "drifting_features": ["monthly_charges", "data_usage_gb", "contract"],
-        "stable_features": ["tenure_months", "support_calls", "age", "days_since_login", "payment_method", "region", "autopay"],
+        "stable_features": ["tenure_months", "support_calls", "age", "days_since_login", "payment_method", "region",
+                            "autopay"],
         "drift": {"monthly_charges": "mean +15 by the end of the period (linear in time; reference mean 65, sd 18)",
                   "data_usage_gb": "scale x1.6 by the end of the period (linear in time; lognormal)",
                   "contract": "share of 'month-to-month' from 0.50 to 0.70 (linear in time)"},
@@ -169,7 +173,8 @@ class DigitsDemo(Renderable):
     def headline(self) -> str:
         return f"digits: {len(self.X_train)} training and {len(self.X_test)} test images, a CNN with test accuracy {self.accuracy:.3f}"
     def _summary(self) -> dict:
-        return {"digits.task": self.predictor.task, "digits.n_train": len(self.X_train), "digits.n_test": len(self.X_test),
+        return {"digits.task": self.predictor.task, "digits.n_train": len(self.X_train),
+                "digits.n_test": len(self.X_test),
                 "digits.accuracy": self.accuracy}
 
 # %% ../nbs/02_demo.ipynb #3bef4724
@@ -181,7 +186,8 @@ def make_cnn(*, seed:int=0) -> nn.Module:
     return _init_(net, torch.Generator().manual_seed(seed))
 
 # %% ../nbs/02_demo.ipynb #d6bf9de7
-def _train_cnn(model:nn.Module, X:torch.Tensor, y:torch.Tensor, g:torch.Generator, *, epochs:int, batch_size:int, lr:float):
+def _train_cnn(model:nn.Module, X:torch.Tensor, y:torch.Tensor, g:torch.Generator, *, epochs:int, batch_size:int,
+               lr:float):
     "Train `model` with Adam on cross-entropy over shuffled mini-batches (order drawn from `g`), on one thread."
     opt, loss_fn = torch.optim.Adam(model.parameters(), lr=lr), nn.CrossEntropyLoss()
     with one_thread():
@@ -205,7 +211,8 @@ def load_digits_demo(seed:int=0, *, epochs:int=10, batch_size:int=128, lr:float=
     te, tr = perm[:len(y) // 4], perm[len(y) // 4:]
     g = torch.Generator().manual_seed(int(s_shuffle.generate_state(1)[0]))
     Xtr, ytr = X[tr], y[tr]
-    model = _train_cnn(make_cnn(seed=int(s_init.generate_state(1)[0])).train(), Xtr, ytr, g, epochs=epochs, batch_size=batch_size, lr=lr)
+    model = _train_cnn(make_cnn(seed=int(s_init.generate_state(1)[0])).train(), Xtr, ytr, g, epochs=epochs,
+                       batch_size=batch_size, lr=lr)
     pred = Predictor(model, output="logits", classes=list(range(10)))
     acc = float((pred.predict(X[te]) == y[te].numpy()).mean())
     return DigitsDemo(X_train=Xtr, X_test=X[te], y_train=ytr, y_test=y[te], model=model, predictor=pred, accuracy=acc)
@@ -249,7 +256,8 @@ def _quality(predictor, reference:pd.DataFrame, current:pd.DataFrame, ho:np.ndar
     "ROC AUC on the held-out reference rows, on the current period, and before and after the concept drift."
     p_cur = predictor.predict_proba(current)[:, 1]
     after = (current.timestamp >= pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
-    return {"reference_holdout_auc": _auc(reference.label.to_numpy()[ho], predictor.predict_proba(reference.iloc[ho])[:, 1]),
+    return {"reference_holdout_auc": _auc(reference.label.to_numpy()[ho],
+                                          predictor.predict_proba(reference.iloc[ho])[:, 1]),
             "current_auc": _auc(current.label, p_cur),
             "current_auc_before_concept_drift": _auc(current.label[~after], p_cur[~after]),
             "current_auc_after_concept_drift": _auc(current.label[after], p_cur[after])}
@@ -264,9 +272,11 @@ def _build_demo(seed, n_reference, n_current, digits) -> DemoBundle:
     n_tr = int(0.8 * len(reference))
     tr, ho = np.sort(perm[:n_tr]), np.sort(perm[n_tr:])
     X = adapter.transform(reference)
-    model = train_churn_model(X[tr], torch.from_numpy(reference.label.to_numpy()[tr]), seed=int(s_model.generate_state(1)[0]))
+    model = train_churn_model(X[tr], torch.from_numpy(reference.label.to_numpy()[tr]),
+                              seed=int(s_model.generate_state(1)[0]))
     predictor = Predictor(model, adapter=adapter, output="logits", classes=[0, 1])
-    info["holdout_rows"] = [int(i) for i in ho] if len(ho) <= 50 else {"n": int(len(ho)), "first": [int(i) for i in ho[:5]]}
+    info["holdout_rows"] = [int(i) for i in ho] if len(ho) <= 50 else {"n": int(len(ho)),
+                                                                       "first": [int(i) for i in ho[:5]]}
     info["quality"] = _quality(predictor, reference, current, ho)
     dg = load_digits_demo(int(s_digits.generate_state(1)[0])) if digits else None
     if dg is not None: info["quality"]["digits_test_accuracy"] = dg.accuracy
@@ -287,8 +297,10 @@ def load_demo(seed:int=0, # one seed for the data, the split and both models
     if key not in _CACHE: _CACHE[key] = _build_demo(int(seed), int(n_reference), int(n_current), bool(digits))
     d = _CACHE[key]
     tensors = ("X_train", "X_test", "y_train", "y_test")
-    g = d.digits if d.digits is None else dataclasses.replace(d.digits, **{k: getattr(d.digits, k).clone() for k in tensors})
-    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info), digits=g)
+    g = d.digits if d.digits is None else dataclasses.replace(d.digits, **{k: getattr(d.digits,
+                                                                                      k).clone() for k in tensors})
+    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info),
+                               digits=g)
 
 # %% ../nbs/02_demo.ipynb #d3f6cfcb
 def _parquet_bytes(df:pd.DataFrame) -> bytes:
@@ -305,11 +317,14 @@ def write_demo(out_dir, # folder to write into (created)
     d = load_demo(seed, **kwargs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet", "current": out / "current.parquet",
-             "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json", "manifest": out / "manifest.json"}
+    paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet",
+             "current": out / "current.parquet",
+             "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json",
+             "manifest": out / "manifest.json"}
     metrics = {"auc": d.info["quality"]["reference_holdout_auc"],   # 'auc' at training: on the held-out reference rows
                **{k: v for k, v in d.info["quality"].items() if not k.startswith("digits")}}
-    save_bundle(paths["bundle"], d.model, d.adapter, task=d.predictor.task, output="logits", classes=[0, 1], name="demo-churn-mlp",
+    save_bundle(paths["bundle"], d.model, d.adapter, task=d.predictor.task, output="logits", classes=[0, 1],
+                name="demo-churn-mlp",
                 metrics=metrics)
     atomic_write_bytes(paths["reference"], _parquet_bytes(d.reference))
     atomic_write_bytes(paths["current"], _parquet_bytes(d.current))
@@ -317,10 +332,12 @@ def write_demo(out_dir, # folder to write into (created)
     man.add_model("churn", d.model).add_schema(d.schema).add_seed("demo", seed)
     if d.digits is not None:
         g = d.digits
-        save_bundle(paths["digits_bundle"], g.model, None, task=g.predictor.task, output="logits", classes=g.classes, name="demo-digits-cnn",
+        save_bundle(paths["digits_bundle"], g.model, None, task=g.predictor.task, output="logits", classes=g.classes,
+                    name="demo-digits-cnn",
                     metrics={"test_accuracy": g.accuracy}, example=g.X_test[:32])
         buf = io.BytesIO()
-        np.savez(buf, X_train=g.X_train.numpy(), X_test=g.X_test.numpy(), y_train=g.y_train.numpy(), y_test=g.y_test.numpy())
+        np.savez(buf, X_train=g.X_train.numpy(), X_test=g.X_test.numpy(), y_train=g.y_train.numpy(),
+                 y_test=g.y_test.numpy())
         atomic_write_bytes(paths["digits"], buf.getvalue())
         man.add_model("digits", g.model).add_data("digits_test", g.X_test)
     else:

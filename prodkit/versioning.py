@@ -16,7 +16,8 @@ from torch import nn
 from fastcore.basics import patch
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Schema, TabularAdapter,
-                          Predictor, Renderable, Report, OUTPUTS, TASKS, capture_environment, check_choice, atomic_write_text,
+                          Predictor, Renderable, Report, OUTPUTS, TASKS, capture_environment, check_choice,
+                          atomic_write_text,
                           read_json, read_table, get_ax)
 
 # %% auto #0
@@ -47,7 +48,8 @@ def _column_bytes(s:pd.Series) -> bytes:
         return s.to_numpy().astype(dt.newbyteorder("<") if dt.kind != "b" else dt, copy=False).tobytes()
     if isinstance(dt, np.dtype) and dt.kind in "mM":
         return s.to_numpy().view("i8").astype("<i8").tobytes()
-    if isinstance(dt, pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
+    if isinstance(dt,
+                  pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
         s = s.astype(object)
     tag = _type_tag(s) if s.dtype == object else b""
     try: h = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy()
@@ -79,7 +81,8 @@ def _frame_fingerprint(df:pd.DataFrame, index:bool) -> str:
     h = hashlib.sha256(_canonical_json(head))
     if index:
         idx = df.index.to_frame(index=False)
-        h.update(_canonical_json({"index": [_dtype_desc(t) for t in idx.dtypes], "names": [str(n) for n in df.index.names]}))
+        h.update(_canonical_json({"index": [_dtype_desc(t) for t in idx.dtypes],
+                                  "names": [str(n) for n in df.index.names]}))
         for j in range(idx.shape[1]): h.update(hashlib.sha256(_column_bytes(idx.iloc[:, j])).digest())
     for j in range(df.shape[1]):
         h.update(hashlib.sha256(_column_bytes(df.iloc[:, j])).digest())
@@ -95,16 +98,20 @@ def fingerprint_data(data, # a DataFrame, Series, numpy array, tensor, or the pa
     if isinstance(data, pd.DataFrame):
         if data.columns.has_duplicates:
             dup = sorted(map(str, data.columns[data.columns.duplicated()].unique()))[:5]
-            raise DataError(f"the frame has duplicated column names {dup}", fix="rename or drop the duplicated columns before fingerprinting")
+            raise DataError(f"the frame has duplicated column names {dup}",
+                            fix="rename or drop the duplicated columns before fingerprinting")
         return _frame_fingerprint(data, index)
     if isinstance(data, torch.Tensor):
         t = data.detach().cpu().contiguous()
-        return _sha(_canonical_json({"kind": "tensor", "dtype": str(t.dtype), "shape": list(t.shape)}), t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return _sha(_canonical_json({"kind": "tensor", "dtype": str(t.dtype), "shape": list(t.shape)}),
+                    t.reshape(-1).view(torch.uint8).numpy().tobytes())
     if isinstance(data, np.ndarray):
-        if data.dtype == object: raise DataError("cannot fingerprint an object array", fix="pass a DataFrame, or an array of numbers")
+        if data.dtype == object: raise DataError("cannot fingerprint an object array",
+                                                 fix="pass a DataFrame, or an array of numbers")
         a = np.ascontiguousarray(data)
         return _sha(_canonical_json({"kind": "array", "dtype": a.dtype.str, "shape": list(a.shape)}), a.tobytes())
-    raise DataError("data to fingerprint must be a DataFrame, Series, array, tensor or a CSV/Parquet path", value=type(data).__name__,
+    raise DataError("data to fingerprint must be a DataFrame, Series, array, tensor or a CSV/Parquet path",
+                    value=type(data).__name__,
                     fix="pass the data itself, e.g. a pandas DataFrame")
 
 # %% ../nbs/01_versioning.ipynb #0321bbf4
@@ -124,7 +131,8 @@ def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
 
 def _file_fingerprint(p:Path) -> str:
     if not stat.S_ISREG(os.stat(p).st_mode):
-        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p), fix="pass a model file", path=str(p))
+        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p),
+                              fix="pass a model file", path=str(p))
     if zipfile.is_zipfile(p):
         h = hashlib.sha256(b"zip")
         with zipfile.ZipFile(p) as z:
@@ -153,9 +161,11 @@ def fingerprint_model(model, # nn.Module, TorchScript module, ModelBundle, model
             if (p / BUNDLE_FILE).exists(): return _module_fingerprint(load_bundle(p).model)
             raise FileFormatError("model path is a folder but not a prodkit bundle (no bundle.json)", value=str(p),
                                   fix="pass a model file, or a folder written by save_bundle", path=str(p))
-        if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
+        if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path",
+                                                 path=str(p))
         return _file_fingerprint(p)
-    raise ParameterError("model to fingerprint must be an nn.Module, a TorchScript module or a path", value=type(model).__name__,
+    raise ParameterError("model to fingerprint must be an nn.Module, a TorchScript module or a path",
+                         value=type(model).__name__,
                          fix="pass the module itself or the path of its saved file")
 
 # %% ../nbs/01_versioning.ipynb #655a7d20
@@ -166,7 +176,8 @@ def fingerprint_schema(schema, # a Schema, its dict, or the path of its JSON fil
     if isinstance(schema, TabularAdapter): schema = schema.schema
     if isinstance(schema, dict): schema = Schema.from_dict(schema)
     if not isinstance(schema, Schema):
-        raise ParameterError("schema must be a Schema, a schema dict or a path", value=type(schema).__name__, fix="pass Schema.infer(df) or its saved JSON")
+        raise ParameterError("schema must be a Schema, a schema dict or a path", value=type(schema).__name__,
+                             fix="pass Schema.infer(df) or its saved JSON")
     return _sha(_canonical_json(schema.to_dict()))
 
 # %% ../nbs/01_versioning.ipynb #a1b9d7e3
@@ -178,19 +189,24 @@ def _pkg_version(name):
     except PackageNotFoundError: return None
 
 # %% ../nbs/01_versioning.ipynb #b36bd893
-_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c", "core.untrackedCache=false",
-             "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never", "--no-optional-locks")
+_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c",
+             "core.untrackedCache=false",
+             "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never",
+             "--no-optional-locks")
 
 def _git_env() -> dict:
     "A minimal environment for git: no inherited GIT_* variables, no system config, no pager, no prompts."
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat", LC_ALL="C")
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat",
+               LC_ALL="C")
     return env
 
+# %% ../nbs/01_versioning.ipynb #94a84367
 def _git(path:Path, *args, opts:tuple=()):
     "Run a read-only git command with the repository's hooks, fsmonitor, pager and helpers switched off on the command line."
     try:
-        r = subprocess.run(["git", *_GIT_SAFE, *opts, "-C", str(path), *args], capture_output=True, text=True, timeout=10,
+        r = subprocess.run(["git", *_GIT_SAFE, *opts, "-C", str(path), *args], capture_output=True, text=True,
+                           timeout=10,
                            env=_git_env(), stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
@@ -200,7 +216,8 @@ def _filter_opts(p:Path) -> tuple:
     "Replace the clean/smudge filters a repository's config declares (git status may run them) by `cat`."
     names = _git(p, "config", "--name-only", "--get-regexp", r"^filter\.") or ""
     drivers = sorted({n[len("filter."):].rsplit(".", 1)[0] for n in names.split() if n.count(".") >= 2})
-    return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required", "false"))
+    return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required",
+                                                                                                           "false"))
                  for x in ("-c", f"filter.{d}.{k}={v}"))
 
 # %% ../nbs/01_versioning.ipynb #ca72a3aa
@@ -393,10 +410,12 @@ def _examples(adapter, example) -> list:
     "Batches to trace on and to check parity with: the given example, or random rows of the adapter's width."
     if example is not None:
         if isinstance(example, pd.DataFrame):
-            if adapter is None: raise ParameterError("a DataFrame example needs an adapter to encode it", fix="pass the adapter, or a tensor example")
+            if adapter is None: raise ParameterError("a DataFrame example needs an adapter to encode it",
+                                                     fix="pass the adapter, or a tensor example")
             x = adapter.transform(example)
         else: x = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
-        if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape), fix="pass a few input rows, e.g. X[:16]")
+        if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape),
+                                                           fix="pass a few input rows, e.g. X[:16]")
         if x.dtype == torch.float64: x = x.float()
         return [x, x[:1], x.flip(0), -x, 2 * x]
     if adapter is None: return []
@@ -433,7 +452,8 @@ def _script_or_trace(model, examples:list) -> tuple:
         except Exception as e:
             notes.append(f"torch.jit.script failed: {_first_line(e)}")
             if not examples:
-                raise ModelError(notes[0], fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
+                raise ModelError(notes[0],
+                                 fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
         try:
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter("always", torch.jit.TracerWarning)
@@ -441,14 +461,16 @@ def _script_or_trace(model, examples:list) -> tuple:
         except Exception as e2:
             raise ModelError(f"the model can be neither scripted nor traced: {_first_line(e2)}",
                              fix="make the model scriptable with torch.jit.script") from e2
-    notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category, torch.jit.TracerWarning)][:3]
+    notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category,
+                                                                                        torch.jit.TracerWarning)][:3]
     return sm, "trace", notes
 
 # %% ../nbs/01_versioning.ipynb #8efdb133
 def _export(model, examples:list):
     "TorchScript version of `model`: scripted, or traced when scripting fails and the trace matches eager outputs."
     if not isinstance(model, (nn.Module, torch.jit.ScriptModule)):
-        raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__, fix="pass the torch module itself")
+        raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__,
+                             fix="pass the torch module itself")
     _check_runs(model, examples)
     if isinstance(model, torch.jit.ScriptModule): return model.eval(), "torchscript", []
     sm, method, notes = _script_or_trace(model.eval(), examples)
@@ -471,7 +493,8 @@ def _check_outputs(model, examples, task, classes):
     with torch.no_grad(): o = _to_numpy_out(model(examples[0]))
     k = o.shape[1] if o.ndim > 1 else 1
     if not (k == len(classes) or (k == 1 and len(classes) == 2)):
-        raise ParameterError(f"the model returns {k} output columns but {len(classes)} classes were given", value=list(classes)[:10],
+        raise ParameterError(f"the model returns {k} output columns but {len(classes)} classes were given",
+                             value=list(classes)[:10],
                              fix="pass one class label per output column (or two labels for a single logit)")
 
 # %% ../nbs/01_versioning.ipynb #f5855c52
@@ -479,13 +502,15 @@ def _prepare_target(path:Path, overwrite:bool):
     if not path.exists(): return
     if path.is_dir() and ((path / BUNDLE_FILE).exists() or not any(path.iterdir())):
         if (path / BUNDLE_FILE).exists() and not overwrite:
-            raise FileFormatError("a bundle already exists at this path", value=str(path), fix="pass overwrite=True or another path", path=str(path))
+            raise FileFormatError("a bundle already exists at this path", value=str(path),
+                                  fix="pass overwrite=True or another path", path=str(path))
         return
     raise FileFormatError("bundle path exists and is not a prodkit bundle; refusing to replace it", value=str(path),
                           fix="choose a new folder (save_bundle creates it)", path=str(path))
 
 # %% ../nbs/01_versioning.ipynb #cc8449fb
-def _bundle_meta(sm, method:str, notes:list, files:dict, adapter, examples:list, *, name, task, output, classes, metrics) -> dict:
+def _bundle_meta(sm, method:str, notes:list, files:dict, adapter, examples:list, *, name, task, output, classes,
+                 metrics) -> dict:
     "What bundle.json says: task, output, classes, how the model was exported, its input, fingerprints and file digests."
     x0 = examples[0] if examples else None
     ad = adapter
@@ -503,7 +528,8 @@ def _bundle_meta(sm, method:str, notes:list, files:dict, adapter, examples:list,
 def _write_folder(path:Path, files:dict):
     "Write `files` (name -> bytes) into a fresh temporary folder beside `path`, then swap it into place in one rename."
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
+    tmp = Path(tempfile.mkdtemp(dir=path.parent,
+                                prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
     old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
     try:
         for fname, data in files.items():
@@ -535,11 +561,13 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
     check_choice("output", output, OUTPUTS)
     if task == "regression": output = "auto"
     if adapter is not None and not isinstance(adapter, TabularAdapter):
-        raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
+        raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__,
+                             fix="pass TabularAdapter(schema).fit(train)")
     if adapter is not None: adapter._check_fitted()
     try: metrics = json.loads(json.dumps(metrics or {}, allow_nan=False, default=_jsonable_default))
     except (TypeError, ValueError) as e:
-        raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics, fix="pass a dict of plain numbers") from e
+        raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics,
+                             fix="pass a dict of plain numbers") from e
     path = Path(path)
     _prepare_target(path, overwrite)
     examples = _examples(adapter, example)
@@ -549,7 +577,8 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
     with _jit_quiet(): torch.jit.save(sm, buf)
     files = {MODEL_FILE: buf.getvalue()}
     if adapter is not None: files[ADAPTER_FILE] = json.dumps(adapter.to_dict(), indent=1).encode("utf-8")
-    meta = _bundle_meta(sm, method, notes, files, adapter, examples, name=name, task=task, output=output, classes=classes, metrics=metrics)
+    meta = _bundle_meta(sm, method, notes, files, adapter, examples, name=name, task=task, output=output,
+                        classes=classes, metrics=metrics)
     files[BUNDLE_FILE] = json.dumps(meta, indent=1).encode("utf-8")
     _write_folder(path, files)
     return path
@@ -575,17 +604,24 @@ def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
     if root is not None:
         rp, rr = os.path.realpath(p), os.path.realpath(root)
         if os.path.commonpath([rp, rr]) != rr:
-            raise FileFormatError(f"{name} leads outside the bundle folder (to {rp})", value=str(p), fix="keep every bundle file inside the bundle folder", path=str(p))
+            raise FileFormatError(f"{name} leads outside the bundle folder (to {rp})", value=str(p),
+                                  fix="keep every bundle file inside the bundle folder", path=str(p))
         p = Path(rp)
-    try: fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError as e: raise FileFormatError(f"{name} does not exist", value=str(p), fix="check the path, or copy the whole bundle folder", path=str(p)) from e
-    except OSError as e: raise FileFormatError(f"{name} cannot be opened: {e.strerror}", value=str(p), fix="pass a regular file", path=str(p)) from e
+    try: fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os,
+                                                                                                             "O_CLOEXEC", 0))
+    except FileNotFoundError as e: raise FileFormatError(f"{name} does not exist", value=str(p),
+                                                         fix="check the path, or copy the whole bundle folder",
+                                                         path=str(p)) from e
+    except OSError as e: raise FileFormatError(f"{name} cannot be opened: {e.strerror}", value=str(p),
+                                               fix="pass a regular file", path=str(p)) from e
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise FileFormatError(f"{name} is not a regular file (a device, FIFO, socket or folder)", value=str(p), fix="pass a regular file", path=str(p))
+            raise FileFormatError(f"{name} is not a regular file (a device, FIFO, socket or folder)", value=str(p),
+                                  fix="pass a regular file", path=str(p))
         if limit is not None and st.st_size > limit:
-            raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p), fix="pass the file prodkit wrote", path=str(p))
+            raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p),
+                                  fix="pass the file prodkit wrote", path=str(p))
         return f.read()
 
 # %% ../nbs/01_versioning.ipynb #dc70518a
@@ -610,7 +646,8 @@ def _check_digest(data:bytes, expect, p:Path, what:str):
     want, got = _norm_digest(expect), _sha(data)
     if want != got:
         raise FileFormatError(f"{what} has SHA-256 {got}, not the expected {want}; it is not the artifact that was validated",
-                              value=str(p), fix="load the validated artifact, or validate this one and use its digest", path=str(p),
+                              value=str(p), fix="load the validated artifact, or validate this one and use its digest",
+                              path=str(p),
                               expected=want, actual=got)
 
 # %% ../nbs/01_versioning.ipynb #231e44a1
@@ -618,9 +655,12 @@ _PICKLE_GLOBALS = {   # module -> names a weights-only unpickler (Python's or To
     "collections": {"OrderedDict"}, "builtins": {"set", "frozenset", "complex", "slice"},
     "torch._utils": {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_qtensor", "_rebuild_parameter",
                      "_rebuild_parameter_with_state", "_rebuild_sparse_tensor"},
-    "torch._tensor": {"_rebuild_from_type_v2"}, "torch.nn.parameter": {"Parameter"}, "torch.serialization": {"_get_layout"},
-    "torch.jit._pickle": {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "build_tensor_from_id", "restore_type_tag"},
-    "torch": {"Tensor", "Size", "device", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+    "torch._tensor": {"_rebuild_from_type_v2"}, "torch.nn.parameter": {"Parameter"},
+                   "torch.serialization": {"_get_layout"},
+    "torch.jit._pickle": {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+                          "build_tensor_from_id", "restore_type_tag"},
+    "torch": {"Tensor", "Size", "device", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+              "per_channel_symmetric",
               "per_channel_affine_float_qparams"}}
 _TS_NAMESPACES = frozenset({"aten", "prim", "quantized", "_quantized"})   # op namespaces a normal (or int8) model calls
 _TS_CLASSES = frozenset({"quantized"})                                      # torch.classes.<ns> (packed int8 weights)
@@ -652,14 +692,17 @@ def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
             if n in ("GLOBAL", "STACK_GLOBAL"):
                 if n == "GLOBAL": mod, _, name = arg.partition(" ")
                 else: mod, name = (last[-2], last[-1]) if len(last) >= 2 else (None, None)
-                if not (isinstance(mod, str) and isinstance(name, str)): out.append(f"{entry}: pickle global with a computed name")
-                elif not _global_ok(mod, name, classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
+                if not (isinstance(mod, str) and isinstance(name,
+                                                            str)): out.append(f"{entry}: pickle global with a computed name")
+                elif not _global_ok(mod, name,
+                                    classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
                 last.append(None)
                 continue
             if n in ("GET", "BINGET", "LONG_BINGET"):
                 last.append(memo.get(arg))
                 continue
-            last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING", "SHORT_BINSTRING") else None)
+            last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING",
+                                                                                "SHORT_BINSTRING") else None)
             del last[:-4]
     except Exception as e: out.append(f"{entry}: not a readable pickle ({type(e).__name__}: {e})")
     return out[:5]
@@ -670,16 +713,23 @@ def _scan_torch_save(data:bytes, entry:str) -> list:
     if data[:4] == b"PK\x03\x04":                      # torch.load's own test for its zip format; anything else it unpickles
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i), f"{entry}:{i.filename}")]
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
+                return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i),
+                                                                                                     f"{entry}:{i.filename}")]
+        except (zipfile.BadZipFile, OSError, EOFError,
+                ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
     return [f"{entry}: not a torch.save zip archive, so torch would unpickle it as a legacy file"]
 
 # %% ../nbs/01_versioning.ipynb #0c9c54b3
-_TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float", "bool", "str",
-                          "getattr", "hasattr", "print", "min", "max", "abs", "round", "enumerate", "zip", "list", "tuple", "dict",
-                          "divmod", "all", "any", "sorted", "ord", "chr", "hash", "fork", "wait", "complex", "hex", "oct", "bin",
-                          "super", "Tensor", "Optional", "List", "Dict", "Tuple", "Union", "Future", "Final", "NoneType", "Any"})
-_TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.", "__torch__.torch.nn.quantized.")   # torch's own int8 modules
+_TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float",
+                          "bool", "str",
+                          "getattr", "hasattr", "print", "min", "max", "abs", "round", "enumerate", "zip", "list",
+                          "tuple", "dict",
+                          "divmod", "all", "any", "sorted", "ord", "chr", "hash", "fork", "wait", "complex", "hex",
+                          "oct", "bin",
+                          "super", "Tensor", "Optional", "List", "Dict", "Tuple", "Union", "Future", "Final",
+                          "NoneType", "Any"})
+_TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.",
+                         "__torch__.torch.nn.quantized.")   # torch's own int8 modules
 
 def _dotted(node) -> list:
     parts = []
@@ -690,7 +740,8 @@ def _dotted(node) -> list:
 
 def _ts_name_problem(parts:list) -> str | None:
     "Why a dotted name in TorchScript code is refused (None: allowed)."
-    bad = parts[:1] in (["torch"], ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
+    bad = parts[:1] in (["torch"],
+                        ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
     if bad: return f"{'.'.join(parts)} (reads or writes files, or calls over the network)"
     if parts[:1] == ["torch"] and len(parts) > 1 and parts[1] == "ops": parts = parts[1:]
     if parts[:1] == ["ops"] and len(parts) > 1 and parts[1] not in _TS_NAMESPACES:
@@ -706,16 +757,19 @@ def _ts_code_problems(src:str, entry:str, qual:str) -> list:
     try: tree = ast.parse(src)
     except SyntaxError as e: return [f"{entry}: TorchScript source that cannot be read ({e.msg}, line {e.lineno})"]
     out, inner = [], {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}   # locals bound to __torch__ functions
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx,
+                                                                                    ast.Store)}   # locals bound to __torch__ functions
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and id(node) not in inner:
             why = _ts_name_problem(_dotted(node))
             if why: out.append(f"{entry}: {why}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in _TS_BUILTINS | bound:
+        elif isinstance(node, ast.Call) and isinstance(node.func,
+                                                       ast.Name) and node.func.id not in _TS_BUILTINS | bound:
             out.append(f"{entry}: call of {node.func.id}() (not a TorchScript builtin a model needs)")
         elif isinstance(node, ast.ClassDef):
             for f in node.body:
-                if isinstance(f, ast.FunctionDef) and f.name == "__setstate__" and not f"{qual}.{node.name}".startswith(_TS_STANDARD_SETSTATE):
+                if isinstance(f,
+                              ast.FunctionDef) and f.name == "__setstate__" and not f"{qual}.{node.name}".startswith(_TS_STANDARD_SETSTATE):
                     out.append(f"{entry}: {node.name}.__setstate__ (code that runs while the model is loaded)")
     return list(dict.fromkeys(out))
 
@@ -728,12 +782,15 @@ def _ts_modules(names:list) -> set:
     return out
 
 # %% ../nbs/01_versioning.ipynb #8137a8aa
-_PLAIN = frozenset({"version", ".data/version", "byteorder", ".data/serialization_id", ".format_version", ".storage_alignment",
+_PLAIN = frozenset({"version", ".data/version", "byteorder", ".data/serialization_id", ".format_version",
+                    ".storage_alignment",
                     "archive_format", "archive_version"})
 _EP_NAMESPACES = _TS_NAMESPACES | {"prims", "higher_order"}
-_EP_OPERATOR = frozenset({"getitem", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs", "invert", "not_",
+_EP_OPERATOR = frozenset({"getitem", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs",
+                          "invert", "not_",
                           "and_", "or_", "xor", "eq", "ne", "lt", "le", "gt", "ge", "lshift", "rshift", "matmul"})
-_SYM_WORDS = frozenset({"True", "False", "oo", "zoo", "nan", "positive", "negative", "nonnegative", "nonpositive", "integer", "real",
+_SYM_WORDS = frozenset({"True", "False", "oo", "zoo", "nan", "positive", "negative", "nonnegative", "nonpositive",
+                        "integer", "real",
                         "finite", "evaluate", "zero", "nonzero", "even", "odd", "rational", "commutative"})
 
 def _ep_target_problem(t:str) -> str | None:
@@ -748,7 +805,8 @@ def _sym_expr_problem(s:str) -> str | None:
     "A shape expression torch parses with sympy (which evaluates Python): only symbols, numbers, arithmetic and sympy functions."
     bare = re.sub(r"'[A-Za-z_][A-Za-z0-9_]*'", "", s)
     bad = (not re.fullmatch(r"[\w\s+\-*/%().,=<>!]*", bare) or "__" in bare or re.search(r"\.\s*[A-Za-z_]", bare)
-           or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*", w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
+           or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*",
+                                    w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
     return f"shape expression {s[:80]!r} (torch evaluates it as Python)" if bad else None
 
 # %% ../nbs/01_versioning.ipynb #b7193d11
@@ -762,7 +820,8 @@ def _ep_json_problems(data:bytes, entry:str) -> list:
             for k, v in o.items():
                 if k == "target" and isinstance(v, str): why = _ep_target_problem(v)
                 elif k == "expr_str" and isinstance(v, str): why = _sym_expr_problem(v)
-                elif k in ("as_custom_obj", "custom_obj", "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
+                elif k in ("as_custom_obj", "custom_obj",
+                           "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
                 else:
                     why = None
                     stack.append(v)
@@ -786,17 +845,20 @@ def _pt2_payloads(z, entries:dict) -> tuple:
             if not isinstance(name, str) or "/" in name or name.startswith("."):
                 out.append(f"{rel}: payload path {name!r}")
                 continue
-            if name.startswith(("custom_obj_", "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
+            if name.startswith(("custom_obj_",
+                                "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
             elif m.get("use_pickle"): pickled.add(folder + name)
     return pickled, out
 
 def _pt2_problems(z, entries:dict) -> list:
     pickled, out = _pt2_payloads(z, entries)
     for rel, info in entries.items():
-        if rel in _PLAIN or rel.startswith("extra/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")):
+        if rel in _PLAIN or rel.startswith("extra/") or (rel.startswith(("data/weights/",
+                                                                         "data/constants/")) and rel.endswith("_config.json")):
             continue
         if rel.startswith("models/") and rel.endswith(".json"): out += _ep_json_problems(z.read(info), rel)
-        elif rel in pickled or rel.startswith("data/sample_inputs/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith(".pt")):
+        elif rel in pickled or rel.startswith("data/sample_inputs/") or (rel.startswith(("data/weights/",
+                                                                                         "data/constants/")) and rel.endswith(".pt")):
             out += _scan_torch_save(z.read(info), rel)
         elif re.fullmatch(r"data/(weights|constants)/[^/]+", rel): continue      # raw tensor bytes, never unpickled
         else: out.append(f"{rel}: an entry prodkit does not know torch.export reads safely")
@@ -806,7 +868,8 @@ def _pt2_problems(z, entries:dict) -> list:
 def _ts_problems(z, entries:dict) -> list:
     mods, out = _ts_modules(list(entries)), []
     for rel, info in entries.items():
-        if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+", rel): continue
+        if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+",
+                                                                     rel): continue
         if rel.startswith("code/") and rel.endswith(".py"):
             try: src = z.read(info).decode("utf-8")
             except UnicodeDecodeError:
@@ -830,22 +893,27 @@ def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.expor
                   ) -> str:
     "Inspect an archive before torch reads it; return its kind ('torchscript' or 'pt2') or raise `UnsafeArtifactError` naming each refused entry."
     if data[:4] != b"PK\x03\x04":                       # torch reads archives that start with a zip entry; a prefix would hide one
-        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote", value=name, fix="export the model again")
+        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote",
+                              value=name, fix="export the model again")
     try: z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name, fix="export the model again") from e
+        raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name,
+                              fix="export the model again") from e
     with z:
         infos = z.infolist()
         names = [i.filename for i in infos]
-        if len(set(names)) != len(names) or len({n.split("/", 1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
+        if len(set(names)) != len(names) or len({n.split("/",
+                                                         1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
             raise UnsafeArtifactError(f"{name} has duplicated or misplaced entry names, so what torch reads may not be what was inspected",
-                                      value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5], fix=_TRUST_FIX)
+                                      value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5],
+                                      fix=_TRUST_FIX)
         entries = {i.filename.split("/", 1)[1]: i for i in infos if not i.is_dir()}
         kind = _archive_kind(entries)
         if kind not in ("torchscript", "pt2") or trust: return kind
         try: problems = (_ts_problems if kind == "torchscript" else _pt2_problems)(z, entries)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as e:
-            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name, fix="copy the file again or export it again") from e
+            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name,
+                                  fix="copy the file again or export it again") from e
     if problems:
         raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files or use the network: "
                                   + "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
@@ -866,9 +934,11 @@ def _ts_from_bytes(data:bytes, p, *, trust:bool) -> torch.jit.ScriptModule:
     kind = check_artifact(data, name=f"model file {p}", trust=trust)
     if kind == "pickle":
         raise FileFormatError("model file is a pickled torch.save file (a whole module or a state dict), not TorchScript; "
-                              "prodkit never unpickles model files because unpickling can run arbitrary code", value=str(p), fix=_PICKLE_FIX, path=str(p))
+                              "prodkit never unpickles model files because unpickling can run arbitrary code",
+                              value=str(p), fix=_PICKLE_FIX, path=str(p))
     if kind != "torchscript":
-        raise FileFormatError("model file is a zip archive but not a TorchScript archive", value=str(p), fix=_PICKLE_FIX, path=str(p))
+        raise FileFormatError("model file is a zip archive but not a TorchScript archive", value=str(p),
+                              fix=_PICKLE_FIX, path=str(p))
     try:
         with _jit_quiet(): m = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as e:
@@ -883,7 +953,8 @@ def load_model_file(path, # a TorchScript file written by torch.jit.save or save
                    ) -> torch.jit.ScriptModule:
     "Load a TorchScript model file in eval mode after inspecting it; refuse pickles, unsafe code and a wrong digest."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     if p.is_dir():
         hint = "it is a model bundle: use load_bundle(path)" if (p / BUNDLE_FILE).exists() else "pass the path of a TorchScript .pt file"
         raise FileFormatError("model path is a folder, not a model file", value=str(p), fix=hint, path=str(p))
@@ -924,20 +995,26 @@ def _bad_meta(p:Path, key:str, want:str, got):
     return FileFormatError(f"bundle.json key {key!r} must be {want}, not {type(got).__name__}", value=got,
                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key=key)
 
+# %% ../nbs/01_versioning.ipynb #338d0ddd
 def _is_scalar(v) -> bool: return v is None or isinstance(v, (str, int, float, bool))
 
 def _check_meta_types(meta:dict, p:Path):
     "Every key prodkit reads from bundle.json has the type save_bundle writes: FileFormatError naming the key otherwise."
     files = meta.get("files")
-    if files is None: raise FileFormatError("bundle.json has no 'files' list, so the bundle's files cannot be checked", value=sorted(meta)[:10],
-                                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key="files")
+    if files is None: raise FileFormatError("bundle.json has no 'files' list, so the bundle's files cannot be checked",
+                                            value=sorted(meta)[:10],
+                                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE),
+                                            key="files")
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise _bad_meta(p, "files", "a mapping of file name to 'sha256:<hex>'", files)
-    if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files), fix="save the bundle again", path=str(p / BUNDLE_FILE), key="files")
+    if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files),
+                                                      fix="save the bundle again", path=str(p / BUNDLE_FILE),
+                                                      key="files")
     for key, ok, want in (("name", lambda v: v is None or isinstance(v, str), "a string"),
                           ("task", lambda v: v in TASKS, "'classification' or 'regression'"),
                           ("output", lambda v: isinstance(v, str), "a string"),
-                          ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)), "a list of labels"),
+                          ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)),
+                           "a list of labels"),
                           ("export", lambda v: v is None or isinstance(v, str), "a string"),
                           ("input", lambda v: v is None or isinstance(v, dict), "a mapping"),
                           ("fingerprints", lambda v: v is None or isinstance(v, dict), "a mapping"),
@@ -946,7 +1023,9 @@ def _check_meta_types(meta:dict, p:Path):
         if not ok(meta.get(key)): raise _bad_meta(p, key, want, meta.get(key))
     inp = meta.get("input") or {}
     shape, feats = inp.get("shape"), inp.get("features")
-    if shape is not None and not (isinstance(shape, list) and all(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0) for v in shape)):
+    if shape is not None and not (isinstance(shape, list) and all(v is None or (isinstance(v,
+                                                                                           int) and not isinstance(v,
+                                                                                                                   bool) and v > 0) for v in shape)):
         raise _bad_meta(p, "input.shape", "a list of positive integers (None for the batch)", shape)
     if feats is not None and not (isinstance(feats, list) and all(isinstance(f, str) for f in feats)):
         raise _bad_meta(p, "input.features", "a list of feature names", feats)
@@ -957,33 +1036,40 @@ def _bundle_path(p:Path, fname:str) -> Path:
     pp = Path(fname)
     if not fname or pp.is_absolute() or ".." in pp.parts or "\\" in fname or fname.startswith("~"):
         raise FileFormatError(f"bundle.json lists a file outside the bundle folder: {fname!r}", value=fname,
-                              fix="list only file names inside the bundle folder (save the bundle again)", path=str(p / BUNDLE_FILE))
+                              fix="list only file names inside the bundle folder (save the bundle again)",
+                              path=str(p / BUNDLE_FILE))
     return p / pp
 
 # %% ../nbs/01_versioning.ipynb #f805923a
 def _read_bundle(p:Path, expect_sha256=None) -> tuple:
     "bundle.json (checked) and the bytes of every file it lists, each digest-checked; files are read once and confined to the folder."
     if not (p / BUNDLE_FILE).exists() and not (p / BUNDLE_FILE).is_symlink():
-        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle", path=str(p))
+        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p),
+                              fix="pass a folder written by save_bundle", path=str(p))
     raw = _read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON)
     _check_digest(raw, expect_sha256, p, "bundle.json of this bundle")
     try: meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise FileFormatError(f"bundle.json file is not valid JSON: {e}", value=str(p / BUNDLE_FILE), fix="save the bundle again", path=str(p)) from e
+        raise FileFormatError(f"bundle.json file is not valid JSON: {e}", value=str(p / BUNDLE_FILE),
+                              fix="save the bundle again", path=str(p)) from e
     if not isinstance(meta, dict) or meta.get("format") != "prodkit-bundle":
-        raise FileFormatError("bundle.json is not a prodkit bundle description", value=str(p / BUNDLE_FILE), fix="write bundles with save_bundle", path=str(p))
+        raise FileFormatError("bundle.json is not a prodkit bundle description", value=str(p / BUNDLE_FILE),
+                              fix="write bundles with save_bundle", path=str(p))
     v = meta.get("version")
     if not isinstance(v, int) or isinstance(v, bool) or v > BUNDLE_VERSION:
         raise FileFormatError(f"bundle format version {v!r} is not supported (this prodkit reads up to {BUNDLE_VERSION})",
-                              value=str(p), fix="upgrade prodkit, or save the bundle again with this version", path=str(p))
+                              value=str(p), fix="upgrade prodkit, or save the bundle again with this version",
+                              path=str(p))
     _check_meta_types(meta, p)
     if meta["output"] not in OUTPUTS:
-        raise FileFormatError(f"bundle.json names an unknown output kind {meta.get('output')!r}", value=str(p), fix="save the bundle again", path=str(p))
+        raise FileFormatError(f"bundle.json names an unknown output kind {meta.get('output')!r}", value=str(p),
+                              fix="save the bundle again", path=str(p))
     data = {}
     for fname, digest in meta["files"].items():
         fp = _bundle_path(p, fname)
         if not fp.exists() and not fp.is_symlink():
-            raise FileFormatError(f"bundle file {fname} is missing", value=str(fp), fix="copy the whole bundle folder, or save it again", path=str(fp))
+            raise FileFormatError(f"bundle file {fname} is missing", value=str(fp),
+                                  fix="copy the whole bundle folder, or save it again", path=str(fp))
         data[fname] = _read_regular(fp, name=f"bundle file {fname}", root=p)
         if _sha(data[fname]) != digest:
             raise FileFormatError(f"bundle file {fname} was changed or damaged after the bundle was saved (its SHA-256 does not match bundle.json)",
@@ -999,7 +1085,8 @@ def _read_bundle_meta(p:Path) -> dict: return _read_bundle(p)[0]
 def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
     try: return TabularAdapter.from_dict(json.loads(data.decode("utf-8")))
     except ProdkitError as e:
-        raise FileFormatError(f"{ADAPTER_FILE} is not a valid adapter: {e.what}", value=str(p / ADAPTER_FILE), fix="save the bundle again", path=str(p)) from e
+        raise FileFormatError(f"{ADAPTER_FILE} is not a valid adapter: {e.what}", value=str(p / ADAPTER_FILE),
+                              fix="save the bundle again", path=str(p)) from e
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
         raise FileFormatError(f"{ADAPTER_FILE} is malformed: {type(e).__name__}: {e}", value=str(p / ADAPTER_FILE),
                               fix="save the bundle again with save_bundle", path=str(p)) from e
@@ -1015,7 +1102,8 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                ) -> ModelBundle:
     "Load a model bundle, checking file digests and inspecting the model; a bare TorchScript file loads with an optional `adapter`."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("model bundle does not exist", value=str(p), fix="check the path (a folder written by save_bundle)", path=str(p))
+    if not p.exists(): raise FileFormatError("model bundle does not exist", value=str(p),
+                                             fix="check the path (a folder written by save_bundle)", path=str(p))
     if p.is_dir():
         meta, data = _read_bundle(p, expect_sha256)
         model = _ts_from_bytes(data[MODEL_FILE], p / MODEL_FILE, trust=trust)
@@ -1024,7 +1112,10 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
         model = load_model_file(p, trust=trust, expect_sha256=expect_sha256)
         ad = TabularAdapter.load(adapter) if isinstance(adapter, (str, os.PathLike)) else adapter
         check_choice("task", task, TASKS)
-        meta = {"format": "torchscript-file", "task": task, "output": output or "auto", "classes": None, "fingerprints": {"model": fingerprint_model(model)}}
-    pred = Predictor(model, adapter=ad, task=meta["task"], output=meta["output"] if meta["task"] == "classification" else "auto",
+        meta = {"format": "torchscript-file", "task": task, "output": output or "auto", "classes": None,
+                "fingerprints": {"model": fingerprint_model(model)}}
+    pred = Predictor(model, adapter=ad, task=meta["task"],
+                     output=meta["output"] if meta["task"] == "classification" else "auto",
                      classes=meta.get("classes") if meta["task"] == "classification" else None, batch_size=batch_size)
-    return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred, meta=meta, path=p)
+    return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred,
+                       meta=meta, path=p)
