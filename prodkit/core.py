@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
            'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
            'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
            'SchemaProblem', 'Schema', 'TabularAdapter', 'Scorer', 'Predictor', 'as_predictor', 'escape', 'html_table',
-           'get_ax', 'Report']
+           'get_ax', 'Renderable', 'Report']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -36,6 +37,11 @@ class ProdkitError(Exception):
         if fix: msg += f". Fix: {fix}"
         super().__init__(msg)
 
+def _short_repr(v, n=120):
+    r = repr(v)
+    return r if len(r) <= n else r[:n-3] + "..."
+
+# %% ../nbs/00_core.ipynb #f6ba7e3f
 class ParameterError(ProdkitError, ValueError):
     "An argument or job parameter is invalid (wrong type, out of range, unknown name)."
 class DataError(ProdkitError, ValueError):
@@ -49,20 +55,19 @@ class FileFormatError(ProdkitError, OSError):
 class NotFittedError(ProdkitError, RuntimeError):
     "A stateful object was used before `fit`."
 
-def _short_repr(v, n=120):
-    r = repr(v)
-    return r if len(r) <= n else r[:n-3] + "..."
-
 # %% ../nbs/00_core.ipynb #37696ca3
 def check_positive(name:str, value, *, allow_zero:bool=False, integer:bool=False):
     "Raise `ParameterError` unless `value` is a finite positive number (an integer when `integer`)."
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer,
+                                                                                      np.floating))
     if isinstance(value, bool) or not ok_type or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         kind = "an integer" if integer else "a number"
         bound = ">= 0" if allow_zero else "> 0"
-        raise ParameterError(f"`{name}` must be {kind} {bound}", value=value, fix=f"pass {kind} {bound} for `{name}`", name=name)
+        raise ParameterError(f"`{name}` must be {kind} {bound}", value=value, fix=f"pass {kind} {bound} for `{name}`",
+                             name=name)
     return value
 
+# %% ../nbs/00_core.ipynb #c443f504
 def check_choice(name:str, value, choices:Iterable):
     "Raise `ParameterError` unless `value` is one of `choices`."
     choices = list(choices)
@@ -80,13 +85,16 @@ def seed_everything(seed:int=0, # seed for python, numpy's legacy global generat
     torch.manual_seed(seed)
     return seed
 
+# %% ../nbs/00_core.ipynb #71aaf03b
 def _global_states():
     return random.getstate(), np.random.get_state(), torch.get_rng_state()
 
 def _same_states(a, b):
-    return (a[0] == b[0] and all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1], b[1]))
+    return (a[0] == b[0] and all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1],
+                                                                                                               b[1]))
             and torch.equal(a[2], b[2]))
 
+# %% ../nbs/00_core.ipynb #3aaf67c6
 @contextlib.contextmanager
 def no_random(strict:bool=False, # raise if the block drew from a global generator
              ):
@@ -96,7 +104,9 @@ def no_random(strict:bool=False, # raise if the block drew from a global generat
     finally:
         after = _global_states()
         changed = not _same_states(before, after)
-        random.setstate(before[0]); np.random.set_state(before[1]); torch.set_rng_state(before[2])
+        random.setstate(before[0])
+        np.random.set_state(before[1])
+        torch.set_rng_state(before[2])
         if strict and changed:
             raise ProdkitError("the block drew from a global random generator",
                                fix="use a local np.random.default_rng(seed) or torch.Generator")
@@ -109,6 +119,7 @@ def _cpu_model():
     except OSError: pass
     return platform.processor() or platform.machine()
 
+# %% ../nbs/00_core.ipynb #63e21578
 def capture_environment() -> dict:
     "Versions, threads, CPU and platform that numbers were computed with (flat and JSON-able)."
     from importlib.metadata import version, PackageNotFoundError
@@ -126,54 +137,63 @@ def capture_environment() -> dict:
 # %% ../nbs/00_core.ipynb #5de58528
 def atomic_write_bytes(path, data:bytes) -> Path:
     "Write `data` to `path` via a fresh, unpredictably named temporary file in the same folder and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=".tmp")  # O_EXCL: never opens a planted file or symlink
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data); f.flush(); os.fsync(f.fileno())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError): os.unlink(tmp)
         raise
     return path
 
+# %% ../nbs/00_core.ipynb #314da0ca
 def atomic_write_text(path, text:str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
     return atomic_write_bytes(path, text.encode("utf-8"))
 
+# %% ../nbs/00_core.ipynb #fe095193
 def read_json(path, *, name:str="file") -> Any:
     "Read JSON from `path` with clear errors for missing or corrupt files."
     p = Path(path)
-    if not p.exists(): raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     try: return json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file", path=str(p)) from e
+        raise FileFormatError(f"{name} file is not valid JSON: {e}", value=str(p), fix=f"regenerate the {name} file",
+                              path=str(p)) from e
 
 # %% ../nbs/00_core.ipynb #8372e4f1
+def _read_file(p:Path, name:str) -> pd.DataFrame:
+    "A CSV or Parquet file as a DataFrame; a repeated CSV header is kept as written (pandas would rename it `a.1`)."
+    if not p.exists():
+        raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"): return pd.read_parquet(p)
+        if not (suffix in (".csv", ".txt") or suffix.endswith(".gz")):
+            raise FileFormatError(f"{name} file has an unknown format", value=str(p),
+                                  fix="pass a .csv or .parquet file", path=str(p))
+        df = pd.read_csv(p)
+        header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
+        return df.set_axis(header, axis=1) if len(set(header)) < len(header) else df
+    except ProdkitError: raise
+    except Exception as e:
+        raise FileFormatError(f"{name} file could not be read as {suffix[1:] or 'a table'}: {type(e).__name__}: {e}",
+                              value=str(p), fix="check that the file is a complete, valid table", path=str(p)) from e
+
+# %% ../nbs/00_core.ipynb #babe838a
 def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                *, name:str="data", # what the data is, for messages
                allow_empty:bool=False) -> pd.DataFrame:
     "Return `data` as a DataFrame, reading CSV or Parquet files; raise a clear error for missing, corrupt or empty data."
     if isinstance(data, pd.DataFrame): df = data
-    elif isinstance(data, (str, os.PathLike)):
-        p = Path(data)
-        if not p.exists():
-            raise FileFormatError(f"{name} file does not exist", value=str(p), fix="check the path", path=str(p))
-        suffix = p.suffix.lower()
-        try:
-            if suffix in (".parquet", ".pq"): df = pd.read_parquet(p)
-            elif suffix in (".csv", ".txt") or suffix.endswith(".gz"):
-                df = pd.read_csv(p)
-                header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(df.columns) else []
-                if len(set(header)) < len(header):   # pandas renames a repeated header `a` to `a.1`: say so instead
-                    df = df.set_axis(header, axis=1)
-            else:
-                raise FileFormatError(f"{name} file has an unknown format", value=str(p),
-                                      fix="pass a .csv or .parquet file", path=str(p))
-        except ProdkitError: raise
-        except Exception as e:
-            raise FileFormatError(f"{name} file could not be read as {suffix[1:] or 'a table'}: {type(e).__name__}: {e}",
-                                  value=str(p), fix="check that the file is a complete, valid table", path=str(p)) from e
+    elif isinstance(data, (str, os.PathLike)): df = _read_file(Path(data), name)
     else:
         raise DataError(f"{name} must be a DataFrame or the path of a CSV/Parquet file", value=type(data).__name__,
                         fix="pass a pandas DataFrame or a file path")
@@ -182,7 +202,7 @@ def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
     dup = [] if df.columns.is_unique else df.columns[df.columns.duplicated()].unique().tolist()
     if dup:
         raise DataError(f"{name} has duplicated column names: {dup[:5]}", value=dup[:5], columns=dup,
-                        fix=f"rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
+                        fix="rename or drop the duplicates, e.g. df = df.loc[:, ~df.columns.duplicated()]")
     return df
 
 # %% ../nbs/00_core.ipynb #7ba296ec
@@ -201,6 +221,7 @@ class Feature:
 
     def to_dict(self): return {k: v for k, v in dataclasses.asdict(self).items()}
 
+# %% ../nbs/00_core.ipynb #19ce6311
 @dataclass
 class SchemaProblem:
     "One way a frame fails its schema: `column`, `problem` (a short code), a `message` and the `fix`."
@@ -210,6 +231,7 @@ class SchemaProblem:
     fix: str
     rows: list = field(default_factory=list)  # a few offending row labels
 
+# %% ../nbs/00_core.ipynb #a95777b9
 def _kind_of(s:pd.Series) -> str:
     if pd.api.types.is_bool_dtype(s): return "boolean"
     if pd.api.types.is_datetime64_any_dtype(s): return "datetime"
@@ -229,10 +251,12 @@ def _nested_error(name:str, col:str, kind:str) -> "SchemaError":
     fix = f"flatten {col!r} into scalar columns (e.g. df[{col!r}].str.len() or pd.json_normalize), or drop it"
     return SchemaError(msg, value=col, fix=fix, column=col, problems=[SchemaProblem(col, "wrong_type", msg, fix)])
 
+# %% ../nbs/00_core.ipynb #c1858132
 def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
     "For a text column whose values are nearly all numbers: (count of values that are not, a few of them), else None."
     nn_ = s.dropna()
-    if len(nn_) < 20 or pd.api.types.infer_dtype(nn_, skipna=True) not in ("string", "mixed", "mixed-integer", "mixed-integer-float"): return None
+    kinds = ("string", "mixed", "mixed-integer", "mixed-integer-float")
+    if len(nn_) < 20 or pd.api.types.infer_dtype(nn_, skipna=True) not in kinds: return None
     head = pd.to_numeric(nn_.iloc[:200].astype(str), errors="coerce")
     if head.notna().mean() < share - 0.05: return None   # a cheap look first: clearly text
     bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
@@ -240,21 +264,6 @@ def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
     return int(bad.sum()), nn_[bad].astype(str).unique()[:5].tolist()
 
 # %% ../nbs/00_core.ipynb #ed2fd7fa
-def _first_rows(mask, k=5): return [x.item() if hasattr(x, "item") else x for x in mask[mask].index[:k]]
-
-def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
-    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
-    nested = _nested_type(s)
-    if nested: raise _nested_error("training data", c, nested)
-    bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
-    if bad:
-        n_bad, ex = bad; n = int(s.notna().sum())
-        msg = (f"column {c!r} looks numeric but {n_bad} of {n} values are not numbers, e.g. {ex}: "
-               f"as text it would become a categorical feature with {s.nunique()} categories")
-        fix = (f"correct those values, or turn them into missing values with df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
-               f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
-        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type", msg, fix)])
-
 @dataclass
 class Schema:
     "Ordered features of a table with kinds, dtypes, ranges, categories and nullability."
@@ -262,61 +271,91 @@ class Schema:
     target: str | None = None
     time: str | None = None
 
-    @classmethod
-    def infer(cls, df:pd.DataFrame, # training data
-              *, target:str=None, # label column, remembered but not a feature
-              time:str=None, # timestamp column, remembered but not a feature
-              exclude:Sequence[str]=(), # columns that are not features
-              categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
-             ) -> "Schema":
-        "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
-        df = read_table(df, name="training data")
-        for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
-            if col is not None and col not in df.columns:
-                raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
-                                  fix=f"pass one of the data's columns as `{role}`", problems=[])
-        feats = []
-        for c in df.columns:
-            if c in (target, time) or c in exclude: continue
-            if not isinstance(c, str):
-                raise SchemaError("column names must be strings", value=c, fix="rename the columns, e.g. df.columns = df.columns.astype(str)", problems=[])
-            s = df[c]; kind = _kind_of(s); nn_ = s.dropna()
-            _check_inferable(s, c, kind, c in categorical)
-            f = Feature(name=c, kind=kind, dtype=str(s.dtype), nullable=bool(s.isna().any()))
-            if kind == "numeric" and len(nn_):
-                f.min, f.max = float(nn_.min()), float(nn_.max())
-            elif kind == "datetime" and len(nn_):
-                f.min, f.max = nn_.min().isoformat(), nn_.max().isoformat()
-            elif kind == "categorical":
-                f.categories = sorted(map(str, nn_.unique()))
-            feats.append(f)
-        if not feats:
-            raise SchemaError("no feature columns left after removing target/time/exclude", fix="pass data with feature columns", problems=[])
-        empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
-        if empty:
-            warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
-                          f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
-        return cls(feats, target=target, time=time)
-
     @property
     def names(self) -> list: return [f.name for f in self.features]
     def __getitem__(self, name): return {f.name: f for f in self.features}[name]
     def __len__(self): return len(self.features)
 
     def to_dict(self) -> dict:
-        return {"version": 1, "target": self.target, "time": self.time, "features": [f.to_dict() for f in self.features]}
+        return {"version": 1, "target": self.target, "time": self.time,
+                "features": [f.to_dict() for f in self.features]}
     @classmethod
     def from_dict(cls, d:dict) -> "Schema":
         try: return cls([Feature(**f) for f in d["features"]], target=d.get("target"), time=d.get("time"))
         except (KeyError, TypeError) as e:
             raise FileFormatError(f"not a prodkit schema: {e}", fix="save schemas with Schema.save") from e
-    def save(self, path) -> Path:
-        "Write the schema as JSON (atomically)."
-        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
-    @classmethod
-    def load(cls, path) -> "Schema":
-        "Read a schema saved with `save`."
-        return cls.from_dict(read_json(path, name="schema"))
+
+# %% ../nbs/00_core.ipynb #2e9e25f4
+@patch
+def to_frame(self:Schema) -> pd.DataFrame:
+    "One row per feature: name, kind, dtype, nullable, range and categories."
+    return pd.DataFrame([f.to_dict() for f in self.features], columns=[f.name for f in dataclasses.fields(Feature)])
+
+# %% ../nbs/00_core.ipynb #5c0c7637
+def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
+    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
+    nested = _nested_type(s)
+    if nested: raise _nested_error("training data", c, nested)
+    bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
+    if bad:
+        n_bad, ex = bad
+        n = int(s.notna().sum())
+        msg = (f"column {c!r} looks numeric but {n_bad} of {n} values are not numbers, e.g. {ex}: "
+               f"as text it would become a categorical feature with {s.nunique()} categories")
+        fix = (f"correct those values, or turn them into missing values with "
+               f"df[{c!r}] = pd.to_numeric(df[{c!r}], errors='coerce'); "
+               f"if {c!r} really is categorical, pass categorical=[{c!r}] to Schema.infer")
+        raise SchemaError(msg, value=ex, fix=fix, column=c, n_invalid=n_bad, problems=[SchemaProblem(c, "wrong_type",
+                                                                                                     msg, fix)])
+
+# %% ../nbs/00_core.ipynb #452be38b
+def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
+    "The `Feature` column `s` (named `c`) describes."
+    if not isinstance(c, str):
+        raise SchemaError("column names must be strings", value=c, problems=[],
+                          fix="rename the columns, e.g. df.columns = df.columns.astype(str)")
+    kind, nn_ = _kind_of(s), s.dropna()
+    _check_inferable(s, c, kind, categorical)
+    f = Feature(name=c, kind=kind, dtype=str(s.dtype), nullable=bool(s.isna().any()))
+    if kind == "numeric" and len(nn_): f.min, f.max = float(nn_.min()), float(nn_.max())
+    elif kind == "datetime" and len(nn_): f.min, f.max = nn_.min().isoformat(), nn_.max().isoformat()
+    elif kind == "categorical": f.categories = sorted(map(str, nn_.unique()))
+    return f
+
+@patch(cls_method=True)
+def infer(cls:Schema, df:pd.DataFrame, # training data
+          *, target:str=None, # label column, remembered but not a feature
+          time:str=None, # timestamp column, remembered but not a feature
+          exclude:Sequence[str]=(), # columns that are not features
+          categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
+         ) -> Schema:
+    "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
+    df = read_table(df, name="training data")
+    for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
+        if col is not None and col not in df.columns:
+            raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
+                              fix=f"pass one of the data's columns as `{role}`", problems=[])
+    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target,
+                                                                                         time) and c not in exclude]
+    if not feats:
+        raise SchemaError("no feature columns left after removing target/time/exclude",
+                          fix="pass data with feature columns", problems=[])
+    empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
+    if empty:
+        warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
+                      f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
+    return cls(feats, target=target, time=time)
+
+# %% ../nbs/00_core.ipynb #0595c4c4
+@patch
+def save(self:Schema, path) -> Path:
+    "Write the schema as JSON (atomically)."
+    return atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+
+@patch(cls_method=True)
+def load(cls:Schema, path) -> Schema:
+    "Read a schema saved with `save`."
+    return cls.from_dict(read_json(path, name="schema"))
 
 # %% ../nbs/00_core.ipynb #878224f7
 _SMALL = 256   # frames of up to this many rows take the fast path when every feature column is plain
@@ -340,6 +379,7 @@ def _record_arrays(rec:dict) -> dict | None:
         else: return None
     return out
 
+# %% ../nbs/00_core.ipynb #5dc9c266
 def _column_arrays(df, names:list) -> dict | None:
     "Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a record); None otherwise."
     if isinstance(df, dict): return _record_arrays({n: df[n] for n in names if n in df})   # other keys are not read
@@ -352,6 +392,7 @@ def _column_arrays(df, names:list) -> dict | None:
         except KeyError: pass
     return out
 
+# %% ../nbs/00_core.ipynb #5606d2db
 @dataclass
 class _Plan:
     "What the fast path needs of a schema, computed once: numeric and boolean features, text features, datetime features."
@@ -359,7 +400,8 @@ class _Plan:
     names: list                 # every feature and role name, for `extra='error'`
     num: list                   # (name, kind) per numeric or boolean feature
     nullable: np.ndarray        # per entry of `num`
-    lo: np.ndarray; hi: np.ndarray  # training range per entry of `num` (NaN: none to check)
+    lo: np.ndarray              # training range per entry of `num` (NaN: none to check)
+    hi: np.ndarray
     text: list                  # (name, nullable, set of categories or None) per categorical feature
     times: list                 # (name, nullable, tz-aware) per datetime feature
     other: bool                 # a feature of a kind the fast path does not know
@@ -371,14 +413,18 @@ def _schema_plan(schema) -> _Plan:
     if got is not None and len(got.key) == len(key) and all(a is b for a, b in zip(got.key, key)): return got
     num = [f for f in schema.features if f.kind in ("numeric", "boolean")]
     rng = lambda f, v: v if f.kind == "numeric" and f.min is not None else np.nan
+    feats = schema.features
     plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
                  [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
                  np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
-                 [(f.name, f.nullable, None if f.categories is None else set(f.categories)) for f in schema.features if f.kind == "categorical"],
-                 [(f.name, f.nullable, "," in str(f.dtype)) for f in schema.features if f.kind == "datetime"],
-                 any(f.kind not in KINDS for f in schema.features))
-    schema.__dict__["_plan"] = plan; return plan
+                 [(f.name, f.nullable,
+                   None if f.categories is None else set(f.categories)) for f in feats if f.kind == "categorical"],
+                 [(f.name, f.nullable, "," in str(f.dtype)) for f in feats if f.kind == "datetime"],
+                 any(f.kind not in KINDS for f in feats))
+    schema.__dict__["_plan"] = plan
+    return plan
 
+# %% ../nbs/00_core.ipynb #2f2016a2
 def _plain_number(a, kinds:str) -> np.ndarray | float | None:
     "A numpy array of one of `kinds` as is, NaN for an object array of only missing values, None otherwise."
     dt = a.dtype
@@ -389,7 +435,8 @@ def _plain_number(a, kinds:str) -> np.ndarray | float | None:
 def _plain_text(a, nullable:bool, allowed:set | None) -> list | None:
     "The values of a text column, missing ones as None; None when a value is not text, is missing where none may be, or is not `allowed`."
     if not (a.dtype == object or isinstance(a.dtype, pd.StringDtype)): return None
-    pa_ = getattr(a, "_pa_array", None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
+    pa_ = getattr(a, "_pa_array",
+                  None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
     out = []
     for x in (pa_.to_pylist() if hasattr(pa_, "to_pylist") else a):
         if isinstance(x, str):
@@ -407,8 +454,10 @@ def _plain_times(a, nullable:bool, aware:bool) -> bool:
     else: return False
     return ok and (nullable or not nat.any())
 
+# %% ../nbs/00_core.ipynb #fe27c85e
 def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_range:bool=False) -> tuple | None:
-    "(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame (or a record) that conforms to `schema`; None when the general path must decide."
+    """(float64 matrix of the numeric and boolean features, {text feature: values}) when `df` is a small frame
+    (or a record) that conforms to `schema`; None when the general path must decide."""
     if not _FAST: return None
     plan = _schema_plan(schema)
     if plan.other: return None
@@ -432,84 +481,120 @@ def _fast_values(schema, df, *, unseen:str="error", extra:str="ignore", check_ra
     return N, text
 
 # %% ../nbs/00_core.ipynb #667ac44c
-def _problems(self, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
-    "Every `SchemaProblem` of `df` against this schema."
-    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra, check_range=check_range) is not None: return []
-    out = []
-    for f in self.features:
-        if f.name not in df.columns:
-            out.append(SchemaProblem(f.name, "missing_column", f"column {f.name!r} is missing",
-                                     f"add column {f.name!r} ({f.kind}, like {f.dtype})")); continue
-        s = df[f.name]; kind = _kind_of(s); isna = s.isna()
-        nested = _nested_type(s) if kind == "categorical" else None
-        if nested:
-            e = _nested_error("data", f.name, nested); out += e.problems; continue
-        if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype, pd.DatetimeTZDtype):
-            out.append(_tz_problem(f, s)); continue
-        ok_kind = kind == f.kind or (f.kind == "numeric" and kind == "boolean") or (f.kind == "categorical" and kind in ("categorical", "boolean")) \
-                  or (f.kind == "boolean" and kind == "numeric" and set(s.dropna().unique()) <= {0, 1}) \
-                  or (f.kind == "boolean" and kind == "categorical" and all(isinstance(x, (bool, np.bool_)) for x in s.dropna()))
-        if isna.all() and len(s): ok_kind = True
-        if not ok_kind:
-            ex = s.dropna().head(3).tolist()
-            if f.kind == "numeric" and kind == "categorical":   # name the values that are not numbers, not the first three
-                nn_ = s.dropna(); bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
-                ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
-            out.append(SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {ex}"
-                                     if not isinstance(ex, str) else f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}",
-                                     f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')" if f.kind == "numeric"
-                                     else f"convert {f.name!r} to {f.dtype}"))
-            continue
-        if isna.any() and not f.nullable:
-            out.append(SchemaProblem(f.name, "unexpected_null", f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
-                                     f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
-        if f.kind == "numeric" and kind == "numeric":
-            v = s.to_numpy(dtype="float64", na_value=np.nan); bad = np.isinf(v)
-            if bad.any():
-                out.append(SchemaProblem(f.name, "non_finite", f"column {f.name!r} has {int(bad.sum())} infinite values",
-                                         f"replace inf in {f.name!r} with a finite value or NaN", _first_rows(pd.Series(bad, index=s.index))))
-            if check_range and f.min is not None:
-                oor = (v < f.min) | (v > f.max)
-                if oor.any():
-                    out.append(SchemaProblem(f.name, "out_of_range", f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
-                                             f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor, index=s.index))))
-        if f.kind == "categorical" and unseen == "error" and f.categories is not None:
-            vals = s.dropna().astype(str); new = ~vals.isin(f.categories)
-            if new.any():
-                seen_new = sorted(vals[new].unique())[:5]
-                out.append(SchemaProblem(f.name, "unseen_category", f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
-                                         f"map them to a known category of {f.categories[:5]}, or retrain with them", _first_rows(new)))
-    if extra == "error":
-        for c in df.columns:
-            if c not in self.names and c not in (self.target, self.time):
-                out.append(SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}"))
-    return out
+def _first_rows(mask, k=5): return [x.item() if hasattr(x, "item") else x for x in mask[mask].index[:k]]
 
+def _kind_ok(f:Feature, s:pd.Series, kind:str) -> bool:
+    "Whether column `s` (read as `kind`) can stand for feature `f`: booleans pass as numbers or text, 0/1 as booleans."
+    if kind == f.kind or (f.kind == "numeric" and kind == "boolean"): return True
+    if f.kind == "categorical" and kind == "boolean": return True
+    if f.kind == "boolean" and kind == "numeric": return set(s.dropna().unique()) <= {0, 1}
+    if f.kind == "boolean" and kind == "categorical": return all(isinstance(x, (bool, np.bool_)) for x in s.dropna())
+    return False
+
+def _wrong_type(f:Feature, s:pd.Series, kind:str) -> SchemaProblem:
+    "A column of the wrong kind; for text where numbers belong, the values that are not numbers are named."
+    fix = (f"convert {f.name!r} to {f.dtype}, e.g. df[{f.name!r}] = pd.to_numeric(df[{f.name!r}], errors='coerce')"
+           if f.kind == "numeric" else f"convert {f.name!r} to {f.dtype}")
+    if f.kind == "numeric" and kind == "categorical":
+        nn_ = s.dropna()
+        bad = pd.to_numeric(nn_.astype(str), errors="coerce").isna()
+        ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
+        return SchemaProblem(f.name, "wrong_type",
+                             f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}", fix)
+    msg = f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {s.dropna().head(3).tolist()}"
+    return SchemaProblem(f.name, "wrong_type", msg, fix)
+
+# %% ../nbs/00_core.ipynb #8bf9ce93
 def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
     "A datetime column whose time zone awareness differs from the schema's: comparing them would shift every time."
     if "," in f.dtype:
         tz = f.dtype.split(",", 1)[1].strip(" ]")
-        return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
+        return SchemaProblem(f.name, "wrong_type",
+                             f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
                              f"say which zone its times are in, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_localize({tz!r})")
-    return SchemaProblem(f.name, "wrong_type", f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
-                         f"convert it to the naive times training used, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
+    return SchemaProblem(f.name, "wrong_type",
+                         f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
+                         f"convert it to the naive times training used, "
+                         f"e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_convert('UTC').dt.tz_localize(None)")
 
-def _validate(self, df:pd.DataFrame, # data to check
-              *, extra:str="ignore", # 'error' to reject columns the schema does not know
-              unseen:str="error", # 'allow' to accept categories never seen in training
-              check_range:bool=False, # also reject numeric values outside the training range
-              name:str="data") -> pd.DataFrame:
+# %% ../nbs/00_core.ipynb #f94da5b6
+def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> list:
+    "Problems of the values of a column whose kind fits feature `f`."
+    out, isna = [], s.isna()
+    if isna.any() and not f.nullable:
+        out.append(SchemaProblem(f.name, "unexpected_null",
+                                 f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
+                                 f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
+    if f.kind == "numeric" and _kind_of(s) == "numeric":
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.isinf(v)
+        if bad.any():
+            out.append(SchemaProblem(f.name, "non_finite", f"column {f.name!r} has {int(bad.sum())} infinite values",
+                                     f"replace inf in {f.name!r} with a finite value or NaN",
+                                     _first_rows(pd.Series(bad, index=s.index))))
+        oor = (v < f.min) | (v > f.max) if check_range and f.min is not None else np.zeros(0, bool)
+        if oor.any():
+            out.append(SchemaProblem(f.name, "out_of_range",
+                                     f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
+                                     f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor,
+                                                                                                      index=s.index))))
+    if f.kind == "categorical" and unseen == "error" and f.categories is not None:
+        vals = s.dropna().astype(str)
+        new = ~vals.isin(f.categories)
+        if new.any():
+            seen_new = sorted(vals[new].unique())[:5]
+            out.append(SchemaProblem(f.name, "unseen_category",
+                                     f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
+                                     f"map them to a known category of {f.categories[:5]}, or retrain with them",
+                                     _first_rows(new)))
+    return out
+
+# %% ../nbs/00_core.ipynb #a595e56c
+def _column_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> list:
+    "Every problem of column `s` against feature `f`."
+    kind = _kind_of(s)
+    nested = _nested_type(s) if kind == "categorical" else None
+    if nested: return _nested_error("data", f.name, nested).problems
+    if f.kind == kind == "datetime" and ("," in f.dtype) != isinstance(s.dtype,
+                                                                       pd.DatetimeTZDtype): return [_tz_problem(f, s)]
+    if not (_kind_ok(f, s, kind) or (len(s) and s.isna().all())): return [_wrong_type(f, s, kind)]
+    return _value_problems(f, s, unseen=unseen, check_range=check_range)
+
+# %% ../nbs/00_core.ipynb #bbf831ce
+@patch
+def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="error", check_range:bool=False) -> list:
+    "Every `SchemaProblem` of `df` against this schema."
+    if isinstance(df, pd.DataFrame) and _fast_values(self, df, unseen=unseen, extra=extra,
+                                                     check_range=check_range) is not None:
+        return []
+    out = []
+    for f in self.features:
+        if f.name not in df.columns:
+            out.append(SchemaProblem(f.name, "missing_column", f"column {f.name!r} is missing",
+                                     f"add column {f.name!r} ({f.kind}, like {f.dtype})"))
+        else: out += _column_problems(f, df[f.name], unseen=unseen, check_range=check_range)
+    if extra == "error":
+        out += [SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}")
+                for c in df.columns if c not in self.names and c not in (self.target, self.time)]
+    return out
+
+# %% ../nbs/00_core.ipynb #71648425
+@patch
+def validate(self:Schema, df:pd.DataFrame, # data to check
+             *, extra:str="ignore", # 'error' to reject columns the schema does not know
+             unseen:str="error", # 'allow' to accept categories never seen in training
+             check_range:bool=False, # also reject numeric values outside the training range
+             name:str="data") -> pd.DataFrame:
     "Raise a `SchemaError` listing every problem of `df`; return `df` when it conforms."
-    check_choice("extra", extra, ["ignore", "error"]); check_choice("unseen", unseen, ["error", "allow"])
+    check_choice("extra", extra, ["ignore", "error"])
+    check_choice("unseen", unseen, ["error", "allow"])
     df = read_table(df, name=name)
     probs = self.problems(df, extra=extra, unseen=unseen, check_range=check_range)
     if probs:
         lines = "; ".join(p.message for p in probs[:10]) + (f"; and {len(probs)-10} more" if len(probs) > 10 else "")
-        raise SchemaError(f"{name} does not match the schema: {lines}", fix=probs[0].fix + (" (and see `.problems` for the rest)" if len(probs) > 1 else ""),
-                          problems=probs)
+        more = " (and see `.problems` for the rest)" if len(probs) > 1 else ""
+        raise SchemaError(f"{name} does not match the schema: {lines}", fix=probs[0].fix + more, problems=probs)
     return df
-
-Schema.problems, Schema.validate = _problems, _validate
 
 # %% ../nbs/00_core.ipynb #d9ff5b5b
 class TabularAdapter:
@@ -517,22 +602,6 @@ class TabularAdapter:
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
                  *, target:str=None, time:str=None): # roles used when the schema is inferred
         self.schema, self.target, self.time = schema, target, time
-
-    def fit(self, df:pd.DataFrame) -> "TabularAdapter":
-        "Learn medians, scales and categories from training data `df`."
-        df = read_table(df, name="training data")
-        if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
-        self.schema.validate(df, name="training data")
-        self.stats_ = {}
-        for f in self.schema.features:
-            s = df[f.name]
-            if f.kind == "numeric":
-                v = s.to_numpy(dtype="float64", na_value=np.nan); v = v[~np.isnan(v)]
-                med = float(np.median(v)) if len(v) else 0.0; sd = float(v.std()) if len(v) > 1 else 1.0
-                self.stats_[f.name] = {"median": med, "mean": float(v.mean()) if len(v) else 0.0, "std": sd if sd > 0 else 1.0}
-            elif f.kind == "categorical": self.stats_[f.name] = {"categories": list(f.categories)}
-        self.feature_names_ = self._names()
-        return self
 
     def _names(self):
         out = []
@@ -543,31 +612,63 @@ class TabularAdapter:
 
     def _check_fitted(self):
         if not hasattr(self, "stats_"):
-            raise NotFittedError("this TabularAdapter is not fitted", fix="call .fit(training_frame) first, or TabularAdapter.load(path)")
+            raise NotFittedError("this TabularAdapter is not fitted",
+                                 fix="call .fit(training_frame) first, or TabularAdapter.load(path)")
 
     @property
-    def n_features_(self) -> int: self._check_fitted(); return len(self.feature_names_)
+    def n_features_(self) -> int:
+        self._check_fitted()
+        return len(self.feature_names_)
 
-# %% ../nbs/00_core.ipynb #50a2e787
+# %% ../nbs/00_core.ipynb #2de44b09
+def _numeric_stats(s:pd.Series) -> dict:
+    "Median (for imputing), mean and standard deviation (1 when constant) of a numeric column's present values."
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    v = v[~np.isnan(v)]
+    med = float(np.median(v)) if len(v) else 0.0
+    sd = float(v.std()) if len(v) > 1 else 1.0
+    return {"median": med, "mean": float(v.mean()) if len(v) else 0.0, "std": sd if sd > 0 else 1.0}
+
+@patch
+def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
+    "Learn medians, scales and categories from training data `df`."
+    df = read_table(df, name="training data")
+    if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
+    self.schema.validate(df, name="training data")
+    self.stats_ = {}
+    for f in self.schema.features:
+        if f.kind == "numeric": self.stats_[f.name] = _numeric_stats(df[f.name])
+        elif f.kind == "categorical": self.stats_[f.name] = {"categories": list(f.categories)}
+    self.feature_names_ = self._names()
+    return self
+
+# %% ../nbs/00_core.ipynb #0f8a403d
 def _encode_plan(self) -> tuple:
     "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
-    sp = _schema_plan(self.schema); got = self.__dict__.get("_plan")
+    sp = _schema_plan(self.schema)
+    got = self.__dict__.get("_plan")
     if got is not None and got[0] is sp and got[1] is self.stats_: return got[2]
     j, at = 0, {}
     for f in self.schema.features:
         if f.kind in ("numeric", "boolean", "categorical"):
-            at[f.name] = j; j += len(self.stats_[f.name]["categories"]) if f.kind == "categorical" else 1
-    num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]; boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
+            at[f.name] = j
+            j += len(self.stats_[f.name]["categories"]) if f.kind == "categorical" else 1
+    num = [i for i, (_, kind) in enumerate(sp.num) if kind == "numeric"]
+    boo = [i for i, (_, kind) in enumerate(sp.num) if kind == "boolean"]
     stat = lambda k: np.array([self.stats_[sp.num[i][0]][k] for i in num], float)
-    enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"), stat("std"),
+    enc = (np.array(num, int), np.array([at[sp.num[i][0]] for i in num], int), stat("median"), stat("mean"),
+           stat("std"),
            np.array(boo, int), np.array([at[sp.num[i][0]] for i in boo], int),
-           [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text], j)
-    self.__dict__["_plan"] = (sp, self.stats_, enc); return enc
+           [(name, at[name], {c: k for k, c in enumerate(self.stats_[name]["categories"])}) for name, _, _ in sp.text],
+           j)
+    self.__dict__["_plan"] = (sp, self.stats_, enc)
+    return enc
 
 def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
     "Encode the checked values `_fast_values` returned: the same numbers as the general path, without pandas."
     ni, nj, med, mean, std, bi, bj, cats, width = _encode_plan(self)
-    out = np.zeros((len(N), width)); X, B = N[:, ni], N[:, bi]
+    out = np.zeros((len(N), width))
+    X, B = N[:, ni], N[:, bi]
     out[:, nj] = (np.where(np.isnan(X), med, X) - mean) / std
     out[:, bj] = np.where(np.isnan(B), 0.0, B)
     for name, j, m in cats:
@@ -576,59 +677,72 @@ def _encode_values(self, N:np.ndarray, text:dict) -> np.ndarray:
             if k is not None: out[i, j + k] = 1.0
     return out.astype(np.float32)
 
-def _encode(self, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
-            *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
-            validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
-           ) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #32cf0323
+def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
+    "One feature's encoded columns: standardised numbers (median-imputed), 0/1 booleans, or a one-hot block."
+    if f.kind == "numeric":
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        return ((np.where(np.isnan(v), stats["median"], v) - stats["mean"]) / stats["std"])[:, None]
+    if f.kind == "boolean": return s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None]
+    cats = stats["categories"]
+    v = s.astype("string").astype(object).where(s.notna(), None)
+    v = v.where(v.isin(cats),
+                None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
+    codes = pd.Categorical(v, categories=cats).codes
+    oh = np.zeros((len(s), len(cats)))
+    rows = np.flatnonzero(codes >= 0)
+    oh[rows, codes[rows]] = 1.0
+    return oh
+
+# %% ../nbs/00_core.ipynb #c8914861
+@patch
+def encode(self:TabularAdapter, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
+           *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
+           validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
+          ) -> np.ndarray:
     "Encode `df` into a float32 array with one column per name in `feature_names_`."
     self._check_fitted()
     fast = _fast_values(self.schema, df, unseen="allow" if validated else unseen)
     if fast is not None: return _encode_values(self, *fast)
     if isinstance(df, dict): df = pd.DataFrame([df])
     if not validated: df = self.schema.validate(df, unseen=unseen, name="data to encode")
-    cols = []
-    for f in self.schema.features:
-        s = df[f.name]
-        if f.kind == "numeric":
-            st = self.stats_[f.name]; v = s.to_numpy(dtype="float64", na_value=np.nan)
-            cols.append(((np.where(np.isnan(v), st["median"], v) - st["mean"]) / st["std"])[:, None])
-        elif f.kind == "boolean":
-            cols.append(s.astype("float64").fillna(0.0).to_numpy(dtype="float64")[:, None])
-        elif f.kind == "categorical":
-            cats = self.stats_[f.name]["categories"]
-            v = s.astype("string").astype(object).where(s.notna(), None)
-            v = v.where(v.isin(cats), None)   # unseen categories are missing (all zeros), and pandas gets no values outside `categories`
-            codes = pd.Categorical(v, categories=cats).codes
-            oh = np.zeros((len(s), len(cats))); rows = np.flatnonzero(codes >= 0); oh[rows, codes[rows]] = 1.0
-            cols.append(oh)
+    cols = [_encode_column(f, df[f.name], self.stats_.get(f.name))
+            for f in self.schema.features if f.kind in ("numeric", "boolean", "categorical")]
     return np.hstack(cols).astype(np.float32) if cols else np.zeros((len(df), 0), np.float32)
 
-def _transform(self, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
+# %% ../nbs/00_core.ipynb #7b2628d6
+@patch
+def transform(self:TabularAdapter, df:pd.DataFrame, *, unseen:str="allow", validated:bool=False) -> torch.Tensor:
     "Encode `df` into a float32 tensor of shape (rows, n_features_)."
     return torch.from_numpy(self.encode(df, unseen=unseen, validated=validated))
 
-def _to_dict(self) -> dict:
+# %% ../nbs/00_core.ipynb #d5089bbc
+@patch
+def to_dict(self:TabularAdapter) -> dict:
+    "The fitted adapter as a JSON-able dict: its schema and statistics."
     self._check_fitted()
     return {"version": 1, "schema": self.schema.to_dict(), "stats": self.stats_}
 
-def _from_dict(cls, d:dict) -> "TabularAdapter":
+@patch(cls_method=True)
+def from_dict(cls:TabularAdapter, d:dict) -> TabularAdapter:
+    "Rebuild an adapter from `to_dict`."
     try:
-        a = cls(Schema.from_dict(d["schema"])); a.stats_ = d["stats"]
+        a = cls(Schema.from_dict(d["schema"]))
+        a.stats_ = d["stats"]
     except (KeyError, TypeError) as e:
         raise FileFormatError(f"not a prodkit adapter: {e}", fix="save adapters with TabularAdapter.save") from e
-    a.feature_names_ = a._names(); return a
+    a.feature_names_ = a._names()
+    return a
 
-TabularAdapter.encode, TabularAdapter.transform = _encode, _transform
-TabularAdapter.to_dict, TabularAdapter.from_dict = _to_dict, classmethod(_from_dict)
-def _save(self, path) -> Path:
+@patch
+def save(self:TabularAdapter, path) -> Path:
     "Write the fitted adapter (schema and statistics) as JSON, atomically."
     return atomic_write_text(path, json.dumps(self.to_dict()))
 
-def _load(cls, path) -> "TabularAdapter":
+@patch(cls_method=True)
+def load(cls:TabularAdapter, path) -> TabularAdapter:
     "Read an adapter written by `save`."
     return cls.from_dict(read_json(path, name="adapter"))
-
-TabularAdapter.save, TabularAdapter.load = _save, classmethod(_load)
 
 # %% ../nbs/00_core.ipynb #fd1bfe3f
 TASKS = ("classification", "regression")   # what a model does
@@ -642,6 +756,72 @@ class Scorer:
     def predict_proba(self, X): raise NotImplementedError(f"{type(self).__name__}.predict_proba")
     def __call__(self, X): return self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
+# %% ../nbs/00_core.ipynb #3204ae92
+def _check_predictor_args(model, task:str, output:str, classes, batch_size:int):
+    "Refuse a model that cannot be called and arguments that contradict the task."
+    if not (isinstance(model, nn.Module) or callable(model)):
+        raise ParameterError("model must be an nn.Module, a TorchScript module or a callable",
+                             value=type(model).__name__,
+                             fix="pass the model object itself, or Predictor.load for a saved artifact")
+    check_choice("task", task, TASKS)
+    check_choice("output", output, OUTPUTS)
+    check_positive("batch_size", batch_size, integer=True)
+    if task == "regression" and output != "auto":
+        raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values",
+                             value=output,
+                             fix="drop output= for task='regression'")
+    if task == "regression" and classes is not None:
+        raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5],
+                             fix="drop classes= for task='regression'")
+
+# %% ../nbs/00_core.ipynb #d277a371
+class Predictor(Scorer):
+    "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
+    def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
+                 *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
+                 task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
+                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
+                 classes:Sequence=None, # class labels in output order (default 0..k-1)
+                 batch_size:int=4096, device:str="cpu"):
+        _check_predictor_args(model, task, output, classes, batch_size)
+        self.model, self.adapter, self.task, self.output, self.classes = model, adapter, task, output, classes
+        self.batch_size, self.device = batch_size, torch.device(device)
+        if isinstance(model, nn.Module): model.eval().to(self.device)
+
+# %% ../nbs/00_core.ipynb #0861768f
+def _frame_array(self, X:pd.DataFrame):
+    "A frame as model input: the adapter's tensor, or (no adapter) its all-numeric columns as a float32 array."
+    if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
+    if self.adapter is not None: return self.adapter.transform(X)
+    bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them",
+                            fix="pass adapter=TabularAdapter(...).fit(train)")
+    return X.to_numpy(dtype="float32", na_value=np.nan)
+
+# %% ../nbs/00_core.ipynb #a38b1b98
+@patch
+def _as_tensor(self:Predictor, X) -> torch.Tensor:
+    if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
+    if isinstance(X, dict):   # one record
+        if self.adapter is not None: return self.adapter.transform(X)
+        X = pd.DataFrame([X])
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
+    if isinstance(X, pd.DataFrame): X = _frame_array(self, X)
+    if isinstance(X, pd.Series): X = X.to_numpy()
+    if not isinstance(X, torch.Tensor):
+        try: X = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
+                            fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
+    t = torch.as_tensor(X)
+    if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
+    if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
+    if t.is_floating_point() and not torch.isfinite(t).all():
+        raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values",
+                        fix="impute or drop them first (a TabularAdapter imputes NaN)")
+    return t.float() if t.dtype == torch.float64 else t
+
+# %% ../nbs/00_core.ipynb #78aead19
 def _to_numpy_out(out):
     if isinstance(out, torch.Tensor): return out.detach().float().cpu().numpy()
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor): return _to_numpy_out(out[0])
@@ -652,74 +832,34 @@ def _to_numpy_out(out):
                          fix="wrap the model so it returns a tensor")
     return np.asarray(out, dtype=np.float64)
 
-class Predictor(Scorer):
-    "A model made safe to call: eval mode, no_grad, batching, device, probabilities."
-    def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
-                 *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
-                 task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
-                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
-                 classes:Sequence=None, # class labels in output order (default 0..k-1)
-                 batch_size:int=4096, device:str="cpu"):
-        if not (isinstance(model, nn.Module) or callable(model)):
-            raise ParameterError("model must be an nn.Module, a TorchScript module or a callable", value=type(model).__name__,
-                                 fix="pass the model object itself, or Predictor.load for a saved artifact")
-        check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS); check_positive("batch_size", batch_size, integer=True)
-        if task == "regression" and output != "auto":
-            raise ParameterError(f"output={output!r} reads a classifier's outputs; a regressor returns values", value=output,
-                                 fix="drop output= for task='regression'")
-        if task == "regression" and classes is not None:
-            raise ParameterError("classes name a classifier's outputs; a regressor has none", value=list(classes)[:5], fix="drop classes= for task='regression'")
-        self.model, self.adapter, self.task, self.output, self.classes = model, adapter, task, output, classes
-        self.batch_size, self.device = batch_size, torch.device(device)
-        if isinstance(model, nn.Module): model.eval().to(self.device)
+# %% ../nbs/00_core.ipynb #2bc97dd2
+def _call_batch(model, xb:torch.Tensor) -> np.ndarray:
+    "The model's outputs for one batch, as a 2-d float array with one row per input row."
+    try: out = model(xb)
+    except ProdkitError: raise
+    except Exception as e:
+        raise ModelError(f"the model raised {type(e).__name__} on a batch of shape {tuple(xb.shape)}: {e}",
+                         fix="check the input shape and dtype the model expects") from e
+    o = _to_numpy_out(out)
+    if o.ndim == 0 or o.shape[0] != xb.shape[0]:
+        raise ModelError(f"the model returned shape {o.shape} for a batch of {xb.shape[0]} rows",
+                         fix="the model must return one output row per input row")
+    return o.reshape(o.shape[0], -1)
 
-    def _as_tensor(self, X) -> torch.Tensor:
-        if isinstance(X, pd.Series) and self.adapter is not None: X = X.to_dict()
-        if isinstance(X, dict):   # one record
-            if self.adapter is not None: return self.adapter.transform(X)
-            X = pd.DataFrame([X])
-        if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): X = pd.DataFrame(list(X))
-        if isinstance(X, pd.DataFrame):
-            if len(X) == 0: raise DataError("cannot predict on an empty frame", fix="pass at least one row")
-            if self.adapter is not None: return self.adapter.transform(X)
-            bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-            if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them", fix="pass adapter=TabularAdapter(...).fit(train)")
-            X = X.to_numpy(dtype="float32", na_value=np.nan)
-        if isinstance(X, pd.Series): X = X.to_numpy()
-        if not isinstance(X, torch.Tensor):
-            try: X = np.asarray(X, dtype=np.float32)
-            except (TypeError, ValueError) as e:
-                raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
-                                fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
-        t = torch.as_tensor(X)
-        if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
-        if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise DataError(f"inputs contain {int((~torch.isfinite(t)).sum())} NaN or infinite values", fix="impute or drop them first (a TabularAdapter imputes NaN)")
-        return t.float() if t.dtype == torch.float64 else t
-
-# %% ../nbs/00_core.ipynb #751e94aa
-def _raw(self, X) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #387b0779
+@patch
+def raw(self:Predictor, X) -> np.ndarray:
     "Raw model outputs for `X` (DataFrame, array or tensor) as a float array, computed in batches."
-    t = self._as_tensor(X); outs = []
+    t = self._as_tensor(X)
     with torch.no_grad():
-        for i in range(0, t.shape[0], self.batch_size):
-            xb = t[i:i + self.batch_size].to(self.device)
-            try: out = self.model(xb)
-            except ProdkitError: raise
-            except Exception as e:
-                raise ModelError(f"the model raised {type(e).__name__} on a batch of shape {tuple(xb.shape)}: {e}",
-                                 fix="check the input shape and dtype the model expects") from e
-            o = _to_numpy_out(out)
-            if o.ndim == 0 or o.shape[0] != xb.shape[0]:
-                raise ModelError(f"the model returned shape {o.shape} for a batch of {xb.shape[0]} rows",
-                                 fix="the model must return one output row per input row")
-            outs.append(o.reshape(o.shape[0], -1))
-    out = np.concatenate(outs)
+        out = np.concatenate([_call_batch(self.model, t[i:i + self.batch_size].to(self.device))
+                              for i in range(0, t.shape[0], self.batch_size)])
     if not np.isfinite(out).all():
-        raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs", fix="check the model weights and inputs")
+        raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs",
+                         fix="check the model weights and inputs")
     return out
 
+# %% ../nbs/00_core.ipynb #596316df
 def _not_proba(raw:np.ndarray) -> np.ndarray:
     "Rows of `raw` that are not probabilities: a value outside [0, 1], or (several columns) a sum other than one."
     bad = (raw < 0).any(1) | (raw > 1).any(1)
@@ -727,24 +867,32 @@ def _not_proba(raw:np.ndarray) -> np.ndarray:
 
 def _row_values(r): return [float(f"{v:.4g}") for v in r[:6]]
 
+def _check_proba(raw:np.ndarray):
+    "Raise a `ModelError` naming the first row of `raw` that is not a probability."
+    bad = np.flatnonzero(_not_proba(raw))
+    if not len(bad): return
+    i = int(bad[0])
+    why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
+    raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
+                     value=_row_values(raw[i]), row=i,
+                     fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
+
+# %% ../nbs/00_core.ipynb #dfcd9c4b
 def _probs(raw:np.ndarray, output:str) -> np.ndarray:
     "Probabilities from raw outputs read as `output` ('logits' or 'proba'; 'proba' rows are checked)."
-    if output == "proba":
-        bad = np.flatnonzero(_not_proba(raw))
-        if len(bad):
-            i = int(bad[0]); why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
-            raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
-                             value=_row_values(raw[i]), row=i,
-                             fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
+    if output == "proba": _check_proba(raw)
     if raw.shape[1] == 1:
         p = raw[:, 0]
         if output == "logits": p = 1 / (1 + np.exp(-p))
         return np.column_stack([1 - p, p])
     if output == "logits":
-        z = raw - raw.max(1, keepdims=True); e = np.exp(z); return e / e.sum(1, keepdims=True)
+        e = np.exp(raw - raw.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
     return raw
 
-def _output_kind(self, raw:np.ndarray) -> str:
+# %% ../nbs/00_core.ipynb #4afc0691
+@patch
+def _output_kind(self:Predictor, raw:np.ndarray) -> str:
     "How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call (kept in `output_`)."
     if self.output != "auto": return self.output
     first = "logits" if _not_proba(raw).any() else "proba"
@@ -756,32 +904,35 @@ def _output_kind(self, raw:np.ndarray) -> str:
                          fix="declare what the model returns: Predictor(model, output='logits') or output='proba'")
     return decided
 
-def _predict_proba(self, X) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #f79b1efa
+@patch
+def predict_proba(self:Predictor, X) -> np.ndarray:
     "Class probabilities, shape (rows, classes); a single output column is read as the positive class."
-    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task, fix="use .predict for regression")
-    raw = self.raw(X); p = _probs(raw, self._output_kind(raw))
+    if self.task == "regression": raise ParameterError("predict_proba is for classifiers", value=self.task,
+                                                       fix="use .predict for regression")
+    raw = self.raw(X)
+    p = _probs(raw, self._output_kind(raw))
     self.__dict__.setdefault("n_classes_", p.shape[1])
     return p
 
-def _predict(self, X) -> np.ndarray:
+# %% ../nbs/00_core.ipynb #67172fc7
+@patch
+def predict(self:Predictor, X) -> np.ndarray:
     "Predicted class labels (classifiers) or values (regression)."
     if self.task == "regression":
-        r = self.raw(X); return r[:, 0] if r.shape[1] == 1 else r
+        r = self.raw(X)
+        return r[:, 0] if r.shape[1] == 1 else r
     idx = self.predict_proba(X).argmax(1)
     return np.asarray(self.classes)[idx] if self.classes is not None else idx
 
-Predictor.raw, Predictor.predict_proba, Predictor.predict, Predictor._output_kind = _raw, _predict_proba, _predict, _output_kind
-Predictor.__call__ = lambda self, X: self.predict_proba(X) if self.task == "classification" else self.predict(X)
-
 # %% ../nbs/00_core.ipynb #01c7f192
-def _classes_(self) -> list | None:
+@patch(as_prop=True)
+def classes_(self:Predictor) -> list | None:
     "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
     if self.task == "regression": return None
     if self.classes is not None: return list(self.classes)
     k = self.__dict__.get("n_classes_")
     return list(range(k)) if k else None
-
-Predictor.classes_ = property(_classes_)
 
 # %% ../nbs/00_core.ipynb #d6b187b5
 def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded bundle, an nn.Module, a TorchScript module or a callable
@@ -798,9 +949,11 @@ def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded 
         return model
     inner = getattr(model, "predictor", None)
     if isinstance(inner, Scorer): return as_predictor(inner, task=task, what=what)
-    if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter, task=task or "classification")
+    if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter,
+                                                                         task=task or "classification")
     raise ParameterError(f"the {what} must be a Predictor, a loaded bundle, an nn.Module, a TorchScript module or a callable",
-                         value=type(model).__name__, fix="pass the model object, or Predictor(model, adapter=..., task=...)")
+                         value=type(model).__name__,
+                         fix="pass the model object, or Predictor(model, adapter=..., task=...)")
 
 # %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
@@ -811,12 +964,18 @@ def _jsonable(v):
     if isinstance(v, (pd.Timestamp,)): return v.isoformat()
     return v
 
+def _fmt(v):
+    if isinstance(v, float): return f"{v:.4g}"
+    return str(v)
+
+# %% ../nbs/00_core.ipynb #442fc667
 _INERT = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~:<>&\"'=$"}
 def escape(text, # any value; rendered as `str(text)`
           ) -> str:
     "`text` on one line with every HTML and Markdown special character as a numeric entity: shown as written in HTML, attributes and Markdown."
     return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).translate(_INERT)
 
+# %% ../nbs/00_core.ipynb #0fff4804
 def html_table(df:pd.DataFrame, # the table to show (index, columns and cells are escaped)
                max_cols:int=12) -> str:
     "`df` as an HTML table with every label and cell HTML-escaped, numbers to 4 significant digits."
@@ -828,38 +987,30 @@ def html_table(df:pd.DataFrame, # the table to show (index, columns and cells ar
                    for i, r in zip(show.index, show.itertuples(index=False)))
     return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
-def get_ax(ax=None, *, figsize=(6, 3.5)):
-    "Return `ax`, or the Axes of a new figure (pyplot imported lazily)."
+# %% ../nbs/00_core.ipynb #673afa94
+def get_ax(ax=None, *, figsize=None, # the size of a new figure (default: 6 x 3.5 inches, or 4.2 inches a panel)
+           panels:int=1, # how many Axes a new figure holds, side by side
+          ):
+    "Return `ax`, or the Axes of a new figure (an array of `panels` Axes when there are several); pyplot imported lazily."
     if ax is not None: return ax
     import matplotlib.pyplot as plt
-    return plt.subplots(figsize=figsize)[1]
+    check_positive("panels", panels, integer=True)
+    size = figsize or ((6, 3.5) if panels == 1 else (4.2 * panels, 3.4))
+    return plt.subplots(1, panels, figsize=size)[1]
 
-@dataclass(frozen=True, kw_only=True)
-class Report:
-    "Base of every result: computed data + `seed` + `environment`; `.summary`, `.to_frame()`, `.plot()`, HTML."
-    seed: int | None = None
-    environment: dict = field(default_factory=capture_environment, repr=False, compare=False)
-
+# %% ../nbs/00_core.ipynb #ff0aa6c3
+class Renderable:
+    "Shown in a notebook through the one renderer: override `headline`, `_summary`, `to_frame` and `_html_extra`."
     def _summary(self) -> dict: return {}
     @property
     def summary(self) -> dict:
         "Headline numbers, flat and JSON-able."
         return {k: _jsonable(v) for k, v in self._summary().items()}
     def to_frame(self) -> pd.DataFrame:
-        "A tidy table of the result."
+        "A tidy table of the object."
         return pd.DataFrame([self.summary])
-    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
-    def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
-    def plot(self, ax=None, *, kind:str=None, **kwargs):
-        "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set, as scikit-learn's Displays do."
-        if self._plot_kinds: kwargs["kind"] = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
-        elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind, fix="leave kind unset")
-        drawn = self._plot(get_ax(ax), **kwargs)
-        first = drawn.flat[0] if isinstance(drawn, np.ndarray) else drawn[0] if isinstance(drawn, (list, tuple)) else drawn
-        object.__setattr__(self, "ax_", drawn); object.__setattr__(self, "figure_", first.figure)
-        return self
     def headline(self) -> str:
-        "One line saying what the result is."
+        "One line saying what the object is."
         return type(self).__name__
     def _html_extra(self) -> str:
         "More HTML after the table (a figure, a note); every user string in it must go through `escape`."
@@ -867,20 +1018,50 @@ class Report:
     def headline_html(self) -> str:
         "The headline with every HTML and Markdown special character escaped: safe to put in HTML or a Markdown cell."
         return escape(self.headline())
-    def _repr_html_(self) -> str:
-        try:
-            head = self.headline_html()
-            summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-                           for k, v in list(self.summary.items())[:16])
-            try:
-                fr = self.to_frame(); more = len(fr) > 10
-                table = html_table(fr.head(10))
-                table += f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if more else ""
-            except Exception: table = ""
-            return f"<div><b>{head}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
-        except Exception as e:
-            return f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: {html.escape(type(e).__name__)}: {html.escape(str(e))})</div>"
 
-def _fmt(v):
-    if isinstance(v, float): return f"{v:.4g}"
-    return str(v)
+# %% ../nbs/00_core.ipynb #e9b1dabf
+@patch
+def _repr_html_(self:Renderable) -> str:
+    try:
+        summ = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                       for k, v in list(self.summary.items())[:16])
+        try:
+            fr = self.to_frame()
+            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if len(fr) > 10 else "")
+        except Exception: table = ""
+        return f"<div><b>{self.headline_html()}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
+    except Exception as e:
+        return (f"<div><b>{html.escape(type(self).__name__)}</b> (display failed: "
+                f"{html.escape(type(e).__name__)}: {html.escape(str(e))})</div>")
+
+# %% ../nbs/00_core.ipynb #f5111f22
+@dataclass(frozen=True, kw_only=True)
+class Report(Renderable):
+    "Base of every result: computed data + `seed` + `environment`; `.summary`, `.to_frame()`, `.plot()`, HTML."
+    seed: int | None = None
+    environment: dict = field(default_factory=capture_environment, repr=False, compare=False)
+    _plot_kinds = ()   # the kinds of picture `plot` draws (`kind=`); the first is the default; () for one kind
+
+    def _plot(self, ax, **kwargs): raise NotImplementedError(f"{type(self).__name__} has no plot")
+    def _panels(self, kind:str=None) -> int:
+        "How many Axes the picture of `kind` draws on (side by side); `plot` makes that many when it makes the figure."
+        return 1
+
+# %% ../nbs/00_core.ipynb #49c79f85
+@patch
+def plot(self:Report, ax=None, # the Axes to draw on (an array of Axes for a picture of several panels); default: a new figure
+         *, kind:str=None, # which picture, one of `_plot_kinds` (default: the first); None for a report with one picture
+         **kwargs): # passed to the report's `_plot`
+    "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set."
+    if self._plot_kinds:
+        kind = check_choice("kind", self._plot_kinds[0] if kind is None else kind, self._plot_kinds)
+        kwargs["kind"] = kind
+    elif kind is not None: raise ParameterError(f"{type(self).__name__} draws one kind of plot", value=kind,
+                                                fix="leave kind unset")
+    axes = get_ax(ax, panels=self._panels(kind))
+    drawn = self._plot(axes, **kwargs)
+    drawn = axes if drawn is None else drawn
+    first = np.asarray(drawn, dtype=object).flat[0] if isinstance(drawn, (np.ndarray, list, tuple)) else drawn
+    object.__setattr__(self, "ax_", drawn)
+    object.__setattr__(self, "figure_", first.figure)
+    return self

@@ -14,7 +14,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .core import (ParameterError, Schema, TabularAdapter, Predictor, check_positive, atomic_write_bytes,
+from fastcore.basics import patch
+
+from .core import (ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive,
+                          atomic_write_bytes,
                           atomic_write_text)
 from .versioning import save_bundle, Manifest
 
@@ -27,7 +30,9 @@ __all__ = ['REFERENCE_PERIOD', 'CURRENT_PERIOD', 'CONCEPT_DRIFT_DATE', 'CONTRACT
 REFERENCE_PERIOD = ("2024-01-01", "2024-07-01")   # [start, end)
 CURRENT_PERIOD = ("2024-07-01", "2025-01-01")
 CONCEPT_DRIFT_DATE = "2024-10-01"
-CONTRACTS, PAYMENTS, REGIONS = ["month-to-month", "one-year", "two-year"], ["card", "bank", "check", "wallet"], ["north", "south", "east", "west"]
+CONTRACTS, PAYMENTS, REGIONS = ["month-to-month", "one-year", "two-year"], ["card", "bank", "check",
+                                                                            "wallet"], ["north", "south", "east",
+                                                                                        "west"]
 _CALLS_RATE = 1.2                                   # mean support calls per customer
 _CALLS_BEFORE, _CALLS_AFTER = 0.55, -0.35           # support_calls coefficient before/after the concept-drift date
 
@@ -35,10 +40,11 @@ def _timestamps(rng, n, period):
     s, e = (pd.Timestamp(p).value // 10**9 for p in period)
     return pd.Series(np.sort(rng.integers(s, e, n)) * 10**6, dtype="int64").astype("datetime64[us]")
 
+# %% ../nbs/02_demo.ipynb #c19fcfbe
 def _customers(rng:np.random.Generator, ts:pd.Series, drift:np.ndarray, calls_coef:np.ndarray) -> pd.DataFrame:
     "Customers at times `ts`; `drift` in [0, 1] scales the data drift, `calls_coef` is the support_calls effect per row."
     n = len(ts)
-    p_m2m = 0.5 + 0.2 * drift
+    p_m2m = 0.5 + 0.2 * drift   # the share of month-to-month contracts
     u = rng.random(n)
     contract = np.where(u < p_m2m, 0, np.where(u < p_m2m + (1 - p_m2m) * 0.6, 1, 2))
     payment = rng.choice(4, n, p=[0.35, 0.3, 0.2, 0.15])
@@ -64,27 +70,16 @@ def _customers(rng:np.random.Generator, ts:pd.Series, drift:np.ndarray, calls_co
         "autopay": autopay.astype(bool), "timestamp": ts.to_numpy(), "label": label})
 
 # %% ../nbs/02_demo.ipynb #4533dde0
-def make_churn(seed:int=0, # one seed for both periods
-               *, n_reference:int=10_000, # rows in the reference (training) period
-               n_current:int=10_000, # rows in the production period
-              ) -> tuple:
-    "Generate the churn `reference` and `current` frames and the `info` dict describing their drift."
-    check_positive("seed", seed, allow_zero=True, integer=True)
-    check_positive("n_reference", n_reference, integer=True); check_positive("n_current", n_current, integer=True)
-    r_ref, r_cur = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
-    ts_ref = _timestamps(r_ref, n_reference, REFERENCE_PERIOD)
-    reference = _customers(r_ref, ts_ref, np.zeros(n_reference), np.full(n_reference, _CALLS_BEFORE))
-    ts_cur = _timestamps(r_cur, n_current, CURRENT_PERIOD)
-    start, end = (pd.Timestamp(p) for p in CURRENT_PERIOD)
-    drift = ((ts_cur - start) / (end - start)).to_numpy(dtype="float64")
-    after = (ts_cur >= pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
-    current = _customers(r_cur, ts_cur, drift, np.where(after, _CALLS_AFTER, _CALLS_BEFORE))
-    info = {
+def _churn_info(seed:int, reference:pd.DataFrame, current:pd.DataFrame) -> dict:
+    "What a drift monitor should find in the churn data: periods, drifting and stable features, the concept drift."
+    n_reference, n_current = len(reference), len(current)
+    return {
         "seed": seed, "label": "label", "time": "timestamp",
         "reference_period": list(REFERENCE_PERIOD), "current_period": list(CURRENT_PERIOD),
         "n_reference": n_reference, "n_current": n_current,
         "drifting_features": ["monthly_charges", "data_usage_gb", "contract"],
-        "stable_features": ["tenure_months", "support_calls", "age", "days_since_login", "payment_method", "region", "autopay"],
+        "stable_features": ["tenure_months", "support_calls", "age", "days_since_login", "payment_method", "region",
+                            "autopay"],
         "drift": {"monthly_charges": "mean +15 by the end of the period (linear in time; reference mean 65, sd 18)",
                   "data_usage_gb": "scale x1.6 by the end of the period (linear in time; lognormal)",
                   "contract": "share of 'month-to-month' from 0.50 to 0.70 (linear in time)"},
@@ -97,7 +92,25 @@ def make_churn(seed:int=0, # one seed for both periods
         "label_drift": "the churn rate rises in the current period, because charges and month-to-month contracts rise "
                        "(until the concept-drift date P(label | features) is unchanged)",
         "prediction_drift": "the model's predicted churn probability rises with the drifting features"}
-    return reference, current, info
+
+# %% ../nbs/02_demo.ipynb #3695dc22
+def make_churn(seed:int=0, # one seed for both periods
+               *, n_reference:int=10_000, # rows in the reference (training) period
+               n_current:int=10_000, # rows in the production period
+              ) -> tuple:
+    "Generate the churn `reference` and `current` frames and the `info` dict describing their drift."
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("n_reference", n_reference, integer=True)
+    check_positive("n_current", n_current, integer=True)
+    r_ref, r_cur = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+    ts_ref = _timestamps(r_ref, n_reference, REFERENCE_PERIOD)
+    reference = _customers(r_ref, ts_ref, np.zeros(n_reference), np.full(n_reference, _CALLS_BEFORE))
+    ts_cur = _timestamps(r_cur, n_current, CURRENT_PERIOD)
+    start, end = (pd.Timestamp(p) for p in CURRENT_PERIOD)
+    drift = ((ts_cur - start) / (end - start)).to_numpy(dtype="float64")
+    after = (ts_cur >= pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
+    current = _customers(r_cur, ts_cur, drift, np.where(after, _CALLS_AFTER, _CALLS_BEFORE))
+    return reference, current, _churn_info(seed, reference, current)
 
 # %% ../nbs/02_demo.ipynb #567a4574
 def _init_(model:nn.Module, g:torch.Generator) -> nn.Module:
@@ -106,17 +119,21 @@ def _init_(model:nn.Module, g:torch.Generator) -> nn.Module:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
-                fan_in = m.weight[0].numel(); b = 1 / fan_in ** 0.5
+                b = 1 / m.weight[0].numel() ** 0.5
                 m.weight.uniform_(-b, b, generator=g)
                 if m.bias is not None: m.bias.uniform_(-b, b, generator=g)
     return model
 
+# %% ../nbs/02_demo.ipynb #973fd50b
 def make_mlp(n_in:int, hidden:tuple=(32, 16), *, seed:int=0) -> nn.Module:
     "An MLP with ReLU hidden layers and one output logit, initialised from `seed`."
     layers, k = [], n_in
-    for h in hidden: layers += [nn.Linear(k, h, device="meta"), nn.ReLU()]; k = h
+    for h in hidden:
+        layers += [nn.Linear(k, h, device="meta"), nn.ReLU()]
+        k = h
     return _init_(nn.Sequential(*layers, nn.Linear(k, 1, device="meta")), torch.Generator().manual_seed(seed))
 
+# %% ../nbs/02_demo.ipynb #2d244593
 @contextlib.contextmanager
 def one_thread():
     "Run torch on one thread inside the block (restored after): small models train faster so, and identically on any machine."
@@ -125,6 +142,7 @@ def one_thread():
     try: yield
     finally: torch.set_num_threads(n)
 
+# %% ../nbs/02_demo.ipynb #591f77ca
 def train_churn_model(X:torch.Tensor, # encoded training rows
                       y:torch.Tensor, # 0/1 labels
                       *, seed:int=0, epochs:int=300, lr:float=0.003, weight_decay:float=1e-3) -> nn.Module:
@@ -134,12 +152,14 @@ def train_churn_model(X:torch.Tensor, # encoded training rows
     loss_fn, yf = nn.BCEWithLogitsLoss(), y.float().reshape(-1, 1)
     with one_thread():
         for _ in range(epochs):
-            opt.zero_grad(); loss = loss_fn(model(X), yf); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss_fn(model(X), yf).backward()
+            opt.step()
     return model.eval()
 
 # %% ../nbs/02_demo.ipynb #686115de
 @dataclass(frozen=True)
-class DigitsDemo:
+class DigitsDemo(Renderable):
     "Digits images `X_*` (N, 1, 8, 8) float32 in [0, 1], labels `y_*` (int64), the CNN `model` and its `predictor`."
     X_train: torch.Tensor
     X_test: torch.Tensor
@@ -150,6 +170,14 @@ class DigitsDemo:
     accuracy: float            # on X_test
     classes: list = field(default_factory=lambda: list(range(10)))
 
+    def headline(self) -> str:
+        return f"digits: {len(self.X_train)} training and {len(self.X_test)} test images, a CNN with test accuracy {self.accuracy:.3f}"
+    def _summary(self) -> dict:
+        return {"digits.task": self.predictor.task, "digits.n_train": len(self.X_train),
+                "digits.n_test": len(self.X_test),
+                "digits.accuracy": self.accuracy}
+
+# %% ../nbs/02_demo.ipynb #3bef4724
 def make_cnn(*, seed:int=0) -> nn.Module:
     "A tiny CNN for 1x8x8 images with 10 output logits, initialised from `seed`."
     net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, device="meta"), nn.ReLU(), nn.MaxPool2d(2),
@@ -157,6 +185,20 @@ def make_cnn(*, seed:int=0) -> nn.Module:
                         nn.Flatten(), nn.Linear(64, 10, device="meta"))
     return _init_(net, torch.Generator().manual_seed(seed))
 
+# %% ../nbs/02_demo.ipynb #d6bf9de7
+def _train_cnn(model:nn.Module, X:torch.Tensor, y:torch.Tensor, g:torch.Generator, *, epochs:int, batch_size:int,
+               lr:float):
+    "Train `model` with Adam on cross-entropy over shuffled mini-batches (order drawn from `g`), on one thread."
+    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=lr), nn.CrossEntropyLoss()
+    with one_thread():
+        for _ in range(epochs):
+            for idx in torch.randperm(len(y), generator=g).split(batch_size):
+                opt.zero_grad()
+                loss_fn(model(X[idx]), y[idx]).backward()
+                opt.step()
+    return model.eval()
+
+# %% ../nbs/02_demo.ipynb #15559eb4
 def load_digits_demo(seed:int=0, *, epochs:int=10, batch_size:int=128, lr:float=0.02) -> DigitsDemo:
     "scikit-learn's digits split by `seed`, and a tiny CNN trained on them."
     from sklearn.datasets import load_digits
@@ -166,23 +208,18 @@ def load_digits_demo(seed:int=0, *, epochs:int=10, batch_size:int=128, lr:float=
     y = torch.from_numpy(d.target.astype(np.int64))
     s_split, s_init, s_shuffle = np.random.SeedSequence(seed).spawn(3)
     perm = torch.from_numpy(np.random.default_rng(s_split).permutation(len(y)))
-    n_test = len(y) // 4; te, tr = perm[:n_test], perm[n_test:]
-    model = make_cnn(seed=int(s_init.generate_state(1)[0])).train()
+    te, tr = perm[:len(y) // 4], perm[len(y) // 4:]
     g = torch.Generator().manual_seed(int(s_shuffle.generate_state(1)[0]))
-    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=lr), nn.CrossEntropyLoss()
     Xtr, ytr = X[tr], y[tr]
-    with one_thread():
-        for _ in range(epochs):
-            for idx in torch.randperm(len(ytr), generator=g).split(batch_size):
-                opt.zero_grad(); loss_fn(model(Xtr[idx]), ytr[idx]).backward(); opt.step()
-    model.eval()
+    model = _train_cnn(make_cnn(seed=int(s_init.generate_state(1)[0])).train(), Xtr, ytr, g, epochs=epochs,
+                       batch_size=batch_size, lr=lr)
     pred = Predictor(model, output="logits", classes=list(range(10)))
     acc = float((pred.predict(X[te]) == y[te].numpy()).mean())
     return DigitsDemo(X_train=Xtr, X_test=X[te], y_train=ytr, y_test=y[te], model=model, predictor=pred, accuracy=acc)
 
 # %% ../nbs/02_demo.ipynb #0701329f
 @dataclass(frozen=True)
-class DemoBundle:
+class DemoBundle(Renderable):
     "The demo: `reference` and `current` frames, `schema`, `adapter`, churn `model` and `predictor`, `info`, and `digits`."
     reference: pd.DataFrame
     current: pd.DataFrame
@@ -194,46 +231,59 @@ class DemoBundle:
     digits: DigitsDemo | None
     seed: int = 0
 
-    def _repr_html_(self) -> str:
-        try:
-            q = self.info.get("quality", {})
-            rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in [
-                ("reference", f"{len(self.reference):,} rows {self.info['reference_period']}"),
-                ("current", f"{len(self.current):,} rows {self.info['current_period']}"),
-                ("features", ", ".join(self.schema.names)), ("drifting", ", ".join(self.info["drifting_features"])),
-                ("concept drift", f"{self.info['concept_drift_feature']} from {self.info['concept_drift_date']}"),
-                *[(k, f"{v:.3f}") for k, v in q.items()]])
-            return f"<div><b>prodkit demo (seed {self.seed})</b><table>{rows}</table></div>"
-        except Exception as e:
-            return f"<div><b>DemoBundle</b> (display failed: {html.escape(type(e).__name__)})</div>"
+    def headline(self) -> str:
+        return f"prodkit demo (seed {self.seed}): a {self.predictor.task} model of churn, with drift in production"
+    def _summary(self) -> dict:
+        return {"demo.task": self.predictor.task, **{f"demo.{k}": v for k, v in self.info.get("quality", {}).items()}}
+    def to_frame(self) -> pd.DataFrame:
+        "What the demo holds, one row per item."
+        i = self.info
+        return pd.DataFrame([("reference", f"{len(self.reference):,} rows {i['reference_period']}"),
+                             ("current", f"{len(self.current):,} rows {i['current_period']}"),
+                             ("task", self.predictor.task), ("features", ", ".join(self.schema.names)),
+                             ("drifting", ", ".join(i["drifting_features"])),
+                             ("concept drift", f"{i['concept_drift_feature']} from {i['concept_drift_date']}")],
+                            columns=["item", "value"])
 
+# %% ../nbs/02_demo.ipynb #3c4c53cd
 _CACHE: dict = {}
 
 def _auc(y, p) -> float:
     from sklearn.metrics import roc_auc_score
     return float(roc_auc_score(y, p))
 
+def _quality(predictor, reference:pd.DataFrame, current:pd.DataFrame, ho:np.ndarray) -> dict:
+    "ROC AUC on the held-out reference rows, on the current period, and before and after the concept drift."
+    p_cur = predictor.predict_proba(current)[:, 1]
+    after = (current.timestamp >= pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
+    return {"reference_holdout_auc": _auc(reference.label.to_numpy()[ho],
+                                          predictor.predict_proba(reference.iloc[ho])[:, 1]),
+            "current_auc": _auc(current.label, p_cur),
+            "current_auc_before_concept_drift": _auc(current.label[~after], p_cur[~after]),
+            "current_auc_after_concept_drift": _auc(current.label[after], p_cur[after])}
+
+# %% ../nbs/02_demo.ipynb #da0456b2
 def _build_demo(seed, n_reference, n_current, digits) -> DemoBundle:
     reference, current, info = make_churn(seed, n_reference=n_reference, n_current=n_current)
     schema = Schema.infer(reference, target="label", time="timestamp")
     adapter = TabularAdapter(schema).fit(reference)
     s_split, s_model, s_digits = np.random.SeedSequence([seed, 1]).spawn(3)
-    perm = np.random.default_rng(s_split).permutation(len(reference)); n_tr = int(0.8 * len(reference))
+    perm = np.random.default_rng(s_split).permutation(len(reference))
+    n_tr = int(0.8 * len(reference))
     tr, ho = np.sort(perm[:n_tr]), np.sort(perm[n_tr:])
     X = adapter.transform(reference)
-    model = train_churn_model(X[tr], torch.from_numpy(reference.label.to_numpy()[tr]), seed=int(s_model.generate_state(1)[0]))
+    model = train_churn_model(X[tr], torch.from_numpy(reference.label.to_numpy()[tr]),
+                              seed=int(s_model.generate_state(1)[0]))
     predictor = Predictor(model, adapter=adapter, output="logits", classes=[0, 1])
-    p_cur = predictor.predict_proba(current)[:, 1]; after = (current.timestamp >= pd.Timestamp(CONCEPT_DRIFT_DATE)).to_numpy()
-    info["holdout_rows"] = [int(i) for i in ho] if len(ho) <= 50 else {"n": int(len(ho)), "first": [int(i) for i in ho[:5]]}
-    info["quality"] = {"reference_holdout_auc": _auc(reference.label.to_numpy()[ho], predictor.predict_proba(reference.iloc[ho])[:, 1]),
-                       "current_auc": _auc(current.label, p_cur),
-                       "current_auc_before_concept_drift": _auc(current.label[~after], p_cur[~after]),
-                       "current_auc_after_concept_drift": _auc(current.label[after], p_cur[after])}
+    info["holdout_rows"] = [int(i) for i in ho] if len(ho) <= 50 else {"n": int(len(ho)),
+                                                                       "first": [int(i) for i in ho[:5]]}
+    info["quality"] = _quality(predictor, reference, current, ho)
     dg = load_digits_demo(int(s_digits.generate_state(1)[0])) if digits else None
     if dg is not None: info["quality"]["digits_test_accuracy"] = dg.accuracy
     return DemoBundle(reference=reference, current=current, schema=schema, adapter=adapter, model=model,
                       predictor=predictor, info=info, digits=dg, seed=seed)
 
+# %% ../nbs/02_demo.ipynb #c1e99459
 def load_demo(seed:int=0, # one seed for the data, the split and both models
               *, n_reference:int=10_000, n_current:int=10_000, # rows per period
               digits:bool=True, # also build the digits images and CNN
@@ -246,34 +296,48 @@ def load_demo(seed:int=0, # one seed for the data, the split and both models
     key = (int(seed), int(n_reference), int(n_current), bool(digits))
     if key not in _CACHE: _CACHE[key] = _build_demo(int(seed), int(n_reference), int(n_current), bool(digits))
     d = _CACHE[key]
-    g = d.digits if d.digits is None else dataclasses.replace(d.digits, **{k: getattr(d.digits, k).clone() for k in ("X_train", "X_test", "y_train", "y_test")})
-    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info), digits=g)
+    tensors = ("X_train", "X_test", "y_train", "y_test")
+    g = d.digits if d.digits is None else dataclasses.replace(d.digits, **{k: getattr(d.digits,
+                                                                                      k).clone() for k in tensors})
+    return dataclasses.replace(d, reference=d.reference.copy(), current=d.current.copy(), info=copy.deepcopy(d.info),
+                               digits=g)
 
 # %% ../nbs/02_demo.ipynb #d3f6cfcb
 def _parquet_bytes(df:pd.DataFrame) -> bytes:
-    buf = io.BytesIO(); df.to_parquet(buf, index=False); return buf.getvalue()
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
 
+# %% ../nbs/02_demo.ipynb #cffa95fa
 def write_demo(out_dir, # folder to write into (created)
                seed:int=0, # demo seed
                **kwargs, # passed to load_demo (n_reference, n_current)
               ) -> dict:
     "Write the demo bundle, data and digits to `out_dir`; return a dict of their paths (as strings)."
     d = load_demo(seed, **kwargs)
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet", "current": out / "current.parquet",
-             "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json", "manifest": out / "manifest.json"}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"dir": out, "bundle": out / "bundle", "reference": out / "reference.parquet",
+             "current": out / "current.parquet",
+             "digits_bundle": out / "digits_bundle", "digits": out / "digits.npz", "info": out / "demo_info.json",
+             "manifest": out / "manifest.json"}
     metrics = {"auc": d.info["quality"]["reference_holdout_auc"],   # 'auc' at training: on the held-out reference rows
                **{k: v for k, v in d.info["quality"].items() if not k.startswith("digits")}}
-    save_bundle(paths["bundle"], d.model, d.adapter, output="logits", classes=[0, 1], name="demo-churn-mlp", metrics=metrics)
+    save_bundle(paths["bundle"], d.model, d.adapter, task=d.predictor.task, output="logits", classes=[0, 1],
+                name="demo-churn-mlp",
+                metrics=metrics)
     atomic_write_bytes(paths["reference"], _parquet_bytes(d.reference))
     atomic_write_bytes(paths["current"], _parquet_bytes(d.current))
     man = Manifest(name="prodkit demo").add_data("reference", d.reference).add_data("current", d.current)
     man.add_model("churn", d.model).add_schema(d.schema).add_seed("demo", seed)
     if d.digits is not None:
         g = d.digits
-        save_bundle(paths["digits_bundle"], g.model, None, output="logits", classes=g.classes, name="demo-digits-cnn",
+        save_bundle(paths["digits_bundle"], g.model, None, task=g.predictor.task, output="logits", classes=g.classes,
+                    name="demo-digits-cnn",
                     metrics={"test_accuracy": g.accuracy}, example=g.X_test[:32])
-        buf = io.BytesIO(); np.savez(buf, X_train=g.X_train.numpy(), X_test=g.X_test.numpy(), y_train=g.y_train.numpy(), y_test=g.y_test.numpy())
+        buf = io.BytesIO()
+        np.savez(buf, X_train=g.X_train.numpy(), X_test=g.X_test.numpy(), y_train=g.y_train.numpy(),
+                 y_test=g.y_test.numpy())
         atomic_write_bytes(paths["digits"], buf.getvalue())
         man.add_model("digits", g.model).add_data("digits_test", g.X_test)
     else:

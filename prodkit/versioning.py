@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from fastcore.basics import patch
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Schema, TabularAdapter,
-                          Predictor, Report, OUTPUTS, TASKS, capture_environment, check_choice, atomic_write_text, read_json,
-                          read_table, get_ax)
+                          Predictor, Renderable, Report, OUTPUTS, TASKS, capture_environment, check_choice,
+                          atomic_write_text,
+                          read_json, read_table, get_ax)
 
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'MANIFEST_VERSION', 'DIFF_IGNORE', 'BUNDLE_FILE', 'MODEL_FILE', 'ADAPTER_FILE', 'BUNDLE_VERSION',
@@ -33,6 +35,7 @@ def _sha(*parts:bytes) -> str:
 def _canonical_json(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True).encode("utf-8")
 
+# %% ../nbs/01_versioning.ipynb #5b0c9f5a
 def _column_bytes(s:pd.Series) -> bytes:
     "Canonical bytes of a column's values (row order kept)."
     dt = s.dtype
@@ -45,7 +48,8 @@ def _column_bytes(s:pd.Series) -> bytes:
         return s.to_numpy().astype(dt.newbyteorder("<") if dt.kind != "b" else dt, copy=False).tobytes()
     if isinstance(dt, np.dtype) and dt.kind in "mM":
         return s.to_numpy().view("i8").astype("<i8").tobytes()
-    if isinstance(dt, pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
+    if isinstance(dt,
+                  pd.CategoricalDtype):  # hash the values, and separately the declared categories (in the dtype text)
         s = s.astype(object)
     tag = _type_tag(s) if s.dtype == object else b""
     try: h = pd.util.hash_pandas_object(s, index=False, categorize=True).to_numpy()
@@ -53,6 +57,7 @@ def _column_bytes(s:pd.Series) -> bytes:
         return tag + b"".join(hashlib.sha256(_canonical_json(None if _isna_scalar(v) else v)).digest()[:8] for v in s.tolist())
     return tag + h.astype("<u8").tobytes()
 
+# %% ../nbs/01_versioning.ipynb #fc640c11
 def _type_tag(s:pd.Series) -> bytes:
     "What types an object column holds: its inferred kind, and each cell's type when the kinds are mixed (so 1 and '1' differ)."
     kind = pd.api.types.infer_dtype(s, skipna=True)
@@ -64,6 +69,7 @@ def _isna_scalar(v) -> bool:
     try: return bool(pd.isna(v)) if np.ndim(v) == 0 else False
     except (TypeError, ValueError): return False
 
+# %% ../nbs/01_versioning.ipynb #b3d80f07
 def _dtype_desc(t):
     if isinstance(t, pd.CategoricalDtype):
         return {"category": [str(c) for c in t.categories], "ordered": bool(t.ordered), "of": str(t.categories.dtype)}
@@ -75,12 +81,14 @@ def _frame_fingerprint(df:pd.DataFrame, index:bool) -> str:
     h = hashlib.sha256(_canonical_json(head))
     if index:
         idx = df.index.to_frame(index=False)
-        h.update(_canonical_json({"index": [_dtype_desc(t) for t in idx.dtypes], "names": [str(n) for n in df.index.names]}))
+        h.update(_canonical_json({"index": [_dtype_desc(t) for t in idx.dtypes],
+                                  "names": [str(n) for n in df.index.names]}))
         for j in range(idx.shape[1]): h.update(hashlib.sha256(_column_bytes(idx.iloc[:, j])).digest())
     for j in range(df.shape[1]):
         h.update(hashlib.sha256(_column_bytes(df.iloc[:, j])).digest())
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #cb98c10e
 def fingerprint_data(data, # a DataFrame, Series, numpy array, tensor, or the path of a CSV/Parquet file
                      *, index:bool=False, # include the index (off: a reset index does not change the fingerprint)
                     ) -> str:
@@ -90,16 +98,20 @@ def fingerprint_data(data, # a DataFrame, Series, numpy array, tensor, or the pa
     if isinstance(data, pd.DataFrame):
         if data.columns.has_duplicates:
             dup = sorted(map(str, data.columns[data.columns.duplicated()].unique()))[:5]
-            raise DataError(f"the frame has duplicated column names {dup}", fix="rename or drop the duplicated columns before fingerprinting")
+            raise DataError(f"the frame has duplicated column names {dup}",
+                            fix="rename or drop the duplicated columns before fingerprinting")
         return _frame_fingerprint(data, index)
     if isinstance(data, torch.Tensor):
         t = data.detach().cpu().contiguous()
-        return _sha(_canonical_json({"kind": "tensor", "dtype": str(t.dtype), "shape": list(t.shape)}), t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return _sha(_canonical_json({"kind": "tensor", "dtype": str(t.dtype), "shape": list(t.shape)}),
+                    t.reshape(-1).view(torch.uint8).numpy().tobytes())
     if isinstance(data, np.ndarray):
-        if data.dtype == object: raise DataError("cannot fingerprint an object array", fix="pass a DataFrame, or an array of numbers")
+        if data.dtype == object: raise DataError("cannot fingerprint an object array",
+                                                 fix="pass a DataFrame, or an array of numbers")
         a = np.ascontiguousarray(data)
         return _sha(_canonical_json({"kind": "array", "dtype": a.dtype.str, "shape": list(a.shape)}), a.tobytes())
-    raise DataError("data to fingerprint must be a DataFrame, Series, array, tensor or a CSV/Parquet path", value=type(data).__name__,
+    raise DataError("data to fingerprint must be a DataFrame, Series, array, tensor or a CSV/Parquet path",
+                    value=type(data).__name__,
                     fix="pass the data itself, e.g. a pandas DataFrame")
 
 # %% ../nbs/01_versioning.ipynb #0321bbf4
@@ -114,23 +126,27 @@ def _module_fingerprint(m:nn.Module) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #f06ff7c5
 def _member_name(n:str) -> str: return n.split("/", 1)[1] if "/" in n else n
 
 def _file_fingerprint(p:Path) -> str:
     if not stat.S_ISREG(os.stat(p).st_mode):
-        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p), fix="pass a model file", path=str(p))
+        raise FileFormatError("model file is not a regular file (a device, FIFO or socket)", value=str(p),
+                              fix="pass a model file", path=str(p))
     if zipfile.is_zipfile(p):
         h = hashlib.sha256(b"zip")
         with zipfile.ZipFile(p) as z:
             for n in sorted(z.namelist(), key=_member_name):   # torch names the archive's root folder after the file
                 if n.endswith(".data/serialization_id"): continue
-                h.update(_canonical_json(_member_name(n))); h.update(hashlib.sha256(z.read(n)).digest())
+                h.update(_canonical_json(_member_name(n)))
+                h.update(hashlib.sha256(z.read(n)).digest())
         return "sha256:" + h.hexdigest()
     h = hashlib.sha256()
     with open(p, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
     return "sha256:" + h.hexdigest()
 
+# %% ../nbs/01_versioning.ipynb #eb8607ba
 def _is_bundle(x) -> bool:
     return type(x).__name__ == "ModelBundle" and hasattr(x, "predictor") and hasattr(x, "model")
 
@@ -145,11 +161,14 @@ def fingerprint_model(model, # nn.Module, TorchScript module, ModelBundle, model
             if (p / BUNDLE_FILE).exists(): return _module_fingerprint(load_bundle(p).model)
             raise FileFormatError("model path is a folder but not a prodkit bundle (no bundle.json)", value=str(p),
                                   fix="pass a model file, or a folder written by save_bundle", path=str(p))
-        if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
+        if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path",
+                                                 path=str(p))
         return _file_fingerprint(p)
-    raise ParameterError("model to fingerprint must be an nn.Module, a TorchScript module or a path", value=type(model).__name__,
+    raise ParameterError("model to fingerprint must be an nn.Module, a TorchScript module or a path",
+                         value=type(model).__name__,
                          fix="pass the module itself or the path of its saved file")
 
+# %% ../nbs/01_versioning.ipynb #655a7d20
 def fingerprint_schema(schema, # a Schema, its dict, or the path of its JSON file
                       ) -> str:
     "SHA-256 of the schema's canonical JSON (features in order, kinds, dtypes, ranges, categories, roles)."
@@ -157,7 +176,8 @@ def fingerprint_schema(schema, # a Schema, its dict, or the path of its JSON fil
     if isinstance(schema, TabularAdapter): schema = schema.schema
     if isinstance(schema, dict): schema = Schema.from_dict(schema)
     if not isinstance(schema, Schema):
-        raise ParameterError("schema must be a Schema, a schema dict or a path", value=type(schema).__name__, fix="pass Schema.infer(df) or its saved JSON")
+        raise ParameterError("schema must be a Schema, a schema dict or a path", value=type(schema).__name__,
+                             fix="pass Schema.infer(df) or its saved JSON")
     return _sha(_canonical_json(schema.to_dict()))
 
 # %% ../nbs/01_versioning.ipynb #a1b9d7e3
@@ -168,30 +188,39 @@ def _pkg_version(name):
     try: return version(name)
     except PackageNotFoundError: return None
 
-_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c", "core.untrackedCache=false",
-             "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never", "--no-optional-locks")
+# %% ../nbs/01_versioning.ipynb #b36bd893
+_GIT_SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c",
+             "core.untrackedCache=false",
+             "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=", "-c", "protocol.allow=never",
+             "--no-optional-locks")
 
 def _git_env() -> dict:
     "A minimal environment for git: no inherited GIT_* variables, no system config, no pager, no prompts."
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat", LC_ALL="C")
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat",
+               LC_ALL="C")
     return env
 
+# %% ../nbs/01_versioning.ipynb #94a84367
 def _git(path:Path, *args, opts:tuple=()):
     "Run a read-only git command with the repository's hooks, fsmonitor, pager and helpers switched off on the command line."
     try:
-        r = subprocess.run(["git", *_GIT_SAFE, *opts, "-C", str(path), *args], capture_output=True, text=True, timeout=10,
+        r = subprocess.run(["git", *_GIT_SAFE, *opts, "-C", str(path), *args], capture_output=True, text=True,
+                           timeout=10,
                            env=_git_env(), stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
 
+# %% ../nbs/01_versioning.ipynb #1a175f1f
 def _filter_opts(p:Path) -> tuple:
     "Replace the clean/smudge filters a repository's config declares (git status may run them) by `cat`."
     names = _git(p, "config", "--name-only", "--get-regexp", r"^filter\.") or ""
     drivers = sorted({n[len("filter."):].rsplit(".", 1)[0] for n in names.split() if n.count(".") >= 2})
-    return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required", "false"))
+    return tuple(x for d in drivers for k, v in (("clean", "cat"), ("smudge", "cat"), ("process", "cat"), ("required",
+                                                                                                           "false"))
                  for x in ("-c", f"filter.{d}.{k}={v}"))
 
+# %% ../nbs/01_versioning.ipynb #ca72a3aa
 def code_version(path=None, # a folder inside the repository (default: the current folder)
                 ) -> dict:
     "Git commit and dirty flag (None outside a repository), prodkit version and key package versions."
@@ -210,8 +239,10 @@ MANIFEST_VERSION = 1
 
 def _now_iso(): return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
+_SECTIONS = ("data", "models", "schemas", "seeds", "code")   # what a manifest's table shows
+
 @dataclass
-class Manifest:
+class Manifest(Renderable):
     "What a result was computed from: data, model and schema fingerprints, code, seeds, environment."
     name: str | None = None                                  # the job or notebook
     data: dict = field(default_factory=dict)                 # name -> {fingerprint, rows, columns}
@@ -223,60 +254,82 @@ class Manifest:
     extra: dict = field(default_factory=dict)                # anything JSON-able
     created: str = field(default_factory=_now_iso)
 
-    def add_data(self, name:str, df) -> "Manifest":
-        "Record the fingerprint, shape and columns of data `df` (a frame, array or path) under `name`."
-        if isinstance(df, (str, os.PathLike)):
-            src = str(df); df = read_table(df, name=f"data {name!r}", allow_empty=True)
-        else: src = None
-        entry = {"fingerprint": fingerprint_data(df)}
-        if isinstance(df, pd.DataFrame): entry.update(rows=len(df), columns=len(df.columns))
-        elif hasattr(df, "shape"): entry.update(shape=list(df.shape))
-        if src: entry["path"] = src
-        self.data[name] = entry; return self
+    def headline(self) -> str: return f"Manifest {self.name or ''} created {self.created}"
+    def _summary(self) -> dict:
+        return {f"manifest.{k}": len(getattr(self, k)) for k in ("data", "models", "schemas", "seeds")}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per recorded item: section, name and value (a fingerprint, a seed, a version)."
+        rows = [(sec, str(k), str(v.get("fingerprint", v) if isinstance(v, dict) else v)[:80])
+                for sec in _SECTIONS for k, v in getattr(self, sec).items()]
+        return pd.DataFrame(rows, columns=["section", "name", "value"])
 
-    def add_model(self, name:str, model) -> "Manifest":
-        "Record the fingerprint of `model` (module, TorchScript module, ModelBundle, file or bundle folder)."
-        kind = ("bundle" if _is_bundle(model) or (isinstance(model, (str, os.PathLike)) and Path(model).is_dir())
-                else "file" if isinstance(model, (str, os.PathLike)) else type(model).__name__)
-        entry = {"fingerprint": fingerprint_model(model), "kind": kind}
-        if isinstance(model, (nn.Module, torch.jit.ScriptModule)):
-            entry["parameters"] = int(sum(p.numel() for p in model.parameters()))
-        self.models[name] = entry; return self
+# %% ../nbs/01_versioning.ipynb #fdbe3a4e
+@patch
+def add_data(self:Manifest, name:str, df) -> Manifest:
+    "Record the fingerprint, shape and columns of data `df` (a frame, array or path) under `name`."
+    src = str(df) if isinstance(df, (str, os.PathLike)) else None
+    if src: df = read_table(df, name=f"data {name!r}", allow_empty=True)
+    entry = {"fingerprint": fingerprint_data(df)}
+    if isinstance(df, pd.DataFrame): entry.update(rows=len(df), columns=len(df.columns))
+    elif hasattr(df, "shape"): entry.update(shape=list(df.shape))
+    if src: entry["path"] = src
+    self.data[name] = entry
+    return self
 
-    def add_schema(self, schema, name:str="schema") -> "Manifest":
-        "Record the fingerprint and feature names of `schema`."
-        if isinstance(schema, (str, os.PathLike)): schema = Schema.load(schema)
-        if isinstance(schema, TabularAdapter): schema = schema.schema
-        self.schemas[name] = {"fingerprint": fingerprint_schema(schema), "features": len(schema.features)}
-        return self
+# %% ../nbs/01_versioning.ipynb #38e4f425
+@patch
+def add_model(self:Manifest, name:str, model) -> Manifest:
+    "Record the fingerprint of `model` (module, TorchScript module, ModelBundle, file or bundle folder)."
+    kind = ("bundle" if _is_bundle(model) or (isinstance(model, (str, os.PathLike)) and Path(model).is_dir())
+            else "file" if isinstance(model, (str, os.PathLike)) else type(model).__name__)
+    entry = {"fingerprint": fingerprint_model(model), "kind": kind}
+    if isinstance(model, (nn.Module, torch.jit.ScriptModule)):
+        entry["parameters"] = int(sum(p.numel() for p in model.parameters()))
+    self.models[name] = entry
+    return self
 
-    def add_seed(self, name:str, seed:int) -> "Manifest":
-        "Record a seed used by step `name`."
-        self.seeds[name] = seed; return self
+# %% ../nbs/01_versioning.ipynb #25b441a8
+@patch
+def add_schema(self:Manifest, schema, name:str="schema") -> Manifest:
+    "Record the fingerprint and feature names of `schema`."
+    if isinstance(schema, (str, os.PathLike)): schema = Schema.load(schema)
+    if isinstance(schema, TabularAdapter): schema = schema.schema
+    self.schemas[name] = {"fingerprint": fingerprint_schema(schema), "features": len(schema.features)}
+    return self
+
+@patch
+def add_seed(self:Manifest, name:str, seed:int) -> Manifest:
+    "Record a seed used by step `name`."
+    self.seeds[name] = seed
+    return self
 
 # %% ../nbs/01_versioning.ipynb #916b5829
-def _m_to_dict(self) -> dict:
+@patch
+def to_dict(self:Manifest) -> dict:
     "The manifest as a JSON-able dict."
-    d = dataclasses.asdict(self); d["format"] = "prodkit-manifest"; d["version"] = MANIFEST_VERSION
+    d = dataclasses.asdict(self)
+    d["format"], d["version"] = "prodkit-manifest", MANIFEST_VERSION
     return json.loads(json.dumps(d, default=str))
 
-def _m_from_dict(cls, d:dict) -> "Manifest":
+@patch(cls_method=True)
+def from_dict(cls:Manifest, d:dict) -> Manifest:
     "Rebuild a manifest from `to_dict`."
     if not isinstance(d, dict) or d.get("format") != "prodkit-manifest":
-        raise FileFormatError("not a prodkit manifest (no 'format': 'prodkit-manifest')", value=type(d).__name__ if not isinstance(d, dict) else sorted(d)[:8],
+        raise FileFormatError("not a prodkit manifest (no 'format': 'prodkit-manifest')",
+                              value=type(d).__name__ if not isinstance(d, dict) else sorted(d)[:8],
                               fix="load a manifest.json written by Manifest.save")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 
-def _m_save(self, path) -> Path:
+@patch
+def save(self:Manifest, path) -> Path:
     "Write the manifest as JSON, atomically."
     return atomic_write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True))
 
-def _m_load(cls, path) -> "Manifest":
+@patch(cls_method=True)
+def load(cls:Manifest, path) -> Manifest:
     "Read a manifest written by `save`."
     return cls.from_dict(read_json(path, name="manifest"))
-
-Manifest.to_dict, Manifest.from_dict, Manifest.save, Manifest.load = _m_to_dict, classmethod(_m_from_dict), _m_save, classmethod(_m_load)
 
 # %% ../nbs/01_versioning.ipynb #b9b7fb5c
 DIFF_IGNORE = ("created", "extra.timings", "extra.timings.*", "*elapsed*", "*duration*", "*wall_s", "*_time_s",
@@ -290,6 +343,7 @@ def _flatten(d, prefix=""):
         else: out[key] = v
     return out
 
+# %% ../nbs/01_versioning.ipynb #ed46f09e
 @dataclass(frozen=True)
 class ManifestDiff(Report):
     "Key-by-key comparison of two manifests; `identical` when no compared key changed."
@@ -301,7 +355,8 @@ class ManifestDiff(Report):
     @property
     def identical(self) -> bool: return not self.changed
     def _summary(self):
-        ch = self.changed; sections = sorted({k.split(".")[0] for k in ch})
+        ch = self.changed
+        sections = sorted({k.split(".")[0] for k in ch})
         return {"identical": self.identical, "n_changed": len(ch), "n_compared": len(self.rows),
                 "changed_sections": ",".join(sections), "changed_keys": ",".join(ch[:20])}
     def to_frame(self) -> pd.DataFrame:
@@ -310,47 +365,36 @@ class ManifestDiff(Report):
     def headline(self):
         return "manifests identical" if self.identical else f"manifests differ in {len(self.changed)} keys: {', '.join(self.changed[:5])}"
     def _plot(self, ax):
-        fr = pd.DataFrame(list(self.rows), columns=["key", "left", "right", "changed"])
-        fr["section"] = fr.key.str.split(".").str[0]
+        fr = self.to_frame().assign(section=lambda f: f.key.str.split(".").str[0])
         g = fr.groupby("section").changed.agg(["sum", "count"])
-        ax.barh(g.index, g["count"], color="#ddd", label="compared"); ax.barh(g.index, g["sum"], color="C3", label="changed")
-        ax.set_xlabel("keys"); ax.legend(); ax.set_title(self.headline()); return ax
+        ax.barh(g.index, g["count"], color="#ddd", label="compared")
+        ax.barh(g.index, g["sum"], color="C3", label="changed")
+        ax.set_xlabel("keys")
+        ax.legend()
+        ax.set_title(self.headline())
+        return ax
 
-def _m_diff(self, other:"Manifest", # the manifest to compare with (a Manifest, dict or path)
-            *, ignore:Sequence[str]=DIFF_IGNORE, # glob patterns of keys to leave out
-            environment:bool=True, # compare the environment too
-           ) -> ManifestDiff:
+# %% ../nbs/01_versioning.ipynb #28085eda
+@patch
+def diff(self:Manifest, other:Manifest, # the manifest to compare with (a Manifest, dict or path)
+         *, ignore:Sequence[str]=DIFF_IGNORE, # glob patterns of keys to leave out
+         environment:bool=True, # compare the environment too
+        ) -> ManifestDiff:
     "Compare with `other` key by key (creation time and timings ignored)."
     if isinstance(other, (str, os.PathLike)): other = Manifest.load(other)
     if isinstance(other, dict): other = Manifest.from_dict(other)
-    if not isinstance(other, Manifest): raise ParameterError("can only diff with a Manifest, a manifest dict or path", value=type(other).__name__, fix="pass Manifest.load(path)")
+    if not isinstance(other, Manifest):
+        raise ParameterError("can only diff with a Manifest, a manifest dict or path", value=type(other).__name__,
+                             fix="pass Manifest.load(path)")
     a, b = _flatten(self.to_dict()), _flatten(other.to_dict())
     rows, ignored = [], []
     for k in sorted(set(a) | set(b)):
         if any(fnmatch.fnmatchcase(k, pat) for pat in ignore) or (not environment and k.startswith("environment.")):
-            ignored.append(k); continue
-        l, r = a.get(k), b.get(k)
-        rows.append((k, l, r, l != r))
+            ignored.append(k)
+        else: rows.append((k, a.get(k), b.get(k), a.get(k) != b.get(k)))
     return ManifestDiff(rows=tuple(rows), ignored=tuple(ignored))
 
-def _m_repr_html(self) -> str:
-    try:
-        rows = []
-        for sec in ("data", "models", "schemas", "seeds", "code"):
-            for k, v in getattr(self, sec).items():
-                val = v.get("fingerprint", v) if isinstance(v, dict) else v
-                rows.append(f"<tr><td>{html.escape(sec)}</td><td>{html.escape(str(k))}</td><td><code>{html.escape(str(val)[:80])}</code></td></tr>")
-        return (f"<div><b>Manifest {html.escape(str(self.name or ''))}</b> created {html.escape(str(self.created))}"
-                f"<table><tr><th>section</th><th>name</th><th>value</th></tr>{''.join(rows)}</table></div>")
-    except Exception as e:
-        return f"<div><b>Manifest</b> (display failed: {html.escape(type(e).__name__)})</div>"
-
-Manifest.diff, Manifest._repr_html_ = _m_diff, _m_repr_html
-
 # %% ../nbs/01_versioning.ipynb #6031efa6
-BUNDLE_FILE, MODEL_FILE, ADAPTER_FILE = "bundle.json", "model.pt", "adapter.json"
-BUNDLE_VERSION = 1
-
 BUNDLE_FILE, MODEL_FILE, ADAPTER_FILE = "bundle.json", "model.pt", "adapter.json"
 BUNDLE_VERSION = 1
 
@@ -361,14 +405,17 @@ def _jit_quiet():
         warnings.filterwarnings("ignore", message=r".*torch\.jit", category=DeprecationWarning)
         yield
 
+# %% ../nbs/01_versioning.ipynb #f8430992
 def _examples(adapter, example) -> list:
     "Batches to trace on and to check parity with: the given example, or random rows of the adapter's width."
     if example is not None:
         if isinstance(example, pd.DataFrame):
-            if adapter is None: raise ParameterError("a DataFrame example needs an adapter to encode it", fix="pass the adapter, or a tensor example")
+            if adapter is None: raise ParameterError("a DataFrame example needs an adapter to encode it",
+                                                     fix="pass the adapter, or a tensor example")
             x = adapter.transform(example)
         else: x = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
-        if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape), fix="pass a few input rows, e.g. X[:16]")
+        if x.ndim == 0 or x.shape[0] == 0: raise DataError("example must be a non-empty batch", value=tuple(x.shape),
+                                                           fix="pass a few input rows, e.g. X[:16]")
         if x.dtype == torch.float64: x = x.float()
         return [x, x[:1], x.flip(0), -x, 2 * x]
     if adapter is None: return []
@@ -376,6 +423,7 @@ def _examples(adapter, example) -> list:
     a, b = torch.randn(16, adapter.n_features_, generator=g), torch.randn(5, adapter.n_features_, generator=g)
     return [a, b, -a, 10 * b, a[:1]]
 
+# %% ../nbs/01_versioning.ipynb #2b76ac9e
 def _max_diff(m1, m2, x) -> float:
     from prodkit.core import _to_numpy_out
     with torch.no_grad(): o1, o2 = _to_numpy_out(m1(x)), _to_numpy_out(m2(x))
@@ -383,39 +431,58 @@ def _max_diff(m1, m2, x) -> float:
     d = np.abs(o1.astype(np.float64) - o2.astype(np.float64))
     return float(d.max()) if d.size else 0.0
 
+# %% ../nbs/01_versioning.ipynb #5528f7da
+def _check_runs(model, examples:list):
+    "The model runs on the first example batch, or a `ModelError` says which batch shape it refused."
+    if not examples: return
+    try:
+        with torch.no_grad(): model.eval()(examples[0])
+    except Exception as e:
+        raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: "
+                         f"{str(e).strip()[:200]}",
+                         fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
+
+def _first_line(e:Exception) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
+
+def _script_or_trace(model, examples:list) -> tuple:
+    "(TorchScript module, 'script' or 'trace', notes): scripted, or traced on the first example when scripting fails."
+    notes = []
+    with _jit_quiet():
+        try: return torch.jit.script(model), "script", notes
+        except Exception as e:
+            notes.append(f"torch.jit.script failed: {_first_line(e)}")
+            if not examples:
+                raise ModelError(notes[0],
+                                 fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always", torch.jit.TracerWarning)
+                sm = torch.jit.trace(model, examples[0], check_trace=False)
+        except Exception as e2:
+            raise ModelError(f"the model can be neither scripted nor traced: {_first_line(e2)}",
+                             fix="make the model scriptable with torch.jit.script") from e2
+    notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category,
+                                                                                        torch.jit.TracerWarning)][:3]
+    return sm, "trace", notes
+
+# %% ../nbs/01_versioning.ipynb #8efdb133
 def _export(model, examples:list):
     "TorchScript version of `model`: scripted, or traced when scripting fails and the trace matches eager outputs."
     if not isinstance(model, (nn.Module, torch.jit.ScriptModule)):
-        raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__, fix="pass the torch module itself")
-    if examples:
-        try:
-            with torch.no_grad(): model.eval()(examples[0])
-        except Exception as e:
-            raise ModelError(f"the model raised {type(e).__name__} on the example batch of shape {tuple(examples[0].shape)}: {str(e).strip()[:200]}",
-                             fix="pass the adapter the model was trained with, or an example batch of the input shape the model expects") from e
+        raise ParameterError("model must be an nn.Module or a TorchScript module", value=type(model).__name__,
+                             fix="pass the torch module itself")
+    _check_runs(model, examples)
     if isinstance(model, torch.jit.ScriptModule): return model.eval(), "torchscript", []
-    model.eval(); notes = []
-    with _jit_quiet():
-        try: sm, method = torch.jit.script(model), "script"
-        except Exception as e:
-            notes.append(f"torch.jit.script failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200]}")
-            if not examples:
-                raise ModelError(notes[0], fix="make the model scriptable, or pass an adapter or example= so it can be traced") from e
-            try:
-                with warnings.catch_warnings(record=True) as w:
-                    warnings.simplefilter("always", torch.jit.TracerWarning)
-                    sm, method = torch.jit.trace(model, examples[0], check_trace=False), "trace"
-                notes += [f"trace: {str(x.message).splitlines()[0][:200]}" for x in w if issubclass(x.category, torch.jit.TracerWarning)][:3]
-            except Exception as e2:
-                raise ModelError(f"the model can be neither scripted nor traced: {type(e2).__name__}: {str(e2).strip().splitlines()[0][:200]}",
-                                 fix="make the model scriptable with torch.jit.script") from e2
+    sm, method, notes = _script_or_trace(model.eval(), examples)
     for x in examples:
         diff = _max_diff(model, sm, x)
         if not diff <= 1e-5:
-            raise ModelError(f"the {method}d model does not reproduce the eager model's outputs (max abs difference {diff:.3g} on a batch of shape {tuple(x.shape)})",
+            raise ModelError(f"the {method}d model does not reproduce the eager model's outputs "
+                             f"(max abs difference {diff:.3g} on a batch of shape {tuple(x.shape)})",
                              fix="make the model scriptable (tracing freezes Python control flow that depends on the data)", notes=notes)
     return sm, method, notes
 
+# %% ../nbs/01_versioning.ipynb #6505b4ac
 def _jsonable_list(xs):
     if xs is None: return None
     return [x.item() if hasattr(x, "item") else x for x in list(xs)]
@@ -426,18 +493,58 @@ def _check_outputs(model, examples, task, classes):
     with torch.no_grad(): o = _to_numpy_out(model(examples[0]))
     k = o.shape[1] if o.ndim > 1 else 1
     if not (k == len(classes) or (k == 1 and len(classes) == 2)):
-        raise ParameterError(f"the model returns {k} output columns but {len(classes)} classes were given", value=list(classes)[:10],
+        raise ParameterError(f"the model returns {k} output columns but {len(classes)} classes were given",
+                             value=list(classes)[:10],
                              fix="pass one class label per output column (or two labels for a single logit)")
 
+# %% ../nbs/01_versioning.ipynb #f5855c52
 def _prepare_target(path:Path, overwrite:bool):
     if not path.exists(): return
     if path.is_dir() and ((path / BUNDLE_FILE).exists() or not any(path.iterdir())):
         if (path / BUNDLE_FILE).exists() and not overwrite:
-            raise FileFormatError("a bundle already exists at this path", value=str(path), fix="pass overwrite=True or another path", path=str(path))
+            raise FileFormatError("a bundle already exists at this path", value=str(path),
+                                  fix="pass overwrite=True or another path", path=str(path))
         return
     raise FileFormatError("bundle path exists and is not a prodkit bundle; refusing to replace it", value=str(path),
                           fix="choose a new folder (save_bundle creates it)", path=str(path))
 
+# %% ../nbs/01_versioning.ipynb #cc8449fb
+def _bundle_meta(sm, method:str, notes:list, files:dict, adapter, examples:list, *, name, task, output, classes,
+                 metrics) -> dict:
+    "What bundle.json says: task, output, classes, how the model was exported, its input, fingerprints and file digests."
+    x0 = examples[0] if examples else None
+    ad = adapter
+    return {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "task": task, "output": output,
+            "classes": _jsonable_list(classes), "export": method, "export_notes": notes,
+            "input": {"kind": "tabular" if ad is not None else "tensor",
+                      "shape": [None, *list(x0.shape[1:])] if x0 is not None else None,
+                      "features": list(ad.feature_names_) if ad is not None else None},
+            "fingerprints": {"model": fingerprint_model(sm),
+                             "schema": fingerprint_schema(ad.schema) if ad is not None else None,
+                             "adapter": _sha(_canonical_json(ad.to_dict())) if ad is not None else None},
+            "files": {k: _sha(v) for k, v in files.items()},
+            "metrics": metrics, "code": code_version(), "created": _now_iso()}
+
+def _write_folder(path:Path, files:dict):
+    "Write `files` (name -> bytes) into a fresh temporary folder beside `path`, then swap it into place in one rename."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent,
+                                prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
+    try:
+        for fname, data in files.items():
+            with open(tmp / fname, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if path.exists(): os.rename(path, old)
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
+        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
+
+# %% ../nbs/01_versioning.ipynb #ea22fca0
 def save_bundle(path, # folder to write (created; an existing bundle there is replaced)
                 model, # nn.Module (scripted, or traced when scripting fails) or TorchScript module
                 adapter:TabularAdapter|None, # fitted adapter (schema inside); None for tensor models such as images
@@ -450,14 +557,19 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
                 overwrite:bool=True, # replace an existing bundle at `path`
                ) -> Path:
     "Write a model bundle folder (`model.pt`, `adapter.json`, `bundle.json`) atomically; return its path."
-    check_choice("task", task, TASKS); check_choice("output", output, OUTPUTS)
+    check_choice("task", task, TASKS)
+    check_choice("output", output, OUTPUTS)
     if task == "regression": output = "auto"
     if adapter is not None and not isinstance(adapter, TabularAdapter):
-        raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__, fix="pass TabularAdapter(schema).fit(train)")
+        raise ParameterError("adapter must be a fitted TabularAdapter or None", value=type(adapter).__name__,
+                             fix="pass TabularAdapter(schema).fit(train)")
     if adapter is not None: adapter._check_fitted()
     try: metrics = json.loads(json.dumps(metrics or {}, allow_nan=False, default=_jsonable_default))
-    except (TypeError, ValueError) as e: raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics, fix="pass a dict of plain numbers") from e
-    path = Path(path); _prepare_target(path, overwrite)
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"metrics must be JSON-able finite numbers: {e}", value=metrics,
+                             fix="pass a dict of plain numbers") from e
+    path = Path(path)
+    _prepare_target(path, overwrite)
     examples = _examples(adapter, example)
     sm, method, notes = _export(model, examples)
     _check_outputs(sm, examples, task, classes)
@@ -465,32 +577,13 @@ def save_bundle(path, # folder to write (created; an existing bundle there is re
     with _jit_quiet(): torch.jit.save(sm, buf)
     files = {MODEL_FILE: buf.getvalue()}
     if adapter is not None: files[ADAPTER_FILE] = json.dumps(adapter.to_dict(), indent=1).encode("utf-8")
-    x0 = examples[0] if examples else None
-    meta = {"format": "prodkit-bundle", "version": BUNDLE_VERSION, "name": name, "task": task, "output": output, "classes": _jsonable_list(classes),
-            "export": method, "export_notes": notes,
-            "input": {"kind": "tabular" if adapter is not None else "tensor",
-                      "shape": [None, *list(x0.shape[1:])] if x0 is not None else None,
-                      "features": list(adapter.feature_names_) if adapter is not None else None},
-            "fingerprints": {"model": fingerprint_model(sm),
-                             "schema": fingerprint_schema(adapter.schema) if adapter is not None else None,
-                             "adapter": _sha(_canonical_json(adapter.to_dict())) if adapter is not None else None},
-            "files": {k: _sha(v) for k, v in files.items()},
-            "metrics": metrics, "code": code_version(), "created": _now_iso()}
+    meta = _bundle_meta(sm, method, notes, files, adapter, examples, name=name, task=task, output=output,
+                        classes=classes, metrics=metrics)
     files[BUNDLE_FILE] = json.dumps(meta, indent=1).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))    # a fresh, unpredictable folder of ours
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
-    try:
-        for fname, data in files.items():
-            with open(tmp / fname, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        if path.exists(): os.rename(path, old)
-        os.rename(tmp, path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-        if old.is_symlink(): old.unlink()                      # the target was a link: remove the link, never what it points to
-        elif old.exists(): shutil.rmtree(old, ignore_errors=True)
+    _write_folder(path, files)
     return path
 
+# %% ../nbs/01_versioning.ipynb #8abbef4a
 def _jsonable_default(v):
     if isinstance(v, (np.integer, np.floating, np.bool_)): return v.item()
     if isinstance(v, torch.Tensor) and v.numel() == 1: return v.item()
@@ -504,28 +597,38 @@ _TRUST_FIX = ("export the model again with prodkit (save_bundle / export_torchsc
               "or, only if you wrote this artifact yourself or it comes from a source you trust, pass trust=True (--trust-model on the command line)")
 _MAX_JSON = 64 << 20     # bundle.json / adapter.json larger than this are refused, not read
 
+# %% ../nbs/01_versioning.ipynb #49eae2ba
 def _read_regular(p:Path, *, name:str, root:Path=None, limit:int=None) -> bytes:
     "Bytes of a regular file (no device, FIFO or socket), confined to `root` when given; read once, no symlink followed at the end."
     p = Path(p)
     if root is not None:
         rp, rr = os.path.realpath(p), os.path.realpath(root)
         if os.path.commonpath([rp, rr]) != rr:
-            raise FileFormatError(f"{name} leads outside the bundle folder (to {rp})", value=str(p), fix="keep every bundle file inside the bundle folder", path=str(p))
+            raise FileFormatError(f"{name} leads outside the bundle folder (to {rp})", value=str(p),
+                                  fix="keep every bundle file inside the bundle folder", path=str(p))
         p = Path(rp)
-    try: fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError as e: raise FileFormatError(f"{name} does not exist", value=str(p), fix="check the path, or copy the whole bundle folder", path=str(p)) from e
-    except OSError as e: raise FileFormatError(f"{name} cannot be opened: {e.strerror}", value=str(p), fix="pass a regular file", path=str(p)) from e
+    try: fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os,
+                                                                                                             "O_CLOEXEC", 0))
+    except FileNotFoundError as e: raise FileFormatError(f"{name} does not exist", value=str(p),
+                                                         fix="check the path, or copy the whole bundle folder",
+                                                         path=str(p)) from e
+    except OSError as e: raise FileFormatError(f"{name} cannot be opened: {e.strerror}", value=str(p),
+                                               fix="pass a regular file", path=str(p)) from e
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise FileFormatError(f"{name} is not a regular file (a device, FIFO, socket or folder)", value=str(p), fix="pass a regular file", path=str(p))
+            raise FileFormatError(f"{name} is not a regular file (a device, FIFO, socket or folder)", value=str(p),
+                                  fix="pass a regular file", path=str(p))
         if limit is not None and st.st_size > limit:
-            raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p), fix="pass the file prodkit wrote", path=str(p))
+            raise FileFormatError(f"{name} is too large ({st.st_size} bytes, at most {limit})", value=str(p),
+                                  fix="pass the file prodkit wrote", path=str(p))
         return f.read()
 
+# %% ../nbs/01_versioning.ipynb #dc70518a
 def _norm_digest(d, *, name:str="expect_sha256") -> str:
     if isinstance(d, str):
-        h = d.strip().lower(); h = h[7:] if h.startswith("sha256:") else h
+        h = d.strip().lower()
+        h = h[7:] if h.startswith("sha256:") else h
         if len(h) == 64 and all(c in "0123456789abcdef" for c in h): return "sha256:" + h
     raise ParameterError(f"{name} must be a SHA-256 digest ('sha256:<64 hex digits>' or the 64 hex digits)", value=d,
                          fix="pass the digest recorded in results.json (artifact_sha256), or from artifact_digest(path)")
@@ -537,12 +640,14 @@ def artifact_digest(path, # a model file (.pt, .pt2) or a bundle folder
     if p.is_dir(): return _sha(_read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON))
     return _sha(_read_regular(p, name="model artifact"))
 
+# %% ../nbs/01_versioning.ipynb #baef0d81
 def _check_digest(data:bytes, expect, p:Path, what:str):
     if expect is None: return
     want, got = _norm_digest(expect), _sha(data)
     if want != got:
         raise FileFormatError(f"{what} has SHA-256 {got}, not the expected {want}; it is not the artifact that was validated",
-                              value=str(p), fix="load the validated artifact, or validate this one and use its digest", path=str(p),
+                              value=str(p), fix="load the validated artifact, or validate this one and use its digest",
+                              path=str(p),
                               expected=want, actual=got)
 
 # %% ../nbs/01_versioning.ipynb #231e44a1
@@ -550,9 +655,12 @@ _PICKLE_GLOBALS = {   # module -> names a weights-only unpickler (Python's or To
     "collections": {"OrderedDict"}, "builtins": {"set", "frozenset", "complex", "slice"},
     "torch._utils": {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_qtensor", "_rebuild_parameter",
                      "_rebuild_parameter_with_state", "_rebuild_sparse_tensor"},
-    "torch._tensor": {"_rebuild_from_type_v2"}, "torch.nn.parameter": {"Parameter"}, "torch.serialization": {"_get_layout"},
-    "torch.jit._pickle": {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "build_tensor_from_id", "restore_type_tag"},
-    "torch": {"Tensor", "Size", "device", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+    "torch._tensor": {"_rebuild_from_type_v2"}, "torch.nn.parameter": {"Parameter"},
+                   "torch.serialization": {"_get_layout"},
+    "torch.jit._pickle": {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+                          "build_tensor_from_id", "restore_type_tag"},
+    "torch": {"Tensor", "Size", "device", "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
+              "per_channel_symmetric",
               "per_channel_affine_float_qparams"}}
 _TS_NAMESPACES = frozenset({"aten", "prim", "quantized", "_quantized"})   # op namespaces a normal (or int8) model calls
 _TS_CLASSES = frozenset({"quantized"})                                      # torch.classes.<ns> (packed int8 weights)
@@ -568,51 +676,72 @@ def _global_ok(mod:str, name:str, classes:set) -> bool:
         return classes is not None and mod in classes
     return name in _PICKLE_GLOBALS.get(mod, ()) or (mod == "torch" and _torch_global_ok(name))
 
+# %% ../nbs/01_versioning.ipynb #24bf25d2
 def _scan_pickle(data:bytes, entry:str, *, classes:set=None) -> list:
     "Reasons to refuse a pickle, from its opcodes alone: globals outside a weights-only allow-list, INST/OBJ/EXT."
     out, last, memo = [], [], {}
     try:
         for op, arg, _ in pickletools.genops(data):
             n = op.name
-            if n in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"): out.append(f"{entry}: pickle opcode {n} (builds arbitrary objects)"); continue
+            if n in ("INST", "OBJ", "EXT1", "EXT2", "EXT4"):
+                out.append(f"{entry}: pickle opcode {n} (builds arbitrary objects)")
+                continue
             if n in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
-                memo[len(memo) if n == "MEMOIZE" else arg] = last[-1] if last else None; continue
+                memo[len(memo) if n == "MEMOIZE" else arg] = last[-1] if last else None
+                continue
             if n in ("GLOBAL", "STACK_GLOBAL"):
                 if n == "GLOBAL": mod, _, name = arg.partition(" ")
                 else: mod, name = (last[-2], last[-1]) if len(last) >= 2 else (None, None)
-                if not (isinstance(mod, str) and isinstance(name, str)): out.append(f"{entry}: pickle global with a computed name")
-                elif not _global_ok(mod, name, classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
-                last.append(None); continue
-            if n in ("GET", "BINGET", "LONG_BINGET"): last.append(memo.get(arg)); continue
-            last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING", "SHORT_BINSTRING") else None)
+                if not (isinstance(mod, str) and isinstance(name,
+                                                            str)): out.append(f"{entry}: pickle global with a computed name")
+                elif not _global_ok(mod, name,
+                                    classes): out.append(f"{entry}: pickle global {mod}.{name} (not a tensor, storage or TorchScript class of this archive)")
+                last.append(None)
+                continue
+            if n in ("GET", "BINGET", "LONG_BINGET"):
+                last.append(memo.get(arg))
+                continue
+            last.append(arg if isinstance(arg, str) and "UNICODE" in n or n in ("STRING", "BINSTRING",
+                                                                                "SHORT_BINSTRING") else None)
             del last[:-4]
     except Exception as e: out.append(f"{entry}: not a readable pickle ({type(e).__name__}: {e})")
     return out[:5]
 
+# %% ../nbs/01_versioning.ipynb #df58d923
 def _scan_torch_save(data:bytes, entry:str) -> list:
     "Reasons to refuse bytes that torch.load would read: a torch.save zip (every .pkl inside) or a legacy pickle."
     if data[:4] == b"PK\x03\x04":                      # torch.load's own test for its zip format; anything else it unpickles
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
-                return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i), f"{entry}:{i.filename}")]
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
+                return [r for i in z.infolist() if i.filename.endswith(".pkl") for r in _scan_pickle(z.read(i),
+                                                                                                     f"{entry}:{i.filename}")]
+        except (zipfile.BadZipFile, OSError, EOFError,
+                ValueError) as e: return [f"{entry}: damaged torch.save archive ({e})"]
     return [f"{entry}: not a torch.save zip archive, so torch would unpickle it as a legacy file"]
 
 # %% ../nbs/01_versioning.ipynb #0c9c54b3
-_TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float", "bool", "str",
-                          "getattr", "hasattr", "print", "min", "max", "abs", "round", "enumerate", "zip", "list", "tuple", "dict",
-                          "divmod", "all", "any", "sorted", "ord", "chr", "hash", "fork", "wait", "complex", "hex", "oct", "bin",
-                          "super", "Tensor", "Optional", "List", "Dict", "Tuple", "Union", "Future", "Final", "NoneType", "Any"})
-_TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.", "__torch__.torch.nn.quantized.")   # torch's own int8 modules
+_TS_BUILTINS = frozenset({"annotate", "uninitialized", "unchecked_cast", "isinstance", "len", "range", "int", "float",
+                          "bool", "str",
+                          "getattr", "hasattr", "print", "min", "max", "abs", "round", "enumerate", "zip", "list",
+                          "tuple", "dict",
+                          "divmod", "all", "any", "sorted", "ord", "chr", "hash", "fork", "wait", "complex", "hex",
+                          "oct", "bin",
+                          "super", "Tensor", "Optional", "List", "Dict", "Tuple", "Union", "Future", "Final",
+                          "NoneType", "Any"})
+_TS_STANDARD_SETSTATE = ("__torch__.torch.ao.nn.quantized.",
+                         "__torch__.torch.nn.quantized.")   # torch's own int8 modules
 
 def _dotted(node) -> list:
     parts = []
-    while isinstance(node, ast.Attribute): parts.append(node.attr); node = node.value
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
     return [node.id, *parts[::-1]] if isinstance(node, ast.Name) else parts[::-1]
 
 def _ts_name_problem(parts:list) -> str | None:
     "Why a dotted name in TorchScript code is refused (None: allowed)."
-    bad = parts[:1] in (["torch"], ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
+    bad = parts[:1] in (["torch"],
+                        ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])   # ops are reached only from there
     if bad: return f"{'.'.join(parts)} (reads or writes files, or calls over the network)"
     if parts[:1] == ["torch"] and len(parts) > 1 and parts[1] == "ops": parts = parts[1:]
     if parts[:1] == ["ops"] and len(parts) > 1 and parts[1] not in _TS_NAMESPACES:
@@ -622,24 +751,29 @@ def _ts_name_problem(parts:list) -> str | None:
         return f"{'.'.join(parts)} (custom TorchScript class outside torch.classes.quantized)"
     return None
 
+# %% ../nbs/01_versioning.ipynb #3492d4fc
 def _ts_code_problems(src:str, entry:str, qual:str) -> list:
     "Reasons to refuse one TorchScript source file: file/network ops, custom op namespaces and classes, unknown builtins, __setstate__."
     try: tree = ast.parse(src)
     except SyntaxError as e: return [f"{entry}: TorchScript source that cannot be read ({e.msg}, line {e.lineno})"]
     out, inner = [], {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}   # locals bound to __torch__ functions
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx,
+                                                                                    ast.Store)}   # locals bound to __torch__ functions
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and id(node) not in inner:
             why = _ts_name_problem(_dotted(node))
             if why: out.append(f"{entry}: {why}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in _TS_BUILTINS | bound:
+        elif isinstance(node, ast.Call) and isinstance(node.func,
+                                                       ast.Name) and node.func.id not in _TS_BUILTINS | bound:
             out.append(f"{entry}: call of {node.func.id}() (not a TorchScript builtin a model needs)")
         elif isinstance(node, ast.ClassDef):
             for f in node.body:
-                if isinstance(f, ast.FunctionDef) and f.name == "__setstate__" and not f"{qual}.{node.name}".startswith(_TS_STANDARD_SETSTATE):
+                if isinstance(f,
+                              ast.FunctionDef) and f.name == "__setstate__" and not f"{qual}.{node.name}".startswith(_TS_STANDARD_SETSTATE):
                     out.append(f"{entry}: {node.name}.__setstate__ (code that runs while the model is loaded)")
     return list(dict.fromkeys(out))
 
+# %% ../nbs/01_versioning.ipynb #93d98d34
 def _ts_modules(names:list) -> set:
     "Qualified names of the modules an archive's code defines (`__torch__.a.b` from `code/__torch__/a/b.py`), for the pickle scan."
     out = set()
@@ -648,12 +782,15 @@ def _ts_modules(names:list) -> set:
     return out
 
 # %% ../nbs/01_versioning.ipynb #8137a8aa
-_PLAIN = frozenset({"version", ".data/version", "byteorder", ".data/serialization_id", ".format_version", ".storage_alignment",
+_PLAIN = frozenset({"version", ".data/version", "byteorder", ".data/serialization_id", ".format_version",
+                    ".storage_alignment",
                     "archive_format", "archive_version"})
 _EP_NAMESPACES = _TS_NAMESPACES | {"prims", "higher_order"}
-_EP_OPERATOR = frozenset({"getitem", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs", "invert", "not_",
+_EP_OPERATOR = frozenset({"getitem", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs",
+                          "invert", "not_",
                           "and_", "or_", "xor", "eq", "ne", "lt", "le", "gt", "ge", "lshift", "rshift", "matmul"})
-_SYM_WORDS = frozenset({"True", "False", "oo", "zoo", "nan", "positive", "negative", "nonnegative", "nonpositive", "integer", "real",
+_SYM_WORDS = frozenset({"True", "False", "oo", "zoo", "nan", "positive", "negative", "nonnegative", "nonpositive",
+                        "integer", "real",
                         "finite", "evaluate", "zero", "nonzero", "even", "odd", "rational", "commutative"})
 
 def _ep_target_problem(t:str) -> str | None:
@@ -668,9 +805,11 @@ def _sym_expr_problem(s:str) -> str | None:
     "A shape expression torch parses with sympy (which evaluates Python): only symbols, numbers, arithmetic and sympy functions."
     bare = re.sub(r"'[A-Za-z_][A-Za-z0-9_]*'", "", s)
     bad = (not re.fullmatch(r"[\w\s+\-*/%().,=<>!]*", bare) or "__" in bare or re.search(r"\.\s*[A-Za-z_]", bare)
-           or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*", w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
+           or any(not (re.fullmatch(r"[su]\d+|[A-Z][A-Za-z0-9]*",
+                                    w) or w in _SYM_WORDS) for w in re.findall(r"[A-Za-z_]\w*", bare)))
     return f"shape expression {s[:80]!r} (torch evaluates it as Python)" if bad else None
 
+# %% ../nbs/01_versioning.ipynb #b7193d11
 def _ep_json_problems(data:bytes, entry:str) -> list:
     try: obj = json.loads(data)
     except (UnicodeDecodeError, ValueError) as e: return [f"{entry}: not valid JSON ({e})"]
@@ -681,77 +820,100 @@ def _ep_json_problems(data:bytes, entry:str) -> list:
             for k, v in o.items():
                 if k == "target" and isinstance(v, str): why = _ep_target_problem(v)
                 elif k == "expr_str" and isinstance(v, str): why = _sym_expr_problem(v)
-                elif k in ("as_custom_obj", "custom_obj", "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
-                else: why = None; stack.append(v)
+                elif k in ("as_custom_obj", "custom_obj",
+                           "as_opaque_obj") and v: why = f"{k} (a TorchBind or opaque object, rebuilt by unpickling)"
+                else:
+                    why = None
+                    stack.append(v)
                 if why: out.append(f"{entry}: {why}")
         elif isinstance(o, list): stack.extend(o)
     return list(dict.fromkeys(out))[:5]
 
+# %% ../nbs/01_versioning.ipynb #01bc1adb
 def _pt2_payloads(z, entries:dict) -> tuple:
     "Entries the weights/constants configs mark as pickled, and reasons to refuse the configs themselves."
     pickled, out = set(), []
     for rel, info in entries.items():
         if not (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")): continue
         folder = rel.rsplit("/", 1)[0] + "/"
-        try: cfg = json.loads(z.read(info))["config"]; items = list(cfg.values())
-        except Exception as e: out.append(f"{rel}: unreadable payload config ({type(e).__name__})"); continue
+        try: items = list(json.loads(z.read(info))["config"].values())
+        except Exception as e:
+            out.append(f"{rel}: unreadable payload config ({type(e).__name__})")
+            continue
         for m in items:
             name = m.get("path_name") if isinstance(m, dict) else None
-            if not isinstance(name, str) or "/" in name or name.startswith("."): out.append(f"{rel}: payload path {name!r}"); continue
-            if name.startswith(("custom_obj_", "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
+            if not isinstance(name, str) or "/" in name or name.startswith("."):
+                out.append(f"{rel}: payload path {name!r}")
+                continue
+            if name.startswith(("custom_obj_",
+                                "opaque_obj_")): out.append(f"{folder}{name}: a TorchBind or opaque object, rebuilt by unpickling")
             elif m.get("use_pickle"): pickled.add(folder + name)
     return pickled, out
 
 def _pt2_problems(z, entries:dict) -> list:
     pickled, out = _pt2_payloads(z, entries)
     for rel, info in entries.items():
-        if rel in _PLAIN or rel.startswith("extra/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith("_config.json")):
+        if rel in _PLAIN or rel.startswith("extra/") or (rel.startswith(("data/weights/",
+                                                                         "data/constants/")) and rel.endswith("_config.json")):
             continue
         if rel.startswith("models/") and rel.endswith(".json"): out += _ep_json_problems(z.read(info), rel)
-        elif rel in pickled or rel.startswith("data/sample_inputs/") or (rel.startswith(("data/weights/", "data/constants/")) and rel.endswith(".pt")):
+        elif rel in pickled or rel.startswith("data/sample_inputs/") or (rel.startswith(("data/weights/",
+                                                                                         "data/constants/")) and rel.endswith(".pt")):
             out += _scan_torch_save(z.read(info), rel)
         elif re.fullmatch(r"data/(weights|constants)/[^/]+", rel): continue      # raw tensor bytes, never unpickled
         else: out.append(f"{rel}: an entry prodkit does not know torch.export reads safely")
     return out
 
+# %% ../nbs/01_versioning.ipynb #7db72502
 def _ts_problems(z, entries:dict) -> list:
     mods, out = _ts_modules(list(entries)), []
     for rel, info in entries.items():
-        if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+", rel): continue
+        if rel in _PLAIN or rel.startswith("extra/") or re.fullmatch(r"(data|constants|traced_inputs)/[^/]+",
+                                                                     rel): continue
         if rel.startswith("code/") and rel.endswith(".py"):
             try: src = z.read(info).decode("utf-8")
-            except UnicodeDecodeError: out.append(f"{rel}: TorchScript source that is not UTF-8"); continue
+            except UnicodeDecodeError:
+                out.append(f"{rel}: TorchScript source that is not UTF-8")
+                continue
             out += _ts_code_problems(src, rel, rel[5:-3].replace("/", "."))
         elif rel.endswith((".pkl", ".debug_pkl")): out += _scan_pickle(z.read(info), rel, classes=mods)
         else: out.append(f"{rel}: an entry prodkit does not know torch.jit.load reads safely")
     return out
 
+# %% ../nbs/01_versioning.ipynb #e615ef7b
 def _archive_kind(rels) -> str:
     if "constants.pkl" in rels or any(r.startswith("code/") for r in rels): return "torchscript"
     if "archive_format" in rels or any(r.startswith("models/") for r in rels): return "pt2"
     return "pickle" if any(r.endswith("data.pkl") for r in rels) else "zip"
 
+# %% ../nbs/01_versioning.ipynb #64aa6e09
 def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.export (.pt2) archive
                    *, name:str="model artifact", # what to call it in messages (e.g. its path)
                    trust:bool=False, # skip the inspection (only for artifacts from a trusted source)
                   ) -> str:
     "Inspect an archive before torch reads it; return its kind ('torchscript' or 'pt2') or raise `UnsafeArtifactError` naming each refused entry."
     if data[:4] != b"PK\x03\x04":                       # torch reads archives that start with a zip entry; a prefix would hide one
-        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote", value=name, fix="export the model again")
+        raise FileFormatError(f"{name} does not start with a zip entry, so it is not an archive torch wrote",
+                              value=name, fix="export the model again")
     try: z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name, fix="export the model again") from e
+        raise FileFormatError(f"{name} is not a readable zip archive ({e})", value=name,
+                              fix="export the model again") from e
     with z:
-        infos = z.infolist(); names = [i.filename for i in infos]
-        if len(set(names)) != len(names) or len({n.split("/", 1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
+        infos = z.infolist()
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names) or len({n.split("/",
+                                                         1)[0] for n in names}) != 1 or any("/" not in n or n.startswith("/") or ".." in n.split("/") for n in names):
             raise UnsafeArtifactError(f"{name} has duplicated or misplaced entry names, so what torch reads may not be what was inspected",
-                                      value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5], fix=_TRUST_FIX)
+                                      value=sorted({n for n in names if names.count(n) > 1 or "/" not in n})[:5],
+                                      fix=_TRUST_FIX)
         entries = {i.filename.split("/", 1)[1]: i for i in infos if not i.is_dir()}
         kind = _archive_kind(entries)
         if kind not in ("torchscript", "pt2") or trust: return kind
         try: problems = (_ts_problems if kind == "torchscript" else _pt2_problems)(z, entries)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as e:
-            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name, fix="copy the file again or export it again") from e
+            raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name,
+                                  fix="copy the file again or export it again") from e
     if problems:
         raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files or use the network: "
                                   + "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
@@ -772,9 +934,11 @@ def _ts_from_bytes(data:bytes, p, *, trust:bool) -> torch.jit.ScriptModule:
     kind = check_artifact(data, name=f"model file {p}", trust=trust)
     if kind == "pickle":
         raise FileFormatError("model file is a pickled torch.save file (a whole module or a state dict), not TorchScript; "
-                              "prodkit never unpickles model files because unpickling can run arbitrary code", value=str(p), fix=_PICKLE_FIX, path=str(p))
+                              "prodkit never unpickles model files because unpickling can run arbitrary code",
+                              value=str(p), fix=_PICKLE_FIX, path=str(p))
     if kind != "torchscript":
-        raise FileFormatError("model file is a zip archive but not a TorchScript archive", value=str(p), fix=_PICKLE_FIX, path=str(p))
+        raise FileFormatError("model file is a zip archive but not a TorchScript archive", value=str(p),
+                              fix=_PICKLE_FIX, path=str(p))
     try:
         with _jit_quiet(): m = torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as e:
@@ -782,13 +946,15 @@ def _ts_from_bytes(data:bytes, p, *, trust:bool) -> torch.jit.ScriptModule:
                               value=str(p), fix="save the model again", path=str(p)) from e
     return m.eval()
 
+# %% ../nbs/01_versioning.ipynb #77c0a56c
 def load_model_file(path, # a TorchScript file written by torch.jit.save or save_bundle
                     *, trust:bool=False, # load even what the inspection refuses (only for files from a trusted source)
                     expect_sha256:str=None, # refuse the file unless its bytes have this SHA-256
                    ) -> torch.jit.ScriptModule:
     "Load a TorchScript model file in eval mode after inspecting it; refuse pickles, unsafe code and a wrong digest."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path", path=str(p))
+    if not p.exists(): raise FileFormatError("model file does not exist", value=str(p), fix="check the path",
+                                             path=str(p))
     if p.is_dir():
         hint = "it is a model bundle: use load_bundle(path)" if (p / BUNDLE_FILE).exists() else "pass the path of a TorchScript .pt file"
         raise FileFormatError("model path is a folder, not a model file", value=str(p), fix=hint, path=str(p))
@@ -798,7 +964,7 @@ def load_model_file(path, # a TorchScript file written by torch.jit.save or save
 
 # %% ../nbs/01_versioning.ipynb #0a5738a6
 @dataclass
-class ModelBundle:
+class ModelBundle(Renderable):
     "A loaded bundle: TorchScript `model`, `adapter` and `schema` (None for tensor models), a ready `predictor`, `meta` and `path`."
     model: Any
     adapter: TabularAdapter | None
@@ -811,33 +977,44 @@ class ModelBundle:
     def fingerprint(self) -> str:
         "The model's parameter fingerprint."
         return fingerprint_model(self.model)
-    def _repr_html_(self) -> str:
-        try:
-            m = self.meta; feats = len(self.schema.features) if self.schema is not None else "-"
-            return (f"<div><b>ModelBundle {html.escape(str(m.get('name') or ''))}</b> at <code>{html.escape(str(self.path))}</code>: "
-                    f"output {html.escape(str(m.get('output')))}, classes {html.escape(str(m.get('classes')))}, {feats} features, "
-                    f"exported by {html.escape(str(m.get('export')))}, model <code>{html.escape(str(m.get('fingerprints', {}).get('model', ''))[:23])}</code></div>")
-        except Exception as e:
-            return f"<div><b>ModelBundle</b> (display failed: {html.escape(type(e).__name__)})</div>"
+    def headline(self) -> str:
+        m = self.meta
+        return f"ModelBundle {m.get('name') or ''}: a {m.get('task')} model exported by {m.get('export')}, at {self.path}"
+    def _summary(self) -> dict:
+        m = self.meta
+        return {"bundle.task": m.get("task"), "bundle.output": m.get("output"),
+                "bundle.classes": ",".join(map(str, m.get("classes") or [])),
+                "bundle.features": len(self.schema.features) if self.schema is not None else None,
+                "bundle.model": str((m.get("fingerprints") or {}).get("model", ""))[:23]}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per feature of the schema (empty for a tensor model)."
+        return self.schema.to_frame() if self.schema is not None else pd.DataFrame(columns=["name", "kind"])
 
+# %% ../nbs/01_versioning.ipynb #c79b35e3
 def _bad_meta(p:Path, key:str, want:str, got):
     return FileFormatError(f"bundle.json key {key!r} must be {want}, not {type(got).__name__}", value=got,
                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key=key)
 
+# %% ../nbs/01_versioning.ipynb #338d0ddd
 def _is_scalar(v) -> bool: return v is None or isinstance(v, (str, int, float, bool))
 
 def _check_meta_types(meta:dict, p:Path):
     "Every key prodkit reads from bundle.json has the type save_bundle writes: FileFormatError naming the key otherwise."
     files = meta.get("files")
-    if files is None: raise FileFormatError("bundle.json has no 'files' list, so the bundle's files cannot be checked", value=sorted(meta)[:10],
-                                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE), key="files")
+    if files is None: raise FileFormatError("bundle.json has no 'files' list, so the bundle's files cannot be checked",
+                                            value=sorted(meta)[:10],
+                                            fix="save the bundle again with save_bundle", path=str(p / BUNDLE_FILE),
+                                            key="files")
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise _bad_meta(p, "files", "a mapping of file name to 'sha256:<hex>'", files)
-    if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files), fix="save the bundle again", path=str(p / BUNDLE_FILE), key="files")
+    if MODEL_FILE not in files: raise FileFormatError(f"bundle.json does not list {MODEL_FILE}", value=sorted(files),
+                                                      fix="save the bundle again", path=str(p / BUNDLE_FILE),
+                                                      key="files")
     for key, ok, want in (("name", lambda v: v is None or isinstance(v, str), "a string"),
                           ("task", lambda v: v in TASKS, "'classification' or 'regression'"),
                           ("output", lambda v: isinstance(v, str), "a string"),
-                          ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)), "a list of labels"),
+                          ("classes", lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)),
+                           "a list of labels"),
                           ("export", lambda v: v is None or isinstance(v, str), "a string"),
                           ("input", lambda v: v is None or isinstance(v, dict), "a mapping"),
                           ("fingerprints", lambda v: v is None or isinstance(v, dict), "a mapping"),
@@ -846,42 +1023,53 @@ def _check_meta_types(meta:dict, p:Path):
         if not ok(meta.get(key)): raise _bad_meta(p, key, want, meta.get(key))
     inp = meta.get("input") or {}
     shape, feats = inp.get("shape"), inp.get("features")
-    if shape is not None and not (isinstance(shape, list) and all(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0) for v in shape)):
+    if shape is not None and not (isinstance(shape, list) and all(v is None or (isinstance(v,
+                                                                                           int) and not isinstance(v,
+                                                                                                                   bool) and v > 0) for v in shape)):
         raise _bad_meta(p, "input.shape", "a list of positive integers (None for the batch)", shape)
     if feats is not None and not (isinstance(feats, list) and all(isinstance(f, str) for f in feats)):
         raise _bad_meta(p, "input.features", "a list of feature names", feats)
 
+# %% ../nbs/01_versioning.ipynb #59adafe9
 def _bundle_path(p:Path, fname:str) -> Path:
     "The path of a file bundle.json lists: relative, inside the folder, never through `..`."
     pp = Path(fname)
     if not fname or pp.is_absolute() or ".." in pp.parts or "\\" in fname or fname.startswith("~"):
         raise FileFormatError(f"bundle.json lists a file outside the bundle folder: {fname!r}", value=fname,
-                              fix="list only file names inside the bundle folder (save the bundle again)", path=str(p / BUNDLE_FILE))
+                              fix="list only file names inside the bundle folder (save the bundle again)",
+                              path=str(p / BUNDLE_FILE))
     return p / pp
 
+# %% ../nbs/01_versioning.ipynb #f805923a
 def _read_bundle(p:Path, expect_sha256=None) -> tuple:
     "bundle.json (checked) and the bytes of every file it lists, each digest-checked; files are read once and confined to the folder."
     if not (p / BUNDLE_FILE).exists() and not (p / BUNDLE_FILE).is_symlink():
-        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p), fix="pass a folder written by save_bundle", path=str(p))
+        raise FileFormatError("folder is not a prodkit model bundle (no bundle.json)", value=str(p),
+                              fix="pass a folder written by save_bundle", path=str(p))
     raw = _read_regular(p / BUNDLE_FILE, name="bundle.json", root=p, limit=_MAX_JSON)
     _check_digest(raw, expect_sha256, p, "bundle.json of this bundle")
     try: meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise FileFormatError(f"bundle.json file is not valid JSON: {e}", value=str(p / BUNDLE_FILE), fix="save the bundle again", path=str(p)) from e
+        raise FileFormatError(f"bundle.json file is not valid JSON: {e}", value=str(p / BUNDLE_FILE),
+                              fix="save the bundle again", path=str(p)) from e
     if not isinstance(meta, dict) or meta.get("format") != "prodkit-bundle":
-        raise FileFormatError("bundle.json is not a prodkit bundle description", value=str(p / BUNDLE_FILE), fix="write bundles with save_bundle", path=str(p))
+        raise FileFormatError("bundle.json is not a prodkit bundle description", value=str(p / BUNDLE_FILE),
+                              fix="write bundles with save_bundle", path=str(p))
     v = meta.get("version")
     if not isinstance(v, int) or isinstance(v, bool) or v > BUNDLE_VERSION:
         raise FileFormatError(f"bundle format version {v!r} is not supported (this prodkit reads up to {BUNDLE_VERSION})",
-                              value=str(p), fix="upgrade prodkit, or save the bundle again with this version", path=str(p))
+                              value=str(p), fix="upgrade prodkit, or save the bundle again with this version",
+                              path=str(p))
     _check_meta_types(meta, p)
     if meta["output"] not in OUTPUTS:
-        raise FileFormatError(f"bundle.json names an unknown output kind {meta.get('output')!r}", value=str(p), fix="save the bundle again", path=str(p))
+        raise FileFormatError(f"bundle.json names an unknown output kind {meta.get('output')!r}", value=str(p),
+                              fix="save the bundle again", path=str(p))
     data = {}
     for fname, digest in meta["files"].items():
         fp = _bundle_path(p, fname)
         if not fp.exists() and not fp.is_symlink():
-            raise FileFormatError(f"bundle file {fname} is missing", value=str(fp), fix="copy the whole bundle folder, or save it again", path=str(fp))
+            raise FileFormatError(f"bundle file {fname} is missing", value=str(fp),
+                                  fix="copy the whole bundle folder, or save it again", path=str(fp))
         data[fname] = _read_regular(fp, name=f"bundle file {fname}", root=p)
         if _sha(data[fname]) != digest:
             raise FileFormatError(f"bundle file {fname} was changed or damaged after the bundle was saved (its SHA-256 does not match bundle.json)",
@@ -893,14 +1081,17 @@ def _read_bundle(p:Path, expect_sha256=None) -> tuple:
 
 def _read_bundle_meta(p:Path) -> dict: return _read_bundle(p)[0]
 
+# %% ../nbs/01_versioning.ipynb #edb4c689
 def _adapter_from_bytes(data:bytes, p:Path) -> TabularAdapter:
     try: return TabularAdapter.from_dict(json.loads(data.decode("utf-8")))
     except ProdkitError as e:
-        raise FileFormatError(f"{ADAPTER_FILE} is not a valid adapter: {e.what}", value=str(p / ADAPTER_FILE), fix="save the bundle again", path=str(p)) from e
+        raise FileFormatError(f"{ADAPTER_FILE} is not a valid adapter: {e.what}", value=str(p / ADAPTER_FILE),
+                              fix="save the bundle again", path=str(p)) from e
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
         raise FileFormatError(f"{ADAPTER_FILE} is malformed: {type(e).__name__}: {e}", value=str(p / ADAPTER_FILE),
                               fix="save the bundle again with save_bundle", path=str(p)) from e
 
+# %% ../nbs/01_versioning.ipynb #f30a10e3
 def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                 *, adapter=None, # a TabularAdapter (or its JSON path) for a bare TorchScript file
                 task:str="classification", # what a bare TorchScript file's model does: 'classification' or 'regression'
@@ -911,7 +1102,8 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                ) -> ModelBundle:
     "Load a model bundle, checking file digests and inspecting the model; a bare TorchScript file loads with an optional `adapter`."
     p = Path(path)
-    if not p.exists(): raise FileFormatError("model bundle does not exist", value=str(p), fix="check the path (a folder written by save_bundle)", path=str(p))
+    if not p.exists(): raise FileFormatError("model bundle does not exist", value=str(p),
+                                             fix="check the path (a folder written by save_bundle)", path=str(p))
     if p.is_dir():
         meta, data = _read_bundle(p, expect_sha256)
         model = _ts_from_bytes(data[MODEL_FILE], p / MODEL_FILE, trust=trust)
@@ -920,7 +1112,10 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
         model = load_model_file(p, trust=trust, expect_sha256=expect_sha256)
         ad = TabularAdapter.load(adapter) if isinstance(adapter, (str, os.PathLike)) else adapter
         check_choice("task", task, TASKS)
-        meta = {"format": "torchscript-file", "task": task, "output": output or "auto", "classes": None, "fingerprints": {"model": fingerprint_model(model)}}
-    pred = Predictor(model, adapter=ad, task=meta["task"], output=meta["output"] if meta["task"] == "classification" else "auto",
+        meta = {"format": "torchscript-file", "task": task, "output": output or "auto", "classes": None,
+                "fingerprints": {"model": fingerprint_model(model)}}
+    pred = Predictor(model, adapter=ad, task=meta["task"],
+                     output=meta["output"] if meta["task"] == "classification" else "auto",
                      classes=meta.get("classes") if meta["task"] == "classification" else None, batch_size=batch_size)
-    return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred, meta=meta, path=p)
+    return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred,
+                       meta=meta, path=p)
