@@ -796,7 +796,7 @@ def _frame_array(self, X:pd.DataFrame):
     bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them",
                             fix="pass adapter=TabularAdapter(...).fit(train)")
-    return X.to_numpy(dtype="float32", na_value=np.nan)
+    return np.array(X.to_numpy(dtype="float32", na_value=np.nan))   # a writable copy: pandas may hand out a read-only view
 
 # %% ../nbs/00_core.ipynb #a38b1b98
 @patch
