@@ -28,11 +28,10 @@ def bundles(tmp_path_factory):
     return d
 
 
-def test_parameters_are_the_documented_ones():
+def test_the_inputs_are_required_and_the_default_gate_decides_promotion():
     ps = template_parameters("promotion")
-    assert list(ps) == ["champion", "challenger", "data", "label", "margin", "primary", "guardrails", "slices", "gates", "n_boot",
-                        "latency", "lineage", "trust_model", "seed"]
-    assert ps["champion"].type == "path" and ps["margin"].type == "float" and ps["trust_model"].default is False
+    assert [p for p in ps if ps[p].required] == ["champion", "challenger", "data"]
+    assert ps["gates"].default == "compare.promote == true" and ps["trust_model"].default is False
 
 
 def test_better_challenger_is_promoted_and_lineage_recorded(bundles, tmp_path):

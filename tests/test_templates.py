@@ -41,7 +41,7 @@ def _code_after_parameters(name):
     return {n.id for c in code[i + 1:] for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Name)}
 
 
-@pytest.mark.parametrize("name", ["validation", "drift_monitoring", "load_test"])
+@pytest.mark.parametrize("name", ["validation", "drift_monitoring", "load_test", "promotion"])
 def test_every_template_parameter_is_typed_documented_and_used(name):
     from prodkit.jobs import TYPES
     assert name in list_templates()
