@@ -14,8 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .core import (DataError, FileFormatError, ModelError, ParameterError, Report, Scorer, as_predictor,
-                          atomic_write_text,
-                          check_choice, check_positive)
+                          atomic_write_text, check_choice, check_positive)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 from .drift import adjust_pvalues
 
@@ -380,8 +379,8 @@ def _check_args(task, metrics, primary, guardrails, margin, n_boot, confidence):
 def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed, progress=False) -> pd.DataFrame:
     "One row per metric: values, diff and its CI, improvement CI, p-value, the test that gave it, decision."
     boot_names = [m for m in names if not _binary_auc(m, y, oa)]
-    boot, rows, q = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0],
-                                     progress=progress), {}, (1 - confidence) / 2
+    boot = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0], progress=progress)
+    rows, q = {}, (1 - confidence) / 2
     for m in names:
         if m in boot:
             va, vb, ra, rb = boot[m]
@@ -421,8 +420,7 @@ def _extras(task, y, oa, ob, *, seed, latency, champ, chall, X, latency_s) -> di
         rows = X.head(256)
         for name, m in (("champion", champ), ("challenger", chall)):
             lr = evaluate_under_load(m.predict, [rows.iloc[[i]] for i in range(len(rows))], duration_s=latency_s,
-                                     warmup_s=0.2, seed=seed,
-                                     percentile=50, progress=False)
+                                     warmup_s=0.2, seed=seed, percentile=50, progress=False)
             ex[f"{name}_p50_ms"], ex[f"{name}_p99_ms"] = lr.summary.get("p50_ms"), lr.summary.get("p99_ms")
     return ex
 
