@@ -85,6 +85,27 @@ def _shadow_tasks_differ():
     return ShadowModel(_clf(), _clf(task="regression"), monitor_store=Path(tempfile.mkdtemp()) / "s.sqlite")
 
 
+def _fn(name, *args, **kw):
+    "Call prodkit.compare.`name` with the arguments (imported late, like the other cases)."
+    import prodkit.compare
+    return getattr(prodkit.compare, name)(*args, **kw)
+
+
+def _shadow_same_version():
+    import tempfile
+    from pathlib import Path
+    from prodkit.compare import ShadowModel
+    m = _clf()
+    return ShadowModel(m, m, monitor_store=Path(tempfile.mkdtemp()) / "s.sqlite")
+
+
+def _aa_no_splits():
+    import numpy as np, pandas as pd
+    from prodkit.compare import aa_calibration
+    return aa_calibration(pd.DataFrame({"monitor.latency_ms": np.arange(1.0, 21.0)}), n_splits=0,
+                          metrics=["latency_ms"])
+
+
 CASES = [
     pytest.param(lambda: _cmp(b=_clf(3)), ModelError, "2 output columns and the challenger 3", id="compare-output-widths-differ"),
     pytest.param(lambda: _cmp(b=_clf(task="regression")), ModelError, "the champion does classification and the challenger regression",
@@ -113,4 +134,12 @@ CASES = [
     pytest.param(_logged_no_overlap, DataError, "no request was logged by both versions", id="logged-no-overlap"),
     pytest.param(_logged_wrong_labels, DataError, "3 labels for 10 paired requests", id="logged-labels-length"),
     pytest.param(_shadow_tasks_differ, ModelError, "the champion does classification and the challenger regression", id="shadow-tasks-differ"),
+    pytest.param(lambda: _fn("mcnemar_test", [1, 0, 1], [1, 0]), DataError, "equal-length", id="mcnemar-lengths-differ"),
+    pytest.param(lambda: _fn("delong_test", [1, 1, 1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1]), DataError, "needs both classes",
+                 id="delong-one-class"),
+    pytest.param(lambda: _fn("delong_test", [0, 1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1]), DataError, "2 labels for 3 scores",
+                 id="delong-lengths-differ"),
+    pytest.param(_shadow_same_version, ParameterError, "the same version", id="shadow-same-version"),
+    pytest.param(_aa_no_splits, ParameterError, "n_splits", id="aa-no-splits"),
+    pytest.param(lambda: _canary(allowed_increase=-0.1), ParameterError, "allowed_increase", id="canary-negative-allowance"),
 ]
