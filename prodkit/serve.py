@@ -49,6 +49,7 @@ def _depth(x, limit:int, d:int=1) -> int:
     kids = x.values() if isinstance(x, dict) else x
     return max((_depth(k, limit, d + 1) for k in kids), default=d)
 
+# %% ../nbs/80_serve.ipynb #40365165
 def _records(obj) -> list:
     "The rows of a parsed body: `{'rows': [...]}`, `{'columns': {...}}`, a list of records, or one record."
     if isinstance(obj, list): rows = obj
@@ -118,6 +119,7 @@ def parse_request(body:bytes, # the raw request body
 class Overloaded(Exception):
     "The batcher's queue is full: answer 503 with `Retry-After`."
 
+# %% ../nbs/80_serve.ipynb #2ac050ce
 class MicroBatcher:
     "Group concurrent requests into one forward pass: up to `max_batch` rows or `max_wait_ms`, whichever comes first."
     def __init__(self, fn, # frame -> frame of answers (same rows, same order); runs in one worker thread
@@ -140,6 +142,7 @@ def start(self:MicroBatcher):
     self._q = asyncio.Queue()
     self._task = asyncio.get_running_loop().create_task(self._run())
 
+# %% ../nbs/80_serve.ipynb #e61d334e
 @patch
 async def submit(self:MicroBatcher, df:pd.DataFrame) -> pd.DataFrame:
     "Queue `df` and wait for its answers; `Overloaded` when the queue already holds `max_queue` rows."
@@ -164,6 +167,7 @@ async def _gather(self:MicroBatcher) -> list:
         n += len(item[0])
     return items
 
+# %% ../nbs/80_serve.ipynb #136f6f48
 @patch
 async def _run(self:MicroBatcher):
     "Run batches forever: one forward pass per batch in the worker thread, answers split back per request."
@@ -259,21 +263,7 @@ def _example_row(schema:Schema) -> dict:
         else: row[f.name] = f.min
     return row
 
-def _answers(frame:pd.DataFrame, task:str) -> list:
-    "One JSON answer per row of a guard's answer frame: prediction, probabilities, which path served it, and why not."
-    pcols = [c for c in frame.columns if c.startswith("p_")]
-    P, names = frame[pcols].to_numpy(dtype="float64"), [c[2:] for c in pcols]
-    preds, served = frame["prediction"].tolist(), frame["served_by"].tolist()
-    reasons = frame["reasons"].tolist() if "reasons" in frame.columns else [""] * len(frame)
-    out = []
-    for i in range(len(frame)):
-        a = {"prediction": _plain(preds[i])}
-        if task == "classification": a["probabilities"] = {n: _plain(v) for n, v in zip(names, P[i])}
-        a["served_by"] = served[i] or "failed"
-        if reasons[i]: a["reasons"] = reasons[i]
-        out.append(a)
-    return out
-
+# %% ../nbs/80_serve.ipynb #8c68cd6d
 def _plain(v):
     "A JSON-able scalar: numpy numbers as Python numbers, NaN and infinities as None."
     if v is None: return None
@@ -281,6 +271,22 @@ def _plain(v):
     if isinstance(v, (np.floating, float)): return None if not np.isfinite(v) else float(v)
     if isinstance(v, np.bool_): return bool(v)
     return v
+
+# %% ../nbs/80_serve.ipynb #0377fd0f
+def _answers(frame:pd.DataFrame, task:str) -> list:
+    "One JSON answer per row of a guard's answer frame: prediction, probabilities, which path served it, and why not."
+    pcols = [c for c in frame.columns if c.startswith("p_")]   # lists per column: no frame is built per request
+    P, names = [frame[c].to_numpy(dtype="float64").tolist() for c in pcols], [c[2:] for c in pcols]
+    preds, served = frame["prediction"].tolist(), frame["served_by"].tolist()
+    reasons = frame["reasons"].tolist() if "reasons" in frame.columns else [""] * len(frame)
+    out = []
+    for i in range(len(frame)):
+        a = {"prediction": _plain(preds[i])}
+        if task == "classification": a["probabilities"] = {n: _plain(p[i]) for n, p in zip(names, P)}
+        a["served_by"] = served[i] or "failed"
+        if reasons[i]: a["reasons"] = reasons[i]
+        out.append(a)
+    return out
 
 # %% ../nbs/80_serve.ipynb #72089885
 class _Metrics:
@@ -310,6 +316,7 @@ def _json(body:dict, status:int=200, headers:dict=None):
     return Response(json.dumps(body, allow_nan=False, default=str), status_code=status, media_type="application/json",
                     headers=headers)
 
+# %% ../nbs/80_serve.ipynb #e380956a
 async def _read_body(request, limit:int) -> bytes:
     "The request body, refused with 413 as soon as it passes `limit` bytes (before reading the rest)."
     declared = request.headers.get("content-length")
@@ -371,6 +378,7 @@ def _refuse_invalid(schema:Schema, df:pd.DataFrame):
                                  [{"feature": p.column, "problem": p.problem, "rows": [int(r) for r in p.rows[:5]]}
                                   for p in probs])
 
+# %% ../nbs/80_serve.ipynb #fa53baed
 def _assemble(served, batcher, metrics, state, predict):
     "The app around `predict`: health, readiness after a warm-up, metadata, metrics, and a lifespan that drains."
     import contextlib
@@ -410,6 +418,7 @@ def _free_port(host:str="127.0.0.1") -> int:
         s.bind((host, 0))
         return s.getsockname()[1]
 
+# %% ../nbs/80_serve.ipynb #e9963f48
 def _check_port(host:str, port:int):
     "Refuse a port another process holds, before loading anything."
     with socket.socket() as s:
@@ -523,6 +532,7 @@ class ServerProcess:
 def _get(url:str, timeout:float=2.0):
     with urllib.request.urlopen(url, timeout=timeout) as r: return r.status, r.read()
 
+# %% ../nbs/80_serve.ipynb #2ebeb74b
 def start_server(model, # a bundle folder or an exported artifact
                  *, port:int=None, # None: a free port
                  ready_timeout_s:float=60, # how long to wait for /ready
