@@ -1,0 +1,48 @@
+"""Bad input to prodkit.security: each case one mistake a user makes, the error class and the words that name it."""
+import pytest
+
+from prodkit.core import DataError, ParameterError
+
+
+def _lin():
+    import torch
+    from torch import nn
+    from prodkit.core import Predictor
+    lin = nn.Linear(2, 1)
+    with torch.no_grad(): lin.weight[:] = torch.tensor([[1.0, -1.0]]); lin.bias.zero_()
+    return Predictor(lin, output="logits")
+
+
+def _X(n=20):
+    import numpy as np
+    return np.random.default_rng(0).normal(size=(n, 2)).astype("float32")
+
+
+def _rob(**kw):
+    from prodkit.security import robustness
+    X = kw.pop("X") if "X" in kw else _X()
+    y = kw.pop("y") if "y" in kw else (X[:, 0] > X[:, 1]).astype(int)
+    return robustness(kw.pop("model", _lin()), X, y, **kw)
+
+
+def _regressor():
+    from torch import nn
+    from prodkit.core import Predictor
+    return Predictor(nn.Linear(2, 1), task="regression")
+
+
+CASES = [
+    pytest.param(lambda: _rob(eps=[]), ParameterError, "eps", id="robustness-empty-eps"),
+    pytest.param(lambda: _rob(eps=[-0.1, 0.2]), ParameterError, "eps", id="robustness-negative-eps"),
+    pytest.param(lambda: _rob(eps="big"), ParameterError, "eps", id="robustness-eps-text"),
+    pytest.param(lambda: _rob(norm="1"), ParameterError, "norm", id="robustness-unknown-norm"),
+    pytest.param(lambda: _rob(attack="cw"), ParameterError, "attack", id="robustness-unknown-attack"),
+    pytest.param(lambda: _rob(steps=0), ParameterError, "steps", id="robustness-zero-steps"),
+    pytest.param(lambda: _rob(model=_regressor()), ParameterError, "classifier", id="robustness-regressor"),
+    pytest.param(lambda: _rob(y=[0, 1, 2]), DataError, "labels", id="robustness-label-count"),
+    pytest.param(lambda: _rob(y=["cat"] * 20), DataError, "cat", id="robustness-unknown-label"),
+    pytest.param(lambda: _rob(X=__import__("numpy").full((4, 1, 2, 2), 3.0, "float32"), y=[0, 1, 0, 1],
+                              model=__import__("prodkit.core", fromlist=["Predictor"]).Predictor(
+                                  __import__("torch").nn.Sequential(__import__("torch").nn.Flatten(), __import__("torch").nn.Linear(4, 2)))),
+                 DataError, "[0, 1]", id="robustness-image-out-of-range"),
+]
