@@ -17,7 +17,7 @@ from .core import DataError, ParameterError, Predictor, Report, as_predictor, ch
 from .quality import class_index, compute_metric
 
 # %% auto #0
-__all__ = ['RobustnessReport', 'robustness']
+__all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk']
 
 # %% ../nbs/45_security.ipynb #17585b00
 @dataclass
@@ -243,3 +243,106 @@ def _zero_grad(f, sp, y, right) -> float:
     with torch.enable_grad(): g, = torch.autograd.grad(F.nll_loss(f(x), y, reduction="sum"), x)
     z = ((g * sp.movable).flatten(1).abs().sum(1) == 0)[right]
     return float(z.float().mean()) if len(z) else 0.0
+
+# %% ../nbs/45_security.ipynb #0ffbb71d
+def _split_label(pred, df, label, what):
+    if not isinstance(df, pd.DataFrame) or label not in df.columns:
+        raise DataError(f"the {what} must be a DataFrame with the label column {label!r}",
+                        value=list(df.columns)[:10] if isinstance(df, pd.DataFrame) else type(df).__name__, fix="pass label=<label column>")
+    if len(df) < 2: raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
+    return df.drop(columns=[label]), df[label].to_numpy()
+
+def _member_scores(pred, X, y) -> np.ndarray:
+    "Logit of the probability the model gives each row's label (from the logits when the model gives them): high for memorised rows."
+    p = np.asarray(pred.predict_proba(X), np.float64); yi = class_index(y, pred.classes_, k=p.shape[1]); rows = np.arange(len(p))
+    if isinstance(pred, Predictor) and pred._output_kind(z := pred.raw(X).astype(np.float64)) == "logits":
+        if z.shape[1] == 1: return np.where(yi == 1, z[:, 0], -z[:, 0])
+        zy = z[rows, yi]; z[rows, yi] = -np.inf; m = z.max(1)
+        return zy - m - np.log(np.exp(z - m[:, None]).sum(1))
+    c = np.clip(p[rows, yi], 1e-12, 1 - 1e-12)
+    return np.log(c) - np.log1p(-c)
+
+def _roc_at(score, member, fpr) -> float:
+    "TPR of the threshold attack at false-positive rate at most `fpr` (zero false positives when there are too few non-members)."
+    neg = np.sort(score[~member])[::-1]; allowed = int(np.floor(fpr * len(neg)))
+    t = neg[allowed] if allowed < len(neg) else -np.inf
+    return float(np.mean(score[member] > t))
+
+# %% ../nbs/45_security.ipynb #eba3c64d
+def _calibrated(train_fn, frame, label, stat, n_reference, gen, progress) -> np.ndarray:
+    "Offline LiRA score per row: (statistic - mean over reference models without the row) / their pooled spread."
+    n = len(frame); half = np.arange(n_reference) < n_reference // 2
+    inside = np.stack([gen.permutation(half) for _ in range(n)], 1)   # (reference, row): each row in half of them
+    out = []
+    for k in tqdm(range(n_reference), disable=not progress, desc="reference models"):
+        ref = as_predictor(train_fn(frame[inside[k]].reset_index(drop=True)), what="model train_fn returned")
+        X, y = _split_label(ref, frame, label, "rows"); out.append(_member_scores(ref, X, y))
+    s = np.stack(out); ok = ~inside; mu = (s * ok).sum(0) / ok.sum(0)
+    sd = np.sqrt((((s - mu) * ok) ** 2).sum() / max(ok.sum() - n, 1)) + 1e-6
+    return (stat - mu) / sd
+
+# %% ../nbs/45_security.ipynb #5444f1ca
+@dataclass(frozen=True, kw_only=True)
+class PrivacyReport(Report):
+    "Membership-inference risk: how well an attacker seeing the outputs tells training rows from unseen ones."
+    attacks: pd.DataFrame = field(compare=False)    # one row per attack: auc, tpr_at_0.1pct_fpr, tpr_at_1pct_fpr
+    roc: dict = field(repr=False, compare=False)    # attack -> (fpr, tpr)
+    at_risk: pd.DataFrame = field(repr=False, compare=False)
+    n_members: int; n_non_members: int
+    generalization_gap: float; confidence_gap: float
+    _plot_kinds = ("roc",)
+
+    def _summary(self) -> dict:
+        best = self.attacks.max()
+        return {"auc": best["auc"], "tpr_at_0.1pct_fpr": best["tpr_at_0.1pct_fpr"], "tpr_at_1pct_fpr": best["tpr_at_1pct_fpr"],
+                "generalization_gap": self.generalization_gap, "confidence_gap": self.confidence_gap,
+                "n_members": self.n_members, "n_non_members": self.n_non_members}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per attack."
+        return self.attacks.copy()
+    def headline(self) -> str:
+        s = self.summary
+        h = (f"membership inference on {self.n_members:,} members and {self.n_non_members:,} non-members: best AUC {s['auc']:.3f}, "
+             f"TPR {s['tpr_at_0.1pct_fpr']:.3f} at 0.1% FPR, {s['tpr_at_1pct_fpr']:.3f} at 1% FPR; accuracy gap {s['generalization_gap']:+.3f}")
+        return h + (f"; fewer than 1000 non-members: 0.1% FPR is read at zero false positives" if self.n_non_members < 1000 else "")
+    def _plot(self, ax, kind="roc"):
+        for a, (f, t) in self.roc.items(): ax.plot(np.maximum(f, 1e-4), np.maximum(t, 1e-4), label=a)
+        ax.plot([1e-4, 1], [1e-4, 1], "k:", lw=0.8); ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate")
+        ax.legend(); return ax
+
+# %% ../nbs/45_security.ipynb #e7be9bcc
+def _roc(score, member):
+    o = np.argsort(-score, kind="stable"); m = member[o]
+    return np.r_[0, np.cumsum(~m) / max((~m).sum(), 1)], np.r_[0, np.cumsum(m) / max(m.sum(), 1)]
+
+def _attack_row(score, member) -> dict:
+    r = pd.Series(score).rank().to_numpy() / (len(score) + 1)   # order-preserving, so AUC is unchanged
+    return {"auc": compute_metric("auc", member.astype(int), r), "tpr_at_0.1pct_fpr": _roc_at(score, member, 0.001),
+            "tpr_at_1pct_fpr": _roc_at(score, member, 0.01)}
+
+# %% ../nbs/45_security.ipynb #a54a8a8c
+def membership_risk(model, # the target model (anything `as_predictor` takes) of a classifier
+                    members, # rows it was trained on (a DataFrame with the label column)
+                    non_members, # rows it never saw, from the same distribution
+                    *, label:str, # the label column
+                    train_fn=None, # frame -> model trained the way the target was; enables the calibrated attack
+                    n_reference:int=4, # reference models for the calibrated attack (each row is left out of half)
+                    seed:int=0, progress:bool=False, top:int=10) -> PrivacyReport:
+    "Loss-threshold and (with `train_fn`) calibrated membership-inference attacks: AUC, TPR at low FPR, ROC, rows at risk."
+    pred = as_predictor(model); check_positive("n_reference", n_reference, integer=True)
+    if pred.task != "classification": raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
+    if train_fn is not None and n_reference < 2: raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
+    (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label, "non-members")
+    sm, sn = _member_scores(pred, Xm, ym), _member_scores(pred, Xn, yn)
+    stat, member = np.r_[sm, sn], np.r_[np.ones(len(sm), bool), np.zeros(len(sn), bool)]
+    scores = {"loss": stat}
+    if train_fn is not None:
+        frame = pd.concat([members, non_members], ignore_index=True)
+        scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed), progress)
+    acc = lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)
+    conf = lambda s: float(np.mean(1 / (1 + np.exp(-s))))
+    best = scores.get("calibrated", stat)[:len(sm)]; o = np.argsort(-best)[:top]
+    at_risk = pd.DataFrame({"row": members.index[o], "score": best[o], "confidence": 1 / (1 + np.exp(-sm[o]))})
+    return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
+                         roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm), n_non_members=len(sn),
+                         generalization_gap=acc(Xm, ym) - acc(Xn, yn), confidence_gap=conf(sm) - conf(sn), seed=seed)

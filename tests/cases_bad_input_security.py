@@ -46,3 +46,24 @@ CASES = [
                                   __import__("torch").nn.Sequential(__import__("torch").nn.Flatten(), __import__("torch").nn.Linear(4, 2)))),
                  DataError, "[0, 1]", id="robustness-image-out-of-range"),
 ]
+
+
+def _frames():
+    import numpy as np, pandas as pd
+    g = np.random.default_rng(0); X = g.normal(size=(20, 2)).astype("float32")
+    df = pd.DataFrame(X, columns=["a", "b"]).assign(y=(X[:, 0] > X[:, 1]).astype(int))
+    return df[:10], df[10:]
+
+
+def _mem(**kw):
+    from prodkit.security import membership_risk
+    m, n = _frames()
+    return membership_risk(kw.pop("model", _lin()), kw.pop("members", m), kw.pop("non_members", n), label=kw.pop("label", "y"), **kw)
+
+
+CASES += [
+    pytest.param(lambda: _mem(label="target"), DataError, "target", id="membership-missing-label"),
+    pytest.param(lambda: _mem(members=_frames()[0][:1]), DataError, "at least 2", id="membership-one-member"),
+    pytest.param(lambda: _mem(train_fn=lambda f: _lin(), n_reference=1), ParameterError, "n_reference", id="membership-one-reference"),
+    pytest.param(lambda: _mem(model=_regressor()), ParameterError, "classifier", id="membership-regressor"),
+]
