@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import DataError, ParameterError, Predictor, Report, as_predictor, check_choice, check_positive, escape, get_ax
+from .core import DataError, ParameterError, Predictor, Report, TabularAdapter, as_predictor, check_choice, check_positive, escape, get_ax
 from .quality import class_index, compute_metric
 
 # %% auto #0
-__all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk']
+__all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk', 'LeakageReport', 'leakage']
 
 # %% ../nbs/45_security.ipynb #17585b00
 @dataclass
@@ -346,3 +346,113 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
     return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
                          roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm), n_non_members=len(sn),
                          generalization_gap=acc(Xm, ym) - acc(Xn, yn), confidence_gap=conf(sm) - conf(sn), seed=seed)
+
+# %% ../nbs/45_security.ipynb #d9c76e9c
+def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
+    "Distance from each row of `E` to its nearest row of `R`, and that row's position."
+    d, j = [], []
+    for i in range(0, len(E), chunk):
+        m = torch.cdist(E[i:i + chunk].double(), R.double()).min(1); d.append(m.values); j.append(m.indices)
+    return torch.cat(d).numpy(), torch.cat(j).numpy()
+
+def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
+    "Median distance between random pairs of distinct rows of `R`."
+    a, b = gen.integers(0, len(R), n), gen.integers(0, len(R), n); keep = a != b
+    return float(np.median((R[a[keep]] - R[b[keep]]).double().norm(dim=1).numpy())) if keep.any() else 0.0
+
+# %% ../nbs/45_security.ipynb #84fccd00
+def _guess(r:pd.Series, e:pd.Series, yr:np.ndarray, task:str) -> np.ndarray:
+    "Each evaluation row's label guessed from one feature: the nearest reference value's label (numbers), the value's majority (the rest)."
+    if pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r):
+        rv, ev = r.to_numpy(float), e.to_numpy(float); med = np.nanmedian(rv) if np.isfinite(rv).any() else 0.0
+        rv, ev = np.nan_to_num(rv, nan=med), np.nan_to_num(ev, nan=med); o = np.argsort(rv, kind="stable"); s = rv[o]
+        i = np.clip(np.searchsorted(s, ev), 1, max(len(s) - 1, 1)); j = np.minimum(i, len(s) - 1)
+        return yr[o][np.where(ev - s[i - 1] <= s[j] - ev, i - 1, j)]
+    t = pd.DataFrame({"v": r.astype(str).to_numpy(), "y": yr})
+    fit = t.groupby("v").y.mean() if task == "regression" else t.groupby("v").y.agg(lambda v: v.value_counts().index[0])
+    const = float(np.mean(yr)) if task == "regression" else pd.Series(yr).value_counts().index[0]
+    return pd.Series(e.astype(str).to_numpy()).map(fit).fillna(const).to_numpy()
+
+def _single_feature(r:pd.Series, e:pd.Series, yr, ye, task:str) -> float:
+    "How well one feature alone predicts the label on the evaluation rows: 0 is the constant guess, 1 is perfect (R² for a regression)."
+    guess, ye = _guess(r, e, np.asarray(yr), task), np.asarray(ye)
+    if task == "regression": return compute_metric("r2", ye, guess.astype(float))
+    b0 = np.mean(ye == pd.Series(yr).value_counts().index[0])
+    return float((np.mean(guess == ye) - b0) / (1 - b0)) if b0 < 1 else 0.0
+
+# %% ../nbs/45_security.ipynb #d25ef643
+@dataclass(frozen=True, kw_only=True)
+class LeakageReport(Report):
+    "Leakage between reference (training) and evaluation data: duplicates, single-feature target leakage, time overlap."
+    n_reference: int; n_evaluation: int; exact: int; near: int; threshold: float
+    duplicates: pd.DataFrame = field(compare=False)   # evaluation row, nearest reference row, distance, exact
+    features: pd.DataFrame = field(compare=False)     # feature, score (0 constant guess .. 1 perfect), suspicious
+    time_overlap_share: float = float("nan")
+    metric: str = ""; metric_all: float = float("nan"); metric_without_duplicates: float = float("nan")
+    _plot_kinds = ("features",)
+
+    def _summary(self) -> dict:
+        return {"duplicate_share": (self.exact + self.near) / self.n_evaluation, "exact_duplicates": self.exact, "near_duplicates": self.near,
+                "max_feature_score": float(self.features.score.max()) if len(self.features) else float("nan"),
+                "n_leaking_features": int(self.features.suspicious.sum()), "time_overlap_share": self.time_overlap_share,
+                "metric_all": self.metric_all, "metric_without_duplicates": self.metric_without_duplicates}
+    def to_frame(self) -> pd.DataFrame:
+        "One row per feature: its single-feature score and whether it looks like leakage."
+        return self.features.copy()
+    def headline(self) -> str:
+        s = self.summary; h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
+        leak = list(self.features.feature[self.features.suspicious])
+        if leak: h += f"; features predicting the label alone: {', '.join(map(str, leak[:5]))}"
+        if s["time_overlap_share"]: h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
+        if self.metric: h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
+        return h
+    def _plot(self, ax, kind="features"):
+        f = self.features.head(15)[::-1]; ax.barh([str(x) for x in f.feature], f.score, color=np.where(f.suspicious, "C3", "C0"))
+        ax.set(xlabel="single-feature score (1 = predicts the label perfectly)"); return ax
+
+# %% ../nbs/45_security.ipynb #3245e885
+def _model_metric(pred, ev, label, keep) -> tuple:
+    X, y = ev.drop(columns=[label]), ev[label].to_numpy()
+    if pred.task == "regression":
+        v = pred.predict(X); return "mae", compute_metric("mae", y, v), (compute_metric("mae", y[keep], v[keep]) if keep.any() else float("nan"))
+    p = pred.predict_proba(X); c = pred.classes_
+    return "accuracy", compute_metric("accuracy", y, p, classes=c), (compute_metric("accuracy", y[keep], p[keep], classes=c) if keep.any() else float("nan"))
+
+def leakage(reference, # training rows (a DataFrame with the label column)
+            evaluation, # rows the model is evaluated on
+            *, label:str, # the label column
+            time:str=None, # a time column: evaluation rows older than the newest reference row are time leakage
+            model=None, # a model (anything `as_predictor` takes): its metric with and without the duplicated rows
+            task:str=None, # 'classification' or 'regression' (default: the model's, else classification)
+            near:float=0.002, # near duplicate: nearest distance below `near` x the median distance of random reference pairs
+            suspicious:float=0.9, # single-feature score from which a feature is flagged as leaking the label
+            seed:int=0) -> LeakageReport:
+    "Exact and near duplicates across the two sets, single-feature target leakage, time leakage, and the metric without duplicates."
+    pred = None if model is None else as_predictor(model, task=task)
+    if task is not None: check_choice("task", task, ("classification", "regression"))
+    task = pred.task if pred is not None else (task or "classification"); check_positive("near", near, allow_zero=True)
+    for df, what in ((reference, "reference"), (evaluation, "evaluation")): _split_label(None, df, label, f"{what} rows")
+    feats = [c for c in reference.columns if c not in (label, time)]
+    if time is not None and (time not in reference.columns or time not in evaluation.columns):
+        raise DataError(f"time column {time!r} is missing", value=time, fix="pass time=<a column of both frames>, or leave it unset")
+    miss = [c for c in feats if c not in evaluation.columns]
+    if miss: raise DataError(f"evaluation rows lack columns {miss[:5]}", fix="pass frames with the same feature columns")
+    return _leakage(pred, reference, evaluation, label, time, feats, task, near, suspicious, np.random.default_rng(seed), seed)
+
+# %% ../nbs/45_security.ipynb #01538849
+def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, seed):
+    hr = pd.util.hash_pandas_object(ref[feats], index=False); he = pd.util.hash_pandas_object(ev[feats], index=False)
+    exact = he.isin(set(hr)).to_numpy()
+    ad = getattr(pred, "adapter", None) or TabularAdapter().fit(ref[feats])
+    R, E = ad.transform(ref[ad.schema.names]), ad.transform(ev[ad.schema.names])
+    dist, j = _nearest(R, E); thr = near * _pair_scale(R, gen); close = (dist <= thr) & ~exact
+    dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[j], "distance": dist, "exact": exact})[exact | close]
+    scores = [_single_feature(ref[c], ev[c], ref[label].to_numpy(), ev[label].to_numpy(), task) for c in feats]
+    fs = pd.DataFrame({"feature": feats, "score": scores}).sort_values("score", ascending=False, ignore_index=True)
+    fs["suspicious"] = fs.score >= suspicious
+    tl = float("nan")
+    if time is not None: tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
+    m = _model_metric(pred, ev, label, ~(exact | close)) if pred is not None else ("", float("nan"), float("nan"))
+    return LeakageReport(n_reference=len(ref), n_evaluation=len(ev), exact=int(exact.sum()), near=int(close.sum()), threshold=thr,
+                         duplicates=dup.reset_index(drop=True), features=fs, time_overlap_share=tl, metric=m[0], metric_all=m[1],
+                         metric_without_duplicates=m[2], seed=seed)

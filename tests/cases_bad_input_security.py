@@ -67,3 +67,18 @@ CASES += [
     pytest.param(lambda: _mem(train_fn=lambda f: _lin(), n_reference=1), ParameterError, "n_reference", id="membership-one-reference"),
     pytest.param(lambda: _mem(model=_regressor()), ParameterError, "classifier", id="membership-regressor"),
 ]
+
+
+def _leak(**kw):
+    from prodkit.security import leakage
+    m, n = _frames()
+    return leakage(kw.pop("reference", m), kw.pop("evaluation", n), label=kw.pop("label", "y"), **kw)
+
+
+CASES += [
+    pytest.param(lambda: _leak(label="target"), DataError, "target", id="leakage-missing-label"),
+    pytest.param(lambda: _leak(time="when"), DataError, "when", id="leakage-missing-time"),
+    pytest.param(lambda: _leak(evaluation=_frames()[1].drop(columns="b")), DataError, "'b'", id="leakage-missing-feature"),
+    pytest.param(lambda: _leak(near=-1), ParameterError, "near", id="leakage-negative-near"),
+    pytest.param(lambda: _leak(task="ranking"), ParameterError, "task", id="leakage-unknown-task"),
+]
