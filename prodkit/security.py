@@ -17,7 +17,7 @@ from .core import DataError, ParameterError, Predictor, Report, TabularAdapter, 
 from .quality import class_index, compute_metric
 
 # %% auto #0
-__all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk', 'LeakageReport', 'leakage']
+__all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk', 'LeakageReport', 'leakage', 'CostReport', 'cost']
 
 # %% ../nbs/45_security.ipynb #17585b00
 @dataclass
@@ -456,3 +456,77 @@ def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, see
     return LeakageReport(n_reference=len(ref), n_evaluation=len(ev), exact=int(exact.sum()), near=int(close.sum()), threshold=thr,
                          duplicates=dup.reset_index(drop=True), features=fs, time_overlap_share=tl, metric=m[0], metric_all=m[1],
                          metric_without_duplicates=m[2], seed=seed)
+
+# %% ../nbs/45_security.ipynb #1b453933
+def _flops(module, x:torch.Tensor) -> float:
+    "FLOPs per row of `module` on the rows `x` (NaN for a module the counter cannot see into, such as TorchScript)."
+    from torch.utils.flop_counter import FlopCounterMode
+    if not isinstance(module, nn.Module) or isinstance(module, torch.jit.ScriptModule): return float("nan")
+    with torch.no_grad(), FlopCounterMode(display=False) as fc: module(x)
+    return fc.get_total_flops() / len(x)
+
+# %% ../nbs/45_security.ipynb #d03971bb
+@dataclass(frozen=True, kw_only=True)
+class CostReport(Report):
+    "What a prediction costs: parameters, artifact size, FLOPs, latency, and dollars per million predictions."
+    parameters: int; artifact_bytes: int; flops_per_prediction: float
+    latency: pd.DataFrame = field(compare=False)   # batch_size, median_ms, rows_per_s
+    throughput: float; throughput_source: str      # 'given' or 'measured'
+    price_per_hour: float = float("nan")
+    _plot_kinds = ("latency",)
+
+    @property
+    def usd_per_million(self) -> float: return self.price_per_hour / 3600 / self.throughput * 1e6
+    def _summary(self) -> dict:
+        return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20, "flops_per_prediction": self.flops_per_prediction,
+                "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput, "usd_per_million": self.usd_per_million}
+    def to_frame(self) -> pd.DataFrame:
+        "Latency and throughput per batch size."
+        return self.latency.copy()
+    def headline(self) -> str:
+        s = self.summary; h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
+                               f"{s['latency_ms']:.3g} ms for one row, {self.throughput:,.0f} predictions/s ({self.throughput_source})")
+        return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")
+    def _plot(self, ax, kind="latency"):
+        ax.plot(self.latency.batch_size, self.latency.rows_per_s, marker="o"); ax.set(xscale="log", xlabel="batch size", ylabel="predictions / s")
+        return ax
+
+# %% ../nbs/45_security.ipynb #1364c0d1
+def _latency(pred, x, batch_sizes, repeats) -> pd.DataFrame:
+    import time as _t
+    rows = []
+    for b in batch_sizes:
+        xb = x[np.arange(b) % len(x)]; pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
+        ts = []
+        for _ in range(repeats):
+            t0 = _t.perf_counter(); pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb); ts.append(_t.perf_counter() - t0)
+        rows.append({"batch_size": b, "median_ms": 1e3 * float(np.median(ts)), "rows_per_s": b / max(float(np.median(ts)), 1e-9)})
+    return pd.DataFrame(rows)
+
+def _artifact_bytes(module, artifact) -> int:
+    import io, os
+    if artifact is not None: return os.path.getsize(artifact)
+    if not isinstance(module, nn.Module): return 0
+    buf = io.BytesIO(); torch.save(module.state_dict(), buf); return buf.getbuffer().nbytes
+
+# %% ../nbs/45_security.ipynb #85063b7f
+def cost(model, # a Predictor (or anything `as_predictor` takes)
+         example, # a few input rows as the model is called (DataFrame through the adapter, array, tensor)
+         *, throughput:float=None, # predictions per second measured under the latency target (e.g. with prodkit.load)
+         price_per_hour:float=None, # hourly price of the machine, in dollars
+         batch_sizes=(1, 32), # batch sizes to time
+         repeats:int=20, # timed calls per batch size (median reported)
+         artifact=None) -> CostReport: # path of the saved artifact (default: the size of the model's state dict)
+    "Parameters, artifact size, FLOPs per prediction, latency per batch size and dollars per million predictions."
+    pred = as_predictor(model); check_positive("repeats", repeats, integer=True)
+    if throughput is not None: check_positive("throughput", throughput)
+    if price_per_hour is not None: check_positive("price_per_hour", price_per_hour, allow_zero=True)
+    sizes = sorted({int(b) for b in np.atleast_1d(batch_sizes)}) if np.size(batch_sizes) else []
+    if not sizes or sizes[0] < 1: raise ParameterError("batch_sizes must be positive integers", value=batch_sizes, fix="pass batch_sizes=(1, 32)")
+    x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
+    module = getattr(pred, "model", None)
+    lat = _latency(pred, x, sizes, repeats)
+    return CostReport(parameters=sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0,
+                      artifact_bytes=_artifact_bytes(module, artifact), flops_per_prediction=_flops(module, x) if isinstance(x, torch.Tensor) else float("nan"),
+                      latency=lat, throughput=float(throughput) if throughput else float(lat.rows_per_s.max()),
+                      throughput_source="given" if throughput else "measured", price_per_hour=float("nan") if price_per_hour is None else float(price_per_hour))

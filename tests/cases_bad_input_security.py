@@ -82,3 +82,18 @@ CASES += [
     pytest.param(lambda: _leak(near=-1), ParameterError, "near", id="leakage-negative-near"),
     pytest.param(lambda: _leak(task="ranking"), ParameterError, "task", id="leakage-unknown-task"),
 ]
+
+
+def _cost(**kw):
+    import numpy as np
+    from prodkit.security import cost
+    return cost(_lin(), np.zeros((2, 2), np.float32), repeats=kw.pop("repeats", 1), **kw)
+
+
+CASES += [
+    pytest.param(lambda: _cost(batch_sizes=[0]), ParameterError, "batch_sizes", id="cost-zero-batch"),
+    pytest.param(lambda: _cost(batch_sizes=[]), ParameterError, "batch_sizes", id="cost-no-batch"),
+    pytest.param(lambda: _cost(throughput=0), ParameterError, "throughput", id="cost-zero-throughput"),
+    pytest.param(lambda: _cost(price_per_hour=-1), ParameterError, "price_per_hour", id="cost-negative-price"),
+    pytest.param(lambda: _cost(repeats=0), ParameterError, "repeats", id="cost-zero-repeats"),
+]
