@@ -57,3 +57,14 @@ def test_the_metric_with_and_without_duplicates(split):
     assert r.metric == "accuracy" and r.exact == 150
     np.testing.assert_allclose(r.metric_without_duplicates, want)
     assert r.metric_all > r.metric_without_duplicates
+
+
+def test_hostile_feature_names_are_escaped_in_the_report():
+    g = np.random.default_rng(0); n = 60
+    d = pd.DataFrame({"<img src=x onerror=alert(1)>": g.normal(size=n), "b": g.normal(size=n)})
+    d["label"] = (d.b > 0).astype(int); d["<img src=x onerror=alert(1)>"] = d.label + g.normal(0, 0.01, n)
+    r = leakage(d[:40], d[40:], label="label")
+    assert r.summary["n_leaking_features"] >= 1
+    html = r._repr_html_()
+    assert "<img" not in html
+    assert "onerror" in html            # the name is shown, escaped
