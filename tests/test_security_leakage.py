@@ -1,0 +1,70 @@
+"""prodkit.security.leakage: planted exact and near duplicates and a planted leaking feature are found on bundled
+data, none on a clean split; the model's metric is given with and without the duplicated rows; time leakage."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer
+from torch import nn
+
+from prodkit.core import Predictor, TabularAdapter
+from prodkit.security import leakage
+
+
+@pytest.fixture(scope="module")
+def split():
+    d = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "label"})
+    d = d.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    d["when"] = pd.date_range("2025-01-01", periods=len(d), freq="D")
+    return d[:400], d[400:]
+
+
+def test_a_clean_split_shows_no_leakage(split):
+    ref, ev = split
+    r = leakage(ref, ev, label="label", time="when")
+    assert (r.exact, r.near, r.summary["n_leaking_features"]) == (0, 0, 0), r.headline()
+    assert r.summary["time_overlap_share"] == 0.0 and r.summary["duplicate_share"] == 0.0
+    assert 0.3 < r.summary["max_feature_score"] < 0.9               # real features predict, none suspiciously well
+
+
+def test_planted_duplicates_and_a_leaking_feature_are_found(split):
+    ref, ev = split
+    g = np.random.default_rng(0)
+    both = pd.concat([ref, ev]); both = both.assign(leak=both.label * 3 + g.normal(0, 0.1, len(both)))
+    ref, ev = both[:len(ref)], both[len(ref):]
+    near = ref[10:16].copy(); near["mean radius"] = near["mean radius"] * (1 + 1e-5)
+    bad = pd.concat([ev, ref[:8], near])
+    r = leakage(ref, bad, label="label", time="when")
+    assert (r.exact, r.near) == (8, 6), r.duplicates
+    assert set(r.duplicates.reference_row) == set(range(8)) | set(range(10, 16))
+    assert list(r.features.feature[r.features.suspicious]) == ["leak"]
+    np.testing.assert_allclose(r.summary["duplicate_share"], 14 / len(bad))
+    np.testing.assert_allclose(r.summary["time_overlap_share"], 14 / len(bad))
+    assert "leak" in r.headline() and r.plot().ax_ is not None and "<table>" in r._repr_html_()
+
+
+def test_the_metric_with_and_without_duplicates(split):
+    ref, ev = split
+    feats = [c for c in ref.columns if c not in ("label", "when")]
+    ad = TabularAdapter().fit(ref[feats]); X = ad.transform(ref[feats]); y = torch.tensor(ref.label.to_numpy())
+    torch.manual_seed(0); m = nn.Sequential(nn.Linear(X.shape[1], 64), nn.ReLU(), nn.Linear(64, 2))
+    opt = torch.optim.Adam(m.parameters(), 0.01)
+    for _ in range(300): opt.zero_grad(); nn.functional.cross_entropy(m(X), y).backward(); opt.step()
+    pred = Predictor(m, adapter=ad, output="logits")
+    bad = pd.concat([ev, ref[:150]])                                 # memorised rows inflate the metric
+    r = leakage(ref, bad, label="label", model=pred)
+    p = pred.predict_proba(ev[feats]); want = float(np.mean(p.argmax(1) == ev.label.to_numpy()))
+    assert r.metric == "accuracy" and r.exact == 150
+    np.testing.assert_allclose(r.metric_without_duplicates, want)
+    assert r.metric_all > r.metric_without_duplicates
+
+
+def test_hostile_feature_names_are_escaped_in_the_report():
+    g = np.random.default_rng(0); n = 60
+    d = pd.DataFrame({"<img src=x onerror=alert(1)>": g.normal(size=n), "b": g.normal(size=n)})
+    d["label"] = (d.b > 0).astype(int); d["<img src=x onerror=alert(1)>"] = d.label + g.normal(0, 0.01, n)
+    r = leakage(d[:40], d[40:], label="label")
+    assert r.summary["n_leaking_features"] >= 1
+    html = r._repr_html_()
+    assert "<img" not in html
+    assert "onerror" in html            # the name is shown, escaped
