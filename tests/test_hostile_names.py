@@ -132,7 +132,7 @@ def test_validation_report_escapes_every_name(validation):
 def drift_monitoring(hostile):
     h = hostile
     return run_notebook("drift_monitoring", {"profile": str(h["profile"]), "current": str(h["window"]), "model": str(h["bundle_path"]),
-                                             "time_column": "ts", "freq": "14D"}, h["dir"] / "drift-out")
+                                             "time": "ts", "freq": "14D"}, h["dir"] / "drift-out")
 
 
 def test_drift_monitoring_report_escapes_every_name(drift_monitoring):
