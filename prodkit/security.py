@@ -150,7 +150,8 @@ class RobustnessReport(Report):
     masking: tuple = ()
     _plot_kinds = ("curve", "min_eps")
 
-    def _at(self, col): return self.curve[(self.curve.attack == self.attack) & (self.curve.eps == max(self.eps))][col].iloc[0]
+    def _at(self, col):
+        return self.curve[(self.curve.attack == self.attack) & (self.curve.eps == max(self.eps))][col].iloc[0]
     def _summary(self) -> dict:
         med = float(np.median(self.min_eps)) if len(self.min_eps) else float("nan")
         return {"n": self.n, "clean_accuracy": self.clean_accuracy, "eps": max(self.eps), "acc_at_eps": self._at("robust_accuracy"),
@@ -273,7 +274,8 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes) of a clas
 # %% ../nbs/45_security.ipynb #829f99d7
 def _check_eps(eps) -> list:
     try: e = sorted(float(v) for v in np.atleast_1d(eps))
-    except (TypeError, ValueError): raise ParameterError("eps must be numbers", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)") from None
+    except (TypeError, ValueError):
+        raise ParameterError("eps must be numbers", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)") from None
     if not e or not np.isfinite(e).all() or e[0] < 0:
         raise ParameterError("eps must be a non-empty list of finite radii >= 0", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)")
     return e
@@ -290,7 +292,8 @@ def _split_label(pred, df, label, what):
     if not isinstance(df, pd.DataFrame) or label not in df.columns:
         raise DataError(f"the {what} must be a DataFrame with the label column {label!r}",
                         value=list(df.columns)[:10] if isinstance(df, pd.DataFrame) else type(df).__name__, fix="pass label=<label column>")
-    if len(df) < 2: raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
+    if len(df) < 2:
+        raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
     return df.drop(columns=[label]), df[label].to_numpy()
 
 def _member_scores(pred, X, y) -> np.ndarray:
@@ -386,8 +389,10 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
     "Loss-threshold and (with `train_fn`) calibrated membership-inference attacks: AUC, TPR at low FPR, ROC, rows at risk."
     pred = as_predictor(model)
     check_positive("n_reference", n_reference, integer=True)
-    if pred.task != "classification": raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
-    if train_fn is not None and n_reference < 2: raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
+    if pred.task != "classification":
+        raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
+    if train_fn is not None and n_reference < 2:
+        raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
     (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label, "non-members")
     sm, sn = _member_scores(pred, Xm, ym), _member_scores(pred, Xn, yn)
     stat, member = np.r_[sm, sn], np.r_[np.ones(len(sm), bool), np.zeros(len(sn), bool)]
@@ -474,8 +479,10 @@ class LeakageReport(Report):
         h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
         leak = list(self.features.feature[self.features.suspicious])
         if leak: h += f"; features predicting the label alone: {', '.join(map(str, leak[:5]))}"
-        if s["time_overlap_share"]: h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
-        if self.metric: h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
+        if s["time_overlap_share"]:
+            h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
+        if self.metric:
+            h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
         return h
     def _plot(self, ax, kind="features"):
         f = self.features.head(15)[::-1]
@@ -507,12 +514,14 @@ def leakage(reference, # training rows (a DataFrame with the label column)
     if task is not None: check_choice("task", task, ("classification", "regression"))
     task = pred.task if pred is not None else (task or "classification")
     check_positive("near", near, allow_zero=True)
-    for df, what in ((reference, "reference"), (evaluation, "evaluation")): _split_label(None, df, label, f"{what} rows")
+    for df, what in ((reference, "reference"), (evaluation, "evaluation")):
+        _split_label(None, df, label, f"{what} rows")
     feats = [c for c in reference.columns if c not in (label, time)]
     if time is not None and (time not in reference.columns or time not in evaluation.columns):
         raise DataError(f"time column {time!r} is missing", value=time, fix="pass time=<a column of both frames>, or leave it unset")
     miss = [c for c in feats if c not in evaluation.columns]
-    if miss: raise DataError(f"evaluation rows lack columns {miss[:5]}", fix="pass frames with the same feature columns")
+    if miss:
+        raise DataError(f"evaluation rows lack columns {miss[:5]}", fix="pass frames with the same feature columns")
     return _leakage(pred, reference, evaluation, label, time, feats, task, near, suspicious, np.random.default_rng(seed), seed)
 
 # %% ../nbs/45_security.ipynb #01538849
@@ -530,7 +539,8 @@ def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, see
     fs = pd.DataFrame({"feature": feats, "score": scores}).sort_values("score", ascending=False, ignore_index=True)
     fs["suspicious"] = fs.score >= suspicious
     tl = float("nan")
-    if time is not None: tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
+    if time is not None:
+        tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
     m = _model_metric(pred, ev, label, ~(exact | close)) if pred is not None else ("", float("nan"), float("nan"))
     return LeakageReport(n_reference=len(ref), n_evaluation=len(ev), exact=int(exact.sum()), near=int(close.sum()), threshold=thr,
                          duplicates=dup.reset_index(drop=True), features=fs, time_overlap_share=tl, metric=m[0], metric_all=m[1],
@@ -612,7 +622,8 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
     if throughput is not None: check_positive("throughput", throughput)
     if price_per_hour is not None: check_positive("price_per_hour", price_per_hour, allow_zero=True)
     sizes = sorted({int(b) for b in np.atleast_1d(batch_sizes)}) if np.size(batch_sizes) else []
-    if not sizes or sizes[0] < 1: raise ParameterError("batch_sizes must be positive integers", value=batch_sizes, fix="pass batch_sizes=(1, 32)")
+    if not sizes or sizes[0] < 1:
+        raise ParameterError("batch_sizes must be positive integers", value=batch_sizes, fix="pass batch_sizes=(1, 32)")
     x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
     module = getattr(pred, "model", None)
     lat = _latency(pred, x, sizes, repeats)
