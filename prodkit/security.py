@@ -23,16 +23,24 @@ __all__ = ['RobustnessReport', 'robustness', 'PrivacyReport', 'membership_risk',
 @dataclass
 class _Space:
     "Encoded rows `x`, which entries an attack may move, and the valid range of each entry."
-    x: torch.Tensor; movable: torch.Tensor; lo: torch.Tensor; hi: torch.Tensor; name: str; adapter: object = None
+    x: torch.Tensor
+    movable: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    name: str
+    adapter: object = None
 
 def _space(pred, X) -> _Space:
     ad = getattr(pred, "adapter", None)
     if isinstance(X, pd.DataFrame) and ad is not None:
-        x = ad.transform(X); d = x.shape[1]; mov = torch.zeros(d, dtype=torch.bool)
+        x = ad.transform(X)
+        d = x.shape[1]
+        mov = torch.zeros(d, dtype=torch.bool)
         lo, hi, j = torch.full((d,), -torch.inf), torch.full((d,), torch.inf), 0
         for f in ad.schema.features:
             if f.kind == "numeric":
-                st = ad.stats_[f.name]; mov[j] = True
+                st = ad.stats_[f.name]
+                mov[j] = True
                 if f.min is not None: lo[j] = (f.min - st["mean"]) / st["std"]
                 if f.max is not None: hi[j] = (f.max - st["mean"]) / st["std"]
             j += len(ad.stats_[f.name]["categories"]) if f.kind == "categorical" else f.kind != "datetime"
@@ -52,7 +60,8 @@ def _log_proba(pred, x):
     if not isinstance(pred, Predictor) or not isinstance(m, nn.Module): return None
     kind = pred.__dict__.get("output_", pred.output)
     def f(z):
-        out = m(z); out = (out[0] if isinstance(out, (tuple, list)) else out).reshape(len(z), -1).float()
+        out = m(z)
+        out = (out[0] if isinstance(out, (tuple, list)) else out).reshape(len(z), -1).float()
         if kind == "proba":
             p = torch.cat([1 - out, out], 1) if out.shape[1] == 1 else out
             return torch.log(p.clamp_min(1e-12))
@@ -66,24 +75,31 @@ def _log_proba(pred, x):
 def _ball(shape, norm, e, gen):
     "Random points of the unit ball scaled by `e` (uniform in each coordinate for L-inf)."
     if norm == "inf": return (torch.rand(shape, generator=gen) * 2 - 1) * e
-    d = torch.randn(shape, generator=gen); d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (len(shape) - 1))
+    d = torch.randn(shape, generator=gen)
+    d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (len(shape) - 1))
     return d * torch.rand((shape[0],) + (1,) * (len(shape) - 1), generator=gen) ** (1 / np.prod(shape[1:])) * e
 
 def _project(d, norm, e):
     if norm == "inf": return torch.maximum(torch.minimum(d, e), -e)
-    n = d.flatten(1).norm(dim=1).view(-1, *[1] * (d.ndim - 1)); return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
+    n = d.flatten(1).norm(dim=1).view(-1, *[1] * (d.ndim - 1))
+    return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
 
 def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True):
     "Which rows the attack moves off label `y` within radius `eps` (one per row), and the first input that did."
-    x0, mask = sp.x, sp.movable.to(sp.x.dtype); e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
+    x0, mask = sp.x, sp.movable.to(sp.x.dtype)
+    e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
     with torch.no_grad(): fooled = f(x0).argmax(1) != y
     adv, size = x0.clone(), (2.5 * e / steps if steps > 1 else e)
     for r in range(restarts):   # the first run starts at the clean row, later ones at random points of the ball
         x = torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start and r else 0), sp.lo, sp.hi)
         for i in range(steps + 1):
             x = x.detach().requires_grad_(True)
-            with torch.enable_grad(): logp = f(x); g, = torch.autograd.grad(F.nll_loss(logp, y, reduction="sum"), x)
-            new = (logp.argmax(1) != y) & ~fooled; adv[new] = x.detach()[new]; fooled |= new
+            with torch.enable_grad():
+                logp = f(x)
+                g, = torch.autograd.grad(F.nll_loss(logp, y, reduction="sum"), x)
+            new = (logp.argmax(1) != y) & ~fooled
+            adv[new] = x.detach()[new]
+            fooled |= new
             if i == steps: break
             g = g * mask
             g = g.sign() if norm == "inf" else g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
@@ -93,13 +109,17 @@ def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random
 # %% ../nbs/45_security.ipynb #8806767a
 def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None):
     "Which rows some of `draws` random points at radius `eps` move off label `y` (a black-box check, weaker than `_attack`)."
-    x0, mask = sp.x, sp.movable.to(sp.x.dtype); e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    fooled = torch.as_tensor(score(x0).argmax(1)) != y; adv = x0.clone()
+    x0, mask = sp.x, sp.movable.to(sp.x.dtype)
+    e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
+    fooled = torch.as_tensor(score(x0).argmax(1)) != y
+    adv = x0.clone()
     for _ in range(draws):
         d = torch.randn(x0.shape, generator=gen) * mask
         d = d.sign() * e if norm == "inf" else _project(d * 1e6, "2", e)
-        x = torch.clamp(x0 + d, sp.lo, sp.hi); new = (torch.as_tensor(score(x).argmax(1)) != y) & ~fooled
-        adv[new] = x[new]; fooled |= new
+        x = torch.clamp(x0 + d, sp.lo, sp.hi)
+        new = (torch.as_tensor(score(x).argmax(1)) != y) & ~fooled
+        adv[new] = x[new]
+        fooled |= new
     return fooled, adv
 
 # %% ../nbs/45_security.ipynb #c6e69d09
@@ -117,7 +137,10 @@ def _masking_signs(curve:pd.DataFrame, zero_grad:float, n:int) -> list:
 @dataclass(frozen=True, kw_only=True)
 class RobustnessReport(Report):
     "Robust accuracy against `eps` under an attack: an upper bound on the true robust accuracy."
-    attack: str; norm: str; method: str; space: str
+    attack: str
+    norm: str
+    method: str
+    space: str
     eps: tuple
     curve: pd.DataFrame = field(compare=False)      # eps, attack, robust_accuracy, flipped_share
     clean_accuracy: float
@@ -127,7 +150,8 @@ class RobustnessReport(Report):
     masking: tuple = ()
     _plot_kinds = ("curve", "min_eps")
 
-    def _at(self, col): return self.curve[(self.curve.attack == self.attack) & (self.curve.eps == max(self.eps))][col].iloc[0]
+    def _at(self, col):
+        return self.curve[(self.curve.attack == self.attack) & (self.curve.eps == max(self.eps))][col].iloc[0]
     def _summary(self) -> dict:
         med = float(np.median(self.min_eps)) if len(self.min_eps) else float("nan")
         return {"n": self.n, "clean_accuracy": self.clean_accuracy, "eps": max(self.eps), "acc_at_eps": self._at("robust_accuracy"),
@@ -148,10 +172,12 @@ def _headline(self) -> str:
 def _plot_robustness(self, ax, kind="curve"):
     if kind == "min_eps":
         v = self.min_eps[np.isfinite(self.min_eps)]
-        ax.hist(v, bins=20); ax.set(xlabel="minimal flipping eps", ylabel="rows", title=f"{len(v)} of {len(self.min_eps)} flipped")
+        ax.hist(v, bins=20)
+        ax.set(xlabel="minimal flipping eps", ylabel="rows", title=f"{len(v)} of {len(self.min_eps)} flipped")
         return ax
     for a, d in self.curve.groupby("attack"): ax.plot(d.eps, d.robust_accuracy, marker="o", label=a)
-    ax.set(xlabel=f"eps (L{self.norm}, {self.space})", ylabel="robust accuracy (upper bound)", ylim=(0, 1.02)); ax.legend()
+    ax.set(xlabel=f"eps (L{self.norm}, {self.space})", ylabel="robust accuracy (upper bound)", ylim=(0, 1.02))
+    ax.legend()
     return ax
 
 RobustnessReport.headline, RobustnessReport._plot = _headline, _plot_robustness
@@ -165,7 +191,8 @@ def _examples(sp, X, adv, rows, k=5) -> pd.DataFrame:
         for j in [j for j in d.abs().argsort(descending=True)[:3].tolist() if d[j] != 0]:
             if sp.adapter is None: name, a, b = f"x[{j}]", sp.x[r].flatten()[j].item(), adv[r].flatten()[j].item()
             else:
-                name = sp.adapter.feature_names_[j]; st = sp.adapter.stats_[name]
+                name = sp.adapter.feature_names_[j]
+                st = sp.adapter.stats_[name]
                 a, b = X[name].iloc[r], adv[r, j].item() * st["std"] + st["mean"]
             out.append({"row": r, "feature": name, "original": float(a), "adversarial": float(b)})
     return pd.DataFrame(out, columns=["row", "feature", "original", "adversarial"])
@@ -179,22 +206,30 @@ def _run(pred, sp, y, eps, attack, *, norm, steps, restarts, draws, refine, gen,
     if f is not None:
         kinds |= {"fgsm": lambda e: _attack(f, sp, y, e, norm=norm, steps=1, random_start=False, gen=gen),
                   "pgd": lambda e: _attack(f, sp, y, e, norm=norm, steps=steps, restarts=restarts, gen=gen)}
-    main = attack if f is not None else "noise"; n = len(y); rows, hits, adv = [], [], sp.x.clone()
+    main = attack if f is not None else "noise"
+    n = len(y)
+    rows, hits, adv = [], [], sp.x.clone()
     for e in tqdm(eps, disable=not progress, desc="attacking"):
         for a, run in kinds.items():
             fooled, x = run(torch.full((n,), float(e)))
             rows.append({"eps": float(e), "attack": a, "robust_accuracy": 1 - fooled.float().mean().item(), "n_fooled": int(fooled.sum())})
-            if a == main: hits.append(fooled); new = fooled & (adv == sp.x).flatten(1).all(1); adv[new] = x[new]
+            if a == main:
+                hits.append(fooled)
+                new = fooled & (adv == sp.x).flatten(1).all(1)
+                adv[new] = x[new]
     return pd.DataFrame(rows), torch.stack(hits), adv, kinds[main], main, f
 
 # %% ../nbs/45_security.ipynb #5c2ffc8c
 def _min_eps(run, hits, eps, refine) -> np.ndarray:
     "Each row's smallest flipping radius, bisected `refine` times between the grid points; inf when none flips it."
-    first = torch.where(hits.any(0), hits.float().argmax(0), -1); e = torch.tensor([float(v) for v in eps])
-    lo = torch.where(first > 0, e[(first - 1).clamp_min(0)], 0.0); hi = torch.where(first >= 0, e[first.clamp_min(0)], torch.inf)
+    first = torch.where(hits.any(0), hits.float().argmax(0), -1)
+    e = torch.tensor([float(v) for v in eps])
+    lo = torch.where(first > 0, e[(first - 1).clamp_min(0)], 0.0)
+    hi = torch.where(first >= 0, e[first.clamp_min(0)], torch.inf)
     active = (first >= 0) & (hi > 0)
     for _ in range(refine):
-        mid = torch.where(active, (lo + hi) / 2, 0.0); fooled = run(mid)[0] & active
+        mid = torch.where(active, (lo + hi) / 2, 0.0)
+        fooled = run(mid)[0] & active
         hi, lo = torch.where(fooled, mid, hi), torch.where(fooled | ~active, lo, mid)
     return hi.numpy()
 
@@ -210,17 +245,24 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes) of a clas
                refine:int=5, # bisections of each flipped row's minimal radius
                seed:int=0, progress:bool=False) -> RobustnessReport:
     "Robust accuracy against `eps` under FGSM, PGD and random noise, minimal flipping radii, example flips, masking signs."
-    pred = as_predictor(model); check_choice("attack", attack, ("pgd", "fgsm", "noise")); check_choice("norm", norm, ("inf", "2"))
-    check_positive("steps", steps, integer=True); check_positive("restarts", restarts, integer=True); check_positive("draws", draws, integer=True)
+    pred = as_predictor(model)
+    check_choice("attack", attack, ("pgd", "fgsm", "noise"))
+    check_choice("norm", norm, ("inf", "2"))
+    check_positive("steps", steps, integer=True)
+    check_positive("restarts", restarts, integer=True)
+    check_positive("draws", draws, integer=True)
     eps = _check_eps(eps)
     if pred.task != "classification":
         raise ParameterError("robustness measures a classifier's accuracy", value=pred.task, fix="pass a classification model")
-    p = pred.predict_proba(X); yi = torch.as_tensor(class_index(y, pred.classes_, k=p.shape[1]))
+    p = pred.predict_proba(X)
+    yi = torch.as_tensor(class_index(y, pred.classes_, k=p.shape[1]))
     if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} rows", fix="pass one label per row")
-    sp = _space(pred, X); gen = torch.Generator().manual_seed(seed)
+    sp = _space(pred, X)
+    gen = torch.Generator().manual_seed(seed)
     curve, hits, adv, run, main, f = _run(pred, sp, yi, eps, attack, norm=norm, steps=steps, restarts=restarts,
                                           draws=draws, refine=refine, gen=gen, progress=progress)
-    right = torch.as_tensor(p.argmax(1)) == yi; k = max(int(right.sum()), 1)
+    right = torch.as_tensor(p.argmax(1)) == yi
+    k = max(int(right.sum()), 1)
     curve["flipped_share"] = (curve.n_fooled - (len(yi) - int(right.sum()))).clip(lower=0) / k
     mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     flipped = np.flatnonzero(right.numpy() & hits.any(0).numpy())
@@ -232,7 +274,8 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes) of a clas
 # %% ../nbs/45_security.ipynb #829f99d7
 def _check_eps(eps) -> list:
     try: e = sorted(float(v) for v in np.atleast_1d(eps))
-    except (TypeError, ValueError): raise ParameterError("eps must be numbers", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)") from None
+    except (TypeError, ValueError):
+        raise ParameterError("eps must be numbers", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)") from None
     if not e or not np.isfinite(e).all() or e[0] < 0:
         raise ParameterError("eps must be a non-empty list of finite radii >= 0", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)")
     return e
@@ -249,35 +292,45 @@ def _split_label(pred, df, label, what):
     if not isinstance(df, pd.DataFrame) or label not in df.columns:
         raise DataError(f"the {what} must be a DataFrame with the label column {label!r}",
                         value=list(df.columns)[:10] if isinstance(df, pd.DataFrame) else type(df).__name__, fix="pass label=<label column>")
-    if len(df) < 2: raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
+    if len(df) < 2:
+        raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
     return df.drop(columns=[label]), df[label].to_numpy()
 
 def _member_scores(pred, X, y) -> np.ndarray:
     "Logit of the probability the model gives each row's label (from the logits when the model gives them): high for memorised rows."
-    p = np.asarray(pred.predict_proba(X), np.float64); yi = class_index(y, pred.classes_, k=p.shape[1]); rows = np.arange(len(p))
+    p = np.asarray(pred.predict_proba(X), np.float64)
+    yi = class_index(y, pred.classes_, k=p.shape[1])
+    rows = np.arange(len(p))
     if isinstance(pred, Predictor) and pred._output_kind(z := pred.raw(X).astype(np.float64)) == "logits":
         if z.shape[1] == 1: return np.where(yi == 1, z[:, 0], -z[:, 0])
-        zy = z[rows, yi]; z[rows, yi] = -np.inf; m = z.max(1)
+        zy = z[rows, yi]
+        z[rows, yi] = -np.inf
+        m = z.max(1)
         return zy - m - np.log(np.exp(z - m[:, None]).sum(1))
     c = np.clip(p[rows, yi], 1e-12, 1 - 1e-12)
     return np.log(c) - np.log1p(-c)
 
 def _roc_at(score, member, fpr) -> float:
     "TPR of the threshold attack at false-positive rate at most `fpr` (zero false positives when there are too few non-members)."
-    neg = np.sort(score[~member])[::-1]; allowed = int(np.floor(fpr * len(neg)))
+    neg = np.sort(score[~member])[::-1]
+    allowed = int(np.floor(fpr * len(neg)))
     t = neg[allowed] if allowed < len(neg) else -np.inf
     return float(np.mean(score[member] > t))
 
 # %% ../nbs/45_security.ipynb #eba3c64d
 def _calibrated(train_fn, frame, label, stat, n_reference, gen, progress) -> np.ndarray:
     "Offline LiRA score per row: (statistic - mean over reference models without the row) / their pooled spread."
-    n = len(frame); half = np.arange(n_reference) < n_reference // 2
+    n = len(frame)
+    half = np.arange(n_reference) < n_reference // 2
     inside = np.stack([gen.permutation(half) for _ in range(n)], 1)   # (reference, row): each row in half of them
     out = []
     for k in tqdm(range(n_reference), disable=not progress, desc="reference models"):
         ref = as_predictor(train_fn(frame[inside[k]].reset_index(drop=True)), what="model train_fn returned")
-        X, y = _split_label(ref, frame, label, "rows"); out.append(_member_scores(ref, X, y))
-    s = np.stack(out); ok = ~inside; mu = (s * ok).sum(0) / ok.sum(0)
+        X, y = _split_label(ref, frame, label, "rows")
+        out.append(_member_scores(ref, X, y))
+    s = np.stack(out)
+    ok = ~inside
+    mu = (s * ok).sum(0) / ok.sum(0)
     sd = np.sqrt((((s - mu) * ok) ** 2).sum() / max(ok.sum() - n, 1)) + 1e-6
     return (stat - mu) / sd
 
@@ -288,8 +341,10 @@ class PrivacyReport(Report):
     attacks: pd.DataFrame = field(compare=False)    # one row per attack: auc, tpr_at_0.1pct_fpr, tpr_at_1pct_fpr
     roc: dict = field(repr=False, compare=False)    # attack -> (fpr, tpr)
     at_risk: pd.DataFrame = field(repr=False, compare=False)
-    n_members: int; n_non_members: int
-    generalization_gap: float; confidence_gap: float
+    n_members: int
+    n_non_members: int
+    generalization_gap: float
+    confidence_gap: float
     _plot_kinds = ("roc",)
 
     def _summary(self) -> dict:
@@ -307,12 +362,15 @@ class PrivacyReport(Report):
         return h + (f"; fewer than 1000 non-members: 0.1% FPR is read at zero false positives" if self.n_non_members < 1000 else "")
     def _plot(self, ax, kind="roc"):
         for a, (f, t) in self.roc.items(): ax.plot(np.maximum(f, 1e-4), np.maximum(t, 1e-4), label=a)
-        ax.plot([1e-4, 1], [1e-4, 1], "k:", lw=0.8); ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate")
-        ax.legend(); return ax
+        ax.plot([1e-4, 1], [1e-4, 1], "k:", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate")
+        ax.legend()
+        return ax
 
 # %% ../nbs/45_security.ipynb #e7be9bcc
 def _roc(score, member):
-    o = np.argsort(-score, kind="stable"); m = member[o]
+    o = np.argsort(-score, kind="stable")
+    m = member[o]
     return np.r_[0, np.cumsum(~m) / max((~m).sum(), 1)], np.r_[0, np.cumsum(m) / max(m.sum(), 1)]
 
 def _attack_row(score, member) -> dict:
@@ -329,9 +387,12 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
                     n_reference:int=4, # reference models for the calibrated attack (each row is left out of half)
                     seed:int=0, progress:bool=False, top:int=10) -> PrivacyReport:
     "Loss-threshold and (with `train_fn`) calibrated membership-inference attacks: AUC, TPR at low FPR, ROC, rows at risk."
-    pred = as_predictor(model); check_positive("n_reference", n_reference, integer=True)
-    if pred.task != "classification": raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
-    if train_fn is not None and n_reference < 2: raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
+    pred = as_predictor(model)
+    check_positive("n_reference", n_reference, integer=True)
+    if pred.task != "classification":
+        raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
+    if train_fn is not None and n_reference < 2:
+        raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
     (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label, "non-members")
     sm, sn = _member_scores(pred, Xm, ym), _member_scores(pred, Xn, yn)
     stat, member = np.r_[sm, sn], np.r_[np.ones(len(sm), bool), np.zeros(len(sn), bool)]
@@ -341,7 +402,8 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
         scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed), progress)
     acc = lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)
     conf = lambda s: float(np.mean(1 / (1 + np.exp(-s))))
-    best = scores.get("calibrated", stat)[:len(sm)]; o = np.argsort(-best)[:top]
+    best = scores.get("calibrated", stat)[:len(sm)]
+    o = np.argsort(-best)[:top]
     at_risk = pd.DataFrame({"row": members.index[o], "score": best[o], "confidence": 1 / (1 + np.exp(-sm[o]))})
     return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
                          roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm), n_non_members=len(sn),
@@ -352,21 +414,28 @@ def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
     "Distance from each row of `E` to its nearest row of `R`, and that row's position."
     d, j = [], []
     for i in range(0, len(E), chunk):
-        m = torch.cdist(E[i:i + chunk].double(), R.double()).min(1); d.append(m.values); j.append(m.indices)
+        m = torch.cdist(E[i:i + chunk].double(), R.double()).min(1)
+        d.append(m.values)
+        j.append(m.indices)
     return torch.cat(d).numpy(), torch.cat(j).numpy()
 
 def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
     "Median distance between random pairs of distinct rows of `R`."
-    a, b = gen.integers(0, len(R), n), gen.integers(0, len(R), n); keep = a != b
+    a, b = gen.integers(0, len(R), n), gen.integers(0, len(R), n)
+    keep = a != b
     return float(np.median((R[a[keep]] - R[b[keep]]).double().norm(dim=1).numpy())) if keep.any() else 0.0
 
 # %% ../nbs/45_security.ipynb #84fccd00
 def _guess(r:pd.Series, e:pd.Series, yr:np.ndarray, task:str) -> np.ndarray:
     "Each evaluation row's label guessed from one feature: the nearest reference value's label (numbers), the value's majority (the rest)."
     if pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r):
-        rv, ev = r.to_numpy(float), e.to_numpy(float); med = np.nanmedian(rv) if np.isfinite(rv).any() else 0.0
-        rv, ev = np.nan_to_num(rv, nan=med), np.nan_to_num(ev, nan=med); o = np.argsort(rv, kind="stable"); s = rv[o]
-        i = np.clip(np.searchsorted(s, ev), 1, max(len(s) - 1, 1)); j = np.minimum(i, len(s) - 1)
+        rv, ev = r.to_numpy(float), e.to_numpy(float)
+        med = np.nanmedian(rv) if np.isfinite(rv).any() else 0.0
+        rv, ev = np.nan_to_num(rv, nan=med), np.nan_to_num(ev, nan=med)
+        o = np.argsort(rv, kind="stable")
+        s = rv[o]
+        i = np.clip(np.searchsorted(s, ev), 1, max(len(s) - 1, 1))
+        j = np.minimum(i, len(s) - 1)
         return yr[o][np.where(ev - s[i - 1] <= s[j] - ev, i - 1, j)]
     t = pd.DataFrame({"v": r.astype(str).to_numpy(), "y": yr})
     fit = t.groupby("v").y.mean() if task == "regression" else t.groupby("v").y.agg(lambda v: v.value_counts().index[0])
@@ -384,11 +453,17 @@ def _single_feature(r:pd.Series, e:pd.Series, yr, ye, task:str) -> float:
 @dataclass(frozen=True, kw_only=True)
 class LeakageReport(Report):
     "Leakage between reference (training) and evaluation data: duplicates, single-feature target leakage, time overlap."
-    n_reference: int; n_evaluation: int; exact: int; near: int; threshold: float
+    n_reference: int
+    n_evaluation: int
+    exact: int
+    near: int
+    threshold: float
     duplicates: pd.DataFrame = field(compare=False)   # evaluation row, nearest reference row, distance, exact
     features: pd.DataFrame = field(compare=False)     # feature, score (0 constant guess .. 1 perfect), suspicious
     time_overlap_share: float = float("nan")
-    metric: str = ""; metric_all: float = float("nan"); metric_without_duplicates: float = float("nan")
+    metric: str = ""
+    metric_all: float = float("nan")
+    metric_without_duplicates: float = float("nan")
     _plot_kinds = ("features",)
 
     def _summary(self) -> dict:
@@ -400,22 +475,29 @@ class LeakageReport(Report):
         "One row per feature: its single-feature score and whether it looks like leakage."
         return self.features.copy()
     def headline(self) -> str:
-        s = self.summary; h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
+        s = self.summary
+        h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
         leak = list(self.features.feature[self.features.suspicious])
         if leak: h += f"; features predicting the label alone: {', '.join(map(str, leak[:5]))}"
-        if s["time_overlap_share"]: h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
-        if self.metric: h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
+        if s["time_overlap_share"]:
+            h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
+        if self.metric:
+            h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
         return h
     def _plot(self, ax, kind="features"):
-        f = self.features.head(15)[::-1]; ax.barh([str(x) for x in f.feature], f.score, color=np.where(f.suspicious, "C3", "C0"))
-        ax.set(xlabel="single-feature score (1 = predicts the label perfectly)"); return ax
+        f = self.features.head(15)[::-1]
+        ax.barh([str(x) for x in f.feature], f.score, color=np.where(f.suspicious, "C3", "C0"))
+        ax.set(xlabel="single-feature score (1 = predicts the label perfectly)")
+        return ax
 
 # %% ../nbs/45_security.ipynb #3245e885
 def _model_metric(pred, ev, label, keep) -> tuple:
     X, y = ev.drop(columns=[label]), ev[label].to_numpy()
     if pred.task == "regression":
-        v = pred.predict(X); return "mae", compute_metric("mae", y, v), (compute_metric("mae", y[keep], v[keep]) if keep.any() else float("nan"))
-    p = pred.predict_proba(X); c = pred.classes_
+        v = pred.predict(X)
+        return "mae", compute_metric("mae", y, v), (compute_metric("mae", y[keep], v[keep]) if keep.any() else float("nan"))
+    p = pred.predict_proba(X)
+    c = pred.classes_
     return "accuracy", compute_metric("accuracy", y, p, classes=c), (compute_metric("accuracy", y[keep], p[keep], classes=c) if keep.any() else float("nan"))
 
 def leakage(reference, # training rows (a DataFrame with the label column)
@@ -430,28 +512,35 @@ def leakage(reference, # training rows (a DataFrame with the label column)
     "Exact and near duplicates across the two sets, single-feature target leakage, time leakage, and the metric without duplicates."
     pred = None if model is None else as_predictor(model, task=task)
     if task is not None: check_choice("task", task, ("classification", "regression"))
-    task = pred.task if pred is not None else (task or "classification"); check_positive("near", near, allow_zero=True)
-    for df, what in ((reference, "reference"), (evaluation, "evaluation")): _split_label(None, df, label, f"{what} rows")
+    task = pred.task if pred is not None else (task or "classification")
+    check_positive("near", near, allow_zero=True)
+    for df, what in ((reference, "reference"), (evaluation, "evaluation")):
+        _split_label(None, df, label, f"{what} rows")
     feats = [c for c in reference.columns if c not in (label, time)]
     if time is not None and (time not in reference.columns or time not in evaluation.columns):
         raise DataError(f"time column {time!r} is missing", value=time, fix="pass time=<a column of both frames>, or leave it unset")
     miss = [c for c in feats if c not in evaluation.columns]
-    if miss: raise DataError(f"evaluation rows lack columns {miss[:5]}", fix="pass frames with the same feature columns")
+    if miss:
+        raise DataError(f"evaluation rows lack columns {miss[:5]}", fix="pass frames with the same feature columns")
     return _leakage(pred, reference, evaluation, label, time, feats, task, near, suspicious, np.random.default_rng(seed), seed)
 
 # %% ../nbs/45_security.ipynb #01538849
 def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, seed):
-    hr = pd.util.hash_pandas_object(ref[feats], index=False); he = pd.util.hash_pandas_object(ev[feats], index=False)
+    hr = pd.util.hash_pandas_object(ref[feats], index=False)
+    he = pd.util.hash_pandas_object(ev[feats], index=False)
     exact = he.isin(set(hr)).to_numpy()
     ad = getattr(pred, "adapter", None) or TabularAdapter().fit(ref[feats])
     R, E = ad.transform(ref[ad.schema.names]), ad.transform(ev[ad.schema.names])
-    dist, j = _nearest(R, E); thr = near * _pair_scale(R, gen); close = (dist <= thr) & ~exact
+    dist, j = _nearest(R, E)
+    thr = near * _pair_scale(R, gen)
+    close = (dist <= thr) & ~exact
     dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[j], "distance": dist, "exact": exact})[exact | close]
     scores = [_single_feature(ref[c], ev[c], ref[label].to_numpy(), ev[label].to_numpy(), task) for c in feats]
     fs = pd.DataFrame({"feature": feats, "score": scores}).sort_values("score", ascending=False, ignore_index=True)
     fs["suspicious"] = fs.score >= suspicious
     tl = float("nan")
-    if time is not None: tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
+    if time is not None:
+        tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
     m = _model_metric(pred, ev, label, ~(exact | close)) if pred is not None else ("", float("nan"), float("nan"))
     return LeakageReport(n_reference=len(ref), n_evaluation=len(ev), exact=int(exact.sum()), near=int(close.sum()), threshold=thr,
                          duplicates=dup.reset_index(drop=True), features=fs, time_overlap_share=tl, metric=m[0], metric_all=m[1],
@@ -469,9 +558,12 @@ def _flops(module, x:torch.Tensor) -> float:
 @dataclass(frozen=True, kw_only=True)
 class CostReport(Report):
     "What a prediction costs: parameters, artifact size, FLOPs, latency, and dollars per million predictions."
-    parameters: int; artifact_bytes: int; flops_per_prediction: float
+    parameters: int
+    artifact_bytes: int
+    flops_per_prediction: float
     latency: pd.DataFrame = field(compare=False)   # batch_size, median_ms, rows_per_s
-    throughput: float; throughput_source: str      # 'given' or 'measured'
+    throughput: float
+    throughput_source: str      # 'given' or 'measured'
     price_per_hour: float = float("nan")
     _plot_kinds = ("latency",)
 
@@ -484,11 +576,13 @@ class CostReport(Report):
         "Latency and throughput per batch size."
         return self.latency.copy()
     def headline(self) -> str:
-        s = self.summary; h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
+        s = self.summary
+        h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
                                f"{s['latency_ms']:.3g} ms for one row, {self.throughput:,.0f} predictions/s ({self.throughput_source})")
         return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")
     def _plot(self, ax, kind="latency"):
-        ax.plot(self.latency.batch_size, self.latency.rows_per_s, marker="o"); ax.set(xscale="log", xlabel="batch size", ylabel="predictions / s")
+        ax.plot(self.latency.batch_size, self.latency.rows_per_s, marker="o")
+        ax.set(xscale="log", xlabel="batch size", ylabel="predictions / s")
         return ax
 
 # %% ../nbs/45_security.ipynb #1364c0d1
@@ -496,10 +590,13 @@ def _latency(pred, x, batch_sizes, repeats) -> pd.DataFrame:
     import time as _t
     rows = []
     for b in batch_sizes:
-        xb = x[np.arange(b) % len(x)]; pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
+        xb = x[np.arange(b) % len(x)]
+        pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
         ts = []
         for _ in range(repeats):
-            t0 = _t.perf_counter(); pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb); ts.append(_t.perf_counter() - t0)
+            t0 = _t.perf_counter()
+            pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
+            ts.append(_t.perf_counter() - t0)
         rows.append({"batch_size": b, "median_ms": 1e3 * float(np.median(ts)), "rows_per_s": b / max(float(np.median(ts)), 1e-9)})
     return pd.DataFrame(rows)
 
@@ -507,7 +604,9 @@ def _artifact_bytes(module, artifact) -> int:
     import io, os
     if artifact is not None: return os.path.getsize(artifact)
     if not isinstance(module, nn.Module): return 0
-    buf = io.BytesIO(); torch.save(module.state_dict(), buf); return buf.getbuffer().nbytes
+    buf = io.BytesIO()
+    torch.save(module.state_dict(), buf)
+    return buf.getbuffer().nbytes
 
 # %% ../nbs/45_security.ipynb #85063b7f
 def cost(model, # a Predictor (or anything `as_predictor` takes)
@@ -518,11 +617,13 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
          repeats:int=20, # timed calls per batch size (median reported)
          artifact=None) -> CostReport: # path of the saved artifact (default: the size of the model's state dict)
     "Parameters, artifact size, FLOPs per prediction, latency per batch size and dollars per million predictions."
-    pred = as_predictor(model); check_positive("repeats", repeats, integer=True)
+    pred = as_predictor(model)
+    check_positive("repeats", repeats, integer=True)
     if throughput is not None: check_positive("throughput", throughput)
     if price_per_hour is not None: check_positive("price_per_hour", price_per_hour, allow_zero=True)
     sizes = sorted({int(b) for b in np.atleast_1d(batch_sizes)}) if np.size(batch_sizes) else []
-    if not sizes or sizes[0] < 1: raise ParameterError("batch_sizes must be positive integers", value=batch_sizes, fix="pass batch_sizes=(1, 32)")
+    if not sizes or sizes[0] < 1:
+        raise ParameterError("batch_sizes must be positive integers", value=batch_sizes, fix="pass batch_sizes=(1, 32)")
     x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
     module = getattr(pred, "model", None)
     lat = _latency(pred, x, sizes, repeats)
