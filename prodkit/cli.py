@@ -552,4 +552,5 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
 
 # %% ../nbs/90_cli.ipynb #f340f4a4
 #| eval: false
-if __name__ == "__main__": sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals():   # as a script only, never in a notebook kernel
+    sys.exit(main())
