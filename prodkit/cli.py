@@ -169,7 +169,8 @@ def _run_job(template, params, a, name=None) -> int:
     if not a.quiet:
         for r in res.gates.rows:
             value = "-" if r["value"] is None else _fmt_value(r["value"])
-            word = 'SKIP' if r['passed'] is None else 'PASS' if r['passed'] else 'FAIL'   # None: a default gate of a section turned off
+            # None: a default gate of a section turned off
+            word = 'SKIP' if r['passed'] is None else 'PASS' if r['passed'] else 'FAIL'
             print(f"  {word}  {r['gate']:<40} {value:<12} {r['reason']}".rstrip())
     print(res.message, file=sys.stdout if res.passed else sys.stderr)
     return res.exit_code
@@ -287,7 +288,8 @@ def _templates(a):
     return 0
 
 # %% ../nbs/90_cli.ipynb #6c4853ec
-JSON_MARKER = {"prodkit": "export-summary"}   # the key `--json` files carry, so a later export knows it may replace them
+# the key `--json` files carry, so a later export knows it may replace them
+JSON_MARKER = {"prodkit": "export-summary"}
 
 def _is_prodkit_artifact(p:Path) -> bool:
     "Whether `p` is a TorchScript or .pt2 archive carrying prodkit's manifest (read without loading the model)."
@@ -424,7 +426,8 @@ class _StopSignals:
         return self
     def __exit__(self, *exc):
         if self.first is not None: _kill_children(self.since)   # a kernel the clean-up left behind does not outlive us
-        if self.first is not None and self.hard: return   # the process ends now: handlers and timer stay, in case exiting hangs
+        # the process ends now: handlers and timer stay, in case exiting hangs
+        if self.first is not None and self.hard: return
         if self.timer is not None: self.timer.cancel()
         for s, old in self.old.items(): signal.signal(s, old)
 
@@ -543,7 +546,8 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
         except KeyboardInterrupt as e:
             if stop.first is None: stop.first = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
             print(f"{stop.prog}: {stop.word()}", file=sys.stderr)
-            if stop.hard:   # the job has cleaned up: end now, not after seconds of interpreter shutdown with torch loaded
+            # the job has cleaned up: end now, not after seconds of interpreter shutdown with torch loaded
+            if stop.hard:
                 _kill_children(stop.since)
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -552,4 +556,5 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit`
 
 # %% ../nbs/90_cli.ipynb #f340f4a4
 #| eval: false
-if __name__ == "__main__": sys.exit(main())
+if __name__ == "__main__" and "__file__" in globals():   # as a script only, never in a notebook kernel
+    sys.exit(main())

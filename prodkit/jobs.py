@@ -187,7 +187,8 @@ def read_manifest(notebook) -> dict | None:
 
 # %% ../nbs/60_jobs.ipynb #16cab44a
 TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend|duration|seconds"
-                           r"|^guard\.(primary_timeout_rate|fallback_rate|served_share_)")   # which path served a call depends on deadlines
+                           # which path served a call depends on deadlines
+                           r"|^guard\.(primary_timeout_rate|fallback_rate|served_share_)")
 
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
@@ -597,7 +598,8 @@ class GateReport(Report):
     rows: tuple = ()
     skipped: dict = field(default_factory=dict)   # section -> why it did not run
     caveats: dict = field(default_factory=dict)   # result or section -> why its numbers are unreliable
-    off: dict = field(default_factory=dict)       # section -> why it was skipped on purpose (its default gates are skipped)
+    # section -> why it was skipped on purpose (its default gates are skipped)
+    off: dict = field(default_factory=dict)
 
     @property
     def checked(self) -> list: return [r for r in self.rows if r["passed"] is not None]
@@ -694,7 +696,8 @@ def _kernel_manager_class(kernel_name=None, log_path=None):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             try:
                 if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
-                with open(log_path, "ab") as f:   # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
+                # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
+                with open(log_path, "ab") as f:
                     kw.update(stdout=f, stderr=f)
                     return await super()._async_launch_kernel(kernel_cmd, **kw)
             finally:
@@ -834,7 +837,8 @@ def _check_flag(name, v):
 def artifact_sha256(path, # a model bundle folder (its bundle.json is hashed) or a single-file artifact
                    ) -> str:
     "The SHA-256 (hex) that identifies a model artifact: of the file, or of a bundle folder's `bundle.json`."
-    from prodkit.versioning import artifact_digest   # the one definition, read without following devices or leaving the bundle
+    # the one definition, read without following devices or leaving the bundle
+    from prodkit.versioning import artifact_digest
     p = Path(path)
     if not p.exists(): raise FileFormatError("model artifact does not exist", value=str(p), fix="check the path",
                                              path=str(p))
@@ -871,7 +875,8 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout,
                             kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log),
-                            shutdown_kernel="immediate")   # every output is in by then; a graceful shutdown costs seconds
+                            # every output is in by then; a graceful shutdown costs seconds
+                            shutdown_kernel="immediate")
         return None
     except PapermillExecutionError as e:
         return {"exec_index": e.cell_index, "execution_count": e.exec_count, "ename": e.ename, "evalue": str(e.evalue)}
@@ -879,7 +884,8 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         if not out_nb.exists():
             import nbformat
             nbformat.write(nbformat.read(template, as_version=4), out_nb)
-        if isinstance(e, TimeoutError):   # nbclient's text is the cell's source between separator lines: say what happened
+        # nbclient's text is the cell's source between separator lines: say what happened
+        if isinstance(e, TimeoutError):
             return {"exec_index": None, "execution_count": None, "ename": "CellTimeoutError",
                     "evalue": f"the cell exceeded cell_timeout={cell_timeout:g} s" if cell_timeout else "the cell timed out"}
         tail = _log_tail(kernel_log)
@@ -1036,7 +1042,8 @@ def _is_prodkit_report(p:Path, kind:str) -> bool:
         if kind == "html":
             with open(p, "rb") as f: head = f.read(1 << 16)
             if GENERATOR_META.encode() in head: return True
-            with open(p, "rb") as f: page = f.read(64 << 20)   # a report written before the generator tag: its verdict's words
+            # a report written before the generator tag: its verdict's words
+            with open(p, "rb") as f: page = f.read(64 << 20)
             return all(m in page for m in _OLD_HTML_MARKERS)
         d = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError): return False
@@ -1045,7 +1052,8 @@ def _is_prodkit_report(p:Path, kind:str) -> bool:
         cells = d.get("cells") if isinstance(d.get("cells"), list) else []
         first = cells[0] if cells and isinstance(cells[0], dict) else {}
         return ((isinstance(d.get("metadata"), dict) and isinstance(d["metadata"].get("prodkit"), dict))
-                or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))   # or an earlier report's verdict cell
+                # or an earlier report's verdict cell
+                or "prodkit-verdict" in ((first.get("metadata") or {}).get("tags") or []))
     return d.get("generator") == "prodkit" or _RESULTS_KEYS <= set(d)
 
 # %% ../nbs/60_jobs.ipynb #61c0c2d1
@@ -1136,7 +1144,8 @@ def _out_dir(out_dir) -> Path:
 def _job_inputs(tpl:Path, parameters, gates, no_gates, open_inputs) -> tuple:
     "(checked parameters, gates, whether they are the template's defaults) of a job."
     parameters = dict(parameters or {})
-    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")   # a list given as the parameter
+    # a list given as the parameter
+    if gates is None and isinstance(parameters.get("gates"), (list, tuple)): gates = parameters.pop("gates")
     params = check_parameters(tpl, parameters)
     declared = template_parameters(tpl)
     gate_list = _gate_list(gates, params, declared, no_gates, tpl.stem)
