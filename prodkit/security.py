@@ -486,7 +486,8 @@ class LeakageReport(Report):
         return h
     def _plot(self, ax, kind="features"):
         f = self.features.head(15)[::-1]
-        ax.barh([str(x) for x in f.feature], f.score, color=np.where(f.suspicious, "C3", "C0"))
+        ax.barh(np.arange(len(f)), f.score, color=np.where(f.suspicious, "C3", "C0"))
+        ax.set_yticks(np.arange(len(f)), [str(x) for x in f.feature], parse_math=False)   # feature names are text, never mathtext
         ax.set(xlabel="single-feature score (1 = predicts the label perfectly)")
         return ax
 
@@ -576,7 +577,7 @@ class CostReport(Report):
         "Latency and throughput per batch size."
         return self.latency.copy()
     def headline(self) -> str:
-        s = self.summary
+        s = {k: (np.nan if v is None else v) for k, v in self.summary.items()}   # NaN (e.g. FLOPs of TorchScript) reads as nan
         h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
                                f"{s['latency_ms']:.3g} ms for one row, {self.throughput:,.0f} predictions/s ({self.throughput_source})")
         return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")

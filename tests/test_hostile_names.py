@@ -345,8 +345,48 @@ def _performance(h):
                                  seed=0, progress=False)
 
 
+def _monitored(h, version, rows=60):
+    "A monitor store of the hostile model: `rows` current rows logged under `version` (one store per version)."
+    from prodkit.monitor import Monitor
+    store = h["dir"] / f"live-{version}.sqlite"
+    if not store.exists():
+        with Monitor(h["bundle"].predictor, store, version=version) as m:
+            for i in range(0, rows, 10): m.predict_proba(_rows(h, rows).iloc[i:i + 10])
+            m.flush()
+    return store
+
+
+def _shadow(h):
+    from prodkit.compare import compare_logged
+    from prodkit.monitor import Monitor
+    store = h["dir"] / "shadow.sqlite"
+    if not store.exists():
+        for v in ("champion-" + FEATURES[0], "challenger-" + FEATURES[1]):
+            with Monitor(h["bundle"].predictor, store, version=v) as m: m.predict_proba(_rows(h, 30)); m.flush()
+    return compare_logged(store, champion="champion-" + FEATURES[0], challenger="challenger-" + FEATURES[1], n_boot=20, seed=0)
+
+
+def _labels(h, n=40): return h["cur"]["label"].head(n)
+
+
 REPORTS = {
     "core.Report": lambda h: Report(),
+    "core.Renderable": lambda h: __import__("prodkit.core", fromlist=["x"]).Renderable(),
+    "demo.DigitsDemo": lambda h: __import__("prodkit.demo", fromlist=["x"]).load_digits_demo(seed=0, epochs=1),
+    "compare.ComparisonReport": lambda h: __import__("prodkit.compare", fromlist=["x"]).compare_models(
+        h["bundle"].predictor, h["bundle"].predictor, h["cur"].head(120), label="label", slices=[FEATURES[1]], n_boot=50, seed=0),
+    "compare.CanaryReport": lambda h: __import__("prodkit.compare", fromlist=["x"]).canary_analysis(_monitored(h, "a"), _monitored(h, "b")),
+    "compare.AACalibrationReport": lambda h: __import__("prodkit.compare", fromlist=["x"]).aa_calibration(_monitored(h, "a"), n_splits=5, seed=0),
+    "compare.ShadowReport": _shadow,
+    "security.RobustnessReport": lambda h: __import__("prodkit.security", fromlist=["x"]).robustness(
+        h["bundle"].predictor, _rows(h), _labels(h), eps=(0.1, 0.3), steps=3, seed=0),
+    "security.PrivacyReport": lambda h: __import__("prodkit.security", fromlist=["x"]).membership_risk(
+        h["bundle"].predictor, h["ref"].head(40), h["cur"].head(40), label="label", seed=0),
+    "security.LeakageReport": lambda h: __import__("prodkit.security", fromlist=["x"]).leakage(h["ref"], h["cur"], label="label"),
+    "security.CostReport": lambda h: __import__("prodkit.security", fromlist=["x"]).cost(h["bundle"].predictor, _rows(h, 4), price_per_hour=1.0),
+    "serve.BatchingReport": lambda h: __import__("prodkit.serve", fromlist=["x"]).BatchingReport(
+        table=pd.DataFrame({"max_batch": [1, 16], "max_wait_ms": [0.0, 2.0], "max_qps": [10.0, 40.0], "latency_at_max_ms": [9.0, 12.0],
+                            "n_probes": [3, 3]}), slo_ms=50, percentile=99),
     "demo.DemoBundle": _demo,
     "drift.DriftReport": _drift,
     "drift.DriftExplorer": lambda h: _drift(h).explore(static=True),

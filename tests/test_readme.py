@@ -101,19 +101,21 @@ def test_ci_fails_without_a_second_setup_line(tmp_path):
     assert not (tmp_path / "probe.txt").exists()
 
 
-_TOY_NB = ["#| default_exp toy", "#| export\ndef twice(x): return 2 * x", "assert twice(2) == 4"]
+_TOY_NB = ["#| default_exp toy", "#| export\ndef twice(x): return 2 * x", "assert twice(2) == 4", "twice(3)"]
 
 
 @pytest.fixture(scope="module")
 def check_repo(tmp_path_factory):
     "A tiny repository in step: settings.ini, one module notebook, index.ipynb, its README, tools/, one passing test."
     import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
     repo = tmp_path_factory.mktemp("base") / "repo"
     (repo / "nbs").mkdir(parents=True); (repo / "tools").mkdir(); (repo / "tests").mkdir()
     shutil.copy2(ROOT / "settings.ini", repo / "settings.ini")
-    for t in ("check.py", "readme.py"): shutil.copy2(ROOT / "tools" / t, repo / "tools" / t)
-    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in _TOY_NB]), repo / "nbs" / "00_toy.ipynb")
+    for t in ("check.py", "readme.py", "nbstats.py"): shutil.copy2(ROOT / "tools" / t, repo / "tools" / t)
+    cells = [new_code_cell(s) for s in _TOY_NB]
+    cells[-1].outputs = [new_output("execute_result", data={"text/plain": "6"})]   # the example keeps its output
+    nbformat.write(new_notebook(cells=cells), repo / "nbs" / "00_toy.ipynb")
     index = new_notebook(cells=[new_markdown_cell("# toy\n\nA crafted README."), new_code_cell("1 + 1")])
     nbformat.write(index, repo / "nbs" / "index.ipynb")
     (repo / "README.md").write_text(readme.render(index), encoding="utf-8")
@@ -131,11 +133,11 @@ def _check(base, tmp_path, edit=None):
                           env=env, timeout=300)
 
 
-def test_check_passes_a_repository_in_step_after_all_four_steps(check_repo, tmp_path):
+def test_check_passes_a_repository_in_step_after_every_step(check_repo, tmp_path):
     r = _check(check_repo, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     for step in ("sync check (nbdev_export): exit 0", "README in step with nbs/index.ipynb: exit 0",
-                 "notebook tests (nbdev_test): exit 0", "pytest tests/: exit 0", "all checks passed"):
+                 "notebook form (tools/nbstats.py --check): exit 0", "notebook tests (nbdev_test): exit 0", "pytest tests/: exit 0", "all checks passed"):
         assert step in r.stdout, step
 
 
@@ -160,6 +162,17 @@ def test_check_fails_when_prodkit_was_edited_by_hand(check_repo, tmp_path):
 def test_check_fails_when_readme_differs_from_index(check_repo, tmp_path):
     r = _check(check_repo, tmp_path, lambda repo: (repo / "README.md").write_text("# edited by hand\n"))
     assert r.returncode == 1 and "README in step with nbs/index.ipynb: exit 1" in r.stdout
+    assert "=== notebook tests" not in r.stdout
+
+
+def test_check_fails_when_a_notebook_drops_its_outputs(check_repo, tmp_path):
+    def strip(repo):
+        import nbformat
+        nb = nbformat.read(repo / "nbs" / "00_toy.ipynb", as_version=4)
+        for c in nb.cells: c.outputs = []
+        nbformat.write(nb, repo / "nbs" / "00_toy.ipynb")
+    r = _check(check_repo, tmp_path, strip)
+    assert r.returncode == 1 and "notebook form (tools/nbstats.py --check): exit 1" in r.stdout and "no code cell keeps an output" in r.stdout + r.stderr
     assert "=== notebook tests" not in r.stdout
 
 
@@ -198,6 +211,8 @@ def test_every_option_the_readme_names_exists():
     from prodkit.cli import parser
     sub = next(a for a in parser()._actions if a.dest == "command")
     options = {o for p in sub.choices.values() for a in p._actions for o in a.option_strings}
+    from prodkit.serve import _parser as serve_parser      # `prodkit serve` parses its own options
+    options |= {o for a in serve_parser()._actions for o in a.option_strings}
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", (ROOT / "README.md").read_text(encoding="utf-8")))
     assert {"--trust-model", "--no-gates", "--expect-results", "--expect-sha256", "--force", "--cell-timeout"} <= named
     assert named - options == set(), sorted(named - options)

@@ -4,8 +4,9 @@
 
 1. sync check: `nbdev_export` must not change `prodkit/` (the notebooks in nbs/ are the source);
 2. README.md must equal its rendering from nbs/index.ipynb (tools/readme.py --check);
-3. notebook tests: `nbdev_test`;
-4. `pytest tests/` (its exit code 5, "no tests collected", is a failure, not a pass).
+3. the notebooks' form: `tools/nbstats.py --check` (cell sizes, examples and tests per exported line, outputs kept);
+4. notebook tests: `nbdev_test`;
+5. `pytest tests/` (its exit code 5, "no tests collected", is a failure, not a pass).
 Jupyter, IPython and matplotlib write into a scratch folder, never the home folder. Exits non-zero on
 the first failing step.
 """
@@ -56,6 +57,7 @@ def main():
         print(f"FAILED: nbdev_export changed {changed}: prodkit/ is out of step with nbs/; export and commit both", file=sys.stderr)
         return 1
     if _run("README in step with nbs/index.ipynb", [sys.executable, "tools/readme.py", "--check"], env): return 1
+    if _run("notebook form (tools/nbstats.py --check)", [sys.executable, "tools/nbstats.py", "--check"], env): return 1
     if _run("notebook tests (nbdev_test)", [_tool("nbdev_test"), "--n_workers", "2"], env): return 1
     rc = _run("pytest tests/", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/"], env)
     if rc == 5: print("FAILED: pytest collected no tests", file=sys.stderr)
