@@ -955,6 +955,14 @@ def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded 
                          value=type(model).__name__,
                          fix="pass the model object, or Predictor(model, adapter=..., task=...)")
 
+# %% ../nbs/00_core.ipynb #0d3d7dbd
+def _as_frame(X):
+    "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
+    if isinstance(X, dict): return pd.DataFrame([X])
+    if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
+    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))
+    return X
+
 # %% ../nbs/00_core.ipynb #aa0f210b
 def _jsonable(v):
     if isinstance(v, (np.bool_,)): return bool(v)

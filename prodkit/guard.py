@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from torch import nn
 
 from .core import (TASKS, DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError, SchemaProblem,
-                          Scorer, TabularAdapter, as_predictor, check_choice, check_positive, read_table)
+                          Scorer, TabularAdapter, as_predictor, check_choice, check_positive, read_table, _as_frame)
 
 # %% auto #0
 __all__ = ['FAILURE_KINDS', 'row_problems', 'AllPathsFailedError', 'Answer', 'FaultyModel', 'GuardedModel', 'fault_rates',
@@ -279,14 +279,6 @@ class GuardedModel(Scorer):
     def __repr__(self):
         return (f"GuardedModel(paths={self.path_names}, task={self.task!r}, timeout_ms={self.timeout_ms}, "
                 f"on_invalid={self.on_invalid!r})")
-
-# %% ../nbs/50_guard.ipynb #5a48ee88
-def _as_frame(X):
-    "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
-    if isinstance(X, dict): return pd.DataFrame([X])
-    if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
-    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))
-    return X
 
 # %% ../nbs/50_guard.ipynb #7bcae891
 @patch

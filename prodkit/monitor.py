@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from torch import nn
 
 from .core import (TASKS, DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, SchemaError,
-                          Scorer, TabularAdapter, as_predictor, check_choice, check_positive)
+                          Scorer, TabularAdapter, as_predictor, check_choice, check_positive, _as_frame)
 
 # %% auto #0
 __all__ = ['MONITOR_PREFIX', 'REJECTED', 'Monitor', 'MonitorStore']
@@ -526,14 +526,6 @@ def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     elif not isinstance(Xr, pd.DataFrame): Xr = np.array(Xr, copy=True)
     self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
     if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
-
-# %% ../nbs/51_monitor.ipynb #51ccd506
-def _as_frame(X):
-    "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
-    if isinstance(X, dict): return pd.DataFrame([X])
-    if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
-    if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))
-    return X
 
 # %% ../nbs/51_monitor.ipynb #aa9af27b
 def _n_rows(X) -> int:
