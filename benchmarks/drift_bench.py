@@ -13,6 +13,14 @@ Both tools read the same seeded Parquet files. Each tool runs in its own subproc
 (RSS above the RSS after the data is loaded, and Python-tracked allocations for prodkit) is its own.
 Prints times, peak memory and ratios; the targets are: prodkit >= 10x faster than Evidently; a 1M-row window
 against a saved profile in <= 5 s on 2 cores; peak memory under 3x the data.
+
+    python benchmarks/drift_bench.py --dask --dask-rows 50000000    # the Dask path (prodkit.scale)
+
+`--dask` writes a partitioned Parquet reference and current window (`--partition-rows` rows per file, written one
+file at a time, never held in memory together), starts a `distributed.LocalCluster` with one single-threaded worker
+per core, profiles the reference (two passes) and compares the window, and prints rows per second, rows per second
+per core against the in-memory path on one partition in one single-threaded process (target: at least 70%), and
+each worker's peak RSS against the size of one partition in memory (target: bounded by a few partitions).
 """
 import argparse, json, os, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
@@ -121,6 +129,60 @@ def run_evidently(python, ref_path, cur_path, timeout):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def write_partitioned(rows, part_rows, seed, drift, folder):
+    "A Parquet dataset of `rows` rows written one `part_rows`-row file at a time (never all in memory)."
+    folder = Path(folder)
+    n_files = -(-rows // part_rows)
+    if folder.exists() and len(list(folder.glob("part-*.parquet"))) == n_files: return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_files):
+        n = min(part_rows, rows - i * part_rows)
+        make_frame(n, seed * 100_003 + i, drift).to_parquet(folder / f"part-{i:05d}.parquet")
+    return folder
+
+
+def run_dask(a):
+    "Profile and compare a partitioned Parquet dataset on a LocalCluster; compare per-core rates with the in-memory path."
+    import resource
+    from distributed import Client, LocalCluster
+    import dask.dataframe as dd
+    from prodkit import scale
+    from prodkit.drift import ReferenceProfile
+    root = Path(a.out) / f"dask_{a.dask_rows}_{a.partition_rows}_{a.seed}"
+    t = time.perf_counter()
+    ref = write_partitioned(a.dask_rows, a.partition_rows, a.seed, False, root / "reference")
+    cur = write_partitioned(a.dask_rows, a.partition_rows, a.seed + 1, True, root / "current")
+    print(f"data: 2 x {a.dask_rows:,} rows x 25 columns in files of {a.partition_rows:,} rows, {root} "
+          f"(written in {time.perf_counter() - t:.0f} s)")
+    import torch; torch.set_num_threads(1)
+    t = time.perf_counter(); one = pd.read_parquet(sorted(ref.glob("part-*.parquet"))[0])
+    p_mem = ReferenceProfile.fit(one); t_fit1 = time.perf_counter() - t
+    part_bytes = int(one.memory_usage(deep=True).sum())
+    t = time.perf_counter(); cur_one = pd.read_parquet(sorted(cur.glob("part-*.parquet"))[0])
+    p_mem.summarize(cur_one); t_sum1 = time.perf_counter() - t
+    del one, cur_one
+    fit_rate1, sum_rate1 = a.partition_rows / t_fit1, a.partition_rows / t_sum1
+    print(f"in memory, one process, one thread, one partition (read from Parquet as the Dask path does): "
+          f"fit {fit_rate1:,.0f} rows/s, summarize {sum_rate1:,.0f} rows/s")
+    workers = a.workers
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1", memory_limit=0) as cluster, Client(cluster) as client:
+        t = time.perf_counter(); prof = scale.fit_profile(ref, seed=a.seed); t_fit = time.perf_counter() - t
+        t = time.perf_counter(); win = scale.summarize(prof, cur, seed=a.seed); t_sum = time.perf_counter() - t
+        t = time.perf_counter(); rep = prof.compare(win, seed=a.seed); t_cmp = time.perf_counter() - t
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    mb, n = 2 ** 20, a.dask_rows
+    print(f"dask, {workers} workers x 1 thread: fit_profile (2 passes) {t_fit:.1f} s = {n / t_fit:,.0f} rows/s; "
+          f"summarize window {t_sum:.1f} s = {n / t_sum:,.0f} rows/s; compare the merged summary {t_cmp:.2f} s")
+    print(f"per core vs in memory: fit {n / t_fit / workers / fit_rate1:.0%} "
+          f"(counting both of the Dask path's passes against the in-memory path's one), "
+          f"summarize {n / t_sum / workers / sum_rate1:.0%}  (target: >= 70%)")
+    print(f"peak RSS per worker: " + ", ".join(f"{v / mb:,.0f} MiB" for v in peaks.values())
+          + f"; one partition in memory: {part_bytes / mb:,.0f} MiB; the data: {n * part_bytes / a.partition_rows / mb:,.0f} MiB")
+    print(f"drifted: {rep.drifted_features}; multivariate AUC {rep.summary['multivariate_auc']:.3f}; "
+          f"bin edges from {prof.meta['quantile_rows']:,} sampled rows, edge error <= {prof.meta['edge_error']:.4f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -131,7 +193,12 @@ def main(argv=None):
     ap.add_argument("--skip-evidently", action="store_true")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--dask", action="store_true", help="benchmark the Dask path (prodkit.scale) instead")
+    ap.add_argument("--dask-rows", type=int, default=50_000_000)
+    ap.add_argument("--partition-rows", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     a = ap.parse_args(argv)
+    if a.dask: run_dask(a); return
     ref_path, cur_path = write_data(a.rows, a.seed, a.out)
     if a.worker == "prodkit":
         print(json.dumps(worker_prodkit(ref_path, cur_path, a.out))); return

@@ -1,0 +1,119 @@
+"""The Dask path (prodkit.scale) on a real `distributed.LocalCluster` with two worker processes: every result equals
+the in-memory path on the same data, or lies within the stated bound where the bin edges come from a sample."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import dask.dataframe as dd
+from distributed import Client, LocalCluster
+
+from prodkit import scale
+from prodkit.drift import ReferenceProfile, drift_over_time
+from prodkit.monitor import Monitor
+
+
+def frame(n, shift=0.0, seed=0):
+    g = np.random.default_rng(seed)
+    return pd.DataFrame({"a": g.normal(shift, 1, n), "b": g.exponential(1, n) * (1 + shift),
+                         "c": g.choice(list("xyz"), n, p=[.5, .3, .2] if not shift else [.3, .3, .4]),
+                         "t": pd.Timestamp("2026-03-01") + pd.to_timedelta(g.uniform(0, 21, n), unit="D")})
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scale")
+    ref, cur = frame(30_000), frame(24_000, shift=0.1, seed=1)
+    dd.from_pandas(ref, npartitions=6).to_parquet(d / "ref")
+    dd.from_pandas(cur, npartitions=5).to_parquet(d / "cur")
+    return d, ref, cur
+
+
+def _same_counts(p0, p1):
+    for f in p0.features:
+        a, b = p0.columns[f], p1.columns[f]
+        if p0.kinds[f] == "numeric":
+            np.testing.assert_array_equal(a["edges"], b["edges"])
+            np.testing.assert_array_equal(a["counts"], b["counts"])
+        else:
+            assert dict(zip(a["categories"], a["counts"])) == dict(zip(b["categories"], b["counts"]))
+
+
+def test_profile_and_comparison_equal_the_in_memory_path(client, data):
+    d, ref, cur = data
+    p1, p0 = scale.fit_profile(d / "ref", time="t"), ReferenceProfile.fit(ref, time="t")
+    _same_counts(p0, p1)
+    assert p1.n_rows == len(ref) and p1.meta["edge_error"] == 0.0
+    cols = ["feature", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted", "drifted"]
+    r0, r1 = p0.compare(cur, multivariate=False), scale.compare(p1, d / "cur", multivariate=False)
+    pd.testing.assert_frame_equal(r0.table[cols].reset_index(drop=True), r1.table[cols].reset_index(drop=True))
+    assert r1.summary["n_current"] == len(cur)
+
+
+def test_multivariate_test_reads_a_uniform_sample(client, data):
+    d, ref, cur = data
+    p1 = scale.fit_profile(d / "ref", time="t")
+    same = scale.compare(p1, dd.from_pandas(frame(24_000, seed=7), npartitions=4), seed=1)
+    moved = scale.compare(p1, d / "cur", seed=1)
+    assert same.summary["multivariate_auc"] < 0.56 < moved.summary["multivariate_auc"]
+
+
+def test_sampled_edges_stay_within_the_stated_bound(client):
+    big = frame(120_000, seed=3)
+    p = scale.fit_profile(dd.from_pandas(big, npartitions=8), time="t", bins=50, quantile_rows=5_000, seed=2)
+    bound = p.meta["edge_error"]
+    assert 0.01 < bound < 0.03
+    for f in ("a", "b"):
+        share = p.columns[f]["counts"] / p.columns[f]["n"]
+        assert p.columns[f]["n"] == len(big)
+        assert np.all(np.abs(share[1:-1] - 1 / 50) <= 2 * bound), f     # inner bins: two edges, each within the bound
+    p_again = scale.fit_profile(dd.from_pandas(big, npartitions=3), time="t", bins=50, quantile_rows=5_000, seed=2)
+    assert p_again.n_rows == p.n_rows
+
+
+def test_drift_over_time_windows_run_in_parallel_and_match(client, data):
+    d, ref, cur = data
+    p0 = ReferenceProfile.fit(ref, time="t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for freq in ("7D", "W"):
+            t0 = drift_over_time(p0, cur, freq=freq, time="t", progress=False, min_rows=100)
+            t1 = scale.drift_over_time(p0, d / "cur", freq=freq, time="t", min_rows=100)
+            pd.testing.assert_frame_equal(t0.windows.reset_index(drop=True), t1.windows.reset_index(drop=True))
+            pd.testing.assert_frame_equal(t0.effects.reset_index(drop=True), t1.effects.reset_index(drop=True))
+            assert list(t0.skipped["n"]) == list(t1.skipped["n"])
+
+
+def test_monitor_store_round_trip(client, tmp_path, data):
+    d, ref, cur = data
+    store = tmp_path / "live.sqlite"
+    with Monitor(lambda df: df["a"].to_numpy(), store, task="regression", version="v1") as mon:
+        for i in range(0, 600, 200): mon(cur.iloc[i:i + 200][["a", "b", "c"]])
+    files = scale.export_store(store, tmp_path / "pq", freq="1D")
+    assert sum(len(pd.read_parquet(f)) for f in files) == 600
+    assert not list((tmp_path / "pq").glob(".*.tmp"))
+    p0 = ReferenceProfile.fit(ref[["a", "b", "c"]])
+    r1 = scale.compare(p0, tmp_path / "pq", multivariate=False)
+    r0 = p0.compare(pd.concat([pd.read_parquet(f) for f in files]), multivariate=False)
+    pd.testing.assert_series_equal(r0.table["p_value"], r1.table["p_value"])
+    (tmp_path / "theirs").mkdir(); (tmp_path / "theirs" / "a.parquet").write_bytes(b"not mine")
+    with pytest.raises(Exception, match="was not written by export_store"):
+        scale.export_store(store, tmp_path / "theirs")
+    assert (tmp_path / "theirs" / "a.parquet").read_bytes() == b"not mine"
+
+
+def test_results_do_not_depend_on_partitioning(client, data):
+    d, ref, cur = data
+    p0 = ReferenceProfile.fit(ref, time="t")
+    a = scale.summarize(p0, dd.from_pandas(cur, npartitions=2))
+    b = scale.summarize(p0, dd.from_pandas(cur, npartitions=7))
+    for f in p0.features:
+        np.testing.assert_array_equal(a.columns[f]["counts"], b.columns[f]["counts"])
+    assert a.n_rows == b.n_rows == len(cur)
