@@ -1311,4 +1311,6 @@ d = { 'settings': { 'branch': 'main',
                                                                                'prodkit/versioning.py'),
                                     'prodkit.versioning.load_bundle': ('versioning.html#load_bundle', 'prodkit/versioning.py'),
                                     'prodkit.versioning.load_model_file': ('versioning.html#load_model_file', 'prodkit/versioning.py'),
-                                    'prodkit.versioning.save_bundle': ('versioning.html#save_bundle', 'prodkit/versioning.py')}}}
+                                    'prodkit.versioning.save_bundle': ('versioning.html#save_bundle', 'prodkit/versioning.py'),
+                                    'prodkit.versioning.update_bundle_meta': ( 'versioning.html#update_bundle_meta',
+                                                                               'prodkit/versioning.py')}}}

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .core import (DataError, FileFormatError, ModelError, ParameterError, Report, Scorer, as_predictor,
-                          atomic_write_text, check_choice, check_positive)
+                          check_choice, check_positive)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 from .drift import adjust_pvalues
 
@@ -535,14 +535,13 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
                    *, champion=None, # the champion's bundle folder, kept as a path in the entry (optional)
                   ) -> dict:
     "Append {champion fingerprint, verdict, summary} to the challenger bundle's lineage; return the new entry."
-    from prodkit.versioning import BUNDLE_FILE, _read_bundle, fingerprint_model
+    from prodkit.versioning import fingerprint_model, update_bundle_meta
     if not isinstance(report, ComparisonReport):
         raise ParameterError("report must be the ComparisonReport of compare_models", value=type(report).__name__,
                              fix="pass compare_models(...)")
     p = Path(challenger)
     if not p.is_dir(): raise FileFormatError("the challenger must be a bundle folder", value=str(p),
                                              fix="pass the folder written by save_bundle", path=str(p))
-    meta, _ = _read_bundle(p)
     fp = fingerprint_model(p)
     if report.extra.get("challenger_fingerprint") != fp:
         other = str(report.extra.get("challenger_fingerprint"))[:19]
@@ -552,17 +551,22 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
     entry = {"champion": {"fingerprint": report.extra.get("champion_fingerprint"),
                           "path": None if champion is None else str(champion)},
              "verdict": report.verdict, "promote": report.promote, "reasons": list(report.reasons),
-             "summary": report.summary,
+             "summary": {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in report.summary.items()},
              "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    meta["lineage"] = [*(meta.get("lineage") or []), entry]
-    atomic_write_text(p / BUNDLE_FILE, json.dumps(meta, indent=1, allow_nan=False))
+    def append(old):
+        if old is not None and not isinstance(old, list):
+            raise FileFormatError("bundle.json key 'lineage' is not a list", value=type(old).__name__,
+                                  fix="remove the key from bundle.json (save the bundle again)", path=str(p))
+        return [*(old or []), entry]
+    update_bundle_meta(p, lineage=append)
     return entry
 
 # %% ../nbs/70_compare.ipynb #089adf3e
-def read_lineage(bundle) -> list:
+def read_lineage(bundle, # a bundle folder
+                 *, trust:bool=False) -> list: # load a bundle whose TorchScript the inspection refuses
     "The lineage entries of a bundle folder, oldest first (an empty list when none was recorded)."
-    from prodkit.versioning import _read_bundle
-    return list(_read_bundle(Path(bundle))[0].get("lineage") or [])
+    from prodkit.versioning import load_bundle
+    return list(load_bundle(Path(bundle), trust=trust).meta.get("lineage") or [])
 
 # %% ../nbs/70_compare.ipynb #3c0586c2
 CANARY_METRICS = {"latency_ms": "increase", "error": "increase",
