@@ -140,17 +140,17 @@ def _bootstrap(y, out_a, out_b, names, masks=None, slice_metric=None, *, n_boot,
     keys = [(m, None) for m in names] + [(slice_metric, k) for k in (masks or {})]
     rows = {k: slice(None) if k[1] is None else masks[k[1]] for k in keys}
     cols, combine, other = ([], []), {}, []
+    dt = np.float64 if out_a.ndim == 1 else np.float32   # regression sums in double precision (as quality does)
     for key in keys:
         m, r = key[0], rows[key]
         parts = [_linear_parts(m, y[r], o[r]) for o in (out_a, out_b)]
         if parts[0] is None: other.append(key); continue
         at = sum(c.shape[1] for c in cols[0])
         for side, (c, _) in zip(cols, parts):
-            full = np.zeros((len(y), c.shape[1] + 1)); full[r, :-1] = c; full[r, -1] = 1
+            full = np.zeros((len(y), c.shape[1] + 1), dt); full[r, :-1] = c; full[r, -1] = 1
             side.append(full)
         combine[key] = (slice(at, at + c.shape[1]), at + c.shape[1], parts[0][1], parts[1][1])
-    dt = np.float64 if out_a.ndim == 1 else np.float32   # regression sums in double precision (as quality does)
-    V = [np.hstack(c).astype(dt) if c else None for c in cols]
+    V = [np.hstack(c) if c else None for c in cols]
     reps = {k: ([], []) for k in keys}
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in tqdm(_weights(len(y), n_boot, np.random.default_rng(seed)), disable=not progress or not keys,
