@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .core import (DataError, FileFormatError, ModelError, ParameterError, Report, Scorer, as_predictor,
-                          atomic_write_text, check_choice, check_positive)
+                          check_choice, check_positive)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 from .drift import adjust_pvalues
 
@@ -39,6 +39,17 @@ def mcnemar_test(correct_a, # per row: model A is right (booleans)
     return {"b": b, "c": c, "p_value": p, "exact": b + c < 25}
 
 # %% ../nbs/70_compare.ipynb #13e1600a
+def _midranks(s, pos) -> tuple:
+    "Midranks of the scores `s` among all rows, among the rows `pos` and among the others, from one sort."
+    o = np.argsort(s, kind="stable"); so, po = s[o], pos[o]
+    new = np.r_[True, so[1:] != so[:-1]]
+    start = np.flatnonzero(new); size = np.diff(np.r_[start, len(s)]); grp = np.cumsum(new) - 1
+    p_before = np.r_[0, np.cumsum(po)][start]; p_in = np.add.reduceat(po.astype(np.int64), start)
+    ranks = np.empty((3, len(s)))
+    ranks[:, o] = np.vstack([start + (size + 1) / 2, p_before + (p_in + 1) / 2,
+                             start - p_before + (size - p_in + 1) / 2])[:, grp]
+    return ranks[0], ranks[1], ranks[2]
+
 def delong_test(y, # binary labels (0/1 or booleans): 1 is the positive class
                 score_a, score_b, # scores of the positive class from models A and B, same rows
                ) -> dict:
@@ -50,11 +61,9 @@ def delong_test(y, # binary labels (0/1 or booleans): 1 is the positive class
     m, n = int(y.sum()), int((~y).sum())
     if m == 0 or n == 0: raise DataError(f"DeLong needs both classes, got {m} positive and {n} negative rows",
                                          fix="evaluate on rows of both classes")
-    tz = np.vstack([stats.rankdata(r) for r in s])
-    tx = np.vstack([stats.rankdata(r[y]) for r in s])
-    ty = np.vstack([stats.rankdata(r[~y]) for r in s])
+    tz, tx, ty = (np.vstack(r) for r in zip(*(_midranks(r, y) for r in s)))   # one sort per model (Sun and Xu)
     auc = (tz[:, y].sum(1) - m * (m + 1) / 2) / (m * n)
-    v01, v10 = (tz[:, y] - tx) / n, 1 - (tz[:, ~y] - ty) / m
+    v01, v10 = (tz[:, y] - tx[:, y]) / n, 1 - (tz[:, ~y] - ty[:, ~y]) / m
     S = np.cov(v01) / m + np.cov(v10) / n
     var = float(S[0, 0] + S[1, 1] - 2 * S[0, 1])
     d = float(auc[1] - auc[0])
@@ -87,35 +96,83 @@ def decide(ci_low:float, ci_high:float, # interval of the challenger's improveme
     return "inconclusive"
 
 # %% ../nbs/70_compare.ipynb #9009dbcc
-# P(X <= i) for X ~ Poisson(1), i = 0..7
-_POISSON_CDF = np.cumsum([np.exp(-1) / np.prod(np.arange(1, i + 1)) for i in range(8)]).astype(np.float32)
+# Poisson(1) quantiles at the midpoints of 65,536 equal steps: a uniform 16-bit draw looked up here is a Poisson(1)
+# draw (probabilities exact to 1/65,536; the largest value is 8)
+_POISSON_LUT = np.searchsorted(np.cumsum([np.exp(-1) / np.prod(np.arange(1, i + 1)) for i in range(16)]),
+                               (np.arange(65536) + 0.5) / 65536).astype(np.float32)
 
 # %% ../nbs/70_compare.ipynb #78b78a49
 def _weights(n:int, n_boot:int, rng, max_cells:int=4_000_000):
     "Poisson(1) bootstrap weights (how often each row is drawn), a chunk of replicates at a time."
     chunk = max(1, min(n_boot, max_cells // n))
     for start in range(0, n_boot, chunk):
-        u = rng.random((min(chunk, n_boot - start), n), dtype=np.float32)
-        w = (u > _POISSON_CDF[0]).astype(np.float32)
-        for c in _POISSON_CDF[1:]: w += u > c   # the number of thresholds passed is the Poisson draw (capped at 8)
-        yield w
+        yield _POISSON_LUT[rng.integers(0, 65536, (min(chunk, n_boot - start), n), dtype=np.uint16)]
+
+# %% ../nbs/70_compare.ipynb #b7a90202
+def _linear_parts(m:str, y, o):
+    "Per-row columns whose weighted sums give metric `m` of outputs `o`, and `combine(sums, weight_total)`; or None."
+    if o.ndim == 2 and m in ("accuracy", "log_loss", "brier", "ece"):
+        k = o.shape[1]
+        if m == "ece":
+            conf, hit = (o[:, 1], y == 1) if k == 2 else (o.max(1), o.argmax(1) == y)
+            b = np.clip(np.searchsorted(np.linspace(0, 1, 11)[1:-1], conf, side="right"), 0, 9)
+            g = np.zeros((len(y), 10)); g[np.arange(len(y)), b] = conf - hit
+            return g, lambda s, sw: np.abs(s).sum(1) / sw
+        if m == "accuracy": v = o.argmax(1) == y
+        elif m == "log_loss": v = -np.log(np.clip(o[np.arange(len(y)), y], 1e-15, 1))
+        else: v = (o[:, 1] - (y == 1)) ** 2 if k == 2 else ((o - np.eye(k)[y]) ** 2).sum(1)
+        return np.asarray(v, float)[:, None], lambda s, sw: s[:, 0] / sw
+    if o.ndim == 1 and m in ("mae", "rmse", "r2"):
+        e = y - o
+        if m == "mae": return np.abs(e)[:, None], lambda s, sw: s[:, 0] / sw
+        if m == "rmse": return (e ** 2)[:, None], lambda s, sw: np.sqrt(s[:, 0] / sw)
+        yc = y - y.mean(); tol = 1e-12 * (1 + yc @ yc / len(y))
+        def r2(s, sw):
+            ss_tot = s[:, 1] - s[:, 2] ** 2 / sw
+            return np.where(ss_tot > tol * sw, 1 - s[:, 0] / np.where(ss_tot > 0, ss_tot, 1), np.nan)
+        return np.c_[e ** 2, yc ** 2, yc], r2
+    return None
 
 # %% ../nbs/70_compare.ipynb #60025a9d
+def _bootstrap(y, out_a, out_b, names, masks=None, slice_metric=None, *, n_boot, seed, progress=False) -> tuple:
+    "`paired_bootstrap` of `names` on all rows and of `slice_metric` on each row mask, all on the same weights."
+    from tqdm.auto import tqdm
+    keys = [(m, None) for m in names] + [(slice_metric, k) for k in (masks or {})]
+    rows = {k: slice(None) if k[1] is None else masks[k[1]] for k in keys}
+    cols, combine, other = ([], []), {}, []
+    dt = np.float64 if out_a.ndim == 1 else np.float32   # regression sums in double precision (as quality does)
+    for key in keys:
+        m, r = key[0], rows[key]
+        parts = [_linear_parts(m, y[r], o[r]) for o in (out_a, out_b)]
+        if parts[0] is None: other.append(key); continue
+        at = sum(c.shape[1] for c in cols[0])
+        for side, (c, _) in zip(cols, parts):
+            full = np.zeros((len(y), c.shape[1] + 1), dt); full[r, :-1] = c; full[r, -1] = 1
+            side.append(full)
+        combine[key] = (slice(at, at + c.shape[1]), at + c.shape[1], parts[0][1], parts[1][1])
+    V = [np.hstack(c) if c else None for c in cols]
+    reps = {k: ([], []) for k in keys}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for w in tqdm(_weights(len(y), n_boot, np.random.default_rng(seed)), disable=not progress or not keys,
+                      desc="paired bootstrap", leave=False):
+            S = [None if v is None else w.astype(dt, copy=False) @ v for v in V]   # same shapes: equal models, equal sums
+            for key, (sl, sw, ca, cb) in combine.items():
+                reps[key][0].append(ca(S[0][:, sl], S[0][:, sw])); reps[key][1].append(cb(S[1][:, sl], S[1][:, sw]))
+            for key in other:
+                r = rows[key]
+                for side, o in zip(reps[key], (out_a, out_b)): side.append(METRICS[key[0]].fn(y[r], o[r], w[:, r]))
+        one = lambda r: np.ones((1, len(y[r])))
+        out = {k: (float(METRICS[k[0]].fn(y[rows[k]], out_a[rows[k]], one(rows[k]))[0]),
+                   float(METRICS[k[0]].fn(y[rows[k]], out_b[rows[k]], one(rows[k]))[0]),
+                   np.concatenate(reps[k][0]), np.concatenate(reps[k][1])) for k in keys}
+    return {k[0]: v for k, v in out.items() if k[1] is None}, {k[1]: v for k, v in out.items() if k[1] is not None}
+
 def paired_bootstrap(y, out_a, out_b, # labels and the two models' outputs in metric form (see quality.compute_metric)
                      names:Sequence[str], # metric names from METRICS
                      *, n_boot:int=1000, seed:int=0, progress:bool=False) -> dict:
     "Metric name -> (value A, value B, replicates of A, replicates of B), both models on the same resamples."
-    from tqdm.auto import tqdm
-    rng, one = np.random.default_rng(seed), np.ones((1, len(y)))
-    reps = {m: ([], []) for m in names}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for w in tqdm(_weights(len(y), n_boot, rng), disable=not progress or not names, desc="paired bootstrap",
-                      leave=False):
-            for m in names:
-                reps[m][0].append(METRICS[m].fn(y, out_a, w))
-                reps[m][1].append(METRICS[m].fn(y, out_b, w))
-        return {m: (float(METRICS[m].fn(y, out_a, one)[0]), float(METRICS[m].fn(y, out_b, one)[0]),
-                    np.concatenate(reps[m][0]), np.concatenate(reps[m][1])) for m in names}
+    return _bootstrap(np.asarray(y), np.asarray(out_a), np.asarray(out_b), list(names), n_boot=n_boot, seed=seed,
+                      progress=progress)[0]
 
 # %% ../nbs/70_compare.ipynb #a4c187d9
 def _model(m, what, trust):
@@ -204,15 +261,18 @@ def slice_masks(data:pd.DataFrame, # the evaluation rows
 def _improvement(m, a, b): return (b - a) if metric_direction(m) == "higher" else (a - b)
 
 # %% ../nbs/70_compare.ipynb #92424035
-def _slice_table(y, oa, ob, masks, primary, margin, *, n_boot, confidence, correction, seed) -> pd.DataFrame:
+def _slice_table(y, oa, ob, masks, primary, margin, *, n_boot, confidence, correction, seed, boot=None) -> pd.DataFrame:
     "One row per slice: rows, both values, difference, CI, p-value of 'worse beyond the margin' (adjusted), decision."
     rows, lo_q = [], (1 - confidence) / 2
-    for i, (name, m) in enumerate(masks.items()):
-        if _binary_auc(primary, y[m], oa[m]):   # DeLong: exact in the ranks, no resampling
+    if boot is None:
+        resampled = {k: m for k, m in masks.items() if not _binary_auc(primary, y[m], oa[m])}
+        boot = _bootstrap(y, oa, ob, [], resampled, primary, n_boot=n_boot, seed=[seed, 7])[1]
+    for name, m in masks.items():
+        if name not in boot:   # DeLong: exact in the ranks, no resampling
             va, vb, lo, hi, _, se = _delong_ci(y[m], oa[m], ob[m], confidence)
             d = vb - va
         else:
-            va, vb, ra, rb = paired_bootstrap(y[m], oa[m], ob[m], [primary], n_boot=n_boot, seed=[seed, 7, i])[primary]
+            va, vb, ra, rb = boot[name]
             imp = _improvement(primary, ra, rb)
             imp = imp[np.isfinite(imp)]
             d = _improvement(primary, va, vb)
@@ -376,10 +436,11 @@ def _check_args(task, metrics, primary, guardrails, margin, n_boot, confidence):
     return names, primary, tuple(guardrails), {m: float(margins[m]) for m in names}
 
 # %% ../nbs/70_compare.ipynb #d15a7c9f
-def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed, progress=False) -> pd.DataFrame:
+def _metric_rows(y, oa, ob, names, margins, *, n_boot, confidence, seed, progress=False, boot=None) -> pd.DataFrame:
     "One row per metric: values, diff and its CI, improvement CI, p-value, the test that gave it, decision."
-    boot_names = [m for m in names if not _binary_auc(m, y, oa)]
-    boot = paired_bootstrap(y, oa, ob, boot_names, n_boot=n_boot, seed=[seed, 0], progress=progress)
+    if boot is None:   # resamples of every metric but a binary AUC (DeLong)
+        boot = paired_bootstrap(y, oa, ob, [m for m in names if not _binary_auc(m, y, oa)], n_boot=n_boot,
+                                seed=[seed, 0], progress=progress)
     rows, q = {}, (1 - confidence) / 2
     for m in names:
         if m in boot:
@@ -449,11 +510,14 @@ def compare_models(champion, # the model in production: Predictor, loaded bundle
     y, oa, ob = _outputs(champ, chall, X, yraw)
     names, primary, guardrails, margins = _check_args(champ.task, metrics, primary, guardrails, margin, n_boot,
                                                       confidence)
-    table = _metric_rows(y, oa, ob, names, margins, n_boot=n_boot, confidence=confidence, seed=seed, progress=progress)
     masks = slice_masks(X if not isinstance(slices, dict) else data, slices)
     if isinstance(slices, dict): masks = {k: m[data[label].notna().to_numpy()] for k, m in masks.items()}
+    boot, sboot = _bootstrap(y, oa, ob, [m for m in names if not _binary_auc(m, y, oa)],   # one set of resamples
+                             {k: m for k, m in masks.items() if not _binary_auc(primary, y[m], oa[m])}, primary,
+                             n_boot=n_boot, seed=[seed, 0], progress=progress)
+    table = _metric_rows(y, oa, ob, names, margins, n_boot=n_boot, confidence=confidence, seed=seed, boot=boot)
     st = _slice_table(y, oa, ob, masks, primary, margins[primary], n_boot=n_boot, confidence=confidence,
-                      correction=correction, seed=seed)
+                      correction=correction, seed=seed, boot=sboot)
     cls = tuple(str(c) for c in (champ.classes_ or range(oa.shape[1]))) if champ.task == "classification" else ()
     flips = decision_flips(y, oa, ob, cls) if cls else pd.DataFrame(columns=["from", "to", "rows", "fixed", "broken"])
     dis = float((oa.argmax(1) != ob.argmax(1)).mean()) if cls else float(np.mean(np.abs(oa - ob)))
@@ -471,14 +535,13 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
                    *, champion=None, # the champion's bundle folder, kept as a path in the entry (optional)
                   ) -> dict:
     "Append {champion fingerprint, verdict, summary} to the challenger bundle's lineage; return the new entry."
-    from prodkit.versioning import BUNDLE_FILE, _read_bundle, fingerprint_model
+    from prodkit.versioning import fingerprint_model, update_bundle_meta
     if not isinstance(report, ComparisonReport):
         raise ParameterError("report must be the ComparisonReport of compare_models", value=type(report).__name__,
                              fix="pass compare_models(...)")
     p = Path(challenger)
     if not p.is_dir(): raise FileFormatError("the challenger must be a bundle folder", value=str(p),
                                              fix="pass the folder written by save_bundle", path=str(p))
-    meta, _ = _read_bundle(p)
     fp = fingerprint_model(p)
     if report.extra.get("challenger_fingerprint") != fp:
         other = str(report.extra.get("challenger_fingerprint"))[:19]
@@ -488,17 +551,22 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
     entry = {"champion": {"fingerprint": report.extra.get("champion_fingerprint"),
                           "path": None if champion is None else str(champion)},
              "verdict": report.verdict, "promote": report.promote, "reasons": list(report.reasons),
-             "summary": report.summary,
+             "summary": {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in report.summary.items()},
              "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    meta["lineage"] = [*(meta.get("lineage") or []), entry]
-    atomic_write_text(p / BUNDLE_FILE, json.dumps(meta, indent=1, allow_nan=False))
+    def append(old):
+        if old is not None and not isinstance(old, list):
+            raise FileFormatError("bundle.json key 'lineage' is not a list", value=type(old).__name__,
+                                  fix="remove the key from bundle.json (save the bundle again)", path=str(p))
+        return [*(old or []), entry]
+    update_bundle_meta(p, lineage=append)
     return entry
 
 # %% ../nbs/70_compare.ipynb #089adf3e
-def read_lineage(bundle) -> list:
+def read_lineage(bundle, # a bundle folder
+                 *, trust:bool=False) -> list: # load a bundle whose TorchScript the inspection refuses
     "The lineage entries of a bundle folder, oldest first (an empty list when none was recorded)."
-    from prodkit.versioning import _read_bundle
-    return list(_read_bundle(Path(bundle))[0].get("lineage") or [])
+    from prodkit.versioning import load_bundle
+    return list(load_bundle(Path(bundle), trust=trust).meta.get("lineage") or [])
 
 # %% ../nbs/70_compare.ipynb #3c0586c2
 CANARY_METRICS = {"latency_ms": "increase", "error": "increase",

@@ -22,9 +22,9 @@ from .core import (ProdkitError, ParameterError, DataError, ModelError, FileForm
 
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'MANIFEST_VERSION', 'DIFF_IGNORE', 'BUNDLE_FILE', 'MODEL_FILE', 'ADAPTER_FILE', 'BUNDLE_VERSION',
-           'fingerprint_data', 'fingerprint_model', 'fingerprint_schema', 'code_version', 'Manifest', 'ManifestDiff',
-           'save_bundle', 'UnsafeArtifactError', 'artifact_digest', 'check_artifact', 'load_model_file', 'ModelBundle',
-           'load_bundle']
+           'BUNDLE_CORE_KEYS', 'fingerprint_data', 'fingerprint_model', 'fingerprint_schema', 'code_version',
+           'Manifest', 'ManifestDiff', 'save_bundle', 'UnsafeArtifactError', 'artifact_digest', 'check_artifact',
+           'load_model_file', 'ModelBundle', 'load_bundle', 'update_bundle_meta']
 
 # %% ../nbs/01_versioning.ipynb #c8bb1eff
 def _sha(*parts:bytes) -> str:
@@ -1119,3 +1119,26 @@ def load_bundle(path, # a bundle folder from save_bundle, or a TorchScript file
                      classes=meta.get("classes") if meta["task"] == "classification" else None, batch_size=batch_size)
     return ModelBundle(model=model, adapter=ad, schema=ad.schema if ad is not None else None, predictor=pred,
                        meta=meta, path=p)
+
+# %% ../nbs/01_versioning.ipynb #dc40160a
+BUNDLE_CORE_KEYS = frozenset({"format", "version", "name", "task", "output", "classes", "export", "export_notes", "input",
+                              "fingerprints", "files", "metrics", "code", "created"})   # what save_bundle writes
+
+def update_bundle_meta(path, # a bundle folder written by save_bundle
+                       **fields) -> dict: # key=value (JSON-able), or key=function(old value or None) -> new value
+    "Add or replace keys of a bundle's `bundle.json` other than those save_bundle writes, atomically; return the new metadata."
+    if not fields: raise ParameterError("no fields to update", fix="pass e.g. update_bundle_meta(path, approved_by='me')")
+    core = sorted(set(fields) & BUNDLE_CORE_KEYS)
+    if core: raise ParameterError(f"bundle.json keys {core} are written by save_bundle and cannot be updated", value=core,
+                                  fix="save the bundle again to change them, or use another key name")
+    p = Path(path)
+    if not p.is_dir(): raise FileFormatError("not a bundle folder", value=str(p),
+                                             fix="pass the folder written by save_bundle", path=str(p))
+    meta, _ = _read_bundle(p)   # a prodkit bundle, every listed file matching its digest
+    new = {**meta, **{k: v(meta.get(k)) if callable(v) else v for k, v in fields.items()}}
+    try: text = json.dumps(new, indent=1, allow_nan=False, default=_jsonable_default)
+    except (TypeError, ValueError) as e:
+        raise ParameterError(f"bundle fields must be JSON-able, with finite numbers: {e}", value=sorted(fields),
+                             fix="pass plain dicts, lists, strings and numbers") from e
+    atomic_write_text(p / BUNDLE_FILE, text)
+    return json.loads(text)

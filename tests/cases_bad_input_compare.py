@@ -106,6 +106,27 @@ def _aa_no_splits():
                           metrics=["latency_ms"])
 
 
+def _lineage_not_a_list():
+    import tempfile
+    from pathlib import Path
+    import torch
+    from prodkit.compare import compare_models, record_lineage
+    from prodkit.versioning import save_bundle, update_bundle_meta
+    d = Path(tempfile.mkdtemp())
+    torch.manual_seed(0)
+    b = save_bundle(d / "b", torch.nn.Linear(2, 2), None, example=torch.zeros(4, 2))
+    update_bundle_meta(b, lineage={"verdict": "promote"})
+    return record_lineage(b, compare_models(_clf(), b, _data(), label="y", n_boot=50))
+
+
+def _classes_differ():
+    import torch
+    from prodkit.core import Predictor
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(2, 2)
+    return _cmp(Predictor(lin, output="logits", classes=["stay", "churn"]), Predictor(lin, output="logits", classes=["churn", "stay"]))
+
+
 CASES = [
     pytest.param(lambda: _cmp(b=_clf(3)), ModelError, "2 output columns and the challenger 3", id="compare-output-widths-differ"),
     pytest.param(lambda: _cmp(b=_clf(task="regression")), ModelError, "the champion does classification and the challenger regression",
@@ -130,6 +151,8 @@ CASES = [
     pytest.param(lambda: _canary(alpha=5), ParameterError, "`alpha` must be between 0 and 1", id="canary-alpha-percent"),
     pytest.param(_aa_tiny, DataError, "A/A halves need at least 4", id="aa-window-too-small"),
     pytest.param(_lineage_wrong_report, ParameterError, "report must be the ComparisonReport", id="lineage-not-a-report"),
+    pytest.param(_lineage_not_a_list, FileFormatError, "'lineage' is not a list", id="lineage-key-not-a-list"),
+    pytest.param(_classes_differ, ModelError, "differ from the challenger's", id="compare-classes-in-another-order"),
     pytest.param(_lineage_not_bundle, FileFormatError, "the challenger must be a bundle folder", id="lineage-not-a-bundle"),
     pytest.param(_logged_no_overlap, DataError, "no request was logged by both versions", id="logged-no-overlap"),
     pytest.param(_logged_wrong_labels, DataError, "3 labels for 10 paired requests", id="logged-labels-length"),

@@ -143,3 +143,49 @@ def test_canary_reads_monitor_stores(tmp_path):
         m.flush(); m.close()
     r = canary_analysis(tmp_path / "base.sqlite", tmp_path / "canary.sqlite", metrics=["confidence"])
     assert r.verdict == "pass" and r.table.loc["confidence", "n_canary"] == 60
+
+
+def test_fast_bootstrap_equals_the_metric_functions_on_the_same_weights():
+    "Every replicate of the one-matrix-product bootstrap is what quality's metric function gives on the same weights."
+    from prodkit.compare import _bootstrap, _weights
+    from prodkit.quality import METRICS
+    g, n = np.random.default_rng(0), 300
+    W = np.vstack(list(_weights(n, 60, np.random.default_rng([4, 0]))))
+    part = g.random(n) < 0.4
+    y3, pa, pb = g.integers(0, 3, n), g.dirichlet(np.ones(3), n), g.dirichlet(np.ones(3), n)
+    yr = g.normal(size=n); va, vb = yr + g.normal(size=n), yr + 0.8 * g.normal(size=n)
+    for y, a, b, names, sm in ((y3, pa, pb, ["accuracy", "log_loss", "brier", "ece", "auc"], "brier"),
+                               (y3, pa, pb, ["accuracy"], "auc"),
+                               (yr, va, vb, ["mae", "rmse", "r2"], "r2")):
+        whole, sliced = _bootstrap(y, a, b, names, {"part": part}, sm, n_boot=60, seed=[4, 0])
+        for m in names:
+            for side, out in ((2, a), (3, b)):
+                np.testing.assert_allclose(whole[m][side], METRICS[m].fn(y, out, W), rtol=1e-5, atol=1e-6, err_msg=m)
+        for side, out in ((2, a), (3, b)):
+            np.testing.assert_allclose(sliced["part"][side], METRICS[sm].fn(y[part], out[part], W[:, part]), rtol=1e-5,
+                                       atol=1e-6, err_msg=sm)
+
+
+def test_identical_regression_models_have_exactly_zero_differences():
+    data = DF[FEATS].assign(area=DF["mean area"])
+    lin = torch.nn.Linear(30, 1)
+    r = compare_models(Predictor(lin, task="regression"), Predictor(lin, task="regression"), data, label="area", n_boot=100,
+                       slices=["mean radius"])
+    assert set(r.table["decision"]) == {"non_inferior"}, r.table
+    assert (r.table[["diff_ci_low", "diff_ci_high"]].to_numpy() == 0).all() and not r.slices["worse"].any()
+
+
+def test_segment_worse_is_caught_by_a_column_slice_on_auc():
+    "Default primary (AUC, DeLong per slice): a challenger that scores one site's rows at random is caught by slices=['site']."
+    caught = 0
+    for rep in range(3):
+        ev, tr = _split(400 + rep, n_eval=400); good = _fit(tr)
+        g = np.random.default_rng(rep); data = DF.iloc[np.sort(ev)].copy()
+        site = np.where(g.random(len(data)) < 0.25, 1, 0)   # a site code (few values: one slice per value)
+        data["site"] = site
+        rand = g.random(len(data))
+        noisy = Predictor(lambda t: torch.from_numpy(np.where((site == 1)[:, None], np.c_[1 - rand, rand], good.predict_proba(t))),
+                          output="proba")
+        r = compare_models(good, noisy, data, label="y", metrics=["auc", "accuracy"], slices=["site"], n_boot=100, seed=rep)
+        caught += (not r.promote) and bool(r.slices.loc["site = 1", "worse"]) and not bool(r.slices.loc["site = 0", "worse"])
+    assert caught == 3, f"caught {caught} of 3"

@@ -307,3 +307,24 @@ def test_property_any_changed_text_cell_changes_the_fingerprint(values, data):
     i = data.draw(st.integers(0, len(values) - 1)); new = data.draw(st.text(max_size=5) | st.none())
     changed = df.copy(); changed.loc[i, "s"] = new
     assert (fingerprint_data(changed) == fingerprint_data(df)) == (values[i] == new)
+
+
+def test_update_bundle_meta_adds_keys_and_the_bundle_still_loads_in_a_fresh_process(tmp_path):
+    from prodkit.core import ParameterError
+    from prodkit.versioning import BUNDLE_CORE_KEYS, artifact_digest, update_bundle_meta
+    df, ad, net = _tabular()
+    path = save_bundle(tmp_path / "b", net, ad, classes=["stay", "churn"], name="t", metrics={"auc": 0.5})
+    raw = (path / "bundle.json").read_bytes()
+    written = set(json.loads(raw))
+    assert written <= BUNDLE_CORE_KEYS, written - BUNDLE_CORE_KEYS   # every key save_bundle writes is protected
+    for key in sorted(written):
+        with pytest.raises(ParameterError, match="written by save_bundle"): update_bundle_meta(path, **{key: 1})
+    assert (path / "bundle.json").read_bytes() == raw
+    update_bundle_meta(path, lineage=[{"verdict": "promote"}])
+    meta = update_bundle_meta(path, lineage=lambda old: [*old, {"verdict": "reject"}], approved=True)
+    assert [e["verdict"] for e in meta["lineage"]] == ["promote", "reject"] and meta["metrics"] == {"auc": 0.5}
+    out = _python(f"""
+from prodkit.versioning import load_bundle
+b = load_bundle(r"{path}", expect_sha256="{artifact_digest(path)}")
+print([e["verdict"] for e in b.meta["lineage"]], b.meta["approved"], b.meta["name"])""")
+    assert out.strip().splitlines()[-1] == "['promote', 'reject'] True t"
