@@ -382,14 +382,14 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, thr
 
 # %% ../nbs/40_export.ipynb #6dd91b15
 def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=3) -> dict:
-    "Wall time in ms of every timed call of each function on `inputs`, calls interleaved round-robin after a warm-up."
-    times = {k: [] for k in fns}
+    "Wall time in ms of every timed call of each function on `inputs`: round-robin, each round starting one further on."
+    times, names = {k: [] for k in fns}, list(fns)
     with torch.no_grad():
         for _ in range(warmup):
             for f in fns.values(): f(*inputs)
-        for _ in range(repeats):
-            for k, f in fns.items():
-                t0 = time.perf_counter()
+        for i in range(repeats):
+            for k in names[i % len(names):] + names[:i % len(names)]:
+                f, t0 = fns[k], time.perf_counter()
                 f(*inputs)
                 times[k].append((time.perf_counter() - t0) * 1e3)
     return times
@@ -398,7 +398,7 @@ def time_calls(fns:dict, # name -> callable on the inputs
                inputs:tuple, # the input tensors
                *, repeats:int=30, # timed calls per function
                warmup:int=3) -> dict:
-    "Median wall time in ms of each function on `inputs`, calls interleaved round-robin."
+    "Median wall time in ms of each function on `inputs`, calls interleaved round-robin (the order rotating)."
     check_positive("repeats", repeats, integer=True)
     return {k: float(np.median(v)) for k, v in _samples(fns, inputs, repeats, warmup).items()}
 
@@ -445,14 +445,17 @@ def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None
 # %% ../nbs/40_export.ipynb #98783d64
 def _pick(timing:pd.DataFrame, # `_time_candidates`' table (None: not timed)
           names:list, # the faithful candidates, simplest first
+          rtol:float=0.1, # medians this close (relative) to the fastest's tie, whatever the spread of the calls
          ) -> tuple:
     "The candidate to keep and why: the simplest one within the measured noise of the fastest."
     if timing is None or not len(timing): return names[0], f"{names[0]}: not timed (repeats=0), the simplest faithful"
-    med = timing.pivot(index="candidate", columns="batch_size", values="median_ms").loc[names]
-    iqr = timing.pivot(index="candidate", columns="batch_size", values="iqr_ms").loc[names]
+    med, iqr, n = (timing.pivot(index="candidate", columns="batch_size", values=v).loc[names]
+                   for v in ("median_ms", "iqr_ms", "n_calls"))
+    notch = 1.57 * iqr / np.sqrt(n)                            # half-width of each median's notch
     score = np.exp(np.log(med / med.min()).mean(axis=1))      # geometric mean of time / best time
     fastest = min(names, key=lambda c: (score[c], names.index(c)))
-    keep = next(c for c in names if (med.loc[c] <= med.loc[fastest] + np.maximum(iqr.loc[c], iqr.loc[fastest])).all())
+    tie = (med - notch <= (med + notch).loc[fastest]) | (med <= med.loc[fastest] * (1 + rtol))   # per batch size
+    keep = next(c for c in names if tie.loc[c].all())
     at = ", ".join(f"{med.loc[keep, b]:.3g} ms at batch {b}" for b in med.columns)
     if keep == fastest: return keep, f"{keep}: the fastest of {len(names)} faithful candidates ({at})"
     return keep, (f"{keep} ({at}): within the measured noise of the fastest, {fastest} "
@@ -823,7 +826,8 @@ def _candidates_frame(methods, optimize, attempts, cands, timing, keep) -> pd.Da
                 rows.append({**base, "note": attempts.get(n) or attempts[m]})
                 continue
             t = [] if timing is None else timing[timing.candidate == n].to_dict("records")
-            rows += [{**base, **{k: r[k] for k in ("batch_size", "median_ms", "p25_ms", "p75_ms", "iqr_ms")},
+            rows += [{**base, **{k: r[k] for k in ("batch_size", "median_ms", "p25_ms", "p75_ms", "iqr_ms",
+                                                                 "n_calls")},
                       "eager_median_ms": eager[r["batch_size"]], "speedup": eager[r["batch_size"]] / r["median_ms"],
                       "note": ""} for r in t] or [{**base, "note": "not timed"}]
     return pd.DataFrame(rows)
