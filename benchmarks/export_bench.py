@@ -4,13 +4,16 @@ Everything is measured in one run, on the same inputs, with calls interleaved ro
 the machine hits every contender alike), and printed as ratios:
 
 - `speedup`: eager p50 / artifact p50 (> 1: the artifact is faster) for prodkit's checked TorchScript
-  artifact (frozen + optimized when it passes parity), a plain `torch.jit.script` + `torch.jit.save` artifact
-  (the anchor: what one writes by hand), and prodkit's `.pt2` (torch.export) artifact;
+  artifact (`method='auto'`: every faithful candidate timed at batch 1 and 256, the fastest kept), a plain
+  `torch.jit.script` + `torch.jit.save` artifact (the anchor: what one writes by hand), and prodkit's `.pt2`
+  (torch.export) artifact;
 - `size_ratio`: artifact bytes / `torch.save(state_dict)` bytes;
-- `export_cost`: wall time of prodkit's checked export (build, save, reload, parity on 8 batches, write) /
-  wall time of plain script + save, with timing of latency switched off.
+- `export_cost`: wall time of prodkit's checked export (build every candidate, save, reload, parity on 8
+  batches, time the candidates, write) / wall time of plain script + save.
+Then, per model, the candidates `auto` timed (its own measurement, recorded in the report) and why it kept one.
+The CPU time of the whole run is printed last (the machine may be shared).
 
-    python benchmarks/export_bench.py [--repeats 200] [--seed 0] [--threads N] [--json out.json]
+    python benchmarks/export_bench.py [--repeats 200] [--export-repeats 30] [--seed 0] [--threads N] [--json out.json]
 """
 import argparse, io, json, tempfile, time, warnings
 from pathlib import Path
@@ -30,9 +33,9 @@ def _plain_script(model, path):
         return torch.jit.load(str(path)).eval()
 
 
-def bench_model(name, model, x_example, x_big, tmp, repeats):
+def bench_model(name, model, x_example, x_big, tmp, repeats, export_repeats=30):
     model = model.eval()
-    t0 = time.perf_counter(); rep = export_torchscript(model, x_example, tmp / f"{name}.pt", repeats=0)
+    t0 = time.perf_counter(); rep = export_torchscript(model, x_example, tmp / f"{name}.pt", repeats=export_repeats)
     t_prodkit = time.perf_counter() - t0
     t0 = time.perf_counter(); plain = _plain_script(model, tmp / f"{name}_plain.pt"); t_plain = time.perf_counter() - t0
     export_torchscript(model, x_example, tmp / f"{name}.pt2", repeats=0)
@@ -48,18 +51,22 @@ def bench_model(name, model, x_example, x_big, tmp, repeats):
             rows.append({"model": name, "batch": b, "artifact": k, "eager_p50_ms": t["eager"], "artifact_p50_ms": t[k],
                          "speedup": t["eager"] / t[k], "size_bytes": sizes[k], "size_ratio": sizes[k] / sd_bytes})
     return rows, {"model": name, "variant": rep.variant, "method": rep.method, "max_abs_err": rep.summary["max_abs_err"],
-                  "export_s": t_prodkit, "plain_script_s": t_plain, "export_cost": t_prodkit / t_plain}
+                  "export_s": t_prodkit, "plain_script_s": t_plain, "export_cost": t_prodkit / t_plain,
+                  "choice": rep.choice,
+                  "candidates": rep.candidates.drop(columns=["note"]).to_dict("records")}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=200, help="timed calls at batch 1 (a quarter of it at batch 256)")
+    ap.add_argument("--export-repeats", type=int, default=30, help="timed calls per candidate and batch size in auto's choice")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch intra-op threads (default: torch's own); 1 is steadier on a shared, oversubscribed machine")
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     demo = load_demo(a.seed)
     rng = np.random.default_rng(a.seed)
     idx = torch.from_numpy(rng.choice(len(demo.current), 256, replace=False))
@@ -67,8 +74,8 @@ def main(argv=None):
     x_cnn = demo.digits.X_test[torch.from_numpy(rng.integers(0, len(demo.digits.X_test), 256))]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        r1, e1 = bench_model("churn_mlp", demo.model, x_mlp[:64], x_mlp, tmp, a.repeats)
-        r2, e2 = bench_model("digits_cnn", demo.digits.model, x_cnn[:64], x_cnn, tmp, a.repeats)
+        r1, e1 = bench_model("churn_mlp", demo.model, x_mlp[:64], x_mlp, tmp, a.repeats, a.export_repeats)
+        r2, e2 = bench_model("digits_cnn", demo.digits.model, x_cnn[:64], x_cnn, tmp, a.repeats, a.export_repeats)
     env = capture_environment()
     print(f"torch {env['torch']}, {env['torch_threads']} threads, {env['cpu']} ({env['cpu_count']} cores); repeats {a.repeats} at batch 1\n")
     print(f"{'model':<11} {'batch':>5} {'artifact':<13} {'eager ms':>9} {'artifact ms':>11} {'speedup':>8} {'bytes':>8} {'size/state_dict':>15}")
@@ -79,6 +86,12 @@ def main(argv=None):
     for e in (e1, e2):
         print(f"{e['model']}: prodkit chose {e['method']} ({e['variant']}), max abs err {e['max_abs_err']:.2g}; checked export "
               f"{e['export_s']:.2f} s vs plain script+save {e['plain_script_s']:.3f} s (export_cost {e['export_cost']:.0f}x)")
+        print(f"  auto: {e['choice']}")
+        for c in e["candidates"]:
+            if c["faithful"]:
+                print(f"    {c['candidate']:<24} batch {int(c['batch_size']):>3}: p50 {c['median_ms']:.4f} ms (IQR {c['iqr_ms']:.4f}), "
+                      f"{c['speedup']:.2f}x eager{'  <- kept' if c['chosen'] else ''}")
+    print(f"\nwall {time.perf_counter() - wall0:.1f} s, CPU {time.process_time() - cpu0:.1f} s (this process, all threads)")
     if a.json: Path(a.json).write_text(json.dumps({"rows": r1 + r2, "export": [e1, e2], "environment": env}, indent=1))
 
 

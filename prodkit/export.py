@@ -18,7 +18,7 @@ from torch import nn
 
 from .core import (ProdkitError, ParameterError, DataError, ModelError, FileFormatError, Report, Predictor,
                           OUTPUTS,
-                          TASKS, Schema, TabularAdapter, check_choice, check_positive, read_table)
+                          TASKS, Schema, TabularAdapter, check_choice, check_positive, escape, html_table, read_table)
 from .versioning import (code_version, fingerprint_model, fingerprint_schema, load_bundle, check_artifact,
                                 UnsafeArtifactError, _read_regular, _check_digest)
 
@@ -287,13 +287,13 @@ def _why(rows:list) -> str:
     return f"parity failed on {len(bad)} of {len(rows)} checks: " + "; ".join(parts)
 
 # %% ../nbs/40_export.ipynb #bc0d1059
-def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize):
-    "Try one method: (candidate dict or None, reason, notes on rejected variants, parity rows of the last variant)."
+def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, threshold, optimize, every:bool=False):
+    "Try one method: (first faithful variant, with `every` the list of all; or None), reason, notes on refused variants, rows."
     artifact = _ARTIFACT[method]
     try: prog = _BUILDERS[method](model, inputs)
     except _Refused as e: return None, str(e), {}, []
     except Exception as e: return None, f"{method} failed: {_first_line(e)}", {}, []
-    notes, rows = {}, []
+    notes, rows, ok = {}, [], []
     for variant, make in _variants(prog, artifact, optimize):
         try:
             p = make()
@@ -304,11 +304,13 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, thresh
             continue
         rows = _parity(loaded, refs, checks, rtol=rtol, atol=atol, agreement=agreement, threshold=threshold,
                        candidate="exported")
-        if all(r["passed"] for r in rows):
-            built = dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data),
-                         rows=rows)
-            return built, "ok", notes, rows
-        notes[variant] = _why(rows)
+        if not all(r["passed"] for r in rows):
+            notes[variant] = _why(rows)
+            continue
+        ok.append(dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data),
+                       rows=rows))
+        if not every: return ok[0], "ok", notes, rows
+    if ok: return ok, "ok", notes, ok[-1]["rows"]
     return None, notes.get("plain", "no variant passed"), notes, rows
 
 # %% ../nbs/40_export.ipynb #001b1338
@@ -379,22 +381,85 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, thr
     return info, built, rows
 
 # %% ../nbs/40_export.ipynb #6dd91b15
+def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=3) -> dict:
+    "Wall time in ms of every timed call of each function on `inputs`: round-robin, each round starting one further on."
+    times, names = {k: [] for k in fns}, list(fns)
+    with torch.no_grad():
+        for _ in range(warmup):
+            for f in fns.values(): f(*inputs)
+        for i in range(repeats):
+            for k in names[i % len(names):] + names[:i % len(names)]:
+                f, t0 = fns[k], time.perf_counter()
+                f(*inputs)
+                times[k].append((time.perf_counter() - t0) * 1e3)
+    return times
+
 def time_calls(fns:dict, # name -> callable on the inputs
                inputs:tuple, # the input tensors
                *, repeats:int=30, # timed calls per function
                warmup:int=3) -> dict:
-    "Median wall time in ms of each function on `inputs`, calls interleaved round-robin."
+    "Median wall time in ms of each function on `inputs`, calls interleaved round-robin (the order rotating)."
     check_positive("repeats", repeats, integer=True)
-    times = {k: [] for k in fns}
-    with torch.no_grad():
-        for _ in range(warmup):
-            for f in fns.values(): f(*inputs)
-        for _ in range(repeats):
-            for k, f in fns.items():
-                t0 = time.perf_counter()
-                f(*inputs)
-                times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v) * 1e3) for k, v in times.items()}
+    return {k: float(np.median(v)) for k, v in _samples(fns, inputs, repeats, warmup).items()}
+
+# %% ../nbs/40_export.ipynb #37285a86
+_SIMPLEST = ("script/plain", "script/frozen", "script/frozen+optimized", "trace/plain", "trace/frozen",
+             "trace/frozen+optimized", "export/plain")
+
+def _name(c:dict) -> str: return f"{c['method']}/{c['variant']}"
+
+def _runs(model, inp) -> bool:
+    try: _call(model, inp)
+    except Exception: return False
+    return True
+
+def _timing_batches(inputs:tuple, batch_sizes, seed:int, model=None) -> dict:
+    "Batch size -> rows resampled from the example inputs (only the sizes `model`, when given, accepts)."
+    rng, n = np.random.default_rng(seed), inputs[0].shape[0]
+    out = {}
+    for b in batch_sizes:
+        idx = torch.from_numpy(rng.integers(0, n, size=b))
+        out[int(b)] = tuple(t[idx] for t in inputs)
+    return out if model is None else {b: v for b, v in out.items() if _runs(model, v)}
+
+# %% ../nbs/40_export.ipynb #855d1077
+def _quartiles(name:str, v) -> tuple:
+    v = np.asarray(v, dtype=float)
+    if not len(v) or not np.isfinite(v).all() or (v <= 0).any():
+        raise ParameterError(f"the timer gave no positive finite times for {name!r}", value=v[:5].tolist(),
+                             fix="a timer returns {name: [milliseconds, ...]} for every function it is given")
+    return tuple(float(q) for q in np.percentile(v, [25, 50, 75]))
+
+def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None) -> pd.DataFrame:
+    "Median and quartiles (ms) of the eager model and each candidate at each batch size: one row per pair."
+    timer, out = timer or _samples, []
+    fns = {"eager": model, **{_name(c): c["module"] for c in cands}}
+    for b, inp in batches.items():
+        ts = timer(fns, inp, repeats)
+        for k in fns:
+            q1, med, q3 = _quartiles(k, (ts or {}).get(k, []))
+            out.append(dict(candidate=k, batch_size=b, median_ms=med, p25_ms=q1, p75_ms=q3, iqr_ms=q3 - q1,
+                            n_calls=len(ts[k])))
+    return pd.DataFrame(out)
+
+# %% ../nbs/40_export.ipynb #98783d64
+def _pick(timing:pd.DataFrame, # `_time_candidates`' table (None: not timed)
+          names:list, # the faithful candidates, simplest first
+          rtol:float=0.1, # medians this close (relative) to the fastest's tie, whatever the spread of the calls
+         ) -> tuple:
+    "The candidate to keep and why: the simplest one within the measured noise of the fastest."
+    if timing is None or not len(timing): return names[0], f"{names[0]}: not timed (repeats=0), the simplest faithful"
+    med, iqr, n = (timing.pivot(index="candidate", columns="batch_size", values=v).loc[names]
+                   for v in ("median_ms", "iqr_ms", "n_calls"))
+    notch = 1.57 * iqr / np.sqrt(n)                            # half-width of each median's notch
+    score = np.exp(np.log(med / med.min()).mean(axis=1))      # geometric mean of time / best time
+    fastest = min(names, key=lambda c: (score[c], names.index(c)))
+    tie = (med - notch <= (med + notch).loc[fastest]) | (med <= med.loc[fastest] * (1 + rtol))   # per batch size
+    keep = next(c for c in names if tie.loc[c].all())
+    at = ", ".join(f"{med.loc[keep, b]:.3g} ms at batch {b}" for b in med.columns)
+    if keep == fastest: return keep, f"{keep}: the fastest of {len(names)} faithful candidates ({at})"
+    return keep, (f"{keep} ({at}): within the measured noise of the fastest, {fastest} "
+                  f"({score[fastest]:.3f} vs {score[keep]:.3f} of the best time), and simpler")
 
 # %% ../nbs/40_export.ipynb #3f674b91
 @dataclass(frozen=True, kw_only=True)
@@ -414,9 +479,12 @@ class ExportReport(Report):
     size_bytes: int = 0
     quantization: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict, repr=False)
-    rows: int = 256             # rows of the large generated batches (the large latency batch)
+    rows: int = 256             # rows of the large generated parity batches
+    candidates: pd.DataFrame = field(default=None, compare=False)  # every candidate, timed or why it was refused
+    choice: str = ""            # why the shipped candidate was kept
+    batch_sizes: tuple = (1, 256)  # the batch sizes candidates and latency were timed at
 
-    _plot_kinds = ("parity", "latency")
+    _plot_kinds = ("parity", "latency", "candidates")
     def to_frame(self) -> pd.DataFrame:
         "One row per candidate (exported, quantized) and parity check."
         return self.checks.reset_index(drop=True)
@@ -432,18 +500,22 @@ def _lat(self:ExportReport, col, b):
     row = self.latency[self.latency.batch_size == b]
     return float(row[col].iloc[0]) if len(row) and col in row and pd.notna(row[col].iloc[0]) else None
 
+def _at(rep, b) -> dict:
+    e, x = rep._lat("eager_ms", b), rep._lat("exported_ms", b)
+    return {f"eager_p50_ms_b{b}": e, f"exported_p50_ms_b{b}": x, f"speedup_b{b}": e / x if e and x else None}
+
 @patch
 def _summary(self:ExportReport) -> dict:
-    s, q, big = self._shipped(), self.quantization, self.rows
+    s, q = self._shipped(), self.quantization
     e1, x1 = self._lat("eager_ms", 1), self._lat("exported_ms", 1)
-    eb, xb = self._lat("eager_ms", big), self._lat("exported_ms", big)
+    c = self.candidates
     return {"method": self.method, "artifact": self.artifact, "variant": self.variant, "passed": self.passed,
             "max_abs_err": float(s.max_abs_err.max()), "max_rel_err": float(s.max_rel_err.max()),
             "agreement": _weighted_agreement(s),
             "n_checks": int(len(s)), "n_rows": int(s.batch_size.sum()), "n_batch_sizes": int(s.batch_size.nunique()),
             "eager_p50_ms": e1, "exported_p50_ms": x1, "speedup": e1 / x1 if e1 and x1 else None,
-            f"eager_p50_ms_b{big}": eb, f"exported_p50_ms_b{big}": xb,
-            f"speedup_b{big}": eb / xb if eb and xb else None,
+            **{k: v for b in self.batch_sizes if b != 1 for k, v in _at(self, b).items()},
+            "n_candidates": int(c[c.faithful].candidate.nunique()) if c is not None and len(c) else 1,
             "size_bytes": int(self.size_bytes), "quantized": bool(q.get("kept", False)),
             "float_size_bytes": q.get("float_size_bytes",
                                       int(self.size_bytes)), "quant_size_bytes": q.get("size_bytes"),
@@ -459,10 +531,19 @@ def headline(self:ExportReport) -> str:
             f"max abs err {s['max_abs_err']:.2g} over {s['n_rows']} rows in {s['n_checks']} checks, "
             f"{s['size_bytes'] / 1024:.1f} KiB{sp}")
 
+@patch
+def _html_extra(self:ExportReport) -> str:
+    c = self.candidates
+    if c is None or not len(c): return ""
+    t = c[c.faithful].pivot_table(index="candidate", columns="batch_size", values="median_ms", sort=False)
+    t.columns = [f"p50 ms, batch {b}" for b in t.columns]
+    return f"<p>{escape(self.choice)}</p>" + html_table(t.reset_index())
+
 # %% ../nbs/40_export.ipynb #e5e8f5eb
 @patch
 def _plot(self:ExportReport, ax, kind:str="parity"):
     if kind == "latency": return _plot_latency(self, ax)
+    if kind == "candidates": return _plot_candidates(self, ax)
     fr = self.checks
     labels = fr.check.tolist() if fr.candidate.nunique() < 2 else [f"{c[:5]}:{k}" for c, k in zip(fr.candidate,
                                                                                                   fr.check)]
@@ -490,6 +571,27 @@ def _plot_latency(rep, ax):
     ax.set_xticks(x + w * (len(cols) - 1) / 2, [f"batch {b}" for b in lat.batch_size])
     ax.set(yscale="log", ylabel="p50 latency (ms, log)", title="eager vs exported")
     ax.legend()
+    return ax
+
+def _plot_candidates(rep, ax):
+    c = rep.candidates
+    t = c[c.faithful] if c is not None and len(c) and "median_ms" in c else None
+    if t is None or not t.median_ms.notna().any():
+        ax.text(0.5, 0.5, "candidates not timed", ha="center")
+        return ax
+    names, sizes = list(dict.fromkeys(t.candidate)), sorted(set(t.batch_size))
+    w = 0.8 / len(sizes)
+    for i, b in enumerate(sizes):
+        r = t[t.batch_size == b].set_index("candidate").loc[names]
+        sp = r.eager_median_ms / r.median_ms
+        err = [sp - r.eager_median_ms / r.p75_ms, r.eager_median_ms / r.p25_ms - sp]
+        ax.barh(np.arange(len(names)) + i * w, sp, w, xerr=err, label=f"batch {b}")
+    ax.set_yticks(np.arange(len(names)) + w * (len(sizes) - 1) / 2,
+                  [n + (" *" if n == f"{rep.method}/{rep.variant}" else "") for n in names], parse_math=False)
+    ax.invert_yaxis()
+    ax.axvline(1, ls="--", c="k", lw=1)
+    ax.set(xlabel="speed vs eager (eager p50 / p50; bars: IQR)", title="candidates (* kept)")
+    ax.legend(loc="lower right")
     return ax
 
 # %% ../nbs/40_export.ipynb #de5e1a54
@@ -660,7 +762,15 @@ def _check_path(path, method) -> tuple:
     return p, (["export"] if pt2 else ["script", "trace"]) if method == "auto" else [method]
 
 # %% ../nbs/40_export.ipynb #c133aebd
-def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds):
+def _check_batch_sizes(batch_sizes) -> tuple:
+    ok = isinstance(batch_sizes, (tuple, list)) and len(batch_sizes) > 0 and all(
+        isinstance(b, (int, np.integer)) and not isinstance(b, bool) and b > 0 for b in batch_sizes)
+    if not ok or len(set(batch_sizes)) != len(batch_sizes):
+        raise ParameterError("batch_sizes must be distinct positive integers (the batch sizes candidates are timed at)",
+                             value=batch_sizes, fix="pass e.g. batch_sizes=(1, 256)")
+    return tuple(int(b) for b in batch_sizes)
+
+def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds, batch_sizes=(1,)):
     if not isinstance(model, nn.Module):
         raise ParameterError("model must be a torch nn.Module", value=type(model).__name__,
                              fix="pass the model object (a module, not a state dict or a function)")
@@ -670,6 +780,7 @@ def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize
     check_positive("rtol", rtol, allow_zero=True)
     check_positive("atol", atol, allow_zero=True)
     check_positive("repeats", repeats, allow_zero=True, integer=True)
+    _check_batch_sizes(batch_sizes)
     p, methods = _check_path(path, method)
     if quantize and methods == ["export"]:
         raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(p),
@@ -703,32 +814,62 @@ def _eager_refs(model, checks) -> tuple:
     return refs, skipped
 
 # %% ../nbs/40_export.ipynb #9774fc1f
-def _choose(model, methods, inputs, refs, checks, path, bar, **kw) -> tuple:
-    attempts = {}
+def _candidates_frame(methods, optimize, attempts, cands, timing, keep) -> pd.DataFrame:
+    "One row per candidate and batch size for the timed; one row with the reason for each refused candidate."
+    faithful, rows = {_name(c) for c in cands}, []
+    eager = {} if timing is None else timing[timing.candidate == "eager"].set_index("batch_size").median_ms.to_dict()
+    for m in methods:
+        for v, _ in _variants(None, _ARTIFACT[m], optimize):
+            n = f"{m}/{v}"
+            base = dict(candidate=n, method=m, variant=v, faithful=n in faithful, chosen=n == keep)
+            if n not in faithful:
+                rows.append({**base, "note": attempts.get(n) or attempts[m]})
+                continue
+            t = [] if timing is None else timing[timing.candidate == n].to_dict("records")
+            rows += [{**base, **{k: r[k] for k in ("batch_size", "median_ms", "p25_ms", "p75_ms", "iqr_ms",
+                                                                 "n_calls")},
+                      "eager_median_ms": eager[r["batch_size"]], "speedup": eager[r["batch_size"]] / r["median_ms"],
+                      "note": ""} for r in t] or [{**base, "note": "not timed"}]
+    return pd.DataFrame(rows)
+
+def _choose(model, methods, inputs, refs, checks, path, bar, *, batches:dict=None, repeats:int=0, timer=None,
+            optimize:bool=True, **kw) -> tuple:
+    "Every faithful candidate timed: (the one kept, attempts, the candidates table, why it was kept, the timing)."
+    attempts, cands = {}, []
     for m in methods:
         bar.set_postfix_str(m)
-        built, reason, notes, _ = _build(m, model, inputs, refs, checks, **kw)
+        built, reason, notes, _ = _build(m, model, inputs, refs, checks, optimize=optimize, every=True, **kw)
         bar.update()
         attempts[m] = reason
         attempts.update({f"{m}/{v}": why for v, why in notes.items()})
-        if built is not None: return built, attempts
-    why = "; ".join(f"{m}: {attempts[m]}" for m in methods)
-    raise ExportError(f"no export method gave an artifact that matches the eager {type(model).__name__}: {why}",
-                      fix=("make forward scriptable and replace data-dependent branches on tensor values with "
-                           "torch.where (or torch.cond for .pt2); nothing was written"),
-                      reasons={m: attempts[m] for m in methods}, attempts=attempts, path=str(path))
+        cands += built or []
+    if not cands:
+        why = "; ".join(f"{m}: {attempts[m]}" for m in methods)
+        raise ExportError(f"no export method gave an artifact that matches the eager {type(model).__name__}: {why}",
+                          fix=("make forward scriptable and replace data-dependent branches on tensor values with "
+                               "torch.where (or torch.cond for .pt2); nothing was written"),
+                          reasons={m: attempts[m] for m in methods}, attempts=attempts, path=str(path))
+    cands.sort(key=lambda c: _SIMPLEST.index(_name(c)))
+    bar.set_postfix_str("timing")
+    timing = _time_candidates(model, cands, batches, repeats=repeats, timer=timer) if repeats and batches else None
+    keep, why = _pick(timing, [_name(c) for c in cands])
+    table = _candidates_frame(methods, optimize, attempts, cands, timing, keep)
+    return next(c for c in cands if _name(c) == keep), attempts, table, why, timing
 
 # %% ../nbs/40_export.ipynb #fa929ade
-def _latency(model, chosen, qbuilt, checks, rows, repeats, kept) -> pd.DataFrame:
-    if not repeats: return pd.DataFrame(columns=["batch_size", "eager_ms", "exported_ms"])
+def _latency(model, chosen, qbuilt, batches:dict, repeats, kept, timing=None) -> pd.DataFrame:
+    if not repeats or not batches: return pd.DataFrame(columns=["batch_size", "eager_ms", "exported_ms"])
     out = []
-    for name in ("batch_1", f"resampled_{rows}"):
-        inp = checks[name]
-        fns = {"eager_ms": model, "float_ms": chosen["module"]}
-        if qbuilt is not None: fns["quant_ms"] = qbuilt["module"]
-        t = time_calls(fns, inp, repeats=repeats)
+    for b, inp in batches.items():
+        if qbuilt is None and timing is not None:
+            t = timing[timing.batch_size == b].set_index("candidate").median_ms
+            t = {"eager_ms": float(t["eager"]), "float_ms": float(t[_name(chosen)])}
+        else:
+            fns = {"eager_ms": model, "float_ms": chosen["module"]}
+            if qbuilt is not None: fns["quant_ms"] = qbuilt["module"]
+            t = time_calls(fns, inp, repeats=repeats)
         t["exported_ms"] = t["quant_ms"] if kept else t["float_ms"]
-        out.append({"batch_size": int(inp[0].shape[0]), **t})
+        out.append({"batch_size": int(b), **t})
     return pd.DataFrame(out)
 
 # %% ../nbs/40_export.ipynb #340ee3f4
@@ -756,7 +897,7 @@ def _parity_record(checks_df, quant, rtol, atol, seed) -> dict:
 
 # %% ../nbs/40_export.ipynb #0110c53c
 def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, atol, *, adapter, schema, task, output,
-              classes, manifest, seed) -> dict:
+              classes, manifest, seed, candidates=None, choice:str="") -> dict:
     schema = schema if schema is not None else (adapter.schema if adapter is not None else None)
     if manifest is not None and hasattr(manifest, "to_dict"): manifest = manifest.to_dict()
     return {
@@ -772,6 +913,7 @@ def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, at
         "parity": _parity_record(checks_df, quant, rtol, atol, seed),
         "quantization": {k: _finite(v) for k, v in quant.items()} or None,
         "attempts": attempts,
+        "choice": choice, "candidates": _records(candidates) if candidates is not None else None,
         "fingerprints": {"model": fingerprint_model(model),
                          "schema": fingerprint_schema(schema) if schema is not None else None},
         "code": code_version(),
@@ -843,7 +985,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        *, method:str="auto", # 'auto', 'script', 'trace' or 'export'
                        check_inputs:Sequence=None, # more input batches to check parity on
                        rtol:float=1e-4, atol:float=1e-5, # parity tolerances (per element, like torch.allclose)
-                       optimize:bool=True, # freeze + optimize_for_inference when the result still passes
+                       optimize:bool=True, # also try the frozen and the frozen+optimize_for_inference variants
                        quantize:bool=False, # try dynamic int8 quantization of nn.Linear layers
                        quant_bounds:dict=None, # bounds overriding QUANT_BOUNDS
                        labels=None, # true labels of the example rows, for the quantization accuracy check
@@ -853,11 +995,15 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        adapter:TabularAdapter=None, schema:Schema=None,
                        manifest=None, # a versioning.Manifest or dict stored in the artifact's manifest
                        rows:int=256, # rows of the generated parity batches
-                       repeats:int=30, # timed calls per latency measurement (0: skip timing)
+                       repeats:int=30, # timed calls per candidate and batch size (0: no timing; the simplest is kept)
+                       batch_sizes:Sequence[int]=(1, 256), # batch sizes the candidates and latency are timed at
+                       timer=None, # timer(fns, inputs, repeats) -> {name: [ms, ...]}; None: interleaved wall time
                        seed:int=0, # seed of the generated inputs
                        progress:bool=False) -> ExportReport:
     "Export `model` to TorchScript or `.pt2`, checked by parity on given and generated inputs, or raise `ExportError`."
-    path, methods = _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds)
+    path, methods = _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds,
+                                batch_sizes)
+    batch_sizes = _check_batch_sizes(batch_sizes)
     from tqdm.auto import tqdm
     was_training = model.training
     model.eval()
@@ -870,19 +1016,22 @@ def export_torchscript(model:nn.Module, # the eager model to export
         kw = dict(rtol=rtol, atol=atol, agreement=task == "classification",
                   threshold=0.5 if output == "proba" else 0.0,
                   optimize=optimize)
+        batches = _timing_batches(inputs, batch_sizes, seed, model)
         with tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress) as bar:
-            chosen, attempts = _choose(model, methods, inputs, refs, checks, path, bar, **kw)
+            chosen, attempts, cands, choice, timing = _choose(model, methods, inputs, refs, checks, path, bar,
+                                                              batches=batches, repeats=repeats, timer=timer, **kw)
             quant, qbuilt, qrows = _with_quantized(model, chosen, inputs, refs, checks, quantize=quantize,
                                                    quant_bounds=quant_bounds, labels=labels, bar=bar, **kw)
             rows_all = chosen["rows"] + qrows
             ship = qbuilt if quant.get("kept") else chosen
             bar.set_postfix_str("timing")
-            latency = _latency(model, chosen, qbuilt, checks, rows, repeats, quant.get("kept", False))
+            latency = _latency(model, chosen, qbuilt, batches, repeats, quant.get("kept", False), timing)
             bar.update()
             checks_df = _checks_frame(rows_all, skipped, checks)
             man = _manifest(model, inputs, refs["given"], ship, checks_df, quant, attempts, rtol, atol,
                             adapter=adapter,
-                            schema=schema, task=task, output=output, classes=classes, manifest=manifest, seed=seed)
+                            schema=schema, task=task, output=output, classes=classes, manifest=manifest, seed=seed,
+                            candidates=cands, choice=choice)
             size = _write(path, ship, man, inputs, rtol, atol)
             bar.update()
     finally:
@@ -890,7 +1039,8 @@ def export_torchscript(model:nn.Module, # the eager model to export
     return ExportReport(path=str(path), method=ship["method"], artifact=ship["artifact"], variant=ship["variant"],
                         passed=True,
                         task=task, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
-                        size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed)
+                        size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed, candidates=cands,
+                        choice=choice, batch_sizes=batch_sizes)
 
 # %% ../nbs/40_export.ipynb #e3455304
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,8 @@ def _export(x=None, path="m.pt", model=None, **kw):
     import torch
     from prodkit.export import export_torchscript
     x = torch.randn(8, 4) if x is None else x
-    return _in_tmp(lambda d: export_torchscript(_net() if model is None else model, x, d / path, repeats=0, **kw))
+    kw.setdefault("repeats", 0)
+    return _in_tmp(lambda d: export_torchscript(_net() if model is None else model, x, d / path, **kw))
 
 
 def _not_a_module():
@@ -221,6 +222,13 @@ CASES = [
     pytest.param(_frame_missing_column, SchemaError, "column 'c' is missing", id="export-frame-missing-column"),
     pytest.param(_check_inputs_wrong_shape, ParameterError, "does not look like example_inputs", id="export-check-inputs-shape"),
     pytest.param(lambda: _export(method="jit"), ParameterError, "`method` must be one of", id="export-unknown-method"),
+    pytest.param(lambda: _export(batch_sizes=(1, 0)), ParameterError, "batch_sizes must be distinct positive integers",
+                 id="export-batch-size-zero"),
+    pytest.param(lambda: _export(batch_sizes=[]), ParameterError, "batch_sizes must be distinct positive integers",
+                 id="export-batch-sizes-empty"),
+    pytest.param(lambda: _export(batch_sizes=(256, 256)), ParameterError, "batch_sizes must be distinct", id="export-batch-sizes-repeated"),
+    pytest.param(lambda: _export(timer=lambda fns, inputs, repeats: {"eager": [1.0]}, repeats=3), ParameterError,
+                 "the timer gave no positive finite times for 'script/", id="export-timer-missing-candidate"),
     pytest.param(lambda: _export(method="export"), ParameterError, "must end in .pt2", id="export-pt2-suffix"),
     pytest.param(lambda: _export(path="m.pt2", method="trace"), ParameterError, "writes TorchScript", id="export-trace-to-pt2"),
     pytest.param(lambda: _export(path="m.pt2", quantize=True), ParameterError, "quantize=True applies to TorchScript", id="export-quantize-pt2"),

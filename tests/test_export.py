@@ -146,6 +146,16 @@ def test_parity_compares_every_leaf():
 
 
 # ---------------------------------------------------------------- optimization fallbacks
+def _timer(ms:dict, default=5.0, spread=0.01):
+    "A recorded timing: every call of candidate k takes about ms[k] (eager and the unnamed: `default`)."
+    calls = []
+    def timer(fns, inputs, repeats):
+        calls.append((sorted(fns), int(inputs[0].shape[0]), repeats))
+        return {k: [ms.get(k, default) * (1 + spread * i) for i in range(repeats)] for k in fns}
+    timer.calls = calls
+    return timer
+
+
 def test_optimized_artifact_that_fails_parity_is_not_kept(tmp_path, monkeypatch):
     model = _make(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
     real_opt, real_freeze = torch.jit.optimize_for_inference, torch.jit.freeze
@@ -153,16 +163,94 @@ def test_optimized_artifact_that_fails_parity_is_not_kept(tmp_path, monkeypatch)
         torch.manual_seed(99)
         with _quiet(): return real_freeze(torch.jit.script(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).eval()))
     monkeypatch.setattr(torch.jit, "optimize_for_inference", wrong_opt)
-    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "o.pt", repeats=0)
+    fast_but_wrong = _timer({"script/frozen+optimized": 0.01, "trace/frozen+optimized": 0.01, "script/frozen": 1.0})
+    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "o.pt", timer=fast_but_wrong, repeats=5)
     assert rep.variant == "frozen" and "parity failed" in rep.attempts["script/frozen+optimized"]
+    c = rep.candidates.set_index("candidate")
+    assert not c.loc["script/frozen+optimized", "faithful"] and not c.loc["trace/frozen+optimized", "faithful"]
+    assert "parity failed" in c.loc["script/frozen+optimized", "note"]
+    assert all("optimized" not in n for names, _, _ in fast_but_wrong.calls for n in names)   # never even timed
     def unsaveable(m, *a, **k): raise RuntimeError("cannot save mkldnn tensors")
     monkeypatch.setattr(torch.jit, "optimize_for_inference", unsaveable)
     monkeypatch.setattr(torch.jit, "freeze", unsaveable)
-    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "p.pt", repeats=0)
+    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "p.pt", timer=_timer({"script/frozen": 0.01}), repeats=5)
     assert rep.variant == "plain" and "did not save and reload" in rep.attempts["script/frozen"]
     assert read_manifest(tmp_path / "p.pt")["variant"] == "plain"
     rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "q.pt", optimize=False, repeats=0)
-    assert rep.variant == "plain" and set(rep.attempts) == {"script"}
+    assert rep.variant == "plain" and set(rep.attempts) == {"script", "trace"}
+    assert rep.candidates.candidate.tolist() == ["script/plain", "trace/plain"]
+
+
+def _chosen_by_table(cand):
+    "The candidate the recorded table says is fastest: smallest geometric mean of median / best median over batch sizes."
+    t = cand[cand.faithful]
+    med = t.pivot(index="candidate", columns="batch_size", values="median_ms")
+    score = np.exp(np.log(med / med.min()).mean(axis=1))
+    return score.idxmin(), score
+
+
+@pytest.mark.parametrize("speeds,expect", [
+    ({"script/plain": 2.0, "script/frozen": 3.0, "script/frozen+optimized": 4.0, "trace/plain": 2.5}, "script/plain"),
+    ({"script/plain": 4.0, "script/frozen": 3.0, "script/frozen+optimized": 1.0, "trace/plain": 2.5}, "script/frozen+optimized"),
+    ({"script/plain": 4.0, "script/frozen": 3.0, "script/frozen+optimized": 4.0, "trace/plain": 1.0}, "trace/plain"),
+], ids=["plain", "frozen+optimized", "trace"])
+def test_auto_keeps_the_fastest_faithful_candidate_of_the_recorded_table(tmp_path, speeds, expect):
+    model = _make(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)))
+    timer = _timer({**speeds, "trace/frozen": 9.0, "trace/frozen+optimized": 9.0})
+    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "m.pt", timer=timer, repeats=7)
+    fastest, _ = _chosen_by_table(rep.candidates)
+    assert f"{rep.method}/{rep.variant}" == fastest == expect
+    assert rep.candidates[rep.candidates.chosen].candidate.unique().tolist() == [expect]
+    assert read_manifest(tmp_path / "m.pt")["variant"] == rep.variant
+    # timed at the default batch sizes, every faithful candidate with the eager model, `repeats` calls each
+    assert [(b, r) for _, b, r in timer.calls] == [(1, 7), (256, 7)]
+    assert set(timer.calls[0][0]) == {"eager"} | set(rep.candidates.query("faithful").candidate)
+    s = rep.summary
+    assert s["speedup"] == pytest.approx(5.0 / speeds[expect] / 1.0, rel=0.05) and s["speedup_b256"] > 1
+
+
+def test_ties_within_noise_go_to_the_simplest_and_the_choice_is_deterministic(tmp_path):
+    model = _make(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)))
+    # frozen+optimized 3% faster than plain, but the calls spread over +-10%: a tie, so plain (the simplest) ships
+    noisy = {"script/plain": 1.0, "script/frozen": 0.99, "script/frozen+optimized": 0.97, "trace/plain": 0.98,
+             "trace/frozen": 0.98, "trace/frozen+optimized": 0.98}
+    reps = [export_torchscript(model, torch.randn(20, 4), tmp_path / f"t{i}.pt", timer=_timer(noisy, spread=0.02),
+                               repeats=11, seed=3) for i in range(2)]
+    assert [(r.method, r.variant) for r in reps] == [("script", "plain")] * 2
+    assert reps[0].choice == reps[1].choice and "within the measured noise of the fastest, script/frozen+optimized" in reps[0].choice
+    assert _chosen_by_table(reps[0].candidates)[0] == "script/frozen+optimized"
+    # 3% apart with steady calls is still a tie (within _pick's 10% floor); 20% apart with steady calls is not
+    steady = export_torchscript(model, torch.randn(20, 4), tmp_path / "s.pt", timer=_timer(noisy, spread=0.0001), repeats=11)
+    assert (steady.method, steady.variant) == ("script", "plain")
+    apart = {**noisy, "script/frozen+optimized": 0.8}
+    steady = export_torchscript(model, torch.randn(20, 4), tmp_path / "a.pt", timer=_timer(apart, spread=0.0001), repeats=11)
+    assert (steady.method, steady.variant) == ("script", "frozen+optimized")
+    assert export_torchscript(model, torch.randn(20, 4), tmp_path / "n.pt", timer=_timer(apart, spread=0.3),
+                              repeats=11).variant == "plain"                       # the same gap in noisy calls: a tie
+
+
+def test_batch_sizes_are_the_users_and_shape_the_summary(tmp_path):
+    model = _make(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)))
+    timer = _timer({})
+    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "b.pt", batch_sizes=(1, 8, 64), timer=timer, repeats=3)
+    assert [b for _, b, _ in timer.calls] == [1, 8, 64]
+    assert sorted(rep.candidates.dropna(subset=["batch_size"]).batch_size.unique()) == [1, 8, 64]
+    assert {"speedup_b8", "speedup_b64"} <= set(rep.summary) and "speedup_b256" not in rep.summary
+    assert rep.latency.batch_size.tolist() == [1, 8, 64]
+    untimed = export_torchscript(model, torch.randn(20, 4), tmp_path / "u.pt", repeats=0)
+    assert (untimed.method, untimed.variant) == ("script", "plain") and "not timed" in untimed.choice
+    assert untimed.summary["speedup"] is None
+
+
+def test_real_timing_keeps_a_faithful_candidate_recorded_in_the_table(tmp_path):
+    model = _make(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)))
+    rep = export_torchscript(model, torch.randn(20, 4), tmp_path / "r.pt", repeats=5, batch_sizes=(1, 32))
+    c = rep.candidates
+    kept = c[c.chosen]
+    assert kept.faithful.all() and set(kept.candidate) == {f"{rep.method}/{rep.variant}"}
+    assert (c[c.faithful].median_ms > 0).all() and (c[c.faithful].p25_ms <= c[c.faithful].p75_ms).all()
+    assert rep.plot(kind="candidates").ax_.get_title() == "candidates (* kept)"
+    assert "p50 ms, batch 32" in rep._repr_html_()
 
 
 # ---------------------------------------------------------------- quantization
@@ -240,7 +328,7 @@ def test_manifest_inside_the_artifact_describes_model_inputs_and_parity(exported
     assert man["fingerprints"]["model"] == fingerprint_model(net) and man["fingerprints"]["schema"] == fingerprint_schema(ad.schema)
     assert man["adapter"] == ad.to_dict() and man["schema"] == ad.schema.to_dict()
     assert man["inputs"] == [{"name": "input0", "shape": [None, 4], "dtype": "float32", "dynamic_batch": True}]
-    assert man["torch_version"] == torch.__version__ and man["method"] == "script" and man["classes"] == ["no", "yes"]
+    assert man["torch_version"] == torch.__version__ and man["method"] == rep.method in ("script", "trace") and man["classes"] == ["no", "yes"]
     assert man["parity"]["max_abs_err"] == rep.summary["max_abs_err"] and len(man["parity"]["checks"]) == len(rep.to_frame())
 
 
@@ -442,7 +530,7 @@ def test_reports_plot_through_their_kinds(tmp_path):
     import matplotlib.pyplot as plt
     torch.manual_seed(0)
     rep = export_torchscript(nn.Linear(4, 2), torch.randn(16, 4), tmp_path / "m.pt", repeats=2)
-    assert rep.plot() is rep and rep.ax_.get_title().startswith("parity: script")
+    assert rep.plot() is rep and rep.ax_.get_title() == f"parity: {rep.method} ({rep.variant})"
     assert rep.plot(kind="latency").ax_.get_title() == "eager vs exported"
     with pytest.raises(ParameterError, match="`kind` must be one of"):
         rep.plot(kind="speed")
