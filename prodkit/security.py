@@ -31,7 +31,7 @@ class _Space:
     name: str
     adapter: object = None
 
-# %% ../nbs/45_security.ipynb #bff215d3
+# %% ../nbs/45_security.ipynb #731e1fd1
 def _space(pred, X) -> _Space:
     "The space an attack works in: a tabular model's scaled numeric features, an image's pixels, or the input as it is."
     ad = getattr(pred, "adapter", None)
@@ -75,7 +75,7 @@ def _log_proba(pred, x):
     except Exception: return None
     return f if ok else None
 
-# %% ../nbs/45_security.ipynb #9f0472b0
+# %% ../nbs/45_security.ipynb #8e73714b
 @dataclass(frozen=True)
 class _Goal:
     "What an attack maximises (`loss`), when it has won (`hit`), and how far each output moved (`size`), given targets `y`."
@@ -99,14 +99,14 @@ def _ball(shape, norm, e, gen):
     d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (len(shape) - 1))
     return d * torch.rand((shape[0],) + (1,) * (len(shape) - 1), generator=gen) ** (1 / np.prod(shape[1:])) * e
 
-# %% ../nbs/45_security.ipynb #2bc182f4
+# %% ../nbs/45_security.ipynb #6b654d44
 def _project(d, norm, e):
     "Project steps `d` onto the ball of radius `e` (one radius per row)."
     if norm == "inf": return torch.maximum(torch.minimum(d, e), -e)
     n = d.flatten(1).norm(dim=1).view(-1, *[1] * (d.ndim - 1))
     return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
 
-# %% ../nbs/45_security.ipynb #9ae6419c
+# %% ../nbs/45_security.ipynb #6d25f8fb
 def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL):
     "Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move seen."
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
@@ -186,7 +186,7 @@ class RobustnessReport(Report):
         "The curve: one row per eps and attack."
         return self.curve.copy()
 
-# %% ../nbs/45_security.ipynb #ffdc257f
+# %% ../nbs/45_security.ipynb #1842aa13
 @patch
 def _summary(self:RobustnessReport) -> dict:
     med = float(np.median(self.min_eps)) if len(self.min_eps) else float("nan")
@@ -210,7 +210,7 @@ def headline(self:RobustnessReport) -> str:
     if self.method == "noise": h += "; a black-box random-noise check without gradients: weaker than a gradient attack"
     return h + ("; signs of gradient masking: " + "; ".join(self.masking) if self.masking else "")
 
-# %% ../nbs/45_security.ipynb #c5139e59
+# %% ../nbs/45_security.ipynb #aaa613e6
 @patch
 def _plot(self:RobustnessReport, ax, kind="curve"):
     if kind == "min_eps":
@@ -277,7 +277,7 @@ def _min_eps(run, hits, eps, refine) -> np.ndarray:
         hi, lo = torch.where(fooled, mid, hi), torch.where(fooled | ~active, lo, mid)
     return hi.numpy()
 
-# %% ../nbs/45_security.ipynb #4ea9aa66
+# %% ../nbs/45_security.ipynb #46d4c765
 def _targets(pred, X, y, tolerance) -> tuple:
     "Attack targets, rows attacked (a classifier: those it gets right), the goal, and the clean accuracy or mean absolute error."
     if pred.task == "regression":
@@ -340,7 +340,7 @@ def _check_eps(eps) -> list:
         raise ParameterError("eps must be a non-empty list of finite radii >= 0", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)")
     return e
 
-# %% ../nbs/45_security.ipynb #720dbfd2
+# %% ../nbs/45_security.ipynb #49ddbe1a
 def _zero_grad(f, sp, y, right, goal=_LABEL) -> float:
     "Share of attacked rows (`right`) whose loss gradient is exactly zero on every movable entry."
     x = sp.x.clone().requires_grad_(True)
@@ -358,7 +358,7 @@ def _split_label(pred, df, label, what):
         raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
     return df.drop(columns=[label]), df[label].to_numpy()
 
-# %% ../nbs/45_security.ipynb #a151106b
+# %% ../nbs/45_security.ipynb #db9ac647
 def _member_scores(pred, X, y) -> np.ndarray:
     "Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error)."
     if pred.task == "regression":
@@ -376,7 +376,7 @@ def _member_scores(pred, X, y) -> np.ndarray:
     c = np.clip(p[rows, yi], 1e-12, 1 - 1e-12)
     return np.log(c) - np.log1p(-c)
 
-# %% ../nbs/45_security.ipynb #9376f5a8
+# %% ../nbs/45_security.ipynb #c5cc1bed
 def _roc_at(score, member, fpr) -> float:
     "TPR of the threshold attack at false-positive rate at most `fpr` (zero false positives when there are too few non-members)."
     neg = np.sort(score[~member])[::-1]
@@ -424,7 +424,7 @@ class PrivacyReport(Report):
         "One row per attack."
         return self.attacks.copy()
 
-# %% ../nbs/45_security.ipynb #886e7048
+# %% ../nbs/45_security.ipynb #f75acbcd
 @patch
 def headline(self:PrivacyReport) -> str:
     s, gap = self.summary, "accuracy" if self.task == "classification" else "R²"
@@ -473,7 +473,7 @@ def membership_risk(model, # the target model (anything `as_predictor` takes): a
         scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed), progress, pred.task)
     return _privacy_report(pred, scores, member, members.index, (Xm, ym, Xn, yn), sm, sn, top, seed)
 
-# %% ../nbs/45_security.ipynb #286ac8ca
+# %% ../nbs/45_security.ipynb #ef19743d
 def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> PrivacyReport:
     "Each attack's row and ROC, the members most at risk, and the generalisation and confidence (regressor: MSE) gaps."
     Xm, ym, Xn, yn = data
@@ -497,7 +497,7 @@ def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
         j.append(m.indices)
     return torch.cat(d).numpy(), torch.cat(j).numpy()
 
-# %% ../nbs/45_security.ipynb #ba5cfae2
+# %% ../nbs/45_security.ipynb #99ba3fb9
 def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
     "Median distance between random pairs of distinct rows of `R`."
     a, b = gen.integers(0, len(R), n), gen.integers(0, len(R), n)
@@ -521,7 +521,7 @@ def _guess(r:pd.Series, e:pd.Series, yr:np.ndarray, task:str) -> np.ndarray:
     const = float(np.mean(yr)) if task == "regression" else pd.Series(yr).value_counts().index[0]
     return pd.Series(e.astype(str).to_numpy()).map(fit).fillna(const).to_numpy()
 
-# %% ../nbs/45_security.ipynb #2b13ad8e
+# %% ../nbs/45_security.ipynb #fdfeb00b
 def _single_feature(r:pd.Series, e:pd.Series, yr, ye, task:str) -> float:
     "How well one feature alone predicts the label on the evaluation rows: 0 is the constant guess, 1 is perfect (R² for a regression)."
     guess, ye = _guess(r, e, np.asarray(yr), task), np.asarray(ye)
@@ -555,7 +555,7 @@ class LeakageReport(Report):
         "One row per feature: its single-feature score and whether it looks like leakage."
         return self.features.copy()
 
-# %% ../nbs/45_security.ipynb #c0691e26
+# %% ../nbs/45_security.ipynb #92c9eac9
 @patch
 def headline(self:LeakageReport) -> str:
     s = self.summary
@@ -587,7 +587,7 @@ def _model_metric(pred, ev, label, keep) -> tuple:
     c = pred.classes_
     return "accuracy", compute_metric("accuracy", y, p, classes=c), (compute_metric("accuracy", y[keep], p[keep], classes=c) if keep.any() else float("nan"))
 
-# %% ../nbs/45_security.ipynb #0ab03fe3
+# %% ../nbs/45_security.ipynb #fb8de8b6
 def leakage(reference, # training rows (a DataFrame with the label column)
             evaluation, # rows the model is evaluated on
             *, label:str, # the label column
@@ -665,7 +665,7 @@ class CostReport(Report):
         "Latency, throughput, peak memory and CPU use per batch size."
         return self.latency.copy()
 
-# %% ../nbs/45_security.ipynb #ee5347e4
+# %% ../nbs/45_security.ipynb #77a7b847
 @patch
 def _summary(self:CostReport) -> dict:
     big = self.latency.iloc[-1]
@@ -683,7 +683,7 @@ def headline(self:CostReport) -> str:
          f"{self.throughput:,.0f} predictions/s ({src})")
     return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")
 
-# %% ../nbs/45_security.ipynb #470b4e8e
+# %% ../nbs/45_security.ipynb #7c511b20
 @patch
 def _plot(self:CostReport, ax, kind="latency"):
     col, label = ("rows_per_s", "predictions / s") if kind == "latency" else ("peak_mb", "peak tensor memory (MiB)")
@@ -691,7 +691,7 @@ def _plot(self:CostReport, ax, kind="latency"):
     ax.set(xscale="log", xlabel="batch size", ylabel=label)
     return ax
 
-# %% ../nbs/45_security.ipynb #6cd36acd
+# %% ../nbs/45_security.ipynb #93889209
 def _quiet_stderr():
     "A context that sends file descriptor 2 to /dev/null (the profiler's C++ start/stop lines), restoring it after."
     import contextlib, os, sys
@@ -733,7 +733,7 @@ def _latency(pred, x, batch_sizes, repeats) -> pd.DataFrame:
                      "peak_mb": _peak_mb(call, xb), "cpu_cores": cpu})
     return pd.DataFrame(rows)
 
-# %% ../nbs/45_security.ipynb #1ce16169
+# %% ../nbs/45_security.ipynb #4f886c5d
 def _artifact_bytes(module, artifact) -> int:
     "The artifact's size on disk, else the size of the module's saved weights (0 for something that is not a module)."
     import io, os
@@ -743,13 +743,13 @@ def _artifact_bytes(module, artifact) -> int:
     torch.save(module.state_dict(), buf)
     return buf.getbuffer().nbytes
 
-# %% ../nbs/45_security.ipynb #132b43cb
+# %% ../nbs/45_security.ipynb #9ef68666
 def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> tuple:
     "Predictions a second, where the number comes from, and the CPU cores busy under load (NaN when no load ran)."
     import time as _t
     if throughput is not None: return float(throughput), "given", float("nan")
     if slo_ms is None: return float(lat.rows_per_s.max()), "batch", float("nan")
-    from .load import find_max_qps
+    from prodkit.load import find_max_qps
     c0, w0 = _t.process_time(), _t.perf_counter()
     cap = find_max_qps(pred, example, slo_ms=slo_ms, percentile=percentile, duration_s=duration_s, warmup_s=0.1,
                        max_probes=max_probes, progress=progress)
