@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from fastcore.basics import patch
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,9 @@ class _Space:
     name: str
     adapter: object = None
 
+# %% ../nbs/45_security.ipynb #731e1fd1
 def _space(pred, X) -> _Space:
+    "The space an attack works in: a tabular model's scaled numeric features, an image's pixels, or the input as it is."
     ad = getattr(pred, "adapter", None)
     if isinstance(X, pd.DataFrame) and ad is not None:
         x = ad.transform(X)
@@ -55,13 +58,14 @@ def _space(pred, X) -> _Space:
 
 # %% ../nbs/45_security.ipynb #db6c1b29
 def _log_proba(pred, x):
-    "A function of encoded inputs giving log-probabilities with gradients, or None when the model cannot give them."
+    "A function of encoded inputs giving log-probabilities (a regressor: outputs) with gradients, or None without gradients."
     m = getattr(pred, "model", None)
     if not isinstance(pred, Predictor) or not isinstance(m, nn.Module): return None
-    kind = pred.__dict__.get("output_", pred.output)
+    kind = "value" if pred.task == "regression" else pred.__dict__.get("output_", pred.output)
     def f(z):
         out = m(z)
         out = (out[0] if isinstance(out, (tuple, list)) else out).reshape(len(z), -1).float()
+        if kind == "value": return out
         if kind == "proba":
             p = torch.cat([1 - out, out], 1) if out.shape[1] == 1 else out
             return torch.log(p.clamp_min(1e-12))
@@ -71,6 +75,22 @@ def _log_proba(pred, x):
     except Exception: return None
     return f if ok else None
 
+# %% ../nbs/45_security.ipynb #8e73714b
+@dataclass(frozen=True)
+class _Goal:
+    "What an attack maximises (`loss`), when it has won (`hit`), and how far each output moved (`size`), given targets `y`."
+    loss: object
+    hit: object
+    size: object
+
+_LABEL = _Goal(lambda out, y: F.nll_loss(out, y, reduction="sum"), lambda out, y: out.argmax(1) != y,
+               lambda out, y: torch.zeros(len(out)))
+
+def _moves(tol:float) -> _Goal:
+    "A regressor's goal: move the output (`y`: the clean prediction) by more than `tol`."
+    return _Goal(lambda out, y: ((out - y) ** 2).sum() + 1e-6 * out.sum(), lambda out, y: (out - y).norm(dim=1) > tol,
+                 lambda out, y: (out - y).norm(dim=1).detach())
+
 # %% ../nbs/45_security.ipynb #af8e7387
 def _ball(shape, norm, e, gen):
     "Random points of the unit ball scaled by `e` (uniform in each coordinate for L-inf)."
@@ -79,56 +99,61 @@ def _ball(shape, norm, e, gen):
     d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (len(shape) - 1))
     return d * torch.rand((shape[0],) + (1,) * (len(shape) - 1), generator=gen) ** (1 / np.prod(shape[1:])) * e
 
+# %% ../nbs/45_security.ipynb #6b654d44
 def _project(d, norm, e):
+    "Project steps `d` onto the ball of radius `e` (one radius per row)."
     if norm == "inf": return torch.maximum(torch.minimum(d, e), -e)
     n = d.flatten(1).norm(dim=1).view(-1, *[1] * (d.ndim - 1))
     return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
 
-def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True):
-    "Which rows the attack moves off label `y` within radius `eps` (one per row), and the first input that did."
+# %% ../nbs/45_security.ipynb #6d25f8fb
+def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL):
+    "Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move seen."
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    with torch.no_grad(): fooled = f(x0).argmax(1) != y
+    with torch.no_grad(): out = f(x0)
+    fooled, moved = goal.hit(out, y), goal.size(out, y)
     adv, size = x0.clone(), (2.5 * e / steps if steps > 1 else e)
     for r in range(restarts):   # the first run starts at the clean row, later ones at random points of the ball
         x = torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start and r else 0), sp.lo, sp.hi)
         for i in range(steps + 1):
             x = x.detach().requires_grad_(True)
             with torch.enable_grad():
-                logp = f(x)
-                g, = torch.autograd.grad(F.nll_loss(logp, y, reduction="sum"), x)
-            new = (logp.argmax(1) != y) & ~fooled
+                out = f(x)
+                g, = torch.autograd.grad(goal.loss(out, y), x)
+            new = goal.hit(out, y) & ~fooled
             adv[new] = x.detach()[new]
-            fooled |= new
+            fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
             if i == steps: break
             g = g * mask
             g = g.sign() if norm == "inf" else g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
             x = torch.clamp(x0 + _project(x.detach() + size * g - x0, norm, e), sp.lo, sp.hi)
-    return fooled, adv
+    return fooled, adv, moved
 
 # %% ../nbs/45_security.ipynb #8806767a
-def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None):
-    "Which rows some of `draws` random points at radius `eps` move off label `y` (a black-box check, weaker than `_attack`)."
+def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL):
+    "Which rows some of `draws` random points at radius `eps` win (a black-box check, weaker than `_attack`), as `_attack` does."
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    fooled = torch.as_tensor(score(x0).argmax(1)) != y
-    adv = x0.clone()
+    out = score(x0)
+    fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
     for _ in range(draws):
         d = torch.randn(x0.shape, generator=gen) * mask
         d = d.sign() * e if norm == "inf" else _project(d * 1e6, "2", e)
         x = torch.clamp(x0 + d, sp.lo, sp.hi)
-        new = (torch.as_tensor(score(x).argmax(1)) != y) & ~fooled
+        out = score(x)
+        new = goal.hit(out, y) & ~fooled
         adv[new] = x[new]
-        fooled |= new
-    return fooled, adv
+        fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
+    return fooled, adv, moved
 
 # %% ../nbs/45_security.ipynb #c6e69d09
-def _masking_signs(curve:pd.DataFrame, zero_grad:float, n:int) -> list:
-    "Reasons to distrust a gradient attack's numbers, read from its curve (eps, attack, robust_accuracy)."
+def _masking_signs(curve:pd.DataFrame, zero_grad:float, n:int, col:str="robust_accuracy") -> list:
+    "Reasons to distrust a gradient attack's numbers, read from its curve (eps, attack and `col`, the share the attack did not win)."
     tol, out = max(2 / n, 0.01), []
-    acc = curve.pivot(index="eps", columns="attack", values="robust_accuracy").sort_index()
-    if zero_grad >= 0.5: out.append(f"the loss gradient is zero on {zero_grad:.0%} of correctly classified rows")
-    if (acc["pgd"].diff() > tol).any(): out.append("robust accuracy rises as eps grows")
+    acc = curve.pivot(index="eps", columns="attack", values=col).sort_index()
+    if zero_grad >= 0.5: out.append(f"the loss gradient is zero on {zero_grad:.0%} of the rows attacked")
+    if (acc["pgd"].diff() > tol).any(): out.append(f"{col.replace('_', ' ')} rises as eps grows")
     if (acc["pgd"] - acc["fgsm"] > tol).any(): out.append("FGSM (one step) fools more rows than PGD (many steps)")
     if "noise" in acc and (acc["pgd"] - acc["noise"] > tol).any(): out.append("random noise fools more rows than PGD")
     return out
@@ -136,51 +161,68 @@ def _masking_signs(curve:pd.DataFrame, zero_grad:float, n:int) -> list:
 # %% ../nbs/45_security.ipynb #dfa6c8df
 @dataclass(frozen=True, kw_only=True)
 class RobustnessReport(Report):
-    "Robust accuracy against `eps` under an attack: an upper bound on the true robust accuracy."
+    "Robust accuracy (a regressor: the share of predictions that stay within `tolerance`) against `eps`: an upper bound."
     attack: str
     norm: str
     method: str
     space: str
     eps: tuple
-    curve: pd.DataFrame = field(compare=False)      # eps, attack, robust_accuracy, flipped_share
+    curve: pd.DataFrame = field(compare=False)      # eps, attack, robust_accuracy (stable_share, max_change, median_change), flipped_share
     clean_accuracy: float
     n: int
-    min_eps: np.ndarray = field(repr=False, compare=False)   # per correctly classified row; inf: not flipped up to max(eps)
+    min_eps: np.ndarray = field(repr=False, compare=False)   # per attacked row; inf: not flipped up to max(eps)
     examples: pd.DataFrame = field(repr=False, compare=False)
     masking: tuple = ()
+    task: str = "classification"
+    tolerance: float = float("nan")   # a regressor: the output change that counts as flipped, in the label's units
+    clean_error: float = float("nan")   # a regressor: the mean absolute error on the clean rows
     _plot_kinds = ("curve", "min_eps")
 
+    @property
+    def _col(self) -> str: return "robust_accuracy" if self.task == "classification" else "stable_share"
     def _at(self, col):
         return self.curve[(self.curve.attack == self.attack) & (self.curve.eps == max(self.eps))][col].iloc[0]
-    def _summary(self) -> dict:
-        med = float(np.median(self.min_eps)) if len(self.min_eps) else float("nan")
-        return {"n": self.n, "clean_accuracy": self.clean_accuracy, "eps": max(self.eps), "acc_at_eps": self._at("robust_accuracy"),
-                "flipped_share": self._at("flipped_share"), "median_min_eps": med,
-                "gradient_masking": bool(self.masking), "weaker_check": self.method == "noise"}
     def to_frame(self) -> pd.DataFrame:
         "The curve: one row per eps and attack."
         return self.curve.copy()
 
+# %% ../nbs/45_security.ipynb #1842aa13
+@patch
+def _summary(self:RobustnessReport) -> dict:
+    med = float(np.median(self.min_eps)) if len(self.min_eps) else float("nan")
+    s = {"n": self.n, "eps": max(self.eps), "flipped_share": self._at("flipped_share"), "median_min_eps": med,
+         "gradient_masking": bool(self.masking), "weaker_check": self.method == "noise"}
+    if self.task == "classification": return {"clean_accuracy": self.clean_accuracy, "acc_at_eps": self._at("robust_accuracy"), **s}
+    return {"clean_mae": self.clean_error, "tolerance": self.tolerance, "stable_share_at_eps": self._at("stable_share"),
+            "max_change_at_eps": self._at("max_change"), "median_change_at_eps": self._at("median_change"), **s}
+
 # %% ../nbs/45_security.ipynb #58b2c9cc
-def _headline(self) -> str:
+@patch
+def headline(self:RobustnessReport) -> str:
     s = self.summary
-    h = (f"{self.attack.upper()} (L{self.norm}, {self.space} space) on {self.n:,} rows: accuracy {s['clean_accuracy']:.3f}, "
-         f"{s['acc_at_eps']:.3f} at eps {s['eps']:g}; an upper bound on robust accuracy (a stronger attack may find more)")
+    if self.task == "classification":
+        h = (f"{self.attack.upper()} (L{self.norm}, {self.space} space) on {self.n:,} rows: accuracy {s['clean_accuracy']:.3f}, "
+             f"{s['acc_at_eps']:.3f} at eps {s['eps']:g}; an upper bound on robust accuracy (a stronger attack may find more)")
+    else:
+        h = (f"{self.attack.upper()} (L{self.norm}, {self.space} space) on {self.n:,} rows of a regressor: {s['stable_share_at_eps']:.3f} "
+             f"of predictions move at most {self.tolerance:g} at eps {s['eps']:g} (largest move {s['max_change_at_eps']:.4g}); "
+             "an upper bound on stability (a stronger attack may move them more)")
     if self.method == "noise": h += "; a black-box random-noise check without gradients: weaker than a gradient attack"
     return h + ("; signs of gradient masking: " + "; ".join(self.masking) if self.masking else "")
 
-def _plot_robustness(self, ax, kind="curve"):
+# %% ../nbs/45_security.ipynb #aaa613e6
+@patch
+def _plot(self:RobustnessReport, ax, kind="curve"):
     if kind == "min_eps":
         v = self.min_eps[np.isfinite(self.min_eps)]
         ax.hist(v, bins=20)
         ax.set(xlabel="minimal flipping eps", ylabel="rows", title=f"{len(v)} of {len(self.min_eps)} flipped")
         return ax
-    for a, d in self.curve.groupby("attack"): ax.plot(d.eps, d.robust_accuracy, marker="o", label=a)
-    ax.set(xlabel=f"eps (L{self.norm}, {self.space})", ylabel="robust accuracy (upper bound)", ylim=(0, 1.02))
+    for a, d in self.curve.groupby("attack"): ax.plot(d.eps, d[self._col], marker="o", label=a)
+    what = "robust accuracy" if self.task == "classification" else f"share moved at most {self.tolerance:g}"
+    ax.set(xlabel=f"eps (L{self.norm}, {self.space})", ylabel=f"{what} (upper bound)", ylim=(0, 1.02))
     ax.legend()
     return ax
-
-RobustnessReport.headline, RobustnessReport._plot = _headline, _plot_robustness
 
 # %% ../nbs/45_security.ipynb #35752cf5
 def _examples(sp, X, adv, rows, k=5) -> pd.DataFrame:
@@ -198,21 +240,23 @@ def _examples(sp, X, adv, rows, k=5) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["row", "feature", "original", "adversarial"])
 
 # %% ../nbs/45_security.ipynb #3fdfe5db
-def _run(pred, sp, y, eps, attack, *, norm, steps, restarts, draws, refine, gen, progress):
-    "Curve rows, fooled masks of the main attack per eps, each row's first adversarial input and minimal radius."
+def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, progress):
+    "Curve rows, won masks of the main attack per eps, each row's first adversarial input, the main attack and `f`."
     f = None if attack == "noise" else _log_proba(pred, sp.x)
-    score = lambda z: torch.as_tensor(pred.predict_proba(z))
-    kinds = {"noise": lambda e: _noise(score, sp, y, e, norm=norm, draws=draws, gen=gen)}
+    reg = pred.task == "regression"
+    score = lambda z: torch.as_tensor(pred.predict(z) if reg else pred.predict_proba(z)).reshape(len(z), -1).float()
+    kinds = {"noise": lambda e: _noise(score, sp, y, e, norm=norm, draws=draws, gen=gen, goal=goal)}
     if f is not None:
-        kinds |= {"fgsm": lambda e: _attack(f, sp, y, e, norm=norm, steps=1, random_start=False, gen=gen),
-                  "pgd": lambda e: _attack(f, sp, y, e, norm=norm, steps=steps, restarts=restarts, gen=gen)}
+        kinds |= {"fgsm": lambda e: _attack(f, sp, y, e, norm=norm, steps=1, random_start=False, gen=gen, goal=goal),
+                  "pgd": lambda e: _attack(f, sp, y, e, norm=norm, steps=steps, restarts=restarts, gen=gen, goal=goal)}
     main = attack if f is not None else "noise"
     n = len(y)
     rows, hits, adv = [], [], sp.x.clone()
     for e in tqdm(eps, disable=not progress, desc="attacking"):
         for a, run in kinds.items():
-            fooled, x = run(torch.full((n,), float(e)))
-            rows.append({"eps": float(e), "attack": a, "robust_accuracy": 1 - fooled.float().mean().item(), "n_fooled": int(fooled.sum())})
+            fooled, x, moved = run(torch.full((n,), float(e)))
+            rows.append({"eps": float(e), "attack": a, ("stable_share" if reg else "robust_accuracy"): 1 - fooled.float().mean().item(),
+                         "n_fooled": int(fooled.sum())} | ({"max_change": moved.max().item(), "median_change": moved.median().item()} if reg else {}))
             if a == main:
                 hits.append(fooled)
                 new = fooled & (adv == sp.x).flatten(1).all(1)
@@ -233,43 +277,59 @@ def _min_eps(run, hits, eps, refine) -> np.ndarray:
         hi, lo = torch.where(fooled, mid, hi), torch.where(fooled | ~active, lo, mid)
     return hi.numpy()
 
+# %% ../nbs/45_security.ipynb #46d4c765
+def _targets(pred, X, y, tolerance) -> tuple:
+    "Attack targets, rows attacked (a classifier: those it gets right), the goal, and the clean accuracy or mean absolute error."
+    if pred.task == "regression":
+        if tolerance is None:
+            raise ParameterError("a regressor's robustness needs `tolerance`: the change of a prediction that counts as flipped",
+                                 value=None, fix="pass tolerance=<largest acceptable change, in the label's units>")
+        check_positive("tolerance", tolerance)
+        p0 = np.asarray(pred.predict(X), np.float64).reshape(len(X), -1)
+        yv = np.asarray(y, np.float64).reshape(len(y), -1) if np.size(y) else np.zeros((0, 1))
+        if len(yv) != len(p0): raise DataError(f"{len(yv)} labels for {len(p0)} rows", fix="pass one label per row")
+        return torch.as_tensor(p0, dtype=torch.float32), torch.ones(len(p0), dtype=torch.bool), _moves(tolerance), float(np.abs(yv - p0).mean())
+    if tolerance is not None:
+        raise ParameterError("`tolerance` is for a regressor; a classifier's prediction flips when its class changes",
+                             value=tolerance, fix="leave tolerance unset")
+    p = pred.predict_proba(X)
+    yi = torch.as_tensor(class_index(y, pred.classes_, k=p.shape[1]))
+    if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} rows", fix="pass one label per row")
+    right = torch.as_tensor(p.argmax(1)) == yi
+    return yi, right, _LABEL, float(right.float().mean())
+
 # %% ../nbs/45_security.ipynb #c59df08b
-def robustness(model, # a Predictor (or anything `as_predictor` takes) of a classifier
+def robustness(model, # a Predictor (or anything `as_predictor` takes): a classifier or a regressor
                X, # rows: a DataFrame (through the model's adapter), an array, or image tensors in [0, 1]
                y, # labels of the rows
                *, attack:str="pgd", # 'pgd', 'fgsm', or 'noise' (black-box; the only one for a model without gradients)
                norm:str="inf", # 'inf' or '2'
                eps=(0.0, 0.03, 0.1, 0.3), # radii, in the space the attack works in (a tabular model's scaled units)
+               tolerance:float=None, # a regressor (required): a prediction moving more than this, in the label's units, is flipped
                steps:int=10, restarts:int=2, # PGD steps per restart and random restarts
                draws:int=16, # random points per row for the noise check
                refine:int=5, # bisections of each flipped row's minimal radius
                seed:int=0, progress:bool=False) -> RobustnessReport:
-    "Robust accuracy against `eps` under FGSM, PGD and random noise, minimal flipping radii, example flips, masking signs."
+    "Robust accuracy (a regressor: predictions within `tolerance`) against `eps` under FGSM, PGD and noise, minimal radii, example flips."
     pred = as_predictor(model)
     check_choice("attack", attack, ("pgd", "fgsm", "noise"))
     check_choice("norm", norm, ("inf", "2"))
-    check_positive("steps", steps, integer=True)
-    check_positive("restarts", restarts, integer=True)
-    check_positive("draws", draws, integer=True)
+    for name, v in (("steps", steps), ("restarts", restarts), ("draws", draws)): check_positive(name, v, integer=True)
     eps = _check_eps(eps)
-    if pred.task != "classification":
-        raise ParameterError("robustness measures a classifier's accuracy", value=pred.task, fix="pass a classification model")
-    p = pred.predict_proba(X)
-    yi = torch.as_tensor(class_index(y, pred.classes_, k=p.shape[1]))
-    if len(yi) != len(p): raise DataError(f"{len(yi)} labels for {len(p)} rows", fix="pass one label per row")
+    t, right, goal, clean = _targets(pred, X, y, tolerance)
     sp = _space(pred, X)
-    gen = torch.Generator().manual_seed(seed)
-    curve, hits, adv, run, main, f = _run(pred, sp, yi, eps, attack, norm=norm, steps=steps, restarts=restarts,
-                                          draws=draws, refine=refine, gen=gen, progress=progress)
-    right = torch.as_tensor(p.argmax(1)) == yi
+    curve, hits, adv, run, main, f = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps, restarts=restarts,
+                                          draws=draws, gen=torch.Generator().manual_seed(seed), progress=progress)
     k = max(int(right.sum()), 1)
-    curve["flipped_share"] = (curve.n_fooled - (len(yi) - int(right.sum()))).clip(lower=0) / k
+    curve["flipped_share"] = (curve.n_fooled - (len(t) - int(right.sum()))).clip(lower=0) / k
     mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     flipped = np.flatnonzero(right.numpy() & hits.any(0).numpy())
-    masking = _masking_signs(curve, _zero_grad(f, sp, yi, right), len(yi)) if f is not None else []
+    col, reg = ("robust_accuracy", False) if goal is _LABEL else ("stable_share", True)
+    masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal), len(t), col) if f is not None else []
     return RobustnessReport(attack=main, norm=norm, method="noise" if f is None else "gradient", space=sp.name, eps=tuple(eps),
-                            curve=curve, clean_accuracy=float(right.float().mean()), n=len(yi), min_eps=mins,
-                            examples=_examples(sp, X, adv, flipped), masking=tuple(masking), seed=seed)
+                            curve=curve, clean_accuracy=float("nan") if reg else clean, n=len(t), min_eps=mins,
+                            examples=_examples(sp, X, adv, flipped), masking=tuple(masking), seed=seed, task=pred.task,
+                            tolerance=float(tolerance) if reg else float("nan"), clean_error=clean if reg else float("nan"))
 
 # %% ../nbs/45_security.ipynb #829f99d7
 def _check_eps(eps) -> list:
@@ -280,15 +340,17 @@ def _check_eps(eps) -> list:
         raise ParameterError("eps must be a non-empty list of finite radii >= 0", value=eps, fix="pass radii such as eps=(0, 0.1, 0.3)")
     return e
 
-def _zero_grad(f, sp, y, right) -> float:
-    "Share of correctly classified rows whose loss gradient is exactly zero on every movable entry."
+# %% ../nbs/45_security.ipynb #49ddbe1a
+def _zero_grad(f, sp, y, right, goal=_LABEL) -> float:
+    "Share of attacked rows (`right`) whose loss gradient is exactly zero on every movable entry."
     x = sp.x.clone().requires_grad_(True)
-    with torch.enable_grad(): g, = torch.autograd.grad(F.nll_loss(f(x), y, reduction="sum"), x)
+    with torch.enable_grad(): g, = torch.autograd.grad(goal.loss(f(x), y), x)
     z = ((g * sp.movable).flatten(1).abs().sum(1) == 0)[right]
     return float(z.float().mean()) if len(z) else 0.0
 
 # %% ../nbs/45_security.ipynb #0ffbb71d
 def _split_label(pred, df, label, what):
+    "Features and labels of `df`; a `DataError` when it is not a frame with the label column, or has fewer than 2 rows."
     if not isinstance(df, pd.DataFrame) or label not in df.columns:
         raise DataError(f"the {what} must be a DataFrame with the label column {label!r}",
                         value=list(df.columns)[:10] if isinstance(df, pd.DataFrame) else type(df).__name__, fix="pass label=<label column>")
@@ -296,8 +358,12 @@ def _split_label(pred, df, label, what):
         raise DataError(f"the {what} have {len(df)} rows; an attack needs at least 2", fix=f"pass more {what}")
     return df.drop(columns=[label]), df[label].to_numpy()
 
+# %% ../nbs/45_security.ipynb #db9ac647
 def _member_scores(pred, X, y) -> np.ndarray:
-    "Logit of the probability the model gives each row's label (from the logits when the model gives them): high for memorised rows."
+    "Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error)."
+    if pred.task == "regression":
+        p = np.asarray(pred.predict(X), np.float64).reshape(len(y), -1)
+        return -((p - np.asarray(y, np.float64).reshape(len(y), -1)) ** 2).sum(1)
     p = np.asarray(pred.predict_proba(X), np.float64)
     yi = class_index(y, pred.classes_, k=p.shape[1])
     rows = np.arange(len(p))
@@ -310,6 +376,7 @@ def _member_scores(pred, X, y) -> np.ndarray:
     c = np.clip(p[rows, yi], 1e-12, 1 - 1e-12)
     return np.log(c) - np.log1p(-c)
 
+# %% ../nbs/45_security.ipynb #c5cc1bed
 def _roc_at(score, member, fpr) -> float:
     "TPR of the threshold attack at false-positive rate at most `fpr` (zero false positives when there are too few non-members)."
     neg = np.sort(score[~member])[::-1]
@@ -318,14 +385,14 @@ def _roc_at(score, member, fpr) -> float:
     return float(np.mean(score[member] > t))
 
 # %% ../nbs/45_security.ipynb #eba3c64d
-def _calibrated(train_fn, frame, label, stat, n_reference, gen, progress) -> np.ndarray:
+def _calibrated(train_fn, frame, label, stat, n_reference, gen, progress, task="classification") -> np.ndarray:
     "Offline LiRA score per row: (statistic - mean over reference models without the row) / their pooled spread."
     n = len(frame)
     half = np.arange(n_reference) < n_reference // 2
     inside = np.stack([gen.permutation(half) for _ in range(n)], 1)   # (reference, row): each row in half of them
     out = []
     for k in tqdm(range(n_reference), disable=not progress, desc="reference models"):
-        ref = as_predictor(train_fn(frame[inside[k]].reset_index(drop=True)), what="model train_fn returned")
+        ref = as_predictor(train_fn(frame[inside[k]].reset_index(drop=True)), task=task, what="model train_fn returned")
         X, y = _split_label(ref, frame, label, "rows")
         out.append(_member_scores(ref, X, y))
     s = np.stack(out)
@@ -343,29 +410,35 @@ class PrivacyReport(Report):
     at_risk: pd.DataFrame = field(repr=False, compare=False)
     n_members: int
     n_non_members: int
-    generalization_gap: float
-    confidence_gap: float
+    generalization_gap: float   # accuracy (a regressor: R²) on members minus on non-members
+    confidence_gap: float       # mean confidence in the label, members minus non-members (a regressor: MSE, non-members minus members)
+    task: str = "classification"
     _plot_kinds = ("roc",)
 
     def _summary(self) -> dict:
         best = self.attacks.max()
         return {"auc": best["auc"], "tpr_at_0.1pct_fpr": best["tpr_at_0.1pct_fpr"], "tpr_at_1pct_fpr": best["tpr_at_1pct_fpr"],
-                "generalization_gap": self.generalization_gap, "confidence_gap": self.confidence_gap,
+                "generalization_gap": self.generalization_gap, ("confidence_gap" if self.task == "classification" else "mse_gap"): self.confidence_gap,
                 "n_members": self.n_members, "n_non_members": self.n_non_members}
     def to_frame(self) -> pd.DataFrame:
         "One row per attack."
         return self.attacks.copy()
-    def headline(self) -> str:
-        s = self.summary
-        h = (f"membership inference on {self.n_members:,} members and {self.n_non_members:,} non-members: best AUC {s['auc']:.3f}, "
-             f"TPR {s['tpr_at_0.1pct_fpr']:.3f} at 0.1% FPR, {s['tpr_at_1pct_fpr']:.3f} at 1% FPR; accuracy gap {s['generalization_gap']:+.3f}")
-        return h + (f"; fewer than 1000 non-members: 0.1% FPR is read at zero false positives" if self.n_non_members < 1000 else "")
-    def _plot(self, ax, kind="roc"):
-        for a, (f, t) in self.roc.items(): ax.plot(np.maximum(f, 1e-4), np.maximum(t, 1e-4), label=a)
-        ax.plot([1e-4, 1], [1e-4, 1], "k:", lw=0.8)
-        ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate")
-        ax.legend()
-        return ax
+
+# %% ../nbs/45_security.ipynb #f75acbcd
+@patch
+def headline(self:PrivacyReport) -> str:
+    s, gap = self.summary, "accuracy" if self.task == "classification" else "R²"
+    h = (f"membership inference on {self.n_members:,} members and {self.n_non_members:,} non-members: best AUC {s['auc']:.3f}, "
+         f"TPR {s['tpr_at_0.1pct_fpr']:.3f} at 0.1% FPR, {s['tpr_at_1pct_fpr']:.3f} at 1% FPR; {gap} gap {s['generalization_gap']:+.3f}")
+    return h + (f"; fewer than 1000 non-members: 0.1% FPR is read at zero false positives" if self.n_non_members < 1000 else "")
+
+@patch
+def _plot(self:PrivacyReport, ax, kind="roc"):
+    for a, (f, t) in self.roc.items(): ax.plot(np.maximum(f, 1e-4), np.maximum(t, 1e-4), label=a)
+    ax.plot([1e-4, 1], [1e-4, 1], "k:", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.legend()
+    return ax
 
 # %% ../nbs/45_security.ipynb #e7be9bcc
 def _roc(score, member):
@@ -379,7 +452,7 @@ def _attack_row(score, member) -> dict:
             "tpr_at_1pct_fpr": _roc_at(score, member, 0.01)}
 
 # %% ../nbs/45_security.ipynb #a54a8a8c
-def membership_risk(model, # the target model (anything `as_predictor` takes) of a classifier
+def membership_risk(model, # the target model (anything `as_predictor` takes): a classifier or a regressor
                     members, # rows it was trained on (a DataFrame with the label column)
                     non_members, # rows it never saw, from the same distribution
                     *, label:str, # the label column
@@ -389,8 +462,6 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
     "Loss-threshold and (with `train_fn`) calibrated membership-inference attacks: AUC, TPR at low FPR, ROC, rows at risk."
     pred = as_predictor(model)
     check_positive("n_reference", n_reference, integer=True)
-    if pred.task != "classification":
-        raise ParameterError("membership_risk attacks a classifier's confidence", value=pred.task, fix="pass a classification model")
     if train_fn is not None and n_reference < 2:
         raise ParameterError("the calibrated attack needs n_reference >= 2", value=n_reference, fix="pass n_reference=4")
     (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label, "non-members")
@@ -399,15 +470,22 @@ def membership_risk(model, # the target model (anything `as_predictor` takes) of
     scores = {"loss": stat}
     if train_fn is not None:
         frame = pd.concat([members, non_members], ignore_index=True)
-        scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed), progress)
-    acc = lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)
-    conf = lambda s: float(np.mean(1 / (1 + np.exp(-s))))
-    best = scores.get("calibrated", stat)[:len(sm)]
+        scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed), progress, pred.task)
+    return _privacy_report(pred, scores, member, members.index, (Xm, ym, Xn, yn), sm, sn, top, seed)
+
+# %% ../nbs/45_security.ipynb #ef19743d
+def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> PrivacyReport:
+    "Each attack's row and ROC, the members most at risk, and the generalisation and confidence (regressor: MSE) gaps."
+    Xm, ym, Xn, yn = data
+    reg = pred.task == "regression"
+    if reg: fit, conf = (lambda X, y: compute_metric("r2", y, pred.predict(X))), (lambda s: -float(np.mean(s)))   # conf: the MSE
+    else: fit, conf = (lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)), (lambda s: float(np.mean(1 / (1 + np.exp(-s)))))
+    best = scores.get("calibrated", scores["loss"])[:len(sm)]
     o = np.argsort(-best)[:top]
-    at_risk = pd.DataFrame({"row": members.index[o], "score": best[o], "confidence": 1 / (1 + np.exp(-sm[o]))})
+    at_risk = pd.DataFrame({"row": index[o], "score": best[o]} | ({"squared_error": -sm[o]} if reg else {"confidence": 1 / (1 + np.exp(-sm[o]))}))
     return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
                          roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm), n_non_members=len(sn),
-                         generalization_gap=acc(Xm, ym) - acc(Xn, yn), confidence_gap=conf(sm) - conf(sn), seed=seed)
+                         generalization_gap=fit(Xm, ym) - fit(Xn, yn), confidence_gap=conf(sn) - conf(sm) if reg else conf(sm) - conf(sn), seed=seed, task=pred.task)
 
 # %% ../nbs/45_security.ipynb #d9c76e9c
 def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
@@ -419,6 +497,7 @@ def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
         j.append(m.indices)
     return torch.cat(d).numpy(), torch.cat(j).numpy()
 
+# %% ../nbs/45_security.ipynb #99ba3fb9
 def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
     "Median distance between random pairs of distinct rows of `R`."
     a, b = gen.integers(0, len(R), n), gen.integers(0, len(R), n)
@@ -442,6 +521,7 @@ def _guess(r:pd.Series, e:pd.Series, yr:np.ndarray, task:str) -> np.ndarray:
     const = float(np.mean(yr)) if task == "regression" else pd.Series(yr).value_counts().index[0]
     return pd.Series(e.astype(str).to_numpy()).map(fit).fillna(const).to_numpy()
 
+# %% ../nbs/45_security.ipynb #fdfeb00b
 def _single_feature(r:pd.Series, e:pd.Series, yr, ye, task:str) -> float:
     "How well one feature alone predicts the label on the evaluation rows: 0 is the constant guess, 1 is perfect (R² for a regression)."
     guess, ye = _guess(r, e, np.asarray(yr), task), np.asarray(ye)
@@ -474,25 +554,31 @@ class LeakageReport(Report):
     def to_frame(self) -> pd.DataFrame:
         "One row per feature: its single-feature score and whether it looks like leakage."
         return self.features.copy()
-    def headline(self) -> str:
-        s = self.summary
-        h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
-        leak = list(self.features.feature[self.features.suspicious])
-        if leak: h += f"; features predicting the label alone: {', '.join(map(str, leak[:5]))}"
-        if s["time_overlap_share"]:
-            h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
-        if self.metric:
-            h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
-        return h
-    def _plot(self, ax, kind="features"):
-        f = self.features.head(15)[::-1]
-        ax.barh(np.arange(len(f)), f.score, color=np.where(f.suspicious, "C3", "C0"))
-        ax.set_yticks(np.arange(len(f)), [str(x) for x in f.feature], parse_math=False)   # feature names are text, never mathtext
-        ax.set(xlabel="single-feature score (1 = predicts the label perfectly)")
-        return ax
+
+# %% ../nbs/45_security.ipynb #92c9eac9
+@patch
+def headline(self:LeakageReport) -> str:
+    s = self.summary
+    h = f"{s['duplicate_share']:.1%} of {self.n_evaluation:,} evaluation rows duplicate reference rows ({self.exact} exact, {self.near} near)"
+    leak = list(self.features.feature[self.features.suspicious])
+    if leak: h += f"; features predicting the label alone: {', '.join(map(str, leak[:5]))}"
+    if s["time_overlap_share"]:
+        h += f"; {s['time_overlap_share']:.1%} of evaluation rows are older than the newest reference row"
+    if self.metric:
+        h += f"; {self.metric} {self.metric_all:.3f} on all rows, {self.metric_without_duplicates:.3f} without duplicates"
+    return h
+
+@patch
+def _plot(self:LeakageReport, ax, kind="features"):
+    f = self.features.head(15)[::-1]
+    ax.barh(np.arange(len(f)), f.score, color=np.where(f.suspicious, "C3", "C0"))
+    ax.set_yticks(np.arange(len(f)), [str(x) for x in f.feature], parse_math=False)   # feature names are text, never mathtext
+    ax.set(xlabel="single-feature score (1 = predicts the label perfectly)")
+    return ax
 
 # %% ../nbs/45_security.ipynb #3245e885
 def _model_metric(pred, ev, label, keep) -> tuple:
+    "The model's metric name, its value on all evaluation rows, and on the rows `keep` (those that duplicate nothing)."
     X, y = ev.drop(columns=[label]), ev[label].to_numpy()
     if pred.task == "regression":
         v = pred.predict(X)
@@ -501,6 +587,7 @@ def _model_metric(pred, ev, label, keep) -> tuple:
     c = pred.classes_
     return "accuracy", compute_metric("accuracy", y, p, classes=c), (compute_metric("accuracy", y[keep], p[keep], classes=c) if keep.any() else float("nan"))
 
+# %% ../nbs/45_security.ipynb #fb8de8b6
 def leakage(reference, # training rows (a DataFrame with the label column)
             evaluation, # rows the model is evaluated on
             *, label:str, # the label column
@@ -527,6 +614,7 @@ def leakage(reference, # training rows (a DataFrame with the label column)
 
 # %% ../nbs/45_security.ipynb #01538849
 def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, seed):
+    "The work of `leakage` on checked frames."
     hr = pd.util.hash_pandas_object(ref[feats], index=False)
     he = pd.util.hash_pandas_object(ev[feats], index=False)
     exact = he.isin(set(hr)).to_numpy()
@@ -558,50 +646,96 @@ def _flops(module, x:torch.Tensor) -> float:
 # %% ../nbs/45_security.ipynb #d03971bb
 @dataclass(frozen=True, kw_only=True)
 class CostReport(Report):
-    "What a prediction costs: parameters, artifact size, FLOPs, latency, and dollars per million predictions."
+    "What a prediction costs: parameters, artifact size, FLOPs, latency, memory, CPU, and dollars per million predictions."
     parameters: int
     artifact_bytes: int
     flops_per_prediction: float
-    latency: pd.DataFrame = field(compare=False)   # batch_size, median_ms, rows_per_s
+    latency: pd.DataFrame = field(compare=False)   # batch_size, median_ms, rows_per_s, peak_mb, cpu_cores
     throughput: float
-    throughput_source: str      # 'given' or 'measured'
+    throughput_source: str      # 'given', 'load' (find_max_qps under slo_ms) or 'batch' (best batch, no latency target)
     price_per_hour: float = float("nan")
-    _plot_kinds = ("latency",)
+    slo_ms: float = float("nan")
+    percentile: float = float("nan")
+    cpu_cores_under_load: float = float("nan")   # process CPU seconds per wall second during the load search
+    _plot_kinds = ("latency", "memory")
 
     @property
-    def usd_per_million(self) -> float: return self.price_per_hour / 3600 / self.throughput * 1e6
-    def _summary(self) -> dict:
-        return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20, "flops_per_prediction": self.flops_per_prediction,
-                "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput, "usd_per_million": self.usd_per_million}
+    def usd_per_million(self) -> float: return self.price_per_hour / 3600 / self.throughput * 1e6 if self.throughput else float("inf")
     def to_frame(self) -> pd.DataFrame:
-        "Latency and throughput per batch size."
+        "Latency, throughput, peak memory and CPU use per batch size."
         return self.latency.copy()
-    def headline(self) -> str:
-        s = {k: (np.nan if v is None else v) for k, v in self.summary.items()}   # NaN (e.g. FLOPs of TorchScript) reads as nan
-        h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
-                               f"{s['latency_ms']:.3g} ms for one row, {self.throughput:,.0f} predictions/s ({self.throughput_source})")
-        return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")
-    def _plot(self, ax, kind="latency"):
-        ax.plot(self.latency.batch_size, self.latency.rows_per_s, marker="o")
-        ax.set(xscale="log", xlabel="batch size", ylabel="predictions / s")
-        return ax
+
+# %% ../nbs/45_security.ipynb #77a7b847
+@patch
+def _summary(self:CostReport) -> dict:
+    big = self.latency.iloc[-1]
+    return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20, "flops_per_prediction": self.flops_per_prediction,
+            "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput, "usd_per_million": self.usd_per_million,
+            "peak_mb": float(big.peak_mb), "peak_mb_batch_size": int(big.batch_size), "cpu_cores_under_load": self.cpu_cores_under_load}
+
+@patch
+def headline(self:CostReport) -> str:
+    s = {k: (np.nan if v is None else v) for k, v in self.summary.items()}   # NaN (e.g. FLOPs of TorchScript) reads as nan
+    src = {"given": "given", "batch": "best batch, no latency target"}.get(self.throughput_source,
+                                                                           f"under p{self.percentile:g} <= {self.slo_ms:g} ms, one row a request")
+    h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per prediction, "
+         f"{s['latency_ms']:.3g} ms for one row, {s['peak_mb']:.3g} MiB peak at batch {s['peak_mb_batch_size']}, "
+         f"{self.throughput:,.0f} predictions/s ({src})")
+    return h + (f": ${self.usd_per_million:.4g} per million at ${self.price_per_hour:g}/hour" if np.isfinite(self.price_per_hour) else "")
+
+# %% ../nbs/45_security.ipynb #7c511b20
+@patch
+def _plot(self:CostReport, ax, kind="latency"):
+    col, label = ("rows_per_s", "predictions / s") if kind == "latency" else ("peak_mb", "peak tensor memory (MiB)")
+    ax.plot(self.latency.batch_size, self.latency[col], marker="o")
+    ax.set(xscale="log", xlabel="batch size", ylabel=label)
+    return ax
+
+# %% ../nbs/45_security.ipynb #93889209
+def _quiet_stderr():
+    "A context that sends file descriptor 2 to /dev/null (the profiler's C++ start/stop lines), restoring it after."
+    import contextlib, os, sys
+    @contextlib.contextmanager
+    def cm():
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+    return cm()
+
+def _peak_mb(call, xb) -> float:
+    "Peak MiB of tensors torch's CPU allocator held during `call(xb)`, from the profiler's memory events."
+    from torch.profiler import ProfilerActivity, profile
+    with _quiet_stderr(), torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: call(xb)
+    ev = sorted(prof.events(), key=lambda e: e.time_range.start)
+    return float(max(0, np.cumsum([e.self_cpu_memory_usage for e in ev]).max())) / 2 ** 20 if ev else 0.0   # no event: nothing allocated
 
 # %% ../nbs/45_security.ipynb #1364c0d1
 def _latency(pred, x, batch_sizes, repeats) -> pd.DataFrame:
+    "Per batch size: median latency of `repeats` calls, rows a second, peak tensor memory, and CPU cores busy while timing."
     import time as _t
-    rows = []
+    rows, call = [], (pred.predict_proba if pred.task == "classification" else pred.predict)
     for b in batch_sizes:
         xb = x[np.arange(b) % len(x)]
-        pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
-        ts = []
+        call(xb)
+        ts, c0, w0 = [], _t.process_time(), _t.perf_counter()
         for _ in range(repeats):
             t0 = _t.perf_counter()
-            pred.predict_proba(xb) if pred.task == "classification" else pred.predict(xb)
+            call(xb)
             ts.append(_t.perf_counter() - t0)
-        rows.append({"batch_size": b, "median_ms": 1e3 * float(np.median(ts)), "rows_per_s": b / max(float(np.median(ts)), 1e-9)})
+        cpu = (_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9)
+        rows.append({"batch_size": b, "median_ms": 1e3 * float(np.median(ts)), "rows_per_s": b / max(float(np.median(ts)), 1e-9),
+                     "peak_mb": _peak_mb(call, xb), "cpu_cores": cpu})
     return pd.DataFrame(rows)
 
+# %% ../nbs/45_security.ipynb #4f886c5d
 def _artifact_bytes(module, artifact) -> int:
+    "The artifact's size on disk, else the size of the module's saved weights (0 for something that is not a module)."
     import io, os
     if artifact is not None: return os.path.getsize(artifact)
     if not isinstance(module, nn.Module): return 0
@@ -609,18 +743,35 @@ def _artifact_bytes(module, artifact) -> int:
     torch.save(module.state_dict(), buf)
     return buf.getbuffer().nbytes
 
+# %% ../nbs/45_security.ipynb #9ef68666
+def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> tuple:
+    "Predictions a second, where the number comes from, and the CPU cores busy under load (NaN when no load ran)."
+    import time as _t
+    if throughput is not None: return float(throughput), "given", float("nan")
+    if slo_ms is None: return float(lat.rows_per_s.max()), "batch", float("nan")
+    from prodkit.load import find_max_qps
+    c0, w0 = _t.process_time(), _t.perf_counter()
+    cap = find_max_qps(pred, example, slo_ms=slo_ms, percentile=percentile, duration_s=duration_s, warmup_s=0.1,
+                       max_probes=max_probes, progress=progress)
+    return float(cap.max_qps), "load", (_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9)
+
 # %% ../nbs/45_security.ipynb #85063b7f
 def cost(model, # a Predictor (or anything `as_predictor` takes)
          example, # a few input rows as the model is called (DataFrame through the adapter, array, tensor)
-         *, throughput:float=None, # predictions per second measured under the latency target (e.g. with prodkit.load)
+         *, throughput:float=None, # predictions per second measured under the latency target (default: measured here)
          price_per_hour:float=None, # hourly price of the machine, in dollars
+         slo_ms:float=100, # without `throughput`: the latency target of the load search (None: best batch throughput, no target)
+         percentile:float=99, # the latency percentile that must meet `slo_ms`
+         duration_s:float=0.5, max_probes:int=5, # measured seconds per probe and most probes of the load search
          batch_sizes=(1, 32), # batch sizes to time
          repeats:int=20, # timed calls per batch size (median reported)
-         artifact=None) -> CostReport: # path of the saved artifact (default: the size of the model's state dict)
-    "Parameters, artifact size, FLOPs per prediction, latency per batch size and dollars per million predictions."
+         artifact=None, # path of the saved artifact (default: the size of the model's state dict)
+         progress:bool=False) -> CostReport:
+    "Parameters, artifact size, FLOPs, latency, peak memory and CPU per batch size, throughput under a latency target, dollars per million."
     pred = as_predictor(model)
     check_positive("repeats", repeats, integer=True)
-    if throughput is not None: check_positive("throughput", throughput)
+    for name, v in (("throughput", throughput), ("slo_ms", slo_ms)):
+        if v is not None: check_positive(name, v)
     if price_per_hour is not None: check_positive("price_per_hour", price_per_hour, allow_zero=True)
     sizes = sorted({int(b) for b in np.atleast_1d(batch_sizes)}) if np.size(batch_sizes) else []
     if not sizes or sizes[0] < 1:
@@ -628,7 +779,8 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
     x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
     module = getattr(pred, "model", None)
     lat = _latency(pred, x, sizes, repeats)
+    tp, src, cpu = _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress)
     return CostReport(parameters=sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0,
                       artifact_bytes=_artifact_bytes(module, artifact), flops_per_prediction=_flops(module, x) if isinstance(x, torch.Tensor) else float("nan"),
-                      latency=lat, throughput=float(throughput) if throughput else float(lat.rows_per_s.max()),
-                      throughput_source="given" if throughput else "measured", price_per_hour=float("nan") if price_per_hour is None else float(price_per_hour))
+                      latency=lat, throughput=tp, throughput_source=src, price_per_hour=float("nan") if price_per_hour is None else float(price_per_hour),
+                      slo_ms=float("nan") if slo_ms is None else float(slo_ms), percentile=float(percentile), cpu_cores_under_load=cpu)

@@ -38,7 +38,10 @@ CASES = [
     pytest.param(lambda: _rob(norm="1"), ParameterError, "norm", id="robustness-unknown-norm"),
     pytest.param(lambda: _rob(attack="cw"), ParameterError, "attack", id="robustness-unknown-attack"),
     pytest.param(lambda: _rob(steps=0), ParameterError, "steps", id="robustness-zero-steps"),
-    pytest.param(lambda: _rob(model=_regressor()), ParameterError, "classifier", id="robustness-regressor"),
+    pytest.param(lambda: _rob(model=_regressor(), y=[0.5] * 20), ParameterError, "tolerance", id="robustness-regressor-without-tolerance"),
+    pytest.param(lambda: _rob(model=_regressor(), y=[0.5] * 20, tolerance=-1), ParameterError, "tolerance", id="robustness-negative-tolerance"),
+    pytest.param(lambda: _rob(tolerance=0.1), ParameterError, "regressor", id="robustness-classifier-with-tolerance"),
+    pytest.param(lambda: _rob(model=_regressor(), y=[0.5] * 3, tolerance=0.1), DataError, "3 labels for 20 rows", id="robustness-regressor-label-count"),
     pytest.param(lambda: _rob(y=[0, 1, 2]), DataError, "labels", id="robustness-label-count"),
     pytest.param(lambda: _rob(y=["cat"] * 20), DataError, "cat", id="robustness-unknown-label"),
     pytest.param(lambda: _rob(X=__import__("numpy").full((4, 1, 2, 2), 3.0, "float32"), y=[0, 1, 0, 1],
@@ -65,7 +68,7 @@ CASES += [
     pytest.param(lambda: _mem(label="target"), DataError, "target", id="membership-missing-label"),
     pytest.param(lambda: _mem(members=_frames()[0][:1]), DataError, "at least 2", id="membership-one-member"),
     pytest.param(lambda: _mem(train_fn=lambda f: _lin(), n_reference=1), ParameterError, "n_reference", id="membership-one-reference"),
-    pytest.param(lambda: _mem(model=_regressor()), ParameterError, "classifier", id="membership-regressor"),
+    pytest.param(lambda: _mem(model=_regressor(), train_fn=lambda f: _lin()), ParameterError, "contradicts", id="membership-reference-of-another-task"),
 ]
 
 
@@ -96,4 +99,6 @@ CASES += [
     pytest.param(lambda: _cost(throughput=0), ParameterError, "throughput", id="cost-zero-throughput"),
     pytest.param(lambda: _cost(price_per_hour=-1), ParameterError, "price_per_hour", id="cost-negative-price"),
     pytest.param(lambda: _cost(repeats=0), ParameterError, "repeats", id="cost-zero-repeats"),
+    pytest.param(lambda: _cost(slo_ms=0), ParameterError, "slo_ms", id="cost-zero-slo"),
+    pytest.param(lambda: _cost(percentile=100), ParameterError, "percentile", id="cost-percentile-100"),
 ]

@@ -68,3 +68,15 @@ def test_hostile_feature_names_are_escaped_in_the_report():
     html = r._repr_html_()
     assert "<img" not in html
     assert "onerror" in html            # the name is shown, escaped
+
+
+def test_a_regression_split_leaks_nothing_until_a_leak_is_planted():
+    from sklearn.datasets import load_diabetes
+    d = load_diabetes(as_frame=True).frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    clean = leakage(d[:300], d[300:], label="target", task="regression")
+    assert (clean.exact, clean.near, clean.summary["n_leaking_features"]) == (0, 0, 0), clean.headline()
+    assert clean.summary["max_feature_score"] < 0.5                       # R² of one feature alone
+    both = d.assign(echo=d.target + np.random.default_rng(0).normal(0, 1.0, len(d)))   # the label, barely disguised
+    r = leakage(both[:300], pd.concat([both[300:], both[:10]]), label="target", task="regression")
+    assert (r.exact, r.near) == (10, 0) and list(r.features.feature[r.features.suspicious]) == ["echo"]
+    np.testing.assert_allclose(r.summary["duplicate_share"], 10 / (len(d) - 300 + 10))
