@@ -72,7 +72,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of each (median reported)")
     ap.add_argument("--out", help="folder for the demo and the reports (default: a temporary folder)")
-    ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard)")
+    ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard, and the security parts)")
     a = ap.parse_args(argv)
     import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
     from prodkit.core import capture_environment
@@ -80,7 +80,8 @@ def main(argv=None):
     root = Path(a.out or tempfile.mkdtemp(prefix="prodkit-job-bench-"))
     t = time.perf_counter(); paths = write_demo(root / "demo", seed=0); t_demo = time.perf_counter() - t
     params = {"model": paths["bundle"], "reference": paths["reference"], "current": paths["current"], "seed": 0}
-    if a.sections_off: params.update({k: False for k in ("run_load", "run_drift", "run_explain", "run_export", "run_guard")})
+    if a.sections_off: params.update({k: False for k in ("run_load", "run_drift", "run_explain", "run_export", "run_guard",
+                                                         "run_robustness", "run_privacy", "run_leakage", "run_cost")})
     rows, totals, anchors = [], [], []
     for i in range(a.repeat):
         row, total, res = run_prodkit(params, root / f"prodkit-{i}")

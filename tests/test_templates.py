@@ -21,7 +21,15 @@ def demo(tmp_path_factory):
     return out, r
 
 
-OTHER_SECTIONS_OFF = {"run_load": False, "run_drift": False, "run_explain": False, "run_export": False, "run_guard": False}
+OTHER_SECTIONS_OFF = {"run_load": False, "run_drift": False, "run_explain": False, "run_export": False, "run_guard": False,
+                      "run_robustness": False, "run_privacy": False, "run_leakage": False, "run_cost": False}
+# results that depend on the machine's speed beyond `jobs.TIMING_RESULT`: which path served a call (deadlines), dollars per
+# million predictions (measured throughput)
+TIMED_HERE = re.compile(r"^guard\.(served_share\.|fallback_call_rate)|^cost\.usd_per_million")
+
+
+def _untimed(results):
+    return {k: v for k, v in without_timings(results).items() if not TIMED_HERE.search(k)}
 
 
 def _inputs(out, **kw):
@@ -41,7 +49,7 @@ def _code_after_parameters(name):
     return {n.id for c in code[i + 1:] for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Name)}
 
 
-@pytest.mark.parametrize("name", ["validation", "drift_monitoring", "load_test", "promotion"])
+@pytest.mark.parametrize("name", ["validation", "drift_monitoring", "load_test", "promotion", "canary"])
 def test_every_template_parameter_is_typed_documented_and_used(name):
     from prodkit.jobs import TYPES
     assert name in list_templates()
@@ -85,6 +93,41 @@ def test_demo_end_to_end(demo):
     q0 = res["results"]
     assert q0["drift.n_drifted"] == 3 and q0["load.n_requests"] >= 368 and q0["export.passed"] is True
     assert q0["explain.mean_jaccard"] >= 0.6 and q0["guard.unanswered_rate"] == 0
+
+
+def test_demo_guard_section_is_the_library_fault_drill(demo):
+    q = _results(demo[0])["results"]
+    assert q["guard.calls"] == 300 and q["guard.unanswered_rate"] == q["guard.failed_rate"] == 0
+    assert q["guard.primary_max_abs_diff"] < 1e-6              # the primary's answers are the model's own
+    assert 0 < q["guard.rejected_rows"] < 20                    # about 2% of 300 requests carry a missing field
+    assert abs(q["guard.served_share.primary"] + q["guard.served_share.replica"] + q["guard.served_share.rule"] - 1) < 1e-9
+
+
+def test_demo_security_section_records_gateable_numbers(demo):
+    res = _results(demo[0])
+    q = res["results"]
+    assert q["robustness.n"] == 200 and q["robustness.eps"] == 0.1
+    assert 0 <= q["robustness.acc_at_eps"] <= q["robustness.clean_accuracy"] <= 1
+    assert q["privacy.n_members"] == q["privacy.n_non_members"] == 500 and 0.4 < q["privacy.auc"] < 0.6
+    assert 0 <= q["privacy.tpr_at_0.1pct_fpr"] <= q["privacy.tpr_at_1pct_fpr"] <= 1
+    assert q["leakage.duplicate_share"] == 0 and q["leakage.n_leaking_features"] == 0      # the demo's splits are clean
+    assert q["cost.parameters"] > 0 and q["cost.usd_per_million"] > 0
+    gates = {g["gate"]: g["passed"] for g in res["gates"]}
+    for g in ("robustness.acc_at_eps >= 0.5", "privacy.auc <= 0.6", "leakage.duplicate_share <= 0.01", "cost.usd_per_million <= 1"):
+        assert gates[g] is True, g
+    page = (demo[0] / "validation.html").read_text()
+    assert "the reference data (no `members` given: it stands in for the training rows)" in page
+
+
+def test_sections_turned_off_record_nothing_and_skip_their_default_gates(demo, tmp_path):
+    r = run_notebook("validation", _inputs(demo[0]), tmp_path / "out")
+    assert r.exit_code == 0, r.message
+    off = json.loads(r.results_json.read_text())["sections_off"]
+    for part in ("load", "drift", "explain", "export", "guard", "robustness", "privacy", "leakage", "cost"):
+        assert off[part] == f"turned off (run_{part}=False)", part
+        assert not any(k.startswith(part + ".") for k in r.results), part
+    skipped = {g["gate"] for g in r.gates.rows if g["passed"] is None}
+    assert {"robustness.acc_at_eps >= 0.5", "privacy.auc <= 0.6", "leakage.duplicate_share <= 0.01", "cost.usd_per_million <= 1"} <= skipped
 
 
 def test_demo_skips_the_regression_measures_of_a_classifier_on_purpose(demo):
@@ -138,7 +181,7 @@ def test_same_inputs_twice_identical_results_and_fingerprints(demo, tmp_path):
                                         "current": str(d / "current.parquet"), "seed": 0}, tmp_path / "again")
     assert again.results.keys() == first["results"].keys()
     # identical, timings aside (latencies, throughput, CPU/memory and what is decided from them)
-    assert without_timings(again.results) == without_timings(first["results"])
+    assert _untimed(again.results) == _untimed(first["results"])
     assert len(without_timings(first["results"])) >= 60
     diff = Manifest.from_dict(again.manifest).diff(Manifest.from_dict(first["manifest"]))
     # fingerprints, seeds, code and parameters all equal; only how python was invoked may differ
@@ -217,7 +260,8 @@ def test_validate_command_with_a_gates_file(demo, tmp_path):
     (tmp_path / "gates.yaml").write_text("gates:\n  - quality.auc >= 0.99\n  - versions.model != 'x'\n")
     r = subprocess.run([*PRODKIT, "validate", "--model", p["model"], "--reference", p["reference"], "--current", p["current"],
                         "--gates", str(tmp_path / "gates.yaml"), "-p", "run_explain", "false", "-p", "run_drift", "no",
-                        "-p", "run_load", "false", "-p", "run_export", "false", "-p", "run_guard", "false", "--out", str(tmp_path / "out")],
+                        "-p", "run_load", "false", "-p", "run_export", "false", "-p", "run_guard", "false",
+                        *[a for part in ("robustness", "privacy", "leakage", "cost") for a in ("-p", f"run_{part}", "false")], "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stderr
     assert "FAIL  quality.auc >= 0.99" in r.stdout and 'PASS  versions.model != "x"' in r.stdout
