@@ -7,3 +7,21 @@ for var, sub in [("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"), ("JUPYTER_C
                  ("JUPYTER_DATA_DIR", "jupyter-data"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")]:
     os.environ.setdefault(var, str(_scratch / sub))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# Timing-sensitive tests: they measure latencies, deadlines, signals and timeouts against the wall clock, so
+# tools/check.py runs them alone after the rest of the suite has run on two workers (pytest-xdist), never beside
+# another CPU-bound test of the suite itself. They must still pass on a busy machine; they need not share it with
+# the suite's own other half.
+_SERIAL_MODULES = {"test_load.py", "test_serve.py", "test_jobs_interrupt.py", "test_cli_signals.py",
+                   "test_templates_load.py", "test_guard.py"}
+_SERIAL_TESTS = {"test_cell_timeout_is_exit_3", "test_killed_run_keeps_the_old_report",
+                 "test_interrupted_run_exits_130_and_keeps_the_old_report", "test_terminated_run_leaves_no_report",
+                 "test_cell_over_its_timeout_exits_3_on_the_command_line", "test_acknowledged_rows_survive_sigkill"}
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+    for item in items:
+        if item.path.name in _SERIAL_MODULES or item.originalname in _SERIAL_TESTS:
+            item.add_marker(pytest.mark.serial)
