@@ -268,7 +268,7 @@ def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
 class Schema:
     "Ordered features of a table with kinds, dtypes, ranges, categories and nullability."
     features: list
-    target: str | None = None
+    label: str | None = None
     time: str | None = None
 
     @property
@@ -277,11 +277,14 @@ class Schema:
     def __len__(self): return len(self.features)
 
     def to_dict(self) -> dict:
-        return {"version": 1, "target": self.target, "time": self.time,
+        return {"version": 1, "label": self.label, "time": self.time,
                 "features": [f.to_dict() for f in self.features]}
     @classmethod
     def from_dict(cls, d:dict) -> "Schema":
-        try: return cls([Feature(**f) for f in d["features"]], target=d.get("target"), time=d.get("time"))
+        if "target" in d:
+            raise FileFormatError("the schema was saved with the old key 'target' for its label column", value="target",
+                                  fix="infer the schema again with Schema.infer(df, label=...) and save it")
+        try: return cls([Feature(**f) for f in d["features"]], label=d.get("label"), time=d.get("time"))
         except (KeyError, TypeError) as e:
             raise FileFormatError(f"not a prodkit schema: {e}", fix="save schemas with Schema.save") from e
 
@@ -324,27 +327,27 @@ def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
 
 @patch(cls_method=True)
 def infer(cls:Schema, df:pd.DataFrame, # training data
-          *, target:str=None, # label column, remembered but not a feature
+          *, label:str=None, # label column, remembered but not a feature
           time:str=None, # timestamp column, remembered but not a feature
           exclude:Sequence[str]=(), # columns that are not features
           categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
          ) -> Schema:
-    "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
+    "Infer a schema from `df`: every column but `label`, `time` and `exclude` becomes a feature."
     df = read_table(df, name="training data")
-    for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
+    for role, col in (("label", label), ("time", time), *(("exclude", c) for c in exclude)):
         if col is not None and col not in df.columns:
             raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
                               fix=f"pass one of the data's columns as `{role}`", problems=[])
-    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target,
-                                                                                         time) and c not in exclude]
+    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (label, time)
+             and c not in exclude]
     if not feats:
-        raise SchemaError("no feature columns left after removing target/time/exclude",
+        raise SchemaError("no feature columns left after removing label/time/exclude",
                           fix="pass data with feature columns", problems=[])
     empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
     if empty:
         warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
                       f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
-    return cls(feats, target=target, time=time)
+    return cls(feats, label=label, time=time)
 
 # %% ../nbs/00_core.ipynb #0595c4c4
 @patch
@@ -414,7 +417,7 @@ def _schema_plan(schema) -> _Plan:
     num = [f for f in schema.features if f.kind in ("numeric", "boolean")]
     rng = lambda f, v: v if f.kind == "numeric" and f.min is not None else np.nan
     feats = schema.features
-    plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
+    plan = _Plan(key, set(schema.names) | {schema.label, schema.time} - {None},
                  [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
                  np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
                  [(f.name, f.nullable,
@@ -575,7 +578,7 @@ def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="er
         else: out += _column_problems(f, df[f.name], unseen=unseen, check_range=check_range)
     if extra == "error":
         out += [SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}")
-                for c in df.columns if c not in self.names and c not in (self.target, self.time)]
+                for c in df.columns if c not in self.names and c not in (self.label, self.time)]
     return out
 
 # %% ../nbs/00_core.ipynb #71648425
@@ -600,8 +603,8 @@ def validate(self:Schema, df:pd.DataFrame, # data to check
 class TabularAdapter:
     "DataFrame -> float32 tensor in schema order; scaling and encoding fitted on training data."
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
-                 *, target:str=None, time:str=None): # roles used when the schema is inferred
-        self.schema, self.target, self.time = schema, target, time
+                 *, label:str=None, time:str=None): # roles used when the schema is inferred
+        self.schema, self.label, self.time = schema, label, time
 
     def _names(self):
         out = []
@@ -633,7 +636,7 @@ def _numeric_stats(s:pd.Series) -> dict:
 def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
     "Learn medians, scales and categories from training data `df`."
     df = read_table(df, name="training data")
-    if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
+    if self.schema is None: self.schema = Schema.infer(df, label=self.label, time=self.time)
     self.schema.validate(df, name="training data")
     self.stats_ = {}
     for f in self.schema.features:

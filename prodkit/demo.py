@@ -265,7 +265,7 @@ def _quality(predictor, reference:pd.DataFrame, current:pd.DataFrame, ho:np.ndar
 # %% ../nbs/02_demo.ipynb #da0456b2
 def _build_demo(seed, n_reference, n_current, digits) -> DemoBundle:
     reference, current, info = make_churn(seed, n_reference=n_reference, n_current=n_current)
-    schema = Schema.infer(reference, target="label", time="timestamp")
+    schema = Schema.infer(reference, label="label", time="timestamp")
     adapter = TabularAdapter(schema).fit(reference)
     s_split, s_model, s_digits = np.random.SeedSequence([seed, 1]).spawn(3)
     perm = np.random.default_rng(s_split).permutation(len(reference))
