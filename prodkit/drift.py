@@ -626,7 +626,8 @@ def summarize(self:ReferenceProfile, current, # DataFrame or path of a data wind
 @patch
 def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSummary` from `summarize`
             *, predictor=None, model=None, alpha:float=0.05, correction:str="holm", tolerance:dict=None,
-            multivariate:bool=True, n_boot:int=200, confidence:float=0.95, seed:int=0, progress:bool=False) -> "DriftReport":
+            multivariate:bool=True, n_boot:int=200, confidence:float=0.95, seed:int=0,
+            progress:bool=False) -> "DriftReport":
     "Compare a window with this reference: per-feature tests and effects, multivariate, output and calibration drift."
     _check_compare_args(alpha, correction, n_boot, confidence)
     tol = _tolerance(tolerance)
@@ -686,15 +687,15 @@ def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (pa
     return prof
 
 # %% ../nbs/20_drift.ipynb #80cb7779
-def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
+def domain_classifier(X_reference:np.ndarray, X_current:np.ndarray, # encoded rows (floats, NaN for missing)
                       *, categorical:Sequence[bool]=None, # which columns hold category codes
                       names:Sequence[str]=None, folds:int=3, max_rows:int=2000, attribution:bool=True,
                       confidence:float=0.95, seed:int=0) -> dict:
     "Out-of-fold AUC of a boosted classifier telling reference from current rows, a DeLong CI, permutation attribution."
     from threadpoolctl import threadpool_limits
-    k = min(len(X_ref), len(X_cur), max_rows)
+    k = min(len(X_reference), len(X_current), max_rows)
     if k < 10 * folds: return None
-    X = np.vstack([X_ref[:k], X_cur[:k]])
+    X = np.vstack([X_reference[:k], X_current[:k]])
     y = np.r_[np.zeros(k), np.ones(k)]
     p = X.shape[1]
     names = list(names) if names is not None else [f"x{j}" for j in range(p)]
@@ -876,22 +877,23 @@ def _decide(t, mv, *, alpha, correction, tol):
     else: t["attribution"] = np.nan
 
 # %% ../nbs/20_drift.ipynb #6a0e2621
-def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, confidence, seed,
-             progress):
+def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, confidence,
+             seed, progress):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed)
     ref_w = prof.sample_
     rows, dists = [], {}
     for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, confidence=confidence,
-                         rng=rng, alpha=alpha))
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot,
+                         confidence=confidence, rng=rng, alpha=alpha))
         dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
     _output_rows(prof, win, rows, dists, n_boot=n_boot, confidence=confidence, rng=rng, alpha=alpha)
     t = pd.DataFrame(rows)
     mv = None
     if multivariate and len(prof.features) and len(win.sample):
         cat = [prof.kinds[f] == "categorical" for f in prof.features]
-        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, confidence=confidence, seed=seed)
+        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, confidence=confidence,
+                               seed=seed)
     _decide(t, mv, alpha=alpha, correction=correction, tol=tol)
     t["_sev"] = t["effect_size"] / t["tolerance"]
     t = t.sort_values(["drifted", "_sev"], ascending=[False, False],
@@ -1262,7 +1264,8 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
                               fix="fit the profile again with ReferenceProfile.fit and save it")
     if "target" in d:
         raise FileFormatError("the reference profile was saved with the old key 'target' for its label column",
-                              value="target", fix="fit the profile again with ReferenceProfile.fit(df, label=...), save it")
+                              value="target", fix="fit the profile again with ReferenceProfile.fit(df, label=...) "
+                                                  "and save it")
     try:
         cols = {}
         for f in d["features"]:
@@ -1880,7 +1883,7 @@ def performance_over_time(
     y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
     *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
     chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
-    reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with a label column and a model
+    reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with labels, model
     metric:str=None, # a name in prodkit.quality.METRICS; default: auc (two classes), accuracy (more), mae (regression)
     classes:Sequence=None, # labels in score-column order (a Predictor's `classes`): text labels map through it
     min_rows:int=30, # windows with fewer rows get no value; their `note` says why
