@@ -17,7 +17,7 @@ EXIT_CODES = """exit codes:
   0    the job ran and every gate passed (with --no-gates: the job ran, its report says NOT GATED)
   1    the job ran and a gate failed; nothing else exits 1
   2    bad parameters, options or inputs, found before any kernel starts (one line: the value and the fix)
-  3    a cell raised, ran past --cell-timeout, or its kernel died (the notebook and HTML report are written, marked FAILED)
+  3    a cell raised, ran past --cell-timeout, or its kernel died (notebook and HTML report written, marked FAILED)
   4    prodkit or its environment failed during the run (disk full, read-only --out, a kernel that cannot start)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): the kernel is stopped and no new report is written"""
 EXIT_ERROR = 4   # prodkit or its environment failed (also `prodkit.jobs.JobError.exit_code`)
@@ -36,7 +36,8 @@ def _seconds(text:str, # the option's text, e.g. '600'
     return int(s)
 
 # %% ../nbs/90_cli.ipynb #c2910952
-_NO_GATES_FIX = "declare at least one gate such as 'quality.auc >= 0.8', or run with no gates on purpose (no_gates=True, --no-gates)"
+_NO_GATES_FIX = ("declare at least one gate such as 'quality.auc >= 0.8', or run with no gates on purpose "
+                 "(no_gates=True, --no-gates)")
 
 def _checked_gates(text:str, # the --gates value: gate text, or a .yaml/.yml/.json file
                   ) -> str:
@@ -52,7 +53,8 @@ def _checked_gates(text:str, # the --gates value: gate text, or a .yaml/.yml/.js
                               fix="make the gates file readable UTF-8 text", path=text) from e
     if gates: return text
     if not text.strip(): raise ParameterError("the gates text is empty", value=text, fix=_NO_GATES_FIX)
-    if is_file: raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has no list)",
+    if is_file: raise FileFormatError("gates file declares no gate (it is empty, all comments, or `gates:` has "
+                                      "no list)",
                                       value=text, fix=_NO_GATES_FIX, path=text)
     raise ParameterError("the gates text declares no gate", value=text, fix=_NO_GATES_FIX)
 
@@ -71,8 +73,10 @@ def _expected_digest(a) -> str | None:
     if getattr(a, "expect_sha256", None) is not None:
         h = a.expect_sha256.strip().lower().removeprefix("sha256:")
         if not _HEX64.fullmatch(h):
-            raise ParameterError("--expect-sha256 must be a sha256 digest: 64 hexadecimal digits (optionally after 'sha256:')", value=a.expect_sha256,
-                                 fix="copy artifacts.model.sha256 from a validation run's results.json, or pass --expect-results")
+            raise ParameterError("--expect-sha256 must be a sha256 digest: 64 hexadecimal digits (optionally after "
+                                 "'sha256:')", value=a.expect_sha256,
+                                 fix="copy artifacts.model.sha256 from a validation run's results.json, or pass "
+                                     "--expect-results")
         return h
     if getattr(a, "expect_results", None) is None: return None
     d = read_json(a.expect_results, name="--expect-results")
@@ -108,14 +112,17 @@ def _job_params(template, # the template name or path
     declared = template_parameters(template) if a.trust_model or expected else {}
     if a.trust_model:
         if "trust_model" not in declared:
-            raise ParameterError(f"template `{Path(str(template)).stem}` declares no `trust_model` parameter, so --trust-model would be ignored",
+            raise ParameterError(f"template `{Path(str(template)).stem}` declares no `trust_model` parameter, so "
+                                 "--trust-model would be ignored",
                                  value=str(template),
-                                 fix="drop --trust-model, or declare `trust_model = False  # bool: ...` in the template")
+                                 fix="drop --trust-model, or declare `trust_model = False  # bool: ...` in the "
+                                     "template")
         params = {**params, "trust_model": True}
     if expected:
         model = params.get("model", declared["model"].default if "model" in declared else None)
         if not model:
-            raise ParameterError(f"--expect-sha256/--expect-results check the `model` parameter, which template `{Path(str(template)).stem}` is not given",
+            raise ParameterError("--expect-sha256/--expect-results check the `model` parameter, which template "
+                                 f"`{Path(str(template)).stem}` is not given",
                                  value=sorted(params), fix="pass -p model PATH (or drop the expected digest)")
         _check_digest(model, expected)
     return params
@@ -123,7 +130,8 @@ def _job_params(template, # the template name or path
 # %% ../nbs/90_cli.ipynb #91e8f46d
 def _trust_option(p):
     p.add_argument("--trust-model", action="store_true",
-                   help="a model artifact is code (TorchScript): load it even if it uses ops that touch files, processes or "
+                   help="a model artifact is code (TorchScript): load it even if it uses ops that touch files, "
+                        "processes or "
                         "the network, which are refused otherwise. Only for artifacts from a trusted source")
 
 def _digest_options(p):
@@ -137,7 +145,8 @@ def _digest_options(p):
 # %% ../nbs/90_cli.ipynb #46a5c0d3
 def _job_options(p, out_default=None, *, digest:bool=True):
     p.add_argument("--out", "-o", metavar="DIR", default=out_default, required=out_default is None,
-                   help="folder for NAME.ipynb, NAME.html and results.json" + (f" (default: {out_default})" if out_default else ""))
+                   help="folder for NAME.ipynb, NAME.html and "
+                        "results.json" + (f" (default: {out_default})" if out_default else ""))
     g = p.add_mutually_exclusive_group()
     g.add_argument("--gates", "-g", metavar="FILE_OR_TEXT",
                    help="gates: a YAML/JSON file, or text such as 'quality.auc >= 0.8; "
@@ -165,7 +174,7 @@ def _run_job(template, params, a, name=None) -> int:
     params = _job_params(template, params, a)
     asked = {k: True for k in ("no_gates", "force") if getattr(a, k)}   # passed only when given on the command line
     res = run_notebook(template, params, a.out, gates=a.gates, name=name, kernel_name=a.kernel,
-                       cell_timeout=_seconds(a.cell_timeout), progress=a.progress, **asked)
+                       cell_timeout_s=_seconds(a.cell_timeout), progress=a.progress, **asked)
     if not a.quiet:
         for r in res.gates.rows:
             value = "-" if r["value"] is None else _fmt_value(r["value"])
@@ -180,7 +189,8 @@ def _yaml_params(text):
     import yaml
     from prodkit.core import ParameterError
     if text is None: return {}
-    src = Path(text).read_text(encoding="utf-8") if text.strip().endswith((".yaml", ".yml", ".json")) and Path(text).is_file() else text
+    is_file = text.strip().endswith((".yaml", ".yml", ".json")) and Path(text).is_file()
+    src = Path(text).read_text(encoding="utf-8") if is_file else text
     try: d = yaml.safe_load(src)
     except yaml.YAMLError as e:
         raise ParameterError(f"-y is not valid YAML: {str(e).splitlines()[0]}", value=text,
@@ -193,8 +203,10 @@ def _yaml_params(text):
 # %% ../nbs/90_cli.ipynb #d9c8bba2
 def _cmd_run(sub):
     p = sub.add_parser("run", help="run a template notebook as a job",
-                       description="Run a template (a name from `prodkit templates`, or a notebook written as a path) with "
-                                   "papermill; write NAME.ipynb, NAME.html and results.json to --out; evaluate the gates.",
+                       description="Run a template (a name from `prodkit templates`, or a notebook written as a "
+                                   "path) with "
+                                   "papermill; write NAME.ipynb, NAME.html and results.json to --out; evaluate the "
+                                   "gates.",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("template",
                    help="a shipped template's name (e.g. validation), or a notebook with a cell tagged `parameters` "
@@ -209,8 +221,10 @@ def _cmd_run(sub):
 # %% ../nbs/90_cli.ipynb #8197b6ab
 def _cmd_validate(sub):
     p = sub.add_parser("validate", help="validate a model bundle on reference and current data",
-                       description="Run the validation template: versions and manifest, quality on labelled current data, "
-                                   "and every other section; the report opens with the gates table. A model artifact is code "
+                       description="Run the validation template: versions and manifest, quality on labelled current "
+                                   "data, "
+                                   "and every other section; the report opens with the gates table. A model artifact "
+                                   "is code "
                                    "(TorchScript): validate only models from a trusted source.",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", required=True, metavar="PATH",
@@ -235,9 +249,12 @@ def _validate(a):
 # %% ../nbs/90_cli.ipynb #e3d68a3f
 def _cmd_demo(sub):
     p = sub.add_parser("demo", help="write the demo model and data, and validate them",
-                       description="Write the embedded demo (a small torch classifier, its schema, reference and drifting "
-                                   "production data) to DIR/demo and run the validation job on it: DIR/validation.html is the report. "
-                                   "The demo's drift gates fail by design; the command exits 0 once the report is written "
+                       description="Write the embedded demo (a small torch classifier, its schema, reference and "
+                                   "drifting "
+                                   "production data) to DIR/demo and run the validation job on it: DIR/validation.html "
+                                   "is the report. "
+                                   "The demo's drift gates fail by design; the command exits 0 once the report is "
+                                   "written "
                                    "(use --strict to exit 1 on failed gates).",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the demo data, model and job (default 0)")
@@ -314,7 +331,8 @@ def _refuse_foreign(path, # the file an option names
                     ours, # callable: is this a file prodkit wrote?
                     option:str, # the option, for the message
                     force:bool=False):
-    "Raise `ParameterError` (exit 2) when `path` exists and prodkit did not write it, unless `force`; a folder is always refused."
+    ("Raise `ParameterError` (exit 2) when `path` exists and prodkit did not write it, unless `force`; a folder is "
+     "always refused.")
     from prodkit.core import ParameterError
     p = Path(path)
     if not (p.exists() or p.is_symlink()): return
@@ -332,22 +350,29 @@ def _shape(text):
 # %% ../nbs/90_cli.ipynb #f64e5fb8
 def _cmd_export(sub):
     p = sub.add_parser("export", help="export a model bundle to TorchScript (or .pt2) with checked parity",
-                       description="Export a bundle folder (prodkit.versioning.save_bundle) or a TorchScript file to OUT: "
-                                   "script or trace (method auto), check parity against the eager model on generated inputs, "
-                                   "optionally freeze/optimize and quantize, and store the manifest inside the artifact. "
-                                   "An OUT ending in .pt2 uses torch.export. A model artifact is code: export only models "
+                       description="Export a bundle folder (prodkit.versioning.save_bundle) or a TorchScript file "
+                                   "to OUT: "
+                                   "script or trace (method auto), check parity against the eager model on generated "
+                                   "inputs, "
+                                   "optionally freeze/optimize and quantize, and store the manifest inside the "
+                                   "artifact. "
+                                   "An OUT ending in .pt2 uses torch.export. A model artifact is code: export only "
+                                   "models "
                                    "from a trusted source, and pin the validated one with --expect-results.",
                        epilog="exit codes:\n  0  the artifact passed its parity checks and was written\n"
                               "  1  no method gave a faithful artifact (nothing was written)\n"
-                              "  2  bad arguments or inputs, a model other than the expected one, or an OUT/--json file prodkit did not write\n"
+                              "  2  bad arguments or inputs, a model other than the expected one, or an OUT/--json "
+                              "file prodkit did not write\n"
                               "  4  prodkit or its environment failed (disk full, read-only folder)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", "-m", required=True, metavar="PATH", help="bundle folder or TorchScript file")
     p.add_argument("--out", "-o", required=True, metavar="PATH",
                    help="artifact to write (.pt for TorchScript, .pt2 for torch.export); "
-                                                                      "an existing file is replaced only if it is a prodkit artifact")
+                                                                      "an existing file is replaced only if it is a "
+                                                                      "prodkit artifact")
     p.add_argument("--data", metavar="PATH",
-                   help="raw rows (CSV or Parquet) to draw example inputs from (default: rows generated from the schema)")
+                   help="raw rows (CSV or Parquet) to draw example inputs from (default: rows generated from the "
+                        "schema)")
     p.add_argument("--input-shape", type=_shape, metavar="SHAPE",
                    help="shape of one input for a model without an adapter, e.g. 1,8,8")
     p.add_argument("--method", choices=["auto", "script", "trace", "export"], default="auto",
@@ -398,7 +423,8 @@ def _export(a):
 STOP_GRACE_S = 15   # seconds the clean-up after the first Ctrl-C/SIGTERM may take before the process stops hard
 
 class Terminated(KeyboardInterrupt):
-    "Raised in the main thread when the process gets SIGTERM, so a job unwinds as on Ctrl-C: temp files removed, kernel stopped."
+    ("Raised in the main thread when the process gets SIGTERM, so a job unwinds as on Ctrl-C: temp files removed, "
+     "kernel stopped.")
 
 # %% ../nbs/90_cli.ipynb #6410f951
 def _kill_children(since:float):
@@ -413,9 +439,11 @@ def _kill_children(since:float):
 
 # %% ../nbs/90_cli.ipynb #d1ea58d2
 class _StopSignals:
-    "SIGINT/SIGTERM during one `main` call: the first unwinds the job; with `hard`, a second one or a stuck clean-up stops at once."
+    ("SIGINT/SIGTERM during one `main` call: the first unwinds the job; with `hard`, a second one or a stuck clean-up "
+     "stops at once.")
     def __init__(self, hard:bool): # end the process hard (only when running as the `prodkit` command)
-        self.hard, self.prog, self.first, self.old, self.timer, self.since = hard, "prodkit", None, {}, None, time.time()
+        self.hard, self.prog, self.first, self.old = hard, "prodkit", None, {}
+        self.timer, self.since = None, time.time()
     def __enter__(self):
         if threading.current_thread() is not threading.main_thread(): return self
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -480,7 +508,8 @@ def _call(a) -> int:
 # %% ../nbs/90_cli.ipynb #c194c845
 def _cmd_compare(sub):
     p = sub.add_parser("compare", help="compare a challenger with the champion and decide whether to promote it",
-                       description="Run the promotion template on labelled data: paired differences of every metric with "
+                       description="Run the promotion template on labelled data: paired differences of every "
+                                   "metric with "
                                    "intervals and tests, slices, decision flips and a verdict; the default gate "
                                    "compare.promote == true makes exit 0 mean promote and 1 mean do not.",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -506,7 +535,8 @@ def _compare(a):
 
 # %% ../nbs/90_cli.ipynb #e9551c7b
 def _cmd_serve(sub):
-    p = sub.add_parser("serve", add_help=False, help="serve a bundle or exported artifact over HTTP (prodkit serve --help)",
+    p = sub.add_parser("serve", add_help=False, help="serve a bundle or exported artifact over HTTP (prodkit serve "
+                                                     "--help)",
                        description="Serve MODEL on 127.0.0.1 with micro-batching, guards, monitoring and metrics.")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the arguments of `prodkit serve --help`")
     p.set_defaults(func=lambda a: _serve(a.args))
@@ -523,7 +553,8 @@ def parser() -> argparse.ArgumentParser:
     "The `prodkit` argument parser, one subparser per entry of `COMMANDS`."
     from prodkit import __version__
     p = argparse.ArgumentParser(prog="prodkit",
-                                description="Take a PyTorch model from a research notebook to production, and keep checking it there.",
+                                description="Take a PyTorch model from a research notebook to production, and keep "
+                                            "checking it there.",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"prodkit {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -533,7 +564,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/90_cli.ipynb #5502eec3
-def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as the `prodkit` command (which may end its process hard on signals)
+def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as `prodkit` (may end its process hard on signals)
         ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
     given = sys.argv[1:] if argv is None else list(argv)

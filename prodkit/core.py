@@ -191,7 +191,8 @@ def _read_file(p:Path, name:str) -> pd.DataFrame:
 def read_table(data, # a DataFrame, or the path of a CSV or Parquet file
                *, name:str="data", # what the data is, for messages
                allow_empty:bool=False) -> pd.DataFrame:
-    "Return `data` as a DataFrame, reading CSV or Parquet files; raise a clear error for missing, corrupt or empty data."
+    ("Return `data` as a DataFrame, reading CSV or Parquet files; raise a clear error for missing, corrupt or "
+     "empty data.")
     if isinstance(data, pd.DataFrame): df = data
     elif isinstance(data, (str, os.PathLike)): df = _read_file(Path(data), name)
     else:
@@ -226,7 +227,8 @@ class Feature:
 class SchemaProblem:
     "One way a frame fails its schema: `column`, `problem` (a short code), a `message` and the `fix`."
     column: str
-    problem: str   # missing_column | extra_column | wrong_type | unseen_category | unexpected_null | out_of_range | non_finite
+    problem: str   # missing_column | extra_column | wrong_type | unseen_category | unexpected_null | out_of_range
+                   # | non_finite
     message: str
     fix: str
     rows: list = field(default_factory=list)  # a few offending row labels
@@ -239,7 +241,8 @@ def _kind_of(s:pd.Series) -> str:
     return "categorical"
 
 def _nested_type(s:pd.Series) -> str | None:
-    "The type name of the first list, dict, array, tuple or set value in `s` (e.g. a Parquet list/struct column), else None."
+    ("The type name of the first list, dict, array, tuple or set value in `s` (e.g. a Parquet list/struct column), "
+     "else None.")
     if s.dtype != object: return None
     if pd.api.types.infer_dtype(s, skipna=True) not in ("mixed", "mixed-integer", "unknown-array"): return None
     for v in s.dropna():
@@ -268,7 +271,7 @@ def _mostly_numbers(s:pd.Series, share:float=0.95) -> tuple | None:
 class Schema:
     "Ordered features of a table with kinds, dtypes, ranges, categories and nullability."
     features: list
-    target: str | None = None
+    label: str | None = None
     time: str | None = None
 
     @property
@@ -277,11 +280,14 @@ class Schema:
     def __len__(self): return len(self.features)
 
     def to_dict(self) -> dict:
-        return {"version": 1, "target": self.target, "time": self.time,
+        return {"version": 1, "label": self.label, "time": self.time,
                 "features": [f.to_dict() for f in self.features]}
     @classmethod
     def from_dict(cls, d:dict) -> "Schema":
-        try: return cls([Feature(**f) for f in d["features"]], target=d.get("target"), time=d.get("time"))
+        if "target" in d:
+            raise FileFormatError("the schema was saved with the old key 'target' for its label column", value="target",
+                                  fix="infer the schema again with Schema.infer(df, label=...) and save it")
+        try: return cls([Feature(**f) for f in d["features"]], label=d.get("label"), time=d.get("time"))
         except (KeyError, TypeError) as e:
             raise FileFormatError(f"not a prodkit schema: {e}", fix="save schemas with Schema.save") from e
 
@@ -293,7 +299,8 @@ def to_frame(self:Schema) -> pd.DataFrame:
 
 # %% ../nbs/00_core.ipynb #5c0c7637
 def _check_inferable(s:pd.Series, c:str, kind:str, categorical:bool):
-    "Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared categorical)."
+    ("Refuse a column no schema should be inferred from: nested values, or numbers with a few typos (unless declared "
+     "categorical).")
     nested = _nested_type(s)
     if nested: raise _nested_error("training data", c, nested)
     bad = None if kind != "categorical" or categorical else _mostly_numbers(s)
@@ -324,27 +331,28 @@ def _infer_feature(s:pd.Series, c, categorical:bool) -> Feature:
 
 @patch(cls_method=True)
 def infer(cls:Schema, df:pd.DataFrame, # training data
-          *, target:str=None, # label column, remembered but not a feature
+          *, label:str=None, # label column, remembered but not a feature
           time:str=None, # timestamp column, remembered but not a feature
           exclude:Sequence[str]=(), # columns that are not features
           categorical:Sequence[str]=(), # text columns to keep categorical even when nearly all values are numbers
          ) -> Schema:
-    "Infer a schema from `df`: every column but `target`, `time` and `exclude` becomes a feature."
+    "Infer a schema from `df`: every column but `label`, `time` and `exclude` becomes a feature."
     df = read_table(df, name="training data")
-    for role, col in (("target", target), ("time", time), *(("exclude", c) for c in exclude)):
+    for role, col in (("label", label), ("time", time), *(("exclude", c) for c in exclude)):
         if col is not None and col not in df.columns:
             raise SchemaError(f"{role} column {col!r} is not in the data", value=list(df.columns)[:20],
                               fix=f"pass one of the data's columns as `{role}`", problems=[])
-    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (target,
-                                                                                         time) and c not in exclude]
+    feats = [_infer_feature(df[c], c, c in categorical) for c in df.columns if c not in (label, time)
+             and c not in exclude]
     if not feats:
-        raise SchemaError("no feature columns left after removing target/time/exclude",
+        raise SchemaError("no feature columns left after removing label/time/exclude",
                           fix="pass data with feature columns", problems=[])
     empty = [f.name for f in feats if f.nullable and df[f.name].isna().all()]
     if empty:
-        warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no information; "
+        warnings.warn(f"columns {empty[:5]} of the training data hold no values (all missing): they carry no "
+                      "information; "
                       f"drop them or pass exclude={empty[:5]!r}", stacklevel=2)
-    return cls(feats, target=target, time=time)
+    return cls(feats, label=label, time=time)
 
 # %% ../nbs/00_core.ipynb #0595c4c4
 @patch
@@ -369,7 +377,8 @@ class _RecordTime:
     def __init__(self, aware:bool): self.aware = aware
 
 def _record_arrays(rec:dict) -> dict | None:
-    "One record (column -> scalar) as one-element arrays with the dtypes `pd.DataFrame([rec])` infers; None for any other kind of value."
+    ("One record (column -> scalar) as one-element arrays with the dtypes `pd.DataFrame([rec])` infers; None for any "
+     "other kind of value.")
     out = {}
     for k, v in rec.items():
         if isinstance(v, (bool, np.bool_)): out[k] = np.array([v], dtype=bool)
@@ -381,7 +390,8 @@ def _record_arrays(rec:dict) -> dict | None:
 
 # %% ../nbs/00_core.ipynb #5dc9c266
 def _column_arrays(df, names:list) -> dict | None:
-    "Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a record); None otherwise."
+    ("Column label -> the array behind it for the columns `names` of a small frame with unique labels (or of a "
+     "record); None otherwise.")
     if isinstance(df, dict): return _record_arrays({n: df[n] for n in names if n in df})   # other keys are not read
     if type(df) is not pd.DataFrame or not 0 < len(df) <= _SMALL or not df.columns.is_unique: return None
     get = getattr(df, "_get_column_array", None)
@@ -395,7 +405,8 @@ def _column_arrays(df, names:list) -> dict | None:
 # %% ../nbs/00_core.ipynb #5606d2db
 @dataclass
 class _Plan:
-    "What the fast path needs of a schema, computed once: numeric and boolean features, text features, datetime features."
+    ("What the fast path needs of a schema, computed once: numeric and boolean features, text features, datetime "
+     "features.")
     key: tuple
     names: list                 # every feature and role name, for `extra='error'`
     num: list                   # (name, kind) per numeric or boolean feature
@@ -407,14 +418,15 @@ class _Plan:
     other: bool                 # a feature of a kind the fast path does not know
 
 def _schema_plan(schema) -> _Plan:
-    "The fast path's view of `schema`, cached on it while its `features` are the same objects (edit a schema by building a new one)."
+    ("The fast path's view of `schema`, cached on it while its `features` are the same objects (edit a schema by "
+     "building a new one).")
     key = tuple(schema.features)
     got = schema.__dict__.get("_plan")
     if got is not None and len(got.key) == len(key) and all(a is b for a, b in zip(got.key, key)): return got
     num = [f for f in schema.features if f.kind in ("numeric", "boolean")]
     rng = lambda f, v: v if f.kind == "numeric" and f.min is not None else np.nan
     feats = schema.features
-    plan = _Plan(key, set(schema.names) | {schema.target, schema.time} - {None},
+    plan = _Plan(key, set(schema.names) | {schema.label, schema.time} - {None},
                  [(f.name, f.kind) for f in num], np.array([f.nullable for f in num], bool),
                  np.array([rng(f, f.min) for f in num], float), np.array([rng(f, f.max) for f in num], float),
                  [(f.name, f.nullable,
@@ -433,7 +445,8 @@ def _plain_number(a, kinds:str) -> np.ndarray | float | None:
     return None
 
 def _plain_text(a, nullable:bool, allowed:set | None) -> list | None:
-    "The values of a text column, missing ones as None; None when a value is not text, is missing where none may be, or is not `allowed`."
+    ("The values of a text column, missing ones as None; None when a value is not text, is missing where none may be, "
+     "or is not `allowed`.")
     if not (a.dtype == object or isinstance(a.dtype, pd.StringDtype)): return None
     pa_ = getattr(a, "_pa_array",
                   None)   # Arrow-backed text: its own list is many times faster than iterating the pandas array
@@ -501,7 +514,8 @@ def _wrong_type(f:Feature, s:pd.Series, kind:str) -> SchemaProblem:
         ex = f"{int(bad.sum())} of {len(nn_)} values are not numbers, e.g. {nn_[bad].astype(str).unique()[:3].tolist()}"
         return SchemaProblem(f.name, "wrong_type",
                              f"column {f.name!r} should be numeric ({f.dtype}) but is text ({s.dtype}): {ex}", fix)
-    msg = f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. {s.dropna().head(3).tolist()}"
+    msg = (f"column {f.name!r} should be {f.kind} ({f.dtype}) but is {kind} ({s.dtype}), e.g. "
+           f"{s.dropna().head(3).tolist()}")
     return SchemaProblem(f.name, "wrong_type", msg, fix)
 
 # %% ../nbs/00_core.ipynb #8bf9ce93
@@ -511,7 +525,8 @@ def _tz_problem(f:Feature, s:pd.Series) -> SchemaProblem:
         tz = f.dtype.split(",", 1)[1].strip(" ]")
         return SchemaProblem(f.name, "wrong_type",
                              f"column {f.name!r} should be tz-aware ({f.dtype}) but is tz-naive ({s.dtype})",
-                             f"say which zone its times are in, e.g. df[{f.name!r}] = df[{f.name!r}].dt.tz_localize({tz!r})")
+                             f"say which zone its times are in, e.g. df[{f.name!r}] = "
+                             f"df[{f.name!r}].dt.tz_localize({tz!r})")
     return SchemaProblem(f.name, "wrong_type",
                          f"column {f.name!r} should be tz-naive ({f.dtype}) but is tz-aware ({s.dtype})",
                          f"convert it to the naive times training used, "
@@ -523,8 +538,10 @@ def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> 
     out, isna = [], s.isna()
     if isna.any() and not f.nullable:
         out.append(SchemaProblem(f.name, "unexpected_null",
-                                 f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in training",
-                                 f"impute {f.name!r} before predicting, or re-infer the schema on data with missing values", _first_rows(isna)))
+                                 f"column {f.name!r} has {int(isna.sum())} missing values but none were seen in "
+                                 "training",
+                                 f"impute {f.name!r} before predicting, or re-infer the schema on data with missing "
+                                 "values", _first_rows(isna)))
     if f.kind == "numeric" and _kind_of(s) == "numeric":
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         bad = np.isinf(v)
@@ -535,7 +552,8 @@ def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> 
         oor = (v < f.min) | (v > f.max) if check_range and f.min is not None else np.zeros(0, bool)
         if oor.any():
             out.append(SchemaProblem(f.name, "out_of_range",
-                                     f"column {f.name!r} has {int(oor.sum())} values outside the training range [{f.min:g}, {f.max:g}]",
+                                     f"column {f.name!r} has {int(oor.sum())} values outside the training range "
+                                     f"[{f.min:g}, {f.max:g}]",
                                      f"check the upstream data for {f.name!r}", _first_rows(pd.Series(oor,
                                                                                                       index=s.index))))
     if f.kind == "categorical" and unseen == "error" and f.categories is not None:
@@ -544,7 +562,8 @@ def _value_problems(f:Feature, s:pd.Series, *, unseen:str, check_range:bool) -> 
         if new.any():
             seen_new = sorted(vals[new].unique())[:5]
             out.append(SchemaProblem(f.name, "unseen_category",
-                                     f"column {f.name!r} has {int(new.sum())} values of categories never seen in training: {seen_new}",
+                                     f"column {f.name!r} has {int(new.sum())} values of categories never seen in "
+                                     f"training: {seen_new}",
                                      f"map them to a known category of {f.categories[:5]}, or retrain with them",
                                      _first_rows(new)))
     return out
@@ -575,7 +594,7 @@ def problems(self:Schema, df:pd.DataFrame, *, extra:str="ignore", unseen:str="er
         else: out += _column_problems(f, df[f.name], unseen=unseen, check_range=check_range)
     if extra == "error":
         out += [SchemaProblem(str(c), "extra_column", f"column {c!r} is not in the schema", f"drop column {c!r}")
-                for c in df.columns if c not in self.names and c not in (self.target, self.time)]
+                for c in df.columns if c not in self.names and c not in (self.label, self.time)]
     return out
 
 # %% ../nbs/00_core.ipynb #71648425
@@ -600,8 +619,8 @@ def validate(self:Schema, df:pd.DataFrame, # data to check
 class TabularAdapter:
     "DataFrame -> float32 tensor in schema order; scaling and encoding fitted on training data."
     def __init__(self, schema:Schema=None, # features to encode; inferred from the data in `fit` when None
-                 *, target:str=None, time:str=None): # roles used when the schema is inferred
-        self.schema, self.target, self.time = schema, target, time
+                 *, label:str=None, time:str=None): # roles used when the schema is inferred
+        self.schema, self.label, self.time = schema, label, time
 
     def _names(self):
         out = []
@@ -633,7 +652,7 @@ def _numeric_stats(s:pd.Series) -> dict:
 def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
     "Learn medians, scales and categories from training data `df`."
     df = read_table(df, name="training data")
-    if self.schema is None: self.schema = Schema.infer(df, target=self.target, time=self.time)
+    if self.schema is None: self.schema = Schema.infer(df, label=self.label, time=self.time)
     self.schema.validate(df, name="training data")
     self.stats_ = {}
     for f in self.schema.features:
@@ -644,7 +663,8 @@ def fit(self:TabularAdapter, df:pd.DataFrame) -> TabularAdapter:
 
 # %% ../nbs/00_core.ipynb #0f8a403d
 def _encode_plan(self) -> tuple:
-    "Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and `stats_` stay the same objects."
+    ("Output columns and statistics of the numeric, boolean and categorical features, cached while `schema` and "
+     "`stats_` stay the same objects.")
     sp = _schema_plan(self.schema)
     got = self.__dict__.get("_plan")
     if got is not None and got[0] is sp and got[1] is self.stats_: return got[2]
@@ -698,7 +718,7 @@ def _encode_column(f:Feature, s:pd.Series, stats:dict) -> np.ndarray:
 @patch
 def encode(self:TabularAdapter, df:pd.DataFrame, # rows to encode, or one record as a dict (column -> value)
            *, unseen:str="allow", # 'error' to refuse categories never seen in training (else they encode as all zeros)
-           validated:bool=False, # `df` was already checked against this adapter's schema (e.g. by a guard): skip the check
+           validated:bool=False, # `df` was already checked against the schema (e.g. by a guard): skip the check
           ) -> np.ndarray:
     "Encode `df` into a float32 array with one column per name in `feature_names_`."
     self._check_fitted()
@@ -749,7 +769,8 @@ TASKS = ("classification", "regression")   # what a model does
 OUTPUTS = ("auto", "logits", "proba")          # how a classifier's raw outputs are read
 
 class Scorer:
-    "The surface every analysis calls: `task`, `classes_`, `predict` and (classifiers) `predict_proba`; calling it gives probabilities or values."
+    ("The surface every analysis calls: `task`, `classes_`, `predict` and (classifiers) `predict_proba`; calling it "
+     "gives probabilities or values.")
     task: str = "classification"
     classes_ = None
     def predict(self, X): raise NotImplementedError(f"{type(self).__name__}.predict")
@@ -780,7 +801,7 @@ class Predictor(Scorer):
     def __init__(self, model, # nn.Module, TorchScript module, or callable on a float tensor
                  *, adapter:TabularAdapter=None, # encodes DataFrames; without it frames must be all-numeric
                  task:str="classification", # what the model does: 'classification' or 'regression' (one of `TASKS`)
-                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (decided on the first call)
+                 output:str="auto", # a classifier's raw outputs: 'logits', 'proba' or 'auto' (read on the first call)
                  classes:Sequence=None, # class labels in output order (default 0..k-1)
                  batch_size:int=4096, device:str="cpu"):
         _check_predictor_args(model, task, output, classes, batch_size)
@@ -796,7 +817,7 @@ def _frame_array(self, X:pd.DataFrame):
     bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if bad: raise DataError(f"non-numeric columns {bad[:5]} and no adapter to encode them",
                             fix="pass adapter=TabularAdapter(...).fit(train)")
-    return np.array(X.to_numpy(dtype="float32", na_value=np.nan))   # a writable copy: pandas may hand out a read-only view
+    return np.array(X.to_numpy(dtype="float32", na_value=np.nan))   # a writable copy: pandas may give a read-only view
 
 # %% ../nbs/00_core.ipynb #a38b1b98
 @patch
@@ -873,9 +894,11 @@ def _check_proba(raw:np.ndarray):
     if not len(bad): return
     i = int(bad[0])
     why = "a value outside [0, 1]" if ((raw[i] < 0) | (raw[i] > 1)).any() else f"a sum of {raw[i].sum():.4g}, not 1"
-    raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is row {i} ({why})",
+    raise ModelError(f"the model's outputs are not probabilities: {len(bad)} of {len(raw)} rows are not, the first is "
+                     f"row {i} ({why})",
                      value=_row_values(raw[i]), row=i,
-                     fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix the model's last layer")
+                     fix="pass output='logits' if the model returns scores (sigmoid/softmax is then applied), or fix "
+                         "the model's last layer")
 
 # %% ../nbs/00_core.ipynb #dfcd9c4b
 def _probs(raw:np.ndarray, output:str) -> np.ndarray:
@@ -893,13 +916,15 @@ def _probs(raw:np.ndarray, output:str) -> np.ndarray:
 # %% ../nbs/00_core.ipynb #4afc0691
 @patch
 def _output_kind(self:Predictor, raw:np.ndarray) -> str:
-    "How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call (kept in `output_`)."
+    ("How this predictor reads raw outputs: the declared `output`, or for 'auto' the reading decided on the first call "
+     "(kept in `output_`).")
     if self.output != "auto": return self.output
     first = "logits" if _not_proba(raw).any() else "proba"
     decided = self.__dict__.setdefault("output_", first)   # atomic: concurrent first calls agree
     if decided == "proba" and first == "logits":
         i = int(np.flatnonzero(_not_proba(raw))[0])
-        raise ModelError(f"output='auto' read this model's outputs as probabilities on its first call, but row {i} of this batch "
+        raise ModelError(f"output='auto' read this model's outputs as probabilities on its first call, but row {i} of "
+                         "this batch "
                          f"is not a probability", value=_row_values(raw[i]), row=i,
                          fix="declare what the model returns: Predictor(model, output='logits') or output='proba'")
     return decided
@@ -928,16 +953,17 @@ def predict(self:Predictor, X) -> np.ndarray:
 # %% ../nbs/00_core.ipynb #01c7f192
 @patch(as_prop=True)
 def classes_(self:Predictor) -> list | None:
-    "Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for regression or before any call."
+    ("Class labels in `predict_proba` column order: `classes`, else 0..k-1 after a call showed k classes; None for "
+     "regression or before any call.")
     if self.task == "regression": return None
     if self.classes is not None: return list(self.classes)
     k = self.__dict__.get("n_classes_")
     return list(range(k)) if k else None
 
 # %% ../nbs/00_core.ipynb #d6b187b5
-def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded bundle, an nn.Module, a TorchScript module or a callable
+def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a bundle, an nn.Module, TorchScript or a callable
                  *, adapter:TabularAdapter=None, # encodes DataFrames for a bare model
-                 task:str=None, # for a bare model: 'classification' (default) or 'regression'; for a Scorer: must agree with it
+                 task:str=None, # a bare model's: 'classification' (default) or 'regression'; a Scorer's must agree
                  what:str="model", # how the argument is named in errors
                 ) -> Scorer:
     "`model` as the one surface analyses call: a Scorer as it is, a bundle's predictor, else a new `Predictor`."
@@ -951,7 +977,8 @@ def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a loaded 
     if isinstance(inner, Scorer): return as_predictor(inner, task=task, what=what)
     if isinstance(model, nn.Module) or callable(model): return Predictor(model, adapter=adapter,
                                                                          task=task or "classification")
-    raise ParameterError(f"the {what} must be a Predictor, a loaded bundle, an nn.Module, a TorchScript module or a callable",
+    raise ParameterError(f"the {what} must be a Predictor, a loaded bundle, an nn.Module, a TorchScript module or a "
+                         "callable",
                          value=type(model).__name__,
                          fix="pass the model object, or Predictor(model, adapter=..., task=...)")
 
@@ -980,7 +1007,8 @@ def _fmt(v):
 _INERT = {ord(c): f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~:<>&\"'=$"}
 def escape(text, # any value; rendered as `str(text)`
           ) -> str:
-    "`text` on one line with every HTML and Markdown special character as a numeric entity: shown as written in HTML, attributes and Markdown."
+    ("`text` on one line with every HTML and Markdown special character as a numeric entity: shown as written in HTML, "
+     "attributes and Markdown.")
     return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).translate(_INERT)
 
 # %% ../nbs/00_core.ipynb #0fff4804
@@ -999,7 +1027,8 @@ def html_table(df:pd.DataFrame, # the table to show (index, columns and cells ar
 def get_ax(ax=None, *, figsize=None, # the size of a new figure (default: 6 x 3.5 inches, or 4.2 inches a panel)
            panels:int=1, # how many Axes a new figure holds, side by side
           ):
-    "Return `ax`, or the Axes of a new figure (an array of `panels` Axes when there are several); pyplot imported lazily."
+    ("Return `ax`, or the Axes of a new figure (an array of `panels` Axes when there are several); pyplot imported "
+     "lazily.")
     if ax is not None: return ax
     import matplotlib.pyplot as plt
     check_positive("panels", panels, integer=True)
@@ -1035,7 +1064,8 @@ def _repr_html_(self:Renderable) -> str:
                        for k, v in list(self.summary.items())[:16])
         try:
             fr = self.to_frame()
-            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use .to_frame()</i></p>" if len(fr) > 10 else "")
+            table = html_table(fr.head(10)) + (f"<p><i>{len(fr) - 10} more rows: use "
+                                               ".to_frame()</i></p>" if len(fr) > 10 else "")
         except Exception: table = ""
         return f"<div><b>{self.headline_html()}</b><table>{summ}</table>{table}{self._html_extra()}</div>"
     except Exception as e:
@@ -1057,8 +1087,8 @@ class Report(Renderable):
 
 # %% ../nbs/00_core.ipynb #49c79f85
 @patch
-def plot(self:Report, ax=None, # the Axes to draw on (an array of Axes for a picture of several panels); default: a new figure
-         *, kind:str=None, # which picture, one of `_plot_kinds` (default: the first); None for a report with one picture
+def plot(self:Report, ax=None, # the Axes to draw on (an array of them for several panels); default: a new figure
+         *, kind:str=None, # which picture, one of `_plot_kinds` (default: the first); None when there is one
          **kwargs): # passed to the report's `_plot`
     "Draw on `ax` (or a new figure) and return the report itself with `ax_` and `figure_` set."
     if self._plot_kinds:

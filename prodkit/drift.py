@@ -105,7 +105,7 @@ def _psi(pr, pc, eps=1e-4):
     return float(((pc - pr) * np.log(pc / pr)).sum())
 
 # %% ../nbs/20_drift.ipynb #4e8ccfd6
-def auc_ci(y, s, *, level:float=0.95) -> tuple:
+def auc_ci(y, s, *, confidence:float=0.95) -> tuple:
     "AUC with DeLong's standard error: returns (auc, ci_low, ci_high, se, p_value for AUC > 0.5)."
     y = np.asarray(y).astype(bool)
     s = np.asarray(s, float)
@@ -119,7 +119,7 @@ def auc_ci(y, s, *, level:float=0.95) -> tuple:
     v10 = (r_all[:m] - r_p) / n
     v01 = 1 - (r_all[m:] - r_n) / m
     se = math.sqrt(max(v10.var(ddof=1) / m + v01.var(ddof=1) / n, 1e-12))
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
     se0 = math.sqrt((m + n + 1) / (12 * m * n))  # Mann-Whitney null standard error
     p = float(stats.norm.sf((auc - 0.5) / se0))
     return float(auc), float(max(auc - z * se, 0)), float(min(auc + z * se, 1)), se, p
@@ -235,11 +235,11 @@ def _merge_col(a:dict, b:dict) -> dict:
     return out
 
 # %% ../nbs/20_drift.ipynb #bc4259d8
-def _boot_ci(est, boots, level):
+def _boot_ci(est, boots, confidence):
     "Bootstrap interval for a distance, shifted by the bootstrap's estimate of its upward bias and clipped at 0."
     boots = boots[np.isfinite(boots)]
     if len(boots) < 10 or not np.isfinite(est): return np.nan, np.nan
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = np.quantile(boots, [(1 - confidence) / 2, (1 + confidence) / 2])
     bias = boots.mean() - est
     return float(max(lo - bias, 0.0)), float(max(hi - bias, 0.0))
 
@@ -259,7 +259,7 @@ def _coarse_starts(cr, k=10):
     return starts[starts < len(cr)]
 
 # %% ../nbs/20_drift.ipynb #24efb032
-def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
+def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, confidence:float, rng) -> dict:
     edges, cr, cc = ref["edges"], ref["counts"], cur["counts"]
     nr, nc = ref["n"], cur["n"]
     mean_r = ref["sum"] / nr if nr else np.nan
@@ -290,7 +290,7 @@ def _stats_numeric(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
         tlb = (cur["tail_lo"] * CC[:, 0] / cc[0] if cc[0] else 0.0) / tc[:, 0]
         thb = (cur["tail_hi"] * CC[:, -1] / cc[-1] if cc[-1] else 0.0) / tc[:, 0]
         wb = _w1_from_cdfs(edges, FRb, FCb, tlb, thb) / scale
-        lo, hi = _boot_ci(w1 / scale, wb, level)
+        lo, hi = _boot_ci(w1 / scale, wb, confidence)
     return {**out, "statistic": ks, "p_value": _ks_pvalue(ks, nr, nc), "effect_size": w1 / scale, "ci_low": lo,
             "ci_high": hi,
             "ks": ks, "wasserstein": w1, "psi": psi, "js": np.nan}
@@ -337,7 +337,7 @@ def _cells(ref:dict, cur:dict):
     return np.concatenate([ref["counts"].astype(float), np.zeros(len(cu) + 1)]), cc, 5.0, pool
 
 # %% ../nbs/20_drift.ipynb #edd45106
-def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> dict:
+def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, confidence:float, rng) -> dict:
     cr, cc, u = ref["counts"].astype(float), cur["counts"].astype(float), float(cur["n_unseen"])
     nr, nc = ref["n"], cur["n"]
     out = {"test": "chi2", "effect_metric": "jensen_shannon", "mean_ref": np.nan, "mean_cur": np.nan, "scale": np.nan,
@@ -357,12 +357,12 @@ def _stats_categorical(ref:dict, cur:dict, *, n_boot:int, level:float, rng) -> d
         tr, tc = CR.sum(1, keepdims=True), CC.sum(1, keepdims=True)
         tr[tr == 0] = 1
         tc[tc == 0] = 1
-        lo, hi = _boot_ci(js, _js_distance(CR / tr, CC / tc), level)
+        lo, hi = _boot_ci(js, _js_distance(CR / tr, CC / tc), confidence)
     return {**out, "statistic": stat, "p_value": p, "effect_size": js, "ci_low": lo, "ci_high": hi, "psi": psi,
             "js": js}
 
 # %% ../nbs/20_drift.ipynb #7a00e21b
-def _missing_test(ref:dict, cur:dict, level:float) -> dict:
+def _missing_test(ref:dict, cur:dict, confidence:float) -> dict:
     nr, nc = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
     a, b = ref["n_missing"] / max(nr, 1), cur["n_missing"] / max(nc, 1)
     out = {"missing_ref": a, "missing_cur": b, "missing_p": np.nan, "missing_ci_low": np.nan, "missing_ci_high": np.nan}
@@ -370,36 +370,36 @@ def _missing_test(ref:dict, cur:dict, level:float) -> dict:
     pool = (ref["n_missing"] + cur["n_missing"]) / (nr + nc)
     se0 = math.sqrt(pool * (1 - pool) * (1 / nr + 1 / nc))
     out["missing_p"] = float(2 * stats.norm.sf(abs(b - a) / se0)) if se0 > 0 else 1.0
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
     se = math.sqrt(a * (1 - a) / nr + b * (1 - b) / nc + 1e-12)
     out["missing_ci_low"], out["missing_ci_high"] = b - a - z * se, b - a + z * se
     return out
 
 # %% ../nbs/20_drift.ipynb #c4733bad
-def _wilson_low(k, n, level):
+def _wilson_low(k, n, confidence):
     "Lower end of the Wilson interval for a proportion k/n."
     if n == 0: return np.nan
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
     p = k / n
     c = (p + z * z / (2 * n)) / (1 + z * z / n)
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(c - h, 0.0)
 
 # %% ../nbs/20_drift.ipynb #1d5b02b4
-def _unseen_test(ref:dict, cur:dict, level:float) -> dict:
+def _unseen_test(ref:dict, cur:dict, confidence:float) -> dict:
     "Unseen categories judged against what a reference of its size could have missed (see the text above)."
     nr, nc, u = ref["n"], cur["n"], cur["n_unseen"]
     share = u / nc if nc else 0.0
     out = {"unseen_share": share, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
            "unseen_examples": ", ".join(list(cur["unseen"])[:5])}
     if u == 0 or nc == 0: return out
-    q = _wilson_low(max(cur["unseen"].values()), nc, level)   # the largest new category's share, at least
+    q = _wilson_low(max(cur["unseen"].values()), nc, confidence)   # the largest new category's share, at least
     # chance that a reference of nr rows shows a category that common
     out["unseen_seen_prob"] = 1 - (1 - q) ** nr
     p_cat = min(1.0, (1 - q) ** nr / q) if q > 0 else 1.0        # at most 1/q categories are that common: union bound
     # Good-Turing missing mass, high end
     g_up = (ref.get("n_singletons", 0) + 2 * math.sqrt(ref.get("n_singletons", 0)) + 1) / max(nr, 1)
-    out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, level)
+    out["unseen_ci_low"] = s_lo = _wilson_low(u, nc, confidence)
     # missing mass rarely exceeds its mean by eps: exp(-n eps^2)
     p_mass = math.exp(-nr * (s_lo - g_up) ** 2) if s_lo > g_up else 1.0
     out["unseen_p"] = min(1.0, 2 * min(p_cat, p_mass))
@@ -454,15 +454,15 @@ def _check_columns(df, feats, name, profile=None):
         if nested: raise _nested_error(name, f, nested)
 
 # %% ../nbs/20_drift.ipynb #03c3c35f
-def _check_compare_args(alpha, correction, n_boot, level):
+def _check_compare_args(alpha, correction, n_boot, confidence):
     check_positive("alpha", alpha)
     if not 0 < alpha < 1: raise ParameterError("`alpha` must be between 0 and 1", value=alpha,
                                                fix="use e.g. alpha=0.05")
     check_choice("correction", correction, ["holm", "bh", "none"])
     check_positive("n_boot", n_boot, allow_zero=True, integer=True)
-    check_positive("level", level)
-    if not 0.5 < level < 1: raise ParameterError("`level` must be between 0.5 and 1", value=level,
-                                                 fix="use e.g. level=0.95")
+    check_positive("confidence", confidence)
+    if not 0.5 < confidence < 1: raise ParameterError("`confidence` must be between 0.5 and 1", value=confidence,
+                                                 fix="use e.g. confidence=0.95")
 
 # %% ../nbs/20_drift.ipynb #59d8583f
 def _tolerance(tolerance):
@@ -487,7 +487,7 @@ class WindowSummary:
     keys: np.ndarray        # the random keys of the sampled rows
     proba: np.ndarray = None   # model probabilities on the sampled rows
     values: np.ndarray = None  # regression outputs on the sampled rows
-    labels: np.ndarray = None  # labels of the sampled rows (when the target column is present)
+    labels: np.ndarray = None  # labels of the sampled rows (when the label column is present)
     start: Any = None
     end: Any = None
 
@@ -515,10 +515,10 @@ class WindowSummary:
 _PROFILE_VERSION = 1
 class ReferenceProfile:
     "A reference data set summarised once: quantile bins, category frequencies, a row sample, model outputs."
-    def __init__(self, features:list, kinds:dict, columns:dict, sample:WindowSummary, *, target:str=None, time:str=None,
+    def __init__(self, features:list, kinds:dict, columns:dict, sample:WindowSummary, *, label:str=None, time:str=None,
                  bins:int=200, task:str=None, classes:list=None, meta:dict=None):
         self.features, self.kinds, self.columns, self.sample_ = features, kinds, columns, sample
-        self.target, self.time, self.bins, self.task, self.classes = target, time, bins, task, classes
+        self.label, self.time, self.bins, self.task, self.classes = label, time, bins, task, classes
         self.meta = meta or {}
         self._index = {f: {c: i for i, c in enumerate(columns[f]["categories"])}
                        for f in features if kinds[f] == "categorical"}
@@ -550,8 +550,8 @@ def _window(self:ReferenceProfile, df, *, sample_rows, predictor, seed, stats=Tr
     proba = values = labels = None
     if predictor is not None:
         proba, values = _predict(predictor, sdf, self.task)
-    if self.target is not None and self.target in df.columns:
-        labels = sdf[self.target].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
+    if self.label is not None and self.label in df.columns:
+        labels = sdf[self.label].map(_label_text).to_numpy(dtype=object)   # 1.0 and 1 both read '1', like the class 1
     start = end = None
     if self.time is not None and self.time in df.columns and n:
         t = df[self.time]
@@ -579,7 +579,7 @@ def _encode(self:ReferenceProfile, sdf:pd.DataFrame) -> np.ndarray:
 def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference data
         *, schema:Schema=None, # features and kinds; inferred from `reference` when None
         features:Sequence[str]=None, # subset of the schema's features to profile
-        target:str=None, time:str=None, # roles used when the schema is inferred
+        label:str=None, time:str=None, # roles used when the schema is inferred
         bins:int=200, # quantile bins per numeric feature (fixed by the reference, never by current data)
         sample_rows:int=10_000, # rows kept for the multivariate test and model outputs
         predictor=None, model=None, # optional model: profile its outputs on the sample rows
@@ -589,7 +589,7 @@ def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference da
     check_positive("sample_rows", sample_rows, integer=True)
     if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
     df = read_table(reference, name="reference")
-    if schema is None: schema = Schema.infer(df, target=target, time=time)
+    if schema is None: schema = Schema.infer(df, label=label, time=time)
     feats = list(features) if features is not None else [f.name for f in schema.features]
     unknown = [f for f in feats if f not in schema.names]
     if unknown: raise ParameterError(f"features {unknown[:5]} are not in the schema", value=unknown[:5],
@@ -601,7 +601,7 @@ def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference da
     for f in tqdm(feats, desc="profiling reference", disable=not progress, leave=False):
         if kinds[f] == "numeric": cols[f] = _fit_numeric(_numeric_values(df[f], f), bins)
         else: cols[f] = _fit_categorical(df[f])
-    prof = cls(feats, kinds, cols, None, target=schema.target, time=schema.time, bins=bins, meta={"seed": seed})
+    prof = cls(feats, kinds, cols, None, label=schema.label, time=schema.time, bins=bins, meta={"seed": seed})
     pred = _resolve_predictor(predictor, model)
     cl = (pred.classes if isinstance(pred, Predictor) else pred.classes_) if isinstance(pred, Scorer) else None
     if cl is not None: prof.classes = [str(c) for c in cl]
@@ -626,16 +626,17 @@ def summarize(self:ReferenceProfile, current, # DataFrame or path of a data wind
 @patch
 def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSummary` from `summarize`
             *, predictor=None, model=None, alpha:float=0.05, correction:str="holm", tolerance:dict=None,
-            multivariate:bool=True, n_boot:int=200, level:float=0.95, seed:int=0, progress:bool=False) -> "DriftReport":
+            multivariate:bool=True, n_boot:int=200, confidence:float=0.95, seed:int=0,
+            progress:bool=False) -> "DriftReport":
     "Compare a window with this reference: per-feature tests and effects, multivariate, output and calibration drift."
-    _check_compare_args(alpha, correction, n_boot, level)
+    _check_compare_args(alpha, correction, n_boot, confidence)
     tol = _tolerance(tolerance)
     win = current if isinstance(current,
                                 WindowSummary) else self.summarize(current, predictor=predictor, model=model,
                                                                    seed=seed, progress=progress)
     if win.n_rows == 0: raise DataError("current is empty (0 rows)", fix="pass a window with at least one row")
     rep = _compare(self, win, alpha=alpha, correction=correction, tol=tol, multivariate=multivariate,
-                   n_boot=n_boot, level=level, seed=seed, progress=progress)
+                   n_boot=n_boot, confidence=confidence, seed=seed, progress=progress)
     if rep.low_power:
         lpf = rep.low_power_features
         warnings.warn(f"drift comparison with low power ({win.n_rows:,} current rows vs {self.n_rows:,} reference "
@@ -647,7 +648,7 @@ def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSumma
 # %% ../nbs/20_drift.ipynb #5b61edb4
 @patch(cls_method=True)
 def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (partitions of the reference); read twice
-                *, schema:Schema=None, target:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
+                *, schema:Schema=None, label:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
                 quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
                 predictor=None, model=None, seed:int=0, progress:bool=False) -> "ReferenceProfile":
     "Fit a profile from partitions too large for memory: bins from a uniform sample, then exact counts of every row."
@@ -667,7 +668,7 @@ def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (pa
     keys = np.concatenate(keys)
     keep = np.argsort(keys, kind="stable")[:quantile_rows]
     sample = pd.concat(parts, ignore_index=True).iloc[keep].reset_index(drop=True)
-    prof = cls.fit(sample, schema=schema, target=target, time=time, bins=bins, sample_rows=sample_rows,
+    prof = cls.fit(sample, schema=schema, label=label, time=time, bins=bins, sample_rows=sample_rows,
                    predictor=predictor, model=model, seed=seed)
     total = None
     for i, c in enumerate(tqdm(chunks, desc="counting reference", disable=not progress, leave=False)):
@@ -686,15 +687,15 @@ def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (pa
     return prof
 
 # %% ../nbs/20_drift.ipynb #80cb7779
-def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats, NaN for missing)
+def domain_classifier(X_reference:np.ndarray, X_current:np.ndarray, # encoded rows (floats, NaN for missing)
                       *, categorical:Sequence[bool]=None, # which columns hold category codes
                       names:Sequence[str]=None, folds:int=3, max_rows:int=2000, attribution:bool=True,
-                      level:float=0.95, seed:int=0) -> dict:
+                      confidence:float=0.95, seed:int=0) -> dict:
     "Out-of-fold AUC of a boosted classifier telling reference from current rows, a DeLong CI, permutation attribution."
     from threadpoolctl import threadpool_limits
-    k = min(len(X_ref), len(X_cur), max_rows)
+    k = min(len(X_reference), len(X_current), max_rows)
     if k < 10 * folds: return None
-    X = np.vstack([X_ref[:k], X_cur[:k]])
+    X = np.vstack([X_reference[:k], X_current[:k]])
     y = np.r_[np.zeros(k), np.ones(k)]
     p = X.shape[1]
     names = list(names) if names is not None else [f"x{j}" for j in range(p)]
@@ -708,7 +709,7 @@ def domain_classifier(X_ref:np.ndarray, X_cur:np.ndarray, # encoded rows (floats
     perm = np.zeros((len(used), len(y))) if attribution else None
     with threadpool_limits(1):  # a few thousand rows: one thread is as fast and never fights other processes
         _fit_folds(X, y, cat, folds, seed, rng, oof, perm)
-    auc, lo, hi, se, pval = auc_ci(y, oof, level=level)
+    auc, lo, hi, se, pval = auc_ci(y, oof, confidence=confidence)
     attr = ({n: 0.0 for n in names} | {n: float(auc - compute_metric("auc", y, perm[j])) for j,
                                        n in enumerate(used)}) if attribution else {}
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "p_value": pval, "n_per_side": int(k), "attribution": attr}
@@ -756,7 +757,7 @@ def _boot_metric(name:str, y, out, n_boot:int, rng) -> np.ndarray:
     return np.concatenate(reps)
 
 # %% ../nbs/20_drift.ipynb #d67bd3b9
-def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level, rng):
+def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, confidence, rng):
     "Change in expected calibration error (prodkit.quality's: positive class if binary, else top label), bootstrap CI."
     if ref.labels is None or cur.labels is None or ref.proba is None or cur.proba is None: return None
     k = ref.proba.shape[1]
@@ -765,7 +766,7 @@ def _calibration(ref:WindowSummary, cur:WindowSummary, classes, *, n_boot, level
     er, ec = expected_calibration_error(yr, pr), expected_calibration_error(yc, pc)
     B = max(n_boot, 50)
     diffs = _boot_metric("ece", yc, pc, B, rng) - _boot_metric("ece", yr, pr, B, rng)
-    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
     d = ec - er
     return {"ece_ref": er, "ece_cur": ec, "change": d, "ci_low": float(2 * d - hi), "ci_high": float(2 * d - lo),
             "accuracy_ref": compute_metric("accuracy", yr,
@@ -813,11 +814,11 @@ def _power_note(ref, cur) -> str:
     return f"{nr:,} reference vs {nc:,} current values"
 
 # %% ../nbs/20_drift.ipynb #98106821
-def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
-    st = _stats_numeric(ref, cur, n_boot=n_boot, level=level, rng=rng) if kind == "numeric" else \
-         _stats_categorical(ref, cur, n_boot=n_boot, level=level, rng=rng)
-    row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, level)}
-    row.update(_unseen_test(ref, cur, level) if kind == "categorical" else
+def _row(name, kind, role, ref, cur, *, n_boot, confidence, rng, alpha=0.05):
+    st = _stats_numeric(ref, cur, n_boot=n_boot, confidence=confidence, rng=rng) if kind == "numeric" else \
+         _stats_categorical(ref, cur, n_boot=n_boot, confidence=confidence, rng=rng)
+    row = {"feature": name, "kind": kind, "role": role, **st, **_missing_test(ref, cur, confidence)}
+    row.update(_unseen_test(ref, cur, confidence) if kind == "categorical" else
                {"unseen_share": np.nan, "unseen_p": np.nan, "unseen_ci_low": np.nan, "unseen_seen_prob": np.nan,
                 "unseen_examples": ""})
     row["n_ref"], row["n_cur"] = ref["n"] + ref["n_missing"], cur["n"] + cur["n_missing"]
@@ -825,7 +826,7 @@ def _row(name, kind, role, ref, cur, *, n_boot, level, rng, alpha=0.05):
     return row
 
 # %% ../nbs/20_drift.ipynb #828ec44e
-def _output_rows(prof, win, rows, dists, *, n_boot, level, rng, alpha):
+def _output_rows(prof, win, rows, dists, *, n_boot, confidence, rng, alpha):
     "Rows (and plot data) for the model's outputs and confidence, each summarised on bins of the reference's outputs."
     ref_w = prof.sample_
     if win.proba is None and win.values is None: return
@@ -843,7 +844,7 @@ def _output_rows(prof, win, rows, dists, *, n_boot, level, rng, alpha):
         else:
             rs = _fit_categorical(rv)
             cs = _sum_categorical(cv, rs["categories"])
-        rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, level=level, rng=rng, alpha=alpha))
+        rows.append(_row(name, kind, role, rs, cs, n_boot=n_boot, confidence=confidence, rng=rng, alpha=alpha))
         dists[name] = _dist_data(kind, rs, cs)
 
 # %% ../nbs/20_drift.ipynb #2b645ffd
@@ -876,29 +877,30 @@ def _decide(t, mv, *, alpha, correction, tol):
     else: t["attribution"] = np.nan
 
 # %% ../nbs/20_drift.ipynb #6a0e2621
-def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, level, seed,
-             progress):
+def _compare(prof:ReferenceProfile, win:WindowSummary, *, alpha, correction, tol, multivariate, n_boot, confidence,
+             seed, progress):
     from tqdm.auto import tqdm
     rng = np.random.default_rng(seed)
     ref_w = prof.sample_
     rows, dists = [], {}
     for f in tqdm(prof.features, desc="comparing features", disable=not progress, leave=False):
-        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot, level=level,
-                         rng=rng, alpha=alpha))
+        rows.append(_row(f, prof.kinds[f], "feature", prof.columns[f], win.columns[f], n_boot=n_boot,
+                         confidence=confidence, rng=rng, alpha=alpha))
         dists[f] = _dist_data(prof.kinds[f], prof.columns[f], win.columns[f])
-    _output_rows(prof, win, rows, dists, n_boot=n_boot, level=level, rng=rng, alpha=alpha)
+    _output_rows(prof, win, rows, dists, n_boot=n_boot, confidence=confidence, rng=rng, alpha=alpha)
     t = pd.DataFrame(rows)
     mv = None
     if multivariate and len(prof.features) and len(win.sample):
         cat = [prof.kinds[f] == "categorical" for f in prof.features]
-        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, level=level, seed=seed)
+        mv = domain_classifier(ref_w.sample, win.sample, categorical=cat, names=prof.features, confidence=confidence,
+                               seed=seed)
     _decide(t, mv, alpha=alpha, correction=correction, tol=tol)
     t["_sev"] = t["effect_size"] / t["tolerance"]
     t = t.sort_values(["drifted", "_sev"], ascending=[False, False],
                       na_position="last").drop(columns="_sev").reset_index(drop=True)
-    cal = _calibration(ref_w, win, prof.classes, n_boot=n_boot, level=level, rng=rng)
+    cal = _calibration(ref_w, win, prof.classes, n_boot=n_boot, confidence=confidence, rng=rng)
     if cal is not None: cal["drifted"] = bool(cal["ci_low"] > tol["calibration"])
-    params = {"alpha": alpha, "correction": correction, "tolerance": tol, "level": level, "n_boot": n_boot}
+    params = {"alpha": alpha, "correction": correction, "tolerance": tol, "confidence": confidence, "n_boot": n_boot}
     return DriftReport(table=t, dists=dists, multivariate=mv, calibration=cal, params=params,
                        n_reference=prof.n_rows, n_current=win.n_rows, window=(win.start, win.end), seed=seed)
 
@@ -1194,7 +1196,7 @@ def _profile_to_dict(p:ReferenceProfile) -> dict:
     ts = lambda x: None if x is None else (x.isoformat() if hasattr(x, "isoformat") else str(x))
     return {"format": "prodkit.drift.ReferenceProfile", "version": _PROFILE_VERSION, "features": p.features,
             "kinds": p.kinds,
-            "target": p.target, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
+            "label": p.label, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
                        "labels": lab, "start": ts(s.start), "end": ts(s.end)}}
@@ -1260,6 +1262,10 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
         raise FileFormatError("the reference profile was saved without its model's task (an older prodkit)",
                               value="task",
                               fix="fit the profile again with ReferenceProfile.fit and save it")
+    if "target" in d:
+        raise FileFormatError("the reference profile was saved with the old key 'target' for its label column",
+                              value="target", fix="fit the profile again with ReferenceProfile.fit(df, label=...) "
+                                                  "and save it")
     try:
         cols = {}
         for f in d["features"]:
@@ -1274,7 +1280,7 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
         win = WindowSummary({}, int(s["n_rows"]), sample, arr(s["keys"]), arr(s["proba"]), arr(s["values"]),
                             None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object),
                             ts(s["start"]), ts(s["end"]))
-        return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, target=d["target"], time=d["time"],
+        return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, label=d["label"], time=d["time"],
                                 bins=int(d["bins"]), task=d["task"], classes=d["classes"], meta=d.get("meta") or {})
     except (KeyError, TypeError, ValueError) as e:
         raise FileFormatError(f"corrupt reference profile: {type(e).__name__}: {e}",
@@ -1299,8 +1305,8 @@ def load(cls:ReferenceProfile, path) -> ReferenceProfile:
     return _profile_from_dict(_join_arrays(meta, arrays))
 
 # %% ../nbs/20_drift.ipynb #4af56e45
-def _as_profile(reference, *, schema, features, target, time, bins, sample_rows, predictor, model, seed, progress):
-    roles = [r for r in (target, time) if r is not None]
+def _as_profile(reference, *, schema, features, label, time, bins, sample_rows, predictor, model, seed, progress):
+    roles = [r for r in (label, time) if r is not None]
     if isinstance(reference,
                   ReferenceProfile) or (isinstance(reference,
                                                    (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json")):
@@ -1309,23 +1315,15 @@ def _as_profile(reference, *, schema, features, target, time, bins, sample_rows,
         if tested:
             raise ParameterError(f"the reference profile tests {tested} as features, but they are the label/time "
                                  f"columns", value=tested,
-                                 fix=f"refit the profile with ReferenceProfile.fit(reference, target=..., time=...) "
+                                 fix=f"refit the profile with ReferenceProfile.fit(reference, label=..., time=...) "
                                  f"so {tested} are roles, not features")
         return prof
     if schema is not None and roles:   # a schema that lists a role column as a feature: the role wins
         features = [f for f in (features if features is not None else schema.names) if f not in roles]
         if not features: raise ParameterError("no features left once the label and time columns are removed",
                                               value=roles, fix="pass a schema with feature columns")
-    return ReferenceProfile.fit(reference, schema=schema, features=features, target=target, time=time, bins=bins,
+    return ReferenceProfile.fit(reference, schema=schema, features=features, label=label, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
-
-# %% ../nbs/20_drift.ipynb #c6c58236
-def _label(target, label):
-    "`label` is another name for `target`; naming two different columns is an error."
-    if label is not None and target is not None and label != target:
-        raise ParameterError("`label` and `target` name different columns", value=(label, target),
-                             fix="pass only one of them")
-    return label if label is not None else target
 
 # %% ../nbs/20_drift.ipynb #99feb0b0
 def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
@@ -1335,20 +1333,19 @@ def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a s
                  seed:int=0, # seed for sampling, bootstrap and the domain classifier
                  predictor=None, model=None, # a model: adds output, confidence and calibration drift
                  features:Sequence[str]=None, # features to test (default: the schema's, never the label or time column)
-                 target:str=None, label:str=None, # the label column (two names for one role): never tested as a feature
+                 label:str=None, # the label column: never tested as a feature
                  time:str=None, # the time column: never tested as a feature
                  correction:str="holm", # 'holm', 'bh' or 'none'
                  tolerance:dict=None, # smallest effect that counts as drift, per kind (see DEFAULT_TOLERANCE)
-                 multivariate:bool=True, n_boot:int=200, level:float=0.95, bins:int=200, sample_rows:int=10_000,
+                 multivariate:bool=True, n_boot:int=200, confidence:float=0.95, bins:int=200, sample_rows:int=10_000,
                  progress:bool=False) -> DriftReport:
     "Test every feature (and the model's outputs) for drift: significant after correction AND beyond the tolerance."
-    _check_compare_args(alpha, correction, n_boot, level)
+    _check_compare_args(alpha, correction, n_boot, confidence)
     pred = _resolve_predictor(predictor, model)
-    target = _label(target, label)
-    prof = _as_profile(reference, schema=schema, features=features, target=target, time=time, bins=bins,
+    prof = _as_profile(reference, schema=schema, features=features, label=label, time=time, bins=bins,
                        sample_rows=sample_rows, predictor=pred, model=None, seed=seed, progress=progress)
     return prof.compare(current, predictor=pred, alpha=alpha, correction=correction, tolerance=tolerance,
-                        multivariate=multivariate, n_boot=n_boot, level=level, seed=seed, progress=progress)
+                        multivariate=multivariate, n_boot=n_boot, confidence=confidence, seed=seed, progress=progress)
 
 # %% ../nbs/20_drift.ipynb #f2f06072
 def _windows(df:pd.DataFrame, *, time_column, chunk_size, freq, name="data"):
@@ -1426,19 +1423,18 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                     *, time:str=None, # the time column (default: the schema's time column)
                     chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
-                    target:str=None, label:str=None, # the label column: never tested as a feature
+                    label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
                     min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
     pred = _resolve_predictor(predictor, model)
-    target = _label(target, label)
     ref_time = time
     if not (isinstance(reference, ReferenceProfile)
             or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
         reference = read_table(reference, name="reference")
         if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
-    prof = _as_profile(reference, schema=schema, features=None, target=target, time=ref_time, bins=200,
+    prof = _as_profile(reference, schema=schema, features=None, label=label, time=ref_time, bins=200,
                        sample_rows=10_000,
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
@@ -1446,15 +1442,15 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
     rows, eff, reps, skipped = [], [], [], []
-    for label, s, e, g in tqdm(wins, desc="windows", disable=not progress):
+    for name, s, e, g in tqdm(wins, desc="windows", disable=not progress):
         if len(g) < min_rows:
-            skipped.append({"window": label, "start": s, "end": e, "n": len(g),
+            skipped.append({"window": name, "start": s, "end": e, "n": len(g),
                             "reason": f"{len(g)} rows, fewer than min_rows={min_rows}"})
             continue
         with warnings.catch_warnings():   # low power is reported per window below, not warned once per window
             warnings.simplefilter("ignore", LowPowerWarning)
             r = prof.compare(g, predictor=pred, alpha=alpha, seed=seed, multivariate=multivariate, **compare_kwargs)
-        row, t = _timeline_rows(label, s, e, len(g), r)
+        row, t = _timeline_rows(name, s, e, len(g), r)
         reps.append(r)
         rows.append(row)
         eff.append(t)
@@ -1689,7 +1685,7 @@ def _profile_outputs(prof) -> tuple:
     if s.labels is None or (s.proba is None and s.values is None):
         raise DataError("the reference profile has no labels and model outputs to compare performance with",
                         value={"labels": s.labels is not None, "outputs": s.proba is not None or s.values is not None},
-                        fix="fit the profile with ReferenceProfile.fit(reference, target='label', predictor=...)")
+                        fix="fit the profile with ReferenceProfile.fit(reference, label='label', predictor=...)")
     return s.labels, (s.proba if s.proba is not None else s.values)
 
 # %% ../nbs/20_drift.ipynb #7ac449b7
@@ -1887,7 +1883,7 @@ def performance_over_time(
     y_score, # positive-class probabilities (binary), probabilities (n, k), or predictions (regression)
     *, time:str=None, # the time column of `X` (one row per label), for `freq` windows and alarm times
     chunk_size:int=None, freq:str=None, # windows of fixed row count or calendar frequency
-    reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with target and model
+    reference=None, # (y_true_ref, y_score_ref) on reference data, or a `ReferenceProfile` fitted with labels, model
     metric:str=None, # a name in prodkit.quality.METRICS; default: auc (two classes), accuracy (more), mae (regression)
     classes:Sequence=None, # labels in score-column order (a Predictor's `classes`): text labels map through it
     min_rows:int=30, # windows with fewer rows get no value; their `note` says why

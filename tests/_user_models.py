@@ -85,7 +85,7 @@ def _write(out, kind, ref, cur, model, adapter, *, label, task, classes, output,
     pred = None
     if profile_model: pred = (Predictor(model, adapter=adapter, task="regression") if mtask == "regression"
                               else Predictor(model, adapter=adapter, output=output, classes=classes))
-    schema = adapter.schema if adapter is not None else Schema.infer(ref, target=label, time=time)
+    schema = adapter.schema if adapter is not None else Schema.infer(ref, label=label, time=time)
     ReferenceProfile.fit(ref, schema=schema, predictor=pred, seed=SEED).save(out / "profile.npz")
     return UserModel(kind=kind, bundle=bundle, reference=out / "reference.parquet", current=out / "current.parquet",
                      profile=out / "profile.npz", label=label, task=task, classes=classes, time=time,
@@ -96,7 +96,7 @@ def _tabular_classifier(out, kind, df, *, label, classes, time=None, share=0.6, 
     "An MLP classifier on `df` (features + `label` (+ `time`)): one logit for two classes, one per class otherwise."
     ri, ci = split if split is not None else _split(len(df), share)
     ref, cur = df.iloc[ri].reset_index(drop=True), df.iloc[ci].reset_index(drop=True)
-    schema = Schema.infer(ref, target=label, time=time)
+    schema = Schema.infer(ref, label=label, time=time)
     adapter = TabularAdapter(schema).fit(ref)
     X = adapter.transform(ref)
     pos = {c: i for i, c in enumerate(classes)}
@@ -133,7 +133,7 @@ def build_regression(out):
     df = d.data.copy(); df["progression"] = d.target.astype("float64")
     ri, ci = _split(len(df), 0.6)
     ref, cur = df.iloc[ri].reset_index(drop=True), df.iloc[ci].reset_index(drop=True)
-    adapter = TabularAdapter(Schema.infer(ref, target="progression")).fit(ref)
+    adapter = TabularAdapter(Schema.infer(ref, label="progression")).fit(ref)
     X = adapter.transform(ref)
     mu, sd = float(ref.progression.mean()), float(ref.progression.std())
     net = _train(_mlp(X.shape[1], 1, seed=SEED), X, torch.tensor((ref.progression.to_numpy() - mu) / sd, dtype=torch.float32).reshape(-1, 1),

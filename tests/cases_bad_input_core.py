@@ -1,7 +1,7 @@
 """Bad input to prodkit.core: each case one mistake a user (or a model) makes, the error class and the words that name it."""
 import pytest
 
-from prodkit.core import DataError, ModelError, SchemaError
+from prodkit.core import DataError, FileFormatError, ModelError, SchemaError
 
 
 def _tmp(name):
@@ -61,7 +61,17 @@ def _core():
     return c
 
 
+def _old_label_key_schema():
+    "A schema saved when the label column's key was `target`: refused with a FileFormatError, never read as no label."
+    import json
+    p = _tmp("schema.json")
+    d = _core().Schema.infer(_dup_frame().iloc[:, :2]).to_dict(); d["target"] = d.pop("label")
+    p.write_text(json.dumps(d)); _core().Schema.load(p)
+
+
 CASES = [
+    pytest.param(_old_label_key_schema, FileFormatError, "saved with the old key 'target' for its label column",
+                 id="core-schema-with-old-target-key"),
     pytest.param(lambda: _core().read_table(_dup_frame()), DataError, "duplicated column names: ['age']", id="core-duplicated-columns-read"),
     pytest.param(lambda: _core().read_table(_dup_csv(), name="current data"), DataError, "current data has duplicated column names: ['age']",
                  id="core-duplicated-columns-csv"),

@@ -20,7 +20,7 @@ def _tabular():
     from prodkit.core import TabularAdapter
     df = pd.DataFrame({"x": [0.5, 1.5, np.nan, 2.0], "k": pd.Series(["a", "b", "a", "c"], dtype="str"),
                        "flag": [True, False, True, False], "y": [0, 1, 0, 1]})
-    ad = TabularAdapter(target="y").fit(df)
+    ad = TabularAdapter(label="y").fit(df)
     torch.manual_seed(0)
     return df, ad, nn.Sequential(nn.Linear(ad.n_features_, 4), nn.ReLU(), nn.Linear(4, 1))
 

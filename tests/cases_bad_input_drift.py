@@ -87,6 +87,17 @@ def _dated(n=200):
     return _frame(n).assign(date=pd.date_range("2024-01-01", periods=n, freq="h"))
 
 
+def _old_label_key_profile():
+    "A profile saved when the label column's key was `target`: refused with a FileFormatError, never read as no label."
+    import json, tempfile
+    from pathlib import Path
+    from prodkit.drift import ReferenceProfile
+    p = Path(tempfile.mkdtemp(prefix="prodkit-bad-drift-")) / "old.json"
+    ReferenceProfile.fit(_frame(100), bins=3, sample_rows=20).save(p)
+    d = json.loads(p.read_text()); d["target"] = d.pop("label"); p.write_text(json.dumps(d))
+    ReferenceProfile.load(p)
+
+
 CASES = [
     pytest.param(lambda: _dd(_dup(), _frame(100)), DataError, "reference has duplicated column names: ['x']", id="drift-duplicated-columns-reference"),
     pytest.param(lambda: _dd(_frame(100), _dup()), DataError, "current has duplicated column names: ['x']", id="drift-duplicated-columns-current"),
@@ -96,8 +107,10 @@ CASES = [
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(
                      __import__("prodkit.drift", fromlist=["x"]).ReferenceProfile.fit(_dated()), _dated(), time="date", chunk_size=100, progress=False),
                  ParameterError, "tests ['date'] as features", id="drift-profile-tests-time-column"),
-    pytest.param(lambda: _dd(_frame(100), _frame(100), label="x", target="c"), ParameterError, "`label` and `target` name different columns",
-                 id="drift-label-and-target-differ"),
+    pytest.param(_old_label_key_profile, FileFormatError, "saved with the old key 'target' for its label column",
+                 id="drift-profile-with-old-target-key"),
+    pytest.param(lambda: _dd(_frame(100), _frame(100), confidence=0.3), ParameterError, "`confidence` must be between 0.5 and 1",
+                 id="drift-confidence-out-of-range"),
     pytest.param(lambda: _compare(_frame(0)), DataError, "current is empty", id="drift-empty-current"),
     pytest.param(lambda: _profile().__class__.fit(_frame(0)), DataError, "reference is empty", id="drift-empty-reference"),
     pytest.param(lambda: _compare(_frame(50).drop(columns="x")), SchemaError, "lacks 1 feature column", id="drift-missing-column"),
@@ -160,7 +173,7 @@ def _drift_text_labels_without_classes():
     import numpy as np
     from prodkit.drift import detect_drift
     ref, cur = _frame(300).assign(label=_text(300)), _frame(300, seed=2).assign(label=_text(300, 3))
-    return detect_drift(ref, cur, target="label", predictor=lambda df: 1 / (1 + np.exp(-df["x"].to_numpy())), multivariate=False, n_boot=20)
+    return detect_drift(ref, cur, label="label", predictor=lambda df: 1 / (1 + np.exp(-df["x"].to_numpy())), multivariate=False, n_boot=20)
 
 
 def _text(n, seed=1):

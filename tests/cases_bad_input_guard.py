@@ -65,8 +65,8 @@ def read_wrong_type(): from prodkit.core import read_table; read_table([[1, 2], 
 
 
 # ---------------------------------------------------------------- core: Schema
-def infer_missing_target(): from prodkit.core import Schema; Schema.infer(_train(), target="label")
-def infer_no_features(): from prodkit.core import Schema; Schema.infer(_train()[["a"]], target="a")
+def infer_missing_label(): from prodkit.core import Schema; Schema.infer(_train(), label="label")
+def infer_no_features(): from prodkit.core import Schema; Schema.infer(_train()[["a"]], label="a")
 def infer_int_column_names(): from prodkit.core import Schema; Schema.infer(_pd().DataFrame({0: [1.0, 2.0], 1: [3.0, 4.0]}))
 def validate_missing_column(): _schema().validate(_train().drop(columns=["b"]))
 def validate_wrong_dtype(): _schema().validate(_with(_train(), a=["1", "2", "x", "4"]))
@@ -213,7 +213,7 @@ CASES = [
     pytest.param(read_unknown_format, FileFormatError, "unknown format", id="core-read-unknown-format"),
     pytest.param(read_empty_frame, DataError, "is empty (0 rows)", id="core-read-empty-frame"),
     pytest.param(read_wrong_type, DataError, "must be a DataFrame or the path", id="core-read-wrong-type"),
-    pytest.param(infer_missing_target, SchemaError, "target column 'label' is not in the data", id="core-infer-missing-target"),
+    pytest.param(infer_missing_label, SchemaError, "label column 'label' is not in the data", id="core-infer-missing-label"),
     pytest.param(infer_no_features, SchemaError, "no feature columns left", id="core-infer-no-features"),
     pytest.param(infer_int_column_names, SchemaError, "column names must be strings", id="core-infer-int-column-names"),
     pytest.param(validate_missing_column, SchemaError, "column 'b' is missing", id="core-validate-missing-column"),

@@ -271,7 +271,7 @@ def test_cell_over_its_timeout_exits_3_on_the_command_line(tmp_path):
     r = _cli("run", toy, "-p", "sleep_s", "120", "--cell-timeout", "15", "--out", tmp_path / "out", "-q")
     assert r.returncode == 3, r.stderr
     last = [l for l in r.stderr.splitlines() if l.strip()][-1]
-    assert last.startswith("toy: FAILED: cell 4 raised CellTimeoutError: the cell exceeded cell_timeout=15 s") and "time.sleep" in last, r.stderr
+    assert last.startswith("toy: FAILED: cell 4 raised CellTimeoutError: the cell exceeded cell_timeout_s=15 s") and "time.sleep" in last, r.stderr
     assert "-----" not in r.stderr, r.stderr   # not nbclient's separator line
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1, r.stderr   # the kernel's own traceback (ZMQError) and nbclient's log lines stay out of it

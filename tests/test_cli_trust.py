@@ -111,7 +111,7 @@ def test_no_gates_reaches_the_job_and_excludes_gates(tmp_path, toy, calls):
 def test_flags_not_given_are_not_passed(tmp_path, toy, calls):
     assert _main("run", toy, "--out", tmp_path / "out")[0] == 0
     assert "no_gates" not in calls[-1] and "force" not in calls[-1] and "trust_model" not in calls[-1]["parameters"]
-    assert calls[-1]["cell_timeout"] == 600
+    assert calls[-1]["cell_timeout_s"] == 600
 
 
 @pytest.mark.parametrize("cmd", ["run", "validate", "demo"])
@@ -135,7 +135,7 @@ def test_bad_cell_timeout_is_exit_2_with_the_fix(tmp_path, toy, no_kernel, value
 
 def test_cell_timeout_reaches_the_job_as_whole_seconds(tmp_path, toy, calls):
     assert _main("run", toy, "--cell-timeout", "15", "--out", tmp_path / "out")[0] == 0
-    assert calls[-1]["cell_timeout"] == 15 and type(calls[-1]["cell_timeout"]) is int
+    assert calls[-1]["cell_timeout_s"] == 15 and type(calls[-1]["cell_timeout_s"]) is int
 
 
 @pytest.mark.parametrize("exc, words", [

@@ -75,7 +75,7 @@ MUTATIONS = ["nan_in_x", "nan_in_xn", "inf", "out_of_range", "unseen", "none_in_
 def setup():
     rng = np.random.default_rng(0)
     train = _train(rng)
-    schema = Schema.infer(train, target="y", time="when")
+    schema = Schema.infer(train, label="y", time="when")
     adapter = TabularAdapter(schema).fit(train)
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(adapter.n_features_, 8), nn.Tanh(), nn.Linear(8, 3))
@@ -186,14 +186,14 @@ def test_editing_a_schema_or_refitting_an_adapter_is_seen(setup):
     "The fast path caches what it reads of a schema and an adapter; a new feature list or new statistics are read again."
     rng = np.random.default_rng(7)
     train = _train(rng); row = train.iloc[[0]]
-    ad = TabularAdapter(Schema.infer(train, target="y", time="when")).fit(train)
+    ad = TabularAdapter(Schema.infer(train, label="y", time="when")).fit(train)
     before = ad.encode(row)
     ad.fit(train.assign(x=train.x * 2))   # new statistics
     with pytest.MonkeyPatch.context() as m:
         m.setattr(core, "_FAST", False); expect = ad.encode(row)
     np.testing.assert_array_equal(ad.encode(row), expect)
     assert not np.array_equal(before, expect)
-    s = Schema.infer(train, target="y", time="when"); assert s.problems(row) == []
+    s = Schema.infer(train, label="y", time="when"); assert s.problems(row) == []
     s.features = [f for f in s.features if f.name != "c"] + [core.Feature("new", "numeric", "float64")]
     assert [p.problem for p in s.problems(row)] == ["missing_column"]
 

@@ -67,7 +67,7 @@ def test_cache_returns_independent_frames(demo):
 
 def test_layout_matches_schema_and_info(demo):
     ref, cur, info, s = demo.reference, demo.current, demo.info, demo.schema
-    assert (s.target, s.time) == ("label", "timestamp")
+    assert (s.label, s.time) == ("label", "timestamp")
     kinds = {f.name: f.kind for f in s.features}
     assert sum(k == "numeric" for k in kinds.values()) == 6 and sum(k == "categorical" for k in kinds.values()) == 3
     assert sum(k == "boolean" for k in kinds.values()) == 1

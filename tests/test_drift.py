@@ -146,7 +146,7 @@ def _labelled(n, g, shift=0.0, flip=0.0):
 def test_output_confidence_and_calibration_drift():
     import torch
     g = np.random.default_rng(13); ref = _labelled(5000, g)
-    schema = Schema.infer(ref, target="label"); net = torch.nn.Linear(2, 1)
+    schema = Schema.infer(ref, label="label"); net = torch.nn.Linear(2, 1)
     with torch.no_grad(): net.weight[:] = torch.tensor([[3.0, 0.0]]); net.bias.zero_()
     pred = Predictor(net, adapter=TabularAdapter(schema).fit(ref), output="logits")
     r = detect_drift(ref, _labelled(3000, g, shift=0.7, flip=0.25), schema=schema, predictor=pred)
@@ -231,7 +231,7 @@ def _tiny_bundle(tmp_path):
     df = pd.DataFrame({"x": x, "z": g.normal(size=2 * n), "c": g.choice(["a", "b"], 2 * n), "timestamp": t})
     df["label"] = (g.random(2 * n) < 1 / (1 + np.exp(-2 * df["x"]))).astype(int)
     ref, cur = df.iloc[:n].reset_index(drop=True), df.iloc[n:].reset_index(drop=True)
-    schema = Schema.infer(ref, target="label", time="timestamp"); adapter = TabularAdapter(schema).fit(ref)
+    schema = Schema.infer(ref, label="label", time="timestamp"); adapter = TabularAdapter(schema).fit(ref)
     net = torch.nn.Linear(adapter.n_features_, 1)
     with torch.no_grad(): net.weight.zero_(); net.weight[0, 0] = 2.0 * adapter.stats_["x"]["std"]; net.bias.fill_(2.0 * adapter.stats_["x"]["mean"])
     save_bundle(tmp_path / "bundle", net, adapter, output="logits", classes=[0, 1])
@@ -345,7 +345,7 @@ def test_multiclass_and_regression_outputs():
     g = np.random.default_rng(20)
     def data(n, shift=0.0):
         x = g.normal(shift, 1, n); return pd.DataFrame({"x": x, "z": g.normal(size=n), "label": np.digitize(x, [-0.5, 0.5])})
-    ref = data(4000); schema = Schema.infer(ref, target="label"); adapter = TabularAdapter(schema).fit(ref)
+    ref = data(4000); schema = Schema.infer(ref, label="label"); adapter = TabularAdapter(schema).fit(ref)
     net3 = torch.nn.Linear(2, 3)
     with torch.no_grad(): net3.weight[:] = torch.tensor([[-4.0, 0], [0, 0], [4.0, 0]]); net3.bias[:] = torch.tensor([-2.0, 0, -2.0])
     clf = Predictor(net3, adapter=adapter, output="logits", classes=[0, 1, 2])

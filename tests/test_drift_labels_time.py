@@ -110,7 +110,7 @@ def _torch_predictor(df, target, *, k=None, classes=None):
     import torch
     from prodkit.core import Predictor, Schema, TabularAdapter
     from sklearn.linear_model import LinearRegression, LogisticRegression
-    sch = Schema.infer(df, target=target); ad = TabularAdapter(sch).fit(df); X = ad.transform(df).numpy()
+    sch = Schema.infer(df, label=target); ad = TabularAdapter(sch).fit(df); X = ad.transform(df).numpy()
     if k is None:
         m = LinearRegression().fit(X, df[target]); net = torch.nn.Linear(X.shape[1], 1)
         W, b, out = m.coef_[None], np.atleast_1d(m.intercept_), "regression"

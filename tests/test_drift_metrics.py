@@ -19,7 +19,7 @@ def _labelled(n, g, shift=0.0, flip=0.0):
 def test_calibration_drift_reports_quality_s_ece_on_both_windows():
     "Before: drift had its own top-label ECE; now ece_ref/ece_cur are expected_calibration_error of the sampled rows."
     g = np.random.default_rng(5); ref = _labelled(1500, g)
-    schema = Schema.infer(ref, target="label"); net = torch.nn.Linear(2, 1)
+    schema = Schema.infer(ref, label="label"); net = torch.nn.Linear(2, 1)
     with torch.no_grad(): net.weight[:] = torch.tensor([[3.0, 0.0]]); net.bias.zero_()
     pred = Predictor(net, adapter=TabularAdapter(schema).fit(ref), output="logits")
     prof = ReferenceProfile.fit(ref, schema=schema, predictor=pred, sample_rows=800)
@@ -103,13 +103,13 @@ def test_a_profile_saved_without_its_task_is_refused_and_says_to_fit_it_again(tm
 
 
 @pytest.mark.filterwarnings("ignore::prodkit.drift.LowPowerWarning")
-def test_a_new_profile_differs_from_the_old_only_by_the_task_key_and_compares(tmp_path):
-    "The profile keeps raw probabilities and labels, not an ECE: the same bytes as before except `output` -> `task`."
+def test_a_new_profile_differs_from_the_old_only_by_the_task_and_label_keys_and_compares(tmp_path):
+    "The profile keeps raw probabilities and labels, not an ECE: the same bytes as before but `output` -> `task`, `target` -> `label`."
     ref, model = _tiny_reference()
-    new = ReferenceProfile.fit(ref, target="label", predictor=model, bins=3, sample_rows=30)
+    new = ReferenceProfile.fit(ref, label="label", predictor=model, bins=3, sample_rows=30)
     assert new.task == "classification"
     new.save(tmp_path / "new.json")
-    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"')
+    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"').replace('"target": "label"', '"label": "label"')
     back = ReferenceProfile.load(tmp_path / "new.json")
     cur = ref.assign(label=1 - ref["label"])                           # every label flipped: badly calibrated
     cal = back.compare(cur, predictor=model, n_boot=50, multivariate=False).calibration

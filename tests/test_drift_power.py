@@ -85,7 +85,7 @@ def test_label_and_time_columns_are_never_features():
     cur = frame(600, 7).assign(churned=1, date=pd.date_range("2025-01-01", periods=600, freq="h"))   # both very different
     r = quiet(detect_drift, ref, cur, label="churned", time="date", n_boot=20, multivariate=False)
     assert {"churned", "date"}.isdisjoint(r.to_frame()["feature"]) and not r.summary["dataset_drift"]
-    r2 = quiet(detect_drift, ref, cur, schema=Schema.infer(ref), target="churned", time="date", n_boot=20, multivariate=False)
+    r2 = quiet(detect_drift, ref, cur, schema=Schema.infer(ref), label="churned", time="date", n_boot=20, multivariate=False)
     assert {"churned", "date"}.isdisjoint(r2.to_frame()["feature"])
     tl = quiet(drift_over_time, ref, cur, time="date", label="churned", chunk_size=300, progress=False, n_boot=20)
     assert "date" not in set(tl.effects["feature"]) and tl.summary["n_windows_drifted"] == 0, tl.to_frame()

@@ -90,7 +90,7 @@ def _cat_frame(n=1500, seed=0):
 
 
 def test_categorical_columns_reported_by_name_and_value():
-    df = _cat_frame(); ad = TabularAdapter(target="label").fit(df)
+    df = _cat_frame(); ad = TabularAdapter(label="label").fit(df)
     w = torch.zeros(len(ad.feature_names_)); w[ad.feature_names_.index("plan=premium")] = 3.0; w[ad.feature_names_.index("age")] = 1.0
     model = lambda x: (x @ w - 1.0)[:, None]
     ex = TabularExplainer(Predictor(model, adapter=ad), df, seed=0)
@@ -117,7 +117,7 @@ def test_fast_encoding_falls_back_when_the_adapter_is_not_separable():
             e = super().encode(d, unseen=unseen)
             return np.column_stack([e, e[:, 0] * e[:, -1]]).astype(np.float32)   # an interaction column
 
-    ad = Cross(target="label").fit(df)
+    ad = Cross(label="label").fit(df)
     model = lambda x: x[:, -1:] * 2.0
     ex = TabularExplainer(Predictor(model, adapter=ad, task="regression"), df, seed=0)
     es = ex.explain_many(df.head(5), num_features=2, num_samples=500)
@@ -221,7 +221,7 @@ def test_torchscript_model_and_progress(sig_explainer):
 
 @pytest.mark.parametrize("case", ["wrong_columns", "nan_row", "wrong_shape", "class_names", "width", "label", "empty"])
 def test_bad_inputs_give_clear_errors(case):
-    df = _cat_frame(300); ad = TabularAdapter(target="label").fit(df)
+    df = _cat_frame(300); ad = TabularAdapter(label="label").fit(df)
     good = lambda x: torch.zeros(len(x), 2)
     if case == "wrong_columns":
         ex = TabularExplainer(Predictor(good, adapter=ad), df)

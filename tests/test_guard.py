@@ -323,7 +323,7 @@ def diabetes():
     "A small torch regressor trained on scikit-learn's bundled diabetes data, and a weaker 'previous version'."
     from sklearn.datasets import load_diabetes
     df = load_diabetes(as_frame=True).frame
-    ad = TabularAdapter(target="target").fit(df)
+    ad = TabularAdapter(label="target").fit(df)
     X, y = ad.transform(df), torch.tensor(df["target"].to_numpy(), dtype=torch.float32)[:, None]
     def fit(hidden, steps, seed):
         torch.manual_seed(seed)

@@ -93,7 +93,7 @@ def hostile(tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile")
     rng = np.random.default_rng(0)
     ref, cur = _frame(rng, 300, 0.0, "2024-01-01"), _frame(rng, 300, 1.5, "2024-03-01")
-    ad = TabularAdapter(Schema.infer(ref, target="label", exclude=["ts"])).fit(ref)
+    ad = TabularAdapter(Schema.infer(ref, label="label", exclude=["ts"])).fit(ref)
     net = torch.nn.Sequential(make_mlp(ad.n_features_, hidden=(8,), seed=0), torch.nn.Linear(1, 2))   # two logits
     bundle = save_bundle(d / f"bundle {FILE_PAYLOAD}", net, ad, classes=CLASSES, name=BUNDLE_NAME)
     paths = {"bundle_path": bundle, "reference": d / f"reference {FILE_PAYLOAD}.parquet", "current": d / "current [x](javascript:alert(1)).parquet",

@@ -93,10 +93,10 @@ def test_raising_cell_is_exit_3_with_report_and_cell_named(toy, tmp_path):
 
 
 def test_cell_timeout_is_exit_3(toy, tmp_path):
-    r = run_notebook(toy, {"sleep_s": 120}, tmp_path / "out", cell_timeout=10)
+    r = run_notebook(toy, {"sleep_s": 120}, tmp_path / "out", cell_timeout_s=10)
     assert r.exit_code == 3 and r.failed_cell["index"] == 4
-    assert r.failed_cell["ename"] == "CellTimeoutError" and r.failed_cell["evalue"] == "the cell exceeded cell_timeout=10 s"
-    assert "cell 4 raised CellTimeoutError: the cell exceeded cell_timeout=10 s (first line: time.sleep(sleep_s))" in r.message
+    assert r.failed_cell["ename"] == "CellTimeoutError" and r.failed_cell["evalue"] == "the cell exceeded cell_timeout_s=10 s"
+    assert "cell 4 raised CellTimeoutError: the cell exceeded cell_timeout_s=10 s (first line: time.sleep(sleep_s))" in r.message
     assert r.html.exists() and r.results_json.exists()
 
 

@@ -155,7 +155,7 @@ def test_templates_declare_their_label_columns():
 
 
 # ------------------------------------------------------------------------------------------ 5. reports are never lost
-@pytest.mark.parametrize("kw, error", [({"cell_timeout": 2.5}, ParameterError), ({"gates": ""}, ParameterError),
+@pytest.mark.parametrize("kw, error", [({"cell_timeout_s": 2.5}, ParameterError), ({"gates": ""}, ParameterError),
                                        ({"kernel_name": "no-such-kernel"}, ParameterError)], ids=["bad-timeout", "empty-gates", "no-kernel"])
 def test_bad_option_keeps_the_old_report(old, toy, tmp_path, no_kernel, kw, error):
     out, before = _copy_old(old, tmp_path)
@@ -276,8 +276,8 @@ def test_bare_name_runs_the_shipped_template_not_a_local_file(tmp_path, monkeypa
 # ---------------------------------------------------------------------- 9. options checked before any kernel starts
 @pytest.mark.parametrize("timeout", [2.5, float("nan"), float("inf"), 0, -1, True, None], ids=str)
 def test_bad_cell_timeout_is_exit_2_before_any_kernel(toy, tmp_path, no_kernel, timeout):
-    with pytest.raises(ParameterError, match="cell_timeout must be"):
-        run_notebook(toy, {}, tmp_path / "out", cell_timeout=timeout)
+    with pytest.raises(ParameterError, match="cell_timeout_s must be"):
+        run_notebook(toy, {}, tmp_path / "out", cell_timeout_s=timeout)
     assert not (tmp_path / "out").exists()
 
 

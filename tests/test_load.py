@@ -283,7 +283,7 @@ def test_module_torchscript_file_and_predictor_targets(tmp_path):
     with pytest.raises(FileFormatError, match="could not be loaded|TorchScript|not"):
         evaluate_under_load(str(tmp_path / "bad.pt"), X, duration_s=0.1, progress=False)
     df = pd.DataFrame({"x": np.arange(20.0), "plan": ["a", "b"] * 10, "y": [0, 1] * 10})
-    ad = TabularAdapter(target="y").fit(df)
+    ad = TabularAdapter(label="y").fit(df)
     pred = Predictor(nn.Linear(ad.n_features_, 2), adapter=ad, output="logits")
     r = evaluate_under_load(pred, df.drop(columns="y"), scenario="concurrency", concurrency=2, duration_s=0.3, warmup_s=0.05,
                             progress=False, percentile=50)

@@ -22,7 +22,7 @@ def _frame(n=60, seed=0):
 @pytest.fixture(scope="module")
 def model():
     df = _frame()
-    ad = TabularAdapter(target="label", time="ts").fit(df)
+    ad = TabularAdapter(label="label", time="ts").fit(df)
     torch.manual_seed(0)
     m = nn.Sequential(nn.Linear(ad.n_features_, 2))
     return df, ad, m
@@ -169,7 +169,7 @@ def test_demo_window_round_trips_exactly(tmp_path):
         w = mon.window()
     names = demo.schema.names
     pd.testing.assert_frame_equal(w[names], cur[names].reset_index(drop=True))   # exact values and dtypes
-    assert demo.schema.time in w.columns and demo.schema.target not in w.columns
+    assert demo.schema.time in w.columns and demo.schema.label not in w.columns
     np.testing.assert_allclose(w[["monitor.p_0", "monitor.p_1"]].to_numpy(), demo.predictor.predict_proba(cur), atol=1e-6)
 
 

@@ -99,7 +99,7 @@ def test_features_named_like_the_monitors_columns_come_back_intact(tmp_path):
     names = ["confidence", "latency_ms", "p_0", "p_1", "prediction", "model_version", "served_by", "time", "timestamp", "version"]
     df = pd.DataFrame({c: rng.normal(size=n) for c in names})
     df["label"] = rng.integers(0, 2, n)
-    ad = TabularAdapter(target="label").fit(df)
+    ad = TabularAdapter(label="label").fit(df)
     torch.manual_seed(0)
     pred = Predictor(nn.Sequential(nn.Linear(ad.n_features_, 2)), adapter=ad)
     with Monitor(pred, tmp_path / "m.sqlite") as mon:

@@ -122,6 +122,8 @@ def check_repo(tmp_path_factory):
     (repo / "tests" / "test_toy.py").write_text("def test_toy():\n    assert True\n")
     r = subprocess.run([str(Path(sys.executable).parent / "nbdev_export")], cwd=repo, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and (repo / "prodkit" / "toy.py").exists(), r.stderr
+    r = subprocess.run([str(Path(sys.executable).parent / "nbdev_clean")], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr                                       # the crafted notebooks start clean
     return repo
 
 
@@ -137,6 +139,7 @@ def test_check_passes_a_repository_in_step_after_every_step(check_repo, tmp_path
     r = _check(check_repo, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     for step in ("sync check (nbdev_export): exit 0", "README in step with nbs/index.ipynb: exit 0",
+                 "notebooks clean (nbdev_clean on a copy of nbs/): exit 0",
                  "notebook form (tools/nbstats.py --check): exit 0", "notebook tests (nbdev_test): exit 0", "pytest tests/: exit 0", "all checks passed"):
         assert step in r.stdout, step
 
@@ -163,6 +166,26 @@ def test_check_fails_when_readme_differs_from_index(check_repo, tmp_path):
     r = _check(check_repo, tmp_path, lambda repo: (repo / "README.md").write_text("# edited by hand\n"))
     assert r.returncode == 1 and "README in step with nbs/index.ipynb: exit 1" in r.stdout
     assert "=== notebook tests" not in r.stdout
+
+
+def _dirty(repo):
+    "What running a notebook in Jupyter leaves behind: execution counts, cell metadata, the kernel's language_info."
+    import json
+    p = repo / "nbs" / "00_toy.ipynb"
+    nb = json.loads(p.read_text(encoding="utf-8"))
+    for i, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"): c["execution_count"] = i + 1
+    nb["cells"][2]["metadata"] = {"scrolled": True, "execution": {"iopub.status.busy": "2026-11-30T06:00:00Z"}}
+    nb["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+    p.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def test_check_fails_when_a_notebook_is_not_clean_and_leaves_it_as_it_was(check_repo, tmp_path):
+    r = _check(check_repo, tmp_path, _dirty)
+    assert r.returncode == 1 and "notebooks clean (nbdev_clean on a copy of nbs/): exit 0" in r.stdout, r.stdout + r.stderr
+    assert "nbdev_clean would change ['00_toy.ipynb']" in r.stderr, r.stderr   # only the dirty one is named
+    assert "=== notebook tests" not in r.stdout                              # it stops there
+    nb = (tmp_path / "repo" / "nbs" / "00_toy.ipynb").read_text(encoding="utf-8")
+    assert '"execution_count": 1' in nb and "language_info" in nb           # the check cleaned a copy, not the notebook
 
 
 def test_check_fails_when_a_notebook_drops_its_outputs(check_repo, tmp_path):

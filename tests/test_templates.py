@@ -276,7 +276,7 @@ def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
     df["price"] = 3 * df["a"] - df["b"] + rng.normal(scale=0.1, size=400)
-    ad = TabularAdapter(target="price").fit(df)
+    ad = TabularAdapter(label="price").fit(df)
     X, y = ad.transform(df), torch.tensor(df["price"].to_numpy(), dtype=torch.float32)[:, None]
     lin = torch.nn.Linear(2, 1)
     with torch.no_grad():   # least squares on the standardised features: a model that fits well

@@ -122,10 +122,10 @@ def test_model_fingerprint_sensitive_to_parameters_and_buffers():
 
 def test_schema_fingerprint():
     df = make_frame()
-    ad = TabularAdapter(target="b").fit(df.drop(columns=["t", "n"]))
+    ad = TabularAdapter(label="b").fit(df.drop(columns=["t", "n"]))
     fp = fingerprint_schema(ad.schema)
     assert fingerprint_schema(ad) == fp and fingerprint_schema(ad.schema.to_dict()) == fp
-    other = TabularAdapter(target="b").fit(df.drop(columns=["t", "n"]).assign(i=df.i + 100)).schema
+    other = TabularAdapter(label="b").fit(df.drop(columns=["t", "n"]).assign(i=df.i + 100)).schema
     assert fingerprint_schema(other) != fp       # the observed range changed
 
 
@@ -185,7 +185,7 @@ def _tabular():
     df = pd.DataFrame({"x": rng.normal(size=n), "k": pd.Series(rng.choice(["a", "b", "c"], n), dtype="str"),
                        "flag": rng.random(n) < .4, "y": rng.integers(0, 2, n)})
     df.loc[::17, "x"] = np.nan
-    ad = TabularAdapter(target="y").fit(df)
+    ad = TabularAdapter(label="y").fit(df)
     g = torch.Generator().manual_seed(0)
     net = nn.Sequential(nn.Linear(ad.n_features_, 6), nn.Tanh(), nn.Linear(6, 1))
     with torch.no_grad():

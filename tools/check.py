@@ -4,9 +4,11 @@
 
 1. sync check: `nbdev_export` must not change `prodkit/` (the notebooks in nbs/ are the source);
 2. README.md must equal its rendering from nbs/index.ipynb (tools/readme.py --check);
-3. the notebooks' form: `tools/nbstats.py --check` (cell sizes, examples and tests per exported line, outputs kept);
-4. notebook tests: `nbdev_test`;
-5. `pytest tests/` (its exit code 5, "no tests collected", is a failure, not a pass).
+3. the notebooks are clean: `nbdev_clean` run on a copy of nbs/ must not change any notebook (the working tree is
+   never modified);
+4. the notebooks' form: `tools/nbstats.py --check` (cell sizes, examples and tests per exported line, outputs kept);
+5. notebook tests: `nbdev_test`;
+6. `pytest tests/` (its exit code 5, "no tests collected", is a failure, not a pass).
 Jupyter, IPython and matplotlib write into a scratch folder, never the home folder. Exits non-zero on
 the first failing step.
 """
@@ -47,6 +49,26 @@ def _run(title, cmd, env):
     return rc
 
 
+def _notebooks(folder):
+    "The notebooks under `folder` as {relative path: bytes}, skipping folders nbdev skips (`.ipynb_checkpoints`, `_x`)."
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.ipynb"))
+            if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parent.parts)}
+
+
+def _unclean_notebooks(env):
+    "Names of the notebooks in nbs/ that `nbdev_clean` would change; it runs on a copy, so nbs/ is never touched."
+    nbs = ROOT / "nbs"
+    before = _notebooks(nbs)
+    with tempfile.TemporaryDirectory(prefix="prodkit-clean-") as d:
+        copy = Path(d) / "nbs"
+        for rel, data in before.items():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True); (copy / rel).write_bytes(data)
+        rc = _run("notebooks clean (nbdev_clean on a copy of nbs/)", [_tool("nbdev_clean"), "--fname", str(copy)], env)
+        if rc: return [f"nbdev_clean exited {rc}"]
+        after = _notebooks(copy)
+    return sorted(rel for rel in before if before[rel] != after.get(rel))
+
+
 def main():
     env, t0 = _env(), time.perf_counter()
     before = _snapshot(ROOT / "prodkit")
@@ -57,6 +79,10 @@ def main():
         print(f"FAILED: nbdev_export changed {changed}: prodkit/ is out of step with nbs/; export and commit both", file=sys.stderr)
         return 1
     if _run("README in step with nbs/index.ipynb", [sys.executable, "tools/readme.py", "--check"], env): return 1
+    unclean = _unclean_notebooks(env)
+    if unclean:
+        print(f"FAILED: nbdev_clean would change {unclean}: run nbdev_clean on them and commit the result", file=sys.stderr)
+        return 1
     if _run("notebook form (tools/nbstats.py --check)", [sys.executable, "tools/nbstats.py", "--check"], env): return 1
     if _run("notebook tests (nbdev_test)", [_tool("nbdev_test"), "--n_workers", "2"], env): return 1
     rc = _run("pytest tests/", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/"], env)
