@@ -123,7 +123,7 @@ def fit_profile(reference, # Dask DataFrame or Parquet dataset path
                            lambda a, b: _merge_bottom(a, b, quantile_rows), desc="sampling reference",
                            progress=progress)
     if len(sample) == 0: raise DataError("the reference is empty (0 rows)", fix="pass a dataset with rows")
-    prof = ReferenceProfile.fit(sample.reset_index(drop=True), schema=schema, target=label, time=time, bins=bins,
+    prof = ReferenceProfile.fit(sample.reset_index(drop=True), schema=schema, label=label, time=time, bins=bins,
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed)
     total = map_reduce(parts, lambda p, i: prof.summarize(p, seed=seed + 1 + i), desc="counting reference",
                        progress=progress)
@@ -188,7 +188,7 @@ def _profile_of(reference, *, schema, label, time, predictor, seed, progress) ->
     if isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"):
         return ReferenceProfile.load(reference)
     if isinstance(reference, pd.DataFrame):
-        return ReferenceProfile.fit(reference, schema=schema, target=label, predictor=predictor, seed=seed,
+        return ReferenceProfile.fit(reference, schema=schema, label=label, predictor=predictor, seed=seed,
                                     time=time if time in reference.columns else None)
     return fit_profile(reference, schema=schema, label=label, time=time, predictor=predictor, seed=seed,
                        progress=progress)

@@ -140,7 +140,10 @@ def test_check_passes_a_repository_in_step_after_every_step(check_repo, tmp_path
     assert r.returncode == 0, r.stdout + r.stderr
     for step in ("sync check (nbdev_export): exit 0", "README in step with nbs/index.ipynb: exit 0",
                  "notebooks clean (nbdev_clean on a copy of nbs/): exit 0",
-                 "notebook form (tools/nbstats.py --check): exit 0", "notebook tests (nbdev_test): exit 0", "pytest tests/: exit 0", "all checks passed"):
+                 "notebook form (tools/nbstats.py --check): exit 0", "notebook tests (nbdev_test): exit 0",
+                 "pytest tests/ on two workers (all but the timing-sensitive tests): exit 0",
+                 "pytest tests/ timing-sensitive tests, alone (marked serial in tests/conftest.py): exit 5",
+                 "all checks passed"):
         assert step in r.stdout, step
 
 
@@ -207,6 +210,16 @@ def test_check_fails_when_a_notebook_test_fails(check_repo, tmp_path):
         nbformat.write(nb, repo / "nbs" / "00_toy.ipynb")
     r = _check(check_repo, tmp_path, break_test)
     assert r.returncode == 1 and "notebook tests (nbdev_test): exit 1" in r.stdout and "=== pytest" not in r.stdout
+
+
+def test_check_fails_when_a_timing_sensitive_test_fails(check_repo, tmp_path):
+    "The serial part runs after the parallel part, and its failure fails the check."
+    def add(repo):
+        (repo / "tests" / "test_timed.py").write_text(
+            "import pytest\n\n@pytest.mark.serial\ndef test_timed():\n    assert 1 == 2\n")
+    r = _check(check_repo, tmp_path, add)
+    assert r.returncode == 1 and "(all but the timing-sensitive tests): exit 0" in r.stdout, r.stdout + r.stderr
+    assert "alone (marked serial in tests/conftest.py): exit 1" in r.stdout and "all checks passed" not in r.stdout
 
 
 def test_check_fails_when_pytest_collects_no_tests(check_repo, tmp_path):

@@ -8,7 +8,9 @@
    never modified);
 4. the notebooks' form: `tools/nbstats.py --check` (cell sizes, examples and tests per exported line, outputs kept);
 5. notebook tests: `nbdev_test`;
-6. `pytest tests/` (its exit code 5, "no tests collected", is a failure, not a pass).
+6. `pytest tests/` on two workers (pytest-xdist, one test file per worker), then the tests marked `serial` in
+   tests/conftest.py (latencies, deadlines, signals) alone; exit code 5 ("no tests collected") of the first part is
+   a failure, not a pass.
 Jupyter, IPython and matplotlib write into a scratch folder, never the home folder. Exits non-zero on
 the first failing step.
 """
@@ -85,9 +87,14 @@ def main():
         return 1
     if _run("notebook form (tools/nbstats.py --check)", [sys.executable, "tools/nbstats.py", "--check"], env): return 1
     if _run("notebook tests (nbdev_test)", [_tool("nbdev_test"), "--n_workers", "2"], env): return 1
-    rc = _run("pytest tests/", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/"], env)
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    rc = _run("pytest tests/ on two workers (all but the timing-sensitive tests)",
+              pytest + ["-n", "2", "--dist", "loadfile", "-m", "not serial", "tests/"], env)
     if rc == 5: print("FAILED: pytest collected no tests", file=sys.stderr)
     if rc: return 1
+    rc = _run("pytest tests/ timing-sensitive tests, alone (marked serial in tests/conftest.py)",
+              pytest + ["-m", "serial", "tests/"], env)
+    if rc not in (0, 5): return 1        # 5: this repository has no timing-sensitive tests, which is not a failure
     print(f"\nall checks passed in {time.perf_counter() - t0:.0f} s")
     return 0
 
