@@ -392,21 +392,35 @@ def __call__(self:_Encoder, M:np.ndarray) -> torch.Tensor:
     return torch.from_numpy(ad.encode(self.space.frame(M), unseen="allow"))
 
 # %% ../nbs/30_explain.ipynb #9163889f
+def _indicator(t:np.ndarray, starts:np.ndarray):
+    "(first code, count, other value, change) when code table `t` changes on one bin's codes only (a one-hot column)."
+    bins = [i for i in range(len(starts) - 1) if starts[i + 1] > starts[i]]
+    v = np.array([t[starts[i]] for i in bins])
+    if len(bins) < 2: return None
+    for k, i in enumerate(bins):
+        rest = np.delete(v, k)
+        if (rest == rest[0]).all() and v[k] != rest[0]: return int(starts[i]), int(starts[i + 1] - starts[i]), rest[0], v[k] - rest[0]
+    return None
+
 @patch
 def code_tables(self:_Encoder, codes:dict, F:int):
-    "Encoded draws as sums of table lookups: (e0, [(column, feature, code table)], [(column, feature, slope, base)]), or None."
+    "Encoded draws as sums of lookups: (e0, [(col, feature, code table)], [(col, feature, slope, base)], [(col, feature, first code, count, change)])."
     if self.fast is None:                  # arrays: the model reads the matrix itself
         return (np.zeros(F, np.float32), [(j, j, codes[j][0]) for j in codes],
-                [(j, j, np.float32(1), np.float32(0)) for j in range(F) if j not in codes])
+                [(j, j, np.float32(1), np.float32(0)) for j in range(F) if j not in codes], [])
     if self.fast != "verified": return None
-    tables, slopes = [], []
+    e0, tables, slopes, ranges = self.e0.copy(), [], [], []
     for j, cols, w in zip(self.num_j, self.num_cols, self.num_w):
         for c, wc in zip(cols, w):
             if j in codes: tables.append((c, j, (codes[j][0] - self.base[j]) * wc))
             else: slopes.append((c, j, wc, self.base[j]))
     for j, cols, tab in zip(self.cat_j, self.cat_cols, self.cat_tab):
-        tables += [(c, j, tab[:, k].take(codes[j][0].astype(np.int64))) for k, c in enumerate(cols)]
-    return self.e0, tables, slopes
+        for k, c in enumerate(cols):
+            t = tab[:, k].take(codes[j][0].astype(np.int64))
+            one = _indicator(t, codes[j][1])
+            if one is None: tables.append((c, j, t))
+            else: e0[c] += one[2]; ranges.append((c, j, one[0], one[1], np.float32(one[3])))
+    return e0, tables, slopes, ranges
 
 # %% ../nbs/30_explain.ipynb #204052e4
 class _Discretizer:
@@ -909,11 +923,14 @@ def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> 
         for j in range(F): inv[j] = self.codes_[j][0][codes[j]] if j in self.codes_ else raw[j]
         inv[:, :, 0] = M.T
         return self.encode_(inv.reshape(F, R * S).T)
-    e0, tables, slopes = self.plan_
-    X = np.empty((len(e0), R * S), np.float32)      # one contiguous block per input column
+    e0, tables, slopes, ranges = self.plan_
+    X, hit = np.empty((len(e0), R * S), np.float32), np.empty(R * S, bool)    # one contiguous block per input column
     X[:] = e0[:, None]
     for c, j, tab in tables: X[c] += tab[codes[j].reshape(-1)]
     for c, j, w, base in slopes: X[c] += (raw[j].reshape(-1) - base) * w
+    for c, j, lo, n, dv in ranges:
+        np.less(np.subtract(codes[j].reshape(-1), np.uint16(lo % _CODES), dtype=np.uint16), n, out=hit)
+        X[c] += hit * dv
     X[:, ::S] = self.encode_(M).numpy().T
     return torch.from_numpy(X).T
 
