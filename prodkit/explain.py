@@ -399,12 +399,13 @@ def _indicator(t:np.ndarray, starts:np.ndarray):
     if len(bins) < 2: return None
     for k, i in enumerate(bins):
         rest = np.delete(v, k)
-        if (rest == rest[0]).all() and v[k] != rest[0]: return int(starts[i]), int(starts[i + 1] - starts[i]), rest[0], v[k] - rest[0]
+        if (rest == rest[0]).all() and v[k] != rest[0]:
+            return int(starts[i]), int(starts[i + 1] - starts[i]), rest[0], v[k] - rest[0]
     return None
 
 @patch
 def code_tables(self:_Encoder, codes:dict, F:int):
-    "Encoded draws as sums of lookups: (e0, [(col, feature, code table)], [(col, feature, slope, base)], [(col, feature, first code, count, change)])."
+    "Encoded draws as sums: e0, (col, feature, code table), (col, feature, slope, base), (col, feature, lo, n, dv)."
     if self.fast is None:                  # arrays: the model reads the matrix itself
         return (np.zeros(F, np.float32), [(j, j, codes[j][0]) for j in codes],
                 [(j, j, np.float32(1), np.float32(0)) for j in range(F) if j not in codes], [])
@@ -741,7 +742,7 @@ def pick(self:ExplanationSet, n:int=5) -> ExplanationSet:
 
 # %% ../nbs/30_explain.ipynb #7386ad64
 class TabularExplainer:
-    "LIME for tabular torch models, batched: lime's sampling and kernel, one model call and one ridge solve per chunk."
+    "LIME for tabular torch models, batched: lime's sampling and kernel, batched model calls and ridge solves."
     def __init__(self, model, # nn.Module, TorchScript module, Predictor, loaded bundle or callable on float tensors
                  training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
                  *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
@@ -758,7 +759,7 @@ class TabularExplainer:
                  fidelity_samples:int=500, # fresh perturbations per row used to measure fidelity
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
-                 batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
+                 batch_size:int=8192, # rows per forward pass of a bare model (a Predictor keeps its own batch_size)
                  max_chunk:int=500_000, # perturbed rows held in memory at once
                  device:str="cpu"): # where a bare model runs
         _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
@@ -819,7 +820,7 @@ def _fit_neighbourhood(self:TabularExplainer, T:np.ndarray, kernel_width:float, 
 # %% ../nbs/30_explain.ipynb #8a9b842d
 @patch
 def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
-    "Encoder (and its code tables), predictor with a fixed reading of outputs, and (classifiers) `classes_`, `class_keys_`."
+    "Encoder and its code tables, predictor with a fixed reading of outputs, (classifiers) `classes_`, `class_keys_`."
     mode = lambda j: self.values_[j][np.argmax(np.diff(np.r_[0, self.cumfreq_[j]]))]   # the most frequent category
     typical = [mode(j) if self.space_.is_cat[j] else np.median(T[:, j]) for j in range(T.shape[1])]
     self.encode_ = _Encoder(self.space_, np.array(typical))
@@ -880,7 +881,7 @@ def _same_bin(self:TabularExplainer, j:int, M:np.ndarray, codes:np.ndarray, z:np
     i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
     n = np.where(vals[i] == own, starts[i + 1] - starts[i], 0)        # a bin never seen in training owns no codes
     lo = (starts[i] % _CODES).astype(np.uint16)
-    np.less(np.subtract(codes, lo[:, None], dtype=np.uint16), n[:, None], out=z)   # codes lo .. lo+n-1, with wrap-around
+    np.less(np.subtract(codes, lo[:, None], dtype=np.uint16), n[:, None], out=z)   # codes lo .. lo+n-1 (wrapping)
 
 # %% ../nbs/30_explain.ipynb #34b16069
 @patch
@@ -968,7 +969,8 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
     "Surrogates for a chunk of rows: perturbations, model calls on both neighbourhoods, one batched ridge solve."
     R, S, Sf, clock = len(M), num_samples, self.fidelity_samples, clock or _Clock()
     binary = bool((self.space_.is_cat | (self.disc_ is not None)).all())
-    with clock("sampling"): (Z, codes, raw), (Zf, codesf, rawf) = self._perturb(M, S, seed, 0), self._perturb(M, Sf, seed, 1)
+    with clock("sampling"):
+        (Z, codes, raw), (Zf, codesf, rawf) = self._perturb(M, S, seed, 0), self._perturb(M, Sf, seed, 1)
     with clock("encoding"): X, Xf = self._inputs(M, codes, raw), self._inputs(M, codesf, rawf)
     with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
     with clock("distances and kernel"):
