@@ -4,7 +4,8 @@
 
 # %% ../nbs/30_explain.ipynb #e9f1b81a
 from __future__ import annotations
-import hashlib, re, warnings
+import hashlib, re, time, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.basics import patch
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -390,6 +391,38 @@ def __call__(self:_Encoder, M:np.ndarray) -> torch.Tensor:
         if self.fast: return torch.from_numpy(X)
     return torch.from_numpy(ad.encode(self.space.frame(M), unseen="allow"))
 
+# %% ../nbs/30_explain.ipynb #9163889f
+def _indicator(t:np.ndarray, starts:np.ndarray):
+    "(first code, count, other value, change) when code table `t` changes on one bin's codes only (a one-hot column)."
+    bins = [i for i in range(len(starts) - 1) if starts[i + 1] > starts[i]]
+    v = np.array([t[starts[i]] for i in bins])
+    if len(bins) < 2: return None
+    for k, i in enumerate(bins):
+        rest = np.delete(v, k)
+        if (rest == rest[0]).all() and v[k] != rest[0]:
+            return int(starts[i]), int(starts[i + 1] - starts[i]), rest[0], v[k] - rest[0]
+    return None
+
+@patch
+def code_tables(self:_Encoder, codes:dict, F:int):
+    "Encoded draws as sums: e0, (col, feature, code table), (col, feature, slope, base), (col, feature, lo, n, dv)."
+    if self.fast is None:                  # arrays: the model reads the matrix itself
+        return (np.zeros(F, np.float32), [(j, j, codes[j][0]) for j in codes],
+                [(j, j, np.float32(1), np.float32(0)) for j in range(F) if j not in codes], [])
+    if self.fast != "verified": return None
+    e0, tables, slopes, ranges = self.e0.copy(), [], [], []
+    for j, cols, w in zip(self.num_j, self.num_cols, self.num_w):
+        for c, wc in zip(cols, w):
+            if j in codes: tables.append((c, j, (codes[j][0] - self.base[j]) * wc))
+            else: slopes.append((c, j, wc, self.base[j]))
+    for j, cols, tab in zip(self.cat_j, self.cat_cols, self.cat_tab):
+        for k, c in enumerate(cols):
+            t = tab[:, k].take(codes[j][0].astype(np.int64))
+            one = _indicator(t, codes[j][1])
+            if one is None: tables.append((c, j, t))
+            else: e0[c] += one[2]; ranges.append((c, j, one[0], one[1], np.float32(one[3])))
+    return e0, tables, slopes, ranges
+
 # %% ../nbs/30_explain.ipynb #204052e4
 class _Discretizer:
     "lime's quartile (or decile) discretizer: bins, their names, and truncated-normal sampling inside a bin."
@@ -421,30 +454,22 @@ def _bin_constants(dz:_Discretizer, j:int, bn:int) -> tuple:
     return p0, p1 - p0, (-1.0 if flip else 1.0) * dz.std[j][bn], dz.mean[j][bn]
 
 # %% ../nbs/30_explain.ipynb #469a8710
-@patch
-def tables(self:_Discretizer, F:int, cumfreq:dict, values:dict) -> dict:
-    "Per (feature, bin) constants for sampling a bin by its training frequency and a value inside it with one uniform."
-    K = max(len(q) + 1 for q in self.qts.values())
-    cprev, invf, pa, width, ssd, mu = (np.zeros((F, K)) for _ in range(6))
-    for j in self.qts:
-        for i, bn in enumerate(values[j]):          # i-th observed bin of feature j
-            c0 = cumfreq[j][i - 1] if i else 0.0
-            cprev[j, i], invf[j, i] = c0, 1.0 / max(cumfreq[j][i] - c0, 1e-300)
-            pa[j, i], width[j, i], ssd[j, i], mu[j, i] = _bin_constants(self, j, bn)
-    # p = A + u * B maps the bin's share of [0, 1] onto its CDF range
-    A, B = pa - cprev * invf * width, invf * width
-    return {k: v.astype(np.float32) for k, v in dict(A=A, B=B, ssd=ssd, mu=mu).items()}
+_CODES = 1 << 16      # a draw is one of 65,536 equally likely codes: a uniform with 16 bits
 
-# %% ../nbs/30_explain.ipynb #44b58e7e
-def _truncnorm(tab:dict, j:int, idx:np.ndarray, u:np.ndarray) -> np.ndarray:
-    "Values inside the chosen bins `idx` of feature `j`: the uniform `u` that chose a bin, rescaled to its CDF range."
-    p = tab["A"][j].take(idx)
-    p += u * tab["B"][j].take(idx)
-    np.clip(p, 1e-30, 1 - 6e-8, out=p)
-    z = torch.special.ndtri(torch.from_numpy(p)).numpy()
-    z *= tab["ssd"][j].take(idx)
-    z += tab["mu"][j].take(idx)
-    return z
+def _code_bins(cum:np.ndarray) -> np.ndarray:
+    "First code of each bin, then 65536, for cumulative bin frequencies `cum` (bin i owns codes starts[i]:starts[i+1])."
+    return np.searchsorted((np.arange(_CODES) + 0.5) / _CODES, np.r_[0.0, cum[:-1], 1.0])
+
+@patch
+def code_values(self:_Discretizer, j:int, cum:np.ndarray, bins:np.ndarray) -> np.ndarray:
+    "The value each code stands for: its bin's truncated normal at the code's uniform, rescaled to the bin's CDF range."
+    u, v, starts = (np.arange(_CODES) + 0.5) / _CODES, np.empty(_CODES), _code_bins(cum)
+    for i, bn in enumerate(bins):          # i-th observed bin of feature j
+        a, b, c0 = starts[i], starts[i + 1], cum[i - 1] if i else 0.0
+        p0, width, ssd, mu = _bin_constants(self, j, bn)
+        p = p0 + (u[a:b] - c0) / max(cum[i] - c0, 1e-300) * width
+        v[a:b] = mu + ssd * ndtri(np.clip(p, 1e-300, 1 - 1e-16))
+    return v
 
 # %% ../nbs/30_explain.ipynb #ba2af851
 @dataclass(frozen=True, kw_only=True)
@@ -571,6 +596,7 @@ class ExplanationSet(Report):
     num_samples: int = 5000
     label: Any = None
     min_fidelity: float = 0.5
+    timings: dict = field(default_factory=dict, repr=False, compare=False)   # stage -> (wall s, CPU s)
 
     def __len__(self): return len(self.explanations)
     def __getitem__(self, i): return self.explanations[i]
@@ -716,7 +742,7 @@ def pick(self:ExplanationSet, n:int=5) -> ExplanationSet:
 
 # %% ../nbs/30_explain.ipynb #7386ad64
 class TabularExplainer:
-    "LIME for tabular torch models, batched: lime's sampling and kernel, one model call and one ridge solve per chunk."
+    "LIME for tabular torch models, batched: lime's sampling and kernel, batched model calls and ridge solves."
     def __init__(self, model, # nn.Module, TorchScript module, Predictor, loaded bundle or callable on float tensors
                  training_data, # DataFrame (raw categorical columns accepted with an adapter) or 2-d array
                  *, schema:Schema=None, # features to explain (default: the adapter's schema, or inferred)
@@ -733,7 +759,7 @@ class TabularExplainer:
                  fidelity_samples:int=500, # fresh perturbations per row used to measure fidelity
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
-                 batch_size:int=8192, # rows per forward pass inside Predictor (one Predictor call per chunk)
+                 batch_size:int=8192, # rows per forward pass of a bare model (a Predictor keeps its own batch_size)
                  max_chunk:int=500_000, # perturbed rows held in memory at once
                  device:str="cpu"): # where a bare model runs
         _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
@@ -781,23 +807,26 @@ def _fit_neighbourhood(self:TabularExplainer, T:np.ndarray, kernel_width:float, 
     self.scale_[self.scale_ == 0] = 1.0
     pct = [25, 50, 75] if discretizer == "quartile" else list(range(10, 100, 10))
     self.disc_ = _Discretizer(T, self.space_, pct) if self.discretize else None
-    # lime's categorical view: observed bins or categories, frequencies
-    self.values_, self.cumfreq_ = {}, {}
+    # lime's categorical view: observed bins or categories, their frequencies, and the codes each owns with their values
+    self.values_, self.cumfreq_, self.codes_ = {}, {}, {}
     for j in range(F):
         if cat[j] or self.discretize:
             vals, counts = np.unique(T[:, j].astype(int) if cat[j] else self.disc_.bin(j, T[:, j]), return_counts=True)
-            self.values_[j], self.cumfreq_[j] = vals, np.cumsum(counts) / counts.sum()
-    self.tables_ = self.disc_.tables(F, self.cumfreq_, self.values_) if self.discretize and (~cat).any() else None
+            cum = self.cumfreq_[j] = np.cumsum(counts) / counts.sum()
+            starts = _code_bins(cum)
+            v = np.repeat(vals, np.diff(starts)) if cat[j] else self.disc_.code_values(j, cum, vals)
+            self.values_[j], self.codes_[j] = vals, (v.astype(np.float32), starts)
 
 # %% ../nbs/30_explain.ipynb #8a9b842d
 @patch
 def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
-    "Encoder, predictor with a fixed reading of outputs, and (classifiers) `classes_` and `class_keys_`."
+    "Encoder and its code tables, predictor with a fixed reading of outputs, (classifiers) `classes_`, `class_keys_`."
     mode = lambda j: self.values_[j][np.argmax(np.diff(np.r_[0, self.cumfreq_[j]]))]   # the most frequent category
     typical = [mode(j) if self.space_.is_cat[j] else np.median(T[:, j]) for j in range(T.shape[1])]
     self.encode_ = _Encoder(self.space_, np.array(typical))
     probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
-    self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)))
+    self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)))       # the encoder's fast path is verified here
+    self.plan_ = self.encode_.code_tables(self.codes_, T.shape[1])
     n_out, names = self._outputs(probe[:2]).shape[1], self.class_names     # a wrong output shape fails here, not later
     if self.task == "regression": return
     if names is not None and len(names) != n_out:
@@ -808,9 +837,8 @@ def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
 
 # %% ../nbs/30_explain.ipynb #1258c3b1
 @patch
-def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
-    "Model outputs for matrix rows: class probabilities, or (n,1) regression values."
-    X = self.encode_(M)
+def _scores(self:TabularExplainer, X:torch.Tensor) -> np.ndarray:
+    "Model outputs for model inputs `X`: class probabilities, or (n,1) regression values."
     if self.task == "regression":
         r = self.predictor_.raw(X)
         if r.shape[1] != 1:
@@ -823,42 +851,37 @@ def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
                          fix="return (n, classes) scores or (n, 1) positive-class scores")
     return p
 
+@patch
+def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
+    "Model outputs for matrix rows."
+    return self._scores(self.encode_(M))
+
 # %% ../nbs/30_explain.ipynb #cc6f2a44
 @patch
 def _key(self:TabularExplainer, r:np.ndarray) -> bytes: return np.ascontiguousarray(r, dtype=np.float64).tobytes()
 
 # %% ../nbs/30_explain.ipynb #3462bc23
 @patch
-def _uniforms(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int) -> np.ndarray:
-    "(F,R,S) uniforms: one local generator per row, seeded by the row's content."
+def _draws(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int, n_normal:int=0) -> tuple:
+    "(F,R,S) codes and (n_normal,R,S) uniforms: one local generator per row, seeded by the row's content."
     R, F = M.shape
-    U = np.empty((F, R, S), np.float32)
-    for r in range(R): U[:, r] = _row_seed(seed, self._key(M[r]), stream).random((F, S), dtype=np.float32)
-    return U
-
-# %% ../nbs/30_explain.ipynb #8f71f626
-def _choose_bins(u:np.ndarray, cum:np.ndarray, idx:np.ndarray, ge:np.ndarray):
-    "Into `idx`: the bin each uniform in `u` falls in, for cumulative frequencies `cum` (comparisons for a few bins)."
-    if len(cum) > 12:
-        idx[:] = np.searchsorted(cum, u, side="right")
-        return
-    idx[:] = 0
-    for c in cum:
-        np.greater_equal(u, c, out=ge)
-        idx += ge
+    C, U = np.empty((F, R, S), np.uint16), np.empty((n_normal, R, S), np.float32)
+    for r in range(R):
+        g = _row_seed(seed, self._key(M[r]), stream)
+        C[:, r] = g.integers(0, _CODES, (F, S), dtype=np.uint16)
+        if n_normal: U[:, r] = g.random((n_normal, S), dtype=np.float32)
+    return C, U
 
 # %% ../nbs/30_explain.ipynb #f85e41c6
 @patch
-def _sample_viewed(self:TabularExplainer, j:int, M, u, z, inv, idx, ge):
-    "Into `z` and `inv`: feature `j` as lime views it (bin or category): 'same as the row' and a raw value per sample."
-    vals, cum, cat = self.values_[j], self.cumfreq_[j][:-1].astype(np.float32), self.space_.is_cat[j]
-    _choose_bins(u, cum, idx, ge)
-    own = M[:, j].astype(int) if cat else self.disc_.bin(j, M[:, j])
-    own_i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
-    own_i[vals[own_i] != own] = -1                      # the row's bin was never seen in training
-    np.equal(idx, own_i[:, None], out=z)
-    # a value inside the bin, from the same uniform
-    inv[:] = vals.take(idx) if cat else _truncnorm(self.tables_, j, idx, u)
+def _same_bin(self:TabularExplainer, j:int, M:np.ndarray, codes:np.ndarray, z:np.ndarray):
+    "Into `z`: feature `j` as lime views it: 1 where a sample's code lies in the row's own bin (or category), else 0."
+    vals, starts = self.values_[j], self.codes_[j][1]
+    own = M[:, j].astype(int) if self.space_.is_cat[j] else self.disc_.bin(j, M[:, j])
+    i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
+    n = np.where(vals[i] == own, starts[i + 1] - starts[i], 0)        # a bin never seen in training owns no codes
+    lo = (starts[i] % _CODES).astype(np.uint16)
+    np.less(np.subtract(codes, lo[:, None], dtype=np.uint16), n[:, None], out=z)   # codes lo .. lo+n-1 (wrapping)
 
 # %% ../nbs/30_explain.ipynb #34b16069
 @patch
@@ -871,22 +894,62 @@ def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
 # %% ../nbs/30_explain.ipynb #d90a8240
 @patch
 def _perturb(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int):
-    "lime's neighbourhood of each row of `M`: interpretable samples Z (R,S,F), model-space samples (F,R*S), distances."
+    "lime's neighbourhood of each row of `M`: interpretable samples Z (F,R,S), codes (F,R,S), raw unbinned values."
     R, F = M.shape
-    # features lime treats as categories (bins or categories)
-    viewed = self.space_.is_cat | (self.disc_ is not None)
-    U = self._uniforms(M, S, seed, stream)
-    Z, inv = np.empty((F, R, S), np.float32), np.empty((F, R, S), np.float32)   # one contiguous block per feature
-    idx, ge = np.empty((R, S), np.int64), np.empty((R, S), bool)
-    for j in range(F):
-        if viewed[j]: self._sample_viewed(j, M, U[j], Z[j], inv[j], idx, ge)
-        else: self._sample_normal(j, M, U[j], Z[j], inv[j])
-    inv[:, :, 0] = M.T
+    viewed = self.space_.is_cat | (self.disc_ is not None)     # features lime treats as categories (bins or categories)
+    normal = np.flatnonzero(~viewed)
+    codes, U = self._draws(M, S, seed, stream, len(normal))
+    Z, raw = np.empty((F, R, S), np.float32), {}
+    for k, j in enumerate(normal):
+        raw[j] = np.empty((R, S), np.float32)
+        self._sample_normal(j, M, U[k], Z[j], raw[j])
+    for j in np.flatnonzero(viewed): self._same_bin(j, M, codes[j], Z[j])
     Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
-    # distance to the row: the number of features that differ in lime's binary view, else euclidean (as lime)
-    if viewed.all(): d = np.sqrt(np.maximum(F - Z.sum(0, dtype=np.float64), 0))
-    else: d = np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64))
-    return torch.from_numpy(Z).permute(1, 2, 0), inv.reshape(F, R * S), d
+    return Z, codes, raw
+
+def _weights(Z:np.ndarray, binary:bool, width:float) -> np.ndarray:
+    "(R,S) kernel weights of the samples Z (F,R,S): distance to sample 0, euclidean (as lime), through lime's kernel."
+    if binary:     # 0/1 features: the squared distance is the count of features that differ from the row
+        table = _kernel(np.sqrt(np.arange(len(Z) + 1)), width)
+        return table[len(Z) - Z.sum(0, dtype=np.float32).astype(np.intp)]
+    return _kernel(np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64)), width)
+
+# %% ../nbs/30_explain.ipynb #5b7ea764
+@patch
+def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> torch.Tensor:
+    "Model inputs (R*S, C) for the draws of each row of `M` (sample 0 of each row is the row itself)."
+    F, R, S = codes.shape
+    if self.plan_ is None:                 # an encoder that is not a sum of per-feature effects: through the adapter
+        inv = np.empty((F, R, S), np.float32)
+        for j in range(F): inv[j] = self.codes_[j][0][codes[j]] if j in self.codes_ else raw[j]
+        inv[:, :, 0] = M.T
+        return self.encode_(inv.reshape(F, R * S).T)
+    e0, tables, slopes, ranges = self.plan_
+    X, hit = np.empty((len(e0), R * S), np.float32), np.empty(R * S, bool)    # one contiguous block per input column
+    X[:] = e0[:, None]
+    for c, j, tab in tables: X[c] += tab[codes[j].reshape(-1)]
+    for c, j, w, base in slopes: X[c] += (raw[j].reshape(-1) - base) * w
+    for c, j, lo, n, dv in ranges:
+        np.less(np.subtract(codes[j].reshape(-1), np.uint16(lo % _CODES), dtype=np.uint16), n, out=hit)
+        X[c] += hit * dv
+    X[:, ::S] = self.encode_(M).numpy().T
+    return torch.from_numpy(X).T
+
+# %% ../nbs/30_explain.ipynb #e0e8e04b
+class _Clock:
+    "Wall and CPU seconds per named stage, added up over chunks: `with clock('sampling'): ...`."
+    def __init__(self): self.seconds = {}
+
+    @contextmanager
+    def __call__(self, stage:str):
+        w, c = time.perf_counter(), time.process_time()
+        try: yield
+        finally:
+            t = self.seconds.setdefault(stage, [0.0, 0.0])
+            t[0] += time.perf_counter() - w
+            t[1] += time.process_time() - c
+
+    def as_dict(self) -> dict: return {k: (round(w, 6), round(c, 6)) for k, (w, c) in self.seconds.items()}
 
 # %% ../nbs/30_explain.ipynb #67631ede
 @patch
@@ -901,20 +964,25 @@ def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
 
 # %% ../nbs/30_explain.ipynb #33721e32
 @patch
-def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int) -> dict:
-    "Surrogates for a chunk of rows: perturbations, one model call for both neighbourhoods, one batched ridge solve."
-    R, S, Sf = len(M), num_samples, self.fidelity_samples
-    Z, inv, d = self._perturb(M, S, seed, 0)
-    Zf, invf, df = self._perturb(M, Sf, seed, 1)
-    out = self._outputs(np.concatenate([inv, invf], axis=1).T)          # one model call for the chunk
-    Y, Yf = out[:R * S].reshape(R, S, -1), out[R * S:].reshape(R, Sf, -1)
+def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int,
+               clock:_Clock=None) -> dict:
+    "Surrogates for a chunk of rows: perturbations, model calls on both neighbourhoods, one batched ridge solve."
+    R, S, Sf, clock = len(M), num_samples, self.fidelity_samples, clock or _Clock()
+    binary = bool((self.space_.is_cat | (self.disc_ is not None)).all())
+    with clock("sampling"):
+        (Z, codes, raw), (Zf, codesf, rawf) = self._perturb(M, S, seed, 0), self._perturb(M, Sf, seed, 1)
+    with clock("encoding"): X, Xf = self._inputs(M, codes, raw), self._inputs(M, codesf, rawf)
+    with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
+    with clock("distances and kernel"):
+        w, wf = (torch.from_numpy(_weights(A, binary, self.kernel_width_)) for A in (Z, Zf))
     li, ar = self._label_index(Y[:, 0, :], label), np.arange(R)
     y, yf = (torch.from_numpy(A[ar, :, li].astype(np.float64)) for A in (Y, Yf))
-    w, wf = (torch.from_numpy(_kernel(x, self.kernel_width_)) for x in (d, df))
-    used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
-    tr = torch.arange(R)[:, None]
-    fid = _weighted_r2(yf, icpt[:, None] + (Zf.transpose(1, 2)[tr, used].double() * coef[:, :, None]).sum(1), wf)
-    local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
+    Z, Zf, tr = torch.from_numpy(Z).permute(1, 2, 0), torch.from_numpy(Zf).permute(1, 0, 2), torch.arange(R)[:, None]
+    with clock("surrogate fits"):
+        used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
+    with clock("fidelity"):
+        fid = _weighted_r2(yf, icpt[:, None] + (Zf[tr, used].double() * coef[:, :, None]).sum(1), wf)
+        local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
     return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=Y[ar, 0, li])
 
 # %% ../nbs/30_explain.ipynb #e616d4c4
@@ -966,7 +1034,7 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
                  label=None, # class to explain (default: positive class of a binary model, else the predicted class)
                  seed:int=None, # default: the explainer's seed
                  progress:bool=False) -> ExplanationSet:
-    "Explain many rows at once: batched perturbations, one model call and one batched ridge solve per chunk."
+    "Explain many rows at once: batched perturbations, model calls and one batched ridge solve per chunk."
     check_positive("num_features", num_features, integer=True)
     check_positive("num_samples", num_samples, integer=True)
     seed = self.seed if seed is None else check_positive("seed", seed, allow_zero=True, integer=True)
@@ -975,15 +1043,17 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
                              fix="use a few thousand (lime's default is 5000)")
     M = self.space_.matrix(rows, name="rows to explain")
     ids, per, exps = _row_ids(rows, len(M)), max(1, self.max_chunk // (num_samples + self.fidelity_samples)), []
+    clock = _Clock()
     with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
         for s in range(0, len(M), per):
             fit = self._fit_chunk(M[s:s + per], num_features=num_features, num_samples=num_samples, label=label,
-                                  seed=seed)
-            exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
+                                  seed=seed, clock=clock)
+            with clock("explanations"): exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
             bar.update(min(per, len(M) - s))
     self._warn_low_fidelity(exps)
     return ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features,
-                          num_samples=num_samples, label=label, min_fidelity=self.min_fidelity, seed=seed)
+                          num_samples=num_samples, label=label, min_fidelity=self.min_fidelity, seed=seed,
+                          timings=clock.as_dict())
 
 # %% ../nbs/30_explain.ipynb #4c52c145
 @patch
