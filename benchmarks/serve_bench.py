@@ -3,9 +3,17 @@ endpoint calling the model per request and LitServe, all serving the demo churn 
 
 For each server: the highest Poisson request rate whose p99 latency stays under the objective, found with prodkit's
 own open-loop harness (`prodkit.load.find_max_qps`: latency from the scheduled send time, so queueing counts).
-Every server runs in its own process, started the way its users start it, and answers one JSON record per request.
+Every server runs in its own process, started the way its users start it, and answers one JSON record per request:
+- prodkit: `prodkit serve` (uvicorn, one worker, micro-batching in one thread beside the event loop, 1 torch thread);
+- plain FastAPI: uvicorn with one worker and a sync `def` endpoint, as FastAPI's docs advise for blocking, CPU-bound
+  code (FastAPI runs it in its thread pool), calling the model once per request; torch's default threads;
+- LitServe: `LitServer` with one worker and its documented batching (`max_batch_size`, `batch_timeout` on the LitAPI);
+  torch's default threads, and the batching line again with OMP_NUM_THREADS=1 (the thread setting prodkit uses).
+The search starts at half the rate each server answers back to back with the client's workers (a short closed loop),
+so every server gets a rate. The client (this process) and the servers share the machine's cores: the table shows
+the CPU each used per request, so a client that limits the rate shows.
 
-    python benchmarks/serve_bench.py                  # p99 <= 50 ms, 5 s probes
+    python benchmarks/serve_bench.py                  # p99 <= 50 ms, 3 s probes
     python benchmarks/serve_bench.py --slo-ms 20 --duration 10
 
 FastAPI and LitServe are benchmark-only anchors: `pip install -c constraints.txt fastapi litserve` into the venv.
@@ -15,7 +23,7 @@ plain endpoint's rate at the same p99.
 import argparse, json, os, subprocess, sys, tempfile, textwrap, time, urllib.request
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd, psutil
 
 from prodkit.demo import write_demo
 from prodkit.load import find_max_qps
@@ -86,16 +94,32 @@ def fastapi_server(bundle, workdir):
     p.url = f"http://127.0.0.1:{port}"; return p
 
 
-def litserve_server(bundle, workdir, max_batch):
+def litserve_server(bundle, workdir, max_batch, threads=None):
     (workdir / "litserve_app.py").write_text(textwrap.dedent(LITSERVE_APP))
     port = _free_port(); env = {**os.environ, "BUNDLE": str(bundle), "MAX_BATCH": str(max_batch)}
+    if threads: env["OMP_NUM_THREADS"] = str(threads)
     p = _Proc([sys.executable, str(workdir / "litserve_app.py"), str(port)], env, f"http://127.0.0.1:{port}/health")
     p.url = f"http://127.0.0.1:{port}"; return p
 
 
+class _Cpu:
+    "CPU seconds used by this process (the client) and by the server process with its children, since creation."
+    def __init__(self, pid):
+        self.me, self.server, self.t0 = psutil.Process(), psutil.Process(pid), time.perf_counter()
+        self.c0, self.s0 = self._client(), self._server()
+    def _client(self): t = self.me.cpu_times(); return t.user + t.system
+    def _server(self):
+        total = 0.0
+        for p in [self.server, *self.server.children(recursive=True)]:
+            try: t = p.cpu_times(); total += t.user + t.system
+            except psutil.Error: pass
+        return total
+    def used(self): return self._client() - self.c0, self._server() - self.s0, time.perf_counter() - self.t0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--slo-ms", type=float, default=50); ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--slo-ms", type=float, default=50); ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--concurrency", type=int, default=64); ap.add_argument("--max-probes", type=int, default=8)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
@@ -110,20 +134,26 @@ def main():
     try:
         import litserve  # noqa: F401
         servers += [("LitServe, no batching", lambda: litserve_server(paths["bundle"], work, 1)),
-                    ("LitServe, batching (max_batch 64, 2 ms)", lambda: litserve_server(paths["bundle"], work, 64))]
+                    ("LitServe, batching (max_batch 64, 2 ms)", lambda: litserve_server(paths["bundle"], work, 64)),
+                    ("LitServe, batching, OMP_NUM_THREADS=1", lambda: litserve_server(paths["bundle"], work, 64, 1))]
     except ImportError: print("litserve is not installed: its lines are left out")
     rows = []
     for name, start in servers:
         t0 = time.perf_counter()
         with start() as s:
+            cpu = _Cpu(s.proc.pid)
             cap = find_max_qps(s.url + "/predict", inputs, **kw)
+            client_s, server_s, wall = cpu.used()
+        n = int(cap.probes.n_requests.sum())   # the closed-loop start estimate is not counted: a small overstatement
         rows.append({"server": name, "max_qps": cap.max_qps, "p99_at_max_ms": cap.summary["latency_at_max_ms"], "probes": cap.summary["n_probes"],
-                     "bench_s": round(time.perf_counter() - t0, 1)})
+                     "client_cpu_ms_per_req": 1000 * client_s / max(n, 1), "server_cpu_ms_per_req": 1000 * server_s / max(n, 1),
+                     "cores_busy": (client_s + server_s) / wall, "bench_s": round(time.perf_counter() - t0, 1)})
         print(f"{name}: {cap.headline()}", flush=True)
     df = pd.DataFrame(rows)
     plain = df.loc[df.server.str.startswith("plain"), "max_qps"].iloc[0]
     df["vs_plain_fastapi"] = df.max_qps / plain if plain else float("nan")
-    print(f"\nhighest rate with p99 <= {a.slo_ms:g} ms (demo churn model, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}):")
+    print(f"\nhighest rate with p99 <= {a.slo_ms:g} ms (demo churn model, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, client workers {a.concurrency}, {a.duration:g} s probes):")
     print(df.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
 
 
