@@ -86,9 +86,10 @@ class _Proc:
         except subprocess.TimeoutExpired: self.proc.kill()
 
 
-def fastapi_server(bundle, workdir):
+def fastapi_server(bundle, workdir, threads=None):
     (workdir / "fastapi_app.py").write_text(textwrap.dedent(FASTAPI_APP))
     port = _free_port(); env = {**os.environ, "BUNDLE": str(bundle), "PYTHONPATH": f"{workdir}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if threads: env["OMP_NUM_THREADS"] = str(threads)
     p = _Proc([sys.executable, "-m", "uvicorn", "fastapi_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
               env, f"http://127.0.0.1:{port}/docs")
     p.url = f"http://127.0.0.1:{port}"; return p
@@ -120,6 +121,7 @@ class _Cpu:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slo-ms", type=float, default=50); ap.add_argument("--duration", type=float, default=3)
+    ap.add_argument("--only", nargs="*", help="run only the servers whose name holds one of these words")
     ap.add_argument("--concurrency", type=int, default=64); ap.add_argument("--max-probes", type=int, default=8)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
@@ -130,13 +132,15 @@ def main():
     kw = dict(slo_ms=a.slo_ms, percentile=99, duration_s=a.duration, concurrency=a.concurrency, max_probes=a.max_probes, progress=False)
     servers = [("prodkit serve, batching (max_batch 64, max_wait 2 ms)", lambda: start_server(paths["bundle"], max_batch=64, max_wait_ms=2)),
                ("prodkit serve, no batching (max_batch 1)", lambda: start_server(paths["bundle"], max_batch=1, max_wait_ms=0)),
-               ("plain FastAPI endpoint, model per request", lambda: fastapi_server(paths["bundle"], work))]
+               ("plain FastAPI endpoint, model per request", lambda: fastapi_server(paths["bundle"], work)),
+               ("plain FastAPI endpoint, OMP_NUM_THREADS=1", lambda: fastapi_server(paths["bundle"], work, 1))]
     try:
         import litserve  # noqa: F401
         servers += [("LitServe, no batching", lambda: litserve_server(paths["bundle"], work, 1)),
                     ("LitServe, batching (max_batch 64, 2 ms)", lambda: litserve_server(paths["bundle"], work, 64)),
                     ("LitServe, batching, OMP_NUM_THREADS=1", lambda: litserve_server(paths["bundle"], work, 64, 1))]
     except ImportError: print("litserve is not installed: its lines are left out")
+    if a.only: servers = [s for s in servers if any(w.lower() in s[0].lower() for w in a.only)]
     rows = []
     for name, start in servers:
         t0 = time.perf_counter()
@@ -149,12 +153,15 @@ def main():
                      "client_cpu_ms_per_req": 1000 * client_s / max(n, 1), "server_cpu_ms_per_req": 1000 * server_s / max(n, 1),
                      "cores_busy": (client_s + server_s) / wall, "bench_s": round(time.perf_counter() - t0, 1)})
         print(f"{name}: {cap.headline()}", flush=True)
+        print(cap.probes[["qps", "n_requests", "latency_ms", "throughput_rps", "error_rate", "outcome"]]
+              .to_string(index=False, float_format=lambda x: f"{x:.3g}"), flush=True)
     df = pd.DataFrame(rows)
-    plain = df.loc[df.server.str.startswith("plain"), "max_qps"].iloc[0]
+    plain = df.loc[df.server.str.startswith("plain"), "max_qps"].max()   # the better of its two thread settings: the fair figure
     df["vs_plain_fastapi"] = df.max_qps / plain if plain else float("nan")
     print(f"\nhighest rate with p99 <= {a.slo_ms:g} ms (demo churn model, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, client workers {a.concurrency}, {a.duration:g} s probes):")
     print(df.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print("vs_plain_fastapi: against the better of the two plain FastAPI lines. Target (issue 13): prodkit with batching >= 2x.")
 
 
 if __name__ == "__main__": main()
