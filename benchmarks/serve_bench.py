@@ -80,10 +80,14 @@ class _Proc:
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_ready(ready_url, self.proc)
     def __enter__(self): return self
-    def __exit__(self, *exc):
+    def __exit__(self, *exc):   # LitServe starts worker processes of its own: stop them with their parent
+        family = [self.proc.pid, *(c.pid for c in psutil.Process(self.proc.pid).children(recursive=True))]
         self.proc.terminate()
         try: self.proc.wait(30)
         except subprocess.TimeoutExpired: self.proc.kill()
+        for pid in family[1:]:
+            try: psutil.Process(pid).kill()
+            except psutil.Error: pass
 
 
 def fastapi_server(bundle, workdir, threads=None):
