@@ -1177,13 +1177,16 @@ def _probe_row(r:LoadReport, q, d, *, slo_ms, percentile, confidence) -> dict:
 
 # %% ../nbs/10_load.ipynb #e98633f9
 def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
-    est = evaluate_under_load(target, inputs, scenario="single_stream", duration_s=min(1.0, duration_s), warmup_s=0.1,
-                              timeout_ms=timeout_ms, progress=False)
-    svc = est.stats["p50_ms"]
-    if not np.isfinite(svc) or est.stats["error_rate"] == 1:
+    "Half the rate `target` answers back to back with `concurrency` closed-loop workers (warm-up included)."
+    c, kw = concurrency or 1, dict(duration_s=min(1.0, duration_s), warmup_s=0.1, timeout_ms=timeout_ms, progress=False)
+    est = (evaluate_under_load(target, inputs, scenario="single_stream", **kw) if c == 1 else
+           evaluate_under_load(target, inputs, scenario="concurrency", concurrency=[c], **kw))
+    req = est.requests   # every answer counts: a slow start must not leave the estimate empty
+    if not req.ok.any():
         raise ModelError("the target fails every request, so its capacity cannot be searched",
-                         value=est.requests.error.dropna().head(1).tolist(), fix="check the target on one input first")
-    return 0.5 * (concurrency or 1) * 1000 / max(svc, 1e-3)
+                         value=req.error.dropna().head(1).tolist(), fix="check the target on one input first")
+    if c == 1: return 0.5 * 1000 / max(req.latency_ms[req.ok].median(), 1e-3)
+    return 0.5 * req.ok.sum() / max(req.end_s.max() - req.scheduled_s.min(), 1e-3)
 
 # %% ../nbs/10_load.ipynb #59f1d27d
 def _next_rate(q, outcome, lo_q, hi_q, *, max_qps, tolerance) -> tuple:
@@ -1203,7 +1206,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
                  inputs, # sequence of inputs or a DataFrame
                  *, slo_ms:float, # latency objective for the percentile
                  percentile:float=99, # which percentile must meet `slo_ms`
-                 start_qps:float=None, # first rate probed (default: estimated from a short single-stream run)
+                 start_qps:float=None, # first rate probed (default: half the rate measured in a short closed-loop run)
                  duration_s:float=5, # measured seconds per probe (lengthened to reach the minimum request count)
                  warmup_s:float=0.5, # warm-up per probe
                  max_probes:int=10, # most probes, bracketing included

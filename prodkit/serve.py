@@ -92,6 +92,10 @@ def parse_request(body:bytes, # the raw request body
                   limits:ServeLimits=ServeLimits(), # body, row and depth limits
                  ) -> pd.DataFrame:
     "The rows of a `/predict` body as a frame in the schema's column order, or a `RequestError` saying what is wrong."
+    return _rows_frame(_parse_rows(body, schema, limits), schema)
+
+def _parse_rows(body:bytes, schema:Schema|None, limits:ServeLimits) -> list:
+    "The rows of a body checked for size, nesting, count and JSON types; no frame is built (the server batches them)."
     if len(body) > limits.max_body_bytes:
         raise RequestError(413, f"the body has {len(body):,} bytes, more than the limit of {limits.max_body_bytes:,}")
     try: obj = json.loads(body)
@@ -102,11 +106,15 @@ def parse_request(body:bytes, # the raw request body
     rows = _records(obj)
     if len(rows) > limits.max_rows:
         raise RequestError(413, f"the request has {len(rows):,} rows, more than the limit of {limits.max_rows:,}")
-    if schema is None: return pd.DataFrame(rows)
-    probs = _type_problems(rows, schema)
+    probs = _type_problems(rows, schema) if schema is not None else []
     if probs:
         first = f"{probs[0]['problem']} in {probs[0]['feature']!r}"
         raise RequestError(422, f"{len(probs)} problem(s) with the request's features, the first: {first}", probs)
+    return rows
+
+def _rows_frame(rows:list, schema:Schema|None) -> pd.DataFrame:
+    "Parsed rows as a frame in the schema's column order, times parsed (no schema: the rows as they came)."
+    if schema is None: return pd.DataFrame(rows)
     df = pd.DataFrame(rows, columns=schema.names)
     for f in schema.features:
         if f.kind == "datetime":
@@ -126,12 +134,13 @@ class MicroBatcher:
                  *, max_batch:int=64, # rows per forward pass at most (1: no batching)
                  max_wait_ms:float=2.0, # how long the first request of a batch waits for company
                  max_queue:int=1024, # rows waiting beyond this are refused (Overloaded)
-                 on_batch=None): # called with the number of rows of each batch run
+                 on_batch=None, # called with the number of rows of each batch run
+                 per_request:bool=False): # `fn` takes the list of queued requests, returns one result (or error) each
         check_positive("max_batch", max_batch, integer=True)
         check_positive("max_wait_ms", max_wait_ms, allow_zero=True)
         check_positive("max_queue", max_queue, integer=True)
         self.fn, self.max_batch, self.max_wait_s = fn, max_batch, max_wait_ms / 1000
-        self.max_queue, self.on_batch = max_queue, on_batch
+        self.max_queue, self.on_batch, self.per_request = max_queue, on_batch, per_request
         self.queued, self._q, self._task = 0, None, None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="prodkit-serve")
 
@@ -177,12 +186,16 @@ async def _run(self:MicroBatcher):
         frames = [df for df, _ in items]
         n = sum(map(len, frames))
         try:
-            out = await loop.run_in_executor(self._pool, self.fn, pd.concat(frames, ignore_index=True))
+            if self.per_request: outs = await loop.run_in_executor(self._pool, self.fn, frames)
+            else:
+                out = await loop.run_in_executor(self._pool, self.fn, pd.concat(frames, ignore_index=True))
+                ends = np.cumsum([len(df) for df in frames])
+                outs = [out.iloc[e - len(df):e].reset_index(drop=True) for df, e in zip(frames, ends)]
             if self.on_batch: self.on_batch(n)
-            at = 0
-            for df, fut in items:
-                if not fut.done(): fut.set_result(out.iloc[at:at + len(df)].reset_index(drop=True))
-                at += len(df)
+            for o, (_, fut) in zip(outs, items):
+                if fut.done(): continue
+                if isinstance(o, BaseException): fut.set_exception(o)
+                else: fut.set_result(o)
         except Exception as e:
             for _, fut in items:
                 if not fut.done(): fut.set_exception(e)
@@ -342,18 +355,18 @@ def build_app(served:ServedModel, # what to serve (see `load_served`)
     check_choice("on_invalid", on_invalid, ["reject", "flag"])
     if request_timeout_ms is not None: check_positive("request_timeout_ms", request_timeout_ms)
     state = {"ready": False}
-    batcher = MicroBatcher(served.answer, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue)
+    # the event loop only parses JSON and replies; frame, schema check, forward pass and answers are built per batch
+    batcher = MicroBatcher(_batch_answers(served, on_invalid), max_batch=max_batch, max_wait_ms=max_wait_ms,
+                           max_queue=max_queue, per_request=True)
     metrics = _Metrics(lambda: batcher.queued)
     batcher.on_batch = metrics.batch.observe
 
     async def predict(request):
         t0 = time.perf_counter()
         try:
-            df = parse_request(await _read_body(request, limits.max_body_bytes), served.schema, limits)
-            if on_invalid == "reject" and served.schema is not None: _refuse_invalid(served.schema, df)
-            fut = batcher.submit(df)
-            frame = await (asyncio.wait_for(fut, request_timeout_ms / 1000) if request_timeout_ms else fut)
-            answers = _answers(frame, served.task)
+            rows = _parse_rows(await _read_body(request, limits.max_body_bytes), served.schema, limits)
+            fut = batcher.submit(rows)
+            answers = await (asyncio.wait_for(fut, request_timeout_ms / 1000) if request_timeout_ms else fut)
             for a in answers: metrics.rows.labels(a["served_by"]).inc()
             status, body, headers = 200, {"model": served.fingerprint, "task": served.task, "predictions": answers,
                                           "served_by": [a["served_by"] for a in answers]}, None
@@ -377,6 +390,29 @@ def _refuse_invalid(schema:Schema, df:pd.DataFrame):
     if probs: raise RequestError(422, f"the rows do not match the model's schema: {probs[0].message}",
                                  [{"feature": p.column, "problem": p.problem, "rows": [int(r) for r in p.rows[:5]]}
                                   for p in probs])
+
+# %% ../nbs/80_serve.ipynb #0f4783e9
+def _batch_answers(served:ServedModel, on_invalid:str):
+    "For `MicroBatcher(per_request=True)`: lists of rows in; out, per request, its answers or a `RequestError`."
+    schema, reject = served.schema, on_invalid == "reject" and served.schema is not None
+    def run(requests:list) -> list:
+        out, keep = [None] * len(requests), range(len(requests))
+        try: df, bad = _rows_frame([r for rq in requests for r in rq], schema), None
+        except RequestError as e: df, bad = None, e
+        if bad is not None or (reject and schema.problems(df)):   # rare: find the requests at fault, each on its own rows
+            for k, rq in enumerate(requests):
+                try:
+                    f = _rows_frame(rq, schema)
+                    if reject: _refuse_invalid(schema, f)
+                except RequestError as e: out[k] = e
+            keep = [k for k in keep if out[k] is None]
+            if not keep: return out
+            df = _rows_frame([r for k in keep for r in requests[k]], schema)
+        answers, at = _answers(served.answer(df), served.task), 0
+        for k in keep:
+            out[k], at = answers[at:at + len(requests[k])], at + len(requests[k])
+        return out
+    return run
 
 # %% ../nbs/80_serve.ipynb #fa53baed
 def _assemble(served, batcher, metrics, state, predict):
@@ -451,11 +487,14 @@ def serve(model, # a bundle folder or an exported artifact
           max_batch:int=64, max_wait_ms:float=2.0, max_queue:int=2048, request_timeout_ms:float=None,
           on_invalid:str="reject", limits:ServeLimits=ServeLimits(),
           graceful_s:float=30, # on SIGTERM/SIGINT: stop accepting, answer what is in flight for at most this long
+          threads:int=1, # torch threads of the forward pass (more only help large batches of a large model)
           **load_kwargs): # fallback, monitor_store, unseen, timeout_ms, trust, expect_sha256 (see `load_served`)
     "Serve `model` over HTTP until SIGTERM or SIGINT (blocking), with uvicorn."
-    import uvicorn
+    import torch, uvicorn
     check_positive("port", port, integer=True)
+    check_positive("threads", threads, integer=True)
     _check_port(host, port)
+    torch.set_num_threads(threads)   # this process is the server's own: on a busy host, idle-spinning threads cost latency
     served = load_served(model, on_invalid=on_invalid, **load_kwargs)
     app = build_app(served, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
                     request_timeout_ms=request_timeout_ms, on_invalid=on_invalid, limits=limits)
@@ -486,6 +525,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-model", action="store_true",
                    help="load what the artifact inspection refuses (trusted sources only)")
     p.add_argument("--expect-sha256", default=None, help="refuse the model unless its digest is this")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the forward pass (default 1)")
     return p
 
 # %% ../nbs/80_serve.ipynb #815b4746
@@ -498,7 +538,7 @@ def main(argv:list=None) -> int:
               max_queue=a.max_queue,
               request_timeout_ms=a.request_timeout_ms, on_invalid=a.on_invalid, limits=limits, fallback=a.fallback,
               monitor_store=a.monitor, unseen=a.unseen, timeout_ms=a.timeout_ms, trust=a.trust_model,
-              expect_sha256=a.expect_sha256)
+              expect_sha256=a.expect_sha256, threads=a.threads)
     except (ParameterError, DataError, FileFormatError) as e:
         print(f"prodkit serve: {e}", file=sys.stderr)
         return 2

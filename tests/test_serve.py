@@ -168,3 +168,29 @@ def test_a_taken_port_and_a_missing_model_are_clear_errors(bundles, tmp_path):
     assert r.returncode == 4 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
     r = subprocess.run([sys.executable, "-m", "prodkit.serve", str(tmp_path / "nope"), "--port", str(_free_port())], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_a_bad_request_sharing_a_batch_gets_its_422_and_the_others_are_answered(bundles, tmp_path):
+    "Rows are checked per batch in the worker thread: a bad request there is refused alone, and never reaches the store."
+    store, df = tmp_path / "mixed.sqlite", bundles["frame"].head(6)
+    bad = {"age": 30.0, "income": 1.0, "plan": "platinum"}
+    bodies = [records(df.iloc[[i]]) for i in range(6)] + [[bad], [bad]]
+    want = load_bundle(bundles["clf"]).predictor.predict_proba(df)
+    with start_server(bundles["clf"], max_batch=64, max_wait_ms=300, monitor=store) as s:
+        with ThreadPoolExecutor(8) as pool: results = list(pool.map(lambda b: call(s.url, b), bodies))
+        metrics = get(s.url, "/metrics")[1]
+    assert [r[0] for r in results] == [200] * 6 + [422] * 2
+    assert all("never seen" in r[1]["error"] and r[1]["details"][0]["rows"] == [0] for r in results[6:])
+    got = np.array([[r[1]["predictions"][0]["probabilities"][c] for c in ("no", "yes")] for r in results[:6]])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    batches = float(next(l.split()[-1] for l in metrics.splitlines() if l.startswith("prodkit_batch_rows_count")))
+    assert batches < 6   # some requests shared a forward pass (and the bad ones did not stop it)
+    assert sqlite3.connect(store).execute("select count(*) from predictions").fetchone()[0] == 6
+
+
+def test_the_forward_pass_threads_are_an_option_checked_before_loading(bundles):
+    r = subprocess.run([sys.executable, "-m", "prodkit.serve", str(bundles["clf"]), "--port", str(_free_port()), "--threads", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "threads" in r.stderr
+    with start_server(bundles["clf"], threads=2) as s:
+        assert call(s.url, records(bundles["frame"].head(2)))[0] == 200
