@@ -1441,6 +1441,18 @@ def _timeline_rows(label, s, e, n, r):
     return row, t
 
 # %% ../nbs/20_drift.ipynb #57e29c67
+def _auto_freq_dask(reference, data, time, min_rows) -> str:
+    "`_auto_freq` on a Dask frame: rows per hour counted per partition and summed (a tree reduction)."
+    import dask.dataframe as dd
+    from prodkit.scale import read_partitions
+    tcol = time if time is not None else (reference.time if isinstance(reference, ReferenceProfile) else None)
+    ddf = read_partitions(data, name="data")
+    if tcol is None or tcol not in ddf.columns:
+        raise ParameterError(f"freq='auto' needs the time column, and {tcol!r} is not in the data", value=tcol,
+                             fix=f"pass time= one of {list(ddf.columns)[:10]}")
+    hourly = dd.to_datetime(ddf[tcol], errors="coerce").dt.floor("h").value_counts().compute()
+    return _auto_freq(hourly, min_rows)
+
 def _drift_over_time_dask(reference, data, *, chunk_size, freq, **kw) -> DriftTimeline:
     "`drift_over_time` on a Dask frame or Parquet folder: calendar windows summarised in parallel (`prodkit.scale`)."
     if chunk_size is not None:
@@ -1450,14 +1462,35 @@ def _drift_over_time_dask(reference, data, *, chunk_size, freq, **kw) -> DriftTi
     if freq is None:
         raise ParameterError("Dask or Parquet-dataset data needs freq= (calendar windows)", value=freq,
                              fix="pass freq='1D', '7D' or 'MS' and the time column")
+    if freq == "auto": freq = _auto_freq_dask(reference, data, kw["time"], kw["min_rows"])
     from prodkit.scale import drift_over_time
     return drift_over_time(reference, data, freq=freq, **kw)
+
+# %% ../nbs/20_drift.ipynb #af7e864b
+_AUTO_FREQS = ("1h", "1D", "7D", "MS", "QS", "YS")   # the candidates of freq="auto", finest first
+
+def _hourly_counts(t) -> pd.Series:
+    "Rows per hour of the times `t` (a pandas Series), sorted by hour; what `_auto_freq` reads."
+    return pd.to_datetime(t, errors="coerce").dropna().dt.floor("h").value_counts().sort_index()
+
+def _auto_freq(hourly:pd.Series, # rows per hour (`_hourly_counts`)
+               min_rows:int) -> str:
+    "The finest of `_AUTO_FREQS` in which most windows (first to last time, empty ones too) hold `min_rows` rows."
+    if len(hourly) == 0 or hourly.sum() == 0:
+        raise DataError("the time column holds no dates, so freq='auto' has nothing to count",
+                        fix="pass a datetime time column, or an explicit freq")
+    hourly = hourly.sort_index()
+    for f in _AUTO_FREQS:
+        off = pd.tseries.frequencies.to_offset(f)
+        n = hourly.resample(off, **({"origin": "start"} if isinstance(off, pd.offsets.Tick) else {})).sum()
+        if (n >= min_rows).mean() > 0.5: return f
+    return _AUTO_FREQS[-1]
 
 # %% ../nbs/20_drift.ipynb #959cdd10
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
                     data, # DataFrame, path, Dask DataFrame or Parquet dataset folder of the production data
                     *, time:str=None, # the time column (default: the schema's time column)
-                    chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
+                    chunk_size:int=None, freq:str=None, # row-count windows, or calendar ones ('7D'; 'auto' picks)
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
                     label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
@@ -1479,6 +1512,8 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
+    if freq == "auto" and tcol is not None and tcol in df.columns:   # else _windows says what is missing
+        freq = _auto_freq(_hourly_counts(df[tcol]), min_rows)
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
     rows, eff, reps, skipped = [], [], [], []

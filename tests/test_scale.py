@@ -153,3 +153,16 @@ def test_merged_partition_samples_reach_the_sample_size_asked_for(client):
     p = ReferenceProfile.fit(frame(20_000, seed=4), time="t", sample_rows=10_000)
     w = scale.summarize(p, dd.from_pandas(frame(20_000, seed=5), npartitions=4))
     assert w.n_rows == 20_000 and len(w.keys) == len(w.sample) == 10_000
+
+
+def test_auto_freq_on_dask_matches_the_in_memory_choice(client, data):
+    d, ref, cur = data
+    p0 = ReferenceProfile.fit(ref, time="t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = drift_over_time(p0, cur, freq="auto", time="t", progress=False, min_rows=2_000, multivariate=False)
+        t1 = drift_over_time(p0, d / "cur", freq="auto", time="t", progress=False, min_rows=2_000, multivariate=False)
+        t7 = scale.drift_over_time(p0, d / "cur", freq="7D", time="t", min_rows=2_000)
+    assert len(t1.windows) == 3   # 21 days of 24,000 rows: days hold ~1,100, weeks ~8,000
+    pd.testing.assert_frame_equal(t0.windows, t1.windows)
+    pd.testing.assert_frame_equal(t1.windows, t7.windows)
