@@ -1349,8 +1349,8 @@ def _as_profile(reference, *, schema, features, label, time, bins, sample_rows, 
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
 
 # %% ../nbs/20_drift.ipynb #99feb0b0
-def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
-                 current, # DataFrame or path of the window to check
+def detect_drift(reference, # DataFrame, data path, Dask DataFrame, Parquet folder, `ReferenceProfile` or saved profile
+                 current, # DataFrame or path of the window to check; a Dask DataFrame or Parquet folder runs on Dask
                  *, schema:Schema=None, # features and kinds (inferred from the reference when None)
                  alpha:float=0.05, # family-wise error rate (Holm) or false discovery rate (BH) across all tests
                  seed:int=0, # seed for sampling, bootstrap and the domain classifier
