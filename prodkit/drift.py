@@ -490,6 +490,7 @@ class WindowSummary:
     labels: np.ndarray = None  # labels of the sampled rows (when the label column is present)
     start: Any = None
     end: Any = None
+    sample_rows: int = None    # the sample size asked for: a merge keeps min(total rows, sample_rows) rows
 
     def merge(self, other:"WindowSummary") -> "WindowSummary":
         "Combine two summaries of disjoint chunks (counts add, samples keep the smallest keys)."
@@ -499,7 +500,8 @@ class WindowSummary:
                                  fix="summarize every chunk with the same ReferenceProfile")
         cols = {k: _merge_col(v, other.columns[k]) for k, v in self.columns.items()}
         keys = np.concatenate([self.keys, other.keys])
-        k = max(len(self.keys), len(other.keys))
+        asked = [s for s in (self.sample_rows, other.sample_rows) if s is not None]
+        k = min(len(keys), max(asked)) if asked else max(len(self.keys), len(other.keys))
         take = np.argsort(keys, kind="stable")[:k]
         cat = lambda a, b: None if a is None or b is None else np.concatenate([a, b])[take]
         starts = [x for x in (self.start, other.start) if x is not None]
@@ -508,7 +510,8 @@ class WindowSummary:
                              keys[take],
                              cat(self.proba,
                                  other.proba), cat(self.values, other.values), cat(self.labels, other.labels),
-                             min(starts) if starts else None, max(ends) if ends else None)
+                             min(starts) if starts else None, max(ends) if ends else None,
+                             max(asked) if asked else None)
     __add__ = merge
 
 # %% ../nbs/20_drift.ipynb #7370149c
@@ -556,7 +559,7 @@ def _window(self:ReferenceProfile, df, *, sample_rows, predictor, seed, stats=Tr
     if self.time is not None and self.time in df.columns and n:
         t = df[self.time]
         start, end = t.min(), t.max()
-    return WindowSummary(cols, n, sample, keys[idx], proba, values, labels, start, end)
+    return WindowSummary(cols, n, sample, keys[idx], proba, values, labels, start, end, sample_rows)
 
 # %% ../nbs/20_drift.ipynb #969b1693
 @patch
@@ -574,9 +577,15 @@ def _encode(self:ReferenceProfile, sdf:pd.DataFrame) -> np.ndarray:
             out[:, j] = v
     return out
 
+# %% ../nbs/20_drift.ipynb #1452195b
+def _dask_source(x) -> bool:
+    "Whether `x` is data for the Dask path (`prodkit.scale`): a Dask DataFrame, or a Parquet dataset folder."
+    if isinstance(x, (str, os.PathLike)): return Path(x).is_dir()
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "to_delayed")   # dask is not imported here
+
 # %% ../nbs/20_drift.ipynb #c1a12666
 @patch(cls_method=True)
-def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference data
+def fit(cls:ReferenceProfile, reference, # DataFrame, path, Dask DataFrame or Parquet dataset folder
         *, schema:Schema=None, # features and kinds; inferred from `reference` when None
         features:Sequence[str]=None, # subset of the schema's features to profile
         label:str=None, time:str=None, # roles used when the schema is inferred
@@ -585,6 +594,10 @@ def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference da
         predictor=None, model=None, # optional model: profile its outputs on the sample rows
         seed:int=0, progress:bool=False) -> "ReferenceProfile":
     "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
+    if _dask_source(reference):   # beyond memory: two passes on Dask (scale imports drift, so imported here)
+        from prodkit.scale import fit_profile
+        return fit_profile(reference, schema=schema, features=features, label=label, time=time, bins=bins,
+                           sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
     check_positive("bins", bins, integer=True)
     check_positive("sample_rows", sample_rows, integer=True)
     if bins < 2: raise ParameterError("`bins` must be at least 2", value=bins, fix="use bins=200 (the default)")
@@ -611,10 +624,13 @@ def fit(cls:ReferenceProfile, reference, # DataFrame or path of the reference da
 
 # %% ../nbs/20_drift.ipynb #ae6052ef
 @patch
-def summarize(self:ReferenceProfile, current, # DataFrame or path of a data window
+def summarize(self:ReferenceProfile, current, # DataFrame, path, Dask DataFrame or Parquet dataset folder
               *, predictor=None, model=None, # model whose outputs to summarise on the sample rows
               seed:int=0, progress:bool=False) -> WindowSummary:
     "Summarise a window on this profile's bins; summaries of chunks merge with `+`."
+    if _dask_source(current):   # partitions summarised in parallel, merged (prodkit.scale)
+        from prodkit.scale import summarize
+        return summarize(self, current, predictor=predictor, model=model, seed=seed, progress=progress)
     df = read_table(current, name="current")
     _check_columns(df, self.features, "current", self)
     sample_rows = len(self.sample_.keys) if self.sample_ is not None else 10_000
@@ -645,6 +661,20 @@ def compare(self:ReferenceProfile, current, # DataFrame, path, or a `WindowSumma
                       f"e.g. {lpf[:3]}; 'no drift' for them means 'could not tell'", LowPowerWarning, stacklevel=2)
     return rep
 
+# %% ../nbs/20_drift.ipynb #e3daecee
+def _absorb_counts(prof:ReferenceProfile, total:WindowSummary):
+    "Put the exact counts of every row (`total`, merged chunk summaries) into `prof`; unsampled categories join."
+    for f, s in total.columns.items():
+        if prof.kinds[f] == "numeric": prof.columns[f] = {"edges": prof.columns[f]["edges"], **s}
+        else:
+            cats = prof.columns[f]["categories"] + list(s["unseen"])
+            cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
+            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"],
+                               "n_singletons": int((cnt == 1).sum())}
+    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])}
+                   for f in prof.features if prof.kinds[f] == "categorical"}
+    prof.sample_.n_rows = total.n_rows
+
 # %% ../nbs/20_drift.ipynb #5b61edb4
 @patch(cls_method=True)
 def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (partitions of the reference); read twice
@@ -673,17 +703,8 @@ def fit_chunks(cls:ReferenceProfile, chunks, # a list of DataFrames or files (pa
     total = None
     for i, c in enumerate(tqdm(chunks, desc="counting reference", disable=not progress, leave=False)):
         w = prof.summarize(read_table(c, name=f"reference chunk {i}"), seed=seed + i)
-        total = w.columns if total is None else {f: _merge_col(total[f], w.columns[f]) for f in total}
-        prof.sample_.n_rows = (prof.sample_.n_rows if i else 0) + w.n_rows
-    for f, s in total.items():
-        if prof.kinds[f] == "numeric": prof.columns[f] = {"edges": prof.columns[f]["edges"], **s}
-        else:  # categories the sample missed join the reference's list
-            cats = prof.columns[f]["categories"] + list(s["unseen"])
-            cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
-            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"],
-                               "n_singletons": int((cnt == 1).sum())}
-    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])}
-                   for f in prof.features if prof.kinds[f] == "categorical"}
+        total = w if total is None else total + w
+    _absorb_counts(prof, total)
     return prof
 
 # %% ../nbs/20_drift.ipynb #80cb7779
@@ -1199,7 +1220,8 @@ def _profile_to_dict(p:ReferenceProfile) -> dict:
             "label": p.label, "time": p.time, "bins": p.bins, "task": p.task, "classes": p.classes, "meta": p.meta,
             "columns": p.columns,
             "sample": {"n_rows": s.n_rows, "sample": s.sample, "keys": s.keys, "proba": s.proba, "values": s.values,
-                       "labels": lab, "start": ts(s.start), "end": ts(s.end)}}
+                       "labels": lab, "start": ts(s.start), "end": ts(s.end),
+                       "sample_rows": s.sample_rows}}
 
 # %% ../nbs/20_drift.ipynb #8162d3b4
 def _split_arrays(obj, arrays, path="a"):
@@ -1279,7 +1301,8 @@ def _profile_from_dict(d:dict) -> ReferenceProfile:
         sample = arr(s["sample"]).reshape(-1, len(d["features"]))
         win = WindowSummary({}, int(s["n_rows"]), sample, arr(s["keys"]), arr(s["proba"]), arr(s["values"]),
                             None if s["labels"] is None else np.asarray(s["labels"]).astype(str).astype(object),
-                            ts(s["start"]), ts(s["end"]))
+                            ts(s["start"]), ts(s["end"]),
+                            None if s.get("sample_rows") is None else int(s["sample_rows"]))
         return ReferenceProfile(list(d["features"]), dict(d["kinds"]), cols, win, label=d["label"], time=d["time"],
                                 bins=int(d["bins"]), task=d["task"], classes=d["classes"], meta=d.get("meta") or {})
     except (KeyError, TypeError, ValueError) as e:
@@ -1326,8 +1349,8 @@ def _as_profile(reference, *, schema, features, label, time, bins, sample_rows, 
                                 sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
 
 # %% ../nbs/20_drift.ipynb #99feb0b0
-def detect_drift(reference, # DataFrame, data path, a `ReferenceProfile`, or a saved profile (.npz/.json)
-                 current, # DataFrame or path of the window to check
+def detect_drift(reference, # DataFrame, data path, Dask DataFrame, Parquet folder, `ReferenceProfile` or saved profile
+                 current, # DataFrame or path of the window to check; a Dask DataFrame or Parquet folder runs on Dask
                  *, schema:Schema=None, # features and kinds (inferred from the reference when None)
                  alpha:float=0.05, # family-wise error rate (Holm) or false discovery rate (BH) across all tests
                  seed:int=0, # seed for sampling, bootstrap and the domain classifier
@@ -1417,20 +1440,70 @@ def _timeline_rows(label, s, e, n, r):
     t.insert(1, "start", s)
     return row, t
 
+# %% ../nbs/20_drift.ipynb #57e29c67
+def _auto_freq_dask(reference, data, time, min_rows) -> str:
+    "`_auto_freq` on a Dask frame: rows per hour counted per partition and summed (a tree reduction)."
+    import dask.dataframe as dd
+    from prodkit.scale import read_partitions
+    tcol = time if time is not None else (reference.time if isinstance(reference, ReferenceProfile) else None)
+    ddf = read_partitions(data, name="data")
+    if tcol is None or tcol not in ddf.columns:
+        raise ParameterError(f"freq='auto' needs the time column, and {tcol!r} is not in the data", value=tcol,
+                             fix=f"pass time= one of {list(ddf.columns)[:10]}")
+    hourly = dd.to_datetime(ddf[tcol], errors="coerce").dt.floor("h").value_counts().compute()
+    return _auto_freq(hourly, min_rows)
+
+def _drift_over_time_dask(reference, data, *, chunk_size, freq, **kw) -> DriftTimeline:
+    "`drift_over_time` on a Dask frame or Parquet folder: calendar windows summarised in parallel (`prodkit.scale`)."
+    if chunk_size is not None:
+        raise ParameterError(f"chunk_size={chunk_size!r} windows need the rows in one order, which Dask partitions "
+                             "do not have", value=chunk_size,
+                             fix="pass freq= (calendar windows such as '1D' or '7D') for Dask or Parquet-dataset data")
+    if freq is None:
+        raise ParameterError("Dask or Parquet-dataset data needs freq= (calendar windows)", value=freq,
+                             fix="pass freq='1D', '7D' or 'MS' and the time column")
+    if freq == "auto": freq = _auto_freq_dask(reference, data, kw["time"], kw["min_rows"])
+    from prodkit.scale import drift_over_time
+    return drift_over_time(reference, data, freq=freq, **kw)
+
+# %% ../nbs/20_drift.ipynb #af7e864b
+_AUTO_FREQS = ("1h", "1D", "7D", "MS", "QS", "YS")   # the candidates of freq="auto", finest first
+
+def _hourly_counts(t) -> pd.Series:
+    "Rows per hour of the times `t` (a pandas Series), sorted by hour; what `_auto_freq` reads."
+    return pd.to_datetime(t, errors="coerce").dropna().dt.floor("h").value_counts().sort_index()
+
+def _auto_freq(hourly:pd.Series, # rows per hour (`_hourly_counts`)
+               min_rows:int) -> str:
+    "The finest of `_AUTO_FREQS` in which most windows (first to last time, empty ones too) hold `min_rows` rows."
+    if len(hourly) == 0 or hourly.sum() == 0:
+        raise DataError("the time column holds no dates, so freq='auto' has nothing to count",
+                        fix="pass a datetime time column, or an explicit freq")
+    hourly = hourly.sort_index()
+    for f in _AUTO_FREQS:
+        off = pd.tseries.frequencies.to_offset(f)
+        n = hourly.resample(off, **({"origin": "start"} if isinstance(off, pd.offsets.Tick) else {})).sum()
+        if (n >= min_rows).mean() > 0.5: return f
+    return _AUTO_FREQS[-1]
+
 # %% ../nbs/20_drift.ipynb #959cdd10
 def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved profile
-                    data, # DataFrame or path of the production data to cut into windows
+                    data, # DataFrame, path, Dask DataFrame or Parquet dataset folder of the production data
                     *, time:str=None, # the time column (default: the schema's time column)
-                    chunk_size:int=None, freq:str=None, # windows of fixed row count, or of a calendar frequency ('7D')
+                    chunk_size:int=None, freq:str=None, # row-count windows, or calendar ones ('7D'; 'auto' picks)
                     schema:Schema=None, alpha:float=0.05, seed:int=0, predictor=None, model=None,
                     label:str=None, # the label column: never tested as a feature
                     multivariate:bool=False, # a domain classifier per window (slower)
                     min_rows:int=30, # windows with fewer rows are skipped, each listed with its reason in `.skipped`
                     progress:bool=True, **compare_kwargs) -> DriftTimeline:
     "Compare each window of `data` with the reference; each window is its own family of tests."
+    if _dask_source(data): return _drift_over_time_dask(reference, data, time=time, chunk_size=chunk_size, freq=freq,
+                                                        schema=schema, alpha=alpha, seed=seed, predictor=predictor,
+                                                        model=model, label=label, multivariate=multivariate,
+                                                        min_rows=min_rows, progress=progress, **compare_kwargs)
     pred = _resolve_predictor(predictor, model)
     ref_time = time
-    if not (isinstance(reference, ReferenceProfile)
+    if not (isinstance(reference, ReferenceProfile) or _dask_source(reference)
             or (isinstance(reference, (str, os.PathLike)) and Path(reference).suffix in (".npz", ".json"))):
         reference = read_table(reference, name="reference")
         if time not in reference.columns: ref_time = None   # a reference without the time column cannot test it
@@ -1439,6 +1512,8 @@ def drift_over_time(reference, # DataFrame, path, `ReferenceProfile` or saved pr
                        predictor=pred, model=None, seed=seed, progress=False)
     df = read_table(data, name="data")
     tcol = time if time is not None else (prof.time if prof.time in df.columns else None)
+    if freq == "auto" and tcol is not None and tcol in df.columns:   # else _windows says what is missing
+        freq = _auto_freq(_hourly_counts(df[tcol]), min_rows)
     wins = _windows(df, time_column=tcol, chunk_size=chunk_size, freq=freq)
     from tqdm.auto import tqdm
     rows, eff, reps, skipped = [], [], [], []
@@ -1529,6 +1604,11 @@ def _plot(self:DriftTimeline, ax, max_features:int=8, by:str="max"):
     for kind, ls in (("numeric", "--"), ("categorical", ":")):
         tol = e.loc[e["kind"] == kind, "tolerance"]
         if len(tol): ax.axhline(tol.iloc[0], color="k", ls=ls, lw=0.8, label=f"tolerance ({kind})")
+    if not isinstance(x, np.ndarray):   # dates: concise tick labels that do not overlap, even for many weeks
+        import matplotlib.dates as mdates
+        loc = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_ylabel("effect size")
     ax.set_title(self.headline()[:90], fontsize=9, parse_math=False)
     # feature names are text, never mathtext

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .core import DataError, ParameterError, Schema, check_positive
-from .drift import (DriftTimeline, LowPowerWarning, ReferenceProfile, WindowSummary, _resolve_predictor,
-                           _timeline_rows)
+from .drift import (DriftTimeline, LowPowerWarning, ReferenceProfile, WindowSummary, _absorb_counts,
+                           _resolve_predictor, _timeline_rows)
 
 # %% auto #0
 __all__ = ['read_partitions', 'map_reduce', 'edge_error', 'fit_profile', 'summarize', 'compare', 'drift_over_time',
@@ -94,23 +94,10 @@ def edge_error(quantile_rows:int, delta:float=1e-3) -> float:
     check_positive("quantile_rows", quantile_rows, integer=True)
     return float(np.sqrt(np.log(2 / delta) / (2 * quantile_rows)))
 
-# %% ../nbs/25_scale.ipynb #58999acb
-def _absorb(prof:ReferenceProfile, total:WindowSummary):
-    "Put the exact counts of every row (`total`) into `prof`; categories the sample missed join its list."
-    for f, s in total.columns.items():
-        if prof.kinds[f] == "numeric": prof.columns[f] = {"edges": prof.columns[f]["edges"], **s}
-        else:
-            cats = prof.columns[f]["categories"] + list(s["unseen"])
-            cnt = np.append(s["counts"], list(s["unseen"].values())).astype(np.int64)
-            prof.columns[f] = {"categories": cats, "counts": cnt, "n": int(cnt.sum()), "n_missing": s["n_missing"],
-                               "n_singletons": int((cnt == 1).sum())}
-    prof._index = {f: {c: i for i, c in enumerate(prof.columns[f]["categories"])}
-                   for f in prof.features if prof.kinds[f] == "categorical"}
-    prof.sample_.n_rows = total.n_rows
-
 # %% ../nbs/25_scale.ipynb #06200153
 def fit_profile(reference, # Dask DataFrame or Parquet dataset path
-                *, schema:Schema=None, label:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
+                *, schema:Schema=None, features:Sequence[str]=None, # subset of the schema's features to profile
+                label:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
                 quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
                 predictor=None, model=None, seed:int=0, progress:bool=False) -> ReferenceProfile:
     "A `ReferenceProfile` of data beyond memory: bin edges from a uniform sample, then exact counts of every row."
@@ -123,11 +110,12 @@ def fit_profile(reference, # Dask DataFrame or Parquet dataset path
                            lambda a, b: _merge_bottom(a, b, quantile_rows), desc="sampling reference",
                            progress=progress)
     if len(sample) == 0: raise DataError("the reference is empty (0 rows)", fix="pass a dataset with rows")
-    prof = ReferenceProfile.fit(sample.reset_index(drop=True), schema=schema, label=label, time=time, bins=bins,
-                                sample_rows=sample_rows, predictor=predictor, model=model, seed=seed)
+    prof = ReferenceProfile.fit(sample.reset_index(drop=True), schema=schema, features=features, label=label,
+                                time=time, bins=bins, sample_rows=sample_rows, predictor=predictor, model=model,
+                                seed=seed)
     total = map_reduce(parts, lambda p, i: prof.summarize(p, seed=seed + 1 + i), desc="counting reference",
                        progress=progress)
-    _absorb(prof, total)
+    _absorb_counts(prof, total)
     exact = len(sample) == total.n_rows   # the sample held every row: the edges are the in-memory ones
     prof.meta.update({"quantile_rows": len(sample), "edge_error": 0.0 if exact else edge_error(len(sample))})
     return prof

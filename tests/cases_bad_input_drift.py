@@ -98,6 +98,16 @@ def _old_label_key_profile():
     ReferenceProfile.load(p)
 
 
+def _dask_frame(n=200):
+    import dask.dataframe as dd, pandas as pd
+    return dd.from_pandas(_frame(n).assign(t=pd.date_range("2026-01-01", periods=n, freq="h")), npartitions=2)
+
+
+def _dask_timeline(**kw):
+    from prodkit.drift import drift_over_time
+    return drift_over_time(_frame(300), _dask_frame(), time="t", progress=False, **kw)
+
+
 CASES = [
     pytest.param(lambda: _dd(_dup(), _frame(100)), DataError, "reference has duplicated column names: ['x']", id="drift-duplicated-columns-reference"),
     pytest.param(lambda: _dd(_frame(100), _dup()), DataError, "current has duplicated column names: ['x']", id="drift-duplicated-columns-current"),
@@ -165,6 +175,8 @@ CASES = [
     pytest.param(lambda: __import__("prodkit.drift", fromlist=["x"]).drift_over_time(_frame(300), _quarterly(60), time="date", freq="QS", progress=False),
                  DataError, "none of the 60 windows has at least 30 rows (the largest has 1 rows)", id="drift-timeline-quarterly-by-quarter"),
     pytest.param(lambda: _drift_text_labels_without_classes(), DataError, "are not among the model's classes", id="drift-calibration-text-labels-without-classes"),
+    pytest.param(lambda: _dask_timeline(chunk_size=50), ParameterError, "chunk_size=50", id="drift-dask-chunk-size"),
+    pytest.param(lambda: _dask_timeline(), ParameterError, "needs freq=", id="drift-dask-no-freq"),
 ]
 
 

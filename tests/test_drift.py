@@ -357,3 +357,29 @@ def test_multiclass_and_regression_outputs():
     rr = detect_drift(ref, data(2000, shift=0.8), schema=schema, predictor=reg, multivariate=False)
     tr = rr.to_frame().set_index("feature")
     assert "prediction:value" in tr.index and "confidence:entropy" not in tr.index and rr.calibration is None
+
+
+def test_merging_small_partitions_keeps_the_sample_size_asked_for(tmp_path):
+    "Before: a merge kept max(len(a), len(b)) rows, so four partitions of 5,000 rows gave 5,000, not 10,000."
+    g = np.random.default_rng(0)
+    prof = ReferenceProfile.fit(frame(20_000, g, cats=False), sample_rows=10_000)
+    cur = frame(20_000, g, cats=False)
+    parts = [prof.summarize(cur.iloc[i:i + 5_000], seed=i) for i in range(0, 20_000, 5_000)]
+    assert [len(p.keys) for p in parts] == [5_000] * 4
+    merged = (parts[0] + parts[1]) + (parts[2] + parts[3])
+    assert merged.n_rows == 20_000 and len(merged.keys) == len(merged.sample) == 10_000
+    assert np.all(np.diff(merged.keys) >= 0) and merged.keys.max() < min(p.keys.max() for p in parts)
+    few = prof.summarize(cur.iloc[:3_000]) + prof.summarize(cur.iloc[3_000:6_000], seed=1)
+    assert len(few.keys) == 6_000   # fewer rows than asked: every row
+    prof.save(tmp_path / "p.npz")
+    assert ReferenceProfile.load(tmp_path / "p.npz").sample_.sample_rows == 10_000
+
+
+def test_fit_chunks_profile_equals_fit_when_the_sample_holds_every_row():
+    g = np.random.default_rng(3)
+    df = frame(4_000, g)
+    chunked = ReferenceProfile.fit_chunks([df.iloc[i:i + 1_000] for i in range(0, 4_000, 1_000)], sample_rows=500)
+    whole = ReferenceProfile.fit(df, sample_rows=500)
+    assert chunked.n_rows == 4_000
+    for f in whole.features:
+        np.testing.assert_array_equal(chunked.columns[f]["counts"], whole.columns[f]["counts"])

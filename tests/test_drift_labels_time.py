@@ -147,3 +147,23 @@ def test_a_profile_fitted_with_the_model_is_the_performance_reference(kind):
     if kind == "three-class":
         first = np.asarray(sorted(names))[np.asarray(out)[:35].argmax(1)] == cur["y"].iloc[:35].to_numpy()
         assert w["value"].iloc[0] == pytest.approx(first.mean()) and pt.reference["value"] > 0.7
+
+
+def test_auto_freq_picks_the_finest_window_that_mostly_holds_min_rows():
+    "freq='auto': hourly windows of ~8 rows fail min_rows=30, daily ones of 200 pass; the windows equal freq='1D'."
+    g = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": g.normal(size=500)})
+    t = pd.Timestamp("2026-03-02") + pd.to_timedelta(np.sort(g.uniform(0, 10, 2000)), unit="D")
+    cur = pd.DataFrame({"x": g.normal(0.2, 1, len(t)), "ts": t})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LowPowerWarning)
+        auto = drift_over_time(ref, cur, time="ts", freq="auto", progress=False, n_boot=10)
+        daily = drift_over_time(ref, cur, time="ts", freq="1D", progress=False, n_boot=10)
+        weekly = drift_over_time(ref, cur, time="ts", freq="auto", min_rows=300, progress=False, n_boot=10)
+    assert len(auto.windows) == 10
+    pd.testing.assert_frame_equal(auto.windows, daily.windows)
+    assert len(weekly.windows) == 2 and weekly.windows["n"].sum() == 2000 and (weekly.windows["n"] >= 300).all()
+    with pytest.raises(DataError, match="none of the 1 windows has at least 5000 rows"):
+        drift_over_time(ref, cur, time="ts", freq="auto", min_rows=5000, progress=False)   # yearly, still too few
+    with pytest.raises(ParameterError, match="`freq` needs a time column"):
+        drift_over_time(ref, cur.drop(columns="ts"), freq="auto", progress=False)

@@ -104,12 +104,14 @@ def test_a_profile_saved_without_its_task_is_refused_and_says_to_fit_it_again(tm
 
 @pytest.mark.filterwarnings("ignore::prodkit.drift.LowPowerWarning")
 def test_a_new_profile_differs_from_the_old_only_by_the_task_and_label_keys_and_compares(tmp_path):
-    "The profile keeps raw probabilities and labels, not an ECE: the same bytes as before but `output` -> `task`, `target` -> `label`."
+    """The profile keeps raw probabilities and labels, not an ECE: the same bytes as before but `output` -> `task`,
+    `target` -> `label`, and the sample size asked for."""
     ref, model = _tiny_reference()
     new = ReferenceProfile.fit(ref, label="label", predictor=model, bins=3, sample_rows=30)
     assert new.task == "classification"
     new.save(tmp_path / "new.json")
-    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"').replace('"target": "label"', '"label": "label"')
+    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"').replace('"target": "label"', '"label": "label"').replace(
+        '"end": null}}', '"end": null, "sample_rows": 30}}')   # the sample size asked for, kept for merges
     back = ReferenceProfile.load(tmp_path / "new.json")
     cur = ref.assign(label=1 - ref["label"])                           # every label flipped: badly calibrated
     cal = back.compare(cur, predictor=model, n_boot=50, multivariate=False).calibration

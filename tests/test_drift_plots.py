@@ -120,3 +120,21 @@ def test_the_explorer_static_fallback_appears_in_an_html_export_without_widget_s
     body, _ = HTMLExporter(exclude_input=True).from_notebook_node(nb)
     assert "<td>age_years</td>" in body            # the static table (the code, which also names the feature, is excluded)
     assert "data:image/png;base64," in body and "prodkit-drift-explorer" in body
+
+
+def test_weekly_timeline_date_labels_do_not_overlap():
+    "Before: ten weekly windows drew full 'YYYY-MM-DD' labels on top of each other."
+    g = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": g.normal(size=300)})
+    t = pd.Timestamp("2026-01-05") + pd.to_timedelta(np.sort(g.uniform(0, 70, 2000)), unit="D")
+    cur = pd.DataFrame({"x": g.normal(size=len(t)), "ts": t})
+    tl = quiet(drift_over_time, ref, cur, time="ts", freq="7D", progress=False, n_boot=10)
+    assert len(tl.windows) == 10
+    fig = tl.plot().figure_
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [lab.get_window_extent(r) for lab in tl.ax_.get_xticklabels() if lab.get_visible() and lab.get_text()]
+    assert len(boxes) >= 3
+    boxes.sort(key=lambda b: b.x0)
+    for a, b in zip(boxes, boxes[1:]):
+        assert not a.overlaps(b), (a, b)

@@ -117,3 +117,52 @@ def test_results_do_not_depend_on_partitioning(client, data):
     for f in p0.features:
         np.testing.assert_array_equal(a.columns[f]["counts"], b.columns[f]["counts"])
     assert a.n_rows == b.n_rows == len(cur)
+
+
+def test_drift_functions_hand_dask_data_to_scale(client, data):
+    "ReferenceProfile.fit/.summarize/.compare, detect_drift and drift_over_time take a Dask frame or a Parquet folder."
+    from prodkit.drift import detect_drift
+    d, ref, cur = data
+    via, direct = ReferenceProfile.fit(d / "ref", time="t", sample_rows=2_000), scale.fit_profile(d / "ref", time="t",
+                                                                                                   sample_rows=2_000)
+    _same_counts(via, direct)
+    assert via.n_rows == len(ref) and via.meta["edge_error"] == direct.meta["edge_error"]
+    np.testing.assert_array_equal(via.sample_.keys, direct.sample_.keys)
+    dcur = dd.from_pandas(cur, npartitions=5)
+    w0, w1 = via.summarize(dcur, seed=3), scale.summarize(via, dcur, seed=3)
+    assert w0.n_rows == len(cur) and len(w0.keys) == 2_000
+    np.testing.assert_array_equal(w0.keys, w1.keys)
+    cols = ["feature", "effect_size", "p_value", "p_adjusted", "drifted"]
+    r0, r1 = via.compare(dcur, n_boot=50), scale.compare(via, dcur, n_boot=50)
+    pd.testing.assert_frame_equal(r0.table[cols], r1.table[cols])
+    assert r0.summary["multivariate_auc"] == r1.summary["multivariate_auc"]
+    r2 = detect_drift(dd.from_pandas(ref, npartitions=3), d / "cur", time="t", multivariate=False, n_boot=50)
+    r3 = scale.compare(dd.from_pandas(ref, npartitions=3), d / "cur", time="t", multivariate=False, n_boot=50)
+    pd.testing.assert_frame_equal(r2.table[cols], r3.table[cols])
+    assert r2.summary["n_current"] == len(cur)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = drift_over_time(via, d / "cur", freq="7D", time="t", progress=False, min_rows=100)
+        t1 = scale.drift_over_time(via, d / "cur", freq="7D", time="t", min_rows=100)
+    pd.testing.assert_frame_equal(t0.windows, t1.windows)
+    pd.testing.assert_frame_equal(t0.effects, t1.effects)
+
+
+def test_merged_partition_samples_reach_the_sample_size_asked_for(client):
+    "Before: four partitions of 5,000 rows merged to a 5,000-row sample although sample_rows=10,000."
+    p = ReferenceProfile.fit(frame(20_000, seed=4), time="t", sample_rows=10_000)
+    w = scale.summarize(p, dd.from_pandas(frame(20_000, seed=5), npartitions=4))
+    assert w.n_rows == 20_000 and len(w.keys) == len(w.sample) == 10_000
+
+
+def test_auto_freq_on_dask_matches_the_in_memory_choice(client, data):
+    d, ref, cur = data
+    p0 = ReferenceProfile.fit(ref, time="t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = drift_over_time(p0, cur, freq="auto", time="t", progress=False, min_rows=2_000, multivariate=False)
+        t1 = drift_over_time(p0, d / "cur", freq="auto", time="t", progress=False, min_rows=2_000, multivariate=False)
+        t7 = scale.drift_over_time(p0, d / "cur", freq="7D", time="t", min_rows=2_000)
+    assert len(t1.windows) == 3   # 21 days of 24,000 rows: days hold ~1,100, weeks ~8,000
+    pd.testing.assert_frame_equal(t0.windows, t1.windows)
+    pd.testing.assert_frame_equal(t1.windows, t7.windows)
