@@ -753,10 +753,11 @@ class ShadowModel(Scorer):
         out = self._served.predict(X)
         self._submit(X)
         return out
-    def flush(self, timeout:float=30.0) -> int:
+    def flush(self, timeout_s:float=30.0, # seconds to wait for each pending call and each monitor
+              ) -> int:
         "Wait for the shadow calls in flight and for both monitors to commit; return the rows committed."
-        for f in list(self._pending): f.result(timeout)
-        return self._served.flush(timeout) + self._shadow.flush(timeout)
+        for f in list(self._pending): f.result(timeout_s)
+        return self._served.flush(timeout_s) + self._shadow.flush(timeout_s)
     def close(self):
         self.flush()
         self._pool.shutdown()

@@ -321,13 +321,13 @@ def run(self:_Writer):
 
 # %% ../nbs/51_monitor.ipynb #7e479f16
 @patch
-def request(self:_Writer, kind:str, timeout=None) -> bool:
-    "Ask the writer to 'flush' or 'stop' and wait until it did (True), or `timeout` seconds passed (False)."
+def request(self:_Writer, kind:str, timeout_s:float=None) -> bool:
+    "Ask the writer to 'flush' or 'stop' and wait until it did (True), or `timeout_s` seconds passed (False)."
     if not self.is_alive(): return True
     ev = threading.Event()
     self.q.put((kind, ev))
     self.wake.set()
-    return ev.wait(timeout)
+    return ev.wait(timeout_s)
 
 # %% ../nbs/51_monitor.ipynb #bf3a8832
 def _unwrap_module(model):
@@ -444,11 +444,12 @@ class Monitor(Scorer):
 
 # %% ../nbs/51_monitor.ipynb #0d7bda1b
 @patch
-def flush(self:Monitor, timeout:float=30.0) -> int:
+def flush(self:Monitor, timeout_s:float=30.0, # seconds to wait for the writer
+          ) -> int:
     "Wait until every prediction recorded so far is committed; return the number of rows acknowledged in the store."
-    if not self._writer.request("flush", timeout):
-        raise ProdkitError("the monitor's writer did not commit in time", value=timeout,
-                           fix="check the disk, or pass a longer timeout")
+    if not self._writer.request("flush", timeout_s):
+        raise ProdkitError("the monitor's writer did not commit in time", value=timeout_s,
+                           fix="check the disk, or pass a longer timeout_s")
     if self._writer.error is not None:
         e, self._writer.error = self._writer.error, None
         raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}",
@@ -611,10 +612,11 @@ def acknowledged(self:Monitor) -> int:
 
 # %% ../nbs/51_monitor.ipynb #826359e6
 @patch
-def stats(self:Monitor, timeout:float=10.0) -> dict:
+def stats(self:Monitor, timeout_s:float=10.0, # seconds to wait for the writer's flush
+          ) -> dict:
     "This monitor's records after a flush: `logged`, `rejected` (`last_rejection`), `dropped`, `lost`, `model_errors`."
     w = self._writer
-    if w.is_alive(): w.request("flush", timeout)
+    if w.is_alive(): w.request("flush", timeout_s)
     with w.stats_lock:
         return {"logged": w.logged, "rejected": w.rejected, "dropped": self.dropped, "lost": w.lost,
                 "model_errors": self.errors,
