@@ -91,7 +91,8 @@ _json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for 
 
 def _json_texts(s:pd.Series) -> list:
     "JSON text of each value of `s`: a numpy number or boolean column in one `json.dumps`, split (they hold no ', ')."
-    if len(s) and isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub": return json.dumps(s.tolist())[1:-1].split(", ")
+    if len(s) and isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+        return json.dumps(s.tolist())[1:-1].split(", ")
     vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
     return [_json_str(v) if type(v) is str else _dumps(v) for v in vals]   # arrow strings: far faster through numpy
 
@@ -156,8 +157,10 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    texts = ["[" + t + "]" for t in json.dumps(P.tolist())[2:-2].split("], [")] if len(P) else []   # numbers hold no "], ["
-    return [(p, lj[a] if o else None, m if o else None) for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
+    # one json.dumps of all rows, split between rows (numbers hold no "], [")
+    texts = ["[" + t + "]" for t in json.dumps(P.tolist())[2:-2].split("], [")] if len(P) else []
+    return [(p, lj[a] if o else None, m if o else None)
+            for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
 # %% ../nbs/51_monitor.ipynb #e5b24552
 def _open_store(path:Path, synchronous:str) -> tuple:
