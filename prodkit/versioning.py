@@ -758,9 +758,8 @@ def _dotted(node) -> list:
 
 def _ts_name_problem(parts:list) -> str | None:
     "Why a dotted name in TorchScript code is refused (None: allowed)."
-    bad = parts[:1] in (["torch"],
-                        # ops are reached only from there
-                        ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])
+    # ops are reached only from there
+    bad = parts[:1] in (["torch"], ["ops"]) and any(p in _FILE_OPS or "rpc" in p for p in parts[1:])
     if bad: return f"{'.'.join(parts)} (reads or writes files, or calls over the network)"
     if parts[:1] == ["torch"] and len(parts) > 1 and parts[1] == "ops": parts = parts[1:]
     if parts[:1] == ["ops"] and len(parts) > 1 and parts[1] not in _TS_NAMESPACES:
@@ -944,9 +943,8 @@ def check_artifact(data:bytes, # the bytes of a TorchScript (.pt) or torch.expor
             raise FileFormatError(f"{name} is a damaged archive: {type(e).__name__}: {e}", value=name,
                                   fix="copy the file again or export it again") from e
     if problems:
-        raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files or use the "
-                                  "network: "
-                                  + "; ".join(problems[:6])
+        raise UnsafeArtifactError(f"{name} is refused: loading or calling it could run code, touch files "
+                                  "or use the network: " + "; ".join(problems[:6])
                                   + (f"; and {len(problems) - 6} more" if len(problems) > 6 else ""),
                                   fix=_TRUST_FIX, problems=problems)
     return kind
