@@ -155,7 +155,8 @@ def _bootstrap(y, out_a, out_b, names, masks=None, slice_metric=None, *, n_boot,
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in tqdm(_weights(len(y), n_boot, np.random.default_rng(seed)), disable=not progress or not keys,
                       desc="paired bootstrap", leave=False):
-            S = [None if v is None else w.astype(dt, copy=False) @ v for v in V]   # same shapes: equal models, equal sums
+            # same shapes: equal models, equal sums
+            S = [None if v is None else w.astype(dt, copy=False) @ v for v in V]
             for key, (sl, sw, ca, cb) in combine.items():
                 reps[key][0].append(ca(S[0][:, sl], S[0][:, sw])); reps[key][1].append(cb(S[1][:, sl], S[1][:, sw]))
             for key in other:
@@ -551,7 +552,8 @@ def record_lineage(challenger, # the challenger's bundle folder (written by save
     entry = {"champion": {"fingerprint": report.extra.get("champion_fingerprint"),
                           "path": None if champion is None else str(champion)},
              "verdict": report.verdict, "promote": report.promote, "reasons": list(report.reasons),
-             "summary": {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in report.summary.items()},
+             "summary": {k: None if isinstance(v, float) and not np.isfinite(v) else v
+                         for k, v in report.summary.items()},
              "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     def append(old):
         if old is not None and not isinstance(old, list):
@@ -753,10 +755,11 @@ class ShadowModel(Scorer):
         out = self._served.predict(X)
         self._submit(X)
         return out
-    def flush(self, timeout:float=30.0) -> int:
+    def flush(self, timeout_s:float=30.0, # seconds to wait for each pending call and each monitor
+              ) -> int:
         "Wait for the shadow calls in flight and for both monitors to commit; return the rows committed."
-        for f in list(self._pending): f.result(timeout)
-        return self._served.flush(timeout) + self._shadow.flush(timeout)
+        for f in list(self._pending): f.result(timeout_s)
+        return self._served.flush(timeout_s) + self._shadow.flush(timeout_s)
     def close(self):
         self.flush()
         self._pool.shutdown()

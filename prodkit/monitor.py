@@ -87,15 +87,26 @@ def _json_default(o):
 def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 
 # %% ../nbs/51_monitor.ipynb #7dccf45f
+_json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for a str, without its per-call overhead
+
+def _json_texts(s:pd.Series) -> list:
+    "JSON text of each value of `s`: a numpy number or boolean column in one `json.dumps`, split (they hold no ', ')."
+    if len(s) and isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+        return json.dumps(s.tolist())[1:-1].split(", ")
+    vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
+    return [_json_str(v) if type(v) is str else _dumps(v) for v in vals]   # arrow strings: far faster through numpy
+
 def _frame_json(frames:list, keep:Sequence=None) -> list:
-    "JSON text {column: value} of every row of `frames`, in order (one concat and one pass per column, exact floats)."
+    "JSON text {column: value} of every row of `frames`, in order (one concat, one pass per column, exact floats)."
     big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if keep is not None: big = big[[c for c in keep if c in big.columns]]
     cols = [str(c) for c in big.columns]
-    def values(s): # arrow-backed strings convert far faster through numpy than element by element
-        return s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
-    lists = [values(big.iloc[:, j]) for j in range(big.shape[1])]
-    return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
+    if len(set(cols)) < len(cols):   # repeated names: one key each, the last value wins (as a dict keeps them)
+        lists = [big.iloc[:, j].tolist() for j in range(big.shape[1])]
+        return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
+    if not cols: return ["{}"] * len(big)
+    row = "{" + ", ".join(_dumps(c).replace("%", "%%") + ": %s" for c in cols) + "}"   # one format per row
+    return [row % vals for vals in zip(*[_json_texts(big.iloc[:, j]) for j in range(big.shape[1])])]
 
 # %% ../nbs/51_monitor.ipynb #6a038c01
 def _array_json(X, rows:np.ndarray) -> list:
@@ -119,7 +130,11 @@ def _reason(e:Exception) -> str:
     return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
 
 # %% ../nbs/51_monitor.ipynb #430b5821
-def _check_call(item, shape):
+def _column_clash(cols:pd.Index) -> Any:
+    "The first of `cols` named with the monitor's prefix, or None."
+    return next((c for c in cols if str(c).startswith(MONITOR_PREFIX)), None)
+
+def _check_call(item, shape, clash=_column_clash):
     "The per-row output shape of a queued call; raises `_Rejected` when its records cannot be stored as they are."
     t, lat, version, call_id, X, rows, P, served = item
     if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
@@ -130,10 +145,8 @@ def _check_call(item, shape):
         raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
     if not (math.isfinite(t) and math.isfinite(lat)):
         raise _Rejected(f"time {t!r} or latency {lat!r} is not a finite number")
-    if isinstance(X, pd.DataFrame):
-        clash = [c for c in X.columns if str(c).startswith(MONITOR_PREFIX)]
-        if clash:
-            raise _Rejected(f"input column {clash[0]!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's columns")
+    if isinstance(X, pd.DataFrame) and (c := clash(X.columns)) is not None:
+        raise _Rejected(f"input column {c!r} uses the prefix {MONITOR_PREFIX!r} of the monitor's columns")
     return P.shape[1:]
 
 # %% ../nbs/51_monitor.ipynb #60f96136
@@ -144,8 +157,10 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    return [(json.dumps(p), lj[a] if o else None, m if o else None)
-            for p, o, a, m in zip(P.tolist(), ok.tolist(), am.tolist(), mx.tolist())]
+    # one json.dumps of all rows, split between rows (numbers hold no "], [")
+    texts = ["[" + t + "]" for t in json.dumps(P.tolist())[2:-2].split("], [")] if len(P) else []
+    return [(p, lj[a] if o else None, m if o else None)
+            for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
 # %% ../nbs/51_monitor.ipynb #e5b24552
 def _open_store(path:Path, synchronous:str) -> tuple:
@@ -186,6 +201,7 @@ class _Writer(threading.Thread):
         self.q, self.batch_size, self.interval_s, self.error = queue.SimpleQueue(), batch_size, interval_s, None
         self.stats_lock, self.logged, self.rejected, self.lost = threading.Lock(), 0, 0, 0
         self.last_rejection = self.last_error = None
+        self.seen_columns = []   # (columns, clash) of recent input frames, newest first
         self.con, old = _open_store(self.path, synchronous)
         try: stored = _stored_shape(old, meta, shape, path)
         except FileFormatError:
@@ -199,11 +215,21 @@ class _Writer(threading.Thread):
 
 # %% ../nbs/51_monitor.ipynb #eb70b66d
 @patch
+def _clash(self:_Writer, cols:pd.Index) -> Any:
+    "`_column_clash`, once per set of column names: with a schema, only its features are stored (and it has no clash)."
+    if self.keep is not None: return None
+    for seen, hit in self.seen_columns:
+        if cols is seen or cols.equals(seen): return hit   # frames cut from one frame share its names, cheaply compared
+    hit = _column_clash(cols)
+    self.seen_columns = [(cols, hit)] + self.seen_columns[:7]
+    return hit
+
+@patch
 def _rows(self:_Writer, items) -> list:
     "Queued calls as table rows, all at once (one concat of the frames); raises on any bad record."
     shape = self.shape
     for it in items:
-        s = _check_call(it, shape)
+        s = _check_call(it, shape, self._clash)
         shape = s if shape is None else shape
     frames = [X if len(rows) == len(X) else X.iloc[rows] for *_, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
     fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
@@ -321,13 +347,13 @@ def run(self:_Writer):
 
 # %% ../nbs/51_monitor.ipynb #7e479f16
 @patch
-def request(self:_Writer, kind:str, timeout=None) -> bool:
-    "Ask the writer to 'flush' or 'stop' and wait until it did (True), or `timeout` seconds passed (False)."
+def request(self:_Writer, kind:str, timeout_s:float=None) -> bool:
+    "Ask the writer to 'flush' or 'stop' and wait until it did (True), or `timeout_s` seconds passed (False)."
     if not self.is_alive(): return True
     ev = threading.Event()
     self.q.put((kind, ev))
     self.wake.set()
-    return ev.wait(timeout)
+    return ev.wait(timeout_s)
 
 # %% ../nbs/51_monitor.ipynb #bf3a8832
 def _unwrap_module(model):
@@ -444,11 +470,12 @@ class Monitor(Scorer):
 
 # %% ../nbs/51_monitor.ipynb #0d7bda1b
 @patch
-def flush(self:Monitor, timeout:float=30.0) -> int:
+def flush(self:Monitor, timeout_s:float=30.0, # seconds to wait for the writer
+          ) -> int:
     "Wait until every prediction recorded so far is committed; return the number of rows acknowledged in the store."
-    if not self._writer.request("flush", timeout):
-        raise ProdkitError("the monitor's writer did not commit in time", value=timeout,
-                           fix="check the disk, or pass a longer timeout")
+    if not self._writer.request("flush", timeout_s):
+        raise ProdkitError("the monitor's writer did not commit in time", value=timeout_s,
+                           fix="check the disk, or pass a longer timeout_s")
     if self._writer.error is not None:
         e, self._writer.error = self._writer.error, None
         raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}",
@@ -611,10 +638,11 @@ def acknowledged(self:Monitor) -> int:
 
 # %% ../nbs/51_monitor.ipynb #826359e6
 @patch
-def stats(self:Monitor, timeout:float=10.0) -> dict:
+def stats(self:Monitor, timeout_s:float=10.0, # seconds to wait for the writer's flush
+          ) -> dict:
     "This monitor's records after a flush: `logged`, `rejected` (`last_rejection`), `dropped`, `lost`, `model_errors`."
     w = self._writer
-    if w.is_alive(): w.request("flush", timeout)
+    if w.is_alive(): w.request("flush", timeout_s)
     with w.stats_lock:
         return {"logged": w.logged, "rejected": w.rejected, "dropped": self.dropped, "lost": w.lost,
                 "model_errors": self.errors,

@@ -37,6 +37,7 @@ def test_identical_models_agree_on_every_paired_request(tmp_path):
     y = (X["a"] > 0).astype(int).to_numpy()
     sh = ShadowModel(m, _lin(1), monitor_store=tmp_path / "s.sqlite", champion_version="old", challenger_version="new")
     for i in range(0, 80, 8): sh.predict_proba(X.iloc[i:i + 8])
+    assert sh.flush(timeout_s=10.0) == 160   # 80 rows by each of the two monitors
     sh.close()
     r = compare_logged(tmp_path / "s.sqlite", champion="old", challenger="new", labels=y, metrics=["accuracy", "auc"], n_boot=100)
     assert r.n_paired == 80 and r.n_unpaired == 0 and r.disagreement == 0.0

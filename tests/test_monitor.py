@@ -208,3 +208,12 @@ def test_drift_monitoring_template_reads_its_window_from_a_monitor_store(tmp_pat
     same = ("drift.n_drifted", "drift.share_drifted", "drift.top_feature", "drift.max_effect", "drift.dataset_drift")
     assert [k for k in same if k not in a.results or k not in b.results] == []   # a number both runs lack is no agreement
     assert {k: a.results[k] for k in same} == {k: b.results[k] for k in same}
+
+
+def test_flush_and_stats_take_their_timeout_in_seconds(tmp_path):
+    "Time arguments carry their unit: `timeout_s`; the old unit-less name is refused."
+    with Monitor(lambda df: np.tile([0.5, 0.5], (len(df), 1)), tmp_path / "t.sqlite", version="v1") as mon:
+        mon.predict_proba(pd.DataFrame({"a": [1.0, 2.0], "b": ["w", "x"]}))
+        assert mon.flush(timeout_s=5.0) == 2
+        assert mon.stats(timeout_s=5.0)["logged"] == 2
+        with pytest.raises(TypeError, match="timeout"): mon.flush(timeout=5.0)

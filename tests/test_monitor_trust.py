@@ -155,3 +155,17 @@ def test_an_unforeseen_writer_failure_loses_the_batch_not_the_writer(tmp_path, m
         assert mon.flush() == 1
         st = mon.stats()
     assert (st["logged"], st["lost"]) == (1, 2) and "MemoryError" in st["last_store_error"]
+
+
+def test_prefixed_input_columns_are_rejected_call_by_call_even_when_names_repeat(tmp_path):
+    "The column check is cached per set of names: frames with the same names share its verdict, new names get their own."
+    ok = pd.DataFrame({"a": np.arange(6.0), "b": list("uvwxyz")})
+    bad = ok.rename(columns={"b": "monitor.b"})
+    with Monitor(lambda df: np.tile([0.5, 0.5], (len(df), 1)), tmp_path / "m.sqlite", version="v", flush_interval_s=30) as mon:
+        for i in range(6): mon.predict_proba((bad if i in (2, 4) else ok).iloc[[i]])
+        mon.predict_proba(bad.rename(columns={"a": "c"}).iloc[[0]])     # new names, same clash
+        st = mon.stats()
+        w = mon.window()
+    assert (st["logged"], st["rejected"]) == (4, 3), st
+    assert "'monitor.b' uses the prefix" in st["last_rejection"]
+    assert w["a"].tolist() == [0.0, 1.0, 3.0, 5.0]
