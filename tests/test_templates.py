@@ -23,15 +23,6 @@ def demo(tmp_path_factory):
 
 OTHER_SECTIONS_OFF = {"run_load": False, "run_drift": False, "run_explain": False, "run_export": False, "run_guard": False,
                       "run_robustness": False, "run_privacy": False, "run_leakage": False, "run_cost": False}
-# results that depend on the machine's speed beyond `jobs.TIMING_RESULT`: which path served a call (deadlines), dollars per
-# million predictions (measured throughput)
-TIMED_HERE = re.compile(r"^guard\.(served_share\.|fallback_call_rate)|^cost\.usd_per_million")
-
-
-def _untimed(results):
-    return {k: v for k, v in without_timings(results).items() if not TIMED_HERE.search(k)}
-
-
 def _inputs(out, **kw):
     "The demo's inputs, with the sections these tests do not look at turned off (they are tested by their own modules)."
     d = out / "demo"
@@ -181,7 +172,7 @@ def test_same_inputs_twice_identical_results_and_fingerprints(demo, tmp_path):
                                         "current": str(d / "current.parquet"), "seed": 0}, tmp_path / "again")
     assert again.results.keys() == first["results"].keys()
     # identical, timings aside (latencies, throughput, CPU/memory and what is decided from them)
-    assert _untimed(again.results) == _untimed(first["results"])
+    assert without_timings(again.results) == without_timings(first["results"])
     assert len(without_timings(first["results"])) >= 60
     diff = Manifest.from_dict(again.manifest).diff(Manifest.from_dict(first["manifest"]))
     # fingerprints, seeds, code and parameters all equal; only how python was invoked may differ
