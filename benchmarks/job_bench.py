@@ -1,14 +1,18 @@
 """Time the demo validation job end to end, split into kernel start, each template section and rendering,
 and compare with its anchor: the same template run with plain papermill plus nbconvert's HTML export.
 
-    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off]
+    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off] [--cpu] [--template PATH]
 
 The demo bundle is written once (not timed). Each repeat runs `prodkit.jobs.run_notebook` and the anchor
 on the same inputs; the tables show the median over repeats. Section times come from the per-cell
 timings papermill writes into the executed notebook, grouped by the template's `##` headings.
 Target: the whole prodkit job in 30 s or less on 2 cores.
+
+With `--cpu` it also reports the kernel's CPU seconds per section (`time.process_time()` read at the start of every
+code cell of an instrumented copy of the template): a split that a busy, shared machine does not skew as it skews
+wall time.
 """
-import argparse, statistics, sys, tempfile, time
+import argparse, json, statistics, sys, tempfile, time
 from datetime import datetime
 from pathlib import Path
 
@@ -31,7 +35,7 @@ def _sections(nb):
     return kernel, out
 
 
-def run_prodkit(params, out):
+def run_prodkit(params, out, template="validation"):
     from prodkit import jobs
     timed, originals = {}, {"render_html": jobs.render_html, "_execute": jobs._execute}
     def timer(name):
@@ -41,7 +45,7 @@ def run_prodkit(params, out):
     for name in originals: setattr(jobs, name, timer(name))
     try:
         t = time.perf_counter()
-        res = jobs.run_notebook("validation", params, out)
+        res = jobs.run_notebook(template, params, out)
         total = time.perf_counter() - t
     finally:
         for name, f in originals.items(): setattr(jobs, name, f)
@@ -53,14 +57,42 @@ def run_prodkit(params, out):
     return row, total, res
 
 
-def run_anchor(params, out):
+_TICK = 'globals().setdefault("_cpu_ticks", []).append(({i}, __import__("time").process_time()))\n'
+
+
+def run_cpu(params, out, template="validation"):
+    "Kernel CPU seconds per `##` section: every code cell of a copy of the template first notes `time.process_time()`."
+    import papermill as pm
+    from prodkit.jobs import locate_template
+    out.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(locate_template(template), as_version=4)
+    names, name = {}, "setup (parameters, imports, loading)"
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "markdown":
+            for line in c.source.splitlines():
+                if line.startswith("## "): name = line[3:].strip()
+        elif "parameters" not in c.metadata.get("tags", []):
+            names[i] = name
+            c.source = _TICK.format(i=i) + c.source
+    ticks = out / "ticks.json"
+    nb.cells.append(nbformat.v4.new_code_cell(_TICK.format(i=-1) + f"open({str(ticks)!r}, 'w').write(__import__('json').dumps(_cpu_ticks))"))
+    nbformat.write(nb, out / "instrumented.ipynb")
+    pm.execute_notebook(str(out / "instrumented.ipynb"), str(out / "executed.ipynb"), parameters=params, kernel_name="python3",
+                        progress_bar=False)
+    t = json.loads(ticks.read_text())
+    secs = {}
+    for (i, t0), (_, t1) in zip(t, t[1:]): secs[names[i]] = secs.get(names[i], 0.0) + t1 - t0
+    return secs
+
+
+def run_anchor(params, out, template="validation"):
     "Plain papermill with the venv's python3 kernelspec, then nbconvert HTML without inputs."
     import papermill as pm
     from nbconvert import HTMLExporter
     from prodkit.jobs import locate_template
     out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    pm.execute_notebook(str(locate_template("validation")), str(out / "validation.ipynb"), parameters=params,
+    pm.execute_notebook(str(locate_template(template)), str(out / "validation.ipynb"), parameters=params,
                         kernel_name="python3", progress_bar=False)
     t_exec = time.perf_counter() - t
     body, _ = HTMLExporter(exclude_input=True).from_filename(str(out / "validation.ipynb"))
@@ -72,6 +104,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of each (median reported)")
     ap.add_argument("--out", help="folder for the demo and the reports (default: a temporary folder)")
+    ap.add_argument("--template", default="validation", help="the template to time: its name or a notebook path (default: validation)")
+    ap.add_argument("--cpu", action="store_true", help="also report the kernel's CPU seconds per section (one more run per repeat)")
     ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard, and the security parts)")
     a = ap.parse_args(argv)
     import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -82,17 +116,22 @@ def main(argv=None):
     params = {"model": paths["bundle"], "reference": paths["reference"], "current": paths["current"], "seed": 0}
     if a.sections_off: params.update({k: False for k in ("run_load", "run_drift", "run_explain", "run_export", "run_guard",
                                                          "run_robustness", "run_privacy", "run_leakage", "run_cost")})
-    rows, totals, anchors = [], [], []
+    rows, totals, anchors, cpus = [], [], [], []
     for i in range(a.repeat):
-        row, total, res = run_prodkit(params, root / f"prodkit-{i}")
+        row, total, res = run_prodkit(params, root / f"prodkit-{i}", a.template)
         rows.append(row); totals.append(total)
-        anchors.append(run_anchor(params, root / f"anchor-{i}"))
+        anchors.append(run_anchor(params, root / f"anchor-{i}", a.template))
+        if a.cpu: cpus.append(run_cpu(params, root / f"cpu-{i}", a.template))
     env = capture_environment()
     print(f"demo validation job, median of {a.repeat} run(s); python {env['python']}, torch {env['torch']}, "
           f"{env['affinity']} cores ({env['cpu']}); demo written in {t_demo:.1f} s (not counted); exit code {res.exit_code}")
     print(f"\n{'step':<48} {'seconds':>8}")
     for k in rows[0]:
         print(f"{k:<48} {statistics.median(r.get(k, 0.0) for r in rows):8.2f}")
+    if cpus:
+        print(f"\n{'section: kernel CPU (all its threads)':<48} {'cpu s':>8}")
+        for k in cpus[0]: print(f"{k:<48} {statistics.median(c.get(k, 0.0) for c in cpus):8.2f}")
+        print(f"{'total kernel CPU':<48} {statistics.median(sum(c.values()) for c in cpus):8.2f}")
     total = statistics.median(totals)
     a_exec, a_total = statistics.median(x[0] for x in anchors), statistics.median(x[1] for x in anchors)
     print(f"{'total (prodkit run_notebook)':<48} {total:8.2f}")

@@ -25,7 +25,7 @@ from .versioning import (code_version, fingerprint_model, fingerprint_schema, lo
 # %% auto #0
 __all__ = ['MANIFEST_NAME', 'FORMAT', 'QUANT_BOUNDS', 'ExportError', 'parity_inputs', 'compare_outputs', 'time_calls',
            'ExportReport', 'read_manifest', 'load_exported', 'exported_predictor', 'export_torchscript', 'SkewReport',
-           'check_serving_skew', 'export_bundle']
+           'check_serving_skew', 'LatencyReport', 'compare_latency', 'export_bundle']
 
 # %% ../nbs/40_export.ipynb #1584aa4d
 class ExportError(ProdkitError, RuntimeError):
@@ -432,8 +432,11 @@ def _quartiles(name:str, v) -> tuple:
 
 def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None) -> pd.DataFrame:
     "Median and quartiles (ms) of the eager model and each candidate at each batch size: one row per pair."
+    return _timing_table({"eager": model, **{_name(c): c["module"] for c in cands}}, batches, repeats=repeats, timer=timer)
+
+def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None) -> pd.DataFrame:
+    "Median and quartiles (ms) of each named function at each batch size, calls interleaved: one row per pair."
     timer, out = timer or _samples, []
-    fns = {"eager": model, **{_name(c): c["module"] for c in cands}}
     for b, inp in batches.items():
         ts = timer(fns, inp, repeats)
         for k in fns:
@@ -1141,6 +1144,91 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol,
                       atol=atol,
                       features=feats, row_diffs=d.max(1))
+
+# %% ../nbs/40_export.ipynb #0319d6f3
+def _specs(items, key:str) -> str:
+    return "; ".join(f"{i.get(key)} {i.get('dtype')} {['batch' if s is None else s for s in i.get('shape') or []]}"
+                     for i in items or [])
+
+@patch
+def manifest_frame(self:ExportReport) -> pd.DataFrame:
+    "The manifest inside the artifact as a table, one row per item: artifact, inputs, outputs, parity, fingerprints, attempts."
+    m = self.manifest
+    if not m: raise ParameterError("this report carries no manifest", fix="use the report export_torchscript returned")
+    p = m.get("parity") or {}
+    rows = [("artifact", f"{m.get('artifact')} via {m.get('method')} ({m.get('variant')}), {self.size_bytes / 1024:.1f} KiB"),
+            ("inputs", _specs(m.get("inputs"), "name")), ("outputs", _specs(m.get("outputs"), "path")),
+            ("parity", f"max abs err {p.get('max_abs_err', float('nan')):.2g}, max rel err {p.get('max_rel_err', float('nan')):.2g} "
+                       f"(rtol {p.get('rtol')}, atol {p.get('atol')}) over {p.get('n_rows')} rows, batch sizes {p.get('batch_sizes')}"),
+            *[(f"{k} fingerprint", v) for k, v in (m.get("fingerprints") or {}).items()],
+            ("torch", m.get("torch_version")), ("attempts", "; ".join(f"{k}: {v}" for k, v in (m.get("attempts") or {}).items()))]
+    return pd.DataFrame(rows, columns=["manifest", "value"]).set_index("manifest")
+
+# %% ../nbs/40_export.ipynb #d9f6c513
+@dataclass(frozen=True, kw_only=True)
+class LatencyReport(Report):
+    "Latency of the validated model and of its exported artifact on the same requests, calls interleaved."
+    timing: pd.DataFrame = field(compare=False)   # candidate, batch_size, median_ms, p25_ms, p75_ms, iqr_ms, n_calls
+    repeats: int = 0                              # timed calls of each, per batch size
+    names: tuple = ("validated model", "exported artifact")
+    def to_frame(self) -> pd.DataFrame:
+        "One row per model and batch size."
+        return self.timing.reset_index(drop=True)
+
+@patch
+def _summary(self:LatencyReport) -> dict:
+    med = self.timing.pivot(index="batch_size", columns="candidate", values="median_ms")
+    s = {}
+    for b in med.index:
+        e, x, sfx = float(med.loc[b, self.names[0]]), float(med.loc[b, self.names[1]]), "" if b == 1 else f"_b{b}"
+        s.update({f"eager_p50_ms{sfx}": e, f"exported_p50_ms{sfx}": x, f"speedup{sfx}": e / x})
+    return {**s, "repeats": self.repeats}
+
+@patch
+def headline(self:LatencyReport) -> str:
+    med = self.timing.pivot(index="batch_size", columns="candidate", values="median_ms")
+    b = int(med.index[0]); e, x = med.loc[b, self.names[0]], med.loc[b, self.names[1]]
+    return (f"{self.names[1]}: p50 {x:.3g} ms vs {e:.3g} ms for the {self.names[0]} at batch {b} ({e / x:.2f}x its speed), "
+            f"{self.repeats} interleaved calls each")
+
+@patch
+def _plot(self:LatencyReport, ax):
+    t, sizes = self.timing, sorted(set(self.timing.batch_size))
+    w = 0.8 / len(self.names)
+    for i, n in enumerate(self.names):
+        r = t[t.candidate == n].set_index("batch_size").loc[sizes]
+        ax.bar(np.arange(len(sizes)) + i * w, r.median_ms, w, yerr=[r.median_ms - r.p25_ms, r.p75_ms - r.median_ms], label=n)
+    ax.set_xticks(np.arange(len(sizes)) + w * (len(self.names) - 1) / 2, [f"batch {b}" for b in sizes])
+    ax.set(ylabel="p50 latency (ms; bars: IQR)", title="validated model vs exported artifact")
+    ax.legend()
+    return ax
+
+# %% ../nbs/40_export.ipynb #b11da331
+def _resample(rows, b:int, rng):
+    idx = rng.integers(0, len(rows), size=b)
+    return rows.iloc[idx] if isinstance(rows, pd.DataFrame) else rows[torch.from_numpy(idx)]
+
+def compare_latency(validated, # the model as validated: a Predictor (or any callable on `rows`)
+                    exported, # the exported artifact as a Predictor (`exported_predictor(path)`), or any callable
+                    rows, # requests are drawn from these: a DataFrame of raw rows, or a tensor (batch on dimension 0)
+                    *, batch_sizes:Sequence=(1,), # rows per call; 1: one request at a time
+                    repeats:int=50, # timed calls of each, per batch size
+                    warmup:int=3, # untimed calls of each first
+                    seed:int=0) -> LatencyReport: # seed of the resampled requests
+    "Latency of the validated model and of the exported artifact on the same requests, their calls interleaved."
+    for name, f in (("validated", validated), ("exported", exported)):
+        if not callable(f): raise ParameterError(f"`{name}` must be a Predictor or a callable", value=type(f).__name__,
+                                                 fix="pass e.g. exported_predictor(report.path)")
+    if not isinstance(rows, (pd.DataFrame, torch.Tensor)) or not len(rows):
+        raise DataError("rows must be a non-empty DataFrame or tensor", value=type(rows).__name__,
+                        fix="pass the rows the model is called on, e.g. current.head(256)")
+    check_positive("repeats", repeats, integer=True)
+    sizes = _check_batch_sizes(batch_sizes)
+    rng, names = np.random.default_rng(seed), LatencyReport.names
+    batches = {b: (_resample(rows, b, rng),) for b in sizes}
+    timer = lambda fns, inp, n: _samples(fns, inp, n, warmup)
+    timing = _timing_table({names[0]: validated, names[1]: exported}, batches, repeats=repeats, timer=timer)
+    return LatencyReport(timing=timing, repeats=int(repeats), seed=seed)
 
 # %% ../nbs/40_export.ipynb #710d08ad
 def _rows_from_schema(schema:Schema, n:int, seed:int) -> pd.DataFrame:

@@ -15,12 +15,13 @@ import torch
 from fastcore.basics import patch
 from torch import nn
 
+from .quality import class_index
 from .core import (TASKS, DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError, SchemaProblem,
                           Scorer, TabularAdapter, as_predictor, check_choice, check_positive, read_table, _as_frame)
 
 # %% auto #0
 __all__ = ['FAILURE_KINDS', 'row_problems', 'AllPathsFailedError', 'Answer', 'FaultyModel', 'GuardedModel', 'fault_rates',
-           'GuardReport', 'evaluate_guard']
+           'GuardReport', 'evaluate_guard', 'prior_rule']
 
 # %% ../nbs/50_guard.ipynb #08bdedf2
 def row_problems(df:pd.DataFrame, # rows to check
@@ -751,3 +752,22 @@ def evaluate_guard(predictor, # the model to guard (classifier or regressor): a 
                                                                    range(len(reqs))))
     return dataclasses.replace(g.report(bin_s=bin_s), answers=answers,
                                primary_max_abs_diff=_primary_diff(pred, reqs, answers), seed=seed)
+
+# %% ../nbs/50_guard.ipynb #c7ab5918
+def prior_rule(labels, # labels of the reference (training) data, or the model's own predictions on it
+               task:str, # 'classification' or 'regression' (a predictor's `.task`)
+               *, classes:Sequence=None, # class labels in output-column order (a predictor's `.classes_`)
+               k:int=None): # number of output columns, used when `classes` is None
+    "The constant answer of a last-resort rule: class frequencies (classifier) or the median label (regressor)."
+    check_choice("task", task, TASKS)
+    y = pd.Series(np.asarray(labels, dtype=object).ravel() if not isinstance(labels, pd.Series) else labels)
+    if len(y) == 0:
+        raise DataError("no labels to compute a prior rule from", fix="pass the reference data's label column")
+    if task == "classification":
+        idx = class_index(y, classes, k=k)
+        return np.bincount(idx, minlength=len(classes) if classes is not None else k) / len(idx)
+    v = pd.to_numeric(y, errors="coerce").to_numpy(dtype="float64")
+    if not np.isfinite(v).all():
+        raise DataError(f"{int((~np.isfinite(v)).sum())} labels are missing or not finite numbers", value=list(y[~np.isfinite(v)][:5]),
+                        fix="drop the unlabelled rows before computing the prior")
+    return float(np.median(v))

@@ -192,10 +192,12 @@ def read_manifest(notebook) -> dict | None:
     return out
 
 # %% ../nbs/60_jobs.ipynb #16cab44a
-TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|rss|memory|_trend"
+TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|cpu_cores|rss|memory|_trend"
                            r"|duration|seconds"
-                           # which path served a call depends on deadlines
-                           r"|^guard\.(primary_timeout_rate|fallback_rate|served_share_)")
+                           # which path served a call depends on deadlines (and on calls piling up past them)
+                           r"|^guard\.(primary_timeout_rate|primary_overloaded_rate|fallback_rate|served_share[._]|fallback_call_rate)"
+                           # dollars per prediction come from measured throughput; the shipped export is the fastest faithful one
+                           r"|^cost\.usd_per_million|^export\.(method|variant)$")
 
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."

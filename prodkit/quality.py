@@ -30,8 +30,10 @@ def _plain(v): return v.item() if isinstance(v, np.generic) else v
 # %% ../nbs/05_quality.ipynb #15c17a23
 def class_index(y, # labels: 0/1, text ("benign"), or any values listed in `classes`
                 classes:Sequence=None, # class labels in output-column order (a Predictor's `.classes`)
-                *, k:int=None) -> np.ndarray: # number of output columns, used when `classes` is None
-    "Output-column index of each label in `y`; unknown or missing labels are a `DataError` naming them."
+                *, k:int=None, # number of output columns, used when `classes` is None
+                unknown:str="raise") -> np.ndarray: # 'raise': unknown or missing labels are a `DataError`; 'mark': they get -1
+    "Output-column index of each label in `y`; unknown or missing labels are a `DataError` naming them (or -1)."
+    check_choice("unknown", unknown, ("raise", "mark"))
     if classes is None:
         if k is None:
             raise ParameterError("pass `classes` or `k` to map labels to output "
@@ -40,18 +42,20 @@ def class_index(y, # labels: 0/1, text ("benign"), or any values listed in `clas
     classes, look = list(classes), {}
     for i, c in enumerate(classes): look.setdefault(_plain(c), i); look.setdefault(str(c), i)
     codes, uniq = pd.factorize(pd.Series(np.asarray(y, dtype=object)))
-    if (codes < 0).any():
+    if (codes < 0).any() and unknown == "raise":
         raise DataError(f"{int((codes < 0).sum())} labels are missing (NaN or None)",
                         fix="drop the unlabelled rows or fill their labels")
     idx = np.array([next((look[f] for f in _key_forms(_plain(u)) if f in look), -1) for u in uniq], dtype=np.int64)
     bad = [_plain(uniq[i]) for i in np.flatnonzero(idx < 0)]
-    if bad:
+    if bad and unknown == "raise":
         n_bad = int(np.isin(codes, np.flatnonzero(idx < 0)).sum())
         named = [_plain(c) for c in classes[:10]]
         raise DataError(f"labels {bad[:5]} ({n_bad} rows) are not among the model's classes {named}",
                         fix="pass the model's class labels in output order as Predictor(classes=...), "
                             "or correct the label column")
-    return idx[codes]
+    out = np.full(len(codes), -1, dtype=np.int64); ok = codes >= 0
+    out[ok] = idx[codes[ok]]
+    return out
 
 # %% ../nbs/05_quality.ipynb #02e20f39
 def _as_proba(out, classes=None) -> np.ndarray:

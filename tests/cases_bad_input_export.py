@@ -211,6 +211,19 @@ def _manifest_adapter_malformed():
     return _in_tmp(go)
 
 
+def _compare_latency_empty_rows():
+    from prodkit.export import compare_latency
+    f = lambda df: df
+    import pandas as pd
+    compare_latency(f, f, pd.DataFrame({"a": []}))
+
+
+def _compare_latency_path_not_predictor():
+    from prodkit.export import compare_latency
+    import pandas as pd
+    compare_latency(lambda df: df, "model.pt", pd.DataFrame({"a": [1.0]}))
+
+
 CASES = [
     pytest.param(_not_a_module, ParameterError, "model must be a torch nn.Module", id="export-model-not-module"),
     pytest.param(_empty, DataError, "empty (a batch of 0 rows)", id="export-empty-inputs"),
@@ -253,4 +266,6 @@ CASES = [
     pytest.param(_load_malformed_digest, ParameterError, "must be a SHA-256 digest", id="export-load-malformed-digest"),
     pytest.param(_load_device_file, FileFormatError, "not a regular file", id="export-load-device-file"),
     pytest.param(_manifest_adapter_malformed, FileFormatError, "malformed 'adapter'", id="export-manifest-adapter-malformed"),
+    pytest.param(_compare_latency_empty_rows, DataError, "rows must be a non-empty DataFrame or tensor", id="export-compare-latency-empty-rows"),
+    pytest.param(_compare_latency_path_not_predictor, ParameterError, "`exported` must be a Predictor or a callable", id="export-compare-latency-path"),
 ]

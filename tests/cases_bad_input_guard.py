@@ -206,6 +206,21 @@ def guard_evaluation_rule_of_wrong_kind():
     evaluate_guard(_predictor(_torch().nn.Linear(4, 1), task="regression", adapter=_adapter()), _train(), rule=[0.5, 0.5])
 
 
+def guard_prior_rule_without_labels():
+    from prodkit.guard import prior_rule
+    prior_rule([], "classification", classes=["no", "yes"])
+
+
+def guard_prior_rule_missing_regression_label():
+    from prodkit.guard import prior_rule
+    prior_rule([1.0, None, 3.0], "regression")
+
+
+def guard_prior_rule_label_not_a_class():
+    from prodkit.guard import prior_rule
+    prior_rule(["no", "maybe"], "classification", classes=["no", "yes"])
+
+
 CASES = [
     pytest.param(read_missing, FileFormatError, "data file does not exist", id="core-read-missing-file"),
     pytest.param(read_corrupt_parquet, FileFormatError, "could not be read as parquet", id="core-read-corrupt-parquet"),
@@ -287,4 +302,7 @@ CASES = [
     pytest.param(guard_regressor_as_classifier, ParameterError, "path 'primary' is a regressor", id="guard-regressor-as-classifier"),
     pytest.param(guard_classifier_fallback_for_regressor, ParameterError, "path 'clf' is a classifier", id="guard-classifier-fallback-for-regressor"),
     pytest.param(guard_evaluation_rule_of_wrong_kind, ParameterError, "a regressor's rule must be", id="guard-evaluation-rule-of-wrong-kind"),
+    pytest.param(guard_prior_rule_without_labels, DataError, "no labels to compute a prior rule from", id="guard-prior-rule-no-labels"),
+    pytest.param(guard_prior_rule_missing_regression_label, DataError, "1 labels are missing or not finite", id="guard-prior-rule-missing-label"),
+    pytest.param(guard_prior_rule_label_not_a_class, DataError, "labels ['maybe'] (1 rows) are not among", id="guard-prior-rule-unknown-class"),
 ]

@@ -64,6 +64,11 @@ def _direction_of_unknown_metric():
     metric_direction("f1")
 
 
+def _class_index_unknown_option():
+    from prodkit.quality import class_index
+    class_index([0, 1], k=2, unknown="drop")
+
+
 CASES = [
     pytest.param(_no_label_column, DataError, "label column 'diagnosis' is not in the data", id="quality-no-label-column"),
     pytest.param(_empty_data, DataError, "the data is empty (0 rows)", id="quality-empty-data"),
@@ -84,4 +89,5 @@ CASES = [
     pytest.param(_compute_metric_length_mismatch, DataError, "3 labels for 2 predictions", id="quality-metric-length-mismatch"),
     pytest.param(_ece_bins_zero, ParameterError, "`bins` must be an integer > 0", id="quality-ece-zero-bins"),
     pytest.param(_direction_of_unknown_metric, ParameterError, "unknown metric 'f1'", id="quality-direction-unknown-metric"),
+    pytest.param(_class_index_unknown_option, ParameterError, "`unknown` must be one of ['raise', 'mark']", id="quality-class-index-unknown-option"),
 ]

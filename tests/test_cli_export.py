@@ -75,3 +75,28 @@ def test_export_of_a_model_other_than_the_validated_one_is_refused(demo_paths, t
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode == 2 and len(lines) == 1 and f"not the expected {'0' * 64}" in lines[0], r.stderr
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_batch_sizes_reach_the_export_and_its_summary(demo_paths, tmp_path):
+    "`--batch-sizes 1,8` times candidates and latency at batch 1 and 8: the summary has the batch-8 keys, not the default 256's."
+    out, summary = tmp_path / "churn.pt", tmp_path / "summary.json"
+    r = _prodkit("export", "--model", demo_paths["bundle"], "--out", out, "--data", demo_paths["current"],
+                 "--repeats", 3, "--batch-sizes", "1,8", "--json", summary)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(summary.read_text())
+    assert s["exported_p50_ms_b8"] > 0 and s["eager_p50_ms"] > 0 and "exported_p50_ms_b256" not in s
+
+
+def test_batch_sizes_are_parsed_and_bad_ones_refused(monkeypatch, capsys, tmp_path):
+    import prodkit.export
+    from prodkit.cli import main
+    seen = {}
+    def fake(*a, **k):
+        seen.update(k)
+        raise prodkit.export.ExportError("stop here", reasons={})
+    monkeypatch.setattr(prodkit.export, "export_bundle", fake)
+    assert main(["export", "--model", str(tmp_path), "--out", str(tmp_path / "z.pt"), "--batch-sizes", "1, 32"]) == 1
+    assert seen["batch_sizes"] == (1, 32) and seen["repeats"] == 30
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--model", str(tmp_path), "--out", str(tmp_path / "z.pt"), "--batch-sizes", "0,4"])
+    assert e.value.code == 2 and "--batch-sizes must be distinct positive integers" in capsys.readouterr().err

@@ -23,15 +23,6 @@ def demo(tmp_path_factory):
 
 OTHER_SECTIONS_OFF = {"run_load": False, "run_drift": False, "run_explain": False, "run_export": False, "run_guard": False,
                       "run_robustness": False, "run_privacy": False, "run_leakage": False, "run_cost": False}
-# results that depend on the machine's speed beyond `jobs.TIMING_RESULT`: which path served a call (deadlines), dollars per
-# million predictions (measured throughput)
-TIMED_HERE = re.compile(r"^guard\.(served_share\.|fallback_call_rate)|^cost\.usd_per_million")
-
-
-def _untimed(results):
-    return {k: v for k, v in without_timings(results).items() if not TIMED_HERE.search(k)}
-
-
 def _inputs(out, **kw):
     "The demo's inputs, with the sections these tests do not look at turned off (they are tested by their own modules)."
     d = out / "demo"
@@ -181,7 +172,7 @@ def test_same_inputs_twice_identical_results_and_fingerprints(demo, tmp_path):
                                         "current": str(d / "current.parquet"), "seed": 0}, tmp_path / "again")
     assert again.results.keys() == first["results"].keys()
     # identical, timings aside (latencies, throughput, CPU/memory and what is decided from them)
-    assert _untimed(again.results) == _untimed(first["results"])
+    assert without_timings(again.results) == without_timings(first["results"])
     assert len(without_timings(first["results"])) >= 60
     diff = Manifest.from_dict(again.manifest).diff(Manifest.from_dict(first["manifest"]))
     # fingerprints, seeds, code and parameters all equal; only how python was invoked may differ
@@ -269,7 +260,8 @@ def test_validate_command_with_a_gates_file(demo, tmp_path):
     assert res["parameters"]["gates"] == '["quality.auc >= 0.99", "versions.model != \\"x\\""]' and res["parameters"]["run_explain"] is False
 
 
-def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
+def _regressor(tmp_path):
+    "A least-squares regressor of `price` on two features, saved as a bundle, and its data as CSV."
     import numpy as np, torch
     from prodkit.core import TabularAdapter
     from prodkit.versioning import save_bundle
@@ -284,6 +276,11 @@ def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
         lin.weight.copy_(w[:2].T); lin.bias.copy_(w[2])
     save_bundle(tmp_path / "bundle", lin, ad, task="regression")
     df.to_csv(tmp_path / "data.csv", index=False)
+    return df
+
+
+def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
+    _regressor(tmp_path)
     r = run_notebook("validation", {"model": tmp_path / "bundle", "reference": tmp_path / "data.csv", "current": tmp_path / "data.csv",
                                     "label": "price", **OTHER_SECTIONS_OFF}, tmp_path / "out", gates=["quality.rmse <= 0.2", "quality.mae_increase == 0"])
     assert r.exit_code == 0, r.message
@@ -292,3 +289,21 @@ def test_regressor_gets_mae_rmse_and_a_custom_label(tmp_path):
     assert not any(k.startswith(("auc", "ece", "accuracy", "log_loss")) for k in q)
     assert 0.05 < q["mae"] < q["rmse"] < 0.2 and q["r2"] > 0.99
     assert re.search(r"data:image/png;base64,[A-Za-z0-9+/]{2000}", r.html.read_text())      # the predicted-vs-true scatter
+
+
+def test_regressor_robustness_runs_with_a_tolerance_in_label_units(tmp_path):
+    "Robustness runs for a regressor: by default a move of 0.1 x the reference label's standard deviation counts as flipped."
+    df = _regressor(tmp_path)
+    common = {"model": tmp_path / "bundle", "reference": tmp_path / "data.csv", "current": tmp_path / "data.csv", "label": "price",
+              **OTHER_SECTIONS_OFF, "run_robustness": True, "robustness_rows": 40}
+    r = run_notebook("validation", common, tmp_path / "out")
+    q = r.results
+    assert abs(q["robustness.tolerance"] - 0.1 * df["price"].std()) < 1e-9 and q["robustness.n"] == 40
+    assert 0 <= q["robustness.stable_share_at_eps"] <= 1 and 0 <= q["robustness.flipped_share"] <= 1
+    assert "robustness.acc_at_eps" not in q
+    acc_gate = [g for g in r.gates.rows if g["gate"] == "robustness.acc_at_eps >= 0.5"]
+    assert len(acc_gate) == 1 and acc_gate[0]["passed"] is None          # a classifier's default gate: skipped, not failed
+    again = run_notebook("validation", {**common, "robustness_tolerance": 2.5}, tmp_path / "again",
+                         gates=["robustness.stable_share_at_eps >= 0"])
+    assert again.exit_code == 0, again.message
+    assert again.results["robustness.tolerance"] == 2.5

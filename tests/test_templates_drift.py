@@ -22,7 +22,7 @@ def model_dir(tmp_path_factory):
     "A logistic model of `x` (bundle) and the reference profile fitted with it."
     d = tmp_path_factory.mktemp("retrain")
     ref = _frame(np.random.default_rng(0), 1500)
-    schema = Schema.infer(ref, target="label"); adapter = TabularAdapter(schema).fit(ref)
+    schema = Schema.infer(ref, label="label"); adapter = TabularAdapter(schema).fit(ref)
     net = torch.nn.Linear(adapter.n_features_, 1)
     with torch.no_grad():
         net.weight.zero_(); net.weight[0, 0] = 2.0 * adapter.stats_["x"]["std"]; net.bias.fill_(2.0 * adapter.stats_["x"]["mean"])
