@@ -982,8 +982,7 @@ def _with_quantized(model, chosen, inputs, refs, checks, *, quantize, quant_boun
 
 # %% ../nbs/40_export.ipynb #9bd30763
 def export_torchscript(model:nn.Module, # the eager model to export
-                       # tensor / array / tuple of tensors (batch on dim 0), or a DataFrame with `adapter`
-                       example_inputs,
+                       example_inputs, # tensor, array or tuple of tensors (batch on dim 0), or a frame with `adapter`
                        path, # where to write: '.pt2' means torch.export, anything else TorchScript
                        *, method:str="auto", # 'auto', 'script', 'trace' or 'export'
                        check_inputs:Sequence=None, # more input batches to check parity on
@@ -994,8 +993,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        labels=None, # true labels of the example rows, for the quantization accuracy check
                        task:str=None, # 'classification' (argmax agreement reported) or 'regression'; None: inferred
                        output:str=None, classes:Sequence=None, # how to read a classifier's outputs (see Predictor)
-                       # stored in the manifest (schema defaults to the adapter's)
-                       adapter:TabularAdapter=None, schema:Schema=None,
+                       adapter:TabularAdapter=None, schema:Schema=None, # in the manifest (schema: the adapter's)
                        manifest=None, # a versioning.Manifest or dict stored in the artifact's manifest
                        rows:int=256, # rows of the generated parity batches
                        repeats:int=30, # timed calls per candidate and batch size (0: no timing; the simplest is kept)
@@ -1031,8 +1029,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
             latency = _latency(model, chosen, qbuilt, batches, repeats, quant.get("kept", False), timing)
             bar.update()
             checks_df = _checks_frame(rows_all, skipped, checks)
-            man = _manifest(model, inputs, refs["given"], ship, checks_df, quant, attempts, rtol, atol,
-                            adapter=adapter,
+            man = _manifest(model, inputs, refs["given"], ship, checks_df, quant, attempts, rtol, atol, adapter=adapter,
                             schema=schema, task=task, output=output, classes=classes, manifest=manifest, seed=seed,
                             candidates=cands, choice=choice)
             size = _write(path, ship, man, inputs, rtol, atol)
@@ -1040,8 +1037,8 @@ def export_torchscript(model:nn.Module, # the eager model to export
     finally:
         model.train(was_training)
     return ExportReport(path=str(path), method=ship["method"], artifact=ship["artifact"], variant=ship["variant"],
-                        passed=True,
-                        task=task, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts, latency=latency,
+                        passed=True, task=task, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts,
+                        latency=latency,
                         size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed, candidates=cands,
                         choice=choice, batch_sizes=batch_sizes)
 
