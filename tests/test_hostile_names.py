@@ -282,6 +282,11 @@ def _skew(h):
     return check_serving_skew(_export(h).path, h["cur"].head(50), h["bundle"].predictor)
 
 
+def _latency(h):
+    from prodkit.export import compare_latency, exported_predictor
+    return compare_latency(h["bundle"].predictor, exported_predictor(_export(h).path), h["cur"].head(20), repeats=3)
+
+
 def _guard(h):
     from prodkit.guard import GuardedModel
     g = GuardedModel(h["bundle"].predictor, fallbacks=[(FEATURES[1], lambda df: np.full((len(df), 2), 0.5))], schema=h["bundle"].schema,
@@ -402,6 +407,7 @@ REPORTS = {
     "explain.SaliencyMap": _saliency,
     "export.ExportReport": _export,
     "export.SkewReport": _skew,
+    "export.LatencyReport": _latency,
     "guard.GuardReport": _guard,
     "jobs.GateReport": lambda h: __import__("prodkit.jobs", fromlist=["x"]).evaluate_gates("toy.n >= 2", {"toy.n": 1}),
     "jobs.JobResult": _job,
