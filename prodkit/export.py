@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_export.ipynb #ab4c7144
 from __future__ import annotations
-import contextlib, copy, io, json, logging, math, os, platform, tempfile, time, warnings, zipfile
+import contextlib, copy, hashlib, io, json, logging, math, os, platform, tempfile, time, warnings, zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -253,6 +253,20 @@ def _from_bytes(data, artifact:str):
         if artifact == "torchscript": return torch.jit.load(src, map_location="cpu").eval()
         return torch.export.load(src).module()
 
+# %% ../nbs/40_export.ipynb #f2a013f8
+_NOT_PROGRAM = ("extra/", ".data/serialization_id")   # the manifest, and the random id torch writes with each save
+
+def _program_digest(data:bytes) -> str:
+    "SHA-256 of the program an archive holds: every entry (name, size, bytes) but the manifest and torch's save id."
+    h = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for i in sorted(zf.infolist(), key=lambda i: i.filename):
+            name = i.filename.split("/", 1)[-1]
+            if i.is_dir() or name.startswith(_NOT_PROGRAM): continue
+            h.update(f"{name}\0{i.file_size}\0".encode())
+            h.update(zf.read(i))
+    return h.hexdigest()
+
 # %% ../nbs/40_export.ipynb #7e15075e
 def _variants(prog, artifact:str, optimize:bool):
     if artifact == "torchscript" and optimize:
@@ -308,7 +322,7 @@ def _build(method, model, inputs, refs, checks, *, rtol, atol, agreement, thresh
             notes[variant] = _why(rows)
             continue
         ok.append(dict(method=method, artifact=artifact, variant=variant, program=p, module=loaded, size=len(data),
-                       rows=rows))
+                       rows=rows, data=data, digest=_program_digest(data)))
         if not every: return ok[0], "ok", notes, rows
     if ok: return ok, "ok", notes, ok[-1]["rows"]
     return None, notes.get("plain", "no variant passed"), notes, rows
@@ -381,26 +395,28 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, thr
     return info, built, rows
 
 # %% ../nbs/40_export.ipynb #6dd91b15
-def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=3) -> dict:
-    "Wall time in ms of every timed call of each function on `inputs`: round-robin, each round starting one further on."
-    times, names = {k: [] for k in fns}, list(fns)
+def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=5, seed:int=0) -> dict:
+    "Wall time in ms of every timed call of each function on `inputs`: each round calls all once, in a seeded random order."
+    times, names, rng = {k: [] for k in fns}, list(fns), np.random.default_rng(seed)
     with torch.no_grad():
         for _ in range(warmup):
-            for f in fns.values(): f(*inputs)
-        for i in range(repeats):
-            for k in names[i % len(names):] + names[:i % len(names)]:
-                f, t0 = fns[k], time.perf_counter()
+            for j in rng.permutation(len(names)): fns[names[j]](*inputs)
+        for _ in range(repeats):
+            for j in rng.permutation(len(names)):
+                f, t0 = fns[names[j]], time.perf_counter()
                 f(*inputs)
-                times[k].append((time.perf_counter() - t0) * 1e3)
+                times[names[j]].append((time.perf_counter() - t0) * 1e3)
     return times
 
 def time_calls(fns:dict, # name -> callable on the inputs
                inputs:tuple, # the input tensors
                *, repeats:int=30, # timed calls per function
-               warmup:int=3) -> dict:
-    "Median wall time in ms of each function on `inputs`, calls interleaved round-robin (the order rotating)."
+               warmup:int=5, # untimed calls of each first (a loaded TorchScript module optimizes on its first two)
+               seed:int=0) -> dict: # seed of the order of the calls in each round
+    "Median wall time in ms of each function on `inputs`, calls interleaved in a seeded random order each round."
     check_positive("repeats", repeats, integer=True)
-    return {k: float(np.median(v)) for k, v in _samples(fns, inputs, repeats, warmup).items()}
+    check_positive("warmup", warmup, allow_zero=True, integer=True)
+    return {k: float(np.median(v)) for k, v in _samples(fns, inputs, repeats, warmup, seed).items()}
 
 # %% ../nbs/40_export.ipynb #37285a86
 _SIMPLEST = ("script/plain", "script/frozen", "script/frozen+optimized", "trace/plain", "trace/frozen",
@@ -430,13 +446,18 @@ def _quartiles(name:str, v) -> tuple:
                              fix="a timer returns {name: [milliseconds, ...]} for every function it is given")
     return tuple(float(q) for q in np.percentile(v, [25, 50, 75]))
 
-def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None) -> pd.DataFrame:
-    "Median and quartiles (ms) of the eager model and each candidate at each batch size: one row per pair."
-    return _timing_table({"eager": model, **{_name(c): c["module"] for c in cands}}, batches, repeats=repeats, timer=timer)
+def _fresh(c:dict):
+    "A new load of a candidate's saved bytes, as `load_exported` loads the artifact: not yet called or optimized."
+    return _from_bytes(c["data"], c["artifact"])
 
-def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None) -> pd.DataFrame:
+def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None, seed:int=0) -> pd.DataFrame:
+    "Median and quartiles (ms) of the eager model and each candidate, freshly loaded, at each batch size: a row per pair."
+    return _timing_table({"eager": model, **{_name(c): _fresh(c) for c in cands}}, batches, repeats=repeats,
+                         timer=timer, seed=seed)
+
+def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None, seed:int=0, warmup:int=5) -> pd.DataFrame:
     "Median and quartiles (ms) of each named function at each batch size, calls interleaved: one row per pair."
-    timer, out = timer or _samples, []
+    timer, out = timer or (lambda f, inp, n: _samples(f, inp, n, warmup, seed)), []
     for b, inp in batches.items():
         ts = timer(fns, inp, repeats)
         for k in fns:
@@ -486,6 +507,7 @@ class ExportReport(Report):
     candidates: pd.DataFrame = field(default=None, compare=False)  # every candidate, timed or why it was refused
     choice: str = ""            # why the shipped candidate was kept
     batch_sizes: tuple = (1, 256)  # the batch sizes candidates and latency were timed at
+    program_sha256: str = ""    # the shipped program (every archive entry but the manifest): the one checked and timed
 
     _plot_kinds = ("parity", "latency", "candidates")
     def to_frame(self) -> pd.DataFrame:
@@ -783,7 +805,7 @@ def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize
     check_positive("rtol", rtol, allow_zero=True)
     check_positive("atol", atol, allow_zero=True)
     check_positive("repeats", repeats, allow_zero=True, integer=True)
-    _check_batch_sizes(batch_sizes)
+    sizes = _check_batch_sizes(batch_sizes)
     p, methods = _check_path(path, method)
     if quantize and methods == ["export"]:
         raise ParameterError("quantize=True applies to TorchScript artifacts only", value=str(p),
@@ -791,7 +813,7 @@ def _check_args(model, path, method, rtol, atol, repeats, task, output, quantize
     unknown = sorted(set(quant_bounds or {}) - set(QUANT_BOUNDS))
     if unknown: raise ParameterError(f"unknown quant_bounds keys {unknown}", value=quant_bounds,
                                      fix=f"use keys of {sorted(QUANT_BOUNDS)}")
-    return p, methods
+    return p, methods, sizes
 
 # %% ../nbs/40_export.ipynb #53f47c79
 def _eager_refs(model, checks) -> tuple:
@@ -819,7 +841,7 @@ def _eager_refs(model, checks) -> tuple:
 # %% ../nbs/40_export.ipynb #9774fc1f
 def _candidates_frame(methods, optimize, attempts, cands, timing, keep) -> pd.DataFrame:
     "One row per candidate and batch size for the timed; one row with the reason for each refused candidate."
-    faithful, rows = {_name(c) for c in cands}, []
+    faithful, rows = {_name(c): c["digest"] for c in cands}, []
     eager = {} if timing is None else timing[timing.candidate == "eager"].set_index("batch_size").median_ms.to_dict()
     for m in methods:
         for v, _ in _variants(None, _ARTIFACT[m], optimize):
@@ -832,11 +854,12 @@ def _candidates_frame(methods, optimize, attempts, cands, timing, keep) -> pd.Da
             rows += [{**base, **{k: r[k] for k in ("batch_size", "median_ms", "p25_ms", "p75_ms", "iqr_ms",
                                                                  "n_calls")},
                       "eager_median_ms": eager[r["batch_size"]], "speedup": eager[r["batch_size"]] / r["median_ms"],
-                      "note": ""} for r in t] or [{**base, "note": "not timed"}]
+                      "program_sha256": faithful[n], "note": ""} for r in t] or [{**base, "program_sha256": faithful[n],
+                                                                                 "note": "not timed"}]
     return pd.DataFrame(rows)
 
 def _choose(model, methods, inputs, refs, checks, path, bar, *, batches:dict=None, repeats:int=0, timer=None,
-            optimize:bool=True, **kw) -> tuple:
+            optimize:bool=True, seed:int=0, **kw) -> tuple:
     "Every faithful candidate timed: (the one kept, attempts, the candidates table, why it was kept, the timing)."
     attempts, cands = {}, []
     for m in methods:
@@ -854,23 +877,24 @@ def _choose(model, methods, inputs, refs, checks, path, bar, *, batches:dict=Non
                           reasons={m: attempts[m] for m in methods}, attempts=attempts, path=str(path))
     cands.sort(key=lambda c: _SIMPLEST.index(_name(c)))
     bar.set_postfix_str("timing")
-    timing = _time_candidates(model, cands, batches, repeats=repeats, timer=timer) if repeats and batches else None
+    timing = _time_candidates(model, cands, batches, repeats=repeats, timer=timer,
+                              seed=seed) if repeats and batches else None
     keep, why = _pick(timing, [_name(c) for c in cands])
     table = _candidates_frame(methods, optimize, attempts, cands, timing, keep)
     return next(c for c in cands if _name(c) == keep), attempts, table, why, timing
 
 # %% ../nbs/40_export.ipynb #fa929ade
-def _latency(model, chosen, qbuilt, batches:dict, repeats, kept, timing=None) -> pd.DataFrame:
+def _latency(model, chosen, qbuilt, batches:dict, repeats, kept, timing=None, seed:int=0) -> pd.DataFrame:
     if not repeats or not batches: return pd.DataFrame(columns=["batch_size", "eager_ms", "exported_ms"])
-    out = []
+    fns, out = None, []
+    if qbuilt is not None or timing is None:
+        fns = {"eager_ms": model, "float_ms": _fresh(chosen)}
+        if qbuilt is not None: fns["quant_ms"] = _fresh(qbuilt)
     for b, inp in batches.items():
-        if qbuilt is None and timing is not None:
+        if fns is None:
             t = timing[timing.batch_size == b].set_index("candidate").median_ms
             t = {"eager_ms": float(t["eager"]), "float_ms": float(t[_name(chosen)])}
-        else:
-            fns = {"eager_ms": model, "float_ms": chosen["module"]}
-            if qbuilt is not None: fns["quant_ms"] = qbuilt["module"]
-            t = time_calls(fns, inp, repeats=repeats)
+        else: t = time_calls(fns, inp, repeats=repeats, seed=seed)
         t["exported_ms"] = t["quant_ms"] if kept else t["float_ms"]
         out.append({"batch_size": int(b), **t})
     return pd.DataFrame(out)
@@ -906,6 +930,7 @@ def _manifest(model, inputs, ref_out, ship, checks_df, quant, attempts, rtol, at
     return {
         "format": FORMAT, "format_version": 1,
         "artifact": ship["artifact"], "method": ship["method"], "variant": ship["variant"],
+        "program_sha256": ship["digest"],   # the program checked and timed (every entry but this manifest)
         "quantized": bool(quant.get("kept",
                                     False)), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__, "python_version": platform.python_version(),
@@ -930,6 +955,10 @@ def _write(path:Path, ship:dict, man:dict, inputs:tuple, rtol:float, atol:float)
     "Save with the manifest to a temporary file beside `path`, check it reloads to the checked outputs, rename it."
     path.parent.mkdir(parents=True, exist_ok=True)
     data = _to_bytes(ship["program"], ship["artifact"], man)
+    if _program_digest(data) != ship["digest"]:
+        raise ExportError("the artifact's program is not the one that was checked and timed (its archive entries "
+                          "differ)", value=ship["digest"][:16], path=str(path), reasons={"write": "program differs"},
+                          fix="report this as a bug; nothing was written")
     r = compare_outputs(_call(ship["module"], inputs), _call(_from_bytes(data, ship["artifact"]), inputs), rtol=rtol,
                         atol=atol)
     # O_EXCL: never follows a planted link
@@ -1002,9 +1031,8 @@ def export_torchscript(model:nn.Module, # the eager model to export
                        seed:int=0, # seed of the generated inputs
                        progress:bool=False) -> ExportReport:
     "Export `model` to TorchScript or `.pt2`, checked by parity on given and generated inputs, or raise `ExportError`."
-    path, methods = _check_args(model, path, method, rtol, atol, repeats, task, output, quantize, quant_bounds,
-                                batch_sizes)
-    batch_sizes = _check_batch_sizes(batch_sizes)
+    path, methods, batch_sizes = _check_args(model, path, method, rtol, atol, repeats, task, output, quantize,
+                                             quant_bounds, batch_sizes)
     from tqdm.auto import tqdm
     was_training = model.training
     model.eval()
@@ -1020,13 +1048,14 @@ def export_torchscript(model:nn.Module, # the eager model to export
         batches = _timing_batches(inputs, batch_sizes, seed, model)
         with tqdm(total=len(methods) + quantize + 2, desc="export", disable=not progress) as bar:
             chosen, attempts, cands, choice, timing = _choose(model, methods, inputs, refs, checks, path, bar,
-                                                              batches=batches, repeats=repeats, timer=timer, **kw)
+                                                              batches=batches, repeats=repeats, timer=timer, seed=seed,
+                                                              **kw)
             quant, qbuilt, qrows = _with_quantized(model, chosen, inputs, refs, checks, quantize=quantize,
                                                    quant_bounds=quant_bounds, labels=labels, bar=bar, **kw)
             rows_all = chosen["rows"] + qrows
             ship = qbuilt if quant.get("kept") else chosen
             bar.set_postfix_str("timing")
-            latency = _latency(model, chosen, qbuilt, batches, repeats, quant.get("kept", False), timing)
+            latency = _latency(model, chosen, qbuilt, batches, repeats, quant.get("kept", False), timing, seed)
             bar.update()
             checks_df = _checks_frame(rows_all, skipped, checks)
             man = _manifest(model, inputs, refs["given"], ship, checks_df, quant, attempts, rtol, atol, adapter=adapter,
@@ -1040,7 +1069,7 @@ def export_torchscript(model:nn.Module, # the eager model to export
                         passed=True, task=task, rtol=rtol, atol=atol, checks=checks_df, attempts=attempts,
                         latency=latency,
                         size_bytes=size, quantization=quant, manifest=man, rows=rows, seed=seed, candidates=cands,
-                        choice=choice, batch_sizes=batch_sizes)
+                        choice=choice, batch_sizes=batch_sizes, program_sha256=ship["digest"])
 
 # %% ../nbs/40_export.ipynb #e3455304
 @dataclass(frozen=True, kw_only=True)
@@ -1210,8 +1239,8 @@ def compare_latency(validated, # the model as validated: a Predictor (or any cal
                     rows, # requests are drawn from these: a DataFrame of raw rows, or a tensor (batch on dimension 0)
                     *, batch_sizes:Sequence=(1,), # rows per call; 1: one request at a time
                     repeats:int=50, # timed calls of each, per batch size
-                    warmup:int=3, # untimed calls of each first
-                    seed:int=0) -> LatencyReport: # seed of the resampled requests
+                    warmup:int=5, # untimed calls of each first
+                    seed:int=0) -> LatencyReport: # seed of the resampled requests and of the order of the calls
     "Latency of the validated model and of the exported artifact on the same requests, their calls interleaved."
     for name, f in (("validated", validated), ("exported", exported)):
         if not callable(f): raise ParameterError(f"`{name}` must be a Predictor or a callable", value=type(f).__name__,
@@ -1223,8 +1252,8 @@ def compare_latency(validated, # the model as validated: a Predictor (or any cal
     sizes = _check_batch_sizes(batch_sizes)
     rng, names = np.random.default_rng(seed), LatencyReport.names
     batches = {b: (_resample(rows, b, rng),) for b in sizes}
-    timer = lambda fns, inp, n: _samples(fns, inp, n, warmup)
-    timing = _timing_table({names[0]: validated, names[1]: exported}, batches, repeats=repeats, timer=timer)
+    timing = _timing_table({names[0]: validated, names[1]: exported}, batches, repeats=repeats, seed=seed,
+                           warmup=warmup)
     return LatencyReport(timing=timing, repeats=int(repeats), seed=seed)
 
 # %% ../nbs/40_export.ipynb #710d08ad
