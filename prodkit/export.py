@@ -469,7 +469,7 @@ def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None, seed:int=0
 # %% ../nbs/40_export.ipynb #98783d64
 def _pick(timing:pd.DataFrame, # `_time_candidates`' table (None: not timed)
           names:list, # the faithful candidates, simplest first
-          rtol:float=0.1, # medians this close (relative) to the fastest's tie, whatever the spread of the calls
+          rtol:float=0.05, # medians this close (relative) to the fastest's tie, whatever the spread of the calls
          ) -> tuple:
     "The candidate to keep and why: the simplest one within the measured noise of the fastest."
     if timing is None or not len(timing): return names[0], f"{names[0]}: not timed (repeats=0), the simplest faithful"

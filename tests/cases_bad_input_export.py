@@ -224,6 +224,11 @@ def _compare_latency_path_not_predictor():
     compare_latency(lambda df: df, "model.pt", pd.DataFrame({"a": [1.0]}))
 
 
+def _time_calls_negative_warmup():
+    import torch
+    from prodkit.export import time_calls
+    return time_calls({"f": lambda x: x}, (torch.ones(1),), repeats=3, warmup=-1)
+
 CASES = [
     pytest.param(_not_a_module, ParameterError, "model must be a torch nn.Module", id="export-model-not-module"),
     pytest.param(_empty, DataError, "empty (a batch of 0 rows)", id="export-empty-inputs"),
@@ -242,6 +247,7 @@ CASES = [
     pytest.param(lambda: _export(batch_sizes=(256, 256)), ParameterError, "batch_sizes must be distinct", id="export-batch-sizes-repeated"),
     pytest.param(lambda: _export(timer=lambda fns, inputs, repeats: {"eager": [1.0]}, repeats=3), ParameterError,
                  "the timer gave no positive finite times for 'script/", id="export-timer-missing-candidate"),
+    pytest.param(_time_calls_negative_warmup, ParameterError, "`warmup` must be", id="export-time-calls-negative-warmup"),
     pytest.param(lambda: _export(method="export"), ParameterError, "must end in .pt2", id="export-pt2-suffix"),
     pytest.param(lambda: _export(path="m.pt2", method="trace"), ParameterError, "writes TorchScript", id="export-trace-to-pt2"),
     pytest.param(lambda: _export(path="m.pt2", quantize=True), ParameterError, "quantize=True applies to TorchScript", id="export-quantize-pt2"),

@@ -219,7 +219,7 @@ def test_ties_within_noise_go_to_the_simplest_and_the_choice_is_deterministic(tm
     assert [(r.method, r.variant) for r in reps] == [("script", "plain")] * 2
     assert reps[0].choice == reps[1].choice and "within the measured noise of the fastest, script/frozen+optimized" in reps[0].choice
     assert _chosen_by_table(reps[0].candidates)[0] == "script/frozen+optimized"
-    # 3% apart with steady calls is still a tie (within _pick's 10% floor); 20% apart with steady calls is not
+    # 3% apart with steady calls is still a tie (within _pick's 5% floor); 20% apart with steady calls is not
     steady = export_torchscript(model, torch.randn(20, 4), tmp_path / "s.pt", timer=_timer(noisy, spread=0.0001), repeats=11)
     assert (steady.method, steady.variant) == ("script", "plain")
     apart = {**noisy, "script/frozen+optimized": 0.8}
