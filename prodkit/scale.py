@@ -100,7 +100,8 @@ class _Source:
 
 def _load(part, columns:list=None) -> pd.DataFrame:
     "A partition as pandas: a `_File` read here (only `columns`, straight to pandas), or the frame Dask computed."
-    if isinstance(part, _File): return pd.read_parquet(part.path, columns=columns)
+    if isinstance(part, _File):   # column blocks as read (no consolidating copy), Arrow buffers freed as converted
+        return pd.read_parquet(part.path, columns=columns, to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
     return part if columns is None else part[columns]
 
 def _light(profile:ReferenceProfile) -> ReferenceProfile:
