@@ -51,6 +51,8 @@ def test_profile_and_comparison_equal_the_in_memory_path(client, data):
     p1, p0 = scale.fit_profile(d / "ref", time="t"), ReferenceProfile.fit(ref, time="t")
     _same_counts(p0, p1)
     assert p1.n_rows == len(ref) and p1.meta["edge_error"] == 0.0
+    np.testing.assert_array_equal(p1.sample_.keys, p0.sample_.keys)     # read once and profiled in memory: the same
+    np.testing.assert_array_equal(p1.sample_.sample, p0.sample_.sample)  # row sample too
     cols = ["feature", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted", "drifted"]
     r0, r1 = p0.compare(cur, multivariate=False), scale.compare(p1, d / "cur", multivariate=False)
     pd.testing.assert_frame_equal(r0.table[cols].reset_index(drop=True), r1.table[cols].reset_index(drop=True))
