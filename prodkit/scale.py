@@ -164,13 +164,16 @@ def edge_error(quantile_rows:int, delta:float=1e-3) -> float:
     return float(np.sqrt(np.log(2 / delta) / (2 * quantile_rows)))
 
 # %% ../nbs/25_scale.ipynb #6ea7f0b2
+def _stats(prof:ReferenceProfile, df:pd.DataFrame) -> dict:
+    "Every feature of `df` summarised on `prof`'s bins and categories (what `ReferenceProfile.summarize` counts)."
+    return {f: _sum_numeric(_numeric_values(df[f], f), prof.columns[f]["edges"]) if prof.kinds[f] == "numeric"
+               else _sum_categorical(df[f], prof.columns[f]["categories"], prof._index[f]) for f in prof.features}
+
 def _count_part(prof:ReferenceProfile, df:pd.DataFrame, seed:int, i:int, m:int, below:float) -> tuple:
     "Exact counts of partition `i` on `prof`'s bins, plus its rows with a seeded key below `below` (at most `m`), raw."
-    cols = {f: _sum_numeric(_numeric_values(df[f], f), prof.columns[f]["edges"]) if prof.kinds[f] == "numeric"
-               else _sum_categorical(df[f], prof.columns[f]["categories"], prof._index[f]) for f in prof.features}
     sample, keys = _bottom_k(df, seed, i, m, below)
     t = df[prof.time] if prof.time is not None and prof.time in df.columns and len(df) else None
-    return cols, len(df), sample, keys, (t.min(), t.max()) if t is not None else None
+    return _stats(prof, df), len(df), sample, keys, (t.min(), t.max()) if t is not None else None
 
 def _merge_counts(a:tuple, b:tuple, m:int) -> tuple:
     "Two partitions' counts as one: counts add, the `m` rows with the smallest keys stay, times span."
@@ -255,6 +258,21 @@ def fit_profile(reference, # Dask DataFrame or Parquet dataset path
                       "bin_mass": mass})
     return prof
 
+# %% ../nbs/25_scale.ipynb #2883dde6
+def _window_part(prof:ReferenceProfile, df:pd.DataFrame, m:int, below:float, pred, seed:int) -> WindowSummary:
+    "`prof._window(df, sample_rows=m, seed=seed)`, keeping only sampled rows whose key is below `below`."
+    keys = np.random.default_rng(seed).random(len(df))   # the keys `_window` draws
+    idx = np.flatnonzero(keys < below)
+    if len(idx) > m: idx = idx[np.argpartition(keys[idx], m - 1)[:m]]
+    idx = idx[np.argsort(keys[idx], kind="stable")]
+    sdf = df.iloc[idx]
+    proba, values = _predict(pred, sdf, prof.task) if pred is not None else (None, None)
+    labels = (sdf[prof.label].map(_label_text).to_numpy(dtype=object)
+              if prof.label is not None and prof.label in df.columns else None)
+    t = df[prof.time] if prof.time is not None and prof.time in df.columns and len(df) else None
+    return WindowSummary(_stats(prof, df), len(df), prof._encode(sdf), keys[idx], proba, values, labels,
+                         *((t.min(), t.max()) if t is not None else (None, None)), m)
+
 # %% ../nbs/25_scale.ipynb #df9e67bd
 def summarize(profile:ReferenceProfile, # the reference's profile (its bins)
               current, # Dask DataFrame or Parquet dataset path of the window
@@ -266,9 +284,12 @@ def summarize(profile:ReferenceProfile, # the reference's profile (its bins)
     src.check(profile)
     need = None if pred is not None else src.needed(profile)   # a model may read columns that are not profiled
     light, m = _light(profile), max(len(profile.sample_.keys) if profile.sample_ is not None else 10_000, 1)
-    return map_reduce(src.parts(need),
-                      lambda p, i: light._window(_load(p, need), sample_rows=m, predictor=pred, seed=seed + 2 + i),
-                      desc="summarising", progress=progress)
+    n = sum(f.rows for f in src.files) if src.files else None   # known from the footers: only candidate rows travel
+    for below in ((min(1.0, (m + 6 * math.sqrt(m) + 20) / max(n, 1)), 1.0) if n else (1.0,)):
+        win = map_reduce(src.parts(need), lambda p, i: _window_part(light, _load(p, need), m, below, pred, seed + 2 + i),
+                         desc="summarising", progress=progress)
+        if len(win.keys) >= min(win.n_rows, m): break
+    return win
 
 # %% ../nbs/25_scale.ipynb #daf91c62
 def compare(profile, # a `ReferenceProfile`, or a Dask/Parquet reference to profile first
