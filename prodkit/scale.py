@@ -243,7 +243,7 @@ def fit_profile(reference, # Dask DataFrame or Parquet dataset path
     prof = fit(sample)
     need = None if pred is not None else src.needed(prof)   # a model may read columns that are not profiled
     light, m = _light(prof), sample_rows
-    below_s = min(1.0, (m + 6 * math.sqrt(m) + 20) / n)   # enough keys for m rows but with odds of ~1e-9
+    below_s = min(1.0, (m + 6 * math.sqrt(m) + 20) / n)   # too few rows below it: odds ~1e-9, then all rows count
     total = None
     for b in (below_s, 1.0):
         total = map_reduce(src.parts(need), lambda p, i: _count_part(light, _load(p, need), seed + 1, i, m, b),
