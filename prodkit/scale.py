@@ -4,7 +4,9 @@
 
 # %% ../nbs/25_scale.ipynb #cdf0cf02
 from __future__ import annotations
-import json, operator, os, uuid, warnings
+import copy, glob, json, math, operator, os, re, uuid, warnings
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -13,7 +15,8 @@ import pandas as pd
 
 from .core import DataError, ParameterError, Schema, check_positive
 from .drift import (DriftTimeline, LowPowerWarning, ReferenceProfile, WindowSummary, _absorb_counts,
-                           _resolve_predictor, _timeline_rows)
+                           _check_columns, _label_text, _merge_col, _numeric_values, _predict, _resolve_predictor,
+                           _sum_categorical, _sum_numeric, _timeline_rows)
 
 # %% auto #0
 __all__ = ['read_partitions', 'map_reduce', 'edge_error', 'fit_profile', 'summarize', 'compare', 'drift_over_time',
@@ -40,6 +43,72 @@ def read_partitions(source, # a Dask DataFrame, or the path of a Parquet dataset
     except (OSError, ValueError) as e:
         raise DataError(f"the {name} {p!r} is not a readable Parquet dataset: {e}", value=p,
                         fix="pass a folder of .parquet files (e.g. written by export_store)") from e
+
+# %% ../nbs/25_scale.ipynb #24f1282e
+@dataclass(frozen=True)
+class _File:
+    "One file of a Parquet dataset: the task that summarises it reads it, and only the columns it needs."
+    path: str
+    rows: int   # from the file's footer
+
+def _natural(p:str) -> list:
+    "Sort key for file names as Dask orders them: part.2 before part.10."
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p)]
+
+def _parquet_files(source) -> list:
+    "The data files of a Parquet dataset path in Dask's order; [] when Dask must read it (a Hive layout)."
+    p = str(source)
+    if any(ch in p for ch in "*?["): return sorted((q for q in glob.glob(p) if os.path.isfile(q)), key=_natural)
+    if Path(p).is_file(): return [p]
+    root, files = Path(p), []
+    for q in root.rglob("*"):
+        rel = q.relative_to(root).parts
+        if q.is_file() and not any(s.startswith(("_", ".")) for s in rel):
+            if any("=" in s for s in rel[:-1]): return []   # Hive partitions: some columns live in folder names
+            files.append(str(q))
+    return sorted(files, key=_natural)
+
+class _Source:
+    "A data set split for tasks: Parquet files that each task reads itself, or a Dask DataFrame's partitions."
+    def __init__(self, source, name:str):
+        import dask.dataframe as dd
+        self.ddf = read_partitions(source, name=name)   # checks the source, names its columns
+        self.columns, self.name = list(self.ddf.columns), name
+        self.files = [] if isinstance(source, dd.DataFrame) else _parquet_files(source)
+        if self.files:
+            import pyarrow.parquet as pq
+            try: self.files = [_File(f, pq.read_metadata(f).num_rows) for f in self.files]
+            except (OSError, ValueError) as e:
+                raise DataError(f"the {name} {str(source)!r} has a file that is not Parquet: {e}", value=str(source),
+                                fix="keep only .parquet files in the dataset's folder") from e
+
+    def __len__(self): return len(self.files) if self.files else self.ddf.npartitions
+    def rows(self) -> int:
+        "Rows in all: from the Parquet footers, else Dask's length (a pass unless Dask knows it)."
+        return sum(f.rows for f in self.files) if self.files else int(len(self.ddf))
+    def parts(self, columns:list=None) -> list:
+        "One input per partition for `map_reduce`: a `_File`, or a delayed frame of `columns`."
+        if self.files: return list(self.files)
+        return (self.ddf if columns is None else self.ddf[columns]).to_delayed()
+    def check(self, profile:ReferenceProfile):
+        "Fail before any task runs when the data lack a feature of `profile`."
+        _check_columns(self.ddf._meta, profile.features, self.name, profile)
+    def needed(self, profile:ReferenceProfile) -> list:
+        "The columns a summary of `profile` reads: its features, label and time where present."
+        extra = [c for c in (profile.label, profile.time) if c is not None and c in self.columns]
+        return list(dict.fromkeys(list(profile.features) + extra))
+
+def _load(part, columns:list=None) -> pd.DataFrame:
+    "A partition as pandas: a `_File` read here (only `columns`, straight to pandas), or the frame Dask computed."
+    if isinstance(part, _File):   # column blocks as read (no consolidating copy), Arrow buffers freed as converted
+        return pd.read_parquet(part.path, columns=columns, to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
+    return part if columns is None else part[columns]
+
+def _light(profile:ReferenceProfile) -> ReferenceProfile:
+    "`profile` without its row sample: all a partition's task needs (bins, categories), so each task ships kilobytes."
+    p = copy.copy(profile)
+    p.sample_ = None
+    return p
 
 # %% ../nbs/25_scale.ipynb #8ae0fe6f
 def _client():
@@ -94,31 +163,115 @@ def edge_error(quantile_rows:int, delta:float=1e-3) -> float:
     check_positive("quantile_rows", quantile_rows, integer=True)
     return float(np.sqrt(np.log(2 / delta) / (2 * quantile_rows)))
 
+# %% ../nbs/25_scale.ipynb #6ea7f0b2
+def _stats(prof:ReferenceProfile, df:pd.DataFrame) -> dict:
+    "Every feature of `df` summarised on `prof`'s bins and categories (what `ReferenceProfile.summarize` counts)."
+    return {f: _sum_numeric(_numeric_values(df[f], f), prof.columns[f]["edges"]) if prof.kinds[f] == "numeric"
+               else _sum_categorical(df[f], prof.columns[f]["categories"], prof._index[f]) for f in prof.features}
+
+def _count_part(prof:ReferenceProfile, df:pd.DataFrame, seed:int, i:int, m:int, below:float) -> tuple:
+    "Exact counts of partition `i` on `prof`'s bins, plus its rows with a seeded key below `below` (at most `m`), raw."
+    sample, keys = _bottom_k(df, seed, i, m, below)
+    t = df[prof.time] if prof.time is not None and prof.time in df.columns and len(df) else None
+    return _stats(prof, df), len(df), sample, keys, (t.min(), t.max()) if t is not None else None
+
+def _merge_counts(a:tuple, b:tuple, m:int) -> tuple:
+    "Two partitions' counts as one: counts add, the `m` rows with the smallest keys stay, times span."
+    sample, keys = _merge_bottom(a[2:4], b[2:4], m)
+    span = [s for s in (a[4], b[4]) if s is not None]
+    return ({f: _merge_col(v, b[0][f]) for f, v in a[0].items()}, a[1] + b[1], sample, keys,
+            (min(s[0] for s in span), max(s[1] for s in span)) if span else None)
+
+# %% ../nbs/25_scale.ipynb #ba7ff67d
+def _reference_sample(prof:ReferenceProfile, rows:pd.DataFrame, keys:np.ndarray, n_rows:int, span, pred,
+                      sample_rows:int) -> WindowSummary:
+    "The profile's row sample from the counting pass: rows in key order, encoded on the final categories, scored once."
+    order = np.argsort(keys, kind="stable")
+    rows, keys = rows.iloc[order].reset_index(drop=True), keys[order]
+    proba = values = labels = None
+    if pred is not None: proba, values = _predict(pred, rows, prof.task)
+    if prof.label is not None and prof.label in rows.columns:
+        labels = rows[prof.label].map(_label_text).to_numpy(dtype=object)
+    start, end = span if span is not None else (None, None)
+    return WindowSummary({}, n_rows, prof._encode(rows), keys, proba, values, labels, start, end, sample_rows)
+
+# %% ../nbs/25_scale.ipynb #01b0e47f
+def _edge_quality(prof:ReferenceProfile, sample:pd.DataFrame) -> tuple:
+    "What the sampled edges achieved, from the exact counts: the largest miss of an edge's rank, each bin's real mass."
+    err, mass = 0.0, {}
+    for f in prof.features:
+        c = prof.columns[f]
+        if prof.kinds[f] != "numeric" or c["n"] == 0: continue
+        vs = np.sort(_numeric_values(sample[f], f)); vs = vs[~np.isnan(vs)]
+        if len(vs): err = max(err, float(np.max(np.abs(np.searchsorted(vs, c["edges"], side="right") / len(vs)
+                                                        - np.cumsum(c["counts"])[:len(c["edges"])] / c["n"]))))
+        share = c["counts"][1:-1] / c["n"]   # the bins between two edges
+        if len(share): mass[f] = [round(float(share.min()), 6), round(float(share.max()), 6)]
+    return err, mass
+
 # %% ../nbs/25_scale.ipynb #06200153
 def fit_profile(reference, # Dask DataFrame or Parquet dataset path
                 *, schema:Schema=None, features:Sequence[str]=None, # subset of the schema's features to profile
                 label:str=None, time:str=None, bins:int=200, sample_rows:int=10_000,
-                quantile_rows:int=200_000, # rows of the uniform sample the bin edges are read from
+                quantile_rows:int=200_000, # rows of the sample the bin edges are read from
+                edge_partitions:int=8, # at least this many partitions, chosen with the seed, give that sample
                 predictor=None, model=None, seed:int=0, progress:bool=False) -> ReferenceProfile:
-    "A `ReferenceProfile` of data beyond memory: bin edges from a uniform sample, then exact counts of every row."
+    "A `ReferenceProfile` of data beyond memory in one pass: bin edges from seeded partitions, exact counts of every row."
     check_positive("quantile_rows", quantile_rows, integer=True)
-    ddf = read_partitions(reference, name="reference")
-    n = len(ddf)   # from the Parquet metadata: no pass over the data
-    below = min(1.0, 1.2 * quantile_rows / max(n, 1))   # each partition ships ~1.2x its share of the sample, not m rows
-    parts = ddf.to_delayed()
-    sample, _ = map_reduce(parts, lambda p, i: _bottom_k(p, seed, i, quantile_rows, below),
-                           lambda a, b: _merge_bottom(a, b, quantile_rows), desc="sampling reference",
-                           progress=progress)
-    if len(sample) == 0: raise DataError("the reference is empty (0 rows)", fix="pass a dataset with rows")
-    prof = ReferenceProfile.fit(sample.reset_index(drop=True), schema=schema, features=features, label=label,
-                                time=time, bins=bins, sample_rows=sample_rows, predictor=predictor, model=model,
-                                seed=seed)
-    total = map_reduce(parts, lambda p, i: prof.summarize(p, seed=seed + 1 + i), desc="counting reference",
-                       progress=progress)
-    _absorb_counts(prof, total)
-    exact = len(sample) == total.n_rows   # the sample held every row: the edges are the in-memory ones
-    prof.meta.update({"quantile_rows": len(sample), "edge_error": 0.0 if exact else edge_error(len(sample))})
+    check_positive("edge_partitions", edge_partitions, integer=True)
+    src = _Source(reference, "reference")
+    n, k = src.rows(), len(src)
+    if n == 0: raise DataError("the reference is empty (0 rows)", fix="pass a dataset with rows")
+    pred = _resolve_predictor(predictor, model)
+    fit = lambda df: ReferenceProfile.fit(df, schema=schema, features=features, label=label, time=time, bins=bins,
+                                          sample_rows=sample_rows, predictor=pred, seed=seed)
+    if n <= quantile_rows:   # the sample would hold every row: read them once, in order; the in-memory profile
+        whole = map_reduce(src.parts(), lambda p, i: _load(p), lambda a, b: pd.concat([a, b], ignore_index=True),
+                           desc="reading reference", progress=progress)
+        prof = fit(whole.reset_index(drop=True))
+        prof.meta.update({"quantile_rows": n, "edge_partitions": k, "partitions": k, "edge_error": 0.0,
+                          "edge_bound": 0.0, "bin_mass": _edge_quality(prof, whole)[1]})
+        return prof
+    chosen = np.sort(np.random.default_rng([seed, k]).permutation(k)[:min(k, max(edge_partitions,
+                                                                                 math.ceil(k * quantile_rows / n)))])
+    rows = sum(src.files[j].rows for j in chosen) if src.files else n * len(chosen) / k
+    below = min(1.0, 1.2 * quantile_rows / max(rows, 1))   # each ships ~1.2x its share of the sample, not all of it
+    parts = src.parts()
+    sample, _ = map_reduce([parts[j] for j in chosen],
+                           lambda p, i: _bottom_k(_load(p), seed, int(chosen[i]), quantile_rows, below),
+                           lambda a, b: _merge_bottom(a, b, quantile_rows), desc="sampling edges", progress=progress)
+    prof = fit(sample)
+    need = None if pred is not None else src.needed(prof)   # a model may read columns that are not profiled
+    light, m = _light(prof), sample_rows
+    below_s = min(1.0, (m + 6 * math.sqrt(m) + 20) / n)   # too few rows below it: odds ~1e-9, then all rows count
+    total = None
+    for b in (below_s, 1.0):
+        total = map_reduce(src.parts(need), lambda p, i: _count_part(light, _load(p, need), seed + 1, i, m, b),
+                           partial(_merge_counts, m=m), desc="counting reference", progress=progress)
+        if len(total[3]) >= min(total[1], m): break
+    cols_, n_rows, rows_, keys, span = total
+    _absorb_counts(prof, WindowSummary(cols_, n_rows, None, keys))
+    prof.sample_ = _reference_sample(prof, rows_, keys, n_rows, span, pred, m)
+    err, mass = _edge_quality(prof, sample)
+    prof.meta.update({"quantile_rows": len(sample), "edge_partitions": len(chosen), "partitions": k,
+                      "edge_error": err, "edge_bound": edge_error(len(sample)) if len(chosen) == k else None,
+                      "bin_mass": mass})
     return prof
+
+# %% ../nbs/25_scale.ipynb #2883dde6
+def _window_part(prof:ReferenceProfile, df:pd.DataFrame, m:int, below:float, pred, seed:int) -> WindowSummary:
+    "`prof._window(df, sample_rows=m, seed=seed)`, keeping only sampled rows whose key is below `below`."
+    keys = np.random.default_rng(seed).random(len(df))   # the keys `_window` draws
+    idx = np.flatnonzero(keys < below)
+    if len(idx) > m: idx = idx[np.argpartition(keys[idx], m - 1)[:m]]
+    idx = idx[np.argsort(keys[idx], kind="stable")]
+    sdf = df.iloc[idx]
+    proba, values = _predict(pred, sdf, prof.task) if pred is not None else (None, None)
+    labels = (sdf[prof.label].map(_label_text).to_numpy(dtype=object)
+              if prof.label is not None and prof.label in df.columns else None)
+    t = df[prof.time] if prof.time is not None and prof.time in df.columns and len(df) else None
+    return WindowSummary(_stats(prof, df), len(df), prof._encode(sdf), keys[idx], proba, values, labels,
+                         *((t.min(), t.max()) if t is not None else (None, None)), m)
 
 # %% ../nbs/25_scale.ipynb #df9e67bd
 def summarize(profile:ReferenceProfile, # the reference's profile (its bins)
@@ -127,9 +280,16 @@ def summarize(profile:ReferenceProfile, # the reference's profile (its bins)
               seed:int=0, progress:bool=False) -> WindowSummary:
     "Summarise a Dask window on `profile`'s bins, partitions in parallel, merged exactly (counts add, samples merge)."
     pred = _resolve_predictor(predictor, model)
-    parts = read_partitions(current, name="current").to_delayed()
-    return map_reduce(parts, lambda p, i: profile.summarize(p, predictor=pred, seed=seed + 1 + i),
-                      desc="summarising", progress=progress)
+    src = _Source(current, "current")
+    src.check(profile)
+    need = None if pred is not None else src.needed(profile)   # a model may read columns that are not profiled
+    light, m = _light(profile), max(len(profile.sample_.keys) if profile.sample_ is not None else 10_000, 1)
+    n = sum(f.rows for f in src.files) if src.files else None   # known from the footers: only candidate rows travel
+    for below in ((min(1.0, (m + 6 * math.sqrt(m) + 20) / max(n, 1)), 1.0) if n else (1.0,)):
+        win = map_reduce(src.parts(need), lambda p, i: _window_part(light, _load(p, need), m, below, pred, seed + 2 + i),
+                         desc="summarising", progress=progress)
+        if len(win.keys) >= min(win.n_rows, m): break
+    return win
 
 # %% ../nbs/25_scale.ipynb #daf91c62
 def compare(profile, # a `ReferenceProfile`, or a Dask/Parquet reference to profile first
@@ -151,11 +311,11 @@ def _window_groups(part:pd.DataFrame, tcol:str, off, origin):
     kw = {"origin": origin} if isinstance(off, pd.offsets.Tick) else {}
     return part.assign(_pk_t=t).groupby(pd.Grouper(key="_pk_t", freq=off, **kw), sort=True)
 
-def _summaries_by_window(prof, part, i, *, tcol, off, origin, pred, seed) -> dict:
-    "window label -> (summary, first time, last time, rows) for one partition."
+def _summaries_by_window(prof, part, i, *, tcol, off, origin, pred, seed, m:int=10_000) -> dict:
+    "window label -> (summary, first time, last time, rows) for one partition; `m`: the row sample's size."
     out = {}
     for start, g in _window_groups(part, tcol, off, origin):
-        if len(g): out[str(start)] = (prof.summarize(g.drop(columns="_pk_t"), predictor=pred, seed=seed + 1 + i),
+        if len(g): out[str(start)] = (prof._window(g.drop(columns="_pk_t"), sample_rows=m, predictor=pred, seed=seed + 2 + i),
                                       g["_pk_t"].min(), g["_pk_t"].max(), len(g))
     return out
 
@@ -192,23 +352,26 @@ def drift_over_time(reference, # a `ReferenceProfile`, a saved profile, a DataFr
     import dask
     pred = _resolve_predictor(predictor, model)
     prof = _profile_of(reference, schema=schema, label=label, time=time, predictor=pred, seed=seed, progress=progress)
-    ddf = read_partitions(data, name="data")
+    src = _Source(data, "data")
     tcol = time if time is not None else prof.time
-    if tcol is None or tcol not in ddf.columns:
+    if tcol is None or tcol not in src.columns:
         raise ParameterError(f"time column {tcol!r} is not in the data", value=tcol,
-                             fix=f"pass time= one of {list(ddf.columns)[:10]}")
+                             fix=f"pass time= one of {src.columns[:10]}")
+    src.check(prof)
     try: off = pd.tseries.frequencies.to_offset(freq)
     except (ValueError, TypeError) as e:
         raise ParameterError(f"invalid frequency {freq!r}: {e}", value=freq,
                              fix="use a pandas frequency such as '1D', '7D', '1h' or 'MS'") from e
     origin = None
     if isinstance(off, pd.offsets.Tick):
-        origin = pd.to_datetime(ddf[tcol], errors="coerce").min().compute()
+        origin = pd.to_datetime(src.ddf[tcol], errors="coerce").min().compute()
         if pd.isna(origin):
             raise DataError(f"time column {tcol!r} holds no dates", value=tcol, fix="pass a datetime column")
-    wins = map_reduce(ddf.to_delayed(),
-                      lambda p, i: _summaries_by_window(prof, p, i, tcol=tcol, off=off, origin=origin, pred=pred,
-                                                        seed=seed),
+    need = None if pred is not None else list(dict.fromkeys(src.needed(prof) + [tcol]))
+    light, m = _light(prof), max(len(prof.sample_.keys) if prof.sample_ is not None else 10_000, 1)
+    wins = map_reduce(src.parts(need),
+                      lambda p, i: _summaries_by_window(light, _load(p, need), i, tcol=tcol, off=off, origin=origin,
+                                                        pred=pred, seed=seed, m=m),
                       _merge_windows, desc="summarising windows", progress=progress)
     order = sorted(wins, key=lambda k: wins[k][1])
     keep = [k for k in order if wins[k][3] >= min_rows]

@@ -51,6 +51,8 @@ def test_profile_and_comparison_equal_the_in_memory_path(client, data):
     p1, p0 = scale.fit_profile(d / "ref", time="t"), ReferenceProfile.fit(ref, time="t")
     _same_counts(p0, p1)
     assert p1.n_rows == len(ref) and p1.meta["edge_error"] == 0.0
+    np.testing.assert_array_equal(p1.sample_.keys, p0.sample_.keys)     # read once and profiled in memory: the same
+    np.testing.assert_array_equal(p1.sample_.sample, p0.sample_.sample)  # row sample too
     cols = ["feature", "effect_size", "ci_low", "ci_high", "p_value", "p_adjusted", "drifted"]
     r0, r1 = p0.compare(cur, multivariate=False), scale.compare(p1, d / "cur", multivariate=False)
     pd.testing.assert_frame_equal(r0.table[cols].reset_index(drop=True), r1.table[cols].reset_index(drop=True))
@@ -66,18 +68,59 @@ def test_multivariate_test_reads_a_uniform_sample(client, data):
 
 
 def test_sampled_edges_stay_within_the_stated_bound(client):
+    "Every partition takes part: the sample is uniform, the DKW bound holds, and the achieved error is recorded."
     big = frame(120_000, seed=3)
     p = scale.fit_profile(dd.from_pandas(big, npartitions=8), time="t", bins=50, quantile_rows=5_000, seed=2)
-    bound = p.meta["edge_error"]
-    assert 0.01 < bound < 0.03
+    bound, err = p.meta["edge_bound"], p.meta["edge_error"]
+    assert 0.01 < bound < 0.03 and 0 < err <= bound and p.meta["edge_partitions"] == p.meta["partitions"] == 8
     for f in ("a", "b"):
         share = p.columns[f]["counts"] / p.columns[f]["n"]
         assert p.columns[f]["n"] == len(big)
-        assert np.all(np.abs(share[1:-1] - 1 / 50) <= 2 * bound), f     # inner bins: two edges, each within the bound
+        assert np.all(np.abs(share[1:-1] - 1 / 50) <= 2 * err + 1 / 5_000), f   # inner bins: two edges, each off by err
+        assert p.meta["bin_mass"][f] == [round(float(share[1:-1].min()), 6), round(float(share[1:-1].max()), 6)]
     p_again = scale.fit_profile(dd.from_pandas(big, npartitions=3), time="t", bins=50, quantile_rows=5_000, seed=2)
     assert p_again.n_rows == p.n_rows
 
 
+def test_one_pass_fit_reads_edges_from_a_few_partitions_and_counts_every_row(client, tmp_path):
+    "12 files, edges from 2 of them: counts equal the in-memory counts on those edges; the row sample spans all files."
+    big = frame(36_000, seed=6)
+    dd.from_pandas(big, npartitions=12).to_parquet(tmp_path / "ref")
+    p = scale.fit_profile(tmp_path / "ref", time="t", bins=20, quantile_rows=1_000, edge_partitions=2, sample_rows=3_000,
+                          seed=4)
+    assert (p.meta["edge_partitions"], p.meta["partitions"], p.meta["edge_bound"]) == (2, 12, None)
+    mem = p.summarize(big)   # in memory, on the same edges
+    for f in p.features:
+        np.testing.assert_array_equal(p.columns[f]["counts"], mem.columns[f]["counts"])
+    assert p.n_rows == len(big) and p.sample_.n_rows == len(big) and len(p.sample_.keys) == 3_000
+    assert (p.sample_.start, p.sample_.end) == (big["t"].min(), big["t"].max())
+    # a uniform sample of every file, not of the two read for the edges: its mean of `a` is the data's
+    assert abs(np.nanmean(p.sample_.sample[:, p.features.index("a")]) - big["a"].mean()) < 4 / np.sqrt(3_000)
+    again = scale.fit_profile(tmp_path / "ref", time="t", bins=20, quantile_rows=1_000, edge_partitions=2,
+                              sample_rows=3_000, seed=4)
+    np.testing.assert_array_equal(again.columns["a"]["edges"], p.columns["a"]["edges"])
+    np.testing.assert_array_equal(again.sample_.sample, p.sample_.sample)
+    p.save(tmp_path / "p.npz")
+    assert scale.ReferenceProfile.load(tmp_path / "p.npz").meta["bin_mass"] == p.meta["bin_mass"]
+
+
+def test_reference_sample_is_encoded_on_every_category_the_count_found(client):
+    "Categories that only the counting pass saw get their own codes in the profile's row sample, not 'unseen'."
+    g = np.random.default_rng(0)
+    parts = [pd.DataFrame({"a": g.normal(size=600),
+                           "c": g.choice(["x", "y"] if i < 5 else ["late1", "late2"], 600)}) for i in range(10)]
+    data = dd.from_pandas(pd.concat(parts, ignore_index=True), npartitions=10)
+    missed = 0
+    for seed in range(8):
+        p = scale.fit_profile(data, quantile_rows=100, edge_partitions=1, seed=seed)
+        cats = p.columns["c"]["categories"]
+        assert sorted(cats) == ["late1", "late2", "x", "y"] and p.columns["c"]["n"] == 6_000
+        if cats[:2] != ["x", "y"]: continue   # the edge sample saw the late partitions: nothing to show
+        missed += 1
+        codes = p.sample_.sample[:, p.features.index("c")]
+        for c in cats:
+            assert abs(np.mean(codes == cats.index(c)) - 0.25) < 0.05, (seed, c)
+    assert missed > 0
 def test_drift_over_time_windows_run_in_parallel_and_match(client, data):
     d, ref, cur = data
     p0 = ReferenceProfile.fit(ref, time="t")
@@ -107,6 +150,18 @@ def test_monitor_store_round_trip(client, tmp_path, data):
     with pytest.raises(Exception, match="was not written by export_store"):
         scale.export_store(store, tmp_path / "theirs")
     assert (tmp_path / "theirs" / "a.parquet").read_bytes() == b"not mine"
+
+
+def test_a_parquet_folder_and_its_dask_frame_give_the_same_summary(client, data):
+    "The Parquet reader of prodkit.scale takes the files in Dask's order and reads what Dask would read."
+    d, ref, cur = data
+    p0 = ReferenceProfile.fit(ref, time="t", sample_rows=2_000)
+    a, b = scale.summarize(p0, d / "cur", seed=5), scale.summarize(p0, dd.read_parquet(d / "cur"), seed=5)
+    for f in p0.features:
+        np.testing.assert_array_equal(a.columns[f]["counts"], b.columns[f]["counts"])
+    np.testing.assert_array_equal(a.keys, b.keys)
+    np.testing.assert_array_equal(a.sample, b.sample)
+    assert (a.n_rows, a.start, a.end) == (b.n_rows, b.start, b.end)
 
 
 def test_results_do_not_depend_on_partitioning(client, data):
