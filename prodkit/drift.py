@@ -594,7 +594,7 @@ def fit(cls:ReferenceProfile, reference, # DataFrame, path, Dask DataFrame or Pa
         predictor=None, model=None, # optional model: profile its outputs on the sample rows
         seed:int=0, progress:bool=False) -> "ReferenceProfile":
     "Summarise `reference` once: quantile bins, category frequencies, a uniform row sample and model outputs."
-    if _dask_source(reference):   # beyond memory: two passes on Dask (scale imports drift, so imported here)
+    if _dask_source(reference):   # beyond memory: one pass over the rows on Dask (scale imports drift, so imported here)
         from prodkit.scale import fit_profile
         return fit_profile(reference, schema=schema, features=features, label=label, time=time, bins=bins,
                            sample_rows=sample_rows, predictor=predictor, model=model, seed=seed, progress=progress)
