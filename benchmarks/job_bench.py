@@ -80,9 +80,11 @@ def run_cpu(params, out, template="validation"):
     pm.execute_notebook(str(out / "instrumented.ipynb"), str(out / "executed.ipynb"), parameters=params, kernel_name="python3",
                         progress_bar=False)
     t = json.loads(ticks.read_text())
-    secs = {}
-    for (i, t0), (_, t1) in zip(t, t[1:]): secs[names[i]] = secs.get(names[i], 0.0) + t1 - t0
-    return secs
+    secs, cells = {}, {}
+    for (i, t0), (_, t1) in zip(t, t[1:]):
+        secs[names[i]] = secs.get(names[i], 0.0) + t1 - t0
+        cells[i] = t1 - t0
+    return secs, cells, nb
 
 
 def run_anchor(params, out, template="validation"):
@@ -106,6 +108,7 @@ def main(argv=None):
     ap.add_argument("--out", help="folder for the demo and the reports (default: a temporary folder)")
     ap.add_argument("--template", default="validation", help="the template to time: its name or a notebook path (default: validation)")
     ap.add_argument("--cpu", action="store_true", help="also report the kernel's CPU seconds per section (one more run per repeat)")
+    ap.add_argument("--cells", type=int, default=0, metavar="N", help="with --cpu, also list the N cells with the most kernel CPU")
     ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard, and the security parts)")
     a = ap.parse_args(argv)
     import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -116,12 +119,14 @@ def main(argv=None):
     params = {"model": paths["bundle"], "reference": paths["reference"], "current": paths["current"], "seed": 0}
     if a.sections_off: params.update({k: False for k in ("run_load", "run_drift", "run_explain", "run_export", "run_guard",
                                                          "run_robustness", "run_privacy", "run_leakage", "run_cost")})
-    rows, totals, anchors, cpus = [], [], [], []
+    rows, totals, anchors, cpus, cell_cpus = [], [], [], [], []
     for i in range(a.repeat):
         row, total, res = run_prodkit(params, root / f"prodkit-{i}", a.template)
         rows.append(row); totals.append(total)
         anchors.append(run_anchor(params, root / f"anchor-{i}", a.template))
-        if a.cpu: cpus.append(run_cpu(params, root / f"cpu-{i}", a.template))
+        if a.cpu:
+            secs, cells, nb = run_cpu(params, root / f"cpu-{i}", a.template)
+            cpus.append(secs); cell_cpus.append(cells)
     env = capture_environment()
     print(f"demo validation job, median of {a.repeat} run(s); python {env['python']}, torch {env['torch']}, "
           f"{env['affinity']} cores ({env['cpu']}); demo written in {t_demo:.1f} s (not counted); exit code {res.exit_code}")
@@ -132,6 +137,12 @@ def main(argv=None):
         print(f"\n{'section: kernel CPU (all its threads)':<48} {'cpu s':>8}")
         for k in cpus[0]: print(f"{k:<48} {statistics.median(c.get(k, 0.0) for c in cpus):8.2f}")
         print(f"{'total kernel CPU':<48} {statistics.median(sum(c.values()) for c in cpus):8.2f}")
+        if a.cells:
+            top = sorted(cell_cpus[0], key=lambda i: -statistics.median(c.get(i, 0.0) for c in cell_cpus))[:a.cells]
+            print(f"\n{'heaviest cells: kernel CPU (first line of the cell)':<60} {'cpu s':>8}")
+            for i in top:
+                first = next((l for l in nb.cells[i].source.splitlines()[1:] if l.strip() and not l.startswith("#")), "")[:58]
+                print(f"{i:>3} {first:<56} {statistics.median(c.get(i, 0.0) for c in cell_cpus):8.2f}")
     total = statistics.median(totals)
     a_exec, a_total = statistics.median(x[0] for x in anchors), statistics.median(x[1] for x in anchors)
     print(f"{'total (prodkit run_notebook)':<48} {total:8.2f}")
