@@ -9,8 +9,8 @@ from pathlib import Path
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['EXIT_CODES', 'EXIT_ERROR', 'MAX_CELL_TIMEOUT', 'JSON_MARKER', 'STOP_GRACE_S', 'COMMANDS', 'Terminated', 'parser',
-           'main']
+__all__ = ['EXIT_CODES', 'EXIT_ERROR', 'MAX_CELL_TIMEOUT', 'DEMO_PARAMETERS', 'JSON_MARKER', 'STOP_GRACE_S', 'COMMANDS',
+           'Terminated', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #41dd7a9f
 EXIT_CODES = """exit codes:
@@ -265,14 +265,17 @@ def _cmd_demo(sub):
     _job_options(p, out_default="prodkit-demo", digest=False)
     p.set_defaults(func=_demo)
 
+# %% ../nbs/90_cli.ipynb #9cd7d2fe
+DEMO_PARAMETERS = {"load_qps": 400.0}   # validation parameters of the demo job (a -p option overrides them)
+
 # %% ../nbs/90_cli.ipynb #ae9fb0c5
 def _demo(a):
     from prodkit.demo import write_demo
     _check_options(a)   # before the demo files are written
     _job_params("validation", {}, a)
-    paths = write_demo(Path(a.out) / "demo", seed=a.seed)
+    paths = write_demo(Path(a.out) / "demo", seed=a.seed, digits=False)   # the job validates the churn model only
     params = {"model": str(_pick(paths, "bundle", "model")), "reference": str(_pick(paths, "reference")),
-              "current": str(_pick(paths, "current")), "seed": a.seed, **dict(a.parameter)}
+              "current": str(_pick(paths, "current")), "seed": a.seed, **DEMO_PARAMETERS, **dict(a.parameter)}
     if not a.quiet: print(f"demo bundle written to {Path(a.out) / 'demo'}; running validation ...")
     code = _run_job("validation", params, a)
     if code == 1 and not a.strict:

@@ -834,6 +834,7 @@ def _as_tensor(self:Predictor, X) -> torch.Tensor:
         except (TypeError, ValueError) as e:
             raise DataError(f"cannot read the input as rows of numbers: {e}", value=type(X).__name__,
                             fix="pass a DataFrame, a dict (one record), a list of dicts, an array or a tensor") from e
+    if isinstance(X, np.ndarray) and not X.flags.writeable: X = X.copy()   # torch warns on (and cannot own) read-only memory
     t = torch.as_tensor(X)
     if t.ndim == 0: raise DataError("cannot predict on a scalar", value=t.item(), fix="pass a batch of rows")
     if t.shape[0] == 0: raise DataError("cannot predict on an empty batch", fix="pass at least one row")

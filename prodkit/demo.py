@@ -16,15 +16,15 @@ from torch import nn
 
 from fastcore.basics import patch
 
-from .core import (ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive,
+from .core import (ModelError, ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive,
                           atomic_write_bytes,
                           atomic_write_text)
 from .versioning import save_bundle, Manifest
 
 # %% auto #0
 __all__ = ['REFERENCE_PERIOD', 'CURRENT_PERIOD', 'CONCEPT_DRIFT_DATE', 'CONTRACTS', 'PAYMENTS', 'REGIONS', 'make_churn',
-           'make_mlp', 'one_thread', 'train_churn_model', 'DigitsDemo', 'make_cnn', 'load_digits_demo', 'DemoBundle',
-           'load_demo', 'write_demo']
+           'make_mlp', 'one_thread', 'adam_step', 'train_churn_model', 'DigitsDemo', 'make_cnn', 'load_digits_demo',
+           'DemoBundle', 'load_demo', 'write_demo']
 
 # %% ../nbs/02_demo.ipynb #4fd03764
 REFERENCE_PERIOD = ("2024-01-01", "2024-07-01")   # [start, end)
@@ -118,13 +118,15 @@ def make_churn(seed:int=0, # one seed for both periods
 def _init_(model:nn.Module, g:torch.Generator) -> nn.Module:
     ("PyTorch's default uniform(+-1/sqrt(fan_in)) initialisation, drawn from generator `g`; `model` built on the meta "
      "device.")
-    model = model.to_empty(device="cpu")
-    with torch.no_grad():
+    with torch.no_grad():   # fresh CPU tensors drawn in place of the meta ones (cheaper to import than `to_empty`)
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 b = 1 / m.weight[0].numel() ** 0.5
-                m.weight.uniform_(-b, b, generator=g)
-                if m.bias is not None: m.bias.uniform_(-b, b, generator=g)
+                m.weight = nn.Parameter(torch.empty(m.weight.shape).uniform_(-b, b, generator=g))
+                if m.bias is not None: m.bias = nn.Parameter(torch.empty(m.bias.shape).uniform_(-b, b, generator=g))
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left: raise ModelError(f"_init_ cannot initialise {left[0]!r}: only Linear and Conv2d layers", value=left,
+                              fix="build the demo models from Linear, Conv2d and parameter-free layers")
     return model
 
 # %% ../nbs/02_demo.ipynb #973fd50b
@@ -146,19 +148,36 @@ def one_thread():
     try: yield
     finally: torch.set_num_threads(n)
 
+# %% ../nbs/02_demo.ipynb #274ca0b5
+def adam_step(params, *, lr:float, weight_decay:float=0.0, betas=(0.9, 0.999), eps:float=1e-8):
+    "One Adam update of `params` from their `.grad` per call (the function returned), as `torch.optim.Adam` does it."
+    params = [p for p in params if p.requires_grad]
+    moments, t = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params], [0]
+    def step():
+        t[0] += 1
+        c1, c2 = 1 - betas[0] ** t[0], (1 - betas[1] ** t[0]) ** 0.5
+        with torch.no_grad():
+            for p, (m, v) in zip(params, moments):
+                if p.grad is None: continue
+                g = p.grad if weight_decay == 0 else p.grad.add(p, alpha=weight_decay)
+                m.lerp_(g, 1 - betas[0])
+                v.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
+                p.addcdiv_(m, (v.sqrt() / c2).add_(eps), value=-lr / c1)
+    return step
+
+
 # %% ../nbs/02_demo.ipynb #591f77ca
 def train_churn_model(X:torch.Tensor, # encoded training rows
                       y:torch.Tensor, # 0/1 labels
                       *, seed:int=0, epochs:int=300, lr:float=0.003, weight_decay:float=1e-3) -> nn.Module:
     "Train `make_mlp` full-batch with Adam on binary cross-entropy; returns the model in eval mode."
     model = make_mlp(X.shape[1], seed=seed).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn, yf = nn.BCEWithLogitsLoss(), y.float().reshape(-1, 1)
+    step, loss_fn, yf = adam_step(model.parameters(), lr=lr, weight_decay=weight_decay), nn.BCEWithLogitsLoss(), y.float().reshape(-1, 1)
     with one_thread():
         for _ in range(epochs):
-            opt.zero_grad()
+            model.zero_grad()
             loss_fn(model(X), yf).backward()
-            opt.step()
+            step()
     return model.eval()
 
 # %% ../nbs/02_demo.ipynb #686115de
@@ -194,13 +213,13 @@ def make_cnn(*, seed:int=0) -> nn.Module:
 def _train_cnn(model:nn.Module, X:torch.Tensor, y:torch.Tensor, g:torch.Generator, *, epochs:int, batch_size:int,
                lr:float):
     "Train `model` with Adam on cross-entropy over shuffled mini-batches (order drawn from `g`), on one thread."
-    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=lr), nn.CrossEntropyLoss()
+    step, loss_fn = adam_step(model.parameters(), lr=lr), nn.CrossEntropyLoss()
     with one_thread():
         for _ in range(epochs):
             for idx in torch.randperm(len(y), generator=g).split(batch_size):
-                opt.zero_grad()
+                model.zero_grad()
                 loss_fn(model(X[idx]), y[idx]).backward()
-                opt.step()
+                step()
     return model.eval()
 
 # %% ../nbs/02_demo.ipynb #15559eb4
@@ -255,8 +274,8 @@ class DemoBundle(Renderable):
 _CACHE: dict = {}
 
 def _auc(y, p) -> float:
-    from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(y, p))
+    from prodkit.quality import compute_metric
+    return compute_metric("auc", np.asarray(y), np.asarray(p))
 
 def _quality(predictor, reference:pd.DataFrame, current:pd.DataFrame, ho:np.ndarray) -> dict:
     "ROC AUC on the held-out reference rows, on the current period, and before and after the concept drift."

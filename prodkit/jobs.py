@@ -891,6 +891,47 @@ def _artifacts(template, params) -> dict:
         out[k] = {"path": str(v), "kind": "bundle" if Path(v).is_dir() else "file", "sha256": artifact_sha256(v)}
     return out
 
+# %% ../nbs/60_jobs.ipynb #df706fc2
+_ENGINE: list = []   # the registered engine's name, once
+
+def _prodkit_engine() -> str:
+    ("Register (once) and name the `prodkit` papermill engine: nbclient's, with an execution manager that saves the "
+     "notebook when a code cell starts, a cell fails and the run ends. papermill is imported here, not with prodkit.")
+    if _ENGINE: return _ENGINE[0]
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class SavingManager(NotebookExecutionManager):
+        _quiet = False
+        def save(self, **kwargs):
+            if not self._quiet: super().save(**kwargs)
+        def _hushed(self, method, cell, cell_index, kwargs, quiet):
+            self._quiet = quiet
+            try: return method(cell, cell_index, **kwargs)
+            finally: self._quiet = False
+        def cell_start(self, cell, cell_index=None, **kwargs):   # a markdown cell: nothing runs, nothing to save
+            return self._hushed(super().cell_start, cell, cell_index, kwargs, cell.get("cell_type") != "code")
+        def cell_complete(self, cell, cell_index=None, **kwargs):   # the next start, or the end, saves it
+            failed = cell.get("metadata", {}).get("papermill", {}).get("status") == self.FAILED
+            return self._hushed(super().cell_complete, cell, cell_index, kwargs, not failed)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            man = SavingManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                autosave_cell_every=autosave_cell_every)
+            man.notebook_start()
+            try: cls.execute_managed_notebook(man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                man.cleanup_pbar()
+                man.notebook_complete()
+            return man.nb
+
+    papermill_engines.register("prodkit", Engine)
+    _ENGINE.append("prodkit")
+    return "prodkit"
+
+
 # %% ../nbs/60_jobs.ipynb #b48713d1
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout_s=None, progress=False,
              start_timeout=60):
@@ -911,7 +952,7 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
         pm.execute_notebook(str(template), str(out_nb), parameters=parameters, progress_bar=progress, log_output=False,
                             kernel_name=kernel_name or "python3", language="python",
                             start_timeout=start_timeout, execution_timeout=cell_timeout_s,
-                            kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log),
+                            kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log), engine_name=_prodkit_engine(),
                             # every output is in by then; a graceful shutdown costs seconds
                             shutdown_kernel="immediate")
         return None

@@ -21,8 +21,9 @@ from .core import (DataError, FileFormatError, ModelError, ParameterError, Predi
                           as_predictor, check_choice, check_positive, escape, html_table)
 
 # %% auto #0
-__all__ = ['SCENARIOS', 'poisson_schedule', 'nearest_rank', 'percentile_ci', 'min_requests', 'trend_test', 'HTTPStatusError',
-           'LoadTarget', 'as_load_target', 'LoadReport', 'evaluate_under_load', 'CapacityReport', 'find_max_qps']
+__all__ = ['SCENARIOS', 'poisson_schedule', 'nearest_rank', 'percentile_ci', 'min_requests', 'claim_duration_s', 'trend_test',
+           'HTTPStatusError', 'LoadTarget', 'as_load_target', 'LoadReport', 'evaluate_under_load', 'CapacityReport',
+           'find_max_qps']
 
 # %% ../nbs/10_load.ipynb #28a2a5fb
 def poisson_schedule(qps:float, # mean arrival rate, requests per second
@@ -68,6 +69,18 @@ def min_requests(percentile:float, confidence:float=0.95) -> int:
     p, a = percentile / 100, (1 - confidence) / 2
     if p >= 1: return sys.maxsize
     return int(math.ceil(math.log(a) / math.log(p)))
+
+# %% ../nbs/10_load.ipynb #1757fa86
+def claim_duration_s(qps:float, # offered rate, requests per second
+                     percentile:float=99, confidence:float=0.95, # the claim the run must support
+                     minimum_s:float=1.0, # never measure for less than this
+                    ) -> float:
+    "Measured seconds for a Poisson run at `qps` to hold `min_requests(percentile, confidence)` arrivals (3 sigma margin)."
+    check_positive("qps", qps)
+    check_positive("minimum_s", minimum_s)
+    need = min_requests(percentile, confidence)
+    return max(float(minimum_s), (need + 3 * math.sqrt(need)) / qps)
+
 
 # %% ../nbs/10_load.ipynb #c6a20074
 def trend_test(values, times=None) -> dict:
@@ -1230,7 +1243,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
     with tqdm(total=max_probes, disable=not progress, desc="find_max_qps", leave=False) as bar:
         while q is not None and len(rows) < max_probes:
             # enough arrivals, noise included
-            d = min(max_duration_s, max(duration_s, (need + 3 * math.sqrt(need)) / q))
+            d = min(max_duration_s, claim_duration_s(q, percentile, confidence, minimum_s=duration_s))
             r = evaluate_under_load(target, inputs, scenario="server", qps=q, duration_s=d, warmup_s=warmup_s,
                                     timeout_ms=timeout_ms, concurrency=concurrency, seed=seed + len(rows),
                                     percentile=percentile, confidence=confidence, progress=False, **kwargs)

@@ -521,13 +521,17 @@ def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> Pri
                          confidence_gap=conf(sn) - conf(sm) if reg else conf(sm) - conf(sn), seed=seed, task=pred.task)
 
 # %% ../nbs/45_security.ipynb #d9c76e9c
-def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=1024) -> tuple:
-    "Distance from each row of `E` to its nearest row of `R`, and that row's position."
+def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=2048, k:int=4) -> tuple:
+    ("Distance from each row of `E` to its nearest row of `R`, and that row's position: `k` candidates from float32 "
+     "matrix products, the nearest of them by exact float64 distance.")
+    Rf, Rd, Ed = R.float(), R.double(), E.double()
+    r2, k = (Rf * Rf).sum(1), min(k, len(R))
     d, j = [], []
     for i in range(0, len(E), chunk):
-        m = torch.cdist(E[i:i + chunk].double(), R.double()).min(1)
+        c = torch.addmm(r2, E[i:i + chunk].float(), Rf.T, alpha=-2).topk(k, dim=1, largest=False).indices   # |r|^2 - 2e.r
+        m = (Ed[i:i + chunk, None, :] - Rd[c]).norm(dim=2).min(1)
         d.append(m.values)
-        j.append(m.indices)
+        j.append(c.gather(1, m.indices[:, None])[:, 0])
     return torch.cat(d).numpy(), torch.cat(j).numpy()
 
 # %% ../nbs/45_security.ipynb #99ba3fb9
