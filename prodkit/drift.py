@@ -2074,6 +2074,11 @@ def _plot(self:PerformanceTimeline, ax):
         for i, t in enumerate(self.alarms["time"]):
             tx = pd.Timestamp(t) if isinstance(x, pd.Series) and not isinstance(t, (int, np.integer)) else t
             ax.axvline(tx, color="tab:red", lw=1, ls="-.", label="stream alarm" if i == 0 else None)
+    if not isinstance(x, np.ndarray):   # dates: concise tick labels that do not overlap, as DriftTimeline draws them
+        import matplotlib.dates as mdates
+        loc = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_ylabel(self.metric)
     ax.set_title(self.headline()[:100], fontsize=9, parse_math=False)
     ax.legend(fontsize=7)

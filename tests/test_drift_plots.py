@@ -138,3 +138,25 @@ def test_weekly_timeline_date_labels_do_not_overlap():
     boxes.sort(key=lambda b: b.x0)
     for a, b in zip(boxes, boxes[1:]):
         assert not a.overlaps(b), (a, b)
+
+
+def test_weekly_performance_timeline_date_labels_do_not_overlap():
+    "The performance timeline's dates are drawn as the drift timeline's: ten weekly windows, no overlapping labels."
+    from prodkit.drift import performance_over_time
+    g = np.random.default_rng(0)
+    t = pd.Timestamp("2026-01-05") + pd.to_timedelta(np.sort(g.uniform(0, 70, 2000)), unit="D")
+    y = g.integers(0, 2, len(t))
+    s = np.clip(0.5 * y + g.uniform(0, 0.5, len(t)), 0, 1)
+    yr = g.integers(0, 2, 1000)
+    sr = np.clip(0.5 * yr + g.uniform(0, 0.5, 1000), 0, 1)
+    pt = performance_over_time(y, s, time="ts", X=pd.DataFrame({"ts": t}), freq="7D", reference=(yr, sr), n_boot=20,
+                               progress=False)
+    assert len(pt.windows) == 10
+    fig = pt.plot().figure_
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [lab.get_window_extent(r) for lab in pt.ax_.get_xticklabels() if lab.get_visible() and lab.get_text()]
+    assert len(boxes) >= 3
+    boxes.sort(key=lambda b: b.x0)
+    for a, b in zip(boxes, boxes[1:]):
+        assert not a.overlaps(b), (a, b)
