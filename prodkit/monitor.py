@@ -94,11 +94,9 @@ _json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for 
 def _float_texts(a:np.ndarray) -> list:
     "JSON text of each float, as `json.dumps` writes it: pyarrow's shortest round-trip text (C, no GIL), Python's where they differ."
     a = a.astype("float64", copy=False)
-    arrow = pc.cast(pa.array(a), pa.string())
-    texts, m = arrow.to_pylist(), np.abs(a)
-    with np.errstate(invalid="ignore"):   # where Python writes 1.0, 1e-05, 1e+16, NaN or 12345678901.5, pyarrow does not
-        same = (m >= 1e-4) & (m < 1e16) & (a != np.trunc(a)) & ~pc.match_substring(arrow, "e").to_numpy(False)
-    odd = np.flatnonzero(~same)
+    texts, m = pc.cast(pa.array(a), pa.string()).to_pylist(), np.abs(a)
+    with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf and 1e10 up (pyarrow: 1, 1e-5, ...)
+        odd = np.flatnonzero(~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a))))
     if len(odd):
         for i, t in zip(odd.tolist(), json.dumps(a[odd].tolist())[1:-1].split(", ")): texts[i] = t
     return texts
@@ -114,30 +112,31 @@ def _json_texts(s) -> list:
     return [_json_str(v) if type(v) is str else _dumps(v) for v in vals]   # arrow strings: far faster through numpy
 
 # %% ../nbs/51_monitor.ipynb #f44d209f
-def _block_layout(X:pd.DataFrame) -> tuple:
-    "Dtype and column positions of each block of a frame (pandas internals: frames cut from one frame share them)."
-    return tuple((b.dtype, ix if isinstance(ix := b.mgr_locs.indexer, slice) else tuple(ix.tolist()))
-                 for b in X._mgr.blocks)
-
 def _stack_blocks(frames:list) -> list|None:
     "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
-    cols, layout = frames[0].columns, _block_layout(frames[0])
-    if any(not (X.columns.is_(cols) or X.columns.equals(cols)) or _block_layout(X) != layout for X in frames[1:]):
-        return None
-    arrays, pos = [None] * len(cols), range(len(cols))
-    for k, (_, ix) in enumerate(layout):
-        vals, locs = [X._mgr.blocks[k].values for X in frames], pos[ix] if isinstance(ix, slice) else ix
-        if isinstance(vals[0], np.ndarray) and vals[0].ndim == 2:
-            stacked = np.concatenate(vals, axis=1)   # a block holds its columns as rows
+    cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
+    vals = [[] for _ in ref]
+    for X in frames:
+        bs = X._mgr.blocks
+        if len(bs) != len(ref) or not (X.columns.is_(cols) or X.columns.equals(cols)): return None
+        for v, b, r in zip(vals, bs, ref):
+            if not ((b.mgr_locs is r.mgr_locs or b.mgr_locs.as_array.tolist() == r.mgr_locs.as_array.tolist())
+                    and (b.dtype is r.dtype or b.dtype == r.dtype)): return None
+            v.append(b.values)
+    arrays = [None] * len(cols)
+    for v, r in zip(vals, ref):
+        locs = r.mgr_locs.as_array.tolist()
+        if isinstance(v[0], np.ndarray) and v[0].ndim == 2:
+            stacked = np.concatenate(v, axis=1)   # a block holds its columns as rows
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
-        elif getattr(vals[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(vals[0])._concat_same_type(vals)
+        elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(v[0])._concat_same_type(v)
         else: return None
-    return arrays
+    return None if any(a is None for a in arrays) else arrays
 
 def _stacked_columns(frames:list) -> tuple:
     "(names, one array per column) of the rows of `frames`, as `pd.concat(frames, ignore_index=True)` holds them."
     try: arrays = _stack_blocks(frames) if len(frames) > 1 else None
-    except (AttributeError, TypeError, ValueError): arrays = None   # another pandas layout: concat below
+    except Exception: arrays = None   # pandas internals not as expected: pd.concat below, always right
     if arrays is not None: return list(frames[0].columns), arrays
     big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return list(big.columns), [big.iloc[:, j] for j in range(big.shape[1])]
@@ -155,8 +154,14 @@ def _frame_json(frames:list, keep:Sequence=None) -> list:
         lists = [pd.Series(a, copy=False).tolist() for a in arrays]
         return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
     if not cols: return ["{}"] * n
+    texts = [None] * len(arrays)
+    floats = [j for j, a in enumerate(arrays) if isinstance(a.dtype, np.dtype) and a.dtype.kind == "f"]
+    if len(floats) > 1 and n:   # every float column in one pass
+        flat = _float_texts(np.stack([np.asarray(arrays[j], dtype="float64") for j in floats]).ravel())
+        for k, j in enumerate(floats): texts[j] = flat[k * n:(k + 1) * n]
+    texts = [t if t is not None else _json_texts(a) for t, a in zip(texts, arrays)]
     row = "{" + ", ".join(_dumps(c).replace("%", "%%") + ": %s" for c in cols) + "}"   # one format per row
-    return [row % vals for vals in zip(*[_json_texts(a) for a in arrays])]
+    return [row % vals for vals in zip(*texts)]
 
 # %% ../nbs/51_monitor.ipynb #6a038c01
 def _array_json(X, rows:np.ndarray) -> list:
@@ -207,8 +212,9 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    # one json.dumps of all rows, split between rows (numbers hold no "], [")
-    texts = ["[" + t + "]" for t in json.dumps(P.tolist())[2:-2].split("], [")] if len(P) else []
+    flat = _float_texts(P.ravel())   # every number in one pass, then one format per row
+    row = "[" + ", ".join(["%s"] * k) + "]"
+    texts = [row % t for t in zip(*[flat[j::k] for j in range(k)])] if k else ["[]"] * len(P)
     return [(p, lj[a] if o else None, m if o else None)
             for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
@@ -292,21 +298,21 @@ def _rows(self:_Writer, items) -> list:
     "Queued calls as table rows, all at once (frames stacked, columns converted in bulk); raises on any bad record."
     if not items: return []
     self._check(items)
-    counts = [len(P) if rows is None else len(rows) for *_, rows, P, _ in items]
-    frames = [X if rows is None else X.iloc[rows] for *_, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
+    counts = [len(it[6]) if it[5] is None else len(it[5]) for it in items]
+    frames = [it[4] if it[5] is None else it[4].iloc[it[5]] for it in items if isinstance(it[4], pd.DataFrame)]
     if len(frames) == len(items): ins = _frame_json(frames, self.keep)
     else:   # arrays and tensors among the frames
         fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
-        ins = [s for (*_, X, rows, P, _), n in zip(items, counts)
-               for s in ([next(fj) for _ in range(n)] if isinstance(X, pd.DataFrame)
-                         else _array_json(X, np.arange(len(P)) if rows is None else rows))]
-    P = np.concatenate([P if rows is None else P[rows] for *_, rows, P, _ in items])
+        ins = [s for it, n in zip(items, counts)
+               for s in ([next(fj) for _ in range(n)] if isinstance(it[4], pd.DataFrame)
+                         else _array_json(it[4], np.arange(n) if it[5] is None else it[5]))]
+    P = np.concatenate([it[6] if it[5] is None else it[6][it[5]] for it in items])
     served = [None] * len(P) if all(it[7] is None for it in items) else [
-        s for *_, rows, P, sv in items for s in ([None] * len(P) if sv is None else sv if rows is None
-                                                 else [sv[i] for i in rows])]
-    col = lambda j: np.repeat(np.array([it[j] for it in items], dtype=object), counts).tolist()   # one value per row
-    head = zip(col(0), col(1), col(2), served, col(3), ins)
-    return [h + o for h, o in zip(head, _output_rows(P, self.classes))]
+        s for it, n in zip(items, counts)
+        for s in ([None] * n if it[7] is None else it[7] if it[5] is None else [it[7][i] for i in it[5]])]
+    if any(n != 1 for n in counts): items = [it for it, n in zip(items, counts) for _ in range(n)]   # one per row
+    return [(it[0], it[1], it[2], s, it[3], i) + o
+            for it, s, i, o in zip(items, served, ins, _output_rows(P, self.classes))]
 
 # %% ../nbs/51_monitor.ipynb #334e3b12
 @patch
