@@ -107,8 +107,10 @@ def _json_texts(s) -> list:
     if len(s) and isinstance(dt, np.dtype) and dt.kind in "fiub":
         a = np.asarray(s)
         return _float_texts(a) if dt.kind == "f" else json.dumps(a.tolist())[1:-1].split(", ")
-    if not isinstance(s, pd.Series): s = pd.Series(s, copy=False)
-    vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
+    if isinstance(dt, pd.StringDtype): vals = s.to_numpy(dtype=object, na_value=None).tolist()
+    else:
+        if not isinstance(s, pd.Series): s = pd.Series(s, copy=False)
+        vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
     return [_json_str(v) if type(v) is str else _dumps(v) for v in vals]   # arrow strings: far faster through numpy
 
 # %% ../nbs/51_monitor.ipynb #f44d209f
@@ -126,8 +128,8 @@ def _stack_blocks(frames:list) -> list|None:
     arrays = [None] * len(cols)
     for v, r in zip(vals, ref):
         locs = r.mgr_locs.as_array.tolist()
-        if isinstance(v[0], np.ndarray) and v[0].ndim == 2:
-            stacked = np.concatenate(v, axis=1)   # a block holds its columns as rows
+        if getattr(v[0], "ndim", 0) == 2:   # a block holds its columns as rows: numpy, or datetimes and timedeltas
+            stacked = np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray) else type(v[0])._concat_same_type(v, axis=1)
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
         elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(v[0])._concat_same_type(v)
         else: return None
