@@ -91,15 +91,18 @@ def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 # %% ../nbs/51_monitor.ipynb #7dccf45f
 _json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for a str, without its per-call overhead
 
-def _float_texts(a:np.ndarray) -> list:
-    "JSON text of each float, as `json.dumps` writes it: pyarrow's shortest round-trip text (C, no GIL), Python's where they differ."
+def _float_arrow(a:np.ndarray) -> pa.StringArray:
+    "JSON text of each float as `json.dumps` writes it, as an arrow array: pyarrow's shortest round-trip text (C, no GIL)."
     a = a.astype("float64", copy=False)
-    texts, m = pc.cast(pa.array(a), pa.string()).to_pylist(), np.abs(a)
+    texts, m = pc.cast(pa.array(a), pa.string()), np.abs(a)
     with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf and 1e10 up (pyarrow: 1, 1e-5, ...)
-        odd = np.flatnonzero(~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a))))
-    if len(odd):
-        for i, t in zip(odd.tolist(), json.dumps(a[odd].tolist())[1:-1].split(", ")): texts[i] = t
-    return texts
+        odd = ~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a)))
+    if not odd.any(): return texts
+    return pc.replace_with_mask(texts, pa.array(odd), pa.array(json.dumps(a[odd].tolist())[1:-1].split(", ")))
+
+def _float_texts(a:np.ndarray) -> list:
+    "JSON text of each float, as `json.dumps` writes it."
+    return _float_arrow(a).to_pylist()
 
 def _json_texts(s) -> list:
     "JSON text of each value of a column (Series or array): numbers and booleans in bulk, strings without `json.dumps`."
@@ -156,14 +159,14 @@ def _frame_json(frames:list, keep:Sequence=None) -> list:
         lists = [pd.Series(a, copy=False).tolist() for a in arrays]
         return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
     if not cols: return ["{}"] * n
-    texts = [None] * len(arrays)
+    texts = [None] * len(arrays)   # an arrow array of JSON texts per column, joined into rows by pyarrow (no GIL)
     floats = [j for j, a in enumerate(arrays) if isinstance(a.dtype, np.dtype) and a.dtype.kind == "f"]
-    if len(floats) > 1 and n:   # every float column in one pass
-        flat = _float_texts(np.stack([np.asarray(arrays[j], dtype="float64") for j in floats]).ravel())
-        for k, j in enumerate(floats): texts[j] = flat[k * n:(k + 1) * n]
-    texts = [t if t is not None else _json_texts(a) for t, a in zip(texts, arrays)]
-    row = "{" + ", ".join(_dumps(c).replace("%", "%%") + ": %s" for c in cols) + "}"   # one format per row
-    return [row % vals for vals in zip(*texts)]
+    if floats and n:   # every float column in one pass
+        flat = _float_arrow(np.stack([np.asarray(arrays[j], dtype="float64") for j in floats]).ravel())
+        for k, j in enumerate(floats): texts[j] = flat.slice(k * n, n)
+    texts = [t if t is not None else pa.array(_json_texts(a), pa.string()) for t, a in zip(texts, arrays)]
+    parts = [p for k, (c, t) in enumerate(zip(cols, texts)) for p in (("{" if k == 0 else ", ") + _dumps(c) + ": ", t)]
+    return pc.binary_join_element_wise(*parts, "}", "").to_pylist()
 
 # %% ../nbs/51_monitor.ipynb #6a038c01
 def _array_json(X, rows:np.ndarray) -> list:
@@ -214,9 +217,9 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    flat = _float_texts(P.ravel())   # every number in one pass, then one format per row
-    row = "[" + ", ".join(["%s"] * k) + "]"
-    texts = [row % t for t in zip(*[flat[j::k] for j in range(k)])] if k else ["[]"] * len(P)
+    n, flat = len(P), _float_arrow(P.T.ravel())   # every number in one pass, column after column, joined by pyarrow
+    parts = [p for j in range(k) for p in ("[" if j == 0 else ", ", flat.slice(j * n, n))]
+    texts = pc.binary_join_element_wise(*parts, "]", "").to_pylist() if k else ["[]"] * n
     return [(p, lj[a] if o else None, m if o else None)
             for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
