@@ -120,17 +120,16 @@ def _json_texts(s) -> list:
 def _stack_blocks(frames:list) -> list|None:
     "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
     cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
-    vals = [[] for _ in ref]
-    for X in frames:
-        bs = X._mgr.blocks
-        if len(bs) != len(ref) or not (X.columns.is_(cols) or X.columns.equals(cols)): return None
-        for v, b, r in zip(vals, bs, ref):
-            if not ((b.mgr_locs is r.mgr_locs or b.mgr_locs.as_array.tolist() == r.mgr_locs.as_array.tolist())
-                    and (b.dtype is r.dtype or b.dtype == r.dtype)): return None
-            v.append(b.values)
+    mgrs = [X._mgr for X in frames]
+    blocks = [m.blocks for m in mgrs]
+    if any(len(bs) != len(ref) for bs in blocks) or not all(m.axes[0].is_(cols) or m.axes[0].equals(cols) for m in mgrs):
+        return None
     arrays = [None] * len(cols)
-    for v, r in zip(vals, ref):
-        locs = r.mgr_locs.as_array.tolist()
+    for k, r in enumerate(ref):
+        bk, locs = [bs[k] for bs in blocks], r.mgr_locs.as_array.tolist()
+        if not all((b.mgr_locs is r.mgr_locs or b.mgr_locs.as_array.tolist() == locs)
+                   and (b.dtype is r.dtype or b.dtype == r.dtype) for b in bk): return None
+        v = [b.values for b in bk]
         if getattr(v[0], "ndim", 0) == 2:   # a block holds its columns as rows: numpy, or datetimes and timedeltas
             stacked = np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray) else type(v[0])._concat_same_type(v, axis=1)
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
