@@ -4,7 +4,9 @@ Overhead: the same 1 ms model (one row per call, 10 numeric and 2 categorical fe
 anchor), through `prodkit.monitor.Monitor` (every prediction recorded), and through a naive recorder that inserts
 and commits each prediction into SQLite on the hot path. Rounds are interleaved; the ratio of medians is printed.
 Two 1 ms models: one that holds the GIL (busy, the worst case for a background writer) and one that releases it
-(sleeps, like a model waiting on a device or a native kernel). Target: overhead <= 2%.
+(sleeps, like a model waiting on a device or a native kernel). Target: overhead <= 2%. Besides wall time, the CPU
+added per call is printed for the whole process and split between the calling thread and the writer thread
+(judge a busy machine by these).
 
 Crash survival: a child process records predictions, printing what `flush()` acknowledged, and is killed with
 SIGKILL at a random moment; the store is reopened and checked (rows >= acknowledged, integrity ok).

@@ -102,3 +102,18 @@ def test_a_full_batch_wakes_the_writer_once_and_is_committed_without_a_flush(tmp
         deadline = time.time() + 10
         while mon.acknowledged < 4 and time.time() < deadline: time.sleep(0.01)
         assert (ev.sets, mon.acknowledged) == (1, 4)
+
+
+def test_a_bad_call_in_a_bulk_checked_batch_is_rejected_alone(tmp_path):
+    # the batch is checked in bulk; a call that fails the bulk check is found and rejected by the per-call check
+    w = _Writer(tmp_path / "w.sqlite", {"format": _FORMAT, "classes": ["no", "yes"]}, 512, 60.0, "NORMAL",
+                keep=["a"], shape=(2,))
+    df = pd.DataFrame({"a": [0.5, 1.5, 2.5]})
+    P = np.array([[0.9, 0.1]])
+    items = [(1.0, 0.1, "v", 1, df.iloc[[0]], None, P, None), (2.0, float("nan"), "v", 2, df.iloc[[1]], None, P, None),
+             (3.0, 0.3, "v", 3, df.iloc[[2]], None, np.ones((1, 3)) / 3, None), (4.0, 0.4, "v", 4, df.iloc[[2]], None, P, None)]
+    rows, rejects = w._records(items, [])
+    assert [r[4] for r in rows] == [1, 4] and [r[5] for r in rows] == ['{"a": 0.5}', '{"a": 2.5}']
+    assert [(r[2], r[3]) for r in rejects] == [(2, 0), (3, 0)]
+    assert "not a finite number" in rejects[0][4] and "outputs of shape (2,)" in rejects[1][4]
+    w.con.close()
