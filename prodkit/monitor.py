@@ -92,10 +92,10 @@ def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 _json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for a str, without its per-call overhead
 
 def _float_arrow(a:np.ndarray) -> pa.StringArray:
-    "JSON text of each float as `json.dumps` writes it, as an arrow array: pyarrow's shortest round-trip text (C, no GIL)."
+    "JSON text of each float as `json.dumps` writes it, in an arrow array: pyarrow's shortest round-trip text (no GIL)."
     a = a.astype("float64", copy=False)
     texts, m = pc.cast(pa.array(a), pa.string()), np.abs(a)
-    with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf and 1e10 up (pyarrow: 1, 1e-5, ...)
+    with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf, 1e10 up (pyarrow: 1, 1e-5, ...)
         odd = ~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a)))
     if not odd.any(): return texts
     return pc.replace_with_mask(texts, pa.array(odd), pa.array(json.dumps(a[odd].tolist())[1:-1].split(", ")))
@@ -122,8 +122,8 @@ def _stack_blocks(frames:list) -> list|None:
     cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
     mgrs = [X._mgr for X in frames]
     blocks = [m.blocks for m in mgrs]
-    if any(len(bs) != len(ref) for bs in blocks) or not all(m.axes[0].is_(cols) or m.axes[0].equals(cols) for m in mgrs):
-        return None
+    if any(len(bs) != len(ref) for bs in blocks): return None
+    if not all(m.axes[0].is_(cols) or m.axes[0].equals(cols) for m in mgrs): return None
     arrays = [None] * len(cols)
     for k, r in enumerate(ref):
         bk, locs = [bs[k] for bs in blocks], r.mgr_locs.as_array.tolist()
@@ -131,7 +131,8 @@ def _stack_blocks(frames:list) -> list|None:
                    and (b.dtype is r.dtype or b.dtype == r.dtype) for b in bk): return None
         v = [b.values for b in bk]
         if getattr(v[0], "ndim", 0) == 2:   # a block holds its columns as rows: numpy, or datetimes and timedeltas
-            stacked = np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray) else type(v[0])._concat_same_type(v, axis=1)
+            stacked = (np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray)
+                       else type(v[0])._concat_same_type(v, axis=1))
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
         elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(v[0])._concat_same_type(v)
         else: return None
@@ -199,7 +200,8 @@ def _check_call(item, shape, clash=_column_clash):
     if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
         raise _Rejected(f"the model returned outputs of shape {np.shape(P)}: expected one value or one vector per row")
     if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
-    if served is not None and len(served) != len(P): raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
+    if served is not None and len(served) != len(P):
+        raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
     if shape is not None and P.shape[1:] != shape:
         raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
     if not (math.isfinite(t) and math.isfinite(lat)):

@@ -16,8 +16,10 @@ def _mixed(n=6, seed=0):
     return pd.DataFrame({
         "f": rng.normal(size=n) * 10.0 ** rng.integers(-6, 12, n), "s": rng.choice(["ams", 'a "b"', "é"], n),
         "i": rng.integers(-5, 5, n), "o": pd.Series(["x", None] * (n // 2), dtype=object), "g": rng.normal(size=n),
-        "b": rng.random(n) < 0.5, "f32": rng.normal(size=n).astype("float32"), "n": pd.array([1, None] * (n // 2), "Int64"),
-        "t": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), unit="h"), "c": pd.Categorical(["a", "b"] * (n // 2)),
+        "b": rng.random(n) < 0.5, "f32": rng.normal(size=n).astype("float32"),
+        "n": pd.array([1, None] * (n // 2), "Int64"),
+        "t": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n), unit="h"),
+        "c": pd.Categorical(["a", "b"] * (n // 2)),
         "nan": [np.nan, np.inf] * (n // 2), 7: np.arange(n, dtype="float64")})
 
 
@@ -110,8 +112,10 @@ def test_a_bad_call_in_a_bulk_checked_batch_is_rejected_alone(tmp_path):
                 keep=["a"], shape=(2,))
     df = pd.DataFrame({"a": [0.5, 1.5, 2.5]})
     P = np.array([[0.9, 0.1]])
-    items = [(1.0, 0.1, "v", 1, df.iloc[[0]], None, P, None), (2.0, float("nan"), "v", 2, df.iloc[[1]], None, P, None),
-             (3.0, 0.3, "v", 3, df.iloc[[2]], None, np.ones((1, 3)) / 3, None), (4.0, 0.4, "v", 4, df.iloc[[2]], None, P, None)]
+    items = [(1.0, 0.1, "v", 1, df.iloc[[0]], None, P, None),
+             (2.0, float("nan"), "v", 2, df.iloc[[1]], None, P, None),   # a latency that is not a number
+             (3.0, 0.3, "v", 3, df.iloc[[2]], None, np.ones((1, 3)) / 3, None),   # three classes, the store has two
+             (4.0, 0.4, "v", 4, df.iloc[[2]], None, P, None)]
     rows, rejects = w._records(items, [])
     assert [r[4] for r in rows] == [1, 4] and [r[5] for r in rows] == ['{"a": 0.5}', '{"a": 2.5}']
     assert [(r[2], r[3]) for r in rejects] == [(2, 0), (3, 0)]
