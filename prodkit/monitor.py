@@ -218,9 +218,9 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    n, flat = len(P), _float_arrow(P.T.ravel())   # every number in one pass, column after column, joined by pyarrow
-    parts = [p for j in range(k) for p in ("[" if j == 0 else ", ", flat.slice(j * n, n))]
-    texts = pc.binary_join_element_wise(*parts, "]", "").to_pylist() if k else ["[]"] * n
+    flat = _float_texts(P.ravel())   # every number in one pass, then one format per row
+    row = "[" + ", ".join(["%s"] * k) + "]"
+    texts = [row % t for t in zip(*[flat[j::k] for j in range(k)])] if k else ["[]"] * len(P)
     return [(p, lj[a] if o else None, m if o else None)
             for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
