@@ -10,6 +10,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from fastcore.basics import patch
 from torch import nn
@@ -89,24 +91,82 @@ def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 # %% ../nbs/51_monitor.ipynb #7dccf45f
 _json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for a str, without its per-call overhead
 
-def _json_texts(s:pd.Series) -> list:
-    "JSON text of each value of `s`: a numpy number or boolean column in one `json.dumps`, split (they hold no ', ')."
-    if len(s) and isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
-        return json.dumps(s.tolist())[1:-1].split(", ")
-    vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
+def _float_arrow(a:np.ndarray) -> pa.StringArray:
+    "JSON text of each float as `json.dumps` writes it, in an arrow array: pyarrow's shortest round-trip text (no GIL)."
+    a = a.astype("float64", copy=False)
+    texts, m = pc.cast(pa.array(a), pa.string()), np.abs(a)
+    with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf, 1e10 up (pyarrow: 1, 1e-5, ...)
+        odd = ~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a)))
+    if not odd.any(): return texts
+    return pc.replace_with_mask(texts, pa.array(odd), pa.array(json.dumps(a[odd].tolist())[1:-1].split(", ")))
+
+def _float_texts(a:np.ndarray) -> list:
+    "JSON text of each float, as `json.dumps` writes it."
+    return _float_arrow(a).to_pylist()
+
+def _json_texts(s) -> list:
+    "JSON text of each value of a column (Series or array): numbers and booleans in bulk, strings without `json.dumps`."
+    dt = s.dtype
+    if len(s) and isinstance(dt, np.dtype) and dt.kind in "fiub":
+        a = np.asarray(s)
+        return _float_texts(a) if dt.kind == "f" else json.dumps(a.tolist())[1:-1].split(", ")
+    if isinstance(dt, pd.StringDtype): vals = s.to_numpy(dtype=object, na_value=None).tolist()
+    else:
+        if not isinstance(s, pd.Series): s = pd.Series(s, copy=False)
+        vals = s.to_numpy(dtype=object, na_value=None).tolist() if pd.api.types.is_string_dtype(s) else s.tolist()
     return [_json_str(v) if type(v) is str else _dumps(v) for v in vals]   # arrow strings: far faster through numpy
 
-def _frame_json(frames:list, keep:Sequence=None) -> list:
-    "JSON text {column: value} of every row of `frames`, in order (one concat, one pass per column, exact floats)."
+# %% ../nbs/51_monitor.ipynb #f44d209f
+def _stack_blocks(frames:list) -> list|None:
+    "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
+    cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
+    mgrs = [X._mgr for X in frames]
+    blocks = [m.blocks for m in mgrs]
+    if any(len(bs) != len(ref) for bs in blocks): return None
+    if not all(m.axes[0].is_(cols) or m.axes[0].equals(cols) for m in mgrs): return None
+    arrays = [None] * len(cols)
+    for k, r in enumerate(ref):
+        bk, locs = [bs[k] for bs in blocks], r.mgr_locs.as_array.tolist()
+        if not all((b.mgr_locs is r.mgr_locs or b.mgr_locs.as_array.tolist() == locs)
+                   and (b.dtype is r.dtype or b.dtype == r.dtype) for b in bk): return None
+        v = [b.values for b in bk]
+        if getattr(v[0], "ndim", 0) == 2:   # a block holds its columns as rows: numpy, or datetimes and timedeltas
+            stacked = (np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray)
+                       else type(v[0])._concat_same_type(v, axis=1))
+            for j, loc in enumerate(locs): arrays[loc] = stacked[j]
+        elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(v[0])._concat_same_type(v)
+        else: return None
+    return None if any(a is None for a in arrays) else arrays
+
+def _stacked_columns(frames:list) -> tuple:
+    "(names, one array per column) of the rows of `frames`, as `pd.concat(frames, ignore_index=True)` holds them."
+    try: arrays = _stack_blocks(frames) if len(frames) > 1 else None
+    except Exception: arrays = None   # pandas internals not as expected: pd.concat below, always right
+    if arrays is not None: return list(frames[0].columns), arrays
     big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    if keep is not None: big = big[[c for c in keep if c in big.columns]]
-    cols = [str(c) for c in big.columns]
+    return list(big.columns), [big.iloc[:, j] for j in range(big.shape[1])]
+
+# %% ../nbs/51_monitor.ipynb #a9c66bd2
+def _frame_json(frames:list, keep:Sequence=None) -> list:
+    "JSON text {column: value} of every row of `frames`, in order (columns stacked, one pass per column, exact floats)."
+    names, arrays = _stacked_columns(frames)
+    n = sum(len(X) for X in frames)
+    if keep is not None:
+        pick = [j for c in keep for j, name in enumerate(names) if name == c]
+        names, arrays = [names[j] for j in pick], [arrays[j] for j in pick]
+    cols = [str(c) for c in names]
     if len(set(cols)) < len(cols):   # repeated names: one key each, the last value wins (as a dict keeps them)
-        lists = [big.iloc[:, j].tolist() for j in range(big.shape[1])]
+        lists = [pd.Series(a, copy=False).tolist() for a in arrays]
         return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
-    if not cols: return ["{}"] * len(big)
-    row = "{" + ", ".join(_dumps(c).replace("%", "%%") + ": %s" for c in cols) + "}"   # one format per row
-    return [row % vals for vals in zip(*[_json_texts(big.iloc[:, j]) for j in range(big.shape[1])])]
+    if not cols: return ["{}"] * n
+    texts = [None] * len(arrays)   # an arrow array of JSON texts per column, joined into rows by pyarrow (no GIL)
+    floats = [j for j, a in enumerate(arrays) if isinstance(a.dtype, np.dtype) and a.dtype.kind == "f"]
+    if floats and n:   # every float column in one pass
+        flat = _float_arrow(np.stack([np.asarray(arrays[j], dtype="float64") for j in floats]).ravel())
+        for k, j in enumerate(floats): texts[j] = flat.slice(k * n, n)
+    texts = [t if t is not None else pa.array(_json_texts(a), pa.string()) for t, a in zip(texts, arrays)]
+    parts = [p for k, (c, t) in enumerate(zip(cols, texts)) for p in (("{" if k == 0 else ", ") + _dumps(c) + ": ", t)]
+    return pc.binary_join_element_wise(*parts, "}", "").to_pylist()
 
 # %% ../nbs/51_monitor.ipynb #6a038c01
 def _array_json(X, rows:np.ndarray) -> list:
@@ -140,7 +200,8 @@ def _check_call(item, shape, clash=_column_clash):
     if not isinstance(P, np.ndarray) or P.ndim not in (1, 2):
         raise _Rejected(f"the model returned outputs of shape {np.shape(P)}: expected one value or one vector per row")
     if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
-    if len(served) != len(P): raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
+    if served is not None and len(served) != len(P):
+        raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
     if shape is not None and P.shape[1:] != shape:
         raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
     if not (math.isfinite(t) and math.isfinite(lat)):
@@ -157,8 +218,9 @@ def _output_rows(P:np.ndarray, classes) -> list:
     am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), 0), P.max(1)
     labels = classes if classes and len(classes) == k else list(range(k))
     lj = [_dumps(c) for c in labels]
-    # one json.dumps of all rows, split between rows (numbers hold no "], [")
-    texts = ["[" + t + "]" for t in json.dumps(P.tolist())[2:-2].split("], [")] if len(P) else []
+    flat = _float_texts(P.ravel())   # every number in one pass, then one format per row
+    row = "[" + ", ".join(["%s"] * k) + "]"
+    texts = [row % t for t in zip(*[flat[j::k] for j in range(k)])] if k else ["[]"] * len(P)
     return [(p, lj[a] if o else None, m if o else None)
             for p, o, a, m in zip(texts, ok.tolist(), am.tolist(), mx.tolist())]
 
@@ -201,6 +263,7 @@ class _Writer(threading.Thread):
         self.q, self.batch_size, self.interval_s, self.error = queue.SimpleQueue(), batch_size, interval_s, None
         self.stats_lock, self.logged, self.rejected, self.lost = threading.Lock(), 0, 0, 0
         self.last_rejection = self.last_error = None
+        self.running = True   # False once the writer stopped
         self.seen_columns = []   # (columns, clash) of recent input frames, newest first
         self.con, old = _open_store(self.path, synchronous)
         try: stored = _stored_shape(old, meta, shape, path)
@@ -225,22 +288,37 @@ def _clash(self:_Writer, cols:pd.Index) -> Any:
     return hit
 
 @patch
+def _check(self:_Writer, items) -> None:
+    "`_check_call` of every queued call, the common case in bulk (one output shape, finite times, no clash)."
+    shape = self.shape if self.shape is not None else _check_call(items[0], None, self._clash)
+    fine = all(type(P) is np.ndarray and P.shape[1:] == shape and len(P) == len(X) and s is None
+               for _, _, _, _, X, _, P, s in items) and np.isfinite([it[:2] for it in items]).all()
+    if self.keep is None: fine = fine and not any(self._clash(it[4].columns) for it in items
+                                                  if isinstance(it[4], pd.DataFrame))
+    if not fine:
+        for it in items: _check_call(it, shape, self._clash)   # raises the reason of the first bad call
+    if self.shape is None: self.shape, self.shape_new = shape, True   # the first record fixes the shape
+
+@patch
 def _rows(self:_Writer, items) -> list:
-    "Queued calls as table rows, all at once (one concat of the frames); raises on any bad record."
-    shape = self.shape
-    for it in items:
-        s = _check_call(it, shape, self._clash)
-        shape = s if shape is None else shape
-    frames = [X if len(rows) == len(X) else X.iloc[rows] for *_, X, rows, _, _ in items if isinstance(X, pd.DataFrame)]
-    fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
-    inputs = lambda X, rows: [next(fj) for _ in rows] if isinstance(X, pd.DataFrame) else _array_json(X, rows)
-    ins = [s for it in items for s in inputs(it[4], it[5])]
-    head = [(t, lat, version, served[i], call_id)
-            for t, lat, version, call_id, _, rows, _, served in items for i in rows]
-    P = np.concatenate([P[rows] for *_, rows, P, _ in items]) if items else np.zeros((0,))
-    rows = [h + (i,) + o for h, i, o in zip(head, ins, _output_rows(P, self.classes))]
-    if self.shape is None and items: self.shape, self.shape_new = shape, True   # the first record fixes the shape
-    return rows
+    "Queued calls as table rows, all at once (frames stacked, columns converted in bulk); raises on any bad record."
+    if not items: return []
+    self._check(items)
+    counts = [len(it[6]) if it[5] is None else len(it[5]) for it in items]
+    frames = [it[4] if it[5] is None else it[4].iloc[it[5]] for it in items if isinstance(it[4], pd.DataFrame)]
+    if len(frames) == len(items): ins = _frame_json(frames, self.keep)
+    else:   # arrays and tensors among the frames
+        fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
+        ins = [s for it, n in zip(items, counts)
+               for s in ([next(fj) for _ in range(n)] if isinstance(it[4], pd.DataFrame)
+                         else _array_json(it[4], np.arange(n) if it[5] is None else it[5]))]
+    P = np.concatenate([it[6] if it[5] is None else it[6][it[5]] for it in items])
+    served = [None] * len(P) if all(it[7] is None for it in items) else [
+        s for it, n in zip(items, counts)
+        for s in ([None] * n if it[7] is None else it[7] if it[5] is None else [it[7][i] for i in it[5]])]
+    if any(n != 1 for n in counts): items = [it for it, n in zip(items, counts) for _ in range(n)]   # one per row
+    return [(it[0], it[1], it[2], s, it[3], i) + o
+            for it, s, i, o in zip(items, served, ins, _output_rows(P, self.classes))]
 
 # %% ../nbs/51_monitor.ipynb #334e3b12
 @patch
@@ -254,7 +332,7 @@ def _records(self:_Writer, items, rejects:list) -> tuple:
             rows += self._rows([it])
             continue
         except Exception: pass
-        for i in it[5]:
+        for i in (it[5] if it[5] is not None else range(len(it[6]))):   # rows None: every row of the call
             try: rows += self._rows([it[:5] + (np.array([i]),) + it[6:]])
             except Exception as e: rejects.append((it[0], it[2], it[3], int(i), _reason(e)))
     return rows, rejects
@@ -329,20 +407,22 @@ def _drain(self:_Writer) -> tuple:
 def run(self:_Writer):
     "Sleep until the interval is over or someone asks (flush, stop, a full batch), commit in batches, then acknowledge."
     stop = False
-    while not stop:
-        self.wake.wait(self.interval_s)
-        self.wake.clear()
-        items, rejects, acks, stop = self._drain()
-        for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
-            batch = items[i:i + self.batch_size]
-            try: self._commit(*self._records(batch, rejects if i == 0 else []))
-            except Exception as e:   # an unforeseen failure loses this batch, never the writer
-                self.error = e
-                with self.stats_lock:
-                    self.lost += sum(len(it[5]) for it in batch)
-                    self.last_error = f"{type(e).__name__}: {e}"
-                _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
-        for ev in acks: ev.set()
+    try:
+        while not stop:
+            self.wake.wait(self.interval_s)
+            self.wake.clear()
+            items, rejects, acks, stop = self._drain()
+            for i in range(0, max(len(items), 1 if rejects else 0), self.batch_size):
+                batch = items[i:i + self.batch_size]
+                try: self._commit(*self._records(batch, rejects if i == 0 else []))
+                except Exception as e:   # an unforeseen failure loses this batch, never the writer
+                    self.error = e
+                    with self.stats_lock:
+                        self.lost += sum(len(it[6]) if it[5] is None else len(it[5]) for it in batch)
+                        self.last_error = f"{type(e).__name__}: {e}"
+                    _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
+            for ev in acks: ev.set()
+    finally: self.running = False   # callers read this flag, far cheaper than `is_alive()`
     self.con.close()
 
 # %% ../nbs/51_monitor.ipynb #7e479f16
@@ -535,24 +615,24 @@ def _call(self:Monitor, X) -> tuple:
 # %% ../nbs/51_monitor.ipynb #fe76f9c2
 @patch
 def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
-    "Draw the sample and queue references to the call for the writer (only rows where `keep`, when given)."
-    n = len(vals)
+    "Queue references to the call for the writer: every row (`rows` None) or the seeded sample, only rows where `keep`."
+    n, rows, w = len(vals), None, self._writer
     with self._lock:
         self._calls += 1
         call_id = self._calls
-        rows = np.arange(n) if self.sample_rate >= 1 else np.flatnonzero(self._rng.random(n) < self.sample_rate)
-        if keep is not None: rows = rows[keep[rows]]
-        waiting = self._writer.q.qsize()
-        if len(rows) and waiting >= self.max_queue:
-            self.dropped += len(rows)
-            rows = rows[:0]
-    if not len(rows): return
+        if self.sample_rate < 1: rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+    if keep is not None: rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
+    m, waiting = (n if rows is None else len(rows)), w.q.qsize()
+    if m and waiting >= self.max_queue:
+        with self._lock: self.dropped += m
+        return
+    if not m: return
     # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
     # often reused buffers, are copied
     if isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
     elif not isinstance(Xr, pd.DataFrame): Xr = np.array(Xr, copy=True)
-    self._writer.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served or [None] * n)))
-    if waiting + 1 >= self._writer.batch_size: self._writer.wake.set()
+    w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)))
+    if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()   # a full batch: wake the writer once
 
 # %% ../nbs/51_monitor.ipynb #aa9af27b
 def _n_rows(X) -> int:
@@ -577,7 +657,7 @@ def _record_partial(self:Monitor, e:Exception, X, t_wall:float, t0:float):
 @patch
 def _observe(self:Monitor, X, strict:bool=True) -> tuple:
     "Call, time and record: (values, the guard's frame); `strict` raises after recording rows a guard rejected."
-    if not self._writer.is_alive(): raise ProdkitError("this monitor is closed", fix="create a new Monitor")
+    if not self._writer.running: raise ProdkitError("this monitor is closed", fix="create a new Monitor")
     X = _as_frame(X)
     t_wall, t0 = time.time(), time.perf_counter()
     try: vals, served, Xr, frame = self._call(X)
