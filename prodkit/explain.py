@@ -36,7 +36,7 @@ def _row_seed(seed:int, key:bytes, stream:int=0) -> np.random.Generator:
     h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
     return np.random.default_rng([int(seed), h, int(stream)])
 
-# %% ../nbs/30_explain.ipynb #fcb0975b
+# %% ../nbs/30_explain.ipynb #347d12cc
 def _row_bits(seed:int, key:bytes, stream:int=0, g:np.random.Generator=None) -> np.random.Generator:
     "A PCG64 generator whose state is a hash of `seed`, `stream` and the row's content `key` (`g` is reseeded if given)."
     h = hashlib.blake2b(b"%d:%d:" % (int(seed), int(stream)) + key, digest_size=32).digest()
@@ -148,7 +148,7 @@ def _moments(Z:torch.Tensor, y, w) -> dict:
     return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=V[..., 1],
                 syy=(w * yc * yc).sum(1), zbar=zbar, ybar=ybar, sw=sw)
 
-# %% ../nbs/30_explain.ipynb #09201e29
+# %% ../nbs/30_explain.ipynb #e40c095d
 _MAX_PATTERN_F = 12    # up to 4096 patterns: histograms beat the Gram products over thousands of samples
 
 def _bits(F:int) -> np.ndarray:
@@ -157,12 +157,13 @@ def _bits(F:int) -> np.ndarray:
 
 def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int) -> dict:
     "`_moments` of binary samples given as bit patterns P (R,S), outputs y (R,S) and kernel weights by pattern `wtab`."
-    R, K = len(P), 1 << F
-    w = wtab[P]
+    R, K, idx = len(P), 1 << F, P.astype(np.intp)
+    w = wtab.take(idx)
     sw = w.sum(1)
     ybar = (w * y).sum(1) / sw
     yc = y - ybar[:, None]
-    idx, t = (P + (np.arange(R)[:, None] << F)).ravel(), torch.from_numpy
+    idx += np.arange(R)[:, None] << F          # row r's patterns count in bins r*K .. r*K + K - 1
+    idx, t = idx.ravel(), torch.from_numpy
     W = t(np.bincount(idx, minlength=R * K).reshape(R, K) * wtab)                        # weight drawn per pattern
     Wy = t(np.bincount(idx, weights=yc.ravel(), minlength=R * K).reshape(R, K) * wtab)   # sum of w (y - ybar) per pattern
     B, sw = t(_bits(F)), t(sw)                     # products in torch: its thread setting holds, not numpy's BLAS pool
@@ -970,8 +971,9 @@ def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> 
     e0, tables, slopes, ranges = self.plan_
     X, fresh = np.empty((len(e0), R, S), np.float32), np.ones(len(e0), bool)    # fresh: column not written yet
     for c, j, tab in tables:
-        if fresh[c]: np.take(tab + e0[c], codes[:, j], out=X[c], mode="clip")
-        else: X[c] += tab[codes[:, j]]
+        i = codes[:, j].astype(np.intp)     # np.take converts 16-bit indices more slowly itself
+        if fresh[c]: np.take(tab + e0[c], i, out=X[c], mode="clip")
+        else: X[c] += tab.take(i)
         fresh[c] = False
     for c, j, w, base in slopes:
         if fresh[c]: np.multiply(raw[j] - base, w, out=X[c]); X[c] += e0[c]
@@ -1014,7 +1016,7 @@ def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
                              fix=f"pass one of {self.classes_[:10]}")
     return np.full(len(P0), self.classes_.index(label))
 
-# %% ../nbs/30_explain.ipynb #d0c5741e
+# %% ../nbs/30_explain.ipynb #918df12d
 def _surrogate_at(Z:np.ndarray, F:int, used:torch.Tensor, coef:torch.Tensor, icpt:torch.Tensor) -> torch.Tensor:
     "(R,S) float64 surrogate outputs on samples: bit patterns (R,S) of F features through a table per row, or Z (R,F,S)."
     if Z.ndim == 3:
