@@ -927,12 +927,12 @@ def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
 
 # %% ../nbs/30_explain.ipynb #d90a8240
 @patch
-def _perturb(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, U:np.ndarray):
-    "lime's neighbourhood of each row of `M` from its draws: samples as patterns (R,S) or floats Z (R,F,S), raw values."
+def _perturb(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, U:np.ndarray, patterns:bool=False):
+    "lime's neighbourhood of each row of `M` from its draws: samples as bit `patterns` (R,S) or floats Z (R,F,S), raw values."
     R, F, S = codes.shape
     viewed = self.space_.is_cat | (self.disc_ is not None)     # features lime treats as categories (bins or categories)
     normal = np.flatnonzero(~viewed)
-    if viewed.all() and F <= _MAX_PATTERN_F:
+    if patterns:                           # every feature binary: bit j of a sample's pattern is feature j
         P, hit = np.zeros((R, S), np.uint16), np.empty((R, S), bool)
         for j in range(F):
             self._same_bin(j, M, codes[:, j], hit)
@@ -1032,9 +1032,10 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
     R, F, S, Sf, clock = *M.shape, num_samples, self.fidelity_samples, clock or _Clock()
     viewed = self.space_.is_cat | (self.disc_ is not None)
     binary = bool(viewed.all())
+    patterns = binary and F <= _MAX_PATTERN_F and (1 << F) <= S        # histograms no larger than the samples
     with clock("sampling"):
         (codes, U), (codesf, Uf) = self._draws(M, (S, Sf), seed, int((~viewed).sum()))
-        (Z, raw), (Zf, rawf) = self._perturb(M, codes, U), self._perturb(M, codesf, Uf)
+        (Z, raw), (Zf, rawf) = self._perturb(M, codes, U, patterns), self._perturb(M, codesf, Uf, patterns)
     with clock("encoding"): X, Xf = self._inputs(M, codes, raw), self._inputs(M, codesf, rawf)
     with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
     with clock("distances and kernel"):
