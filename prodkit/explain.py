@@ -50,6 +50,15 @@ def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
 
+# %% ../nbs/30_explain.ipynb #bde1aa03
+def _scratch(pool:dict, name:str, shape:tuple, dtype) -> np.ndarray:
+    "An uninitialised array of `shape`: a view of buffer `name` in `pool` when it is big enough (else a new one is kept)."
+    n = int(np.prod(shape))
+    if pool is None: return np.empty(shape, dtype)
+    b = pool.get(name)
+    if b is None or b.size < n or b.dtype != dtype: b = pool[name] = np.empty(n, dtype)
+    return b[:n].reshape(shape)
+
 # %% ../nbs/30_explain.ipynb #efb6449a
 def _with_adapter(p:Predictor, adapter:TabularAdapter) -> Predictor:
     "`p`, or a copy of it that encodes frames with `adapter` when `p` has none (keeping a decided 'auto' reading)."
@@ -155,22 +164,25 @@ def _bits(F:int) -> np.ndarray:
     "(2^F, F) float64: the bits of every pattern, feature j in bit j."
     return ((np.arange(1 << F)[:, None] >> np.arange(F)) & 1).astype(np.float64)
 
-def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int) -> dict:
+def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int, pool:dict=None) -> dict:
     "`_moments` of binary samples given as bit patterns P (R,S), outputs y (R,S) and kernel weights by pattern `wtab`."
-    R, K, idx = len(P), 1 << F, P.astype(np.intp)
-    w = wtab.take(idx)
+    R, K = len(P), 1 << F
+    idx, w, yc = (_scratch(pool, k, P.shape, d) for k, d in (("idx", np.intp), ("w", np.float64), ("yc", np.float64)))
+    np.copyto(idx, P)
+    np.take(wtab, idx, out=w)
     sw = w.sum(1)
-    ybar = (w * y).sum(1) / sw
-    yc = y - ybar[:, None]
+    ybar = np.multiply(w, y, out=yc).sum(1) / sw
+    np.subtract(y, ybar[:, None], out=yc)
     idx += np.arange(R)[:, None] << F          # row r's patterns count in bins r*K .. r*K + K - 1
     idx, t = idx.ravel(), torch.from_numpy
     W = t(np.bincount(idx, minlength=R * K).reshape(R, K) * wtab)                        # weight drawn per pattern
     Wy = t(np.bincount(idx, weights=yc.ravel(), minlength=R * K).reshape(R, K) * wtab)   # sum of w (y - ybar) per pattern
+    syy = np.multiply(np.multiply(yc, yc, out=yc), w, out=yc).sum(1)
     B, sw = t(_bits(F)), t(sw)                     # products in torch: its thread setting holds, not numpy's BLAS pool
     zbar = W @ B / sw[:, None]
     G = (W @ (B[:, :, None] * B[:, None, :]).reshape(K, F * F)).reshape(R, F, F)
     return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=Wy @ B - zbar * Wy.sum(1)[:, None],
-                syy=t((w * yc * yc).sum(1)), zbar=zbar, ybar=t(ybar), sw=sw)
+                syy=t(syy), zbar=zbar, ybar=t(ybar), sw=sw)
 
 # %% ../nbs/30_explain.ipynb #ab97c103
 def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
@@ -894,10 +906,11 @@ def _key(self:TabularExplainer, r:np.ndarray) -> bytes: return np.ascontiguousar
 
 # %% ../nbs/30_explain.ipynb #3462bc23
 @patch
-def _draws(self:TabularExplainer, M:np.ndarray, sizes:tuple, seed:int, n_normal:int=0) -> list:
+def _draws(self:TabularExplainer, M:np.ndarray, sizes:tuple, seed:int, n_normal:int=0, pool:dict=None) -> list:
     "Per size S: (R,F,S) codes and (n_normal,R,S) uniforms; each row's from one generator seeded by the row's content."
     (R, F), g = M.shape, None
-    out = [(np.empty((R, F, S), np.uint16), np.empty((n_normal, R, S), np.float32)) for S in sizes]
+    out = [(_scratch(pool, f"codes{k}", (R, F, S), np.uint16), np.empty((n_normal, R, S), np.float32))
+           for k, S in enumerate(sizes)]
     for r in range(R):
         g = _row_bits(seed, self._key(M[r]), g=g)
         for (C, U), S in zip(out, sizes):      # the surrogate's samples first, then the fidelity samples
@@ -960,7 +973,7 @@ def _weights(Z:np.ndarray, binary:bool, width:float) -> np.ndarray:
 
 # %% ../nbs/30_explain.ipynb #5b7ea764
 @patch
-def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> torch.Tensor:
+def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict, pool:dict=None, name:str="X") -> torch.Tensor:
     "Model inputs (R*S, C) for the draws (R,F,S) of each row of `M` (sample 0 of each row is the row itself)."
     R, F, S = codes.shape
     if self.plan_ is None:                 # an encoder that is not a sum of per-feature effects: through the adapter
@@ -969,9 +982,10 @@ def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> 
         inv[:, :, 0] = M
         return self.encode_(inv.transpose(0, 2, 1).reshape(R * S, F))
     e0, tables, slopes, ranges = self.plan_
-    X, fresh = np.empty((len(e0), R, S), np.float32), np.ones(len(e0), bool)    # fresh: column not written yet
+    X, fresh = _scratch(pool, name, (len(e0), R, S), np.float32), np.ones(len(e0), bool)   # fresh: column not written yet
     for c, j, tab in tables:
-        i = codes[:, j].astype(np.intp)     # np.take converts 16-bit indices more slowly itself
+        i = _scratch(pool, "idx", (R, S), np.intp)      # np.take converts 16-bit indices more slowly itself
+        np.copyto(i, codes[:, j])
         if fresh[c]: np.take(tab + e0[c], i, out=X[c], mode="clip")
         else: X[c] += tab.take(i)
         fresh[c] = False
@@ -1027,16 +1041,16 @@ def _surrogate_at(Z:np.ndarray, F:int, used:torch.Tensor, coef:torch.Tensor, icp
 # %% ../nbs/30_explain.ipynb #33721e32
 @patch
 def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int,
-               clock:_Clock=None) -> dict:
+               clock:_Clock=None, pool:dict=None) -> dict:
     "Surrogates for a chunk of rows: perturbations, model calls on both neighbourhoods, one batched ridge solve."
     R, F, S, Sf, clock = *M.shape, num_samples, self.fidelity_samples, clock or _Clock()
     viewed = self.space_.is_cat | (self.disc_ is not None)
     binary = bool(viewed.all())
     patterns = binary and F <= _MAX_PATTERN_F and (1 << F) <= S        # histograms no larger than the samples
     with clock("sampling"):
-        (codes, U), (codesf, Uf) = self._draws(M, (S, Sf), seed, int((~viewed).sum()))
+        (codes, U), (codesf, Uf) = self._draws(M, (S, Sf), seed, int((~viewed).sum()), pool)
         (Z, raw), (Zf, rawf) = self._perturb(M, codes, U, patterns), self._perturb(M, codesf, Uf, patterns)
-    with clock("encoding"): X, Xf = self._inputs(M, codes, raw), self._inputs(M, codesf, rawf)
+    with clock("encoding"): X, Xf = self._inputs(M, codes, raw, pool, "X"), self._inputs(M, codesf, rawf, pool, "Xf")
     with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
     with clock("distances and kernel"):
         wtab = _pattern_kernel(F, self.kernel_width_) if Z.ndim == 2 else None
@@ -1045,7 +1059,7 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
     y, yf = (np.ascontiguousarray(A[ar, :, li], dtype=np.float64) for A in (Y, Yf))
     Z0 = torch.ones(R, F, dtype=torch.float64) if Z.ndim == 2 else torch.from_numpy(Z[:, :, 0]).double()
     with clock("surrogate fits"):
-        m = (_pattern_moments(Z, y, wtab, F) if Z.ndim == 2
+        m = (_pattern_moments(Z, y, wtab, F, pool) if Z.ndim == 2
              else _moments(torch.from_numpy(Z), y, _weights(Z, binary, self.kernel_width_)))
         used, coef, icpt, score = _fit_surrogates(m, Z0, num_features, feature_selection=self.feature_selection)
     with clock("fidelity"):
@@ -1123,11 +1137,11 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
                              fix="use a few thousand (lime's default is 5000)")
     M = self.space_.matrix(rows, name="rows to explain")
     ids, per, exps = _row_ids(rows, len(M)), max(1, self.max_chunk // (num_samples + self.fidelity_samples)), []
-    clock = _Clock()
+    clock, pool = _Clock(), {}           # pool: buffers the chunks share
     with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
         for s in range(0, len(M), per):
             fit = self._fit_chunk(M[s:s + per], num_features=num_features, num_samples=num_samples, label=label,
-                                  seed=seed, clock=clock)
+                                  seed=seed, clock=clock, pool=pool)
             with clock("explanations"): exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
             bar.update(min(per, len(M) - s))
     self._warn_low_fidelity(exps)
