@@ -804,7 +804,7 @@ class TabularExplainer:
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
                  batch_size:int=8192, # rows per forward pass of a bare model (a Predictor keeps its own batch_size)
-                 max_chunk:int=500_000, # perturbed rows held in memory at once
+                 max_chunk:int=250_000, # perturbed rows held in memory at once (buffers of tens of MB, reused)
                  device:str="cpu"): # where a bare model runs
         _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
         self.seed, self.discretize, self.feature_selection = seed, discretize, feature_selection
