@@ -36,10 +36,28 @@ def _row_seed(seed:int, key:bytes, stream:int=0) -> np.random.Generator:
     h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
     return np.random.default_rng([int(seed), h, int(stream)])
 
+# %% ../nbs/30_explain.ipynb #347d12cc
+def _row_bits(seed:int, key:bytes, stream:int=0, g:np.random.Generator=None) -> np.random.Generator:
+    "A PCG64 generator whose state is a hash of `seed`, `stream` and the row's content `key` (`g` is reseeded if given)."
+    h = hashlib.blake2b(b"%d:%d:" % (int(seed), int(stream)) + key, digest_size=32).digest()
+    g = g or np.random.Generator(np.random.PCG64(0))
+    g.bit_generator.state = {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                             "state": {"state": int.from_bytes(h[:16], "little"), "inc": int.from_bytes(h[16:], "little") | 1}}
+    return g
+
 # %% ../nbs/30_explain.ipynb #88b5be14
 def _kernel(d:np.ndarray, width:float) -> np.ndarray:
     "lime's exponential kernel: sqrt(exp(-d^2 / width^2))."
     return np.sqrt(np.exp(-(d ** 2) / width ** 2))
+
+# %% ../nbs/30_explain.ipynb #bde1aa03
+def _scratch(pool:dict, name:str, shape:tuple, dtype) -> np.ndarray:
+    "An uninitialised array of `shape`: a view of buffer `name` in `pool` when it is big enough (else a new one is kept)."
+    n = int(np.prod(shape))
+    if pool is None: return np.empty(shape, dtype)
+    b = pool.get(name)
+    if b is None or b.size < n or b.dtype != dtype: b = pool[name] = np.empty(n, dtype)
+    return b[:n].reshape(shape)
 
 # %% ../nbs/30_explain.ipynb #efb6449a
 def _with_adapter(p:Predictor, adapter:TabularAdapter) -> Predictor:
@@ -125,18 +143,46 @@ def _declared(pred:Predictor, raw:np.ndarray) -> Predictor:
                         batch_size=pred.batch_size, device=str(pred.device))
 
 # %% ../nbs/30_explain.ipynb #3be12956
-def _moments(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor) -> dict:
-    "Kernel-weighted centred moments per row: Gram `G`, cross `b`, `syy`, means `zbar` and `ybar`, weight sum `sw`."
+def _moments(Z:torch.Tensor, y, w) -> dict:
+    "Kernel-weighted centred moments per row of Z (R,F,S), y and w (R,S): Gram `G`, cross `b`, `syy`, `zbar`, `ybar`, `sw`."
     f64 = torch.float64
-    y, w = y.to(f64), w.to(f64)
+    y, w = torch.as_tensor(y, dtype=f64), torch.as_tensor(w, dtype=f64)
     sw = w.sum(1)
     ybar = (w * y).sum(1) / sw
     yc = y - ybar[:, None]
-    Zw = Z * w.to(Z.dtype)[:, :, None]
-    zbar = Zw.sum(1).to(f64) / sw[:, None]
-    G = (Zw.transpose(1, 2) @ Z).to(f64) - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :]
-    b = (Zw.transpose(1, 2) @ yc.to(Z.dtype)[:, :, None])[..., 0].to(f64)        # sum w (z - zbar) (y - ybar)
-    return dict(G=G, b=b, syy=(w * yc * yc).sum(1), zbar=zbar, ybar=ybar, sw=sw)
+    Zw = Z * w.to(Z.dtype)[:, None, :]
+    G = (Zw @ Z.transpose(1, 2)).to(f64)                                     # sum w z z'
+    V = (Zw @ torch.stack([torch.ones_like(yc), yc], 2).to(Z.dtype)).to(f64)  # sum w z, sum w z (y - ybar)
+    zbar = V[..., 0] / sw[:, None]
+    return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=V[..., 1],
+                syy=(w * yc * yc).sum(1), zbar=zbar, ybar=ybar, sw=sw)
+
+# %% ../nbs/30_explain.ipynb #e40c095d
+_MAX_PATTERN_F = 12    # up to 4096 patterns: histograms beat the Gram products over thousands of samples
+
+def _bits(F:int) -> np.ndarray:
+    "(2^F, F) float64: the bits of every pattern, feature j in bit j."
+    return ((np.arange(1 << F)[:, None] >> np.arange(F)) & 1).astype(np.float64)
+
+def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int, pool:dict=None) -> dict:
+    "`_moments` of binary samples given as bit patterns P (R,S), outputs y (R,S) and kernel weights by pattern `wtab`."
+    R, K = len(P), 1 << F
+    idx, w, yc = (_scratch(pool, k, P.shape, d) for k, d in (("idx", np.intp), ("w", np.float64), ("yc", np.float64)))
+    np.copyto(idx, P)
+    np.take(wtab, idx, out=w)
+    sw = w.sum(1)
+    ybar = np.multiply(w, y, out=yc).sum(1) / sw
+    np.subtract(y, ybar[:, None], out=yc)
+    idx += np.arange(R)[:, None] << F          # row r's patterns count in bins r*K .. r*K + K - 1
+    idx, t = idx.ravel(), torch.from_numpy
+    W = t(np.bincount(idx, minlength=R * K).reshape(R, K) * wtab)                        # weight drawn per pattern
+    Wy = t(np.bincount(idx, weights=yc.ravel(), minlength=R * K).reshape(R, K) * wtab)   # sum of w (y - ybar) per pattern
+    syy = np.multiply(np.multiply(yc, yc, out=yc), w, out=yc).sum(1)
+    B, sw = t(_bits(F)), t(sw)                     # products in torch: its thread setting holds, not numpy's BLAS pool
+    zbar = W @ B / sw[:, None]
+    G = (W @ (B[:, :, None] * B[:, None, :]).reshape(K, F * F)).reshape(R, F, F)
+    return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=Wy @ B - zbar * Wy.sum(1)[:, None],
+                syy=t(syy), zbar=zbar, ybar=t(ybar), sw=sw)
 
 # %% ../nbs/30_explain.ipynb #ab97c103
 def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
@@ -171,11 +217,9 @@ def _select(m:dict, Z0:torch.Tensor, num_features:int, method:str) -> torch.Tens
                          fix="pass 'auto', 'forward_selection', 'highest_weights' or 'none'")
 
 # %% ../nbs/30_explain.ipynb #f080d22d
-def _fit_surrogates(Z:torch.Tensor, y:torch.Tensor, w:torch.Tensor, num_features:int, *,
-                    feature_selection:str="auto", alpha:float=1.0):
-    "Weighted ridge surrogates for many rows at once: Z (R,S,F), y and w (R,S); returns (used, coef, intercept, score)."
-    m = _moments(Z, y, w)
-    used = _select(m, Z[:, 0, :], num_features, feature_selection)
+def _fit_surrogates(m:dict, Z0:torch.Tensor, num_features:int, *, feature_selection:str="auto", alpha:float=1.0):
+    "Weighted ridge surrogates for many rows at once from their moments `m` and rows Z0 (R,F); (used, coef, intercept, score)."
+    used = _select(m, Z0, num_features, feature_selection)
     ar, f64 = torch.arange(len(used)), torch.float64
     Gs, bs = m["G"][ar[:, None, None], used[:, :, None], used[:, None, :]], m["b"][ar[:, None], used]
     coef = torch.linalg.solve(Gs + alpha * torch.eye(used.shape[1], dtype=f64), bs)
@@ -760,7 +804,7 @@ class TabularExplainer:
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
                  batch_size:int=8192, # rows per forward pass of a bare model (a Predictor keeps its own batch_size)
-                 max_chunk:int=500_000, # perturbed rows held in memory at once
+                 max_chunk:int=250_000, # perturbed rows held in memory at once (buffers of tens of MB, reused)
                  device:str="cpu"): # where a bare model runs
         _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
         self.seed, self.discretize, self.feature_selection = seed, discretize, feature_selection
@@ -862,26 +906,29 @@ def _key(self:TabularExplainer, r:np.ndarray) -> bytes: return np.ascontiguousar
 
 # %% ../nbs/30_explain.ipynb #3462bc23
 @patch
-def _draws(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int, n_normal:int=0) -> tuple:
-    "(F,R,S) codes and (n_normal,R,S) uniforms: one local generator per row, seeded by the row's content."
-    R, F = M.shape
-    C, U = np.empty((F, R, S), np.uint16), np.empty((n_normal, R, S), np.float32)
+def _draws(self:TabularExplainer, M:np.ndarray, sizes:tuple, seed:int, n_normal:int=0, pool:dict=None) -> list:
+    "Per size S: (R,F,S) codes and (n_normal,R,S) uniforms; each row's from one generator seeded by the row's content."
+    (R, F), g = M.shape, None
+    out = [(_scratch(pool, f"codes{k}", (R, F, S), np.uint16), np.empty((n_normal, R, S), np.float32))
+           for k, S in enumerate(sizes)]
     for r in range(R):
-        g = _row_seed(seed, self._key(M[r]), stream)
-        C[:, r] = g.integers(0, _CODES, (F, S), dtype=np.uint16)
-        if n_normal: U[:, r] = g.random((n_normal, S), dtype=np.float32)
-    return C, U
+        g = _row_bits(seed, self._key(M[r]), g=g)
+        for (C, U), S in zip(out, sizes):      # the surrogate's samples first, then the fidelity samples
+            C[r] = g.bit_generator.random_raw(-(-F * S // 4)).astype("<u8", copy=False).view("<u2")[:F * S].reshape(F, S)
+            if n_normal: U[:, r] = g.random((n_normal, S), dtype=np.float32)
+    return out
 
 # %% ../nbs/30_explain.ipynb #f85e41c6
 @patch
 def _same_bin(self:TabularExplainer, j:int, M:np.ndarray, codes:np.ndarray, z:np.ndarray):
-    "Into `z`: feature `j` as lime views it: 1 where a sample's code lies in the row's own bin (or category), else 0."
+    "Into `z` (R,S): feature `j` as lime views it: 1 where a sample's code lies in the row's own bin (or category), else 0."
     vals, starts = self.values_[j], self.codes_[j][1]
     own = M[:, j].astype(int) if self.space_.is_cat[j] else self.disc_.bin(j, M[:, j])
     i = np.minimum(np.searchsorted(vals, own), len(vals) - 1)
     n = np.where(vals[i] == own, starts[i + 1] - starts[i], 0)        # a bin never seen in training owns no codes
-    lo = (starts[i] % _CODES).astype(np.uint16)
-    np.less(np.subtract(codes, lo[:, None], dtype=np.uint16), n[:, None], out=z)   # codes lo .. lo+n-1 (wrapping)
+    lo, last = (starts[i] % _CODES).astype(np.uint16), (np.maximum(n, 1) - 1).astype(np.uint16)
+    np.less_equal(np.subtract(codes, lo[:, None], dtype=np.uint16), last[:, None], out=z)   # codes lo .. lo+n-1 (wrapping)
+    if (n == 0).any(): z[n == 0] = 0
 
 # %% ../nbs/30_explain.ipynb #34b16069
 @patch
@@ -893,47 +940,68 @@ def _sample_normal(self:TabularExplainer, j:int, M, u, z, inv):
 
 # %% ../nbs/30_explain.ipynb #d90a8240
 @patch
-def _perturb(self:TabularExplainer, M:np.ndarray, S:int, seed:int, stream:int):
-    "lime's neighbourhood of each row of `M`: interpretable samples Z (F,R,S), codes (F,R,S), raw unbinned values."
-    R, F = M.shape
+def _perturb(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, U:np.ndarray, patterns:bool=False):
+    "lime's neighbourhood of each row of `M` from its draws: samples as bit `patterns` (R,S) or floats Z (R,F,S), raw values."
+    R, F, S = codes.shape
     viewed = self.space_.is_cat | (self.disc_ is not None)     # features lime treats as categories (bins or categories)
     normal = np.flatnonzero(~viewed)
-    codes, U = self._draws(M, S, seed, stream, len(normal))
-    Z, raw = np.empty((F, R, S), np.float32), {}
+    if patterns:                           # every feature binary: bit j of a sample's pattern is feature j
+        P, hit = np.zeros((R, S), np.uint16), np.empty((R, S), bool)
+        for j in range(F):
+            self._same_bin(j, M, codes[:, j], hit)
+            np.bitwise_or(P, np.left_shift(hit, j, dtype=np.uint16), out=P)
+        P[:, 0] = (1 << F) - 1
+        return P, {}
+    Z, raw = np.empty((R, F, S), np.float32), {}
     for k, j in enumerate(normal):
         raw[j] = np.empty((R, S), np.float32)
-        self._sample_normal(j, M, U[k], Z[j], raw[j])
-    for j in np.flatnonzero(viewed): self._same_bin(j, M, codes[j], Z[j])
-    Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_).T
-    return Z, codes, raw
+        self._sample_normal(j, M, U[k], Z[:, j], raw[j])
+    for j in np.flatnonzero(viewed): self._same_bin(j, M, codes[:, j], Z[:, j])
+    Z[:, :, 0] = np.where(viewed, 1.0, (M - self.mean_) / self.scale_)
+    return Z, raw
+
+def _pattern_kernel(F:int, width:float) -> np.ndarray:
+    "(2^F,) lime's kernel weight of each bit pattern: the distance is the root of the number of features off (0 bits)."
+    return _kernel(np.sqrt(F - _bits(F).sum(1)), width)
 
 def _weights(Z:np.ndarray, binary:bool, width:float) -> np.ndarray:
-    "(R,S) kernel weights of the samples Z (F,R,S): distance to sample 0, euclidean (as lime), through lime's kernel."
+    "(R,S) kernel weights of the samples Z (R,F,S): distance to sample 0, euclidean (as lime), through lime's kernel."
     if binary:     # 0/1 features: the squared distance is the count of features that differ from the row
-        table = _kernel(np.sqrt(np.arange(len(Z) + 1)), width)
-        return table[len(Z) - Z.sum(0, dtype=np.float32).astype(np.intp)]
-    return _kernel(np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(0, dtype=np.float64)), width)
+        table = _kernel(np.sqrt(np.arange(Z.shape[1] + 1)), width)
+        return table[Z.shape[1] - Z.sum(1, dtype=np.float32).astype(np.intp)]
+    return _kernel(np.sqrt(((Z - Z[:, :, :1]) ** 2).sum(1, dtype=np.float64)), width)
 
 # %% ../nbs/30_explain.ipynb #5b7ea764
 @patch
-def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict) -> torch.Tensor:
-    "Model inputs (R*S, C) for the draws of each row of `M` (sample 0 of each row is the row itself)."
-    F, R, S = codes.shape
+def _inputs(self:TabularExplainer, M:np.ndarray, codes:np.ndarray, raw:dict, pool:dict=None, name:str="X") -> torch.Tensor:
+    "Model inputs (R*S, C) for the draws (R,F,S) of each row of `M` (sample 0 of each row is the row itself)."
+    R, F, S = codes.shape
     if self.plan_ is None:                 # an encoder that is not a sum of per-feature effects: through the adapter
-        inv = np.empty((F, R, S), np.float32)
-        for j in range(F): inv[j] = self.codes_[j][0][codes[j]] if j in self.codes_ else raw[j]
-        inv[:, :, 0] = M.T
-        return self.encode_(inv.reshape(F, R * S).T)
+        inv = np.empty((R, F, S), np.float32)
+        for j in range(F): inv[:, j] = self.codes_[j][0][codes[:, j]] if j in self.codes_ else raw[j]
+        inv[:, :, 0] = M
+        return self.encode_(inv.transpose(0, 2, 1).reshape(R * S, F))
     e0, tables, slopes, ranges = self.plan_
-    X, hit = np.empty((len(e0), R * S), np.float32), np.empty(R * S, bool)    # one contiguous block per input column
-    X[:] = e0[:, None]
-    for c, j, tab in tables: X[c] += tab[codes[j].reshape(-1)]
-    for c, j, w, base in slopes: X[c] += (raw[j].reshape(-1) - base) * w
-    for c, j, lo, n, dv in ranges:
-        np.less(np.subtract(codes[j].reshape(-1), np.uint16(lo % _CODES), dtype=np.uint16), n, out=hit)
-        X[c] += hit * dv
-    X[:, ::S] = self.encode_(M).numpy().T
-    return torch.from_numpy(X).T
+    X, fresh = _scratch(pool, name, (len(e0), R, S), np.float32), np.ones(len(e0), bool)   # fresh: column not written yet
+    for c, j, tab in tables:
+        i = _scratch(pool, "idx", (R, S), np.intp)      # np.take converts 16-bit indices more slowly itself
+        np.copyto(i, codes[:, j])
+        if fresh[c]: np.take(tab + e0[c], i, out=X[c], mode="clip")
+        else: X[c] += tab.take(i)
+        fresh[c] = False
+    for c, j, w, base in slopes:
+        if fresh[c]: np.multiply(raw[j] - base, w, out=X[c]); X[c] += e0[c]
+        else: X[c] += (raw[j] - base) * w
+        fresh[c] = False
+    for c, j, lo, n, dv in ranges:         # one bin's codes lo .. lo+n-1 change the column by dv (n < 65536)
+        hit = np.less(np.subtract(codes[:, j], np.uint16(lo % _CODES), dtype=np.uint16), np.uint16(n))
+        if not fresh[c]: X[c] += hit * dv
+        elif dv == 1 and e0[c] == 0: X[c] = hit
+        else: np.multiply(hit, dv, out=X[c]); X[c] += e0[c]
+        fresh[c] = False
+    X[fresh] = e0[fresh, None, None]
+    X[:, :, 0] = self.encode_(M).numpy().T
+    return torch.from_numpy(X.reshape(len(e0), R * S)).T
 
 # %% ../nbs/30_explain.ipynb #e0e8e04b
 class _Clock:
@@ -962,27 +1030,41 @@ def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
                              fix=f"pass one of {self.classes_[:10]}")
     return np.full(len(P0), self.classes_.index(label))
 
+# %% ../nbs/30_explain.ipynb #918df12d
+def _surrogate_at(Z:np.ndarray, F:int, used:torch.Tensor, coef:torch.Tensor, icpt:torch.Tensor) -> torch.Tensor:
+    "(R,S) float64 surrogate outputs on samples: bit patterns (R,S) of F features through a table per row, or Z (R,F,S)."
+    if Z.ndim == 3:
+        return icpt[:, None] + (torch.from_numpy(Z)[torch.arange(len(used))[:, None], used].double() * coef[:, :, None]).sum(1)
+    full = torch.zeros(len(used), F, dtype=torch.float64).scatter_(1, used, coef)
+    return (icpt[:, None] + full @ torch.from_numpy(_bits(F)).T).gather(1, torch.from_numpy(Z.astype(np.int64)))
+
 # %% ../nbs/30_explain.ipynb #33721e32
 @patch
 def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int,
-               clock:_Clock=None) -> dict:
+               clock:_Clock=None, pool:dict=None) -> dict:
     "Surrogates for a chunk of rows: perturbations, model calls on both neighbourhoods, one batched ridge solve."
-    R, S, Sf, clock = len(M), num_samples, self.fidelity_samples, clock or _Clock()
-    binary = bool((self.space_.is_cat | (self.disc_ is not None)).all())
+    R, F, S, Sf, clock = *M.shape, num_samples, self.fidelity_samples, clock or _Clock()
+    viewed = self.space_.is_cat | (self.disc_ is not None)
+    binary = bool(viewed.all())
+    patterns = binary and F <= _MAX_PATTERN_F and (1 << F) <= S        # histograms no larger than the samples
     with clock("sampling"):
-        (Z, codes, raw), (Zf, codesf, rawf) = self._perturb(M, S, seed, 0), self._perturb(M, Sf, seed, 1)
-    with clock("encoding"): X, Xf = self._inputs(M, codes, raw), self._inputs(M, codesf, rawf)
+        (codes, U), (codesf, Uf) = self._draws(M, (S, Sf), seed, int((~viewed).sum()), pool)
+        (Z, raw), (Zf, rawf) = self._perturb(M, codes, U, patterns), self._perturb(M, codesf, Uf, patterns)
+    with clock("encoding"): X, Xf = self._inputs(M, codes, raw, pool, "X"), self._inputs(M, codesf, rawf, pool, "Xf")
     with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
     with clock("distances and kernel"):
-        w, wf = (torch.from_numpy(_weights(A, binary, self.kernel_width_)) for A in (Z, Zf))
+        wtab = _pattern_kernel(F, self.kernel_width_) if Z.ndim == 2 else None
+        wf = torch.from_numpy(wtab[Zf] if Z.ndim == 2 else _weights(Zf, binary, self.kernel_width_))
     li, ar = self._label_index(Y[:, 0, :], label), np.arange(R)
-    y, yf = (torch.from_numpy(A[ar, :, li].astype(np.float64)) for A in (Y, Yf))
-    Z, Zf, tr = torch.from_numpy(Z).permute(1, 2, 0), torch.from_numpy(Zf).permute(1, 0, 2), torch.arange(R)[:, None]
+    y, yf = (np.ascontiguousarray(A[ar, :, li], dtype=np.float64) for A in (Y, Yf))
+    Z0 = torch.ones(R, F, dtype=torch.float64) if Z.ndim == 2 else torch.from_numpy(Z[:, :, 0]).double()
     with clock("surrogate fits"):
-        used, coef, icpt, score = _fit_surrogates(Z, y, w, num_features, feature_selection=self.feature_selection)
+        m = (_pattern_moments(Z, y, wtab, F, pool) if Z.ndim == 2
+             else _moments(torch.from_numpy(Z), y, _weights(Z, binary, self.kernel_width_)))
+        used, coef, icpt, score = _fit_surrogates(m, Z0, num_features, feature_selection=self.feature_selection)
     with clock("fidelity"):
-        fid = _weighted_r2(yf, icpt[:, None] + (Zf[tr, used].double() * coef[:, :, None]).sum(1), wf)
-        local = icpt + (Z[:, 0, :][tr, used].double() * coef).sum(1)
+        fid = _weighted_r2(torch.from_numpy(yf), _surrogate_at(Zf, F, used, coef, icpt), wf)
+        local = icpt + (Z0[torch.arange(R)[:, None], used] * coef).sum(1)
     return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=Y[ar, 0, li])
 
 # %% ../nbs/30_explain.ipynb #e616d4c4
@@ -996,17 +1078,29 @@ def _condition(self:TabularExplainer, j:int, v) -> str:
 
 # %% ../nbs/30_explain.ipynb #4bed2dfb
 @patch
-def _explanations(self:TabularExplainer, M:np.ndarray, ids:list, fit:dict, num_samples:int, seed:int) -> list:
+def _conditions(self:TabularExplainer, M:np.ndarray) -> list:
+    "Per feature, each row's condition: every distinct bin or category of a feature is named once."
     out = []
-    for i in range(len(M)):
-        u, sp = fit["used"][i].tolist(), self.space_
+    for j in range(M.shape[1]):
+        if self.space_.is_cat[j] or self.disc_ is not None:
+            key = M[:, j].astype(int) if self.space_.is_cat[j] else self.disc_.bin(j, M[:, j])
+        else: key = np.zeros(len(M))
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        names = [self._condition(j, M[i, j]) for i in first]
+        out.append([names[k] for k in inv.ravel()])
+    return out
+
+@patch
+def _explanations(self:TabularExplainer, M:np.ndarray, ids:list, fit:dict, num_samples:int, seed:int) -> list:
+    sp, conds, out = self.space_, self._conditions(M), []
+    used, coef, li, pred = fit["used"].tolist(), fit["coef"].tolist(), np.asarray(fit["li"]).tolist(), fit["pred"].tolist()
+    icpt, fid, score, local = (fit[k].tolist() for k in ("icpt", "fid", "score", "local"))
+    for i, u in enumerate(used):
         out.append(Explanation(
-            features=tuple(sp.names[j] for j in u), coefs=tuple(float(c) for c in fit["coef"][i]),
-            conditions=tuple(self._condition(j, M[i, j]) for j in u),
-            values=tuple(sp.display_value(j, M[i, j]) for j in u),
-            intercept=float(fit["icpt"][i]), fidelity=float(fit["fid"][i]), score=float(fit["score"][i]),
-            prediction=float(fit["pred"][i]), local_prediction=float(fit["local"][i]),
-            label=self.classes_[fit["li"][i]] if self.task == "classification" else None, task=self.task,
+            features=tuple(sp.names[j] for j in u), coefs=tuple(coef[i]), conditions=tuple(conds[j][i] for j in u),
+            values=tuple(sp.display_value(j, M[i, j]) for j in u), intercept=icpt[i], fidelity=fid[i], score=score[i],
+            prediction=float(pred[i]), local_prediction=local[i],
+            label=self.classes_[li[i]] if self.task == "classification" else None, task=self.task,
             row_id=ids[i], num_samples=num_samples, seed=seed, environment={}))
     return out
 
@@ -1043,11 +1137,11 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
                              fix="use a few thousand (lime's default is 5000)")
     M = self.space_.matrix(rows, name="rows to explain")
     ids, per, exps = _row_ids(rows, len(M)), max(1, self.max_chunk // (num_samples + self.fidelity_samples)), []
-    clock = _Clock()
+    clock, pool = _Clock(), {}           # pool: buffers the chunks share
     with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
         for s in range(0, len(M), per):
             fit = self._fit_chunk(M[s:s + per], num_features=num_features, num_samples=num_samples, label=label,
-                                  seed=seed, clock=clock)
+                                  seed=seed, clock=clock, pool=pool)
             with clock("explanations"): exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
             bar.update(min(per, len(M) - s))
     self._warn_low_fidelity(exps)
@@ -1299,8 +1393,9 @@ def explain(self:ImageExplainer, image, *, label=None, # class to explain (defau
     P = self.predictor_.predict_proba(torch.where(on, img[None], hidden[None]))
     li = int(P[0].argmax()) if label is None else _class_index(label, self.class_names, P.shape[1])
     y, w = P[:, li].astype(np.float64), _cosine_weights(data, self.kernel_width)
-    used, coef, icpt, score = _fit_surrogates(*(torch.from_numpy(a)[None] for a in (data.astype(np.float64), y, w)),
-                                              num_features, feature_selection=self.feature_selection)
+    Zi = torch.from_numpy(data.T.astype(np.float64))[None]               # (1, superpixels, samples)
+    used, coef, icpt, score = _fit_surrogates(_moments(Zi, y[None], w[None]), Zi[:, :, 0], num_features,
+                                              feature_selection=self.feature_selection)
     u, c = used[0].numpy(), coef[0].numpy()
     fid, effect = _lime_fidelity(y, float(icpt[0]) + data[:, u] @ c, w, self.min_effect)
     self._warn_if_poor(fid, effect)

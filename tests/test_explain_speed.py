@@ -1,5 +1,6 @@
 """The fast tabular path keeps lime's neighbourhood: samples drawn by 16-bit codes follow lime's own sampler, encoding by
-code tables equals encoding through the adapter, agreement with a reused lime explainer matches lime's with itself,
+code tables equals encoding through the adapter, binary samples as bit patterns give the surrogates the float samples
+give, agreement with a reused lime explainer matches lime's with itself,
 and the result says where its time went."""
 import json
 
@@ -72,6 +73,29 @@ def test_code_table_encoding_equals_the_adapter():
         assert x.features == y.features and x.conditions == y.conditions
         np.testing.assert_allclose(x.coefs, y.coefs, atol=1e-5)
         np.testing.assert_allclose(x.fidelity, y.fidelity, atol=1e-5)
+
+
+def test_bit_patterns_give_the_surrogates_of_float_samples(monkeypatch):
+    import prodkit.explain as E
+    df = _frame()
+    ad = TabularAdapter().fit(df)
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(len(ad.feature_names_), 8), nn.Tanh(), nn.Linear(8, 3))
+    ex = TabularExplainer(Predictor(m, adapter=ad), df, seed=0)
+    calls, histograms = [], E._pattern_moments
+    monkeypatch.setattr(E, "_pattern_moments", lambda *a: calls.append(1) or histograms(*a))
+    a = ex.explain_many(df.head(8), num_samples=1500)
+    assert calls                                                   # 4 binary features: moments from pattern histograms
+    monkeypatch.setattr(E, "_MAX_PATTERN_F", 0)
+    calls.clear()
+    b = ex.explain_many(df.head(8), num_samples=1500)
+    assert not calls                                               # the same samples as floats, Gram products
+    for x, y in zip(a, b):
+        assert x.label == y.label and set(x.features) == set(y.features)
+        wy = y.weights
+        np.testing.assert_allclose(list(x.weights.values()), [wy[f] for f in x.weights], atol=1e-5)
+        np.testing.assert_allclose([x.intercept, x.score, x.fidelity, x.local_prediction],
+                                   [y.intercept, y.score, y.fidelity, y.local_prediction], atol=1e-5)
 
 
 def test_agreement_with_one_reused_lime_explainer_matches_lime_with_itself():
