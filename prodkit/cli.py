@@ -577,11 +577,17 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="print the traceback of an error (also: PRODKIT_DEBUG=1)")
     return p
 
+# %% ../nbs/90_cli.ipynb #8e38b4e4
+def _skip_slow_validators():
+    "In the command's own process: mark `rfc3987_syntax` absent (unless already imported), so jsonschema skips it."
+    sys.modules.setdefault("rfc3987_syntax", None)   # None in sys.modules: `import` raises ImportError at once
+
 # %% ../nbs/90_cli.ipynb #5502eec3
 def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as `prodkit` (may end its process hard on signals)
         ) -> int:
     "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
     given = sys.argv[1:] if argv is None else list(argv)
+    if argv is None: _skip_slow_validators()   # the command's own process only
     if given[:1] == ["serve"]: return _serve(given[1:])   # the server handles its own signals: it drains, then exits 0
     with _StopSignals(hard=argv is None) as stop:   # first: a signal during the imports below already stops cleanly
         try:
