@@ -117,7 +117,7 @@ def test_flags_not_given_are_not_passed(tmp_path, toy, calls):
 @pytest.mark.parametrize("cmd", ["run", "validate", "demo"])
 def test_force_reaches_the_job(tmp_path, toy, calls, monkeypatch, cmd):
     import prodkit.demo
-    monkeypatch.setattr(prodkit.demo, "write_demo", lambda d, seed=0: {"bundle": d / "b", "reference": d / "r", "current": d / "c"})
+    monkeypatch.setattr(prodkit.demo, "write_demo", lambda d, seed=0, **kw: {"bundle": d / "b", "reference": d / "r", "current": d / "c"})
     args = {"run": ["run", toy], "validate": ["validate", "-m", "b", "-r", "r", "-c", "c"], "demo": ["demo"]}[cmd]
     code, _, err = _main(*args, "--force", "--out", tmp_path / "out")
     assert code == 0, err
