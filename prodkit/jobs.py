@@ -197,8 +197,9 @@ TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|c
                            # which path served a call depends on deadlines (and on calls piling up past them)
                            r"|^guard\.(primary_timeout_rate|primary_overloaded_rate|fallback_rate|served_share[._]|fallback_call_rate)"
                            # dollars per prediction come from measured throughput; the shipped export (so its
-                           # size) is the fastest faithful one, chosen by timing
-                           r"|^cost\.(usd_per_million|artifact_mb)$|^export\.(method|variant|size_bytes|float_size_bytes)$")
+                           # size and its last-bit parity errors) is the fastest faithful one, chosen by timing
+                           r"|^cost\.(usd_per_million|artifact_mb)$"
+                           r"|^export\.(method|variant|size_bytes|float_size_bytes|max_abs_err|max_rel_err)$")
 
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
