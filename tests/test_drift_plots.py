@@ -122,6 +122,18 @@ def test_the_explorer_static_fallback_appears_in_an_html_export_without_widget_s
     assert "data:image/png;base64," in body and "prodkit-drift-explorer" in body
 
 
+def _assert_date_labels_apart(report):
+    "Draw `report` and check that at least 3 x tick labels show and no two of them overlap."
+    fig = report.plot().figure_
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [lab.get_window_extent(r) for lab in report.ax_.get_xticklabels() if lab.get_visible() and lab.get_text()]
+    assert len(boxes) >= 3
+    boxes.sort(key=lambda b: b.x0)
+    for a, b in zip(boxes, boxes[1:]):
+        assert not a.overlaps(b), (a, b)
+
+
 def test_weekly_timeline_date_labels_do_not_overlap():
     "Before: ten weekly windows drew full 'YYYY-MM-DD' labels on top of each other."
     g = np.random.default_rng(0)
@@ -130,14 +142,7 @@ def test_weekly_timeline_date_labels_do_not_overlap():
     cur = pd.DataFrame({"x": g.normal(size=len(t)), "ts": t})
     tl = quiet(drift_over_time, ref, cur, time="ts", freq="7D", progress=False, n_boot=10)
     assert len(tl.windows) == 10
-    fig = tl.plot().figure_
-    fig.canvas.draw()
-    r = fig.canvas.get_renderer()
-    boxes = [lab.get_window_extent(r) for lab in tl.ax_.get_xticklabels() if lab.get_visible() and lab.get_text()]
-    assert len(boxes) >= 3
-    boxes.sort(key=lambda b: b.x0)
-    for a, b in zip(boxes, boxes[1:]):
-        assert not a.overlaps(b), (a, b)
+    _assert_date_labels_apart(tl)
 
 
 def test_weekly_performance_timeline_date_labels_do_not_overlap():
@@ -152,11 +157,4 @@ def test_weekly_performance_timeline_date_labels_do_not_overlap():
     pt = performance_over_time(y, s, time="ts", X=pd.DataFrame({"ts": t}), freq="7D", reference=(yr, sr), n_boot=20,
                                progress=False)
     assert len(pt.windows) == 10
-    fig = pt.plot().figure_
-    fig.canvas.draw()
-    r = fig.canvas.get_renderer()
-    boxes = [lab.get_window_extent(r) for lab in pt.ax_.get_xticklabels() if lab.get_visible() and lab.get_text()]
-    assert len(boxes) >= 3
-    boxes.sort(key=lambda b: b.x0)
-    for a, b in zip(boxes, boxes[1:]):
-        assert not a.overlaps(b), (a, b)
+    _assert_date_labels_apart(pt)
