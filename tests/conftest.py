@@ -1,5 +1,5 @@
 """Shared test configuration: keep Jupyter, IPython and matplotlib out of the home folder."""
-import os, tempfile
+import os, signal, tempfile
 from pathlib import Path
 
 _scratch = Path(os.environ.get("PRODKIT_TEST_HOME") or tempfile.mkdtemp(prefix="prodkit-test-home-"))
@@ -7,6 +7,14 @@ for var, sub in [("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"), ("JUPYTER_C
                  ("JUPYTER_DATA_DIR", "jupyter-data"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")]:
     os.environ.setdefault(var, str(_scratch / sub))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The tests that press Ctrl-C send SIGINT to `prodkit` processes they start, which inherit this process's SIGINT
+# disposition. A suite started with SIGINT ignored (a background job of a non-interactive shell: `bash .ci/run &`,
+# nohup) would start them ignoring it, and `prodkit` deliberately keeps an ignored SIGINT ignored
+# (test_an_ignored_sigint_stays_ignored), so those tests would wait for a stop that never comes. The children get
+# the default disposition: a handler here is reset to SIG_DFL in every process this one starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Timing-sensitive tests: they measure latencies, deadlines, signals and timeouts against the wall clock, so
