@@ -168,13 +168,13 @@ def _check_options(a):
     _checked_gates(a.gates)
 
 # %% ../nbs/90_cli.ipynb #d2f9340f
-def _run_job(template, params, a, name=None) -> int:
+def _run_job(template, params, a, name=None, kernel=None) -> int:
     from prodkit.jobs import run_notebook, _fmt_value
     _check_options(a)
     params = _job_params(template, params, a)
     asked = {k: True for k in ("no_gates", "force") if getattr(a, k)}   # passed only when given on the command line
     res = run_notebook(template, params, a.out, gates=a.gates, name=name, kernel_name=a.kernel,
-                       cell_timeout_s=_seconds(a.cell_timeout), progress=a.progress, **asked)
+                       cell_timeout_s=_seconds(a.cell_timeout), progress=a.progress, kernel=kernel, **asked)
     if not a.quiet:
         for r in res.gates.rows:
             value = "-" if r["value"] is None else _fmt_value(r["value"])
@@ -270,14 +270,18 @@ DEMO_PARAMETERS = {"load_qps": 400.0}   # validation parameters of the demo job 
 
 # %% ../nbs/90_cli.ipynb #ae9fb0c5
 def _demo(a):
-    from prodkit.demo import write_demo
+    from prodkit.kernels import start_kernel
     _check_options(a)   # before the demo files are written
-    _job_params("validation", {}, a)
-    paths = write_demo(Path(a.out) / "demo", seed=a.seed, digits=False)   # the job validates the churn model only
-    params = {"model": str(_pick(paths, "bundle", "model")), "reference": str(_pick(paths, "reference")),
-              "current": str(_pick(paths, "current")), "seed": a.seed, **DEMO_PARAMETERS, **dict(a.parameter)}
-    if not a.quiet: print(f"demo bundle written to {Path(a.out) / 'demo'}; running validation ...")
-    code = _run_job("validation", params, a)
+    # the job's kernel boots and imports the template's modules on one core while this process imports torch and
+    # builds the demo on the other; the job runs in it and stops it (so does leaving this block on an error)
+    with start_kernel("validation", kernel_name=a.kernel) as kernel:
+        from prodkit.demo import write_demo
+        _job_params("validation", {}, a)
+        paths = write_demo(Path(a.out) / "demo", seed=a.seed, digits=False)   # the job validates the churn model only
+        params = {"model": str(_pick(paths, "bundle", "model")), "reference": str(_pick(paths, "reference")),
+                  "current": str(_pick(paths, "current")), "seed": a.seed, **DEMO_PARAMETERS, **dict(a.parameter)}
+        if not a.quiet: print(f"demo bundle written to {Path(a.out) / 'demo'}; running validation ...")
+        code = _run_job("validation", params, a, kernel=kernel)
     if code == 1 and not a.strict:
         print("Some gates failed; the demo's production period drifts by design, so its drift gate fails: that is "
               "prodkit catching it. The job itself ran (exit 0; --strict exits 1 on failed gates).")

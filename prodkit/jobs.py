@@ -19,9 +19,8 @@ __all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KIND
            'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED', 'EXIT_ERROR', 'NOT_GATED', 'GENERATOR_META', 'record', 'recorded',
            'clear_recorded', 'record_caveat', 'skip_section', 'recorded_notes', 'record_manifest', 'read_results',
            'read_notes', 'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters',
-           'templates_dir', 'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate',
-           'parse_gates', 'GateReport', 'evaluate_gates', 'JobError', 'JobResult', 'artifact_sha256', 'render_html',
-           'run_notebook']
+           'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate', 'parse_gates', 'GateReport',
+           'evaluate_gates', 'JobError', 'JobResult', 'artifact_sha256', 'render_html', 'run_notebook']
 
 # %% ../nbs/60_jobs.ipynb #fb568d01
 RESULTS_MIME = "application/vnd.prodkit.results+json"
@@ -287,18 +286,7 @@ def _is_node(x):
     return isinstance(x, nbformat.NotebookNode)
 
 # %% ../nbs/60_jobs.ipynb #889bc71f
-def templates_dir() -> Path:
-    "The folder holding prodkit's templates."
-    here = Path(__file__).resolve().parent
-    for cand in (here / "templates", here.parent / "templates"):
-        if cand.is_dir() and any(cand.glob("*.ipynb")): return cand
-    try:
-        from importlib.resources import files
-        p = Path(str(files("prodkit.templates")))
-        if p.is_dir(): return p
-    except Exception: pass
-    raise FileFormatError("prodkit's templates folder was not found", value=str(here),
-                          fix="reinstall prodkit (pip install -e .)")
+from .kernels import templates_dir   # in the light `kernels` module: a command finds a template before it imports torch
 
 # %% ../nbs/60_jobs.ipynb #7dd03fe8
 def list_templates() -> list:
@@ -698,77 +686,8 @@ def evaluate_gates(gates, # anything `parse_gates` accepts, or a list of `Gate`s
                      "passed": ok, "reason": reason})
     return GateReport(rows=tuple(rows), skipped=dict(skipped or {}), caveats=dict(caveats or {}), off=dict(off or {}))
 
-# %% ../nbs/60_jobs.ipynb #27db81f8
-_INLINE = "module://matplotlib_inline.backend_inline"
-
-def _kernel_manager_class(kernel_name=None, log_path=None):
-    ("A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures; its stdout/stderr "
-     "go to `log_path`.")
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec
-    class ProdkitKernelManager(AsyncKernelManager):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-            import zmq
-            if zmq.has("curve"): self.transport_encryption = "auto"   # encrypted local sockets, when pyzmq can
-        @property
-        def kernel_spec(self):
-            if self._kernel_spec is None:
-                if kernel_name is None:
-                    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                      display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} "
-                                                   "(prodkit)", language="python",
-                                      metadata={"debugger": False, "supported_encryption": ["curve"]})
-                else:
-                    spec = self.kernel_spec_manager.get_kernel_spec(kernel_name)
-                spec.env = {**(spec.env or {}), "MPLBACKEND": _INLINE}
-                self._kernel_spec = spec
-            return self._kernel_spec
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            try:
-                if log_path is None: return await super()._async_launch_kernel(kernel_cmd, **kw)
-                # the kernel's own tracebacks (a timeout, an interrupt) stay out of the runner's stderr
-                with open(log_path, "ab") as f:
-                    kw.update(stdout=f, stderr=f)
-                    return await super()._async_launch_kernel(kernel_cmd, **kw)
-            finally:
-                proc = getattr(self.provisioner, "process", None)
-                if proc is not None: _KERNELS[proc.pid] = proc
-        async def shutdown_kernel(self, now=False, restart=False):
-            "Stop the kernel without waiting on it: SIGKILL to its process group, reaped within a bounded time."
-            self.shutting_down = True
-            self.stop_restarter()
-            prov = self.provisioner
-            if prov is not None and getattr(prov, "process", None) is not None:
-                _kill_kernel(prov.process)
-                prov.process = None
-            await self._async_cleanup_resources(restart=restart)
-    return ProdkitKernelManager
-
-# %% ../nbs/60_jobs.ipynb #51ead45e
-_KERNELS = {}   # pid -> Popen of every kernel this process launched and has not stopped yet
-
-def _kill_kernel(proc, wait_s:float=3.0):
-    "SIGKILL the kernel's process group (a kernel leads its own session) and reap it, waiting at most `wait_s` seconds."
-    import subprocess
-    try:
-        if proc.poll() is None:
-            try: os.killpg(proc.pid, signal.SIGKILL)
-            except OSError: proc.kill()
-        proc.wait(timeout=wait_s)
-    except (OSError, subprocess.TimeoutExpired): pass
-    finally: _KERNELS.pop(proc.pid, None)
-
-def _kill_all_kernels():
-    "Kill every kernel this process launched and has not stopped (after an interrupt, a kernel may be mid-start)."
-    for proc in list(_KERNELS.values()): _kill_kernel(proc)
-
-# %% ../nbs/60_jobs.ipynb #a7d96f39
-def _log_tail(path, lines=20) -> str:
-    "The last `lines` lines of the kernel's log ('' when there is none)."
-    try: text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError: return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
+# %% ../nbs/60_jobs.ipynb #34c5cb71
+from .kernels import _INLINE, _KERNELS, _kernel_manager_class, _kill_all_kernels, _kill_kernel, _log_tail, KernelStart
 
 # %% ../nbs/60_jobs.ipynb #34a5df53
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_CELL_FAILED, EXIT_ERROR = 0, 1, 2, 3, 4
@@ -917,6 +836,17 @@ def _prodkit_engine() -> str:
 
     class Engine(NBClientEngine):
         @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, start_timeout=60,
+                                     execution_timeout=None, km=None, input_path=None, **kw):
+            from papermill.clientwrap import PapermillNotebookClient
+            import logging
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log_output=log_output,
+                                             startup_timeout=start_timeout, timeout=execution_timeout,
+                                             log=logging.getLogger("papermill"), **kw)
+            client.owns_km = True   # a kernel started ahead (`km`) ends with the run, as one started here does
+            return client.execute()
+
+        @classmethod
         def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
                              autosave_cell_every=30, **kwargs):
             man = SavingManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
@@ -935,14 +865,15 @@ def _prodkit_engine() -> str:
 
 # %% ../nbs/60_jobs.ipynb #b48713d1
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout_s=None, progress=False,
-             start_timeout=60):
+             start_timeout=60, kernel:KernelStart=None):
     ("Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output "
-     "goes to `kernel.log` beside `out_nb`.")
+     "goes to `kernel.log` beside `out_nb`, or to the log of the `kernel` started ahead, which runs the job.")
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
     import logging
-    kernel_log = out_nb.parent / "kernel.log"
+    kernel_log = kernel.log_path if kernel is not None else out_nb.parent / "kernel.log"
+    ahead = {"km": kernel.take()} if kernel is not None else {}
     # parameters were checked already (papermill's parser warns on comments it cannot read), and a failed cell, a
     # timeout or a dead kernel is reported once by the runner: papermill's and nbclient's own error lines would only
     # repeat it
@@ -955,7 +886,7 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
                             start_timeout=start_timeout, execution_timeout=cell_timeout_s,
                             kernel_manager_class=_kernel_manager_class(kernel_name, kernel_log), engine_name=_prodkit_engine(),
                             # every output is in by then; a graceful shutdown costs seconds
-                            shutdown_kernel="immediate")
+                            shutdown_kernel="immediate", **ahead)
         return None
     except PapermillExecutionError as e:
         return {"exec_index": e.cell_index, "execution_count": e.exec_count, "ename": e.ename, "evalue": str(e.evalue)}
@@ -1287,6 +1218,20 @@ def _payload(tpl:Path, code:int, report:GateReport, failed, results:dict, notes:
             "parameters": job["parameters"], "manifest": job["manifest"], "started_utc": job["started"],
             "duration_s": round(job["duration"], 3), "files": {k: v.name for k, v in job["files"].items()}}
 
+# %% ../nbs/60_jobs.ipynb #58bed650
+def _check_kernel_start(kernel, kernel_name):
+    "A kernel started ahead must be a fresh `KernelStart` of the same kernelspec the job names."
+    if kernel is None: return
+    if not isinstance(kernel, KernelStart):
+        raise ParameterError("kernel must be a kernel started with prodkit.kernels.start_kernel", value=kernel,
+                             fix="pass start_kernel(template)'s result, or omit kernel to start one with the job")
+    if kernel.used or kernel.km is None:
+        raise ParameterError("this kernel was already used by a job or closed: a started kernel serves one job",
+                             value=repr(kernel), fix="start another one with prodkit.kernels.start_kernel")
+    if kernel_name is not None and kernel_name != kernel.kernel_name:
+        raise ParameterError(f"the kernel was started for kernelspec {kernel.kernel_name!r}, the job names {kernel_name!r}",
+                             value=kernel_name, fix="start the kernel with the same kernel_name, or omit kernel_name")
+
 # %% ../nbs/60_jobs.ipynb #eefb3733
 def run_notebook(template, # a template name ('validation') or the path of a notebook with a `parameters` cell
                  parameters:dict=None, # template parameters; strings are converted to the declared types
@@ -1299,49 +1244,53 @@ def run_notebook(template, # a template name ('validation') or the path of a not
                  progress:bool=False, # show papermill's progress bar
                  open_inputs:bool=True, # open the `path` parameters that declare a kind (`check_inputs`) first
                  force:bool=False, # replace NAME.ipynb / .html / results.json even if prodkit did not write them
+                 kernel:KernelStart=None, # a kernel started ahead (`prodkit.kernels.start_kernel`): the job runs in it, then stops it
                 ) -> JobResult:
     "Run a template as a job: executed notebook, HTML report and `results.json` in `out_dir`, gates evaluated."
-    import nbformat
-    t0 = time.perf_counter()
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    tpl = locate_template(template)
-    timeout, kernel_name = _check_run_options(cell_timeout_s=cell_timeout_s, kernel_name=kernel_name, progress=progress,
-                                              open_inputs=open_inputs, force=force, no_gates=no_gates, name=name)
-    params, gate_list, default_gates = _job_inputs(tpl, parameters, gates, no_gates, open_inputs)
-    artifacts = _artifacts(tpl, params)
-    stem = name or tpl.stem
-    out_dir = _out_dir(out_dir)
-    final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html",
-             "results_json": out_dir / "results.json"}
-    _check_replaceable(final, force)
-    tmp = _run_folder(out_dir)
     try:
-        failed = _execute(tpl, tmp / f"{stem}.ipynb", params, kernel_name=kernel_name, cell_timeout_s=timeout,
-                          progress=progress)
-        nb = nbformat.read(tmp / f"{stem}.ipynb", as_version=4)
-        if failed is not None: failed = _failing_cell(nb, failed)
-        results, notes, manifest = read_results(nb), read_notes(nb), _job_manifest(read_manifest(nb), tpl, params)
-        report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"],
-                                off=notes["off"],
-                                default=default_gates)
-        code = EXIT_CELL_FAILED if failed else EXIT_GATE_FAILED if report.gated and not report.passed else EXIT_PASSED
-        nb = _finish_notebook(nb, stem, report, code, failed, started, results)
-        duration = time.perf_counter() - t0
-        payload = _payload(tpl, code, report, failed, results, notes, artifacts=artifacts, parameters=params,
-                           manifest=manifest, started=started, duration=duration, files=final)
-        _publish(nb, payload, tmp, final, force)
-    except OSError as e:
-        if isinstance(e, ProdkitError): raise   # a FileFormatError is bad input, not the environment
-        raise JobError(f"the report could not be written: {type(e).__name__}: {e}", value=str(out_dir),
-                       fix="free disk space or make the output folder writable, then run again; "
-                           "the previous report was left as it was") from e
-    except BaseException:
-        _kill_all_kernels()   # interrupted while a kernel started or ran: it must not outlive the job
-        raise
+        import nbformat
+        t0 = time.perf_counter()
+        started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        tpl = locate_template(template)
+        _check_kernel_start(kernel, kernel_name)
+        timeout, kernel_name = _check_run_options(cell_timeout_s=cell_timeout_s, kernel_name=kernel_name, progress=progress,
+                                                  open_inputs=open_inputs, force=force, no_gates=no_gates, name=name)
+        params, gate_list, default_gates = _job_inputs(tpl, parameters, gates, no_gates, open_inputs)
+        artifacts = _artifacts(tpl, params)
+        stem = name or tpl.stem
+        out_dir = _out_dir(out_dir)
+        final = {"notebook": out_dir / f"{stem}.ipynb", "html": out_dir / f"{stem}.html",
+                 "results_json": out_dir / "results.json"}
+        _check_replaceable(final, force)
+        tmp = _run_folder(out_dir)
+        try:
+            failed = _execute(tpl, tmp / f"{stem}.ipynb", params, kernel_name=kernel_name, cell_timeout_s=timeout,
+                              progress=progress, kernel=kernel)
+            nb = nbformat.read(tmp / f"{stem}.ipynb", as_version=4)
+            if failed is not None: failed = _failing_cell(nb, failed)
+            results, notes, manifest = read_results(nb), read_notes(nb), _job_manifest(read_manifest(nb), tpl, params)
+            report = evaluate_gates(gate_list, results, caveats=notes["caveats"], skipped=notes["skipped"],
+                                    off=notes["off"],
+                                    default=default_gates)
+            code = EXIT_CELL_FAILED if failed else EXIT_GATE_FAILED if report.gated and not report.passed else EXIT_PASSED
+            nb = _finish_notebook(nb, stem, report, code, failed, started, results)
+            duration = time.perf_counter() - t0
+            payload = _payload(tpl, code, report, failed, results, notes, artifacts=artifacts, parameters=params,
+                               manifest=manifest, started=started, duration=duration, files=final)
+            _publish(nb, payload, tmp, final, force)
+        except OSError as e:
+            if isinstance(e, ProdkitError): raise   # a FileFormatError is bad input, not the environment
+            raise JobError(f"the report could not be written: {type(e).__name__}: {e}", value=str(out_dir),
+                           fix="free disk space or make the output folder writable, then run again; "
+                               "the previous report was left as it was") from e
+        except BaseException:
+            _kill_all_kernels()   # interrupted while a kernel started or ran: it must not outlive the job
+            raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return JobResult(template=tpl.stem, notebook=final["notebook"], html=final["html"], results_json=final["results_json"],
+                         results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration,
+                         manifest=manifest, artifacts=artifacts)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return JobResult(template=tpl.stem, notebook=final["notebook"], html=final["html"],
-                     results_json=final["results_json"],
-                     results=results, gates=report, exit_code=code, failed_cell=failed, duration_s=duration,
-                     manifest=manifest,
-                     artifacts=artifacts)
+        if isinstance(kernel, KernelStart): kernel.close()   # used or not, it ends with the job
+
