@@ -16,7 +16,7 @@ __all__ = ['EXIT_CODES', 'EXIT_ERROR', 'MAX_CELL_TIMEOUT', 'DEMO_PARAMETERS', 'J
 EXIT_CODES = """exit codes:
   0    the job ran and every gate passed (with --no-gates: the job ran, its report says NOT GATED)
   1    the job ran and a gate failed; nothing else exits 1
-  2    bad parameters, options or inputs, found before any kernel starts (one line: the value and the fix)
+  2    bad parameters, options or inputs, found before any cell runs (one line: the value and the fix)
   3    a cell raised, ran past --cell-timeout, or its kernel died (notebook and HTML report written, marked FAILED)
   4    prodkit or its environment failed during the run (disk full, read-only --out, a kernel that cannot start)
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): the kernel is stopped and no new report is written"""

@@ -102,3 +102,15 @@ def test_the_demo_command_runs_its_job_in_the_kernel_it_started_ahead(tmp_path, 
     monkeypatch.setattr(prodkit.jobs, "run_notebook", fake_run)
     code = prodkit.cli.main(["demo", "--out", str(tmp_path / "d"), "-q"])
     assert code == 2 and seen == {"started_before_demo": True, "demo": True, "kernel_alive_in_job": True}
+
+
+def test_a_bad_demo_parameter_is_exit_2_and_leaves_no_kernel(tmp_path, capsys):
+    "The demo's kernel starts before its parameters are checked against the template; refusing them stops it."
+    import psutil
+    import prodkit.cli
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code = prodkit.cli.main(["demo", "--out", str(tmp_path / "d"), "-q", "-p", "load_qps", "fast"])
+    assert code == 2 and "load_qps" in capsys.readouterr().err
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], left
+    assert not (tmp_path / "d" / "results.json").exists()

@@ -239,7 +239,7 @@ def test_readme_exit_codes_are_the_commands():
     help_codes = {int(c) for c in re.findall(r"^\s+(\d+)\s", EXIT_CODES, re.M) + re.findall(r"; (\d+) terminated", EXIT_CODES)}
     assert set(readme_codes) == help_codes == {0, 1, 2, 3, 4, 130, 143}, (sorted(readme_codes), sorted(help_codes))
     assert "nothing else exits 1" in readme_codes[1] and "nothing else exits 1" in EXIT_CODES
-    assert "before any kernel starts" in readme_codes[2] and "prodkit or its environment failed" in readme_codes[4]
+    assert "before any cell runs" in readme_codes[2] and "prodkit or its environment failed" in readme_codes[4]
 
 
 def test_every_option_the_readme_names_exists():
