@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError,
-                          TabularAdapter, _probs, as_predictor, check_choice, check_positive, escape)
+                          TabularAdapter, _call_batch, _probs, as_predictor, check_choice, check_positive, escape)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 
 # %% auto #0
@@ -129,19 +129,20 @@ class _BuiltInputs(Predictor):
         return super()._as_tensor(X)
 
     def raw(self, X) -> np.ndarray:
-        "`Predictor.raw` batch by batch into one array; an eager module runs in inference mode (no autograd records)."
+        "`Predictor.raw` batch by batch, written into one array (no list of batch outputs joined at the end)."
         t, bs, out = self._as_tensor(X), self.batch_size, None
-        eager = isinstance(self.model, nn.Module) and not any(isinstance(m, torch.jit.ScriptModule)
-                                                               for m in self.model.modules())
-        with torch.inference_mode() if eager else torch.no_grad():    # a scripted, unfrozen module fails in inference mode
+        with torch.no_grad():
             for i in range(0, t.shape[0], bs):
-                o = super().raw(t[i:i + bs])           # one batch, with the model's output checks
+                o = _call_batch(self.model, t[i:i + bs].to(self.device))     # checks the batch's output shape
                 if out is None: out = np.empty((t.shape[0], o.shape[1]), o.dtype)
                 if o.shape[1] != out.shape[1]:
                     raise ModelError(f"the model returned {o.shape[1]} outputs per row for rows {i}.. but "
                                      f"{out.shape[1]} for the rows before", value=o.shape[1],
                                      fix="return the same number of outputs for every batch")
                 out[i:i + len(o)] = o
+        if not np.isfinite(out).all():
+            raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs",
+                             fix="check the model weights and inputs")
         return out
 
 # %% ../nbs/30_explain.ipynb #d7733df9
@@ -180,25 +181,31 @@ def _bits(F:int) -> np.ndarray:
     "(2^F, F) float64: the bits of every pattern, feature j in bit j."
     return ((np.arange(1 << F)[:, None] >> np.arange(F)) & 1).astype(np.float64)
 
+def _superset_sums(A:np.ndarray, F:int) -> np.ndarray:
+    "In place, per row of A (R, 2^F): each pattern's entry becomes the sum over the patterns holding all its bits."
+    for j in range(F):                      # bit j: add each pattern with the bit into its twin without it
+        v = A.reshape(len(A), -1, 2, 1 << j)
+        v[:, :, 0] += v[:, :, 1]
+    return A
+
 def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int, pool:dict=None) -> dict:
     "`_moments` of binary samples given as bit patterns P (R,S), outputs y (R,S) and kernel weights by pattern `wtab`."
     R, K = len(P), 1 << F
-    idx, w, yc = (_scratch(pool, k, P.shape, d) for k, d in (("idx", np.intp), ("w", np.float64), ("yc", np.float64)))
-    np.copyto(idx, P)
-    np.take(wtab, idx, out=w)
-    sw = w.sum(1)
-    ybar = np.multiply(w, y, out=yc).sum(1) / sw
-    np.subtract(y, ybar[:, None], out=yc)
-    idx += np.arange(R)[:, None] << F          # row r's patterns count in bins r*K .. r*K + K - 1
-    idx, t = idx.ravel(), torch.from_numpy
-    W = t(np.bincount(idx, minlength=R * K).reshape(R, K) * wtab)                        # weight drawn per pattern
-    Wy = t(np.bincount(idx, weights=yc.ravel(), minlength=R * K).reshape(R, K) * wtab)   # sum of w (y - ybar) per pattern
-    syy = np.multiply(np.multiply(yc, yc, out=yc), w, out=yc).sum(1)
-    B, sw = t(_bits(F)), t(sw)                     # products in torch: its thread setting holds, not numpy's BLAS pool
-    zbar = W @ B / sw[:, None]
-    G = (W @ (B[:, :, None] * B[:, None, :]).reshape(K, F * F)).reshape(R, F, F)
-    return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=Wy @ B - zbar * Wy.sum(1)[:, None],
-                syy=t(syy), zbar=zbar, ybar=t(ybar), sw=sw)
+    idx, yc = _scratch(pool, "idx", P.shape, np.intp), _scratch(pool, "yc", P.shape, np.float64)
+    np.add(P, (np.arange(R) << F)[:, None], out=idx)      # row r's patterns count in bins r*K .. r*K + K - 1
+    idx = idx.ravel()
+    hist = lambda v=None: np.bincount(idx, weights=v, minlength=R * K).reshape(R, K) * wtab    # weighted, per pattern
+    W = hist()                                                        # weight drawn per pattern
+    sw = W.sum(1)
+    ybar = hist(y.ravel()).sum(1) / sw
+    Wy = _superset_sums(hist(np.subtract(y, ybar[:, None], out=yc).ravel()), F)   # sum of w (y - ybar) per bit set
+    syy = hist(np.square(yc, out=yc).ravel()).sum(1)
+    one, pair = 1 << np.arange(F), (1 << np.arange(F))[:, None] | (1 << np.arange(F))[None, :]
+    W = _superset_sums(W, F)                       # sum w over the samples holding bit i (and bit j): moments of 0/1 z
+    zbar = W[:, one] / sw[:, None]
+    G = W[:, pair] - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :]
+    t = torch.from_numpy
+    return dict(G=t(G), b=t(Wy[:, one] - zbar * Wy[:, :1]), syy=t(syy), zbar=t(zbar), ybar=t(ybar), sw=t(sw))
 
 # %% ../nbs/30_explain.ipynb #ab97c103
 def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
