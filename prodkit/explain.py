@@ -181,31 +181,25 @@ def _bits(F:int) -> np.ndarray:
     "(2^F, F) float64: the bits of every pattern, feature j in bit j."
     return ((np.arange(1 << F)[:, None] >> np.arange(F)) & 1).astype(np.float64)
 
-def _superset_sums(A:np.ndarray, F:int) -> np.ndarray:
-    "In place, per row of A (R, 2^F): each pattern's entry becomes the sum over the patterns holding all its bits."
-    for j in range(F):                      # bit j: add each pattern with the bit into its twin without it
-        v = A.reshape(len(A), -1, 2, 1 << j)
-        v[:, :, 0] += v[:, :, 1]
-    return A
-
 def _pattern_moments(P:np.ndarray, y:np.ndarray, wtab:np.ndarray, F:int, pool:dict=None) -> dict:
     "`_moments` of binary samples given as bit patterns P (R,S), outputs y (R,S) and kernel weights by pattern `wtab`."
     R, K = len(P), 1 << F
-    idx, yc = _scratch(pool, "idx", P.shape, np.intp), _scratch(pool, "yc", P.shape, np.float64)
-    np.add(P, (np.arange(R) << F)[:, None], out=idx)      # row r's patterns count in bins r*K .. r*K + K - 1
-    idx = idx.ravel()
-    hist = lambda v=None: np.bincount(idx, weights=v, minlength=R * K).reshape(R, K) * wtab    # weighted, per pattern
-    W = hist()                                                        # weight drawn per pattern
-    sw = W.sum(1)
-    ybar = hist(y.ravel()).sum(1) / sw
-    Wy = _superset_sums(hist(np.subtract(y, ybar[:, None], out=yc).ravel()), F)   # sum of w (y - ybar) per bit set
-    syy = hist(np.square(yc, out=yc).ravel()).sum(1)
-    one, pair = 1 << np.arange(F), (1 << np.arange(F))[:, None] | (1 << np.arange(F))[None, :]
-    W = _superset_sums(W, F)                       # sum w over the samples holding bit i (and bit j): moments of 0/1 z
-    zbar = W[:, one] / sw[:, None]
-    G = W[:, pair] - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :]
-    t = torch.from_numpy
-    return dict(G=t(G), b=t(Wy[:, one] - zbar * Wy[:, :1]), syy=t(syy), zbar=t(zbar), ybar=t(ybar), sw=t(sw))
+    idx, w, yc = (_scratch(pool, k, P.shape, d) for k, d in (("idx", np.intp), ("w", np.float64), ("yc", np.float64)))
+    np.copyto(idx, P)
+    np.take(wtab, idx, out=w)
+    sw = w.sum(1)
+    ybar = np.multiply(w, y, out=yc).sum(1) / sw
+    np.subtract(y, ybar[:, None], out=yc)
+    idx += np.arange(R)[:, None] << F          # row r's patterns count in bins r*K .. r*K + K - 1
+    idx, t = idx.ravel(), torch.from_numpy
+    W = t(np.bincount(idx, minlength=R * K).reshape(R, K) * wtab)                        # weight drawn per pattern
+    Wy = t(np.bincount(idx, weights=yc.ravel(), minlength=R * K).reshape(R, K) * wtab)   # sum of w (y - ybar) per pattern
+    syy = np.multiply(np.multiply(yc, yc, out=yc), w, out=yc).sum(1)
+    B, sw = t(_bits(F)), t(sw)                     # products in torch: its thread setting holds, not numpy's BLAS pool
+    zbar = W @ B / sw[:, None]
+    G = (W @ (B[:, :, None] * B[:, None, :]).reshape(K, F * F)).reshape(R, F, F)
+    return dict(G=G - sw[:, None, None] * zbar[:, :, None] * zbar[:, None, :], b=Wy @ B - zbar * Wy.sum(1)[:, None],
+                syy=t(syy), zbar=zbar, ybar=t(ybar), sw=sw)
 
 # %% ../nbs/30_explain.ipynb #ab97c103
 def _forward_selection(G:torch.Tensor, b:torch.Tensor, k:int) -> torch.Tensor:
