@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (DataError, ModelError, ParameterError, Predictor, Report, Schema, SchemaError,
-                          TabularAdapter, as_predictor, check_choice, check_positive, escape)
+                          TabularAdapter, _call_batch, _probs, as_predictor, check_choice, check_positive, escape)
 from .quality import METRICS, class_index, compute_metric, metric_direction
 
 # %% auto #0
@@ -127,6 +127,23 @@ class _BuiltInputs(Predictor):
         if isinstance(X, torch.Tensor) and X.ndim >= 1 and X.shape[0] > 0:
             return X.float() if X.dtype == torch.float64 else X
         return super()._as_tensor(X)
+
+    def raw(self, X) -> np.ndarray:
+        "`Predictor.raw` batch by batch, written into one array (no list of batch outputs joined at the end)."
+        t, bs, out = self._as_tensor(X), self.batch_size, None
+        with torch.no_grad():
+            for i in range(0, t.shape[0], bs):
+                o = _call_batch(self.model, t[i:i + bs].to(self.device))     # checks the batch's output shape
+                if out is None: out = np.empty((t.shape[0], o.shape[1]), o.dtype)
+                if o.shape[1] != out.shape[1]:
+                    raise ModelError(f"the model returned {o.shape[1]} outputs per row for rows {i}.. but "
+                                     f"{out.shape[1]} for the rows before", value=o.shape[1],
+                                     fix="return the same number of outputs for every batch")
+                out[i:i + len(o)] = o
+        if not np.isfinite(out).all():
+            raise ModelError(f"the model returned {int((~np.isfinite(out)).sum())} NaN or infinite outputs",
+                             fix="check the model weights and inputs")
+        return out
 
 # %% ../nbs/30_explain.ipynb #d7733df9
 def _reading(raw:np.ndarray) -> str:
@@ -881,19 +898,23 @@ def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
 
 # %% ../nbs/30_explain.ipynb #1258c3b1
 @patch
-def _scores(self:TabularExplainer, X:torch.Tensor) -> np.ndarray:
-    "Model outputs for model inputs `X`: class probabilities, or (n,1) regression values."
+def _read(self:TabularExplainer, r:np.ndarray) -> np.ndarray:
+    "The model's raw outputs `r` as class probabilities, or (n,1) regression values."
     if self.task == "regression":
-        r = self.predictor_.raw(X)
         if r.shape[1] != 1:
             raise ModelError(f"a regression model must return one value per row, got shape {r.shape}", value=r.shape,
                              fix="return shape (n,) or (n, 1), or explain it as a classifier (task='classification')")
         return r
-    p = self.predictor_.predict_proba(X)
+    p = _probs(r, self.predictor_.output)
     if p.ndim != 2 or p.shape[1] < 2:
         raise ModelError(f"the model returned shape {p.shape}; a classifier needs one score per class", value=p.shape,
                          fix="return (n, classes) scores or (n, 1) positive-class scores")
     return p
+
+@patch
+def _scores(self:TabularExplainer, X:torch.Tensor) -> np.ndarray:
+    "Model outputs for model inputs `X`: class probabilities, or (n,1) regression values."
+    return self._read(self.predictor_.raw(X))
 
 @patch
 def _outputs(self:TabularExplainer, M:np.ndarray) -> np.ndarray:
@@ -1030,6 +1051,26 @@ def _label_index(self:TabularExplainer, P0:np.ndarray, label) -> np.ndarray:
                              fix=f"pass one of {self.classes_[:10]}")
     return np.full(len(P0), self.classes_.index(label))
 
+# %% ../nbs/30_explain.ipynb #6492362b
+def _sigmoid_(z:np.ndarray) -> np.ndarray:
+    "In place: 1 / (1 + exp(-z)), as `predict_proba` reads one logit."
+    np.negative(z, out=z); np.exp(z, out=z); z += 1
+    return np.reciprocal(z, out=z)
+
+@patch
+def _label_scores(self:TabularExplainer, X:torch.Tensor, R:int, label, li:np.ndarray=None) -> tuple:
+    "(R,n) float64 scores of the output each row explains, and its index per row (`li`, else chosen on sample 0)."
+    raw = self.predictor_.raw(X)
+    if self.task == "classification" and self.predictor_.output == "logits" and raw.shape[1] == 1:
+        z = raw.reshape(R, -1)
+        if li is None: li = self._label_index(self._read(z[:, :1].copy()), label)
+        p = _sigmoid_(z)
+        return (p if li[0] == 1 else np.subtract(1, p, out=p)).astype(np.float64), li     # two classes: one li
+    P = self._read(raw)
+    Y = P.reshape(R, -1, P.shape[1])
+    if li is None: li = self._label_index(Y[:, 0, :], label)
+    return np.ascontiguousarray(Y[np.arange(R), :, li], dtype=np.float64), li
+
 # %% ../nbs/30_explain.ipynb #918df12d
 def _surrogate_at(Z:np.ndarray, F:int, used:torch.Tensor, coef:torch.Tensor, icpt:torch.Tensor) -> torch.Tensor:
     "(R,S) float64 surrogate outputs on samples: bit patterns (R,S) of F features through a table per row, or Z (R,F,S)."
@@ -1051,12 +1092,12 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
         (codes, U), (codesf, Uf) = self._draws(M, (S, Sf), seed, int((~viewed).sum()), pool)
         (Z, raw), (Zf, rawf) = self._perturb(M, codes, U, patterns), self._perturb(M, codesf, Uf, patterns)
     with clock("encoding"): X, Xf = self._inputs(M, codes, raw, pool, "X"), self._inputs(M, codesf, rawf, pool, "Xf")
-    with clock("model forward"): Y, Yf = self._scores(X).reshape(R, S, -1), self._scores(Xf).reshape(R, Sf, -1)
+    with clock("model forward"):
+        y, li = self._label_scores(X, R, label)
+        yf, _ = self._label_scores(Xf, R, label, li)
     with clock("distances and kernel"):
         wtab = _pattern_kernel(F, self.kernel_width_) if Z.ndim == 2 else None
         wf = torch.from_numpy(wtab[Zf] if Z.ndim == 2 else _weights(Zf, binary, self.kernel_width_))
-    li, ar = self._label_index(Y[:, 0, :], label), np.arange(R)
-    y, yf = (np.ascontiguousarray(A[ar, :, li], dtype=np.float64) for A in (Y, Yf))
     Z0 = torch.ones(R, F, dtype=torch.float64) if Z.ndim == 2 else torch.from_numpy(Z[:, :, 0]).double()
     with clock("surrogate fits"):
         m = (_pattern_moments(Z, y, wtab, F, pool) if Z.ndim == 2
@@ -1065,7 +1106,7 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
     with clock("fidelity"):
         fid = _weighted_r2(torch.from_numpy(yf), _surrogate_at(Zf, F, used, coef, icpt), wf)
         local = icpt + (Z0[torch.arange(R)[:, None], used] * coef).sum(1)
-    return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=Y[ar, 0, li])
+    return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=y[:, 0])
 
 # %% ../nbs/30_explain.ipynb #e616d4c4
 @patch

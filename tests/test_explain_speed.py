@@ -126,3 +126,36 @@ def test_timings_split_the_time_by_stage():
     assert all(len(t) == 2 and t[0] >= 0 and t[1] >= 0 for t in es.timings.values())
     json.dumps(es.timings)
     assert "timings" not in es.summary                            # not a gate: times vary from run to run
+
+
+def test_one_logit_classifier_explains_as_its_two_logit_twin(monkeypatch):
+    "Only the explained class's probability is computed for one logit; softmax over (0, logit) gives the same."
+    import prodkit.explain as E
+    X = _skewed(2000)
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    class Twin(nn.Module):
+        def forward(self, x):
+            z = body(x)
+            return torch.cat([torch.zeros_like(z), z], 1)
+
+    one = TabularExplainer(Predictor(body, output="logits"), X, seed=0)
+    two = TabularExplainer(Predictor(Twin(), output="logits"), X, seed=0)
+    calls, sigmoid = [], E._sigmoid_
+    monkeypatch.setattr(E, "_sigmoid_", lambda z: calls.append(1) or sigmoid(z))
+    for label in (None, 0):
+        calls.clear()
+        a = one.explain_many(X[:6], num_samples=1000, label=label)
+        assert calls                                                   # the one-logit path ran
+        calls.clear()
+        b = two.explain_many(X[:6], num_samples=1000, label=label)
+        assert not calls                                               # two logits: every class's probability
+        for x, y in zip(a, b):
+            assert x.label == y.label and set(x.features) == set(y.features)
+            wy = y.weights
+            np.testing.assert_allclose(list(x.weights.values()), [wy[f] for f in x.weights], atol=1e-5)
+            np.testing.assert_allclose([x.prediction, x.intercept, x.fidelity], [y.prediction, y.intercept, y.fidelity],
+                                       atol=1e-5)
+    with torch.no_grad(): p1 = torch.sigmoid(body(torch.tensor(X[:1], dtype=torch.float32))).item()
+    assert a[0].label == 0 and a[0].prediction == pytest.approx(1 - p1, abs=1e-6)   # label=0 reads 1 - P(class 1)
