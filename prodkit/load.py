@@ -250,7 +250,7 @@ def _frame_items(inputs:pd.DataFrame, kind:str, max_items:int) -> list:
         # a copy: pandas may hand out a read-only view
         return list(torch.tensor(df.to_numpy(dtype="float32", na_value=np.nan)))
     if kind == "http": return df.to_dict(orient="records")
-    return [df.iloc[[i]] for i in range(len(df))]
+    return [df.iloc[i:i + 1] for i in range(len(df))]   # a slice: the same one-row frame, 10x faster than iloc[[i]]
 
 # %% ../nbs/10_load.ipynb #7bb2d33b
 def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
@@ -1189,9 +1189,33 @@ def _probe_row(r:LoadReport, q, d, *, slo_ms, percentile, confidence) -> dict:
             "reason": "" if r.valid else "; ".join(r.reasons)}
 
 # %% ../nbs/10_load.ipynb #e98633f9
+def _call_times(tgt:LoadTarget, items, *, n:int=20, limit_s:float=1.0) -> tuple:
+    "Seconds of up to `n` back-to-back one-request calls of `tgt` after one warm-up call, and the calls' errors."
+    ts, errs, shapes = [], [], {}
+    def run():
+        end = time.perf_counter() + limit_s
+        for i in range(n + 1):
+            t0 = time.perf_counter()
+            try: err = _output_problem(tgt.call(items[i % len(items)]), 1, shapes)
+            except Exception as e: err = type(e).__name__
+            if err is not None: errs.append(err)
+            elif i: ts.append(time.perf_counter() - t0)
+            if time.perf_counter() > end: return
+    t = threading.Thread(target=run, daemon=True, name="prodkit-load-estimate")
+    t.start()
+    t.join(limit_s + 0.5)
+    return list(ts), list(errs)
+
 def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
-    "Half the rate `target` answers back to back with `concurrency` closed-loop workers (warm-up included)."
-    c, kw = concurrency or 1, dict(duration_s=min(1.0, duration_s), warmup_s=0.1, timeout_ms=timeout_ms, progress=False)
+    "Half the rate `target` answers back to back: timed calls (one worker), else a short closed-loop run."
+    c = concurrency or 1
+    if c == 1:
+        tgt = as_load_target(target, timeout_ms=timeout_ms)
+        ts, errs = _call_times(tgt, _prepare_items(inputs, tgt.kind), limit_s=min(1.0, duration_s))
+        if ts: return 0.5 / max(float(np.median(ts)), 1e-6)
+        if errs: raise ModelError("the target fails every request, so its capacity cannot be searched",
+                                  value=errs[:1], fix="check the target on one input first")
+    kw = dict(duration_s=min(1.0, duration_s), warmup_s=0.1, timeout_ms=timeout_ms, progress=False)
     est = (evaluate_under_load(target, inputs, scenario="single_stream", **kw) if c == 1 else
            evaluate_under_load(target, inputs, scenario="concurrency", concurrency=[c], **kw))
     req = est.requests   # every answer counts: a slow start must not leave the estimate empty
@@ -1219,7 +1243,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
                  inputs, # sequence of inputs or a DataFrame
                  *, slo_ms:float, # latency objective for the percentile
                  percentile:float=99, # which percentile must meet `slo_ms`
-                 start_qps:float=None, # first rate probed (default: half the rate measured in a short closed-loop run)
+                 start_qps:float=None, # first rate probed (default: half the rate the target answers back to back)
                  duration_s:float=5, # measured seconds per probe (lengthened to reach the minimum request count)
                  warmup_s:float=0.5, # warm-up per probe
                  max_probes:int=10, # most probes, bracketing included
@@ -1235,6 +1259,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
     check_positive("max_probes", max_probes, integer=True)
     if not (isinstance(percentile, (int, float)) and 0 < percentile < 100):
         raise ParameterError("`percentile` must be in (0, 100)", value=percentile, fix="pass e.g. percentile=99")
+    target = as_load_target(target, timeout_ms=timeout_ms)   # once: a model file is loaded once, not per probe
     if start_qps is None:
         start_qps = _start_qps(target, inputs, duration_s=duration_s, timeout_ms=timeout_ms, concurrency=concurrency)
     check_positive("start_qps", start_qps)
