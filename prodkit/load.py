@@ -630,25 +630,40 @@ def _frame(log, items_per_req=1):
                "lag_ms", "ok", "status", "error", "tag", "batch_size"]]
 
 # %% ../nbs/10_load.ipynb #ae597d2b
-def _window_row(m, res, a, b, tags) -> dict:
-    w = m[(m.scheduled_s >= a) & (m.scheduled_s < b)]
-    lat, n = w.latency_ms.to_numpy(), len(w)
-    done = m[(m.end_s >= a) & (m.end_s < b) & m.ok]
-    r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": n, "throughput_rps": done.batch_size.sum() / (b - a),
-         "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat,
-                                                                 99), "mean_ms": float(lat.mean()) if n else np.nan,
-         "error_rate": float((w.status == "error").mean()) if n else np.nan,
-         "timeout_rate": float(w.status.isin(["timeout", "unfinished"]).mean()) if n else np.nan}
-    for t in tags: r[f"tag_{t}"] = float((w.tag == t).mean()) if n else np.nan
-    rr = res[(res.t_s >= a) & (res.t_s < b)] if len(res) else res
-    for k in ("cpu_percent", "rss_mb", "rss_net_mb"): r[k] = float(rr[k].mean()) if len(rr) and k in rr else np.nan
+def _window_cols(m:pd.DataFrame, res:pd.DataFrame) -> dict:
+    "The columns `_window_row` reads, as numpy arrays (taken once, not once per window)."
+    c = {"sched": m.scheduled_s.to_numpy(float), "lat": m.latency_ms.to_numpy(float), "end": m.end_s.to_numpy(float),
+         "ok": m.ok.to_numpy(bool), "bs": m.batch_size.to_numpy(), "status": m.status.to_numpy(object),
+         "tag": m.tag.to_numpy(object), "res_t": res.t_s.to_numpy(float) if len(res) else np.zeros(0)}
+    c["err"], c["to"] = c["status"] == "error", np.isin(c["status"], ["timeout", "unfinished"])
+    for k in ("cpu_percent", "rss_mb", "rss_net_mb"):
+        if len(res) and k in res: c[k] = res[k].to_numpy(float)
+    return c
+
+def _nanmean(x) -> float:
+    "The mean of the numbers in `x` that are not NaN (as pandas takes it); NaN when there are none."
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else np.nan
+
+def _window_row(c:dict, a, b, tags) -> dict:
+    w = (c["sched"] >= a) & (c["sched"] < b)
+    lat, n = c["lat"][w], int(w.sum())
+    done = (c["end"] >= a) & (c["end"] < b) & c["ok"]
+    r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": n, "throughput_rps": c["bs"][done].sum() / (b - a),
+         "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat, 99), "mean_ms": float(lat.mean()) if n else np.nan,
+         "error_rate": float(c["err"][w].mean()) if n else np.nan, "timeout_rate": float(c["to"][w].mean()) if n else np.nan}
+    tag = c["tag"][w]
+    for t in tags: r[f"tag_{t}"] = float((tag == t).mean()) if n else np.nan
+    rr = (c["res_t"] >= a) & (c["res_t"] < b)
+    for k in ("cpu_percent", "rss_mb", "rss_net_mb"): r[k] = _nanmean(c[k][rr]) if rr.any() and k in c else np.nan
     return r
 
 def _windows(m:pd.DataFrame, res:pd.DataFrame, t_from, t_to, window_s, tags) -> pd.DataFrame:
     edges = np.arange(t_from, t_to + 1e-9, window_s)
     if len(edges) < 2 or edges[-1] < t_to - 1e-9:
         edges = np.append(edges, t_to) if len(edges) else np.array([t_from, t_to])
-    return pd.DataFrame([_window_row(m, res, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
+    c = _window_cols(m, res)
+    return pd.DataFrame([_window_row(c, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
 
 # %% ../nbs/10_load.ipynb #19850a1a
 _PCTS = (50, 90, 95, 99, 99.9)
