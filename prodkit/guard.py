@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_guard.ipynb #b6c4c477
 from __future__ import annotations
-import collections, dataclasses, queue, threading, time
+import collections, dataclasses, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -118,34 +118,9 @@ class _Abandoned:
     def add(self, k):
         with self.lock: self.n += k
 
-# %% ../nbs/50_guard.ipynb #74f14ed6
-class _Workers:
-    "Daemon threads that run calls for `_call_with_deadline`: an idle one is reused, a hung one is left to its call."
-    def __init__(self, idle_s:float=1.0): self.idle, self.lock, self.idle_s = [], threading.Lock(), idle_s
-    def submit(self, job):
-        "Run `job()` (which must not raise) on an idle worker, else on a new one."
-        with self.lock: q = self.idle.pop() if self.idle else None
-        if q is None:
-            q = queue.SimpleQueue()
-            threading.Thread(target=self._loop, args=(q,), daemon=True, name="prodkit-guard-call").start()
-        q.put(job)
-    def _loop(self, q):
-        while True:
-            try: job = q.get(timeout=self.idle_s)
-            except queue.Empty:
-                with self.lock:
-                    if any(w is q for w in self.idle):   # no job was handed over meanwhile: end
-                        self.idle = [w for w in self.idle if w is not q]
-                        return
-                continue                                 # popped by `submit`: its job is on the way
-            job()
-            with self.lock: self.idle.append(q)
-
-_WORKERS = _Workers()
-
 # %% ../nbs/50_guard.ipynb #9ff555ce
 def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandoned:int=None):
-    "Call `fn(X)`; with a deadline run it on a daemon worker and raise `_Timeout` when it is not done in time."
+    "Call `fn(X)`; with a deadline run it in a daemon thread and raise `_Timeout` when it is not done in time."
     if timeout_s is None: return fn(X)
     if abandoned is not None and abandoned.n >= max_abandoned: raise _Overloaded()
     box, done, lk = {"abandoned": False}, threading.Event(), threading.Lock()
@@ -157,7 +132,7 @@ def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandon
                 box["done"] = True
                 if box["abandoned"] and abandoned is not None: abandoned.add(-1)
             done.set()
-    _WORKERS.submit(run)
+    threading.Thread(target=run, daemon=True, name="prodkit-guard-call").start()
     if not done.wait(timeout_s):
         with lk:
             if not box.get("done"):   # still running: abandon it (it is counted until it returns)
