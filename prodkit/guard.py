@@ -748,7 +748,7 @@ def evaluate_guard(predictor, # the model to guard (classifier or regressor): a 
     reqs, _ = _with_missing(reqs, schema, bad_share, seed)
     g = _fault_guard(pred, schema, fn, error_rate=error_rate, stall_rate=stall_rate, stall_ms=stall_ms,
                      replica_error_rate=replica_error_rate, timeout_ms=timeout_ms, seed=seed)
-    with ThreadPoolExecutor(threads) as ex: answers = tuple(ex.map(lambda i: g.answer(reqs.iloc[[i]]),
+    with ThreadPoolExecutor(threads) as ex: answers = tuple(ex.map(lambda i: g.answer(reqs.iloc[i:i + 1]),
                                                                    range(len(reqs))))
     return dataclasses.replace(g.report(bin_s=bin_s), answers=answers,
                                primary_max_abs_diff=_primary_diff(pred, reqs, answers), seed=seed)

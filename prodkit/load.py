@@ -250,7 +250,7 @@ def _frame_items(inputs:pd.DataFrame, kind:str, max_items:int) -> list:
         # a copy: pandas may hand out a read-only view
         return list(torch.tensor(df.to_numpy(dtype="float32", na_value=np.nan)))
     if kind == "http": return df.to_dict(orient="records")
-    return [df.iloc[[i]] for i in range(len(df))]
+    return [df.iloc[i:i + 1] for i in range(len(df))]   # a slice: the same one-row frame, 10x faster than iloc[[i]]
 
 # %% ../nbs/10_load.ipynb #7bb2d33b
 def _prepare_items(inputs, kind:str, max_items:int=4096) -> list:
@@ -630,25 +630,40 @@ def _frame(log, items_per_req=1):
                "lag_ms", "ok", "status", "error", "tag", "batch_size"]]
 
 # %% ../nbs/10_load.ipynb #ae597d2b
-def _window_row(m, res, a, b, tags) -> dict:
-    w = m[(m.scheduled_s >= a) & (m.scheduled_s < b)]
-    lat, n = w.latency_ms.to_numpy(), len(w)
-    done = m[(m.end_s >= a) & (m.end_s < b) & m.ok]
-    r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": n, "throughput_rps": done.batch_size.sum() / (b - a),
-         "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat,
-                                                                 99), "mean_ms": float(lat.mean()) if n else np.nan,
-         "error_rate": float((w.status == "error").mean()) if n else np.nan,
-         "timeout_rate": float(w.status.isin(["timeout", "unfinished"]).mean()) if n else np.nan}
-    for t in tags: r[f"tag_{t}"] = float((w.tag == t).mean()) if n else np.nan
-    rr = res[(res.t_s >= a) & (res.t_s < b)] if len(res) else res
-    for k in ("cpu_percent", "rss_mb", "rss_net_mb"): r[k] = float(rr[k].mean()) if len(rr) and k in rr else np.nan
+def _window_cols(m:pd.DataFrame, res:pd.DataFrame) -> dict:
+    "The columns `_window_row` reads, as numpy arrays (taken once, not once per window)."
+    c = {"sched": m.scheduled_s.to_numpy(float), "lat": m.latency_ms.to_numpy(float), "end": m.end_s.to_numpy(float),
+         "ok": m.ok.to_numpy(bool), "bs": m.batch_size.to_numpy(), "status": m.status.to_numpy(object),
+         "tag": m.tag.to_numpy(object), "res_t": res.t_s.to_numpy(float) if len(res) else np.zeros(0)}
+    c["err"], c["to"] = c["status"] == "error", np.isin(c["status"], ["timeout", "unfinished"])
+    for k in ("cpu_percent", "rss_mb", "rss_net_mb"):
+        if len(res) and k in res: c[k] = res[k].to_numpy(float)
+    return c
+
+def _nanmean(x) -> float:
+    "The mean of the numbers in `x` that are not NaN (as pandas takes it); NaN when there are none."
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else np.nan
+
+def _window_row(c:dict, a, b, tags) -> dict:
+    w = (c["sched"] >= a) & (c["sched"] < b)
+    lat, n = c["lat"][w], int(w.sum())
+    done = (c["end"] >= a) & (c["end"] < b) & c["ok"]
+    r = {"t_start_s": a, "t_mid_s": (a + b) / 2, "n": n, "throughput_rps": c["bs"][done].sum() / (b - a),
+         "p50_ms": nearest_rank(lat, 50), "p99_ms": nearest_rank(lat, 99), "mean_ms": float(lat.mean()) if n else np.nan,
+         "error_rate": float(c["err"][w].mean()) if n else np.nan, "timeout_rate": float(c["to"][w].mean()) if n else np.nan}
+    tag = c["tag"][w]
+    for t in tags: r[f"tag_{t}"] = float((tag == t).mean()) if n else np.nan
+    rr = (c["res_t"] >= a) & (c["res_t"] < b)
+    for k in ("cpu_percent", "rss_mb", "rss_net_mb"): r[k] = _nanmean(c[k][rr]) if rr.any() and k in c else np.nan
     return r
 
 def _windows(m:pd.DataFrame, res:pd.DataFrame, t_from, t_to, window_s, tags) -> pd.DataFrame:
     edges = np.arange(t_from, t_to + 1e-9, window_s)
     if len(edges) < 2 or edges[-1] < t_to - 1e-9:
         edges = np.append(edges, t_to) if len(edges) else np.array([t_from, t_to])
-    return pd.DataFrame([_window_row(m, res, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
+    c = _window_cols(m, res)
+    return pd.DataFrame([_window_row(c, a, b, tags) for a, b in zip(edges[:-1], edges[1:])])
 
 # %% ../nbs/10_load.ipynb #19850a1a
 _PCTS = (50, 90, 95, 99, 99.9)
@@ -1189,9 +1204,33 @@ def _probe_row(r:LoadReport, q, d, *, slo_ms, percentile, confidence) -> dict:
             "reason": "" if r.valid else "; ".join(r.reasons)}
 
 # %% ../nbs/10_load.ipynb #e98633f9
+def _call_times(tgt:LoadTarget, items, *, n:int=20, limit_s:float=1.0) -> tuple:
+    "Seconds of up to `n` back-to-back one-request calls of `tgt` after one warm-up call, and the calls' errors."
+    ts, errs, shapes = [], [], {}
+    def run():
+        end = time.perf_counter() + limit_s
+        for i in range(n + 1):
+            t0 = time.perf_counter()
+            try: err = _output_problem(tgt.call(items[i % len(items)]), 1, shapes)
+            except Exception as e: err = type(e).__name__
+            if err is not None: errs.append(err)
+            elif i: ts.append(time.perf_counter() - t0)
+            if time.perf_counter() > end: return
+    t = threading.Thread(target=run, daemon=True, name="prodkit-load-estimate")
+    t.start()
+    t.join(limit_s + 0.5)
+    return list(ts), list(errs)
+
 def _start_qps(target, inputs, *, duration_s, timeout_ms, concurrency) -> float:
-    "Half the rate `target` answers back to back with `concurrency` closed-loop workers (warm-up included)."
-    c, kw = concurrency or 1, dict(duration_s=min(1.0, duration_s), warmup_s=0.1, timeout_ms=timeout_ms, progress=False)
+    "Half the rate `target` answers back to back: timed calls (one worker), else a short closed-loop run."
+    c = concurrency or 1
+    if c == 1:
+        tgt = as_load_target(target, timeout_ms=timeout_ms)
+        ts, errs = _call_times(tgt, _prepare_items(inputs, tgt.kind), limit_s=min(1.0, duration_s))
+        if ts: return 0.5 / max(float(np.median(ts)), 1e-6)
+        if errs: raise ModelError("the target fails every request, so its capacity cannot be searched",
+                                  value=errs[:1], fix="check the target on one input first")
+    kw = dict(duration_s=min(1.0, duration_s), warmup_s=0.1, timeout_ms=timeout_ms, progress=False)
     est = (evaluate_under_load(target, inputs, scenario="single_stream", **kw) if c == 1 else
            evaluate_under_load(target, inputs, scenario="concurrency", concurrency=[c], **kw))
     req = est.requests   # every answer counts: a slow start must not leave the estimate empty
@@ -1219,7 +1258,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
                  inputs, # sequence of inputs or a DataFrame
                  *, slo_ms:float, # latency objective for the percentile
                  percentile:float=99, # which percentile must meet `slo_ms`
-                 start_qps:float=None, # first rate probed (default: half the rate measured in a short closed-loop run)
+                 start_qps:float=None, # first rate probed (default: half the rate the target answers back to back)
                  duration_s:float=5, # measured seconds per probe (lengthened to reach the minimum request count)
                  warmup_s:float=0.5, # warm-up per probe
                  max_probes:int=10, # most probes, bracketing included
@@ -1235,6 +1274,7 @@ def find_max_qps(target, # anything `evaluate_under_load` accepts
     check_positive("max_probes", max_probes, integer=True)
     if not (isinstance(percentile, (int, float)) and 0 < percentile < 100):
         raise ParameterError("`percentile` must be in (0, 100)", value=percentile, fix="pass e.g. percentile=99")
+    target = as_load_target(target, timeout_ms=timeout_ms)   # once: a model file is loaded once, not per probe
     if start_qps is None:
         start_qps = _start_qps(target, inputs, duration_s=duration_s, timeout_ms=timeout_ms, concurrency=concurrency)
     check_positive("start_qps", start_qps)

@@ -768,10 +768,9 @@ def _quiet_stderr():
 
 def _peak_mb(call, xb) -> float:
     "Peak MiB of tensors torch's CPU allocator held during `call(xb)`, from the profiler's memory events."
-    from torch.profiler import ProfilerActivity, profile
-    with _quiet_stderr(), torch.no_grad(), profile(activities=[ProfilerActivity.CPU],
-                                                   profile_memory=True) as prof: call(xb)
-    ev = sorted(prof.events(), key=lambda e: e.time_range.start)
+    from torch.autograd.profiler import profile   # what torch.profiler.profile wraps, without importing torch._inductor
+    with _quiet_stderr(), torch.no_grad(), profile(profile_memory=True) as prof: call(xb)
+    ev = sorted(prof.function_events, key=lambda e: e.time_range.start)
     # no event: nothing allocated
     return float(max(0, np.cumsum([e.self_cpu_memory_usage for e in ev]).max())) / 2 ** 20 if ev else 0.0
 

@@ -410,6 +410,21 @@ def test_find_max_qps_outcomes_when_the_harness_lags_or_samples_are_too_few():
     assert "no probed rate met" in cap.headline()
 
 
+def test_find_max_qps_loads_a_model_file_once_and_starts_from_timed_calls(tmp_path, monkeypatch):
+    import prodkit.load as L
+    path = tmp_path / "m.pt"
+    torch.jit.save(torch.jit.script(nn.Linear(3, 2).eval()), str(path))
+    loads, scenarios = [], []
+    real_load, real_eval = L._load_file_target, L.evaluate_under_load
+    monkeypatch.setattr(L, "_load_file_target", lambda p: loads.append(p) or real_load(p))
+    monkeypatch.setattr(L, "evaluate_under_load", lambda *a, **kw: scenarios.append(kw.get("scenario")) or real_eval(*a, **kw))
+    cap = find_max_qps(str(path), torch.zeros(4, 3), slo_ms=500, percentile=50, duration_s=0.2, warmup_s=0, max_probes=2,
+                       progress=False, max_lag_ms=100)
+    assert len(loads) == 1, loads                                   # the artifact is read once, not once per probe
+    assert scenarios == ["server"] * len(cap.probes) == ["server", "server"]   # no closed-loop run for the start rate
+    assert cap.probes.qps.iloc[0] > 0 and cap.probes.n_requests.min() > 0
+
+
 # --- reporting ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server_report():

@@ -72,3 +72,15 @@ def test_a_scripted_module_has_no_flop_count_but_still_costs():
     r = cost(Predictor(torch.jit.script(nn.Linear(4, 2))), np.zeros((3, 4), np.float32), price_per_hour=1.0, repeats=1, slo_ms=None)
     assert np.isnan(r.flops_per_prediction) and r.summary["flops_per_prediction"] is None
     assert r.parameters == 10 and r.summary["usd_per_million"] > 0
+
+
+def test_peak_memory_is_measured_without_importing_torch_inductor():
+    # torch.profiler.profile imports torch._inductor on start (about 2 CPU seconds); the profiler under it records the
+    # same allocation events, so measuring memory must leave torch._inductor unimported
+    import subprocess, sys
+    code = ("import sys, torch; from torch import nn; from prodkit.security import _peak_mb; "
+            "m = nn.Sequential(nn.Linear(50, 500), nn.ReLU(), nn.Linear(500, 3)); "
+            "print(round(_peak_mb(m, torch.zeros(16, 50)) * 2 ** 20), 'torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [str(2 * 16 * 500 * 4), "False"], out.stdout
