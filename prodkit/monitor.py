@@ -177,7 +177,7 @@ def _join_literals(cols:tuple) -> tuple:
 def _frame_json(frames:list, keep:Sequence=None) -> list:
     "JSON text {column: value} of every row of `frames`, in order (columns stacked, one pass per column, exact floats)."
     names, arrays = _stacked_columns(frames)
-    n = sum(map(len, frames))
+    n = len(arrays[0]) if arrays else sum(map(len, frames))
     if keep is not None:
         pick = [j for c in keep for j, name in enumerate(names) if name == c]
         names, arrays = [names[j] for j in pick], [arrays[j] for j in pick]
@@ -327,7 +327,7 @@ def _check(self:_Writer, items) -> None:
     "`_check_call` of every queued call, the common case in bulk (one output shape, finite times, no clash)."
     shape = self.shape if self.shape is not None else _check_call(items[0], None, self._clash)
     Ps, n = list(map(_ig(6), items)), len(items)
-    fine = (_same(map(type, Ps), np.ndarray) and {p.shape[1:] for p in Ps} == {shape}
+    fine = (_same(map(type, Ps), np.ndarray) and set(map(_ig(slice(1, None)), map(_at("shape"), Ps))) == {shape}
             and list(map(len, Ps)) == list(map(len, map(_ig(4), items))) and _same(map(_ig(7), items), None)
             and np.isfinite(np.fromiter(itertools.chain(map(_ig(0), items), map(_ig(1), items)), float, 2 * n)).all())
     if self.keep is None: fine = fine and not any(self._clash(it[4].columns) for it in items
@@ -341,19 +341,23 @@ def _rows(self:_Writer, items) -> list:
     "Queued calls as table rows, all at once (frames stacked, columns converted in bulk); raises on any bad record."
     if not items: return []
     self._check(items)
-    counts = [len(it[6]) if it[5] is None else len(it[5]) for it in items]
-    frames = [it[4] if it[5] is None else it[4].iloc[it[5]] for it in items if isinstance(it[4], pd.DataFrame)]
+    Xs, Ps = list(map(_ig(4), items)), list(map(_ig(6), items))
+    if _same(map(_ig(5), items), None) and _same(map(type, Xs), pd.DataFrame):   # every row of frames: C loops only
+        counts, frames = list(map(len, Ps)), Xs
+    else:
+        counts = [len(it[6]) if it[5] is None else len(it[5]) for it in items]
+        frames = [it[4] if it[5] is None else it[4].iloc[it[5]] for it in items if isinstance(it[4], pd.DataFrame)]
     if len(frames) == len(items): ins = _frame_json(frames, self.keep)
     else:   # arrays and tensors among the frames
         fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
         ins = [s for it, n in zip(items, counts)
                for s in ([next(fj) for _ in range(n)] if isinstance(it[4], pd.DataFrame)
                          else _array_json(it[4], np.arange(n) if it[5] is None else it[5]))]
-    P = np.concatenate([it[6] if it[5] is None else it[6][it[5]] for it in items])
-    served = [None] * len(P) if all(it[7] is None for it in items) else [
+    P = np.concatenate(Ps if frames is Xs else [it[6] if it[5] is None else it[6][it[5]] for it in items])
+    served = [None] * len(P) if _same(map(_ig(7), items), None) else [
         s for it, n in zip(items, counts)
         for s in ([None] * n if it[7] is None else it[7] if it[5] is None else [it[7][i] for i in it[5]])]
-    if any(n != 1 for n in counts): items = [it for it, n in zip(items, counts) for _ in range(n)]   # one per row
+    if counts.count(1) != len(counts): items = [it for it, n in zip(items, counts) for _ in range(n)]   # one per row
     return list(zip(*(list(map(_ig(j), items)) for j in range(3)), served, list(map(_ig(3), items)), ins,
                     *_output_cols(P, self.classes)))   # columns zipped into rows in C
 
