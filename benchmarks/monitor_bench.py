@@ -13,7 +13,11 @@ added per call is printed for the whole process and split between the calling th
 Crash survival: a child process records predictions, printing what `flush()` acknowledged, and is killed with
 SIGKILL at a random moment; the store is reopened and checked (rows >= acknowledged, integrity ok).
 
-    python benchmarks/monitor_bench.py [--calls 1000] [--rounds 15] [--kills 5] [--seed 0]
+    python benchmarks/monitor_bench.py [--calls 1000] [--rounds 15] [--kills 5] [--seed 0] [--flush-interval 0.2]
+
+`--flush-interval` is Monitor's `flush_interval_s` (default 0.2, Monitor's own default): a longer one means larger,
+fewer batches (less writer CPU per call) but more predictions at risk when the process is killed before a flush;
+a figure taken with another value than the default is labelled with it.
 """
 import argparse, json, os, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
@@ -73,7 +77,7 @@ def per_call_ms(fn, rows, calls, flush=None, writer=None):
     return (time.perf_counter() - t0) * 1000 / calls, (time.process_time() - c0) * 1000 / calls, h * 1e6 / calls, w * 1e6 / calls
 
 
-def overhead(kind, calls, rounds, tmp, seed=0):
+def overhead(kind, calls, rounds, tmp, seed=0, interval=0.2):
     df = frame(); schema = Schema.infer(df)
     rows = [df.iloc[[i]] for i in range(len(df))]
     model = make_model(kind)
@@ -81,7 +85,7 @@ def overhead(kind, calls, rounds, tmp, seed=0):
         predict_proba = staticmethod(model)
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
     caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []
-    mon = Monitor(model, tmp / f"{kind}.sqlite", version="bench", schema=schema)
+    mon = Monitor(model, tmp / f"{kind}.sqlite", version="bench", schema=schema, flush_interval_s=interval)
     naive = NaiveRecorder(model, tmp / f"{kind}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
     clock = time.pthread_getcpuclockid(mon._writer.ident)
@@ -147,15 +151,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=1000); ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--kills", type=int, default=5); ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--flush-interval", type=float, default=0.2)
     a = ap.parse_args()
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']}, {env['cpu']}, {env['affinity']} cpus")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for kind in ("busy", "sleepy"):
-            r = overhead(kind, a.calls, a.rounds, tmp, a.seed)
+            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval)
             lo, q1, q3, hi = r['spread_pct']
-            print(f"1 ms {kind} model, one row per call: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
+            label = "" if a.flush_interval == 0.2 else f" [NOT the default: flush_interval_s={a.flush_interval}]"
+            print(f"1 ms {kind} model, one row per call{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
                   f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
                   f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
                   f"(ratio of medians {r['monitor_ms']/r['direct_ms']:.3f}, {r['monitor_overhead_pct']:+.2f}%), "
