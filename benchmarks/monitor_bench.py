@@ -2,7 +2,9 @@
 
 Overhead: the same 1 ms model (one row per call, 10 numeric and 2 categorical features) is called directly (the
 anchor), through `prodkit.monitor.Monitor` (every prediction recorded), and through a naive recorder that inserts
-and commits each prediction into SQLite on the hot path. Rounds are interleaved; the ratio of medians is printed.
+and commits each prediction into SQLite on the hot path. Rounds are interleaved, the three variants in a seeded
+random order each round; the headline is the median of the per-round overheads (each round's Monitor time against
+the direct time of the same round), printed with its spread (min, quartiles, max) and the ratio of medians.
 Two 1 ms models: one that holds the GIL (busy, the worst case for a background writer) and one that releases it
 (sleeps, like a model waiting on a device or a native kernel). Target: overhead <= 2%. Besides wall time, the CPU
 added per call is printed for the whole process and split between the calling thread and the writer thread
@@ -11,7 +13,11 @@ added per call is printed for the whole process and split between the calling th
 Crash survival: a child process records predictions, printing what `flush()` acknowledged, and is killed with
 SIGKILL at a random moment; the store is reopened and checked (rows >= acknowledged, integrity ok).
 
-    python benchmarks/monitor_bench.py [--calls 1000] [--rounds 5] [--kills 5]
+    python benchmarks/monitor_bench.py [--calls 1000] [--rounds 15] [--kills 5] [--seed 0] [--flush-interval 0.2]
+
+`--flush-interval` is Monitor's `flush_interval_s` (default 0.2, Monitor's own default): a longer one means larger,
+fewer batches (less writer CPU per call) but more predictions at risk when the process is killed before a flush;
+a figure taken with another value than the default is labelled with it.
 """
 import argparse, json, os, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
@@ -71,7 +77,7 @@ def per_call_ms(fn, rows, calls, flush=None, writer=None):
     return (time.perf_counter() - t0) * 1000 / calls, (time.process_time() - c0) * 1000 / calls, h * 1e6 / calls, w * 1e6 / calls
 
 
-def overhead(kind, calls, rounds, tmp):
+def overhead(kind, calls, rounds, tmp, seed=0, interval=0.2):
     df = frame(); schema = Schema.infer(df)
     rows = [df.iloc[[i]] for i in range(len(df))]
     model = make_model(kind)
@@ -79,20 +85,26 @@ def overhead(kind, calls, rounds, tmp):
         predict_proba = staticmethod(model)
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
     caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []
-    mon = Monitor(model, tmp / f"{kind}.sqlite", version="bench", schema=schema)
+    mon = Monitor(model, tmp / f"{kind}.sqlite", version="bench", schema=schema, flush_interval_s=interval)
     naive = NaiveRecorder(model, tmp / f"{kind}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
     clock = time.pthread_getcpuclockid(mon._writer.ident)
+    variants = [("direct", model, None), ("monitor", mon.predict_proba, mon.flush), ("naive", naive.predict_proba, None)]
+    order = np.random.default_rng(seed)
     for r in range(rounds):
-        for k, fn, fl in (("direct", model, None), ("monitor", mon.predict_proba, mon.flush), ("naive", naive.predict_proba, None)):
+        for j in order.permutation(len(variants)):   # no variant always runs first or last in a round
+            k, fn, fl = variants[j]
             w, c, h, wr = per_call_ms(fn, rows, calls, fl, clock if k == "monitor" else None)
             res[k].append(w); cpu[k].append(c); caller[k].append(h)
             if k == "monitor": writer_us.append(wr)
     t0 = time.perf_counter(); n = mon.flush(); flush_ms = (time.perf_counter() - t0) * 1000
     mon.close()
     med = {k: float(np.median(v)) for k, v in res.items()}
+    paired = 100 * (np.array(res["monitor"]) / np.array(res["direct"]) - 1)
     cmed = {k: float(np.median(v)) for k, v in cpu.items()}
     return {"model": kind, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
+            "median_round_overhead_pct": float(np.median(paired)),
+            "spread_pct": [round(float(q), 2) for q in np.percentile(paired, [0, 25, 75, 100])],
             "naive_ms": med["naive"], "monitor_overhead_pct": 100 * (med["monitor"] / med["direct"] - 1),
             "naive_overhead_pct": 100 * (med["naive"] / med["direct"] - 1), "rows_recorded": n, "final_flush_ms": flush_ms,
             "monitor_added_cpu_us": 1000 * (cmed["monitor"] - cmed["direct"]), "naive_added_cpu_us": 1000 * (cmed["naive"] - cmed["direct"]),
@@ -137,17 +149,22 @@ def crash_once(tmp, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=1000); ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--calls", type=int, default=1000); ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--kills", type=int, default=5); ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--flush-interval", type=float, default=0.2)
     a = ap.parse_args()
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']}, {env['cpu']}, {env['affinity']} cpus")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for kind in ("busy", "sleepy"):
-            r = overhead(kind, a.calls, a.rounds, tmp)
-            print(f"1 ms {kind} model, one row per call: direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
-                  f"(overhead {r['monitor_overhead_pct']:+.2f}%, ratio {r['monitor_ms']/r['direct_ms']:.3f}), "
+            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval)
+            lo, q1, q3, hi = r['spread_pct']
+            label = "" if a.flush_interval == 0.2 else f" [NOT the default: flush_interval_s={a.flush_interval}]"
+            print(f"1 ms {kind} model, one row per call{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
+                  f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
+                  f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
+                  f"(ratio of medians {r['monitor_ms']/r['direct_ms']:.3f}, {r['monitor_overhead_pct']:+.2f}%), "
                   f"naive insert+commit {r['naive_ms']:.3f} ms ({r['naive_overhead_pct']:+.1f}%); "
                   f"added CPU per call (both threads): Monitor {r['monitor_added_cpu_us']:.1f} us = {r['monitor_added_cpu_us']/10:.2f}% of 1 ms, "
                   f"naive {r['naive_added_cpu_us']:.1f} us; Monitor's split: calling thread +{r['caller_added_cpu_us']:.1f} us, "

@@ -121,3 +121,54 @@ def test_a_bad_call_in_a_bulk_checked_batch_is_rejected_alone(tmp_path):
     assert [(r[2], r[3]) for r in rejects] == [(2, 0), (3, 0)]
     assert "not a finite number" in rejects[0][4] and "outputs of shape (2,)" in rejects[1][4]
     w.con.close()
+
+
+def _writer(tmp_path):
+    return _Writer(tmp_path / "w.sqlite", {"format": _FORMAT, "classes": ["no", "yes"]}, 4096, 60.0, "NORMAL",
+                   keep=["a", "s"], shape=(2,))
+
+
+def _calls(n, seed=0):
+    "n one-row calls cut from one frame, as the monitor queues them."
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"a": rng.normal(size=n), "s": rng.choice(["ams", 'a "b"', "é"], n)})
+    p = rng.random(n)
+    return df, [(1000.0 + i, 0.5, "v", i + 1, df.iloc[[i]], None, np.array([[1 - p[i], p[i]]]), None) for i in range(n)]
+
+
+def test_rows_of_every_statement_size_are_stored_in_order_with_their_values(tmp_path):
+    # 297 rows: one 256-row statement, one of 32, two of 4 and one single row
+    w = _writer(tmp_path)
+    df, items = _calls(297)
+    rows, rejects = w._records(items, [])
+    w._commit(rows, rejects)
+    got = w.con.execute("SELECT call_id, time, inputs, outputs, prediction FROM predictions ORDER BY id").fetchall()
+    assert (w.acknowledged, w.logged, w.rejected) == (297, 297, 0)
+    assert [g[0] for g in got] == list(range(1, 298)) and [g[1] for g in got] == [1000.0 + i for i in range(297)]
+    assert [json.loads(g[2]) for g in got] == df.to_dict("records")
+    assert [json.loads(g[3]) for g in got] == [it[6][0].tolist() for it in items]
+    assert [json.loads(g[4]) for g in got] == ["yes" if it[6][0, 1] > it[6][0, 0] else "no" for it in items]
+    w.con.close()
+
+
+def test_a_refused_row_inside_a_many_row_statement_is_rejected_alone(tmp_path):
+    w = _writer(tmp_path)
+    _, items = _calls(300)
+    rows, rejects = w._records(items, [])
+    rows[150] = rows[150][:2] + (None,) + rows[150][3:]   # a model version the table refuses (NOT NULL)
+    w._commit(rows, rejects)
+    ids = [r[0] for r in w.con.execute("SELECT call_id FROM predictions ORDER BY id")]
+    assert ids == [i for i in range(1, 301) if i != 151]
+    assert (w.acknowledged, w.logged, w.rejected) == (299, 299, 1)
+    assert "the store refused the record" in w.last_rejection
+    w.con.close()
+
+
+def test_string_columns_of_several_arrow_chunks_stack_like_one_frame():
+    parts = [pd.DataFrame({"x": [float(i), i + 0.5], "s": [f"p{i}", None]}) for i in range(3)]
+    df = pd.concat(parts, ignore_index=True)   # its string column holds one arrow chunk per part
+    assert df["s"].array._pa_array.num_chunks == 3
+    frames = [df.iloc[1:4], df.iloc[[0]], df.iloc[3:6]]
+    assert _stack_blocks(frames) is not None
+    assert _frame_json(frames) == _frame_json([pd.concat(frames, ignore_index=True)])
+    assert [json.loads(t)["s"] for t in _frame_json(frames)] == [None, "p1", None, "p0", None, "p2", None]
