@@ -152,7 +152,7 @@ def _reading(raw:np.ndarray) -> str:
     return "proba" if raw.shape[1] == 1 or np.allclose(raw.sum(1), 1, atol=1e-4) else "logits"
 
 def _declared(pred:Predictor, raw:np.ndarray, batch_size:int) -> Predictor:
-    "A `_BuiltInputs` copy of `pred` whose reading of outputs is fixed (from `raw` outputs on training rows if need be), run `batch_size` rows at a time."
+    "A `_BuiltInputs` copy of `pred`: outputs read one fixed way (from `raw` on training rows if need be), `batch_size` rows a pass."
     if pred.task == "regression": out = "auto"
     elif pred.output != "auto": out = pred.output
     else: out = getattr(pred, "output_", None) or _reading(raw)     # an 'auto' predictor may have decided already
