@@ -151,13 +151,13 @@ def _reading(raw:np.ndarray) -> str:
     if raw.min() < 0 or raw.max() > 1: return "logits"
     return "proba" if raw.shape[1] == 1 or np.allclose(raw.sum(1), 1, atol=1e-4) else "logits"
 
-def _declared(pred:Predictor, raw:np.ndarray) -> Predictor:
-    "A `_BuiltInputs` copy of `pred` whose reading of outputs is fixed, from `raw` outputs on training rows if need be."
+def _declared(pred:Predictor, raw:np.ndarray, batch_size:int) -> Predictor:
+    "A `_BuiltInputs` copy of `pred`: outputs read one fixed way (from `raw` on training rows if need be), `batch_size` rows a pass."
     if pred.task == "regression": out = "auto"
     elif pred.output != "auto": out = pred.output
     else: out = getattr(pred, "output_", None) or _reading(raw)     # an 'auto' predictor may have decided already
     return _BuiltInputs(pred.model, adapter=pred.adapter, task=pred.task, output=out, classes=pred.classes,
-                        batch_size=pred.batch_size, device=str(pred.device))
+                        batch_size=batch_size, device=str(pred.device))
 
 # %% ../nbs/30_explain.ipynb #3be12956
 def _moments(Z:torch.Tensor, y, w) -> dict:
@@ -820,13 +820,14 @@ class TabularExplainer:
                  fidelity_samples:int=500, # fresh perturbations per row used to measure fidelity
                  min_fidelity:float=0.2, # an explanation with a lower fidelity counts as poor
                  max_low_share:float=0.1, # warn when more than this share of the explained rows is poor
-                 batch_size:int=8192, # rows per forward pass of a bare model (a Predictor keeps its own batch_size)
+                 batch_size:int=8192, # rows per forward pass over the explainer's own samples (not a Predictor's serving batch_size)
                  max_chunk:int=250_000, # perturbed rows held in memory at once (buffers of tens of MB, reused)
                  device:str="cpu"): # where a bare model runs
         _check_options(discretizer, feature_selection, seed, fidelity_samples, batch_size, max_chunk, kernel_width)
         self.seed, self.discretize, self.feature_selection = seed, discretize, feature_selection
         self.sample_around_instance, self.fidelity_samples = sample_around_instance, fidelity_samples
         self.min_fidelity, self.max_low_share, self.max_chunk = min_fidelity, max_low_share, max_chunk
+        self.batch_size = batch_size
         pred = _scorer(model, adapter=adapter, task=task, classes=class_names, batch_size=batch_size, device=device)
         self.task, self.class_names = pred.task, _class_names(pred, class_names)
         self.space_ = _Space.from_training(training_data, schema=schema, adapter=pred.adapter,
@@ -886,7 +887,7 @@ def _fit_model(self:TabularExplainer, pred:Predictor, T:np.ndarray):
     typical = [mode(j) if self.space_.is_cat[j] else np.median(T[:, j]) for j in range(T.shape[1])]
     self.encode_ = _Encoder(self.space_, np.array(typical))
     probe = T[np.linspace(0, len(T) - 1, min(len(T), 256)).astype(int)]
-    self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)))       # the encoder's fast path is verified here
+    self.predictor_ = _declared(pred, pred.raw(self.encode_(probe)), self.batch_size)       # the encoder's fast path is verified here
     self.plan_ = self.encode_.code_tables(self.codes_, T.shape[1])
     n_out, names = self._outputs(probe[:2]).shape[1], self.class_names     # a wrong output shape fails here, not later
     if self.task == "regression": return

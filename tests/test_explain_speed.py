@@ -159,3 +159,27 @@ def test_one_logit_classifier_explains_as_its_two_logit_twin(monkeypatch):
                                        atol=1e-5)
     with torch.no_grad(): p1 = torch.sigmoid(body(torch.tensor(X[:1], dtype=torch.float32))).item()
     assert a[0].label == 0 and a[0].prediction == pytest.approx(1 - p1, abs=1e-6)   # label=0 reads 1 - P(class 1)
+
+
+def test_internal_batch_size_is_the_explainers_and_keeps_per_row_outputs():
+    "The explainer's own samples run `batch_size` rows at a time, whatever the Predictor serves with; per-row passes agree."
+    X = _skewed(600)
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+    rec = Recorder()
+    rec.forward = lambda x: rec.seen.append(len(x)) or mlp(x)
+    served = Predictor(rec, batch_size=7)                              # a serving batch size the explainer does not use
+    big = TabularExplainer(served, X, seed=0, batch_size=2048)
+    rec.seen.clear()
+    a = big.explain_many(X[:4], num_samples=600)
+    assert max(rec.seen) == 2048 and big.predictor_.batch_size == 2048 and served.batch_size == 7
+    one = TabularExplainer(served, X, seed=0, batch_size=1)            # one row per forward pass
+    rec.seen.clear()
+    b = one.explain_many(X[:4], num_samples=600)
+    assert set(rec.seen) == {1}
+    assert TabularExplainer(served, X, seed=0).predictor_.batch_size == 8192      # the documented default
+    for x, y in zip(a, b):
+        assert x.features == y.features
+        np.testing.assert_allclose(x.coefs, y.coefs, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose([x.prediction, x.intercept, x.fidelity], [y.prediction, y.intercept, y.fidelity],
+                                   rtol=1e-5, atol=1e-7)
