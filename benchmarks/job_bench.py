@@ -1,7 +1,7 @@
 """Time the demo validation job end to end, split into kernel start, each template section and rendering,
 and compare with its anchor: the same template run with plain papermill plus nbconvert's HTML export.
 
-    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off] [--cpu] [--template PATH]
+    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off] [--cpu] [--cells N] [--ahead N] [--template PATH]
 
 The demo bundle is written once (not timed). Each repeat runs `prodkit.jobs.run_notebook` and the anchor
 on the same inputs; the tables show the median over repeats. Section times come from the per-cell
@@ -103,11 +103,19 @@ def run_anchor(params, out, template="validation"):
     return t_exec, time.perf_counter() - t
 
 
-def run_cli(out):
-    "Wall seconds of `prodkit demo --out OUT` in a fresh process, as a user runs it: imports, demo build, job, report."
+# `prodkit demo` with `prodkit.kernels.start_kernel` replaced by a stand-in that starts nothing: the job then starts
+# its own kernel after the demo is built, as it did before the kernel was started ahead (`--ahead`)
+_NOT_AHEAD = ("import contextlib, sys, prodkit.kernels, prodkit.cli\n"
+              "prodkit.kernels.start_kernel = lambda *a, **k: contextlib.nullcontext(None)\n"
+              "sys.argv = ['prodkit', *sys.argv[1:]]; sys.exit(prodkit.cli.main())\n")
+
+
+def run_cli(out, ahead=True):
+    ("Wall seconds of `prodkit demo --out OUT` in a fresh process, as a user runs it: imports, demo build, job, report; "
+     "with `ahead=False`, without starting the job's kernel before the demo is built.")
     import subprocess
     exe = Path(sys.executable).parent / "prodkit"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "prodkit.cli"]
+    cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "prodkit.cli"]) if ahead else [sys.executable, "-c", _NOT_AHEAD]
     t = time.perf_counter()
     r = subprocess.run([*cmd, "demo", "--out", str(out), "-q"], capture_output=True, text=True)
     took = time.perf_counter() - t
@@ -122,6 +130,7 @@ def main(argv=None):
     ap.add_argument("--template", default="validation", help="the template to time: its name or a notebook path (default: validation)")
     ap.add_argument("--cpu", action="store_true", help="also report the kernel's CPU seconds per section (one more run per repeat)")
     ap.add_argument("--cells", type=int, default=0, metavar="N", help="with --cpu, also list the N cells with the most kernel CPU")
+    ap.add_argument("--ahead", type=int, default=0, metavar="N", help="also run `prodkit demo` N times with and N times without its kernel started ahead, alternated, and print both medians")
     ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard, and the security parts)")
     a = ap.parse_args(argv)
     import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -169,6 +178,14 @@ def main(argv=None):
         print(f"\n`prodkit demo` end to end (fresh process: imports, demo build, job, report): {e2e:.2f} s "
               f"(runs: {', '.join(f'{c:.1f}' for c in clis)})")
         print(f"target: `prodkit demo` end to end <= 15 s on 2 cores: {'met' if e2e <= 15 else 'NOT met'} ({e2e:.1f} s)")
+    if a.ahead:
+        runs = {True: [], False: []}
+        for i in range(a.ahead):
+            for ahead in ((True, False) if i % 2 == 0 else (False, True)):
+                runs[ahead].append(run_cli(root / f"ab-{i}-{int(ahead)}", ahead=ahead))
+        print(f"\n`prodkit demo`, the job's kernel started ahead (booting while the demo is built) or not, {a.ahead} runs each, "
+              f"alternated: median {statistics.median(runs[True]):.2f} s ahead ({', '.join(f'{c:.1f}' for c in runs[True])}) "
+              f"against {statistics.median(runs[False]):.2f} s not ({', '.join(f'{c:.1f}' for c in runs[False])})")
     return 0
 
 
