@@ -286,7 +286,7 @@ def _is_node(x):
     return isinstance(x, nbformat.NotebookNode)
 
 # %% ../nbs/60_jobs.ipynb #889bc71f
-from .kernels import templates_dir   # in the light `kernels` module: a command finds a template before it imports torch
+from .kernels import templates_dir, _is_path   # in the light `kernels` module: a command finds a template before it imports torch
 
 # %% ../nbs/60_jobs.ipynb #7dd03fe8
 def list_templates() -> list:
@@ -309,13 +309,6 @@ def locate_template(template, # a template name ('validation') or the path of a 
     if cand.is_file(): return cand
     raise FileFormatError(f"unknown template `{template}`", value=str(template),
                           fix="use one of: " + ", ".join(_safe_list()))
-
-def _is_path(template):
-    ("Whether `template` is given as a path (a Path, text holding a path separator, or ending with .ipynb) rather than "
-     "a name.")
-    if isinstance(template, os.PathLike): return True
-    seps = [s for s in (os.sep, os.altsep, "/") if s]
-    return template.endswith(".ipynb") or any(s in template for s in seps)
 
 def _safe_list():
     try: return list_templates()
@@ -1225,9 +1218,7 @@ def _check_kernel_start(kernel, kernel_name):
     if not isinstance(kernel, KernelStart):
         raise ParameterError("kernel must be a kernel started with prodkit.kernels.start_kernel", value=kernel,
                              fix="pass start_kernel(template)'s result, or omit kernel to start one with the job")
-    if kernel.used or kernel.km is None:
-        raise ParameterError("this kernel was already used by a job or closed: a started kernel serves one job",
-                             value=repr(kernel), fix="start another one with prodkit.kernels.start_kernel")
+    kernel.check_fresh()
     if kernel_name is not None and kernel_name != kernel.kernel_name:
         raise ParameterError(f"the kernel was started for kernelspec {kernel.kernel_name!r}, the job names {kernel_name!r}",
                              value=kernel_name, fix="start the kernel with the same kernel_name, or omit kernel_name")

@@ -116,10 +116,16 @@ def template_imports(template, # a template's name ('validation') or the path of
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module: found.append(node.module)
     return [m for m in dict.fromkeys(found) if m != "__future__" and _MODULE_RE.match(m)]
 
+def _is_path(template):
+    ("Whether `template` is given as a path (a Path, text holding a path separator, or ending with .ipynb) rather than "
+     "a name.")
+    if isinstance(template, os.PathLike): return True
+    seps = [s for s in (os.sep, os.altsep, "/") if s]
+    return template.endswith(".ipynb") or any(s in template for s in seps)
+
 def _template_path(template) -> Path:
     "The notebook of a template given by name or path; a clear error when it is missing."
-    p = Path(template) if isinstance(template, os.PathLike) or str(template).endswith(".ipynb") or os.sep in str(template) \
-        else templates_dir() / f"{template}.ipynb"
+    p = Path(template) if _is_path(template) else templates_dir() / f"{template}.ipynb"
     if not p.is_file():
         from prodkit.core import FileFormatError
         raise FileFormatError("template notebook does not exist", value=str(template),
@@ -141,12 +147,16 @@ class KernelStart:
     @property
     def alive(self) -> bool: return self.process is not None and self.process.poll() is None
 
-    def take(self):
-        "The kernel's manager, handed to the one job that runs in it."
+    def check_fresh(self):
+        "Raise unless no job has used this kernel and it is not closed."
         if self.used or self.km is None:
             from prodkit.core import ParameterError
             raise ParameterError("this kernel was already used by a job or closed: a started kernel serves one job",
                                  value=repr(self), fix="start another one with prodkit.kernels.start_kernel")
+
+    def take(self):
+        "The kernel's manager, handed to the one job that runs in it."
+        self.check_fresh()
         self.used = True
         return self.km
 
