@@ -271,10 +271,11 @@ DEMO_PARAMETERS = {"load_qps": 400.0}   # validation parameters of the demo job 
 # %% ../nbs/90_cli.ipynb #ae9fb0c5
 def _demo(a):
     from prodkit.kernels import start_kernel
-    _check_options(a)   # before the demo files are written
-    # the job's kernel boots and imports the template's modules on one core while this process imports torch and
-    # builds the demo on the other; the job runs in it and stops it (so does leaving this block on an error)
+    # the job's kernel boots and imports the template's modules on one core while this process imports torch,
+    # checks the options and builds the demo on the other; the job runs in it and stops it (so does leaving this block
+    # on an error, a refused option included). The kernel starts first: checking the options imports torch (~2 s).
     with start_kernel("validation", kernel_name=a.kernel) as kernel:
+        _check_options(a)   # before the demo files are written
         from prodkit.demo import write_demo
         _job_params("validation", {}, a)
         paths = write_demo(Path(a.out) / "demo", seed=a.seed, digits=False)   # the job validates the churn model only
@@ -507,18 +508,19 @@ def _one_line(text) -> str: return re.sub(r"\s*\n\s*", " ", str(text)).strip()
 def _call(a) -> int:
     "Run the command's handler; every failure becomes one line `prodkit CMD: ...` and its exit code."
     import traceback
-    from prodkit.core import ProdkitError
     try: return a.func(a)
-    except ProdkitError as e:
-        err, code = e, getattr(e, "exit_code", None)
-        code = code if isinstance(code, int) and not isinstance(code, bool) and code > 2 else 2
-        line = f"error: {_one_line(e)}"
-    except OSError as e:
-        err, code = e, EXIT_ERROR
-        line = f"failed: {type(e).__name__}: {_one_line(e)} (check the disk space and that the folders are writable)"
     except Exception as e:
-        err, code = e, EXIT_ERROR
-        line = f"failed: prodkit itself raised {type(e).__name__}: {_one_line(e)} (--debug shows the traceback)"
+        err, core = e, sys.modules.get("prodkit.core")   # not imported yet (it imports torch): not a prodkit error
+        if core is not None and isinstance(e, core.ProdkitError):
+            code = getattr(e, "exit_code", None)
+            code = code if isinstance(code, int) and not isinstance(code, bool) and code > 2 else 2
+            line = f"error: {_one_line(e)}"
+        elif isinstance(e, OSError):
+            code = EXIT_ERROR
+            line = f"failed: {type(e).__name__}: {_one_line(e)} (check the disk space and that the folders are writable)"
+        else:
+            code = EXIT_ERROR
+            line = f"failed: prodkit itself raised {type(e).__name__}: {_one_line(e)} (--debug shows the traceback)"
     if getattr(a, "debug", False) or os.environ.get("PRODKIT_DEBUG"): traceback.print_exception(err)
     print(f"prodkit {a.command}: {line}", file=sys.stderr)
     return code

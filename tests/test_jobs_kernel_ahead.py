@@ -114,3 +114,31 @@ def test_a_bad_demo_parameter_is_exit_2_and_leaves_no_kernel(tmp_path, capsys):
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
     assert left == [], left
     assert not (tmp_path / "d" / "results.json").exists()
+
+
+def test_the_demo_command_starts_its_kernel_before_it_imports_torch(tmp_path):
+    "Checking the options imports torch (about 2 s); the kernel is started before that, so both proceed at once."
+    import subprocess, sys, textwrap
+    code = textwrap.dedent(f"""
+        import sys, prodkit.kernels, prodkit.cli
+        def start(template, **kw):
+            print("TORCH_LOADED_AT_KERNEL_START", "torch" in sys.modules, flush=True)
+            raise SystemExit(5)
+        prodkit.kernels.start_kernel = start
+        prodkit.cli.main(["demo", "--out", {str(tmp_path / 'd')!r}, "-q"])
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 5, r.stderr[-2000:]
+    assert "TORCH_LOADED_AT_KERNEL_START False" in r.stdout, r.stdout
+
+
+def test_a_bad_demo_gate_is_exit_2_and_leaves_no_kernel(tmp_path, capsys):
+    "The gates are checked after the kernel has started (before the demo is written); refusing them stops it."
+    import psutil
+    import prodkit.cli
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code = prodkit.cli.main(["demo", "--out", str(tmp_path / "d"), "-q", "--gates", "quality.auc >>> 0.8"])
+    assert code == 2 and "gate" in capsys.readouterr().err
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], left
+    assert not (tmp_path / "d" / "demo").exists()
