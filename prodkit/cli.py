@@ -588,10 +588,22 @@ def _skip_slow_validators():
     "In the command's own process: mark `rfc3987_syntax` absent (unless already imported), so jsonschema skips it."
     sys.modules.setdefault("rfc3987_syntax", None)   # None in sys.modules: `import` raises ImportError at once
 
+# %% ../nbs/90_cli.ipynb #a5ebba99
+def _exit_at_once(code:int):
+    "End this process with `code` as the interpreter would (threads joined, `atexit` run, output flushed), minus module teardown."
+    import atexit, threading
+    for t in threading.enumerate():   # as the interpreter does first: wait for every non-daemon thread
+        if t is not threading.main_thread() and not t.daemon: t.join()
+    atexit._run_exitfuncs()   # logging flushed, weakref finalizers (temporary folders, monitors), kernels stopped
+    for f in (sys.stdout, sys.stderr):
+        try: f.flush()
+        except (OSError, ValueError): pass   # a closed pipe: nothing more can be said
+    os._exit(code)
+
 # %% ../nbs/90_cli.ipynb #5502eec3
 def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as `prodkit` (may end its process hard on signals)
         ) -> int:
-    "Run the `prodkit` command; returns the exit code. Every failure prints one line, no traceback."
+    "Run the `prodkit` command and return its exit code (as `prodkit`, end the process with it). Failures print one line."
     given = sys.argv[1:] if argv is None else list(argv)
     if argv is None: _skip_slow_validators()   # the command's own process only
     if given[:1] == ["serve"]: return _serve(given[1:])   # the server handles its own signals: it drains, then exits 0
@@ -599,7 +611,7 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as `prodkit` (ma
         try:
             args = parser().parse_args(argv)   # --help and usage errors answer before torch is imported
             stop.prog = f"prodkit {args.command}"
-            return _call(args)
+            code = _call(args)
         except KeyboardInterrupt as e:
             if stop.first is None: stop.first = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
             print(f"{stop.prog}: {stop.word()}", file=sys.stderr)
@@ -610,6 +622,8 @@ def main(argv:list=None, # the arguments; None: `sys.argv[1:]`, as `prodkit` (ma
                 sys.stderr.flush()
                 os._exit(128 + stop.first)
             return 128 + stop.first
+    if argv is None: _exit_at_once(code)   # the command's own process: done, skip tearing down torch's modules
+    return code
 
 # %% ../nbs/90_cli.ipynb #f340f4a4
 #| eval: false
