@@ -869,11 +869,40 @@ def _prodkit_engine() -> str:
     return "prodkit"
 
 
+# %% ../nbs/60_jobs.ipynb #796c873d
+import threading
+_EXPORTER: dict = {}
+_EXPORTER_LOCK = threading.RLock()
+
+def _html_exporter():
+    "The process's report exporter (nbconvert's HTML exporter without code or prompts, images embedded), made once."
+    with _EXPORTER_LOCK:
+        if "ex" not in _EXPORTER:
+            from nbconvert import HTMLExporter
+            _EXPORTER["ex"] = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                                           embed_images=True)
+        return _EXPORTER["ex"]
+
+# %% ../nbs/60_jobs.ipynb #f52ed59b
+def _warm_html_exporter() -> threading.Thread:
+    "Make the report exporter and compile its templates (a tiny render) in a daemon thread; returns the thread."
+    def warm():
+        import nbformat
+        tiny = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm"), nbformat.v4.new_code_cell(
+            "1", outputs=[nbformat.v4.new_output("display_data", data={"text/plain": "1", "image/png": "iVBORw0KGgo="})])])
+        try:
+            with _EXPORTER_LOCK: _html_exporter().from_notebook_node(tiny)
+        except Exception: pass   # only a head start: render_html makes its own and raises what it meets
+    t = threading.Thread(target=warm, daemon=True, name="prodkit-warm-report")
+    t.start()
+    return t
+
 # %% ../nbs/60_jobs.ipynb #b48713d1
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout_s=None, progress=False,
              start_timeout=60, kernel:KernelStart=None):
     ("Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output "
      "goes to `kernel.log` beside `out_nb`, or to the log of the `kernel` started ahead, which runs the job.")
+    if "ex" not in _EXPORTER: _warm_html_exporter()   # the report's exporter is made while the cells run
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
@@ -1014,34 +1043,6 @@ def _finish_notebook(nb, template, gates, exit_code, failed, started, results=No
     nb.cells.insert(0, _verdict_cell(template, gates, exit_code, failed, started, results))
     nb.metadata["prodkit"] = {"report": template, "status": _status(exit_code, gates), "started_utc": started}
     return nb
-
-# %% ../nbs/60_jobs.ipynb #796c873d
-import threading
-_EXPORTER: dict = {}
-_EXPORTER_LOCK = threading.RLock()
-
-def _html_exporter():
-    "The process's report exporter (nbconvert's HTML exporter without code or prompts, images embedded), made once."
-    with _EXPORTER_LOCK:
-        if "ex" not in _EXPORTER:
-            from nbconvert import HTMLExporter
-            _EXPORTER["ex"] = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                                           embed_images=True)
-        return _EXPORTER["ex"]
-
-# %% ../nbs/60_jobs.ipynb #f52ed59b
-def _warm_html_exporter() -> threading.Thread:
-    "Make the report exporter and compile its templates (a tiny render) in a daemon thread; returns the thread."
-    def warm():
-        import nbformat
-        tiny = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm"), nbformat.v4.new_code_cell(
-            "1", outputs=[nbformat.v4.new_output("display_data", data={"text/plain": "1", "image/png": "iVBORw0KGgo="})])])
-        try:
-            with _EXPORTER_LOCK: _html_exporter().from_notebook_node(tiny)
-        except Exception: pass   # only a head start: render_html makes its own and raises what it meets
-    t = threading.Thread(target=warm, daemon=True, name="prodkit-warm-report")
-    t.start()
-    return t
 
 # %% ../nbs/60_jobs.ipynb #c1a10c47
 GENERATOR_META = '<meta name="generator" content="prodkit">'
@@ -1295,7 +1296,6 @@ def run_notebook(template, # a template name ('validation') or the path of a not
                  "results_json": out_dir / "results.json"}
         _check_replaceable(final, force)
         tmp = _run_folder(out_dir)
-        if "ex" not in _EXPORTER: _warm_html_exporter()   # while the cells run
         try:
             failed = _execute(tpl, tmp / f"{stem}.ipynb", params, kernel_name=kernel_name, cell_timeout_s=timeout,
                               progress=progress, kernel=kernel)
