@@ -669,20 +669,20 @@ def weight_matrix(self:ExplanationSet) -> pd.DataFrame:
     "Rows x features of surrogate weights (0 where a feature was not selected)."
     names = (self.explainer.feature_names_ if self.explainer is not None
              else sorted({f for e in self for f in e.features}))
-    W = pd.DataFrame(0.0, index=[e.row_id for e in self], columns=names)
-    for i, e in enumerate(self): W.iloc[i, [names.index(f) for f in e.features]] = list(e.coefs)
-    return W
+    col, W = {n: j for j, n in enumerate(names)}, np.zeros((len(self), len(names)))
+    for i, e in enumerate(self): W[i, [col[f] for f in e.features]] = e.coefs   # filled in numpy: no pandas call per row
+    return pd.DataFrame(W, index=[e.row_id for e in self], columns=names)
 
 # %% ../nbs/30_explain.ipynb #43adc1c0
 @patch
 def global_importance(self:ExplanationSet, k:int=5) -> pd.DataFrame:
     "Mean |weight| per feature with its spread (std, quartiles) and how often it is in a row's top `k`."
     A = self.weight_matrix().abs()
-    topk = pd.DataFrame(False, index=A.index, columns=A.columns)
-    for i, e in enumerate(self): topk.iloc[i, [list(A.columns).index(f) for f in list(e.features)[:k]]] = True
+    col, topk = {n: j for j, n in enumerate(A.columns)}, np.zeros(A.shape, bool)
+    for i, e in enumerate(self): topk[i, [col[f] for f in list(e.features)[:k]]] = True
     g = pd.DataFrame({"feature": A.columns, "mean_abs_weight": A.mean().to_numpy(), "std": A.std(ddof=0).to_numpy(),
                       "q25": A.quantile(0.25).to_numpy(), "q75": A.quantile(0.75).to_numpy(),
-                      f"share_top{k}": topk.mean().to_numpy()})
+                      f"share_top{k}": topk.mean(0)})
     return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
 
 # %% ../nbs/30_explain.ipynb #e0ee287a
