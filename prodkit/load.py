@@ -968,9 +968,9 @@ def _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s,
 
 def _check_warmup_calls(scenario, warmup_calls):
     check_positive("warmup_calls", warmup_calls, allow_zero=True, integer=True)
-    if warmup_calls and scenario not in ("server", "streaming"):
-        raise ParameterError(f"`warmup_calls` warms the workers of the 'server' and 'streaming' scenarios, not '{scenario}'",
-                             value=warmup_calls, fix="use warmup_s for the closed-loop scenarios")
+    if warmup_calls and scenario != "server":   # streaming: its warm-up must fill micro-batches as the run will
+        raise ParameterError(f"`warmup_calls` warms the one-request calls of the 'server' scenario, not '{scenario}'",
+                             value=warmup_calls, fix="use warmup_s for the other scenarios")
 
 # %% ../nbs/10_load.ipynb #c0391745
 @contextlib.contextmanager
@@ -1025,7 +1025,7 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                         batch_sizes=None, # batch sizes for offline (a list sweeps)
                         duration_s:float=10, # measured seconds (per level for sweeps)
                         warmup_s:float=1, # seconds run before measuring (per level), excluded from the statistics
-                        warmup_calls:int=0, # server, streaming: most back-to-back calls first, until latencies settle
+                        warmup_calls:int=0, # server: most back-to-back calls first, until latencies settle
                         timeout_ms:float=None, # a request slower than this is a timeout; hung calls are abandoned
                         seed:int=0, # seed of the arrival schedule
                         percentile:float=99, # the percentile you will claim: sets the minimum number of requests

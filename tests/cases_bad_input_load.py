@@ -102,7 +102,7 @@ def _cases():
         pytest.param(_bad_plot_kind, P, "`kind` must be one of", id="load-bad-plot-kind"),
         pytest.param(_check_outputs_not_bool, P, "`check_outputs` must be True or False", id="load-check-outputs-not-bool"),
         pytest.param(_capacity_nan_target, M, "fails every request", id="load-capacity-nan-target"),
-        pytest.param(_warmup_calls_closed_loop, P, "warmup_s for the closed-loop scenarios", id="load-warmup-calls-closed-loop"),
+        pytest.param(_warmup_calls_closed_loop, P, "warmup_s for the other scenarios", id="load-warmup-calls-closed-loop"),
         pytest.param(_warmup_calls_negative, P, "`warmup_calls` must be", id="load-warmup-calls-negative"),
     ]
 
