@@ -10,6 +10,10 @@
    (target: >= 5,000 req/s with lag p99 < 1 ms on 2 cores).
 3. Coordinated omission: a target that takes 1 ms and stalls once for 1 s, measured by prodkit's server
    scenario at 100 req/s and by a plain closed loop over the same time; both p99s side by side.
+4. Warm-up by time or by count, on the demo model as the validation template measures it (server, 400 req/s,
+   `claim_duration_s(400)` measured): 0.5 s of Poisson warm-up against `warmup_calls=400` (back-to-back calls until
+   a block of 8 is no faster than 0.9x the block before); wall and CPU seconds of each run, the warm-up's first call
+   against its settled block median, and the measured p50/p99 (`--warmup-only` runs just this part).
 Timings depend on the machine and on what else runs on it; the environment is printed first.
 """
 import argparse, json, math, sys, time
@@ -95,19 +99,55 @@ def stall(seconds):
             "plain_loop_p99_ms": nearest_rank(base, 99), "plain_loop_max_ms": float(base.max()), "server_valid": srv.valid}
 
 
+def warmup(repeat):
+    "Part 4: the demo model's load measurement with a time warm-up and with a warm-up by count, alternated."
+    import tempfile
+    from prodkit.demo import write_demo
+    from prodkit.versioning import load_bundle
+    from prodkit.core import read_table
+    from prodkit.load import claim_duration_s
+    d = write_demo(tempfile.mkdtemp(prefix="prodkit-load-bench-"), seed=0, digits=False)
+    b = load_bundle(d["bundle"]); rows = read_table(d["current"])[b.schema.names].head(1024)
+    b.predictor.predict_proba(rows.head(64))                  # the template's quality section called the model before
+    kinds = {"by time (warmup_s=0.5)": dict(warmup_s=0.5), "by count (warmup_calls=400)": dict(warmup_s=0, warmup_calls=400)}
+    out = {k: [] for k in kinds}
+    for i in range(repeat):
+        for k in (list(kinds) if i % 2 == 0 else list(kinds)[::-1]):
+            w, c = time.perf_counter(), time.process_time()
+            r = evaluate_under_load(b.predictor, rows, scenario="server", qps=400.0, duration_s=claim_duration_s(400.0),
+                                    seed=0, progress=False, **kinds[k])
+            s = r.summary
+            out[k].append({"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c, "n_warmup": s["n_warmup"],
+                           "first_ms": s.get("warmup_first_ms"), "settled_ms": s.get("warmup_settled_ms"),
+                           "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "n": s["n_requests"], "valid": s["valid"]})
+    print(f"\n4. warm-up of the demo model's load measurement (server, 400 req/s, {claim_duration_s(400.0):.2f} s measured), "
+          f"median of {repeat} alternated runs")
+    print(f"   {'':30} {'wall s':>7} {'cpu s':>6} {'warm-up':>8} {'1st ms':>7} {'settled':>8} {'p50 ms':>7} {'p99 ms':>7} {'n':>5} valid")
+    med = lambda k, f: float(np.median([x[f] if x[f] is not None else np.nan for x in out[k]]))
+    for k in kinds:
+        print(f"   {k:30} {med(k, 'wall_s'):7.2f} {med(k, 'cpu_s'):6.2f} {med(k, 'n_warmup'):8.0f} {med(k, 'first_ms'):7.2f} "
+              f"{med(k, 'settled_ms'):8.3f} {med(k, 'p50_ms'):7.3f} {med(k, 'p99_ms'):7.2f} {med(k, 'n'):5.0f} "
+              f"{sum(x['valid'] for x in out[k])}/{repeat}")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs")
     ap.add_argument("--json", help="also write the numbers to this file")
+    ap.add_argument("--warmup-only", action="store_true", help="run only part 4 (warm-up by time or by count)")
+    ap.add_argument("--repeat", type=int, default=5, help="alternated runs of each warm-up in part 4")
     a = ap.parse_args(argv)
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']} ({env['torch_threads']} threads), {env['cpu']}, "
           f"{env['affinity']} cores available; load average {', '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
-    secs = 1.0 if a.quick else 3.0
-    res = {"overhead": overhead(secs)}
-    rates = [1000, 2000, 5000, 10000, 20000, 40000]
-    res["max_rate"], res["rates"] = max_rate(secs, rates)
-    res["stall"] = stall(4.0 if a.quick else 5.0)
+    secs, res = 1.0 if a.quick else 3.0, {}
+    if not a.warmup_only:
+        res["overhead"] = overhead(secs)
+        rates = [1000, 2000, 5000, 10000, 20000, 40000]
+        res["max_rate"], res["rates"] = max_rate(secs, rates)
+        res["stall"] = stall(4.0 if a.quick else 5.0)
+    res["warmup"] = warmup(a.repeat)
     if a.json:
         with open(a.json, "w") as fh: json.dump(res, fh, indent=1, default=float)
 

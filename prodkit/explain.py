@@ -669,20 +669,20 @@ def weight_matrix(self:ExplanationSet) -> pd.DataFrame:
     "Rows x features of surrogate weights (0 where a feature was not selected)."
     names = (self.explainer.feature_names_ if self.explainer is not None
              else sorted({f for e in self for f in e.features}))
-    W = pd.DataFrame(0.0, index=[e.row_id for e in self], columns=names)
-    for i, e in enumerate(self): W.iloc[i, [names.index(f) for f in e.features]] = list(e.coefs)
-    return W
+    col, W = {n: j for j, n in enumerate(names)}, np.zeros((len(self), len(names)))
+    for i, e in enumerate(self): W[i, [col[f] for f in e.features]] = e.coefs   # filled in numpy: no pandas call per row
+    return pd.DataFrame(W, index=[e.row_id for e in self], columns=names)
 
 # %% ../nbs/30_explain.ipynb #43adc1c0
 @patch
 def global_importance(self:ExplanationSet, k:int=5) -> pd.DataFrame:
     "Mean |weight| per feature with its spread (std, quartiles) and how often it is in a row's top `k`."
     A = self.weight_matrix().abs()
-    topk = pd.DataFrame(False, index=A.index, columns=A.columns)
-    for i, e in enumerate(self): topk.iloc[i, [list(A.columns).index(f) for f in list(e.features)[:k]]] = True
+    col, topk = {n: j for j, n in enumerate(A.columns)}, np.zeros(A.shape, bool)
+    for i, e in enumerate(self): topk[i, [col[f] for f in list(e.features)[:k]]] = True
     g = pd.DataFrame({"feature": A.columns, "mean_abs_weight": A.mean().to_numpy(), "std": A.std(ddof=0).to_numpy(),
                       "q25": A.quantile(0.25).to_numpy(), "q75": A.quantile(0.75).to_numpy(),
-                      f"share_top{k}": topk.mean().to_numpy()})
+                      f"share_top{k}": topk.mean(0)})
     return g.sort_values("mean_abs_weight", ascending=False, kind="stable").reset_index(drop=True)
 
 # %% ../nbs/30_explain.ipynb #e0ee287a
@@ -755,7 +755,7 @@ def _top_agreement(runs:list, k:int) -> list:
 @patch
 def stability(self:ExplanationSet, seeds:Sequence[int]=(1, 2, 3), # other seeds to re-explain the rows with
               *, k:int=5, min_stability:float=0.6, progress:bool=False) -> StabilityReport:
-    "Re-explain the rows under other seeds; per row, the mean pairwise Jaccard of the top-`k` features."
+    "Re-explain the rows under other seeds (surrogates only: no fidelity samples); per row, the mean pairwise Jaccard of the top-`k` features."
     if self.explainer is None or self.rows is None:
         raise ParameterError("this set has no explainer to re-run", fix="create it with TabularExplainer.explain_many")
     for s in seeds: check_positive("seeds", s, allow_zero=True, integer=True)
@@ -767,7 +767,8 @@ def stability(self:ExplanationSet, seeds:Sequence[int]=(1, 2, 3), # other seeds 
         warnings.simplefilter("ignore", ExplanationWarning)
         runs = [self] + [self.explainer.explain_many(self.rows, num_features=self.num_features,
                                                      num_samples=self.num_samples,
-                                                     label=self.label, seed=s, progress=progress) for s in seeds[1:]]
+                                                     label=self.label, seed=s, fidelity=False, progress=progress)
+                        for s in seeds[1:]]
     jac = _top_agreement(runs, k)
     if np.mean(jac) < min_stability:
         warnings.warn(f"explanations are unstable: mean top-{k} Jaccard across seeds {seeds} is {np.mean(jac):.2f} < "
@@ -1083,9 +1084,11 @@ def _surrogate_at(Z:np.ndarray, F:int, used:torch.Tensor, coef:torch.Tensor, icp
 # %% ../nbs/30_explain.ipynb #33721e32
 @patch
 def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int,
-               clock:_Clock=None, pool:dict=None) -> dict:
+               clock:_Clock=None, pool:dict=None, fidelity:bool=True) -> dict:
     "Surrogates for a chunk of rows: perturbations, model calls on both neighbourhoods, one batched ridge solve."
     R, F, S, Sf, clock = *M.shape, num_samples, self.fidelity_samples, clock or _Clock()
+    if not fidelity: return self._fit_only(M, num_features=num_features, num_samples=num_samples, label=label, seed=seed,
+                                           clock=clock, pool=pool)
     viewed = self.space_.is_cat | (self.disc_ is not None)
     binary = bool(viewed.all())
     patterns = binary and F <= _MAX_PATTERN_F and (1 << F) <= S        # histograms no larger than the samples
@@ -1108,6 +1111,30 @@ def _fit_chunk(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_sam
         fid = _weighted_r2(torch.from_numpy(yf), _surrogate_at(Zf, F, used, coef, icpt), wf)
         local = icpt + (Z0[torch.arange(R)[:, None], used] * coef).sum(1)
     return dict(used=used, coef=coef, icpt=icpt, score=score, fid=fid, local=local, li=li, pred=y[:, 0])
+
+# %% ../nbs/30_explain.ipynb #5362ca98
+@patch
+def _fit_only(self:TabularExplainer, M:np.ndarray, *, num_features:int, num_samples:int, label, seed:int, clock:_Clock,
+              pool:dict) -> dict:
+    "The surrogates of `_fit_chunk` without the fidelity samples (drawn after the surrogate's, so the fits are the same)."
+    R, F, S = *M.shape, num_samples
+    viewed = self.space_.is_cat | (self.disc_ is not None)
+    binary = bool(viewed.all())
+    patterns = binary and F <= _MAX_PATTERN_F and (1 << F) <= S
+    with clock("sampling"):
+        (codes, U), = self._draws(M, (S,), seed, int((~viewed).sum()), pool)
+        Z, raw = self._perturb(M, codes, U, patterns)
+    with clock("encoding"): X = self._inputs(M, codes, raw, pool, "X")
+    with clock("model forward"): y, li = self._label_scores(X, R, label)
+    wtab = _pattern_kernel(F, self.kernel_width_) if Z.ndim == 2 else None
+    Z0 = torch.ones(R, F, dtype=torch.float64) if Z.ndim == 2 else torch.from_numpy(Z[:, :, 0]).double()
+    with clock("surrogate fits"):
+        m = (_pattern_moments(Z, y, wtab, F, pool) if Z.ndim == 2
+             else _moments(torch.from_numpy(Z), y, _weights(Z, binary, self.kernel_width_)))
+        used, coef, icpt, score = _fit_surrogates(m, Z0, num_features, feature_selection=self.feature_selection)
+    local = icpt + (Z0[torch.arange(R)[:, None], used] * coef).sum(1)
+    return dict(used=used, coef=coef, icpt=icpt, score=score, fid=torch.full((R,), float("nan"), dtype=torch.float64),
+                local=local, li=li, pred=y[:, 0])
 
 # %% ../nbs/30_explain.ipynb #e616d4c4
 @patch
@@ -1169,6 +1196,7 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
                  num_samples:int=5000, # perturbations per row (lime's default)
                  label=None, # class to explain (default: positive class of a binary model, else the predicted class)
                  seed:int=None, # default: the explainer's seed
+                 fidelity:bool=True, # measure each surrogate's fidelity on fresh samples (False: NaN, not measured)
                  progress:bool=False) -> ExplanationSet:
     "Explain many rows at once: batched perturbations, model calls and one batched ridge solve per chunk."
     check_positive("num_features", num_features, integer=True)
@@ -1178,15 +1206,16 @@ def explain_many(self:TabularExplainer, rows, # DataFrame or 2-d array of rows t
         raise ParameterError("num_samples must be at least 2", value=num_samples,
                              fix="use a few thousand (lime's default is 5000)")
     M = self.space_.matrix(rows, name="rows to explain")
-    ids, per, exps = _row_ids(rows, len(M)), max(1, self.max_chunk // (num_samples + self.fidelity_samples)), []
+    per = max(1, self.max_chunk // (num_samples + (self.fidelity_samples if fidelity else 0)))
+    ids, exps = _row_ids(rows, len(M)), []
     clock, pool = _Clock(), {}           # pool: buffers the chunks share
     with tqdm(total=len(M), disable=not progress, desc="explaining") as bar:
         for s in range(0, len(M), per):
             fit = self._fit_chunk(M[s:s + per], num_features=num_features, num_samples=num_samples, label=label,
-                                  seed=seed, clock=clock, pool=pool)
+                                  seed=seed, clock=clock, pool=pool, fidelity=fidelity)
             with clock("explanations"): exps += self._explanations(M[s:s + per], ids[s:s + per], fit, num_samples, seed)
             bar.update(min(per, len(M) - s))
-    self._warn_low_fidelity(exps)
+    if fidelity: self._warn_low_fidelity(exps)
     return ExplanationSet(explanations=tuple(exps), explainer=self, rows=rows, num_features=num_features,
                           num_samples=num_samples, label=label, min_fidelity=self.min_fidelity, seed=seed,
                           timings=clock.as_dict())

@@ -394,9 +394,23 @@ def _quantize(model, method, inputs, refs, checks, *, rtol, atol, agreement, thr
                 reason="within bounds" if not fails else "outside bounds: " + "; ".join(fails))
     return info, built, rows
 
+# %% ../nbs/40_export.ipynb #a0212761
+_MIN_CALLS = 10   # timed calls of each candidate before timing may stop early
+
+def _clear_leader(times:dict, # name -> the milliseconds of its calls so far
+                  names:list, # the contenders (the eager model is timed too, but is no candidate)
+                  min_calls:int=_MIN_CALLS) -> str | None:
+    "The contender clearly ahead, its p75 below every other's p25, once each has `min_calls` calls; else None."
+    if len(names) < 2 or min(len(times[n]) for n in names) < min_calls: return None
+    q = {n: np.percentile(times[n], [25, 75]) for n in names}
+    best = min(names, key=lambda n: q[n][1])
+    return best if all(q[best][1] < q[n][0] for n in names if n != best) else None
+
 # %% ../nbs/40_export.ipynb #6dd91b15
-def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=5, seed:int=0) -> dict:
-    "Wall time in ms of every timed call of each function on `inputs`: each round calls all once, in a seeded random order."
+def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=5, seed:int=0, contenders:list=None,
+             min_calls:int=_MIN_CALLS) -> dict:
+    ("Wall time in ms of every timed call of each function on `inputs`: each round calls all once, in a seeded random "
+     "order; with `contenders`, the rounds stop early once one of them is clearly ahead (`_clear_leader`).")
     times, names, rng = {k: [] for k in fns}, list(fns), np.random.default_rng(seed)
     with torch.no_grad():
         for _ in range(warmup):
@@ -406,6 +420,7 @@ def _samples(fns:dict, inputs:tuple, repeats:int, warmup:int=5, seed:int=0) -> d
                 f, t0 = fns[names[j]], time.perf_counter()
                 f(*inputs)
                 times[names[j]].append((time.perf_counter() - t0) * 1e3)
+            if contenders and _clear_leader(times, contenders, min_calls) is not None: break
     return times
 
 def time_calls(fns:dict, # name -> callable on the inputs
@@ -453,11 +468,12 @@ def _fresh(c:dict):
 def _time_candidates(model, cands:list, batches:dict, *, repeats:int, timer=None, seed:int=0) -> pd.DataFrame:
     "Median and quartiles (ms) of the eager model and each candidate, freshly loaded, at each batch size: a row per pair."
     return _timing_table({"eager": model, **{_name(c): _fresh(c) for c in cands}}, batches, repeats=repeats,
-                         timer=timer, seed=seed)
+                         timer=timer, seed=seed, contenders=[_name(c) for c in cands])
 
-def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None, seed:int=0, warmup:int=5) -> pd.DataFrame:
+def _timing_table(fns:dict, batches:dict, *, repeats:int, timer=None, seed:int=0, warmup:int=5,
+                  contenders:list=None) -> pd.DataFrame:
     "Median and quartiles (ms) of each named function at each batch size, calls interleaved: one row per pair."
-    timer, out = timer or (lambda f, inp, n: _samples(f, inp, n, warmup, seed)), []
+    timer, out = timer or (lambda f, inp, n: _samples(f, inp, n, warmup, seed, contenders)), []
     for b, inp in batches.items():
         ts = timer(fns, inp, repeats)
         for k in fns:
@@ -1138,6 +1154,14 @@ def _pipelines(artifact, pipeline, trust, expect_sha256) -> Predictor:
                                  fix="export with export_torchscript(..., adapter=adapter); give the pipeline one")
     return serving
 
+# %% ../nbs/40_export.ipynb #3d06341d
+def _labels_from(p:Predictor, raw:np.ndarray) -> np.ndarray:
+    "The labels `p.predict` gives for rows whose raw outputs are `raw`, without calling the model again."
+    from prodkit.core import _probs
+    if p.task == "regression": return raw[:, 0] if raw.shape[1] == 1 else raw
+    idx = _probs(raw, p._output_kind(raw)).argmax(1)
+    return np.asarray(p.classes)[idx] if p.classes is not None else idx
+
 # %% ../nbs/40_export.ipynb #bf32bfcc
 def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), or a Predictor over one
                        frame, # raw rows as the service receives them (DataFrame, CSV or Parquet path)
@@ -1156,7 +1180,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     if ns != nt: return _feature_mismatch(df, xs, xt, ns, nt, rtol, atol)
     feats = pd.DataFrame({"feature": nt,
                           "max_abs_diff": np.abs(xs.astype(np.float64) - xt).max(0) if len(df) else 0.0})
-    rt, rs = pipeline.raw(df), serving.raw(df)
+    rt, rs = pipeline.raw(xt), serving.raw(xs)          # the encodings above: what `raw(df)` would encode again
     if rt.shape != rs.shape:
         return SkewReport(n_rows=len(df), max_abs_diff=math.inf, agreement=None, passed=False, rtol=rtol, atol=atol,
                           features=feats,
@@ -1164,7 +1188,7 @@ def check_serving_skew(artifact, # an artifact exported with `adapter=` (path), 
     d = np.abs(rs.astype(np.float64) - rt)
     agree = None
     if pipeline.task != "regression":
-        labels = [np.asarray(p.predict(df)).astype(str) for p in (serving, pipeline)]
+        labels = [np.asarray(_labels_from(p, r)).astype(str) for p, r in ((serving, rs), (pipeline, rt))]
         agree = float(np.mean(labels[0] == labels[1]))
     passed = bool((d <= atol + rtol * np.abs(rt)).all()) and (agree is None or agree == 1.0)
     return SkewReport(n_rows=len(df), max_abs_diff=float(d.max()), agreement=agree, passed=passed, rtol=rtol,

@@ -386,6 +386,7 @@ class _Harness:
         self.lock, self.log, self.t0 = threading.Lock(), [], time.perf_counter()
         self.queue, self.slots, self.n_abandoned, self.n_done = queue.SimpleQueue(), [], 0, 0
         self.keeps_jobs = False   # the open loop keeps every job until the end of the run
+        self.settle = {}          # level -> what its warm-up by count found (`_settle`)
 
     def now(self): return time.perf_counter() - self.t0
 
@@ -526,12 +527,13 @@ def _finish(h:_Harness, jobs):
         else: h.resolve(j, j.start, now, "unfinished", "Unfinished", n=len(j.items))
 
 # %% ../nbs/10_load.ipynb #d7bfa850
-def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick):
+def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick, warmup_calls:int=0):
     "Issue one job per arrival in `sched` (seconds from the level's start); returns the level's start time."
     jobs = [_Job((i,), float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
     h.queue, h.slots, h.keeps_jobs = queue.SimpleQueue(), [], True
-    target_done = h.n_done + len(jobs)
     for _ in range(workers): h.start_worker()
+    if warmup_calls: h.settle[level] = _settle(h, level, warmup_calls, tick)
+    target_done = h.n_done + len(jobs)
     offset = h.now() + 0.02 + 1e-6 * len(jobs)   # set up everything before the first arrival is due
     for j in jobs: j.sched = j.issue = j.sched + offset
     check_s = min(0.05, h.timeout / 4) if h.timeout else 0.05
@@ -544,6 +546,31 @@ def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick):
     _finish(h, jobs)
     h.queue.put(None)
     return offset
+
+# %% ../nbs/10_load.ipynb #6cedbf26
+_SETTLE_BLOCK, _SETTLE_TOL = 8, 0.1   # warm-up calls per block; a block this much faster than the one before: not settled
+
+def _settled(meds) -> bool:
+    "Whether the last block median is no lower than (1 - tolerance) x the one before: latencies stopped falling."
+    return len(meds) >= 2 and meds[-1] >= (1 - _SETTLE_TOL) * meds[-2]
+
+def _settle(h:_Harness, level, max_calls:int, tick) -> dict:
+    "Back-to-back warm-up requests through the workers, by blocks, until latencies settle or `max_calls` were sent."
+    meds, k = [], 0
+    while k < max_calls and not _settled(meds):
+        lat = []
+        for _ in range(min(_SETTLE_BLOCK, max_calls - k)):
+            j = _Job((k,), h.now(), level, True)
+            j.event, k = threading.Event(), k + 1
+            h.queue.put(j)
+            while not j.event.wait(0.05):
+                h.watchdog()
+                tick()
+            rec = h.log[-1]                            # the only job in flight: its record is the last
+            lat.append((rec[5] - rec[2]) * 1000)
+        meds.append(float(np.median(lat)))
+        if len(meds) == 1: first = lat[0]
+    return {"calls": k, "settled": _settled(meds), "first_ms": first if meds else float("nan"), "block_medians_ms": meds}
 
 # %% ../nbs/10_load.ipynb #7b519157
 def _start_private(h, slot):
@@ -850,6 +877,10 @@ def _headline_stats(h, df, res, per, spans, *, scenario, qps, duration_s, window
     stats.update(_growth(win, res, stats, duration_s))
     stats.update({"n_warmup": int(warm.sum()), "warmup_p50_ms": nearest_rank(df.latency_ms[warm], 50),
                   "n_abandoned_threads": int(h.n_abandoned)})
+    if head in h.settle:   # the warm-up by count: its calls, whether latencies settled, the first call and the last block
+        st = h.settle[head]
+        stats.update({"warmup_calls": st["calls"], "warmup_settled": st["settled"], "warmup_first_ms": st["first_ms"],
+                      "warmup_settled_ms": st["block_medians_ms"][-1] if st["block_medians_ms"] else float("nan")})
     return stats, win, ws
 
 # %% ../nbs/10_load.ipynb #88879fdc
@@ -866,6 +897,10 @@ def _build_report(h, res, spans, *, scenario, qps, duration_s, warmup_s, timeout
     stats["min_requests"] = min_requests(percentile, confidence)
     reasons, flags = _self_checks(scenario, per, spans, df, qps=qps, percentile=percentile, confidence=confidence,
                                   max_lag_ms=max_lag_ms, min_rate_ratio=min_rate_ratio, duration_s=duration_s)
+    reasons += [f"the warm-up did not settle{f' at {lv}' if len(spans) > 1 else ''}: latencies still fell after "
+                f"{h.settle[lv]['calls']} calls (block medians {', '.join(f'{m:.3g}' for m in h.settle[lv]['block_medians_ms'][-3:])} "
+                "ms), so first-call effects may be in the measurement (raise warmup_calls)"
+                for lv, _, _ in spans if lv in h.settle and not h.settle[lv]["settled"]]
     stats.update(flags)
     params = {"scenario": scenario, "qps": qps, "duration_s": duration_s, "warmup_s": warmup_s,
               "timeout_ms": timeout_ms,
@@ -931,6 +966,12 @@ def _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s,
     _check_rate(scenario, qps)
     return _check_levels(scenario, concurrency, batch_sizes)
 
+def _check_warmup_calls(scenario, warmup_calls):
+    check_positive("warmup_calls", warmup_calls, allow_zero=True, integer=True)
+    if warmup_calls and scenario != "server":   # streaming: its warm-up must fill micro-batches as the run will
+        raise ParameterError(f"`warmup_calls` warms the one-request calls of the 'server' scenario, not '{scenario}'",
+                             value=warmup_calls, fix="use warmup_s for the other scenarios")
+
 # %% ../nbs/10_load.ipynb #c0391745
 @contextlib.contextmanager
 def _tuned_interpreter():
@@ -959,12 +1000,13 @@ def _progress(total, progress, desc):
     return bar, tick
 
 # %% ../nbs/10_load.ipynb #99a537bc
-def _run_levels(h, levels, *, scenario, qps, seed, warmup_s, duration_s, drain_s, tick) -> list:
+def _run_levels(h, levels, *, scenario, qps, seed, warmup_s, duration_s, drain_s, tick, warmup_calls:int=0) -> list:
     spans = []
     for lv in levels:
         if scenario in ("server", "streaming"):
             sched = poisson_schedule(qps, warmup_s + duration_s, seed=seed)
-            offset = _run_open(h, sched, level=lv, warmup_s=warmup_s, workers=int(lv), drain_s=drain_s, tick=tick)
+            offset = _run_open(h, sched, level=lv, warmup_s=warmup_s, workers=int(lv), drain_s=drain_s, tick=tick,
+                               warmup_calls=warmup_calls)
         else:
             offset = h.now() + 0.01
             clients = lv if scenario == "concurrency" else 1
@@ -983,6 +1025,7 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
                         batch_sizes=None, # batch sizes for offline (a list sweeps)
                         duration_s:float=10, # measured seconds (per level for sweeps)
                         warmup_s:float=1, # seconds run before measuring (per level), excluded from the statistics
+                        warmup_calls:int=0, # server: most back-to-back calls first, until latencies settle
                         timeout_ms:float=None, # a request slower than this is a timeout; hung calls are abandoned
                         seed:int=0, # seed of the arrival schedule
                         percentile:float=99, # the percentile you will claim: sets the minimum number of requests
@@ -1000,6 +1043,7 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
     levels = _check_params(scenario, qps, concurrency, batch_sizes, duration_s, warmup_s, timeout_ms, percentile,
                            confidence,
                            max_batch_size, max_wait_ms, window_s, max_lag_ms, min_rate_ratio)
+    _check_warmup_calls(scenario, warmup_calls)
     check_positive("seed", seed, allow_zero=True, integer=True)
     if not isinstance(check_outputs, bool):
         raise ParameterError("`check_outputs` must be True or False", value=check_outputs,
@@ -1013,7 +1057,8 @@ def evaluate_under_load(target, # callable, nn.Module, TorchScript module/file, 
     with _tuned_interpreter(), contextlib.closing(bar), _Sampler(h, min(0.1,
                                                                         (window_s or duration_s / 20) / 2)) as sampler:
         spans = _run_levels(h, levels, scenario=scenario, qps=qps, seed=seed, warmup_s=warmup_s, duration_s=duration_s,
-                            drain_s=drain_s if drain_s is not None else max(2.0, 0.5 * duration_s), tick=tick)
+                            drain_s=drain_s if drain_s is not None else max(2.0, 0.5 * duration_s), tick=tick,
+                            warmup_calls=warmup_calls)
     extra = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms} if scenario == "streaming" else {}
     return _build_report(h, sampler.frame(), spans, scenario=scenario, qps=qps, duration_s=duration_s,
                          warmup_s=warmup_s,

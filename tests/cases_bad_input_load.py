@@ -64,6 +64,8 @@ def _bad_plot_kind():
 
 
 def _check_outputs_not_bool(): _ev(_nothing, [1], check_outputs="yes")
+def _warmup_calls_closed_loop(): _ev(_nothing, [1], warmup_calls=100)
+def _warmup_calls_negative(): _ev(_nothing, [1], scenario="server", qps=10, warmup_calls=-5)
 def _capacity_nan_target():
     from prodkit.load import find_max_qps
     find_max_qps(lambda x: float("nan"), [0], slo_ms=10, progress=False)
@@ -100,6 +102,8 @@ def _cases():
         pytest.param(_bad_plot_kind, P, "`kind` must be one of", id="load-bad-plot-kind"),
         pytest.param(_check_outputs_not_bool, P, "`check_outputs` must be True or False", id="load-check-outputs-not-bool"),
         pytest.param(_capacity_nan_target, M, "fails every request", id="load-capacity-nan-target"),
+        pytest.param(_warmup_calls_closed_loop, P, "warmup_s for the other scenarios", id="load-warmup-calls-closed-loop"),
+        pytest.param(_warmup_calls_negative, P, "`warmup_calls` must be", id="load-warmup-calls-negative"),
     ]
 
 

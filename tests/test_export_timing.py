@@ -110,3 +110,23 @@ def test_same_seed_and_timings_give_the_same_table_and_choice(tmp_path):
     pd.testing.assert_frame_equal(reps[0].candidates[cols], reps[1].candidates[cols])
     pd.testing.assert_frame_equal(reps[0].to_frame(), reps[1].to_frame())
     assert reps[0].choice == reps[1].choice and reps[0].latency.equals(reps[1].latency)
+
+
+def test_candidate_timing_stops_once_one_is_clearly_ahead_and_keeps_the_same_choice(monkeypatch):
+    "A candidate three times faster than the others is clear after 10 calls each; close candidates are timed for all repeats."
+    clock = {"t": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["t"])
+    def costs(ms):
+        def f(*a): clock["t"] += ms / 1000
+        return f
+    speed = {"script/plain": 3.0, "script/frozen": 1.0, "trace/plain": 3.0}
+    monkeypatch.setattr(ex, "_fresh", lambda c: costs(speed[ex._name(c)]))
+    cands = [{"method": m, "variant": v} for m, v in (("script", "plain"), ("script", "frozen"), ("trace", "plain"))]
+    names, batches = [ex._name(c) for c in cands], {1: (None,), 8: (None,)}
+    early = ex._time_candidates(costs(2.0), cands, batches, repeats=30)
+    assert set(early.n_calls) == {ex._MIN_CALLS} == {10}                 # stopped after the first 10 rounds, at each size
+    full = ex._timing_table({"eager": costs(2.0), **{n: costs(speed[n]) for n in names}}, batches, repeats=30)
+    assert set(full.n_calls) == {30}                                     # without contenders: every round
+    assert ex._pick(early, names)[0] == ex._pick(full, names)[0] == "script/frozen"
+    speed.update({"script/frozen": 3.0})                                 # all alike: no leader, every round is timed
+    assert set(ex._time_candidates(costs(2.0), cands, batches, repeats=30).n_calls) == {30}
