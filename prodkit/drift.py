@@ -1128,7 +1128,10 @@ def _plot_distributions(self:DriftReport, ax, features:Sequence[str]=None, max_f
     axes = np.array([[fig.add_subplot(grid[i, j]) for j in range(nc)] for i in range(nr)])
     for a, f in zip(axes.flat, features): self._plot_feature(a, f)
     for a in list(axes.flat)[len(features):]: a.set_visible(False)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:   # lay out once: `tight_layout()` leaves an engine that makes every save draw twice
+        from matplotlib.layout_engine import TightLayoutEngine
+        TightLayoutEngine().execute(fig)
+    else: fig.tight_layout()
     return axes
 
 # %% ../nbs/20_drift.ipynb #665de2af
@@ -1150,9 +1153,10 @@ def _static_mode() -> bool:
 
 # %% ../nbs/20_drift.ipynb #92c01e12
 def _fig_png(fig) -> bytes:
+    "`fig` as PNG bytes (then closed), as laid out: no tight bounding box, which would draw the figure twice."
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return buf.getvalue()
 

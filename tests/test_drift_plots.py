@@ -158,3 +158,24 @@ def test_weekly_performance_timeline_date_labels_do_not_overlap():
                                progress=False)
     assert len(pt.windows) == 10
     _assert_date_labels_apart(pt)
+
+
+def test_the_static_explorer_draws_its_figure_once_and_keeps_all_of_it(monkeypatch):
+    "The static view's PNG comes from one draw of the laid-out figure (no second, bounding-box pass), at the figure's full size."
+    import base64
+    from matplotlib.figure import Figure
+    from PIL import Image
+    g = np.random.default_rng(5)
+    ref = pd.DataFrame({"a": g.normal(0, 1, 400), "b": g.normal(0, 1, 400), "c": g.choice(["x", "y", "z"], 400)})
+    cur = pd.DataFrame({"a": g.normal(1, 1, 400), "b": g.normal(0, 1, 400), "c": g.choice(["x", "y", "z"], 400, p=[0.6, 0.2, 0.2])})
+    r = quiet(detect_drift, ref, cur, multivariate=False, n_boot=20)
+    draws, sizes, draw = [], [], Figure.draw
+    def counted(self, renderer):
+        draws.append(self); sizes.append(tuple(self.get_size_inches() * self.dpi))
+        return draw(self, renderer)
+    monkeypatch.setattr(Figure, "draw", counted)
+    bundle = r.explore(static=True)._repr_mimebundle_()
+    assert len(draws) == 1, len(draws)
+    w, h = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).size
+    assert (w, h) == tuple(round(s) for s in sizes[0]) and w > h > 100, ((w, h), sizes)   # the whole figure, nothing cropped
+    assert bundle["image/png"] in bundle["text/html"]   # the HTML fallback embeds that same PNG: no second render
