@@ -112,16 +112,18 @@ def _same(xs, ref) -> bool:
     "Whether every one of `xs` is the object `ref`, checked in a C loop."
     return all(map(operator.is_, xs, itertools.repeat(ref)))
 
-def _concat_arrow(v:list):
-    "Arrow-backed arrays of one type joined into one contiguous array (C calls only); None for other arrays."
+def _concat_arrow(v:list, arrow:bool=False):
+    "Arrow-backed arrays of one type joined into one contiguous array (C calls only; `arrow`: strings as an arrow array)."
     if not hasattr(v[0], "_pa_array"): return None
     pav = list(map(_at("_pa_array"), v))
     if not all(map(pav[0].type.equals, map(_at("type"), pav))): return None
     chunks = (list(map(operator.methodcaller("chunk", 0), pav)) if set(map(_at("num_chunks"), pav)) == {1}
               else list(itertools.chain.from_iterable(map(_at("chunks"), pav))))
+    if arrow and (pa.types.is_string(pav[0].type) or pa.types.is_large_string(pav[0].type)):
+        return pa.concat_arrays(chunks)   # what the process writer sends: no pandas array around it
     return v[0]._from_pyarrow_array(pa.chunked_array([pa.concat_arrays(chunks)], type=pav[0].type))
 
-def _stack_blocks(frames:list) -> list|None:
+def _stack_blocks(frames:list, arrow:bool=False) -> list|None:
     "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
     cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
     mgrs = list(map(_at("_mgr"), frames))   # per frame only C loops: a 1 ms model leaves the writer ~20 us a call
@@ -142,23 +144,23 @@ def _stack_blocks(frames:list) -> list|None:
                        else type(v[0])._concat_same_type(v, axis=1))
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
         elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1:
-            a = _concat_arrow(v)
+            a = _concat_arrow(v, arrow)
             arrays[locs[0]] = a if a is not None else type(v[0])._concat_same_type(v)
         else: return None
     return None if any(a is None for a in arrays) else arrays
 
-def _stacked_columns(frames:list) -> tuple:
+def _stacked_columns(frames:list, arrow:bool=False) -> tuple:
     "(names, one array per column) of the rows of `frames`, as `pd.concat(frames, ignore_index=True)` holds them."
-    try: arrays = _stack_blocks(frames) if len(frames) > 1 else None
+    try: arrays = _stack_blocks(frames, arrow) if len(frames) > 1 else None
     except Exception: arrays = None   # pandas internals not as expected: pd.concat below, always right
     if arrays is not None: return list(frames[0].columns), arrays
     big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return list(big.columns), [big.iloc[:, j] for j in range(big.shape[1])]
 
 # %% ../nbs/51_monitor.ipynb #a9c66bd2
-def _kept_columns(frames:list, keep:Sequence=None) -> tuple:
+def _kept_columns(frames:list, keep:Sequence=None, arrow:bool=False) -> tuple:
     "(names, arrays, rows) of the stacked columns of `frames`, only those in `keep` (in its order) when given."
-    names, arrays = _stacked_columns(frames)
+    names, arrays = _stacked_columns(frames, arrow)
     n = len(arrays[0]) if arrays else sum(map(len, frames))
     if keep is not None:
         pick = [j for c in keep for j, name in enumerate(names) if name == c]
@@ -184,6 +186,7 @@ def _frame_json(frames:list, keep:Sequence=None) -> list:
 # %% ../nbs/51_monitor.ipynb #d6a74dbe
 def _input_column(name:str, a) -> tuple:
     "(field, arrow array) of a stacked input column: floats, integers, booleans, strings as they are; else JSON text."
+    if isinstance(a, pa.Array): return _input(name, a if a.type == pa.string() else pc.cast(a, pa.string()))
     dt = a.dtype
     if isinstance(dt, np.dtype) and dt.kind in "fbiu" and not (dt.kind == "u" and dt.itemsize == 8):
         to = {"f": "float64", "b": "bool"}.get(dt.kind, "int64")
@@ -196,7 +199,7 @@ def _input_column(name:str, a) -> tuple:
 
 def _input_fields(frames:list, keep:Sequence=None) -> list:
     "(field, array) of each input column of `frames`, stacked; one column of JSON objects when names repeat."
-    cols, arrays, n = _kept_columns(frames, keep)
+    cols, arrays, n = _kept_columns(frames, keep, arrow=True)
     if len(set(cols)) < len(cols): return [_rows_input(_frame_json(frames, keep))]
     return [_input_column(c, a) for c, a in zip(cols, arrays)]
 
@@ -423,7 +426,7 @@ def failure(self:_Writer) -> str|None:
     e, self.error = self.error, None
     return None if e is None else e if isinstance(e, str) else f"{type(e).__name__}: {e}"
 
-# %% ../nbs/51_monitor.ipynb #2974bcb6
+# %% ../nbs/51_monitor.ipynb #3eff111c
 _CHILD = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "   # ignored before its imports: Ctrl-C
           "from prodkit.monitor_writer import main; main(); "
           "import os, sys; sys.stdout.flush(); os._exit(0)")   # committed and closed: skip the interpreter's teardown
@@ -447,7 +450,7 @@ class _ProcWriter(_Writer):
         self.reader = threading.Thread(target=self._read_answers, daemon=True, name="prodkit-monitor-answers")
         self.reader.start()
 
-# %% ../nbs/51_monitor.ipynb #3eff111c
+# %% ../nbs/51_monitor.ipynb #fe5d4775
 @patch
 def _rows(self:_ProcWriter, items) -> list:
     "Queued calls as one batch for the child, in a list (so `_records` can fall back call by call, row by row)."
@@ -478,7 +481,7 @@ def _send(self:_ProcWriter, data:bytes) -> bool:
     self._gone()
     return False
 
-# %% ../nbs/51_monitor.ipynb #d23b9e69
+# %% ../nbs/51_monitor.ipynb #3b3cff92
 @patch
 def _read_answers(self:_ProcWriter):
     "Read the child's answers: its counts after each commit, notes to log, errors; wake who waits for a flush."
@@ -512,7 +515,7 @@ def _gone(self:_ProcWriter):
         _log.error("monitor store %s: the writer process exited with code %s; %d records lost", self.path, rc, n)
     for ev in events: ev.set()
 
-# %% ../nbs/51_monitor.ipynb #fe5d4775
+# %% ../nbs/51_monitor.ipynb #d525350f
 @patch
 def _ack(self:_ProcWriter, acks:list, stop:bool):
     "Wake who asked once the child answered for all sent before (a stop: once the child has exited)."
@@ -625,6 +628,11 @@ def _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_
         raise ParameterError("`version` must be a non-empty string", value=version,
                              fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
 
+# %% ../nbs/51_monitor.ipynb #c8604509
+def _is_guard(m) -> bool:
+    "Whether `m` answers like a `GuardedModel` (`serve` and `path_names`), without importing the guard."
+    return hasattr(m, "serve") and hasattr(m, "path_names")
+
 # %% ../nbs/51_monitor.ipynb #df552e7e
 class Monitor(Scorer):
     "Wrap a model so every prediction (or a seeded sample) is recorded into an SQLite store, off the hot path."
@@ -650,7 +658,8 @@ class Monitor(Scorer):
         self.version = version if version is not None else _model_version(model)
         self.max_queue = max_queue
         self._rng, self._lock = np.random.default_rng(seed), threading.Lock()
-        self._calls, self.dropped, self.errors = 0, 0, 0
+        self._ids, self.dropped, self.errors = itertools.count(1), 0, 0   # call ids
+        self._guarded, self._has_proba = _is_guard(model), hasattr(model, "predict_proba")
         meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
         shape = () if self.task == "regression" else (len(self.classes),
                                                       ) if self.classes else None   # else the first record fixes it
@@ -690,11 +699,6 @@ def __enter__(self:Monitor): return self
 @patch
 def __exit__(self:Monitor, *a): self.close()
 
-# %% ../nbs/51_monitor.ipynb #c8604509
-def _is_guard(m) -> bool:
-    "Whether `m` answers like a `GuardedModel` (`serve` and `path_names`), without importing the guard."
-    return hasattr(m, "serve") and hasattr(m, "path_names")
-
 # %% ../nbs/51_monitor.ipynb #f3e62626
 @patch
 def _guard_values(self:Monitor, df:pd.DataFrame) -> tuple:
@@ -714,13 +718,13 @@ def _as_values(out) -> np.ndarray:
 def _call(self:Monitor, X) -> tuple:
     "Call the model: (probabilities or values, served_by or None, inputs as recorded, the guard's frame or None)."
     m = self.model
-    if _is_guard(m):
+    if self._guarded:
         df = m.serve(X)
         return self._guard_values(df) + (X, df)
     if self.task == "regression":
         vals = _as_values(m.predict(X) if hasattr(m, "predict") else m(X))
         if vals.ndim == 2 and vals.shape[1] == 1: vals = vals[:, 0]
-    elif hasattr(m, "predict_proba"): vals = np.asarray(m.predict_proba(X), dtype="float64")
+    elif self._has_proba: vals = np.asarray(m.predict_proba(X), dtype="float64")
     else:
         vals = _as_values(m(X))
         if vals.ndim == 1: vals = np.column_stack([1 - vals, vals])
@@ -731,10 +735,11 @@ def _call(self:Monitor, X) -> tuple:
 def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     "Queue references to the call for the writer: every row (`rows` None) or the seeded sample, only rows where `keep`."
     n, rows, w = len(vals), None, self._writer
-    with self._lock:
-        self._calls += 1
-        call_id = self._calls
-        if self.sample_rate < 1: rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+    if self.sample_rate < 1:
+        with self._lock:   # call ids and the sampler's draws in one order
+            call_id = next(self._ids)
+            rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+    else: call_id = next(self._ids)   # one C call, atomic under the GIL: no lock on the hot path
     if keep is not None: rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
     m, waiting = (n if rows is None else len(rows)), w.q.qsize()
     if m and waiting >= self.max_queue:
@@ -743,8 +748,9 @@ def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     if not m: return
     # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
     # often reused buffers, are copied
-    if isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
-    elif not isinstance(Xr, pd.DataFrame): Xr = np.array(Xr, copy=True)
+    if type(Xr) is pd.DataFrame or isinstance(Xr, pd.DataFrame): pass
+    elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
+    else: Xr = np.array(Xr, copy=True)
     w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)))
     if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()   # a full batch: wake the writer once
 

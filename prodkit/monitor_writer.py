@@ -130,7 +130,7 @@ def _input_texts(parts:list, n:int) -> list:
     *lits, end, sep = _join_literals(tuple(f.name for f, _ in parts))
     return pc.binary_join_element_wise(*[p for lt in zip(lits, texts) for p in lt], end, sep).to_pylist()
 
-# %% ../nbs/52_monitor_writer.ipynb #5899f364
+# %% ../nbs/52_monitor_writer.ipynb #a17bd6ac
 def _batch_rows(b:pa.RecordBatch, classes) -> list:
     "Table rows (time, latency, version, served_by, call_id, inputs, outputs, prediction, confidence) of a batch."
     _check_batch(b, b"rows", _FIXED)
@@ -147,7 +147,7 @@ def _batch_rows(b:pa.RecordBatch, classes) -> list:
             for j in range(len(_FIXED))]
     return list(zip(*cols[:4], cols[4], _input_texts(ins, b.num_rows), *_output_cols(P, classes)))
 
-# %% ../nbs/52_monitor_writer.ipynb #a17bd6ac
+# %% ../nbs/52_monitor_writer.ipynb #08c0f3a4
 def _rejections_batch(rejects:list) -> pa.RecordBatch:
     "A batch of rejected records: (time, model_version, call_id, row, reason) each."
     cols = list(zip(*rejects)) if rejects else [[]] * 5
@@ -161,7 +161,7 @@ def _batch_rejections(b:pa.RecordBatch) -> list:
     if b.num_columns != len(_REJ_FIELDS) or b.column(4).null_count: raise BatchError("a rejection without a reason")
     return list(zip(*[c.to_pylist() for c in b.columns]))
 
-# %% ../nbs/52_monitor_writer.ipynb #8b4c750b
+# %% ../nbs/52_monitor_writer.ipynb #701cd368
 _log = logging.getLogger("prodkit.monitor")
 _INSERT_HEAD = ("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, "
                 "prediction, confidence) VALUES ")
@@ -177,14 +177,14 @@ def _reason(e:Exception) -> str:
     "The reason of a rejection: a `_Rejected`'s message, else type and message; at most 300 characters."
     return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
 
-# %% ../nbs/52_monitor_writer.ipynb #701cd368
+# %% ../nbs/52_monitor_writer.ipynb #3cbc19ac
 class _Committer:
     "Inserts and commits rows and rejections on `self.con`, counting `acknowledged`, `logged`, `rejected`, `lost`."
     def _note(self, level:int, msg:str, *args):
         "Log a message about the store (the child process hands its notes to the parent, which logs them)."
         _log.log(level, msg, *args)
 
-# %% ../nbs/52_monitor_writer.ipynb #02d7a7da
+# %% ../nbs/52_monitor_writer.ipynb #11c2214e
 @patch
 def _insert(self:_Committer, rows:list, rejects:list) -> list:
     "Insert `rows` in the open transaction, many per statement; when one is refused, go row by row, rejecting those."
@@ -208,7 +208,7 @@ def _insert(self:_Committer, rows:list, rejects:list) -> list:
         except _ROW_ERRORS as e: rejects.append((r[0], r[2], r[4], None, f"the store refused the record: {_reason(e)}"))
     return good
 
-# %% ../nbs/52_monitor_writer.ipynb #3cbc19ac
+# %% ../nbs/52_monitor_writer.ipynb #28b4711e
 @patch
 def _commit(self:_Committer, rows, rejects):
     "Insert `rows` and `rejects` in one transaction; a refused row is rejected alone; a failing store loses all."
@@ -240,7 +240,7 @@ def _commit(self:_Committer, rows, rejects):
     for why, n in collections.Counter(r[4] for r in rejects).most_common(5):
         self._note(logging.WARNING, "monitor store %s: %d record(s) rejected: %s", self.path, n, why)
 
-# %% ../nbs/52_monitor_writer.ipynb #28b4711e
+# %% ../nbs/52_monitor_writer.ipynb #7b5b02ae
 def _message(kind:bytes, body:bytes) -> bytes:
     "One message to the child: kind (one byte), body length, body."
     return struct.pack("<cQ", kind, len(body)) + body
@@ -257,7 +257,7 @@ def _read_ipc(body:bytes) -> pa.RecordBatch:
     if len(batches) != 1: raise BatchError(f"a message holds {len(batches)} batches, not one")
     return batches[0]
 
-# %% ../nbs/52_monitor_writer.ipynb #7b5b02ae
+# %% ../nbs/52_monitor_writer.ipynb #a0053f79
 class _ChildWriter(_Committer):
     "The child process's side: one write connection, rows and rejections gathered until a commit is asked."
     def __init__(self, path, synchronous:str, classes):
@@ -270,7 +270,7 @@ class _ChildWriter(_Committer):
         self.rows, self.rejects, self.waiting = [], [], 0
     def _note(self, level:int, msg:str, *args): self.notes.append((level, msg % args))
 
-# %% ../nbs/52_monitor_writer.ipynb #3b0a57de
+# %% ../nbs/52_monitor_writer.ipynb #463ca801
 @patch
 def _take(self:_ChildWriter, kind:bytes, body:bytes) -> dict|None:
     "Handle one message; the answer to write (a dict) after a commit or flush, else None."
@@ -299,7 +299,7 @@ def _count(self:_ChildWriter, body:bytes) -> int:
     try: return len(_read_ipc(body))
     except Exception: return 0
 
-# %% ../nbs/52_monitor_writer.ipynb #a0053f79
+# %% ../nbs/52_monitor_writer.ipynb #7d124938
 @patch
 def commit(self:_ChildWriter):
     "Commit the rows and rejections gathered since the last commit."
@@ -317,7 +317,7 @@ def answer(self:_ChildWriter, seq) -> dict:
             "last_rejection": self.last_rejection, "last_error": self.last_error, "notes": notes,
             "error": None if e is None else f"{type(e).__name__}: {e}"}
 
-# %% ../nbs/52_monitor_writer.ipynb #7fc4b748
+# %% ../nbs/52_monitor_writer.ipynb #9e685f66
 def _read_exact(f, n:int) -> bytes|None:
     "Exactly `n` bytes from `f`, or None at its end."
     buf = bytearray()
@@ -327,7 +327,7 @@ def _read_exact(f, n:int) -> bytes|None:
         buf += chunk
     return bytes(buf)
 
-# %% ../nbs/52_monitor_writer.ipynb #6a7f0748
+# %% ../nbs/52_monitor_writer.ipynb #60d26ec9
 def main(argv:list=None):
     "The child process: `python -m prodkit.monitor_writer CONFIG`, CONFIG a JSON object (path, synchronous, classes)."
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a Ctrl-C reaches the process group: the monitor decides
@@ -345,6 +345,5 @@ def main(argv:list=None):
     w.commit()   # the end of stdin: commit what came and exit
     w.con.close()
 
-# %% ../nbs/52_monitor_writer.ipynb #1f7125f3
-#| eval: false
-if __name__ == "__main__": main()
+# %% ../nbs/52_monitor_writer.ipynb #f29ae758
+if __name__ == "__main__" and "__file__" in globals(): main()   # `python -m prodkit.monitor_writer` (not a notebook)
