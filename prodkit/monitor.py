@@ -429,7 +429,7 @@ def failure(self:_Writer) -> str|None:
 # %% ../nbs/51_monitor.ipynb #3eff111c
 _CHILD = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "   # ignored before its imports: Ctrl-C
           "from prodkit.monitor_writer import main; main(); "
-          "import os, sys; sys.stdout.flush(); os._exit(0)")   # committed and closed: skip the interpreter's teardown
+          "import os; os._exit(0)")   # committed, closed and answered: skip the interpreter's teardown
 
 def _child_env() -> dict:
     "This environment, with the folder that holds this `prodkit` first on the path (the child imports the same code)."

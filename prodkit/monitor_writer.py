@@ -339,9 +339,11 @@ def main(argv:list=None):
         body = _read_exact(inp, size)
         if body is None: break   # the monitor's process died mid-message
         ans = w._take(kind, body)
-        if ans is not None:
-            out.write(json.dumps(ans) + "\n")
-            out.flush()
+        if ans is not None and out is not None:
+            try:
+                out.write(json.dumps(ans) + "\n")
+                out.flush()
+            except OSError: out = None   # the monitor is gone: commit what it sent, answer no more
     w.commit()   # the end of stdin: commit what came and exit
     w.con.close()
 

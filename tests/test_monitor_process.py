@@ -194,3 +194,20 @@ def test_the_writer_process_refuses_a_batch_of_a_type_it_does_not_take(tmp_path)
     ans = json.loads(out.stdout)
     assert out.returncode == 0 and (ans["logged"], ans["lost"]) == (1, 1) and "date32" in ans["error"], ans
     with Monitor.open(store) as ro: assert ro.count() == 2
+
+
+def test_the_writer_process_keeps_committing_when_nobody_reads_its_answers(tmp_path):
+    # the monitor's process died with messages still in the pipe: the child commits them all, answering nobody
+    store = tmp_path / "m.sqlite"
+    with Monitor(_proba, store, version="v") as mon: mon.predict_proba(pd.DataFrame({"a": [1.0]}))
+    batch = _rows_batch([1.0], [0.5], ["v"], [None], [2], np.array([[0.5, 0.5]]), [_input("a", pa.array([2.0]))])
+    cfg = json.dumps({"path": str(store), "synchronous": "NORMAL", "classes": None})
+    from prodkit.monitor import _CHILD
+    p = subprocess.Popen([sys.executable, "-c", _CHILD, cfg], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()   # nobody reads: the first answer meets a broken pipe
+    for seq in (1, 2, 3):
+        p.stdin.write(_message(b"R", _ipc(batch)) + _message(b"C", json.dumps({"seq": seq, "shape": [2]}).encode()))
+    p.stdin.close()
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    with Monitor.open(store) as ro: assert ro.count() == 4
