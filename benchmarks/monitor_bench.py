@@ -6,14 +6,18 @@ and commits each prediction into SQLite on the hot path. Rounds are interleaved,
 random order each round; the headline is the median of the per-round overheads (each round's Monitor time against
 the direct time of the same round), printed with its spread (min, quartiles, max) and the ratio of medians.
 Two 1 ms models: one that holds the GIL (busy, the worst case for a background writer) and one that releases it
-(sleeps, like a model waiting on a device or a native kernel). Target: overhead <= 2%. Besides wall time, the CPU
-added per call is printed for the whole process and split between the calling thread and the writer thread
-(judge a busy machine by these).
+(sleeps, like a model waiting on a device or a native kernel). Target: overhead <= 2%. Both writers run: the
+process writer (the default: a feeder thread stacks the calls, a child process formats and commits them) and the
+thread writer (`writer="thread"`: one thread does it all, under this process's GIL). Besides wall time, the CPU
+added per call is printed for the whole process and split between the calling thread, the writer (or feeder)
+thread and the writer process (judge a busy machine by these).
 
-Crash survival: a child process records predictions, printing what `flush()` acknowledged, and is killed with
-SIGKILL at a random moment; the store is reopened and checked (rows >= acknowledged, integrity ok).
+Crash survival: a child process records predictions (process writer), printing what `flush()` acknowledged, and
+is killed with SIGKILL at a random moment, together with its writer process (the whole process group); the store
+is reopened and checked (rows >= acknowledged, integrity ok).
 
     python benchmarks/monitor_bench.py [--calls 1000] [--rounds 15] [--kills 5] [--seed 0] [--flush-interval 0.2]
+                                       [--writers process,thread]
 
 `--flush-interval` is Monitor's `flush_interval_s` (default 0.2, Monitor's own default): a longer one means larger,
 fewer batches (less writer CPU per call) but more predictions at risk when the process is killed before a flush;
@@ -65,51 +69,64 @@ class NaiveRecorder:
         return out
 
 
-def per_call_ms(fn, rows, calls, flush=None, writer=None):
-    """Wall and CPU (all threads of the process, including the writer) milliseconds per call; CPU of the calling thread
-    and of the writer thread (`writer`: its CPU clock id) in microseconds per call."""
+def proc_cpu_s(pid):
+    "CPU seconds (user + system) a process has used so far, from /proc (0 without a process)."
+    if pid is None: return 0.0
+    with open(f"/proc/{pid}/stat") as f: fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_call_ms(fn, rows, calls, flush=None, writer=None, child=None):
+    """Wall and CPU (all threads of the process, including the writer) milliseconds per call; CPU of the calling thread,
+    of the writer thread (`writer`: its CPU clock id) and of the writer process (`child`: its pid) in microseconds
+    per call."""
     w0 = time.clock_gettime(writer) if writer is not None else 0.0
+    k0 = proc_cpu_s(child)
     t0, c0, h0 = time.perf_counter(), time.process_time(), time.thread_time()
     for i in range(calls): fn(rows[i % len(rows)])
     h = time.thread_time() - h0
     if flush: flush()  # the writer's work for these calls counts
     w = time.clock_gettime(writer) - w0 if writer is not None else 0.0
-    return (time.perf_counter() - t0) * 1000 / calls, (time.process_time() - c0) * 1000 / calls, h * 1e6 / calls, w * 1e6 / calls
+    k = proc_cpu_s(child) - k0
+    return ((time.perf_counter() - t0) * 1000 / calls, (time.process_time() - c0) * 1000 / calls, h * 1e6 / calls,
+            w * 1e6 / calls, k * 1e6 / calls)
 
 
-def overhead(kind, calls, rounds, tmp, seed=0, interval=0.2):
+def overhead(kind, calls, rounds, tmp, seed=0, interval=0.2, writer="process"):
     df = frame(); schema = Schema.infer(df)
     rows = [df.iloc[[i]] for i in range(len(df))]
     model = make_model(kind)
     class Direct:
         predict_proba = staticmethod(model)
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
-    caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []
-    mon = Monitor(model, tmp / f"{kind}.sqlite", version="bench", schema=schema, flush_interval_s=interval)
+    caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []; child_us = []
+    mon = Monitor(model, tmp / f"{kind}-{writer}.sqlite", version="bench", schema=schema, flush_interval_s=interval,
+                  writer=writer)
     naive = NaiveRecorder(model, tmp / f"{kind}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
     clock = time.pthread_getcpuclockid(mon._writer.ident)
+    child = mon._writer.proc.pid if writer == "process" else None
     variants = [("direct", model, None), ("monitor", mon.predict_proba, mon.flush), ("naive", naive.predict_proba, None)]
     order = np.random.default_rng(seed)
     for r in range(rounds):
         for j in order.permutation(len(variants)):   # no variant always runs first or last in a round
             k, fn, fl = variants[j]
-            w, c, h, wr = per_call_ms(fn, rows, calls, fl, clock if k == "monitor" else None)
+            w, c, h, wr, ch = per_call_ms(fn, rows, calls, fl, *((clock, child) if k == "monitor" else (None, None)))
             res[k].append(w); cpu[k].append(c); caller[k].append(h)
-            if k == "monitor": writer_us.append(wr)
+            if k == "monitor": writer_us.append(wr); child_us.append(ch)
     t0 = time.perf_counter(); n = mon.flush(); flush_ms = (time.perf_counter() - t0) * 1000
     mon.close()
     med = {k: float(np.median(v)) for k, v in res.items()}
     paired = 100 * (np.array(res["monitor"]) / np.array(res["direct"]) - 1)
     cmed = {k: float(np.median(v)) for k, v in cpu.items()}
-    return {"model": kind, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
+    return {"model": kind, "writer": writer, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
             "median_round_overhead_pct": float(np.median(paired)),
             "spread_pct": [round(float(q), 2) for q in np.percentile(paired, [0, 25, 75, 100])],
             "naive_ms": med["naive"], "monitor_overhead_pct": 100 * (med["monitor"] / med["direct"] - 1),
             "naive_overhead_pct": 100 * (med["naive"] / med["direct"] - 1), "rows_recorded": n, "final_flush_ms": flush_ms,
             "monitor_added_cpu_us": 1000 * (cmed["monitor"] - cmed["direct"]), "naive_added_cpu_us": 1000 * (cmed["naive"] - cmed["direct"]),
             "caller_added_cpu_us": float(np.median(caller["monitor"]) - np.median(caller["direct"])),
-            "writer_cpu_us": float(np.median(writer_us)),
+            "writer_cpu_us": float(np.median(writer_us)), "child_cpu_us": float(np.median(child_us)),
             "per_round_overhead_pct": [round(100 * (m / d - 1), 2) for m, d in zip(res["monitor"], res["direct"])]}
 
 
@@ -117,7 +134,7 @@ CHILD = textwrap.dedent("""
     import sys, time, numpy as np, pandas as pd
     from prodkit.monitor import Monitor
     def model(df): return np.column_stack([np.full(len(df), 0.25), np.full(len(df), 0.75)])
-    mon = Monitor(model, sys.argv[1], version="v1")
+    mon = Monitor(model, sys.argv[1], version="v1", writer=sys.argv[2])
     rows = pd.DataFrame({"a": np.arange(8.0), "b": list("abcdefgh")})
     i = 0
     while True:
@@ -126,10 +143,11 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def crash_once(tmp, seed):
+def crash_once(tmp, seed, writer="process"):
     rng = np.random.default_rng(seed)
     store = tmp / f"crash{seed}.sqlite"
-    p = subprocess.Popen([sys.executable, "-c", CHILD, str(store)], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", CHILD, str(store), writer], stdout=subprocess.PIPE, text=True,
+                         start_new_session=True)   # its own process group: the monitor's process and its writer
     # kill at a random moment between two flushes
     first = p.stdout.readline(); assert first.startswith("FLUSHED"), first
     deadline = time.perf_counter() + rng.uniform(0.2, 1.5)
@@ -139,7 +157,8 @@ def crash_once(tmp, seed):
         line = p.stdout.readline()
         if line.startswith("FLUSHED"): _, a, c = line.split(); acked, calls = int(a), int(c)
         else: time.sleep(0.005)
-    os.kill(p.pid, signal.SIGKILL); p.wait()
+    os.killpg(p.pid, signal.SIGKILL); p.wait()   # both at once: nothing commits what was not yet acknowledged
+    time.sleep(0.2)
     for line in (p.stdout.read() or "").splitlines():
         if line.startswith("FLUSHED"): _, a, c = line.split(); acked, calls = int(a), int(c)
     with Monitor.open(store) as ro: n = ro.count()
@@ -152,26 +171,29 @@ def main():
     ap.add_argument("--calls", type=int, default=1000); ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--kills", type=int, default=5); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flush-interval", type=float, default=0.2)
+    ap.add_argument("--writers", default="process,thread", help="writers to time, comma-separated")
     a = ap.parse_args()
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']}, {env['cpu']}, {env['affinity']} cpus")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        for kind in ("busy", "sleepy"):
-            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval)
+        for kind, writer in [(k, w) for w in a.writers.split(",") for k in ("busy", "sleepy")]:
+            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer)
             lo, q1, q3, hi = r['spread_pct']
             label = "" if a.flush_interval == 0.2 else f" [NOT the default: flush_interval_s={a.flush_interval}]"
-            print(f"1 ms {kind} model, one row per call{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
+            print(f"1 ms {kind} model, one row per call, {writer} writer{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
                   f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
                   f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
                   f"(ratio of medians {r['monitor_ms']/r['direct_ms']:.3f}, {r['monitor_overhead_pct']:+.2f}%), "
                   f"naive insert+commit {r['naive_ms']:.3f} ms ({r['naive_overhead_pct']:+.1f}%); "
-                  f"added CPU per call (both threads): Monitor {r['monitor_added_cpu_us']:.1f} us = {r['monitor_added_cpu_us']/10:.2f}% of 1 ms, "
+                  f"added CPU per call (this process): Monitor {r['monitor_added_cpu_us']:.1f} us = {r['monitor_added_cpu_us']/10:.2f}% of 1 ms "
+                  f"(with the writer process {r['monitor_added_cpu_us'] + r['child_cpu_us']:.1f} us), "
                   f"naive {r['naive_added_cpu_us']:.1f} us; Monitor's split: calling thread +{r['caller_added_cpu_us']:.1f} us, "
-                  f"writer thread {r['writer_cpu_us']:.1f} us; "
+                  f"{'feeder' if writer == 'process' else 'writer'} thread {r['writer_cpu_us']:.1f} us, "
+                  f"writer process {r['child_cpu_us']:.1f} us; "
                   f"{r['rows_recorded']} rows recorded, final flush {r['final_flush_ms']:.1f} ms; per round {r['per_round_overhead_pct']}")
         crashes = [crash_once(tmp, s) for s in range(a.kills)]
-        for c in crashes: print(f"SIGKILL: acknowledged {c['acknowledged']}, survived {c['survived']}, integrity {c['integrity']}")
+        for c in crashes: print(f"SIGKILL (monitor and writer process): acknowledged {c['acknowledged']}, survived {c['survived']}, integrity {c['integrity']}")
         print(f"crash survival: {sum(c['ok'] for c in crashes)}/{len(crashes)} runs kept every acknowledged row")
 
 

@@ -4,8 +4,8 @@
 
 # %% ../nbs/51_monitor.ipynb #e86d7249
 from __future__ import annotations
-import collections, functools, hashlib, itertools, json, logging, math, operator, os, queue, sqlite3, threading
-import time, weakref
+import collections, functools, hashlib, itertools, json, logging, math, operator, os, queue, sqlite3, subprocess, sys
+import threading, time, weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +19,9 @@ from torch import nn
 
 from .core import (TASKS, DataError, FileFormatError, ParameterError, Predictor, ProdkitError, Schema, SchemaError,
                           Scorer, TabularAdapter, as_predictor, check_choice, check_positive, _as_frame)
+from .monitor_writer import (_ROWS, _Committer, _Rejected, _batch_rows, _float_arrow, _float_texts, _input,
+                                    _ipc, _join_literals, _json_str, _log, _message, _output_cols, _reason,
+                                    _rejections_batch, _rows_batch)
 
 # %% auto #0
 __all__ = ['MONITOR_PREFIX', 'REJECTED', 'Monitor', 'MonitorStore']
@@ -90,21 +93,6 @@ def _json_default(o):
 def _dumps(o) -> str: return json.dumps(o, default=_json_default)
 
 # %% ../nbs/51_monitor.ipynb #7dccf45f
-_json_str = json.encoder.encode_basestring_ascii   # what json.dumps writes for a str, without its per-call overhead
-
-def _float_arrow(a:np.ndarray) -> pa.StringArray:
-    "JSON text of each float as `json.dumps` writes it, in an arrow array: pyarrow's shortest round-trip text (no GIL)."
-    a = a.astype("float64", copy=False)
-    texts, m = pc.cast(pa.array(a), pa.string()), np.abs(a)
-    with np.errstate(invalid="ignore"):   # the same text but for 1.0, 1e-05, NaN, inf, 1e10 up (pyarrow: 1, 1e-5, ...)
-        odd = ~((m >= 1e-4) & (m < 1e9) & (a != np.trunc(a)))
-    if not odd.any(): return texts
-    return pc.replace_with_mask(texts, pa.array(odd), pa.array(json.dumps(a[odd].tolist())[1:-1].split(", ")))
-
-def _float_texts(a:np.ndarray) -> list:
-    "JSON text of each float, as `json.dumps` writes it."
-    return _float_arrow(a).to_pylist()
-
 def _json_texts(s) -> list:
     "JSON text of each value of a column (Series or array): numbers and booleans in bulk, strings without `json.dumps`."
     dt = s.dtype
@@ -124,16 +112,18 @@ def _same(xs, ref) -> bool:
     "Whether every one of `xs` is the object `ref`, checked in a C loop."
     return all(map(operator.is_, xs, itertools.repeat(ref)))
 
-def _concat_arrow(v:list):
-    "Arrow-backed arrays of one type joined into one contiguous array (C calls only); None for other arrays."
+def _concat_arrow(v:list, arrow:bool=False):
+    "Arrow-backed arrays of one type joined into one contiguous array (C calls only; `arrow`: strings as an arrow array)."
     if not hasattr(v[0], "_pa_array"): return None
     pav = list(map(_at("_pa_array"), v))
     if not all(map(pav[0].type.equals, map(_at("type"), pav))): return None
     chunks = (list(map(operator.methodcaller("chunk", 0), pav)) if set(map(_at("num_chunks"), pav)) == {1}
               else list(itertools.chain.from_iterable(map(_at("chunks"), pav))))
+    if arrow and (pa.types.is_string(pav[0].type) or pa.types.is_large_string(pav[0].type)):
+        return pa.concat_arrays(chunks)   # what the process writer sends: no pandas array around it
     return v[0]._from_pyarrow_array(pa.chunked_array([pa.concat_arrays(chunks)], type=pav[0].type))
 
-def _stack_blocks(frames:list) -> list|None:
+def _stack_blocks(frames:list, arrow:bool=False) -> list|None:
     "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
     cols, ref = frames[0].columns, frames[0]._mgr.blocks   # pandas internals: frames cut from one frame share them
     mgrs = list(map(_at("_mgr"), frames))   # per frame only C loops: a 1 ms model leaves the writer ~20 us a call
@@ -154,34 +144,32 @@ def _stack_blocks(frames:list) -> list|None:
                        else type(v[0])._concat_same_type(v, axis=1))
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
         elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1:
-            a = _concat_arrow(v)
+            a = _concat_arrow(v, arrow)
             arrays[locs[0]] = a if a is not None else type(v[0])._concat_same_type(v)
         else: return None
     return None if any(a is None for a in arrays) else arrays
 
-def _stacked_columns(frames:list) -> tuple:
+def _stacked_columns(frames:list, arrow:bool=False) -> tuple:
     "(names, one array per column) of the rows of `frames`, as `pd.concat(frames, ignore_index=True)` holds them."
-    try: arrays = _stack_blocks(frames) if len(frames) > 1 else None
+    try: arrays = _stack_blocks(frames, arrow) if len(frames) > 1 else None
     except Exception: arrays = None   # pandas internals not as expected: pd.concat below, always right
     if arrays is not None: return list(frames[0].columns), arrays
     big = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return list(big.columns), [big.iloc[:, j] for j in range(big.shape[1])]
 
 # %% ../nbs/51_monitor.ipynb #a9c66bd2
-@functools.lru_cache(maxsize=64)
-def _join_literals(cols:tuple) -> tuple:
-    "The text around each column's value in a row's JSON object, as arrow scalars (made once: ~100 us a batch)."
-    return tuple(pa.scalar(("{" if k == 0 else ", ") + _dumps(c) + ": ") for k, c in enumerate(cols)) + (
-        pa.scalar("}"), pa.scalar(""))
-
-def _frame_json(frames:list, keep:Sequence=None) -> list:
-    "JSON text {column: value} of every row of `frames`, in order (columns stacked, one pass per column, exact floats)."
-    names, arrays = _stacked_columns(frames)
+def _kept_columns(frames:list, keep:Sequence=None, arrow:bool=False) -> tuple:
+    "(names, arrays, rows) of the stacked columns of `frames`, only those in `keep` (in its order) when given."
+    names, arrays = _stacked_columns(frames, arrow)
     n = len(arrays[0]) if arrays else sum(map(len, frames))
     if keep is not None:
         pick = [j for c in keep for j, name in enumerate(names) if name == c]
         names, arrays = [names[j] for j in pick], [arrays[j] for j in pick]
-    cols = [str(c) for c in names]
+    return [str(c) for c in names], arrays, n
+
+def _frame_json(frames:list, keep:Sequence=None) -> list:
+    "JSON text {column: value} of every row of `frames`, in order (columns stacked, one pass per column, exact floats)."
+    cols, arrays, n = _kept_columns(frames, keep)
     if len(set(cols)) < len(cols):   # repeated names: one key each, the last value wins (as a dict keeps them)
         lists = [pd.Series(a, copy=False).tolist() for a in arrays]
         return [_dumps(dict(zip(cols, vals))) for vals in zip(*lists)]
@@ -195,28 +183,36 @@ def _frame_json(frames:list, keep:Sequence=None) -> list:
     *lits, end, sep = _join_literals(tuple(cols))
     return pc.binary_join_element_wise(*[p for lt in zip(lits, texts) for p in lt], end, sep).to_pylist()
 
+# %% ../nbs/51_monitor.ipynb #d6a74dbe
+def _input_column(name:str, a) -> tuple:
+    "(field, arrow array) of a stacked input column: floats, integers, booleans, strings as they are; else JSON text."
+    if isinstance(a, pa.Array): return _input(name, a if a.type == pa.string() else pc.cast(a, pa.string()))
+    dt = a.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "fbiu" and not (dt.kind == "u" and dt.itemsize == 8):
+        to = {"f": "float64", "b": "bool"}.get(dt.kind, "int64")
+        return _input(name, pa.array(np.asarray(a).astype(to, copy=False)))
+    if isinstance(dt, pd.StringDtype):
+        arr = getattr(a, "array", a)
+        if hasattr(arr, "_pa_array"): return _input(name, pc.cast(arr._pa_array.combine_chunks(), pa.string()))
+        return _input(name, pa.array(a.to_numpy(dtype=object, na_value=None), pa.string()))
+    return _input(name, pa.array(_json_texts(a), pa.string()), text=True)
+
+def _input_fields(frames:list, keep:Sequence=None) -> list:
+    "(field, array) of each input column of `frames`, stacked; one column of JSON objects when names repeat."
+    cols, arrays, n = _kept_columns(frames, keep, arrow=True)
+    if len(set(cols)) < len(cols): return [_rows_input(_frame_json(frames, keep))]
+    return [_input_column(c, a) for c, a in zip(cols, arrays)]
+
+def _rows_input(texts:list) -> tuple:
+    "(field, array) of inputs already written as JSON objects, one per row."
+    return pa.field("inputs", pa.string(), metadata=_ROWS), pa.array(texts, pa.string())
+
 # %% ../nbs/51_monitor.ipynb #6a038c01
 def _array_json(X, rows:np.ndarray) -> list:
     "JSON text (a flat list) of `rows` of an array or tensor."
     a = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
     a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
     return [_dumps(a[i].tolist()) for i in rows]
-
-# %% ../nbs/51_monitor.ipynb #9ac8d134
-_log = logging.getLogger("prodkit.monitor")
-_INSERT_HEAD = ("INSERT INTO predictions (time, latency_ms, model_version, served_by, call_id, inputs, outputs, "
-                "prediction, confidence) VALUES ")
-_ROW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT = _INSERT_HEAD + _ROW_VALUES
-_INSERT_REJECTION = "INSERT INTO rejections (time, model_version, call_id, row, reason) VALUES (?, ?, ?, ?, ?)"
-_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError, TypeError,
-               ValueError)
-
-class _Rejected(ValueError): "A queued call whose records the store cannot take; the message is the reason."
-
-def _reason(e:Exception) -> str:
-    "The reason of a rejection: a `_Rejected`'s message, else type and message; at most 300 characters."
-    return (str(e) if isinstance(e, _Rejected) else f"{type(e).__name__}: {e}")[:300]
 
 # %% ../nbs/51_monitor.ipynb #430b5821
 def _column_clash(cols:pd.Index) -> Any:
@@ -231,6 +227,8 @@ def _check_call(item, shape, clash=_column_clash):
     if len(P) != len(X): raise _Rejected(f"the model returned {len(P)} outputs for {len(X)} input rows")
     if served is not None and len(served) != len(P):
         raise _Rejected(f"{len(served)} serving paths for {len(P)} outputs")
+    if served is not None and (odd := [s for s in served if not (s is None or isinstance(s, str))]):
+        raise _Rejected(f"serving path {odd[0]!r} is not a string")
     if shape is not None and P.shape[1:] != shape:
         raise _Rejected(f"an output of shape {P.shape[1:]} per row, where this store records outputs of shape {shape}")
     if not (math.isfinite(t) and math.isfinite(lat)):
@@ -240,23 +238,8 @@ def _check_call(item, shape, clash=_column_clash):
     return P.shape[1:]
 
 # %% ../nbs/51_monitor.ipynb #60f96136
-def _output_cols(P:np.ndarray, classes) -> tuple:
-    "(outputs, prediction, confidence) columns: a regressor's value or a classifier's argmax class; None if not finite."
-    n = len(P)
-    if P.ndim == 1:
-        out = _float_texts(P)
-        return out, np.where(np.isfinite(P), np.array(out, dtype=object), None).tolist(), [None] * n
-    k, ok = P.shape[1], np.isfinite(P).all(1)
-    am, mx = np.where(ok, np.nan_to_num(P, nan=-np.inf).argmax(1), k), P.max(1)
-    labels = classes if classes and len(classes) == k else list(range(k))
-    lj = np.array([_dumps(c) for c in labels] + [None], dtype=object)   # index k: no prediction
-    flat = _float_texts(P.ravel())   # every number in one pass, then one format per row
-    row = "[" + ", ".join(["%s"] * k) + "]"
-    texts = [row % t for t in zip(*[flat[j::k] for j in range(k)])] if k else ["[]"] * n
-    return texts, lj[am].tolist(), np.where(ok, mx.astype(object), None).tolist()
-
 def _output_rows(P:np.ndarray, classes) -> list:
-    "(outputs, prediction, confidence) per row."
+    "(outputs, prediction, confidence) per row (`_output_cols` of `prodkit.monitor_writer`)."
     return list(zip(*_output_cols(P, classes)))
 
 # %% ../nbs/51_monitor.ipynb #e5b24552
@@ -289,12 +272,13 @@ def _stored_shape(old:dict, meta:dict, shape:tuple|None, path) -> tuple|None:
     return stored
 
 # %% ../nbs/51_monitor.ipynb #ccd0a4bb
-class _Writer(threading.Thread):
+class _Writer(_Committer, threading.Thread):
     "Thread that owns the write connection and commits queued records in batches, each on its own merits."
     def __init__(self, path, meta:dict, batch_size:int, interval_s:float, synchronous:str, keep:Sequence=None,
                  shape:tuple=None):
         super().__init__(daemon=True, name="prodkit-monitor-writer")
-        self.keep, self.classes, self.wake, self.path = keep, meta.get("classes"), threading.Event(), Path(path)
+        self.keep, self.wake, self.path, self.synchronous = keep, threading.Event(), Path(path), synchronous
+        self.classes = json.loads(_dumps(meta.get("classes")))   # labels as JSON values: the same in a child process
         self.q, self.batch_size, self.interval_s, self.error = queue.SimpleQueue(), batch_size, interval_s, None
         self.stats_lock, self.logged, self.rejected, self.lost = threading.Lock(), 0, 0, 0
         self.last_rejection = self.last_error = None
@@ -337,9 +321,8 @@ def _check(self:_Writer, items) -> None:
     if self.shape is None: self.shape, self.shape_new = shape, True   # the first record fixes the shape
 
 @patch
-def _rows(self:_Writer, items) -> list:
-    "Queued calls as table rows, all at once (frames stacked, columns converted in bulk); raises on any bad record."
-    if not items: return []
+def _encode(self:_Writer, items) -> pa.RecordBatch:
+    "Queued calls as one batch of plain columns, all at once (frames stacked, C loops); raises on any bad record."
     self._check(items)
     Xs, Ps = list(map(_ig(4), items)), list(map(_ig(6), items))
     if _same(map(_ig(5), items), None) and _same(map(type, Xs), pd.DataFrame):   # every row of frames: C loops only
@@ -347,19 +330,23 @@ def _rows(self:_Writer, items) -> list:
     else:
         counts = [len(it[6]) if it[5] is None else len(it[5]) for it in items]
         frames = [it[4] if it[5] is None else it[4].iloc[it[5]] for it in items if isinstance(it[4], pd.DataFrame)]
-    if len(frames) == len(items): ins = _frame_json(frames, self.keep)
-    else:   # arrays and tensors among the frames
+    if len(frames) == len(items): ins = _input_fields(frames, self.keep)
+    else:   # arrays and tensors among the frames: every input as its JSON text
         fj = iter(_frame_json(frames, self.keep)) if frames else iter(())
-        ins = [s for it, n in zip(items, counts)
-               for s in ([next(fj) for _ in range(n)] if isinstance(it[4], pd.DataFrame)
-                         else _array_json(it[4], np.arange(n) if it[5] is None else it[5]))]
+        ins = [_rows_input([s for it, n in zip(items, counts)
+                            for s in ([next(fj) for _ in range(n)] if isinstance(it[4], pd.DataFrame)
+                                      else _array_json(it[4], np.arange(n) if it[5] is None else it[5]))])]
     P = np.concatenate(Ps if frames is Xs else [it[6] if it[5] is None else it[6][it[5]] for it in items])
     served = [None] * len(P) if _same(map(_ig(7), items), None) else [
         s for it, n in zip(items, counts)
         for s in ([None] * n if it[7] is None else it[7] if it[5] is None else [it[7][i] for i in it[5]])]
     if counts.count(1) != len(counts): items = [it for it, n in zip(items, counts) for _ in range(n)]   # one per row
-    return list(zip(*(list(map(_ig(j), items)) for j in range(3)), served, list(map(_ig(3), items)), ins,
-                    *_output_cols(P, self.classes)))   # columns zipped into rows in C
+    return _rows_batch(*(list(map(_ig(j), items)) for j in range(3)), served, list(map(_ig(3), items)), P, ins)
+
+@patch
+def _rows(self:_Writer, items) -> list:
+    "Queued calls as table rows (`_batch_rows` of their batch, as the child process makes them); raises on any bad record."
+    return _batch_rows(self._encode(items), self.classes) if items else []
 
 # %% ../nbs/51_monitor.ipynb #334e3b12
 @patch
@@ -377,62 +364,6 @@ def _records(self:_Writer, items, rejects:list) -> tuple:
             try: rows += self._rows([it[:5] + (np.array([i]),) + it[6:]])
             except Exception as e: rejects.append((it[0], it[2], it[3], int(i), _reason(e)))
     return rows, rejects
-
-# %% ../nbs/51_monitor.ipynb #89752e2d
-@patch
-def _insert(self:_Writer, rows:list, rejects:list) -> list:
-    "Insert `rows` in the open transaction, many per statement; when one is refused, go row by row, rejecting those."
-    con, i = self.con, 0
-    limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 9
-    try:   # one statement per 256 rows: few GIL hand-overs (each step releases it) and no per-row statement reset
-        for size in [s for s in (256, 32, 4, 1) if s <= limit]:
-            sql = _INSERT_HEAD + ", ".join([_ROW_VALUES] * size)
-            while len(rows) - i >= size:
-                con.execute(sql, list(itertools.chain.from_iterable(rows[i:i + size])))
-                i += size
-        return rows
-    except _ROW_ERRORS:
-        con.execute("ROLLBACK")
-        con.execute("BEGIN")
-    good = []
-    for r in rows:
-        try:
-            con.execute(_INSERT, r)
-            good.append(r)
-        except _ROW_ERRORS as e: rejects.append((r[0], r[2], r[4], None, f"the store refused the record: {_reason(e)}"))
-    return good
-
-# %% ../nbs/51_monitor.ipynb #2c0806a8
-@patch
-def _commit(self:_Writer, rows, rejects):
-    "Insert `rows` and `rejects` in one transaction; a refused row is rejected alone; a failing store loses all."
-    if not rows and not rejects: return
-    con = self.con
-    try:
-        con.execute("BEGIN")
-        rows = self._insert(rows, rejects)
-        if rejects: con.executemany(_INSERT_REJECTION, rejects)
-        if self.shape_new: con.execute("INSERT OR IGNORE INTO meta VALUES ('output_shape', ?)",
-                                       (_dumps(list(self.shape)),))
-        con.execute("COMMIT")
-    except sqlite3.Error as e:
-        self.error = e
-        try: con.execute("ROLLBACK")
-        except sqlite3.Error: pass
-        with self.stats_lock:
-            self.lost += len(rows)
-            self.rejected += len(rejects)
-            self.last_error = f"{type(e).__name__}: {e}"
-        _log.error("monitor store %s: %d records lost: %s: %s", self.path, len(rows), type(e).__name__, e)
-        return
-    self.shape_new = False
-    with self.stats_lock:
-        self.acknowledged += len(rows)
-        self.logged += len(rows)
-        self.rejected += len(rejects)
-        if rejects: self.last_rejection = rejects[-1][4]
-    for why, n in collections.Counter(r[4] for r in rejects).most_common(5):
-        _log.warning("monitor store %s: %d record(s) rejected: %s", self.path, n, why)
 
 # %% ../nbs/51_monitor.ipynb #0b40a760
 @patch
@@ -467,9 +398,17 @@ def run(self:_Writer):
                         self.lost += sum(len(it[6]) if it[5] is None else len(it[5]) for it in batch)
                         self.last_error = f"{type(e).__name__}: {e}"
                     _log.error("monitor store %s: a batch was lost: %s: %s", self.path, type(e).__name__, e)
-            for ev in acks: ev.set()
+            self._ack(acks, stop)
     finally: self.running = False   # callers read this flag, far cheaper than `is_alive()`
-    self.con.close()
+    self._close()
+
+@patch
+def _ack(self:_Writer, acks:list, stop:bool):
+    "Wake who asked for a flush or a stop: all is committed."
+    for ev in acks: ev.set()
+
+@patch
+def _close(self:_Writer): self.con.close()
 
 # %% ../nbs/51_monitor.ipynb #7e479f16
 @patch
@@ -480,6 +419,135 @@ def request(self:_Writer, kind:str, timeout_s:float=None) -> bool:
     self.q.put((kind, ev))
     self.wake.set()
     return ev.wait(timeout_s)
+
+@patch
+def failure(self:_Writer) -> str|None:
+    "The writer's last failure as text, reported once (None: none)."
+    e, self.error = self.error, None
+    return None if e is None else e if isinstance(e, str) else f"{type(e).__name__}: {e}"
+
+# %% ../nbs/51_monitor.ipynb #3eff111c
+_CHILD = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "   # ignored before its imports: Ctrl-C
+          "from prodkit.monitor_writer import main; main(); "
+          "import os; os._exit(0)")   # committed, closed and answered: skip the interpreter's teardown
+
+def _child_env() -> dict:
+    "This environment, with the folder that holds this `prodkit` first on the path (the child imports the same code)."
+    import prodkit
+    root = str(Path(prodkit.__file__).resolve().parent.parent)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+
+class _ProcWriter(_Writer):
+    "The feeder thread of a writer process: checks and stacks queued calls and hands them to the child as Arrow batches."
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)   # opens, checks and prepares the store: a bad one fails here, at once
+        self.con.close()
+        self.seq, self.sent, self.waiting, self.deferred = 0, {}, {}, []
+        self.exit_code, self.stopping, self.child_counts = None, False, (0, 0, 0)
+        cfg = {"path": str(self.path.resolve()), "synchronous": self.synchronous, "classes": self.classes}
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(cfg)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=_child_env())
+        self.reader = threading.Thread(target=self._read_answers, daemon=True, name="prodkit-monitor-answers")
+        self.reader.start()
+
+# %% ../nbs/51_monitor.ipynb #fe5d4775
+@patch
+def _rows(self:_ProcWriter, items) -> list:
+    "Queued calls as one batch for the child, in a list (so `_records` can fall back call by call, row by row)."
+    return [self._encode(items)] if items else []
+
+@patch
+def _commit(self:_ProcWriter, batches:list, rejects:list):
+    "Hand `batches` and `rejects` to the child and ask it to commit them in one transaction."
+    if not batches and not rejects: return
+    msgs = [_message(b"R", _ipc(b)) for b in batches]
+    if rejects: msgs.append(_message(b"J", _ipc(_rejections_batch(rejects))))
+    with self.stats_lock:
+        self.seq += 1
+        self.sent[self.seq] = sum(b.num_rows for b in batches)   # lost if the child dies before it answers
+        shape = None if self.shape is None else list(self.shape)
+        msgs.append(_message(b"C", json.dumps({"seq": self.seq, "shape": shape}).encode()))
+    self._send(b"".join(msgs))
+
+@patch
+def _send(self:_ProcWriter, data:bytes) -> bool:
+    "Write to the child; False once it is gone (what it was sent is then counted as lost)."
+    if self.exit_code is None:
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            return True
+        except (OSError, ValueError): pass   # a broken pipe: the child died
+    self._gone()
+    return False
+
+# %% ../nbs/51_monitor.ipynb #3b3cff92
+@patch
+def _read_answers(self:_ProcWriter):
+    "Read the child's answers: its counts after each commit, notes to log, errors; wake who waits for a flush."
+    for line in self.proc.stdout:
+        a = json.loads(line)
+        for level, msg in a["notes"]: _log.log(level, msg)
+        with self.stats_lock:
+            self.sent.pop(a["seq"], None)
+            logged, rejected, lost = self.child_counts
+            self.acknowledged += a["logged"] - logged
+            self.logged, self.rejected = self.logged + a["logged"] - logged, self.rejected + a["rejected"] - rejected
+            self.lost += a["lost"] - lost
+            self.child_counts = (a["logged"], a["rejected"], a["lost"])
+            self.last_rejection, self.last_error = a["last_rejection"] or self.last_rejection, a["last_error"] or self.last_error
+            if a["error"]: self.error = a["error"]
+            events = self.waiting.pop(a["seq"], [])
+        for ev in events: ev.set()
+    self._gone()
+
+@patch
+def _gone(self:_ProcWriter):
+    "The child exited: count what it did not commit as lost, and wake who waits."
+    rc = self.proc.wait()
+    with self.stats_lock:
+        self.exit_code, n = rc, sum(self.sent.values())
+        self.lost += n
+        self.sent.clear()
+        events = [ev for evs in self.waiting.values() for ev in evs]
+        self.waiting.clear()
+    if not self.stopping:
+        _log.error("monitor store %s: the writer process exited with code %s; %d records lost", self.path, rc, n)
+    for ev in events: ev.set()
+
+# %% ../nbs/51_monitor.ipynb #d525350f
+@patch
+def _ack(self:_ProcWriter, acks:list, stop:bool):
+    "Wake who asked once the child answered for all sent before (a stop: once the child has exited)."
+    if not acks: return
+    if stop:
+        self.deferred += acks
+        return
+    with self.stats_lock:
+        self.seq += 1
+        self.waiting[self.seq] = acks
+        msg = _message(b"F", json.dumps({"seq": self.seq}).encode())
+    self._send(msg)
+
+@patch
+def _close(self:_ProcWriter):
+    "End the child's input (it commits what it has and exits), wait for it, then wake who asked to stop."
+    self.stopping = True
+    try: self.proc.stdin.close()
+    except OSError: pass
+    try: self.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        self.proc.kill()
+        self.proc.wait()
+    self.reader.join(timeout=10)
+    for ev in self.deferred: ev.set()
+
+@patch
+def failure(self:_ProcWriter) -> str|None:
+    "The writer's last failure as text: a child that died is reported at every flush."
+    if self.exit_code is not None and not self.stopping:
+        return f"its writer process exited with code {self.exit_code} ({self.lost} records lost)"
+    return _Writer.failure(self)
 
 # %% ../nbs/51_monitor.ipynb #bf3a8832
 def _unwrap_module(model):
@@ -544,7 +612,8 @@ def _monitor_schema(model, schema) -> Schema|None:
     return schema
 
 # %% ../nbs/51_monitor.ipynb #6ceedaf2
-def _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version):
+def _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version,
+                           writer="process"):
     "Refuse options a `Monitor` cannot use, each with its own message."
     check_positive("sample_rate", sample_rate)
     if sample_rate > 1: raise ParameterError("`sample_rate` must be a share in (0, 1]", value=sample_rate,
@@ -554,9 +623,15 @@ def _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_
     check_positive("flush_interval_s", flush_interval_s)
     check_positive("max_queue", max_queue, integer=True)
     check_choice("synchronous", synchronous, ["NORMAL", "FULL"])
+    check_choice("writer", writer, ["process", "thread"])
     if version is not None and not (isinstance(version, str) and version.strip()):
         raise ParameterError("`version` must be a non-empty string", value=version,
                              fix="pass e.g. version='v1.2', or leave it None for a fingerprint")
+
+# %% ../nbs/51_monitor.ipynb #c8604509
+def _is_guard(m) -> bool:
+    "Whether `m` answers like a `GuardedModel` (`serve` and `path_names`), without importing the guard."
+    return hasattr(m, "serve") and hasattr(m, "path_names")
 
 # %% ../nbs/51_monitor.ipynb #df552e7e
 class Monitor(Scorer):
@@ -572,8 +647,9 @@ class Monitor(Scorer):
                  batch_size:int=512, # rows per committed transaction at most
                  flush_interval_s:float=0.2, # the writer commits at least this often while records arrive
                  max_queue:int=100_000, # records waiting beyond this are dropped (counted in `dropped`)
-                 synchronous:str="NORMAL"): # SQLite synchronous: NORMAL survives a killed process, FULL also power loss
-        _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version)
+                 synchronous:str="NORMAL", # SQLite synchronous: NORMAL survives a killed process, FULL also power loss
+                 writer:str="process"): # 'process': format and commit in a child process; 'thread': in this one
+        _check_monitor_options(sample_rate, seed, batch_size, flush_interval_s, max_queue, synchronous, version, writer)
         model = _monitored(model, adapter, task)
         p, schema = _check_store_path(store), _monitor_schema(model, schema)
         self.model, self.store, self.sample_rate, self.seed, self.schema = model, p, sample_rate, seed, schema
@@ -582,12 +658,14 @@ class Monitor(Scorer):
         self.version = version if version is not None else _model_version(model)
         self.max_queue = max_queue
         self._rng, self._lock = np.random.default_rng(seed), threading.Lock()
-        self._calls, self.dropped, self.errors = 0, 0, 0
+        self._ids, self.dropped, self.errors = itertools.count(1), 0, 0   # call ids
+        self._guarded, self._has_proba = _is_guard(model), hasattr(model, "predict_proba")
         meta = {"format": _FORMAT, "schema": schema.to_dict() if schema is not None else None, "classes": self.classes}
         shape = () if self.task == "regression" else (len(self.classes),
                                                       ) if self.classes else None   # else the first record fixes it
         keep = schema.names if schema is not None else None
-        self._writer = _Writer(p, meta, batch_size, flush_interval_s, synchronous, keep=keep, shape=shape)
+        self._writer = (_ProcWriter if writer == "process" else _Writer)(
+            p, meta, batch_size, flush_interval_s, synchronous, keep=keep, shape=shape)
         self._writer.start()
         self._finalizer = weakref.finalize(self, self._writer.request, "stop", 10.0)
 
@@ -602,9 +680,8 @@ def flush(self:Monitor, timeout_s:float=30.0, # seconds to wait for the writer
     if not self._writer.request("flush", timeout_s):
         raise ProdkitError("the monitor's writer did not commit in time", value=timeout_s,
                            fix="check the disk, or pass a longer timeout_s")
-    if self._writer.error is not None:
-        e, self._writer.error = self._writer.error, None
-        raise FileFormatError(f"the monitor could not write to its store: {type(e).__name__}: {e}",
+    if (e := self._writer.failure()) is not None:
+        raise FileFormatError(f"the monitor could not write to its store: {e}",
                               value=str(self.store),
                               fix="check the disk", path=str(self.store))
     return self._writer.acknowledged
@@ -621,11 +698,6 @@ def close(self:Monitor):
 def __enter__(self:Monitor): return self
 @patch
 def __exit__(self:Monitor, *a): self.close()
-
-# %% ../nbs/51_monitor.ipynb #c8604509
-def _is_guard(m) -> bool:
-    "Whether `m` answers like a `GuardedModel` (`serve` and `path_names`), without importing the guard."
-    return hasattr(m, "serve") and hasattr(m, "path_names")
 
 # %% ../nbs/51_monitor.ipynb #f3e62626
 @patch
@@ -646,13 +718,13 @@ def _as_values(out) -> np.ndarray:
 def _call(self:Monitor, X) -> tuple:
     "Call the model: (probabilities or values, served_by or None, inputs as recorded, the guard's frame or None)."
     m = self.model
-    if _is_guard(m):
+    if self._guarded:
         df = m.serve(X)
         return self._guard_values(df) + (X, df)
     if self.task == "regression":
         vals = _as_values(m.predict(X) if hasattr(m, "predict") else m(X))
         if vals.ndim == 2 and vals.shape[1] == 1: vals = vals[:, 0]
-    elif hasattr(m, "predict_proba"): vals = np.asarray(m.predict_proba(X), dtype="float64")
+    elif self._has_proba: vals = np.asarray(m.predict_proba(X), dtype="float64")
     else:
         vals = _as_values(m(X))
         if vals.ndim == 1: vals = np.column_stack([1 - vals, vals])
@@ -663,10 +735,11 @@ def _call(self:Monitor, X) -> tuple:
 def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     "Queue references to the call for the writer: every row (`rows` None) or the seeded sample, only rows where `keep`."
     n, rows, w = len(vals), None, self._writer
-    with self._lock:
-        self._calls += 1
-        call_id = self._calls
-        if self.sample_rate < 1: rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+    if self.sample_rate < 1:
+        with self._lock:   # call ids and the sampler's draws in one order
+            call_id = next(self._ids)
+            rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+    else: call_id = next(self._ids)   # one C call, atomic under the GIL: no lock on the hot path
     if keep is not None: rows = np.flatnonzero(keep) if rows is None else rows[keep[rows]]
     m, waiting = (n if rows is None else len(rows)), w.q.qsize()
     if m and waiting >= self.max_queue:
@@ -675,8 +748,9 @@ def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     if not m: return
     # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
     # often reused buffers, are copied
-    if isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
-    elif not isinstance(Xr, pd.DataFrame): Xr = np.array(Xr, copy=True)
+    if type(Xr) is pd.DataFrame or isinstance(Xr, pd.DataFrame): pass
+    elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
+    else: Xr = np.array(Xr, copy=True)
     w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)))
     if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()   # a full batch: wake the writer once
 

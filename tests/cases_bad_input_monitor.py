@@ -38,6 +38,13 @@ def _serve_without_guard():
     with _Monitor()(_proba, _tmp() / "m.sqlite", version="v") as mon: mon.serve(pd.DataFrame({"a": [1.0]}))
 
 
+def _unknown_writer(): _Monitor()(_proba, _tmp() / "m.sqlite", version="v", writer="fork")
+def _store_not_sqlite_process_writer():
+    p = _tmp() / "m.sqlite"
+    p.write_bytes(b"not a database" * 100)
+    _Monitor()(_proba, p, version="v", writer="process")
+
+
 def _task_not_a_task(): _Monitor()(_proba, _tmp() / "m.sqlite", version="v", task="proba")
 def _task_contradicts_model():
     import torch
@@ -54,5 +61,8 @@ CASES = [
     pytest.param(_feature_with_monitor_prefix, SchemaError, "prefix 'monitor.'", id="monitor-feature-with-reserved-prefix"),
     pytest.param(_store_of_other_output_shape, FileFormatError, "records outputs of shape (2,)", id="monitor-store-of-other-output-shape"),
     pytest.param(_window_start_not_a_time, ParameterError, "`start` is not a time", id="monitor-window-start-not-a-time"),
+    pytest.param(_unknown_writer, ParameterError, "`writer` must be one of ['process', 'thread']", id="monitor-unknown-writer"),
+    pytest.param(_store_not_sqlite_process_writer, FileFormatError, "not a usable SQLite database",
+                 id="monitor-process-writer-store-not-sqlite"),
     pytest.param(_serve_without_guard, ParameterError, "serve needs a GuardedModel", id="monitor-serve-without-guard"),
 ]

@@ -32,7 +32,7 @@ _CHILD = textwrap.dedent("""
     import sys, time, numpy as np, pandas as pd
     from prodkit.monitor import Monitor
     def model(df): return np.column_stack([np.full(len(df), 0.25), np.full(len(df), 0.75)])
-    mon = Monitor(model, sys.argv[1], version="v1", flush_interval_s=0.05)
+    mon = Monitor(model, sys.argv[1], version="v1", flush_interval_s=0.05, writer=sys.argv[2])
     rows = pd.DataFrame({"a": np.arange(4.0), "b": list("wxyz")})
     i = 0
     while True:
@@ -42,10 +42,34 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kill_after", [3, 11])
-def test_acknowledged_rows_survive_sigkill(tmp_path, kill_after):
+def _children(pid:int) -> list:
+    "The process ids of the children of `pid` (Linux /proc)."
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f: kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def _ended(pid:int) -> bool:
+    "Whether process `pid` has ended (gone, or a zombie nobody reaped)."
+    try:
+        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError: return True
+
+
+def _wait_ended(pids, timeout_s=60.0) -> bool:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if all(map(_ended, pids)): return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("writer, kill_after", [("process", 3), ("process", 11), ("thread", 3)])
+def test_acknowledged_rows_survive_sigkill(tmp_path, kill_after, writer):
+    # the monitor's process is killed; a writer process commits what it was handed and exits
     store = tmp_path / "m.sqlite"
-    p = subprocess.Popen([sys.executable, "-c", _CHILD, str(store)], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", _CHILD, str(store), writer], stdout=subprocess.PIPE, text=True)
     acked = flushed = 0; seen_flush = 0
     try:
         for line in p.stdout:
@@ -53,9 +77,12 @@ def test_acknowledged_rows_survive_sigkill(tmp_path, kill_after):
             if kind == "FLUSHED": flushed = n; seen_flush += 1
             acked = max(acked, n)
             if seen_flush >= kill_after: break
+        kids = _children(p.pid)
     finally:
         os.kill(p.pid, signal.SIGKILL); p.wait(timeout=30)
     assert p.returncode == -signal.SIGKILL
+    assert len(kids) == (1 if writer == "process" else 0)
+    assert _wait_ended(kids)   # the writer process saw the end of its input, committed and exited
     assert flushed >= 100 * kill_after
     with Monitor.open(store) as ro:
         n = ro.count()
