@@ -520,19 +520,51 @@ def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> Pri
                          generalization_gap=fit(Xm, ym) - fit(Xn, yn),
                          confidence_gap=conf(sn) - conf(sm) if reg else conf(sm) - conf(sn), seed=seed, task=pred.task)
 
+# %% ../nbs/45_security.ipynb #0778f86b
+def _exact(ref:pd.DataFrame, ev:pd.DataFrame) -> np.ndarray:
+    "Each row of `ev`: the position of the first row of `ref` with the same values (missing matches missing), else -1."
+    hr = pd.util.hash_pandas_object(ref, index=False).to_numpy()
+    he = pd.util.hash_pandas_object(ev, index=False).to_numpy()
+    u, first = np.unique(hr, return_index=True)                 # each hash once, at its first reference row
+    if not len(u): return np.full(len(he), -1)
+    k = np.searchsorted(u, he).clip(max=len(u) - 1)
+    j = np.where(u[k] == he, first[k], -1)
+    hit = np.flatnonzero(j >= 0)
+    same = np.ones(len(hit), bool)
+    for c in ref.columns:                                       # a hash collision is no duplicate
+        a, b = ref[c].iloc[j[hit]].reset_index(drop=True), ev[c].iloc[hit].reset_index(drop=True)
+        same &= (a.eq(b).fillna(False) | (a.isna() & b.isna())).to_numpy(bool)
+    j[hit[~same]] = -1
+    return j
+
 # %% ../nbs/45_security.ipynb #d9c76e9c
-def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=2048, k:int=4) -> tuple:
-    ("Distance from each row of `E` to its nearest row of `R`, and that row's position: `k` candidates from float32 "
-     "matrix products, the nearest of them by exact float64 distance.")
-    Rf, Rd, Ed = R.float(), R.double(), E.double()
-    r2, k = (Rf * Rf).sum(1), min(k, len(R))
-    d, j = [], []
-    for i in range(0, len(E), chunk):
-        c = torch.addmm(r2, E[i:i + chunk].float(), Rf.T, alpha=-2).topk(k, dim=1, largest=False).indices   # |r|^2 - 2e.r
-        m = (Ed[i:i + chunk, None, :] - Rd[c]).norm(dim=2).min(1)
-        d.append(m.values)
-        j.append(c.gather(1, m.indices[:, None])[:, 0])
-    return torch.cat(d).numpy(), torch.cat(j).numpy()
+def _near(R:torch.Tensor, E:torch.Tensor, radius:float) -> tuple:
+    ("Each row of `E`: the exact float64 distance to its nearest row of `R` and that row's position (the first of rows "
+     "at the same distance), or inf and -1 when none lies within `radius`; candidates come from a k-d tree.")
+    from scipy.spatial import cKDTree
+    Rn, En = R.double().numpy(), E.double().numpy()
+    d, j = np.full(len(En), np.inf), np.full(len(En), -1)
+    ok = np.flatnonzero(np.isfinite(Rn).all(1))
+    if not len(ok) or not len(En): return d, j
+    U, first = np.unique(Rn[ok], axis=0, return_index=True)   # identical rows once, at their first position
+    first, tree = ok[first], cKDTree(U)
+    slack = lambda r: r * (1 + 1e-9) + 1e-12                    # the tree's rounding must lose no candidate
+    fin = np.isfinite(En).all(1)
+    dq, iq = tree.query(np.where(fin[:, None], En, 0.0), k=2, distance_upper_bound=slack(radius))
+    dq, iq = dq.reshape(len(En), -1), iq.reshape(len(En), -1)
+    found = fin & np.isfinite(dq[:, 0])
+    tie = found & (dq[:, -1] <= slack(dq[:, 0])) if dq.shape[1] > 1 else np.zeros(len(En), bool)
+    one = np.flatnonzero(found & ~tie)                           # a single candidate: its exact distance
+    d[one] = np.sqrt(((U[iq[one, 0]] - En[one]) ** 2).sum(1))
+    j[one] = first[iq[one, 0]]
+    for i in np.flatnonzero(tie):                                # rows at (nearly) equal distances: exact, then first
+        c = np.asarray(tree.query_ball_point(En[i], slack(dq[i, 0])), dtype=int)
+        dc = np.sqrt(((U[c] - En[i]) ** 2).sum(1))
+        best = c[dc == dc.min()]
+        d[i], j[i] = dc.min(), first[best].min()
+    far = d > radius
+    d[far], j[far] = np.inf, -1
+    return d, j
 
 # %% ../nbs/45_security.ipynb #99ba3fb9
 def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
@@ -662,15 +694,15 @@ def leakage(reference, # training rows (a DataFrame with the label column)
 # %% ../nbs/45_security.ipynb #01538849
 def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, seed):
     "The work of `leakage` on checked frames."
-    hr = pd.util.hash_pandas_object(ref[feats], index=False)
-    he = pd.util.hash_pandas_object(ev[feats], index=False)
-    exact = he.isin(set(hr)).to_numpy()
+    j = _exact(ref[feats], ev[feats])
+    exact, rest = j >= 0, np.flatnonzero(j < 0)
     ad = getattr(pred, "adapter", None) or TabularAdapter().fit(ref[feats])
     R, E = ad.transform(ref[ad.schema.names]), ad.transform(ev[ad.schema.names])
-    dist, j = _nearest(R, E)
     thr = near * _pair_scale(R, gen)
-    close = (dist <= thr) & ~exact
-    dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[j], "distance": dist,
+    dist = np.where(exact, 0.0, np.inf)                  # equal values encode equally: an exact duplicate is at 0
+    dist[rest], j[rest] = _near(R, E[torch.as_tensor(rest)], thr)
+    close = (j >= 0) & ~exact
+    dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[np.maximum(j, 0)], "distance": dist,
                         "exact": exact})[exact | close]
     scores = [_single_feature(ref[c], ev[c], ref[label].to_numpy(), ev[label].to_numpy(), task) for c in feats]
     fs = pd.DataFrame({"feature": feats, "score": scores}).sort_values("score", ascending=False, ignore_index=True)
