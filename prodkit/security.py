@@ -109,39 +109,51 @@ def _project(d, norm, e):
     return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
 
 # %% ../nbs/45_security.ipynb #6d25f8fb
-def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL):
-    "Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move seen."
+def _grad_at(f, x, y, goal):
+    "Outputs of `f` at `x` (detached) and the gradient of the attack's loss there."
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = f(x)
+        g, = torch.autograd.grad(goal.loss(out, y), x)
+    return out.detach(), g
+
+def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL, clean=None):
+    ("Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move "
+     "seen; `clean`: `_grad_at` the clean rows, when known.")
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    with torch.no_grad(): out = f(x0)
-    fooled, moved = goal.hit(out, y), goal.size(out, y)
-    adv, size = x0.clone(), (2.5 * e / steps if steps > 1 else e)
-    for r in range(restarts):   # the first run starts at the clean row, later ones at random points of the ball
-        x = torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start and r else 0), sp.lo, sp.hi)
+    out, g = clean if clean is not None else _grad_at(f, x0, y, goal)   # the first run starts at the clean rows
+    fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
+    if not (eps > 0).any():              # no radius: no input moves, the clean outputs are the answer
+        for _ in range(1, restarts if random_start else 1): _ball(x0.shape, norm, e, gen)   # the same draws as moving
+        return fooled, adv, moved
+    size = 2.5 * e / steps if steps > 1 else e
+    for r in range(restarts):            # later runs start at random points of the ball
+        x = x0 if r == 0 else torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start else 0), sp.lo, sp.hi)
         for i in range(steps + 1):
-            x = x.detach().requires_grad_(True)
-            with torch.enable_grad():
-                out = f(x)
-                g, = torch.autograd.grad(goal.loss(out, y), x)
-            new = goal.hit(out, y) & ~fooled
-            adv[new] = x.detach()[new]
-            fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
+            if r or i:
+                out, g = _grad_at(f, x, y, goal)
+                new = goal.hit(out, y) & ~fooled
+                adv[new] = x.detach()[new]
+                fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
             if i == steps: break
-            g = g * mask
-            if norm == "inf": g = g.sign()
-            else: g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
-            x = torch.clamp(x0 + _project(x.detach() + size * g - x0, norm, e), sp.lo, sp.hi)
+            d = g * mask
+            if norm == "inf": d = d.sign()
+            else: d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
+            x = torch.clamp(x0 + _project(x.detach() + size * d - x0, norm, e), sp.lo, sp.hi)
     return fooled, adv, moved
 
 # %% ../nbs/45_security.ipynb #8806767a
-def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL):
-    "Which rows some of `draws` random points at radius `eps` win, as `_attack` gives them (black-box, weaker)."
+def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL, clean=None):
+    ("Which rows some of `draws` random points at radius `eps` win, as `_attack` gives them (black-box, weaker); "
+     "`clean`: `score` of the clean rows, when known.")
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    out = score(x0)
+    out = score(x0) if clean is None else clean
     fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
     for _ in range(draws):
         d = torch.randn(x0.shape, generator=gen) * mask
+        if not (eps > 0).any(): continue   # no radius moves nothing; the draw is still made, so later ones stay the same
         d = d.sign() * e if norm == "inf" else _project(d * 1e6, "2", e)
         x = torch.clamp(x0 + d, sp.lo, sp.hi)
         out = score(x)
@@ -250,14 +262,26 @@ def _examples(sp, X, adv, rows, k=5) -> pd.DataFrame:
 
 # %% ../nbs/45_security.ipynb #3fdfe5db
 def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, progress):
-    "Curve rows, won masks of the main attack per eps, each row's first adversarial input, the main attack and `f`."
+    ("Curve rows, won masks of the main attack per eps, each row's first adversarial input, the main attack (a function "
+     "of radii and, optionally, a subset of rows), its name, `f`, and the loss gradient at the clean rows.")
     f = None if attack == "noise" else _log_proba(pred, sp.x)
     reg = pred.task == "regression"
     score = lambda z: torch.as_tensor(pred.predict(z) if reg else pred.predict_proba(z)).reshape(len(z), -1).float()
-    kinds = {"noise": lambda e: _noise(score, sp, y, e, norm=norm, draws=draws, gen=gen, goal=goal)}
-    if f is not None:
-        kinds |= {"fgsm": lambda e: _attack(f, sp, y, e, norm=norm, steps=1, random_start=False, gen=gen, goal=goal),
-                  "pgd": lambda e: _attack(f, sp, y, e, norm=norm, steps=steps, restarts=restarts, gen=gen, goal=goal)}
+    clean = {"noise": score(sp.x)} | ({"grad": _grad_at(f, sp.x, y, goal)} if f is not None else {})   # once, not per eps
+    def on(rows, key):
+        "The space, targets and clean outputs of `rows` (None: all rows)."
+        if rows is None: return sp, y, clean[key]
+        return _Space(sp.x[rows], sp.movable, sp.lo[rows], sp.hi[rows], sp.name, sp.adapter), y[rows], None
+    def noise(e, rows=None):
+        s, t, c = on(rows, "noise")
+        return _noise(score, s, t, e, norm=norm, draws=draws, gen=gen, goal=goal, clean=c)
+    def fgsm(e, rows=None):
+        s, t, c = on(rows, "grad")
+        return _attack(f, s, t, e, norm=norm, steps=1, random_start=False, gen=gen, goal=goal, clean=c)
+    def pgd(e, rows=None):
+        s, t, c = on(rows, "grad")
+        return _attack(f, s, t, e, norm=norm, steps=steps, restarts=restarts, gen=gen, goal=goal, clean=c)
+    kinds = {"noise": noise} | ({"fgsm": fgsm, "pgd": pgd} if f is not None else {})
     main = attack if f is not None else "noise"
     n = len(y)
     rows, hits, adv = [], [], sp.x.clone()
@@ -272,20 +296,22 @@ def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, p
                 hits.append(fooled)
                 new = fooled & (adv == sp.x).flatten(1).all(1)
                 adv[new] = x[new]
-    return pd.DataFrame(rows), torch.stack(hits), adv, kinds[main], main, f
+    g0 = clean["grad"][1] if f is not None else None
+    return pd.DataFrame(rows), torch.stack(hits), adv, kinds[main], main, f, g0
 
 # %% ../nbs/45_security.ipynb #5c2ffc8c
 def _min_eps(run, hits, eps, refine) -> np.ndarray:
-    "Each row's smallest flipping radius, bisected `refine` times between the grid points; inf when none flips it."
+    ("Each row's smallest flipping radius, bisected `refine` times between the grid points (attacking only the rows "
+     "being bisected); inf when none flips it.")
     first = torch.where(hits.any(0), hits.float().argmax(0), -1)
     e = torch.tensor([float(v) for v in eps])
     lo = torch.where(first > 0, e[(first - 1).clamp_min(0)], 0.0)
     hi = torch.where(first >= 0, e[first.clamp_min(0)], torch.inf)
-    active = (first >= 0) & (hi > 0)
-    for _ in range(refine):
-        mid = torch.where(active, (lo + hi) / 2, 0.0)
-        fooled = run(mid)[0] & active
-        hi, lo = torch.where(fooled, mid, hi), torch.where(fooled | ~active, lo, mid)
+    rows = torch.nonzero((first >= 0) & (hi > 0)).flatten()
+    for _ in range(refine if len(rows) else 0):
+        mid = (lo[rows] + hi[rows]) / 2
+        fooled = run(mid, rows)[0]
+        hi[rows], lo[rows] = torch.where(fooled, mid, hi[rows]), torch.where(fooled, lo[rows], mid)
     return hi.numpy()
 
 # %% ../nbs/45_security.ipynb #46d4c765
@@ -332,7 +358,7 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes): a classi
     eps = _check_eps(eps)
     t, right, goal, clean = _targets(pred, X, y, tolerance)
     sp = _space(pred, X)
-    curve, hits, adv, run, main, f = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
+    curve, hits, adv, run, main, f, g0 = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
                                           restarts=restarts,
                                           draws=draws, gen=torch.Generator().manual_seed(seed), progress=progress)
     k = max(int(right.sum()), 1)
@@ -340,7 +366,7 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes): a classi
     mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     flipped = np.flatnonzero(right.numpy() & hits.any(0).numpy())
     col, reg = ("robust_accuracy", False) if goal is _LABEL else ("stable_share", True)
-    masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal), len(t), col) if f is not None else []
+    masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal, g=g0), len(t), col) if f is not None else []
     return RobustnessReport(attack=main, norm=norm, method="noise" if f is None else "gradient", space=sp.name,
                             eps=tuple(eps),
                             curve=curve, clean_accuracy=float("nan") if reg else clean, n=len(t), min_eps=mins,
@@ -359,10 +385,9 @@ def _check_eps(eps) -> list:
     return e
 
 # %% ../nbs/45_security.ipynb #49ddbe1a
-def _zero_grad(f, sp, y, right, goal=_LABEL) -> float:
-    "Share of attacked rows (`right`) whose loss gradient is exactly zero on every movable entry."
-    x = sp.x.clone().requires_grad_(True)
-    with torch.enable_grad(): g, = torch.autograd.grad(goal.loss(f(x), y), x)
+def _zero_grad(f, sp, y, right, goal=_LABEL, g=None) -> float:
+    "Share of attacked rows (`right`) whose loss gradient (`g`, when known) is exactly zero on every movable entry."
+    if g is None: g = _grad_at(f, sp.x, y, goal)[1]
     z = ((g * sp.movable).flatten(1).abs().sum(1) == 0)[right]
     return float(z.float().mean()) if len(z) else 0.0
 
@@ -739,6 +764,10 @@ class CostReport(Report):
     slo_ms: float = float("nan")
     percentile: float = float("nan")
     cpu_cores_under_load: float = float("nan")   # process CPU seconds per wall second during the load search
+    # 'load': the capacity lies below this rate: the lowest probed rate that failed, else the back-to-back rate
+    throughput_upper: float = float("nan")
+    throughput_upper_source: str = ""   # 'failed probe' or 'back-to-back'
+    load_probes: int = 0                # probes the load search ran
     _plot_kinds = ("latency", "memory")
 
     @property
@@ -755,6 +784,7 @@ def _summary(self:CostReport) -> dict:
     return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20,
             "flops_per_prediction": self.flops_per_prediction,
             "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput,
+            "throughput_upper": self.throughput_upper, "load_probes": self.load_probes,
             "usd_per_million": self.usd_per_million,
             "peak_mb": float(big.peak_mb), "peak_mb_batch_size": int(big.batch_size),
             "cpu_cores_under_load": self.cpu_cores_under_load}
@@ -766,6 +796,9 @@ def headline(self:CostReport) -> str:
     src = {"given": "given", "batch": "best batch, no latency target"}.get(self.throughput_source,
                                                                            f"under p{self.percentile:g} <= "
                                                                            f"{self.slo_ms:g} ms, one row a request")
+    if self.throughput_source == "load" and np.isfinite(self.throughput_upper):
+        src += (f"; measured in {self.load_probes} probe{'s' * (self.load_probes != 1)}, the capacity lies below "
+                f"{self.throughput_upper:,.0f} ({self.throughput_upper_source})")
     h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per "
          "prediction, "
          f"{s['latency_ms']:.3g} ms for one row, {s['peak_mb']:.3g} MiB peak at batch {s['peak_mb_batch_size']}, "
@@ -836,16 +869,35 @@ def _artifact_bytes(module, artifact) -> int:
     return buf.getbuffer().nbytes
 
 # %% ../nbs/45_security.ipynb #9ef68666
-def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> tuple:
-    "Predictions a second, where the number comes from, and the CPU cores busy under load (NaN when no load ran)."
+def _back_to_back(tgt, items, n:int=20) -> float:
+    "Requests a second one worker answers back to back: the median of `n` timed one-request calls after a warm-up."
     import time as _t
-    if throughput is not None: return float(throughput), "given", float("nan")
-    if slo_ms is None: return float(lat.rows_per_s.max()), "batch", float("nan")
-    from prodkit.load import find_max_qps
+    tgt.call(items[0])
+    ts = []
+    for i in range(n):
+        t0 = _t.perf_counter()
+        tgt.call(items[i % len(items)])
+        ts.append(_t.perf_counter() - t0)
+    return 1 / max(float(np.median(ts)), 1e-9)
+
+def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> dict:
+    "The throughput, where it comes from, what bounds it from above, the probes and CPU cores of the load search."
+    import time as _t
+    out = dict(throughput_upper=float("nan"), throughput_upper_source="", load_probes=0,
+               cpu_cores_under_load=float("nan"))
+    if throughput is not None: return out | dict(throughput=float(throughput), throughput_source="given")
+    if slo_ms is None: return out | dict(throughput=float(lat.rows_per_s.max()), throughput_source="batch")
+    from prodkit import load
+    tgt = load.as_load_target(pred)
     c0, w0 = _t.process_time(), _t.perf_counter()
-    cap = find_max_qps(pred, example, slo_ms=slo_ms, percentile=percentile, duration_s=duration_s, warmup_s=0.1,
-                       max_probes=max_probes, progress=progress)
-    return float(cap.max_qps), "load", (_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9)
+    top = _back_to_back(tgt, load._prepare_items(example, tgt.kind))
+    cap = load.find_max_qps(tgt, example, slo_ms=slo_ms, percentile=percentile, start_qps=top / 2, max_qps=top / 2,
+                            tolerance=0.5, duration_s=duration_s, warmup_s=0.05, max_probes=max_probes,
+                            progress=progress)
+    failed = cap.bracket[1] if len(cap.bracket) > 1 and cap.bracket[1] else None
+    return dict(throughput=float(cap.max_qps), throughput_source="load",
+                throughput_upper=float(failed or top), throughput_upper_source="failed probe" if failed else "back-to-back",
+                load_probes=len(cap.probes), cpu_cores_under_load=(_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9))
 
 # %% ../nbs/45_security.ipynb #85063b7f
 def cost(model, # a Predictor (or anything `as_predictor` takes)
@@ -855,7 +907,7 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
          # without `throughput`: the latency target of the load search (None: best batch throughput, no target)
          slo_ms:float=100,
          percentile:float=99, # the latency percentile that must meet `slo_ms`
-         duration_s:float=0.5, max_probes:int=5, # measured seconds per probe and most probes of the load search
+         duration_s:float=0.5, max_probes:int=5, # least measured seconds per probe, most probes of the load search
          batch_sizes=(1, 32), # batch sizes to time
          repeats:int=20, # timed calls per batch size (median reported)
          artifact=None, # path of the saved artifact (default: the size of the model's state dict)
@@ -872,11 +924,10 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
     x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
     module = getattr(pred, "model", None)
     lat = _latency(pred, x, sizes, repeats)
-    tp, src, cpu = _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress)
+    tp = _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress)
     return CostReport(parameters=sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0,
                       artifact_bytes=_artifact_bytes(module, artifact),
                       flops_per_prediction=_flops(module, x) if isinstance(x, torch.Tensor) else float("nan"),
-                      latency=lat, throughput=tp, throughput_source=src,
+                      latency=lat, **tp,
                       price_per_hour=float("nan") if price_per_hour is None else float(price_per_hour),
-                      slo_ms=float("nan") if slo_ms is None else float(slo_ms), percentile=float(percentile),
-                      cpu_cores_under_load=cpu)
+                      slo_ms=float("nan") if slo_ms is None else float(slo_ms), percentile=float(percentile))
