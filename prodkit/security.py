@@ -4,6 +4,7 @@
 
 # %% ../nbs/45_security.ipynb #7f016b24
 from __future__ import annotations
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (DataError, ParameterError, Predictor, Report, TabularAdapter, as_predictor, check_choice,
-                          check_positive, escape, get_ax)
+                          check_positive, escape, get_ax, _probs)
 from .quality import class_index, compute_metric
 
 # %% auto #0
@@ -337,6 +338,15 @@ def _targets(pred, X, y, tolerance) -> tuple:
     right = torch.as_tensor(p.argmax(1)) == yi
     return yi, right, _LABEL, float(right.float().mean())
 
+# %% ../nbs/45_security.ipynb #48f65563
+@contextlib.contextmanager
+def _one_thread():
+    "Run torch on one thread inside the block (the count is restored after)."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(n)
+
 # %% ../nbs/45_security.ipynb #c59df08b
 def robustness(model, # a Predictor (or anything `as_predictor` takes): a classifier or a regressor
                X, # rows: a DataFrame (through the model's adapter), an array, or image tensors in [0, 1]
@@ -356,14 +366,15 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes): a classi
     check_choice("norm", norm, ("inf", "2"))
     for name, v in (("steps", steps), ("restarts", restarts), ("draws", draws)): check_positive(name, v, integer=True)
     eps = _check_eps(eps)
-    t, right, goal, clean = _targets(pred, X, y, tolerance)
-    sp = _space(pred, X)
-    curve, hits, adv, run, main, f, g0 = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
-                                          restarts=restarts,
-                                          draws=draws, gen=torch.Generator().manual_seed(seed), progress=progress)
+    with _one_thread():
+        t, right, goal, clean = _targets(pred, X, y, tolerance)
+        sp = _space(pred, X)
+        curve, hits, adv, run, main, f, g0 = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
+                                                  restarts=restarts, draws=draws,
+                                                  gen=torch.Generator().manual_seed(seed), progress=progress)
+        mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     k = max(int(right.sum()), 1)
     curve["flipped_share"] = (curve.n_fooled - (len(t) - int(right.sum()))).clip(lower=0) / k
-    mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     flipped = np.flatnonzero(right.numpy() & hits.any(0).numpy())
     col, reg = ("robust_accuracy", False) if goal is _LABEL else ("stable_share", True)
     masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal, g=g0), len(t), col) if f is not None else []
@@ -403,16 +414,27 @@ def _split_label(pred, df, label, what):
     return df.drop(columns=[label]), df[label].to_numpy()
 
 # %% ../nbs/45_security.ipynb #db9ac647
-def _member_scores(pred, X, y) -> np.ndarray:
-    "Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error)."
-    if pred.task == "regression":
-        p = np.asarray(pred.predict(X), np.float64).reshape(len(y), -1)
-        return -((p - np.asarray(y, np.float64).reshape(len(y), -1)) ** 2).sum(1)
-    p = np.asarray(pred.predict_proba(X), np.float64)
+def _read(pred, X) -> tuple:
+    ("One pass of the model over `X`: probabilities (a regressor: predictions, one column per output) as float64, "
+     "and the raw outputs when the model returns logits (else None).")
+    if pred.task == "regression": return np.asarray(pred.predict(X), np.float64).reshape(len(X), -1), None
+    if not isinstance(pred, Predictor): return np.asarray(pred.predict_proba(X), np.float64), None
+    z = pred.raw(X)
+    kind = pred._output_kind(z)
+    p = _probs(z, kind)                                  # what predict_proba returns, from the same pass
+    pred.__dict__.setdefault("n_classes_", p.shape[1])
+    return np.asarray(p, np.float64), (z.astype(np.float64) if kind == "logits" else None)
+
+def _member_scores(pred, X, y, out=None) -> np.ndarray:
+    ("Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error); "
+     "`out`: `_read(pred, X)`, when known.")
+    p, z = _read(pred, X) if out is None else out
+    if pred.task == "regression": return -((p - np.asarray(y, np.float64).reshape(len(y), -1)) ** 2).sum(1)
     yi = class_index(y, pred.classes_, k=p.shape[1])
     rows = np.arange(len(p))
-    if isinstance(pred, Predictor) and pred._output_kind(z := pred.raw(X).astype(np.float64)) == "logits":
+    if z is not None:
         if z.shape[1] == 1: return np.where(yi == 1, z[:, 0], -z[:, 0])
+        z = z.copy()
         zy = z[rows, yi]
         z[rows, yi] = -np.inf
         m = z.max(1)
@@ -517,23 +539,25 @@ def membership_risk(model, # the target model (anything `as_predictor` takes): a
                              fix="pass n_reference=4")
     (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label,
                                                                                      "non-members")
-    sm, sn = _member_scores(pred, Xm, ym), _member_scores(pred, Xn, yn)
+    om, on = _read(pred, Xm), _read(pred, Xn)             # one pass each: the scores and the gaps read them
+    sm, sn = _member_scores(pred, Xm, ym, om), _member_scores(pred, Xn, yn, on)
     stat, member = np.r_[sm, sn], np.r_[np.ones(len(sm), bool), np.zeros(len(sn), bool)]
     scores = {"loss": stat}
     if train_fn is not None:
         frame = pd.concat([members, non_members], ignore_index=True)
         scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed),
                                            progress, pred.task)
-    return _privacy_report(pred, scores, member, members.index, (Xm, ym, Xn, yn), sm, sn, top, seed)
+    return _privacy_report(pred, scores, member, members.index, (ym, om[0], yn, on[0]), sm, sn, top, seed)
 
 # %% ../nbs/45_security.ipynb #ef19743d
 def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> PrivacyReport:
     "Each attack's row and ROC, the members most at risk, and the generalisation and confidence (regressor: MSE) gaps."
-    Xm, ym, Xn, yn = data
+    ym, pm, yn, pn = data                                   # labels and what `_read` gave for them
     reg = pred.task == "regression"
     # conf: the MSE
-    if reg: fit, conf = (lambda X, y: compute_metric("r2", y, pred.predict(X))), (lambda s: -float(np.mean(s)))
-    else: fit, conf = ((lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)),
+    if reg: fit, conf = ((lambda y, p: compute_metric("r2", y, p[:, 0] if p.shape[1] == 1 else p)),
+                         (lambda s: -float(np.mean(s))))
+    else: fit, conf = ((lambda y, p: compute_metric("accuracy", y, p, classes=pred.classes_)),
                        (lambda s: float(np.mean(1 / (1 + np.exp(-s))))))
     best = scores.get("calibrated", scores["loss"])[:len(sm)]
     o = np.argsort(-best)[:top]
@@ -542,7 +566,7 @@ def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> Pri
     return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
                          roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm),
                          n_non_members=len(sn),
-                         generalization_gap=fit(Xm, ym) - fit(Xn, yn),
+                         generalization_gap=fit(ym, pm) - fit(yn, pn),
                          confidence_gap=conf(sn) - conf(sm) if reg else conf(sm) - conf(sn), seed=seed, task=pred.task)
 
 # %% ../nbs/45_security.ipynb #0778f86b
