@@ -130,7 +130,8 @@ def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random
         return fooled, adv, moved
     size = 2.5 * e / steps if steps > 1 else e
     for r in range(restarts):            # later runs start at random points of the ball
-        x = x0 if r == 0 else torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start else 0), sp.lo, sp.hi)
+        x = x0 if r == 0 else torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start else 0),
+                                          sp.lo, sp.hi)
         for i in range(steps + 1):
             if r or i:
                 out, g = _grad_at(f, x, y, goal)
@@ -154,7 +155,7 @@ def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL, cl
     fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
     for _ in range(draws):
         d = torch.randn(x0.shape, generator=gen) * mask
-        if not (eps > 0).any(): continue   # no radius moves nothing; the draw is still made, so later ones stay the same
+        if not (eps > 0).any(): continue   # no radius moves nothing; the draw is still made: later ones stay the same
         d = d.sign() * e if norm == "inf" else _project(d * 1e6, "2", e)
         x = torch.clamp(x0 + d, sp.lo, sp.hi)
         out = score(x)
@@ -268,7 +269,8 @@ def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, p
     f = None if attack == "noise" else _log_proba(pred, sp.x)
     reg = pred.task == "regression"
     score = lambda z: torch.as_tensor(pred.predict(z) if reg else pred.predict_proba(z)).reshape(len(z), -1).float()
-    clean = {"noise": score(sp.x)} | ({"grad": _grad_at(f, sp.x, y, goal)} if f is not None else {})   # once, not per eps
+    # once, not per eps
+    clean = {"noise": score(sp.x)} | ({"grad": _grad_at(f, sp.x, y, goal)} if f is not None else {})
     def on(rows, key):
         "The space, targets and clean outputs of `rows` (None: all rows)."
         if rows is None: return sp, y, clean[key]
@@ -793,7 +795,7 @@ class CostReport(Report):
     # 'load': the capacity lies below this rate: the lowest probed rate that failed, else the back-to-back rate
     throughput_upper: float = float("nan")
     throughput_upper_source: str = ""   # 'failed probe' or 'back-to-back'
-    load_probes: int = 0                # probes the load search ran
+    throughput_probes: int = 0                # probes the load search ran
     _plot_kinds = ("latency", "memory")
 
     @property
@@ -810,7 +812,7 @@ def _summary(self:CostReport) -> dict:
     return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20,
             "flops_per_prediction": self.flops_per_prediction,
             "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput,
-            "throughput_upper": self.throughput_upper, "load_probes": self.load_probes,
+            "throughput_upper": self.throughput_upper, "throughput_probes": self.throughput_probes,
             "usd_per_million": self.usd_per_million,
             "peak_mb": float(big.peak_mb), "peak_mb_batch_size": int(big.batch_size),
             "cpu_cores_under_load": self.cpu_cores_under_load}
@@ -823,7 +825,8 @@ def headline(self:CostReport) -> str:
                                                                            f"under p{self.percentile:g} <= "
                                                                            f"{self.slo_ms:g} ms, one row a request")
     if self.throughput_source == "load" and np.isfinite(self.throughput_upper):
-        src += (f"; measured in {self.load_probes} probe{'s' * (self.load_probes != 1)}, the capacity lies below "
+        k = self.throughput_probes
+        src += (f"; measured in {k} probe{'s' * (k != 1)}, the capacity lies below "
                 f"{self.throughput_upper:,.0f} ({self.throughput_upper_source})")
     h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per "
          "prediction, "
@@ -915,7 +918,7 @@ def _search(tgt, example, q, probes, seed, **kw) -> pd.DataFrame:
 def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> dict:
     "The throughput, where it comes from, what bounds it from above, the probes and CPU cores of the load search."
     import time as _t
-    out = dict(throughput_upper=float("nan"), throughput_upper_source="", load_probes=0,
+    out = dict(throughput_upper=float("nan"), throughput_upper_source="", throughput_probes=0,
                cpu_cores_under_load=float("nan"))
     if throughput is not None: return out | dict(throughput=float(throughput), throughput_source="given")
     if slo_ms is None: return out | dict(throughput=float(lat.rows_per_s.max()), throughput_source="batch")
@@ -932,7 +935,7 @@ def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, 
     ok, bad = p.qps[p.passed], p.qps[p.outcome.str.startswith("fail")]
     return dict(throughput=float(ok.max()) if len(ok) else 0.0, throughput_source="load",
                 throughput_upper=float(bad.min()) if len(bad) else top,
-                throughput_upper_source="failed probe" if len(bad) else "back-to-back", load_probes=len(p),
+                throughput_upper_source="failed probe" if len(bad) else "back-to-back", throughput_probes=len(p),
                 cpu_cores_under_load=(_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9))
 
 # %% ../nbs/45_security.ipynb #85063b7f

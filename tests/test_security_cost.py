@@ -57,7 +57,7 @@ def test_without_a_throughput_the_load_search_under_the_latency_target_sets_the_
     assert r.throughput_source == "load" and r.throughput == 250.0 and (r.slo_ms, r.percentile) == (200, 90)
     np.testing.assert_allclose(r.summary["usd_per_million"], 1.0 / 3600 / 250 * 1e6)
     assert "p90 <= 200 ms" in r.headline()
-    assert (r.throughput_upper, r.throughput_upper_source, r.summary["load_probes"]) == (500.0, "back-to-back", 1)
+    assert (r.throughput_upper, r.throughput_upper_source, r.summary["throughput_probes"]) == (500.0, "back-to-back", 1)
     assert "below 500 (back-to-back)" in r.headline()
 
 
@@ -72,7 +72,7 @@ def test_after_a_failed_probe_the_next_offers_a_little_less_than_the_target_serv
     monkeypatch.setattr(prodkit.security, "_back_to_back", lambda tgt, items, n=20: 1000.0)
     r = cost(Predictor(nn.Linear(4, 2), output="logits"), np.zeros((3, 4), np.float32), price_per_hour=1.0, repeats=1)
     assert [(a["start_qps"], a["max_qps"], a["max_probes"]) for a in asked] == [(500.0, 500.0, 1), (270.0, 270.0, 4)]
-    assert (r.throughput, r.throughput_upper, r.throughput_upper_source, r.load_probes) == (270.0, 500.0, "failed probe", 2)
+    assert (r.throughput, r.throughput_upper, r.throughput_upper_source, r.throughput_probes) == (270.0, 500.0, "failed probe", 2)
     assert "below 500 (failed probe)" in r.headline()
 
 
@@ -81,7 +81,7 @@ def test_the_load_search_runs_on_the_model_and_reads_cpu_use():
     r = cost(p, np.zeros((3, 4), np.float32), price_per_hour=1.0, slo_ms=500, percentile=50, duration_s=0.3, max_probes=2, repeats=1)
     assert r.throughput_source == "load" and r.throughput >= 0          # 0 when no probed rate met the target
     assert np.isfinite(r.cpu_cores_under_load) and r.cpu_cores_under_load > 0
-    assert 1 <= r.load_probes <= 2 and r.throughput < r.throughput_upper     # a rate that passed, below one that cannot
+    assert 1 <= r.throughput_probes <= 2 and r.throughput < r.throughput_upper     # a rate that passed, below one that cannot
     if r.throughput == 0: assert r.summary["usd_per_million"] is None   # infinite: any cost gate fails
     else: np.testing.assert_allclose(r.summary["usd_per_million"], 1.0 / 3600 / r.throughput * 1e6)
 
