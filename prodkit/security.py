@@ -583,8 +583,12 @@ def _exact(ref:pd.DataFrame, ev:pd.DataFrame) -> np.ndarray:
     hit = np.flatnonzero(j >= 0)
     same = np.ones(len(hit), bool)
     for c in ref.columns:                                       # a hash collision is no duplicate
-        a, b = ref[c].iloc[j[hit]].reset_index(drop=True), ev[c].iloc[hit].reset_index(drop=True)
-        same &= (a.eq(b).fillna(False) | (a.isna() & b.isna())).to_numpy(bool)
+        # as objects, missing values apart: categoricals with different categories and nullable columns compare too
+        a, b = ref[c].iloc[j[hit]].to_numpy(object), ev[c].iloc[hit].to_numpy(object)
+        na, nb_ = pd.isna(a), pd.isna(b)
+        eq = np.zeros(len(hit), bool)
+        eq[~na & ~nb_] = np.asarray(a[~na & ~nb_] == b[~na & ~nb_], bool)
+        same &= eq | (na & nb_)
     j[hit[~same]] = -1
     return j
 
