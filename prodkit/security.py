@@ -4,6 +4,7 @@
 
 # %% ../nbs/45_security.ipynb #7f016b24
 from __future__ import annotations
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (DataError, ParameterError, Predictor, Report, TabularAdapter, as_predictor, check_choice,
-                          check_positive, escape, get_ax)
+                          check_positive, escape, get_ax, _probs)
 from .quality import class_index, compute_metric
 
 # %% auto #0
@@ -109,39 +110,52 @@ def _project(d, norm, e):
     return d * torch.clamp(e / n.clamp_min(1e-12), max=1)
 
 # %% ../nbs/45_security.ipynb #6d25f8fb
-def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL):
-    "Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move seen."
+def _grad_at(f, x, y, goal):
+    "Outputs of `f` at `x` (detached) and the gradient of the attack's loss there."
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = f(x)
+        g, = torch.autograd.grad(goal.loss(out, y), x)
+    return out.detach(), g
+
+def _attack(f, sp, y, eps, *, norm="inf", steps=10, restarts=1, gen=None, random_start=True, goal=_LABEL, clean=None):
+    ("Which rows the attack wins within radius `eps` (one per row), the first input that won, and the largest move "
+     "seen; `clean`: `_grad_at` the clean rows, when known.")
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    with torch.no_grad(): out = f(x0)
-    fooled, moved = goal.hit(out, y), goal.size(out, y)
-    adv, size = x0.clone(), (2.5 * e / steps if steps > 1 else e)
-    for r in range(restarts):   # the first run starts at the clean row, later ones at random points of the ball
-        x = torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start and r else 0), sp.lo, sp.hi)
+    out, g = clean if clean is not None else _grad_at(f, x0, y, goal)   # the first run starts at the clean rows
+    fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
+    if not (eps > 0).any():              # no radius: no input moves, the clean outputs are the answer
+        for _ in range(1, restarts if random_start else 1): _ball(x0.shape, norm, e, gen)   # the same draws as moving
+        return fooled, adv, moved
+    size = 2.5 * e / steps if steps > 1 else e
+    for r in range(restarts):            # later runs start at random points of the ball
+        x = x0 if r == 0 else torch.clamp(x0 + (_ball(x0.shape, norm, e, gen) * mask if random_start else 0),
+                                          sp.lo, sp.hi)
         for i in range(steps + 1):
-            x = x.detach().requires_grad_(True)
-            with torch.enable_grad():
-                out = f(x)
-                g, = torch.autograd.grad(goal.loss(out, y), x)
-            new = goal.hit(out, y) & ~fooled
-            adv[new] = x.detach()[new]
-            fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
+            if r or i:
+                out, g = _grad_at(f, x, y, goal)
+                new = goal.hit(out, y) & ~fooled
+                adv[new] = x.detach()[new]
+                fooled, moved = fooled | new, torch.maximum(moved, goal.size(out, y))
             if i == steps: break
-            g = g * mask
-            if norm == "inf": g = g.sign()
-            else: g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
-            x = torch.clamp(x0 + _project(x.detach() + size * g - x0, norm, e), sp.lo, sp.hi)
+            d = g * mask
+            if norm == "inf": d = d.sign()
+            else: d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x0.ndim - 1))
+            x = torch.clamp(x0 + _project(x.detach() + size * d - x0, norm, e), sp.lo, sp.hi)
     return fooled, adv, moved
 
 # %% ../nbs/45_security.ipynb #8806767a
-def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL):
-    "Which rows some of `draws` random points at radius `eps` win, as `_attack` gives them (black-box, weaker)."
+def _noise(score, sp, y, eps, *, norm="inf", draws=16, gen=None, goal=_LABEL, clean=None):
+    ("Which rows some of `draws` random points at radius `eps` win, as `_attack` gives them (black-box, weaker); "
+     "`clean`: `score` of the clean rows, when known.")
     x0, mask = sp.x, sp.movable.to(sp.x.dtype)
     e = eps.view(-1, *[1] * (x0.ndim - 1)).to(x0.dtype)
-    out = score(x0)
+    out = score(x0) if clean is None else clean
     fooled, moved, adv = goal.hit(out, y), goal.size(out, y), x0.clone()
     for _ in range(draws):
         d = torch.randn(x0.shape, generator=gen) * mask
+        if not (eps > 0).any(): continue   # no radius moves nothing; the draw is still made: later ones stay the same
         d = d.sign() * e if norm == "inf" else _project(d * 1e6, "2", e)
         x = torch.clamp(x0 + d, sp.lo, sp.hi)
         out = score(x)
@@ -250,14 +264,27 @@ def _examples(sp, X, adv, rows, k=5) -> pd.DataFrame:
 
 # %% ../nbs/45_security.ipynb #3fdfe5db
 def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, progress):
-    "Curve rows, won masks of the main attack per eps, each row's first adversarial input, the main attack and `f`."
+    ("Curve rows, won masks of the main attack per eps, each row's first adversarial input, the main attack (a function "
+     "of radii and, optionally, a subset of rows), its name, `f`, and the loss gradient at the clean rows.")
     f = None if attack == "noise" else _log_proba(pred, sp.x)
     reg = pred.task == "regression"
     score = lambda z: torch.as_tensor(pred.predict(z) if reg else pred.predict_proba(z)).reshape(len(z), -1).float()
-    kinds = {"noise": lambda e: _noise(score, sp, y, e, norm=norm, draws=draws, gen=gen, goal=goal)}
-    if f is not None:
-        kinds |= {"fgsm": lambda e: _attack(f, sp, y, e, norm=norm, steps=1, random_start=False, gen=gen, goal=goal),
-                  "pgd": lambda e: _attack(f, sp, y, e, norm=norm, steps=steps, restarts=restarts, gen=gen, goal=goal)}
+    # once, not per eps
+    clean = {"noise": score(sp.x)} | ({"grad": _grad_at(f, sp.x, y, goal)} if f is not None else {})
+    def on(rows, key):
+        "The space, targets and clean outputs of `rows` (None: all rows)."
+        if rows is None: return sp, y, clean[key]
+        return _Space(sp.x[rows], sp.movable, sp.lo[rows], sp.hi[rows], sp.name, sp.adapter), y[rows], None
+    def noise(e, rows=None):
+        s, t, c = on(rows, "noise")
+        return _noise(score, s, t, e, norm=norm, draws=draws, gen=gen, goal=goal, clean=c)
+    def fgsm(e, rows=None):
+        s, t, c = on(rows, "grad")
+        return _attack(f, s, t, e, norm=norm, steps=1, random_start=False, gen=gen, goal=goal, clean=c)
+    def pgd(e, rows=None):
+        s, t, c = on(rows, "grad")
+        return _attack(f, s, t, e, norm=norm, steps=steps, restarts=restarts, gen=gen, goal=goal, clean=c)
+    kinds = {"noise": noise} | ({"fgsm": fgsm, "pgd": pgd} if f is not None else {})
     main = attack if f is not None else "noise"
     n = len(y)
     rows, hits, adv = [], [], sp.x.clone()
@@ -272,20 +299,22 @@ def _run(pred, sp, y, eps, attack, *, goal, norm, steps, restarts, draws, gen, p
                 hits.append(fooled)
                 new = fooled & (adv == sp.x).flatten(1).all(1)
                 adv[new] = x[new]
-    return pd.DataFrame(rows), torch.stack(hits), adv, kinds[main], main, f
+    g0 = clean["grad"][1] if f is not None else None
+    return pd.DataFrame(rows), torch.stack(hits), adv, kinds[main], main, f, g0
 
 # %% ../nbs/45_security.ipynb #5c2ffc8c
 def _min_eps(run, hits, eps, refine) -> np.ndarray:
-    "Each row's smallest flipping radius, bisected `refine` times between the grid points; inf when none flips it."
+    ("Each row's smallest flipping radius, bisected `refine` times between the grid points (attacking only the rows "
+     "being bisected); inf when none flips it.")
     first = torch.where(hits.any(0), hits.float().argmax(0), -1)
     e = torch.tensor([float(v) for v in eps])
     lo = torch.where(first > 0, e[(first - 1).clamp_min(0)], 0.0)
     hi = torch.where(first >= 0, e[first.clamp_min(0)], torch.inf)
-    active = (first >= 0) & (hi > 0)
-    for _ in range(refine):
-        mid = torch.where(active, (lo + hi) / 2, 0.0)
-        fooled = run(mid)[0] & active
-        hi, lo = torch.where(fooled, mid, hi), torch.where(fooled | ~active, lo, mid)
+    rows = torch.nonzero((first >= 0) & (hi > 0)).flatten()
+    for _ in range(refine if len(rows) else 0):
+        mid = (lo[rows] + hi[rows]) / 2
+        fooled = run(mid, rows)[0]
+        hi[rows], lo[rows] = torch.where(fooled, mid, hi[rows]), torch.where(fooled, lo[rows], mid)
     return hi.numpy()
 
 # %% ../nbs/45_security.ipynb #46d4c765
@@ -311,6 +340,15 @@ def _targets(pred, X, y, tolerance) -> tuple:
     right = torch.as_tensor(p.argmax(1)) == yi
     return yi, right, _LABEL, float(right.float().mean())
 
+# %% ../nbs/45_security.ipynb #48f65563
+@contextlib.contextmanager
+def _one_thread():
+    "Run torch on one thread inside the block (the count is restored after)."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(n)
+
 # %% ../nbs/45_security.ipynb #c59df08b
 def robustness(model, # a Predictor (or anything `as_predictor` takes): a classifier or a regressor
                X, # rows: a DataFrame (through the model's adapter), an array, or image tensors in [0, 1]
@@ -330,17 +368,18 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes): a classi
     check_choice("norm", norm, ("inf", "2"))
     for name, v in (("steps", steps), ("restarts", restarts), ("draws", draws)): check_positive(name, v, integer=True)
     eps = _check_eps(eps)
-    t, right, goal, clean = _targets(pred, X, y, tolerance)
-    sp = _space(pred, X)
-    curve, hits, adv, run, main, f = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
-                                          restarts=restarts,
-                                          draws=draws, gen=torch.Generator().manual_seed(seed), progress=progress)
+    with _one_thread():
+        t, right, goal, clean = _targets(pred, X, y, tolerance)
+        sp = _space(pred, X)
+        curve, hits, adv, run, main, f, g0 = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,
+                                                  restarts=restarts, draws=draws,
+                                                  gen=torch.Generator().manual_seed(seed), progress=progress)
+        mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     k = max(int(right.sum()), 1)
     curve["flipped_share"] = (curve.n_fooled - (len(t) - int(right.sum()))).clip(lower=0) / k
-    mins = _min_eps(run, hits, eps, refine)[right.numpy()]
     flipped = np.flatnonzero(right.numpy() & hits.any(0).numpy())
     col, reg = ("robust_accuracy", False) if goal is _LABEL else ("stable_share", True)
-    masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal), len(t), col) if f is not None else []
+    masking = _masking_signs(curve, _zero_grad(f, sp, t, right, goal, g=g0), len(t), col) if f is not None else []
     return RobustnessReport(attack=main, norm=norm, method="noise" if f is None else "gradient", space=sp.name,
                             eps=tuple(eps),
                             curve=curve, clean_accuracy=float("nan") if reg else clean, n=len(t), min_eps=mins,
@@ -359,10 +398,9 @@ def _check_eps(eps) -> list:
     return e
 
 # %% ../nbs/45_security.ipynb #49ddbe1a
-def _zero_grad(f, sp, y, right, goal=_LABEL) -> float:
-    "Share of attacked rows (`right`) whose loss gradient is exactly zero on every movable entry."
-    x = sp.x.clone().requires_grad_(True)
-    with torch.enable_grad(): g, = torch.autograd.grad(goal.loss(f(x), y), x)
+def _zero_grad(f, sp, y, right, goal=_LABEL, g=None) -> float:
+    "Share of attacked rows (`right`) whose loss gradient (`g`, when known) is exactly zero on every movable entry."
+    if g is None: g = _grad_at(f, sp.x, y, goal)[1]
     z = ((g * sp.movable).flatten(1).abs().sum(1) == 0)[right]
     return float(z.float().mean()) if len(z) else 0.0
 
@@ -378,16 +416,27 @@ def _split_label(pred, df, label, what):
     return df.drop(columns=[label]), df[label].to_numpy()
 
 # %% ../nbs/45_security.ipynb #db9ac647
-def _member_scores(pred, X, y) -> np.ndarray:
-    "Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error)."
-    if pred.task == "regression":
-        p = np.asarray(pred.predict(X), np.float64).reshape(len(y), -1)
-        return -((p - np.asarray(y, np.float64).reshape(len(y), -1)) ** 2).sum(1)
-    p = np.asarray(pred.predict_proba(X), np.float64)
+def _read(pred, X) -> tuple:
+    ("One pass of the model over `X`: probabilities (a regressor: predictions, one column per output) as float64, "
+     "and the raw outputs when the model returns logits (else None).")
+    if pred.task == "regression": return np.asarray(pred.predict(X), np.float64).reshape(len(X), -1), None
+    if not isinstance(pred, Predictor): return np.asarray(pred.predict_proba(X), np.float64), None
+    z = pred.raw(X)
+    kind = pred._output_kind(z)
+    p = _probs(z, kind)                                  # what predict_proba returns, from the same pass
+    pred.__dict__.setdefault("n_classes_", p.shape[1])
+    return np.asarray(p, np.float64), (z.astype(np.float64) if kind == "logits" else None)
+
+def _member_scores(pred, X, y, out=None) -> np.ndarray:
+    ("Per row, high for memorised rows: the logit of the label's probability (a regressor: minus the squared error); "
+     "`out`: `_read(pred, X)`, when known.")
+    p, z = _read(pred, X) if out is None else out
+    if pred.task == "regression": return -((p - np.asarray(y, np.float64).reshape(len(y), -1)) ** 2).sum(1)
     yi = class_index(y, pred.classes_, k=p.shape[1])
     rows = np.arange(len(p))
-    if isinstance(pred, Predictor) and pred._output_kind(z := pred.raw(X).astype(np.float64)) == "logits":
+    if z is not None:
         if z.shape[1] == 1: return np.where(yi == 1, z[:, 0], -z[:, 0])
+        z = z.copy()
         zy = z[rows, yi]
         z[rows, yi] = -np.inf
         m = z.max(1)
@@ -492,23 +541,25 @@ def membership_risk(model, # the target model (anything `as_predictor` takes): a
                              fix="pass n_reference=4")
     (Xm, ym), (Xn, yn) = _split_label(pred, members, label, "members"), _split_label(pred, non_members, label,
                                                                                      "non-members")
-    sm, sn = _member_scores(pred, Xm, ym), _member_scores(pred, Xn, yn)
+    om, on = _read(pred, Xm), _read(pred, Xn)             # one pass each: the scores and the gaps read them
+    sm, sn = _member_scores(pred, Xm, ym, om), _member_scores(pred, Xn, yn, on)
     stat, member = np.r_[sm, sn], np.r_[np.ones(len(sm), bool), np.zeros(len(sn), bool)]
     scores = {"loss": stat}
     if train_fn is not None:
         frame = pd.concat([members, non_members], ignore_index=True)
         scores["calibrated"] = _calibrated(train_fn, frame, label, stat, n_reference, np.random.default_rng(seed),
                                            progress, pred.task)
-    return _privacy_report(pred, scores, member, members.index, (Xm, ym, Xn, yn), sm, sn, top, seed)
+    return _privacy_report(pred, scores, member, members.index, (ym, om[0], yn, on[0]), sm, sn, top, seed)
 
 # %% ../nbs/45_security.ipynb #ef19743d
 def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> PrivacyReport:
     "Each attack's row and ROC, the members most at risk, and the generalisation and confidence (regressor: MSE) gaps."
-    Xm, ym, Xn, yn = data
+    ym, pm, yn, pn = data                                   # labels and what `_read` gave for them
     reg = pred.task == "regression"
     # conf: the MSE
-    if reg: fit, conf = (lambda X, y: compute_metric("r2", y, pred.predict(X))), (lambda s: -float(np.mean(s)))
-    else: fit, conf = ((lambda X, y: compute_metric("accuracy", y, pred.predict_proba(X), classes=pred.classes_)),
+    if reg: fit, conf = ((lambda y, p: compute_metric("r2", y, p[:, 0] if p.shape[1] == 1 else p)),
+                         (lambda s: -float(np.mean(s))))
+    else: fit, conf = ((lambda y, p: compute_metric("accuracy", y, p, classes=pred.classes_)),
                        (lambda s: float(np.mean(1 / (1 + np.exp(-s))))))
     best = scores.get("calibrated", scores["loss"])[:len(sm)]
     o = np.argsort(-best)[:top]
@@ -517,22 +568,58 @@ def _privacy_report(pred, scores, member, index, data, sm, sn, top, seed) -> Pri
     return PrivacyReport(attacks=pd.DataFrame({a: _attack_row(s, member) for a, s in scores.items()}).T,
                          roc={a: _roc(s, member) for a, s in scores.items()}, at_risk=at_risk, n_members=len(sm),
                          n_non_members=len(sn),
-                         generalization_gap=fit(Xm, ym) - fit(Xn, yn),
+                         generalization_gap=fit(ym, pm) - fit(yn, pn),
                          confidence_gap=conf(sn) - conf(sm) if reg else conf(sm) - conf(sn), seed=seed, task=pred.task)
 
+# %% ../nbs/45_security.ipynb #0778f86b
+def _exact(ref:pd.DataFrame, ev:pd.DataFrame) -> np.ndarray:
+    "Each row of `ev`: the position of the first row of `ref` with the same values (missing matches missing), else -1."
+    hr = pd.util.hash_pandas_object(ref, index=False).to_numpy()
+    he = pd.util.hash_pandas_object(ev, index=False).to_numpy()
+    u, first = np.unique(hr, return_index=True)                 # each hash once, at its first reference row
+    if not len(u): return np.full(len(he), -1)
+    k = np.searchsorted(u, he).clip(max=len(u) - 1)
+    j = np.where(u[k] == he, first[k], -1)
+    hit = np.flatnonzero(j >= 0)
+    same = np.ones(len(hit), bool)
+    for c in ref.columns:                                       # a hash collision is no duplicate
+        # as objects, missing values apart: categoricals with different categories and nullable columns compare too
+        a, b = ref[c].iloc[j[hit]].to_numpy(object), ev[c].iloc[hit].to_numpy(object)
+        na, nb_ = pd.isna(a), pd.isna(b)
+        eq = np.zeros(len(hit), bool)
+        eq[~na & ~nb_] = np.asarray(a[~na & ~nb_] == b[~na & ~nb_], bool)
+        same &= eq | (na & nb_)
+    j[hit[~same]] = -1
+    return j
+
 # %% ../nbs/45_security.ipynb #d9c76e9c
-def _nearest(R:torch.Tensor, E:torch.Tensor, chunk:int=2048, k:int=4) -> tuple:
-    ("Distance from each row of `E` to its nearest row of `R`, and that row's position: `k` candidates from float32 "
-     "matrix products, the nearest of them by exact float64 distance.")
-    Rf, Rd, Ed = R.float(), R.double(), E.double()
-    r2, k = (Rf * Rf).sum(1), min(k, len(R))
-    d, j = [], []
-    for i in range(0, len(E), chunk):
-        c = torch.addmm(r2, E[i:i + chunk].float(), Rf.T, alpha=-2).topk(k, dim=1, largest=False).indices   # |r|^2 - 2e.r
-        m = (Ed[i:i + chunk, None, :] - Rd[c]).norm(dim=2).min(1)
-        d.append(m.values)
-        j.append(c.gather(1, m.indices[:, None])[:, 0])
-    return torch.cat(d).numpy(), torch.cat(j).numpy()
+def _near(R:torch.Tensor, E:torch.Tensor, radius:float) -> tuple:
+    ("Each row of `E`: the exact float64 distance to its nearest row of `R` and that row's position (the first of rows "
+     "at the same distance), or inf and -1 when none lies within `radius`; candidates come from a k-d tree.")
+    from scipy.spatial import cKDTree
+    Rn, En = R.double().numpy(), E.double().numpy()
+    d, j = np.full(len(En), np.inf), np.full(len(En), -1)
+    ok = np.flatnonzero(np.isfinite(Rn).all(1))
+    if not len(ok) or not len(En): return d, j
+    U, first = np.unique(Rn[ok], axis=0, return_index=True)   # identical rows once, at their first position
+    first, tree = ok[first], cKDTree(U)
+    slack = lambda r: r * (1 + 1e-9) + 1e-12                    # the tree's rounding must lose no candidate
+    fin = np.isfinite(En).all(1)
+    dq, iq = tree.query(np.where(fin[:, None], En, 0.0), k=2, distance_upper_bound=slack(radius))
+    dq, iq = dq.reshape(len(En), -1), iq.reshape(len(En), -1)
+    found = fin & np.isfinite(dq[:, 0])
+    tie = found & (dq[:, -1] <= slack(dq[:, 0])) if dq.shape[1] > 1 else np.zeros(len(En), bool)
+    one = np.flatnonzero(found & ~tie)                           # a single candidate: its exact distance
+    d[one] = np.sqrt(((U[iq[one, 0]] - En[one]) ** 2).sum(1))
+    j[one] = first[iq[one, 0]]
+    for i in np.flatnonzero(tie):                                # rows at (nearly) equal distances: exact, then first
+        c = np.asarray(tree.query_ball_point(En[i], slack(dq[i, 0])), dtype=int)
+        dc = np.sqrt(((U[c] - En[i]) ** 2).sum(1))
+        best = c[dc == dc.min()]
+        d[i], j[i] = dc.min(), first[best].min()
+    far = d > radius
+    d[far], j[far] = np.inf, -1
+    return d, j
 
 # %% ../nbs/45_security.ipynb #99ba3fb9
 def _pair_scale(R:torch.Tensor, gen, n:int=2000) -> float:
@@ -619,9 +706,10 @@ def _plot(self:LeakageReport, ax, kind="features"):
     return ax
 
 # %% ../nbs/45_security.ipynb #3245e885
-def _model_metric(pred, ev, label, keep) -> tuple:
-    "The model's metric name, its value on all evaluation rows, and on the rows `keep` (those that duplicate nothing)."
-    X, y = ev.drop(columns=[label]), ev[label].to_numpy()
+def _model_metric(pred, ev, label, keep, X=None) -> tuple:
+    ("The model's metric name, its value on all evaluation rows, and on the rows `keep` (those that duplicate "
+     "nothing); `X`: the rows as the model takes them, when already encoded.")
+    X, y = ev.drop(columns=[label]) if X is None else X, ev[label].to_numpy()
     if pred.task == "regression":
         v = pred.predict(X)
         return "mae", compute_metric("mae", y, v), (compute_metric("mae", y[keep], v[keep]) if keep.any()
@@ -662,15 +750,15 @@ def leakage(reference, # training rows (a DataFrame with the label column)
 # %% ../nbs/45_security.ipynb #01538849
 def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, seed):
     "The work of `leakage` on checked frames."
-    hr = pd.util.hash_pandas_object(ref[feats], index=False)
-    he = pd.util.hash_pandas_object(ev[feats], index=False)
-    exact = he.isin(set(hr)).to_numpy()
+    j = _exact(ref[feats], ev[feats])
+    exact, rest = j >= 0, np.flatnonzero(j < 0)
     ad = getattr(pred, "adapter", None) or TabularAdapter().fit(ref[feats])
     R, E = ad.transform(ref[ad.schema.names]), ad.transform(ev[ad.schema.names])
-    dist, j = _nearest(R, E)
     thr = near * _pair_scale(R, gen)
-    close = (dist <= thr) & ~exact
-    dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[j], "distance": dist,
+    dist = np.where(exact, 0.0, np.inf)                  # equal values encode equally: an exact duplicate is at 0
+    dist[rest], j[rest] = _near(R, E[torch.as_tensor(rest)], thr)
+    close = (j >= 0) & ~exact
+    dup = pd.DataFrame({"row": ev.index, "reference_row": ref.index[np.maximum(j, 0)], "distance": dist,
                         "exact": exact})[exact | close]
     scores = [_single_feature(ref[c], ev[c], ref[label].to_numpy(), ev[label].to_numpy(), task) for c in feats]
     fs = pd.DataFrame({"feature": feats, "score": scores}).sort_values("score", ascending=False, ignore_index=True)
@@ -678,7 +766,8 @@ def _leakage(pred, ref, ev, label, time, feats, task, near, suspicious, gen, see
     tl = float("nan")
     if time is not None:
         tl = float(np.mean(pd.to_datetime(ev[time]).to_numpy() < pd.to_datetime(ref[time]).max().to_datetime64()))
-    m = _model_metric(pred, ev, label, ~(exact | close)) if pred is not None else ("", float("nan"), float("nan"))
+    enc = E if ad is getattr(pred, "adapter", None) else None   # the model's own encoding of the rows: done once
+    m = _model_metric(pred, ev, label, ~(exact | close), enc) if pred is not None else ("", float("nan"), float("nan"))
     return LeakageReport(n_reference=len(ref), n_evaluation=len(ev), exact=int(exact.sum()), near=int(close.sum()),
                          threshold=thr,
                          duplicates=dup.reset_index(drop=True), features=fs, time_overlap_share=tl, metric=m[0],
@@ -707,6 +796,10 @@ class CostReport(Report):
     slo_ms: float = float("nan")
     percentile: float = float("nan")
     cpu_cores_under_load: float = float("nan")   # process CPU seconds per wall second during the load search
+    # 'load': the capacity lies below this rate: the lowest probed rate that failed, else the back-to-back rate
+    throughput_upper: float = float("nan")
+    throughput_upper_source: str = ""   # 'failed probe' or 'back-to-back'
+    throughput_probes: int = 0                # probes the load search ran
     _plot_kinds = ("latency", "memory")
 
     @property
@@ -723,6 +816,7 @@ def _summary(self:CostReport) -> dict:
     return {"parameters": self.parameters, "artifact_mb": self.artifact_bytes / 2 ** 20,
             "flops_per_prediction": self.flops_per_prediction,
             "latency_ms": float(self.latency.median_ms.iloc[0]), "throughput": self.throughput,
+            "throughput_upper": self.throughput_upper, "throughput_probes": self.throughput_probes,
             "usd_per_million": self.usd_per_million,
             "peak_mb": float(big.peak_mb), "peak_mb_batch_size": int(big.batch_size),
             "cpu_cores_under_load": self.cpu_cores_under_load}
@@ -734,6 +828,10 @@ def headline(self:CostReport) -> str:
     src = {"given": "given", "batch": "best batch, no latency target"}.get(self.throughput_source,
                                                                            f"under p{self.percentile:g} <= "
                                                                            f"{self.slo_ms:g} ms, one row a request")
+    if self.throughput_source == "load" and np.isfinite(self.throughput_upper):
+        k = self.throughput_probes
+        src += (f"; measured in {k} probe{'s' * (k != 1)}, the capacity lies below "
+                f"{self.throughput_upper:,.0f} ({self.throughput_upper_source})")
     h = (f"{s['parameters']:,} parameters, {s['artifact_mb']:.3g} MiB, {s['flops_per_prediction']:,.0f} FLOPs per "
          "prediction, "
          f"{s['latency_ms']:.3g} ms for one row, {s['peak_mb']:.3g} MiB peak at batch {s['peak_mb_batch_size']}, "
@@ -804,16 +902,45 @@ def _artifact_bytes(module, artifact) -> int:
     return buf.getbuffer().nbytes
 
 # %% ../nbs/45_security.ipynb #9ef68666
-def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> tuple:
-    "Predictions a second, where the number comes from, and the CPU cores busy under load (NaN when no load ran)."
+def _back_to_back(tgt, items, n:int=20) -> float:
+    "Requests a second one worker answers back to back: the median of `n` timed one-request calls after a warm-up."
     import time as _t
-    if throughput is not None: return float(throughput), "given", float("nan")
-    if slo_ms is None: return float(lat.rows_per_s.max()), "batch", float("nan")
+    tgt.call(items[0])
+    ts = []
+    for i in range(n):
+        t0 = _t.perf_counter()
+        tgt.call(items[i % len(items)])
+        ts.append(_t.perf_counter() - t0)
+    return 1 / max(float(np.median(ts)), 1e-9)
+
+def _search(tgt, example, q, probes, seed, **kw) -> pd.DataFrame:
+    "The probes of `find_max_qps` starting at rate `q`, never above it (a pass ends the search)."
     from prodkit.load import find_max_qps
+    return find_max_qps(tgt, example, start_qps=q, max_qps=q, max_probes=probes, tolerance=0.5, warmup_s=0.05,
+                        seed=seed, **kw).probes
+
+def _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress) -> dict:
+    "The throughput, where it comes from, what bounds it from above, the probes and CPU cores of the load search."
+    import time as _t
+    out = dict(throughput_upper=float("nan"), throughput_upper_source="", throughput_probes=0,
+               cpu_cores_under_load=float("nan"))
+    if throughput is not None: return out | dict(throughput=float(throughput), throughput_source="given")
+    if slo_ms is None: return out | dict(throughput=float(lat.rows_per_s.max()), throughput_source="batch")
+    from prodkit.load import as_load_target, _prepare_items
+    tgt = as_load_target(pred)
     c0, w0 = _t.process_time(), _t.perf_counter()
-    cap = find_max_qps(pred, example, slo_ms=slo_ms, percentile=percentile, duration_s=duration_s, warmup_s=0.1,
-                       max_probes=max_probes, progress=progress)
-    return float(cap.max_qps), "load", (_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9)
+    top = _back_to_back(tgt, _prepare_items(example, tgt.kind))
+    kw = dict(slo_ms=slo_ms, percentile=percentile, duration_s=duration_s, progress=progress)
+    p = _search(tgt, example, top / 2, 1, 0, **kw)
+    if max_probes > 1 and p.outcome.iloc[0].startswith("fail") and p.throughput_rps.iloc[0] > 0:
+        # overloaded, the target still served what it could: the next probe offers a little less than that
+        q = 0.9 * min(p.throughput_rps.iloc[0], p.qps.iloc[0])
+        p = pd.concat([p, _search(tgt, example, q, max_probes - 1, 1, **kw)], ignore_index=True)
+    ok, bad = p.qps[p.passed], p.qps[p.outcome.str.startswith("fail")]
+    return dict(throughput=float(ok.max()) if len(ok) else 0.0, throughput_source="load",
+                throughput_upper=float(bad.min()) if len(bad) else top,
+                throughput_upper_source="failed probe" if len(bad) else "back-to-back", throughput_probes=len(p),
+                cpu_cores_under_load=(_t.process_time() - c0) / max(_t.perf_counter() - w0, 1e-9))
 
 # %% ../nbs/45_security.ipynb #85063b7f
 def cost(model, # a Predictor (or anything `as_predictor` takes)
@@ -823,7 +950,7 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
          # without `throughput`: the latency target of the load search (None: best batch throughput, no target)
          slo_ms:float=100,
          percentile:float=99, # the latency percentile that must meet `slo_ms`
-         duration_s:float=0.5, max_probes:int=5, # measured seconds per probe and most probes of the load search
+         duration_s:float=0.5, max_probes:int=5, # least measured seconds per probe, most probes of the load search
          batch_sizes=(1, 32), # batch sizes to time
          repeats:int=20, # timed calls per batch size (median reported)
          artifact=None, # path of the saved artifact (default: the size of the model's state dict)
@@ -840,11 +967,10 @@ def cost(model, # a Predictor (or anything `as_predictor` takes)
     x = pred._as_tensor(example) if isinstance(pred, Predictor) else example
     module = getattr(pred, "model", None)
     lat = _latency(pred, x, sizes, repeats)
-    tp, src, cpu = _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress)
+    tp = _throughput(pred, example, lat, throughput, slo_ms, percentile, duration_s, max_probes, progress)
     return CostReport(parameters=sum(p.numel() for p in module.parameters()) if isinstance(module, nn.Module) else 0,
                       artifact_bytes=_artifact_bytes(module, artifact),
                       flops_per_prediction=_flops(module, x) if isinstance(x, torch.Tensor) else float("nan"),
-                      latency=lat, throughput=tp, throughput_source=src,
+                      latency=lat, **tp,
                       price_per_hour=float("nan") if price_per_hour is None else float(price_per_hour),
-                      slo_ms=float("nan") if slo_ms is None else float(slo_ms), percentile=float(percentile),
-                      cpu_cores_under_load=cpu)
+                      slo_ms=float("nan") if slo_ms is None else float(slo_ms), percentile=float(percentile))

@@ -37,19 +37,43 @@ def test_peak_memory_per_batch_size_is_the_activations_held_at_once():
     assert r.plot(kind="memory").ax_.get_ylabel() == "peak tensor memory (MiB)"
 
 
+def _probes(*rows):
+    "A probe table as find_max_qps returns it: (rate, outcome, served rate) per probe."
+    import pandas as pd
+    return pd.DataFrame([{"qps": q, "outcome": o, "passed": o.startswith("pass"), "throughput_rps": t} for q, o, t in rows])
+
+
 def test_without_a_throughput_the_load_search_under_the_latency_target_sets_the_price(monkeypatch):
-    import prodkit.load
-    asked = {}
+    import prodkit.load, prodkit.security
+    asked = []
     def fake_search(target, inputs, *, slo_ms, percentile, **kw):
-        asked.update(slo_ms=slo_ms, percentile=percentile, **kw)
-        return SimpleNamespace(max_qps=250.0)
+        asked.append(dict(slo_ms=slo_ms, percentile=percentile, **kw))
+        return SimpleNamespace(probes=_probes((kw["start_qps"], "pass", kw["start_qps"])))
     monkeypatch.setattr(prodkit.load, "find_max_qps", fake_search)
+    monkeypatch.setattr(prodkit.security, "_back_to_back", lambda tgt, items, n=20: 500.0)
     p = Predictor(nn.Linear(4, 2), output="logits")
     r = cost(p, np.zeros((3, 4), np.float32), price_per_hour=1.0, slo_ms=200, percentile=90, duration_s=0.3, max_probes=2, repeats=2)
-    assert (asked["slo_ms"], asked["percentile"], asked["duration_s"], asked["max_probes"]) == (200, 90, 0.3, 2)
+    assert [(a["slo_ms"], a["percentile"], a["duration_s"]) for a in asked] == [(200, 90, 0.3)]   # a pass: one probe
     assert r.throughput_source == "load" and r.throughput == 250.0 and (r.slo_ms, r.percentile) == (200, 90)
     np.testing.assert_allclose(r.summary["usd_per_million"], 1.0 / 3600 / 250 * 1e6)
     assert "p90 <= 200 ms" in r.headline()
+    assert (r.throughput_upper, r.throughput_upper_source, r.summary["throughput_probes"]) == (500.0, "back-to-back", 1)
+    assert "below 500 (back-to-back)" in r.headline()
+
+
+def test_after_a_failed_probe_the_next_offers_a_little_less_than_the_target_served(monkeypatch):
+    import prodkit.load, prodkit.security
+    asked = []
+    def fake_search(target, inputs, **kw):
+        asked.append(kw)
+        q = kw["start_qps"]
+        return SimpleNamespace(probes=_probes((q, "fail (target fell behind)", 300.0) if len(asked) == 1 else (q, "pass", q)))
+    monkeypatch.setattr(prodkit.load, "find_max_qps", fake_search)
+    monkeypatch.setattr(prodkit.security, "_back_to_back", lambda tgt, items, n=20: 1000.0)
+    r = cost(Predictor(nn.Linear(4, 2), output="logits"), np.zeros((3, 4), np.float32), price_per_hour=1.0, repeats=1)
+    assert [(a["start_qps"], a["max_qps"], a["max_probes"]) for a in asked] == [(500.0, 500.0, 1), (270.0, 270.0, 4)]
+    assert (r.throughput, r.throughput_upper, r.throughput_upper_source, r.throughput_probes) == (270.0, 500.0, "failed probe", 2)
+    assert "below 500 (failed probe)" in r.headline()
 
 
 def test_the_load_search_runs_on_the_model_and_reads_cpu_use():
@@ -57,6 +81,7 @@ def test_the_load_search_runs_on_the_model_and_reads_cpu_use():
     r = cost(p, np.zeros((3, 4), np.float32), price_per_hour=1.0, slo_ms=500, percentile=50, duration_s=0.3, max_probes=2, repeats=1)
     assert r.throughput_source == "load" and r.throughput >= 0          # 0 when no probed rate met the target
     assert np.isfinite(r.cpu_cores_under_load) and r.cpu_cores_under_load > 0
+    assert 1 <= r.throughput_probes <= 2 and r.throughput < r.throughput_upper     # a rate that passed, below one that cannot
     if r.throughput == 0: assert r.summary["usd_per_million"] is None   # infinite: any cost gate fails
     else: np.testing.assert_allclose(r.summary["usd_per_million"], 1.0 / 3600 / r.throughput * 1e6)
 
@@ -84,3 +109,13 @@ def test_peak_memory_is_measured_without_importing_torch_inductor():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [str(2 * 16 * 500 * 4), "False"], out.stdout
+
+
+def test_the_back_to_back_rate_times_the_calls_the_harness_makes():
+    from prodkit.load import as_load_target
+    from prodkit.security import _back_to_back
+    calls = []
+    def slow(x):
+        import time; calls.append(x.shape); time.sleep(0.002); return np.zeros((len(x), 2))
+    rate = _back_to_back(as_load_target(slow), list(np.zeros((3, 4), np.float32)), n=5)
+    assert len(calls) == 6 and 0 < rate < 500            # one warm-up and five timed calls of about 2 ms or more

@@ -80,3 +80,43 @@ def test_a_regression_split_leaks_nothing_until_a_leak_is_planted():
     r = leakage(both[:300], pd.concat([both[300:], both[:10]]), label="target", task="regression")
     assert (r.exact, r.near) == (10, 0) and list(r.features.feature[r.features.suspicious]) == ["echo"]
     np.testing.assert_allclose(r.summary["duplicate_share"], 10 / (len(d) - 300 + 10))
+
+
+def _brute_duplicates(ref, ev, label, threshold):
+    "Every evaluation row against every reference row: equal values first (the first such row), else the nearest encoded row within the threshold (the first of ties)."
+    feats = [c for c in ref.columns if c != label]
+    ad = TabularAdapter().fit(ref[feats])
+    R, E = ad.transform(ref[feats]).double().numpy(), ad.transform(ev[feats]).double().numpy()
+    out = []
+    for i in range(len(ev)):
+        same = [k for k in range(len(ref)) if all(
+            (pd.isna(ref[c].iloc[k]) and pd.isna(ev[c].iloc[i])) or ref[c].iloc[k] == ev[c].iloc[i] for c in feats)]
+        if same: out.append((i, same[0], 0.0, True)); continue
+        d = np.sqrt(((R - E[i]) ** 2).sum(1))
+        k = int(np.argmin(d))                                   # the first of rows at the smallest distance
+        if d[k] <= threshold: out.append((i, k, float(d[k]), False))
+    return out
+
+
+def test_exact_and_near_duplicates_and_ties_match_a_brute_force_search():
+    g = np.random.default_rng(3); n = 120
+    ref = pd.DataFrame({"a": g.integers(0, 4, n).astype(float), "b": g.integers(0, 3, n).astype(float),
+                        "c": g.choice(["x", "y"], n), "label": g.integers(0, 2, n)})
+    ref.loc[5, "a"] = np.nan                                                   # a missing value matches a missing value
+    ref = pd.concat([ref, ref.iloc[[7, 7, 5]]], ignore_index=True)           # identical reference rows: the first counts
+    ev = pd.concat([ref.iloc[[7, 5, 30]],                                     # exact copies
+                    ref.iloc[[10, 11]].assign(a=lambda d: d.a + 1e-3),      # near copies
+                    pd.DataFrame({"a": [1.5], "b": [0.0], "c": ["x"], "label": [0]}),   # halfway between two rows: a tie
+                    pd.DataFrame({"a": [9.0], "b": [9.0], "c": ["x"], "label": [0]})], ignore_index=True)
+    for near in (0.002, 0.5):
+        r = leakage(ref, ev, label="label", near=near, seed=0)
+        got = [(int(row), int(k), float(dist), bool(ex)) for row, k, dist, ex in r.duplicates.itertuples(index=False)]
+        want = _brute_duplicates(ref, ev, "label", r.threshold)
+        assert got == want, (near, got, want)
+        assert (r.exact, r.near) == (sum(w[3] for w in want), sum(not w[3] for w in want))
+    assert [(w[0], w[3]) for w in want[:5]] == [(0, True), (1, True), (2, True), (3, False), (4, False)]
+    feats = ["a", "b", "c"]; ad = TabularAdapter().fit(ref[feats])
+    d5 = np.sqrt(((ad.transform(ref[feats]).double().numpy() - ad.transform(ev[feats].iloc[[5]]).double().numpy()) ** 2).sum(1))
+    tied = ref[feats].iloc[np.flatnonzero(d5 <= d5.min() + 1e-6)].apply(tuple, axis=1)
+    assert set(tied) == {(1.0, 0.0, "x"), (2.0, 0.0, "x")}                                     # a tie, up to float32 encoding
+    assert [w[:2] for w in want if w[0] == 5] == [(5, int(np.argmin(d5)))]                        # and the first one won
