@@ -835,6 +835,7 @@ def _prodkit_engine() -> str:
             try: return method(cell, cell_index, **kwargs)
             finally: self._quiet = False
         def cell_start(self, cell, cell_index=None, **kwargs):   # a markdown cell: nothing runs, nothing to save
+            if cell.get("cell_type") == "code": _join_warmups()   # the warm-ups overlap the kernel's start only
             return self._hushed(super().cell_start, cell, cell_index, kwargs, cell.get("cell_type") != "code")
         def cell_complete(self, cell, cell_index=None, **kwargs):   # the next start, or the end, saves it
             failed = cell.get("metadata", {}).get("papermill", {}).get("status") == self.FAILED
@@ -884,6 +885,8 @@ def _html_exporter():
         return _EXPORTER["ex"]
 
 # %% ../nbs/60_jobs.ipynb #f52ed59b
+_WARMING: list = []   # warm-up threads still to be waited for before the first code cell runs
+
 def _warm_html_exporter() -> threading.Thread:
     "Make the report exporter and compile its templates (a tiny render) in a daemon thread; returns the thread."
     def warm():
@@ -895,7 +898,12 @@ def _warm_html_exporter() -> threading.Thread:
         except Exception: pass   # only a head start: render_html makes its own and raises what it meets
     t = threading.Thread(target=warm, daemon=True, name="prodkit-warm-report")
     t.start()
+    _WARMING.append(t)
     return t
+
+def _join_warmups(timeout_s:float=30.0):
+    "Wait for the warm-up threads (a job's first code cell must not share the machine with them: it may measure latency)."
+    while _WARMING: _WARMING.pop().join(timeout_s)
 
 # %% ../nbs/60_jobs.ipynb #b48713d1
 def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, cell_timeout_s=None, progress=False,
