@@ -17,10 +17,10 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'OUTPUTS', 'ProdkitError', 'ParameterError', 'DataError', 'SchemaError', 'ModelError',
-           'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'no_random',
-           'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table', 'Feature',
-           'SchemaProblem', 'Schema', 'TabularAdapter', 'Scorer', 'Predictor', 'as_predictor', 'escape', 'html_table',
-           'get_ax', 'Renderable', 'Report']
+           'FileFormatError', 'NotFittedError', 'check_positive', 'check_choice', 'seed_everything', 'one_thread',
+           'no_random', 'capture_environment', 'atomic_write_bytes', 'atomic_write_text', 'read_json', 'read_table',
+           'Feature', 'SchemaProblem', 'Schema', 'TabularAdapter', 'Scorer', 'Predictor', 'as_predictor', 'escape',
+           'html_table', 'get_ax', 'Renderable', 'Report']
 
 # %% ../nbs/00_core.ipynb #5da0b6dd
 class ProdkitError(Exception):
@@ -84,6 +84,15 @@ def seed_everything(seed:int=0, # seed for python, numpy's legacy global generat
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return seed
+
+# %% ../nbs/00_core.ipynb #a1a510d5
+@contextlib.contextmanager
+def one_thread():
+    "Run torch on one thread inside the block (the count is restored after, an error included)."
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(n)
 
 # %% ../nbs/00_core.ipynb #71aaf03b
 def _global_states():

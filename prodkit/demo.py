@@ -17,14 +17,15 @@ from torch import nn
 from fastcore.basics import patch
 
 from .core import (ModelError, ParameterError, Schema, TabularAdapter, Predictor, Renderable, check_positive,
+                          one_thread,
                           atomic_write_bytes,
                           atomic_write_text)
 from .versioning import save_bundle, Manifest
 
 # %% auto #0
 __all__ = ['REFERENCE_PERIOD', 'CURRENT_PERIOD', 'CONCEPT_DRIFT_DATE', 'CONTRACTS', 'PAYMENTS', 'REGIONS', 'make_churn',
-           'make_mlp', 'one_thread', 'adam_step', 'train_churn_model', 'DigitsDemo', 'make_cnn', 'load_digits_demo',
-           'DemoBundle', 'load_demo', 'write_demo']
+           'make_mlp', 'adam_step', 'train_churn_model', 'DigitsDemo', 'make_cnn', 'load_digits_demo', 'DemoBundle',
+           'load_demo', 'write_demo']
 
 # %% ../nbs/02_demo.ipynb #4fd03764
 REFERENCE_PERIOD = ("2024-01-01", "2024-07-01")   # [start, end)
@@ -137,16 +138,6 @@ def make_mlp(n_in:int, hidden:tuple=(32, 16), *, seed:int=0) -> nn.Module:
         layers += [nn.Linear(k, h, device="meta"), nn.ReLU()]
         k = h
     return _init_(nn.Sequential(*layers, nn.Linear(k, 1, device="meta")), torch.Generator().manual_seed(seed))
-
-# %% ../nbs/02_demo.ipynb #2d244593
-@contextlib.contextmanager
-def one_thread():
-    ("Run torch on one thread inside the block (restored after): small models train faster so, and identically on any "
-     "machine.")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
 
 # %% ../nbs/02_demo.ipynb #274ca0b5
 def adam_step(params, *, lr:float, weight_decay:float=0.0, betas=(0.9, 0.999), eps:float=1e-8):

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .core import (DataError, ParameterError, Predictor, Report, TabularAdapter, as_predictor, check_choice,
-                          check_positive, escape, get_ax, _probs)
+                          check_positive, escape, get_ax, one_thread, _probs)
 from .quality import class_index, compute_metric
 
 # %% auto #0
@@ -340,15 +340,6 @@ def _targets(pred, X, y, tolerance) -> tuple:
     right = torch.as_tensor(p.argmax(1)) == yi
     return yi, right, _LABEL, float(right.float().mean())
 
-# %% ../nbs/45_security.ipynb #48f65563
-@contextlib.contextmanager
-def _one_thread():
-    "Run torch on one thread inside the block (the count is restored after)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
-
 # %% ../nbs/45_security.ipynb #c59df08b
 def robustness(model, # a Predictor (or anything `as_predictor` takes): a classifier or a regressor
                X, # rows: a DataFrame (through the model's adapter), an array, or image tensors in [0, 1]
@@ -368,7 +359,7 @@ def robustness(model, # a Predictor (or anything `as_predictor` takes): a classi
     check_choice("norm", norm, ("inf", "2"))
     for name, v in (("steps", steps), ("restarts", restarts), ("draws", draws)): check_positive(name, v, integer=True)
     eps = _check_eps(eps)
-    with _one_thread():
+    with one_thread():
         t, right, goal, clean = _targets(pred, X, y, tolerance)
         sp = _space(pred, X)
         curve, hits, adv, run, main, f, g0 = _run(pred, sp, t, eps, attack, goal=goal, norm=norm, steps=steps,

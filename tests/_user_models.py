@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from prodkit.core import Predictor, Schema, TabularAdapter
-from prodkit.demo import _init_, one_thread
+from prodkit.core import one_thread
+from prodkit.demo import _init_
 from prodkit.drift import ReferenceProfile
 from prodkit.versioning import save_bundle
 

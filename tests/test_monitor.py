@@ -50,19 +50,10 @@ def _children(pid:int) -> list:
     return kids
 
 
-def _ended(pid:int) -> bool:
-    "Whether process `pid` has ended (gone, or a zombie nobody reaped)."
-    try:
-        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError: return True
+from _procs import ended as _ended, wait_until
 
 
-def _wait_ended(pids, timeout_s=60.0) -> bool:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if all(map(_ended, pids)): return True
-        time.sleep(0.02)
-    return False
+def _wait_ended(pids, timeout_s=60.0) -> bool: return wait_until(lambda: all(map(_ended, pids)), timeout_s)
 
 
 @pytest.mark.parametrize("writer, kill_after", [("process", 3), ("process", 11), ("thread", 3)])

@@ -14,19 +14,7 @@ from prodkit.monitor import Monitor
 from prodkit.monitor_writer import _input, _ipc, _message, _rows_batch
 
 
-def _ended(pid:int) -> bool:
-    "Whether process `pid` has ended (gone, or a zombie nobody reaped)."
-    try:
-        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError: return True
-
-
-def _wait(cond, timeout_s=60.0) -> bool:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if cond(): return True
-        time.sleep(0.02)
-    return False
+from _procs import ended as _ended, wait_until as _wait
 
 
 def _proba(X):
