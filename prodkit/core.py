@@ -995,6 +995,7 @@ def as_predictor(model, # a Scorer (Predictor, GuardedModel, Monitor), a bundle,
 # %% ../nbs/00_core.ipynb #0d3d7dbd
 def _as_frame(X):
     "A dict, a Series or a list of dicts as a DataFrame; anything else as it is."
+    if type(X) is pd.DataFrame: return X   # the common case first: the monitor calls this on every prediction
     if isinstance(X, dict): return pd.DataFrame([X])
     if isinstance(X, pd.Series): return pd.DataFrame([X.to_dict()])
     if isinstance(X, (list, tuple)) and X and all(isinstance(r, dict) for r in X): return pd.DataFrame(list(X))

@@ -114,14 +114,15 @@ def _same(xs, ref) -> bool:
 
 def _concat_arrow(v:list, arrow:bool=False):
     "Arrow-backed arrays of one type joined into one contiguous array (C calls only; `arrow`: strings as an arrow array)."
-    if not hasattr(v[0], "_pa_array"): return None
+    if not (hasattr(v[0], "_pa_array") and _same(map(type, v), type(v[0]))): return None
     pav = list(map(_at("_pa_array"), v))
-    if not all(map(pav[0].type.equals, map(_at("type"), pav))): return None
     chunks = (list(map(operator.methodcaller("chunk", 0), pav)) if set(map(_at("num_chunks"), pav)) == {1}
               else list(itertools.chain.from_iterable(map(_at("chunks"), pav))))
+    try: joined = pa.concat_arrays(chunks)   # arrow checks that every chunk has the first one's type
+    except (pa.ArrowInvalid, TypeError): return None
     if arrow and (pa.types.is_string(pav[0].type) or pa.types.is_large_string(pav[0].type)):
-        return pa.concat_arrays(chunks)   # what the process writer sends: no pandas array around it
-    return v[0]._from_pyarrow_array(pa.chunked_array([pa.concat_arrays(chunks)], type=pav[0].type))
+        return joined   # what the process writer sends: no pandas array around it
+    return v[0]._from_pyarrow_array(pa.chunked_array([joined], type=pav[0].type))
 
 def _stack_blocks(frames:list, arrow:bool=False) -> list|None:
     "The columns of `frames` stacked, block by block (no `pd.concat`); None unless all share names and block layout."
@@ -138,14 +139,16 @@ def _stack_blocks(frames:list, arrow:bool=False) -> list|None:
         if not (_same(map(_at("_mgr_locs"), bk), r._mgr_locs)
                 or all(b.mgr_locs.as_array.tolist() == locs for b in bk)): return None
         v = list(map(_at("values"), bk))
+        if hasattr(v[0], "_pa_array") and len(locs) == 1:   # arrow-backed: `_concat_arrow` compares arrow types
+            arrays[locs[0]] = _concat_arrow(v, arrow)
+            if arrays[locs[0]] is None: return None
+            continue
         if not (_same(map(_at("dtype"), v), v[0].dtype) or all(x.dtype == v[0].dtype for x in v)): return None
         if getattr(v[0], "ndim", 0) == 2:   # a block holds its columns as rows: numpy, or datetimes and timedeltas
             stacked = (np.concatenate(v, axis=1) if isinstance(v[0], np.ndarray)
                        else type(v[0])._concat_same_type(v, axis=1))
             for j, loc in enumerate(locs): arrays[loc] = stacked[j]
-        elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1:
-            a = _concat_arrow(v, arrow)
-            arrays[locs[0]] = a if a is not None else type(v[0])._concat_same_type(v)
+        elif getattr(v[0], "ndim", 0) == 1 and len(locs) == 1: arrays[locs[0]] = type(v[0])._concat_same_type(v)
         else: return None
     return None if any(a is None for a in arrays) else arrays
 
@@ -310,9 +313,11 @@ def _clash(self:_Writer, cols:pd.Index) -> Any:
 def _check(self:_Writer, items) -> None:
     "`_check_call` of every queued call, the common case in bulk (one output shape, finite times, no clash)."
     shape = self.shape if self.shape is not None else _check_call(items[0], None, self._clash)
-    Ps, n = list(map(_ig(6), items)), len(items)
+    Ps, Xs, n = list(map(_ig(6), items)), list(map(_ig(4), items)), len(items)
+    # rows of each input: a frame's from its index (C getter, then `len`; `len(frame)` costs twice that)
+    xn = list(map(len, map(_at("index"), Xs) if _same(map(type, Xs), pd.DataFrame) else Xs))
     fine = (_same(map(type, Ps), np.ndarray) and set(map(_ig(slice(1, None)), map(_at("shape"), Ps))) == {shape}
-            and list(map(len, Ps)) == list(map(len, map(_ig(4), items))) and _same(map(_ig(7), items), None)
+            and list(map(len, Ps)) == xn and _same(map(_ig(7), items), None)
             and np.isfinite(np.fromiter(itertools.chain(map(_ig(0), items), map(_ig(1), items)), float, 2 * n)).all())
     if self.keep is None: fine = fine and not any(self._clash(it[4].columns) for it in items
                                                   if isinstance(it[4], pd.DataFrame))
@@ -644,8 +649,8 @@ class Monitor(Scorer):
                  adapter:TabularAdapter=None, # encodes frames for a bare nn.Module
                  task:str=None, # for a function: 'classification' (default) or 'regression'; a model's is read from it
                  version:str=None, # model version (default: fingerprint of the model)
-                 batch_size:int=512, # rows per committed transaction at most
-                 flush_interval_s:float=0.2, # the writer commits at least this often while records arrive
+                 batch_size:int=2048, # calls per committed transaction at most (a full batch wakes the writer)
+                 flush_interval_s:float=1.0, # the writer commits at least this often while records arrive
                  max_queue:int=100_000, # records waiting beyond this are dropped (counted in `dropped`)
                  synchronous:str="NORMAL", # SQLite synchronous: NORMAL survives a killed process, FULL also power loss
                  writer:str="process"): # 'process': format and commit in a child process; 'thread': in this one
