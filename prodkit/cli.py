@@ -266,7 +266,7 @@ def _cmd_demo(sub):
     p.set_defaults(func=_demo)
 
 # %% ../nbs/90_cli.ipynb #9cd7d2fe
-DEMO_PARAMETERS = {"load_qps": 400.0}   # validation parameters of the demo job (a -p option overrides them)
+DEMO_PARAMETERS = {"load_qps": 800.0, "load_min_s": 0.5}   # validation parameters of the demo job (a -p option overrides them)
 
 # %% ../nbs/90_cli.ipynb #ae9fb0c5
 def _demo(a):

@@ -18,9 +18,10 @@ from .core import (ProdkitError, ParameterError, FileFormatError, Report, atomic
 __all__ = ['RESULTS_MIME', 'MANIFEST_MIME', 'TIMING_RESULT', 'TYPES', 'PATH_KINDS', 'EXIT_PASSED', 'EXIT_GATE_FAILED',
            'EXIT_BAD_INPUT', 'EXIT_CELL_FAILED', 'EXIT_ERROR', 'NOT_GATED', 'GENERATOR_META', 'record', 'recorded',
            'clear_recorded', 'record_caveat', 'skip_section', 'recorded_notes', 'record_manifest', 'read_results',
-           'read_notes', 'read_manifest', 'without_timings', 'TemplateParameter', 'template_parameters',
-           'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate', 'parse_gates', 'GateReport',
-           'evaluate_gates', 'JobError', 'JobResult', 'artifact_sha256', 'render_html', 'run_notebook']
+           'read_notes', 'read_manifest', 'without_timings', 'figure_png', 'use_figure_png', 'TemplateParameter',
+           'template_parameters', 'list_templates', 'locate_template', 'check_parameters', 'check_inputs', 'Gate',
+           'parse_gates', 'GateReport', 'evaluate_gates', 'JobError', 'JobResult', 'artifact_sha256', 'render_html',
+           'run_notebook']
 
 # %% ../nbs/60_jobs.ipynb #fb568d01
 RESULTS_MIME = "application/vnd.prodkit.results+json"
@@ -203,6 +204,41 @@ TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|c
 def without_timings(results:dict) -> dict:
     "The results whose values do not depend on how fast this machine ran (see `TIMING_RESULT`)."
     return {k: v for k, v in results.items() if not TIMING_RESULT.search(k)}
+
+# %% ../nbs/60_jobs.ipynb #3d5aae83
+import io
+
+def figure_png(fig) -> bytes:
+    "PNG of a matplotlib figure cropped to what it draws, as `savefig(bbox_inches='tight')`: one draw when all lies inside it."
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+    kw = dict(format="png", dpi=fig.dpi, facecolor=fig.get_facecolor(), edgecolor=fig.get_edgecolor())
+    buf = io.BytesIO()
+    if not isinstance(fig.canvas, FigureCanvasAgg) or fig.get_layout_engine() is None:   # matplotlib's own way
+        fig.savefig(buf, bbox_inches="tight", **kw)
+        return buf.getvalue()
+    fig.canvas.draw()
+    r, (W, H), d = fig.canvas.get_renderer(), fig.get_size_inches(), fig.dpi
+    bb = fig.get_tightbbox(r).padded(mpl.rcParams["savefig.pad_inches"])   # inches, from this draw's layout
+    if bb.x0 < 0 or bb.y0 < 0 or bb.x1 > W or bb.y1 > H:   # something reaches past an edge: draw the box itself
+        fig.savefig(buf, bbox_inches=bb, pad_inches=0, **kw)
+        return buf.getvalue()
+    x0, y0 = int(round(bb.x0 * d)), int(round((H - bb.y1) * d))   # pixel rows count from the top
+    px = np.asarray(r.buffer_rgba())[y0:y0 + int(bb.height * d), x0:x0 + int(bb.width * d)]
+    Image.fromarray(np.ascontiguousarray(px), "RGBA").save(buf, format="png")
+    return buf.getvalue()
+
+# %% ../nbs/60_jobs.ipynb #1d209395
+def use_figure_png(shell=None) -> bool:
+    "Have an IPython kernel show matplotlib figures through `figure_png`; False outside IPython."
+    from matplotlib.figure import Figure
+    if shell is None:
+        from IPython import get_ipython
+        shell = get_ipython()
+    if shell is None: return False
+    shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+    return True
 
 # %% ../nbs/60_jobs.ipynb #dea21bb5
 TYPES = ("bool", "int", "float", "str", "list", "dict", "path", "any")

@@ -83,9 +83,10 @@ def test_demo_end_to_end(demo):
     assert gates and all(v is True for v in gates.values()), gates
     q0 = res["results"]
     assert q0["drift.n_drifted"] == 3 and q0["load.n_requests"] >= 368 and q0["export.passed"] is True
-    # the demo loads its fast model at 400 req/s for just as long as the p99 claim needs (about a second, not four)
-    assert res["parameters"]["load_qps"] == 400.0 and "load_duration_s" not in res["parameters"]   # the default: None
-    assert q0["load.n_requests"] < 600                      # about 400 x 1.06 s arrivals (Poisson), not 400 x 5 s
+    # the demo loads its fast model at 800 req/s for just as long as the p99 claim needs (about half a second, not four)
+    assert res["parameters"]["load_qps"] == 800.0 and "load_duration_s" not in res["parameters"]   # the default: None
+    assert res["parameters"]["load_min_s"] == 0.5
+    assert q0["load.n_requests"] < 600                      # about 800 x 0.53 s arrivals (Poisson), not 800 x 1 s
     assert q0["explain.mean_jaccard"] >= 0.6 and q0["guard.unanswered_rate"] == 0
 
 
