@@ -17,7 +17,7 @@ is killed with SIGKILL at a random moment, together with its writer process (the
 is reopened and checked (rows >= acknowledged, integrity ok).
 
     python benchmarks/monitor_bench.py [--calls 5000] [--rounds 9] [--kills 5] [--seed 0] [--flush-interval S]
-                                       [--writers process,thread]
+                                       [--batch-size N] [--writers process,thread]
 
 A round is 5,000 calls (about 5 s) and ends with `flush()`, timed with it. The flush waits for the writer's last
 batch and for the child's commit of it; in steady serving that commit overlaps with the next calls, so rounds
@@ -26,7 +26,8 @@ would be 1-1.5% of each round, a cost no serving loop pays).
 
 `--flush-interval` is Monitor's `flush_interval_s` (default: Monitor's own default, 1.0 s): a longer one means
 larger, fewer batches (less writer CPU per call) but more predictions at risk when the process is killed before a
-flush; a figure taken with another value than the default is labelled with it.
+flush; a figure taken with another value than the default is labelled with it. `--batch-size` is Monitor's `batch_size`
+(default: Monitor's own, 2,048 calls); `--flush-interval 0.2 --batch-size 512` times the defaults before 2026-11-30.
 """
 import argparse, inspect, json, os, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
@@ -98,9 +99,10 @@ def per_call_ms(fn, rows, calls, flush=None, writer=None, child=None):
 
 
 DEFAULT_INTERVAL = inspect.signature(Monitor).parameters["flush_interval_s"].default
+DEFAULT_BATCH = inspect.signature(Monitor).parameters["batch_size"].default
 
 
-def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process"):
+def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", batch=None):
     df = frame(); schema = Schema.infer(df)
     rows = [df.iloc[[i]] for i in range(len(df))]
     model = make_model(kind)
@@ -109,7 +111,8 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process"):
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
     caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []; child_us = []
     mon = Monitor(model, tmp / f"{kind}-{writer}.sqlite", version="bench", schema=schema, writer=writer,
-                  **({} if interval is None else {"flush_interval_s": interval}))
+                  **({} if interval is None else {"flush_interval_s": interval}),
+                  **({} if batch is None else {"batch_size": batch}))
     naive = NaiveRecorder(model, tmp / f"{kind}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
     clock = time.pthread_getcpuclockid(mon._writer.ident)
@@ -179,6 +182,7 @@ def main():
     ap.add_argument("--calls", type=int, default=5000); ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--kills", type=int, default=5); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flush-interval", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--writers", default="process,thread", help="writers to time, comma-separated")
     a = ap.parse_args()
     env = capture_environment()
@@ -186,9 +190,10 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for kind, writer in [(k, w) for w in a.writers.split(",") for k in ("busy", "sleepy")]:
-            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer)
+            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer, a.batch_size)
             lo, q1, q3, hi = r['spread_pct']
             label = "" if a.flush_interval in (None, DEFAULT_INTERVAL) else f" [NOT the default: flush_interval_s={a.flush_interval}]"
+            label += "" if a.batch_size in (None, DEFAULT_BATCH) else f" [NOT the default: batch_size={a.batch_size}]"
             print(f"1 ms {kind} model, one row per call, {writer} writer{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
                   f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
                   f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
