@@ -231,13 +231,25 @@ def figure_png(fig) -> bytes:
 
 # %% ../nbs/60_jobs.ipynb #1d209395
 def use_figure_png(shell=None) -> bool:
-    "Have an IPython kernel show matplotlib figures through `figure_png`; False outside IPython."
+    "Have an IPython kernel show figures through `figure_png` where it shows them as tight PNGs (True); else leave it."
     from matplotlib.figure import Figure
     if shell is None:
         from IPython import get_ipython
         shell = get_ipython()
     if shell is None: return False
-    shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+    try:   # load pyplot's backend now: the inline one registers its printers as it loads (else at the first figure)
+        import matplotlib.pyplot as plt
+        plt._get_backend_mod()
+    except Exception: pass   # no backend to load: whatever printers there are decide
+    fmt = shell.display_formatter.formatters["image/png"]
+    try: cur = fmt.lookup_by_type(Figure)
+    except KeyError: return False   # no PNG printer: figures shown another way (svg, none) stay so
+    kw = getattr(cur, "keywords", None) or {}
+    # only the inline backend's plain printer, `print_figure(fmt='png', bbox_inches='tight')`: retina, another dpi
+    # or any other option the user set keeps its own printer
+    if getattr(getattr(cur, "func", None), "__name__", "") != "print_figure" or kw.get("fmt") != "png" \
+            or kw.get("bbox_inches") != "tight" or set(kw) - {"fmt", "base64", "bbox_inches"}: return False
+    fmt.for_type(Figure, figure_png)
     return True
 
 # %% ../nbs/60_jobs.ipynb #dea21bb5

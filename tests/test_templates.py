@@ -90,6 +90,16 @@ def test_demo_end_to_end(demo):
     assert q0["explain.mean_jaccard"] >= 0.6 and q0["guard.unanswered_rate"] == 0
 
 
+def test_demo_figures_laid_out_are_drawn_once(demo):
+    "The kernel shows figures through prodkit.jobs.figure_png: those laid out by tight_layout are cropped from one draw."
+    import base64
+    nb = nbformat.read(demo[0] / "validation.ipynb", as_version=4)
+    pngs = [base64.b64decode(o["data"]["image/png"]) for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    by_matplotlib = [b"Matplotlib" in p[:400] for p in pngs]   # savefig writes its name into the PNG; the crop does not
+    assert len(pngs) >= 10 and any(by_matplotlib) and not all(by_matplotlib), by_matplotlib
+
+
 def test_demo_guard_section_is_the_library_fault_drill(demo):
     q = _results(demo[0])["results"]
     assert q["guard.calls"] == 300 and q["guard.unanswered_rate"] == q["guard.failed_rate"] == 0
