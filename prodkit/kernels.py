@@ -27,6 +27,7 @@ def templates_dir() -> Path:
 
 # %% ../nbs/59_kernels.ipynb #27db81f8
 _INLINE = "module://matplotlib_inline.backend_inline"
+_NO_HISTORY = "--HistoryManager.enabled=False"   # a job's cells stay out of the user's IPython history
 
 def _kernel_manager_class(kernel_name=None, log_path=None):
     ("A kernel manager that launches `sys.executable` (or the named kernelspec) with inline figures; its stdout/stderr "
@@ -42,12 +43,14 @@ def _kernel_manager_class(kernel_name=None, log_path=None):
         def kernel_spec(self):
             if self._kernel_spec is None:
                 if kernel_name is None:
-                    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                                            _NO_HISTORY],
                                       display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} "
                                                    "(prodkit)", language="python",
                                       metadata={"debugger": False, "supported_encryption": ["curve"]})
                 else:
                     spec = self.kernel_spec_manager.get_kernel_spec(kernel_name)
+                    if any("ipykernel" in str(a) for a in spec.argv): spec.argv = [*spec.argv, _NO_HISTORY]
                 spec.env = {**(spec.env or {}), "MPLBACKEND": _INLINE}
                 self._kernel_spec = spec
             return self._kernel_spec
