@@ -32,7 +32,7 @@ def test_a_job_writes_nothing_into_the_users_ipython_history(tmp_path, monkeypat
     assert _history(ipython_dir) == []
 
 
-def test_a_named_ipykernel_spec_gets_the_option_and_another_kernel_keeps_its_argv(tmp_path, monkeypatch):
+def test_a_named_ipykernel_spec_gets_the_option_and_another_kernel_keeps_its_argv(monkeypatch):
     from jupyter_client.kernelspec import KernelSpec
     from prodkit.kernels import _NO_HISTORY, _kernel_manager_class
     specs = {"py": KernelSpec(argv=["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], language="python"),
