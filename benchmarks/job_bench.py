@@ -9,15 +9,22 @@ timings papermill writes into the executed notebook, grouped by the template's `
 Target: `prodkit demo` end to end (a fresh process: imports, demo build, job, report) in 15 s or less on 2 cores;
 it is timed first in each repeat. The job and its anchor run with the demo's parameters (`prodkit.cli.DEMO_PARAMETERS`).
 
+Each `prodkit demo` run is split, from the times papermill writes into the executed notebook, into the moment papermill
+started (the demo built and the inputs checked), the first cell's start (the kernel, started ahead, has booted and
+imported the template's modules), the cells, and what follows them. A machine-speed probe (`_machine.py`) is printed
+before and after the runs: this machine's speed moves within the hour, and the probe says how fast it was.
+
 With `--cpu` it also reports the kernel's CPU seconds per section (`time.process_time()` read at the start of every
 code cell of an instrumented copy of the template): a split that a busy, shared machine does not skew as it skews
 wall time.
 """
 import argparse, json, statistics, sys, tempfile, time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+
+from _machine import speed_probe
 
 
 def _sections(nb):
@@ -116,11 +123,26 @@ def run_cli(out, ahead=True):
     import subprocess
     exe = Path(sys.executable).parent / "prodkit"
     cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "prodkit.cli"]) if ahead else [sys.executable, "-c", _NOT_AHEAD]
-    t = time.perf_counter()
+    t, t_wall = time.perf_counter(), time.time()
     r = subprocess.run([*cmd, "demo", "--out", str(out), "-q"], capture_output=True, text=True)
     took = time.perf_counter() - t
     if r.returncode != 0: raise SystemExit(f"prodkit demo exited {r.returncode}: {r.stderr[-2000:]}")
-    return took
+    return took, _cli_split(out / "validation.ipynb", t_wall, took)
+
+
+def _utc(stamp):
+    return datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc).timestamp()
+
+
+def _cli_split(nb_path, t_wall, took):
+    ("Seconds since the command started at which papermill started (the demo built, the inputs checked), the first "
+     "code cell started (once the kernel, started ahead, had booted and imported the template's modules) and the last "
+     "one ended, from the times papermill writes into the executed notebook; and the time after it.")
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = [c.metadata.papermill for c in nb.cells if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+    start, first, last = (_utc(nb.metadata.papermill["start_time"]) - t_wall, _utc(cells[0]["start_time"]) - t_wall,
+                          _utc(cells[-1]["end_time"]) - t_wall)
+    return {"papermill start": start, "first cell": first, "last cell end": last, "after": took - last}
 
 
 def main(argv=None):
@@ -137,6 +159,7 @@ def main(argv=None):
     from prodkit.core import capture_environment
     from prodkit.demo import write_demo
     root = Path(a.out or tempfile.mkdtemp(prefix="prodkit-job-bench-"))
+    probes = [speed_probe()]
     t = time.perf_counter(); paths = write_demo(root / "demo", seed=0, digits=False); t_demo = time.perf_counter() - t
     from prodkit.cli import DEMO_PARAMETERS   # what `prodkit demo` passes (its fast model is loaded at a higher rate)
     params = {"model": paths["bundle"], "reference": paths["reference"], "current": paths["current"], "seed": 0,
@@ -155,6 +178,9 @@ def main(argv=None):
     env = capture_environment()
     print(f"demo validation job, median of {a.repeat} run(s); python {env['python']}, torch {env['torch']}, "
           f"{env['affinity']} cores ({env['cpu']}); demo written in {t_demo:.1f} s (not counted); exit code {res.exit_code}")
+    probes.append(speed_probe())
+    print(f"machine speed probe (benchmarks/_machine.py, 10^7 pure-Python multiply-adds): {probes[0]:.2f} CPU s before "
+          f"the runs, {probes[1]:.2f} after the timed job runs (a larger probe: a slower machine at that moment)")
     print(f"\n{'step':<48} {'seconds':>8}")
     for k in rows[0]:
         print(f"{k:<48} {statistics.median(r.get(k, 0.0) for r in rows):8.2f}")
@@ -174,18 +200,24 @@ def main(argv=None):
     print(f"\nanchor: papermill execute {a_exec:.2f} s + nbconvert HTML {a_total - a_exec:.2f} s = {a_total:.2f} s")
     print(f"ratio prodkit job / anchor: {total / a_total:.2f}x  (prodkit adds parameter checks, gates, verdict, results.json and atomic writes, and stops the kernel at once)")
     if clis:
-        e2e = statistics.median(clis)
+        e2e = statistics.median(c[0] for c in clis)
         print(f"\n`prodkit demo` end to end (fresh process: imports, demo build, job, report): {e2e:.2f} s "
-              f"(runs: {', '.join(f'{c:.1f}' for c in clis)})")
+              f"(runs: {', '.join(f'{c[0]:.1f}' for c in clis)})")
+        for took, sp in clis:
+            print(f"  {took:.1f} s: papermill started at {sp['papermill start']:.2f} s (demo built, inputs checked), the "
+                  f"first cell at {sp['first cell']:.2f} s ({sp['first cell'] - sp['papermill start']:.2f} s after papermill started: its client's start, and the kernel started ahead finishing its imports), the last cell ended at "
+                  f"{sp['last cell end']:.2f} s ({sp['last cell end'] - sp['first cell']:.2f} s of cells), then "
+                  f"{sp['after']:.2f} s (kernel stop, last save, HTML, gates)")
         print(f"target: `prodkit demo` end to end <= 15 s on 2 cores: {'met' if e2e <= 15 else 'NOT met'} ({e2e:.1f} s)")
     if a.ahead:
         runs = {True: [], False: []}
         for i in range(a.ahead):
             for ahead in ((True, False) if i % 2 == 0 else (False, True)):
-                runs[ahead].append(run_cli(root / f"ab-{i}-{int(ahead)}", ahead=ahead))
+                runs[ahead].append(run_cli(root / f"ab-{i}-{int(ahead)}", ahead=ahead)[0])
         print(f"\n`prodkit demo`, the job's kernel started ahead (booting while the demo is built) or not, {a.ahead} runs each, "
               f"alternated: median {statistics.median(runs[True]):.2f} s ahead ({', '.join(f'{c:.1f}' for c in runs[True])}) "
               f"against {statistics.median(runs[False]):.2f} s not ({', '.join(f'{c:.1f}' for c in runs[False])})")
+        print(f"machine speed probe after these runs: {speed_probe():.2f} CPU s")
     return 0
 
 

@@ -10,7 +10,9 @@ Two 1 ms models: one that holds the GIL (busy, the worst case for a background w
 process writer (the default: a feeder thread stacks the calls, a child process formats and commits them) and the
 thread writer (`writer="thread"`: one thread does it all, under this process's GIL). Besides wall time, the CPU
 added per call is printed for the whole process and split between the calling thread, the writer (or feeder)
-thread and the writer process (judge a busy machine by these).
+thread and the writer process (judge a busy machine by these). The monitor's cost is CPU work and the model's 1 ms is
+wall time, so a slower machine raises the overhead's share: each line ends with the machine-speed probe
+(`_machine.py`) taken before and after its rounds.
 
 Crash survival: a child process records predictions (process writer), printing what `flush()` acknowledged, and
 is killed with SIGKILL at a random moment, together with its writer process (the whole process group); the store
@@ -37,6 +39,8 @@ import pandas as pd
 
 from prodkit.core import Schema, capture_environment
 from prodkit.monitor import Monitor
+
+from _machine import speed_probe
 
 
 def frame(n=200, seed=0):
@@ -190,7 +194,9 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for kind, writer in [(k, w) for w in a.writers.split(",") for k in ("busy", "sleepy")]:
+            before = speed_probe()
             r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer, a.batch_size)
+            after = speed_probe()
             lo, q1, q3, hi = r['spread_pct']
             label = "" if a.flush_interval in (None, DEFAULT_INTERVAL) else f" [NOT the default: flush_interval_s={a.flush_interval}]"
             label += "" if a.batch_size in (None, DEFAULT_BATCH) else f" [NOT the default: batch_size={a.batch_size}]"
@@ -204,7 +210,8 @@ def main():
                   f"naive {r['naive_added_cpu_us']:.1f} us; Monitor's split: calling thread +{r['caller_added_cpu_us']:.1f} us, "
                   f"{'feeder' if writer == 'process' else 'writer'} thread {r['writer_cpu_us']:.1f} us, "
                   f"writer process {r['child_cpu_us']:.1f} us; "
-                  f"{r['rows_recorded']} rows recorded, final flush {r['final_flush_ms']:.1f} ms; per round {r['per_round_overhead_pct']}")
+                  f"{r['rows_recorded']} rows recorded, final flush {r['final_flush_ms']:.1f} ms; per round {r['per_round_overhead_pct']}; "
+                  f"machine speed probe (benchmarks/_machine.py) {before:.2f} CPU s before, {after:.2f} after")
         crashes = [crash_once(tmp, s) for s in range(a.kills)]
         for c in crashes: print(f"SIGKILL (monitor and writer process): acknowledged {c['acknowledged']}, survived {c['survived']}, integrity {c['integrity']}")
         print(f"crash survival: {sum(c['ok'] for c in crashes)}/{len(crashes)} runs kept every acknowledged row")
