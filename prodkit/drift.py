@@ -77,16 +77,16 @@ def _w1_from_cdfs(edges, Fr, Fc, tail_lo, tail_hi):
 
 # %% ../nbs/20_drift.ipynb #fac92917
 def _w1_with_bin_sums(edges, Fr, Fc, ref, cur, tail):
-    "Wasserstein-1 from each bin's sum of values: exact in every bin where the CDFs are on one side at both edges."
+    "Wasserstein-1 from each bin's sum of values: exact in every bin where one CDF stays above the other."
     E = len(edges)
     w = np.diff(edges)
     # the integral of F over each bin
     integral = lambda F, s: F[:-1] * w + (s["counts"][1:E] * edges[1:] - s["bin_sums"][1:E]) / s["n"]
-    d = integral(Fr, ref) - integral(Fc, cur)
+    d = integral(Fr, ref) - integral(Fc, cur)   # the integral of Fr - Fc over each bin, exact
     a, b = (Fr - Fc)[:-1], (Fr - Fc)[1:]
-    cross = a * b < 0   # where the CDFs cross inside a bin, read that bin linearly
-    lin = (a * a + b * b) / (2 * np.where(cross, np.abs(a) + np.abs(b), 1.0)) * w
-    return float(np.where(cross, lin, np.abs(d)).sum() + tail)
+    cross = a * b < 0   # the CDFs cross inside the bin: |d| plus twice the smaller side, read linearly
+    small = np.minimum(a * a, b * b) / (2 * np.where(cross, np.abs(a) + np.abs(b), 1.0)) * w
+    return float((np.abs(d) + np.where(cross, 2 * small, 0.0)).sum() + tail)
 
 # %% ../nbs/20_drift.ipynb #ef5768f4
 def _js_distance(P, Q):
