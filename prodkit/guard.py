@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_guard.ipynb #b6c4c477
 from __future__ import annotations
-import collections, dataclasses, threading, time
+import collections, dataclasses, os, queue, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -118,9 +118,38 @@ class _Abandoned:
     def add(self, k):
         with self.lock: self.n += k
 
+# %% ../nbs/50_guard.ipynb #a1c39231
+class _CallThreads:
+    "Daemon threads that run deadline calls, reused: an idle one takes the next call, else a new one starts."
+    def __init__(self, idle_s:float=10.0): self.idle_s, self.lock, self.idle = idle_s, threading.Lock(), []
+    def submit(self, job):
+        "Run `job()` (which must not raise) on an idle thread, or on a new one when none is idle."
+        with self.lock: inbox = self.idle.pop() if self.idle else None   # the last one idle: the warmest
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._work, args=(inbox,), daemon=True, name="prodkit-guard-call").start()
+        inbox.put(job)
+    def _work(self, inbox):
+        while True:
+            try: job = inbox.get(timeout=self.idle_s)
+            except queue.Empty:
+                with self.lock:
+                    if any(q is inbox for q in self.idle):   # still idle: leave (a caller that took it has put a job)
+                        self.idle = [q for q in self.idle if q is not inbox]
+                        return
+                continue
+            try: job()
+            except BaseException: pass
+            job = None   # the call's arguments and answer are not kept alive by an idle thread
+            with self.lock: self.idle.append(inbox)
+    def _forget(self): self.lock, self.idle = threading.Lock(), []   # in a forked child: the threads stayed behind
+
+_CALL_THREADS = _CallThreads()
+if hasattr(os, "register_at_fork"): os.register_at_fork(after_in_child=_CALL_THREADS._forget)
+
 # %% ../nbs/50_guard.ipynb #9ff555ce
 def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandoned:int=None):
-    "Call `fn(X)`; with a deadline run it in a daemon thread and raise `_Timeout` when it is not done in time."
+    "Call `fn(X)`; with a deadline run it on a `_CALL_THREADS` thread and raise `_Timeout` when it is not done in time."
     if timeout_s is None: return fn(X)
     if abandoned is not None and abandoned.n >= max_abandoned: raise _Overloaded()
     box, done, lk = {"abandoned": False}, threading.Event(), threading.Lock()
@@ -132,7 +161,7 @@ def _call_with_deadline(fn, X, timeout_s, abandoned:_Abandoned=None, max_abandon
                 box["done"] = True
                 if box["abandoned"] and abandoned is not None: abandoned.add(-1)
             done.set()
-    threading.Thread(target=run, daemon=True, name="prodkit-guard-call").start()
+    _CALL_THREADS.submit(run)
     if not done.wait(timeout_s):
         with lk:
             if not box.get("done"):   # still running: abandon it (it is counted until it returns)

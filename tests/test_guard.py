@@ -119,6 +119,33 @@ def test_hung_worker_does_not_keep_the_process_alive(tmp_path):
     assert time.perf_counter() - t0 < 60
 
 
+def test_deadline_threads_are_reused_and_a_forked_child_starts_its_own():
+    # calls one after another share one thread; a child forked while a thread idles (its thread stays behind) gets a
+    # thread of its own instead of handing its call to a thread that is not there, which would time out every call
+    code = textwrap.dedent("""
+        import os, threading, time
+        from prodkit.guard import _call_with_deadline, _Timeout
+        from prodkit.guard import _CALL_THREADS
+        loc, new = threading.local(), []
+        def first(x):
+            if not hasattr(loc, "seen"): loc.seen = new.append(1)
+        for _ in range(20):
+            _call_with_deadline(first, 0, 5.0)
+            t = time.monotonic()   # the thread lists itself idle just after it answered
+            while not _CALL_THREADS.idle and time.monotonic() - t < 10: time.sleep(0.001)
+        assert len(new) == 1, len(new)
+        pid = os.fork()
+        if pid == 0:
+            try: ok = _call_with_deadline(lambda x: x + 1, 1, 2.0) == 2
+            except _Timeout: ok = False
+            os._exit(0 if ok else 3)
+        print(os.waitpid(pid, 0)[1] >> 8)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0", out.stdout + out.stderr
+
+
 def test_all_paths_failing_raises_with_every_reason(setup):
     train, ad, _ = setup
     def boom(df): raise RuntimeError("boom")
