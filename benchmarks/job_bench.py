@@ -1,7 +1,8 @@
 """Time the demo validation job end to end, split into kernel start, each template section and rendering,
 and compare with its anchor: the same template run with plain papermill plus nbconvert's HTML export.
 
-    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off] [--cpu] [--cells N] [--ahead N] [--template PATH]
+    python benchmarks/job_bench.py [--repeat 3] [--out DIR] [--sections-off] [--cpu] [--cells N] [--ahead N] [--imports N]
+                                   [--template PATH]
 
 The demo bundle is written once (not timed). Each repeat runs `prodkit.jobs.run_notebook` and the anchor
 on the same inputs; the tables show the median over repeats. Section times come from the per-cell
@@ -13,6 +14,11 @@ Each `prodkit demo` run is split, from the times papermill writes into the execu
 started (the demo built and the inputs checked), the first cell's start (the kernel, started ahead, has booted and
 imported the template's modules), the cells, and what follows them. A machine-speed probe (`_machine.py`) is printed
 before and after the runs: this machine's speed moves within the hour, and the probe says how fast it was.
+
+With `--imports N` it also times, in N fresh Python processes, what the job's kernel must do before its first cell
+can start: import `ipykernel` (the kernel's own boot) and then the template's top-level imports (what
+`prodkit.kernels.start_kernel` preloads). With the cells and what follows them, that is the least `prodkit demo`
+can take for the report it computes.
 
 With `--cpu` it also reports the kernel's CPU seconds per section (`time.process_time()` read at the start of every
 code cell of an instrumented copy of the template): a split that a busy, shared machine does not skew as it skews
@@ -130,6 +136,24 @@ def run_cli(out, ahead=True):
     return took, _cli_split(out / "validation.ipynb", t_wall, took)
 
 
+_IMPORTS = ("import sys, time, importlib\nt0 = time.perf_counter(); import ipykernel.kernelapp\nt1 = time.perf_counter()\n"
+            "for m in sys.argv[1:]: importlib.import_module(m)\nprint(t1 - t0, time.perf_counter() - t1)\n")
+
+
+def time_imports(template, n):
+    ("Seconds a fresh Python takes to import ipykernel (the kernel's boot) and then the template's top-level imports "
+     "(what a job's kernel preloads), in `n` processes: two lists.")
+    import subprocess
+    from prodkit.kernels import template_imports
+    mods = template_imports(template)
+    boot, imp = [], []
+    for _ in range(n):
+        r = subprocess.run([sys.executable, "-c", _IMPORTS, *mods], capture_output=True, text=True, check=True)
+        b, i = map(float, r.stdout.split()[-2:])
+        boot.append(b); imp.append(i)
+    return boot, imp, mods
+
+
 def _utc(stamp):
     return datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc).timestamp()
 
@@ -153,6 +177,7 @@ def main(argv=None):
     ap.add_argument("--cpu", action="store_true", help="also report the kernel's CPU seconds per section (one more run per repeat)")
     ap.add_argument("--cells", type=int, default=0, metavar="N", help="with --cpu, also list the N cells with the most kernel CPU")
     ap.add_argument("--ahead", type=int, default=0, metavar="N", help="also run `prodkit demo` N times with and N times without its kernel started ahead, alternated, and print both medians")
+    ap.add_argument("--imports", type=int, default=0, metavar="N", help="also time, in N fresh processes, the kernel's boot and the template's imports: what must happen before the first cell")
     ap.add_argument("--sections-off", action="store_true", help="turn off the run_* sections (load, drift, explain, export, guard, and the security parts)")
     a = ap.parse_args(argv)
     import logging; logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -217,6 +242,18 @@ def main(argv=None):
         print(f"\n`prodkit demo`, the job's kernel started ahead (booting while the demo is built) or not, {a.ahead} runs each, "
               f"alternated: median {statistics.median(runs[True]):.2f} s ahead ({', '.join(f'{c:.1f}' for c in runs[True])}) "
               f"against {statistics.median(runs[False]):.2f} s not ({', '.join(f'{c:.1f}' for c in runs[False])})")
+        print(f"machine speed probe after these runs: {speed_probe():.2f} CPU s")
+    if a.imports:
+        boot, imp, mods = time_imports(a.template, a.imports)
+        b, m = statistics.median(boot), statistics.median(imp)
+        print(f"\nbefore the first cell, a fresh Python in {a.imports} runs: imports ipykernel in {b:.2f} s (median; "
+              f"{', '.join(f'{x:.2f}' for x in boot)}), then the template's {len(mods)} top-level imports in {m:.2f} s "
+              f"({', '.join(f'{x:.2f}' for x in imp)})")
+        if clis:
+            cells = statistics.median(sp["last cell end"] - sp["first cell"] for _, sp in clis)
+            after = statistics.median(sp["after"] for _, sp in clis)
+            print(f"least `prodkit demo` time for this report: {b + m:.2f} s to the first cell + {cells:.2f} s of cells + "
+                  f"{after:.2f} s after them = {b + m + cells + after:.2f} s (python's own start and the kernel's launch not counted)")
         print(f"machine speed probe after these runs: {speed_probe():.2f} CPU s")
     return 0
 

@@ -14,12 +14,20 @@ thread and the writer process (judge a busy machine by these). The monitor's cos
 wall time, so a slower machine raises the overhead's share: each line ends with the machine-speed probe
 (`_machine.py`) taken before and after its rounds.
 
+Inputs: by default each call gets a one-row frame built for it (`df.iloc[[i]]`), as a server builds one per request;
+the frame build is inside every variant's timed loop. With `--frames reused` the calls cycle through 200 one-row
+frames made once, the figures before 2026-12-01: that flatters the Monitor (see below) and is labelled so. A Monitor
+keeps each call's frame until its writer has read it (up to `flush_interval_s`), so fresh frames outlive their call,
+are promoted to CPython's older GC generations and make it collect more often, full collections of the whole heap
+included; frames made once are old already. The time the process spent in the garbage collector during each variant's
+rounds is printed per call (`gc.callbacks`).
+
 Crash survival: a child process records predictions (process writer), printing what `flush()` acknowledged, and
 is killed with SIGKILL at a random moment, together with its writer process (the whole process group); the store
 is reopened and checked (rows >= acknowledged, integrity ok).
 
     python benchmarks/monitor_bench.py [--calls 5000] [--rounds 9] [--kills 5] [--seed 0] [--flush-interval S]
-                                       [--batch-size N] [--writers process,thread]
+                                       [--batch-size N] [--writers process,thread] [--frames fresh,reused]
 
 A round is 5,000 calls (about 5 s) and ends with `flush()`, timed with it. The flush waits for the writer's last
 batch and for the child's commit of it; in steady serving that commit overlaps with the next calls, so rounds
@@ -31,7 +39,7 @@ larger, fewer batches (less writer CPU per call) but more predictions at risk wh
 flush; a figure taken with another value than the default is labelled with it. `--batch-size` is Monitor's `batch_size`
 (default: Monitor's own, 2,048 calls); `--flush-interval 0.2 --batch-size 512` times the defaults before 2026-11-30.
 """
-import argparse, inspect, json, os, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
+import argparse, gc, inspect, json, os, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
 
 import numpy as np
@@ -86,14 +94,22 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class GCTime:
+    "Seconds the process spends in the garbage collector (any thread), from `gc.callbacks`."
+    def __init__(self): self.total, self._t = 0.0, None
+    def __call__(self, phase, info):
+        if phase == "start": self._t = time.perf_counter()
+        elif self._t is not None: self.total += time.perf_counter() - self._t; self._t = None
+
+
 def per_call_ms(fn, rows, calls, flush=None, writer=None, child=None):
     """Wall and CPU (all threads of the process, including the writer) milliseconds per call; CPU of the calling thread,
     of the writer thread (`writer`: its CPU clock id) and of the writer process (`child`: its pid) in microseconds
-    per call."""
+    per call. `rows(i)` gives the input of call i."""
     w0 = time.clock_gettime(writer) if writer is not None else 0.0
     k0 = proc_cpu_s(child)
     t0, c0, h0 = time.perf_counter(), time.process_time(), time.thread_time()
-    for i in range(calls): fn(rows[i % len(rows)])
+    for i in range(calls): fn(rows(i))
     h = time.thread_time() - h0
     if flush: flush()  # the writer's work for these calls counts
     w = time.clock_gettime(writer) - w0 if writer is not None else 0.0
@@ -106,13 +122,15 @@ DEFAULT_INTERVAL = inspect.signature(Monitor).parameters["flush_interval_s"].def
 DEFAULT_BATCH = inspect.signature(Monitor).parameters["batch_size"].default
 
 
-def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", batch=None):
+def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", batch=None, frames="fresh"):
     df = frame(); schema = Schema.infer(df)
-    rows = [df.iloc[[i]] for i in range(len(df))]
+    made = [df.iloc[[i]] for i in range(len(df))]
+    rows = (lambda i: df.iloc[[i % 200]]) if frames == "fresh" else (lambda i: made[i % 200])
     model = make_model(kind)
     class Direct:
         predict_proba = staticmethod(model)
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
+    gct = {"direct": GCTime(), "monitor": GCTime(), "naive": GCTime()}
     caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []; child_us = []
     mon = Monitor(model, tmp / f"{kind}-{writer}.sqlite", version="bench", schema=schema, writer=writer,
                   **({} if interval is None else {"flush_interval_s": interval}),
@@ -126,7 +144,9 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", 
     for r in range(rounds):
         for j in order.permutation(len(variants)):   # no variant always runs first or last in a round
             k, fn, fl = variants[j]
-            w, c, h, wr, ch = per_call_ms(fn, rows, calls, fl, *((clock, child) if k == "monitor" else (None, None)))
+            gc.callbacks.append(gct[k])
+            try: w, c, h, wr, ch = per_call_ms(fn, rows, calls, fl, *((clock, child) if k == "monitor" else (None, None)))
+            finally: gc.callbacks.remove(gct[k])
             res[k].append(w); cpu[k].append(c); caller[k].append(h)
             if k == "monitor": writer_us.append(wr); child_us.append(ch)
     t0 = time.perf_counter(); n = mon.flush(); flush_ms = (time.perf_counter() - t0) * 1000
@@ -134,7 +154,10 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", 
     med = {k: float(np.median(v)) for k, v in res.items()}
     paired = 100 * (np.array(res["monitor"]) / np.array(res["direct"]) - 1)
     cmed = {k: float(np.median(v)) for k, v in cpu.items()}
-    return {"model": kind, "writer": writer, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
+    model_ms = 1.0   # the model's own time; `direct_ms` adds the frame build (fresh frames) and the call
+    return {"model": kind, "writer": writer, "frames": frames,
+            "gc_us": {k: 1e6 * g.total / (rounds * calls) for k, g in gct.items()},
+            "added_pct_of_model": 100 * (med["monitor"] - med["direct"]) / model_ms, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
             "median_round_overhead_pct": float(np.median(paired)),
             "spread_pct": [round(float(q), 2) for q in np.percentile(paired, [0, 25, 75, 100])],
             "naive_ms": med["naive"], "monitor_overhead_pct": 100 * (med["monitor"] / med["direct"] - 1),
@@ -188,28 +211,33 @@ def main():
     ap.add_argument("--flush-interval", type=float, default=None)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--writers", default="process,thread", help="writers to time, comma-separated")
+    ap.add_argument("--frames", default="fresh,reused", help="inputs to time, comma-separated: 'fresh' (a frame built per call, as a server does) and 'reused' (200 frames made once: flatters the Monitor)")
     a = ap.parse_args()
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']}, {env['cpu']}, {env['affinity']} cpus")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        for kind, writer in [(k, w) for w in a.writers.split(",") for k in ("busy", "sleepy")]:
+        for frames, kind, writer in [(f, k, w) for f in a.frames.split(",") for w in a.writers.split(",") for k in ("busy", "sleepy")]:
             before = speed_probe()
-            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer, a.batch_size)
+            r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer, a.batch_size, frames)
             after = speed_probe()
             lo, q1, q3, hi = r['spread_pct']
             label = "" if a.flush_interval in (None, DEFAULT_INTERVAL) else f" [NOT the default: flush_interval_s={a.flush_interval}]"
             label += "" if a.batch_size in (None, DEFAULT_BATCH) else f" [NOT the default: batch_size={a.batch_size}]"
-            print(f"1 ms {kind} model, one row per call, {writer} writer{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
+            what = ("a one-row frame built per call" if frames == "fresh" else
+                    "200 one-row frames made once and reused [FLATTERS the Monitor: its frames are old already]")
+            print(f"1 ms {kind} model, {what}, {writer} writer{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
                   f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
                   f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
-                  f"(ratio of medians {r['monitor_ms']/r['direct_ms']:.3f}, {r['monitor_overhead_pct']:+.2f}%), "
+                  f"(ratio of medians {r['monitor_ms']/r['direct_ms']:.3f}, {r['monitor_overhead_pct']:+.2f}%; the difference of medians is "
+                  f"{r['added_pct_of_model']:+.2f}% of the 1 ms model), "
                   f"naive insert+commit {r['naive_ms']:.3f} ms ({r['naive_overhead_pct']:+.1f}%); "
                   f"added CPU per call (this process): Monitor {r['monitor_added_cpu_us']:.1f} us = {r['monitor_added_cpu_us']/10:.2f}% of 1 ms "
                   f"(with the writer process {r['monitor_added_cpu_us'] + r['child_cpu_us']:.1f} us), "
                   f"naive {r['naive_added_cpu_us']:.1f} us; Monitor's split: calling thread +{r['caller_added_cpu_us']:.1f} us, "
                   f"{'feeder' if writer == 'process' else 'writer'} thread {r['writer_cpu_us']:.1f} us, "
                   f"writer process {r['child_cpu_us']:.1f} us; "
+                  f"in the garbage collector per call: Monitor {r['gc_us']['monitor']:.1f} us, direct {r['gc_us']['direct']:.1f} us; "
                   f"{r['rows_recorded']} rows recorded, final flush {r['final_flush_ms']:.1f} ms; per round {r['per_round_overhead_pct']}; "
                   f"machine speed probe (benchmarks/_machine.py) {before:.2f} CPU s before, {after:.2f} after")
         crashes = [crash_once(tmp, s) for s in range(a.kills)]
