@@ -287,6 +287,8 @@ class _Writer(_Committer, threading.Thread):
         self.last_rejection = self.last_error = None
         self.running = True   # False once the writer stopped
         self.seen_columns = []   # (columns, clash) of recent input frames, newest first
+        self.layouts, self.layout_keys = {}, {}   # captured one-row frames: layout by id, and by what identifies it
+        self.layout_ids, self.last_capture = itertools.count(), None
         self.con, old = _open_store(self.path, synchronous)
         try: stored = _stored_shape(old, meta, shape, path)
         except FileFormatError:
@@ -349,14 +351,144 @@ def _encode(self:_Writer, items) -> pa.RecordBatch:
     return _rows_batch(*(list(map(_ig(j), items)) for j in range(3)), served, list(map(_ig(3), items)), P, ins)
 
 @patch
+def _from_batch(self:_Writer, b:pa.RecordBatch) -> list:
+    "An encoded batch as this writer commits it: table rows (`_batch_rows`, as the child process makes them)."
+    return _batch_rows(b, self.classes)
+
+@patch
 def _rows(self:_Writer, items) -> list:
     "Queued calls as table rows (`_batch_rows` of their batch, as the child process makes them); raises on any bad record."
-    return _batch_rows(self._encode(items), self.classes) if items else []
+    return self._from_batch(self._encode(items)) if items else []
+
+# %% ../nbs/51_monitor.ipynb #a622de74
+_CAP = object()   # first item of a captured call's values (an `object()`: the collector does not track it)
+
+class _Layout:
+    "What a captured one-row frame's values are: column `names`, the column of each value (`order`), kinds by column."
+    __slots__ = ("id", "names", "order", "kinds", "blocks", "dtypes")
+    def __init__(self, id:int, names:list, order:list, kinds:list, blocks:list, dtypes:list):
+        self.id, self.names, self.order, self.kinds, self.blocks, self.dtypes = id, names, order, kinds, blocks, dtypes
+
+def _block_kind(v) -> str|None:
+    "'f', 'b' or 'i' for a numpy block of floats, booleans or integers (not uint64); 's' for arrow strings; else None."
+    if type(v) is np.ndarray:
+        k = v.dtype.kind
+        return ("f" if k == "f" else "b" if k == "b" else "i" if k == "i" or (k == "u" and v.dtype.itemsize < 8)
+                else None) if v.ndim == 2 else None
+    if isinstance(getattr(v, "dtype", None), pd.StringDtype) and hasattr(v, "_pa_array"):
+        t = v._pa_array.type
+        return "s" if pa.types.is_string(t) or pa.types.is_large_string(t) else None
+    return None
+
+def _names(cols:pd.Index) -> list:
+    "The labels of `cols` (arrow-backed ones read in one C call: iterating them costs microseconds each)."
+    a = getattr(cols._values, "_pa_array", None)
+    return a.to_pylist() if a is not None else cols.tolist()
+
+def _layout_of(w, X:pd.DataFrame) -> _Layout|None:
+    "The `_Layout` of a one-row frame (registered with the writer `w` when new); None when it is not captured."
+    names, blocks = _names(X.columns), X._mgr.blocks
+    key = (tuple(names), tuple((type(b.values), b.values.dtype, tuple(b.mgr_locs.as_array.tolist())) for b in blocks))
+    if key in w.layout_keys: return w.layout_keys[key]   # None: seen, and not captured
+    if len(w.layout_keys) >= 256: return None   # that many layouts: frames of new ones are kept as they are
+    lay = None
+    if len(set(map(str, names))) == len(names) and (w.keep is not None or _column_clash(names) is None):
+        order, kinds, num = [], [None] * len(names), []
+        for b in blocks:
+            k = _block_kind(b.values)
+            locs = b.mgr_locs.as_array.tolist()
+            if k is None or (k == "s" and len(locs) != 1): break
+            order += locs
+            num.append(k != "s")
+            for j in locs: kinds[j] = k
+        else: lay = _Layout(next(w.layout_ids), names, order, kinds, num, [b.values.dtype for b in blocks])
+    if lay is not None: w.layouts[lay.id] = lay   # before its key: the writer finds every id it is handed
+    return w.layout_keys.setdefault(key, lay)   # two threads may register one layout twice: both ids are valid
+
+# %% ../nbs/51_monitor.ipynb #e90c02ca
+def _values(blocks, lay:_Layout) -> tuple|None:
+    "(`_CAP`, layout id, value, value, ...) of a one-row frame's `blocks`; None unless their dtypes are the layout's."
+    out = [_CAP, lay.id]
+    try:
+        for b, num, dt in zip(blocks, lay.blocks, lay.dtypes):
+            v = b.values
+            if v.dtype is not dt and v.dtype != dt: return None
+            if num: out += v[:, 0].tolist()   # a numpy block holds its columns as rows
+            else:
+                a = v._pa_array
+                out += a.chunk(0).to_pylist() if a.num_chunks == 1 else a.to_pylist()
+    except (AttributeError, IndexError, TypeError): return None
+    return tuple(out) if len(out) == len(lay.order) + 2 else None
+
+def _capture(w, X:pd.DataFrame) -> tuple|None:
+    "`_values` of a plain one-row frame, laid out as its `_Layout` says; None when the frame is kept as it is."
+    mgr = X._mgr
+    if len(mgr.axes[1]) != 1: return None
+    blocks, last, cid = mgr.blocks, w.last_capture, getattr(mgr.axes[0], "_id", None)
+    if (last is not None and cid is not None and cid is last[0] and len(blocks) == len(last[1])   # one frame's rows
+            and _same(map(operator.is_, map(_at("_mgr_locs"), blocks), last[1]), True)   # share names and blocks
+            and (out := _values(blocks, last[2])) is not None): return out
+    lay = _layout_of(w, X)
+    if lay is None: return None
+    w.last_capture = (cid, tuple(map(_at("_mgr_locs"), blocks)), lay)
+    return _values(blocks, lay)
+
+def _cap_message(t_wall:float, lat:float, version:str, call_id:int, vals:np.ndarray, cap:tuple) -> tuple:
+    "What the queue carries for a captured call: one flat tuple (nested ones leave the collector's sight one by one)."
+    return ("cap", t_wall, lat, version, call_id, vals) + cap
+
+def _cap_item(m:tuple) -> tuple:
+    "The writer's record of a `_cap_message`, as a kept call's record: (time, latency, version, id, values, None, outputs, None)."
+    return (m[1], m[2], m[3], m[4], m[6:], None, m[5], None)
+
+def _is_captured(x) -> bool: return type(x) is tuple and len(x) > 1 and x[0] is _CAP
+def _run_key(it) -> tuple: return (True, it[4][1]) if _is_captured(it[4]) else (False, None)
+
+# %% ../nbs/51_monitor.ipynb #9f30f41d
+@patch
+def _encode_captured(self:_Writer, items) -> pa.RecordBatch:
+    "Captured calls of one layout as one batch, the columns a frame of them gives; raises on any bad record."
+    lay = self.layouts[items[0][4][1]]
+    shape = self.shape if self.shape is not None else _check_call(items[0][:4] + (range(1),) + items[0][5:], None)
+    Ps, n = list(map(_ig(6), items)), len(items)
+    fine = (_same(map(type, Ps), np.ndarray) and set(map(_at("shape"), Ps)) == {(1,) + shape}
+            and np.isfinite(np.fromiter(itertools.chain(map(_ig(0), items), map(_ig(1), items)), float, 2 * n)).all())
+    if not fine:
+        for it in items: _check_call(it[:4] + (range(1),) + it[5:], shape)   # raises the reason of the first bad call
+    if self.shape is None: self.shape, self.shape_new = shape, True
+    by_value = list(zip(*map(_ig(4), items)))[2:]   # the values in block order, one tuple per column
+    cols = [None] * len(lay.names)
+    for s, j in enumerate(lay.order): cols[j] = by_value[s]
+    pick = (range(len(lay.names)) if self.keep is None else
+            [j for c in self.keep for j, name in enumerate(lay.names) if name == c])
+    to = {"f": "float64", "b": "bool", "i": "int64"}
+    ins = [_input(str(lay.names[j]), pa.array(list(cols[j]), pa.string()) if lay.kinds[j] == "s"
+                  else pa.array(np.array(cols[j], dtype=to[lay.kinds[j]]))) for j in pick]
+    return _rows_batch(*(list(map(_ig(j), items)) for j in range(3)), [None] * n, list(map(_ig(3), items)),
+                       np.concatenate(Ps), ins)
+
+@patch
+def _captured_records(self:_Writer, items, rejects:list) -> tuple:
+    "Rows and rejections of captured calls of one layout: the run at once, else call by call."
+    try: return self._from_batch(self._encode_captured(items)), rejects
+    except Exception: pass
+    rows = []
+    for it in items:
+        try: rows += self._from_batch(self._encode_captured([it]))
+        except Exception as e: rejects.append((it[0], it[2], it[3], 0, _reason(e)))
+    return rows, rejects
 
 # %% ../nbs/51_monitor.ipynb #334e3b12
 @patch
 def _records(self:_Writer, items, rejects:list) -> tuple:
     "Rows and rejections: the batch at once, else call by call, else row by row, rejecting only what fails."
+    if any(map(_is_captured, map(_ig(4), items))):   # captured one-row frames: in runs of one layout, in order
+        rows = []
+        for (cap, _), run in itertools.groupby(items, key=_run_key):
+            run = list(run)
+            r, rejects = self._captured_records(run, rejects) if cap else self._records(run, rejects)
+            rows += r
+        return rows, rejects
     try: return self._rows(items), rejects
     except Exception: pass
     rows = []
@@ -376,12 +508,14 @@ def _drain(self:_Writer) -> tuple:
     "Everything queued now: (records, rejections, events to set once committed, whether a stop was asked)."
     items, rejects, acks, stop = [], [], [], False
     while True:
-        try: kind, item = self.q.get_nowait()
+        try: m = self.q.get_nowait()
         except queue.Empty: return items, rejects, acks, stop
-        if kind == "rec": items.append(item)
-        elif kind == "rej": rejects.append(item)
+        kind = m[0]
+        if kind == "cap": items.append(_cap_item(m))
+        elif kind == "rec": items.append(m[1])
+        elif kind == "rej": rejects.append(m[1])
         else:
-            acks.append(item)
+            acks.append(m[1])
             stop = stop or kind == "stop"
 
 # %% ../nbs/51_monitor.ipynb #ca785893
@@ -456,6 +590,11 @@ class _ProcWriter(_Writer):
         self.reader.start()
 
 # %% ../nbs/51_monitor.ipynb #fe5d4775
+@patch
+def _from_batch(self:_ProcWriter, b:pa.RecordBatch) -> list:
+    "An encoded batch as this writer sends it: itself, in a list (so `_records` can fall back call by call, row by row)."
+    return [b]
+
 @patch
 def _rows(self:_ProcWriter, items) -> list:
     "Queued calls as one batch for the child, in a list (so `_records` can fall back call by call, row by row)."
@@ -751,9 +890,14 @@ def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
         with self._lock: self.dropped += m
         return
     if not m: return
-    # a frame is kept by reference until the writer has read it (within `flush_interval_s`); tensors and arrays,
-    # often reused buffers, are copied
-    if type(Xr) is pd.DataFrame or isinstance(Xr, pd.DataFrame): pass
+    # a plain one-row frame is captured (its values copied, `_capture`); any other frame is kept by reference until the
+    # writer has read it (within `flush_interval_s`); tensors and arrays, often reused buffers, are copied
+    if type(Xr) is pd.DataFrame:
+        if n == 1 and rows is None and served is None and (cap := _capture(w, Xr)) is not None:
+            w.q.put(_cap_message(t_wall, lat, self.version, call_id, vals, cap))
+            if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()
+            return
+    elif isinstance(Xr, pd.DataFrame): pass
     elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
     else: Xr = np.array(Xr, copy=True)
     w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)))

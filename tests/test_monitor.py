@@ -235,3 +235,49 @@ def test_flush_and_stats_take_their_timeout_in_seconds(tmp_path):
         assert mon.flush(timeout_s=5.0) == 2
         assert mon.stats(timeout_s=5.0)["logged"] == 2
         with pytest.raises(TypeError, match="timeout"): mon.flush(timeout=5.0)
+
+
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_one_row_frames_are_captured_and_stored_as_frames_are(writer, tmp_path, monkeypatch):
+    # a server's new one-row frame per call: its values are copied (nothing the garbage collector tracks is queued),
+    # and the store holds exactly what the frame itself gives (kept frames: `_capture` turned off)
+    import gc
+    import prodkit.monitor as pm
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=40), "n": rng.integers(-3, 9, 40), "u": rng.integers(0, 9, 40).astype("uint16"),
+                       "b": rng.random(40) < 0.5, "f32": rng.normal(size=40).astype("float32"),
+                       "city": rng.choice(["ams", "ber", None], 40), "plan": pd.array(rng.choice(["free", None], 40), dtype="string[pyarrow]")})
+    df.loc[5, "x"] = np.nan
+    def f(d): p = 1 / (1 + np.exp(-d["x"].fillna(0).to_numpy())); return np.column_stack([1 - p, p])
+    calls = [df.iloc[[i]] for i in range(40)] + [df.iloc[[3, 4]], pd.DataFrame([{"x": 1.5, "n": 2, "u": np.uint16(3), "b": True,
+                                                                                   "f32": np.float32(0.25), "city": "cph", "plan": "pro"}])]
+    def stored(capture):
+        if not capture: monkeypatch.setattr(pm, "_capture", lambda w, X: None)
+        with Monitor(f, tmp_path / f"{writer}-{capture}.sqlite", version="v", writer=writer, flush_interval_s=3600,
+                     batch_size=10**6) as mon:
+            for X in calls: mon.predict_proba(X)
+            if capture:   # what waits for the writer: the one-row frames as plain values, untracked once collected
+                items = []
+                while True:
+                    try: items.append(mon._writer.q.get_nowait())
+                    except Exception: break
+                for it in items: mon._writer.q.put(it)
+                kinds = [m[0] for m in items]
+                assert kinds.count("cap") == 41 and kinds[40] == "rec" and isinstance(items[40][1][4], pd.DataFrame)
+                gc.collect()
+                assert not any(gc.is_tracked(m) for m in items if m[0] == "cap")
+            assert mon.flush() == 43
+        monkeypatch.undo()
+        with MonitorStore(tmp_path / f"{writer}-{capture}.sqlite") as st: w = st.window()
+        return w.drop(columns=["monitor.time", "monitor.latency_ms"])
+    pd.testing.assert_frame_equal(stored(True), stored(False))
+
+
+def test_a_captured_call_with_a_bad_output_is_rejected_alone(tmp_path):
+    calls = iter([np.array([[0.3, 0.7]]), np.array([[0.1, 0.2, 0.7]]), np.array([[0.6, 0.4]])])
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]})
+    with Monitor(lambda d: next(calls), tmp_path / "m.sqlite", version="v", flush_interval_s=3600) as mon:
+        for i in range(3): mon.predict_proba(df.iloc[[i]])
+        assert mon.flush() == 2
+        s = mon.stats()
+    assert s["rejected"] == 1 and "shape (3,)" in s["last_rejection"]
