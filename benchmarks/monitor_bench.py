@@ -16,11 +16,11 @@ wall time, so a slower machine raises the overhead's share: each line ends with 
 
 Inputs: by default each call gets a one-row frame built for it (`df.iloc[[i]]`), as a server builds one per request;
 the frame build is inside every variant's timed loop. With `--frames reused` the calls cycle through 200 one-row
-frames made once, the figures before 2026-12-01: that flatters the Monitor (see below) and is labelled so. A Monitor
-keeps each call's frame until its writer has read it (up to `flush_interval_s`), so fresh frames outlive their call,
-are promoted to CPython's older GC generations and make it collect more often, full collections of the whole heap
-included; frames made once are old already. The time the process spent in the garbage collector during each variant's
-rounds is printed per call (`gc.callbacks`).
+frames made once, the figures before 2026-12-01: that flatters the Monitor (see below) and is labelled so. A frame
+the Monitor keeps until its writer has read it (up to `flush_interval_s`) outlives its call, is promoted to CPython's
+older GC generations and makes it collect more often, full collections of the whole heap included; frames made once
+are old already. Since 2026-12-01 the Monitor copies a plain one-row frame's values instead of keeping it. The time
+the process spent in the garbage collector during each variant's rounds is printed per call (`gc.callbacks`).
 
 Crash survival: a child process records predictions (process writer), printing what `flush()` acknowledged, and
 is killed with SIGKILL at a random moment, together with its writer process (the whole process group); the store
@@ -132,10 +132,10 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", 
     res = {"direct": [], "monitor": [], "naive": []}; cpu = {"direct": [], "monitor": [], "naive": []}
     gct = {"direct": GCTime(), "monitor": GCTime(), "naive": GCTime()}
     caller = {"direct": [], "monitor": [], "naive": []}; writer_us = []; child_us = []
-    mon = Monitor(model, tmp / f"{kind}-{writer}.sqlite", version="bench", schema=schema, writer=writer,
+    mon = Monitor(model, tmp / f"{kind}-{writer}-{frames}.sqlite", version="bench", schema=schema, writer=writer,
                   **({} if interval is None else {"flush_interval_s": interval}),
                   **({} if batch is None else {"batch_size": batch}))
-    naive = NaiveRecorder(model, tmp / f"{kind}-naive.sqlite")
+    naive = NaiveRecorder(model, tmp / f"{kind}-{frames}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
     clock = time.pthread_getcpuclockid(mon._writer.ident)
     child = mon._writer.proc.pid if writer == "process" else None
@@ -213,6 +213,7 @@ def main():
     ap.add_argument("--writers", default="process,thread", help="writers to time, comma-separated")
     ap.add_argument("--frames", default="fresh,reused", help="inputs to time, comma-separated: 'fresh' (a frame built per call, as a server does) and 'reused' (200 frames made once: flatters the Monitor)")
     a = ap.parse_args()
+    if bad := set(a.frames.split(",")) - {"fresh", "reused"}: ap.error(f"--frames: unknown {sorted(bad)}; use fresh, reused or both")
     env = capture_environment()
     print(f"python {env['python']}, torch {env['torch']}, {env['cpu']}, {env['affinity']} cpus")
     with tempfile.TemporaryDirectory() as d:

@@ -426,7 +426,7 @@ def _capture(w, X:pd.DataFrame) -> tuple|None:
     if len(mgr.axes[1]) != 1: return None
     blocks, last, cid = mgr.blocks, w.last_capture, getattr(mgr.axes[0], "_id", None)
     if (last is not None and cid is not None and cid is last[0] and len(blocks) == len(last[1])   # one frame's rows
-            and _same(map(operator.is_, map(_at("_mgr_locs"), blocks), last[1]), True)   # share names and blocks
+            and all(map(operator.is_, map(_at("_mgr_locs"), blocks), last[1]))   # share names and blocks
             and (out := _values(blocks, last[2])) is not None): return out
     lay = _layout_of(w, X)
     if lay is None: return None
@@ -594,11 +594,6 @@ class _ProcWriter(_Writer):
 def _from_batch(self:_ProcWriter, b:pa.RecordBatch) -> list:
     "An encoded batch as this writer sends it: itself, in a list (so `_records` can fall back call by call, row by row)."
     return [b]
-
-@patch
-def _rows(self:_ProcWriter, items) -> list:
-    "Queued calls as one batch for the child, in a list (so `_records` can fall back call by call, row by row)."
-    return [self._encode(items)] if items else []
 
 @patch
 def _commit(self:_ProcWriter, batches:list, rejects:list):
@@ -892,15 +887,14 @@ def _record(self:Monitor, t_wall, lat, Xr, vals, served, keep:np.ndarray=None):
     if not m: return
     # a plain one-row frame is captured (its values copied, `_capture`); any other frame is kept by reference until the
     # writer has read it (within `flush_interval_s`); tensors and arrays, often reused buffers, are copied
+    cap = None
     if type(Xr) is pd.DataFrame:
-        if n == 1 and rows is None and served is None and (cap := _capture(w, Xr)) is not None:
-            w.q.put(_cap_message(t_wall, lat, self.version, call_id, vals, cap))
-            if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()
-            return
+        if n == 1 and rows is None and served is None: cap = _capture(w, Xr)
     elif isinstance(Xr, pd.DataFrame): pass
     elif isinstance(Xr, torch.Tensor): Xr = Xr.detach().clone()
     else: Xr = np.array(Xr, copy=True)
-    w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)))
+    w.q.put(("rec", (t_wall, lat, self.version, call_id, Xr, rows, vals, served)) if cap is None
+            else _cap_message(t_wall, lat, self.version, call_id, vals, cap))
     if waiting + 1 >= w.batch_size and not w.wake.is_set(): w.wake.set()   # a full batch: wake the writer once
 
 # %% ../nbs/51_monitor.ipynb #aa9af27b
