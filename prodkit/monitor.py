@@ -364,10 +364,10 @@ def _rows(self:_Writer, items) -> list:
 _CAP = object()   # first item of a captured call's values (an `object()`: the collector does not track it)
 
 class _Layout:
-    "What a captured one-row frame's values are: column `names`, the column of each value (`order`), kinds by column."
-    __slots__ = ("id", "names", "order", "kinds", "blocks", "dtypes")
-    def __init__(self, id:int, names:list, order:list, kinds:list, blocks:list, dtypes:list):
-        self.id, self.names, self.order, self.kinds, self.blocks, self.dtypes = id, names, order, kinds, blocks, dtypes
+    "What a captured one-row frame holds: column `names`, each block's columns (`locs`), numpy or not, dtype; kinds by column."
+    __slots__ = ("id", "names", "locs", "kinds", "blocks", "dtypes")
+    def __init__(self, id:int, names:list, locs:list, kinds:list, blocks:list, dtypes:list):
+        self.id, self.names, self.locs, self.kinds, self.blocks, self.dtypes = id, names, locs, kinds, blocks, dtypes
 
 def _block_kind(v) -> str|None:
     "'f', 'b' or 'i' for a numpy block of floats, booleans or integers (not uint64); 's' for arrow strings; else None."
@@ -393,32 +393,34 @@ def _layout_of(w, X:pd.DataFrame) -> _Layout|None:
     if len(w.layout_keys) >= 256: return None   # that many layouts: frames of new ones are kept as they are
     lay = None
     if len(set(map(str, names))) == len(names) and (w.keep is not None or _column_clash(names) is None):
-        order, kinds, num = [], [None] * len(names), []
+        by_block, kinds, num = [], [None] * len(names), []
         for b in blocks:
             k = _block_kind(b.values)
             locs = b.mgr_locs.as_array.tolist()
             if k is None or (k == "s" and len(locs) != 1): break
-            order += locs
+            by_block.append(locs)
             num.append(k != "s")
             for j in locs: kinds[j] = k
-        else: lay = _Layout(next(w.layout_ids), names, order, kinds, num, [b.values.dtype for b in blocks])
+        else: lay = _Layout(next(w.layout_ids), names, by_block, kinds, num, [b.values.dtype for b in blocks])
     if lay is not None: w.layouts[lay.id] = lay   # before its key: the writer finds every id it is handed
     return w.layout_keys.setdefault(key, lay)   # two threads may register one layout twice: both ids are valid
 
 # %% ../nbs/51_monitor.ipynb #e90c02ca
+_VALUES, _DTYPE, _LOCS = operator.attrgetter("values"), operator.attrgetter("dtype"), operator.attrgetter("_mgr_locs")
+
+def _block_item(v, num:bool):
+    "What a one-row frame's block `v` is captured as: a numpy block's bytes (its columns' values), an arrow string's value."
+    if num: return v.tobytes()   # one C call and one object: 10 floats as Python numbers cost 5 us between calls
+    a = v._pa_array
+    return (a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()).to_pylist()[0]
+
 def _values(blocks, lay:_Layout) -> tuple|None:
-    "(`_CAP`, layout id, value, value, ...) of a one-row frame's `blocks`; None unless their dtypes are the layout's."
-    out = [_CAP, lay.id]
+    "(`_CAP`, layout id, one `_block_item` per block) of a one-row frame's `blocks`; None unless their dtypes are the layout's."
     try:
-        for b, num, dt in zip(blocks, lay.blocks, lay.dtypes):
-            v = b.values
-            if v.dtype is not dt and v.dtype != dt: return None
-            if num: out += v[:, 0].tolist()   # a numpy block holds its columns as rows
-            else:
-                a = v._pa_array
-                out += a.chunk(0).to_pylist() if a.num_chunks == 1 else a.to_pylist()
+        vs = list(map(_VALUES, blocks))
+        if list(map(_DTYPE, vs)) != lay.dtypes: return None   # compared by identity first, by == only when not the same
+        return (_CAP, lay.id, *map(_block_item, vs, lay.blocks))
     except (AttributeError, IndexError, TypeError): return None
-    return tuple(out) if len(out) == len(lay.order) + 2 else None
 
 def _capture(w, X:pd.DataFrame) -> tuple|None:
     "`_values` of a plain one-row frame, laid out as its `_Layout` says; None when the frame is kept as it is."
@@ -426,11 +428,11 @@ def _capture(w, X:pd.DataFrame) -> tuple|None:
     if len(mgr.axes[1]) != 1: return None
     blocks, last, cid = mgr.blocks, w.last_capture, getattr(mgr.axes[0], "_id", None)
     if (last is not None and cid is not None and cid is last[0] and len(blocks) == len(last[1])   # one frame's rows
-            and all(map(operator.is_, map(_at("_mgr_locs"), blocks), last[1]))   # share names and blocks
+            and all(map(operator.is_, map(_LOCS, blocks), last[1]))   # share names and blocks
             and (out := _values(blocks, last[2])) is not None): return out
     lay = _layout_of(w, X)
     if lay is None: return None
-    w.last_capture = (cid, tuple(map(_at("_mgr_locs"), blocks)), lay)
+    w.last_capture = (cid, tuple(map(_LOCS, blocks)), lay)
     return _values(blocks, lay)
 
 def _cap_message(t_wall:float, lat:float, version:str, call_id:int, vals:np.ndarray, cap:tuple) -> tuple:
@@ -456,14 +458,18 @@ def _encode_captured(self:_Writer, items) -> pa.RecordBatch:
     if not fine:
         for it in items: _check_call(it[:4] + (range(1),) + it[5:], shape)   # raises the reason of the first bad call
     if self.shape is None: self.shape, self.shape_new = shape, True
-    by_value = list(zip(*map(_ig(4), items)))[2:]   # the values in block order, one tuple per column
-    cols = [None] * len(lay.names)
-    for s, j in enumerate(lay.order): cols[j] = by_value[s]
+    cols, to = [None] * len(lay.names), {"f": "float64", "b": "bool", "i": "int64"}
+    for got, locs, num, dt in zip(list(zip(*map(_ig(4), items)))[2:], lay.locs, lay.blocks, lay.dtypes):
+        if not num:
+            cols[locs[0]] = pa.array(got, pa.string())
+            continue
+        raw = b"".join(got)   # a numpy block's bytes, call after call: one row of its columns each
+        if len(raw) != n * len(locs) * dt.itemsize: raise DataError("a captured frame's block has the wrong size")
+        v = np.frombuffer(raw, dt).reshape(n, len(locs))
+        for s, j in enumerate(locs): cols[j] = pa.array(v[:, s].astype(to[lay.kinds[j]]))
     pick = (range(len(lay.names)) if self.keep is None else
             [j for c in self.keep for j, name in enumerate(lay.names) if name == c])
-    to = {"f": "float64", "b": "bool", "i": "int64"}
-    ins = [_input(str(lay.names[j]), pa.array(list(cols[j]), pa.string()) if lay.kinds[j] == "s"
-                  else pa.array(np.array(cols[j], dtype=to[lay.kinds[j]]))) for j in pick]
+    ins = [_input(str(lay.names[j]), cols[j]) for j in pick]
     return _rows_batch(*(list(map(_ig(j), items)) for j in range(3)), [None] * n, list(map(_ig(3), items)),
                        np.concatenate(Ps), ins)
 
@@ -847,8 +853,11 @@ def _guard_values(self:Monitor, df:pd.DataFrame) -> tuple:
     return vals, df["served_by"].tolist()
 
 # %% ../nbs/51_monitor.ipynb #ad562960
+_F64 = np.dtype("float64")
+
 def _as_values(out) -> np.ndarray:
     "A model's output (tensor, array, list) as a float64 array."
+    if type(out) is np.ndarray and out.dtype is _F64: return out   # the common case first: no tensor check, no copy
     if isinstance(out, torch.Tensor): return out.detach().cpu().numpy().astype("float64")
     return np.asarray(out, dtype="float64")
 
@@ -863,7 +872,7 @@ def _call(self:Monitor, X) -> tuple:
     if self.task == "regression":
         vals = _as_values(m.predict(X) if hasattr(m, "predict") else m(X))
         if vals.ndim == 2 and vals.shape[1] == 1: vals = vals[:, 0]
-    elif self._has_proba: vals = np.asarray(m.predict_proba(X), dtype="float64")
+    elif self._has_proba: vals = _as_values(m.predict_proba(X))
     else:
         vals = _as_values(m(X))
         if vals.ndim == 1: vals = np.column_stack([1 - vals, vals])
