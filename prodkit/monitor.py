@@ -428,7 +428,7 @@ def _capture(w, X:pd.DataFrame) -> tuple|None:
     if len(mgr.axes[1]) != 1: return None
     blocks, last, cid = mgr.blocks, w.last_capture, getattr(mgr.axes[0], "_id", None)
     if (last is not None and cid is not None and cid is last[0] and len(blocks) == len(last[1])   # one frame's rows
-            and all(map(operator.is_, map(_LOCS, blocks), last[1]))   # share names and blocks
+            and tuple(map(_LOCS, blocks)) == last[1]   # share names and blocks (placements compare by identity)
             and (out := _values(blocks, last[2])) is not None): return out
     lay = _layout_of(w, X)
     if lay is None: return None

@@ -281,3 +281,27 @@ def test_a_captured_call_with_a_bad_output_is_rejected_alone(tmp_path):
         assert mon.flush() == 2
         s = mon.stats()
     assert s["rejected"] == 1 and "shape (3,)" in s["last_rejection"]
+
+
+def test_captured_views_and_unusual_numeric_dtypes_are_stored_as_frames_are(tmp_path, monkeypatch):
+    # a captured numpy block travels as its bytes: byte order, width and memory layout must not change a value
+    import prodkit.monitor as pm
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"be": rng.normal(size=12).astype(">f8"), "h": rng.normal(size=12).astype("float16"),
+                       "i8": rng.integers(-5, 5, 12).astype("int8"), "u32": rng.integers(0, 9, 12).astype("uint32"),
+                       "s": rng.choice(["<b>x</b>", "é", ""], 12)})
+    view = pd.DataFrame(np.asfortranarray(rng.normal(size=(12, 3))), columns=["x", "y", "z"])   # slices are strided views
+    def f(d): return np.tile([0.4, 0.6], (len(d), 1))
+    for name, data in (("dtypes", df), ("view", view)):
+        out = []
+        for capture in (True, False):
+            if not capture: monkeypatch.setattr(pm, "_capture", lambda w, X: None)
+            with Monitor(f, tmp_path / f"{name}{capture}.sqlite", version="v", writer="thread") as mon:
+                for i in range(12):
+                    if capture: assert pm._capture(mon._writer, data.iloc[i:i + 1]) is not None
+                    mon.predict_proba(data.iloc[i:i + 1])
+                assert mon.flush() == 12
+            monkeypatch.undo()
+            with MonitorStore(tmp_path / f"{name}{capture}.sqlite") as st:
+                out.append(st.window().drop(columns=["monitor.time", "monitor.latency_ms"]))
+        pd.testing.assert_frame_equal(out[0], out[1])
