@@ -20,7 +20,11 @@ frames made once, the figures before 2026-12-01: that flatters the Monitor (see 
 the Monitor keeps until its writer has read it (up to `flush_interval_s`) outlives its call, is promoted to CPython's
 older GC generations and makes it collect more often, full collections of the whole heap included; frames made once
 are old already. Since 2026-12-01 the Monitor copies a plain one-row frame's values instead of keeping it. The time
-the process spent in the garbage collector during each variant's rounds is printed per call (`gc.callbacks`).
+the process spent in the garbage collector during each variant's rounds is printed per call (`gc.callbacks`), with
+the number of full collections. After the warm-up, and before the first round, the benchmark collects once
+(`gc.collect()`): the imports leave a full collection due (about 130 ms with torch and pandas loaded), and
+otherwise whichever variant allocates most pays it in its rounds, a start-up cost and not a per-call one (figures
+before 2026-12-01 05:40 UTC were taken without this collection; the Monitor, which allocates most, paid it).
 
 Crash survival: a child process records predictions (process writer), printing what `flush()` acknowledged, and
 is killed with SIGKILL at a random moment, together with its writer process (the whole process group); the store
@@ -95,10 +99,12 @@ def proc_cpu_s(pid):
 
 
 class GCTime:
-    "Seconds the process spends in the garbage collector (any thread), from `gc.callbacks`."
-    def __init__(self): self.total, self._t = 0.0, None
+    "Seconds the process spends in the garbage collector (any thread), and its full collections, from `gc.callbacks`."
+    def __init__(self): self.total, self.full, self._t = 0.0, 0, None
     def __call__(self, phase, info):
-        if phase == "start": self._t = time.perf_counter()
+        if phase == "start":
+            self._t = time.perf_counter()
+            self.full += info["generation"] == 2
         elif self._t is not None: self.total += time.perf_counter() - self._t; self._t = None
 
 
@@ -137,6 +143,7 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", 
                   **({} if batch is None else {"batch_size": batch}))
     naive = NaiveRecorder(model, tmp / f"{kind}-{frames}-naive.sqlite")
     per_call_ms(model, rows, 100); per_call_ms(mon.predict_proba, rows, 100); mon.flush()  # warm up
+    gc.collect()   # the full collection the imports left due is paid here, not in some variant's rounds
     clock = time.pthread_getcpuclockid(mon._writer.ident)
     child = mon._writer.proc.pid if writer == "process" else None
     variants = [("direct", model, None), ("monitor", mon.predict_proba, mon.flush), ("naive", naive.predict_proba, None)]
@@ -157,6 +164,7 @@ def overhead(kind, calls, rounds, tmp, seed=0, interval=None, writer="process", 
     model_ms = 1.0   # the model's own time; `direct_ms` adds the frame build (fresh frames) and the call
     return {"model": kind, "writer": writer, "frames": frames,
             "gc_us": {k: 1e6 * g.total / (rounds * calls) for k, g in gct.items()},
+            "gc_full": {k: g.full for k, g in gct.items()},
             "added_pct_of_model": 100 * (med["monitor"] - med["direct"]) / model_ms, "calls_per_round": calls, "rounds": rounds, "direct_ms": med["direct"], "monitor_ms": med["monitor"],
             "median_round_overhead_pct": float(np.median(paired)),
             "spread_pct": [round(float(q), 2) for q in np.percentile(paired, [0, 25, 75, 100])],
@@ -238,7 +246,8 @@ def main():
                   f"naive {r['naive_added_cpu_us']:.1f} us; Monitor's split: calling thread +{r['caller_added_cpu_us']:.1f} us, "
                   f"{'feeder' if writer == 'process' else 'writer'} thread {r['writer_cpu_us']:.1f} us, "
                   f"writer process {r['child_cpu_us']:.1f} us; "
-                  f"in the garbage collector per call: Monitor {r['gc_us']['monitor']:.1f} us, direct {r['gc_us']['direct']:.1f} us; "
+                  f"in the garbage collector per call: Monitor {r['gc_us']['monitor']:.1f} us, direct {r['gc_us']['direct']:.1f} us "
+                  f"(full collections: Monitor {r['gc_full']['monitor']}, direct {r['gc_full']['direct']}); "
                   f"{r['rows_recorded']} rows recorded, final flush {r['final_flush_ms']:.1f} ms; per round {r['per_round_overhead_pct']}; "
                   f"machine speed probe (benchmarks/_machine.py) {before:.2f} CPU s before, {after:.2f} after")
         crashes = [crash_once(tmp, s) for s in range(a.kills)]
