@@ -387,21 +387,21 @@ def _names(cols:pd.Index) -> list:
 
 def _layout_of(w, X:pd.DataFrame) -> _Layout|None:
     "The `_Layout` of a one-row frame (registered with the writer `w` when new); None when it is not captured."
-    names, blocks = _names(X.columns), X._mgr.blocks
-    key = (tuple(names), tuple((type(b.values), b.values.dtype, tuple(b.mgr_locs.as_array.tolist())) for b in blocks))
+    names = _names(X.columns)
+    parts = [(b.values, b.mgr_locs.as_array.tolist()) for b in X._mgr.blocks]   # each block's array and columns, once
+    key = (tuple(names), tuple((type(v), v.dtype, tuple(locs)) for v, locs in parts))
     if key in w.layout_keys: return w.layout_keys[key]   # None: seen, and not captured
     if len(w.layout_keys) >= 256: return None   # that many layouts: frames of new ones are kept as they are
     lay = None
     if len(set(map(str, names))) == len(names) and (w.keep is not None or _column_clash(names) is None):
         by_block, kinds, num = [], [None] * len(names), []
-        for b in blocks:
-            k = _block_kind(b.values)
-            locs = b.mgr_locs.as_array.tolist()
+        for v, locs in parts:
+            k = _block_kind(v)
             if k is None or (k == "s" and len(locs) != 1): break
             by_block.append(locs)
             num.append(k != "s")
             for j in locs: kinds[j] = k
-        else: lay = _Layout(next(w.layout_ids), names, by_block, kinds, num, [b.values.dtype for b in blocks])
+        else: lay = _Layout(next(w.layout_ids), names, by_block, kinds, num, [v.dtype for v, _ in parts])
     if lay is not None: w.layouts[lay.id] = lay   # before its key: the writer finds every id it is handed
     return w.layout_keys.setdefault(key, lay)   # two threads may register one layout twice: both ids are valid
 
