@@ -958,10 +958,13 @@ def _execute(template:Path, out_nb:Path, parameters:dict, *, kernel_name=None, c
              start_timeout=60, kernel:KernelStart=None):
     ("Execute `template` into `out_nb` with papermill; returns the failing cell (dict) or None. The kernel's output "
      "goes to `kernel.log` beside `out_nb`, or to the log of the `kernel` started ahead, which runs the job.")
-    if "ex" not in _EXPORTER: _warm_html_exporter()   # the report's exporter is made while the cells run
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     from nbclient.exceptions import DeadKernelError
+    # the report's exporter is made while the kernel starts, and only once papermill is imported: nbconvert imports
+    # nbclient and jupyter_client too, and two threads importing jupyter_client at once can meet its import cycle
+    # half done ("cannot import name 'AsyncKernelManager' from partially initialized module")
+    if "ex" not in _EXPORTER: _warm_html_exporter()
     import logging
     kernel_log = kernel.log_path if kernel is not None else out_nb.parent / "kernel.log"
     ahead = {"km": kernel.take()} if kernel is not None else {}
