@@ -1,5 +1,7 @@
 """Drift speaks prodkit.quality's metric vocabulary: calibration drift's ECE and performance_over_time's values are the
 numbers prodkit.quality gives on the same rows, for every metric name of the task."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,6 +89,19 @@ def test_a_metric_of_the_other_task_or_an_old_name_is_refused():
 OLD_PROFILE = '{"format": "prodkit.drift.ReferenceProfile", "version": 1, "features": ["x"], "kinds": {"x": "numeric"}, "target": "label", "time": null, "bins": 3, "output": "classification", "classes": null, "meta": {"seed": 0}, "columns": {"x": {"edges": {"__array__": [-2.33, -0.32, 0.4, 1.96], "dtype": "<f8"}, "counts": {"__array__": [1, 19, 20, 20, 0], "dtype": "<i8"}, "n": 60, "n_missing": 0, "tail_lo": 0.0, "tail_hi": 0.0, "sum": 4.630000000000001, "sumsq": 48.7069, "bin_sums": {"__array__": [-2.33, -16.019999999999996, 1.5900000000000034, 21.39, 0.0], "dtype": "<f8"}, "n_below": 0, "n_above": 0, "min": -2.33, "max": 1.96}}, "sample": {"n_rows": 60, "sample": {"__array__": [[0.04], [0.1], [-0.13], [-0.22], [0.64], [-0.66], [0.66], [1.8], [1.37], [-0.16], [0.4], [-0.73], [1.46], [-1.18], [-1.21], [-0.13], [0.41], [0.36], [1.51], [-1.29], [0.78], [1.49], [0.09], [-0.21], [0.26], [1.04], [0.43], [-0.65], [0.21], [-0.32]], "dtype": "<f8"}, "keys": {"__array__": [0.002738500170148095, 0.016527635528529094, 0.028319671145462966, 0.033585575305464355, 0.04097352393619469, 0.05202130106440961, 0.05856803480519435, 0.08401534358238483, 0.12428327649956394, 0.13509650502241122, 0.15027946689483906, 0.17565562060255901, 0.22715759353337972, 0.23064220899374743, 0.23936944299295215, 0.2697867137638703, 0.2997118905373848, 0.31024187555895566, 0.32186939107594215, 0.3361170605456604, 0.33791122550713326, 0.35779519670907023, 0.38367755426188344, 0.3889214239791038, 0.39161900052816123, 0.42268722119765845, 0.450339366649287, 0.4858353588317891, 0.5253543224757259, 0.5414612202490917], "dtype": "<f8"}, "proba": {"__array__": [[0.48, 0.52], [0.44999999999999996, 0.55], [0.565, 0.435], [0.608, 0.392], [0.21799999999999997, 0.782], [0.789, 0.211], [0.21099999999999997, 0.789], [0.027000000000000024, 0.973], [0.061000000000000054, 0.939], [0.579, 0.421], [0.31000000000000005, 0.69], [0.812, 0.188], [0.051000000000000045, 0.949], [0.914, 0.086], [0.918, 0.082], [0.565, 0.435], [0.30600000000000005, 0.694], [0.32699999999999996, 0.673], [0.04700000000000004, 0.953], [0.9299999999999999, 0.07], [0.17400000000000004, 0.826], [0.04800000000000004, 0.952], [0.45499999999999996, 0.545], [0.603, 0.397], [0.373, 0.627], [0.11099999999999999, 0.889], [0.29700000000000004, 0.703], [0.786, 0.214], [0.397, 0.603], [0.655, 0.345]], "dtype": "<f8"}, "values": null, "labels": {"__array__": ["0", "0", "0", "0", "1", "1", "1", "1", "1", "1", "1", "0", "1", "0", "1", "1", "0", "0", "1", "0", "0", "1", "0", "0", "1", "1", "0", "1", "0", "0"], "dtype": "<U1"}, "start": null, "end": null}}'
 
 
+def _same_json(a, b, where="$"):
+    "Assert JSON values `a` and `b` are equal: dicts with the same keys in order, floats within 1e-12 relative."
+    assert type(a) is type(b), f"{where}: {a!r} != {b!r}"   # 60 and 60.0 are other bytes in a profile
+    if isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
+        for k in a: _same_json(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{where}: {len(a)} items != {len(b)}"
+        for i, (u, v) in enumerate(zip(a, b)): _same_json(u, v, f"{where}[{i}]")
+    elif isinstance(a, float): assert a == pytest.approx(b, rel=1e-12, abs=1e-300), f"{where}: {a!r} != {b!r}"
+    else: assert a == b, f"{where}: {a!r} != {b!r}"
+
+
 def _tiny_reference():
     g = np.random.default_rng(0); x = g.normal(size=60)
     ref = pd.DataFrame({"x": np.round(x, 2), "label": (g.random(60) < 1 / (1 + np.exp(-2 * x))).astype(int)})
@@ -110,8 +125,12 @@ def test_a_new_profile_differs_from_the_old_only_by_the_task_and_label_keys_and_
     new = ReferenceProfile.fit(ref, label="label", predictor=model, bins=3, sample_rows=30)
     assert new.task == "classification"
     new.save(tmp_path / "new.json")
-    assert (tmp_path / "new.json").read_text() == OLD_PROFILE.replace('"output": "classification"', '"task": "classification"').replace('"target": "label"', '"label": "label"').replace(
+    expected = OLD_PROFILE.replace('"output": "classification"', '"task": "classification"').replace('"target": "label"', '"label": "label"').replace(
         '"end": null}}', '"end": null, "sample_rows": 30}}')   # the sample size asked for, kept for merges
+    got = (tmp_path / "new.json").read_text()
+    # the same keys in the same order and the same values; floats that are sums may differ in the last bit on another
+    # CPU (numpy's SIMD width sets the summation order: `sumsq` is 48.706900000000005 on an AVX-512 Xeon)
+    _same_json(json.loads(got), json.loads(expected))
     back = ReferenceProfile.load(tmp_path / "new.json")
     cur = ref.assign(label=1 - ref["label"])                           # every label flipped: badly calibrated
     cal = back.compare(cur, predictor=model, n_boot=50, multivariate=False).calibration
