@@ -23,9 +23,9 @@ work itself causes still count.
 prodkit runs its own synthetic samples through the model `TabularExplainer(batch_size=8192)` rows per forward pass,
 not the Predictor's serving batch size (the demo's 4,096): on the demo's MLP with one thread the forward passes took
 0.41 s (best of 6) / 0.49 s (median) against 0.48 / 0.57 s at 4,096, interleaved in one process.
-Measured on a busy 2-core machine, `--threads 1 --no-fresh`, 6 runs: prodkit 0.91-1.25 CPU s (median 0.96), lime
-20.98-23.80 CPU s, CPU ratios 18.6 / 21.0 / 21.7 / 22.6 / 24.6 / 24.7x (median 22.2x); top-5 agreement 0.948 against
-lime's 0.956 with itself.
+The figures, by machine and date, with the command that gave each, are in `benchmarks/README.md`: the ratio depends
+on the processor (lime's per-row Python and prodkit's array work do not speed up alike; 2026-12-01/02: 21.8x and 23.1x
+on AMD EPYC, 19.1x and 15.4x on two Intel Xeons with AVX-512).
 """
 import argparse, gc, json, time, warnings
 
