@@ -802,6 +802,12 @@ def _growth(win, res, stats, duration_s) -> dict:
             "rss_mb_max": float(res.rss_mb.max()) if len(res) else np.nan,
             "rss_growth_mb": float(res.rss_mb.iloc[-1] - res.rss_mb.iloc[0]) if len(res) else np.nan}
 
+# %% ../nbs/10_load.ipynb #246ab4e4
+def _busy_share(m:pd.DataFrame) -> float:
+    "Share of the run's span (first scheduled arrival to last answer) the target spent in calls; NaN without requests."
+    span = (m.end_s.max() - m.scheduled_s.min()) * 1000 if len(m) else 0.0
+    return float(m.service_ms.sum() / span) if span > 0 else float("nan")
+
 # %% ../nbs/10_load.ipynb #ee8c69d8
 def _count_checks(s, m, *, scenario, percentile, confidence, tag) -> list:
     "Too few requests (or batches) for the claim, and every request failed."
@@ -820,8 +826,10 @@ def _lag_check(s, m, *, percentile, max_lag_ms, tag) -> list:
     bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
     if s["lag_p99_ms"] <= bound: return []
     return [f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
-            "(other processes kept the harness from running on time: free CPU or use a quieter machine; a lower qps "
-            "does not help, since the lag comes from waking up late, not from the rate)"]
+            f"(its clock thread woke late: the target's calls filled {_busy_share(m):.0%} of the run, and a target in "
+            "this process shares one GIL with that thread; other threads and processes, and the machine's timer, add "
+            "to it: lower qps, serve the model from another process (an http URL), free CPU, or pass a larger "
+            "max_lag_ms, since the lag counts in latency)"]
 
 # %% ../nbs/10_load.ipynb #03157116
 def _rate_checks(m, a, b, *, qps, duration_s, min_rate_ratio, tag) -> list:
