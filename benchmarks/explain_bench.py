@@ -25,7 +25,8 @@ not the Predictor's serving batch size (the demo's 4,096): on the demo's MLP wit
 0.41 s (best of 6) / 0.49 s (median) against 0.48 / 0.57 s at 4,096, interleaved in one process.
 The figures, by machine and date, with the command that gave each, are in `benchmarks/README.md`: the ratio depends
 on the processor (lime's per-row Python and prodkit's array work do not speed up alike; 2026-12-01/02: 21.8x and 23.1x
-on AMD EPYC, 19.1x and 15.4x on two Intel Xeons with AVX-512).
+on AMD EPYC Zen 3, 17.2x to 22.9x in four runs on a Zen 4, 19.1x and 15.4x on two Intel Xeons with AVX-512) and
+varies from run to run.
 """
 import argparse, gc, json, time, warnings
 
