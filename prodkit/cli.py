@@ -313,7 +313,7 @@ def _demo_outcome(rows) -> str:
                  if drift else "")
     n = len(other)
     return (f"{by_design}{n} other gate{'s' if n > 1 else ''} failed, not by design: {', '.join(other)}; "
-            f"{'their reasons are' if n > 1 else 'its reason is'} printed beside {'them' if n > 1 else 'it'} above." + ran)
+            f"{'their reasons are' if n > 1 else 'its reason is'} printed above." + ran)
 
 # %% ../nbs/90_cli.ipynb #0c0ba23c
 def _cmd_templates(sub):
