@@ -387,6 +387,8 @@ class _Harness:
         self.queue, self.slots, self.n_abandoned, self.n_done = queue.SimpleQueue(), [], 0, 0
         self.keeps_jobs = False   # the open loop keeps every job until the end of the run
         self.settle = {}          # level -> what its warm-up by count found (`_settle`)
+        self.plan = None          # the open loop's arrivals while its workers serve them (`_Plan`)
+        self.done_at, self.all_done = None, threading.Event()   # set once `done_at` jobs are resolved (`_drain`)
 
     def now(self): return time.perf_counter() - self.t0
 
@@ -399,6 +401,7 @@ def resolve(self:_Harness, job, start, end, status, err=None, tag=None, n=1):
         job.done = True
         self.n_done += 1
         self.log.append((job.level, job.warm, job.sched, job.issue, start, end, status, err, tag, n))
+        if self.done_at is not None and self.n_done >= self.done_at: self.all_done.set()
     if job.event is not None: job.event.set()
     return True
 
@@ -446,31 +449,19 @@ def execute(self:_Harness, jobs, slot=None):
         else: self.resolve(j, start, end, "ok" if err is None else "error", err, tag, n=len(j.items))
 
 # %% ../nbs/10_load.ipynb #376dd926
-@patch
-def _fill(self:_Harness, job) -> tuple:
-    "A micro-batch starting with `job`, filled until it is full or `max_wait` after its arrival; and whether to stop."
-    batch, until = [job], job.sched + self.max_wait
-    while len(batch) < self.max_batch:
-        rem = until - self.now()
-        try: j = self.queue.get(timeout=rem) if rem > 0 else self.queue.get_nowait()
-        except queue.Empty: break
-        if j is None:
-            self.queue.put(None)
-            return batch, True
-        batch.append(j)
-    return batch, False
+_SCHEDULE = object()   # on the queue: leave it and serve the open loop's plan
 
 @patch
 def _serve(self:_Harness, slot):
+    "A worker: serve the queue's jobs until `_SCHEDULE` sends it to the plan or `None` stops it."
     q = self.queue
     while not slot.abandoned:
         job = q.get()
         if job is None:
             q.put(None)
             return
-        batch, stop = self._fill(job) if self.max_batch > 1 else ([job], False)
-        self.execute(batch, slot)
-        if stop: return
+        if job is _SCHEDULE: return self._serve_plan(slot)
+        self.execute([job], slot)
 
 @patch
 def start_worker(self:_Harness, fn=None):
@@ -478,6 +469,7 @@ def start_worker(self:_Harness, fn=None):
     s.thread = threading.Thread(target=fn or self._serve, args=(s,), daemon=True, name="prodkit-load-worker")
     self.slots.append(s)
     s.thread.start()
+    if fn is None and self.plan is not None: self.queue.put(_SCHEDULE)   # a replacement during a run: to the plan
     return s
 
 # %% ../nbs/10_load.ipynb #1dbe14a1
@@ -502,21 +494,55 @@ def watchdog(self:_Harness):
             self.slots.remove(s)
             self.start_worker()
 
-# %% ../nbs/10_load.ipynb #3bf53118
-def _sleep_until(h:_Harness, t:float, check_s:float, tick):
-    while True:
-        d = t - h.now()
-        if d <= 0: return
-        time.sleep(min(d, check_s))
-        h.watchdog()
-        tick()
+# %% ../nbs/10_load.ipynb #4f1c2a60
+class _Plan:
+    "The open loop's jobs in arrival order; workers `claim` them one at a time, so each is served once, in order."
+    def __init__(self, jobs:list): self.jobs, self.next, self.lock, self.stop = jobs, 0, threading.Lock(), False
+    def claim(self, until:float=float("inf")):
+        "The next job, when it arrives no later than `until`; None when there is none or the run has stopped."
+        with self.lock:
+            if self.stop or self.next >= len(self.jobs) or self.jobs[self.next].sched > until: return None
+            self.next += 1
+            return self.jobs[self.next - 1]
 
-def _drain(h:_Harness, target_done:int, until:float, tick):
-    while h.now() < until:
-        if h.n_done >= target_done: return
-        time.sleep(0.002)
+# %% ../nbs/10_load.ipynb #a93c5d21
+def _await(h:_Harness, job):
+    "Sleep until `job` arrives; a worker that slept records when it woke as the job's issue time."
+    d = job.sched - h.now()
+    if d > 0:
+        time.sleep(d)
+        job.issue = h.now()
+
+@patch
+def _serve_plan(self:_Harness, slot):
+    "Claim the next arrival, wait for it and serve it, or (streaming) the micro-batch it opens; until none is left."
+    p = self.plan
+    while not slot.abandoned:
+        job = p.claim()
+        if job is None: return
+        _await(self, job)
+        batch = [job]
+        if self.max_batch > 1:
+            until = job.sched + self.max_wait
+            while len(batch) < self.max_batch:
+                nxt = p.claim(until)
+                if nxt is None:
+                    if (d := until - self.now()) > 0 and not p.stop: time.sleep(d)
+                    break
+                _await(self, nxt)
+                batch.append(nxt)
+        self.execute(batch, slot)
+
+# %% ../nbs/10_load.ipynb #3bf53118
+def _drain(h:_Harness, target_done:int, until:float, tick, check_s:float=0.05):
+    "Wait until `target_done` jobs are resolved or `until`, running the watchdog and the progress bar every `check_s`."
+    h.done_at = target_done
+    h.all_done.clear()
+    while h.n_done < target_done and (rem := until - h.now()) > 0:
+        h.all_done.wait(min(check_s, rem))
         h.watchdog()
         tick()
+    h.done_at = None
 
 def _finish(h:_Harness, jobs):
     now = h.now()
@@ -528,22 +554,22 @@ def _finish(h:_Harness, jobs):
 
 # %% ../nbs/10_load.ipynb #d7bfa850
 def _run_open(h:_Harness, sched, *, level, warmup_s, workers, drain_s, tick, warmup_calls:int=0):
-    "Issue one job per arrival in `sched` (seconds from the level's start); returns the level's start time."
+    "Serve one job per arrival in `sched` (seconds from the level's start) on `workers` workers; returns its start."
     jobs = [_Job((i,), float(t), level, bool(t < warmup_s)) for i, t in enumerate(sched)]
-    h.queue, h.slots, h.keeps_jobs = queue.SimpleQueue(), [], True
+    h.queue, h.slots, h.keeps_jobs, h.plan = queue.SimpleQueue(), [], True, None
     for _ in range(workers): h.start_worker()
     if warmup_calls: h.settle[level] = _settle(h, level, warmup_calls, tick)
     target_done = h.n_done + len(jobs)
     offset = h.now() + 0.02 + 1e-6 * len(jobs)   # set up everything before the first arrival is due
     for j in jobs: j.sched = j.issue = j.sched + offset
-    check_s = min(0.05, h.timeout / 4) if h.timeout else 0.05
-    for j in jobs:
-        if j.sched > h.now(): _sleep_until(h, j.sched, check_s, tick)
-        j.issue = h.now()
-        h.queue.put(j)
-    end_issue = offset + (sched[-1] if len(sched) else 0)
-    _drain(h, target_done, max(h.now(), end_issue) + (h.timeout + 0.02 if h.timeout else drain_s), tick)
+    h.plan = _Plan(jobs)
+    for _ in h.slots: h.queue.put(_SCHEDULE)     # every worker leaves the queue for the plan
+    end = offset + (sched[-1] if len(sched) else 0)
+    _drain(h, target_done, end + (h.timeout + 0.02 if h.timeout else drain_s), tick,
+           check_s=min(0.05, h.timeout / 4) if h.timeout else 0.05)
+    h.plan.stop = True
     _finish(h, jobs)
+    h.plan = None
     h.queue.put(None)
     return offset
 
@@ -826,10 +852,10 @@ def _lag_check(s, m, *, percentile, max_lag_ms, tag) -> list:
     bound = max_lag_ms if max_lag_ms is not None else max(1.0, 0.1 * claimed)
     if s["lag_p99_ms"] <= bound: return []
     return [f"the harness fell behind its schedule{tag}: p99 scheduling lag {s['lag_p99_ms']:.3g} ms > {bound:.3g} ms "
-            f"(its clock thread woke late: the target's calls filled {_busy_share(m):.0%} of the run, and a target in "
-            "this process shares one GIL with that thread; other threads and processes, and the machine's timer, add "
-            "to it: lower qps, serve the model from another process (an http URL), free CPU, or pass a larger "
-            "max_lag_ms, since the lag counts in latency)"]
+            f"(a worker that slept until an arrival woke late: the target's calls filled {_busy_share(m):.0%} of the "
+            "run, and in this process the workers share one GIL with each other and with every other thread; other "
+            "processes and the machine's timer add to it: free CPU, serve the model from another process (an http "
+            "URL), lower qps, or pass a larger max_lag_ms, since the lag counts in latency)"]
 
 # %% ../nbs/10_load.ipynb #03157116
 def _rate_checks(m, a, b, *, qps, duration_s, min_rate_ratio, tag) -> list:
