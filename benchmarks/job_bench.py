@@ -13,7 +13,9 @@ it is timed first in each repeat. The job and its anchor run with the demo's par
 Each `prodkit demo` run is split, from the times papermill writes into the executed notebook, into the moment papermill
 started (the demo built and the inputs checked), the first cell's start (the kernel, started ahead, has booted and
 imported the template's modules), the cells, and what follows them. A machine-speed probe (`_machine.py`) is printed
-before and after the runs: this machine's speed moves within the hour, and the probe says how fast it was.
+before and after the runs: this machine's speed moves within the hour, and the probe says how fast it was. Each run's
+line also gives its load section's verdict on its own measurement (valid or not, and the p99 scheduling lag, from
+results.json), and with `--ahead` the count over every `prodkit demo` run is printed.
 
 With `--imports N` it also times, in N fresh Python processes, what the job's kernel must do before its first cell
 can start: import `ipykernel` (the kernel's own boot) and then the template's top-level imports (what
@@ -133,7 +135,16 @@ def run_cli(out, ahead=True):
     r = subprocess.run([*cmd, "demo", "--out", str(out), "-q"], capture_output=True, text=True)
     took = time.perf_counter() - t
     if r.returncode != 0: raise SystemExit(f"prodkit demo exited {r.returncode}: {r.stderr[-2000:]}")
-    return took, _cli_split(out / "validation.ipynb", t_wall, took)
+    sp = _cli_split(out / "validation.ipynb", t_wall, took)
+    res = json.loads((out / "results.json").read_text())["results"]   # the load section's own verdict on its measurement
+    sp["load valid"], sp["load lag p99"] = res.get("load.valid"), res.get("load.lag_p99_ms")
+    return took, sp
+
+
+def _load_note(sp) -> str:
+    "How the run's load section judged its measurement: valid or not, and its p99 scheduling lag."
+    if sp.get("load valid") is None: return "no load section"
+    return f"load section {'valid' if sp['load valid'] else 'INVALID'} (lag p99 {sp['load lag p99']:.2f} ms)"
 
 
 _IMPORTS = ("import sys, time, importlib\nt0 = time.perf_counter(); import ipykernel.kernelapp\nt1 = time.perf_counter()\n"
@@ -232,16 +243,20 @@ def main(argv=None):
             print(f"  {took:.1f} s: papermill started at {sp['papermill start']:.2f} s (demo built, inputs checked), the "
                   f"first cell at {sp['first cell']:.2f} s ({sp['first cell'] - sp['papermill start']:.2f} s after papermill started: its client's start, and the kernel started ahead finishing its imports), the last cell ended at "
                   f"{sp['last cell end']:.2f} s ({sp['last cell end'] - sp['first cell']:.2f} s of cells), then "
-                  f"{sp['after']:.2f} s (kernel stop, last save, HTML, gates)")
+                  f"{sp['after']:.2f} s (kernel stop, last save, HTML, gates); {_load_note(sp)}")
         print(f"target: `prodkit demo` end to end <= 15 s on 2 cores: {'met' if e2e <= 15 else 'NOT met'} ({e2e:.1f} s)")
     if a.ahead:
         runs = {True: [], False: []}
         for i in range(a.ahead):
             for ahead in ((True, False) if i % 2 == 0 else (False, True)):
-                runs[ahead].append(run_cli(root / f"ab-{i}-{int(ahead)}", ahead=ahead)[0])
+                runs[ahead].append(run_cli(root / f"ab-{i}-{int(ahead)}", ahead=ahead))
         print(f"\n`prodkit demo`, the job's kernel started ahead (booting while the demo is built) or not, {a.ahead} runs each, "
-              f"alternated: median {statistics.median(runs[True]):.2f} s ahead ({', '.join(f'{c:.1f}' for c in runs[True])}) "
-              f"against {statistics.median(runs[False]):.2f} s not ({', '.join(f'{c:.1f}' for c in runs[False])})")
+              f"alternated: median {statistics.median(c[0] for c in runs[True]):.2f} s ahead ({', '.join(f'{c[0]:.1f}' for c in runs[True])}) "
+              f"against {statistics.median(c[0] for c in runs[False]):.2f} s not ({', '.join(f'{c[0]:.1f}' for c in runs[False])})")
+        every = [c[1] for v in runs.values() for c in v] + [c[1] for c in clis]
+        lags = ", ".join(f"{s['load lag p99']:.2f}" for s in every if s.get("load lag p99") is not None)
+        print(f"the load section's measurement (800 req/s in the job's kernel) was valid in "
+              f"{sum(bool(s.get('load valid')) for s in every)} of {len(every)} `prodkit demo` runs (lag p99 {lags} ms)")
         print(f"machine speed probe after these runs: {speed_probe():.2f} CPU s")
     if a.imports:
         boot, imp, mods = time_imports(a.template, a.imports)
