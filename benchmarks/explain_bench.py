@@ -4,6 +4,7 @@
     python benchmarks/explain_bench.py --rows 200      # a shorter run
     python benchmarks/explain_bench.py --threads 1     # both sides on one torch thread (steadier on a busy machine)
     python benchmarks/explain_bench.py --no-fresh      # leave out the second anchor (a fresh lime explainer per row)
+    python benchmarks/explain_bench.py --repeat 5      # 5 timed pairs (prodkit, reused lime) in alternating order
 
 Both sides explain the same rows of the demo's tabular model with the same training data, num_samples, num_features,
 class, kernel width and feature selection ('auto'), and call the same model through the same encoder (so the ratio
@@ -16,6 +17,12 @@ Anchors, each timed (wall and CPU seconds) and checked for agreement:
   discretization on every row).
 Agreement is the mean top-5 overlap per row: prodkit vs the anchor, and the anchor vs itself under another seed (the
 noise floor prodkit should match). prodkit's own time is split by stage (its `ExplanationSet.timings`).
+One run's ratio moves with the machine: on a quiet 2-core VM lime's time varied by 16% and prodkit's by 30% from run
+to run (2026-12-02), so one pair cannot tell 18x from 22x. `--repeat N` times N pairs of prodkit and the main anchor
+(the first pair is the one above; the others alternate which side runs first) and prints each pair's ratio, their
+median and the ratio of the median times; each repeated prodkit run must give the same explanations as the first
+(same seed), which the script checks. The first pair is usually prodkit's slowest: its first call in a process touches
+about 57 MB of fresh buffers, a page fault per 4 KiB page (benchmarks/README.md, 2026-12-02 13:29).
 Each timed block starts after `gc.collect()`: otherwise the first block (prodkit's) pays a full collection of the garbage
 left by imports and loading the demo (about 0.13 s here), which has nothing to do with either side. Collections the
 work itself causes still count.
@@ -25,8 +32,8 @@ not the Predictor's serving batch size (the demo's 4,096): on the demo's MLP wit
 0.41 s (best of 6) / 0.49 s (median) against 0.48 / 0.57 s at 4,096, interleaved in one process.
 The figures, by machine and date, with the command that gave each, are in `benchmarks/README.md`: the ratio depends
 on the processor (lime's per-row Python and prodkit's array work do not speed up alike; 2026-12-01/02: 21.8x and 23.1x
-on AMD EPYC Zen 3, 17.2x to 22.9x in four runs on a Zen 4, 19.1x and 15.4x on two Intel Xeons with AVX-512) and
-varies from run to run.
+on AMD EPYC Zen 3, 17.2x to 22.9x in four runs on a Zen 4 and medians of 5 pairs of 22.3x and 21.3x on it later,
+19.1x and 15.4x on two Intel Xeons with AVX-512) and varies from run to run.
 """
 import argparse, gc, json, time, warnings
 
@@ -68,6 +75,37 @@ def _overlap(a, b, k):
     return float(np.mean([len(x & y) / k for x, y in zip(a, b)]))
 
 
+def _weights(es):
+    "Every explanation's features and weights, to compare runs for identity."
+    return [(e.features, e.coefs, e.intercept) for e in es]
+
+
+def _repeat(n, prodkit_run, lime_reused, seed, es, c_pk, anchors):
+    "Time n-1 more pairs of prodkit and the reused lime explainer, alternating which runs first; print the ratios."
+    (_, c_lime), _ = anchors["lime, one explainer reused (main anchor)"]
+    pairs, ref = [(c_pk, c_lime)], _weights(es)
+    for r in range(1, n):
+        if r % 2:   # lime first in odd pairs, prodkit first in even ones
+            _, cl = lime_reused(seed); _, es_r, cp = prodkit_run()
+        else:
+            _, es_r, cp = prodkit_run(); _, cl = lime_reused(seed)
+        if _weights(es_r) != ref:
+            raise SystemExit(f"pair {r + 1}: prodkit gave other explanations than its first run with the same seed")
+        pairs.append((cp, cl))
+    ratio = [cl.wall / cp.wall for cp, cl in pairs]
+    ratio_cpu = [cl.cpu / cp.cpu for cp, cl in pairs]
+    pk, lm = np.median([cp.wall for cp, _ in pairs]), np.median([cl.wall for _, cl in pairs])
+    print(f"{n} pairs (prodkit, reused lime), alternating which runs first; prodkit's explanations identical in all:")
+    for i, (cp, cl) in enumerate(pairs):
+        print(f"  pair {i + 1}: prodkit {cp.wall:5.2f} s, lime {cl.wall:6.2f} s: {cl.wall / cp.wall:5.1f}x wall, "
+              f"{cl.cpu / cp.cpu:5.1f}x cpu")
+    print(f"  median of the pairs' ratios {np.median(ratio):.1f}x wall ({min(ratio):.1f} to {max(ratio):.1f}), "
+          f"{np.median(ratio_cpu):.1f}x cpu; ratio of the median times {lm / pk:.1f}x (prodkit {pk:.2f} s, lime {lm:.2f} s)")
+    return {"repeat": n, "pair_speedups": ratio, "pair_speedups_cpu": ratio_cpu,
+            "median_pair_speedup": float(np.median(ratio)), "median_pair_speedup_cpu": float(np.median(ratio_cpu)),
+            "prodkit_median_s": float(pk), "lime_reused_median_s": float(lm)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1000, help="rows to explain")
@@ -79,8 +117,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads for both sides (default: torch's own choice)")
     ap.add_argument("--no-fresh", action="store_true", help="skip the fresh-explainer-per-row anchor")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="timed pairs of prodkit and the main anchor (the first is the run above); >= 1")
     ap.add_argument("--json", help="also write the numbers to this file")
     a = ap.parse_args(argv)
+    if a.repeat < 1: ap.error(f"--repeat must be at least 1, got {a.repeat}")
     if a.threads: torch.set_num_threads(a.threads)
     from lime.lime_tabular import LimeTabularExplainer
     from prodkit.explain import TabularExplainer, ExplanationWarning
@@ -91,9 +132,13 @@ def main(argv=None):
     print(f"{len(rows)} rows, {len(train)} training rows, {train.shape[1]} features, num_samples={a.num_samples}, "
           f"num_features={a.num_features}, top-{k} agreement, torch threads={torch.get_num_threads()}")
 
-    with _Clock() as c_pk:
-        ex = TabularExplainer(predictor, train, seed=a.seed)
-        es = ex.explain_many(rows, num_features=a.num_features, num_samples=a.num_samples, label=1)
+    def prodkit_run():
+        with _Clock() as c:
+            ex = TabularExplainer(predictor, train, seed=a.seed)
+            es = ex.explain_many(rows, num_features=a.num_features, num_samples=a.num_samples, label=1)
+        return ex, es, c
+
+    ex, es, c_pk = prodkit_run()
     ours = [set(e.top(k)) for e in es]
 
     sp = ex.space_; T = sp.matrix(train); M = sp.matrix(rows)
@@ -142,6 +187,7 @@ def main(argv=None):
     timings = getattr(es, "timings", {}); res["prodkit_timings"] = timings
     print("prodkit's time by stage (wall s / cpu s):")
     for stage, (w, c) in timings.items(): print(f"  {stage:28s} {w:7.3f} {c:7.3f}")
+    if a.repeat > 1: res.update(_repeat(a.repeat, prodkit_run, lime_reused, a.seed, es, c_pk, anchors))
     print(json.dumps(res))
     if a.json:
         from prodkit.core import atomic_write_text
