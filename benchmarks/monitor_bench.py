@@ -37,9 +37,9 @@ is reopened and checked (rows >= acknowledged, integrity ok).
 `--processes N` measures each line in N fresh processes, one after the other (each its warm-up and its rounds), and
 prints every process's median overhead and calling-thread CPU with the median over the processes. One process's
 figure moves with where its memory happens to land: on a quiet 2-core VM (2026-12-02, AMD EPYC Zen 4) eight
-processes of the same busy-model measurement (11 rounds of 2,000 calls each) gave the calling thread 13.9 to 59.9 us
-a call of added CPU and overheads of +1.50 to +4.12% (median +2.54%); no single process can say whether the Monitor
-meets 2% there.
+processes of a quick script timing the busy model directly and through the Monitor (11 interleaved rounds of 2,000
+calls each, frames built per call) gave the calling thread 13.9 to 59.9 us a call of added CPU and overheads of +1.50
+to +4.12% (median +2.54%); no single process can say whether the Monitor meets 2% there.
 
 A round is 5,000 calls (about 5 s) and ends with `flush()`, timed with it. The flush waits for the writer's last
 batch and for the child's commit of it; in steady serving that commit overlaps with the next calls, so rounds
