@@ -220,6 +220,18 @@ def crash_once(tmp, seed, writer="process"):
     return {"acknowledged": acked, "survived": n, "ok": n >= acked and ok == "ok", "integrity": ok}
 
 
+def _settings_label(a) -> str:
+    "A label for a line measured with Monitor settings other than its defaults (empty with the defaults)."
+    label = "" if a.flush_interval in (None, DEFAULT_INTERVAL) else f" [NOT the default: flush_interval_s={a.flush_interval}]"
+    return label + ("" if a.batch_size in (None, DEFAULT_BATCH) else f" [NOT the default: batch_size={a.batch_size}]")
+
+
+def _inputs_label(frames: str) -> str:
+    "What the calls get as inputs, in words ('reused' labelled as flattering the Monitor)."
+    return ("a one-row frame built per call" if frames == "fresh" else
+            "200 one-row frames made once and reused [FLATTERS the Monitor: its frames are old already]")
+
+
 def _one(a):
     "One line (`--one frames,kind,writer`) measured in this process, printed as one JSON line."
     frames, kind, writer = a.one.split(",")
@@ -241,8 +253,7 @@ def _processes(a, frames, kind, writer):
     after = speed_probe()
     ov = [r["median_round_overhead_pct"] for r in runs]
     cal = [r["caller_added_cpu_us"] for r in runs]
-    what = "a one-row frame built per call" if frames == "fresh" else "200 one-row frames reused [FLATTERS the Monitor]"
-    print(f"1 ms {kind} model, {what}, {writer} writer, {a.processes} processes of {a.rounds} rounds of {a.calls} calls: "
+    print(f"1 ms {kind} model, {_inputs_label(frames)}, {writer} writer{_settings_label(a)}, {a.processes} processes of {a.rounds} rounds of {a.calls} calls: "
           f"Monitor overhead median over the processes {np.median(ov):+.2f}% (each process's median "
           f"{', '.join(f'{x:+.2f}' for x in ov)}); calling thread's added CPU {np.median(cal):.1f} us a call "
           f"(each: {', '.join(f'{x:.1f}' for x in cal)}); feeder {np.median([r['writer_cpu_us'] for r in runs]):.1f} us, "
@@ -278,10 +289,7 @@ def main():
             r = overhead(kind, a.calls, a.rounds, tmp, a.seed, a.flush_interval, writer, a.batch_size, frames)
             after = speed_probe()
             lo, q1, q3, hi = r['spread_pct']
-            label = "" if a.flush_interval in (None, DEFAULT_INTERVAL) else f" [NOT the default: flush_interval_s={a.flush_interval}]"
-            label += "" if a.batch_size in (None, DEFAULT_BATCH) else f" [NOT the default: batch_size={a.batch_size}]"
-            what = ("a one-row frame built per call" if frames == "fresh" else
-                    "200 one-row frames made once and reused [FLATTERS the Monitor: its frames are old already]")
+            label, what = _settings_label(a), _inputs_label(frames)
             print(f"1 ms {kind} model, {what}, {writer} writer{label}: Monitor overhead {r['median_round_overhead_pct']:+.2f}% "
                   f"(median of {r['rounds']} rounds of {r['calls_per_round']} calls; min {lo:+.2f}, quartiles {q1:+.2f} / "
                   f"{q3:+.2f}, max {hi:+.2f}); direct {r['direct_ms']:.3f} ms, Monitor {r['monitor_ms']:.3f} ms "
