@@ -194,8 +194,10 @@ def read_manifest(notebook) -> dict | None:
 # %% ../nbs/60_jobs.ipynb #16cab44a
 TIMING_RESULT = re.compile(r"^load\.|_ms(_|$)|_ms_per_|speedup|throughput|_rps|cpu_percent|cpu_cores|rss|memory|_trend"
                            r"|duration|seconds"
-                           # which path served a call depends on deadlines (and on calls piling up past them)
-                           r"|^guard\.(primary_timeout_rate|primary_overloaded_rate|fallback_rate|served_share[._]|fallback_call_rate)"
+                           # which path served a call depends on deadlines (and on calls piling up past them), and so do
+                           # the primary's rates: an injected error counts as one only when its call reached the primary
+                           # (not skipped as overloaded) and failed before the deadline (else it counts as a timeout)
+                           r"|^guard\.(primary_|fallback_rate|served_share[._]|fallback_call_rate)"
                            # dollars per prediction come from measured throughput; the shipped export (so its
                            # size and its last-bit parity errors) is the fastest faithful one, chosen by timing
                            r"|^cost\.(usd_per_million|artifact_mb)$"

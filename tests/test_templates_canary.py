@@ -11,23 +11,33 @@ from prodkit.monitor import Monitor
 ROWS = pd.DataFrame({"a": np.linspace(-2, 2, 120), "b": np.linspace(1, -1, 120)})
 
 
-def _serve(path, ms, version, seed=0):
-    "Send ROWS one call each through a Monitor of a model that takes `ms` milliseconds; its store records every call."
+def _model(ms):
+    "A classifier that takes `ms` milliseconds a call."
     def model(df):
         time.sleep(ms / 1000)
         p = 1 / (1 + np.exp(-df["a"].to_numpy()))
         return np.c_[1 - p, p]
-    with Monitor(model, path, task="classification", version=version, seed=seed) as m:
-        for i in range(len(ROWS)): m.predict_proba(ROWS.iloc[[i]])
-        m.flush()
+    return model
+
+
+def _serve(stores, seed=0):
+    """Send ROWS one call each through a Monitor per (path, ms, version) of `stores`, the stores taking turns call by
+    call: a busy spell of the machine (other tests, other jobs) lengthens the calls of all of them alike."""
+    mons = [Monitor(_model(ms), path, task="classification", version=version, seed=seed) for path, ms, version in stores]
+    try:
+        for i in range(len(ROWS)):
+            for m in mons: m.predict_proba(ROWS.iloc[[i]])
+        for m in mons: m.flush()
+    finally:
+        for m in mons: m.close()
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     d = tmp_path_factory.mktemp("canary")
-    _serve(d / "baseline.sqlite", 10, "v1")
-    _serve(d / "same.sqlite", 10, "v1")          # the same model again: an A/A pair
-    _serve(d / "slower.sqlite", 12, "v2")        # a canary 20% slower per call
+    # the same model twice (an A/A pair) and a canary 20% slower a call; calls of 20 ms, so that a loaded machine's
+    # late wake-ups (a few ms, added to every call) leave the canary's increase well above the 10% allowed
+    _serve([(d / "baseline.sqlite", 20, "v1"), (d / "same.sqlite", 20, "v1"), (d / "slower.sqlite", 24, "v2")])
     return d
 
 
