@@ -1,5 +1,5 @@
 """templates/canary.ipynb on real monitor stores: a canary with 20% more latency fails its gate, an A/A pair passes."""
-import json, time
+import contextlib, json, time
 
 import numpy as np
 import pandas as pd
@@ -23,13 +23,12 @@ def _model(ms):
 def _serve(stores, seed=0):
     """Send ROWS one call each through a Monitor per (path, ms, version) of `stores`, the stores taking turns call by
     call: a busy spell of the machine (other tests, other jobs) lengthens the calls of all of them alike."""
-    mons = [Monitor(_model(ms), path, task="classification", version=version, seed=seed) for path, ms, version in stores]
-    try:
+    with contextlib.ExitStack() as stack:   # every monitor opened is closed, also when a later one fails to open
+        mons = [stack.enter_context(Monitor(_model(ms), path, task="classification", version=version, seed=seed))
+                for path, ms, version in stores]
         for i in range(len(ROWS)):
             for m in mons: m.predict_proba(ROWS.iloc[[i]])
         for m in mons: m.flush()
-    finally:
-        for m in mons: m.close()
 
 
 @pytest.fixture(scope="module")
